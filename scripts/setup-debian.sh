@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite drives as oracles and real clients.
+# Idempotent: packages already present are skipped, so a warm machine pays ~0.1 s.
+set -euo pipefail
+PKGS=(qemu-utils cryptsetup-bin libvirt-clients libxml2-utils neovim chromium libkrb5-dev ripgrep)
+NORECOMMENDS=(libvirt-daemon)
+missing=()
+for p in "${PKGS[@]}" "${NORECOMMENDS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+echo "setup-debian: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get -o DPkg::Lock::Timeout=300 update -qq
+$SUDO apt-get -o DPkg::Lock::Timeout=300 install -y -qq "${PKGS[@]}" >/dev/null
+$SUDO apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${NORECOMMENDS[@]}" >/dev/null

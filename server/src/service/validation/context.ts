@@ -1,0 +1,64 @@
+// The one way rules report: look the rule up in the table, apply version range and severity
+// overrides, fill the message and turn offsets into an LSP Diagnostic.
+import { DiagnosticSeverity, type Diagnostic, type DiagnosticRelatedInformation } from 'vscode-languageserver-types';
+import { availableIn, NEWEST_LIBVIRT, type PoolType } from '../../../../schemas/vocabulary';
+import { ruleById } from '../rules';
+import type { LanguageSettings, ServiceEnvironment, Severity } from '../types';
+import type { LineIndex, Span, XmlDocument } from '../xmlModel';
+
+const SEVERITY: Record<Severity, DiagnosticSeverity> = {
+  error: DiagnosticSeverity.Error,
+  warning: DiagnosticSeverity.Warning,
+  information: DiagnosticSeverity.Information,
+  hint: DiagnosticSeverity.Hint,
+};
+
+export interface ReportExtra {
+  /** Machine-readable facts for quick fixes (e.g. the replacement value). */
+  data?: Record<string, unknown>;
+  related?: DiagnosticRelatedInformation[];
+}
+
+export class ValidationContext {
+  readonly diagnostics: Diagnostic[] = [];
+  readonly version: string;
+  readonly pool: PoolType;
+
+  constructor(
+    readonly uri: string,
+    readonly doc: XmlDocument,
+    readonly lines: LineIndex,
+    readonly settings: LanguageSettings,
+    readonly env: ServiceEnvironment,
+  ) {
+    this.version = settings.libvirtVersion || NEWEST_LIBVIRT;
+    this.pool = settings.poolType ?? 'dir';
+  }
+
+  /** True when the configured libvirt version is at least `v`. */
+  atLeast(v: string): boolean {
+    return availableIn({ since: v }, this.version);
+  }
+
+  report(ruleId: string, span: Span, args: Record<string, string | number | undefined> = {}, extra: ReportExtra = {}): void {
+    const rule = ruleById(ruleId);
+    if (!rule) throw new Error(`unknown rule ${ruleId}`);
+    if (!availableIn(rule, this.version)) return;
+    const sev = this.settings.severity?.[ruleId] ?? rule.severity;
+    if (sev === 'ignore') return;
+    const message = rule.message.replace(/\{(\w+)\}/g, (_, k: string) => String(args[k] ?? ''));
+    const d: Diagnostic = {
+      range: { start: this.lines.positionAt(span.start), end: this.lines.positionAt(span.end) },
+      severity: SEVERITY[sev],
+      code: rule.id,
+      codeDescription: { href: rule.doc },
+      source: 'libvirt',
+      message,
+    };
+    if (extra.data) d.data = { ruleId, ...extra.data };
+    if (extra.related) d.relatedInformation = extra.related;
+    this.diagnostics.push(d);
+  }
+}
+
+export type Validator = (ctx: ValidationContext) => void;
