@@ -1,0 +1,39 @@
+// `libvirt-volume` command line: a dispatcher over one module per subcommand.
+// Exit codes: 0 success, 1 findings/refusal, 2 usage or I/O error.
+import { USAGE as CHECK_USAGE, runCheck } from './check';
+
+interface Command { usage: string; run(args: string[]): Promise<number> }
+
+const COMMANDS: Record<string, Command> = {
+  check: { usage: CHECK_USAGE, run: runCheck },
+};
+
+/** Subcommand modules register themselves here (create, info, …). */
+export function registerCommand(name: string, cmd: Command): void {
+  COMMANDS[name] = cmd;
+}
+
+function usage(): string {
+  return ['usage: libvirt-volume <command> [options]', '', ...Object.entries(COMMANDS).map(([n, c]) => `  ${c.usage.split('\n')[0] || n}`)].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '-h' || name === '--help') {
+    (name ? process.stdout : process.stderr).write(usage() + '\n');
+    return name ? 0 : 2;
+  }
+  const cmd = COMMANDS[name];
+  if (!cmd) {
+    process.stderr.write(`libvirt-volume: unknown command '${name}'\n${usage()}\n`);
+    return 2;
+  }
+  return cmd.run(rest);
+}
+
+if (require.main === module || process.argv[1]?.endsWith('cli.js')) {
+  main(process.argv.slice(2)).then(
+    (code) => { process.exitCode = code; },
+    (err) => { process.stderr.write(`libvirt-volume: ${(err as Error)?.message ?? err}\n`); process.exitCode = 2; },
+  );
+}
