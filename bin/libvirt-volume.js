@@ -1,3 +1,3 @@
 #!/usr/bin/env node
 // Thin launcher so `npx libvirt-volume` and the `bin` entry use the bundled CLI.
-require('../dist/cli.js');
+require('../dist/cli.js').runCli();

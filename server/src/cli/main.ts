@@ -31,9 +31,12 @@ export async function main(argv: string[]): Promise<number> {
   return cmd.run(rest);
 }
 
-if (require.main === module || process.argv[1]?.endsWith('cli.js')) {
+/** Runs the CLI with process.argv and sets the exit code (used by bin/libvirt-volume.js). */
+export function runCli(): void {
   main(process.argv.slice(2)).then(
     (code) => { process.exitCode = code; },
     (err) => { process.stderr.write(`libvirt-volume: ${(err as Error)?.message ?? err}\n`); process.exitCode = 2; },
   );
 }
+
+if (require.main === module) runCli();
