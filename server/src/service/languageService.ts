@@ -1,10 +1,19 @@
 // The facade: one object with a method per feature, like vscode-json-languageservice's
 // getLanguageService(). Pure: text in, LSP data out; I/O only through the injected environment.
-import type { Diagnostic } from 'vscode-languageserver-types';
+import type {
+  CodeAction, CodeActionContext, CompletionList, Diagnostic, DocumentSymbol, FoldingRange, Hover, Location, Position, Range,
+} from 'vscode-languageserver-types';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import type { LanguageSettings, ServiceEnvironment } from './types';
 import { LineIndex, parseXml, type XmlDocument } from './xmlModel';
 import { validate } from './validation';
+import type { FeatureContext } from './featureContext';
+import { doComplete } from './completion';
+import { doHover } from './hover';
+import { doCodeActions } from './codeActions';
+import { findDefinition, findReferences } from './definition';
+import { findDocumentSymbols } from './symbols';
+import { getFoldingRanges } from './folding';
 
 export interface ParsedDocument {
   uri: string;
@@ -18,6 +27,15 @@ export interface LanguageService {
   /** Parses (cached by uri+version). */
   parse(document: TextDocument): ParsedDocument;
   doValidation(document: TextDocument): Diagnostic[];
+  doComplete(document: TextDocument, position: Position): CompletionList;
+  doHover(document: TextDocument, position: Position): Hover | null;
+  doCodeActions(document: TextDocument, range: Range, context: CodeActionContext): CodeAction[];
+  /** From an encryption secret uuid to its `<secret>` document(s) in the workspace. */
+  findDefinition(document: TextDocument, position: Position): Location[];
+  /** From a secret uuid (in a `<secret>` or an `<encryption>`) to every use in the workspace. */
+  findReferences(document: TextDocument, position: Position): Location[];
+  findDocumentSymbols(document: TextDocument): DocumentSymbol[];
+  getFoldingRanges(document: TextDocument): FoldingRange[];
 }
 
 export function getLanguageService(env: ServiceEnvironment = {}): LanguageService {
@@ -34,6 +52,10 @@ export function getLanguageService(env: ServiceEnvironment = {}): LanguageServic
     return parsed;
   };
 
+  const feature = (document: TextDocument): FeatureContext => ({
+    document, parsed: parse(document), settings, env, openDocuments: () => [...cache.values()],
+  });
+
   return {
     configure(s) { settings = { ...s }; },
     parse,
@@ -41,5 +63,12 @@ export function getLanguageService(env: ServiceEnvironment = {}): LanguageServic
       const p = parse(document);
       return validate(document.uri, p.xml, p.lines, settings, env);
     },
+    doComplete: (document, position) => doComplete(feature(document), position),
+    doHover: (document, position) => doHover(feature(document), position),
+    doCodeActions: (document, range, context) => doCodeActions(feature(document), range, context),
+    findDefinition: (document, position) => findDefinition(feature(document), position),
+    findReferences: (document, position) => findReferences(feature(document), position),
+    findDocumentSymbols: (document) => findDocumentSymbols(feature(document)),
+    getFoldingRanges: (document) => getFoldingRanges(feature(document)),
   };
 }

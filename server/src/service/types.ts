@@ -56,6 +56,14 @@ export interface SecretInfo {
   uuidRange?: { start: { line: number; character: number }; end: { line: number; character: number } };
 }
 
+/** An `<encryption><secret uuid=…>` reference found in a workspace document (for find references). */
+export interface SecretUse {
+  uri: string;
+  /** The uuid as written (compare with normaliseUuid from secrets.ts). */
+  uuid: string;
+  range: { start: { line: number; character: number }; end: { line: number; character: number } };
+}
+
 /** What an image file's header says (filled by the writer's reader through injected I/O). */
 export interface ImageFacts {
   format: 'raw' | 'qcow2' | 'qcow' | 'luks' | 'vmdk' | 'vdi' | 'vpc' | 'qed' | string;
@@ -76,6 +84,10 @@ export interface ImageFacts {
 export interface ServiceEnvironment {
   /** Secrets indexed in the workspace (empty when unknown). */
   secrets?(): SecretInfo[];
+  /** Encryption secret uuid references in the workspace's XML files (empty when unknown). */
+  secretUses?(): SecretUse[];
+  /** A fresh random UUID (default: globalThis.crypto.randomUUID). Injected so tests are deterministic. */
+  randomUUID?(): string;
   /** Header facts of a local file, or undefined if missing/unreadable. Must be bounded in time. */
   imageFacts?(path: string, baseUri: string): ImageFacts | undefined;
   /** Logs an internal problem (an exception inside one rule). */
