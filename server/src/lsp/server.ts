@@ -1,0 +1,263 @@
+// Wires the pure language service to an LSP connection (stdio, node-ipc or a socket, chosen by
+// vscode-languageserver from the command line: `--stdio`, `--node-ipc`, `--socket=N`).
+// Shape follows lsp-sample's server.ts: incremental sync, pull diagnostics where the client can
+// pull, debounced push otherwise, settings through workspace/configuration.
+// Rule: no request may take the server down. Every handler runs inside `guard`, which logs the
+// exception and answers with an empty result.
+import {
+  CodeActionKind,
+  DidChangeConfigurationNotification,
+  DocumentDiagnosticReportKind,
+  LSPErrorCodes,
+  ResponseError,
+  TextDocumentSyncKind,
+  TextDocuments,
+  type CancellationToken,
+  type ClientCapabilities,
+  type Connection,
+  type InitializeParams,
+  type InitializeResult,
+} from 'vscode-languageserver/node';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+import type {
+  CodeAction,
+  CodeActionContext,
+  Command,
+  CompletionItem,
+  CompletionList,
+  Definition,
+  Diagnostic,
+  DocumentSymbol,
+  FoldingRange,
+  Hover,
+  Location,
+  LocationLink,
+  Position,
+  Range,
+  SymbolInformation,
+} from 'vscode-languageserver-types';
+import { getLanguageService, type LanguageService } from '../service/languageService';
+import type { ServiceEnvironment } from '../service/types';
+import { createEnvironment, type ServerEnvironment } from './env';
+import { pickSection, SECTION, toSettings, type ServerSettings } from './settings';
+import { registerCommands, COMMANDS } from './commands';
+
+/** Debounce of pushed diagnostics while typing (ms). Open and config changes validate at once. */
+export const PUSH_DEBOUNCE_MS = 150;
+
+/**
+ * Feature methods of the facade (issue 3). They are called only when present, so the server builds
+ * and runs before every feature has landed; the signatures are those of vscode-json-languageservice.
+ */
+interface FeatureMethods {
+  doComplete(doc: TextDocument, pos: Position, context?: unknown): CompletionList | CompletionItem[] | null | undefined;
+  doResolve(item: CompletionItem): CompletionItem;
+  doHover(doc: TextDocument, pos: Position): Hover | null | undefined;
+  doCodeActions(doc: TextDocument, range: Range, context: CodeActionContext): (CodeAction | Command)[] | null | undefined;
+  findDefinition(doc: TextDocument, pos: Position): Definition | LocationLink[] | null | undefined;
+  findReferences(doc: TextDocument, pos: Position, context?: { includeDeclaration: boolean }): Location[] | null | undefined;
+  findDocumentSymbols(doc: TextDocument): DocumentSymbol[] | SymbolInformation[] | null | undefined;
+  getFoldingRanges(doc: TextDocument): FoldingRange[] | null | undefined;
+}
+
+export interface ServerState {
+  connection: Connection;
+  documents: TextDocuments<TextDocument>;
+  service: LanguageService;
+  env: ServerEnvironment;
+  settings(): ServerSettings;
+  log(message: string): void;
+  /** Re-validates every open document (after a settings or workspace change). */
+  revalidateAll(): void;
+}
+
+export function startServer(connection: Connection): ServerState {
+  const documents = new TextDocuments(TextDocument);
+  let settings: ServerSettings = {};
+  let caps: ClientCapabilities = {};
+  let pullDiagnostics = false;
+  let configurationPull = false;
+  let dynamicConfig = false;
+
+  const log = (message: string) => connection.console.log(message);
+  const env = createEnvironment({ log: (m) => connection.console.error(m), documents, onChange: () => state.revalidateAll() });
+  const service = getLanguageService(env as ServiceEnvironment);
+  const feature = <K extends keyof FeatureMethods>(name: K): FeatureMethods[K] | undefined => {
+    const f = (service as unknown as Record<string, unknown>)[name];
+    return typeof f === 'function' ? (f.bind(service) as FeatureMethods[K]) : undefined;
+  };
+
+  /** Runs a handler; an exception is logged and answered with `fallback`, cancellation with its error. */
+  function guard<T>(name: string, token: CancellationToken | undefined, fallback: T, fn: () => T): T | ResponseError<void> {
+    if (token?.isCancellationRequested) return new ResponseError(LSPErrorCodes.RequestCancelled, 'cancelled');
+    try {
+      const r = fn();
+      if (token?.isCancellationRequested) return new ResponseError(LSPErrorCodes.RequestCancelled, 'cancelled');
+      return r ?? fallback;
+    } catch (err) {
+      connection.console.error(`${name} failed: ${(err as Error)?.stack ?? err}`);
+      return fallback;
+    }
+  }
+
+  function validate(doc: TextDocument): Diagnostic[] {
+    try {
+      return service.doValidation(doc);
+    } catch (err) {
+      connection.console.error(`validation failed on ${doc.uri}: ${(err as Error)?.stack ?? err}`);
+      return [];
+    }
+  }
+
+  // Push mode: one timer per document; a newer version cancels the pending run.
+  const timers = new Map<string, NodeJS.Timeout>();
+  function schedulePush(doc: TextDocument, delay: number): void {
+    if (pullDiagnostics) return;
+    const old = timers.get(doc.uri);
+    if (old) clearTimeout(old);
+    timers.set(doc.uri, setTimeout(() => {
+      timers.delete(doc.uri);
+      const current = documents.get(doc.uri);
+      if (!current) return;
+      const diagnostics = validate(current);
+      // Typed on while we worked: that version's own run will push.
+      if (documents.get(doc.uri)?.version !== current.version) return;
+      void connection.sendDiagnostics({ uri: current.uri, version: current.version, diagnostics });
+    }, delay));
+  }
+
+  const state: ServerState = {
+    connection,
+    documents,
+    service,
+    env,
+    settings: () => settings,
+    log,
+    revalidateAll() {
+      if (pullDiagnostics) {
+        if (caps.workspace?.diagnostics?.refreshSupport) void connection.languages.diagnostics.refresh();
+      } else {
+        for (const d of documents.all()) schedulePush(d, 0);
+      }
+    },
+  };
+
+  async function loadSettings(fromNotification?: unknown): Promise<void> {
+    let raw: unknown;
+    if (configurationPull) {
+      try {
+        raw = await connection.workspace.getConfiguration(SECTION);
+      } catch (err) {
+        connection.console.error(`workspace/configuration failed: ${(err as Error)?.message ?? err}`);
+      }
+    }
+    // Clients without workspace/configuration (or answering null) send settings in the notification.
+    if (raw == null) raw = pickSection(fromNotification);
+    settings = toSettings(raw);
+    service.configure(settings);
+    env.configure(settings);
+  }
+
+  connection.onInitialize((params: InitializeParams): InitializeResult => {
+    caps = params.capabilities;
+    pullDiagnostics = !!caps.textDocument?.diagnostic;
+    configurationPull = !!caps.workspace?.configuration;
+    dynamicConfig = !!caps.workspace?.didChangeConfiguration?.dynamicRegistration;
+    settings = toSettings(pickSection(params.initializationOptions));
+    service.configure(settings);
+    env.configure(settings);
+    env.setWorkspaceFolders((params.workspaceFolders ?? []).map((f) => f.uri).concat(params.workspaceFolders ? [] : params.rootUri ? [params.rootUri] : []));
+    return {
+      capabilities: {
+        textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental },
+        completionProvider: { triggerCharacters: ['<', ' ', '"', "'", '='], resolveProvider: false },
+        hoverProvider: true,
+        codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
+        definitionProvider: true,
+        referencesProvider: true,
+        documentSymbolProvider: true,
+        foldingRangeProvider: true,
+        executeCommandProvider: { commands: COMMANDS },
+        ...(pullDiagnostics ? { diagnosticProvider: { interFileDependencies: true, workspaceDiagnostics: false } } : {}),
+      },
+      serverInfo: { name: 'libvirt-volume', version: '0.1.0' },
+    };
+  });
+
+  connection.onInitialized(async () => {
+    if (dynamicConfig) void connection.client.register(DidChangeConfigurationNotification.type, { section: SECTION });
+    await loadSettings();
+    env.start();
+    state.revalidateAll();
+  });
+
+  connection.onDidChangeConfiguration(async (params) => {
+    await loadSettings(params.settings);
+    state.revalidateAll();
+  });
+
+  documents.onDidOpen((e) => schedulePush(e.document, 0));
+  documents.onDidChangeContent((e) => schedulePush(e.document, PUSH_DEBOUNCE_MS));
+  documents.onDidClose((e) => {
+    const t = timers.get(e.document.uri);
+    if (t) clearTimeout(t);
+    timers.delete(e.document.uri);
+    // Pull clients drop a closed document's results themselves; push clients need an empty set.
+    if (!pullDiagnostics) void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
+  });
+
+  connection.languages.diagnostics.on((params, token) => {
+    const doc = documents.get(params.textDocument.uri);
+    if (token.isCancellationRequested) throw new ResponseError(LSPErrorCodes.ServerCancelled, 'cancelled', { retriggerRequest: true });
+    const items = doc ? validate(doc) : [];
+    return { kind: DocumentDiagnosticReportKind.Full, items };
+  });
+
+  connection.onCompletion((params, token) => guard('completion', token, null, () => {
+    const doc = documents.get(params.textDocument.uri);
+    const f = feature('doComplete');
+    return doc && f ? f(doc, params.position, params.context) ?? null : null;
+  }));
+  connection.onHover((params, token) => guard('hover', token, null, () => {
+    const doc = documents.get(params.textDocument.uri);
+    const f = feature('doHover');
+    return doc && f ? f(doc, params.position) ?? null : null;
+  }));
+  connection.onCodeAction((params, token) => guard('codeAction', token, [], () => {
+    const doc = documents.get(params.textDocument.uri);
+    const f = feature('doCodeActions');
+    return doc && f ? f(doc, params.range, params.context) ?? [] : [];
+  }));
+  connection.onDefinition((params, token) => guard('definition', token, null, () => {
+    const doc = documents.get(params.textDocument.uri);
+    const f = feature('findDefinition');
+    return doc && f ? f(doc, params.position) ?? null : null;
+  }));
+  connection.onReferences((params, token) => guard('references', token, [], () => {
+    const doc = documents.get(params.textDocument.uri);
+    const f = feature('findReferences');
+    return doc && f ? f(doc, params.position, params.context) ?? [] : [];
+  }));
+  connection.onDocumentSymbol((params, token) => guard('documentSymbol', token, [], () => {
+    const doc = documents.get(params.textDocument.uri);
+    const f = feature('findDocumentSymbols');
+    return doc && f ? f(doc) ?? [] : [];
+  }));
+  connection.onFoldingRanges((params, token) => guard('foldingRange', token, [], () => {
+    const doc = documents.get(params.textDocument.uri);
+    const f = feature('getFoldingRanges');
+    return doc && f ? f(doc) ?? [] : [];
+  }));
+
+  registerCommands(state);
+
+  connection.onShutdown(() => {
+    for (const t of timers.values()) clearTimeout(t);
+    timers.clear();
+    env.dispose();
+  });
+
+  documents.listen(connection);
+  connection.listen();
+  return state;
+}
