@@ -19,23 +19,7 @@ import {
   type InitializeResult,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import type {
-  CodeAction,
-  CodeActionContext,
-  Command,
-  CompletionItem,
-  CompletionList,
-  Definition,
-  Diagnostic,
-  DocumentSymbol,
-  FoldingRange,
-  Hover,
-  Location,
-  LocationLink,
-  Position,
-  Range,
-  SymbolInformation,
-} from 'vscode-languageserver-types';
+import type { Diagnostic } from 'vscode-languageserver-types';
 import { getLanguageService, type LanguageService } from '../service/languageService';
 import type { ServiceEnvironment } from '../service/types';
 import { createEnvironment, type ServerEnvironment } from './env';
@@ -44,21 +28,6 @@ import { registerCommands, COMMANDS } from './commands';
 
 /** Debounce of pushed diagnostics while typing (ms). Open and config changes validate at once. */
 export const PUSH_DEBOUNCE_MS = 150;
-
-/**
- * Feature methods of the facade (issue 3). They are called only when present, so the server builds
- * and runs before every feature has landed; the signatures are those of vscode-json-languageservice.
- */
-interface FeatureMethods {
-  doComplete(doc: TextDocument, pos: Position, context?: unknown): CompletionList | CompletionItem[] | null | undefined;
-  doResolve(item: CompletionItem): CompletionItem;
-  doHover(doc: TextDocument, pos: Position): Hover | null | undefined;
-  doCodeActions(doc: TextDocument, range: Range, context: CodeActionContext): (CodeAction | Command)[] | null | undefined;
-  findDefinition(doc: TextDocument, pos: Position): Definition | LocationLink[] | null | undefined;
-  findReferences(doc: TextDocument, pos: Position, context?: { includeDeclaration: boolean }): Location[] | null | undefined;
-  findDocumentSymbols(doc: TextDocument): DocumentSymbol[] | SymbolInformation[] | null | undefined;
-  getFoldingRanges(doc: TextDocument): FoldingRange[] | null | undefined;
-}
 
 export interface ServerState {
   connection: Connection;
@@ -82,11 +51,6 @@ export function startServer(connection: Connection): ServerState {
   const log = (message: string) => connection.console.log(message);
   const env = createEnvironment({ log: (m) => connection.console.error(m), documents, onChange: () => state.revalidateAll() });
   const service = getLanguageService(env as ServiceEnvironment);
-  const feature = <K extends keyof FeatureMethods>(name: K): FeatureMethods[K] | undefined => {
-    const f = (service as unknown as Record<string, unknown>)[name];
-    return typeof f === 'function' ? (f.bind(service) as FeatureMethods[K]) : undefined;
-  };
-
   /** Runs a handler; an exception is logged and answered with `fallback`, cancellation with its error. */
   function guard<T>(name: string, token: CancellationToken | undefined, fallback: T, fn: () => T): T | ResponseError<void> {
     if (token?.isCancellationRequested) return new ResponseError(LSPErrorCodes.RequestCancelled, 'cancelled');
@@ -215,38 +179,31 @@ export function startServer(connection: Connection): ServerState {
 
   connection.onCompletion((params, token) => guard('completion', token, null, () => {
     const doc = documents.get(params.textDocument.uri);
-    const f = feature('doComplete');
-    return doc && f ? f(doc, params.position, params.context) ?? null : null;
+    return doc ? service.doComplete(doc, params.position) : null;
   }));
   connection.onHover((params, token) => guard('hover', token, null, () => {
     const doc = documents.get(params.textDocument.uri);
-    const f = feature('doHover');
-    return doc && f ? f(doc, params.position) ?? null : null;
+    return doc ? service.doHover(doc, params.position) : null;
   }));
   connection.onCodeAction((params, token) => guard('codeAction', token, [], () => {
     const doc = documents.get(params.textDocument.uri);
-    const f = feature('doCodeActions');
-    return doc && f ? f(doc, params.range, params.context) ?? [] : [];
+    return doc ? service.doCodeActions(doc, params.range, params.context) : [];
   }));
   connection.onDefinition((params, token) => guard('definition', token, null, () => {
     const doc = documents.get(params.textDocument.uri);
-    const f = feature('findDefinition');
-    return doc && f ? f(doc, params.position) ?? null : null;
+    return doc ? service.findDefinition(doc, params.position) : null;
   }));
   connection.onReferences((params, token) => guard('references', token, [], () => {
     const doc = documents.get(params.textDocument.uri);
-    const f = feature('findReferences');
-    return doc && f ? f(doc, params.position, params.context) ?? [] : [];
+    return doc ? service.findReferences(doc, params.position) : [];
   }));
   connection.onDocumentSymbol((params, token) => guard('documentSymbol', token, [], () => {
     const doc = documents.get(params.textDocument.uri);
-    const f = feature('findDocumentSymbols');
-    return doc && f ? f(doc) ?? [] : [];
+    return doc ? service.findDocumentSymbols(doc) : [];
   }));
   connection.onFoldingRanges((params, token) => guard('foldingRange', token, [], () => {
     const doc = documents.get(params.textDocument.uri);
-    const f = feature('getFoldingRanges');
-    return doc && f ? f(doc) ?? [] : [];
+    return doc ? service.getFoldingRanges(doc) : [];
   }));
 
   registerCommands(state);
