@@ -1,9 +1,199 @@
-// Completion: element names allowed at the cursor, attribute names, attribute/text values from
-// schemas/vocabulary.ts, workspace secret uuids and snippets.
-import { CompletionList } from 'vscode-languageserver-types';
-import type { Position } from 'vscode-languageserver-types';
+// Completion: element names allowed at the cursor, attribute names, attribute and text values
+// (schemas/elements.ts + schemas/vocabulary.ts resolved by values.ts), workspace secret uuids and
+// snippets. Works on half-typed documents: cursor.ts reads the tolerant tree plus the raw text.
+import {
+  CompletionItemKind, CompletionItemTag, CompletionList, InsertTextFormat, MarkupKind, TextEdit,
+  type CompletionItem, type Position, type Range,
+} from 'vscode-languageserver-types';
+import { ROOTS, type ElementDef } from '../../../schemas/elements';
+import { availableIn } from '../../../schemas/vocabulary';
 import type { FeatureContext } from './featureContext';
+import { cursorAt, type Cursor } from './cursor';
+import { newUuid } from './secrets';
+import { childElements, type Span, type XmlElement } from './xmlModel';
+import { defOf, inDomainDisk, libvirtVersion, resolveValues, volumeTargetPath, type ValueTerm } from './values';
+import { snippetsFor, type Snippet } from './snippets';
 
-export function doComplete(_fc: FeatureContext, _position: Position): CompletionList {
-  return CompletionList.create([], false);
+export function doComplete(fc: FeatureContext, position: Position): CompletionList {
+  const { parsed } = fc;
+  const offset = parsed.lines.offsetAt(position);
+  const cursor = cursorAt(parsed.xml, offset);
+  const items: CompletionItem[] = [];
+  const range = (s: Span): Range => ({ start: parsed.lines.positionAt(s.start), end: parsed.lines.positionAt(s.end) });
+  switch (cursor.kind) {
+    case 'elementName': elementItems(fc, cursor.parent, cursor.element, range(cursor.replace), true, items); break;
+    case 'endTag': endTagItems(fc, cursor, range(cursor.replace), items); break;
+    case 'attributeName': attributeItems(fc, cursor.element, cursor.attribute?.name, range(cursor.replace), items, offset); break;
+    case 'attributeValue': attributeValueItems(fc, cursor, range(cursor.replace), items); break;
+    case 'content': contentItems(fc, cursor.element, range(cursor.replace), items); break;
+  }
+  return CompletionList.create(items, false);
+}
+
+/** Children of `parent` (or the roots) that may still be added, in the configured version. */
+function allowedChildren(fc: FeatureContext, parent: XmlElement | undefined, editing?: XmlElement): ElementDef[] {
+  const version = libvirtVersion(fc.settings);
+  let defs: ElementDef[];
+  if (!parent) defs = fc.parsed.xml.root && fc.parsed.xml.root !== editing ? [] : ROOTS;
+  else defs = defOf(parent)?.children?.() ?? [];
+  const present = new Set(childElements(parent).filter((c) => c !== editing).map((c) => c.name));
+  return defs.filter((d) => {
+    if (d.since && !availableIn({ since: d.since }, version)) return false;
+    if (d.single && present.has(d.name)) return false;
+    // supplying <cipher> for domain disk definition is unnecessary (domain_validate.c).
+    if (parent?.name === 'encryption' && (d.name === 'cipher' || d.name === 'ivgen') && inDomainDisk(parent)) return false;
+    return true;
+  });
+}
+
+function markdown(description: string, doc?: string, since?: string): { kind: 'markdown'; value: string } {
+  const parts = [description];
+  if (since) parts.push(`Since libvirt ${since}.`);
+  if (doc) parts.push(`[Documentation](${doc})`);
+  return { kind: MarkupKind.Markdown, value: parts.join('\n\n') };
+}
+
+const esc = (s: string) => s.replace(/[$}\\]/g, (c) => `\\${c}`);
+
+/** Snippet body for an element without the leading `<`: required attributes and content. */
+function elementBody(fc: FeatureContext, parent: XmlElement | undefined, d: ElementDef): string {
+  let n = 1;
+  let attrs = '';
+  for (const a of d.attributes ?? []) {
+    if (!a.required) continue;
+    const values = parent ? resolveValues(a.values, { settings: fc.settings, env: fc.env, element: parent }) : [];
+    const def = values.find((v) => v.isDefault)?.value ?? a.default;
+    attrs += ` ${a.name}='\${${n++}${def ? `:${esc(def)}` : ''}}'`;
+  }
+  if (d.empty) return `${d.name}${attrs}/>`;
+  if (d.text && parent) {
+    const values = resolveValues(d.text, { settings: fc.settings, env: fc.env, element: parent }).map((v) => v.value);
+    if (values.length) return `${d.name}${attrs}>\${${n}|${values.map((v) => v.replace(/[,|$}\\]/g, (c) => `\\${c}`)).join(',')}|}</${d.name}>`;
+  }
+  if (d.children) return `${d.name}${attrs}>\n\t$0\n</${d.name}>`;
+  return `${d.name}${attrs}>$0</${d.name}>`;
+}
+
+function elementItems(fc: FeatureContext, parent: XmlElement | undefined, editing: XmlElement | undefined, range: Range, afterBracket: boolean, items: CompletionItem[]): void {
+  // Renaming an existing, complete start tag: only the name changes.
+  const renameOnly = editing !== undefined && (editing.attributes.length > 0 || editing.startTagEnd > editing.nameSpan.end && fc.parsed.xml.text[editing.startTagEnd - 1] === '>');
+  const defs = allowedChildren(fc, parent, editing);
+  defs.forEach((d, i) => {
+    const body = renameOnly ? d.name : elementBody(fc, parent, d);
+    items.push({
+      label: d.name, kind: CompletionItemKind.Property, sortText: `1${String(i).padStart(3, '0')}`,
+      documentation: markdown(d.description, d.doc, d.since),
+      filterText: afterBracket ? d.name : `<${d.name}`,
+      insertTextFormat: renameOnly ? InsertTextFormat.PlainText : InsertTextFormat.Snippet,
+      textEdit: TextEdit.replace(range, afterBracket ? body : `<${body}`),
+    });
+  });
+  if (!renameOnly) snippetItems(fc, parent, range, afterBracket, items);
+}
+
+function snippetItems(fc: FeatureContext, parent: XmlElement | undefined, range: Range, afterBracket: boolean, items: CompletionItem[]): void {
+  const present = new Set(childElements(parent).map((c) => c.name));
+  if (!parent && fc.parsed.xml.root) return;
+  const snippets: Snippet[] = snippetsFor(parent, () => newUuid(fc.env.randomUUID), {
+    cipherAllowed: !parent || !inDomainDisk(parent) && parent.name !== 'disk',
+    targetPath: parent ? volumeTargetPath(parent) : undefined,
+  });
+  snippets.forEach((s, i) => {
+    if (s.single && present.has(s.single)) return;
+    items.push({
+      label: s.label, kind: CompletionItemKind.Snippet, detail: s.detail, sortText: `0${i}`,
+      documentation: { kind: MarkupKind.Markdown, value: `${s.detail}\n\n\`\`\`xml\n<${s.preview}\n\`\`\`` },
+      filterText: afterBracket ? s.filter : `<${s.filter}`,
+      insertTextFormat: InsertTextFormat.Snippet,
+      textEdit: TextEdit.replace(range, afterBracket ? s.body : `<${s.body}`),
+    });
+  });
+}
+
+function endTagItems(fc: FeatureContext, cursor: Extract<Cursor, { kind: 'endTag' }>, range: Range, items: CompletionItem[]): void {
+  const text = fc.parsed.xml.text;
+  const end = fc.parsed.lines.offsetAt(range.end);
+  const hasGt = text[end] === '>';
+  // The innermost element still open at the cursor.
+  for (let el = cursor.element; el; el = el.parent) {
+    if (el.closed && el.endTagNameSpan && fc.parsed.lines.offsetAt(range.start) !== el.endTagNameSpan.start) continue;
+    items.push({ label: `/${el.name}`, filterText: el.name, kind: CompletionItemKind.Property, textEdit: TextEdit.replace(range, hasGt ? el.name : `${el.name}>`) });
+    break;
+  }
+}
+
+function attributeItems(fc: FeatureContext, el: XmlElement, editing: string | undefined, range: Range, items: CompletionItem[], offset: number): void {
+  const def = defOf(el);
+  if (!def?.attributes) return;
+  const version = libvirtVersion(fc.settings);
+  const present = new Set(el.attributes.map((a) => a.name).filter((n) => n !== editing));
+  const text = fc.parsed.xml.text;
+  // After a closing quote with no blank the new attribute needs a leading space.
+  const lead = !editing && offset > 0 && !/\s/.test(text[offset - 1]) ? ' ' : '';
+  const existing = editing ? el.attributes.find((a) => a.name === editing) : undefined;
+  def.attributes.forEach((a, i) => {
+    if (present.has(a.name)) return;
+    if (a.since && !availableIn({ since: a.since }, version)) return;
+    const hasValues = resolveValues(a.values, { settings: fc.settings, env: fc.env, element: el }).length > 0 || a.values === 'secretUuid';
+    const body = existing && existing.value !== undefined ? a.name : `${lead}${a.name}='$1'`;
+    const item: CompletionItem = {
+      label: a.name, kind: CompletionItemKind.Field, sortText: `${a.required ? 0 : 1}${String(i).padStart(3, '0')}`,
+      documentation: markdown(a.description + (a.default ? `\n\nDefault: \`${a.default}\`.` : ''), a.doc, a.since),
+      detail: a.required ? 'required' : undefined,
+      insertTextFormat: InsertTextFormat.Snippet,
+      textEdit: TextEdit.replace(range, body),
+    };
+    if (hasValues && body !== a.name) item.command = { title: 'Suggest values', command: 'editor.action.triggerSuggest' };
+    items.push(item);
+  });
+}
+
+function valueItem(t: ValueTerm, i: number, range: Range, quote: string, extraDoc?: string): CompletionItem {
+  const doc = [t.description];
+  if (t.qemuOption) doc.push(`qemu-img: \`${t.qemuOption}\``);
+  if (t.since) doc.push(`Since libvirt ${t.since}.`);
+  if (t.deprecated) doc.push(`**Deprecated.** ${t.deprecated}`);
+  if (extraDoc) doc.push(extraDoc);
+  if (t.doc) doc.push(`[Documentation](${t.doc})`);
+  const item: CompletionItem = {
+    label: t.value, kind: CompletionItemKind.Value,
+    detail: [t.isDefault ? 'default' : '', t.qemuOption ?? ''].filter(Boolean).join(' · ') || undefined,
+    documentation: { kind: MarkupKind.Markdown, value: doc.join('\n\n') },
+    sortText: `${t.deprecated ? 2 : t.isDefault ? 0 : 1}${String(i).padStart(3, '0')}`,
+    textEdit: TextEdit.replace(range, `${quote}${t.value}${quote}`),
+    filterText: quote ? `${quote}${t.value}${quote}` : t.value,
+  };
+  if (t.deprecated) item.tags = [CompletionItemTag.Deprecated];
+  return item;
+}
+
+function attributeValueItems(fc: FeatureContext, cursor: Extract<Cursor, { kind: 'attributeValue' }>, range: Range, items: CompletionItem[]): void {
+  const el = cursor.element;
+  const a = defOf(el)?.attributes?.find((x) => x.name === cursor.attribute.name);
+  if (!a) return;
+  const quote = cursor.quoted ? '' : "'";
+  resolveValues(a.values, { settings: fc.settings, env: fc.env, element: el }, a.name).forEach((t, i) => items.push(valueItem(t, i, range, quote)));
+  if (a.values === 'secretUuid') {
+    const uuid = newUuid(fc.env.randomUUID);
+    items.push({
+      label: 'New random UUID', kind: CompletionItemKind.Value, detail: uuid, sortText: '9',
+      documentation: { kind: MarkupKind.Markdown, value: `Inserts \`${uuid}\`. Define the secret with \`virsh secret-define\` using this uuid, then set its value with \`virsh secret-set-value\`.` },
+      filterText: `${quote}${uuid}${quote}`,
+      textEdit: TextEdit.replace(range, `${quote}${uuid}${quote}`),
+    });
+  }
+  if (a.values === 'secretUsage') {
+    const tp = volumeTargetPath(el);
+    if (tp && !items.some((it) => it.label === tp)) {
+      items.push(valueItem({ value: tp, description: 'The target path of this volume: a `<secret>` with `<usage type=\'volume\'><volume>` equal to it is found by usage.' }, 99, range, quote));
+    }
+  }
+}
+
+function contentItems(fc: FeatureContext, el: XmlElement | undefined, range: Range, items: CompletionItem[]): void {
+  const def = defOf(el);
+  if (el && def?.text) {
+    resolveValues(def.text, { settings: fc.settings, env: fc.env, element: el }).forEach((t, i) => items.push(valueItem(t, i, range, '')));
+  }
+  if (!el || def?.children) elementItems(fc, el, undefined, range, false, items);
 }
