@@ -4,8 +4,12 @@
 import type { RuleDef } from '../types';
 import { SYNTAX_RULES } from './syntax';
 import { ENCRYPTION_RULES } from './encryption';
+import { VOLUME_RULES } from './volume';
+import { DOMAIN_RULES } from './domain';
+import { SECRET_RULES } from './secret';
+import { QEMU_RULES } from './qemu';
 
-const ALL: RuleDef[] = [...SYNTAX_RULES, ...ENCRYPTION_RULES];
+const ALL: RuleDef[] = [...SYNTAX_RULES, ...ENCRYPTION_RULES, ...VOLUME_RULES, ...DOMAIN_RULES, ...SECRET_RULES, ...QEMU_RULES];
 
 export const RULES: ReadonlyMap<string, RuleDef> = (() => {
   const m = new Map<string, RuleDef>();

@@ -17,6 +17,12 @@ export interface ReportExtra {
   /** Machine-readable facts for quick fixes (e.g. the replacement value). */
   data?: Record<string, unknown>;
   related?: DiagnosticRelatedInformation[];
+  /**
+   * Severity for this report when the rule's default does not fit the site (e.g. a qemu-img
+   * refusal judged in a bare <encryption> snippet, which no libvirt call rejects on its own).
+   * A user's override in settings still wins.
+   */
+  severity?: Severity;
 }
 
 export class ValidationContext {
@@ -44,7 +50,7 @@ export class ValidationContext {
     const rule = ruleById(ruleId);
     if (!rule) throw new Error(`unknown rule ${ruleId}`);
     if (!availableIn(rule, this.version)) return;
-    const sev = this.settings.severity?.[ruleId] ?? rule.severity;
+    const sev = this.settings.severity?.[ruleId] ?? extra.severity ?? rule.severity;
     if (sev === 'ignore') return;
     const message = rule.message.replace(/\{(\w+)\}/g, (_, k: string) => String(args[k] ?? ''));
     const d: Diagnostic = {

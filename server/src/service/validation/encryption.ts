@@ -1,18 +1,280 @@
 // <encryption> as libvirt's virStorageEncryptionParseNode reads it (storage_encryption_conf.c).
-// Parse order: format → engine → secrets → cipher → ivgen.
-import { ENCRYPTION_FORMATS, availableIn } from '../../../../schemas/vocabulary';
-import { attr, type XmlElement } from '../xmlModel';
+// Parse order: format → engine → secrets → cipher → ivgen. libvirt stops at the first error; we
+// report every error libvirt would reach on its own, and none inside parts it ignores (cipher and
+// ivgen under a format other than luks). The parsed facts are returned for the consumers
+// (volume creation, domain disk validation), which add their own rules.
+import { ENCRYPTION_FORMATS, ENCRYPTION_ENGINES, availableIn } from '../../../../schemas/vocabulary';
+import { checkLuksOptions, type LuksOptionInput, type LuksOptionName } from '../../../../schemas/luksOptions';
+import { attr, childElements, firstChild, type XmlAttribute, type XmlElement } from '../xmlModel';
 import type { ValidationContext } from './context';
+import { isRngUuid, nearest, parseUIntP, parseUuid } from './libvirtValues';
+import { checkStructure } from './structure';
+import type { Severity } from '../types';
 
 /** Where the <encryption> element sits; some rules differ per consumer. */
 export type EncryptionSite = 'volume' | 'disk' | 'snippet';
 
-export function validateEncryption(ctx: ValidationContext, enc: XmlElement, _site: EncryptionSite): void {
+export interface CipherInfo {
+  el: XmlElement;
+  name?: XmlAttribute;
+  size?: XmlAttribute;
+  /** Parsed size when valid. */
+  sizeValue?: bigint;
+  mode?: XmlAttribute;
+  hash?: XmlAttribute;
+  /** True when libvirt's parser accepts the element. */
+  valid: boolean;
+}
+
+export interface IvgenInfo {
+  el: XmlElement;
+  name?: XmlAttribute;
+  hash?: XmlAttribute;
+  valid: boolean;
+}
+
+export interface EncryptionInfo {
+  el: XmlElement;
+  /** The format when libvirt knows it (in the configured version); undefined when missing/unknown. */
+  format?: string;
+  formatAttr?: XmlAttribute;
+  /** Engine when given and valid. */
+  engine?: 'qemu' | 'librbd';
+  engineAttr?: XmlAttribute;
+  secrets: XmlElement[];
+  /** Only for format luks (libvirt ignores cipher/ivgen otherwise). */
+  cipher?: CipherInfo;
+  ivgen?: IvgenInfo;
+  /** True when libvirt's parser accepts the whole element. */
+  parseOk: boolean;
+}
+
+const ENCRYPTION_SHAPE = {
+  attributes: ['format', 'engine'],
+  children: { secret: { multiple: true }, cipher: {}, ivgen: {} },
+};
+
+export function validateEncryption(ctx: ValidationContext, enc: XmlElement, site: EncryptionSite): EncryptionInfo {
+  const info: EncryptionInfo = { el: enc, secrets: childElements(enc, 'secret'), parseOk: true };
+  checkStructure(ctx, enc, ENCRYPTION_SHAPE);
+
+  // format: virXPathString treats an empty attribute as missing.
   const format = attr(enc, 'format');
-  // virXPathString: an empty attribute counts as missing.
+  info.formatAttr = format;
+  const known = ENCRYPTION_FORMATS.filter((f) => availableIn(f, ctx.version)).map((f) => f.value);
   if (!format || !format.value) {
-    ctx.report('encryption-format-required', format ? format.valueSpan : enc.nameSpan);
-  } else if (!ENCRYPTION_FORMATS.some((f) => f.value === format.value && availableIn(f, ctx.version))) {
-    ctx.report('encryption-format-unknown', format.valueSpan, { format: format.value });
+    ctx.report('encryption-format-required', format ? format.valueSpan : enc.nameSpan, {}, { data: { values: known } });
+    info.parseOk = false;
+  } else if (!known.includes(format.value)) {
+    const suggestion = nearest(format.value, known);
+    ctx.report('encryption-format-unknown', format.valueSpan, { format: format.value }, { data: { replacement: suggestion, values: known } });
+    info.parseOk = false;
+  } else {
+    info.format = format.value;
   }
+
+  // engine (7.9.0): virXMLPropEnum with NONZERO; virXMLPropString keeps '' as a value.
+  const engine = attr(enc, 'engine');
+  info.engineAttr = engine;
+  if (engine && ctx.atLeast('7.9.0')) {
+    const v = engine.value ?? '';
+    if (v === 'qemu' || v === 'librbd') info.engine = v;
+    else {
+      ctx.report('encryption-engine-invalid', engine.value === undefined ? engine.nameSpan : engine.valueSpan, { value: v },
+        { data: { replacement: nearest(v, ENCRYPTION_ENGINES.map((e) => e.value)) ?? 'qemu', values: ENCRYPTION_ENGINES.map((e) => e.value) } });
+      info.parseOk = false;
+    }
+    if (site === 'volume') ctx.report('encryption-engine-ignored', engine.nameSpan, {}, { data: { remove: true } });
+  }
+
+  for (const s of info.secrets) if (!validateEncryptionSecret(ctx, s)) info.parseOk = false;
+
+  // cipher/ivgen: parsed (and kept) for luks only; otherwise dropped without a look.
+  const cipherEl = firstChild(enc, 'cipher');
+  const ivgenEl = firstChild(enc, 'ivgen');
+  if (info.format && info.format !== 'luks') {
+    for (const el of [cipherEl, ivgenEl]) {
+      if (el) ctx.report('encryption-cipher-ignored', el.nameSpan, { element: el.name, format: info.format }, { data: { remove: true } });
+    }
+  } else if (info.format === 'luks') {
+    if (cipherEl) info.cipher = validateCipher(ctx, cipherEl);
+    if (ivgenEl) {
+      if (!cipherEl) {
+        ctx.report('ivgen-needs-cipher', ivgenEl.nameSpan);
+        info.parseOk = false;
+      }
+      info.ivgen = validateIvgen(ctx, ivgenEl);
+    } else if (cipherEl) {
+      ctx.report('cipher-needs-ivgen', cipherEl.nameSpan, {}, { data: { insert: "<ivgen name='plain64'/>" } });
+    }
+    if ((cipherEl || ivgenEl) && !info.secrets.length) {
+      ctx.report('encryption-cipher-without-secret', (cipherEl ?? ivgenEl)!.nameSpan);
+    }
+    if (info.cipher && !info.cipher.valid) info.parseOk = false;
+    if (info.ivgen && !info.ivgen.valid) info.parseOk = false;
+  }
+
+  if (site === 'snippet') {
+    if (info.format === 'default' || info.format === 'qcow') {
+      ctx.report('encryption-format-deprecated', format!.valueSpan, { format: info.format }, { data: { replacement: 'luks' } });
+    }
+    if (info.format === 'luks' && !info.secrets.length) ctx.report('encryption-secret-missing', format!.nameSpan);
+    // No libvirt call rejects a bare snippet; qemu-img would refuse these values in a volume.
+    if (info.format === 'luks' && info.cipher?.valid && (!info.ivgen || info.ivgen.valid)) {
+      checkLuksCipherValues(ctx, info, 'warning');
+    }
+  }
+  return info;
+}
+
+/** One `<secret>` inside `<encryption>` (virStorageEncryptionSecretParse + virSecretLookupParseSecret). */
+function validateEncryptionSecret(ctx: ValidationContext, s: XmlElement): boolean {
+  let ok = true;
+  checkStructure(ctx, s, { attributes: ['type', 'uuid', 'usage'], children: {} });
+  const type = attr(s, 'type');
+  if (!type || !type.value) {
+    ctx.report('encryption-secret-type-required', type ? type.valueSpan : s.nameSpan, {}, { data: { replacement: 'passphrase' } });
+    ok = false;
+  } else if (type.value !== 'passphrase') {
+    ctx.report('encryption-secret-type-unknown', type.valueSpan, { type: type.value }, { data: { replacement: 'passphrase' } });
+    ok = false;
+  }
+  const uuid = attr(s, 'uuid');
+  const usage = attr(s, 'usage');
+  if (!uuid && !usage) {
+    ctx.report('encryption-secret-ref-missing', s.nameSpan);
+    ok = false;
+  } else if (uuid && usage) {
+    ctx.report('encryption-secret-ref-both', usage.nameSpan);
+    ok = false;
+  } else if (uuid) {
+    const v = uuid.value ?? '';
+    const canonical = parseUuid(v);
+    if (!canonical) {
+      ctx.report('encryption-secret-uuid-invalid', uuid.value === undefined ? uuid.nameSpan : uuid.valueSpan, { uuid: v });
+      ok = false;
+    } else if (!isRngUuid(v)) {
+      ctx.report('encryption-secret-uuid-noncanonical', uuid.valueSpan, { uuid: v, canonical }, { data: { replacement: canonical } });
+    }
+  }
+  return ok;
+}
+
+function validateCipher(ctx: ValidationContext, el: XmlElement): CipherInfo {
+  checkStructure(ctx, el, { attributes: ['name', 'size', 'mode', 'hash'], children: {} });
+  const c: CipherInfo = { el, name: attr(el, 'name'), size: attr(el, 'size'), mode: attr(el, 'mode'), hash: attr(el, 'hash'), valid: true };
+  // virXMLPropString: an empty name is present (and accepted by the parser).
+  if (!c.name) {
+    ctx.report('cipher-name-required', el.nameSpan, {}, { data: { insert: "name='aes'" } });
+    c.valid = false;
+  }
+  if (!c.size) {
+    ctx.report('cipher-size-required', el.nameSpan, {}, { data: { insert: "size='256'" } });
+    c.valid = false;
+  } else {
+    const v = c.size.value ?? '';
+    const n = parseUIntP(v);
+    if (n === undefined) {
+      ctx.report('cipher-size-invalid', c.size.value === undefined ? c.size.nameSpan : c.size.valueSpan, { value: v });
+      c.valid = false;
+    } else {
+      c.sizeValue = n;
+      if (!/^[0-9]+$/.test(v)) ctx.report('cipher-size-off-schema', c.size.valueSpan, { value: v, size: String(n) }, { data: { replacement: String(n) } });
+    }
+  }
+  if (!!c.mode !== !!c.hash) {
+    const present = (c.mode ?? c.hash)!;
+    ctx.report('cipher-mode-hash-pair', present.nameSpan, { missing: c.mode ? 'hash' : 'mode' }, { data: { insert: c.mode ? "hash='sha256'" : "mode='xts'" } });
+  }
+  return c;
+}
+
+function validateIvgen(ctx: ValidationContext, el: XmlElement): IvgenInfo {
+  checkStructure(ctx, el, { attributes: ['name', 'hash'], children: {} });
+  const g: IvgenInfo = { el, name: attr(el, 'name'), hash: attr(el, 'hash'), valid: true };
+  if (!g.name) {
+    ctx.report('ivgen-name-required', el.nameSpan, {}, { data: { insert: "name='plain64'" } });
+    g.valid = false;
+  }
+  return g;
+}
+
+const CIPHER_FAMILIES = ['aes', 'serpent', 'twofish', 'cast5'];
+
+/**
+ * The qemu-img side of <cipher>/<ivgen> (libvirt-rules.md §6.2, §6.4): libvirt passes
+ * cipher-alg=NAME-SIZE, cipher-mode, hash-alg, ivgen-alg, ivgen-hash-alg verbatim; qemu-img
+ * (schemas/luksOptions.ts checkLuksOptions, qemu's order and text) decides. Each enum value is
+ * judged on its own so that every independent refusal shows; the combination rules (algorithm
+ * family, essiv digest, cast5 without xts, the 7.2 abort) only when the enums pass.
+ */
+export function checkLuksCipherValues(ctx: ValidationContext, info: EncryptionInfo, severity?: Severity): void {
+  const c = info.cipher;
+  if (!c || !c.valid || !c.name || c.sizeValue === undefined) return;
+  const g = info.ivgen && info.ivgen.valid ? info.ivgen : undefined;
+  const name = c.name.value ?? '';
+  const opts: LuksOptionInput = { 'cipher-alg': `${name}-${c.sizeValue}` };
+  if (c.mode?.value !== undefined) opts['cipher-mode'] = c.mode.value;
+  if (c.hash?.value !== undefined) opts['hash-alg'] = c.hash.value;
+  if (g?.name?.value !== undefined) {
+    opts['ivgen-alg'] = g.name.value;
+    if (g.hash?.value !== undefined) opts['ivgen-hash-alg'] = g.hash.value;
+  }
+  const algSpan = CIPHER_FAMILIES.includes(name) ? c.size!.valueSpan : c.name.valueSpan;
+  const where: Record<LuksOptionName, { rule: string; span: { start: number; end: number } }> = {
+    'cipher-alg': { rule: 'cipher-algorithm-invalid', span: algSpan },
+    'cipher-mode': { rule: 'cipher-mode-invalid', span: c.mode?.valueSpan ?? c.el.nameSpan },
+    'hash-alg': { rule: 'cipher-hash-invalid', span: c.hash?.valueSpan ?? c.el.nameSpan },
+    'ivgen-alg': { rule: 'ivgen-name-invalid', span: g?.name?.valueSpan ?? c.el.nameSpan },
+    'ivgen-hash-alg': { rule: 'ivgen-hash-invalid', span: g?.hash?.valueSpan ?? g?.name?.valueSpan ?? c.el.nameSpan },
+    'iter-time': { rule: 'cipher-combination-invalid', span: c.el.nameSpan },
+    'key-secret': { rule: 'cipher-combination-invalid', span: c.el.nameSpan },
+  };
+  let enumError = false;
+  for (const key of Object.keys(opts) as (keyof LuksOptionInput)[]) {
+    const r = checkLuksOptions({ [key]: opts[key] });
+    if (!r.ok && r.kind === 'enum') {
+      enumError = true;
+      const w = where[r.option];
+      ctx.report(w.rule, w.span, { detail: r.message }, { severity, data: enumData(r.option, String(opts[key])) });
+    }
+  }
+  if (enumError) return;
+  const r = checkLuksOptions(opts);
+  if (r.ok) return;
+  switch (r.kind) {
+    case 'algorithm':
+      ctx.report('cipher-algorithm-invalid', c.name.valueSpan, { detail: r.message }, { severity, data: { replacement: 'aes', values: CIPHER_FAMILIES } });
+      break;
+    case 'essiv':
+      ctx.report('ivgen-essiv-incompatible', where['ivgen-hash-alg'].span, { detail: r.message }, { severity });
+      break;
+    case 'mode':
+      // cast5 has no xts in qemu, and xts is qemu's default mode when none is given.
+      ctx.report('cipher-mode-unsupported', c.mode?.valueSpan ?? c.name.valueSpan, { detail: r.message }, { severity, data: { replacement: 'cbc' } });
+      break;
+    case 'qemu-abort':
+      ctx.report('cipher-qemu-abort', c.mode?.valueSpan ?? c.size!.valueSpan, { alg: opts['cipher-alg'], mode: opts['cipher-mode'] ?? 'xts' }, { severity, data: { replacement: 'xts' } });
+      break;
+    default:
+      ctx.report('cipher-combination-invalid', c.el.nameSpan, { detail: r.message }, { severity });
+  }
+}
+
+function enumData(option: LuksOptionName, value: string): Record<string, unknown> {
+  const values: Record<string, string[]> = {
+    'cipher-mode': ['xts', 'cbc', 'ctr', 'ecb'],
+    'hash-alg': ['sha256', 'sha512', 'sha384', 'sha224', 'sha1', 'ripemd160', 'md5'],
+    'ivgen-alg': ['plain64', 'plain', 'essiv'],
+    'ivgen-hash-alg': ['sha256', 'sha512', 'sha384', 'sha224', 'sha1', 'ripemd160', 'md5'],
+  };
+  if (option === 'cipher-alg') {
+    const fam = value.split('-')[0];
+    if (CIPHER_FAMILIES.includes(fam)) return { replacement: fam === 'cast5' ? '128' : '256', values: fam === 'cast5' ? ['128'] : ['128', '192', '256'] };
+    return { replacement: nearest(fam, CIPHER_FAMILIES) ?? 'aes', values: CIPHER_FAMILIES };
+  }
+  const list = values[option] ?? [];
+  // qemu's enums are lower case: 'SHA256' → 'sha256'.
+  const lower = value.toLowerCase();
+  return { replacement: list.includes(lower) ? lower : nearest(value, list), values: list };
 }

@@ -1,0 +1,183 @@
+// Pure re-implementations of the value parsers libvirt's XML parsers use, so that our verdicts
+// match libvirt's byte for byte. Each function cites the libvirt source it mirrors.
+
+const ULLONG_MAX = (1n << 64n) - 1n;
+export const LLONG_MAX = (1n << 63n) - 1n;
+const UINT_MAX = (1n << 32n) - 1n;
+
+/** g_ascii_isspace: space, \t, \n, \v, \f, \r. */
+export function isAsciiSpace(c: string): boolean {
+  return c === ' ' || c === '\t' || c === '\n' || c === '\v' || c === '\f' || c === '\r';
+}
+
+export type UllResult =
+  | { ok: true; value: bigint; negative: boolean }
+  | { ok: false; reason: 'empty' | 'junk' | 'range' | 'negative' };
+
+/**
+ * virStrToLong_ull / virStrToLong_ullp (src/util/virstring.c) over g_ascii_strtoull, base 10:
+ * leading ASCII whitespace and one sign are skipped; no digit → error; trailing characters
+ * (even a space) → error; overflow (ERANGE) → error. A '-' wraps the value (strtoull negates it)
+ * unless `noMinus` (the `…p` variants, which reject any '-' before the end of the number).
+ */
+export function parseULL(s: string, noMinus: boolean): UllResult {
+  let i = 0;
+  while (i < s.length && isAsciiSpace(s[i])) i++;
+  let negative = false;
+  if (s[i] === '+' || s[i] === '-') { negative = s[i] === '-'; i++; }
+  const start = i;
+  while (i < s.length && s.charCodeAt(i) >= 48 && s.charCodeAt(i) <= 57) i++;
+  if (i === start) return { ok: false, reason: 'empty' };
+  if (i < s.length) return { ok: false, reason: 'junk' };
+  let v = BigInt(s.slice(start, i));
+  if (v > ULLONG_MAX) return { ok: false, reason: 'range' };
+  if (negative && noMinus) return { ok: false, reason: 'negative' };
+  if (negative) v = (ULLONG_MAX + 1n - v) & ULLONG_MAX;
+  return { ok: true, value: v, negative };
+}
+
+/** virStrToLong_uip (unsigned int, no '-'): used by virXMLPropUInt for `<cipher size>`. */
+export function parseUIntP(s: string): bigint | undefined {
+  const r = parseULL(s, true);
+  if (!r.ok || r.value > UINT_MAX) return undefined;
+  return r.value;
+}
+
+/** Multiplier of a libvirt scale suffix (virutil.c virScaleInteger, case-insensitive), undefined if unknown. */
+export function unitScale(unit: string): bigint | undefined {
+  const u = unit.toLowerCase();
+  if (u === '' || u === 'b' || u === 'byte' || u === 'bytes') return 1n;
+  const m = /^([kmgtpe])(b|ib)?$/.exec(u);
+  if (!m) return undefined;
+  const power = BigInt('kmgtpe'.indexOf(m[1]) + 1);
+  return (m[2] === 'b' ? 1000n : 1024n) ** power;
+}
+
+export type ScaledResult =
+  | { ok: true; bytes: bigint }
+  | { ok: false; error: 'malformed' | 'unit' | 'overflow'; value?: bigint };
+
+/**
+ * A scaled integer as virStorageSize (capacity/allocation, limit LLONG_MAX, `…p` parser) or
+ * virParseScaledValue (clusterSize, limit ULLONG_MAX) read it: number first, then the unit.
+ */
+export function parseScaled(text: string, unit: string | undefined, limit: bigint): ScaledResult {
+  const r = parseULL(text, true);
+  if (!r.ok) return { ok: false, error: 'malformed' };
+  const scale = unitScale(unit ?? '');
+  if (scale === undefined) return { ok: false, error: 'unit', value: r.value };
+  if (r.value > limit / scale) return { ok: false, error: 'overflow', value: r.value };
+  return { ok: true, bytes: r.value * scale };
+}
+
+/**
+ * virUUIDParse (src/util/viruuid.c): leading whitespace, then 16 pairs of hex digits with any
+ * number of '-' or ' ' before each pair, then only whitespace. Returns the canonical form.
+ */
+export function parseUuid(s: string): string | undefined {
+  let i = 0;
+  while (i < s.length && isAsciiSpace(s[i])) i++;
+  let hex = '';
+  const isX = (c: string | undefined) => c !== undefined && /^[0-9a-fA-F]$/.test(c);
+  while (hex.length < 32) {
+    if (i >= s.length) return undefined;
+    if (s[i] === '-' || s[i] === ' ') { i++; continue; }
+    if (!isX(s[i]) || !isX(s[i + 1])) return undefined;
+    hex += s[i] + s[i + 1];
+    i += 2;
+  }
+  for (; i < s.length; i++) if (!isAsciiSpace(s[i])) return undefined;
+  hex = hex.toLowerCase();
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** basictypes.rng UUID: 32 hex digits, or the dashed 8-4-4-4-12 form; nothing else. */
+export function isRngUuid(s: string): boolean {
+  return /^[a-fA-F0-9]{32}$/.test(s) || /^[a-fA-F0-9]{8}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{12}$/.test(s);
+}
+
+/**
+ * `<permissions><mode>` (storage_conf.c virStorageDefParsePerms): virStrToLong_uip base 8,
+ * then only the permission bits may be set. Returns false when libvirt rejects it.
+ */
+export function isValidOctalMode(s: string): boolean {
+  let i = 0;
+  while (i < s.length && isAsciiSpace(s[i])) i++;
+  let negative = false;
+  if (s[i] === '+' || s[i] === '-') { negative = s[i] === '-'; i++; }
+  const start = i;
+  while (i < s.length && /[0-7]/.test(s[i])) i++;
+  if (i === start || i < s.length) return false;
+  let v = BigInt('0o' + s.slice(start, i));
+  // virStrToLong_ui lets "-N" wrap in 32 bits ("-0" is 0 and passes, as measured).
+  if (negative) v = v === 0n ? 0n : (UINT_MAX + 1n - v);
+  return v >= 0n && v <= UINT_MAX && (v & ~0o777n) === 0n;
+}
+
+/**
+ * `<owner>`/`<group>` (virStorageDefParsePerms): exactly "-1", or virStrToLong_ui that fits
+ * uid_t (32 bits). virStrToLong_ui itself accepts "-N" as a wrapped value only when it fits in
+ * 32 bits; libvirt then rejects every negative but -1 through the cast check.
+ */
+export function isValidOwnerId(s: string): boolean {
+  if (s === '-1') return true;
+  const r = parseULL(s, false);
+  if (!r.ok) return false;
+  if (r.negative) return false;
+  return r.value <= UINT_MAX;
+}
+
+/**
+ * `<compat>` (storage_conf.c virStorageCheckCompat): split at the first '.', both halves must
+ * parse with virStrToLong_ui (so "-1.5" passes, trailing junk does not).
+ */
+export function isValidCompat(s: string): boolean {
+  const dot = s.indexOf('.');
+  if (dot < 0) return false;
+  const a = s.slice(0, dot), b = s.slice(dot + 1);
+  return uiParses(a) && uiParses(b);
+}
+
+function uiParses(s: string): boolean {
+  const r = parseULL(s, false);
+  if (!r.ok) return false;
+  if (!r.negative) return r.value <= UINT_MAX;
+  // virStrToLong_ui with a '-': allowed when -val fits in 32 bits (wraps).
+  return (ULLONG_MAX + 1n - r.value) <= UINT_MAX || r.value === 0n;
+}
+
+/** basictypes.rng: a path starting with '/' or a drive letter. */
+export function isAbsPath(s: string): boolean {
+  return /^\//.test(s) || /^[a-zA-Z]:\\/.test(s);
+}
+
+/** qemu's id_wellformed (util/id.c): a letter, then letters, digits, '-', '.', '_'. */
+export function isQemuId(s: string): boolean {
+  return /^[A-Za-z][A-Za-z0-9\-._]*$/.test(s);
+}
+
+/** Levenshtein distance, for "did you mean" data on enum misses. */
+export function nearest(value: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined, bestD = Infinity;
+  const v = value.toLowerCase();
+  for (const c of candidates) {
+    const d = lev(v, c.toLowerCase());
+    if (d < bestD) { bestD = d; best = c; }
+  }
+  return best !== undefined && bestD <= Math.max(2, Math.floor(value.length / 2)) ? best : undefined;
+}
+
+function lev(a: string, b: string): number {
+  if (a === b) return 0;
+  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0];
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = prev[j];
+      prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = tmp;
+    }
+  }
+  return prev[b.length];
+}
