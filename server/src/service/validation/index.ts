@@ -6,6 +6,8 @@ import type { LanguageSettings, ServiceEnvironment } from '../types';
 import { LineIndex, type XmlDocument } from '../xmlModel';
 import { ValidationContext, type Validator } from './context';
 import { validateEncryption } from './encryption';
+import { validateDomainSecurity, validateSnippetSecurity, validateVolumeSecurity } from './security';
+import { validateImages } from './imageChecks';
 
 export type DocumentKind = 'volume' | 'domain' | 'secret' | 'encryption' | 'other';
 
@@ -48,3 +50,10 @@ export function validate(uri: string, doc: XmlDocument, lines: LineIndex, settin
   }
   return ctx.diagnostics;
 }
+
+// Issue 7: weak-encryption lint and image-aware checks (they register their own rules).
+registerValidator('volume', validateVolumeSecurity);
+registerValidator('volume', validateImages);
+registerValidator('domain', validateDomainSecurity);
+registerValidator('domain', validateImages);
+registerValidator('encryption', validateSnippetSecurity);

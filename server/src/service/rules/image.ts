@@ -1,0 +1,26 @@
+// Image-aware checks (issue 7): what the image file a document points to says, read from its
+// header through ServiceEnvironment.imageFacts. The XML may describe another host, so missing or
+// unreadable files give no diagnostic, and everything here is a warning (libvirt accepts the
+// document; the trouble comes when qemu opens the file).
+import type { RuleDef } from '../types';
+import { DOC } from '../../../../schemas/vocabulary';
+
+const BACKING_KB = 'https://libvirt.org/kbase/backing_chains.html';
+const PROBING = 'https://libvirt.org/kbase/backing_chains.html#vm-refuses-to-start-due-to-misconfigured-backing-store-format';
+
+export const IMAGE_RULES: RuleDef[] = [
+  // qemu opens the file with the declared driver (block.c bdrv_open with an explicit format);
+  // declared raw over a formatted file is the format-probing hazard (qemu docs, "raw" images).
+  { id: 'image-format-mismatch', severity: 'warning', layer: 'IMAGE', message: "declared format '{declared}', but {file} is a {actual} image{detail}", doc: PROBING },
+  { id: 'image-encryption-undeclared', severity: 'warning', layer: 'IMAGE', message: '{file} is encrypted ({kind}), but no <encryption> is declared{detail}', doc: DOC.storageEncryption },
+  { id: 'image-encryption-unexpected', severity: 'warning', layer: 'IMAGE', message: "<encryption format='{format}'> is declared, but {file} is not encrypted{detail}", doc: DOC.storageEncryption },
+  { id: 'image-encryption-kind-mismatch', severity: 'warning', layer: 'IMAGE', message: "<encryption format='{format}'> is declared, but {file} uses {kind} encryption", doc: DOC.storageEncryption },
+  // storage_util.c never shrinks; qemu-img resize refuses to shrink without --shrink.
+  { id: 'image-capacity-smaller', severity: 'warning', layer: 'IMAGE', message: 'capacity {capacity} is smaller than the virtual size of {file} ({virtual})', doc: DOC.storageVol },
+  { id: 'image-backing-format-mismatch', severity: 'warning', layer: 'IMAGE', message: "backing format '{declared}'{where}, but the backing file {file} is a {actual} image", doc: BACKING_KB },
+  // libvirt refuses to probe backing formats since 6.0 (virStorageSourceGetMetadataRecurse):
+  // "format of backing image '%s' of image '%s' was not specified in the image metadata".
+  { id: 'image-backing-format-missing', severity: 'warning', layer: 'IMAGE', message: "format of backing image '{backing}' of image '{file}' was not specified in the image metadata: libvirt refuses to start a VM on it (rebase with qemu-img rebase -u -F FMT)", doc: BACKING_KB },
+  // libvirt: "backing store for %s (%s) is self-referential" (storage_source.c).
+  { id: 'image-backing-loop', severity: 'warning', layer: 'IMAGE', message: 'backing chain loops: {chain}', doc: BACKING_KB },
+];
