@@ -1,8 +1,146 @@
-// Hover: meaning, allowed values, default, since-version, documentation link and the qemu-img
-// option a value becomes.
-import type { Hover, Position } from 'vscode-languageserver-types';
+// Hover: for elements, attributes and values, what they mean, the values allowed here, the
+// default, the libvirt version that brought them, the documentation link and, for cipher/ivgen,
+// the qemu-img option the value becomes (libvirt-rules.md §6.4).
+import { MarkupKind, type Hover, type Position } from 'vscode-languageserver-types';
+import type { AttrDef, ElementDef } from '../../../schemas/elements';
+import { unitMultiplier } from '../../../schemas/vocabulary';
 import type { FeatureContext } from './featureContext';
+import { cursorAt } from './cursor';
+import { attrValue, textContent, textSpan, type Span, type XmlElement } from './xmlModel';
+import { defOf, qemuOptionFor, resolveValues, secretSummary, type ValueTerm } from './values';
+import { normaliseUuid, secretsByUuid } from './secrets';
 
-export function doHover(_fc: FeatureContext, _position: Position): Hover | null {
-  return null;
+export function doHover(fc: FeatureContext, position: Position): Hover | null {
+  const { parsed } = fc;
+  const offset = parsed.lines.offsetAt(position);
+  const cursor = cursorAt(parsed.xml, offset);
+  const range = (s: Span) => ({ start: parsed.lines.positionAt(s.start), end: parsed.lines.positionAt(s.end) });
+  const md = (value: string, s: Span): Hover => ({ contents: { kind: MarkupKind.Markdown, value }, range: range(s) });
+  switch (cursor.kind) {
+    case 'elementName': {
+      const el = cursor.element;
+      const def = defOf(el);
+      return el && def ? md(elementHover(def), el.nameSpan) : null;
+    }
+    case 'endTag': {
+      const el = cursor.element;
+      const def = defOf(el);
+      return el && def && el.endTagNameSpan ? md(elementHover(def), el.endTagNameSpan) : null;
+    }
+    case 'attributeName': {
+      if (!cursor.attribute) return null;
+      const a = defOf(cursor.element)?.attributes?.find((x) => x.name === cursor.attribute!.name);
+      return a ? md(attributeHover(fc, cursor.element, a), cursor.attribute.nameSpan) : null;
+    }
+    case 'attributeValue': {
+      const el = cursor.element;
+      const a = defOf(el)?.attributes?.find((x) => x.name === cursor.attribute.name);
+      const value = cursor.attribute.value;
+      if (!a || value === undefined || cursor.replace.start === cursor.replace.end) return null;
+      return md(valueHover(fc, el, a.name, a, value), cursor.attribute.valueSpan);
+    }
+    case 'content': {
+      const el = cursor.element;
+      const def = defOf(el);
+      if (!el || !def || (!def.text && !def.textHint)) return null;
+      const span = textSpan(el);
+      if (span === el.nameSpan || offset < span.start || offset > span.end) return null;
+      const value = textContent(el).trim();
+      return md(textHover(fc, el, def, value), span);
+    }
+  }
+}
+
+function sinceDoc(since: string | undefined, doc: string | undefined): string[] {
+  const out: string[] = [];
+  if (since) out.push(`Since libvirt ${since}.`);
+  if (doc) out.push(`[libvirt documentation](${doc})`);
+  return out;
+}
+
+function elementHover(def: ElementDef): string {
+  const parts = [`**\`<${def.name}>\`**`, def.description];
+  const attrs = def.attributes?.map((a) => `\`${a.name}\`${a.required ? ' (required)' : ''}`);
+  if (attrs?.length) parts.push(`Attributes: ${attrs.join(', ')}.`);
+  const kids = def.children?.().map((c) => `\`<${c.name}>\``);
+  if (kids?.length) parts.push(`Children: ${kids.join(', ')}.`);
+  parts.push(...sinceDoc(def.since, def.doc));
+  return parts.join('\n\n');
+}
+
+function allowedList(values: ValueTerm[]): string {
+  const shown = values.slice(0, 20).map((v) => `\`${v.value}\``).join(', ');
+  return values.length > 20 ? `${shown}, …` : shown;
+}
+
+function attributeHover(fc: FeatureContext, el: XmlElement, a: AttrDef): string {
+  const parts = [`**\`${a.name}\`** attribute of \`<${el.name}>\`${a.required ? ' (required)' : ''}`, a.description];
+  const values = resolveValues(a.values, { settings: fc.settings, env: fc.env, element: el }, a.name);
+  if (values.length && a.values !== 'secretUuid' && a.values !== 'secretUsage') parts.push(`Allowed here: ${allowedList(values)}.`);
+  const def = values.find((v) => v.isDefault)?.value ?? a.default;
+  if (def) parts.push(`Default: \`${def}\`.`);
+  parts.push(...sinceDoc(a.since, a.doc));
+  return parts.join('\n\n');
+}
+
+function valueHover(fc: FeatureContext, el: XmlElement, attrName: string, a: AttrDef, value: string): string {
+  if (a.values === 'secretUuid') return uuidHover(fc, value);
+  const values = resolveValues(a.values, { settings: fc.settings, env: fc.env, element: el }, attrName);
+  const term = values.find((v) => v.value === value);
+  const parts = [`**\`${value}\`** — \`${a.name}\` of \`<${el.name}>\``];
+  if (term) {
+    parts.push(term.description);
+    if (term.deprecated) parts.push(`**Deprecated.** ${term.deprecated}`);
+    if (term.isDefault) parts.push('This is the default.');
+  } else if (values.length) {
+    parts.push(`Not a value accepted here. Allowed: ${allowedList(values)}.`);
+  }
+  const q = qemuOptionFor(el, attrName, value);
+  if (q) parts.push(`qemu-img option: \`${q}\``);
+  parts.push(...sinceDoc(term?.since, term?.doc ?? a.doc));
+  return parts.join('\n\n');
+}
+
+function uuidHover(fc: FeatureContext, value: string): string {
+  const parts = [`**Secret uuid** \`${value}\``];
+  const norm = normaliseUuid(value);
+  if (!norm) parts.push('libvirt cannot parse this uuid (32 hex digits expected).');
+  else if (norm !== value) parts.push(`libvirt reads it as \`${norm}\`.`);
+  const secrets = fc.env.secrets?.() ?? [];
+  const hits = secretsByUuid(secrets, value);
+  for (const s of hits) parts.push(`Defined in the workspace: ${secretSummary(s.usageType, s.usageVolume, s.uri)}.`);
+  if (!hits.length && secrets.length) parts.push('No `<secret>` document of the workspace has this uuid.');
+  return parts.join('\n\n');
+}
+
+function textHover(fc: FeatureContext, el: XmlElement, def: ElementDef, value: string): string {
+  const parts = [`**\`${value}\`** — content of \`<${el.name}>\``];
+  const values = resolveValues(def.text, { settings: fc.settings, env: fc.env, element: el });
+  const term = values.find((v) => v.value === value);
+  if (term) parts.push(term.description);
+  else if (values.length && def.text !== 'octalMode' && def.text !== 'owner' && def.text !== 'group') parts.push(`Not a value libvirt knows here. Allowed: ${allowedList(values)}.`);
+  else parts.push(def.description);
+  if (el.name === 'uuid' && el.parent?.name === 'secret') {
+    const norm = normaliseUuid(value);
+    if (norm && norm !== value) parts.push(`libvirt reads it as \`${norm}\`.`);
+  }
+  if ((el.name === 'capacity' || el.name === 'allocation' || el.name === 'physical' || el.name === 'clusterSize') && /^\+?\d+$/.test(value)) {
+    const bytes = scaledBytes(value, attrValue(el, 'unit'));
+    if (bytes !== undefined) parts.push(`= ${bytes.toLocaleString('en-US')} bytes${bytes >= 1024n ? ` (${human(bytes)})` : ''}.`);
+  }
+  parts.push(...sinceDoc(term?.since ?? def.since, term?.doc ?? def.doc));
+  return parts.join('\n\n');
+}
+
+function scaledBytes(value: string, unit: string | undefined): bigint | undefined {
+  const mult = unitMultiplier(unit ?? '');
+  return mult === undefined ? undefined : BigInt(value.replace(/^\+/, '')) * mult;
+}
+
+function human(b: bigint): string {
+  const units = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
+  let v = Number(b);
+  let i = -1;
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  return `${Number.isInteger(v) ? v : v.toFixed(2)} ${units[i]}`;
 }

@@ -9,6 +9,7 @@ import { elementDefAt, type AttrDef, type ElementDef, type ValueSource } from '.
 import type { LanguageSettings, ServiceEnvironment } from './types';
 import { attrValue, elementPath, firstChild, path, textContent, type XmlElement } from './xmlModel';
 import { normaliseUuid } from './secrets';
+import { LUKS_ENUM_OPTIONS, checkLuksOptions, type LuksCheckKind, type LuksOptionInput } from '../../../schemas/luksOptions';
 
 export interface ValueTerm extends Term {
   /** Sorts first (qemu's or libvirt's default in this context). */
@@ -112,17 +113,20 @@ export function resolveValues(source: ValueSource | undefined, vc: ValueContext,
     case 'cipherSize': {
       const fam = cipherFamily(attrValue(el, 'name'));
       const fams = fam ? [fam] : CIPHERS;
-      const sizes = [...new Set(fams.flatMap((f) => f.keySizes))].sort((a, b) => b - a);
-      return sizes.map((s) => ({
-        value: String(s),
-        description: fam ? `${s}-bit ${fam.name} key (qemu \`cipher-alg=${fam.name}-${s}\`).` : `${s}-bit key (${fams.filter((f) => f.keySizes.includes(s)).map((f) => f.name).join(', ')}).`,
-        isDefault: s === 256 || (fam !== undefined && fam.keySizes.length === 1),
-        qemuOption: fam ? qemuOptionFor(el, 'size', String(s)) : undefined,
+      const mode = enumOrUndefined('cipher-mode', attrValue(el, 'mode'));
+      const sizes = [...new Set(fams.flatMap((f) => f.keySizes))].sort((a, b) => b - a)
+        // qemu must accept name-size with the mode in force (qemu 7.2 aborts on 192-bit non-xts keys).
+        .filter((sz) => !fam || qemuAccepts({ 'cipher-alg': `${fam.name}-${sz}`, 'cipher-mode': mode }, ['enum', 'algorithm', 'qemu-abort']));
+      return sizes.map((sz) => ({
+        value: String(sz),
+        description: fam ? `${sz}-bit ${fam.name} key.` : `${sz}-bit key (${fams.filter((f) => f.keySizes.includes(sz)).map((f) => f.name).join(', ')}).`,
+        isDefault: sz === 256 || (fam !== undefined && fam.keySizes.length === 1),
+        qemuOption: fam ? qemuOptionFor(el, 'size', String(sz)) : undefined,
       }));
     }
     case 'cipherMode': {
-      const fam = cipherFamily(attrValue(el, 'name'));
-      return CIPHER_MODES.filter((m) => !fam?.excludedModes.includes(m.value))
+      const alg = cipherAlgOf(el);
+      return CIPHER_MODES.filter((m) => qemuAccepts({ 'cipher-alg': alg, 'cipher-mode': m.value }, ['mode', 'qemu-abort']))
         .map((m) => ({ ...m, isDefault: m.value === LUKS_DEFAULTS.cipherMode, qemuOption: qemuOptionFor(el, 'mode', m.value) }));
     }
     case 'hash':
@@ -137,13 +141,15 @@ export function resolveValues(source: ValueSource | undefined, vc: ValueContext,
       const essiv = attrValue(el, 'name') === 'essiv';
       const cipher = cipherOf(el);
       const fam = cipherFamily(attrValue(cipher, 'name'));
-      const fams = fam ? [fam] : CIPHERS;
+      const alg = cipher ? cipherAlgOf(cipher) : undefined;
       // crypto/block-luks.c qcrypto_block_luks_essiv_cipher: the digest keys a cipher of the
       // same family, so its length must be one of the family's key sizes.
-      const fits = (bytes: number) => fams.some((f) => f.keySizes.includes(bytes * 8));
-      return HASHES.filter((h) => !essiv || fits(h.digestBytes)).map((h) => ({
+      const fits = (h: string) => alg
+        ? qemuAccepts({ 'cipher-alg': alg, 'ivgen-alg': 'essiv', 'ivgen-hash-alg': h }, ['essiv'])
+        : (fam ? [fam] : CIPHERS).some((f) => f.keySizes.some((sz) => qemuAccepts({ 'cipher-alg': `${f.name}-${sz}`, 'ivgen-alg': 'essiv', 'ivgen-hash-alg': h }, ['essiv'])));
+      return HASHES.filter((h) => !essiv || fits(h.value)).map((h) => ({
         value: h.value,
-        description: `${h.description} Digest ${h.digestBytes * 8} bits${essiv ? ` = the ${h.digestBytes * 8}-bit ${fam?.name ?? ''} key of essiv`.replace('  ', ' ') : '; only used by the essiv generator'}.`,
+        description: `${h.description} Digest ${h.digestBytes * 8} bits${essiv ? `: keys the ${h.digestBytes * 8}-bit ${fam?.name ?? 'cipher'} that encrypts the sector number` : '; only used by the essiv generator (with plain/plain64 it is merely recorded in the header)'}.`,
         isDefault: h.value === LUKS_DEFAULTS.hashAlg,
         qemuOption: qemuOptionFor(el, 'hash', h.value),
       }));
@@ -182,6 +188,28 @@ export function resolveValues(source: ValueSource | undefined, vc: ValueContext,
     case 'group': return GROUP;
     case 'feature': return FEATURES.filter((t) => availableIn(t, version));
   }
+}
+
+/** The value when qemu's QAPI enum knows it, else undefined (then it does not narrow anything). */
+function enumOrUndefined(option: 'cipher-mode' | 'ivgen-alg' | 'ivgen-hash-alg' | 'hash-alg', v: string | undefined): string | undefined {
+  return v !== undefined && LUKS_ENUM_OPTIONS.find((o) => o.name === option)!.values.includes(v) ? v : undefined;
+}
+
+/** `name-size` of a `<cipher>` when qemu would take it as a cipher-alg, else undefined. */
+export function cipherAlgOf(cipher: XmlElement): string | undefined {
+  const name = attrValue(cipher, 'name');
+  const size = attrValue(cipher, 'size');
+  const alg = name && size ? `${name}-${size.trim().replace(/^\+/, '')}` : undefined;
+  return alg && LUKS_ENUM_OPTIONS[0].values.includes(alg) ? alg : undefined;
+}
+
+/**
+ * False when qemu-img 7.2 refuses these LUKS options for one of the given reasons
+ * (schemas/luksOptions.ts); problems of other options do not count against the candidate.
+ */
+function qemuAccepts(o: LuksOptionInput, reasons: LuksCheckKind[]): boolean {
+  const r = checkLuksOptions(o);
+  return r.ok || !reasons.includes(r.kind);
 }
 
 export function secretSummary(usageType: string | undefined, usageVolume: string | undefined, uri: string): string {
