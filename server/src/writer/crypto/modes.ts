@@ -1,0 +1,102 @@
+// Block cipher modes as qemu's crypto layer applies them to 512-byte sectors (crypto/block.c
+// do_qcrypto_block_cipher_encdec: the IV is regenerated for every sector, numbered from the start
+// of the encrypted area). ecb has no IV; cbc chains from the IV; ctr uses the IV as a big-endian
+// counter block (nettle ctr_crypt, OpenSSL CTR); xts (IEEE 1619) encrypts the IV with the second
+// key half to get the tweak and multiplies it by α in GF(2^128) (little-endian) per block.
+import type { BlockCipher } from './blockCipher';
+import type { IvGen } from './ivgen';
+
+export type CipherMode = 'ecb' | 'cbc' | 'ctr' | 'xts';
+
+export interface SectorCipher {
+  mode: CipherMode;
+  /** Data cipher (the first key half in xts). */
+  cipher: BlockCipher;
+  /** xts only: tweak cipher (second key half). */
+  tweak?: BlockCipher;
+  ivgen?: IvGen;
+}
+
+/** IV length qemu uses (qcrypto_cipher_get_iv_len): none for ecb, one block otherwise. */
+export function ivLength(mode: CipherMode, blockSize: number): number {
+  return mode === 'ecb' ? 0 : blockSize;
+}
+
+function xorInto(dst: Uint8Array, d: number, a: Uint8Array, ao: number, n: number): void {
+  for (let i = 0; i < n; i++) dst[d + i] ^= a[ao + i];
+}
+
+/** Multiplies a 16-byte XTS tweak by α (little-endian convention, reduction 0x87). */
+function mulAlpha(t: Uint8Array): void {
+  let carry = 0;
+  for (let i = 0; i < 16; i++) {
+    const b = t[i];
+    t[i] = ((b << 1) | carry) & 0xff;
+    carry = b >>> 7;
+  }
+  if (carry) t[0] ^= 0x87;
+}
+
+/** Encrypts or decrypts one run of whole blocks with the given IV, in place. */
+export function cryptRun(sc: SectorCipher, iv: Uint8Array, buf: Uint8Array, off: number, len: number, decrypt: boolean): void {
+  const c = sc.cipher, bs = c.blockSize;
+  if (len % bs !== 0) throw new Error(`length ${len} is not a multiple of the ${bs}-byte block`);
+  switch (sc.mode) {
+    case 'ecb':
+      for (let p = off; p < off + len; p += bs) decrypt ? c.decryptBlock(buf, p, buf, p) : c.encryptBlock(buf, p, buf, p);
+      return;
+    case 'cbc': {
+      const prev = Uint8Array.from(iv);
+      const save = new Uint8Array(bs);
+      for (let p = off; p < off + len; p += bs) {
+        if (decrypt) {
+          save.set(buf.subarray(p, p + bs));
+          c.decryptBlock(buf, p, buf, p);
+          xorInto(buf, p, prev, 0, bs);
+          prev.set(save);
+        } else {
+          xorInto(buf, p, prev, 0, bs);
+          c.encryptBlock(buf, p, buf, p);
+          prev.set(buf.subarray(p, p + bs));
+        }
+      }
+      return;
+    }
+    case 'ctr': {
+      const ctr = Uint8Array.from(iv);
+      const ks = new Uint8Array(bs);
+      for (let p = off; p < off + len; p += bs) {
+        c.encryptBlock(ctr, 0, ks, 0);
+        xorInto(buf, p, ks, 0, bs);
+        for (let i = bs - 1; i >= 0; i--) { ctr[i] = (ctr[i] + 1) & 0xff; if (ctr[i]) break; }
+      }
+      return;
+    }
+    case 'xts': {
+      if (bs !== 16 || !sc.tweak) throw new Error('xts needs a 128-bit block cipher and a tweak key');
+      const t = new Uint8Array(16);
+      sc.tweak.encryptBlock(iv, 0, t, 0);
+      for (let p = off; p < off + len; p += 16) {
+        xorInto(buf, p, t, 0, 16);
+        decrypt ? c.decryptBlock(buf, p, buf, p) : c.encryptBlock(buf, p, buf, p);
+        xorInto(buf, p, t, 0, 16);
+        mulAlpha(t);
+      }
+      return;
+    }
+  }
+}
+
+/**
+ * Encrypts (or decrypts) `buf` in place as consecutive sectors starting at `startSector`,
+ * regenerating the IV for each sector like qemu's qcrypto_block_cipher_encrypt_helper.
+ */
+export function cryptSectors(sc: SectorCipher, buf: Uint8Array, startSector: bigint, decrypt = false, sectorSize = 512): void {
+  const niv = ivLength(sc.mode, sc.cipher.blockSize);
+  let sector = startSector;
+  for (let off = 0; off < buf.length; off += sectorSize, sector++) {
+    const n = Math.min(sectorSize, buf.length - off);
+    const iv = niv ? (sc.ivgen ? sc.ivgen.calculate(sector, niv) : new Uint8Array(niv)) : new Uint8Array(0);
+    cryptRun(sc, iv, buf, off, n, decrypt);
+  }
+}
