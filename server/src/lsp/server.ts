@@ -35,6 +35,7 @@ export interface ServerState {
   service: LanguageService;
   env: ServerEnvironment;
   settings(): ServerSettings;
+  capabilities(): ClientCapabilities;
   log(message: string): void;
   /** Re-validates every open document (after a settings or workspace change). */
   revalidateAll(): void;
@@ -96,6 +97,7 @@ export function startServer(connection: Connection): ServerState {
     service,
     env,
     settings: () => settings,
+    capabilities: () => caps,
     log,
     revalidateAll() {
       if (pullDiagnostics) {

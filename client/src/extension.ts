@@ -1,0 +1,42 @@
+// VS Code entry: start the language server (dist/server.js over IPC) and give "Libvirt: Create
+// Volume" its prompts. Everything else — validation, the image writer, secret XML — runs in the
+// server, so other editors get the same features (ARCHITECTURE.md invariant 7).
+import * as vscode from 'vscode';
+import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
+import { createVolumeUi, isServerArgs } from './createVolume';
+
+let client: LanguageClient | undefined;
+
+export async function activate(context: vscode.ExtensionContext): Promise<{ client: LanguageClient }> {
+  const module = context.asAbsolutePath('dist/server.js');
+  const serverOptions: ServerOptions = {
+    run: { module, transport: TransportKind.ipc },
+    debug: { module, transport: TransportKind.ipc, options: { execArgv: ['--nolazy', '--inspect=6009'] } },
+  };
+  const clientOptions: LanguageClientOptions = {
+    documentSelector: [{ language: 'xml' }],
+    synchronize: {
+      configurationSection: 'libvirtVolume',
+      // <secret> files and images change on disk: the server's workspace index listens.
+      fileEvents: vscode.workspace.createFileSystemWatcher('**/*.xml'),
+    },
+    middleware: {
+      // The server advertises libvirtVolume.createVolume; the client registers it as the VS Code
+      // command. Called from the palette or a menu (no server arguments), ask the user first.
+      executeCommand: async (command, args, next) => {
+        if (command === 'libvirtVolume.createVolume' && !isServerArgs(args[0])) {
+          return createVolumeUi(client!, args[0] instanceof vscode.Uri ? args[0] : undefined);
+        }
+        return next(command, args);
+      },
+    },
+  };
+  client = new LanguageClient('libvirtVolume', 'libvirt Volume', serverOptions, clientOptions);
+  await client.start();
+  context.subscriptions.push(client);
+  return { client };
+}
+
+export function deactivate(): Thenable<void> | undefined {
+  return client?.stop();
+}

@@ -1,0 +1,24 @@
+// `npm run package`: build the bundles, then `vsce package` → libvirt-volume-<version>.vsix.
+// No native dependencies (esbuild bundles vscode-languageclient/-server into dist/*.js), so
+// --no-dependencies; vsce works offline (no marketplace call). Prints the files and the size.
+import { spawnSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { root, build } from './bootstrap.mjs';
+
+export function packageVsix({ quiet = false } = {}) {
+  build();
+  const { name, version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  const out = join(root, `${name}-${version}.vsix`);
+  const vsce = join(root, 'node_modules', '@vscode', 'vsce', 'vsce');
+  const r = spawnSync(process.execPath, [vsce, 'package', '--no-dependencies', '--skip-license', '--out', out], {
+    cwd: root, stdio: ['ignore', quiet ? 'pipe' : 'inherit', 'inherit'], encoding: 'utf8',
+  });
+  if (r.status !== 0) throw new Error(`vsce package failed (exit ${r.status})`);
+  return { path: out, bytes: statSync(out).size };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { path, bytes } = packageVsix();
+  console.log(`${path}: ${(bytes / 1024).toFixed(0)} KiB (${bytes} bytes)`);
+}

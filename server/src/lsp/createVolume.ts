@@ -1,0 +1,301 @@
+// Create Volume as LSP commands, so every editor gets it (README "Create Volume from any editor"):
+//   libvirtVolume.describeVolume {uri}                → what the prompts need (errors, format, encrypted, suggested output)
+//   libvirtVolume.createVolume   {uri | new, output?, force?, passphrase? | passphraseFile?, writeSecretXml?}
+//                                                     → {image, xml?, secretXml?, format, ms}
+// The image is written by the writer in a worker thread (createWorker.ts): a 10 GiB full
+// preallocation must not stall diagnostics. Progress is LSP work-done progress; both $/cancelRequest
+// and the progress' Cancel button stop the writer, which removes its temporary file.
+// The passphrase travels only inside this process (request → worker message); it is never logged.
+import { randomUUID } from 'node:crypto';
+import { accessSync, constants, existsSync, readFileSync, statSync, writeFileSync, renameSync, rmSync } from 'node:fs';
+import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { ErrorCodes, LSPErrorCodes, ResponseError, type CancellationToken, type WorkDoneProgressReporter } from 'vscode-languageserver/node';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+import { DiagnosticSeverity } from 'vscode-languageserver-types';
+import { attrValue, path as xpath, textContent } from '../service/xmlModel';
+import type { ServerState } from './server';
+import type { WorkerReply, WorkerJob } from './createWorker';
+
+export interface VolumeDescription {
+  uri: string;
+  name?: string;
+  format?: string;
+  capacity?: string;
+  encrypted: boolean;
+  encryptionFormat?: string;
+  secretUuid?: string;
+  targetPath?: string;
+  /** Where to write: the target path when its folder is writable, else next to the XML. */
+  suggestedOutput: string;
+  errors: { line: number; character: number; code: string; message: string }[];
+}
+
+export interface NewVolume { name: string; capacity: string; format: 'raw' | 'qcow2'; encrypted?: boolean }
+
+export interface CreateVolumeParams {
+  /** Volume XML document (open in the editor or on disk). */
+  uri?: string;
+  /** Or: a new volume; the server writes its XML next to the image. */
+  new?: NewVolume;
+  /** Image path; default `suggestedOutput` (from `new`: ./<name> next to the XML folder). */
+  output?: string;
+  /** Replace an existing image (and XML files this command writes). */
+  force?: boolean;
+  passphrase?: string;
+  /** File whose content (verbatim) is the passphrase; default the `libvirtVolume.passphraseFile` setting. */
+  passphraseFile?: string;
+  /** Write `<image>.secret.xml` (libvirt `<secret>` with the volume's uuid and usage path). */
+  writeSecretXml?: boolean;
+}
+
+export interface CreateVolumeResult {
+  image: string;
+  format: string;
+  xml?: string;
+  secretXml?: string;
+  secretUuid?: string;
+  ms: number;
+}
+
+const UNITS: Record<string, number> = { b: 1, bytes: 1, k: 2 ** 10, kib: 2 ** 10, kb: 1e3, m: 2 ** 20, mib: 2 ** 20, mb: 1e6, g: 2 ** 30, gib: 2 ** 30, gb: 1e9, t: 2 ** 40, tib: 2 ** 40, tb: 1e12, p: 2 ** 50, pib: 2 ** 50, pb: 1e15, e: 2 ** 60, eib: 2 ** 60, eb: 1e18 };
+
+const uriToPath = (uri: string) => (uri.startsWith('file:') ? fileURLToPath(uri) : uri);
+
+function loadDocument(state: ServerState, uri: string): TextDocument {
+  const open = state.documents.get(uri);
+  if (open) return open;
+  const p = uriToPath(uri);
+  if (!existsSync(p)) throw new ResponseError(ErrorCodes.InvalidParams, `no such volume XML: ${p}`);
+  return TextDocument.create(uri.startsWith('file:') ? uri : pathToFileURL(resolve(p)).href, 'xml', 0, readFileSync(p, 'utf8'));
+}
+
+function writableDir(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK);
+    return statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+export function describeVolume(state: ServerState, uri: string): VolumeDescription {
+  const doc = loadDocument(state, uri);
+  const parsed = state.service.parse(doc);
+  const root = parsed.xml.root;
+  const diagnostics = state.service.doValidation(doc);
+  const errors = diagnostics
+    .filter((d) => d.severity === DiagnosticSeverity.Error)
+    .map((d) => ({ line: d.range.start.line, character: d.range.start.character, code: String(d.code ?? ''), message: String(d.message) }));
+  if (root?.name !== 'volume') errors.unshift({ line: 0, character: 0, code: 'not-a-volume', message: `expected a <volume> document, found <${root?.name ?? ''}>` });
+  const target = xpath(root, 'target');
+  const enc = xpath(target, 'encryption');
+  const name = textContent(xpath(root, 'name')).trim() || undefined;
+  const targetPath = textContent(xpath(target, 'path')).trim() || undefined;
+  const cap = xpath(root, 'capacity');
+  const xmlDir = dirname(uriToPath(doc.uri));
+  const fileName = basename(targetPath || name || 'volume.img');
+  const suggestedOutput = targetPath && isAbsolute(targetPath) && writableDir(dirname(targetPath)) ? targetPath : join(xmlDir, fileName);
+  return {
+    uri: doc.uri,
+    name,
+    format: attrValue(xpath(target, 'format'), 'type') ?? 'raw',
+    capacity: cap ? `${textContent(cap).trim()}${attrValue(cap, 'unit') ? ' ' + attrValue(cap, 'unit') : ''}` : undefined,
+    encrypted: !!enc,
+    encryptionFormat: attrValue(enc, 'format'),
+    secretUuid: attrValue(xpath(enc, 'secret'), 'uuid'),
+    targetPath,
+    suggestedOutput,
+    errors,
+  };
+}
+
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/'/g, '&apos;');
+
+/** Capacity text like "10G" or "512 MiB" → [value, unit] for `<capacity unit=…>`. */
+function parseCapacity(text: string): [string, string] {
+  const m = /^(\d+)\s*([a-zA-Z]*)$/.exec(text.trim());
+  if (!m || (m[2] && !(m[2].toLowerCase() in UNITS))) throw new ResponseError(ErrorCodes.InvalidParams, `capacity '${text}': expected an integer with an optional unit (K, M, G, T, KiB, GB, …)`);
+  return [m[1], m[2] ? (m[2].length === 1 ? m[2].toUpperCase() : m[2]) : 'bytes'];
+}
+
+/** The volume XML of the wizard: what `virsh vol-create` takes for a dir pool. */
+export function newVolumeXml(v: NewVolume, imagePath: string, secretUuid?: string): string {
+  const [value, unit] = parseCapacity(v.capacity);
+  const lines = [
+    '<volume>',
+    `  <name>${esc(v.name)}</name>`,
+    `  <capacity unit='${unit}'>${value}</capacity>`,
+    '  <target>',
+    `    <path>${esc(imagePath)}</path>`,
+    `    <format type='${v.format}'/>`,
+  ];
+  // compat 1.1 explicitly: before libvirt 10.2 a missing <compat> meant qcow2 v2 (libvirt-rules.md).
+  if (v.format === 'qcow2') lines.push('    <compat>1.1</compat>');
+  if (v.encrypted) {
+    lines.push("    <encryption format='luks'>", `      <secret type='passphrase' uuid='${secretUuid}'/>`, '    </encryption>');
+  }
+  lines.push('  </target>', '</volume>', '');
+  return lines.join('\n');
+}
+
+/** libvirt `<secret>` for a volume's passphrase: `virsh secret-define F`, then `virsh secret-set-value UUID --file PASS`. */
+export function secretXml(uuid: string, volumePath: string, name?: string): string {
+  return [
+    "<secret ephemeral='no' private='yes'>",
+    `  <description>passphrase of volume ${esc(name ?? basename(volumePath))}</description>`,
+    `  <uuid>${uuid}</uuid>`,
+    "  <usage type='volume'>",
+    `    <volume>${esc(volumePath)}</volume>`,
+    '  </usage>',
+    '</secret>',
+    '',
+  ].join('\n');
+}
+
+/** Writes a small text file through a temp file + rename; refuses to replace unless `force`. */
+function writeTextFile(path: string, text: string, force: boolean): void {
+  if (existsSync(path) && !force) throw new ResponseError(ErrorCodes.InvalidParams, `${path} exists (pass force to replace it)`);
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  try {
+    writeFileSync(tmp, text, { mode: 0o644 });
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+function readPassphrase(file: string): string {
+  try {
+    // Verbatim, like qemu's `--object secret,file=`: a trailing newline is part of the passphrase.
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ResponseError(ErrorCodes.InvalidParams, `cannot read the passphrase file ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+  }
+}
+
+/** The worker entry: the running server bundle itself (main.ts switches on workerData.role). */
+function workerScript(): string {
+  const main = process.argv[1];
+  return main && /server\.js$/.test(main) ? main : join(__dirname, 'server.js');
+}
+
+/** Runs the writer job in a worker thread; forwards progress; cancellation through a shared flag. */
+export function runInWorker(job: WorkerJob, onProgress: (done: number, total: number, message?: string) => void, token: CancellationToken): Promise<{ format: string }> {
+  return new Promise((resolvePromise, reject) => {
+    const cancelFlag = new Int32Array(new SharedArrayBuffer(4));
+    const worker = new Worker(workerScript(), { workerData: { role: 'createVolume', cancelFlag } });
+    let settled = false;
+    let killTimer: NodeJS.Timeout | undefined;
+    const finish = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      if (killTimer) clearTimeout(killTimer);
+      sub.dispose();
+      fn();
+      void worker.terminate();
+    };
+    const sub = token.onCancellationRequested(() => {
+      Atomics.store(cancelFlag, 0, 1);
+      // The writer polls the flag between chunks; if it is stuck in one call, stop the thread.
+      killTimer = setTimeout(() => finish(() => reject(new ResponseError(LSPErrorCodes.RequestCancelled, 'Create Volume cancelled'))), 10_000);
+    });
+    worker.on('message', (m: WorkerReply) => {
+      if (m.type === 'progress') onProgress(m.done, m.total, m.message);
+      else if (m.type === 'done') finish(() => resolvePromise({ format: m.format }));
+      else if (m.type === 'error') finish(() => reject(m.cancelled ? new ResponseError(LSPErrorCodes.RequestCancelled, 'Create Volume cancelled') : new ResponseError(ErrorCodes.InternalError, m.message)));
+    });
+    worker.on('error', (err) => finish(() => reject(new ResponseError(ErrorCodes.InternalError, `writer thread failed: ${err?.message ?? err}`))));
+    worker.on('exit', (code) => finish(() => reject(new ResponseError(ErrorCodes.InternalError, `writer thread exited (${code})`))));
+    if (token.isCancellationRequested) Atomics.store(cancelFlag, 0, 1);
+    worker.postMessage({ type: 'start', job });
+  });
+}
+
+function anyToken(...tokens: CancellationToken[]): CancellationToken {
+  return {
+    get isCancellationRequested() { return tokens.some((t) => t.isCancellationRequested); },
+    onCancellationRequested: (listener, thisArg, disposables) => {
+      const subs = tokens.map((t) => t.onCancellationRequested(listener, thisArg, disposables));
+      return { dispose: () => subs.forEach((s) => s.dispose()) };
+    },
+  };
+}
+
+export async function createVolume(state: ServerState, p: CreateVolumeParams, token: CancellationToken, workDone: WorkDoneProgressReporter & { token?: CancellationToken }): Promise<CreateVolumeResult> {
+  const t0 = Date.now();
+  if (!p || typeof p !== 'object' || (!p.uri && !p.new)) throw new ResponseError(ErrorCodes.InvalidParams, 'libvirtVolume.createVolume needs {uri} or {new: {name, capacity, format, encrypted}}');
+  const force = !!p.force;
+  let xmlText: string;
+  let xmlPath: string | undefined;
+  let output: string;
+  let desc: VolumeDescription;
+  let writtenXml: string | undefined;
+  if (p.new) {
+    const v = p.new;
+    if (!v.name || !v.capacity || !['raw', 'qcow2'].includes(v.format)) throw new ResponseError(ErrorCodes.InvalidParams, 'new volume needs name, capacity and format raw or qcow2');
+    output = resolve(p.output ?? join(process.cwd(), v.name));
+    xmlPath = join(dirname(output), `${basename(output, extname(output)) || basename(output)}.xml`);
+    if (xmlPath === output) xmlPath = `${output}.xml`;
+    xmlText = newVolumeXml(v, output, v.encrypted ? randomUUID() : undefined);
+    const doc = TextDocument.create(pathToFileURL(xmlPath).href, 'xml', 0, xmlText);
+    desc = describeDoc(state, doc);
+  } else {
+    desc = describeVolume(state, p.uri!);
+    xmlPath = uriToPath(desc.uri);
+    xmlText = loadDocument(state, p.uri!).getText();
+    output = resolve(dirname(xmlPath), p.output ?? desc.suggestedOutput);
+  }
+  if (desc.errors.length) {
+    const list = desc.errors.map((e) => `  line ${e.line + 1}: ${e.message} [${e.code}]`).join('\n');
+    throw new ResponseError(ErrorCodes.InvalidParams, `the volume XML has ${desc.errors.length} error(s) libvirt would refuse:\n${list}`, { errors: desc.errors });
+  }
+  if (existsSync(output) && !force) throw new ResponseError(ErrorCodes.InvalidParams, `${output} exists (pass force to replace it)`);
+  let passphrase: string | undefined;
+  if (desc.encrypted) {
+    const file = p.passphraseFile || state.settings().passphraseFile;
+    passphrase = p.passphrase ?? (file ? readPassphrase(file) : undefined);
+    if (!passphrase) throw new ResponseError(ErrorCodes.InvalidParams, 'an encrypted volume needs a passphrase (passphrase or passphraseFile)');
+  }
+  const secretPath = p.writeSecretXml && desc.encrypted ? `${output}.secret.xml` : undefined;
+  if (secretPath && existsSync(secretPath) && !force) throw new ResponseError(ErrorCodes.InvalidParams, `${secretPath} exists (pass force to replace it)`);
+  if (p.new && existsSync(xmlPath!) && !force) throw new ResponseError(ErrorCodes.InvalidParams, `${xmlPath} exists (pass force to replace it)`);
+
+  workDone.begin('Create Volume', 0, basename(output), true);
+  let last = 0;
+  try {
+    const { format } = await runInWorker(
+      { xmlText, xmlPath, output, force, passphrase },
+      (done, total, message) => {
+        const now = Date.now();
+        if (now - last < 100 && done < total) return;
+        last = now;
+        workDone.report(total ? Math.floor((done / total) * 100) : 0, message ?? `${basename(output)}: ${fmtBytes(done)} of ${fmtBytes(total)}`);
+      },
+      workDone.token ? anyToken(token, workDone.token) : token,
+    );
+    if (p.new) writeTextFile(xmlPath!, xmlText, force);
+    if (p.new) writtenXml = xmlPath;
+    if (secretPath) writeTextFile(secretPath, secretXml(desc.secretUuid!, desc.targetPath ?? output, desc.name), force);
+    state.log(`Create Volume: wrote ${output} (${format}) in ${Date.now() - t0} ms`);
+    return { image: output, format, xml: writtenXml, secretXml: secretPath, secretUuid: desc.encrypted ? desc.secretUuid : undefined, ms: Date.now() - t0 };
+  } finally {
+    workDone.done();
+  }
+}
+
+function describeDoc(state: ServerState, doc: TextDocument): VolumeDescription {
+  const uri = doc.uri;
+  // Not open and not on disk yet: validate the generated text directly.
+  const fake: ServerState = { ...state, documents: { get: (u: string) => (u === uri ? doc : state.documents.get(u)) } as ServerState['documents'] };
+  return describeVolume(fake, uri);
+}
+
+function fmtBytes(n: number): string {
+  const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
+  return `${n.toFixed(i ? 1 : 0)} ${u[i]}`;
+}
