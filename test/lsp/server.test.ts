@@ -5,20 +5,21 @@ import assert from 'node:assert/strict';
 import { TestClient } from '../helpers/lspClient';
 
 const URI = 'file:///tmp/lsp-test/enc.xml';
+const UNKNOWN = 'encryption-format-unknown';
+const unknownFormat = (c: TestClient) => c.diagnostics.get(URI)?.filter((d) => d.code === UNKNOWN);
 
 test('push: diagnostics on open, after an incremental edit, and cleared on close', async () => {
   const c = new TestClient();
   try {
     await c.initialize();
     c.open(URI, "<encryption format='LUKS'/>\n");
-    const first = await c.until(() => c.diagnostics.get(URI)?.length ? c.diagnostics.get(URI) : undefined, 10_000, 'first diagnostics');
-    assert.equal(first[0].code, 'encryption-format-unknown');
+    const first = await c.until(() => unknownFormat(c)?.length ? unknownFormat(c) : undefined, 10_000, 'first diagnostics');
     assert.deepEqual(first[0].range, { start: { line: 0, character: 20 }, end: { line: 0, character: 24 } });
     // Replace `LUKS` (columns 20–24) by `luks`: incremental sync must give the server the right text.
     c.change(URI, { start: { line: 0, character: 20 }, end: { line: 0, character: 24 } }, 'luks');
-    await c.until(() => c.diagnostics.get(URI)?.length === 0, 10_000, 'diagnostics cleared after the fix');
+    await c.until(() => unknownFormat(c)?.length === 0, 10_000, 'diagnostic gone after the fix');
     c.change(URI, { start: { line: 0, character: 20 }, end: { line: 0, character: 24 } }, 'qcow9');
-    await c.until(() => c.diagnostics.get(URI)?.length === 1, 10_000, 'diagnostic back');
+    await c.until(() => unknownFormat(c)?.length === 1, 10_000, 'diagnostic back');
     c.close(URI);
     await c.until(() => c.diagnostics.get(URI)?.length === 0, 10_000, 'cleared on close');
   } finally {
@@ -39,7 +40,7 @@ test('push: typing bursts are debounced into one validation of the last version'
     });
     // Type "XYZ" after "luks" one character at a time, faster than the debounce.
     for (const [i, ch] of [...'XYZ'].entries()) c.change(URI, { start: { line: 0, character: 24 + i }, end: { line: 0, character: 24 + i } }, ch);
-    const d = await c.until(() => c.diagnostics.get(URI)?.length ? c.diagnostics.get(URI) : undefined, 10_000, 'diagnostic after typing');
+    const d = await c.until(() => unknownFormat(c)?.length ? unknownFormat(c) : undefined, 10_000, 'diagnostic after typing');
     assert.match(String(d[0].message), /luksXYZ/);
     await new Promise((r) => setTimeout(r, 400));
     assert.equal(pushes, 1, 'one push for three keystrokes');
@@ -57,13 +58,15 @@ test('settings: libvirtVersion from workspace/configuration, and didChangeConfig
     await c.until(() => c.diagnostics.get(URI)?.some((d) => d.code === 'encryption-format-unknown'), 10_000, 'version-dependent error');
     c.settings = { libvirtVolume: { libvirtVersion: '9.3.0' } };
     void c.conn.sendNotification('workspace/didChangeConfiguration', { settings: {} });
-    await c.until(() => c.diagnostics.get(URI)?.length === 0, 10_000, 're-validation under 9.3.0');
+    await c.until(() => unknownFormat(c)?.length === 0, 10_000, 're-validation under 9.3.0');
     // Severity override to "ignore".
     c.settings = { libvirtVolume: { severity: { 'encryption-format-unknown': 'ignore' } } };
     c.change(URI, { start: { line: 0, character: 20 }, end: { line: 0, character: 28 } }, 'bogus');
     void c.conn.sendNotification('workspace/didChangeConfiguration', { settings: {} });
     await new Promise((r) => setTimeout(r, 500));
-    assert.deepEqual(c.diagnostics.get(URI), []);
+    assert.equal(c.proc.exitCode, null, 'server alive');
+    assert.deepEqual(unknownFormat(c), []);
+    assert.ok(c.diagnostics.has(URI));
   } finally {
     await c.dispose();
   }
@@ -77,7 +80,7 @@ test('pull: a client with textDocument/diagnostic gets a full report and no push
     c.open(URI, "<encryption format='LUKS'/>\n");
     const r = await c.request<{ kind: string; items: { code: string }[] }>('textDocument/diagnostic', { textDocument: { uri: URI } });
     assert.equal(r.kind, 'full');
-    assert.deepEqual(r.items.map((d) => d.code), ['encryption-format-unknown']);
+    assert.ok(r.items.some((d) => d.code === UNKNOWN), JSON.stringify(r.items));
     await new Promise((res) => setTimeout(res, 300));
     assert.equal(c.diagnostics.size, 0, 'nothing pushed');
   } finally {
