@@ -123,7 +123,7 @@ test('severity: warnings and a hint, never an error; overrides apply', () => {
   assert.deepEqual(ds.map((d) => [d.code, d.severity]).sort(), [['weak-cipher-mode-ecb', 2], ['weak-pbkdf-hash', 2]]);
   for (const d of ds) {
     assert.match(String(d.codeDescription?.href), /^https:\/\//);
-    assert.ok(d.message.length > 60, 'message carries the reason');
+    assert.ok(String(d.message).length > 60, 'message carries the reason');
   }
   const xts128 = diagnose(vol(luks(`<cipher name='aes' size='128' mode='xts' hash='sha256'/><ivgen name='plain64'/>`))).filter((d) => MINE.has(String(d.code)));
   assert.deepEqual(xts128.map((d) => [d.code, d.severity]), [['weak-xts-128-key', 4]]);
