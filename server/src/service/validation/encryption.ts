@@ -230,34 +230,48 @@ export function checkLuksCipherValues(ctx: ValidationContext, info: EncryptionIn
     'iter-time': { rule: 'cipher-combination-invalid', span: c.el.nameSpan },
     'key-secret': { rule: 'cipher-combination-invalid', span: c.el.nameSpan },
   };
-  let enumError = false;
+  const dropped = new Set<string>();
   for (const key of Object.keys(opts) as (keyof LuksOptionInput)[]) {
     const r = checkLuksOptions({ [key]: opts[key] });
     if (!r.ok && r.kind === 'enum') {
-      enumError = true;
+      dropped.add(key);
       const w = where[r.option];
       ctx.report(w.rule, w.span, { detail: r.message }, { severity, data: enumData(r.option, String(opts[key])) });
     }
   }
-  if (enumError) return;
-  const r = checkLuksOptions(opts);
-  if (r.ok) return;
-  switch (r.kind) {
-    case 'algorithm':
-      ctx.report('cipher-algorithm-invalid', c.name.valueSpan, { detail: r.message }, { severity, data: { replacement: 'aes', values: CIPHER_FAMILIES } });
-      break;
-    case 'essiv':
-      ctx.report('ivgen-essiv-incompatible', where['ivgen-hash-alg'].span, { detail: r.message }, { severity });
-      break;
-    case 'mode':
-      // cast5 has no xts in qemu, and xts is qemu's default mode when none is given.
-      ctx.report('cipher-mode-unsupported', c.mode?.valueSpan ?? c.name.valueSpan, { detail: r.message }, { severity, data: { replacement: 'cbc' } });
-      break;
-    case 'qemu-abort':
-      ctx.report('cipher-qemu-abort', c.mode?.valueSpan ?? c.size!.valueSpan, { alg: opts['cipher-alg'], mode: opts['cipher-mode'] ?? 'xts' }, { severity, data: { replacement: 'xts' } });
-      break;
-    default:
-      ctx.report('cipher-combination-invalid', c.el.nameSpan, { detail: r.message }, { severity });
+  // The combination rules, judged without the refused values, count only when they do not
+  // depend on one of them (fixing that value could change their verdict).
+  for (const k of dropped) delete opts[k as keyof LuksOptionInput];
+  const involves: Record<string, string[]> = {
+    algorithm: ['cipher-alg'], essiv: ['cipher-alg', 'ivgen-alg', 'ivgen-hash-alg'], mode: ['cipher-alg', 'cipher-mode'], 'qemu-abort': ['cipher-alg', 'cipher-mode'],
+  };
+  // qemu stops at the first; the essiv and the mode rule are independent, so after an essiv
+  // refusal the rest is judged again with a neutral ivgen.
+  for (let round = 0; round < 3; round++) {
+    const r = checkLuksOptions(opts);
+    if (r.ok) return;
+    if ((involves[r.kind] ?? []).some((k) => dropped.has(k))) return;
+    switch (r.kind) {
+      case 'algorithm':
+        ctx.report('cipher-algorithm-invalid', c.name.valueSpan, { detail: r.message }, { severity, data: { replacement: 'aes', values: CIPHER_FAMILIES } });
+        return;
+      case 'essiv':
+        ctx.report('ivgen-essiv-incompatible', where['ivgen-hash-alg'].span, { detail: r.message }, { severity });
+        opts['ivgen-alg'] = 'plain64';
+        delete opts['ivgen-hash-alg'];
+        dropped.add('ivgen-alg');
+        continue;
+      case 'mode':
+        // cast5 has no xts in qemu, and xts is qemu's default mode when none is given.
+        ctx.report('cipher-mode-unsupported', c.mode?.valueSpan ?? c.name.valueSpan, { detail: r.message }, { severity, data: { replacement: 'cbc' } });
+        return;
+      case 'qemu-abort':
+        ctx.report('cipher-qemu-abort', c.mode?.valueSpan ?? c.size!.valueSpan, { alg: String(opts['cipher-alg']), mode: opts['cipher-mode'] ?? 'xts' }, { severity, data: { replacement: 'xts' } });
+        return;
+      default:
+        ctx.report('cipher-combination-invalid', c.el.nameSpan, { detail: r.message }, { severity });
+        return;
+    }
   }
 }
 

@@ -6,8 +6,10 @@ import type { LanguageSettings, ServiceEnvironment } from '../types';
 import { LineIndex, type XmlDocument } from '../xmlModel';
 import { ValidationContext, type Validator } from './context';
 import { validateEncryption } from './encryption';
+import { validateVolume } from './volume';
 import { validateDomainSecurity, validateSnippetSecurity, validateVolumeSecurity } from './security';
 import { validateImages } from './imageChecks';
+import { validateWorkspaceSecrets } from './workspace';
 
 export type DocumentKind = 'volume' | 'domain' | 'secret' | 'encryption' | 'other';
 
@@ -24,7 +26,7 @@ export function documentKind(doc: XmlDocument): DocumentKind {
 }
 
 const VALIDATORS: Record<DocumentKind, Validator[]> = {
-  volume: [],
+  volume: [validateVolume],
   domain: [],
   secret: [],
   encryption: [(ctx) => ctx.doc.root && validateEncryption(ctx, ctx.doc.root, 'snippet')],
@@ -57,3 +59,8 @@ registerValidator('volume', validateImages);
 registerValidator('domain', validateDomainSecurity);
 registerValidator('domain', validateImages);
 registerValidator('encryption', validateSnippetSecurity);
+
+// Issue 3: encryption secrets against the workspace's <secret> documents.
+registerValidator('volume', validateWorkspaceSecrets);
+registerValidator('domain', validateWorkspaceSecrets);
+registerValidator('encryption', validateWorkspaceSecrets);
