@@ -74,6 +74,10 @@ export interface ImageFacts {
   backingFormat?: string;
   clusterSize?: number;
   compat?: string;
+  // Filled by server/src/writer/probe.ts (ProbedImage has the full list): fileSize, version,
+  // lazyRefcounts, refcountBits, extendedL2, compressionType, dataFile, dataFileRaw, dirty,
+  // corrupt, features (names), cryptMethod, cryptoHeader {offset,length}, luks {cipherAlg,
+  // cipherMode, ivgenAlg, ivgenHashAlg, hashAlg, payloadOffset, uuid, slots[{active,…}], activeSlots}.
   [k: string]: unknown;
 }
 

@@ -1,0 +1,62 @@
+// The writer's file I/O, injected: the writer and the header reader never import node:fs
+// (nodeIO.ts is the one implementation that does; tests inject faults through wrappers).
+
+/** An open file (an fd for nodeIO; anything for fakes). */
+export type Fd = number;
+
+export interface FileStat {
+  size: number;
+  isFile: boolean;
+  isDirectory: boolean;
+  /** Allocated bytes (st_blocks × 512), when the platform says. */
+  allocated?: number;
+}
+
+/** Asynchronous file operations the image writer needs. All offsets and sizes in bytes. */
+export interface WriterIO {
+  /**
+   * Opens a file. `create-exclusive` creates it and fails with EEXIST if it exists (O_CREAT|O_EXCL);
+   * `read` opens read-only; `write` opens an existing file read-write.
+   */
+  open(path: string, mode: 'create-exclusive' | 'read' | 'write'): Promise<Fd>;
+  close(fd: Fd): Promise<void>;
+  /** Writes all of `data` at `offset`. */
+  pwrite(fd: Fd, data: Uint8Array, offset: number): Promise<void>;
+  /** Reads up to `length` bytes at `offset` (short at end of file). */
+  pread(fd: Fd, length: number, offset: number): Promise<Uint8Array>;
+  ftruncate(fd: Fd, length: number): Promise<void>;
+  /**
+   * Allocates [offset, offset+length) like posix_fallocate (extends the file when needed).
+   * Optional: without it the writer writes zeros.
+   */
+  fallocate?(fd: Fd, offset: number, length: number): Promise<void>;
+  fsync(fd: Fd): Promise<void>;
+  /** Renames, replacing the target (used with --force). */
+  rename(from: string, to: string): Promise<void>;
+  /** Creates `to` as a hard link to `from`; fails with EEXIST when `to` exists (no-replace publish). */
+  link(from: string, to: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+  /** undefined when the path does not exist. */
+  stat(path: string): Promise<FileStat | undefined>;
+  /** Sets the no-copy-on-write attribute (Linux FS_NOCOW_FL, btrfs); a no-op where unsupported. */
+  setNocow?(fd: Fd): Promise<void>;
+  /** A name not used yet in `dir` for a temporary file, starting with `prefix`. */
+  tempName(dir: string, prefix: string): string;
+}
+
+/** Synchronous, bounded reads for the header reader (the language service calls it synchronously). */
+export interface ProbeIO {
+  /** Reads up to `length` bytes at `offset`; throws when the file cannot be read. */
+  read(path: string, offset: number, length: number): Uint8Array;
+  /** File size in bytes; throws when the file does not exist. */
+  size(path: string): number;
+}
+
+/** An error with an errno-style code, as Node's fs throws (`ENOSPC`, `EIO`, `EEXIST`, …). */
+export interface IOError extends Error { code?: string }
+
+export function ioError(code: string, message: string): IOError {
+  const e = new Error(message) as IOError;
+  e.code = code;
+  return e;
+}

@@ -1,0 +1,302 @@
+// Header reader: what an image file says about itself, from a bounded number of bytes (at most the
+// first qcow2 cluster, ≤ 2 MiB, plus one 592-byte LUKS header), through injected synchronous I/O.
+// Used by `libvirt-volume info`, the writer (backing-file checks) and the language service's
+// image-aware diagnostics (env.imageFacts).
+//
+// Formats are recognised by magic like qemu's probes (block/*.c `*_probe`): qcow/qcow2 "QFI\xfb"
+// (version 1 = qcow), qed "QED\0", vmdk "KDMV"/"COWD"/text descriptor, vdi signature 0xbeda107f
+// at 0x40, vpc "conectix", vhdx "vhdxfile", LUKS "LUKS\xba\xbe"; anything else is raw.
+// qcow2 layout: docs/interop/qcow2.txt (header fields, header extensions, feature bits).
+// LUKS1 layout: cryptsetup's "LUKS On-Disk Format Specification" 1.2.3 (qemu crypto/block-luks.c).
+import type { ImageFacts } from '../service/types';
+import type { ProbeIO } from './io';
+
+export const QCOW2_MAGIC = 0x514649fb;
+export const QCOW2_EXT = {
+  end: 0x00000000,
+  backingFormat: 0xe2792aca,
+  featureTable: 0x6803f857,
+  cryptoHeader: 0x0537be77,
+  bitmaps: 0x23852875,
+  dataFile: 0x44415441,
+} as const;
+/** Feature bits (qcow2.txt). */
+export const QCOW2_INCOMPAT = { dirty: 1, corrupt: 2, dataFile: 4, compression: 8, extendedL2: 16 } as const;
+export const QCOW2_COMPAT = { lazyRefcounts: 1 } as const;
+export const QCOW2_AUTOCLEAR = { bitmaps: 1, dataFileRaw: 2 } as const;
+
+export interface LuksHeaderFacts {
+  version: number;
+  /** Header strings. */
+  cipherName: string;
+  cipherModeSpec: string;
+  hashSpec: string;
+  /** qemu's spellings (qemu-img info): cipher-alg like `aes-256`, mode `xts`, ivgen `plain64`. */
+  cipherAlg?: string;
+  cipherMode?: string;
+  ivgenAlg?: string;
+  ivgenHashAlg?: string;
+  hashAlg?: string;
+  /** Bytes (LUKS1 stores sectors). */
+  payloadOffset?: number;
+  keyBytes?: number;
+  masterKeyIters?: number;
+  uuid: string;
+  slots: { active: boolean; iters?: number; keyOffset: number; stripes: number }[];
+  activeSlots: number[];
+}
+
+/** What probeImage returns: ImageFacts plus everything the header says. */
+export interface ProbedImage extends ImageFacts {
+  /** File length in bytes. */
+  fileSize: number;
+  /** qcow2: 2 or 3. */
+  version?: number;
+  headerLength?: number;
+  incompatibleFeatures?: number;
+  compatibleFeatures?: number;
+  autoclearFeatures?: number;
+  /** Names of the set feature bits, e.g. `lazy refcounts` (qcow2.txt names). */
+  features?: string[];
+  refcountBits?: number;
+  lazyRefcounts?: boolean;
+  extendedL2?: boolean;
+  compressionType?: 'zlib' | 'zstd' | string;
+  dirty?: boolean;
+  corrupt?: boolean;
+  dataFile?: string;
+  dataFileRaw?: boolean;
+  l1Size?: number;
+  l1TableOffset?: number;
+  refcountTableOffset?: number;
+  refcountTableClusters?: number;
+  nbSnapshots?: number;
+  /** qcow2 crypt_method: 0 none, 1 aes, 2 luks. */
+  cryptMethod?: number;
+  /** qcow2 + LUKS: where the LUKS header lives inside the qcow2 file. */
+  cryptoHeader?: { offset: number; length: number };
+  luks?: LuksHeaderFacts;
+  /** Problems found while reading (truncated header, unreadable extension). */
+  warnings?: string[];
+}
+
+const LUKS_MAGIC = [0x4c, 0x55, 0x4b, 0x53, 0xba, 0xbe];
+
+function be32(b: Uint8Array, o: number): number {
+  return ((b[o] << 24) >>> 0) + (b[o + 1] << 16) + (b[o + 2] << 8) + b[o + 3];
+}
+function be64(b: Uint8Array, o: number): number {
+  return be32(b, o) * 2 ** 32 + be32(b, o + 4);
+}
+function le32(b: Uint8Array, o: number): number {
+  return b[o] + (b[o + 1] << 8) + (b[o + 2] << 16) + ((b[o + 3] << 24) >>> 0);
+}
+function le64(b: Uint8Array, o: number): number {
+  return le32(b, o) + le32(b, o + 4) * 2 ** 32;
+}
+function ascii(b: Uint8Array, o: number, n: number): string {
+  let s = '';
+  for (let i = o; i < o + n && i < b.length && b[i] !== 0; i++) s += String.fromCharCode(b[i]);
+  return s;
+}
+function utf8(b: Uint8Array): string {
+  return new TextDecoder().decode(b);
+}
+function startsWith(b: Uint8Array, bytes: number[] | string, at = 0): boolean {
+  const arr = typeof bytes === 'string' ? [...bytes].map((c) => c.charCodeAt(0)) : bytes;
+  if (b.length < at + arr.length) return false;
+  return arr.every((v, i) => b[at + i] === v);
+}
+
+/** Reads the LUKS1/LUKS2 binary header in `h` (at least 592 bytes for LUKS1). */
+export function parseLuksHeader(h: Uint8Array): LuksHeaderFacts | undefined {
+  if (!startsWith(h, LUKS_MAGIC) || h.length < 208) return undefined;
+  const version = (h[6] << 8) | h[7];
+  if (version !== 1) {
+    // LUKS2: binary header then JSON; report what the binary part says (uuid at 168).
+    return { version, cipherName: '', cipherModeSpec: '', hashSpec: '', uuid: ascii(h, 168, 40), slots: [], activeSlots: [] };
+  }
+  const cipherName = ascii(h, 8, 32);
+  const cipherModeSpec = ascii(h, 40, 32);
+  const hashSpec = ascii(h, 72, 32);
+  const payloadSectors = be32(h, 104);
+  const keyBytes = be32(h, 108);
+  const slots: LuksHeaderFacts['slots'] = [];
+  const activeSlots: number[] = [];
+  for (let i = 0; i < 8 && 208 + (i + 1) * 48 <= h.length; i++) {
+    const o = 208 + i * 48;
+    const active = be32(h, o) === 0x00ac71f3;
+    slots.push({ active, iters: active ? be32(h, o + 4) : undefined, keyOffset: be32(h, o + 40) * 512, stripes: be32(h, o + 44) });
+    if (active) activeSlots.push(i);
+  }
+  // qemu's names: the mode spec is `MODE-IVGEN[:IVHASH]`; xts keys are two cipher keys.
+  const [mode, ivspec] = cipherModeSpec.split('-', 2);
+  const [ivgenAlg, ivgenHashAlg] = (ivspec ?? '').split(':', 2);
+  const cipherKeyBits = (mode === 'xts' ? keyBytes / 2 : keyBytes) * 8;
+  return {
+    version, cipherName, cipherModeSpec, hashSpec,
+    cipherAlg: cipherName ? `${cipherName}-${cipherKeyBits}` : undefined,
+    cipherMode: mode || undefined,
+    ivgenAlg: ivgenAlg || undefined,
+    ivgenHashAlg: ivgenHashAlg || undefined,
+    hashAlg: hashSpec || undefined,
+    payloadOffset: payloadSectors * 512,
+    keyBytes,
+    masterKeyIters: be32(h, 164),
+    uuid: ascii(h, 168, 40),
+    slots,
+    activeSlots,
+  };
+}
+
+/** Names of qcow2 feature bits (the feature table qemu writes uses these). */
+function featureNames(incompat: number, compat: number, autoclear: number): string[] {
+  const out: string[] = [];
+  const inc: [number, string][] = [[1, 'dirty bit'], [2, 'corrupt bit'], [4, 'external data file'], [8, 'compression type'], [16, 'extended L2 entries']];
+  for (const [bit, name] of inc) if (incompat & bit) out.push(name);
+  if (compat & 1) out.push('lazy refcounts');
+  if (autoclear & 1) out.push('bitmaps');
+  if (autoclear & 2) out.push('raw external data');
+  return out;
+}
+
+const FIRST_READ = 65536;
+const MAX_CLUSTER = 2 * 1024 * 1024;
+
+function parseQcow2(io: ProbeIO, path: string, first: Uint8Array, fileSize: number): ProbedImage {
+  const warnings: string[] = [];
+  const version = be32(first, 4);
+  const clusterBits = be32(first, 20);
+  const clusterSize = clusterBits >= 9 && clusterBits <= 21 ? 2 ** clusterBits : undefined;
+  const facts: ProbedImage = {
+    format: 'qcow2',
+    fileSize,
+    version,
+    compat: version === 2 ? '0.10' : version === 3 ? '1.1' : undefined,
+    virtualSize: be64(first, 24),
+    clusterSize,
+    cryptMethod: be32(first, 32),
+    l1Size: be32(first, 36),
+    l1TableOffset: be64(first, 40),
+    refcountTableOffset: be64(first, 48),
+    refcountTableClusters: be32(first, 56),
+    nbSnapshots: be32(first, 60),
+    refcountBits: 16,
+    incompatibleFeatures: 0,
+    compatibleFeatures: 0,
+    autoclearFeatures: 0,
+    compressionType: 'zlib',
+    headerLength: 72,
+  };
+  let header = first;
+  // Extensions and the backing file name live in the first cluster: read the rest when needed.
+  if (clusterSize && clusterSize > first.length && first.length === FIRST_READ) {
+    header = io.read(path, 0, Math.min(clusterSize, MAX_CLUSTER));
+  }
+  if (version >= 3 && header.length >= 104) {
+    const hi = be32(header, 72), lo = be32(header, 76);
+    facts.incompatibleFeatures = lo + hi * 2 ** 32;
+    facts.compatibleFeatures = be32(header, 84);
+    facts.autoclearFeatures = be32(header, 92);
+    const order = be32(header, 96);
+    facts.refcountBits = order <= 6 ? 2 ** order : undefined;
+    facts.headerLength = be32(header, 100);
+    if (facts.headerLength >= 105 && header.length > 104) facts.compressionType = header[104] === 0 ? 'zlib' : header[104] === 1 ? 'zstd' : `unknown(${header[104]})`;
+  }
+  const inc = lo32(facts.incompatibleFeatures!);
+  facts.dirty = (inc & QCOW2_INCOMPAT.dirty) !== 0;
+  facts.corrupt = (inc & QCOW2_INCOMPAT.corrupt) !== 0;
+  facts.extendedL2 = (inc & QCOW2_INCOMPAT.extendedL2) !== 0;
+  facts.lazyRefcounts = (facts.compatibleFeatures! & QCOW2_COMPAT.lazyRefcounts) !== 0;
+  facts.dataFileRaw = (facts.autoclearFeatures! & QCOW2_AUTOCLEAR.dataFileRaw) !== 0;
+  facts.features = featureNames(inc, facts.compatibleFeatures!, facts.autoclearFeatures!);
+  // Header extensions: after the header (v2: 72 bytes), each {u32 type, u32 length, data padded to 8}.
+  let off = version >= 3 ? facts.headerLength! : 72;
+  const limit = Math.min(header.length, clusterSize ?? header.length);
+  while (off + 8 <= limit) {
+    const type = be32(header, off);
+    const len = be32(header, off + 4);
+    if (type === QCOW2_EXT.end) break;
+    const data = header.subarray(off + 8, Math.min(off + 8 + len, limit));
+    if (data.length < len) { warnings.push(`header extension 0x${type.toString(16)} runs past the first cluster`); break; }
+    if (type === QCOW2_EXT.backingFormat) facts.backingFormat = utf8(data);
+    else if (type === QCOW2_EXT.dataFile) facts.dataFile = utf8(data);
+    else if (type === QCOW2_EXT.cryptoHeader && len >= 16) facts.cryptoHeader = { offset: be64(data, 0), length: be64(data, 8) };
+    off += 8 + Math.ceil(len / 8) * 8;
+  }
+  const backingOffset = be64(header, 8);
+  const backingSize = be32(header, 16);
+  if (backingOffset && backingSize) {
+    if (backingOffset + backingSize <= header.length) facts.backingFile = utf8(header.subarray(backingOffset, backingOffset + backingSize));
+    else warnings.push('backing file name lies outside the first cluster');
+  }
+  if (facts.cryptMethod === 1) { facts.encrypted = true; facts.encryptFormat = 'aes'; }
+  if (facts.cryptMethod === 2) {
+    facts.encrypted = true;
+    facts.encryptFormat = 'luks';
+    if (facts.cryptoHeader && facts.cryptoHeader.offset + 592 <= fileSize) {
+      const luks = parseLuksHeader(io.read(path, facts.cryptoHeader.offset, 592));
+      if (luks) facts.luks = luks; else warnings.push('no LUKS header at the offset the crypto header extension names');
+    }
+  }
+  if (warnings.length) facts.warnings = warnings;
+  return facts;
+}
+
+function lo32(n: number): number { return n % 2 ** 32; }
+
+/**
+ * Reads the header of `path` and says what the image is. Throws only when the file cannot be read
+ * (missing, permission): callers map that to "no facts".
+ */
+export function probeImage(io: ProbeIO, path: string): ProbedImage {
+  const fileSize = io.size(path);
+  const first = io.read(path, 0, Math.min(FIRST_READ, fileSize));
+  if (startsWith(first, [0x51, 0x46, 0x49, 0xfb]) && first.length >= 72) {
+    const version = be32(first, 4);
+    if (version === 1) {
+      // qcow v1 (block/qcow.c QCowHeader): size at 24, cluster_bits at 32, crypt_method at 36.
+      const crypt = be32(first, 36);
+      const boff = be64(first, 8), bsize = be32(first, 16);
+      const f: ProbedImage = { format: 'qcow', fileSize, version: 1, virtualSize: be64(first, 24), clusterSize: 2 ** first[32], cryptMethod: crypt };
+      if (crypt === 1) { f.encrypted = true; f.encryptFormat = 'aes'; }
+      if (boff && bsize && boff + bsize <= first.length) f.backingFile = utf8(first.subarray(boff, boff + bsize));
+      return f;
+    }
+    return parseQcow2(io, path, first, fileSize);
+  }
+  if (startsWith(first, LUKS_MAGIC)) {
+    const luks = parseLuksHeader(first);
+    const f: ProbedImage = { format: 'luks', fileSize, encrypted: true, encryptFormat: 'luks', luks };
+    if (luks?.payloadOffset !== undefined) f.virtualSize = Math.max(0, fileSize - luks.payloadOffset);
+    return f;
+  }
+  if (startsWith(first, 'QED\0') && first.length >= 56) {
+    return { format: 'qed', fileSize, clusterSize: le32(first, 4), virtualSize: le64(first, 48) };
+  }
+  if (startsWith(first, 'KDMV') && first.length >= 20) {
+    return { format: 'vmdk', fileSize, virtualSize: le64(first, 12) * 512 };
+  }
+  if (startsWith(first, 'COWD') || startsWith(first, '# Disk DescriptorFile')) {
+    return { format: 'vmdk', fileSize };
+  }
+  if (first.length >= 0x178 && le32(first, 0x40) === 0xbeda107f) {
+    return { format: 'vdi', fileSize, virtualSize: le64(first, 0x170) };
+  }
+  if (startsWith(first, 'conectix') && first.length >= 56) {
+    return { format: 'vpc', fileSize, virtualSize: be64(first, 48) };
+  }
+  if (startsWith(first, 'vhdxfile')) {
+    return { format: 'vhdx', fileSize };
+  }
+  return { format: 'raw', fileSize, virtualSize: fileSize };
+}
+
+/** probeImage that answers undefined instead of throwing (for env.imageFacts). */
+export function tryProbeImage(io: ProbeIO, path: string): ProbedImage | undefined {
+  try {
+    return probeImage(io, path);
+  } catch {
+    return undefined;
+  }
+}
