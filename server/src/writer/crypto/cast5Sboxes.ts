@@ -1,6 +1,6 @@
 // S-boxes S1–S8 of CAST-128 (RFC 2144 Appendix A): specification data, 256 32-bit words each,
-// kept as hex text (8 digits per word) and decoded once. Checked by the RFC's Appendix B vectors
-// (B.1 single block and the B.2 one-million-operation maintenance test) in test/luks/ciphers.test.ts.
+// kept as hex text (8 digits per word) and decoded once. Checked by the RFC's Appendix B vector
+// (B.1) and by OpenSSL's legacy CAST5 on random keys in test/luks/ciphers.test.ts.
 export const CAST5_SBOX_HEX: readonly string[] = [
   // S1
   '30fb40d49fa0ff0b6beccd2f3f258c7a1e213f2f9c004dd36003e540cf9fc949bfd4af2788bbbdb5e203409098d096756e63a0e015c361d2c2e7661d22d4ff8e28683b6fc07fd059ff2379c8775f50e243c340d3df2f8656887ca41aa2d2bd2da1c9e0d6346c481961b76d8722540f2f2abe32e1aa54166b22568e3aa2d341d0' +
