@@ -48,6 +48,8 @@ export interface CreateVolumeParams {
   passphraseFile?: string;
   /** Write `<image>.secret.xml` (libvirt `<secret>` with the volume's uuid and usage path). */
   writeSecretXml?: boolean;
+  /** LUKS key-derivation time in ms (qemu's iter-time; default 2000). Tests use 10. */
+  iterTimeMs?: number;
 }
 
 export interface CreateVolumeResult {
@@ -267,7 +269,7 @@ export async function createVolume(state: ServerState, p: CreateVolumeParams, to
   let last = 0;
   try {
     const { format } = await runInWorker(
-      { xmlText, xmlPath, output, force, passphrase },
+      { xmlText, xmlPath, output, force, passphrase, iterTimeMs: typeof p.iterTimeMs === 'number' && p.iterTimeMs > 0 ? p.iterTimeMs : undefined },
       (done, total, message) => {
         const now = Date.now();
         if (now - last < 100 && done < total) return;

@@ -12,6 +12,8 @@ export interface WorkerJob {
   force: boolean;
   /** Only for encrypted volumes; never logged, never written anywhere but into key derivation. */
   passphrase?: string;
+  /** LUKS iter-time in ms (default: the writer's, qemu's 2000). */
+  iterTimeMs?: number;
 }
 
 export type WorkerReply =

@@ -1,13 +1,16 @@
 // The ServiceEnvironment of the language server: the I/O the pure service may not do itself.
-// - secrets(): `<secret>` documents of the workspace (workspaceIndex.ts, open documents win over disk);
-// - imageFacts(): header facts of local images (the writer's reader, bounded bytes and time);
+// - secrets()/secretUses(): `<secret>` documents and secret uuid uses of the workspace
+//   (workspaceIndex.ts; open documents win over disk);
+// - imageFacts(): header facts of local images through the writer's probe (bounded reads);
 // - log(): the LSP console.
-import type { TextDocuments } from 'vscode-languageserver/node';
-import type { TextDocument } from 'vscode-languageserver-textdocument';
-import type { ImageFacts, SecretInfo, ServiceEnvironment } from '../service/types';
+import type { ImageFacts, SecretInfo, SecretUse, ServiceEnvironment } from '../service/types';
+import { nodeProbeIO } from '../writer/nodeIO';
+import { tryProbeImage } from '../writer/probe';
 import type { ServerSettings } from './settings';
+import { WorkspaceIndex } from './workspaceIndex';
 
 export interface ServerEnvironment extends ServiceEnvironment {
+  readonly index: WorkspaceIndex;
   configure(settings: ServerSettings): void;
   setWorkspaceFolders(uris: string[]): void;
   /** Starts background work (workspace indexing) once the client is initialized. */
@@ -17,26 +20,41 @@ export interface ServerEnvironment extends ServiceEnvironment {
 
 export interface EnvironmentOptions {
   log(message: string): void;
-  documents: TextDocuments<TextDocument>;
   /** Called when a cross-file fact changed (a secret appeared), so diagnostics are recomputed. */
   onChange(): void;
 }
 
+/** Image headers are re-read at most this often per path while typing (ms). */
+const FACTS_TTL_MS = 1000;
+
 export function createEnvironment(opts: EnvironmentOptions): ServerEnvironment {
   let settings: ServerSettings = {};
   let folders: string[] = [];
+  const index = new WorkspaceIndex({ log: opts.log, onChange: opts.onChange });
+  const probeIO = nodeProbeIO();
+  const facts = new Map<string, { at: number; facts: ImageFacts | undefined }>();
   return {
+    index,
     log: opts.log,
     secrets(): SecretInfo[] {
-      return [];
+      return index.secrets();
     },
-    imageFacts(_path: string, _baseUri: string): ImageFacts | undefined {
+    secretUses(): SecretUse[] {
+      return index.secretUses();
+    },
+    imageFacts(path: string): ImageFacts | undefined {
       if (settings.imageChecks === false) return undefined;
-      return undefined;
+      const now = Date.now();
+      const hit = facts.get(path);
+      if (hit && now - hit.at < FACTS_TTL_MS) return hit.facts;
+      const f = tryProbeImage(probeIO, path);
+      facts.set(path, { at: now, facts: f });
+      if (facts.size > 500) facts.delete(facts.keys().next().value!);
+      return f;
     },
-    configure(s) { settings = s; },
-    setWorkspaceFolders(uris) { folders = uris; void folders; },
-    start() { /* workspace index starts here */ },
-    dispose() { /* nothing yet */ },
+    configure(s) { settings = s; facts.clear(); },
+    setWorkspaceFolders(uris) { folders = uris; },
+    start() { void index.setFolders(folders); },
+    dispose() { index.dispose(); },
   };
 }

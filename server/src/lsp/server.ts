@@ -48,9 +48,10 @@ export function startServer(connection: Connection): ServerState {
   let pullDiagnostics = false;
   let configurationPull = false;
   let dynamicConfig = false;
+  let folders: string[] = [];
 
   const log = (message: string) => connection.console.log(message);
-  const env = createEnvironment({ log: (m) => connection.console.error(m), documents, onChange: () => state.revalidateAll() });
+  const env = createEnvironment({ log: (m) => connection.console.error(m), onChange: () => state.revalidateAll() });
   const service = getLanguageService(env as ServiceEnvironment);
   /** Runs a handler; an exception is logged and answered with `fallback`, cancellation with its error. */
   function guard<T>(name: string, token: CancellationToken | undefined, fallback: T, fn: () => T): T | ResponseError<void> {
@@ -132,7 +133,8 @@ export function startServer(connection: Connection): ServerState {
     settings = toSettings(pickSection(params.initializationOptions));
     service.configure(settings);
     env.configure(settings);
-    env.setWorkspaceFolders((params.workspaceFolders ?? []).map((f) => f.uri).concat(params.workspaceFolders ? [] : params.rootUri ? [params.rootUri] : []));
+    folders = params.workspaceFolders ? params.workspaceFolders.map((f) => f.uri) : params.rootUri ? [params.rootUri] : [];
+    env.setWorkspaceFolders(folders);
     return {
       capabilities: {
         textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental },
@@ -144,6 +146,7 @@ export function startServer(connection: Connection): ServerState {
         documentSymbolProvider: true,
         foldingRangeProvider: true,
         executeCommandProvider: { commands: COMMANDS },
+        workspace: { workspaceFolders: { supported: true, changeNotifications: true } },
         ...(pullDiagnostics ? { diagnosticProvider: { interFileDependencies: true, workspaceDiagnostics: false } } : {}),
       },
       serverInfo: { name: 'libvirt-volume', version: '0.1.0' },
@@ -152,6 +155,14 @@ export function startServer(connection: Connection): ServerState {
 
   connection.onInitialized(async () => {
     if (dynamicConfig) void connection.client.register(DidChangeConfigurationNotification.type, { section: SECTION });
+    if (caps.workspace?.workspaceFolders) {
+      connection.workspace.onDidChangeWorkspaceFolders((e) => {
+        const gone = new Set(e.removed.map((f) => f.uri));
+        folders = folders.filter((u) => !gone.has(u)).concat(e.added.map((f) => f.uri));
+        env.setWorkspaceFolders(folders);
+        env.start();
+      });
+    }
     await loadSettings();
     env.start();
     state.revalidateAll();
@@ -162,9 +173,18 @@ export function startServer(connection: Connection): ServerState {
     state.revalidateAll();
   });
 
-  documents.onDidOpen((e) => schedulePush(e.document, 0));
-  documents.onDidChangeContent((e) => schedulePush(e.document, PUSH_DEBOUNCE_MS));
+  documents.onDidOpen((e) => {
+    env.index.setOpen(e.document.uri, e.document.getText());
+    schedulePush(e.document, 0);
+  });
+  documents.onDidChangeContent((e) => {
+    env.index.setOpen(e.document.uri, e.document.getText());
+    schedulePush(e.document, PUSH_DEBOUNCE_MS);
+  });
+  documents.onDidSave((e) => void env.index.refresh(e.document.uri));
+  connection.onDidChangeWatchedFiles((p) => void env.index.onWatchedFiles(p.changes));
   documents.onDidClose((e) => {
+    env.index.closeOpen(e.document.uri);
     const t = timers.get(e.document.uri);
     if (t) clearTimeout(t);
     timers.delete(e.document.uri);
