@@ -7,6 +7,8 @@ import { LineIndex, type XmlDocument } from '../xmlModel';
 import { ValidationContext, type Validator } from './context';
 import { validateEncryption } from './encryption';
 import { validateVolume } from './volume';
+import { validateDomain } from './domain';
+import { validateSecret } from './secret';
 import { validateDomainSecurity, validateSnippetSecurity, validateVolumeSecurity } from './security';
 import { validateImages } from './imageChecks';
 import { validateWorkspaceSecrets } from './workspace';
@@ -27,8 +29,8 @@ export function documentKind(doc: XmlDocument): DocumentKind {
 
 const VALIDATORS: Record<DocumentKind, Validator[]> = {
   volume: [validateVolume],
-  domain: [],
-  secret: [],
+  domain: [validateDomain],
+  secret: [validateSecret],
   encryption: [(ctx) => ctx.doc.root && validateEncryption(ctx, ctx.doc.root, 'snippet')],
   other: [],
 };
