@@ -12,8 +12,9 @@ import { IMAGE_RULES } from '../../server/src/service/rules/image';
 import { imageHover } from '../../server/src/service/imageSummary';
 import { LineIndex, parseXml } from '../../server/src/service/xmlModel';
 import type { LanguageSettings, ServiceEnvironment } from '../../server/src/service/types';
-import { makeQemuFixtures, qemuImgEnv, type Fixtures } from './imageFixtures';
-import { imageEnvs } from './imageEnvs';
+import { readdirSync } from 'node:fs';
+import { makeQemuFixtures, qemuImgEnv, qemuImgFacts, type Fixtures } from './imageFixtures';
+import { imageEnvs, probeEnv } from './imageEnvs';
 
 const MINE = new Set([...IMAGE_RULES.map((r) => r.id), 'weak-legacy-qcow-aes']);
 const SECRET = `<secret type='passphrase' uuid='f52a81b2-424e-490c-823d-6bd4235bc572'/>`;
@@ -118,10 +119,7 @@ for (const [envName, getEnv] of [['qemu-img info', () => qemuImgEnv] as const, .
   });
 }
 
-test('the writer\'s header reader agrees with qemu-img info on every fixture', async () => {
-  const { readdirSync } = await import('node:fs');
-  const { probeEnv } = await import('./imageEnvs');
-  const { qemuImgFacts } = await import('./imageFixtures');
+test('the writer\'s header reader agrees with qemu-img info on every fixture', () => {
   const env = probeEnv();
   const KEYS = ['format', 'virtualSize', 'clusterSize', 'compat', 'backingFile', 'backingFormat', 'encrypted', 'encryptFormat'] as const;
   const files = readdirSync(fx.dir).filter((f) => /\.(img|qcow2|raw|luks)$/.test(f));
