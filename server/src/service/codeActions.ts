@@ -1,7 +1,482 @@
-// Quick fixes keyed by rule id (Diagnostic.code).
-import type { CodeAction, CodeActionContext, Range } from 'vscode-languageserver-types';
+// Quick fixes keyed by rule id (Diagnostic.code). Validators put the facts a fix needs into
+// Diagnostic.data (`replacement`, `remove`, `insert`, `values`, security `fix`); the generic
+// handlers below apply those, and rule-specific fixers cover what needs the tree (LUKS with a
+// passphrase secret, moving a disk's encryption into <source>, a fresh secret uuid …).
+import { CodeActionKind, type CodeAction, type CodeActionContext, type Diagnostic, type Range } from 'vscode-languageserver-types';
 import type { FeatureContext } from './featureContext';
+import { XmlEditor } from './xmlEdits';
+import { attr, attrValue, childElements, firstChild, path, textContent, textSpan, walkElements, type Span, type XmlAttribute, type XmlElement } from './xmlModel';
+import { newUuid, normaliseUuid } from './secrets';
+import { attrDefOf, inDomainDisk, resolveValues } from './values';
 
-export function doCodeActions(_fc: FeatureContext, _range: Range, _context: CodeActionContext): CodeAction[] {
-  return [];
+interface Target {
+  /** The element the diagnostic is about (by name, attribute or text). */
+  el: XmlElement;
+  attr?: XmlAttribute;
+  on: 'name' | 'attrName' | 'attrValue' | 'text';
+}
+
+interface Fix {
+  title: string;
+  apply(ed: XmlEditor): void;
+  preferred?: boolean;
+}
+
+interface FixInput {
+  fc: FeatureContext;
+  d: Diagnostic;
+  data: Record<string, unknown>;
+  t: Target;
+  uuid(): string;
+}
+
+type Fixer = (x: FixInput) => Fix[];
+
+const eq = (a: Span, b: Span) => a.start === b.start && a.end === b.end;
+
+function locate(fc: FeatureContext, span: Span): Target | undefined {
+  const root = fc.parsed.xml.topLevel;
+  for (const top of root) {
+    for (const el of walkElements(top)) {
+      if (eq(el.nameSpan, span)) return { el, on: 'name' };
+      for (const a of el.attributes) {
+        if (eq(a.nameSpan, span)) return { el, attr: a, on: 'attrName' };
+        if (eq(a.valueSpan, span)) return { el, attr: a, on: 'attrValue' };
+      }
+      if (span.start >= el.contentSpan.start && span.end <= el.contentSpan.end && childElements(el).length === 0 && eq(textSpan(el), span)) return { el, on: 'text' };
+    }
+  }
+  return undefined;
+}
+
+// ---- shared fixes ----
+
+/** The passphrase <secret> line with a uuid. */
+const secretXml = (uuid: string) => `<secret type='passphrase' uuid='${uuid}'/>`;
+
+/** Makes an <encryption> LUKS with exactly one passphrase secret (keeping a usable existing one). */
+function toLuks(enc: XmlElement, uuid: () => string, ed: XmlEditor): void {
+  ed.setAttr(enc, 'format', 'luks');
+  const secrets = childElements(enc, 'secret');
+  if (!secrets.length) ed.appendChild(enc, secretXml(uuid()));
+  else {
+    const s = secrets[0];
+    if (attrValue(s, 'type') !== 'passphrase') ed.setAttr(s, 'type', 'passphrase');
+    if (!attr(s, 'uuid') && !attr(s, 'usage')) ed.setAttr(s, 'uuid', uuid());
+    for (const extra of secrets.slice(1)) ed.removeElement(extra);
+  }
+  // libvirt refuses <cipher> on a domain disk (domain_validate.c).
+  if (inDomainDisk(enc)) for (const c of [...childElements(enc, 'cipher'), ...childElements(enc, 'ivgen')]) ed.removeElement(c);
+}
+
+function encryptionOf(t: Target): XmlElement | undefined {
+  for (let el: XmlElement | undefined = t.el; el; el = el.parent) if (el.name === 'encryption') return el;
+  // A diagnostic on the volume/target/format: the volume's encryption.
+  let root = t.el;
+  while (root.parent) root = root.parent;
+  return root.name === 'volume' ? path(root, 'target', 'encryption') : undefined;
+}
+
+const useLuks: Fixer = ({ t, uuid }) => {
+  const enc = encryptionOf(t);
+  if (!enc) return [];
+  const hasSecret = childElements(enc, 'secret').length > 0;
+  return [{ title: hasSecret ? "Use format 'luks'" : "Use format 'luks' with a passphrase secret (new uuid)", preferred: true, apply: (ed) => toLuks(enc, uuid, ed) }];
+};
+
+const addSecret: Fixer = ({ t, uuid, fc }) => {
+  const enc = encryptionOf(t);
+  if (!enc) return [];
+  const fixes: Fix[] = [{ title: 'Add a passphrase <secret> with a new uuid', preferred: true, apply: (ed) => ed.appendChild(enc, secretXml(uuid())) }];
+  for (const s of workspaceCandidates(fc, enc)) fixes.push({ title: `Add the workspace secret ${s.uuid} (${s.label})`, apply: (ed) => ed.appendChild(enc, secretXml(s.uuid)) });
+  return fixes;
+};
+
+/** Workspace secrets of usage volume, those for this volume's path first. */
+function workspaceCandidates(fc: FeatureContext, enc: XmlElement): Array<{ uuid: string; label: string }> {
+  let root = enc;
+  while (root.parent) root = root.parent;
+  const p = root.name === 'volume' ? textContent(path(root, 'target', 'path')).trim() : attrValue(enc.parent?.name === 'source' ? enc.parent : path(enc.parent, 'source'), 'file');
+  const out: Array<{ uuid: string; label: string; rank: number }> = [];
+  for (const s of fc.env.secrets?.() ?? []) {
+    const u = normaliseUuid(s.uuid);
+    if (!u || s.usageType !== 'volume') continue;
+    out.push({ uuid: u, label: s.usageVolume ?? s.uri, rank: p && s.usageVolume === p ? 0 : 1 });
+  }
+  return out.sort((a, b) => a.rank - b.rank).slice(0, 5);
+}
+
+const removeTarget = (title: string): Fixer => ({ t }) => {
+  if (t.on === 'attrName' && t.attr) return [{ title, preferred: true, apply: (ed) => ed.removeAttr(t.el, t.attr!.name) }];
+  return [{ title, preferred: true, apply: (ed) => ed.removeElement(t.el) }];
+};
+
+/** Levenshtein distance (small strings). */
+function distance(a: string, b: string): number {
+  const dp = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = dp[0];
+    dp[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = dp[j];
+      dp[j] = Math.min(dp[j] + 1, dp[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return dp[b.length];
+}
+
+/** The closest candidate (case-insensitive match first), when it is close enough to be a typo. */
+export function nearest(value: string, candidates: string[]): string | undefined {
+  const ci = candidates.find((c) => c.toLowerCase() === value.toLowerCase());
+  if (ci) return ci;
+  let best: string | undefined;
+  let bd = Infinity;
+  for (const c of candidates) {
+    const d = distance(value.toLowerCase(), c.toLowerCase());
+    if (d < bd) { bd = d; best = c; }
+  }
+  return best !== undefined && bd <= Math.max(2, Math.floor(value.length / 2)) ? best : undefined;
+}
+
+/** Replaces the value/text at the diagnostic with data.replacement (and offers data.values). */
+const replaceValue: Fixer = ({ t, data }) => {
+  const fixes: Fix[] = [];
+  const span = t.on === 'attrValue' ? t.attr!.valueSpan : t.on === 'text' ? textSpan(t.el) : undefined;
+  if (!span) return [];
+  const current = t.on === 'attrValue' ? t.attr!.value ?? '' : textContent(t.el).trim();
+  const rep = typeof data.replacement === 'string' ? data.replacement : undefined;
+  const set = (v: string) => (ed: XmlEditor) => (t.on === 'attrValue' ? ed.setAttr(t.el, t.attr!.name, v) : ed.replace(span, v));
+  if (rep !== undefined && rep !== current) fixes.push({ title: `Replace '${current}' with '${rep}'`, preferred: true, apply: set(rep) });
+  return fixes;
+};
+
+/** Inserts data.insert: an attribute (`name='v'`) into the element, or an element as child/sibling. */
+const insertData: Fixer = ({ t, data }) => {
+  const ins = typeof data.insert === 'string' ? data.insert : undefined;
+  if (!ins) return [];
+  if (ins.startsWith('<')) {
+    const name = /^<([\w.-]+)/.exec(ins)?.[1] ?? 'element';
+    // <ivgen> goes next to its <cipher>; everything else into the element reported.
+    if (t.el.name === 'cipher') return [{ title: `Add ${ins}`, preferred: true, apply: (ed) => ed.insertAfter(t.el, ins) }];
+    return [{ title: `Add <${name}> to <${t.el.name}>: ${ins}`, preferred: true, apply: (ed) => ed.appendChild(t.el, ins) }];
+  }
+  const m = /^([\w:.-]+)='([^']*)'$/.exec(ins);
+  if (!m) return [];
+  return [{ title: `Add ${ins}`, preferred: true, apply: (ed) => ed.setAttr(t.el, m[1], m[2]) }];
+};
+
+/** Other values from data.values, nearest first, as alternative fixes. */
+function alternatives(x: FixInput, max = 4): Fix[] {
+  const values = Array.isArray(x.data.values) ? (x.data.values as unknown[]).filter((v): v is string => typeof v === 'string') : [];
+  if (!values.length || (x.t.on !== 'attrValue' && x.t.on !== 'text')) return [];
+  const current = x.t.on === 'attrValue' ? x.t.attr!.value ?? '' : textContent(x.t.el).trim();
+  const out: Fix[] = [];
+  for (const v of values) {
+    if (v === current || v === x.data.replacement || out.length >= max) continue;
+    out.push({ title: `Replace '${current}' with '${v}'`, apply: (ed) => (x.t.on === 'attrValue' ? ed.setAttr(x.t.el, x.t.attr!.name, v) : ed.replace(textSpan(x.t.el), v)) });
+  }
+  return out;
+}
+
+// ---- rule-specific fixers ----
+
+function cipherOf(t: Target): XmlElement | undefined {
+  if (t.el.name === 'cipher') return t.el;
+  const enc = encryptionOf(t);
+  return firstChild(enc, 'cipher');
+}
+
+/** A value qemu accepts for a cipher/ivgen attribute in this context (values.ts). */
+function bestValue(fc: FeatureContext, el: XmlElement, name: string): string | undefined {
+  const def = attrDefOf(el, name);
+  const values = resolveValues(def?.values, { settings: fc.settings, env: fc.env, element: el }, name);
+  return (values.find((v) => v.isDefault) ?? values[0])?.value;
+}
+
+const setCompat11: Fixer = ({ t }) => {
+  let root = t.el;
+  while (root.parent) root = root.parent;
+  const target = path(root, 'target');
+  if (!target) return [];
+  const compat = firstChild(target, 'compat');
+  return [{
+    title: compat ? 'Set <compat> to 1.1' : 'Add <compat>1.1</compat>', preferred: true,
+    apply: (ed) => (compat ? ed.replace(childElements(compat).length || !textContent(compat).trim() ? compat.contentSpan : textSpan(compat), '1.1') : ed.appendChild(target, '<compat>1.1</compat>')),
+  }];
+};
+
+const setVolumeFormat = (fmt: string): Fixer => ({ t }) => {
+  let root = t.el;
+  while (root.parent) root = root.parent;
+  const target = path(root, 'target');
+  if (!target) return [];
+  const f = firstChild(target, 'format');
+  return [{ title: `Make the volume ${fmt}`, apply: (ed) => (f ? ed.setAttr(f, 'type', fmt) : ed.appendChild(target, `<format type='${fmt}'/>`)) }];
+};
+
+const FIXERS: Record<string, Fixer[]> = {
+  // Legacy qcow AES / formats qemu cannot create → LUKS with a passphrase secret.
+  'encryption-format-deprecated': [useLuks],
+  'volume-encryption-qcow-create': [useLuks],
+  'volume-raw-encryption': [useLuks],
+  'volume-encryption-format-unsupported': [useLuks],
+  'volume-encryption-pool-luks-only': [useLuks],
+  'disk-encryption-old-qcow': [useLuks],
+  'disk-encryption-qemu-luks2': [useLuks],
+  'encryption-format-required': [({ t, uuid }) => {
+    const enc = encryptionOf(t);
+    return enc ? [{ title: "Set format='luks'", preferred: true, apply: (ed) => (childElements(enc, 'secret').length ? ed.setAttr(enc, 'format', 'luks') : toLuks(enc, uuid, ed)) }] : [];
+  }],
+  'encryption-format-unknown': [replaceValue],
+  'encryption-engine-invalid': [replaceValue, ({ t }) => t.attr ? [{ title: "Remove the 'engine' attribute (qemu decrypts)", apply: (ed) => ed.removeAttr(t.el, 'engine') }] : []],
+  'encryption-engine-ignored': [removeTarget("Remove the 'engine' attribute")],
+  // Secrets.
+  'encryption-secret-missing': [addSecret],
+  'disk-encryption-no-secret': [addSecret],
+  'volume-secret-count': [(x) => (x.t.el.name === 'secret' ? removeTarget('Remove the extra <secret>')(x) : addSecret(x))],
+  'disk-encryption-qemu-one-secret': [removeTarget('Remove the extra <secret>')],
+  'encryption-secret-type-required': [({ t }) => {
+    const s = t.el.name === 'secret' ? t.el : undefined;
+    return s ? [{ title: "Set type='passphrase'", preferred: true, apply: (ed) => ed.setAttr(s, 'type', 'passphrase') }] : [];
+  }],
+  'encryption-secret-type-unknown': [replaceValue],
+  'encryption-secret-ref-missing': [({ t, uuid, fc }) => {
+    const enc = t.el.parent;
+    const fixes: Fix[] = [{ title: 'Add a new secret uuid', preferred: true, apply: (ed) => ed.setAttr(t.el, 'uuid', uuid()) }];
+    if (enc) for (const s of workspaceCandidates(fc, enc)) fixes.push({ title: `Use the workspace secret ${s.uuid} (${s.label})`, apply: (ed) => ed.setAttr(t.el, 'uuid', s.uuid) });
+    return fixes;
+  }],
+  'encryption-secret-ref-both': [({ t }) => [
+    { title: "Keep the uuid (remove 'usage')", preferred: true, apply: (ed) => ed.removeAttr(t.el, 'usage') },
+    { title: "Keep the usage (remove 'uuid')", apply: (ed) => ed.removeAttr(t.el, 'uuid') },
+  ]],
+  'encryption-secret-uuid-invalid': [({ t, uuid }) => t.attr ? [{ title: 'Replace with a new random uuid', preferred: true, apply: (ed) => ed.setAttr(t.el, 'uuid', uuid()) }] : []],
+  'encryption-secret-uuid-noncanonical': [replaceValue],
+  'secret-uuid-noncanonical': [replaceValue],
+  'secret-uuid-invalid': [({ t, uuid }) => [{ title: 'Replace with a new random uuid', preferred: true, apply: (ed) => ed.replace(textSpan(t.el) === t.el.nameSpan ? t.el.contentSpan : textSpan(t.el), uuid()) }]],
+  'workspace-secret-uuid-unknown': [({ t, data }) => {
+    const c = Array.isArray(data.candidates) ? data.candidates as Array<{ uuid?: string; usageVolume?: string }> : [];
+    return c.filter((s) => s.uuid).slice(0, 5).map((s, i) => ({ title: `Use the workspace secret ${s.uuid}${s.usageVolume ? ` (${s.usageVolume})` : ''}`, preferred: i === 0 && c.length === 1, apply: (ed) => ed.setAttr(t.el, 'uuid', s.uuid!) }));
+  }],
+  'workspace-secret-path-mismatch': [({ t, fc, data }) => {
+    const enc = t.el.parent;
+    if (!enc) return [];
+    return workspaceCandidates(fc, enc).filter((s) => s.label === data.path).map((s) => ({ title: `Use the secret for '${s.label}' (${s.uuid})`, preferred: true, apply: (ed) => ed.setAttr(t.el, 'uuid', s.uuid) }));
+  }],
+  // Cipher / ivgen.
+  'cipher-name-required': [({ t }) => [{ title: "Add name='aes'", preferred: true, apply: (ed) => ed.setAttr(t.el, 'name', 'aes') }]],
+  'cipher-size-required': [({ t, fc }) => {
+    const size = bestValue(fc, t.el, 'size') ?? '256';
+    return [{ title: `Add size='${size}'`, preferred: true, apply: (ed) => ed.setAttr(t.el, 'size', size) }];
+  }],
+  'cipher-size-invalid': [({ t, fc }) => {
+    const c = t.el;
+    const size = bestValue(fc, c, 'size') ?? '256';
+    return [{ title: `Set size='${size}'`, preferred: true, apply: (ed) => ed.setAttr(c, 'size', size) }];
+  }],
+  'cipher-size-off-schema': [replaceValue],
+  'cipher-mode-hash-pair': [insertData],
+  'cipher-needs-ivgen': [insertData],
+  'ivgen-name-required': [insertData],
+  'ivgen-needs-cipher': [({ t }) => [
+    { title: "Add <cipher name='aes' size='256' mode='xts' hash='sha256'/>", preferred: true, apply: (ed) => ed.insertBefore(t.el, "<cipher name='aes' size='256' mode='xts' hash='sha256'/>") },
+    { title: 'Remove the <ivgen>', apply: (ed) => ed.removeElement(t.el) },
+  ]],
+  'encryption-cipher-ignored': [removeTarget('Remove it (libvirt ignores it)')],
+  'encryption-cipher-without-secret': [addSecret],
+  'cipher-algorithm-invalid': [replaceValue],
+  'cipher-mode-invalid': [replaceValue],
+  'cipher-hash-invalid': [replaceValue],
+  'ivgen-name-invalid': [replaceValue],
+  'ivgen-hash-invalid': [replaceValue],
+  'ivgen-essiv-incompatible': [({ t, fc }) => {
+    const iv = t.el.name === 'ivgen' ? t.el : firstChild(encryptionOf(t), 'ivgen');
+    if (!iv) return [];
+    const h = bestValue(fc, iv, 'hash');
+    const fixes: Fix[] = [];
+    if (h) fixes.push({ title: `Set the essiv hash to '${h}'`, preferred: true, apply: (ed) => ed.setAttr(iv, 'hash', h) });
+    fixes.push({ title: "Use ivgen 'plain64'", apply: (ed) => { ed.setAttr(iv, 'name', 'plain64'); ed.removeAttr(iv, 'hash'); } });
+    return fixes;
+  }],
+  'cipher-mode-unsupported': [({ t, fc }) => {
+    const c = cipherOf(t);
+    if (!c) return [];
+    const mode = bestValue(fc, c, 'mode') ?? 'cbc';
+    return [{ title: `Set mode='${mode}'`, preferred: true, apply: (ed) => { ed.setAttr(c, 'mode', mode); if (!attr(c, 'hash')) ed.setAttr(c, 'hash', 'sha256'); } }];
+  }],
+  'cipher-qemu-abort': [({ t }) => {
+    const c = cipherOf(t);
+    if (!c) return [];
+    return [
+      { title: "Use mode 'xts'", preferred: true, apply: (ed) => ed.setAttr(c, 'mode', 'xts') },
+      { title: "Use a 256-bit key (size='256')", apply: (ed) => ed.setAttr(c, 'size', '256') },
+    ];
+  }],
+  // Domain disks.
+  'disk-encryption-cipher': [({ t }) => {
+    const enc = t.el.parent;
+    const ivgen = firstChild(enc, 'ivgen');
+    return [{ title: ivgen ? 'Remove <cipher> and <ivgen> (the image header decides)' : 'Remove <cipher> (the image header decides)', preferred: true, apply: (ed) => { ed.removeElement(t.el); if (ivgen) ed.removeElement(ivgen); } }];
+  }],
+  'disk-encryption-legacy-location': [({ t }) => {
+    const enc = t.el;
+    const disk = enc.parent;
+    const source = firstChild(disk, 'source');
+    if (!disk || !source || firstChild(source, 'encryption')) return [];
+    return [{ title: 'Move <encryption> into <source>', preferred: true, apply: (ed) => { const xml = ed.relativeText(enc); ed.removeElement(enc); ed.appendChild(source, xml); } }];
+  }],
+  'disk-encryption-both': [removeTarget('Remove the <source>-level <encryption>'), ({ t }) => {
+    const disk = t.el.parent?.parent;
+    const top = firstChild(disk, 'encryption');
+    return top ? [{ title: 'Remove the <disk>-level <encryption>', apply: (ed) => ed.removeElement(top) }] : [];
+  }],
+  'disk-encryption-rbd-only': [replaceValue],
+  // Volumes.
+  'volume-compat-default': [setCompat11],
+  'volume-lazy-refcounts-compat': [setCompat11],
+  'volume-extended-l2-compat': [setCompat11],
+  'volume-compat-invalid': [replaceValue],
+  'compat-value-invalid': [replaceValue],
+  'volume-compat-format': [removeTarget('Remove <compat>'), setVolumeFormat('qcow2')],
+  'volume-features-format': [removeTarget('Remove <features>'), setVolumeFormat('qcow2')],
+  'volume-backing-raw': [setVolumeFormat('qcow2')],
+  'volume-format-luks': [({ t, uuid }) => {
+    let root = t.el;
+    while (root.parent) root = root.parent;
+    const target = path(root, 'target');
+    if (!target || !t.attr) return [];
+    const enc = firstChild(target, 'encryption');
+    return [{
+      title: "Use format 'raw' with <encryption format='luks'>", preferred: true,
+      apply: (ed) => { ed.setAttr(t.el, 'type', 'raw'); if (enc) toLuks(enc, uuid, ed); else ed.appendChild(target, `<encryption format='luks'>\n${ed.indentUnit()}${secretXml(uuid())}\n</encryption>`); },
+    }];
+  }],
+  'volume-format-unknown': [replaceValue],
+  'volume-encryption-image-format': [replaceValue],
+  'volume-format-not-creatable': [replaceValue],
+  'volume-type-unknown': [replaceValue],
+  'volume-type-output-only': [({ t }) => [{ title: "Remove the 'type' attribute (output only)", preferred: true, apply: (ed) => ed.removeAttr(t.el, 'type') }]],
+  'volume-unit-unknown': [replaceValue],
+  'volume-size-off-schema': [replaceValue],
+  'volume-feature-unknown': [({ t, data }) => {
+    const rep = typeof data.replacement === 'string' ? data.replacement : undefined;
+    const fixes: Fix[] = [];
+    if (rep) fixes.push({ title: `Replace with <${rep}/>`, preferred: true, apply: (ed) => { ed.replace(t.el.nameSpan, rep); if (t.el.endTagNameSpan) ed.replace(t.el.endTagNameSpan, rep); } });
+    fixes.push({ title: `Remove <${t.el.name}>`, apply: (ed) => ed.removeElement(t.el) });
+    return fixes;
+  }],
+  'volume-capacity-required': [insertData],
+  'volume-backing-format-missing': [insertData],
+  'cluster-size-invalid': [replaceValue],
+  'cluster-size-ignored': [removeTarget('Remove <clusterSize>')],
+  'cluster-size-unsupported': [removeTarget('Remove <clusterSize>')],
+  'volume-encryption-ignored': [removeTarget('Remove <encryption> (nothing is encrypted)')],
+  'volume-feature-ignored': [removeTarget('Remove the feature')],
+  // Secrets documents.
+  'secret-ephemeral-invalid': [replaceValue],
+  'secret-private-invalid': [replaceValue],
+  'secret-usage-type-required': [({ t, data }) => {
+    const usage = t.el.name === 'usage' ? t.el : undefined;
+    const v = typeof data.replacement === 'string' ? data.replacement : 'volume';
+    return usage ? [{ title: `Set type='${v}'`, preferred: true, apply: (ed) => ed.setAttr(usage, 'type', v) }] : [];
+  }],
+  'secret-usage-type-unknown': [replaceValue],
+  'secret-usage-type-none': [({ t }) => [{ title: 'Remove <usage>', preferred: true, apply: (ed) => ed.removeElement(t.el) }]],
+  // Structure.
+  'unknown-element': [({ t, data }) => {
+    const values = Array.isArray(data.values) ? (data.values as string[]) : [];
+    const rep = nearest(t.el.name, values);
+    const fixes: Fix[] = [];
+    if (rep) fixes.push({ title: `Rename to <${rep}>`, preferred: true, apply: (ed) => { ed.replace(t.el.nameSpan, rep); if (t.el.endTagNameSpan) ed.replace(t.el.endTagNameSpan, rep); } });
+    fixes.push({ title: `Remove <${t.el.name}>`, apply: (ed) => ed.removeElement(t.el) });
+    return fixes;
+  }],
+  'unknown-attribute': [({ t, data }) => {
+    if (!t.attr) return [];
+    const values = Array.isArray(data.values) ? (data.values as string[]).filter((v) => !attr(t.el, v)) : [];
+    const rep = nearest(t.attr.name, values);
+    const fixes: Fix[] = [];
+    if (rep) fixes.push({ title: `Rename to '${rep}'`, preferred: true, apply: (ed) => ed.replace(t.attr!.nameSpan, rep) });
+    fixes.push({ title: `Remove '${t.attr.name}'`, apply: (ed) => ed.removeAttr(t.el, t.attr!.name) });
+    return fixes;
+  }],
+  'duplicate-element': [removeTarget('Remove the duplicate')],
+  // Image-aware checks: declare what the file really is.
+  'image-format-mismatch': [({ t, data }) => (t.on === 'attrValue' && typeof data.realFormat === 'string' ? [{ title: `Declare format '${data.realFormat}'`, preferred: true, apply: (ed) => ed.setAttr(t.el, t.attr!.name, data.realFormat as string) }] : [])],
+};
+
+/** Security lint payload (validation/security.ts XmlCryptoFix): attribute edits on encryption/cipher/ivgen. */
+function cryptoFix(x: FixInput, fix: unknown, title: string, preferred: boolean): Fix | undefined {
+  if (!fix || typeof fix !== 'object') return undefined;
+  const f = fix as { encryption?: { format: string }; cipher?: Record<string, string | null>; ivgen?: Record<string, string | null> };
+  const enc = encryptionOf(x.t);
+  if (!enc) return undefined;
+  const cipher = firstChild(enc, 'cipher');
+  const ivgen = firstChild(enc, 'ivgen');
+  const parts: string[] = [];
+  if (f.encryption?.format) parts.push(`format='${f.encryption.format}'`);
+  for (const [k, v] of Object.entries(f.cipher ?? {})) parts.push(v === null ? `no cipher ${k}` : `cipher ${k}='${v}'`);
+  for (const [k, v] of Object.entries(f.ivgen ?? {})) parts.push(v === null ? `no ivgen ${k}` : `ivgen ${k}='${v}'`);
+  if (!parts.length) return undefined;
+  return {
+    title: `${title}: ${parts.join(', ')}`, preferred,
+    apply: (ed) => {
+      if (f.encryption?.format) {
+        if (f.encryption.format === 'luks') toLuks(enc, x.uuid, ed);
+        else ed.setAttr(enc, 'format', f.encryption.format);
+      }
+      const setAll = (el: XmlElement | undefined, tag: string, attrs: Record<string, string | null> | undefined) => {
+        if (!attrs || !Object.keys(attrs).length) return;
+        if (!el) {
+          const s = Object.entries(attrs).filter(([, v]) => v !== null).map(([k, v]) => ` ${k}='${v}'`).join('');
+          if (tag === 'ivgen' && cipher) ed.insertAfter(cipher, `<ivgen${s}/>`);
+          else ed.appendChild(enc, `<${tag}${s}/>`);
+          return;
+        }
+        for (const [k, v] of Object.entries(attrs)) if (v === null) ed.removeAttr(el, k); else ed.setAttr(el, k, v);
+      };
+      setAll(cipher, 'cipher', f.cipher);
+      setAll(ivgen, 'ivgen', f.ivgen);
+    },
+  };
+}
+
+export function doCodeActions(fc: FeatureContext, _range: Range, context: CodeActionContext): CodeAction[] {
+  const out: CodeAction[] = [];
+  const { lines } = fc.parsed;
+  let uuidMemo: string | undefined;
+  const uuid = () => (uuidMemo ??= newUuid(fc.env.randomUUID));
+  for (const d of context.diagnostics) {
+    if (d.source !== 'libvirt' || typeof d.code !== 'string') continue;
+    const span = { start: lines.offsetAt(d.range.start), end: lines.offsetAt(d.range.end) };
+    const t = locate(fc, span);
+    if (!t) continue;
+    const data = (d.data && typeof d.data === 'object' ? d.data : {}) as Record<string, unknown>;
+    const x: FixInput = { fc, d, data, t, uuid };
+    let fixes: Fix[] = [];
+    try {
+      const fixers = FIXERS[d.code];
+      if (fixers) for (const f of fixers) fixes.push(...f(x));
+      else if (data.fix) {
+        const a = cryptoFix(x, data.fix, 'Use', true);
+        if (a) fixes.push(a);
+        const b = cryptoFix(x, data.modernDefault, "Use qemu's modern default", false);
+        if (b && b.title !== a?.title) fixes.push(b);
+      } else if (data.replacement !== undefined) fixes.push(...replaceValue(x));
+      else if (data.insert !== undefined) fixes.push(...insertData(x));
+      else if (data.remove) fixes.push(...removeTarget('Remove it')(x));
+      fixes.push(...alternatives(x));
+    } catch (e) {
+      fc.env.log?.(`code action for ${d.code} failed: ${(e as Error)?.stack ?? e}`);
+      continue;
+    }
+    for (const f of fixes) {
+      const ed = new XmlEditor(fc.parsed.xml.text, lines);
+      f.apply(ed);
+      if (!ed.edits.length) continue;
+      out.push({ title: f.title, kind: CodeActionKind.QuickFix, diagnostics: [d], isPreferred: f.preferred || undefined, edit: { changes: { [fc.document.uri]: ed.edits } } });
+    }
+  }
+  return out;
 }
