@@ -188,7 +188,8 @@ function validateTarget(ctx: ValidationContext, f: VolumeFacts): void {
   }
   checkStructure(ctx, t, TARGET_SHAPE);
   const fmt = validateFormat(ctx, t, 'target');
-  f.format = fmt.format;
+  // The removed "luks" format means raw + LUKS (its documented replacement): judge the rest so.
+  f.format = fmt.format ?? (attr(firstChild(t, 'format'), 'type')?.value === 'luks' && targetFormatsFor(ctx.pool)?.formats === FILE_FORMATS ? 'raw' : undefined);
   f.formatEl = firstChild(t, 'format');
   validatePermissions(ctx, firstChild(t, 'permissions'));
   const enc = firstChild(t, 'encryption');

@@ -1,0 +1,13 @@
+// `npm start`: the main job. Makes the checkout runnable (scripts/bootstrap.mjs: npm packages,
+// Debian oracles, bundles), then checks the example documents with the CLI so the diagnostics
+// show. The examples contain deliberate mistakes, so findings (exit 1) are the expected outcome.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { root, ensureNpm, ensureDebian, build } from './bootstrap.mjs';
+
+ensureNpm();
+ensureDebian();
+build();
+const r = spawnSync(process.execPath, [join(root, 'bin', 'libvirt-volume.js'), 'check', 'examples', ...process.argv.slice(2)], { cwd: root, stdio: 'inherit' });
+// 0 = clean, 1 = diagnostics found (the examples have some): both mean the job ran.
+process.exit(r.status === 0 || r.status === 1 ? 0 : (r.status ?? 2));
