@@ -5,6 +5,7 @@
 import type { XmlElement } from '../xmlModel';
 import { textSpan } from '../xmlModel';
 import type { ValidationContext } from './context';
+import { QEMU_MESSAGES, checkQcow2Rules, compatVersion, maxQcow2Size } from '../../../../schemas/qcow2Options';
 
 export interface Qcow2CreateInput {
   /** The compat text libvirt passes (explicit, implied by <features>, or libvirt's default). */
@@ -16,35 +17,44 @@ export interface Qcow2CreateInput {
   lazyRefcounts?: XmlElement;
   capacity?: bigint;
   capacityEl?: XmlElement;
+  hasBacking?: boolean;
 }
 
-/** qcow2_co_create_opts maps the legacy names; the QAPI enum BlockdevQcow2Version takes v2/v3. */
-const QEMU_COMPAT = ['0.10', '1.1', 'v2', 'v3'];
-const DEFAULT_CLUSTER = 65536n;
-/** block/qcow2.h QCOW_MAX_L1_SIZE (32 MiB of 8-byte entries). */
-const MAX_L1_ENTRIES = 0x2000000n / 8n;
-
 export function checkQcow2Create(ctx: ValidationContext, o: Qcow2CreateInput): void {
-  if (!QEMU_COMPAT.includes(o.compat)) {
-    if (o.compatEl) ctx.report('compat-value-invalid', textSpan(o.compatEl), { detail: `Parameter 'version' does not accept value '${o.compat}'` }, { data: { replacement: '1.1', values: ['1.1', '0.10'] } });
+  // qcow2_co_create_opts: the QAPI visitor refuses an unknown version first.
+  const version = compatVersion(o.compat);
+  if (version === undefined) {
+    if (o.compatEl) ctx.report('compat-value-invalid', textSpan(o.compatEl), { detail: QEMU_MESSAGES.notAccept('version', o.compat) }, { data: { replacement: '1.1', values: ['1.1', '0.10'] } });
     return;
   }
-  const cs = o.clusterSize ?? DEFAULT_CLUSTER;
-  if (cs < 512n || cs > 2n * 1024n * 1024n || (cs & (cs - 1n)) !== 0n) {
-    ctx.report('cluster-size-invalid', textSpan(o.clusterEl!), { detail: 'Cluster size must be a power of two between 512 and 2048k' }, { data: { replacement: nearestPow2(cs) } });
-    return;
-  }
-  if (o.extendedL2 && cs < 16384n) {
-    ctx.report('extended-l2-cluster-size', o.clusterEl ? textSpan(o.clusterEl) : o.extendedL2.nameSpan, { detail: 'Extended L2 entries are only supported with cluster sizes of at least 16384 bytes' }, { data: { replacement: '16384' } });
+  const clusterSize = Number(o.clusterSize ?? 65536n);
+  // schemas/qcow2Options.ts: qcow2_co_create's rule chain, shared with the image writer. libvirt
+  // passes backing_fmt whenever it passes a backing file, never preallocation (no --prealloc-metadata
+  // here), refcount_bits, data_file or compression_type.
+  // With compat exactly 0.10 libvirt refuses lazy_refcounts/extended_l2 itself (VCR-*-COMPAT).
+  const libvirtRefused = o.compat === '0.10';
+  const fail = checkQcow2Rules({
+    version, clusterSize, extendedL2: !!o.extendedL2 && !libvirtRefused, preallocation: 'off',
+    hasBackingFile: !!o.hasBacking, hasBackingFmt: !!o.hasBacking, lazyRefcounts: !!o.lazyRefcounts && !libvirtRefused,
+    refcountBits: 16, hasDataFile: false, dataFileRaw: false, compressionType: 'zlib',
+  });
+  if (fail) {
+    if (fail.id === 'QIMG-CLUSTER' && o.clusterEl) {
+      ctx.report('cluster-size-invalid', textSpan(o.clusterEl), { detail: fail.message }, { data: { replacement: nearestPow2(BigInt(clusterSize)) } });
+    } else if (fail.message === QEMU_MESSAGES.extL2Cluster) {
+      ctx.report('extended-l2-cluster-size', o.clusterEl ? textSpan(o.clusterEl) : o.extendedL2!.nameSpan, { detail: fail.message }, { data: { replacement: '16384' } });
+    } else {
+      const at = fail.option === 'lazy_refcounts' ? o.lazyRefcounts : fail.option === 'extended_l2' ? o.extendedL2 : undefined;
+      ctx.report('qcow2-option-invalid', (at ?? o.compatEl)?.nameSpan ?? o.capacityEl!.nameSpan, { detail: fail.message });
+    }
     return;
   }
   if (o.capacity !== undefined && o.capacityEl) {
     // libvirt passes the size in KiB rounded up (VIR_DIV_UP(capacity, 1024)).
     const size = ((o.capacity + 1023n) / 1024n) * 1024n;
-    const perL1 = cs * (cs / (o.extendedL2 ? 16n : 8n));
-    const l1 = (size + perL1 - 1n) / perL1;
-    if (l1 > MAX_L1_ENTRIES) {
-      ctx.report('capacity-too-large', textSpan(o.capacityEl), { detail: "The image size is too large for file format 'qcow2' (try using a larger cluster size)" }, { data: { maxBytes: String(MAX_L1_ENTRIES * perL1) } });
+    const max = maxQcow2Size(clusterSize, !!o.extendedL2);
+    if (size > max) {
+      ctx.report('capacity-too-large', textSpan(o.capacityEl), { detail: QEMU_MESSAGES.tooLarge('qcow2', true) }, { data: { maxBytes: String(max) } });
     }
   }
 }

@@ -376,7 +376,7 @@ function createWithQemuImg(ctx: ValidationContext, f: VolumeFacts, format: strin
       compat, compatEl: f.compatEl,
       clusterSize: f.clusterSize, clusterEl: f.clusterEl,
       extendedL2: f.features.get('extended_l2'), lazyRefcounts: f.features.get('lazy_refcounts'),
-      capacity: f.capacity, capacityEl: f.capacityEl,
+      capacity: f.capacity, capacityEl: f.capacityEl, hasBacking: !!f.backingPath,
     });
   }
 }
