@@ -64,12 +64,12 @@ export const WEAK_CRYPTO_RULES: WeakRule[] = [
   },
   {
     id: 'weak-pbkdf-hash', severity: 'warning', summary: 'PBKDF2 hash {hash}',
-    reason: '{hash} is a broken or legacy hash and is the weakest part of the key slots that protect the master key; cryptsetup refuses LUKS headers that use md5. Use sha256 (qemu\'s default).',
+    reason: '{hash} is {why}; use sha256 (qemu\'s default) for the PBKDF2 that turns the passphrase into the keys of the slots guarding the master key{extra}.',
     doc: LINK.hash,
   },
   {
     id: 'weak-essiv-hash', severity: 'warning', summary: 'essiv hash {hash}',
-    reason: 'essiv derives its IV key by hashing the master key with {hash}, a broken or legacy hash that also limits the IV key to {bits} bits. Use sha256.',
+    reason: 'essiv hashes the master key with {hash} ({why}) and uses the {bits}-bit digest as the IV key; use sha256.',
     doc: LINK.ivModes,
   },
   {
@@ -130,6 +130,11 @@ export const PLAIN_IV_LIMIT = 2n ** 32n * 512n;
 
 const WEAK_HASHES = new Set(['md5', 'sha1', 'ripemd160']);
 const DIGEST_BITS: Record<string, number> = { md5: 128, sha1: 160, ripemd160: 160 };
+const HASH_WHY: Record<string, string> = {
+  md5: 'a broken hash (practical collisions since 2004)',
+  sha1: 'a collision-broken hash (SHAttered, 2017)',
+  ripemd160: 'a legacy 160-bit hash',
+};
 
 function fill(template: string, args: Record<string, string>): string {
   return template.replace(/\{(\w+)\}/g, (_, k: string) => args[k] ?? '');
@@ -193,9 +198,13 @@ export function weakChoices(c: CryptoChoices): WeakChoice[] {
   if (ivgen === 'plain' && c.sizeBytes !== undefined && toBig(c.sizeBytes) > PLAIN_IV_LIMIT) {
     add('weak-ivgen-plain-wrap', 'ivgenAlg', { size: formatBytes(c.sizeBytes) }, { ivgenAlg: 'plain64' });
   }
-  if (WEAK_HASHES.has(hash)) add('weak-pbkdf-hash', 'hashAlg', { hash }, { hashAlg: 'sha256' });
+  if (WEAK_HASHES.has(hash)) {
+    // cryptsetup 2.6 refuses md5 headers: "Requested LUKS hash md5 is not supported" (oracles.md).
+    const extra = hash === 'md5' ? ', and cryptsetup cannot open a LUKS header that uses md5' : '';
+    add('weak-pbkdf-hash', 'hashAlg', { hash, why: HASH_WHY[hash], extra }, { hashAlg: 'sha256' });
+  }
   if (ivgen === 'essiv' && ivgenHash && WEAK_HASHES.has(ivgenHash)) {
-    add('weak-essiv-hash', 'ivgenHashAlg', { hash: ivgenHash, bits: String(DIGEST_BITS[ivgenHash]) }, is64bitBlock ? { ...MODERN_DEFAULT } : { ivgenHashAlg: 'sha256' });
+    add('weak-essiv-hash', 'ivgenHashAlg', { hash: ivgenHash, why: HASH_WHY[ivgenHash], bits: String(DIGEST_BITS[ivgenHash]) }, is64bitBlock ? { ...MODERN_DEFAULT } : { ivgenHashAlg: 'sha256' });
   }
   if (mode === 'xts' && bits === 128 && !is64bitBlock) {
     add('weak-xts-128-key', 'cipherAlg', { cipher: alg, half: '128' }, { cipherAlg: `${family}-256` });

@@ -11,6 +11,8 @@ import { getLanguageService } from '../service/languageService';
 import { documentKind } from '../service/validation';
 import { parseXml } from '../service/xmlModel';
 import type { LanguageSettings } from '../service/types';
+import { nodeProbeIO } from '../writer/nodeIO';
+import { tryProbeImage } from '../writer/probe';
 import { LIBVIRT_VERSIONS, POOL_TYPES, type PoolType } from '../../../schemas/vocabulary';
 
 export const USAGE = `check [--json] [--libvirt-version X.Y.Z] [--pool-type T] PATH...
@@ -19,6 +21,7 @@ export const USAGE = `check [--json] [--libvirt-version X.Y.Z] [--pool-type T] P
   --json                 print [{"file", "diagnostics": [LSP Diagnostic]}] (0-based positions)
   --libvirt-version V    judge against libvirt V (default: newest known, ${LIBVIRT_VERSIONS[LIBVIRT_VERSIONS.length - 1]})
   --pool-type T          storage pool type for <volume> documents (default dir): ${POOL_TYPES.join(', ')}
+  --no-image-checks      do not read the headers of the image files the documents name
   Exit status: 0 no errors, 1 errors found, 2 usage or I/O error.`;
 
 const SEV: Record<number, string> = { 1: 'error', 2: 'warning', 3: 'info', 4: 'hint' };
@@ -34,6 +37,7 @@ function parseArgs(args: string[]): Options | string {
       return args[++i];
     };
     if (a === '--json') o.json = true;
+    else if (a === '--no-image-checks') o.settings.imageChecks = false;
     else if (a === '--libvirt-version' || a.startsWith('--libvirt-version=')) {
       const v = value('--libvirt-version');
       if (!v || !/^\d+\.\d+(\.\d+)?$/.test(v)) return `invalid --libvirt-version '${v ?? ''}' (expected X.Y.Z)`;
@@ -85,7 +89,12 @@ export async function runCheck(args: string[]): Promise<number> {
       ioError = true;
     }
   }
-  const ls = getLanguageService({ log: (m) => process.stderr.write(`libvirt-volume check: internal: ${m}\n`) });
+  // Image-aware checks (issue 7): the writer's bounded header reader on the files documents name.
+  const probeIO = nodeProbeIO();
+  const ls = getLanguageService({
+    log: (m) => process.stderr.write(`libvirt-volume check: internal: ${m}\n`),
+    imageFacts: (p) => tryProbeImage(probeIO, p),
+  });
   ls.configure(o.settings);
   const results: { file: string; diagnostics: Diagnostic[] }[] = [];
   let errors = 0, warnings = 0, checked = 0, skipped = 0;
