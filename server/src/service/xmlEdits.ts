@@ -58,7 +58,10 @@ export class XmlEditor {
       end = le;
       if (this.text[end] === '\r') end++;
       if (this.text[end] === '\n') end++;
-      else if (start > 0) start--; // last line: eat the newline before instead
+      else if (start > 0) { // last line: eat the newline before instead (both halves of a CRLF)
+        start--;
+        if (start > 0 && this.text[start] === '\n' && this.text[start - 1] === '\r') start--;
+      }
     }
     this.push(start, end, '');
     return this;

@@ -401,6 +401,8 @@ export class LineIndex {
   }
   positionAt(offset: number): { line: number; character: number } {
     offset = Math.max(0, Math.min(offset, this.text.length));
+    // An offset between the \r and the \n of a CRLF is not an LSP position: use the line end.
+    if (offset > 0 && this.text.charCodeAt(offset) === 10 && this.text.charCodeAt(offset - 1) === 13) offset--;
     let lo = 0, hi = this.starts.length - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;

@@ -1,0 +1,29 @@
+// Entry of scripts/oracle-agreement.mjs: judge a bigger generated set, print the agreement
+// table, write every disagreement to .tmp/disagreements.txt.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describeDisagreement, judgeMutants, tableMarkdown } from './agreement';
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const num = (flag: string, dflt: number) => { const i = args.indexOf(flag); return i >= 0 ? Number(args[i + 1]) : dflt; };
+  const seeds = Array.from({ length: num('--seeds', 5) }, (_, i) => num('--first-seed', 101) + i);
+  const perSeed = num('--per-seed', 100);
+  const maxEnc = num('--max-encrypted', 60);
+  const t0 = Date.now();
+  let last = 0;
+  const rows = await judgeMutants({
+    seeds, perSeed, concurrency: num('--concurrency', 2), maxEncryptedCreations: maxEnc,
+    onProgress: (d, n) => { if (Date.now() - last > 5000) { last = Date.now(); process.stderr.write(`  ${d}/${n}\n`); } },
+  });
+  const secs = ((Date.now() - t0) / 1000).toFixed(0);
+  console.log(`\nOracle agreement: ${rows.length} generated volume documents (seeds ${seeds.join(',')}, ${perSeed} each), libvirt 9.0, dir pool, ${secs} s\n`);
+  console.log(tableMarkdown(rows));
+  const bad = rows.filter((r) => !r.skipped && !r.agree);
+  const root = process.env.LIBVIRT_VOLUME_ROOT ?? join(__dirname, '..', '..');
+  mkdirSync(join(root, '.tmp'), { recursive: true });
+  const file = join(root, '.tmp', 'disagreements.txt');
+  writeFileSync(file, `${bad.length} disagreements of ${rows.length} documents (seeds ${seeds.join(',')})\n\n` + bad.map(describeDisagreement).join('\n\n') + '\n');
+  console.log(`\n${bad.length} disagreements written to ${file}`);
+}
+main().catch((e) => { console.error(e); process.exit(2); });

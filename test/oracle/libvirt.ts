@@ -1,0 +1,302 @@
+// libvirt as an oracle (../shared/reference/oracles.md §5):
+//  * parser layer: `virsh -c test:///default vol-create default-pool F` / `define F` — the test
+//    driver runs libvirt's real XML parsers (and generic domain validation) in-process, ~20 ms a call;
+//  * creation layer: a session libvirtd running the real storage driver (qemu-img, fallocate) and
+//    the qemu driver's define-time validation, as uid 65534 with its own XDG dirs (§5.4), so
+//    nothing touches the system daemon or /etc.
+// And the other side: our language service's verdict on the same text, in-process.
+import { execFile, execFileSync } from 'node:child_process';
+import { chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+import type { Diagnostic } from 'vscode-languageserver-types';
+import { getLanguageService } from '../../server/src/service/languageService';
+import type { ImageFacts, ServiceEnvironment } from '../../server/src/service/types';
+
+export const ORACLE_SECRET_UUID = '0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f';
+export const ORACLE_SECRET_USAGE = '/var/lib/libvirt/images/lvoracle.img';
+/** Fixtures name backing files under this folder; the harness points it at real files. */
+export const FIXTURE_BACKING_DIR = '/var/tmp/lvoracle';
+export const LIBVIRT_VERSION = '9.0.0';
+
+export interface OracleVerdict {
+  ok: boolean;
+  /** libvirt's message (virsh's `error:` lines minus the "Failed to …" headline). */
+  message: string;
+}
+
+interface RunResult { code: number; stdout: string; stderr: string }
+
+function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { env: opts.env, timeout: opts.timeoutMs ?? 120_000, maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as NodeJS.ErrnoException).code === 'number' ? Number((err as NodeJS.ErrnoException).code) : 1) : 0;
+      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+    });
+  });
+}
+
+/** virsh's error text without the generic first line ("error: Failed to create vol from F"). */
+export function virshMessage(stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.trimEnd()).filter(Boolean);
+  const rest = lines.filter((l) => !/^error: Failed to (create vol|define domain|set attributes) from /.test(l));
+  return rest.map((l) => l.replace(/^error: /, '')).join(' | ');
+}
+
+/** Limits how many oracle calls run at once (2 cores). */
+export class Limiter {
+  private active = 0;
+  private queue: Array<() => void> = [];
+  constructor(private readonly max: number) {}
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active >= this.max) await new Promise<void>((r) => this.queue.push(r));
+    this.active++;
+    try { return await fn(); } finally {
+      this.active--;
+      this.queue.shift()?.();
+    }
+  }
+}
+
+/** Serialises work per key (volume/domain name) so concurrent creations never collide. */
+class KeyLock {
+  private tails = new Map<string, Promise<unknown>>();
+  async with<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.tails.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((r) => (release = r));
+    const tail = prev.then(() => mine);
+    this.tails.set(key, tail);
+    await prev;
+    try { return await fn(); } finally {
+      release();
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- test driver (parser layer)
+
+let scratch: string | undefined;
+let seq = 0;
+function scratchFile(text: string): string {
+  scratch ??= mkdtempSync(join(tmpdir(), 'lv-oracle-parse-'));
+  const f = join(scratch, `doc${++seq}.xml`);
+  writeFileSync(f, text);
+  return f;
+}
+export function cleanupScratch(): void {
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+  scratch = undefined;
+}
+
+/** libvirt's volume parser: rc 0 ⇔ virStorageVolDefParse accepts the text. */
+export async function parseVolume(text: string): Promise<OracleVerdict> {
+  const f = scratchFile(text);
+  const r = await run('virsh', ['-q', '-c', 'test:///default', 'vol-create', 'default-pool', f]);
+  rmSync(f, { force: true });
+  return { ok: r.code === 0, message: r.code === 0 ? '' : virshMessage(r.stderr) };
+}
+
+/** libvirt's domain parser plus generic validation (DEF-VAL) in the test driver. */
+export async function parseDomain(text: string): Promise<OracleVerdict> {
+  const f = scratchFile(text);
+  const r = await run('virsh', ['-q', '-c', 'test:///default', 'define', f]);
+  rmSync(f, { force: true });
+  return { ok: r.code === 0, message: r.code === 0 ? '' : virshMessage(r.stderr) };
+}
+
+// ---------------------------------------------------------------- session libvirtd (creation layer)
+
+/**
+ * A libvirtd in session mode, as uid 65534 when we are root (setpriv), with its own runtime,
+ * config and cache dirs under one temp folder; a dir pool `p`; the oracle secret defined with a
+ * value (uuid ORACLE_SECRET_UUID, usage ORACLE_SECRET_USAGE) and backing files base.qcow2/base.raw.
+ * Start once per test file, stop at the end (kills the daemon, removes the folder).
+ */
+export class SessionLibvirt {
+  readonly dir: string;
+  readonly pool: string;
+  readonly backingDir: string;
+  private readonly docs: string;
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly prefix: string[];
+  private readonly locks = new KeyLock();
+  private n = 0;
+
+  private constructor() {
+    this.dir = mkdtempSync(join(tmpdir(), 'lv-oracle-sess-'));
+    this.pool = join(this.dir, 'pool');
+    this.backingDir = join(this.dir, 'backing');
+    this.docs = join(this.dir, 'docs');
+    const home = join(this.dir, 'home');
+    for (const d of [home, join(this.dir, 'run'), this.pool, this.backingDir, this.docs]) mkdirSync(d, { recursive: true, mode: 0o700 });
+    this.env = {
+      PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: home, XDG_RUNTIME_DIR: join(this.dir, 'run'),
+      XDG_CONFIG_HOME: join(home, '.config'), XDG_CACHE_HOME: join(home, '.cache'), LC_ALL: 'C',
+    };
+    const root = process.getuid?.() === 0;
+    this.prefix = root ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', 'env', '-i', ...Object.entries(this.env).map(([k, v]) => `${k}=${v}`)] : ['env', ...Object.entries(this.env).map(([k, v]) => `${k}=${v}`)];
+    if (root) execFileSync('chown', ['-R', '65534:65534', this.dir]);
+  }
+
+  private as(args: string[], timeoutMs?: number): Promise<RunResult> {
+    return run(this.prefix[0], [...this.prefix.slice(1), ...args], { timeoutMs });
+  }
+  private virsh(args: string[], timeoutMs?: number): Promise<RunResult> {
+    return this.as(['virsh', '-q', '-c', 'qemu:///session', ...args], timeoutMs);
+  }
+  private writeDoc(text: string): string {
+    const f = join(this.docs, `d${++this.n}.xml`);
+    writeFileSync(f, text);
+    if (process.getuid?.() === 0) chownSync(f, 65534, 65534);
+    return f;
+  }
+
+  static async start(): Promise<SessionLibvirt> {
+    const s = new SessionLibvirt();
+    try {
+      // --timeout: the daemon also goes away by itself if this process dies before stop().
+      const d = await s.as(['libvirtd', '--daemon', '--timeout', '900', '--pid-file', join(s.dir, 'libvirtd.pid')]);
+      if (d.code !== 0) throw new Error(`libvirtd did not start: ${d.stderr}`);
+      const secretXml = s.writeDoc(`<secret ephemeral='no' private='yes'><uuid>${ORACLE_SECRET_UUID}</uuid><usage type='volume'><volume>${ORACLE_SECRET_USAGE}</volume></usage></secret>`);
+      const pw = s.writeDoc('pw');
+      for (const args of [['secret-define', secretXml], ['secret-set-value', ORACLE_SECRET_UUID, '--file', pw, '--plain'], ['pool-create-as', 'p', 'dir', '--target', s.pool]]) {
+        let r = await s.virsh(args);
+        // The daemon may need a moment to create its socket after --daemon returns.
+        for (let i = 0; r.code !== 0 && i < 20 && /connect|socket|No such file/i.test(r.stderr); i++) {
+          await new Promise((res) => setTimeout(res, 100));
+          r = await s.virsh(args);
+        }
+        if (r.code !== 0) throw new Error(`virsh ${args[0]} failed: ${r.stderr}`);
+      }
+      for (const [f, fmt] of [['base.qcow2', 'qcow2'], ['base.raw', 'raw']]) {
+        execFileSync('qemu-img', ['create', '-q', '-f', fmt, join(s.backingDir, f), '16M']);
+      }
+      if (process.getuid?.() === 0) execFileSync('chown', ['-R', '65534:65534', s.backingDir]);
+      return s;
+    } catch (e) {
+      await s.stop();
+      throw e;
+    }
+  }
+
+  /** Fixture text with the backing-file folder pointed at this session's real files. */
+  localize(text: string): string {
+    return text.split(FIXTURE_BACKING_DIR).join(this.backingDir);
+  }
+
+  /** vol-create in the dir pool (real storage driver: qemu-img / fallocate); the volume is deleted again. */
+  createVolume(text: string): Promise<OracleVerdict> {
+    const name = /<name>([^<]*)<\/name>/.exec(text)?.[1] ?? '';
+    return this.locks.with('vol:' + name, async () => {
+      const f = this.writeDoc(text);
+      const r = await this.virsh(['vol-create', 'p', f], 300_000);
+      rmSync(f, { force: true });
+      if (r.code === 0) {
+        const created = /Vol (.*) created from/.exec(r.stdout)?.[1];
+        if (created !== undefined) {
+          const del = await this.virsh(['vol-delete', '--pool', 'p', created]);
+          if (del.code !== 0) throw new Error(`could not delete volume ${created}: ${del.stderr}`);
+        }
+        return { ok: true, message: '' };
+      }
+      return { ok: false, message: virshMessage(r.stderr).split(this.pool).join('POOL') };
+    });
+  }
+
+  /** define with the qemu driver (parser + DEF-VAL + QEMU-VAL); the domain is undefined again. */
+  defineDomain(text: string): Promise<OracleVerdict> {
+    const name = /<name>([^<]*)<\/name>/.exec(text)?.[1] ?? '';
+    return this.locks.with('dom:' + name, async () => {
+      const f = this.writeDoc(text);
+      const r = await this.virsh(['define', f], 120_000);
+      rmSync(f, { force: true });
+      if (r.code === 0) {
+        const defined = /Domain '?(.*?)'? defined from/.exec(r.stdout)?.[1];
+        if (defined !== undefined) await this.virsh(['undefine', defined]);
+        return { ok: true, message: '' };
+      }
+      return { ok: false, message: virshMessage(r.stderr) };
+    });
+  }
+
+  /** secret-define (the secret driver's parser); the secret is undefined again. */
+  defineSecret(text: string): Promise<OracleVerdict> {
+    return this.locks.with('secret', async () => {
+      const f = this.writeDoc(text);
+      const r = await this.virsh(['secret-define', f]);
+      rmSync(f, { force: true });
+      if (r.code === 0) {
+        const uuid = /Secret (\S+) created/.exec(r.stdout)?.[1];
+        if (uuid) await this.virsh(['secret-undefine', uuid]);
+        return { ok: true, message: '' };
+      }
+      return { ok: false, message: virshMessage(r.stderr) };
+    });
+  }
+
+  async stop(): Promise<void> {
+    const pidFile = join(this.dir, 'libvirtd.pid');
+    if (existsSync(pidFile)) {
+      const pid = Number(readFileSync(pidFile, 'utf8').trim());
+      if (pid > 0) {
+        try { process.kill(pid, 'SIGTERM'); } catch { /* already gone */ }
+        for (let i = 0; i < 50; i++) {
+          try { process.kill(pid, 0); } catch { break; }
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+      }
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------- our service
+
+/** Header facts for backing files, from the real file system (what the LSP/CLI env provides). */
+export function fsImageFacts(path: string): ImageFacts | undefined {
+  if (!path.startsWith('/') || !existsSync(path)) return undefined;
+  const b = Buffer.alloc(8);
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    readSync(fd, b, 0, 8, 0);
+  } catch { return undefined; } finally { if (fd !== undefined) closeSync(fd); }
+  if (b.subarray(0, 4).toString('latin1') === 'QFI\xfb') return { format: 'qcow2' };
+  if (b.subarray(0, 6).toString('latin1') === 'LUKS\xba\xbe') return { format: 'luks', encrypted: true };
+  return { format: 'raw' };
+}
+
+export interface ServiceVerdict {
+  error: boolean;
+  diagnostics: Diagnostic[];
+  /** Exceptions inside validators (logged by the service instead of crashing). */
+  logs: string[];
+}
+
+const logs: string[] = [];
+const env: ServiceEnvironment = { imageFacts: (p) => fsImageFacts(p), log: (m) => { logs.push(m); } };
+const service = getLanguageService(env);
+service.configure({ libvirtVersion: LIBVIRT_VERSION, poolType: 'dir' });
+let docSeq = 0;
+
+/** Our verdict: an error-severity diagnostic ⇔ libvirt (or the qemu-img it drives) rejects. */
+export function serviceVerdict(text: string, uri = 'file:///oracle/doc.xml'): ServiceVerdict {
+  logs.length = 0;
+  const diagnostics = service.doValidation(TextDocument.create(uri, 'xml', ++docSeq, text));
+  return { error: diagnostics.some((d) => d.severity === 1), diagnostics, logs: [...logs] };
+}
+
+export function formatDiagnostics(ds: Diagnostic[]): string {
+  if (!ds.length) return '(no diagnostics)';
+  const sev = ['', 'error', 'warning', 'info', 'hint'];
+  return ds.map((d) => `${sev[d.severity ?? 1]} ${d.code} @${d.range.start.line + 1}:${d.range.start.character + 1}: ${d.message}`).join('\n      ');
+}
+
+/** True when a volume document, as libvirt would create it, reaches an encrypted qemu-img run (slow). */
+export function isEncryptedVolume(text: string): boolean {
+  return /<encryption\b/.test(text);
+}
