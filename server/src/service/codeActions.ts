@@ -8,6 +8,7 @@ import { XmlEditor } from './xmlEdits';
 import { attr, attrValue, childElements, firstChild, path, textContent, textSpan, walkElements, type Span, type XmlAttribute, type XmlElement } from './xmlModel';
 import { newUuid, normaliseUuid } from './secrets';
 import { attrDefOf, inDomainDisk, resolveValues } from './values';
+import { CIPHERS } from '../../../schemas/vocabulary';
 
 interface Target {
   /** The element the diagnostic is about (by name, attribute or text). */
@@ -141,14 +142,17 @@ export function nearest(value: string, candidates: string[]): string | undefined
 
 /** Replaces the value/text at the diagnostic with data.replacement (and offers data.values). */
 const replaceValue: Fixer = ({ t, data }) => {
-  const fixes: Fix[] = [];
-  const span = t.on === 'attrValue' ? t.attr!.valueSpan : t.on === 'text' ? textSpan(t.el) : undefined;
-  if (!span) return [];
-  const current = t.on === 'attrValue' ? t.attr!.value ?? '' : textContent(t.el).trim();
+  if (t.on !== 'attrValue' && t.on !== 'text') return [];
   const rep = typeof data.replacement === 'string' ? data.replacement : undefined;
-  const set = (v: string) => (ed: XmlEditor) => (t.on === 'attrValue' ? ed.setAttr(t.el, t.attr!.name, v) : ed.replace(span, v));
-  if (rep !== undefined && rep !== current) fixes.push({ title: `Replace '${current}' with '${rep}'`, preferred: true, apply: set(rep) });
-  return fixes;
+  if (rep === undefined) return [];
+  if (t.on === 'attrValue') {
+    const current = t.attr!.value ?? '';
+    return rep === current ? [] : [{ title: `Replace '${current}' with '${rep}'`, preferred: true, apply: (ed) => ed.setAttr(t.el, t.attr!.name, rep) }];
+  }
+  // Text: the whole content goes, surrounding blanks included (libvirt reads them too).
+  const raw = textContent(t.el);
+  if (raw === rep) return [];
+  return [{ title: `Replace '${raw.trim()}' with '${rep}'`, preferred: true, apply: (ed) => ed.replace(t.el.contentSpan, rep) }];
 };
 
 /** Inserts data.insert: an attribute (`name='v'`) into the element, or an element as child/sibling. */
@@ -174,7 +178,7 @@ function alternatives(x: FixInput, max = 4): Fix[] {
   const out: Fix[] = [];
   for (const v of values) {
     if (v === current || v === x.data.replacement || out.length >= max) continue;
-    out.push({ title: `Replace '${current}' with '${v}'`, apply: (ed) => (x.t.on === 'attrValue' ? ed.setAttr(x.t.el, x.t.attr!.name, v) : ed.replace(textSpan(x.t.el), v)) });
+    out.push({ title: `Replace '${current}' with '${v}'`, apply: (ed) => (x.t.on === 'attrValue' ? ed.setAttr(x.t.el, x.t.attr!.name, v) : ed.replace(x.t.el.contentSpan, v)) });
   }
   return out;
 }
@@ -285,7 +289,22 @@ const FIXERS: Record<string, Fixer[]> = {
   ]],
   'encryption-cipher-ignored': [removeTarget('Remove it (libvirt ignores it)')],
   'encryption-cipher-without-secret': [addSecret],
-  'cipher-algorithm-invalid': [replaceValue],
+  'cipher-algorithm-invalid': [(x) => {
+    const { t, data, fc } = x;
+    const rep = typeof data.replacement === 'string' ? data.replacement : undefined;
+    // A new family may not have the old key size (des-56 → aes-256): fix both at once.
+    if (t.el.name !== 'cipher' || t.attr?.name !== 'name' || !rep) return replaceValue(x);
+    return [{
+      title: `Replace '${t.attr.value}' with '${rep}'`, preferred: true,
+      apply: (ed) => {
+        ed.setAttr(t.el, 'name', rep);
+        const fam = CIPHERS.find((c) => c.name === rep);
+        const size = attrValue(t.el, 'size');
+        if (fam && !fam.keySizes.map(String).includes(size ?? '')) ed.setAttr(t.el, 'size', String(fam.keySizes.includes(256) ? 256 : fam.keySizes[0]));
+        void fc;
+      },
+    }];
+  }],
   'cipher-mode-invalid': [replaceValue],
   'cipher-hash-invalid': [replaceValue],
   'ivgen-name-invalid': [replaceValue],
@@ -368,11 +387,46 @@ const FIXERS: Record<string, Fixer[]> = {
   }],
   'volume-capacity-required': [insertData],
   'volume-backing-format-missing': [insertData],
-  'cluster-size-invalid': [replaceValue],
+  'cluster-size-invalid': [(x) => {
+    const rep = x.data.replacement;
+    if (x.t.on !== 'text' || (typeof rep !== 'string' && typeof rep !== 'number')) return [];
+    // The replacement is in bytes: say so when the element has a unit.
+    return [{ title: `Use a cluster size of ${rep} bytes`, preferred: true, apply: (ed) => { ed.replace(x.t.el.contentSpan, String(rep)); if (attr(x.t.el, 'unit')) ed.setAttr(x.t.el, 'unit', 'B'); } }];
+  }],
   'cluster-size-ignored': [removeTarget('Remove <clusterSize>')],
   'cluster-size-unsupported': [removeTarget('Remove <clusterSize>')],
   'volume-encryption-ignored': [removeTarget('Remove <encryption> (nothing is encrypted)')],
   'volume-feature-ignored': [removeTarget('Remove the feature')],
+  'volume-perm-mode-invalid': [({ t }) => {
+    if (t.on !== 'text') return [];
+    const v = textContent(t.el).trim();
+    // Only the permission bits are allowed (storage_conf.c virStorageDefParsePerms: mode & ~0777).
+    const n = /^[0-7]+$/.test(v) ? parseInt(v, 8) & 0o777 : 0o600;
+    const rep = `0${n.toString(8).padStart(3, '0')}`;
+    return [{ title: `Replace '${v}' with '${rep}'`, preferred: true, apply: (ed) => ed.replace(t.el.contentSpan, rep) }];
+  }],
+  'volume-size-malformed': [({ t }) => {
+    if (t.on !== 'text') return [];
+    const m = /^\s*\+?(\d+)\s*$/.exec(textContent(t.el));
+    return m ? [{ title: `Replace with '${m[1]}'`, preferred: true, apply: (ed) => ed.replace(t.el.contentSpan, m[1]) }] : [];
+  }],
+  'volume-name-slash': [({ t }) => {
+    const v = textContent(t.el).trim();
+    const rep = v.replace(/\//g, '_');
+    return t.on === 'text' ? [{ title: `Rename to '${rep}'`, preferred: true, apply: (ed) => ed.replace(t.el.contentSpan, rep) }] : [];
+  }],
+  'volume-name-secret-id': [({ t }) => {
+    // libvirt names the qemu secret object NAME_encrypt0; qemu ids are letters, digits, '-', '.', '_' after a letter.
+    const v = textContent(t.el).trim();
+    let rep = v.replace(/[^A-Za-z0-9._-]/g, '_');
+    if (!/^[A-Za-z]/.test(rep)) rep = `v${rep}`;
+    return t.on === 'text' && rep !== v ? [{ title: `Rename to '${rep}'`, preferred: true, apply: (ed) => ed.replace(t.el.contentSpan, rep) }] : [];
+  }],
+  'disk-encryption-lun': [({ t }) => {
+    let disk: XmlElement | undefined = t.el;
+    while (disk && disk.name !== 'disk') disk = disk.parent;
+    return disk ? [{ title: "Use device='disk'", preferred: true, apply: (ed) => ed.setAttr(disk!, 'device', 'disk') }] : [];
+  }],
   // Secrets documents.
   'secret-ephemeral-invalid': [replaceValue],
   'secret-private-invalid': [replaceValue],
