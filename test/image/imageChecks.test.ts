@@ -45,6 +45,10 @@ const CASES: Case[] = [
   { name: '<encryption> over an unencrypted qcow2', xml: vol('plain.qcow2', `<format type='qcow2'/>`, `<encryption format='[[luks]]'>${SECRET}</encryption>`), codes: ['image-encryption-unexpected'] },
   { name: 'luks declared over legacy AES', xml: vol('[[aes.qcow2]]', `<format type='qcow2'/>`, `<encryption format='[[luks]]'>${SECRET}</encryption>`), codes: ['weak-legacy-qcow-aes', 'image-encryption-kind-mismatch'] },
   { name: 'legacy AES declared as qcow: one legacy verdict', xml: vol('aes.qcow2', `<format type='qcow2'/>`, `<encryption format='[[qcow]]'>${SECRET}</encryption>`), codes: ['weak-legacy-qcow-aes'] },
+  // image-weak-encryption: the header's own cipher choices when the document does not state them
+  { name: 'weak LUKS header under a domain disk', xml: disk('raw', '[[[[weak.luks]]]]', ENC), codes: ['image-weak-encryption', 'image-weak-encryption'] },
+  { name: 'default LUKS header under a domain disk', xml: disk('raw', 'luks.img', ENC), codes: [] },
+  { name: 'weak LUKS header, cipher stated in the volume (the <cipher> lint speaks instead)', xml: vol('weak.luks', `<format type='raw'/>`, `<encryption format='luks'>${SECRET}<cipher name='aes' size='128' mode='cbc' hash='sha1'/><ivgen name='plain64'/></encryption>`), codes: [] },
   // image-capacity-smaller
   { name: 'capacity below the virtual size', xml: vol('plain.qcow2', `<format type='qcow2'/>`, '', '<capacity unit="M">[[32]]</capacity>'), codes: ['image-capacity-smaller'] },
   { name: 'capacity equal to the virtual size', xml: vol('plain.qcow2', `<format type='qcow2'/>`, '', '<capacity unit="M">64</capacity>'), codes: [] },

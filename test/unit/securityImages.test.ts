@@ -82,6 +82,17 @@ test('legacy AES inside the image', () => {
   expect(vol('/i/aes.qcow2', `<format type='qcow2'/>`, `<encryption format='[[qcow]]'>${SECRET}</encryption>`), { '/i/aes.qcow2': QCOW2_AES }, ['weak-legacy-qcow-aes']);
 });
 
+test('weak choices in an image header', () => {
+  const weakLuks: ImageFacts = { ...LUKS, luks: { cipherAlg: 'aes-256', cipherMode: 'ecb', ivgenAlg: 'plain64', hashAlg: 'sha256', slots: [] } };
+  expect(`<disk type='file'><driver name='qemu' type='raw'/><source file='[[/i/w.luks]]'><encryption format='luks'>${SECRET}</encryption></source><target dev='vda'/></disk>`, { '/i/w.luks': weakLuks }, ['image-weak-encryption']);
+  const [m] = messages(`<disk type='file'><driver name='qemu' type='raw'/><source file='/i/w.luks'><encryption format='luks'>${SECRET}</encryption></source><target dev='vda'/></disk>`, { '/i/w.luks': weakLuks });
+  assert.match(m, /^w\.luks is encrypted with a weak choice: cipher mode ecb shows data patterns: /);
+  const xts128: ImageFacts = { ...LUKS, luks: { cipherAlg: 'aes-128', cipherMode: 'xts', ivgenAlg: 'plain64', hashAlg: 'sha256', slots: [] } };
+  const ds = diagnose(`<disk type='file'><driver name='qemu' type='raw'/><source file='/i/x.luks'><encryption format='luks'>${SECRET}</encryption></source><target dev='vda'/></disk>`, {}, envOf({ '/i/x.luks': xts128 }), URI).filter((d) => d.code === 'image-weak-encryption');
+  assert.deepEqual(ds.map((d) => d.severity), [4], 'the hint stays a hint');
+  expect(`<disk type='file'><driver name='qemu' type='raw'/><source file='/i/a.luks'><encryption format='luks'>${SECRET}</encryption></source><target dev='vda'/></disk>`, { '/i/a.luks': { ...LUKS, luks: { cipherAlg: 'aes-256', cipherMode: 'xts', ivgenAlg: 'plain64', hashAlg: 'sha256' } } }, []);
+});
+
 test('capacity smaller than the virtual size', () => {
   expect(vol('/i/a.qcow2', `<format type='qcow2'/>`, '', '<capacity unit="M">[[512]]</capacity>'), { '/i/a.qcow2': QCOW2 }, ['image-capacity-smaller']);
   expect(vol('/i/a.qcow2', `<format type='qcow2'/>`, '', '<capacity unit="G">1</capacity>'), { '/i/a.qcow2': QCOW2 }, []);

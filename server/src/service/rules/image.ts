@@ -21,6 +21,9 @@ export const IMAGE_RULES: RuleDef[] = [
   // libvirt refuses to probe backing formats since 6.0 (virStorageSourceGetMetadataRecurse):
   // "format of backing image '%s' of image '%s' was not specified in the image metadata".
   { id: 'image-backing-format-missing', severity: 'warning', layer: 'IMAGE', message: "format of backing image '{backing}' of image '{file}' was not specified in the image metadata: libvirt refuses to start a VM on it (rebase with qemu-img rebase -u -F FMT)", doc: BACKING_KB },
+  // The image's own LUKS header, judged like <cipher>/<ivgen> (schemas/weakCrypto.ts); reported on
+  // paths whose document cannot or does not say the cipher (domain disks, volumes without <cipher>).
+  { id: 'image-weak-encryption', severity: 'warning', layer: 'IMAGE', message: '{file} is encrypted with a weak choice: {message}', doc: 'https://gitlab.com/cryptsetup/cryptsetup/-/wikis/FrequentlyAskedQuestions' },
   // libvirt: "backing store for %s (%s) is self-referential" (storage_source.c).
   { id: 'image-backing-loop', severity: 'warning', layer: 'IMAGE', message: 'backing chain loops: {chain}', doc: BACKING_KB },
 ];

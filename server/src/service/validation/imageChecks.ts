@@ -7,6 +7,7 @@ import { findImageRefs, ImageReader, resolveImagePath, sameFormat, type Chain, t
 import type { ImageFacts } from '../types';
 import { attr, firstChild, textSpan } from '../xmlModel';
 import type { ValidationContext } from './context';
+import { luksFacts } from '../imageSummary';
 import { capacityBytes } from './security';
 import { registerRules } from '../rules';
 import { IMAGE_RULES } from '../rules/image';
@@ -65,6 +66,17 @@ function checkTop(ctx: ValidationContext, ref: ImageRef, abs: string, facts: Ima
   // Legacy AES in the file itself (the XML's own qcow/default already gets the same verdict).
   if (actualEnc === 'aes' && !declaresLegacy) {
     for (const w of weakChoices({ legacyAes: true })) ctx.report(w.id, ref.span, w.args, { data: { reason: w.reason, inImage: abs } });
+  }
+
+  // The header's own cipher choices, unless the document states them (then the lint on
+  // <cipher> already speaks): a LUKS image someone else made, opened by a domain disk.
+  if (actualEnc === 'luks' && !firstChild(ref.encryption, 'cipher')) {
+    const l = luksFacts(facts);
+    if (l) {
+      for (const w of weakChoices({ ...l, sizeBytes: facts.virtualSize })) {
+        ctx.report('image-weak-encryption', ref.span, { file, message: w.message }, { severity: w.severity, data: { weakRule: w.id, doc: w.doc } });
+      }
+    }
   }
 
   // Format.
