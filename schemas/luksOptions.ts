@@ -325,3 +325,28 @@ export const INSECURE_AES_WARNING =
   'qemu system emulators refuse to open such images; libvirt refuses to create them. Use encrypt.format=luks.';
 export const INSECURE_AES_REFUSAL =
   `legacy qcow2 AES encryption (encryption=on / encrypt.format=aes) is insecure and not created by default; pass ${INSECURE_AES_FLAG} to create it anyway, or use encrypt.format=luks`;
+
+/**
+ * libvirt's mapping of `<encryption format='luks'>` to qemu-img options (storage_util.c
+ * storageBackendBuildQemuImgEncriptionOpts; libvirt-rules.md §6.4): `<cipher name size>` becomes
+ * cipher-alg=NAME-SIZE (joined even when that names no qemu cipher: des-56, sm4-128, aes-0),
+ * mode → cipher-mode, `<cipher hash>` → hash-alg (the PBKDF2/AF hash), `<ivgen name hash>` →
+ * ivgen-alg / ivgen-hash-alg. No `<cipher>`: nothing, qemu's defaults apply. The result then goes
+ * through checkLuksOptions, which gives qemu-img's verdict on what libvirt would pass.
+ */
+export function luksOptionsFromLibvirt(
+  cipher?: { name?: string; size?: string | number; mode?: string; hash?: string },
+  ivgen?: { name?: string; hash?: string },
+): LuksOptionInput {
+  const o: LuksOptionInput = {};
+  if (cipher) {
+    if (cipher.name !== undefined) o['cipher-alg'] = `${cipher.name}-${cipher.size ?? 0}`;
+    if (cipher.mode !== undefined) o['cipher-mode'] = cipher.mode;
+    if (cipher.hash !== undefined) o['hash-alg'] = cipher.hash;
+  }
+  if (ivgen) {
+    if (ivgen.name !== undefined) o['ivgen-alg'] = ivgen.name;
+    if (ivgen.hash !== undefined) o['ivgen-hash-alg'] = ivgen.hash;
+  }
+  return o;
+}
