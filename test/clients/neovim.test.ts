@@ -1,0 +1,86 @@
+// neovim (Debian's 0.7, headless) as an independent LSP client over stdio: diagnostics,
+// completion, hover, an edit, and the Create Volume command. See test/clients/nvim/init.lua.
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const ROOT = process.env.LIBVIRT_VOLUME_ROOT ?? join(__dirname, '..', '..');
+const DOC = `<volume>
+  <name>nvim.qcow2</name>
+  <capacity unit='M'>16</capacity>
+  <target>
+    <format type='qcow3'/>
+    <compat>1.1</compat>
+    <encryption format='luks'>
+      <secret type='passphrase' uuid='0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f'/>
+    </encryption>
+  </target>
+</volume>
+`;
+
+interface NvimResult {
+  errors: string[];
+  diagnostics_arrived: boolean;
+  diagnostics_ms: number;
+  diagnostics: { lnum: number; col: number; end_col: number; severity: number; message: string; code: string; source: string }[];
+  completion: string[];
+  hover: string | null;
+  fixed_by_edit: boolean;
+  create?: { image: string; format: string; secretXml?: string } | null;
+  total_ms: number;
+}
+
+function runNvim(env: Record<string, string> = {}): { r: NvimResult; wallMs: number; dir: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'lv-nvim-'));
+  const file = join(dir, 'vol.xml');
+  writeFileSync(file, DOC);
+  const out = join(dir, 'out.json');
+  const t0 = Date.now();
+  const p = spawnSync('nvim', ['--headless', '-n', '-i', 'NONE', '-u', join(ROOT, 'test', 'clients', 'nvim', 'init.lua'), file], {
+    cwd: dir, timeout: 120_000, encoding: 'utf8',
+    env: { ...process.env, LV_SERVER: join(ROOT, 'dist', 'server.js'), LV_OUT: out, XDG_STATE_HOME: dir, XDG_DATA_HOME: dir, ...env },
+  });
+  const wallMs = Date.now() - t0;
+  let r: NvimResult;
+  try {
+    r = JSON.parse(readFileSync(out, 'utf8')) as NvimResult;
+  } catch {
+    throw new Error(`nvim wrote no result (exit ${p.status}):\n${p.stdout}\n${p.stderr}`);
+  }
+  return { r, wallMs, dir };
+}
+
+let run: { r: NvimResult; wallMs: number; dir: string };
+before(() => {
+  run = runNvim();
+  rmSync(run.dir, { recursive: true, force: true });
+  console.log(`# neovim session: ${run.wallMs} ms wall, first diagnostics after ${run.r.diagnostics_ms.toFixed(0)} ms`);
+});
+
+test('neovim: no client-side errors', () => {
+  assert.deepEqual(run.r.errors, []);
+});
+
+test('neovim: diagnostics arrive with code, source and the range of the value', () => {
+  assert.ok(run.r.diagnostics_arrived);
+  const d = run.r.diagnostics.find((x) => x.code === 'volume-format-unknown');
+  assert.ok(d, JSON.stringify(run.r.diagnostics));
+  assert.deepEqual({ lnum: d.lnum, col: d.col, end_col: d.end_col, severity: d.severity, message: d.message, source: d.source },
+    { lnum: 4, col: 18, end_col: 23, severity: 1, message: 'unsupported configuration: unknown volume format type qcow3', source: 'libvirt' });
+});
+
+test('neovim: completion offers the format types', () => {
+  for (const f of ['raw', 'qcow2']) assert.ok(run.r.completion.includes(f), `${f} in ${run.r.completion.join(',')}`);
+});
+
+test('neovim: hover explains the encryption format', () => {
+  assert.match(String(run.r.hover), /LUKS/);
+  assert.match(String(run.r.hover), /libvirt\.org/);
+});
+
+test('neovim: an edit (didChange) clears the diagnostic it fixes', () => {
+  assert.equal(run.r.fixed_by_edit, true);
+});
