@@ -44,8 +44,10 @@ export function getLanguageService(env: ServiceEnvironment = {}): LanguageServic
 
   const parse = (document: TextDocument): ParsedDocument => {
     const hit = cache.get(document.uri);
-    if (hit && hit.version === document.version) return hit;
     const text = document.getText();
+    // Clients restart versions when a document is reopened (neovim starts at 0 each time), so
+    // the text must match too; equal strings are usually the same object and compare in O(1).
+    if (hit && hit.version === document.version && hit.xml.text === text) return hit;
     const parsed = { uri: document.uri, version: document.version, xml: parseXml(text), lines: new LineIndex(text) };
     cache.set(document.uri, parsed);
     if (cache.size > 200) cache.delete(cache.keys().next().value!);
