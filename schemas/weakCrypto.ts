@@ -226,3 +226,24 @@ export function libvirtCipherAlg(name: string | undefined, size: string | undefi
 export function formatWeakChoice(w: WeakChoice): string {
   return `${w.severity}: ${w.message} [${w.id}] ${w.doc}`;
 }
+
+/** CryptoChoices from qemu-img option names (`cipher-alg`, …; with or without `encrypt.`). */
+export function choicesFromQemuOptions(opts: object | ReadonlyMap<string, string>, sizeBytes?: number | bigint): CryptoChoices {
+  const get = (k: string): string | undefined => {
+    const v = opts instanceof Map ? (opts.get(k) ?? opts.get(`encrypt.${k}`)) : ((opts as Record<string, unknown>)[k] ?? (opts as Record<string, unknown>)[`encrypt.${k}`]);
+    return v === undefined || v === null || v === '' ? undefined : String(v);
+  };
+  return {
+    cipherAlg: get('cipher-alg'), cipherMode: get('cipher-mode'), ivgenAlg: get('ivgen-alg'),
+    ivgenHashAlg: get('ivgen-hash-alg'), hashAlg: get('hash-alg'), sizeBytes,
+  };
+}
+
+/**
+ * The warning lines `create` prints (stderr) for the choices it was given: the same verdicts the
+ * editor shows on `<cipher>`/`<ivgen>`. `legacyAes` for qcow2 `encrypt.format=aes`/`encryption=on`.
+ */
+export function weakCryptoLines(opts: object | ReadonlyMap<string, string>, sizeBytes?: number | bigint, legacyAes = false, prog = 'libvirt-volume'): string[] {
+  const choices = legacyAes ? { legacyAes: true } : choicesFromQemuOptions(opts, sizeBytes);
+  return weakChoices(choices).map((w) => `${prog}: ${formatWeakChoice(w)}`);
+}

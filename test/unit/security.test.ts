@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { diagnose, extractMarkers } from '../helpers/check';
-import { WEAK_CRYPTO_RULES, weakChoices, formatBytes, PLAIN_IV_LIMIT } from '../../schemas/weakCrypto';
+import { WEAK_CRYPTO_RULES, weakChoices, weakCryptoLines, formatBytes, PLAIN_IV_LIMIT } from '../../schemas/weakCrypto';
 import type { LanguageSettings } from '../../server/src/service/types';
 
 const MINE = new Set(WEAK_CRYPTO_RULES.map((r) => r.id));
@@ -157,4 +157,18 @@ test('weakChoices (shared with the writer) on qemu option names', () => {
   assert.deepEqual(weakChoices({ legacyAes: true, cipherMode: 'ecb' }).map((w) => w.id), ['weak-legacy-qcow-aes']);
   assert.equal(formatBytes(3n * 2n ** 40n), '3 TiB');
   assert.equal(formatBytes(1536), '1.50 KiB');
+});
+
+test('weakCryptoLines: the writer prints the same verdicts from qemu-img options', () => {
+  assert.deepEqual(weakCryptoLines({}), []);
+  assert.deepEqual(weakCryptoLines({ 'cipher-alg': 'aes-256', 'cipher-mode': 'xts', 'ivgen-alg': 'plain64', 'hash-alg': 'sha256', 'iter-time': 10 }), []);
+  const lines = weakCryptoLines(new Map([['encrypt.cipher-mode', 'ecb'], ['encrypt.hash-alg', 'md5']]), 1 << 20);
+  assert.equal(lines.length, 2);
+  assert.match(lines[0], /^libvirt-volume: warning: cipher mode ecb shows data patterns: .* \[weak-cipher-mode-ecb\] https:\/\//);
+  assert.match(lines[1], /^libvirt-volume: warning: PBKDF2 hash md5: .*cryptsetup cannot open a LUKS header that uses md5.* \[weak-pbkdf-hash\]/);
+  assert.match(weakCryptoLines({ 'ivgen-alg': 'plain' }, 3n * 2n ** 40n)[0], /ivgen plain on a 3 TiB volume/);
+  assert.match(weakCryptoLines({}, undefined, true)[0], /legacy qcow AES encryption/);
+  // Same text as the editor's diagnostic for the same choice.
+  const d = diagnose(`<encryption format='luks'><cipher name='aes' size='256' mode='ecb' hash='sha256'/><ivgen name='plain64'/></encryption>`).find((x) => x.code === 'weak-cipher-mode-ecb');
+  assert.ok(d && weakCryptoLines({ 'cipher-mode': 'ecb' })[0].includes(String(d.message)));
 });
