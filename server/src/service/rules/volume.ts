@@ -45,6 +45,8 @@ export const VOLUME_RULES: RuleDef[] = [
   { id: 'volume-features-format', severity: 'error', layer: 'CREATE', ref: 'VCR-FEATURES-FMT', message: 'unsupported configuration: format features only available with qcow2', doc: V },
   { id: 'volume-raw-encryption', severity: 'error', layer: 'CREATE', ref: 'VCR-RAW-ENC', message: 'internal error: Only luks encryption is supported for raw files', doc: E },
   { id: 'volume-backing-raw', severity: 'error', layer: 'CREATE', ref: 'VCR-BACKING-RAW', message: 'unsupported configuration: cannot set backing store for raw volume', doc: V },
+  // storage_util.c storageBackendCreateRaw (plain raw files are written without qemu-img).
+  { id: 'volume-backing-raw-file', severity: 'error', layer: 'CREATE', ref: 'VCR-BACKING-RAW', message: 'this function is not supported by the connection driver: backing storage not supported for raw volumes', doc: V },
   { id: 'volume-encryption-format-unsupported', severity: 'error', layer: 'CREATE', ref: 'VCR-ENC-LUKS', message: 'unsupported configuration: unsupported volume encryption format {number}', doc: E },
   { id: 'volume-encryption-image-format', severity: 'error', layer: 'CREATE', ref: 'VCR-ENC-FMT', message: 'unsupported configuration: volume encryption unsupported with format {format}', doc: E },
   { id: 'volume-lazy-refcounts-compat', severity: 'error', layer: 'CREATE', ref: 'VCR-LAZY-COMPAT', message: 'unsupported configuration: lazy_refcounts not supported with compat level {compat}', doc: V },

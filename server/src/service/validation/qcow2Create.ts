@@ -66,3 +66,23 @@ function nearestPow2(v: bigint): string {
   while (p * 2n <= v) p *= 2n;
   return String(v - p < p * 2n - v ? p : p * 2n);
 }
+
+/**
+ * qemu-img -f qed (block/qed.c bdrv_qed_co_create): cluster size a power of two in [4 KiB, 64 MiB];
+ * image size at most table_entries² × cluster size with the default table size of 4 clusters
+ * (computed in 64 bits, so a 64 MiB cluster wraps to 0 and refuses every non-zero size).
+ */
+export function checkQedCreate(ctx: ValidationContext, o: Pick<Qcow2CreateInput, 'clusterSize' | 'clusterEl' | 'capacity' | 'capacityEl'>): void {
+  const cs = o.clusterSize ?? 65536n;
+  if (cs < 4096n || cs > 67108864n || (cs & (cs - 1n)) !== 0n) {
+    if (o.clusterEl) ctx.report('cluster-size-invalid', textSpan(o.clusterEl), { detail: 'QED cluster size must be within range [4096, 67108864] and power of 2' }, { data: { replacement: '65536' } });
+    return;
+  }
+  if (o.capacity === undefined || !o.capacityEl) return;
+  const entries = (4n * cs) / 8n;
+  const max = (entries * entries * cs) & ((1n << 64n) - 1n);
+  const size = ((o.capacity + 1023n) / 1024n) * 1024n;
+  if (size > max) {
+    ctx.report('capacity-too-large', textSpan(o.capacityEl), { detail: `QED image size must be a non-zero multiple of cluster size and less than ${max} bytes` }, { data: { maxBytes: String(max) } });
+  }
+}

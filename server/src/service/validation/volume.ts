@@ -9,7 +9,7 @@ import type { ValidationContext } from './context';
 import { checkLuksCipherValues, validateEncryption, type EncryptionInfo } from './encryption';
 import { LLONG_MAX, isAbsPath, isQemuId, isValidCompat, isValidOctalMode, isValidOwnerId, nearest, parseScaled } from './libvirtValues';
 import { checkStructure } from './structure';
-import { checkQcow2Create } from './qcow2Create';
+import { checkQcow2Create, checkQedCreate } from './qcow2Create';
 
 const ULLONG_MAX = (1n << 64n) - 1n;
 
@@ -291,6 +291,7 @@ function validateCreation(ctx: ValidationContext, f: VolumeFacts): void {
   }
   if (fmt === 'raw' && !enc) {
     // storageBackendCreateRaw: libvirt writes the file itself; qemu-img options are not used.
+    if (f.backingPath) ctx.report('volume-backing-raw-file', f.backingEl!.nameSpan, {}, { data: { replacement: 'qcow2' } });
     if (f.clusterEl) ctx.report('cluster-size-ignored', f.clusterEl.nameSpan, {}, { data: { remove: true } });
     return;
   }
@@ -366,6 +367,7 @@ function createWithQemuImg(ctx: ValidationContext, f: VolumeFacts, format: strin
   if (f.clusterSize !== undefined && fmt !== 'qcow2' && fmt !== 'qed') {
     ctx.report('cluster-size-unsupported', f.clusterEl!.nameSpan, {}, { data: { remove: true } });
   }
+  if (fmt === 'qed') checkQedCreate(ctx, { clusterSize: f.clusterSize, clusterEl: f.clusterEl, capacity: f.capacity, capacityEl: f.capacityEl });
   if (fmt === 'qcow2') {
     if (!f.compatEl && !f.featuresEl) {
       ctx.report('volume-compat-default', f.target?.nameSpan ?? f.root.nameSpan, {}, { data: { insert: '<compat>1.1</compat>' } });
