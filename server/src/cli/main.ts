@@ -1,11 +1,15 @@
 // `libvirt-volume` command line: a dispatcher over one module per subcommand.
 // Exit codes: 0 success, 1 findings/refusal, 2 usage or I/O error.
 import { USAGE as CHECK_USAGE, runCheck } from './check';
+import { USAGE as CREATE_USAGE, runCreate } from './create';
+import { USAGE as INFO_USAGE, runInfo } from './info';
 
 interface Command { usage: string; run(args: string[]): Promise<number> }
 
 const COMMANDS: Record<string, Command> = {
   check: { usage: CHECK_USAGE, run: runCheck },
+  create: { usage: CREATE_USAGE, run: (a) => runCreate(a) },
+  info: { usage: INFO_USAGE, run: (a) => runInfo(a) },
 };
 
 /** Subcommand modules register themselves here (create, info, …). */

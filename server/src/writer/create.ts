@@ -142,16 +142,16 @@ export function planCreate(args: CreateArgs, probe: ProbeIO, cwd: string): Plann
 export async function preflight(spec: CreateSpec, opts: CreateImageOptions): Promise<string | undefined> {
   const path = resolve(opts.cwd, spec.filename);
   const st = await opts.io.stat(path);
-  if (st?.isDirectory) return `${spec.filename}: Is a directory`;
-  if (st && !opts.force) return `${spec.filename}: the file exists; use --force to overwrite it`;
+  if (st?.isDirectory) return 'Is a directory';
+  if (st && !opts.force) return 'the file exists; use --force to overwrite it';
   const dir = await opts.io.stat(dirname(path));
   if (!dir?.isDirectory) return `Could not create '${spec.filename}': No such file or directory`;
   if (spec.dataFile !== undefined) {
     const dpath = dataFilePath(spec, opts.cwd);
     const dst = await opts.io.stat(dpath);
-    if (dst?.isDirectory) return `${spec.dataFile}: Is a directory`;
-    if (dst && !opts.force) return `${spec.dataFile}: the data file exists and qemu-img would truncate it; use --force to overwrite it`;
-    if (dpath === path) return `${spec.dataFile}: the data file cannot be the image itself`;
+    if (dst?.isDirectory) return `data file '${spec.dataFile}': Is a directory`;
+    if (dst && !opts.force) return `the data file '${spec.dataFile}' exists and qemu-img would truncate it; use --force to overwrite it`;
+    if (dpath === path) return `the data file '${spec.dataFile}' cannot be the image itself`;
   }
   return undefined;
 }
@@ -192,9 +192,9 @@ class PendingFile {
         await this.io.link(this.temp, this.target);
       } catch (e) {
         const code = (e as { code?: string }).code;
-        if (code === 'EEXIST') throw new WriterError(`${this.target}: the file exists; use --force to overwrite it`, 'exists');
+        if (code === 'EEXIST') throw new WriterError(`'${this.target}' appeared meanwhile; use --force to overwrite it`, 'exists');
         if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EXDEV') throw e;
-        if (await this.io.stat(this.target)) throw new WriterError(`${this.target}: the file exists; use --force to overwrite it`, 'exists');
+        if (await this.io.stat(this.target)) throw new WriterError(`'${this.target}' appeared meanwhile; use --force to overwrite it`, 'exists');
         await this.io.rename(this.temp, this.target);
         this.published = true;
         return;

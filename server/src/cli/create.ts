@@ -1,0 +1,358 @@
+// `libvirt-volume create`: qemu-img create's syntax and verdicts, written by the TypeScript writer.
+//   create -f FMT [-b BACKING -F BACKING_FMT] [-u] [-o OPT=VAL,...]... [-q] [--force] FILENAME [SIZE]
+//   create VOLUME.xml [--output PATH] [--force] [--libvirt-version X.Y.Z] [--pool-type T] [--prealloc-metadata]
+// Errors are qemu-img's, with `libvirt-volume:` in place of `qemu-img:`; the `Formatting …` line
+// goes to stdout unless -q. `-f luks` and the qcow2 `encrypt.*` options are the LUKS writer's
+// (cli/luks.ts, writer/luks): `--object`, `--passphrase-*` and `--allow-insecure-aes` are parsed
+// here and handed over. Exit: 0 created, 1 refused or failed (nothing left behind), 2 usage,
+// 130 interrupted (SIGINT: the temporary files are removed).
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+import { DiagnosticSeverity } from 'vscode-languageserver-types';
+import type { CreateArgs } from '../../../schemas/qcow2Options';
+import { compareVersions, NEWEST_LIBVIRT, POOL_TYPES, unitMultiplier, type PoolType } from '../../../schemas/vocabulary';
+import { getLanguageService } from '../service/languageService';
+import { attrValue, firstChild, parseXml, textContent } from '../service/xmlModel';
+import { createImage, planCreate, preflight, WriterError, type QcowEncryptionProvider, type WriteProgress } from '../writer/create';
+import { nodeProbeIO, nodeWriterIO } from '../writer/nodeIO';
+import { tryProbeImage } from '../writer/probe';
+import { runLuksCreate } from './luks';
+import { parseSecretObject, resolvePassphrase, resolveSecret, SecretError, type SecretObject } from '../writer/luks/secrets';
+import { qcowAesEncryption, qcowLuksEncryption } from '../writer/luks/qcowEncryption';
+
+export const USAGE = `create -f FMT [-b BACKING -F BACKING_FMT] [-u] [-o OPT=VAL,...] [-q] [--force] FILENAME [SIZE]
+  Create a raw or qcow2 image exactly as qemu-img 7.2 would (byte-identical qcow2), with qemu-img's
+  options and messages. FMT: raw, qcow2 (luks: see below). SIZE: bytes or k/M/G/T/P/E suffixes.
+  qcow2 options: compat (0.10|1.1|v2|v3), cluster_size, preallocation (off|metadata|falloc|full),
+  lazy_refcounts, refcount_bits, extended_l2, compression_type (zlib|zstd), data_file, data_file_raw,
+  backing_file, backing_fmt, nocow, extent_size_hint, encrypt.* (LUKS). raw: preallocation, nocow.
+  Safer than qemu-img: refuses an existing FILENAME or data_file unless --force; refuses -F that
+  contradicts the backing file's header; writes a temporary file and renames it.
+  A relative data_file is created next to the image (qemu-img: in the current directory).
+create VOLUME.xml [--output PATH] [--force] [--libvirt-version X.Y.Z] [--pool-type T] [--prealloc-metadata]
+  Create the image a libvirt <volume> describes, mapped to qemu-img options as libvirt does;
+  refuses what libvirt refuses (the diagnostics of 'check').
+Encryption: -f luks, or -o encrypt.format=luks with --object secret,id=ID,data=…|file=… and
+  encrypt.key-secret=ID, or --passphrase-file F | --passphrase-env VAR | --passphrase-stdin.`;
+
+interface Parsed {
+  args: CreateArgs;
+  quiet: boolean;
+  force: boolean;
+  objects: SecretObject[];
+  passphraseFile?: string;
+  passphraseEnv?: string;
+  passphraseStdin: boolean;
+  allowInsecureAes: boolean;
+}
+
+class UsageError extends Error {}
+
+function parse(argv: string[]): Parsed {
+  const p: Parsed = { args: { format: 'raw', filename: '' }, quiet: false, force: false, objects: [], passphraseStdin: false, allowInsecureAes: false };
+  const options: string[] = [];
+  const pos: string[] = [];
+  let format: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const val = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new UsageError(`option '${a}' requires an argument`);
+      return v;
+    };
+    if (a === '--') { pos.push(...argv.slice(i + 1)); break; }
+    if (a === '-f') format = val();
+    else if (a === '-b') p.args.backingFile = val();
+    else if (a === '-F') p.args.backingFmt = val();
+    else if (a === '-u') p.args.unsafe = true;
+    else if (a === '-o') options.push(val());
+    else if (a === '-q') p.quiet = true;
+    else if (a === '--force') p.force = true;
+    else if (a === '--object') p.objects.push(parseSecretObject(val()));
+    else if (a === '--passphrase-file') p.passphraseFile = val();
+    else if (a === '--passphrase-env') p.passphraseEnv = val();
+    else if (a === '--passphrase-stdin') p.passphraseStdin = true;
+    else if (a === '--allow-insecure-aes') p.allowInsecureAes = true;
+    else if (/^-[fbFo]./.test(a)) { argv.splice(i + 1, 0, a.slice(2)); argv[i] = a.slice(0, 2); i--; }
+    else if (a.startsWith('-') && a.length > 1) throw new UsageError(`unknown option ${a}`);
+    else pos.push(a);
+  }
+  if (pos.length < 1) throw new UsageError('Expecting image file name');
+  if (pos.length > 2) throw new UsageError(`Unexpected argument: ${pos[2]}`);
+  p.args.format = format ?? 'raw';
+  p.args.filename = pos[0];
+  p.args.size = pos[1];
+  p.args.options = options;
+  return p;
+}
+
+/** stderr progress bar, only on a terminal. */
+function progressPrinter(enabled: boolean): { update(p: WriteProgress): void; end(): void } {
+  if (!enabled) return { update() {}, end() {} };
+  let last = 0;
+  let shown = false;
+  const gib = (n: number) => (n / 2 ** 30).toFixed(2);
+  return {
+    update(p) {
+      const now = Date.now();
+      if (now - last < 100 && p.done < p.total) return;
+      last = now;
+      if (p.total < 64 * 2 ** 20) return; // nothing worth a bar
+      const frac = p.total ? p.done / p.total : 1;
+      const width = 30;
+      const bar = '#'.repeat(Math.round(frac * width)).padEnd(width, '.');
+      process.stderr.write(`\r[${bar}] ${(frac * 100).toFixed(0).padStart(3)}% ${gib(p.done)}/${gib(p.total)} GiB ${p.phase === 'sync' ? '(syncing)' : ''}  `);
+      shown = true;
+    },
+    end() { if (shown) process.stderr.write('\n'); },
+  };
+}
+
+export interface CreateCliIO { out(s: string): void; err(s: string): void; cwd: string; isTTY: boolean }
+
+const defaultIO = (): CreateCliIO => ({ out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s), cwd: process.cwd(), isTTY: !!process.stderr.isTTY });
+
+function qemuLines(lines: string[]): string {
+  return lines.map((l) => l.replace(/^qemu-img: /, 'libvirt-volume: ')).join('\n') + '\n';
+}
+
+export async function runCreate(argv: string[], io: CreateCliIO = defaultIO()): Promise<number> {
+  if (argv.includes('-h') || argv.includes('--help')) { io.out(USAGE + '\n'); return 0; }
+  const firstPos = argv.find((a, i) => !a.startsWith('-') && !['-f', '-b', '-F', '-o', '--object', '--output', '--libvirt-version', '--pool-type', '--passphrase-file', '--passphrase-env'].includes(argv[i - 1]));
+  const fIdx = argv.indexOf('-f');
+  if (fIdx < 0 && firstPos && /\.xml$/i.test(firstPos)) return runCreateXml(argv, io);
+  if (fIdx >= 0 && argv[fIdx + 1] === 'luks') return runLuksCreate(argv, { out: io.out, err: io.err });
+  let p: Parsed;
+  try {
+    p = parse([...argv]);
+    // qemu-img creates the --object secrets first: a bad one fails before anything else.
+    for (const o of p.objects) resolveSecret(o, (f) => readFileSync(resolve(io.cwd, f)));
+  } catch (e) {
+    if (e instanceof UsageError) { io.err(`libvirt-volume: ${e.message}\nTry 'libvirt-volume create --help' for more information\n`); return e.message.startsWith('Unexpected') || e.message.startsWith('Expecting') ? 1 : 2; }
+    if (e instanceof SecretError) { io.err(`libvirt-volume: ${e.message}\n`); return 1; }
+    throw e;
+  }
+  return createFromParsed(p, io);
+}
+
+async function createFromParsed(p: Parsed, io: CreateCliIO, announce?: string): Promise<number> {
+  const planned = planCreate(p.args, nodeProbeIO(), io.cwd);
+  const v = planned.verdict;
+  if (!v.ok) {
+    if (v.formatting && !p.quiet) io.out(v.formatting + '\n');
+    io.err(qemuLines(v.stderr));
+    return 1;
+  }
+  if (planned.refusal) { io.err(`libvirt-volume: ${p.args.filename}: ${planned.refusal}\n`); return 1; }
+  // Existing target or data file: refused before anything is printed or derived.
+  const pre = await preflight(v.spec, { io: nodeWriterIO(), cwd: io.cwd, force: p.force });
+  if (pre) { io.err(`libvirt-volume: ${p.args.filename}: ${pre}\n`); return 1; }
+  if (announce && !p.quiet) io.out(announce + '\n');
+  if (!p.quiet) io.out(v.formatting + '\n');
+
+  let encryption: QcowEncryptionProvider | undefined;
+  let passphrase: Uint8Array | undefined;
+  const ac = new AbortController();
+  try {
+    if (v.spec.encrypt) {
+      // LUKS/AES inside qcow2: the options and the passphrase are the LUKS writer's business.
+      if (v.spec.encrypt.format === 'aes') {
+        const aes = qcowAesEncryption(p.allowInsecureAes);
+        io.err(`libvirt-volume: warning: ${aes.warning}\n`);
+        const o = v.spec.encrypt.options;
+        if (o['key-secret'] !== undefined && !p.objects.some((x) => x.id === o['key-secret'])) throw new SecretError(`No secret with id '${o['key-secret']}'`);
+        encryption = aes;
+      } else {
+        const o = v.spec.encrypt.options;
+        passphrase = await resolvePassphrase(
+          { objects: p.objects, keySecret: o['key-secret'], passphraseFile: p.passphraseFile, passphraseEnv: p.passphraseEnv, passphraseStdin: p.passphraseStdin },
+          { readFile: (f) => readFileSync(resolve(io.cwd, f)), readStdin: readAllStdin, env: process.env, prefix: 'encrypt.' },
+        );
+        const { 'key-secret': _k, ...luksOpts } = o;
+        encryption = qcowLuksEncryption(luksOpts, passphrase, { signal: ac.signal });
+      }
+    }
+  } catch (e) {
+    passphrase?.fill(0);
+    const msg = (e as Error).message;
+    io.err(`libvirt-volume: ${p.args.filename}: ${msg}\n`);
+    return 1;
+  }
+
+  const token = { isCancellationRequested: false };
+  const onSigint = (): void => { token.isCancellationRequested = true; ac.abort(); };
+  process.on('SIGINT', onSigint);
+  const bar = progressPrinter(io.isTTY && !p.quiet);
+  try {
+    await createImage(v.spec, { io: nodeWriterIO(), cwd: io.cwd, force: p.force, token, onProgress: bar.update, encryption });
+    bar.end();
+    return 0;
+  } catch (e) {
+    bar.end();
+    if (e instanceof WriterError && e.code === 'cancelled' || (e as Error).name === 'AbortError') {
+      io.err(`libvirt-volume: ${p.args.filename}: interrupted; nothing was left behind\n`);
+      return 130;
+    }
+    const err = e as NodeJS.ErrnoException;
+    const text = e instanceof WriterError ? err.message : `${err.code ? `${err.code}: ` : ''}${err.message}`;
+    io.err(`libvirt-volume: ${p.args.filename}: ${text}\n`);
+    return 1;
+  } finally {
+    process.off('SIGINT', onSigint);
+    passphrase?.fill(0);
+  }
+}
+
+async function readAllStdin(): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+// ---------------------------------------------------------------------------------------------
+// VOLUME.xml → qemu-img arguments, as libvirt's storage driver maps them (storage_util.c
+// storageBackendCreateQemuImgOpts / storageBackendBuildQemuImgEncriptionOpts; libvirt-rules.md §6.4).
+
+export interface XmlMapping {
+  args: CreateArgs;
+  /** The equivalent qemu-img command line (for the user). */
+  commandLine: string;
+  encrypted: boolean;
+}
+
+/** libvirt's compat default for qcow2 targets: 0.10 before 10.2.0, 1.1 since. */
+export function defaultCompat(libvirtVersion: string): string {
+  return compareVersions(libvirtVersion, '10.2.0') < 0 ? '0.10' : '1.1';
+}
+
+function scaled(el: ReturnType<typeof firstChild>): bigint | undefined {
+  if (!el) return undefined;
+  const m = /^\s*\+?(\d+)\s*$/.exec(textContent(el));
+  const mul = unitMultiplier(attrValue(el, 'unit') ?? 'bytes');
+  return m && mul !== undefined ? BigInt(m[1]) * mul : undefined;
+}
+
+/** Maps a <volume> document (already validated) to qemu-img create arguments. */
+export function mapVolumeXml(text: string, output: string, libvirtVersion: string, preallocMetadata: boolean): XmlMapping {
+  const doc = parseXml(text);
+  const vol = doc.root;
+  const target = firstChild(vol, 'target');
+  const format = attrValue(firstChild(target, 'format'), 'type') ?? 'raw';
+  const capacity = scaled(firstChild(vol, 'capacity')) ?? 0n;
+  const allocation = scaled(firstChild(vol, 'allocation'));
+  const enc = firstChild(target, 'encryption');
+  const encrypted = !!enc;
+  const o: string[] = [];
+  const args: CreateArgs = { format: encrypted && format === 'raw' ? 'luks' : format, filename: output, size: `${(capacity + 1023n) / 1024n}K` };
+  const backing = firstChild(vol, 'backingStore');
+  const backingPath = backing ? textContent(firstChild(backing, 'path')).trim() : '';
+  if (backingPath) {
+    args.backingFile = backingPath;
+    o.push(`backing_fmt=${attrValue(firstChild(backing, 'format'), 'type') ?? 'raw'}`);
+  }
+  if (encrypted && format === 'qcow2') o.push('encrypt.format=luks');
+  if (encrypted) {
+    const prefix = format === 'qcow2' ? 'encrypt.' : '';
+    const cipher = firstChild(enc, 'cipher');
+    const ivgen = firstChild(enc, 'ivgen');
+    const esc = (s: string) => s.replace(/,/g, ',,');
+    if (cipher) {
+      const name = attrValue(cipher, 'name'), size = attrValue(cipher, 'size'), mode = attrValue(cipher, 'mode'), hash = attrValue(cipher, 'hash');
+      if (name && size) o.push(`${prefix}cipher-alg=${esc(name)}-${esc(size)}`);
+      if (mode) o.push(`${prefix}cipher-mode=${esc(mode)}`);
+      if (hash) o.push(`${prefix}hash-alg=${esc(hash)}`);
+    }
+    if (ivgen) {
+      const name = attrValue(ivgen, 'name'), hash = attrValue(ivgen, 'hash');
+      if (name) o.push(`${prefix}ivgen-alg=${esc(name)}`);
+      if (hash) o.push(`${prefix}ivgen-hash-alg=${esc(hash)}`);
+    }
+  }
+  if (preallocMetadata && format === 'qcow2') o.push(allocation !== undefined && allocation < capacity ? 'preallocation=metadata' : 'preallocation=falloc');
+  else if (format === 'raw' && !encrypted && allocation !== undefined && allocation >= capacity && capacity > 0n) o.push('preallocation=falloc');
+  if (firstChild(target, 'nocow')) o.push('nocow=on');
+  if (format === 'qcow2') {
+    const compat = textContent(firstChild(target, 'compat')).trim();
+    o.push(`compat=${compat || defaultCompat(libvirtVersion)}`);
+  }
+  const cluster = scaled(firstChild(target, 'clusterSize'));
+  if (cluster !== undefined) o.push(`cluster_size=${cluster}`);
+  const features = firstChild(target, 'features');
+  if (format === 'qcow2' && features) {
+    if (firstChild(features, 'lazy_refcounts')) o.push('lazy_refcounts');
+    if (firstChild(features, 'extended_l2')) o.push('extended_l2=on');
+  }
+  if (o.length) args.options = [o.join(',')];
+  const q = (s: string) => (/^[\w./:=,+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+  const commandLine = ['qemu-img', 'create', '-f', args.format, ...(args.backingFile ? ['-b', args.backingFile] : []), ...(o.length ? ['-o', o.join(',')] : []), args.filename, args.size!].map(q).join(' ');
+  return { args, commandLine, encrypted };
+}
+
+async function runCreateXml(argv: string[], io: CreateCliIO): Promise<number> {
+  let xmlPath: string | undefined, output: string | undefined;
+  let force = false, quiet = false, preallocMetadata = false;
+  let libvirtVersion = NEWEST_LIBVIRT;
+  let poolType: PoolType = 'dir';
+  const passthrough: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const val = (): string | undefined => argv[++i];
+    if (a === '--output' || a === '-O') output = val();
+    else if (a === '--force') force = true;
+    else if (a === '-q') quiet = true;
+    else if (a === '--prealloc-metadata') preallocMetadata = true;
+    else if (a === '--libvirt-version') libvirtVersion = val() ?? NEWEST_LIBVIRT;
+    else if (a === '--pool-type') {
+      const t = val();
+      if (!t || !(POOL_TYPES as string[]).includes(t)) { io.err(`libvirt-volume: unknown pool type '${t}'\n`); return 2; }
+      poolType = t as PoolType;
+    }
+    else if (a === '--object' || a === '--passphrase-file' || a === '--passphrase-env') { passthrough.push(a, argv[++i] ?? ''); }
+    else if (a === '--passphrase-stdin') passthrough.push(a);
+    else if (a.startsWith('-')) { io.err(`libvirt-volume: unknown option ${a}\n${USAGE}\n`); return 2; }
+    else if (!xmlPath) xmlPath = a;
+    else { io.err(`libvirt-volume: Unexpected argument: ${a}\n`); return 2; }
+  }
+  if (!xmlPath) { io.err(`libvirt-volume: Expecting a volume XML file\n`); return 2; }
+  const abs = isAbsolute(xmlPath) ? xmlPath : join(io.cwd, xmlPath);
+  let text: string;
+  try { text = readFileSync(abs, 'utf8'); } catch (e) {
+    io.err(`libvirt-volume: cannot read '${xmlPath}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+    return 2;
+  }
+  const doc = parseXml(text);
+  if (doc.root?.name !== 'volume') { io.err(`libvirt-volume: ${xmlPath}: not a <volume> document\n`); return 1; }
+  // Refuse what libvirt refuses: the language service's error diagnostics.
+  const probeIO = nodeProbeIO();
+  const ls = getLanguageService({ imageFacts: (p) => tryProbeImage(probeIO, p) });
+  ls.configure({ libvirtVersion, poolType });
+  const errors = ls.doValidation(TextDocument.create(pathToFileURL(abs).href, 'xml', 1, text)).filter((d) => d.severity === DiagnosticSeverity.Error);
+  if (errors.length) {
+    for (const d of errors) io.err(`${xmlPath}:${d.range.start.line + 1}:${d.range.start.character + 1}: error: ${d.message}${d.code ? ` [${d.code}]` : ''}\n`);
+    io.err(`libvirt-volume: ${xmlPath}: libvirt would refuse this volume (${errors.length} error${errors.length > 1 ? 's' : ''}); nothing created\n`);
+    return 1;
+  }
+  const target = firstChild(doc.root, 'target');
+  const name = textContent(firstChild(doc.root, 'name')).trim();
+  const targetPath = textContent(firstChild(target, 'path')).trim();
+  const out = output ?? (targetPath || join(dirname(abs), name));
+  const m = mapVolumeXml(text, out, libvirtVersion, preallocMetadata);
+  const cli = [
+    '-f', m.args.format, ...(m.args.backingFile ? ['-b', m.args.backingFile] : []), ...(m.args.options ?? []).flatMap((x) => ['-o', x]),
+    ...(quiet ? ['-q'] : []), ...(force ? ['--force'] : []), ...passthrough, m.args.filename, m.args.size!,
+  ];
+  if (!quiet) io.out(`# libvirt ${libvirtVersion} would run: ${m.commandLine}\n`);
+  if (m.args.format === 'luks') return runLuksCreate(cli, { out: io.out, err: io.err });
+  let p: Parsed;
+  try {
+    p = parse(cli);
+    for (const o of p.objects) resolveSecret(o, (f) => readFileSync(resolve(io.cwd, f)));
+  } catch (e) {
+    io.err(`libvirt-volume: ${(e as Error).message}\n`);
+    return 1;
+  }
+  // libvirt checks the backing store itself and always passes the format: qemu-img then opens it.
+  return createFromParsed(p, io);
+}
