@@ -71,3 +71,21 @@ test('writer-made LUKS images: header verdicts agree between probeImage and qemu
     assert.deepEqual(diagnose(plain, {}, env, uri).filter((d) => String(d.code).startsWith('image-')).map((d) => d.code), ['image-encryption-undeclared']);
   }
 });
+
+test('create -f qcow2 with encrypt.* and create VOLUME.xml print the same verdicts', () => {
+  const ctr = create('-f', 'qcow2', ...PW, '-o', 'encrypt.format=luks,encrypt.iter-time=10,encrypt.cipher-mode=ctr', 'w-ctr.qcow2', '1M');
+  assert.equal(ctr.status, 0, ctr.stderr);
+  assert.deepEqual(ctr.weakIds, ['weak-cipher-mode-ctr']);
+  const ok = create('-f', 'qcow2', ...PW, '-o', 'encrypt.format=luks,encrypt.iter-time=10', 'w-ok.qcow2', '1M');
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.deepEqual(ok.weakIds, []);
+  // The editor's diagnostics on a volume XML and create's lines on the same XML agree.
+  const xml = `<volume><name>x</name><capacity unit='M'>1</capacity><target><path>${join(dir, 'w-xml.img')}</path><format type='raw'/>`
+    + `<encryption format='luks'><secret type='passphrase' uuid='f52a81b2-424e-490c-823d-6bd4235bc572'/><cipher name='aes' size='256' mode='cbc' hash='sha1'/><ivgen name='plain64'/></encryption></target></volume>`;
+  writeFileSync(join(dir, 'w.xml'), xml);
+  const editor = diagnose(xml).filter((d) => String(d.code).startsWith('weak-')).map((d) => String(d.code)).sort();
+  assert.deepEqual(editor, ['weak-cbc-predictable-iv', 'weak-pbkdf-hash']);
+  const r = create('w.xml', ...PW);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.weakIds, editor);
+});

@@ -18,9 +18,10 @@ import { attrValue, firstChild, parseXml, textContent } from '../service/xmlMode
 import { createImage, planCreate, preflight, WriterError, type QcowEncryptionProvider, type WriteProgress } from '../writer/create';
 import { nodeProbeIO, nodeWriterIO } from '../writer/nodeIO';
 import { tryProbeImage } from '../writer/probe';
-import { runLuksCreate } from './luks';
+import { luksIterationsLine, runLuksCreate } from './luks';
 import { parseSecretObject, resolvePassphrase, resolveSecret, SecretError, type SecretObject } from '../writer/luks/secrets';
 import { qcowAesEncryption, qcowLuksEncryption } from '../writer/luks/qcowEncryption';
+import { weakCryptoLines } from '../../../schemas/weakCrypto';
 
 export const USAGE = `create -f FMT [-b BACKING -F BACKING_FMT] [-u] [-o OPT=VAL,...] [-q] [--force] FILENAME [SIZE]
   Create a raw or qcow2 image exactly as qemu-img 7.2 would (byte-identical qcow2), with qemu-img's
@@ -153,6 +154,7 @@ async function createFromParsed(p: Parsed, io: CreateCliIO, announce?: string): 
   if (!p.quiet) io.out(v.formatting + '\n');
 
   let encryption: QcowEncryptionProvider | undefined;
+  let luks: ReturnType<typeof qcowLuksEncryption> | undefined;
   let passphrase: Uint8Array | undefined;
   const ac = new AbortController();
   try {
@@ -166,12 +168,14 @@ async function createFromParsed(p: Parsed, io: CreateCliIO, announce?: string): 
         encryption = aes;
       } else {
         const o = v.spec.encrypt.options;
+        // Weak choices (issue 7): the editor's <cipher>/<ivgen> verdicts, from the same data.
+        for (const l of weakCryptoLines(o, v.spec.size)) io.err(l + '\n');
         passphrase = await resolvePassphrase(
           { objects: p.objects, keySecret: o['key-secret'], passphraseFile: p.passphraseFile, passphraseEnv: p.passphraseEnv, passphraseStdin: p.passphraseStdin },
           { readFile: (f) => readFileSync(resolve(io.cwd, f)), readStdin: readAllStdin, env: process.env, prefix: 'encrypt.' },
         );
         const { 'key-secret': _k, ...luksOpts } = o;
-        encryption = qcowLuksEncryption(luksOpts, passphrase, { signal: ac.signal });
+        encryption = luks = qcowLuksEncryption(luksOpts, passphrase, { signal: ac.signal });
       }
     }
   } catch (e) {
@@ -188,6 +192,7 @@ async function createFromParsed(p: Parsed, io: CreateCliIO, announce?: string): 
   try {
     await createImage(v.spec, { io: nodeWriterIO(), cwd: io.cwd, force: p.force, token, onProgress: bar.update, encryption });
     bar.end();
+    if (luks?.report && !p.quiet) io.out(luksIterationsLine(luks.resolved, luks.report) + '\n');
     return 0;
   } catch (e) {
     bar.end();
