@@ -7,7 +7,8 @@
 // (parseQemuImgOptions, readPassphrase) also serve its qcow2 `encrypt.format=luks` path.
 // The passphrase is read into memory only and never printed.
 import { readFileSync } from 'node:fs';
-import { checkLuksOptions, type LuksOptionInput } from '../../../schemas/luksOptions';
+import { checkLuksOptions, type LuksOptionInput, type ResolvedLuksOptions } from '../../../schemas/luksOptions';
+import type { LuksKeyDerivationReport } from '../writer/luks/luksHeader';
 import { weakCryptoLines } from '../../../schemas/weakCrypto';
 import { createLuksImage, luksFormattingLine, WriterError } from '../writer/luks/createLuks';
 import { parseSecretObject, resolvePassphrase, resolveSecret, splitQemuOpts, SecretError, type SecretObject } from '../writer/luks/secrets';
@@ -48,6 +49,12 @@ async function readStdin(): Promise<Uint8Array> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
+}
+
+/** The iteration counts achieved, printed after a LUKS creation (raw or inside qcow2). */
+export function luksIterationsLine(r: ResolvedLuksOptions, k: LuksKeyDerivationReport): string {
+  return `LUKS1 ${r.cipherAlg} ${r.cipherModeSpec}, PBKDF2-${r.hashAlg}: key slot 0 ${k.slotIters} iterations, ` +
+    `master-key digest ${k.masterKeyIters} iterations (iter-time ${r.iterTimeMs} ms; speed measured in ${k.benchmarkMs} ms, derived in ${k.deriveMs} ms)`;
 }
 
 export interface LuksCliIO { out(s: string): void; err(s: string): void; signal?: AbortSignal }
@@ -122,8 +129,7 @@ export async function runLuksCreate(argv: string[], io: LuksCliIO = { out: (s) =
       path: file, size, options: luksOpts, passphrase, preallocation: opts.get('preallocation'), force, io: nodeWriterIO(), signal: io.signal,
     });
     if (!quiet) {
-      io.out(`LUKS1 ${r.resolved.cipherAlg} ${r.resolved.cipherModeSpec}, PBKDF2-${r.resolved.hashAlg}: key slot 0 ${r.report.slotIters} iterations, ` +
-        `master-key digest ${r.report.masterKeyIters} iterations (iter-time ${r.resolved.iterTimeMs} ms; speed measured in ${r.report.benchmarkMs} ms, derived in ${r.report.deriveMs} ms)\n`);
+      io.out(luksIterationsLine(r.resolved, r.report) + '\n');
     }
     return 0;
   } catch (err) {
