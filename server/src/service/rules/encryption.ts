@@ -34,6 +34,9 @@ export const ENCRYPTION_RULES: RuleDef[] = [
   { id: 'encryption-cipher-ignored', severity: 'warning', layer: 'LINT', ref: 'ENC-CIPHER-ONLY-LUKS', message: "libvirt silently ignores <{element}> unless the encryption format is 'luks' (here '{format}'): it is not checked, used or written back.", doc: E },
   { id: 'encryption-format-deprecated', severity: 'warning', layer: 'LINT', ref: 'DENC-QEMU-OLD', message: "Encryption format '{format}' means the legacy qcow AES scheme: libvirt refuses to create it since 4.5.0 and qemu system emulators no longer open it. Use 'luks'.", doc: E },
   { id: 'encryption-secret-missing', severity: 'warning', layer: 'LINT', ref: 'ENC-EMPTY-OK', message: "Encryption format 'luks' needs one passphrase <secret>: creating or opening the image fails without it.", doc: E },
+  // virsecret.c virSecretGetSecretString: lookup by usage; no secret can have an empty volume
+  // usage (secret_conf.c refuses it), so usage='' never resolves.
+  { id: 'encryption-secret-usage-empty', severity: 'error', layer: 'CREATE', ref: 'SEC-LOOKUP', message: "Secret not found: no secret with matching usage ''", doc: E },
   // Parser takes ./cipher[1], ./ivgen[1], ./encryption[1]; the schema allows one.
   { id: 'duplicate-element', severity: 'warning', layer: 'RNG', ref: 'ENC-DUP', message: 'Only the first <{element}> is used; the schema allows one.', doc: E },
   // Unknown elements/attributes: ignored by every parser, rejected by the schema.

@@ -114,6 +114,7 @@ export function validateEncryption(ctx: ValidationContext, enc: XmlElement, site
     if (info.ivgen && !info.ivgen.valid) info.parseOk = false;
   }
 
+  if (site !== 'volume') checkSecretUsable(ctx, info, 'warning');
   if (site === 'snippet') {
     if (info.format === 'default' || info.format === 'qcow') {
       ctx.report('encryption-format-deprecated', format!.valueSpan, { format: info.format }, { data: { replacement: 'luks' } });
@@ -147,6 +148,9 @@ function validateEncryptionSecret(ctx: ValidationContext, s: XmlElement): boolea
   } else if (uuid && usage) {
     ctx.report('encryption-secret-ref-both', usage.nameSpan);
     ok = false;
+  } else if (usage && !usage.value) {
+    // The lookup fails when the image is created or opened: an error for volume creation,
+    // a start-time problem (warning) for disks and snippets — see checkSecretUsable.
   } else if (uuid) {
     const v = uuid.value ?? '';
     const canonical = parseUuid(v);
@@ -158,6 +162,14 @@ function validateEncryptionSecret(ctx: ValidationContext, s: XmlElement): boolea
     }
   }
   return ok;
+}
+
+/** A secret reference that can never resolve (usage=''): reported by the consumer with its severity. */
+export function checkSecretUsable(ctx: ValidationContext, info: EncryptionInfo, severity?: Severity): void {
+  for (const s of info.secrets) {
+    const usage = attr(s, 'usage');
+    if (usage && !usage.value && !attr(s, 'uuid')) ctx.report('encryption-secret-usage-empty', usage.valueSpan, {}, { severity });
+  }
 }
 
 function validateCipher(ctx: ValidationContext, el: XmlElement): CipherInfo {

@@ -6,7 +6,7 @@ import { DISK_POOL_FORMATS, FEATURES, FILE_FORMATS, POOLS_WITHOUT_CREATE, VOLUME
 import { attr, childElements, firstChild, textContent, textSpan, type XmlElement } from '../xmlModel';
 import type { Span } from '../xmlModel';
 import type { ValidationContext } from './context';
-import { checkLuksCipherValues, validateEncryption, type EncryptionInfo } from './encryption';
+import { checkLuksCipherValues, checkSecretUsable, validateEncryption, type EncryptionInfo } from './encryption';
 import { LLONG_MAX, isAbsPath, isQemuId, isValidCompat, isValidOctalMode, isValidOwnerId, nearest, parseScaled } from './libvirtValues';
 import { checkStructure } from './structure';
 import { checkQcow2Create, checkQedCreate } from './qcow2Create';
@@ -309,7 +309,7 @@ function createWithQemuImg(ctx: ValidationContext, f: VolumeFacts, format: strin
     // VCR-SECRET-COUNT (storageBackendCreateQemuImg → storageBackendGenerateSecretData).
     if (enc.secrets.length !== 1) {
       ctx.report('volume-secret-count', enc.secrets.length > 1 ? enc.secrets[1].nameSpan : enc.el.nameSpan);
-    }
+    } else checkSecretUsable(ctx, enc);
     if ((enc.format === 'default' || enc.format === 'qcow') && (fmt === 'qcow' || fmt === 'qcow2') && ctx.atLeast('4.5.0')) {
       ctx.report('volume-encryption-qcow-create', enc.formatAttr!.valueSpan, {}, { data: { replacement: 'luks' } });
     }
