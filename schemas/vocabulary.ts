@@ -199,7 +199,19 @@ export const FEATURES: Term[] = [
 ];
 
 /** Compares dotted versions; missing parts count as 0. */
+const versionOrder = new Map<string, number>();
 export function compareVersions(a: string, b: string): number {
+  // Validation asks this for every reported diagnostic and vocabulary lookup; the set of version
+  // pairs is tiny, so remember the answers.
+  const key = a + '|' + b;
+  let r = versionOrder.get(key);
+  if (r === undefined) {
+    r = compareVersionsUncached(a, b);
+    if (versionOrder.size < 10_000) versionOrder.set(key, r);
+  }
+  return r;
+}
+function compareVersionsUncached(a: string, b: string): number {
   const pa = a.split('.').map((x) => parseInt(x, 10) || 0);
   const pb = b.split('.').map((x) => parseInt(x, 10) || 0);
   for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
