@@ -28,7 +28,8 @@ export class TestClient {
   readonly conn: MessageConnection;
   readonly diagnostics = new Map<string, Diagnostic[]>();
   readonly logs: string[] = [];
-  readonly progress: unknown[] = [];
+  readonly progress: { token: string | number; value: { kind: string; percentage?: number; message?: string; title?: string; cancellable?: boolean } }[] = [];
+  readonly progressTokens: (string | number)[] = [];
   settings: Record<string, unknown>;
   private waiters: Array<() => void> = [];
   private versions = new Map<string, number>();
@@ -46,9 +47,9 @@ export class TestClient {
     this.conn.onRequest('workspace/configuration', (p: { items: { section?: string }[] }) =>
       p.items.map((i) => (i.section ? this.settings[i.section] ?? null : this.settings)));
     this.conn.onRequest('client/registerCapability', () => null);
-    this.conn.onRequest('window/workDoneProgress/create', () => null);
+    this.conn.onRequest('window/workDoneProgress/create', (p: { token: string | number }) => { this.progressTokens.push(p.token); this.wake(); return null; });
     this.conn.onRequest('workspace/diagnostic/refresh', () => null);
-    this.conn.onNotification('$/progress', (p: unknown) => { this.progress.push(p); this.wake(); });
+    this.conn.onNotification('$/progress', (p: TestClient['progress'][number]) => { this.progress.push(p); this.wake(); });
     this.conn.listen();
   }
 

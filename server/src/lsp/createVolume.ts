@@ -269,7 +269,7 @@ export async function createVolume(state: ServerState, p: CreateVolumeParams, to
   let last = 0;
   try {
     const { format } = await runInWorker(
-      { xmlText, xmlPath, output, force, passphrase, iterTimeMs: typeof p.iterTimeMs === 'number' && p.iterTimeMs > 0 ? p.iterTimeMs : undefined },
+      { xmlText, xmlPath, output, force, passphrase, libvirtVersion: state.settings().libvirtVersion, iterTimeMs: typeof p.iterTimeMs === 'number' && p.iterTimeMs > 0 ? p.iterTimeMs : undefined },
       (done, total, message) => {
         const now = Date.now();
         if (now - last < 100 && done < total) return;

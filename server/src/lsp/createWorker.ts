@@ -1,7 +1,16 @@
 // Worker-thread side of Create Volume: receives one job, runs the image writer, posts progress.
 // Cancellation is a SharedArrayBuffer flag the main thread sets, so the writer sees it even while
 // this thread is busy (no message round trip needed).
+import { dirname } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
+import { NEWEST_LIBVIRT } from '../../../schemas/vocabulary';
+import type { LuksOptionInput } from '../../../schemas/luksOptions';
+import { mapVolumeXml } from '../cli/create';
+import { parseQemuImgOptions, parseSize } from '../cli/luks';
+import { createImage, planCreate } from '../writer/create';
+import { createLuksImage } from '../writer/luks/createLuks';
+import { qcowLuksEncryption } from '../writer/luks/qcowEncryption';
+import { nodeProbeIO, nodeWriterIO } from '../writer/nodeIO';
 
 export interface WorkerJob {
   /** The volume XML (already validated by the server: no errors). */
@@ -14,6 +23,8 @@ export interface WorkerJob {
   passphrase?: string;
   /** LUKS iter-time in ms (default: the writer's, qemu's 2000). */
   iterTimeMs?: number;
+  /** Decides libvirt's defaults (qcow2 compat). */
+  libvirtVersion?: string;
 }
 
 export type WorkerReply =
@@ -26,9 +37,55 @@ export interface WriterHooks {
   token: { readonly isCancellationRequested: boolean };
 }
 
-/** Maps the volume XML to writer options and writes the image (filled in by the writer integration). */
-export async function writeVolumeImage(_job: WorkerJob, _hooks: WriterHooks): Promise<{ format: string }> {
-  throw new Error('the image writer is not available in this build');
+/**
+ * Maps the volume XML to qemu-img arguments as libvirt's storage driver does (cli/create.ts
+ * mapVolumeXml), judges them like qemu-img (writer/create.ts planCreate) and writes the image:
+ * raw LUKS through writer/luks/createLuks.ts, raw and qcow2 (LUKS inside included) through
+ * writer/create.ts. All checks happen before the first byte.
+ */
+export async function writeVolumeImage(job: WorkerJob, hooks: WriterHooks): Promise<{ format: string }> {
+  const m = mapVolumeXml(job.xmlText, job.output, job.libvirtVersion || NEWEST_LIBVIRT, false);
+  const ac = new AbortController();
+  const poll = setInterval(() => { if (hooks.token.isCancellationRequested) ac.abort(); }, 50);
+  const passphrase = job.passphrase !== undefined ? new TextEncoder().encode(job.passphrase) : undefined;
+  try {
+    if (m.args.format === 'luks') {
+      const opts = parseQemuImgOptions(m.args.options ?? []);
+      const size = parseSize(m.args.size ?? '');
+      if (size === undefined) throw new Error(`invalid size ${m.args.size}`);
+      if (!passphrase) throw new Error('an encrypted volume needs a passphrase');
+      const o: LuksOptionInput = {};
+      for (const k of ['cipher-alg', 'cipher-mode', 'ivgen-alg', 'ivgen-hash-alg', 'hash-alg', 'iter-time'] as const) if (opts.has(k)) o[k] = opts.get(k);
+      if (job.iterTimeMs) o['iter-time'] = job.iterTimeMs;
+      await createLuksImage({
+        path: job.output, size, options: o, passphrase, preallocation: opts.get('preallocation'), force: job.force, signal: ac.signal, io: nodeWriterIO(),
+        onProgress: (f, phase) => hooks.progress(Math.round(f * 1000), 1000, phase === 'derive' ? 'deriving the LUKS key' : 'writing'),
+      });
+      return { format: 'luks' };
+    }
+    const planned = planCreate(m.args, nodeProbeIO(), dirname(job.output));
+    const v = planned.verdict;
+    if (!v.ok) throw new Error(v.message);
+    if (planned.refusal) throw new Error(planned.refusal);
+    let encryption;
+    if (v.spec.encrypt) {
+      // libvirt creates only LUKS inside qcow2 (qcow/default are refused since 4.5.0).
+      if (v.spec.encrypt.format !== 'luks') throw new Error(`encrypt.format=${v.spec.encrypt.format} is not created by Create Volume`);
+      if (!passphrase) throw new Error('an encrypted volume needs a passphrase');
+      const { 'key-secret': _k, ...luksOpts } = v.spec.encrypt.options as Record<string, string>;
+      const o = luksOpts as LuksOptionInput;
+      if (job.iterTimeMs) o['iter-time'] = job.iterTimeMs;
+      encryption = qcowLuksEncryption(o, passphrase, { signal: ac.signal, onProgress: (f) => hooks.progress(Math.round(f * 1000), 1000, 'deriving the LUKS key') });
+    }
+    await createImage(v.spec, {
+      io: nodeWriterIO(), cwd: dirname(job.output), force: job.force, token: hooks.token, encryption,
+      onProgress: (p) => hooks.progress(p.done, p.total, p.phase === 'data' ? undefined : p.phase),
+    });
+    return { format: v.spec.format };
+  } finally {
+    clearInterval(poll);
+    passphrase?.fill(0);
+  }
 }
 
 export function runCreateWorker(): void {
@@ -43,7 +100,9 @@ export function runCreateWorker(): void {
       reply({ type: 'done', format: r.format });
     } catch (err) {
       // The message must not carry the passphrase: writer errors name options, never secret values.
-      reply({ type: 'error', message: (err as Error)?.message ?? String(err), cancelled: token.isCancellationRequested });
+      const e = err as Error & { code?: string };
+      const cancelled = token.isCancellationRequested || e?.name === 'AbortError' || e?.code === 'cancelled';
+      reply({ type: 'error', message: e?.message ?? String(err), cancelled });
     }
   });
 }
