@@ -324,8 +324,20 @@ export async function createImage(spec: CreateSpec, opts: CreateImageOptions): P
     if (plan.dataArea && (plan.dataArea.mode === 'full' || !io.fallocate)) {
       await writeZeros(io, fd, plan.dataArea.offset, plan.dataArea.length, progress, token);
     }
+    if (plan.tailZeros) {
+      const t = plan.tailZeros;
+      await io.pwrite(t.inDataFile ? data!.fd! : fd, zeros(t.length), t.offset);
+    }
     if (data && plan.dataFileTruncate) {
-      await sizeFile(io, data.fd!, plan.dataFileTruncate.length, plan.dataFileTruncate.mode, progress, token);
+      const d = plan.dataFileTruncate;
+      if (plan.tailZeros?.inDataFile) {
+        // The file is not empty any more: no first-block write (file-posix only does it from length 0).
+        if (d.mode === 'full') await writeZeros(io, data.fd!, plan.tailZeros.offset + plan.tailZeros.length, d.length - plan.tailZeros.offset - plan.tailZeros.length, progress, token);
+        else if (d.mode === 'falloc' && io.fallocate) await io.fallocate(data.fd!, 0, d.length);
+        await io.ftruncate(data.fd!, d.length);
+      } else {
+        await sizeFile(io, data.fd!, d.length, d.mode, progress, token);
+      }
     }
     checkCancel(token);
     opts.onProgress?.({ done: progress.done, total: progress.total, phase: 'sync' });

@@ -168,6 +168,12 @@ export class Qcow2Plan {
   dataArea?: { offset: number; length: number; mode: 'falloc' | 'full' };
   /** The external data file's final length and how it is allocated. */
   dataFileTruncate?: { length: number; mode: 'off' | 'falloc' | 'full' };
+  /**
+   * Zeros qemu writes into the tail of the last data cluster when metadata preallocation ends
+   * inside a cluster (qcow2_handle_l2meta performs the copy-on-write of the rest of the cluster).
+   * In the data file when there is one, else in the image.
+   */
+  tailZeros?: { inDataFile: boolean; offset: number; length: number };
   cryptoHeader?: { offset: number; length: number };
   cryptMethod = 0;
 
@@ -332,6 +338,8 @@ export class Qcow2Plan {
   // -- block/qcow2-cluster.c -------------------------------------------------------------------
 
   /** get_cluster_table → l2_allocate when the L1 entry is empty. */
+  private lastDataHost = -1;
+
   private l2For(l1Index: number): number {
     if (!this.l1[l1Index]) {
       const c = this.allocClusters(1);
@@ -387,6 +395,7 @@ export class Qcow2Plan {
         if (n === 0) { cur = 0; break; }
       }
       this.link(gc, hostCluster, n);
+      this.lastDataHost = hostCluster + n - 1;
       if (clusterOffset < 0) clusterOffset = hostCluster * this.cs + intoCluster;
       cur = Math.min(cur, n * this.cs - intoCluster);
     }
@@ -395,6 +404,7 @@ export class Qcow2Plan {
 
   /** preallocate_co: metadata for [0, size); returns the data end qemu truncates to. */
   private preallocate(size: number): number {
+    this.lastDataHost = -1;
     let offset = 0;
     let bytes = size;
     let host = 0, cur = 0;
@@ -438,9 +448,17 @@ export class Qcow2Plan {
       if (dataFile) this.dataFileTruncate = { length: size, mode: 'off' };
     } else if (preallocation === 'metadata' || dataFile) {
       const end = this.preallocate(size);
+      let current = 0;
+      const tail = size % this.cs;
+      if (tail && this.lastDataHost >= 0) {
+        this.tailZeros = { inDataFile: dataFile, offset: this.lastDataHost * this.cs + tail, length: this.cs - tail };
+        current = (this.lastDataHost + 1) * this.cs;
+      }
       if (dataFile) {
-        this.dataFileTruncate = { length: end, mode: preallocation === 'metadata' ? 'off' : preallocation };
+        // bdrv_co_truncate only when the data file is shorter than the end (qemu's condition).
+        if (end > current) this.dataFileTruncate = { length: end, mode: preallocation === 'metadata' ? 'off' : preallocation };
       } else {
+        this.grow(current);
         this.grow(end);
       }
     } else {
