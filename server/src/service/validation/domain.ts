@@ -1,5 +1,5 @@
 // Domain <disk> encryption (libvirt-rules.md §2): every storage source of every disk — the top
-// <source>, each <backingStore> layer and the <mirror> — goes through the <encryption> parser;
+// <source> and each <backingStore> layer — goes through the <encryption> parser;
 // then generic validation (domain_validate.c) and the qemu driver's validation (qemu_domain.c
 // qemuDomainValidateStorageSource, qemu_validate.c), assuming a current qemu with every
 // capability. Other domain elements are not judged here.
@@ -7,13 +7,13 @@ import { attrValue, childElements, firstChild, path, type XmlElement } from '../
 import type { ValidationContext } from './context';
 import { validateEncryption, type EncryptionInfo } from './encryption';
 
-/** One storage source of a disk: the top image, a backing layer or the mirror. */
+/** One storage source of a disk: the top image or a backing layer. */
 interface StorageSource {
-  /** The element that carries type/format (<disk>, <backingStore>, <mirror>). */
+  /** The element that carries type/format (<disk>, <backingStore>). */
   el: XmlElement;
-  kind: 'top' | 'backing' | 'mirror';
+  kind: 'top' | 'backing';
   type: string;
-  /** Image format (driver type on the top, <format type> on backing layers/mirror). */
+  /** Image format (driver type on the top, <format type> on backing layers). */
   format?: string;
   protocol?: string;
   encryption?: EncryptionInfo;
@@ -56,13 +56,8 @@ function validateDisk(ctx: ValidationContext, disk: XmlElement): void {
     }
     chain.push(layer);
   }
-  const mirror = firstChild(disk, 'mirror');
-  const mirrorSrc = firstChild(mirror, 'source');
-  const mirrorEnc = firstChild(mirrorSrc, 'encryption');
-  const mirrorLayer: StorageSource | undefined = mirror
-    ? { el: mirror, kind: 'mirror', type: attrValue(mirror, 'type') || 'file', format: attrValue(firstChild(mirror, 'format'), 'type') || attrValue(mirror, 'format') || undefined, protocol: attrValue(mirrorSrc, 'protocol') }
-    : undefined;
-  if (mirrorLayer && mirrorEnc) mirrorLayer.encryption = validateEncryption(ctx, mirrorEnc, 'disk');
+  // <mirror> (a block job's target) is only read back from a running domain's status XML: a
+  // define ignores it entirely (measured with libvirt 9.0), so its <encryption> is not judged.
 
   // ---- domain_validate.c (DEF-VAL) ----
   for (const src of chain) {
@@ -77,7 +72,6 @@ function validateDisk(ctx: ValidationContext, disk: XmlElement): void {
   if (topEnc && type === 'vhostuser') ctx.report('disk-encryption-vhostuser', topEnc.el.nameSpan);
 
   // ---- qemu driver (QEMU-VAL), per storage source of the chain ----
-  // The mirror is parsed but not validated at define (measured with libvirt 9.0 qemu:///session).
   for (const src of chain) validateQemuSource(ctx, src);
 
   // qemu_validate.c: an SD card takes one secret at most.
