@@ -280,8 +280,9 @@ export function probeImage(io: ProbeIO, path: string): ProbedImage {
   if (startsWith(first, 'COWD') || startsWith(first, '# Disk DescriptorFile')) {
     return { format: 'vmdk', fileSize };
   }
-  if (first.length >= 0x178 && le32(first, 0x40) === 0xbeda107f) {
-    return { format: 'vdi', fileSize, virtualSize: le64(first, 0x170) };
+  if (first.length >= 0x17c && le32(first, 0x40) === 0xbeda107f) {
+    // VDI 1.1 header (block/vdi.c VdiHeader): disk_size at 0x170, block_size at 0x178.
+    return { format: 'vdi', fileSize, virtualSize: le64(first, 0x170), clusterSize: le32(first, 0x178) };
   }
   if (startsWith(first, 'conectix') && first.length >= 56) {
     return { format: 'vpc', fileSize, virtualSize: be64(first, 48) };
