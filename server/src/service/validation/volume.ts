@@ -13,6 +13,11 @@ import { checkQcow2Create, checkQedCreate } from './qcow2Create';
 
 const ULLONG_MAX = (1n << 64n) - 1n;
 
+/** The element's content as written (untrimmed), or its name when empty. */
+function rawTextSpan(el: XmlElement): Span {
+  return el.contentSpan.end > el.contentSpan.start ? el.contentSpan : el.nameSpan;
+}
+
 /** What the parser read from the document (only facts libvirt would hold). */
 export interface VolumeFacts {
   root: XmlElement;
@@ -132,7 +137,8 @@ function validateScaled(ctx: ValidationContext, el: XmlElement, text: string, li
   const unitAttr = attr(el, 'unit');
   const unit = unitAttr?.value || undefined;
   const r = parseScaled(text, unit, limit);
-  const span = textSpan(el);
+  // Surrounding whitespace is part of what libvirt refuses: point at the raw text then.
+  const span = r.ok || r.error !== 'malformed' ? textSpan(el) : rawTextSpan(el);
   if (!r.ok) {
     if (r.error === 'malformed') ctx.report(malformedRule, span, { value: text });
     else if (r.error === 'unit') ctx.report('volume-unit-unknown', unitAttr!.valueSpan, { unit }, { data: { replacement: nearest(unit ?? '', ['b', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB', 'KB', 'MB', 'GB', 'TB']), values: ['bytes', 'KiB', 'MiB', 'GiB', 'TiB', 'KB', 'MB', 'GB', 'TB'] } });
@@ -206,7 +212,7 @@ function validateCompat(ctx: ValidationContext, f: VolumeFacts, t: XmlElement): 
   const v = el ? textContent(el) : '';
   if (!el || !v) return;
   if (!isValidCompat(v)) {
-    ctx.report('volume-compat-invalid', textSpan(el), {}, { data: { replacement: '1.1', values: ['1.1', '0.10'] } });
+    ctx.report('volume-compat-invalid', rawTextSpan(el), {}, { data: { replacement: '1.1', values: ['1.1', '0.10'] } });
     return;
   }
   f.compat = v;
