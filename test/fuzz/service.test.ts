@@ -70,7 +70,16 @@ function checkRange(doc: TextDocument, range: Range | undefined, what: string): 
 let version = 0;
 function exercise(text: string, r: () => number, full: boolean): void {
   const logs: string[] = [];
-  const ls = getLanguageService({ log: (m) => logs.push(m) });
+  const ls = getLanguageService({
+    log: (m) => logs.push(m),
+    // Every path "exists" (issue 7 image checks and path hover run too): alternating formats,
+    // LUKS headers with weak choices, short backing chains, some of them looping back.
+    imageFacts: (p) => ({
+      format: p.length % 3 === 0 ? 'luks' : p.length % 3 === 1 ? 'qcow2' : 'raw', virtualSize: p.length * 2 ** 30,
+      encrypted: p.length % 2 === 0, backingFile: p.endsWith('xx') ? (p.length % 2 ? p.slice(0, -2) : undefined) : `${p}x`, backingFormat: p.length % 5 ? 'qcow2' : undefined,
+      luks: { cipherAlg: 'cast5-128', cipherMode: 'ecb', ivgenAlg: 'plain', hashAlg: 'md5', slots: [{ active: true }] },
+    }),
+  });
   ls.configure({ libvirtVersion: pick(r, ['9.0.0', '4.0.0', '11.3.0', '']), poolType: pick(r, ['dir', 'logical', 'disk', 'rbd'] as const) });
   const doc = TextDocument.create(`file:///fuzz/${version % 7}.xml`, 'xml', ++version, text);
   const ctx = () => `on ${JSON.stringify(text.length > 400 ? text.slice(0, 400) + '…' : text)}`;
