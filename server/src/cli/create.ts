@@ -279,7 +279,8 @@ export function mapVolumeXml(text: string, output: string, libvirtVersion: strin
   else if (format === 'raw' && !encrypted && allocation !== undefined && allocation >= capacity && capacity > 0n) o.push('preallocation=falloc');
   if (firstChild(target, 'nocow')) o.push('nocow=on');
   if (format === 'qcow2') {
-    const compat = textContent(firstChild(target, 'compat')).trim();
+    // A <features> element without <compat> makes libvirt's parser set compat 1.1 (VOL-COMPAT-DEFAULT).
+    const compat = textContent(firstChild(target, 'compat')).trim() || (firstChild(target, 'features') ? '1.1' : '');
     o.push(`compat=${compat || defaultCompat(libvirtVersion)}`);
   }
   const cluster = scaled(firstChild(target, 'clusterSize'));
