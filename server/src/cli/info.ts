@@ -61,7 +61,9 @@ export function infoLines(file: string, f: ProbedImage): string[] {
   return out;
 }
 
-export async function runInfo(args: string[], io = { out: (s: string) => process.stdout.write(s), err: (s: string) => process.stderr.write(s) }): Promise<number> {
+export interface InfoCliIO { out(s: string): void; err(s: string): void }
+
+export async function runInfo(args: string[], io: InfoCliIO = { out: (s) => { process.stdout.write(s); }, err: (s) => { process.stderr.write(s); } }): Promise<number> {
   let json = false;
   const files: string[] = [];
   for (const a of args) {
