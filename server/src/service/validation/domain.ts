@@ -39,7 +39,8 @@ function validateDisk(ctx: ValidationContext, disk: XmlElement): void {
   const topEncEl = srcEnc ?? diskEnc;
   if (topEncEl) {
     top.encryption = validateEncryption(ctx, topEncEl, 'disk');
-    if (diskEnc && !srcEnc && ctx.atLeast('3.9.0')) ctx.report('disk-encryption-legacy-location', diskEnc.nameSpan);
+    const sourcePlaceAllowed = type !== 'vhostuser' && type !== 'vhostvdpa' && !(type === 'network' && top.protocol === 'nfs');
+    if (diskEnc && !srcEnc && sourcePlaceAllowed && ctx.atLeast('3.9.0')) ctx.report('disk-encryption-legacy-location', diskEnc.nameSpan);
   }
   if (srcEnc) checkEncryptionLocation(ctx, type, top.protocol, srcEnc);
   // Only one of them is reported as a duplicate; the other encryption is still parsed.
