@@ -136,3 +136,13 @@ test('preallocation: off is sparse, full allocates everything, metadata acts as 
   const bad = await cli('-f', 'luks', '-q', '--object', 'secret,id=s,data=pw', '-o', 'key-secret=s,preallocation=bogus', join(dir, 'pb.luks'), '1M');
   assert.equal(bad.err, `libvirt-volume: ${join(dir, 'pb.luks')}: Parameter 'preallocation' does not accept value 'bogus'\n`);
 });
+
+test('a polled cancellation flag (the LSP worker\'s) also stops the key derivation', async () => {
+  const img = join(dir, 'token.luks');
+  const token = { isCancellationRequested: false };
+  setTimeout(() => { token.isCancellationRequested = true; }, 100);
+  const t0 = Date.now();
+  await assert.rejects(createLuksImage({ path: img, size: 1 << 20, options: { 'iter-time': '3000' }, passphrase: Buffer.from('pw'), io: nodeWriterIO(), token }), { name: 'AbortError' });
+  assert.ok(Date.now() - t0 < 1500);
+  assert.deepEqual(fs.readdirSync(dir).filter((n) => n.includes('token')), []);
+});

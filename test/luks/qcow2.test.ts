@@ -158,3 +158,17 @@ test('volume XML with <encryption format=luks>: raw â†’ LUKS container, qcow2 â†
   assert.match(r.stderr, /des-56/);
   assert.equal(fs.existsSync(join(dir, 'des.img')), false);
 });
+
+test('Ctrl-C during `create -f luks` exits 130 and leaves nothing behind', async () => {
+  const img = join(dir, 'int.luks');
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, [CLI, 'create', '-f', 'luks', '--object', `secret,id=s0,file=${pw}`, '-o', 'key-secret=s0,iter-time=5000,preallocation=full', img, '64M'], { cwd: dir });
+  let err = '';
+  child.stderr.on('data', (d) => { err += d; });
+  await new Promise((r) => setTimeout(r, 1200));
+  child.kill('SIGINT');
+  const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  assert.equal(code, 130, err);
+  assert.match(err, /interrupted; nothing was left behind/);
+  assert.deepEqual(fs.readdirSync(dir).filter((n) => n.includes('int.luks')), []);
+});

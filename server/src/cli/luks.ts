@@ -124,9 +124,16 @@ export async function runLuksCreate(argv: string[], io: LuksCliIO = { out: (s) =
     if (err instanceof SecretError) return fail(`${file}: ${err.message}`);
     throw err;
   }
+  // Ctrl-C: stop waiting for the key derivation / zero writing and remove the temporary file.
+  const ac = new AbortController();
+  const onSigint = (): void => ac.abort();
+  const onOuter = (): void => ac.abort();
+  io.signal?.addEventListener('abort', onOuter, { once: true });
+  if (io.signal?.aborted) ac.abort();
+  process.on('SIGINT', onSigint);
   try {
     const r = await createLuksImage({
-      path: file, size, options: luksOpts, passphrase, preallocation: opts.get('preallocation'), force, io: nodeWriterIO(), signal: io.signal,
+      path: file, size, options: luksOpts, passphrase, preallocation: opts.get('preallocation'), force, io: nodeWriterIO(), signal: ac.signal,
     });
     if (!quiet) {
       io.out(luksIterationsLine(r.resolved, r.report) + '\n');
@@ -134,10 +141,12 @@ export async function runLuksCreate(argv: string[], io: LuksCliIO = { out: (s) =
     return 0;
   } catch (err) {
     if (err instanceof WriterError) return fail(`${file}: ${err.message}`);
-    if ((err as Error).name === 'AbortError') return fail(`${file}: cancelled`);
+    if ((err as Error).name === 'AbortError') { fail(`${file}: interrupted; nothing was left behind`); return 130; }
     const e = err as NodeJS.ErrnoException;
     return fail(`${file}: ${e.code ? `${e.code}: ` : ''}${e.message}`);
   } finally {
+    process.off('SIGINT', onSigint);
+    io.signal?.removeEventListener('abort', onOuter);
     passphrase.fill(0);
   }
 }

@@ -22,6 +22,8 @@ export interface CreateLuksParams {
   preallocation?: string;
   force?: boolean;
   signal?: AbortSignal;
+  /** Polled cancellation flag (the LSP worker's shared flag; the qcow2 writer's token shape). */
+  token?: { readonly isCancellationRequested: boolean };
   /** phase + fraction 0..1 of the whole job. */
   onProgress?: (fraction: number, phase: 'derive' | 'write') => void;
   io: WriterIO;
@@ -56,7 +58,24 @@ export function luksFormattingLine(path: string, size: number, keySecret: string
 
 const ZERO_CHUNK = 1 << 20;
 
-export async function createLuksImage(p: CreateLuksParams): Promise<CreateLuksResult> {
+export async function createLuksImage(params: CreateLuksParams): Promise<CreateLuksResult> {
+  if (!params.token) return createLuksImageWithSignal(params);
+  // Turn the polled flag into an AbortSignal so the key derivation wait is interrupted too.
+  const ac = new AbortController();
+  const outer = params.signal;
+  const onOuter = () => ac.abort();
+  outer?.addEventListener('abort', onOuter, { once: true });
+  if (outer?.aborted) ac.abort();
+  const poll = setInterval(() => { if (params.token!.isCancellationRequested) ac.abort(); }, 50);
+  try {
+    return await createLuksImageWithSignal({ ...params, signal: ac.signal });
+  } finally {
+    clearInterval(poll);
+    outer?.removeEventListener('abort', onOuter);
+  }
+}
+
+async function createLuksImageWithSignal(p: CreateLuksParams): Promise<CreateLuksResult> {
   const io = p.io;
   // 1. Every check before any byte (qemu's order: option parsing, then the LUKS rules).
   const prealloc = p.preallocation ?? 'off';
