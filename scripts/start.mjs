@@ -8,6 +8,13 @@ import { root, ensureNpm, ensureDebian, build } from './bootstrap.mjs';
 ensureNpm();
 ensureDebian();
 build();
-const r = spawnSync(process.execPath, [join(root, 'bin', 'libvirt-volume.js'), 'check', 'examples', ...process.argv.slice(2)], { cwd: root, stdio: 'inherit' });
+// `npm start -- --editor [--port N]`: also serve VS Code (code-server) with the extension on examples/.
+const editor = process.argv.includes('--editor');
+const rest = process.argv.slice(2).filter((a) => a !== '--editor');
+const r = spawnSync(process.execPath, [join(root, 'bin', 'libvirt-volume.js'), 'check', 'examples', ...(editor ? [] : rest)], { cwd: root, stdio: 'inherit' });
+if (editor) {
+  const e = spawnSync(process.execPath, [join(root, 'scripts', 'editor.mjs'), ...rest], { cwd: root, stdio: 'inherit' });
+  process.exit(e.status ?? 0);
+}
 // 0 = clean, 1 = diagnostics found (the examples have some): both mean the job ran.
 process.exit(r.status === 0 || r.status === 1 ? 0 : (r.status ?? 2));

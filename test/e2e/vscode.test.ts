@@ -4,9 +4,9 @@
 // 2. A DOM smoke test: the workbench shows the squiggle and the Problems panel, then Create Volume
 //    runs from the command palette through its real prompts; screenshots land in .tmp/e2e/
 //    (E2E_SCREENSHOTS=docs/screenshots refreshes the README's pictures).
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -142,4 +142,10 @@ test('DOM smoke: squiggle, Problems panel, and Create Volume from the command pa
   }
 });
 
-after(() => { /* sessions are stopped per test */ });
+
+test('npm start -- --editor --check: serves VS Code with the extension on examples/', { timeout: 240_000 }, () => {
+  const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'start.mjs'), '--editor', '--check', '--port', '18080'], { cwd: ROOT, encoding: 'utf8', timeout: 230_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^examples\/volumes\/\S+:\d+:\d+: error /m);
+  assert.match(r.stdout, /VS Code \(code-server\) with the libvirt-volume extension: http:\/\/127\.0\.0\.1:\d+\/\?folder=.*examples/);
+});
