@@ -57,7 +57,8 @@ function volume(name: string, format: 'raw' | 'qcow2', encUuid: string | undefin
     `\t<name>\${1:${name}.${ext}}</name>`,
     `\t<capacity unit='\${2|GiB,MiB,TiB|}'>\${3:10}</capacity>`,
   ];
-  if (format === 'qcow2') lines.push(`\t<allocation>0</allocation>`);
+  // Sparse: without <allocation> libvirt writes a raw volume fully allocated.
+  if (!encUuid || format === 'qcow2') lines.push(`\t<allocation>0</allocation>`);
   lines.push('\t<target>', `\t\t<format type='${format}'/>`);
   if (format === 'qcow2') lines.push('\t\t<compat>1.1</compat>');
   lines.push('\t\t<permissions>', '\t\t\t<mode>0600</mode>', '\t\t</permissions>');
