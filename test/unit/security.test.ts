@@ -132,13 +132,16 @@ test('severity: warnings and a hint, never an error; overrides apply', () => {
 });
 
 test('quick-fix data: the smallest change, and the modern default', () => {
-  const [ecb] = diagnose(vol(luks(`<cipher name='aes' size='256' mode='ecb' hash='sha256'/><ivgen name='essiv' hash='sha256'/>`))).filter((d) => d.code === 'weak-cipher-mode-ecb');
+  const [ecb] = diagnose(vol(luks(`<cipher name='twofish' size='256' mode='ecb' hash='sha512'/><ivgen name='essiv' hash='sha256'/>`))).filter((d) => d.code === 'weak-cipher-mode-ecb');
   const data = ecb.data as Record<string, unknown>;
   assert.deepEqual(data.fix, { cipher: { mode: 'xts' }, ivgen: { name: 'plain64', hash: null } });
-  assert.deepEqual(data.modernDefault, { cipher: { name: 'aes', size: '256', mode: 'xts', hash: 'sha256' }, ivgen: { name: 'plain64', hash: null } });
+  // Only what differs from qemu's default is written.
+  assert.deepEqual(data.modernDefault, { cipher: { name: 'aes', mode: 'xts', hash: 'sha256' }, ivgen: { name: 'plain64', hash: null } });
+  const [ecb2] = diagnose(vol(luks(`<cipher name='aes' size='256' mode='ecb' hash='sha256'/><ivgen name='essiv' hash='sha256'/>`))).filter((d) => d.code === 'weak-cipher-mode-ecb');
+  assert.equal((ecb2.data as Record<string, unknown>).modernDefault, undefined, 'the same edit is not offered twice');
   // mode set without hash: the schema wants both, so the fix adds qemu's default hash.
   const [cbc] = diagnose(vol(luks(`<cipher name='aes' size='256' mode='cbc'/><ivgen name='plain64'/>`))).filter((d) => d.code === 'weak-cbc-predictable-iv');
-  assert.deepEqual((cbc.data as Record<string, unknown>).fix, { cipher: { mode: 'xts', hash: 'sha256' }, ivgen: { name: 'plain64', hash: null } });
+  assert.deepEqual((cbc.data as Record<string, unknown>).fix, { cipher: { mode: 'xts', hash: 'sha256' } });
   const [md5] = diagnose(vol(luks(`<cipher name='aes' size='256' mode='xts' hash='md5'/><ivgen name='plain64'/>`))).filter((d) => d.code === 'weak-pbkdf-hash');
   assert.deepEqual((md5.data as Record<string, unknown>).fix, { cipher: { hash: 'sha256' } });
   const [q] = diagnose(`<encryption format='qcow'/>`).filter((d) => d.code === 'weak-legacy-qcow-aes');

@@ -457,8 +457,31 @@ const FIXERS: Record<string, Fixer[]> = {
   }],
   'duplicate-element': [removeTarget('Remove the duplicate')],
   // Image-aware checks: declare what the file really is.
-  'image-format-mismatch': [({ t, data }) => (t.on === 'attrValue' && typeof data.realFormat === 'string' ? [{ title: `Declare format '${data.realFormat}'`, preferred: true, apply: (ed) => ed.setAttr(t.el, t.attr!.name, data.realFormat as string) }] : [])],
+  'image-format-mismatch': [declareRealFormat],
+  'image-backing-format-mismatch': [declareRealFormat],
 };
+
+/**
+ * Image checks (validation/imageChecks.ts): declare the format the file's header says. The
+ * diagnostic sits on the `type` value when one is written, else on the path (volume `<path>`
+ * text, disk `<source file>`): then add `<format type>` / `<driver type>`. A mismatch found in an
+ * image header (data.image) has no XML fix.
+ */
+function declareRealFormat({ t, data }: FixInput): Fix[] {
+  const real = typeof data.realFormat === 'string' ? data.realFormat : undefined;
+  if (!real || data.image) return [];
+  const title = `Declare format '${real}'`;
+  if (t.on === 'attrValue' && t.attr?.name === 'type') return [{ title, preferred: true, apply: (ed) => ed.setAttr(t.el, 'type', real) }];
+  if (t.on === 'text' && t.el.name === 'path' && t.el.parent && (t.el.parent.name === 'target' || t.el.parent.name === 'backingStore')) {
+    if (firstChild(t.el.parent, 'format')) return [];
+    return [{ title, preferred: true, apply: (ed: XmlEditor) => ed.insertAfter(t.el, `<format type='${real}'/>`) }];
+  }
+  if (t.on === 'attrValue' && t.attr?.name === 'file' && t.el.name === 'source' && t.el.parent?.name === 'disk') {
+    const driver = firstChild(t.el.parent, 'driver');
+    return [{ title, preferred: true, apply: (ed) => (driver ? ed.setAttr(driver, 'type', real) : ed.insertBefore(t.el, `<driver name='qemu' type='${real}'/>`)) }];
+  }
+  return [];
+}
 
 /** Security lint payload (validation/security.ts XmlCryptoFix): attribute edits on encryption/cipher/ivgen. */
 function cryptoFix(x: FixInput, fix: unknown, title: string, preferred: boolean): Fix | undefined {

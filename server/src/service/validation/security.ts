@@ -36,6 +36,12 @@ export function toXmlFix(fix: CryptoFix, cipher: XmlElement | undefined): XmlCry
   if ('hash' in c && !('mode' in c) && !attr(cipher, 'mode')) c.mode = MODERN_DEFAULT.cipherMode;
   if (fix.ivgenAlg !== undefined) iv.name = fix.ivgenAlg;
   if (fix.ivgenHashAlg !== undefined) iv.hash = fix.ivgenHashAlg;
+  // Only what changes (a size fix does not rewrite the name).
+  const unchanged = (el: XmlElement | undefined, edits: Record<string, string | null>) => {
+    for (const [k, v] of Object.entries(edits)) if ((v === null && el && !attr(el, k)) || (v !== null && attr(el, k)?.value === v)) delete edits[k];
+  };
+  unchanged(cipher, c);
+  unchanged(cipher?.parent ? firstChild(cipher.parent, 'ivgen') : undefined, iv);
   if (Object.keys(c).length) out.cipher = c;
   if (Object.keys(iv).length) out.ivgen = iv;
   return out;
@@ -104,7 +110,11 @@ export function checkEncryptionStrength(ctx: ValidationContext, enc: XmlElement,
 
 function report(ctx: ValidationContext, w: WeakChoice, enc: XmlElement, cipher: XmlElement | undefined, ivgen: XmlElement | undefined): void {
   const data: Record<string, unknown> = { fix: toXmlFix(w.fix, cipher), reason: w.reason };
-  if (w.field !== 'format') data.modernDefault = toXmlFix({ ...MODERN_DEFAULT }, cipher);
+  if (w.field !== 'format') {
+    // The whole modern default as a second fix, when it differs from the smallest change.
+    const modern = toXmlFix({ ...MODERN_DEFAULT }, cipher);
+    if (JSON.stringify(modern) !== JSON.stringify(data.fix)) data.modernDefault = modern;
+  }
   ctx.report(w.id, spanFor(w, enc, cipher, ivgen), w.args, { data });
 }
 
