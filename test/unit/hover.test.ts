@@ -59,3 +59,12 @@ test('no hover outside known places', () => {
   assert.equal(hover(`<foo b|ar='1'/>`), null);
   assert.equal(hover(`<volume>  |  <name>x</name></volume>`), null);
 });
+
+test('an image path hovers with what the file header says (imageSummary through env.imageFacts)', () => {
+  const env = { imageFacts: (p: string) => (p === '/img/v.qcow2' ? { format: 'qcow2', virtualSize: 1073741824 } : undefined) };
+  const t = hoverText(`<volume><name>v</name><capacity>1</capacity><target><path>/img/v.q|cow2</path><format type='qcow2'/></target></volume>`, {}, env);
+  assert.match(t, /qcow2/);
+  assert.match(t, /1 GiB|1073741824/);
+  // Without image checks the element's own hover comes back.
+  assert.match(hoverText(`<volume><target><path>/img/v.q|cow2</path></target></volume>`, { imageChecks: false }, env), /content of `<path>`/);
+});

@@ -6,6 +6,7 @@ import type { AttrDef, ElementDef } from '../../../schemas/elements';
 import { unitMultiplier } from '../../../schemas/vocabulary';
 import type { FeatureContext } from './featureContext';
 import { cursorAt } from './cursor';
+import { imageHover } from './imageSummary';
 import { attrValue, textContent, textSpan, type Span, type XmlElement } from './xmlModel';
 import { defOf, qemuOptionFor, resolveValues, secretSummary, type ValueTerm } from './values';
 import { normaliseUuid, secretsByUuid } from './secrets';
@@ -13,6 +14,9 @@ import { normaliseUuid, secretsByUuid } from './secrets';
 export function doHover(fc: FeatureContext, position: Position): Hover | null {
   const { parsed } = fc;
   const offset = parsed.lines.offsetAt(position);
+  // An image path (volume target/backing path, disk source file): what the file's header says.
+  const image = imageHover(parsed.xml, parsed.lines, offset, fc.document.uri, fc.env, fc.settings);
+  if (image) return image;
   const cursor = cursorAt(parsed.xml, offset);
   const range = (s: Span) => ({ start: parsed.lines.positionAt(s.start), end: parsed.lines.positionAt(s.end) });
   const md = (value: string, s: Span): Hover => ({ contents: { kind: MarkupKind.Markdown, value }, range: range(s) });
