@@ -99,6 +99,28 @@ test('DOM smoke: squiggle, Problems panel, and Create Volume from the command pa
     assert.ok(problems.some((t) => t.includes('unknown volume format type qcow3')), JSON.stringify(problems));
     await page.screenshot({ path: join(SHOTS, 'diagnostics.png') });
 
+    // Completion and hover at the bad value (line 5, column 19: the start of 'qcow3').
+    await page.locator('.monaco-editor .view-lines').first().click();
+    await page.keyboard.press('Control+G');
+    await page.waitForSelector('.quick-input-widget:not([style*="display: none"]) input', { timeout: 10_000 });
+    await page.keyboard.type('5:19');
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Control+Space');
+    await page.waitForSelector('.suggest-widget.visible .monaco-list-row', { timeout: 15_000 });
+    const suggestions = await page.locator('.suggest-widget.visible .monaco-list-row').allInnerTexts();
+    mark('completion');
+    assert.ok(suggestions.some((t) => t.includes('qcow2')), JSON.stringify(suggestions));
+    await page.screenshot({ path: join(SHOTS, 'completion.png') });
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Control+K');
+    await page.keyboard.press('Control+I');
+    await page.waitForSelector('.monaco-hover:not(.hidden) .hover-contents', { timeout: 15_000 });
+    const hover = await page.locator('.monaco-hover:not(.hidden) .hover-contents').allInnerTexts();
+    mark('hover');
+    assert.ok(hover.join('\n').length > 0);
+    await page.screenshot({ path: join(SHOTS, 'hover.png') });
+    await page.keyboard.press('Escape');
+
     // Create Volume on encrypted.xml through the prompts a user sees.
     const enc = page.locator('.explorer-folders-view .monaco-list-row[aria-label^="encrypted.xml"]').first();
     await enc.click();
@@ -107,7 +129,7 @@ test('DOM smoke: squiggle, Problems panel, and Create Volume from the command pa
     await palette(page, 'Libvirt: Create Volume');
     // The save dialog (code-server's simple file dialog) proposes the target path, or next to the
     // XML when that folder is not writable: /var/lib/libvirt/images may not exist here, so type one.
-    await page.waitForSelector('.quick-input-widget:not([style*="display: none"]) input', { timeout: 15_000 });
+    await quickInput(page, /Write the qcow2 image of encrypted\.qcow2/);
     const out = join(session.workspace, 'encrypted.qcow2');
     await page.keyboard.press('Control+A');
     await page.keyboard.type(out);
