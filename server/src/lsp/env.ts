@@ -3,6 +3,7 @@
 //   (workspaceIndex.ts; open documents win over disk);
 // - imageFacts(): header facts of local images through the writer's probe (bounded reads);
 // - log(): the LSP console.
+import { statSync } from 'node:fs';
 import type { ImageFacts, SecretInfo, SecretUse, ServiceEnvironment } from '../service/types';
 import { nodeProbeIO } from '../writer/nodeIO';
 import { tryProbeImage } from '../writer/probe';
@@ -48,6 +49,8 @@ export function createEnvironment(opts: EnvironmentOptions): ServerEnvironment {
       const hit = facts.get(path);
       if (hit && now - hit.at < FACTS_TTL_MS) return hit.facts;
       const f = tryProbeImage(probeIO, path);
+      // Allocation for the path hover's "disk size" (issue 7): st_blocks, which no header says.
+      if (f) try { f.actualSize = statSync(path).blocks * 512; } catch { /* unknown */ }
       facts.set(path, { at: now, facts: f });
       if (facts.size > 500) facts.delete(facts.keys().next().value!);
       return f;
