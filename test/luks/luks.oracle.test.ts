@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
-import { createLuksImage } from '../../server/src/writer/luks/createLuks';
+import { createLuksImage, luksFormattingLine } from '../../server/src/writer/luks/createLuks';
 import { parseLuksHeader, resolvedFromHeader, sectorCipherFor, unlockLuks } from '../../server/src/writer/luks/luksHeader';
 import { cryptSectors } from '../../server/src/writer/crypto/modes';
 import { nodeWriterIO } from '../../server/src/writer/nodeIO';
@@ -174,4 +174,13 @@ test('192-bit ciphers outside xts are refused before anything is written (qemu 7
     }
   }
   assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
+});
+
+test('the Formatting line echoes the options like qemu-img (order and spelling)', () => {
+  const o = { 'cipher-alg': 'aes-256', 'cipher-mode': 'cbc', 'ivgen-alg': 'essiv', 'ivgen-hash-alg': 'sha256', 'hash-alg': 'sha1', 'iter-time': '10' };
+  const img = join(dir, 'fmt.luks');
+  const args = ['preallocation=full', 'iter-time=10', 'hash-alg=sha1', 'ivgen-hash-alg=sha256', 'ivgen-alg=essiv', 'cipher-mode=cbc', 'cipher-alg=aes-256', 'key-secret=s0'].join(',');
+  const r = run('qemu-img', ['create', '-f', 'luks', '--object', `secret,id=s0,file=${join(dir, 'pw')}`, '-o', args, img, '16M']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.split('\n')[0], luksFormattingLine(img, 16 << 20, 's0', o, 'full'));
 });
