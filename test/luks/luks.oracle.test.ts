@@ -41,6 +41,8 @@ const CASES: Case[] = [
   { opts: { 'cipher-mode': 'ecb' }, mode: 'ecb', modeSpec: 'ecb-plain64' },
   { opts: { 'cipher-alg': 'aes-192' }, mode: 'xts', modeSpec: 'xts-plain64' },
   { opts: { 'ivgen-hash-alg': 'sha256' }, mode: 'xts', modeSpec: 'xts-plain64:sha256' },
+  { opts: { 'ivgen-alg': 'essiv' }, mode: 'xts', modeSpec: 'xts-essiv:sha256', cryptsetupUnlock: true },
+  { opts: { 'cipher-alg': 'twofish-128', 'ivgen-alg': 'essiv', 'ivgen-hash-alg': 'md5' }, mode: 'xts', modeSpec: 'xts-essiv:md5' },
   { opts: { 'hash-alg': 'md5', 'cipher-mode': 'cbc' }, mode: 'cbc', modeSpec: 'cbc-plain64' },
   { opts: { 'cipher-alg': 'twofish-256', 'hash-alg': 'sha512' }, mode: 'xts', modeSpec: 'xts-plain64', compareInfo: true },
   { opts: { 'cipher-alg': 'twofish-128', 'cipher-mode': 'cbc', 'ivgen-alg': 'essiv' }, mode: 'cbc', modeSpec: 'cbc-essiv:sha256' },
