@@ -186,3 +186,20 @@ test('the Formatting line echoes the options like qemu-img (order and spelling)'
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout.split('\n')[0], luksFormattingLine(img, 16 << 20, 's0', o, 'full'));
 });
+
+test('our LUKS reader unlocks cryptsetup-made LUKS1 headers to the master key cryptsetup dumps (independent writer)', async () => {
+  for (const [cipher, bits] of [['aes-xts-plain64', 512], ['aes-cbc-essiv:sha256', 256], ['aes-ctr-plain', 128], ['aes-cbc-plain64', 256]] as const) {
+    const img = join(dir, 'cs.img');
+    fs.writeFileSync(img, Buffer.alloc(0));
+    fs.truncateSync(img, 4 << 20);
+    const f = run('cryptsetup', ['luksFormat', '--type', 'luks1', '--batch-mode', `--key-file=${join(dir, 'pw')}`, '--pbkdf-force-iterations', '1000',
+      '--cipher', cipher, '--key-size', String(bits), '--hash', 'sha256', img]);
+    assert.equal(f.status, 0, f.stderr);
+    const d = run('cryptsetup', ['luksDump', '--dump-volume-key', '--batch-mode', `--key-file=${join(dir, 'pw')}`, img]);
+    assert.equal(d.status, 0, d.stderr);
+    const hex = /MK dump:\s*([\s\S]*?)(?:\n\S|$)/.exec(d.stdout)![1].replace(/\s+/g, '');
+    const mk = await unlockLuks(fs.readFileSync(img), Buffer.from(PW));
+    assert.equal(mk?.toString('hex'), hex, cipher);
+    fs.rmSync(img);
+  }
+});
