@@ -66,7 +66,7 @@ export function hoverText(marked: string, settings: LanguageSettings = {}, env: 
 export function actionsFor(text: string, settings: LanguageSettings = {}, env: ServiceEnvironment = {}, uri = 'file:///test.xml'): Array<{ diagnostic: Diagnostic; actions: CodeAction[] }> {
   const ls = service(settings, env);
   const doc = TextDocument.create(uri, 'xml', 1, text);
-  return ls.doValidation(doc).map((d) => ({ diagnostic: d, actions: ls.doCodeActions(doc, d.range, { diagnostics: [d] }) }));
+  return ls.doValidation(doc).map((d) => ({ diagnostic: d, actions: ls.doCodeActions(doc, d.range, { diagnostics: [d], only: ['quickfix'] }) }));
 }
 
 /** Applies a code action's workspace edit to the one document. */

@@ -83,8 +83,9 @@ test('a uuid no workspace secret has gets a hint with a quick fix; a new secret 
   const hint = await client.until(() => client.diagnostics.get(volUri)?.find((d) => d.code === 'workspace-secret-uuid-unknown'), 10_000, 'workspace hint');
   assert.equal(hint.severity, 4);
   const actions = await client.request<CodeAction[]>('textDocument/codeAction', { textDocument: { uri: volUri }, range: hint.range, context: { diagnostics: [hint] } });
-  assert.deepEqual(actions.map((a) => a.title), [`Use the workspace secret ${UUID} (/pool/enc.qcow2)`]);
+  assert.deepEqual(actions.map((a) => a.title), [`Use the workspace secret ${UUID} (/pool/enc.qcow2)`, `Create a <secret> document for ${OTHER} (secret-enc.qcow2.xml)`]);
   assert.deepEqual(actions[0].edit?.changes?.[volUri]?.map((e) => e.newText), [UUID]);
+  assert.equal(actions[1].kind, 'refactor');
   // Someone defines the secret in a new file: the index picks it up from the watched-files event.
   const newSecret = join(dir, 'other-secret.xml');
   writeFileSync(newSecret, secretXml(OTHER, '/pool/enc.qcow2'));

@@ -12,8 +12,7 @@ import { TextDocument } from 'vscode-languageserver-textdocument';
 import { getLanguageService } from '../../server/src/service/languageService';
 import { ruleById } from '../../server/src/service/rules';
 import type { LanguageSettings } from '../../server/src/service/types';
-import { accept } from '../helpers/cursor';
-import { applyEdits } from '../helpers/cursor';
+import { accept, applyEdits } from '../helpers/cursor';
 import { cleanupScratch, Limiter, ORACLE_SECRET_UUID, parseDomain, parseVolume, SessionLibvirt } from './libvirt';
 
 const FIXTURES = join(__dirname, '..', 'fixtures');
@@ -46,7 +45,7 @@ let session: SessionLibvirt;
 before(async () => { session = await SessionLibvirt.start(); }, { timeout: 120_000 });
 after(async () => { await session?.stop(); cleanupScratch(); });
 
-test('parser layer: preferred fixes turn every refused fixture with fixable errors into an accepted one', async (t) => {
+test('parser layer: preferred fixes turn every refused fixture with fixable errors into an accepted one', { timeout: 600_000 }, async (t) => {
   const lim = new Limiter(2);
   const results: Array<{ file: string; verdict: 'accepted' | 'still refused' | 'unfixable' | 'was fine'; detail: string }> = [];
   const jobs: Array<Promise<void>> = [];
@@ -74,11 +73,11 @@ test('parser layer: preferred fixes turn every refused fixture with fixable erro
   assert.deepEqual(refused.map((r) => `${r.file}: ${r.detail}`), []);
   // A floor, so that a change which stops offering fixes cannot pass silently.
   assert.ok(accepted.length >= 40, `only ${accepted.length} fixed fixtures accepted (unfixable: ${results.filter((r) => r.verdict === 'unfixable').map((r) => `${r.file}[${r.detail}]`).join(' ')})`);
-}, { timeout: 600_000 });
+});
 
 const vol = (name: string, fmt: string, enc: string) => `<volume>\n  <name>${name}</name>\n  <capacity unit='M'>16</capacity>\n  <target>\n    <format type='${fmt}'/>\n${fmt === 'qcow2' ? '    <compat>1.1</compat>\n' : ''}${enc}\n  </target>\n</volume>\n`;
 
-test('creation layer: encrypted volumes fixed to LUKS are created by the real storage driver', async () => {
+test('creation layer: encrypted volumes fixed to LUKS are created by the real storage driver', { timeout: 600_000 }, async () => {
   const cases = [
     vol('fixq.qcow2', 'qcow2', `    <encryption format='qcow'>\n      <secret type='passphrase' uuid='${ORACLE_SECRET_UUID}'/>\n    </encryption>`),
     vol('fixr.img', 'raw', `    <encryption format='default'/>`),
@@ -94,9 +93,9 @@ test('creation layer: encrypted volumes fixed to LUKS are created by the real st
     if (!r.ok) out.push(`${r.message}\n${fixed.applied.join('; ')}\n${fixed.text}`);
   }
   assert.deepEqual(out, []);
-}, { timeout: 600_000 });
+});
 
-test('snippets: the volume, secret and disk encryption snippets are accepted by libvirt', async () => {
+test('snippets: the volume, secret and disk encryption snippets are accepted by libvirt', { timeout: 600_000 }, async () => {
   const u = { randomUUID: () => ORACLE_SECRET_UUID };
   const failures: string[] = [];
   for (const label of ['volume (raw)', 'volume (qcow2)', 'volume (encrypted qcow2)', 'volume (encrypted raw, LUKS)']) {
@@ -120,4 +119,4 @@ test('snippets: the volume, secret and disk encryption snippets are accepted by 
   const dq = await session.defineDomain(d);
   if (!dq.ok) failures.push(`disk snippet (qemu driver): ${dq.message}\n${d}`);
   assert.deepEqual(failures, []);
-}, { timeout: 600_000 });
+});

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { FIXED_UUID, actionsFor, applyAction } from '../helpers/cursor';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+import { FIXED_UUID, actionsFor, applyAction, service } from '../helpers/cursor';
 import type { LanguageSettings, SecretInfo } from '../../server/src/service/types';
 
 /** The text after the preferred fix of the (first) diagnostic with this code. */
@@ -102,4 +103,23 @@ test('every quick fix on the fixture corpus removes its diagnostic', () => {
   }
   assert.deepEqual(failures, []);
   assert.ok(fixes > 250 && codes.size > 60, `only ${fixes} fixes for ${codes.size} rules`);
+});
+
+test('create a <secret> document for a uuid no workspace secret defines', () => {
+  const text = `<volume>\n  <name>enc.qcow2</name>\n  <target>\n    <path>/pool/enc.qcow2</path>\n    <encryption format='luks'>\n      <secret type='passphrase' uuid='${FIXED_UUID}'/>\n    </encryption>\n  </target>\n</volume>`;
+  const ls = service({}, { secrets: () => [] });
+  const doc = TextDocument.create('file:///ws/vols/enc.xml', 'xml', 1, text);
+  const at = doc.positionAt(text.indexOf(FIXED_UUID) + 3);
+  const actions = ls.doCodeActions(doc, { start: at, end: at }, { diagnostics: [] });
+  assert.equal(actions.length, 1);
+  assert.equal(actions[0].title, `Create a <secret> document for ${FIXED_UUID} (secret-enc.qcow2.xml)`);
+  assert.deepEqual(actions[0].edit!.documentChanges![0], { kind: 'create', uri: 'file:///ws/vols/secret-enc.qcow2.xml', options: { overwrite: false, ignoreIfExists: false } });
+  const created = (actions[0].edit!.documentChanges![1] as { edits: Array<{ newText: string }> }).edits[0].newText;
+  assert.equal(created, `<secret ephemeral='no' private='yes'>\n  <uuid>${FIXED_UUID}</uuid>\n  <description>passphrase of enc.qcow2</description>\n  <usage type='volume'>\n    <volume>/pool/enc.qcow2</volume>\n  </usage>\n</secret>\n`);
+  // The new document is a valid secret with no diagnostics, and it satisfies the volume.
+  assert.deepEqual(ls.doValidation(TextDocument.create('file:///ws/vols/secret-enc.qcow2.xml', 'xml', 1, created)), []);
+  // Not offered when a workspace secret has the uuid, nor for quick-fix-only requests.
+  const known = service({}, { secrets: () => [{ uri: 'file:///s.xml', uuid: FIXED_UUID.toUpperCase(), usageType: 'volume', usageVolume: '/pool/enc.qcow2' }] });
+  assert.deepEqual(known.doCodeActions(doc, { start: at, end: at }, { diagnostics: [] }), []);
+  assert.deepEqual(ls.doCodeActions(doc, { start: at, end: at }, { diagnostics: [], only: ['quickfix'] }), []);
 });

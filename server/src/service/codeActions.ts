@@ -5,6 +5,7 @@
 import { CodeActionKind, type CodeAction, type CodeActionContext, type Diagnostic, type Range } from 'vscode-languageserver-types';
 import type { FeatureContext } from './featureContext';
 import { XmlEditor } from './xmlEdits';
+import { createSecretDocumentAction } from './secretDocument';
 import { attr, attrValue, childElements, firstChild, path, textContent, textSpan, walkElements, type Span, type XmlAttribute, type XmlElement } from './xmlModel';
 import { newUuid, normaliseUuid } from './secrets';
 import { attrDefOf, inDomainDisk, resolveValues } from './values';
@@ -519,7 +520,7 @@ function cryptoFix(x: FixInput, fix: unknown, title: string, preferred: boolean)
   };
 }
 
-export function doCodeActions(fc: FeatureContext, _range: Range, context: CodeActionContext): CodeAction[] {
+export function doCodeActions(fc: FeatureContext, range: Range, context: CodeActionContext): CodeAction[] {
   const out: CodeAction[] = [];
   const { lines } = fc.parsed;
   let uuidMemo: string | undefined;
@@ -554,6 +555,11 @@ export function doCodeActions(fc: FeatureContext, _range: Range, context: CodeAc
       if (!ed.edits.length) continue;
       out.push({ title: f.title, kind: CodeActionKind.QuickFix, diagnostics: [d], isPreferred: f.preferred || undefined, edit: { changes: { [fc.document.uri]: ed.edits } } });
     }
+  }
+  // Not tied to a diagnostic (it also helps when the workspace has no secrets yet).
+  if (!context.only || context.only.some((k) => CodeActionKind.Refactor.startsWith(k) || k.startsWith(CodeActionKind.Refactor))) {
+    const create = createSecretDocumentAction(fc, lines.offsetAt(range.start));
+    if (create) out.push(create);
   }
   return out;
 }
