@@ -57,7 +57,7 @@ export function luksIterationsLine(r: ResolvedLuksOptions, k: LuksKeyDerivationR
     `master-key digest ${k.masterKeyIters} iterations (iter-time ${r.iterTimeMs} ms; speed measured in ${k.benchmarkMs} ms, derived in ${k.deriveMs} ms)`;
 }
 
-export interface LuksCliIO { out(s: string): void; err(s: string): void; signal?: AbortSignal }
+export interface LuksCliIO { out(s: string): void; err(s: string): void; signal?: AbortSignal; /** false: never draw progress. */ isTTY?: boolean }
 
 /** Runs `create -f luks …` (argv without the leading `create`). Returns the exit status. */
 export async function runLuksCreate(argv: string[], io: LuksCliIO = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) }): Promise<number> {
@@ -132,9 +132,16 @@ export async function runLuksCreate(argv: string[], io: LuksCliIO = { out: (s) =
   if (io.signal?.aborted) ac.abort();
   process.on('SIGINT', onSigint);
   try {
+    // On a terminal: a one-line progress report (key derivation takes iter-time, full preallocation longer).
+    const tty = !quiet && io.isTTY !== false && !!process.stderr.isTTY;
+    let shown = false;
+    const onProgress = tty ? (f: number, phase: 'derive' | 'write') => {
+      io.err(`\r${phase === 'derive' ? 'deriving the key slot (PBKDF2)' : 'writing'} ${String(Math.round(f * 100)).padStart(3)}%   `);
+      shown = true;
+    } : undefined;
     const r = await createLuksImage({
-      path: file, size, options: luksOpts, passphrase, preallocation: opts.get('preallocation'), force, io: nodeWriterIO(), signal: ac.signal,
-    });
+      path: file, size, options: luksOpts, passphrase, preallocation: opts.get('preallocation'), force, io: nodeWriterIO(), signal: ac.signal, onProgress,
+    }).finally(() => { if (shown) io.err('\n'); });
     if (!quiet) {
       io.out(luksIterationsLine(r.resolved, r.report) + '\n');
     }
