@@ -59,7 +59,8 @@ const CASES: Case[] = [
   { name: 'header backing formats right', xml: disk('qcow2', 'top.qcow2'), codes: [] },
   { name: 'raw backing file declared raw', xml: disk('qcow2', 'top-raw.qcow2'), codes: [] },
   // image-backing-format-missing
-  { name: 'backing file without a backing format', xml: disk('qcow2', '[[nofmt.qcow2]]'), codes: ['image-backing-format-missing'] },
+  { name: 'backing file without a recorded format, itself backed (libvirt refuses)', xml: disk('qcow2', '[[nofmt2.qcow2]]'), codes: ['image-backing-format-missing'] },
+  { name: 'backing file without a recorded format, not backed (libvirt probes)', xml: disk('qcow2', '[[nofmt.qcow2]]'), codes: ['image-backing-format-probed'] },
   // image-backing-loop
   { name: 'backing chain loop', xml: disk('qcow2', '[[loop-a.qcow2]]'), codes: ['image-backing-loop'] },
   { name: 'three-layer chain', xml: disk('qcow2', 'top2.qcow2'), codes: [] },

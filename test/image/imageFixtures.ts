@@ -44,14 +44,22 @@ export function makeQemuFixtures(): Fixtures {
   // A backing file without a backing format, as qemu < 6.1 wrote them: qemu-img 7.2 refuses to
   // make one, so blank the backing-format header extension (qcow2.c QCOW2_EXT_MAGIC_BACKING_FORMAT
   // 0xe2792aca) of a normal image; a zero type ends the extension list.
+  // nofmt.qcow2 → base.qcow2 (libvirt probes it and starts); nofmt2.qcow2 → top.qcow2 → base.qcow2
+  // (the probed file has a backing file itself: libvirt refuses).
   q('create', '-q', '-f', 'qcow2', '-b', 'base.qcow2', '-F', 'qcow2', 'nofmt.qcow2');
-  const head = readFileSync(join(dir, 'nofmt.qcow2')).subarray(0, 4096);
+  q('create', '-q', '-f', 'qcow2', '-b', 'top.qcow2', '-F', 'qcow2', 'nofmt2.qcow2');
+  for (const f of ['nofmt.qcow2', 'nofmt2.qcow2']) dropBackingFormat(join(dir, f));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Blanks the qcow2 backing-format header extension (as images from qemu < 6.1 lack it). */
+export function dropBackingFormat(path: string): void {
+  const head = readFileSync(path).subarray(0, 4096);
   const at = head.indexOf(Buffer.from([0xe2, 0x79, 0x2a, 0xca]));
-  if (at < 0) throw new Error('fixture: no backing-format extension in nofmt.qcow2');
-  const fd = openSync(join(dir, 'nofmt.qcow2'), 'r+');
+  if (at < 0) throw new Error(`fixture: no backing-format extension in ${path}`);
+  const fd = openSync(path, 'r+');
   writeSync(fd, Buffer.alloc(4), 0, 4, at);
   closeSync(fd);
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 /** ImageFacts from `qemu-img info --output=json` (the oracle's view of the same file). */

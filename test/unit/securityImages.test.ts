@@ -111,17 +111,26 @@ test('backing store format, missing backing format, loops', () => {
     '/i/mid.qcow2': { ...QCOW2, backingFile: '/i/base.img' },
     '/i/base.img': RAW,
   };
-  expect(vol('[[[[/i/top.qcow2]]]]', `<format type='qcow2'/>`), files, ['image-backing-format-mismatch', 'image-backing-format-missing']);
+  expect(vol('[[[[/i/top.qcow2]]]]', `<format type='qcow2'/>`), files, ['image-backing-format-mismatch', 'image-backing-format-probed']);
   assert.deepEqual(messages(vol('/i/top.qcow2', `<format type='qcow2'/>`), files), [
     "backing format 'raw' in the header of top.qcow2, but the backing file mid.qcow2 is a qcow2 image",
-    "format of backing image '/i/base.img' of image 'mid.qcow2' was not specified in the image metadata: libvirt refuses to start a VM on it (rebase with qemu-img rebase -u -F FMT)",
+    "format of backing image '/i/base.img' of image 'mid.qcow2' is not recorded; libvirt and qemu probe it (raw). Record it: qemu-img rebase -u -F raw -b /i/base.img mid.qcow2",
   ]);
+  // The probed file has a backing file itself: libvirt refuses (storage_source.c returns -2).
+  const refused: Record<string, ImageFacts> = {
+    '/i/t.qcow2': { ...QCOW2, backingFile: 'm.qcow2' },
+    '/i/m.qcow2': { ...QCOW2, backingFile: 'b.qcow2', backingFormat: 'qcow2' },
+    '/i/b.qcow2': QCOW2,
+  };
+  expect(vol('[[/i/t.qcow2]]', `<format type='qcow2'/>`), refused, ['image-backing-format-missing']);
+  // The backing file cannot be read: nothing to say.
+  expect(vol('/i/t.qcow2', `<format type='qcow2'/>`), { '/i/t.qcow2': { ...QCOW2, backingFile: 'm.qcow2' } }, []);
   const loop: Record<string, ImageFacts> = {
     '/i/a.qcow2': { ...QCOW2, backingFile: 'b.qcow2', backingFormat: 'qcow2' },
     '/i/b.qcow2': { ...QCOW2, backingFile: './a.qcow2', backingFormat: 'qcow2' },
   };
   expect(vol('[[/i/a.qcow2]]', `<format type='qcow2'/>`), loop, ['image-backing-loop']);
-  assert.deepEqual(messages(vol('/i/a.qcow2', `<format type='qcow2'/>`), loop), ['backing chain loops: a.qcow2 → b.qcow2 → a.qcow2']);
+  assert.deepEqual(messages(vol('/i/a.qcow2', `<format type='qcow2'/>`), loop), ['backing chain loops: a.qcow2 → b.qcow2 → a.qcow2; libvirt refuses to start a VM on it (backing store is self-referential)']);
   expect(vol('[[/i/s.qcow2]]', `<format type='qcow2'/>`), { '/i/s.qcow2': { ...QCOW2, backingFile: 's.qcow2', backingFormat: 'qcow2' } }, ['image-backing-loop']);
   // A chain that ends in a missing file or a protocol is no finding.
   expect(vol('/i/c.qcow2', `<format type='qcow2'/>`), { '/i/c.qcow2': { ...QCOW2, backingFile: 'gone.qcow2', backingFormat: 'qcow2' } }, []);

@@ -132,11 +132,15 @@ function checkChain(ctx: ValidationContext, ref: ImageRef, chain: Chain, done: S
     done.add(link.path);
     const f = link.facts;
     if (!f.backingFile) continue;
+    const next = links[i + 1];
     if (!f.backingFormat) {
-      ctx.report('image-backing-format-missing', ref.span, { backing: f.backingFile, file: baseName(link.path) });
+      // Probed like libvirt does; nothing to say when the backing file cannot be read.
+      if (next) {
+        ctx.report(next.facts.backingFile ? 'image-backing-format-missing' : 'image-backing-format-probed', ref.span,
+          { backing: f.backingFile, file: baseName(link.path), actual: next.facts.format });
+      }
       continue;
     }
-    const next = links[i + 1];
     if (next && !sameFormat(f.backingFormat, next.facts.format)) {
       ctx.report('image-backing-format-mismatch', ref.span, {
         declared: f.backingFormat, where: ` in the header of ${baseName(link.path)}`, file: baseName(next.path), actual: next.facts.format,
