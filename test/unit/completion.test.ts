@@ -130,3 +130,21 @@ test('half-typed documents never throw and still complete', () => {
   for (const t of texts) for (let i = 0; i <= t.length; i++) completions(t.slice(0, i) + '|' + t.slice(i));
   assert.deepEqual(labels(`<volume><target><encryption format="lu|`), ['luks', 'luks2', 'luks-any', 'qcow', 'default']);
 });
+
+test('secret document <uuid>: uuids volumes use that no secret defines, and a new one', () => {
+  const env = {
+    secrets: () => [{ uri: 'file:///ws/a.xml', uuid: '0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f', usageType: 'volume', usageVolume: '/p/a' }],
+    secretUses: () => [
+      { uri: 'file:///ws/a-vol.xml', uuid: '0A81F5B2-8403-7b23-c8d6-21ccc2f80d6f', range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } } },
+      { uri: 'file:///ws/b-vol.xml', uuid: '0b81f5b2-8403-7b23-c8d6-21ccc2f80d6f', range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } } },
+    ],
+  };
+  const items = completions(`<secret>\n  <uuid>|</uuid>\n</secret>`, {}, env);
+  assert.deepEqual(items.map((i) => [i.label, i.detail]), [['0b81f5b2-8403-7b23-c8d6-21ccc2f80d6f', 'used by b-vol.xml'], ['New random UUID', FIXED_UUID]]);
+});
+
+test('element items in plain content filter on the bare name', () => {
+  const item = completions(`<volume><target>\n  enc|\n</target></volume>`).find((c) => c.label === 'encryption')!;
+  assert.equal(item.filterText, 'encryption');
+  assert.equal(accept(`<volume><target>\n  enc|\n</target></volume>`, 'compat'), `<volume><target>\n  <compat>1.1</compat>\n</target></volume>`);
+});

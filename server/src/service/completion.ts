@@ -9,7 +9,7 @@ import { ROOTS, type ElementDef } from '../../../schemas/elements';
 import { availableIn } from '../../../schemas/vocabulary';
 import type { FeatureContext } from './featureContext';
 import { cursorAt, type Cursor } from './cursor';
-import { newUuid } from './secrets';
+import { newUuid, normaliseUuid } from './secrets';
 import { childElements, type Span, type XmlElement } from './xmlModel';
 import { defOf, inDomainDisk, libvirtVersion, resolveValues, volumeTargetPath, type ValueTerm } from './values';
 import { snippetsFor, type Snippet } from './snippets';
@@ -83,7 +83,8 @@ function elementItems(fc: FeatureContext, parent: XmlElement | undefined, editin
     items.push({
       label: d.name, kind: CompletionItemKind.Property, sortText: `1${String(i).padStart(3, '0')}`,
       documentation: markdown(d.description, d.doc, d.since),
-      filterText: afterBracket ? d.name : `<${d.name}`,
+      // The typed word never includes '<' here (cursor.ts splits words at it).
+      filterText: d.name,
       insertTextFormat: renameOnly ? InsertTextFormat.PlainText : InsertTextFormat.Snippet,
       textEdit: TextEdit.replace(range, afterBracket ? body : `<${body}`),
     });
@@ -103,7 +104,7 @@ function snippetItems(fc: FeatureContext, parent: XmlElement | undefined, range:
     items.push({
       label: s.label, kind: CompletionItemKind.Snippet, detail: s.detail, sortText: `0${i}`,
       documentation: { kind: MarkupKind.Markdown, value: `${s.detail}\n\n\`\`\`xml\n<${s.preview}\n\`\`\`` },
-      filterText: afterBracket ? s.filter : `<${s.filter}`,
+      filterText: s.filter,
       insertTextFormat: InsertTextFormat.Snippet,
       textEdit: TextEdit.replace(range, afterBracket ? s.body : `<${s.body}`),
     });
@@ -195,5 +196,25 @@ function contentItems(fc: FeatureContext, el: XmlElement | undefined, range: Ran
   if (el && def?.text) {
     resolveValues(def.text, { settings: fc.settings, env: fc.env, element: el }).forEach((t, i) => items.push(valueItem(t, i, range, '')));
   }
+  if (el?.name === 'uuid' && el.parent?.name === 'secret' && !el.parent.parent) secretDocUuidItems(fc, range, items);
   if (!el || def?.children) elementItems(fc, el, undefined, range, false, items);
+}
+
+/** `<secret><uuid>`: uuids that workspace volumes use but no secret defines yet, and a fresh one. */
+function secretDocUuidItems(fc: FeatureContext, range: Range, items: CompletionItem[]): void {
+  const defined = new Set((fc.env.secrets?.() ?? []).map((s) => normaliseUuid(s.uuid)).filter(Boolean));
+  const seen = new Set<string>();
+  for (const u of fc.env.secretUses?.() ?? []) {
+    const n = normaliseUuid(u.uuid);
+    if (!n || defined.has(n) || seen.has(n)) continue;
+    seen.add(n);
+    items.push({
+      label: n, kind: CompletionItemKind.Value, sortText: `0${seen.size}`,
+      detail: `used by ${u.uri.slice(u.uri.lastIndexOf('/') + 1)}`,
+      documentation: { kind: MarkupKind.Markdown, value: `Used by \`<encryption><secret uuid>\` in ${u.uri.replace(/^file:\/\//, '')}; no \`<secret>\` document of the workspace defines it yet.` },
+      textEdit: TextEdit.replace(range, n),
+    });
+  }
+  const uuid = newUuid(fc.env.randomUUID);
+  items.push({ label: 'New random UUID', kind: CompletionItemKind.Value, detail: uuid, sortText: '9', filterText: uuid, textEdit: TextEdit.replace(range, uuid) });
 }
