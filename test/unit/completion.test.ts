@@ -84,7 +84,11 @@ test('units, compat, permissions', () => {
 test('attribute names, required first, present ones left out', () => {
   assert.deepEqual(labels(ENC(`<cipher |/>`)), ['name', 'size', 'mode', 'hash']);
   assert.deepEqual(labels(ENC(`<cipher name='aes' |/>`)), ['size', 'mode', 'hash']);
-  assert.deepEqual(labels(`<volume><target><encryption |`), ['format', 'engine']);
+  // engine only where it matters (domain disks); the storage driver ignores it.
+  assert.deepEqual(labels(`<volume><target><encryption |`), ['format']);
+  assert.deepEqual(labels(`<domain><devices><disk><source file='/x'><encryption |`), ['format', 'engine']);
+  assert.equal(accept(`<volume><target><encryption format='luks'><|`, 'secret'), `<volume><target><encryption format='luks'><secret type='passphrase' uuid='${FIXED_UUID}'/>`);
+  assert.equal(accept(`<volume><target><encryption format='luks'><|`, 'cipher'), `<volume><target><encryption format='luks'><cipher name='aes' size='256'/>`);
   assert.equal(accept(ENC(`<cipher name='aes'|/>`), 'size'), ENC(`<cipher name='aes' size=''/>`));
 });
 

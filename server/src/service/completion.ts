@@ -62,9 +62,11 @@ function elementBody(fc: FeatureContext, parent: XmlElement | undefined, d: Elem
   for (const a of d.attributes ?? []) {
     if (!a.required) continue;
     const values = parent ? resolveValues(a.values, { settings: fc.settings, env: fc.env, element: parent }) : [];
-    const def = values.find((v) => v.isDefault)?.value ?? a.default;
+    const def = values.find((v) => v.isDefault)?.value ?? a.default ?? (values.length === 1 ? values[0].value : undefined);
     attrs += ` ${a.name}='\${${n++}${def ? `:${esc(def)}` : ''}}'`;
   }
+  // An encryption <secret> needs a uuid (or usage): offer a fresh one.
+  if (d.name === 'secret' && parent?.name === 'encryption') attrs += ` uuid='\${${n++}:${newUuid(fc.env.randomUUID)}}'`;
   if (d.empty) return `${d.name}${attrs}/>`;
   if (d.text && parent) {
     const values = resolveValues(d.text, { settings: fc.settings, env: fc.env, element: parent }).map((v) => v.value);
@@ -132,8 +134,11 @@ function attributeItems(fc: FeatureContext, el: XmlElement, editing: string | un
   // After a closing quote with no blank the new attribute needs a leading space.
   const lead = !editing && offset > 0 && !/\s/.test(text[offset - 1]) ? ' ' : '';
   const existing = editing ? el.attributes.find((a) => a.name === editing) : undefined;
+  // The storage driver ignores the engine of a volume's encryption (encryption-engine-ignored).
+  const volumeSite = el.name === 'encryption' && el.parent?.name === 'target' && el.parent.parent?.name === 'volume';
   def.attributes.forEach((a, i) => {
     if (present.has(a.name)) return;
+    if (volumeSite && a.name === 'engine') return;
     if (a.since && !availableIn({ since: a.since }, version)) return;
     const hasValues = resolveValues(a.values, { settings: fc.settings, env: fc.env, element: el }).length > 0 || a.values === 'secretUuid';
     const body = existing && existing.value !== undefined ? a.name : `${lead}${a.name}='$1'`;
