@@ -3,7 +3,7 @@
 # Idempotent: packages already present are skipped, so a warm machine pays ~0.1 s.
 set -euo pipefail
 PKGS=(qemu-utils cryptsetup-bin libvirt-clients libxml2-utils neovim chromium libkrb5-dev ripgrep)
-NORECOMMENDS=(libvirt-daemon qemu-system-x86)
+NORECOMMENDS=(emacs-nox elpa-eglot libvirt-daemon qemu-system-x86)
 missing=()
 for p in "${PKGS[@]}" "${NORECOMMENDS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

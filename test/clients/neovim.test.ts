@@ -2,7 +2,7 @@
 // completion, hover, an edit, and the Create Volume command. See test/clients/nvim/init.lua.
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,10 +33,10 @@ interface NvimResult {
   total_ms: number;
 }
 
-function runNvim(env: Record<string, string> = {}): { r: NvimResult; wallMs: number; dir: string } {
+function runNvim(env: Record<string, string> = {}, text = DOC): { r: NvimResult; wallMs: number; dir: string } {
   const dir = mkdtempSync(join(tmpdir(), 'lv-nvim-'));
   const file = join(dir, 'vol.xml');
-  writeFileSync(file, DOC);
+  writeFileSync(file, text);
   const out = join(dir, 'out.json');
   const t0 = Date.now();
   const p = spawnSync('nvim', ['--headless', '-n', '-i', 'NONE', '-u', join(ROOT, 'test', 'clients', 'nvim', 'init.lua'), file], {
@@ -83,4 +83,20 @@ test('neovim: hover explains the encryption format', () => {
 
 test('neovim: an edit (didChange) clears the diagnostic it fixes', () => {
   assert.equal(run.r.fixed_by_edit, true);
+});
+
+test('neovim: Create Volume through workspace/executeCommand (the README mapping) writes a LUKS qcow2', () => {
+  const valid = DOC.replace("type='qcow3'", "type='qcow2'");
+  const dir = mkdtempSync(join(tmpdir(), 'lv-nvim-create-'));
+  try {
+    const image = join(dir, 'nvim.qcow2');
+    const { r } = runNvim({ LV_CREATE_OUTPUT: image, LV_PASSPHRASE: 'from neovim' }, valid);
+    assert.deepEqual(r.errors, []);
+    assert.equal(r.create?.image, image);
+    writeFileSync(join(dir, 'pw'), 'from neovim');
+    const io = execFileSync('qemu-io', ['--object', `secret,id=s0,file=${join(dir, 'pw')}`, '--image-opts', `driver=qcow2,file.filename=${image},encrypt.key-secret=s0`, '-c', 'write -P 0x22 0 4k', '-c', 'read -P 0x22 0 4k'], { encoding: 'utf8' });
+    assert.match(io, /read 4096\/4096 bytes/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
