@@ -2,7 +2,7 @@
 // messages measured with libvirt 9.0: `virsh -c test:///default vol-create` for the parser, the
 // session libvirtd's dir pool for creation (68 + 38 documents, all agreeing).
 import { test } from 'node:test';
-import { checkRules, E, W, SECRET, vol } from '../helpers/libvirtRules';
+import { checkRules, E, W, H, SECRET, vol } from '../helpers/libvirtRules';
 
 const luks = `<encryption format='luks'>${SECRET}</encryption>`;
 
@@ -17,7 +17,8 @@ test('name: required (empty = missing); "/" refused at creation in dir-like pool
 test('type: enum (output only; empty = absent)', () => {
   checkRules(`<volume type='[[filex]]'><name>a</name><capacity>1</capacity><target/></volume>`, [E('volume-type-unknown', "unsupported configuration: unknown volume type 'filex'")]);
   checkRules(`<volume type=''><name>a</name><capacity>1</capacity><target/></volume>`, []);
-  checkRules(`<volume type='ploop'><name>a</name><capacity>1</capacity><target/></volume>`, []);
+  checkRules(`<volume [[type]]='ploop'><name>a</name><capacity>1</capacity><target/></volume>`, [H('volume-type-output-only', "The volume type is output only: libvirt sets it when it creates the volume (and the schema does not list 'ploop').")]);
+  checkRules(`<volume [[type]]='file'><name>a</name><capacity>1</capacity><target/></volume>`, [H('volume-type-output-only', 'The volume type is output only: libvirt sets it when it creates the volume.')]);
 });
 
 test('capacity: required unless a backing store path is given', () => {
@@ -166,6 +167,11 @@ test('pool types: no creation, LUKS only, no encryption, capacity required', () 
 test('structure of <volume>, <target>, <permissions>', () => {
   checkRules(vol(`<format type='raw'/><[[foo]]/>`), [W('unknown-element', 'Unknown element <foo> in <target>: libvirt ignores it and the schema rejects it.')]);
   checkRules(`<volume><name>a</name><[[name]]>b</name><capacity>1</capacity><target/></volume>`, [W('duplicate-element', 'Only the first <name> is used; the schema allows one.')]);
+});
+
+test('schema: a <target> is required; <nocow/> is not written back', () => {
+  checkRules(`<[[volume]]><name>a</name><capacity>1</capacity></volume>`, [W('volume-target-missing', 'The schema requires a <target> (libvirt creates the volume with the pool defaults without one).')]);
+  checkRules(vol(`<format type='raw'/><[[nocow]]/>`), [H('volume-nocow-ignored', 'libvirt does not write <nocow/> back into the volume XML.')]);
 });
 
 test('raw volumes ignore the cluster size', () => {

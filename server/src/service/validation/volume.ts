@@ -91,6 +91,8 @@ function validateType(ctx: ValidationContext, root: XmlElement): void {
   if (!t || !t.value) return; // virXPathString: empty = absent
   if (!VOLUME_TYPES.some((v) => v.value === t.value)) {
     ctx.report('volume-type-unknown', t.valueSpan, { type: t.value }, { data: { replacement: nearest(t.value, VOLUME_TYPES.map((v) => v.value)), values: VOLUME_TYPES.map((v) => v.value) } });
+  } else {
+    ctx.report('volume-type-output-only', t.nameSpan, { extra: t.value === 'ploop' ? " (and the schema does not list 'ploop')" : '' }, { data: { remove: true } });
   }
 }
 
@@ -189,6 +191,7 @@ function validateTarget(ctx: ValidationContext, f: VolumeFacts): void {
   const t = firstChild(f.root, 'target');
   f.target = t;
   if (!t) {
+    ctx.report('volume-target-missing', f.root.nameSpan, {}, { data: { insert: "<target><format type='raw'/></target>" } });
     f.format = targetFormatsFor(ctx.pool)?.default;
     return;
   }
@@ -201,7 +204,9 @@ function validateTarget(ctx: ValidationContext, f: VolumeFacts): void {
   const enc = firstChild(t, 'encryption');
   if (enc) f.encryption = validateEncryption(ctx, enc, 'volume');
   validateCompat(ctx, f, t);
-  f.nocow = !!firstChild(t, 'nocow');
+  const nocow = firstChild(t, 'nocow');
+  f.nocow = !!nocow;
+  if (nocow) ctx.report('volume-nocow-ignored', nocow.nameSpan);
   validateClusterSize(ctx, f, t);
   validateFeatures(ctx, f, t);
 }
