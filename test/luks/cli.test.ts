@@ -146,3 +146,17 @@ test('a polled cancellation flag (the LSP worker\'s) also stops the key derivati
   assert.ok(Date.now() - t0 < 1500);
   assert.deepEqual(fs.readdirSync(dir).filter((n) => n.includes('token')), []);
 });
+
+test('file-protocol options qemu-img also takes with -f luks: nocow, extent_size_hint (and their messages)', async () => {
+  const img = join(dir, 'nocow.luks');
+  const r = await cli('-f', 'luks', '--object', 'secret,id=s,data=pw', '-o', 'key-secret=s,iter-time=10,nocow=on,extent_size_hint=1M', img, '1M');
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.out.split('\n')[0], `Formatting '${img}', fmt=luks size=1048576 key-secret=s iter-time=10 nocow=on extent_size_hint=1048576`);
+  const b = await cli('-f', 'luks', '-q', '--object', 'secret,id=s,data=pw', '-o', 'key-secret=s,nocow=maybe', join(dir, 'n2.luks'), '1M');
+  assert.equal(b.err, `libvirt-volume: ${join(dir, 'n2.luks')}: Parameter 'nocow' expects 'on' or 'off'\n`);
+  const e = await cli('-f', 'luks', '-q', '--object', 'secret,id=s,data=pw', '-o', 'key-secret=s,extent_size_hint=x', join(dir, 'n2.luks'), '1M');
+  assert.match(e.err, /Parameter 'extent_size_hint' expects a non-negative number below 2\^64\nOptional suffix k, M, G, T, P or E/);
+  const sz = await cli('-f', 'luks', '-q', '--object', 'secret,id=s,data=pw', '-o', 'key-secret=s', join(dir, 'n2.luks'), '12Q');
+  assert.equal(sz.err, 'libvirt-volume: Invalid image size specified. You may use k, M, G, T, P or E suffixes for\nlibvirt-volume: kilobytes, megabytes, gigabytes, terabytes, petabytes and exabytes.\n');
+  assert.equal(fs.existsSync(join(dir, 'n2.luks')), false);
+});

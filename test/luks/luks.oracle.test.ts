@@ -181,10 +181,10 @@ test('192-bit ciphers outside xts are refused before anything is written (qemu 7
 test('the Formatting line echoes the options like qemu-img (order and spelling)', () => {
   const o = { 'cipher-alg': 'aes-256', 'cipher-mode': 'cbc', 'ivgen-alg': 'essiv', 'ivgen-hash-alg': 'sha256', 'hash-alg': 'sha1', 'iter-time': '10' };
   const img = join(dir, 'fmt.luks');
-  const args = ['preallocation=full', 'iter-time=10', 'hash-alg=sha1', 'ivgen-hash-alg=sha256', 'ivgen-alg=essiv', 'cipher-mode=cbc', 'cipher-alg=aes-256', 'key-secret=s0'].join(',');
+  const args = ['extent_size_hint=1M', 'preallocation=full', 'nocow=on', 'iter-time=10', 'hash-alg=sha1', 'ivgen-hash-alg=sha256', 'ivgen-alg=essiv', 'cipher-mode=cbc', 'cipher-alg=aes-256', 'key-secret=s0'].join(',');
   const r = run('qemu-img', ['create', '-f', 'luks', '--object', `secret,id=s0,file=${join(dir, 'pw')}`, '-o', args, img, '16M']);
   assert.equal(r.status, 0, r.stderr);
-  assert.equal(r.stdout.split('\n')[0], luksFormattingLine(img, 16 << 20, 's0', o, 'full'));
+  assert.equal(r.stdout.split('\n')[0], luksFormattingLine(img, 16 << 20, 's0', o, { nocow: 'on', preallocation: 'full', extentSizeHint: 1 << 20 }));
 });
 
 test('our LUKS reader unlocks cryptsetup-made LUKS1 headers to the master key cryptsetup dumps (independent writer)', async () => {
