@@ -12,5 +12,15 @@ const entries = [
   { entryPoints: ['server/src/cli/main.ts'], outfile: 'dist/cli.js' },
 ];
 const { existsSync } = await import('node:fs');
-await Promise.all(entries.filter((e) => existsSync(join(root, e.entryPoints[0]))).map((e) => build({ ...common, ...e })));
+// Outputs are written only when they changed, through a temp file + rename: tests running
+// dist/server.js in parallel with a test that rebuilds (e2e packaging) never see a half-written file.
+const { readFileSync, renameSync } = await import('node:fs');
+const results = await Promise.all(entries.filter((e) => existsSync(join(root, e.entryPoints[0]))).map((e) => build({ ...common, ...e, write: false })));
+for (const f of results.flatMap((r) => r.outputFiles)) {
+  mkdirSync(dirname(f.path), { recursive: true });
+  if (existsSync(f.path) && Buffer.compare(readFileSync(f.path), Buffer.from(f.contents)) === 0) continue;
+  const tmp = `${f.path}.${process.pid}.tmp`;
+  writeFileSync(tmp, f.contents);
+  renameSync(tmp, f.path);
+}
 mkdirSync(join(root, 'bin'), { recursive: true });

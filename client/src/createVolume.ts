@@ -36,8 +36,8 @@ export async function createVolumeUi(client: LanguageClient, uri?: vscode.Uri): 
       if (!files?.length) return;
       uri = files[0];
     }
-    const doc = await vscode.workspace.openTextDocument(uri);
-    if (doc.isDirty) await doc.save();
+    // The server reads the open document's text (unsaved edits included).
+    await vscode.workspace.openTextDocument(uri);
     const d = await exec<VolumeDescription>(client, 'libvirtVolume.describeVolume', { uri: uri.toString() });
     if (d.errors.length) {
       const detail = d.errors.map((e) => `line ${e.line + 1}: ${e.message} [${e.code}]`).join('\n');
