@@ -98,6 +98,9 @@ test('go to definition from the encryption uuid to the <secret> file; references
   const def = ls.findDefinition(vol, { line: 8, character: 50 });
   assert.deepEqual(def, [{ uri: 'file:///ws/secret.xml', range: secrets[0].uuidRange }]);
   assert.deepEqual(ls.findDefinition(vol, { line: 9, character: 20 }), []);
+  // By usage: the secret whose usage volume is that path.
+  const byUsage = TextDocument.create('file:///ws/u.xml', 'xml', 1, VOLUME.replace("uuid='0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f'", "usage='/pool/enc.qcow2'"));
+  assert.deepEqual(ls.findDefinition(byUsage, { line: 8, character: 42 }), [{ uri: 'file:///ws/secret.xml', range: secrets[0].uuidRange }]);
   // References from the secret document: the definition and every use (the open volume too).
   const sec = TextDocument.create('file:///ws/secret.xml', 'xml', 1, SECRET);
   ls.parse(vol);

@@ -24,8 +24,14 @@ function uuidAt(fc: FeatureContext, position: Position): string | undefined {
 export function findDefinition(fc: FeatureContext, position: Position): Location[] {
   const offset = fc.parsed.lines.offsetAt(position);
   const c = cursorAt(fc.parsed.xml, offset);
-  if (c.kind !== 'attributeValue' || c.attribute.name !== 'uuid' || c.element.name !== 'secret' || c.element.parent?.name !== 'encryption') return [];
-  return definitionsOf(fc, c.attribute.value);
+  if (c.kind !== 'attributeValue' || c.element.name !== 'secret' || c.element.parent?.name !== 'encryption') return [];
+  if (c.attribute.name === 'uuid') return definitionsOf(fc, c.attribute.value);
+  if (c.attribute.name === 'usage') {
+    // Lookup by usage matches <usage type='volume'><volume>PATH</volume> (virsecret.c).
+    const zero = { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
+    return (fc.env.secrets?.() ?? []).filter((s) => s.usageType === 'volume' && s.usageVolume === c.attribute.value).map((s) => ({ uri: s.uri, range: s.uuidRange ?? zero }));
+  }
+  return [];
 }
 
 function definitionsOf(fc: FeatureContext, uuid: string | undefined): Location[] {
