@@ -48,7 +48,9 @@ export async function createVolumeUi(client: LanguageClient, uri?: vscode.Uri): 
     if (!out) return;
     return await run(client, { uri: uri.toString() }, out.fsPath, d.encrypted);
   } catch (err) {
-    void vscode.window.showErrorMessage(`Create Volume: ${(err as Error)?.message ?? err}`);
+    // -32800: RequestCancelled (the Cancel button of the progress); the writer removed its temp file.
+    if ((err as { code?: number })?.code === -32800) void vscode.window.showInformationMessage('Create Volume cancelled; nothing was written.');
+    else void vscode.window.showErrorMessage(`Create Volume: ${(err as Error)?.message ?? err}`);
     return;
   }
 }
