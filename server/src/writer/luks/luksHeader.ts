@@ -6,7 +6,7 @@
 // material offsets filled in, payload offset after eight 4 KiB-aligned key material areas.
 // The result is the whole area before the payload (header + key material, zero elsewhere).
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { LUKS1, parseIterTime, scaleIterations, type ResolvedLuksOptions, cipherAlgInfo } from '../../../../schemas/luksOptions';
+import { LUKS1, scaleIterations, type ResolvedLuksOptions, cipherAlgInfo } from '../../../../schemas/luksOptions';
 import { createBlockCipher } from '../crypto/blockCipher';
 import { createIvGen } from '../crypto/ivgen';
 import { cryptSectors, type CipherMode, type SectorCipher } from '../crypto/modes';
@@ -62,7 +62,8 @@ function putString(buf: Buffer, off: number, len: number, s: string): void {
 
 export async function buildLuksHeader(o: BuildLuksOptions): Promise<LuksHeaderResult> {
   const r = o.resolved;
-  const iterTime = parseIterTime(String(r.iterTimeMs)) ?? 2000n;
+  // iterTimeMs is exact below 2^53; anything larger already failed checkLuksOptions' range rule.
+  const iterTime = BigInt(Math.min(Number.MAX_SAFE_INTEGER, Math.max(0, Math.round(r.iterTimeMs))));
   const t0 = Date.now();
   let mkIters: number, slotIters: number;
   if (o.iterations) {
