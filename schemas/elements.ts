@@ -33,6 +33,8 @@ export interface AttrDef {
   values?: ValueSource;
   default?: string;
   required?: boolean;
+  /** Completion writes it with the element (useful though libvirt does not require it). */
+  insert?: boolean;
   since?: string;
   doc?: string;
 }
@@ -74,7 +76,7 @@ export const SECRET_REF: ElementDef = {
   empty: true,
   attributes: [
     { name: 'type', values: SECRET_TYPES, required: true, description: 'Kind of secret; libvirt accepts only `passphrase` (the documentation\'s `volume` is refused).', doc: `${E}#secret` },
-    { name: 'uuid', values: 'secretUuid', description: 'UUID of the libvirt `<secret>` (usage type `volume`) that holds the passphrase. Either `uuid` or `usage`, not both.', doc: `${E}#secret` },
+    { name: 'uuid', values: 'secretUuid', insert: true, description: 'UUID of the libvirt `<secret>` (usage type `volume`) that holds the passphrase. Either `uuid` or `usage`, not both.', doc: `${E}#secret` },
     { name: 'usage', values: 'secretUsage', since: '2.1.0', description: 'Looks the secret up by its usage instead of its uuid: the `<usage type=\'volume\'><volume>` path of the secret. Either `uuid` or `usage`, not both.', doc: `${E}#secret` },
   ],
 };
@@ -125,7 +127,7 @@ const PERMISSIONS: ElementDef = {
 const VOL_FORMAT: ElementDef = {
   name: 'format', single: true, empty: true, doc: V,
   description: 'Image format of the volume; which formats are allowed depends on the pool type.',
-  attributes: [{ name: 'type', values: 'targetFormat', description: 'Image format (`raw`, `qcow2`, …). Encrypt with `<encryption format=\'luks\'>` instead of a `luks` format.', doc: V }],
+  attributes: [{ name: 'type', values: 'targetFormat', insert: true, description: 'Image format (`raw`, `qcow2`, …). Encrypt with `<encryption format=\'luks\'>` instead of a `luks` format.', doc: V }],
 };
 
 const FEATURES: ElementDef = {
@@ -212,7 +214,7 @@ const DISK_SOURCE: ElementDef = {
   name: 'source', single: true, doc: D,
   description: 'Where the disk\'s data is. `<encryption>` belongs here (since libvirt 3.9.0).',
   attributes: [
-    { name: 'file', description: 'Image path (disk type file).', doc: D },
+    { name: 'file', insert: true, description: 'Image path (disk type file).', doc: D },
     { name: 'dev', description: 'Block device path (disk type block).', doc: D },
     { name: 'dir', description: 'Directory (disk type dir).', doc: D },
     { name: 'protocol', values: ['rbd', 'iscsi', 'nbd', 'gluster', 'http', 'https', 'ftp', 'ftps', 'ssh', 'tftp'].map((value) => ({ value, description: `Network protocol ${value}.` })), description: 'Network protocol (disk type network).', doc: D },
@@ -227,8 +229,8 @@ const DISK_DRIVER: ElementDef = {
   name: 'driver', single: true, empty: true, doc: D,
   description: 'Hypervisor driver options.',
   attributes: [
-    { name: 'name', values: [{ value: 'qemu', description: 'The qemu driver.' }], description: 'Driver name.', doc: D },
-    { name: 'type', values: 'diskFormat', default: 'raw', description: 'Image format; qemu-engine encryption needs `raw` or `qcow2`.', doc: D },
+    { name: 'name', values: [{ value: 'qemu', description: 'The qemu driver.' }], insert: true, description: 'Driver name.', doc: D },
+    { name: 'type', values: 'diskFormat', default: 'raw', insert: true, description: 'Image format; qemu-engine encryption needs `raw` or `qcow2`.', doc: D },
     { name: 'cache', values: ['default', 'none', 'writethrough', 'writeback', 'directsync', 'unsafe'].map((value) => ({ value, description: `Cache mode ${value}.` })), description: 'Host cache mode.', doc: D },
   ],
 };
@@ -247,14 +249,14 @@ export const DISK: ElementDef = {
   name: 'disk', doc: D,
   description: 'A guest disk.',
   attributes: [
-    { name: 'type', values: ['file', 'block', 'dir', 'network', 'volume', 'nvme', 'vhostuser', 'vhostvdpa'].map((value) => ({ value, description: `Disk source type ${value}.` })), default: 'file', description: 'Kind of source.', doc: D },
-    { name: 'device', values: ['disk', 'cdrom', 'floppy', 'lun'].map((value) => ({ value, description: `Guest device ${value}.` })), default: 'disk', description: 'What the guest sees (`lun` cannot be encrypted).', doc: D },
+    { name: 'type', values: ['file', 'block', 'dir', 'network', 'volume', 'nvme', 'vhostuser', 'vhostvdpa'].map((value) => ({ value, description: `Disk source type ${value}.` })), default: 'file', insert: true, description: 'Kind of source.', doc: D },
+    { name: 'device', values: ['disk', 'cdrom', 'floppy', 'lun'].map((value) => ({ value, description: `Guest device ${value}.` })), default: 'disk', insert: true, description: 'What the guest sees (`lun` cannot be encrypted).', doc: D },
   ],
   children: () => [
     DISK_DRIVER, DISK_SOURCE, DISK_BACKING,
     { name: 'target', single: true, empty: true, description: 'Guest device name and bus.', doc: D, attributes: [
-      { name: 'dev', description: 'Device name in the guest (e.g. `vda`).', doc: D },
-      { name: 'bus', values: ['virtio', 'sata', 'scsi', 'ide', 'usb', 'sd', 'fdc'].map((value) => ({ value, description: `Bus ${value}.` })), description: 'Bus.', doc: D },
+      { name: 'dev', insert: true, description: 'Device name in the guest (e.g. `vda`).', doc: D },
+      { name: 'bus', insert: true, values: ['virtio', 'sata', 'scsi', 'ide', 'usb', 'sd', 'fdc'].map((value) => ({ value, description: `Bus ${value}.` })), description: 'Bus.', doc: D },
     ] },
     { ...ENCRYPTION, description: 'Disk-level encryption (legacy place; prefer `<source><encryption>`).' },
     { name: 'readonly', single: true, empty: true, description: 'Read-only disk.', doc: D },

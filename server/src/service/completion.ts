@@ -60,13 +60,11 @@ function elementBody(fc: FeatureContext, parent: XmlElement | undefined, d: Elem
   let n = 1;
   let attrs = '';
   for (const a of d.attributes ?? []) {
-    if (!a.required) continue;
+    if (!a.required && !a.insert) continue;
     const values = parent ? resolveValues(a.values, { settings: fc.settings, env: fc.env, element: parent }) : [];
-    const def = values.find((v) => v.isDefault)?.value ?? a.default ?? (values.length === 1 ? values[0].value : undefined);
+    const def = a.values === 'secretUuid' ? newUuid(fc.env.randomUUID) : values.find((v) => v.isDefault)?.value ?? a.default ?? (values.length === 1 ? values[0].value : undefined);
     attrs += ` ${a.name}='\${${n++}${def ? `:${esc(def)}` : ''}}'`;
   }
-  // An encryption <secret> needs a uuid (or usage): offer a fresh one.
-  if (d.name === 'secret' && parent?.name === 'encryption') attrs += ` uuid='\${${n++}:${newUuid(fc.env.randomUUID)}}'`;
   if (d.empty) return `${d.name}${attrs}/>`;
   if (d.text && parent) {
     const values = resolveValues(d.text, { settings: fc.settings, env: fc.env, element: parent }).map((v) => v.value);
