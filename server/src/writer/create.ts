@@ -66,7 +66,9 @@ export class WriterError extends Error {
   constructor(message: string, readonly code: 'exists' | 'cancelled' | 'io' | 'refused') { super(message); }
 }
 
-const CHUNK = 4 * 1024 * 1024;
+/** Write size: large enough for full disk bandwidth, small enough for a < 64 MB process. */
+const CHUNK = 2 * 1024 * 1024;
+const META_CHUNK = 1024 * 1024;
 
 function checkCancel(token?: CancellationToken): void {
   if (token?.isCancellationRequested) throw new WriterError('cancelled', 'cancelled');
@@ -318,8 +320,15 @@ export async function createImage(spec: CreateSpec, opts: CreateImageOptions): P
     }
     await writeMetadata(plan, io, fd, clusters, progress, token, crypto);
     if (plan.l1Size) {
-      await io.pwrite(fd, plan.renderL1(), plan.l1Cluster * plan.cs);
-      progress.add(plan.l1Size * 8, 'metadata');
+      const per = META_CHUNK / 8;
+      const buf = new Uint8Array(META_CHUNK);
+      for (let first = 0; first < plan.l1Size; first += per) {
+        checkCancel(token);
+        const count = Math.min(per, plan.l1Size - first);
+        plan.renderL1(first, count, buf);
+        await io.pwrite(fd, buf.subarray(0, count * 8), plan.l1Cluster * plan.cs + first * 8);
+        progress.add(count * 8, 'metadata');
+      }
     }
     if (plan.dataArea && (plan.dataArea.mode === 'full' || !io.fallocate)) {
       await writeZeros(io, fd, plan.dataArea.offset, plan.dataArea.length, progress, token);
@@ -354,7 +363,7 @@ export async function createImage(spec: CreateSpec, opts: CreateImageOptions): P
 
 /** Metadata clusters, consecutive ones gathered into buffers of up to 4 MiB. */
 async function writeMetadata(plan: Qcow2Plan, io: WriterIO, fd: Fd, clusters: number[], progress: Progress, token: CancellationToken | undefined, crypto?: Uint8Array): Promise<void> {
-  const per = Math.max(1, Math.floor(CHUNK / plan.cs));
+  const per = Math.max(1, Math.floor(META_CHUNK / plan.cs));
   const buf = new Uint8Array(per * plan.cs);
   let i = 0;
   while (i < clusters.length) {

@@ -46,6 +46,14 @@ type ClusterContent =
   | { kind: 'zero' };
 
 const COPIED = 2n ** 63n;
+/** The value 1 as big-endian 16/32-bit words, read in the host's (little-endian) order. */
+const LITTLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const ONE_BE16 = LITTLE ? 0x0100 : 1;
+const ONE_BE32 = LITTLE ? 0x01000000 : 1;
+function bswap32(x: number): number {
+  if (!LITTLE) return x >>> 0;
+  return (((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24)) >>> 0;
+}
 
 /** Disjoint, sorted, merged [start, end) ranges of cluster indices with refcount 1. */
 class Ranges {
@@ -157,8 +165,8 @@ export class Qcow2Plan {
   reftableClusters = 1;
   l1Cluster = 0;
   l1Size = 0;
-  /** L1 entry → L2 table cluster (0 = none). */
-  l1: number[] = [];
+  /** L1 entry → L2 table cluster (sparse: a 2 PiB image has 4 Mi entries, mostly empty). */
+  l1 = new Map<number, number>();
   l2Runs = new Map<number, L2Run[]>();
   /** Final content of each metadata cluster. */
   contents = new Map<number, ClusterContent>();
@@ -341,12 +349,12 @@ export class Qcow2Plan {
   private lastDataHost = -1;
 
   private l2For(l1Index: number): number {
-    if (!this.l1[l1Index]) {
+    if (!this.l1.has(l1Index)) {
       const c = this.allocClusters(1);
-      this.l1[l1Index] = c;
+      this.l1.set(l1Index, c);
       this.setContent(c, { kind: 'l2', l1Index });
     }
-    return this.l1[l1Index];
+    return this.l1.get(l1Index)!;
   }
 
   private link(guestCluster: number, host: number, count: number): void {
@@ -439,7 +447,6 @@ export class Qcow2Plan {
     if (l1Size > 0) {
       this.l1Cluster = this.allocClusters(Math.ceil((l1Size * 8) / this.cs));
       this.l1Size = l1Size;
-      this.l1 = new Array<number>(l1Size).fill(0);
       this.grow(this.l1Cluster * this.cs + l1Size * 8);
     }
 
@@ -597,30 +604,55 @@ export class Qcow2Plan {
         return;
       }
       case 'refblock': {
+        // Refcounts are 0 or 1 at creation: whole ranges are filled at once (big-endian 1s).
         const first = c.index * this.rbEntries;
         const rb = this.input.refcountBits;
+        const bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+        const aligned = out.byteOffset % 8 === 0;
         for (const [a, b] of this.alloc.within(first, first + this.rbEntries)) {
-          for (let k = a - first; k < b - first; k++) {
-            if (rb === 16) v.setUint16(k * 2, 1);
-            else if (rb === 32) v.setUint32(k * 4, 1);
-            else if (rb === 64) v.setUint32(k * 8 + 4, 1);
-            else if (rb === 8) out[k] = 1;
-            else out[Math.floor((k * rb) / 8)] |= 1 << ((k * rb) % 8); // LSB first within a byte
+          const lo = a - first, hi = b - first;
+          if (rb === 8) bytes.fill(1, lo, hi);
+          else if (rb === 16 && aligned) new Uint16Array(out.buffer, out.byteOffset, out.byteLength / 2).fill(ONE_BE16, lo, hi);
+          else if (rb === 32 && aligned) new Uint32Array(out.buffer, out.byteOffset, out.byteLength / 4).fill(ONE_BE32, lo, hi);
+          else {
+            for (let k = lo; k < hi; k++) {
+              if (rb === 16) v.setUint16(k * 2, 1);
+              else if (rb === 32) v.setUint32(k * 4, 1);
+              else if (rb === 64) bytes[k * 8 + 7] = 1;
+              else bytes[(k * rb) >> 3] |= 1 << ((k * rb) & 7); // LSB first within a byte
+            }
           }
         }
         return;
       }
       case 'l2': {
         const runs = this.l2Runs.get(c.l1Index) ?? [];
-        const step = this.l2EntryBytes;
-        // Host offsets stay below 2^53: plain numbers, split in two 32-bit halves (no BigInt per entry).
-        for (const r of runs) {
-          let hostByte = r.host * this.cs;
-          for (let k = 0; k < r.count; k++) {
-            const o = (r.index + k) * step;
-            v.setUint32(o, (Math.floor(hostByte / 2 ** 32) | 0x80000000) >>> 0);
-            v.setUint32(o + 4, hostByte >>> 0);
-            hostByte += this.cs;
+        const words = this.l2EntryBytes / 4;
+        // Host offsets stay below 2^53; entries are big-endian: byte-swapped 32-bit halves.
+        if (out.byteOffset % 4 === 0) {
+          const u32 = new Uint32Array(out.buffer, out.byteOffset, out.byteLength / 4);
+          for (const r of runs) {
+            let hostByte = r.host * this.cs;
+            let hiWord = Math.floor(hostByte / 2 ** 32);
+            let loWord = hostByte - hiWord * 2 ** 32;
+            let w = r.index * words;
+            for (let k = 0; k < r.count; k++) {
+              u32[w] = bswap32((hiWord | 0x80000000) >>> 0);
+              u32[w + 1] = bswap32(loWord);
+              loWord += this.cs;
+              if (loWord >= 2 ** 32) { loWord -= 2 ** 32; hiWord++; }
+              w += words;
+            }
+          }
+        } else {
+          for (const r of runs) {
+            let hostByte = r.host * this.cs;
+            for (let k = 0; k < r.count; k++) {
+              const o = (r.index + k) * this.l2EntryBytes;
+              v.setUint32(o, (Math.floor(hostByte / 2 ** 32) | 0x80000000) >>> 0);
+              v.setUint32(o + 4, hostByte >>> 0);
+              hostByte += this.cs;
+            }
           }
         }
         return;
@@ -636,14 +668,16 @@ export class Qcow2Plan {
     }
   }
 
-  /** The L1 table bytes (l1Size × 8), written exactly (not cluster-padded, like qemu). */
-  renderL1(): Uint8Array {
-    const out = new Uint8Array(this.l1Size * 8);
-    const v = new DataView(out.buffer);
-    for (let i = 0; i < this.l1Size; i++) {
-      if (this.l1[i]) v.setBigUint64(i * 8, (BigInt(this.l1[i]) * BigInt(this.cs)) | COPIED);
+  /**
+   * The L1 table bytes [first, first+count) entries — qemu writes l1Size × 8 bytes exactly (not
+   * cluster-padded); callers render it in pieces so that a 32 MiB table never sits in memory.
+   */
+  renderL1(first: number, count: number, out: Uint8Array): void {
+    out.fill(0, 0, count * 8);
+    const v = new DataView(out.buffer, out.byteOffset, count * 8);
+    for (const [i, c] of this.l1) {
+      if (i >= first && i < first + count) v.setBigUint64((i - first) * 8, (BigInt(c) * BigInt(this.cs)) | COPIED);
     }
-    return out;
   }
 
   /** Metadata clusters in ascending order (the L1 clusters are separate: renderL1). */
