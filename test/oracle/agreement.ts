@@ -2,18 +2,17 @@
 // driver of a session libvirtd for those that parse) and by our service, and tallies agreement
 // per layer. Used by test/oracle/generator.test.ts (fixed seeds, small) and by
 // scripts/oracle-agreement.mjs (bigger set, prints the table, writes .tmp/disagreements.txt).
-import { cleanupScratch, formatDiagnostics, isEncryptedVolume, Limiter, parseVolume, serviceVerdict, SessionLibvirt, type OracleVerdict } from './libvirt';
+import { cleanupScratch, formatDiagnostics, isEncryptedVolume, judgeVolume, Limiter, parseVolume, serviceVerdict, SessionLibvirt, type LibvirtJudgement } from './libvirt';
 import { mutants, type Mutant } from './generator';
 
 export type Layer = 'parser' | 'creation';
 export interface Judged {
   mutant: Mutant;
   text: string;
-  parse: OracleVerdict;
-  create?: OracleVerdict;
+  libvirt: LibvirtJudgement;
   /** Parsed fine, but the creation run was skipped to stay inside the encrypted-creation budget. */
   skipped?: boolean;
-  /** The layer that decides libvirt's verdict: the parser when it rejects, else creation. */
+  /** The layer that decides libvirt's verdict: the parser when it rejects (in both drivers), else creation. */
   layer: Layer;
   libvirtRejects: boolean;
   ours: ReturnType<typeof serviceVerdict>;
@@ -40,19 +39,14 @@ export async function judgeMutants(opts: AgreementOptions): Promise<Judged[]> {
   try {
     await Promise.all(all.map((m) => lim.run(async () => {
       const text = session.localize(m.text);
-      const parse = await parseVolume(text);
-      let create: OracleVerdict | undefined;
+      // Parsed encrypted documents are what costs (PBKDF in qemu-img): those count against the budget.
       let skipped = false;
-      if (parse.ok) {
-        if (isEncryptedVolume(text) && encryptedLeft <= 0) skipped = true;
-        else {
-          if (isEncryptedVolume(text)) encryptedLeft--;
-          create = await session.createVolume(text);
-        }
+      if (isEncryptedVolume(text) && (await parseVolume(text)).ok) {
+        if (encryptedLeft <= 0) skipped = true; else encryptedLeft--;
       }
+      const libvirt = await judgeVolume(session, text, { create: !skipped });
       const ours = serviceVerdict(text, `file:///generated/${m.id}.xml`);
-      const libvirtRejects = !parse.ok || create?.ok === false;
-      out.push({ mutant: m, text, parse, create, skipped, layer: parse.ok ? 'creation' : 'parser', libvirtRejects, ours, agree: ours.error === libvirtRejects });
+      out.push({ mutant: m, text, libvirt, skipped, layer: libvirt.layer, libvirtRejects: libvirt.rejects, ours, agree: ours.error === libvirt.rejects });
       opts.onProgress?.(++done, all.length);
     })));
   } finally {
@@ -62,14 +56,22 @@ export async function judgeMutants(opts: AgreementOptions): Promise<Judged[]> {
   return out.sort((a, b) => order.get(a.mutant.id)! - order.get(b.mutant.id)!);
 }
 
+/**
+ * libvirt refusals that depend on the machine, not on the document: the pool's file system
+ * (nocow needs btrfs for libvirt's own raw writer) and the pool's free space. Counted apart.
+ */
+export const ENVIRONMENTAL = [/unable to control COW flag .*not btrfs/, /Not enough free space in pool/];
+export const isEnvironmental = (r: Judged) => r.libvirtRejects && ENVIRONMENTAL.some((re) => re.test(r.libvirt.message));
+
 export interface Tally { total: number; agree: number; disagree: number; libvirtRejects: number; serviceErrors: number; missed: number; falseAlarms: number }
 const empty = (): Tally => ({ total: 0, agree: 0, disagree: 0, libvirtRejects: 0, serviceErrors: 0, missed: 0, falseAlarms: 0 });
 
 /** Agreement per deciding layer (parser rejects; parsed and judged by the storage driver) and overall. */
-export function tally(rows: Judged[]): { parser: Tally; creation: Tally; overall: Tally; skipped: number } {
-  const t = { parser: empty(), creation: empty(), overall: empty(), skipped: 0 };
+export function tally(rows: Judged[]): { parser: Tally; creation: Tally; overall: Tally; skipped: number; environmental: number } {
+  const t = { parser: empty(), creation: empty(), overall: empty(), skipped: 0, environmental: 0 };
   for (const r of rows) {
     if (r.skipped) { t.skipped++; continue; }
+    if (isEnvironmental(r)) { t.environmental++; continue; }
     for (const x of [t[r.layer], t.overall]) {
       x.total++;
       if (r.agree) x.agree++; else x.disagree++;
@@ -93,11 +95,12 @@ export function tableMarkdown(rows: Judged[]): string {
     line('creation (parsed; session storage driver decides)', t.creation),
     line('overall', t.overall),
     ...(t.skipped ? [`\n${t.skipped} parsed encrypted documents skipped (encrypted-creation budget).`] : []),
+    ...(t.environmental ? [`${t.environmental} documents left out: libvirt refused them for a reason of this machine (${ENVIRONMENTAL.map((x) => x.source).join('; ')}).`] : []),
   ].join('\n');
 }
 
 export function describeDisagreement(r: Judged): string {
-  const lv = !r.parse.ok ? `parser rejects: ${r.parse.message}` : r.create?.ok === false ? `storage driver rejects: ${r.create.message}` : 'libvirt accepts';
+  const lv = !r.libvirtRejects ? 'libvirt accepts' : `${r.layer === 'parser' ? 'parser' : 'storage driver'} rejects: ${r.libvirt.message}`;
   return [
     `== ${r.mutant.id} (base ${r.mutant.base}; ${r.mutant.mutations.join('; ')})`,
     `   libvirt: ${lv}`,

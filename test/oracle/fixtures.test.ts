@@ -1,0 +1,94 @@
+// Every fixture under test/fixtures/{volume,domain,secret} judged twice: by libvirt 9.0 and by our
+// language service (libvirtVersion 9.0.0, dir pool). Error-severity diagnostic ⇔ libvirt rejects.
+//  volume: test driver parser (`vol-create` on test:///default), then — if it parses — the real
+//          storage driver in a session libvirtd (dir pool; qemu-img really runs).
+//  domain: test driver `define` (parser + generic validation), then the qemu driver's `define`
+//          in the session daemon (QEMU-VAL rules; needs qemu-system-x86 for its capabilities).
+//  secret: `secret-define` in the session daemon (the test driver has no secret driver).
+// The session daemon is started once for this file and stopped at the end.
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { cleanupScratch, formatDiagnostics, judgeDomain, judgeSecret, judgeVolume, Limiter, serviceVerdict, SessionLibvirt, type LibvirtJudgement } from './libvirt';
+
+const FIXTURES = join(__dirname, '..', 'fixtures');
+
+/**
+ * Fixtures kept out of the assertion, each with the reason. Nothing here may stand for an
+ * unfixed rule bug without saying so.
+ */
+const NOT_ASSERTED: Record<string, string> = {
+  // By design (issue 2): "any other root gets no diagnostics" — a <pool> document is not a
+  // volume document for the service, while `vol-create` naturally refuses it.
+  'volume/wrong_root.xml': 'root <pool> is not judged by the service (design)',
+  // Machine-dependent: libvirt's own raw writer refuses <nocow/> on any file system but btrfs
+  // (virFileSetCOW: "unable to control COW flag …, not btrfs"); the oracle pool is on ext4.
+  'volume/nocow_raw.xml': 'raw + <nocow/> fails only off btrfs (machine-dependent)',
+  // OPEN DISAGREEMENTS (rule gaps, reported to the lead; to be fixed in validation/volume.ts):
+  // the storage driver checks that the backing file is accessible ("inaccessible backing store
+  // volume …"); the service knows through env.imageFacts but reports nothing or a warning.
+  'volume/backing_missing_file.xml': 'OPEN: missing backing file not an error (libvirt: inaccessible backing store volume)',
+  'volume/qcow2_features.xml': 'OPEN: missing backing file not an error (libvirt: inaccessible backing store volume)',
+  'volume/backing_relative_path.xml': 'OPEN: relative backing path is resolved against the daemon cwd, not the pool (libvirt: inaccessible backing store volume base.qcow2)',
+  // qemu-img's vmdk driver refuses a backing file that is not vmdk ("backing_file must be a vmdk image").
+  'volume/backing_on_vmdk.xml': 'OPEN: vmdk with a non-vmdk backing store not an error',
+  // dir pools: the name '.' always exists ("volume target path 'POOL/.' already exists"); the service only warns (RNG).
+  'volume/name_dot.xml': "OPEN: volume name '.' only a warning (libvirt: target path already exists)",
+};
+
+type Kind = 'volume' | 'domain' | 'secret';
+interface Row { kind: Kind; file: string; text: string; libvirt: LibvirtJudgement }
+
+let session: SessionLibvirt;
+const rows: Row[] = [];
+
+function fixtures(kind: Kind): string[] {
+  return readdirSync(join(FIXTURES, kind)).filter((f) => f.endsWith('.xml')).sort();
+}
+
+before(async () => {
+  session = await SessionLibvirt.start();
+  const lim = new Limiter(2);
+  const jobs: Array<Promise<void>> = [];
+  for (const kind of ['volume', 'domain', 'secret'] as const) {
+    for (const file of fixtures(kind)) {
+      jobs.push(lim.run(async () => {
+        const text = session.localize(readFileSync(join(FIXTURES, kind, file), 'utf8'));
+        const libvirt = kind === 'volume' ? await judgeVolume(session, text) : kind === 'domain' ? await judgeDomain(session, text) : await judgeSecret(session, text);
+        rows.push({ kind, file, text, libvirt });
+      }));
+    }
+  }
+  await Promise.all(jobs);
+  rows.sort((a, b) => (a.kind + a.file).localeCompare(b.kind + b.file));
+}, { timeout: 900_000 });
+
+after(async () => {
+  await session?.stop();
+  cleanupScratch();
+});
+
+for (const kind of ['volume', 'domain', 'secret'] as const) {
+  describe(`${kind} fixtures agree with libvirt 9.0`, () => {
+    test('the corpus is there', () => {
+      assert.ok(fixtures(kind).length >= (kind === 'volume' ? 100 : 10), `too few ${kind} fixtures`);
+    });
+    for (const file of fixtures(kind)) {
+      const key = `${kind}/${file}`;
+      const skip = NOT_ASSERTED[key];
+      test(key, skip ? { skip } : {}, () => {
+        const row = rows.find((r) => r.kind === kind && r.file === file);
+        assert.ok(row, `no oracle result for ${key}`);
+        const rejected = row.libvirt.rejects;
+        const driver = kind === 'domain' ? 'qemu driver' : kind === 'volume' ? 'storage driver' : 'secret driver';
+        const libvirt = !rejected ? 'libvirt accepts' : row.libvirt.layer === 'parser' ? `parser rejects: ${row.libvirt.message}` : `${driver} rejects: ${row.libvirt.message}`;
+        const ours = serviceVerdict(row.text, `file:///fixtures/${key}`);
+        assert.deepEqual(ours.logs, [], `a validator threw on ${key}`);
+        assert.equal(ours.error, rejected,
+          `${key}: libvirt ${rejected ? 'REJECTS' : 'ACCEPTS'}, service ${ours.error ? 'reports an error' : 'reports no error'}\n` +
+          `  libvirt: ${libvirt}\n  ours:    ${formatDiagnostics(ours.diagnostics)}`);
+      });
+    }
+  });
+}
