@@ -5,7 +5,7 @@ import { hover, hoverText } from '../helpers/cursor';
 const ENC = (inner: string, fmt = 'raw') => `<volume>\n  <name>v</name>\n  <capacity>1</capacity>\n  <target>\n    <format type='${fmt}'/>\n    <encryption format='luks'>\n      <secret type='passphrase' uuid='0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f'/>\n      ${inner}\n    </encryption>\n  </target>\n</volume>`;
 
 test('element hover: meaning, attributes, children, version, documentation link', () => {
-  assert.equal(hoverText(`<volume><target><encr|yption format='luks'/></target></volume>`), [
+  assert.equal(hoverText(`<volume><target><encr|yption format='qcow'/></target></volume>`), [
     '**`<encryption>`**',
     'How the volume is encrypted and where its passphrase is.',
     'Attributes: `format` (required), `engine`.',
@@ -67,4 +67,11 @@ test('an image path hovers with what the file header says (imageSummary through 
   assert.match(t, /1 GiB|1073741824/);
   // Without image checks the element's own hover comes back.
   assert.match(hoverText(`<volume><target><path>/img/v.q|cow2</path></target></volume>`, { imageChecks: false }, env), /content of `<path>`/);
+});
+
+test('the encryption of a volume hovers with the qemu-img command libvirt builds', () => {
+  const t = hoverText(ENC(`<cipher name='serpent' size='256' mode='cbc' hash='sha512'/>\n      <ivgen name='essiv' hash='sha256'/>`).replace('<encryption', '<encr|yption'));
+  assert.match(t, /qemu-img create -f luks --object secret,id=v_encrypt0,file=SECRETFILE -o key-secret=v_encrypt0,cipher-alg=serpent-256,cipher-mode=cbc,hash-alg=sha512,ivgen-alg=essiv,ivgen-hash-alg=sha256 POOL\/v SIZE/);
+  const q = hoverText(ENC('', 'qcow2').replace('<encryption', '<encr|yption'));
+  assert.match(q, /qemu-img create -f qcow2 --object secret,id=v_encrypt0,file=SECRETFILE -o encrypt\.format=luks,encrypt\.key-secret=v_encrypt0,compat=1\.1 POOL\/v SIZE/);
 });

@@ -7,7 +7,7 @@ import { unitMultiplier } from '../../../schemas/vocabulary';
 import type { FeatureContext } from './featureContext';
 import { cursorAt } from './cursor';
 import { imageHover } from './imageSummary';
-import { attrValue, textContent, textSpan, type Span, type XmlElement } from './xmlModel';
+import { attrValue, firstChild, textContent, textSpan, type Span, type XmlElement } from './xmlModel';
 import { defOf, qemuOptionFor, resolveValues, secretSummary, type ValueTerm } from './values';
 import { normaliseUuid, secretsByUuid } from './secrets';
 
@@ -24,7 +24,9 @@ export function doHover(fc: FeatureContext, position: Position): Hover | null {
     case 'elementName': {
       const el = cursor.element;
       const def = defOf(el);
-      return el && def ? md(elementHover(def), el.nameSpan) : null;
+      if (!el || !def) return null;
+      const cmd = qemuImgCommand(el);
+      return md(elementHover(def) + (cmd ? `\n\nlibvirt's storage driver runs:\n\n\`\`\`sh\n${cmd}\n\`\`\`` : ''), el.nameSpan);
     }
     case 'endTag': {
       const el = cursor.element;
@@ -53,6 +55,44 @@ export function doHover(fc: FeatureContext, position: Position): Hover | null {
       return md(textHover(fc, el, def, value), span);
     }
   }
+}
+
+/**
+ * The qemu-img command line libvirt's storage driver builds for an encrypted volume
+ * (storage_util.c storageBackendCreateQemuImgOpts / …BuildQemuImgEncriptionOpts, libvirt-rules.md
+ * §6.4), shown on the <encryption>, <cipher> and <ivgen> of a volume with format luks.
+ */
+function qemuImgCommand(el: XmlElement): string | undefined {
+  const enc = el.name === 'encryption' ? el : el.parent?.name === 'encryption' ? el.parent : undefined;
+  if (!enc || el.name !== 'encryption' && el.name !== 'cipher' && el.name !== 'ivgen') return undefined;
+  const target = enc.parent;
+  const vol = target?.parent;
+  if (target?.name !== 'target' || vol?.name !== 'volume' || vol.parent || attrValue(enc, 'format') !== 'luks') return undefined;
+  const fmt = attrValue(firstChild(target, 'format'), 'type') || 'raw';
+  if (fmt !== 'raw' && fmt !== 'qcow2') return undefined;
+  const name = textContent(firstChild(vol, 'name')).trim() || 'NAME';
+  const id = `${name}_encrypt0`;
+  const p = fmt === 'qcow2' ? 'encrypt.' : '';
+  const opts = [...(fmt === 'qcow2' ? ['encrypt.format=luks'] : []), `${p}key-secret=${id}`];
+  const cipher = firstChild(enc, 'cipher');
+  const ivgen = firstChild(enc, 'ivgen');
+  // libvirt doubles commas in these values (virQEMUBuildBufferEscapeComma).
+  const v = (x: string) => x.replace(/,/g, ',,');
+  if (cipher) {
+    const n = attrValue(cipher, 'name'), sz = attrValue(cipher, 'size');
+    if (n !== undefined && sz !== undefined) opts.push(`${p}cipher-alg=${v(n)}-${sz.trim()}`);
+    const m = attrValue(cipher, 'mode'), h = attrValue(cipher, 'hash');
+    if (m) opts.push(`${p}cipher-mode=${v(m)}`);
+    if (h) opts.push(`${p}hash-alg=${v(h)}`);
+    const iv = attrValue(ivgen, 'name'), ih = attrValue(ivgen, 'hash');
+    if (iv) opts.push(`${p}ivgen-alg=${v(iv)}`);
+    if (ih) opts.push(`${p}ivgen-hash-alg=${v(ih)}`);
+  }
+  if (fmt === 'qcow2') {
+    const compat = textContent(firstChild(target, 'compat')).trim();
+    opts.push(`compat=${compat || '1.1'}`);
+  }
+  return `qemu-img create -f ${fmt === 'raw' ? 'luks' : 'qcow2'} --object secret,id=${id},file=SECRETFILE -o ${opts.join(',')} POOL/${name} SIZE`;
 }
 
 function sinceDoc(since: string | undefined, doc: string | undefined): string[] {
