@@ -3,12 +3,12 @@
 // the qemu-img option the value becomes (libvirt-rules.md §6.4).
 import { MarkupKind, type Hover, type Position } from 'vscode-languageserver-types';
 import type { AttrDef, ElementDef } from '../../../schemas/elements';
-import { unitMultiplier } from '../../../schemas/vocabulary';
+import { compareVersions, unitMultiplier } from '../../../schemas/vocabulary';
 import type { FeatureContext } from './featureContext';
 import { cursorAt } from './cursor';
 import { imageHover } from './imageSummary';
 import { attrValue, firstChild, textContent, textSpan, type Span, type XmlElement } from './xmlModel';
-import { defOf, qemuOptionFor, resolveValues, secretSummary, type ValueTerm } from './values';
+import { defOf, libvirtVersion, qemuOptionFor, resolveValues, secretSummary, type ValueTerm } from './values';
 import { normaliseUuid, secretsByUuid } from './secrets';
 
 export function doHover(fc: FeatureContext, position: Position): Hover | null {
@@ -25,7 +25,7 @@ export function doHover(fc: FeatureContext, position: Position): Hover | null {
       const el = cursor.element;
       const def = defOf(el);
       if (!el || !def) return null;
-      const cmd = qemuImgCommand(el);
+      const cmd = qemuImgCommand(el, libvirtVersion(fc.settings));
       return md(elementHover(def) + (cmd ? `\n\nlibvirt's storage driver runs:\n\n\`\`\`sh\n${cmd}\n\`\`\`` : ''), el.nameSpan);
     }
     case 'endTag': {
@@ -62,7 +62,7 @@ export function doHover(fc: FeatureContext, position: Position): Hover | null {
  * (storage_util.c storageBackendCreateQemuImgOpts / …BuildQemuImgEncriptionOpts, libvirt-rules.md
  * §6.4), shown on the <encryption>, <cipher> and <ivgen> of a volume with format luks.
  */
-function qemuImgCommand(el: XmlElement): string | undefined {
+function qemuImgCommand(el: XmlElement, version: string): string | undefined {
   const enc = el.name === 'encryption' ? el : el.parent?.name === 'encryption' ? el.parent : undefined;
   if (!enc || el.name !== 'encryption' && el.name !== 'cipher' && el.name !== 'ivgen') return undefined;
   const target = enc.parent;
@@ -90,7 +90,8 @@ function qemuImgCommand(el: XmlElement): string | undefined {
   }
   if (fmt === 'qcow2') {
     const compat = textContent(firstChild(target, 'compat')).trim();
-    opts.push(`compat=${compat || '1.1'}`);
+    // Without <compat> libvirt passes 1.1 since 10.2.0, 0.10 before (VOL-COMPAT-CREATE-DEFAULT).
+    opts.push(`compat=${compat || (compareVersions(version, '10.2.0') >= 0 ? '1.1' : '0.10')}`);
   }
   return `qemu-img create -f ${fmt === 'raw' ? 'luks' : 'qcow2'} --object secret,id=${id},file=SECRETFILE -o ${opts.join(',')} POOL/${name} SIZE`;
 }
