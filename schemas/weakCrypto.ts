@@ -59,7 +59,7 @@ export const WEAK_CRYPTO_RULES: WeakRule[] = [
   },
   {
     id: 'weak-cipher-64bit-block', severity: 'warning', summary: '{cipher} has a 64-bit block',
-    reason: 'A 64-bit block cipher starts to repeat ciphertext blocks after a few GiB under one key (birthday bound, Sweet32), far less than a disk holds; qemu cannot use it with xts either. Use aes-256 with xts.',
+    reason: 'with 64-bit blocks, colliding ciphertext blocks (which leak plaintext relations) are expected after about 2^32 blocks = 32 GiB under one key (birthday bound, Sweet32), less than a disk holds; qemu cannot use it with xts either. Use aes-256 with xts.',
     doc: LINK.sweet32,
   },
   {
