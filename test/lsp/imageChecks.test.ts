@@ -42,7 +42,7 @@ test('image checks and path hover over LSP; imageChecks: false turns them off', 
     const d = c.diagnostics.get(uri)!.find((x) => x.code === 'image-format-mismatch')!;
     assert.equal(d.severity, 2);
     assert.deepEqual(d.range, { start: { line: 4, character: DOC.split('\n')[4].indexOf("'raw'") + 1 }, end: { line: 4, character: DOC.split('\n')[4].indexOf("'raw'") + 4 } }, 'on the declared type');
-    assert.match(d.message, /declared format 'raw', but top\.qcow2 is a qcow2 image/);
+    assert.match(String(d.message), /declared format 'raw', but top\.qcow2 is a qcow2 image/);
     const line = DOC.split('\n')[5];
     const h = await c.request<{ contents: { value: string } } | null>('textDocument/hover', { textDocument: { uri }, position: { line: 5, character: line.indexOf('top.qcow2') + 3 } });
     assert.ok(h);
