@@ -123,3 +123,15 @@ test('create a <secret> document for a uuid no workspace secret defines', () => 
   assert.deepEqual(known.doCodeActions(doc, { start: at, end: at }, { diagnostics: [] }), []);
   assert.deepEqual(ls.doCodeActions(doc, { start: at, end: at }, { diagnostics: [], only: ['quickfix'] }), []);
 });
+
+test('workspace secrets of the wrong usage type or an unknown usage path: pick a volume secret', () => {
+  const secrets: SecretInfo[] = [
+    { uri: 'file:///ws/ceph.xml', uuid: FIXED_UUID, usageType: 'ceph', usageVolume: undefined },
+    { uri: 'file:///ws/s.xml', uuid: '0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f', usageType: 'volume', usageVolume: '/pool/v.qcow2' },
+  ];
+  const env = { secrets: () => secrets };
+  const t = vol(`    <path>/pool/v.qcow2</path>\n    <encryption format='luks'>\n      <secret type='passphrase' uuid='${FIXED_UUID}'/>\n    </encryption>`);
+  assert.match(fix(t, 'workspace-secret-usage-type', { env }), /uuid='0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f'/);
+  const u = vol(`    <encryption format='luks'>\n      <secret type='passphrase' usage='/pool/v.qcow'/>\n    </encryption>`);
+  assert.match(fix(u, 'workspace-secret-usage-unknown', { env }), /usage='\/pool\/v\.qcow2'/);
+});

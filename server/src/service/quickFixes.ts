@@ -95,6 +95,19 @@ export const FIXERS: Record<string, Fixer[]> = {
     if (!enc) return [];
     return workspaceCandidates(fc, enc).filter((s) => s.label === data.path).map((s) => ({ title: `Use the secret for '${s.label}' (${s.uuid})`, preferred: true, apply: (ed) => ed.setAttr(t.el, 'uuid', s.uuid) }));
   }],
+  'workspace-secret-usage-type': [({ t, fc }) => {
+    const enc = t.el.parent;
+    if (!enc) return [];
+    return workspaceCandidates(fc, enc).map((s, i) => ({ title: `Use the volume secret ${s.uuid} (${s.label})`, preferred: i === 0, apply: (ed: XmlEditor) => ed.setAttr(t.el, 'uuid', s.uuid) }));
+  }],
+  'workspace-secret-usage-unknown': [({ t, fc }) => {
+    if (!t.attr) return [];
+    const have = t.attr.value ?? '';
+    const paths = [...new Set((fc.env.secrets?.() ?? []).filter((s) => s.usageType === 'volume' && s.usageVolume).map((s) => s.usageVolume!))];
+    const best = nearest(have, paths);
+    const ordered = best ? [best, ...paths.filter((p) => p !== best)] : paths;
+    return ordered.slice(0, 5).map((p, i) => ({ title: `Use the secret with usage volume '${p}'`, preferred: i === 0 && best !== undefined, apply: (ed: XmlEditor) => ed.setAttr(t.el, 'usage', p) }));
+  }],
   // Cipher / ivgen.
   'cipher-name-required': [({ t }) => [{ title: "Add name='aes'", preferred: true, apply: (ed) => ed.setAttr(t.el, 'name', 'aes') }]],
   'cipher-size-required': [({ t, fc }) => {
