@@ -58,9 +58,12 @@ export async function judgeMutants(opts: AgreementOptions): Promise<Judged[]> {
 
 /**
  * libvirt refusals that depend on the machine, not on the document: the pool's file system
- * (nocow needs btrfs for libvirt's own raw writer) and the pool's free space. Counted apart.
+ * (nocow needs btrfs for libvirt's own raw writer), the pool's free space, the daemon's uid.
+ * Counted apart.
  */
-export const ENVIRONMENTAL = [/unable to control COW flag .*not btrfs/, /Not enough free space in pool/];
+export const ENVIRONMENTAL = [/unable to control COW flag .*not btrfs/, /Not enough free space in pool/,
+  // The session daemon is not root: a volume created with mode 0 or 0200 cannot be reopened by it.
+  /cannot open volume .*Permission denied/];
 export const isEnvironmental = (r: Judged) => r.libvirtRejects && ENVIRONMENTAL.some((re) => re.test(r.libvirt.message));
 
 export interface Tally { total: number; agree: number; disagree: number; libvirtRejects: number; serviceErrors: number; missed: number; falseAlarms: number }

@@ -169,7 +169,8 @@ export class SessionLibvirt {
     return run(this.prefix[0], [...this.prefix.slice(1), ...args], { timeoutMs });
   }
   private virsh(args: string[], timeoutMs?: number): Promise<RunResult> {
-    return this.as(['virsh', '-q', '-c', 'qemu:///session', ...args], timeoutMs);
+    // No -q: it would also hide "Vol X created" / "Domain 'X' defined", which name what to remove.
+    return this.as(['virsh', '-c', 'qemu:///session', ...args], timeoutMs);
   }
   private writeDoc(text: string): string {
     const f = join(this.docs, `d${++this.n}.xml`);
@@ -220,10 +221,9 @@ export class SessionLibvirt {
       rmSync(f, { force: true });
       if (r.code === 0) {
         const created = /Vol (.*) created from/.exec(r.stdout)?.[1];
-        if (created !== undefined) {
-          const del = await this.virsh(['vol-delete', '--pool', 'p', created]);
-          if (del.code !== 0) throw new Error(`could not delete volume ${created}: ${del.stderr}`);
-        }
+        if (created === undefined) throw new Error(`vol-create succeeded but named no volume: ${r.stdout}`);
+        const del = await this.virsh(['vol-delete', '--pool', 'p', created]);
+        if (del.code !== 0) throw new Error(`could not delete volume ${created}: ${del.stderr}`);
         return { ok: true, message: '' };
       }
       return { ok: false, message: virshMessage(r.stderr).split(this.pool).join('POOL') };
@@ -239,7 +239,8 @@ export class SessionLibvirt {
       rmSync(f, { force: true });
       if (r.code === 0) {
         const defined = /Domain '?(.*?)'? defined from/.exec(r.stdout)?.[1];
-        if (defined !== undefined) await this.virsh(['undefine', defined]);
+        if (defined === undefined) throw new Error(`define succeeded but named no domain: ${r.stdout}`);
+        await this.virsh(['undefine', defined]);
         return { ok: true, message: '' };
       }
       return { ok: false, message: virshMessage(r.stderr) };
@@ -254,7 +255,8 @@ export class SessionLibvirt {
       rmSync(f, { force: true });
       if (r.code === 0) {
         const uuid = /Secret (\S+) created/.exec(r.stdout)?.[1];
-        if (uuid) await this.virsh(['secret-undefine', uuid]);
+        if (uuid === undefined) throw new Error(`secret-define succeeded but named no secret: ${r.stdout}`);
+        await this.virsh(['secret-undefine', uuid]);
         return { ok: true, message: '' };
       }
       return { ok: false, message: virshMessage(r.stderr) };
