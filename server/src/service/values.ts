@@ -151,6 +151,7 @@ export function resolveValues(source: ValueSource | undefined, vc: ValueContext,
         value: h.value,
         description: `${h.description} Digest ${h.digestBytes * 8} bits${essiv ? `: keys the ${h.digestBytes * 8}-bit ${fam?.name ?? 'cipher'} that encrypts the sector number` : '; only used by the essiv generator (with plain/plain64 it is merely recorded in the header)'}.`,
         isDefault: h.value === LUKS_DEFAULTS.hashAlg,
+        deprecated: h.weak ? 'Weak hash.' : undefined,
         qemuOption: qemuOptionFor(el, 'hash', h.value),
       }));
     }
