@@ -171,9 +171,25 @@ test('structure of <volume>, <target>, <permissions>', () => {
 
 test('schema: a <target> is required; <nocow/> is not written back', () => {
   checkRules(`<[[volume]]><name>a</name><capacity>1</capacity></volume>`, [W('volume-target-missing', 'The schema requires a <target> (libvirt creates the volume with the pool defaults without one).')]);
-  checkRules(vol(`<format type='raw'/><[[nocow]]/>`), [H('volume-nocow-ignored', 'libvirt does not write <nocow/> back into the volume XML.')]);
+  checkRules(vol(`<format type='qcow2'/><compat>1.1</compat><[[nocow]]/>`), [H('volume-nocow-ignored', 'libvirt does not write <nocow/> back into the volume XML.')]);
 });
 
 test('raw volumes ignore the cluster size', () => {
   checkRules(vol(`<format type='raw'/><[[clusterSize]]>1000</clusterSize>`), [W('cluster-size-ignored', 'libvirt writes plain raw volumes itself, without qemu-img: the cluster size is ignored.')]);
+});
+
+test('creation: things only the host decides, measured on ext4 (nocow on raw, "." names)', () => {
+  checkRules(vol(`<format type='raw'/><[[nocow]]/>`), [E('volume-nocow-raw', "unable to control COW flag on '<pool>/v.img', not btrfs: Function not implemented (libvirt sets the no-COW flag itself on plain raw files, which only works on btrfs)")]);
+  checkRules(`<volume><name>[[[[..]]]]</name><capacity>1</capacity><target/></volume>`, [
+    E('volume-name-exists', "Requested operation is not valid: volume target path '<pool>/..' already exists"),
+    W('volume-name-off-schema', "The schema refuses the volume name '..' (it may not contain '/' nor be '.' or '..')."),
+  ].sort((a, b) => a.code.localeCompare(b.code)));
+});
+
+test('creation: backing files qemu-img refuses', () => {
+  const b = (fmt: string, bfmt: string) => vol(`<format type='${fmt}'/>`, `<backingStore><path>/b</path>${bfmt}</backingStore>`);
+  checkRules(b('vdi', `<format type='qcow2'/>`).replace('<backingStore>', '<[[backingStore]]>'), [E('volume-backing-format-unsupported', "qemu-img: Invalid parameter 'backing_fmt'")]);
+  checkRules(b('vmdk', `<[[format]] type='qcow2'/>`), [E('volume-backing-format-unsupported', 'qemu-img: backing_file must be a vmdk image')]);
+  checkRules(b('vmdk', `<format type='vmdk'/>`), []);
+  checkRules(b('qed', `<format type='qcow2'/>`), []);
 });

@@ -56,6 +56,12 @@ export const VOLUME_RULES: RuleDef[] = [
   { id: 'volume-encryption-pool-unsupported', severity: 'error', layer: 'CREATE', ref: 'VCR-POOL-NOENC', message: 'unsupported configuration: storage pool does not support encrypted volumes', doc: E },
   { id: 'volume-encryption-ploop', severity: 'error', layer: 'CREATE', ref: 'VCR-PLOOP-ENC', message: 'unsupported configuration: encrypted ploop volumes are not supported with ploop init', doc: E },
   { id: 'volume-ploop-tools', severity: 'error', layer: 'CREATE', ref: 'VCR-PLOOP', message: 'internal error: unable to find ploop, please install ploop tools', doc: V },
+  // storage_util.c virStorageBackendVolCreateLocal: the target path is pool/name; '.' and '..' exist.
+  { id: 'volume-name-exists', severity: 'error', layer: 'CREATE', ref: 'VCR-EXISTS', message: "Requested operation is not valid: volume target path '<pool>/{name}' already exists", doc: V },
+  // storageBackendCreateRaw → virFileSetCOW: only btrfs has the flag (measured on ext4).
+  { id: 'volume-nocow-raw', severity: 'error', layer: 'CREATE', ref: 'VOL-NOCOW', message: "unable to control COW flag on '<pool>/{name}', not btrfs: Function not implemented (libvirt sets the no-COW flag itself on plain raw files, which only works on btrfs)", doc: V },
+  // qemu-img: vdi/vpc have no backing files; vmdk only takes a vmdk backing file.
+  { id: 'volume-backing-format-unsupported', severity: 'error', layer: 'QEMU-IMG', ref: 'QIMG-BACKING', message: 'qemu-img: {detail}', doc: V },
   { id: 'volume-encryption-ignored', severity: 'warning', layer: 'LINT', ref: 'VCR-DIR-ENC', message: "libvirt silently ignores <encryption> on a '{format}' volume: nothing is encrypted.", doc: E },
   { id: 'volume-feature-ignored', severity: 'warning', layer: 'LINT', ref: 'VCR-DATAFILE', message: "The storage driver ignores the '{name}' feature when it creates the volume (only lazy_refcounts and extended_l2 become qemu-img options).", doc: V },
 ];

@@ -206,7 +206,8 @@ function validateTarget(ctx: ValidationContext, f: VolumeFacts): void {
   validateCompat(ctx, f, t);
   const nocow = firstChild(t, 'nocow');
   f.nocow = !!nocow;
-  if (nocow) ctx.report('volume-nocow-ignored', nocow.nameSpan);
+  // (On plain raw files the flag fails at creation instead: validateCreation.)
+  if (nocow && !(f.format === 'raw' && !firstChild(t, 'encryption') && DIR_LIKE.includes(ctx.pool))) ctx.report('volume-nocow-ignored', nocow.nameSpan);
   validateClusterSize(ctx, f, t);
   validateFeatures(ctx, f, t);
 }
@@ -271,6 +272,9 @@ function validateCreation(ctx: ValidationContext, f: VolumeFacts): void {
   if (DIR_LIKE.includes(pool) && f.name?.includes('/')) {
     ctx.report('volume-name-slash', textSpan(f.nameEl!), { name: f.name });
   }
+  if (DIR_LIKE.includes(pool) && (f.name === '.' || f.name === '..')) {
+    ctx.report('volume-name-exists', textSpan(f.nameEl!), { name: f.name });
+  }
   if ((pool === 'disk' || pool === 'logical' || pool === 'zfs') && f.capacity === 0n) {
     ctx.report('volume-capacity-zero-pool', textSpan(f.capacityEl!));
   }
@@ -303,6 +307,8 @@ function validateCreation(ctx: ValidationContext, f: VolumeFacts): void {
   if (fmt === 'raw' && !enc) {
     // storageBackendCreateRaw: libvirt writes the file itself; qemu-img options are not used.
     if (f.backingPath) ctx.report('volume-backing-raw-file', f.backingEl!.nameSpan, {}, { data: { replacement: 'qcow2' } });
+    const nocow = f.target && firstChild(f.target, 'nocow');
+    if (nocow && f.name) ctx.report('volume-nocow-raw', nocow.nameSpan, { name: f.name }, { data: { remove: true } });
     if (f.clusterEl) ctx.report('cluster-size-ignored', f.clusterEl.nameSpan, {}, { data: { remove: true } });
     return;
   }
@@ -356,6 +362,12 @@ function createWithQemuImg(ctx: ValidationContext, f: VolumeFacts, format: strin
   }
 
   // ---- qemu-img's verdict on what libvirt passes ----
+  if (f.backingPath && (fmt === 'vdi' || fmt === 'vpc')) {
+    ctx.report('volume-backing-format-unsupported', f.backingEl!.nameSpan, { detail: "Invalid parameter 'backing_fmt'" }, { data: { replacement: 'qcow2' } });
+  } else if (f.backingPath && fmt === 'vmdk' && (f.backingFormat ?? 'raw') !== 'vmdk') {
+    const bf = f.backingEl && firstChild(f.backingEl, 'format');
+    ctx.report('volume-backing-format-unsupported', bf ? bf.nameSpan : f.backingEl!.nameSpan, { detail: 'backing_file must be a vmdk image' });
+  }
   const notCreatable: Record<string, string> = {
     bochs: "Format driver 'bochs' does not support image creation",
     cloop: "Format driver 'cloop' does not support image creation",
