@@ -35,25 +35,31 @@ try {
   for (const c of configs) {
     for (const [tool, cmd] of Object.entries(tools)) {
       const walls: number[] = [];
+      const cpus: number[] = [];
       let iters = '';
       for (let i = 0; i < REPS; i++) {
         const img = join(dir, 'b.luks');
         fs.rmSync(img, { force: true });
         const [bin, args] = cmd(img, c.o);
         const t0 = process.hrtime.bigint();
-        const r = spawnSync(bin, [...args], { encoding: 'utf8' });
+        // /usr/bin/time adds the process's CPU time (user + sys), which a loaded machine does not inflate.
+        const r = spawnSync('/usr/bin/time', ['-f', 'CPU %U %S', bin, ...args], { encoding: 'utf8' });
         walls.push(Number(process.hrtime.bigint() - t0) / 1e9);
         if (r.status !== 0) throw new Error(`${tool}: ${r.stderr}`);
+        const m = /CPU ([\d.]+) ([\d.]+)\s*$/.exec(r.stderr);
+        if (m) cpus.push(Number(m[1]) + Number(m[2]));
         const info = JSON.parse(spawnSync('qemu-img', ['info', '--output=json', img], { encoding: 'utf8' }).stdout)['format-specific'].data;
         iters = `${info.slots[0].iters} / ${info['master-key-iters']}`;
       }
       walls.sort((a, b) => a - b);
-      rows.push(`| ${c.label} | ${tool} | ${walls[Math.floor(walls.length / 2)].toFixed(2)} s | ${walls[0].toFixed(2)}–${walls[walls.length - 1].toFixed(2)} s | ${iters} |`);
+      cpus.sort((a, b) => a - b);
+      const cpu = cpus.length ? `${cpus[Math.floor(cpus.length / 2)].toFixed(2)} s` : 'n/a';
+      rows.push(`| ${c.label} | ${tool} | ${walls[Math.floor(walls.length / 2)].toFixed(2)} s | ${walls[0].toFixed(2)}–${walls[walls.length - 1].toFixed(2)} s | ${cpu} | ${iters} |`);
     }
   }
   console.log(`LUKS create, 1 GiB, iter-time 2000 ms (default); ${REPS} runs each, ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(2)}\n`);
-  console.log('| options | tool | wall (median) | range | slot 0 / master-key iterations (last run) |');
-  console.log('|---|---|---|---|---|');
+  console.log('| options | tool | wall (median) | wall range | CPU user+sys (median) | slot 0 / master-key iterations (last run) |');
+  console.log('|---|---|---|---|---|---|');
   for (const r of rows) console.log(r);
   console.log('\nIterations: each tool counts how many PBKDF2 iterations its own implementation runs in iter-time' +
     ' (qemu: nettle, timed twice for ≥ 500 ms CPU each; libvirt-volume: OpenSSL via node:crypto, timed ~30 ms CPU, ' +
