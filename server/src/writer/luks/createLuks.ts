@@ -3,7 +3,8 @@
 // requested preallocation, then the 592-byte header and slot 0's key material are written; the
 // other key slot areas stay holes (qemu-made 16M image: 262144 bytes allocated).
 // Every option is checked before a byte is written; the image is built in a temporary file in the
-// target folder and renamed into place; the temporary file is removed on error or cancel.
+// target folder and published with link() (never replacing a file) or, with --force, rename();
+// the temporary file is removed on error or cancel.
 import { basename, dirname } from 'node:path';
 import type { Fd, WriterIO } from '../io';
 import { checkLuksOptions, LUKS1, type LuksOptionInput, type ResolvedLuksOptions } from '../../../../schemas/luksOptions';
