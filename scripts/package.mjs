@@ -8,10 +8,14 @@ import { root, build } from './bootstrap.mjs';
 
 export function packageVsix({ quiet = false } = {}) {
   build();
-  const { name, version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  const { name, version, repository } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  // README images are relative (docs/screenshots/…); vsce rewrites them against the repository,
+  // which it can only guess for GitHub/GitLab: say where they will live.
+  const repo = String(repository?.url ?? repository ?? '').replace(/\.git$/, '');
   const out = join(root, `${name}-${version}.vsix`);
   const vsce = join(root, 'node_modules', '@vscode', 'vsce', 'vsce');
-  const r = spawnSync(process.execPath, [vsce, 'package', '--no-dependencies', '--skip-license', '--out', out], {
+  const r = spawnSync(process.execPath, [vsce, 'package', '--no-dependencies', '--skip-license', '--out', out,
+    ...(repo ? ['--baseContentUrl', `${repo}/blob/HEAD`, '--baseImagesUrl', `${repo}/raw/HEAD`] : [])], {
     cwd: root, stdio: ['ignore', quiet ? 'pipe' : 'inherit', 'inherit'], encoding: 'utf8',
   });
   if (r.status !== 0) throw new Error(`vsce package failed (exit ${r.status})`);
