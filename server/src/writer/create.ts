@@ -68,7 +68,7 @@ export class WriterError extends Error {
 
 /** Write size: large enough for full disk bandwidth, small enough for a < 64 MB process. */
 const CHUNK = 2 * 1024 * 1024;
-const META_CHUNK = 1024 * 1024;
+const META_CHUNK = 256 * 1024;
 
 function checkCancel(token?: CancellationToken): void {
   if (token?.isCancellationRequested) throw new WriterError('cancelled', 'cancelled');
@@ -361,22 +361,37 @@ export async function createImage(spec: CreateSpec, opts: CreateImageOptions): P
   }
 }
 
-/** Metadata clusters, consecutive ones gathered into buffers of up to 4 MiB. */
+/**
+ * Metadata clusters, consecutive ones gathered into buffers of up to 1 MiB, with a few writes in
+ * flight (the L2 tables of a preallocated image are scattered: one every cl² / 8 bytes).
+ */
 async function writeMetadata(plan: Qcow2Plan, io: WriterIO, fd: Fd, clusters: number[], progress: Progress, token: CancellationToken | undefined, crypto?: Uint8Array): Promise<void> {
   const per = Math.max(1, Math.floor(META_CHUNK / plan.cs));
-  const buf = new Uint8Array(per * plan.cs);
+  const slots = 4;
+  const bufs: Uint8Array[] = [];
+  const inflight: (Promise<void> | undefined)[] = new Array(slots);
+  let next = 0;
   let i = 0;
-  while (i < clusters.length) {
-    checkCancel(token);
-    const first = clusters[i];
-    let n = 0;
-    while (i < clusters.length && n < per && clusters[i] === first + n) {
-      plan.renderCluster(clusters[i], buf.subarray(n * plan.cs, (n + 1) * plan.cs), crypto);
-      n++;
-      i++;
+  try {
+    while (i < clusters.length) {
+      checkCancel(token);
+      const slot = next++ % slots;
+      if (inflight[slot]) await inflight[slot];
+      const buf = bufs[slot] ?? (bufs[slot] = new Uint8Array(per * plan.cs));
+      const first = clusters[i];
+      let n = 0;
+      while (i < clusters.length && n < per && clusters[i] === first + n) {
+        plan.renderCluster(clusters[i], buf.subarray(n * plan.cs, (n + 1) * plan.cs), crypto);
+        n++;
+        i++;
+      }
+      const bytes = n * plan.cs;
+      inflight[slot] = io.pwrite(fd, buf.subarray(0, bytes), first * plan.cs).then(() => progress.add(bytes, 'metadata'));
     }
-    await io.pwrite(fd, buf.subarray(0, n * plan.cs), first * plan.cs);
-    progress.add(n * plan.cs, 'metadata');
+    await Promise.all(inflight);
+  } catch (e) {
+    await Promise.allSettled(inflight); // never close the file under a write still running
+    throw e;
   }
 }
 

@@ -50,6 +50,10 @@ const COPIED = 2n ** 63n;
 const LITTLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const ONE_BE16 = LITTLE ? 0x0100 : 1;
 const ONE_BE32 = LITTLE ? 0x01000000 : 1;
+/** Byte swap of an int32, staying in int32 (no doubles in the hot loop). */
+function bswapI32(x: number): number {
+  return (x << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24);
+}
 function bswap32(x: number): number {
   if (!LITTLE) return x >>> 0;
   return (((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24)) >>> 0;
@@ -585,10 +589,26 @@ export class Qcow2Plan {
     return p;
   }
 
+  private coversWholeCluster(c: ClusterContent): boolean {
+    if (c.kind === 'l2') {
+      const runs = this.l2Runs.get(c.l1Index);
+      return !!runs && runs.reduce((n, r) => n + r.count, 0) === this.l2Entries && this.l2EntryBytes === 8;
+    }
+    if (c.kind === 'refblock' && (this.input.refcountBits === 16 || this.input.refcountBits === 32 || this.input.refcountBits === 8)) {
+      const first = c.index * this.rbEntries;
+      let n = 0;
+      for (const [a, b] of this.alloc.within(first, first + this.rbEntries)) n += b - a;
+      return n === this.rbEntries;
+    }
+    return false;
+  }
+
   /** Fills `out` (one cluster) with the content of `cluster`. `crypto` gives the LUKS header bytes. */
   renderCluster(cluster: number, out: Uint8Array, crypto?: Uint8Array): void {
     const c = this.contents.get(cluster);
-    out.fill(0);
+    // Skip clearing what is about to be overwritten whole (preallocated L2 tables and refcount
+    // blocks of a large image are full: 168 MB of memset saved for 1 TiB).
+    if (!c || !this.coversWholeCluster(c)) out.fill(0);
     if (!c) return;
     const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
     switch (c.kind) {
@@ -628,20 +648,20 @@ export class Qcow2Plan {
       case 'l2': {
         const runs = this.l2Runs.get(c.l1Index) ?? [];
         const words = this.l2EntryBytes / 4;
-        // Host offsets stay below 2^53; entries are big-endian: byte-swapped 32-bit halves.
-        if (out.byteOffset % 4 === 0) {
-          const u32 = new Uint32Array(out.buffer, out.byteOffset, out.byteLength / 4);
+        // Entries are big-endian (host offset | COPIED): on a little-endian host, byte-swapped
+        // 32-bit halves computed with int32 arithmetic only (16 Mi entries for 1 TiB).
+        const fast = LITTLE && out.byteOffset % 4 === 0 && runs.every((r) => r.host + r.count < 2 ** 31);
+        if (fast) {
+          const i32 = new Int32Array(out.buffer, out.byteOffset, out.byteLength >> 2);
+          const bits = this.bits;
           for (const r of runs) {
-            let hostByte = r.host * this.cs;
-            let hiWord = Math.floor(hostByte / 2 ** 32);
-            let loWord = hostByte - hiWord * 2 ** 32;
             let w = r.index * words;
-            for (let k = 0; k < r.count; k++) {
-              u32[w] = bswap32((hiWord | 0x80000000) >>> 0);
-              u32[w + 1] = bswap32(loWord);
-              loWord += this.cs;
-              if (loWord >= 2 ** 32) { loWord -= 2 ** 32; hiWord++; }
-              w += words;
+            let hiSrc = -1, hiSwapped = 0;
+            for (let h = r.host, end = r.host + r.count; h < end; h++, w += words) {
+              const hi = h >>> (32 - bits);
+              if (hi !== hiSrc) { hiSrc = hi; hiSwapped = bswapI32(hi | 0x80000000); }
+              i32[w] = hiSwapped;
+              i32[w + 1] = bswapI32(h << bits);
             }
           }
         } else {
