@@ -29,7 +29,8 @@ if (filters.length) files = files.filter((f) => filters.some((x) => f.includes(x
 if (!files.length) { console.error('no test files matched'); console.log('0 passed, 1 failed'); process.exit(1); }
 
 // The summary goes to a file and is printed after the run, so it is surely the last line.
-const summaryFile = join(root, '.tmp', 'test-summary.txt');
+// One file per run: several runs in one checkout (engineers working in parallel) must not mix.
+const summaryFile = join(root, '.tmp', `test-summary-${process.pid}.txt`);
 mkdirSync(join(root, '.tmp'), { recursive: true });
 rmSync(summaryFile, { force: true });
 const r = spawnSync(process.execPath, [
@@ -40,6 +41,7 @@ const r = spawnSync(process.execPath, [
 ], { cwd: root, stdio: 'inherit', env: { ...process.env, LIBVIRT_VOLUME_ROOT: root } });
 let line = '';
 try { line = readFileSync(summaryFile, 'utf8').trim(); } catch { /* runner died before reporting */ }
+rmSync(summaryFile, { force: true });
 if (!line) line = '0 passed, 1 failed';
 console.log(line);
 const failed = Number(/(\d+) failed/.exec(line)?.[1] ?? 1);
