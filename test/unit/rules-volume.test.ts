@@ -85,7 +85,8 @@ test('compat: syntax (virStorageCheckCompat), schema, creation default before 10
 test('features: known per version (data_file since 10.10.0), empty <features/> implies compat 1.1', () => {
   checkRules(vol(`<format type='qcow2'/><features><[[bogus]]/></features>`), [E('volume-feature-unknown', 'unsupported configuration: unsupported feature bogus')]);
   checkRules(vol(`<format type='qcow2'/><features><[[data_file]]/></features>`), [E('volume-feature-unknown', 'unsupported configuration: unsupported feature data_file')], { libvirtVersion: '9.0.0' });
-  checkRules(vol(`<format type='qcow2'/><features><[[data_file]]/></features>`), [W('volume-feature-off-schema', "The schema does not list the feature 'data_file'; the storage driver ignores it when it creates the volume.")]);
+  checkRules(vol(`<format type='qcow2'/><features><[[data_file]]/></features>`), [W('volume-feature-ignored', "The storage driver ignores the 'data_file' feature when it creates the volume (only lazy_refcounts and extended_l2 become qemu-img options).")]);
+  checkRules(vol(`<format type='qcow2'/><features><[[data_file]]/></features>`), [W('volume-feature-off-schema', "The schema does not list the feature 'data_file'; the storage driver ignores it when it creates the volume.")], { poolType: 'rbd' });
   checkRules(vol(`<format type='qcow2'/><features/>`), [], { libvirtVersion: '9.0.0' });
   checkRules(vol(`<format type='qcow2'/><features>lazy_refcounts</features>`), []);
 });

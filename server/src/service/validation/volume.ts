@@ -251,7 +251,9 @@ function validateFeatures(ctx: ValidationContext, f: VolumeFacts, t: XmlElement)
       continue;
     }
     if (!f.features.has(c.name)) f.features.set(c.name, c);
-    if (c.name === 'data_file') {
+    // data_file (10.10.0) is off-schema, and qcow2 creation ignores it: one warning, the
+    // creation fact where the volume is created with qemu-img (createWithQemuImg).
+    if (c.name === 'data_file' && (f.format !== 'qcow2' || !DIR_LIKE.includes(ctx.pool))) {
       ctx.report('volume-feature-off-schema', c.nameSpan, { name: c.name });
     }
   }
@@ -390,6 +392,8 @@ function createWithQemuImg(ctx: ValidationContext, f: VolumeFacts, format: strin
   if (f.clusterSize !== undefined && fmt !== 'qcow2' && fmt !== 'qed') {
     ctx.report('cluster-size-unsupported', f.clusterEl!.nameSpan, {}, { data: { remove: true } });
   }
+  const dataFile = f.features.get('data_file');
+  if (fmt === 'qcow2' && dataFile) ctx.report('volume-feature-ignored', dataFile.nameSpan, { name: 'data_file' }, { data: { remove: true } });
   if (fmt === 'qed') checkQedCreate(ctx, { clusterSize: f.clusterSize, clusterEl: f.clusterEl, capacity: f.capacity, capacityEl: f.capacityEl });
   if (fmt === 'qcow2') {
     if (!f.compatEl && !f.featuresEl) {
