@@ -2,7 +2,7 @@
 # Installs the Debian packages the test suite drives as oracles and real clients.
 # Idempotent: packages already present are skipped, so a warm machine pays ~0.1 s.
 set -euo pipefail
-PKGS=(qemu-utils cryptsetup-bin libvirt-clients libxml2-utils neovim chromium libkrb5-dev ripgrep)
+PKGS=(qemu-utils cryptsetup-bin libvirt-clients libxml2-utils neovim chromium libkrb5-dev ripgrep openssl)
 NORECOMMENDS=(emacs-nox elpa-eglot libvirt-daemon qemu-system-x86)
 missing=()
 for p in "${PKGS[@]}" "${NORECOMMENDS[@]}"; do
