@@ -229,3 +229,49 @@ test('qemu-io round trip through a backing file and an external data file made b
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** Every metadata cluster (header, L1, L2 tables, refcount table and blocks) of a qcow2 file. */
+function metadataOf(file: string): Map<number, Buffer> {
+  const fd = fs.openSync(file, 'r');
+  const read = (off: number, len: number) => { const b = Buffer.alloc(len); fs.readSync(fd, b, 0, len, off); return b; };
+  try {
+    const h = read(0, 104);
+    const cs = 2 ** h.readUInt32BE(20);
+    const out = new Map<number, Buffer>([[0, read(0, cs)]]);
+    const l1Size = h.readUInt32BE(36), l1Off = Number(h.readBigUInt64BE(40));
+    const l1 = read(l1Off, l1Size * 8);
+    out.set(l1Off, l1);
+    for (let i = 0; i < l1Size; i++) {
+      const l2 = Number(l1.readBigUInt64BE(i * 8) & 0x00fffffffffffe00n);
+      if (l2) out.set(l2, read(l2, cs));
+    }
+    const rtOff = Number(h.readBigUInt64BE(48)), rtClusters = h.readUInt32BE(56);
+    const rt = read(rtOff, rtClusters * cs);
+    out.set(rtOff, rt);
+    for (let i = 0; i < rt.length / 8; i++) {
+      const rb = Number(rt.readBigUInt64BE(i * 8));
+      if (rb) out.set(rb, read(rb, cs));
+    }
+    return out;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+test('large metadata preallocation (host offsets past 4 GiB): every metadata cluster as qemu-img writes it', { skip, timeout: 300_000 }, async () => {
+  const dir = fs.mkdtempSync(join(os.tmpdir(), 'lv-big-'));
+  try {
+    assert.equal(run('qemu-img', ['create', '-q', '-f', 'qcow2', '-o', 'preallocation=metadata', 'q.qcow2', '6G'], dir).status, 0);
+    const rc = await runCreate(['-q', '-f', 'qcow2', '-o', 'preallocation=metadata', 'o.qcow2', '6G'], { out: () => {}, err: () => {}, cwd: dir, isTTY: false });
+    assert.equal(rc, 0);
+    assert.equal(fs.statSync(join(dir, 'o.qcow2')).size, fs.statSync(join(dir, 'q.qcow2')).size);
+    assert.equal(fs.statSync(join(dir, 'o.qcow2')).blocks, fs.statSync(join(dir, 'q.qcow2')).blocks);
+    const q = metadataOf(join(dir, 'q.qcow2')), o = metadataOf(join(dir, 'o.qcow2'));
+    assert.deepEqual([...o.keys()].sort((a, b) => a - b), [...q.keys()].sort((a, b) => a - b), 'metadata cluster offsets');
+    assert.ok(q.size > 15, `${q.size} metadata clusters compared`);
+    for (const [off, bytes] of q) assert.ok(bytes.equals(o.get(off)!), `metadata cluster at ${off}`);
+    assert.equal(run('qemu-img', ['check', 'o.qcow2'], dir).status, 0);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

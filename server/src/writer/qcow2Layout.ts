@@ -50,6 +50,19 @@ const COPIED = 2n ** 63n;
 const LITTLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const ONE_BE16 = LITTLE ? 0x0100 : 1;
 const ONE_BE32 = LITTLE ? 0x01000000 : 1;
+/** Swapped low words of L2 entries for every low-bit pattern (≤ 512 KiB, for clusters ≥ 64 KiB). */
+const loTemplates = new Map<number, Int32Array>();
+function loTemplate(bits: number): Int32Array {
+  let t = loTemplates.get(bits);
+  if (!t) {
+    const n = 1 << (32 - bits);
+    t = new Int32Array(2 * n);
+    for (let x = 0; x < n; x++) t[2 * x + 1] = bswapI32(x << bits);
+    loTemplates.set(bits, t);
+  }
+  return t;
+}
+
 /** Byte swap of an int32, staying in int32 (no doubles in the hot loop). */
 function bswapI32(x: number): number {
   return (x << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24);
@@ -654,8 +667,24 @@ export class Qcow2Plan {
         if (fast) {
           const i32 = new Int32Array(out.buffer, out.byteOffset, out.byteLength >> 2);
           const bits = this.bits;
+          const tmpl = words === 2 && bits >= 16 ? loTemplate(bits) : undefined;
           for (const r of runs) {
             let w = r.index * words;
+            if (tmpl) {
+              // The swapped low word depends only on the low 32 - bits bits of the cluster
+              // number: copy it from a template, then store the high word.
+              const mask = (1 << (32 - bits)) - 1;
+              for (let h = r.host, end = r.host + r.count; h < end;) {
+                const x = h & mask;
+                const n = Math.min(end - h, mask + 1 - x);
+                i32.set(tmpl.subarray(2 * x, 2 * (x + n)), w);
+                const hiSwapped = bswapI32((h >>> (32 - bits)) | 0x80000000);
+                for (let k = 0; k < n; k++) i32[w + 2 * k] = hiSwapped;
+                w += 2 * n;
+                h += n;
+              }
+              continue;
+            }
             let hiSrc = -1, hiSwapped = 0;
             for (let h = r.host, end = r.host + r.count; h < end; h++, w += words) {
               const hi = h >>> (32 - bits);
