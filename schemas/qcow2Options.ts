@@ -158,6 +158,9 @@ export const QEMU_MESSAGES = {
   dataFileCompat: 'External data files are only supported with compatibility level 1.1 and above (use version=v3 or greater)',
   compressionCompat: 'Non-zlib compression type is only supported with compatibility level 1.1 and above (use version=v3 or greater)',
   unexpectedArgument: (a: string) => `Unexpected argument: ${a}`,
+  extentSizeHint: 'Extent size hint is too large',
+  backingNameTooLong: (b: string, f: string) => `Could not assign backing file '${b}' with format '${f}': Invalid argument`,
+  rawResize: 'Could not resize file: Invalid argument',
   expectingFilename: 'Expecting image file name',
 } as const;
 
@@ -448,7 +451,7 @@ export function formattingLine(format: 'raw' | 'qcow2', filename: string, given:
     const value = g ? g.raw : d.def;
     if (value === undefined) continue;
     if (d.kind === 'str') parts.push(`${d.name}=${escapeOpt(value)}`);
-    else if ((d.kind === 'size' || d.kind === 'num') && g) parts.push(`${d.name}=${g.parsed}`);
+    else if ((d.kind === 'size' || d.kind === 'num') && g) parts.push(`${d.name}=${BigInt.asIntN(64, g.parsed ?? 0n)}`); // PRId64
     else parts.push(`${d.name}=${value}`);
   }
   return `Formatting '${filename}', ${parts.join(' ')}`;
@@ -567,8 +570,10 @@ export function checkCreate(args: CreateArgs, backing?: (path: string, fmt: stri
     // block/file-posix.c raw_co_create_opts: qapi_enum_parse of the mode, then raw_regular_truncate.
     const mode = str('preallocation') ?? 'off';
     if (!(PREALLOCATION_MODES as readonly string[]).includes(mode)) return driverFail(QEMU_MESSAGES.rawPreallocInvalid(mode), { option: 'preallocation' });
+    if (extentSizeHint !== undefined && extentSizeHint > 0xffffffffn) return driverFail(QEMU_MESSAGES.extentSizeHint, { option: 'extent_size_hint' });
     if (mode === 'metadata') return driverFail(QEMU_MESSAGES.rawPreallocUnsupported(mode), { option: 'preallocation' });
-    if (rounded > I64_MAX) return driverFail(QEMU_MESSAGES.tooLarge(format, false), { option: 'size' });
+    // ftruncate(2) with a length beyond off_t (the rounded size can reach 2^63): EINVAL.
+    if (rounded > I64_MAX) return driverFail(QEMU_MESSAGES.rawResize, { option: 'size' });
     return {
       ok: true, formatting,
       spec: {
@@ -583,6 +588,8 @@ export function checkCreate(args: CreateArgs, backing?: (path: string, fmt: stri
   // Stage 3: qcow2_co_create_opts — the `encryption` alias, then the QAPI visitor in field order.
   const enc = checkQcow2EncryptOptions({ encryption: str('encryption'), format: str('encrypt.format'), has });
   if (!enc.ok && enc.message === QEMU_MESSAGES.aliasConflict) return driverFail(enc.message, { option: enc.option, rule: 'QIMG-ENCRYPT' });
+  // The protocol-level file (and data file) is created next, with the file-posix options.
+  if (extentSizeHint !== undefined && extentSizeHint > 0xffffffffn) return driverFail(QEMU_MESSAGES.extentSizeHint, { option: 'extent_size_hint' });
   const compat = str('compat');
   const version = compatVersion(compat);
   if (version === undefined) return driverFail(QEMU_MESSAGES.notAccept('version', compat!), { rule: 'QIMG-COMPAT', option: 'compat' });
@@ -616,6 +623,10 @@ export function checkCreate(args: CreateArgs, backing?: (path: string, fmt: stri
   if (rounded > maxQcow2Size(clusterSize, values.extendedL2)) {
     // The hint shows whenever cluster_size has a value, and qcow2's list gives it a default: always.
     return driverFail(QEMU_MESSAGES.tooLarge(format, true), { option: 'size' });
+  }
+  // qcow2_change_backing_file refuses names longer than 1023 bytes (-EINVAL).
+  if (backingFile !== undefined && new TextEncoder().encode(backingFile).length > 1023) {
+    return driverFail(QEMU_MESSAGES.backingNameTooLong(backingFile, backingFmt ?? ''), { option: 'backing_file' });
   }
   const encrypt = enc.format
     ? { format: enc.format, options: Object.fromEntries([...given].filter(([k]) => k.startsWith('encrypt.')).map(([k, v]) => [k.slice('encrypt.'.length), v.raw])) }

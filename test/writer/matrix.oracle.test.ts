@@ -85,6 +85,11 @@ const CASES: Case[] = [
   { args: ['-f', 'qcow2', '-o', 'extent_size_hint=1M', 'F', '1M'] }, { args: ['-f', 'bogus', 'F', '1G'] },
   { args: ['-f', 'qcow2', '-o', 'encryption=on,encrypt.format=luks', 'F', '1M'] },
   { args: ['-f', 'qcow2', '-o', 'encrypt.cipher-alg=aes-256', 'F', '1M'] },
+  { args: ['-f', 'qcow2', '-o', 'extent_size_hint=8G,compat=2.0', 'F', '1M'] },
+  { args: ['-f', 'raw', '-o', 'extent_size_hint=8G,preallocation=metadata', 'F', '1M'] },
+  { args: ['-f', 'raw', '-o', 'size=8E', 'F'] }, { args: ['-f', 'raw', 'F', '4E'] },
+  { args: ['-f', 'qcow2', '-u', '-b', 'x'.repeat(1030), '-F', 'qcow2', 'F', '1M'] },
+  { args: ['-f', 'qcow2', '-o', 'cluster_size=512', '-u', '-b', './'.repeat(300) + 'B', '-F', 'qcow2', 'F', '1M'] },
 ];
 
 function run(cmd: string, args: string[], cwd?: string): { status: number; stdout: string; stderr: string } {

@@ -248,7 +248,7 @@ async function allocateFirstBlock(io: WriterIO, fd: Fd, length: number): Promise
 /** file-posix raw_regular_truncate on a new, empty file. */
 async function sizeFile(io: WriterIO, fd: Fd, length: number, mode: 'off' | 'falloc' | 'full', progress: Progress, token?: CancellationToken): Promise<void> {
   if (mode === 'off') {
-    await io.ftruncate(fd, length);
+    await truncate(io, fd, length);
     await allocateFirstBlock(io, fd, length);
   } else if (mode === 'falloc') {
     if (io.fallocate) {
@@ -260,8 +260,19 @@ async function sizeFile(io: WriterIO, fd: Fd, length: number, mode: 'off' | 'fal
     }
     await allocateFirstBlock(io, fd, length);
   } else {
-    await io.ftruncate(fd, length);
+    await truncate(io, fd, length);
     await writeZeros(io, fd, 0, length, progress, token);
+  }
+}
+
+/** ftruncate; a length the file system cannot hold gets bdrv_img_create's -EFBIG message. */
+async function truncate(io: WriterIO, fd: Fd, length: number): Promise<void> {
+  try {
+    await io.ftruncate(fd, length);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === 'EFBIG' || code === 'ERR_OUT_OF_RANGE') throw new WriterError(QEMU_MESSAGES.tooLarge('raw', false), 'refused');
+    throw e;
   }
 }
 
