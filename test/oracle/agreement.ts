@@ -62,9 +62,13 @@ export async function judgeMutants(opts: AgreementOptions): Promise<Judged[]> {
  * Counted apart.
  */
 export const ENVIRONMENTAL = [/unable to control COW flag .*not btrfs/, /Not enough free space in pool/,
-  // The session daemon is not root: a volume created with mode 0 or 0200 cannot be reopened by it.
-  /cannot open volume .*Permission denied/];
+  // The session daemon is not root: a volume created with mode 0 or 0200 cannot be reopened by
+  // it, and it may not give a volume to another owner.
+  /cannot open volume .*Permission denied/, /cannot chown .*Operation not permitted/];
 export const isEnvironmental = (r: Judged) => r.libvirtRejects && ENVIRONMENTAL.some((re) => re.test(r.libvirt.message));
+
+/** libvirt refusals decided by the backing file itself (exists? in the declared format?). */
+export const BACKING_FILE_DEPENDENT = /inaccessible backing store volume|Could not open backing image/;
 
 export interface Tally { total: number; agree: number; disagree: number; libvirtRejects: number; serviceErrors: number; missed: number; falseAlarms: number }
 const empty = (): Tally => ({ total: 0, agree: 0, disagree: 0, libvirtRejects: 0, serviceErrors: 0, missed: 0, falseAlarms: 0 });
@@ -98,6 +102,10 @@ export function tableMarkdown(rows: Judged[]): string {
     line('creation (parsed; session storage driver decides)', t.creation),
     line('overall', t.overall),
     ...(t.skipped ? [`\n${t.skipped} parsed encrypted documents skipped (encrypted-creation budget).`] : []),
+    ...(() => {
+      const dep = rows.filter((r) => !r.skipped && !r.agree && !isEnvironmental(r) && BACKING_FILE_DEPENDENT.test(r.libvirt.message)).length;
+      return dep ? [`Of the disagreements, ${dep} turn on the backing file on the host (missing, or not in the declared format): the service only warns there by design (IMAGE layer).`] : [];
+    })(),
     ...(t.environmental ? [`${t.environmental} documents left out: libvirt refused them for a reason of this machine (${ENVIRONMENTAL.map((x) => x.source).join('; ')}).`] : []),
   ].join('\n');
 }

@@ -24,6 +24,17 @@ async function main(): Promise<void> {
   mkdirSync(join(root, '.tmp'), { recursive: true });
   const file = join(root, '.tmp', 'disagreements.txt');
   writeFileSync(file, `${bad.length} disagreements of ${rows.length} documents (seeds ${seeds.join(',')})\n\n` + bad.map(describeDisagreement).join('\n\n') + '\n');
+  // Group by cause: libvirt's message without paths, names and numbers.
+  const causes = new Map<string, number>();
+  for (const r of bad) {
+    const sig = (r.libvirtRejects ? r.libvirt.message.replace(/^.*unexpected exit status \d+: /, 'qemu-img: ') : 'libvirt accepts; service: ' + r.ours.diagnostics.filter((d) => d.severity === 1).map((d) => d.code).join(','))
+      .replace(/\/[^\s:'"]+/g, 'PATH').replace(/'[^']*'/g, "'…'").replace(/\d+/g, 'N').slice(0, 160);
+    causes.set(sig, (causes.get(sig) ?? 0) + 1);
+  }
   console.log(`\n${bad.length} disagreements written to ${file}`);
+  if (causes.size) {
+    console.log('\n| disagreements | cause (libvirt message, normalised) |\n|---|---|');
+    for (const [sig, n] of [...causes].sort((a, b) => b[1] - a[1])) console.log(`| ${n} | ${sig.replace(/\|/g, '\\|')} |`);
+  }
 }
 main().catch((e) => { console.error(e); process.exit(2); });

@@ -76,8 +76,9 @@ for (const kind of ['volume', 'domain', 'secret'] as const) {
     });
     for (const file of fixtures(kind)) {
       const key = `${kind}/${file}`;
-      const skip = NOT_ASSERTED[key];
-      test(key, skip ? { skip } : {}, () => {
+      // A TODO test still runs and reports, but does not fail the suite.
+      const todo = NOT_ASSERTED[key];
+      test(key, todo ? { todo } : {}, () => {
         const row = rows.find((r) => r.kind === kind && r.file === file);
         assert.ok(row, `no oracle result for ${key}`);
         const rejected = row.libvirt.rejects;

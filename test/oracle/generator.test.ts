@@ -15,19 +15,16 @@ const PER_SEED = 80;
  * report in .tmp/disagreements.txt). Empty means every generated document agrees.
  */
 const NOT_ASSERTED: Record<string, string> = {
-  // OPEN: qemu-img opens the backing file with the declared backing format; when the file is
-  // not in that format (and the format is not raw) creation fails ("Could not open backing
-  // image"). The service knows the file's format through env.imageFacts but only warns
-  // (image-backing-format-mismatch).
+  // OPEN (by design of the IMAGE layer, for the lead to decide): qemu-img opens the backing
+  // file with the declared backing format; when the file is not in that format (and the format
+  // is not raw) creation fails ("Could not open backing image"). The service knows the file's
+  // format through env.imageFacts but only warns (image-backing-format-mismatch), because the
+  // document may describe another host.
   'm11-40': 'OPEN: backing format vmdk on a raw file — qemu-img cannot open the backing image',
   'm11-42': 'OPEN: backing format vdi on a qcow2 file — qemu-img cannot open the backing image',
   'm11-45': 'OPEN: backing format vmdk on a raw file — qemu-img cannot open the backing image',
   'm12-27': 'OPEN: backing format vpc on a qcow2 file — qemu-img cannot open the backing image',
   'm13-4': 'OPEN: backing format qcow2 on a raw file — qemu-img cannot open the backing image',
-  // OPEN: vdi (and vpc) take no backing file: qemu-img "Invalid parameter 'backing_fmt'".
-  'm13-65': 'OPEN: vdi volume with a <backingStore>',
-  // OPEN: a volume named '.' always exists in a dir pool ("volume target path 'POOL/.' already exists").
-  'm13-52': "OPEN: volume name '.'",
 };
 
 let session: SessionLibvirt;
@@ -61,6 +58,8 @@ test('libvirt both accepts and rejects a fair share of the generated documents',
 test('error ⇔ libvirt rejects, for every generated document', (t) => {
   t.diagnostic('\n' + tableMarkdown(rows));
   const bad = rows.filter((r) => !r.skipped && !r.agree && !isEnvironmental(r) && !NOT_ASSERTED[r.mutant.id]);
+  const healed = rows.filter((r) => NOT_ASSERTED[r.mutant.id] && r.agree).map((r) => r.mutant.id);
+  if (healed.length) t.diagnostic(`listed as open but agreeing now (drop them from NOT_ASSERTED): ${healed.join(', ')}`);
   for (const r of rows) assert.deepEqual(r.ours.logs, [], `a validator threw on ${r.mutant.id}`);
   assert.equal(bad.length, 0, `${bad.length} disagreements:\n` + bad.slice(0, 15).map(describeDisagreement).join('\n'));
 });

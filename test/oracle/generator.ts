@@ -25,7 +25,7 @@ export function rng(seed: number): () => number {
 const el = (tag: string, attrs: Record<string, string> = {}, kids: XNode[] = [], text?: string): XNode => ({ tag, attrs: Object.entries(attrs), kids, text });
 const clone = (n: XNode): XNode => ({ tag: n.tag, attrs: n.attrs.map(([k, v]) => [k, v] as [string, string]), kids: n.kids.map(clone), text: n.text });
 
-const esc = (s: string, q = false) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(q ? /'/g : /$^/, '&apos;');
+const esc = (s: string, q = false) => { const t = s.replace(/&/g, '&amp;').replace(/</g, '&lt;'); return q ? t.replace(/'/g, '&apos;') : t; };
 export function serialize(n: XNode, depth = 0): string {
   const pad = '  '.repeat(depth);
   const attrs = n.attrs.map(([k, v]) => ` ${k}='${esc(v, true)}'`).join('');

@@ -220,7 +220,7 @@ export class SessionLibvirt {
       const r = await this.virsh(['vol-create', 'p', f], 300_000);
       rmSync(f, { force: true });
       if (r.code === 0) {
-        const created = /Vol (.*) created from/.exec(r.stdout)?.[1];
+        const created = /Vol ([\s\S]*?) created from /.exec(r.stdout)?.[1];
         if (created === undefined) throw new Error(`vol-create succeeded but named no volume: ${r.stdout}`);
         const del = await this.virsh(['vol-delete', '--pool', 'p', created]);
         if (del.code !== 0) throw new Error(`could not delete volume ${created}: ${del.stderr}`);
@@ -238,7 +238,7 @@ export class SessionLibvirt {
       const r = await this.virsh(['define', f], 120_000);
       rmSync(f, { force: true });
       if (r.code === 0) {
-        const defined = /Domain '?(.*?)'? defined from/.exec(r.stdout)?.[1];
+        const defined = /Domain '?([\s\S]*?)'? defined from /.exec(r.stdout)?.[1];
         if (defined === undefined) throw new Error(`define succeeded but named no domain: ${r.stdout}`);
         await this.virsh(['undefine', defined]);
         return { ok: true, message: '' };
