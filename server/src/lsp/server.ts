@@ -138,7 +138,7 @@ export function startServer(connection: Connection): ServerState {
     return {
       capabilities: {
         textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental },
-        completionProvider: { triggerCharacters: ['<', ' ', '"', "'", '='], resolveProvider: false },
+        completionProvider: { triggerCharacters: ['<', '/', ' ', '"', "'", '='], resolveProvider: false },
         hoverProvider: true,
         codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
         definitionProvider: true,
