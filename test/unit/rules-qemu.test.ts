@@ -86,3 +86,11 @@ test('cluster_size is passed to every qemu-img format; only qcow2 and qed know i
   checkRules(vol(`<format type='qed'/><clusterSize>65536</clusterSize>`), []);
   checkRules(`<volume><name>a</name><capacity unit='P'>[[64]]</capacity><target><format type='qed'/></target></volume>`, [E('capacity-too-large', 'qemu-img: QED image size must be a non-zero multiple of cluster size and less than 70368744177664 bytes')]);
 });
+
+test('vpc and vdi size limits', () => {
+  const v = (fmt: string, cap: string) => `<volume><name>a</name><capacity unit='KiB'>${cap}</capacity><target><format type='${fmt}'/></target></volume>`;
+  checkRules(v('vpc', '2139095040'), []);
+  checkRules(v('vpc', '[[2139095041]]'), [E('capacity-too-large', "qemu-img: The image size is too large for file format 'vpc'")]);
+  checkRules(v('vdi', '549755682816'), []);
+  checkRules(v('vdi', '[[549755682817]]'), [E('capacity-too-large', 'qemu-img: Unsupported VDI image size (size is 0x1fffff8000400, max supported is 0x1fffff8000000)')]);
+});

@@ -86,3 +86,18 @@ export function checkQedCreate(ctx: ValidationContext, o: Pick<Qcow2CreateInput,
     ctx.report('capacity-too-large', textSpan(o.capacityEl), { detail: `QED image size must be a non-zero multiple of cluster size and less than ${max} bytes` }, { data: { maxBytes: String(max) } });
   }
 }
+
+/**
+ * Size limits of the other formats qemu-img creates for libvirt (measured with qemu-img 7.2):
+ * vpc (block/vpc.c: VHD_MAX_SECTORS 0xff000000 × 512 = 2040 GiB) and vdi (block/vdi.c:
+ * VDI_DISK_SIZE_MAX 0x1fffff8000000). libvirt passes whole KiB.
+ */
+export function checkOtherFormatSize(ctx: ValidationContext, format: string, capacity: bigint | undefined, capacityEl: XmlElement | undefined): void {
+  if (capacity === undefined || !capacityEl) return;
+  const size = ((capacity + 1023n) / 1024n) * 1024n;
+  if (format === 'vpc' && size > 0xff000000n * 512n) {
+    ctx.report('capacity-too-large', textSpan(capacityEl), { detail: "The image size is too large for file format 'vpc'" }, { data: { maxBytes: String(0xff000000n * 512n) } });
+  } else if (format === 'vdi' && size > 0x1fffff8000000n) {
+    ctx.report('capacity-too-large', textSpan(capacityEl), { detail: `Unsupported VDI image size (size is 0x${size.toString(16)}, max supported is 0x1fffff8000000)` }, { data: { maxBytes: String(0x1fffff8000000n) } });
+  }
+}

@@ -9,7 +9,7 @@ import type { ValidationContext } from './context';
 import { checkLuksCipherValues, checkSecretUsable, validateEncryption, type EncryptionInfo } from './encryption';
 import { LLONG_MAX, isAbsPath, isQemuId, isValidCompat, isValidOctalMode, isValidOwnerId, nearest, parseScaled } from './libvirtValues';
 import { checkStructure } from './structure';
-import { checkQcow2Create, checkQedCreate } from './qcow2Create';
+import { checkOtherFormatSize, checkQcow2Create, checkQedCreate } from './qcow2Create';
 
 const ULLONG_MAX = (1n << 64n) - 1n;
 
@@ -394,6 +394,7 @@ function createWithQemuImg(ctx: ValidationContext, f: VolumeFacts, format: strin
   }
   const dataFile = f.features.get('data_file');
   if (fmt === 'qcow2' && dataFile) ctx.report('volume-feature-ignored', dataFile.nameSpan, { name: 'data_file' }, { data: { remove: true } });
+  checkOtherFormatSize(ctx, fmt, f.capacity, f.capacityEl);
   if (fmt === 'qed') checkQedCreate(ctx, { clusterSize: f.clusterSize, clusterEl: f.clusterEl, capacity: f.capacity, capacityEl: f.capacityEl });
   if (fmt === 'qcow2') {
     if (!f.compatEl && !f.featuresEl) {
