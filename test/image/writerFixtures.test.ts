@@ -89,3 +89,13 @@ test('create -f qcow2 with encrypt.* and create VOLUME.xml print the same verdic
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(r.weakIds, editor);
 });
+
+test('info names the weak choices in a header, and none for the defaults', () => {
+  const info = (f: string) => spawnSync(process.execPath, [join(root, 'bin/libvirt-volume.js'), 'info', f], { cwd: dir, encoding: 'utf8' }).stdout;
+  const ids = (f: string) => [...info(f).matchAll(/^weak encryption: .* \[(weak-[a-z0-9-]+)\]/gm)].map((m) => m[1]).sort();
+  assert.deepEqual(ids('w-weak.luks'), ['weak-cbc-predictable-iv', 'weak-pbkdf-hash']);
+  assert.deepEqual(ids('w-ecb.luks'), ['weak-cipher-64bit-block', 'weak-cipher-mode-ecb']);
+  assert.deepEqual(ids('w-ctr.qcow2'), ['weak-cipher-mode-ctr']);
+  assert.deepEqual(ids('w-ok.luks'), []);
+  assert.deepEqual(ids('w-ok.qcow2'), []);
+});

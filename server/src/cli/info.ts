@@ -4,6 +4,7 @@
 // no passphrase is needed. Exit: 0 all read, 1 a file could not be read, 2 usage.
 import { nodeProbeIO } from '../writer/nodeIO';
 import { probeImage, type ProbedImage } from '../writer/probe';
+import { weakChoices } from '../../../schemas/weakCrypto';
 
 export const USAGE = `info [--json] FILE...
   Show what an image file's header says: format, virtual size, cluster size, compat, features,
@@ -58,6 +59,10 @@ export function infoLines(file: string, f: ProbedImage): string[] {
   }
   if (spec.length) out.push('Format specific information:', ...spec.map((s) => `    ${s}`));
   for (const w of f.warnings ?? []) out.push(`warning: ${w}`);
+  // Weak choices in the header (issue 7): the verdicts the editor and `create` give, same data.
+  const weak = f.encryptFormat === 'aes' ? weakChoices({ legacyAes: true })
+    : f.luks?.cipherAlg ? weakChoices({ ...f.luks, sizeBytes: f.virtualSize }) : [];
+  for (const w of weak) out.push(`weak encryption: ${w.summary} [${w.id}] ${w.doc}`);
   return out;
 }
 
