@@ -194,3 +194,10 @@ test('creation: backing files qemu-img refuses', () => {
   checkRules(b('vmdk', `<format type='vmdk'/>`), []);
   checkRules(b('qed', `<format type='qcow2'/>`), []);
 });
+
+test('a document that is not well-formed is an error (libxml2 refuses it), and the rest is still judged', () => {
+  checkRules(`<volume><name>a[[&foo;]]</name><capacity>[[x]]</capacity><target/></volume>`, [
+    { code: 'xml-not-well-formed', severity: 'error', message: "Entity 'foo' not defined" },
+    E('volume-size-malformed', 'XML error: malformed capacity element'),
+  ]);
+});
