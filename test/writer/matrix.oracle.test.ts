@@ -87,7 +87,8 @@ const CASES: Case[] = [
   { args: ['-f', 'qcow2', '-o', 'encrypt.cipher-alg=aes-256', 'F', '1M'] },
   { args: ['-f', 'qcow2', '-o', 'extent_size_hint=8G,compat=2.0', 'F', '1M'] },
   { args: ['-f', 'raw', '-o', 'extent_size_hint=8G,preallocation=metadata', 'F', '1M'] },
-  { args: ['-f', 'raw', '-o', 'size=8E', 'F'] }, { args: ['-f', 'raw', 'F', '4E'] },
+  { args: ['-f', 'raw', '-o', 'size=8E', 'F'] }, { args: ['-f', 'qcow2', '-o', 'help'] }, { args: ['-f', 'raw', '-o', 'help', 'F', '1M'] },
+  { args: ['-f', 'qcow2', '-o', '?', 'F'] }, { args: ['-f', 'raw', 'F', '4E'] },
   { args: ['-f', 'qcow2', '-u', '-b', 'x'.repeat(1030), '-F', 'qcow2', 'F', '1M'] },
   { args: ['-f', 'qcow2', '-o', 'cluster_size=512', '-u', '-b', './'.repeat(300) + 'B', '-F', 'qcow2', 'F', '1M'] },
 ];
@@ -121,7 +122,7 @@ test('create matrix: same verdicts, messages and bytes as qemu-img 7.2', { skip,
   const qd = join(root, 'q'), od = join(root, 'o');
   prepare(qd);
   prepare(od);
-  let created = 0, refused = 0, compared = 0;
+  let created = 0, refused = 0, compared = 0, listed = 0;
   try {
     for (const c of CASES) {
       await t.test(c.args.join(' '), async () => {
@@ -139,11 +140,14 @@ test('create matrix: same verdicts, messages and bytes as qemu-img 7.2', { skip,
         const leftO = fs.readdirSync(od).sort();
         assert.deepEqual(leftO, leftQ, 'files left behind');
         if (q.status !== 0) { refused++; return; }
+        if (!fs.existsSync(join(qd, 'F'))) { listed++; return; } // `-o help`
         created++;
         const fmt = c.args[c.args.indexOf('-f') + 1];
         const qs = fs.statSync(join(qd, 'F')), os_ = fs.statSync(join(od, 'F'));
         assert.equal(os_.size, qs.size, 'file size');
-        assert.equal(os_.blocks, qs.blocks, 'allocated blocks');
+        // qemu-img's own allocation varies by a few KiB between identical runs (measured: 2 of 12
+        // runs of the extended_l2 16k metadata case gave 208 instead of 200 blocks): allow 8 KiB.
+        assert.ok(Math.abs(os_.blocks - qs.blocks) <= 16, `allocated blocks: ours ${os_.blocks}, qemu-img ${qs.blocks}`);
         if (fmt === 'qcow2') {
           assert.equal(run('cmp', [join(qd, 'F'), join(od, 'F')]).status, 0, 'qcow2 bytes differ (cmp)');
           compared++;
@@ -171,7 +175,7 @@ test('create matrix: same verdicts, messages and bytes as qemu-img 7.2', { skip,
     fs.rmSync(root, { recursive: true, force: true });
   }
   assert.ok(created >= 60 && refused >= 30, `matrix ran ${created} creations and ${refused} refusals`);
-  t.diagnostic(`${CASES.length} cases: ${created} created (${compared} qcow2 byte-identical), ${refused} refused identically`);
+  t.diagnostic(`${CASES.length} cases: ${created} created (${compared} qcow2 byte-identical), ${refused} refused identically, ${listed} option listings`);
 });
 
 test('stricter than qemu-img: -F raw on a qcow2 base is refused; existing target and data file are kept', { skip }, async () => {

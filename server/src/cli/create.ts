@@ -11,7 +11,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { DiagnosticSeverity } from 'vscode-languageserver-types';
-import type { CreateArgs } from '../../../schemas/qcow2Options';
+import { createOptionList, QCOW2_CREATE_OPTIONS, RAW_CREATE_OPTIONS, splitOptionString, type CreateArgs, type CreateOptionDef } from '../../../schemas/qcow2Options';
 import { compareVersions, NEWEST_LIBVIRT, POOL_TYPES, unitMultiplier, type PoolType } from '../../../schemas/vocabulary';
 import { getLanguageService } from '../service/languageService';
 import { attrValue, firstChild, parseXml, textContent } from '../service/xmlModel';
@@ -47,6 +47,19 @@ interface Parsed {
   passphraseEnv?: string;
   passphraseStdin: boolean;
   allowInsecureAes: boolean;
+  /** `-o help` / `-o ?`: list the options instead of creating. */
+  help?: boolean;
+}
+
+/** qemu-img's `-o help` listing (qemu_opts_print_help: sorted, `name=<type>` padded to 22). */
+export function optionHelp(format: 'raw' | 'qcow2', withFilename: boolean): string {
+  const list: CreateOptionDef[] = withFilename ? createOptionList(format) : format === 'qcow2' ? QCOW2_CREATE_OPTIONS : RAW_CREATE_OPTIONS;
+  const type = { str: 'str', bool: 'bool (on/off)', size: 'size', num: 'num' } as const;
+  const lines = [...list].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map((d) => `  ${`${d.name}=<${type[d.kind]}>`.padEnd(22)} - ${d.help}`);
+  return withFilename
+    ? ['Supported options:', ...lines].join('\n') + '\n'
+    : [`Supported ${format} options:`, ...lines, '', 'The protocol level may support further options.', 'Specify the target filename to include those options.'].join('\n') + '\n';
 }
 
 class UsageError extends Error {}
@@ -79,6 +92,13 @@ function parse(argv: string[]): Parsed {
     else if (/^-[fbFo]./.test(a)) { argv.splice(i + 1, 0, a.slice(2)); argv[i] = a.slice(0, 2); i--; }
     else if (a.startsWith('-') && a.length > 1) throw new UsageError(`unknown option ${a}`);
     else pos.push(a);
+  }
+  p.args.options = options;
+  p.args.format = format ?? 'raw';
+  if (options.some((o) => splitOptionString(o).some((x) => x.name === 'help' || x.name === '?'))) {
+    p.help = true;
+    p.args.filename = pos[0] ?? '';
+    return p;
   }
   if (pos.length < 1) throw new UsageError('Expecting image file name');
   if (pos.length > 2) throw new UsageError(`Unexpected argument: ${pos[2]}`);
@@ -134,6 +154,11 @@ export async function runCreate(argv: string[], io: CreateCliIO = defaultIO()): 
     if (e instanceof UsageError) { io.err(`libvirt-volume: ${e.message}\nTry 'libvirt-volume create --help' for more information\n`); return e.message.startsWith('Unexpected') || e.message.startsWith('Expecting') ? 1 : 2; }
     if (e instanceof SecretError) { io.err(`libvirt-volume: ${e.message}\n`); return 1; }
     throw e;
+  }
+  if (p.help) {
+    if (p.args.format !== 'raw' && p.args.format !== 'qcow2') { io.err(`libvirt-volume: Unknown file format '${p.args.format}'\n`); return 1; }
+    io.out(optionHelp(p.args.format, p.args.filename !== ''));
+    return 0;
   }
   return createFromParsed(p, io);
 }
