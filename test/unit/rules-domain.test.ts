@@ -73,3 +73,31 @@ test('schema: no <encryption> in the <source> of nfs disks', () => {
 test('a bare <disk> snippet is judged like a domain disk', () => {
   checkRules(`<disk type='file'><source file='/i/a'><encryption format='[[qcow]]'>${SECRET}</encryption></source><target dev='vda'/></disk>`, [E('disk-encryption-old-qcow', 'unsupported configuration: old qcow/qcow2 encryption is not supported')]);
 });
+
+test('backing chain: type, format and source of each layer (parser)', () => {
+  const B = (bs: string) => dom(disk(`<driver name='qemu' type='qcow2'/><source file='/i/a'/>${bs}`));
+  checkRules(B(`<backingStore/>`), []);
+  checkRules(B(`<backingStore><format type='qcow2'/><source file='/i/b'/></backingStore>`), []);
+  checkRules(B(`<backingStore type='[[bogus]]'><format type='qcow2'/><source file='/i/b'/></backingStore>`), [E('disk-backing-type-unknown', "XML error: unknown storage source type 'bogus'")]);
+  checkRules(B(`<[[backingStore]] type='file'><source file='/i/b'/></backingStore>`), [E('disk-backing-format-required', 'XML error: missing disk backing store format')]);
+  checkRules(B(`<backingStore type='file'><format type='[[QCOW2]]'/><source file='/i/b'/></backingStore>`), [E('disk-backing-format-unknown', "XML error: unknown storage source format 'QCOW2'")]);
+  checkRules(B(`<[[backingStore]] type='file'><format type='qcow2'/></backingStore>`), [E('disk-backing-source-required', 'XML error: missing disk backing store source')]);
+});
+
+test('image formats: driver type enum (parser), formats the qemu driver refuses', () => {
+  checkRules(dom(disk(`<driver name='qemu' type='[[auto]]'/><source file='/i/a'/>`)), [E('disk-driver-format-unknown', "unsupported configuration: unknown driver format value 'auto'")]);
+  checkRules(dom(disk(`<driver name='qemu' type='[[]]'/><source file='/i/a'/>`)), [E('disk-driver-format-unknown', "unsupported configuration: unknown driver format value ''")]);
+  checkRules(dom(disk(`<driver name='qemu' type='[[iso]]'/><source file='/i/a'/>`)), [E('disk-format-unsupported', "unsupported configuration: storage format 'iso' is not directly supported by QEMU, use 'raw' instead")]);
+  checkRules(dom(disk(`<driver name='qemu' type='[[fat]]'/><source file='/i/a'/>`)), [E('disk-format-unsupported', "unsupported configuration: storage format 'fat' is supported only with 'dir' storage type")]);
+  checkRules(dom(disk(`<driver name='qemu' type='[[fat]]'/><source dir='/i'/>`, "type='dir' device='disk'")), [E('disk-format-unsupported', "unsupported configuration: virtual FAT storage can't be accessed in read-write mode")]);
+  checkRules(dom(disk(`<driver name='qemu' type='fat'/><source dir='/i'/><readonly/>`, "type='dir' device='disk'")), []);
+  checkRules(dom(disk(`<driver name='qemu' type='qcow2'/><source file='/i/a'/><backingStore type='file'><format type='[[cow]]'/><source file='/i/b'/></backingStore>`)), [E('disk-format-unsupported', "unsupported configuration: 'cow' storage format is not supported")]);
+  checkRules(dom(disk(`<driver name='qemu' type='vmdk'/><source file='/i/a'/>`)), []);
+});
+
+test('type=volume disks: no format means none (encryption refused), librbd refused', () => {
+  const V = (inner: string) => dom(disk(inner, "type='volume' device='disk'"));
+  checkRules(V(`<source pool='p' volume='x'><encryption format='[[luks]]'>${SECRET}</encryption></source>`), [E('disk-encryption-image-format', "unsupported configuration: encryption is supported only with 'raw' and 'qcow2' image format")]);
+  checkRules(V(`<driver name='qemu' type='raw'/><source pool='p' volume='x'><encryption format='luks'>${SECRET}</encryption></source>`), []);
+  checkRules(V(`<driver name='qemu' type='raw'/><source pool='p' volume='x'><encryption format='luks' engine='[[librbd]]'>${SECRET}</encryption></source>`), [E('disk-encryption-rbd-only', 'unsupported configuration: librbd encryption is supported only with RBD backed disks')]);
+});

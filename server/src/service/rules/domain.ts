@@ -20,5 +20,13 @@ export const DOMAIN_RULES: RuleDef[] = [
   { id: 'disk-encryption-sd-secrets', severity: 'error', layer: 'QEMU-VAL', ref: 'DENC-SD', since: '9.3.0', message: "unsupported configuration: sd card '{dst}' does not support multiple encryption secrets", doc: D },
   { id: 'disk-encryption-no-secret', severity: 'warning', layer: 'RUNTIME', ref: 'DENC-NO-SECRET', message: "internal error: missing secret info for 'luks' driver (when the VM starts)", doc: D },
   { id: 'disk-encryption-location', severity: 'warning', layer: 'RNG', ref: 'DENC-LOCATION', message: "The schema does not allow <encryption> in the <source> of a {what} disk; libvirt's parser reads it anyway.", doc: D },
+  // The disk's image formats and backing chain (domain_conf.c virDomainDiskBackingStoreParse,
+  // virDomainDiskDefDriverParseXML; qemu_domain.c qemuDomainValidateStorageSource), measured.
+  { id: 'disk-driver-format-unknown', severity: 'error', layer: 'PARSE', ref: 'domain_conf.c', message: "unsupported configuration: unknown driver format value '{format}'", doc: D },
+  { id: 'disk-backing-type-unknown', severity: 'error', layer: 'PARSE', ref: 'domain_conf.c', message: "XML error: unknown storage source type '{type}'", doc: D },
+  { id: 'disk-backing-format-required', severity: 'error', layer: 'PARSE', ref: 'domain_conf.c', message: 'XML error: missing disk backing store format', doc: D },
+  { id: 'disk-backing-format-unknown', severity: 'error', layer: 'PARSE', ref: 'domain_conf.c', message: "XML error: unknown storage source format '{format}'", doc: D },
+  { id: 'disk-backing-source-required', severity: 'error', layer: 'PARSE', ref: 'domain_conf.c', message: 'XML error: missing disk backing store source', doc: D },
+  { id: 'disk-format-unsupported', severity: 'error', layer: 'QEMU-VAL', ref: 'qemu_domain.c', message: 'unsupported configuration: {detail}', doc: D },
   { id: 'disk-encryption-legacy-location', severity: 'hint', layer: 'LINT', ref: 'DENC-LOCATION', since: '3.9.0', message: 'The <encryption> of a disk belongs in its <source> since libvirt 3.9.0; the <disk>-level place is the legacy one.', doc: D },
 ];

@@ -3,7 +3,8 @@
 // then generic validation (domain_validate.c) and the qemu driver's validation (qemu_domain.c
 // qemuDomainValidateStorageSource, qemu_validate.c), assuming a current qemu with every
 // capability. Other domain elements are not judged here.
-import { attrValue, childElements, firstChild, path, type XmlElement } from '../xmlModel';
+import { FILE_FORMATS } from '../../../../schemas/vocabulary';
+import { attr, attrValue, childElements, firstChild, path, type XmlElement } from '../xmlModel';
 import type { ValidationContext } from './context';
 import { validateEncryption, type EncryptionInfo } from './encryption';
 
@@ -46,8 +47,18 @@ function validateDisk(ctx: ValidationContext, disk: XmlElement): void {
   // Only one of them is reported as a duplicate; the other encryption is still parsed.
   if (diskEnc && srcEnc) validateEncryption(ctx, diskEnc, 'disk');
 
+  // virDomainDiskDefDriverParseXML: the driver type must be a storage file format ('' included).
+  const driverType = attr(firstChild(disk, 'driver'), 'type');
+  if (driverType && !FORMATS.includes(driverType.value ?? '')) {
+    ctx.report('disk-driver-format-unknown', driverType.valueSpan, { format: driverType.value ?? '' }, { data: { replacement: 'qcow2', values: FORMATS } });
+    top.format = undefined;
+  }
+
   const chain: StorageSource[] = [top];
   for (let bs = firstChild(disk, 'backingStore'); bs; bs = firstChild(bs, 'backingStore')) {
+    // An empty <backingStore/> ends the chain.
+    if (!childElements(bs).length) break;
+    if (!validateBackingLayer(ctx, bs)) break;
     const bsSource = firstChild(bs, 'source');
     const layer: StorageSource = { el: bs, kind: 'backing', type: attrValue(bs, 'type') || 'file', format: attrValue(firstChild(bs, 'format'), 'type') || undefined, protocol: attrValue(bsSource, 'protocol') };
     const e = firstChild(bsSource, 'encryption');
@@ -73,13 +84,61 @@ function validateDisk(ctx: ValidationContext, disk: XmlElement): void {
   if (topEnc && type === 'vhostuser') ctx.report('disk-encryption-vhostuser', topEnc.el.nameSpan);
 
   // ---- qemu driver (QEMU-VAL), per storage source of the chain ----
-  for (const src of chain) validateQemuSource(ctx, src);
+  for (const src of chain) {
+    validateQemuFormat(ctx, src, disk);
+    validateQemuSource(ctx, src);
+  }
 
   // qemu_validate.c: an SD card takes one secret at most.
   const bus = attrValue(firstChild(disk, 'target'), 'bus');
   if (bus === 'sd' && topEnc && topEnc.secrets.length > 1) {
     ctx.report('disk-encryption-sd-secrets', topEnc.secrets[1].nameSpan, { dst: attrValue(firstChild(disk, 'target'), 'dev') ?? '' });
   }
+}
+
+const FORMATS = FILE_FORMATS.map((f) => f.value);
+const SOURCE_TYPES = ['file', 'block', 'dir', 'network', 'volume', 'nvme', 'vhostuser'];
+
+/**
+ * virDomainDiskBackingStoreParse: type (default file) and format must be known, a <source> must
+ * be there. Returns false when the layer is unusable (libvirt would stop here).
+ */
+function validateBackingLayer(ctx: ValidationContext, bs: XmlElement): boolean {
+  let ok = true;
+  const type = attr(bs, 'type');
+  const types = ctx.atLeast('9.8.0') ? [...SOURCE_TYPES, 'vhostvdpa'] : SOURCE_TYPES;
+  if (type && type.value !== undefined && type.value !== '' && !types.includes(type.value)) {
+    ctx.report('disk-backing-type-unknown', type.valueSpan, { type: type.value }, { data: { replacement: 'file', values: types } });
+    ok = false;
+  }
+  const fmtEl = firstChild(bs, 'format');
+  const fmt = attr(fmtEl, 'type');
+  if (!fmt || !fmt.value) {
+    ctx.report('disk-backing-format-required', fmt ? fmt.valueSpan : (fmtEl ?? bs).nameSpan, {}, { data: { insert: "<format type='qcow2'/>" } });
+    ok = false;
+  } else if (!FORMATS.includes(fmt.value)) {
+    ctx.report('disk-backing-format-unknown', fmt.valueSpan, { format: fmt.value }, { data: { replacement: 'qcow2', values: FORMATS } });
+    ok = false;
+  }
+  if (!firstChild(bs, 'source')) {
+    ctx.report('disk-backing-source-required', bs.nameSpan);
+    ok = false;
+  }
+  return ok;
+}
+
+/** Image formats the qemu driver refuses (qemuDomainValidateStorageSource), for every layer. */
+function validateQemuFormat(ctx: ValidationContext, src: StorageSource, disk: XmlElement): void {
+  const fmt = src.format;
+  const el = src.kind === 'top' ? attr(firstChild(disk, 'driver'), 'type') : attr(firstChild(src.el, 'format'), 'type');
+  if (!fmt || !el) return;
+  let detail: string | undefined;
+  if (fmt === 'iso') detail = "storage format 'iso' is not directly supported by QEMU, use 'raw' instead";
+  else if (fmt === 'dir') detail = "'directory' storage format is not directly supported by QEMU, use 'dir' disk type instead";
+  else if (fmt === 'cow') detail = "'cow' storage format is not supported";
+  else if (fmt === 'fat' && src.type !== 'dir') detail = "storage format 'fat' is supported only with 'dir' storage type";
+  else if (fmt === 'fat' && src.kind === 'top' && !firstChild(disk, 'readonly')) detail = "virtual FAT storage can't be accessed in read-write mode";
+  if (detail) ctx.report('disk-format-unsupported', el.valueSpan, { detail }, { data: { replacement: fmt === 'iso' ? 'raw' : undefined } });
 }
 
 /** qemuDomainValidateStorageSource: the engine defaults to qemu on every layer (post-parse, 7.9.0). */
@@ -97,14 +156,15 @@ function validateQemuSource(ctx: ValidationContext, src: StorageSource): void {
       // 9.0 says "luks2 is currently…"; the message quotes the format since luks-any (9.3.0).
       ctx.report('disk-encryption-qemu-luks2', span, { format: ctx.atLeast('9.3.0') ? `'${enc.format}'` : enc.format }, { data: { replacement: 'luks' } });
     }
-    // A missing driver type becomes raw in post-parse (not for type='volume', resolved later).
-    const fmt = src.format ?? (src.type === 'volume' ? undefined : 'raw');
+    // A missing driver type becomes raw in post-parse, but not for type='volume' disks, which
+    // then fail this check with no format at all (measured with libvirt 9.0).
+    const fmt = src.format ?? (src.type === 'volume' ? 'none' : 'raw');
     if (enc.format === 'luks' && fmt && fmt !== 'raw' && fmt !== 'qcow2') {
       ctx.report('disk-encryption-image-format', span, {}, { data: { imageFormat: fmt } });
     }
     if (enc.secrets.length > 1) ctx.report('disk-encryption-qemu-one-secret', enc.secrets[1].nameSpan);
     if (enc.format === 'luks' && enc.secrets.length === 0) ctx.report('disk-encryption-no-secret', enc.el.nameSpan);
-  } else if (src.type !== 'network' && src.type !== 'volume') {
+  } else if (src.type !== 'network') {
     // The check is `actualType != NETWORK && protocol != RBD`: it only fires for non-network disks.
     ctx.report('disk-encryption-rbd-only', enc.engineAttr!.valueSpan, {}, { data: { replacement: 'qemu' } });
   }
