@@ -22,19 +22,13 @@ const NOT_ASSERTED: Record<string, string> = {
   // By design (issue 2): "any other root gets no diagnostics" — a <pool> document is not a
   // volume document for the service, while `vol-create` naturally refuses it.
   'volume/wrong_root.xml': 'root <pool> is not judged by the service (design)',
-  // Machine-dependent: libvirt's own raw writer refuses <nocow/> on any file system but btrfs
-  // (virFileSetCOW: "unable to control COW flag …, not btrfs"); the oracle pool is on ext4.
-  'volume/nocow_raw.xml': 'raw + <nocow/> fails only off btrfs (machine-dependent)',
-  // OPEN DISAGREEMENTS (rule gaps, reported to the lead; to be fixed in validation/volume.ts):
-  // the storage driver checks that the backing file is accessible ("inaccessible backing store
-  // volume …"); the service knows through env.imageFacts but reports nothing or a warning.
+  // OPEN DISAGREEMENTS (for the lead): the storage driver checks that the backing file is
+  // accessible on the host ("inaccessible backing store volume …"). The service's image checks
+  // deliberately say nothing about missing files (the XML may describe another host), so these
+  // get no error. A relative path is checked against the daemon's cwd, not the pool directory.
   'volume/backing_missing_file.xml': 'OPEN: missing backing file not an error (libvirt: inaccessible backing store volume)',
   'volume/qcow2_features.xml': 'OPEN: missing backing file not an error (libvirt: inaccessible backing store volume)',
-  'volume/backing_relative_path.xml': 'OPEN: relative backing path is resolved against the daemon cwd, not the pool (libvirt: inaccessible backing store volume base.qcow2)',
-  // qemu-img's vmdk driver refuses a backing file that is not vmdk ("backing_file must be a vmdk image").
-  'volume/backing_on_vmdk.xml': 'OPEN: vmdk with a non-vmdk backing store not an error',
-  // dir pools: the name '.' always exists ("volume target path 'POOL/.' already exists"); the service only warns (RNG).
-  'volume/name_dot.xml': "OPEN: volume name '.' only a warning (libvirt: target path already exists)",
+  'volume/backing_relative_path.xml': 'OPEN: relative backing path not an error (libvirt: inaccessible backing store volume base.qcow2)',
 };
 
 type Kind = 'volume' | 'domain' | 'secret';
