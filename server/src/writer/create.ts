@@ -229,13 +229,22 @@ function zeros(n: number): Uint8Array {
 }
 
 async function writeZeros(io: WriterIO, fd: Fd, offset: number, length: number, progress: Progress, token?: CancellationToken): Promise<void> {
+  // Two writes of the shared (read-only) zero buffer in flight keep the disk queue non-empty.
   let done = 0;
-  while (done < length) {
-    checkCancel(token);
-    const n = Math.min(CHUNK, length - done);
-    await io.pwrite(fd, zeros(n), offset + done);
-    done += n;
-    progress.add(n, 'data');
+  let pending: Promise<void> | undefined;
+  try {
+    while (done < length) {
+      checkCancel(token);
+      const n = Math.min(CHUNK, length - done);
+      const w = io.pwrite(fd, zeros(n), offset + done).then(() => progress.add(n, 'data'));
+      done += n;
+      if (pending) await pending;
+      pending = w;
+    }
+    if (pending) await pending;
+  } catch (e) {
+    if (pending) await pending.catch(() => undefined);
+    throw e;
   }
 }
 
