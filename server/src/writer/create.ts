@@ -237,6 +237,7 @@ async function writeZeros(io: WriterIO, fd: Fd, offset: number, length: number, 
       checkCancel(token);
       const n = Math.min(CHUNK, length - done);
       const w = io.pwrite(fd, zeros(n), offset + done).then(() => progress.add(n, 'data'));
+      w.catch(() => undefined); // observed below; not an unhandled rejection meanwhile
       done += n;
       if (pending) await pending;
       pending = w;
@@ -406,7 +407,9 @@ async function writeMetadata(plan: Qcow2Plan, io: WriterIO, fd: Fd, clusters: nu
         i++;
       }
       const bytes = n * plan.cs;
-      inflight[slot] = io.pwrite(fd, buf.subarray(0, bytes), first * plan.cs).then(() => progress.add(bytes, 'metadata'));
+      const w = io.pwrite(fd, buf.subarray(0, bytes), first * plan.cs).then(() => progress.add(bytes, 'metadata'));
+      w.catch(() => undefined); // awaited later; keep it from counting as unhandled meanwhile
+      inflight[slot] = w;
     }
     await Promise.all(inflight);
   } catch (e) {
