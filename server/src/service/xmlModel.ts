@@ -58,6 +58,7 @@ export interface XmlDocument {
 const isNameStartCode = (c: number) => (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c === 58 || (c >= 0xc0 && c <= 0xffff);
 const isNameCode = (c: number) => isNameStartCode(c) || (c >= 48 && c <= 57) || c === 46 || c === 45 || c === 0xb7;
 const isWsCode = (c: number) => c === 32 || c === 9 || c === 13 || c === 10;
+const VALUE_STOP = /[<\n>]/g;
 
 const ENTITIES: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
 
@@ -255,7 +256,7 @@ export function parseXml(text: string): XmlDocument {
       const q = text[k];
       if (q !== '"' && q !== "'") {
         err(aStart, k, 'AttValue: " or \' expected');
-        attr.valueSpan = { start: k, end: k };
+        attr.valueSpan.start = attr.valueSpan.end = k;
         j = k;
         continue;
       }
@@ -265,36 +266,39 @@ export function parseXml(text: string): XmlDocument {
       // cannot hold): stop at the end of the line or the next '<'/'>' so typing stays local.
       const lt = vEnd < 0 ? -1 : text.indexOf('<', vStart);
       if (vEnd < 0 || (lt >= 0 && lt < vEnd)) {
-        const stop = text.slice(vStart).search(/[<\n>]/);
-        vEnd = stop < 0 ? n : vStart + stop;
+        VALUE_STOP.lastIndex = vStart; // no slice of the rest of the text: many open quotes stay linear
+        const stop = VALUE_STOP.exec(text);
+        vEnd = stop ? stop.index : n;
         err(aStart, vEnd, 'AttValue: \' expected'.replace("'", q));
         attr.quote = q;
-        attr.valueSpan = { start: vStart, end: vEnd };
+        attr.valueSpan.start = vStart; attr.valueSpan.end = vEnd;
         attr.value = decode(text.slice(vStart, vEnd), vStart, errors);
-        attr.span = { start: aStart, end: vEnd };
+        attr.span.end = vEnd;
         j = vEnd;
         continue;
       }
       const raw = text.slice(vStart, vEnd);
       attr.quote = q;
       attr.closed = true;
-      attr.valueSpan = { start: vStart, end: vEnd };
+      // Spans are filled in place: a 1 MB document has tens of thousands of attributes, and
+      // every extra object shows in the garbage collector's share (bench/validation.bench.ts).
+      attr.valueSpan.start = vStart; attr.valueSpan.end = vEnd;
       // Attribute-value normalisation (XML 1.0 §3.3.3): literal whitespace becomes a space.
       const decoded = decode(raw, vStart, errors);
       attr.value = /[\t\r\n]/.test(decoded) ? decoded.replace(/[\t\r\n]/g, ' ') : decoded;
-      attr.span = { start: aStart, end: vEnd + 1 };
+      attr.span.end = vEnd + 1;
       j = vEnd + 1;
     }
     if (!terminated) {
       if (j >= n) err(tagStart, n, `Couldn't find end of Start Tag ${name}`);
       el.startTagEnd = j;
-      el.contentSpan = { start: j, end: j };
+      el.contentSpan.start = el.contentSpan.end = j;
       closeElement(el, j, false);
       i = j;
       continue;
     }
     i = j;
-    el.contentSpan = { start: el.startTagEnd, end: el.startTagEnd };
+    el.contentSpan.start = el.contentSpan.end = el.startTagEnd;
     if (el.selfClosing) closeElement(el, el.startTagEnd, true);
     else stack.push(el);
   }
