@@ -98,3 +98,21 @@ test('checkCreate: stages, prefixes and the Formatting line', () => {
   assert.ok(!rawMeta.ok);
   assert.equal(rawMeta.message, 'Unsupported preallocation mode: metadata');
 });
+
+test('the writer touches the file system only through nodeIO.ts (injected I/O)', async () => {
+  const fs = await import('node:fs');
+  const path = await import('node:path');
+  const root = path.join(__dirname, '..', '..', 'server', 'src', 'writer');
+  const files: string[] = [];
+  const walk = (d: string): void => {
+    for (const n of fs.readdirSync(d)) {
+      const p = path.join(d, n);
+      if (fs.statSync(p).isDirectory()) walk(p);
+      else if (n.endsWith('.ts')) files.push(p);
+    }
+  };
+  walk(root);
+  assert.ok(files.length >= 5);
+  const offenders = files.filter((f) => !f.endsWith('nodeIO.ts') && /from ['"](node:)?fs(\/promises)?['"]|require\(['"](node:)?fs/.test(fs.readFileSync(f, 'utf8')));
+  assert.deepEqual(offenders, []);
+});
