@@ -49,6 +49,9 @@ const CASES: Case[] = [
   { args: ['-f', 'qcow2', '-o', 'preallocation=falloc,data_file=D', 'F', '1000000'] },
   { args: ['-f', 'qcow2', '-o', 'preallocation=full,cluster_size=4k,data_file=D', 'F', '1000000'] },
   { args: ['-f', 'qcow2', '-o', 'preallocation=falloc', 'F', '1000000'] },
+  { args: ['-f', 'qcow2', '-o', 'preallocation=metadata,extended_l2=on', 'F', '1000000'] },
+  { args: ['-f', 'qcow2', '-b', 'B', '-F', 'qcow2', '-o', 'preallocation=metadata,extended_l2=on', 'F', '1000000'] },
+  { args: ['-f', 'qcow2', '-o', 'preallocation=metadata,extended_l2=on,data_file=D', 'F', '999936'] },
   // refcounts, lazy refcounts
   ...['1', '2', '4', '8', '16', '32', '64', '128', '3', '0', '0x10', 'abc'].map((b) => ({ args: ['-f', 'qcow2', '-o', `refcount_bits=${b}`, 'F', '1G'] })),
   { args: ['-f', 'qcow2', '-o', 'refcount_bits=1,preallocation=metadata,cluster_size=4k', 'F', '40M'] },

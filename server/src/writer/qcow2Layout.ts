@@ -473,10 +473,14 @@ export class Qcow2Plan {
     } else if (preallocation === 'metadata' || dataFile) {
       const end = this.preallocate(size);
       let current = 0;
+      // The copy-on-write covers the rest of the last cluster, or of the last subcluster with
+      // extended L2 entries (32 subclusters per cluster).
       const tail = size % this.cs;
-      if (tail && this.lastDataHost >= 0) {
-        this.tailZeros = { inDataFile: dataFile, offset: this.lastDataHost * this.cs + tail, length: this.cs - tail };
-        current = (this.lastDataHost + 1) * this.cs;
+      const unit = this.input.extendedL2 ? this.cs / 32 : this.cs;
+      const tailEnd = Math.ceil(tail / unit) * unit;
+      if (tail && tailEnd > tail && this.lastDataHost >= 0) {
+        this.tailZeros = { inDataFile: dataFile, offset: this.lastDataHost * this.cs + tail, length: tailEnd - tail };
+        current = this.lastDataHost * this.cs + tailEnd;
       }
       if (dataFile) {
         // bdrv_co_truncate only when the data file is shorter than the end (qemu's condition).
