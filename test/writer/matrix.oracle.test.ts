@@ -52,6 +52,12 @@ const CASES: Case[] = [
   { args: ['-f', 'qcow2', '-o', 'preallocation=metadata,extended_l2=on', 'F', '1000000'] },
   { args: ['-f', 'qcow2', '-b', 'B', '-F', 'qcow2', '-o', 'preallocation=metadata,extended_l2=on', 'F', '1000000'] },
   { args: ['-f', 'qcow2', '-o', 'preallocation=metadata,extended_l2=on,data_file=D', 'F', '999936'] },
+  { args: ['-f', 'qcow2', '-o', 'compat=0.10,preallocation=full', 'F', '9M'] },
+  { args: ['-f', 'qcow2', '-o', 'refcount_bits=2,preallocation=falloc,cluster_size=4k', 'F', '9M'] },
+  { args: ['-f', 'qcow2', '-o', 'refcount_bits=4,preallocation=metadata,cluster_size=2k', 'F', '9M'] },
+  { args: ['-f', 'qcow2', '-o', 'cluster_size=2M,preallocation=metadata', 'F', '3G'] },
+  { args: ['-f', 'qcow2', '-o', 'cluster_size=512', 'F', '100G'] },
+  { args: ['-f', 'qcow2', '-o', 'cluster_size=1k,refcount_bits=64,preallocation=metadata', 'F', '6M'] },
   // refcounts, lazy refcounts
   ...['1', '2', '4', '8', '16', '32', '64', '128', '3', '0', '0x10', 'abc'].map((b) => ({ args: ['-f', 'qcow2', '-o', `refcount_bits=${b}`, 'F', '1G'] })),
   { args: ['-f', 'qcow2', '-o', 'refcount_bits=1,preallocation=metadata,cluster_size=4k', 'F', '40M'] },
