@@ -1,6 +1,8 @@
 // Pure re-implementations of the value parsers libvirt's XML parsers use, so that our verdicts
 // match libvirt's byte for byte. Each function cites the libvirt source it mirrors.
 
+import { unitMultiplier } from '../../../../schemas/vocabulary';
+
 const ULLONG_MAX = (1n << 64n) - 1n;
 export const LLONG_MAX = (1n << 63n) - 1n;
 const UINT_MAX = (1n << 32n) - 1n;
@@ -43,15 +45,8 @@ export function parseUIntP(s: string): bigint | undefined {
   return r.value;
 }
 
-/** Multiplier of a libvirt scale suffix (virutil.c virScaleInteger, case-insensitive), undefined if unknown. */
-export function unitScale(unit: string): bigint | undefined {
-  const u = unit.toLowerCase();
-  if (u === '' || u === 'b' || u === 'byte' || u === 'bytes') return 1n;
-  const m = /^([kmgtpe])(b|ib)?$/.exec(u);
-  if (!m) return undefined;
-  const power = BigInt('kmgtpe'.indexOf(m[1]) + 1);
-  return (m[2] === 'b' ? 1000n : 1024n) ** power;
-}
+/** Multiplier of a libvirt scale suffix (virutil.c virScaleInteger); the one definition is in schemas/. */
+export const unitScale = unitMultiplier;
 
 export type ScaledResult =
   | { ok: true; bytes: bigint }
