@@ -192,6 +192,8 @@ test('creation: backing files qemu-img refuses', () => {
   checkRules(b('vdi', `<format type='qcow2'/>`).replace('<backingStore>', '<[[backingStore]]>'), [E('volume-backing-format-unsupported', "qemu-img: Invalid parameter 'backing_fmt'")]);
   checkRules(b('vmdk', `<[[format]] type='qcow2'/>`), [E('volume-backing-format-unsupported', 'qemu-img: backing_file must be a vmdk image')]);
   checkRules(b('vmdk', `<format type='vmdk'/>`), []);
+  checkRules(b('qcow2', `<format type='[[dir]]'/>`).replace('<target>', '<target><compat>1.1</compat>'), [E('volume-backing-format-unsupported', "qemu-img: Unknown driver 'dir' (Could not open backing image.)")]);
+  checkRules(b('dir', `<format type='qcow2'/>`).replace('<backingStore>', '<[[backingStore]]>'), [E('volume-backing-dir', 'this function is not supported by the connection driver: backing storage not supported for directories volumes')]);
   checkRules(b('qed', `<format type='qcow2'/>`), []);
 });
 

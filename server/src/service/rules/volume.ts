@@ -62,6 +62,8 @@ export const VOLUME_RULES: RuleDef[] = [
   { id: 'volume-nocow-raw', severity: 'error', layer: 'CREATE', ref: 'VOL-NOCOW', message: "unable to control COW flag on '<pool>/{name}', not btrfs: Function not implemented (libvirt sets the no-COW flag itself on plain raw files, which only works on btrfs)", doc: V },
   // qemu-img: vdi/vpc have no backing files; vmdk only takes a vmdk backing file.
   { id: 'volume-backing-format-unsupported', severity: 'error', layer: 'QEMU-IMG', ref: 'QIMG-BACKING', message: 'qemu-img: {detail}', doc: V },
+  // storage_util.c createFileDir.
+  { id: 'volume-backing-dir', severity: 'error', layer: 'CREATE', ref: 'VCR-DIR', message: 'this function is not supported by the connection driver: backing storage not supported for directories volumes', doc: V },
   { id: 'volume-encryption-ignored', severity: 'warning', layer: 'LINT', ref: 'VCR-DIR-ENC', message: "libvirt silently ignores <encryption> on a '{format}' volume: nothing is encrypted.", doc: E },
   { id: 'volume-feature-ignored', severity: 'warning', layer: 'LINT', ref: 'VCR-DATAFILE', message: "The storage driver ignores the '{name}' feature when it creates the volume (only lazy_refcounts and extended_l2 become qemu-img options).", doc: V },
 ];

@@ -54,6 +54,9 @@ const TARGET_SHAPE = {
 const BACKING_SHAPE = { attributes: [], children: { path: {}, format: {}, permissions: {}, timestamps: {} } };
 const PERMS_SHAPE = { attributes: [], children: { mode: {}, owner: {}, group: {}, label: {} } };
 
+/** libvirt format names qemu has no block driver for (measured: `Unknown driver 'X'`). */
+const QEMU_NO_DRIVER = ['iso', 'fat', 'vhd', 'cow', 'dir', 'ploop'];
+
 /** Pools whose volumes are files in a directory (virStorageBackendVolCreateLocal et al.). */
 const DIR_LIKE: PoolType[] = ['dir', 'fs', 'netfs', 'vstorage'];
 
@@ -298,6 +301,7 @@ function validateCreation(ctx: ValidationContext, f: VolumeFacts): void {
   const fmt = f.format;
   if (!fmt) return; // invalid format: creation never reached
   if (fmt === 'dir') {
+    if (f.backingPath) ctx.report('volume-backing-dir', f.backingEl!.nameSpan, {}, { data: { remove: true } });
     if (enc) ctx.report('volume-encryption-ignored', enc.el.nameSpan, { format: fmt }, { data: { remove: true } });
     return;
   }
@@ -366,6 +370,10 @@ function createWithQemuImg(ctx: ValidationContext, f: VolumeFacts, format: strin
   // ---- qemu-img's verdict on what libvirt passes ----
   if (f.backingPath && (fmt === 'vdi' || fmt === 'vpc')) {
     ctx.report('volume-backing-format-unsupported', f.backingEl!.nameSpan, { detail: "Invalid parameter 'backing_fmt'" }, { data: { replacement: 'qcow2' } });
+  } else if (f.backingPath && fmt !== 'raw' && QEMU_NO_DRIVER.includes(f.backingFormat ?? 'raw')) {
+    // bdrv_img_create opens the backing image with backing_fmt as the driver name first.
+    const bf = f.backingEl && firstChild(f.backingEl, 'format');
+    ctx.report('volume-backing-format-unsupported', bf ? attr(bf, 'type')!.valueSpan : f.backingEl!.nameSpan, { detail: `Unknown driver '${f.backingFormat}' (Could not open backing image.)` }, { data: { replacement: 'qcow2' } });
   } else if (f.backingPath && fmt === 'vmdk' && (f.backingFormat ?? 'raw') !== 'vmdk') {
     const bf = f.backingEl && firstChild(f.backingEl, 'format');
     ctx.report('volume-backing-format-unsupported', bf ? bf.nameSpan : f.backingEl!.nameSpan, { detail: 'backing_file must be a vmdk image' });
