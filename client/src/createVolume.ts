@@ -1,7 +1,7 @@
 // Prompts of "Libvirt: Create Volume". The server does the work (libvirtVolume.describeVolume /
 // libvirtVolume.createVolume, see server/src/lsp/createVolume.ts); here we only ask and show.
 import * as vscode from 'vscode';
-import { ExecuteCommandRequest, type LanguageClient } from 'vscode-languageclient/node';
+import { ExecuteCommandRequest, WorkDoneProgress, type LanguageClient } from 'vscode-languageclient/node';
 
 /** What the server's libvirtVolume.describeVolume answers (server/src/lsp/createVolume.ts). */
 interface VolumeDescription {
@@ -49,7 +49,7 @@ export async function createVolumeUi(client: LanguageClient, uri?: vscode.Uri): 
     return await run(client, { uri: uri.toString() }, out.fsPath, d.encrypted);
   } catch (err) {
     // -32800: RequestCancelled (the Cancel button of the progress); the writer removed its temp file.
-    if ((err as { code?: number })?.code === -32800) void vscode.window.showInformationMessage('Create Volume cancelled; nothing was written.');
+    if ((err as { code?: number })?.code === -32800 || err instanceof vscode.CancellationError) void vscode.window.showInformationMessage('Create Volume cancelled; nothing was written.');
     else void vscode.window.showErrorMessage(`Create Volume: ${(err as Error)?.message ?? err}`);
     return;
   }
@@ -80,8 +80,24 @@ async function run(client: LanguageClient, base: object, output: string, encrypt
     if (!secret) return;
     args.writeSecretXml = secret.yes;
   }
-  // The server reports work-done progress with a Cancel button (window/workDoneProgress/create).
-  const r = await exec<CreateResult>(client, 'libvirtVolume.createVolume', args);
+  // vscode-languageclient shows server-created progress in the status bar, without Cancel: own a
+  // cancellable notification instead, hand its token to the server (workDoneToken) and cancel the
+  // request ($/cancelRequest) from its Cancel button. The server removes the partial file.
+  const token = `libvirtVolume.createVolume.${Date.now()}`;
+  const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Create Volume', cancellable: true }, async (progress, cancel) => {
+    let last = 0;
+    const sub = client.onProgress(WorkDoneProgress.type, token, (v) => {
+      if (v.kind === 'end') return;
+      const pct = v.percentage ?? last;
+      progress.report({ message: v.message, increment: Math.max(0, pct - last) });
+      last = Math.max(last, pct);
+    });
+    try {
+      return (await client.sendRequest(ExecuteCommandRequest.type, { command: 'libvirtVolume.createVolume', arguments: [args], workDoneToken: token }, cancel)) as CreateResult;
+    } finally {
+      sub.dispose();
+    }
+  });
   const actions = ['Reveal', ...(r.secretXml ? ['Open secret XML'] : []), ...(r.xml ? ['Open volume XML'] : [])];
   void vscode.window.showInformationMessage(`Created ${r.image}`, ...actions).then(async (a) => {
     if (a === 'Reveal') await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(r.image));

@@ -3,7 +3,7 @@
 // ../shared/reference/vscode-clients.md §2. The extension under test is the packaged .vsix, installed
 // with --install-extension into a fresh --extensions-dir, exactly what a user installs.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -61,6 +61,12 @@ export async function startSession(opts: SessionOptions): Promise<Session> {
   const tmp = mkdtempSync(join(tmpdir(), 'lv-e2e-'));
   const workspace = join(tmp, 'ws');
   cpSync(opts.fixtures, workspace, { recursive: true });
+  // Fixtures may name paths inside the workspace: @WORKSPACE@ becomes its absolute path.
+  for (const f of readdirSync(workspace)) {
+    if (!f.endsWith('.xml')) continue;
+    const text = readFileSync(join(workspace, f), 'utf8');
+    if (text.includes('@WORKSPACE@')) writeFileSync(join(workspace, f), text.split('@WORKSPACE@').join(workspace));
+  }
   const ext = join(tmp, 'ext');
   const user = join(tmp, 'user');
   mkdirSync(join(user, 'User'), { recursive: true });
@@ -128,7 +134,9 @@ export async function startSession(opts: SessionOptions): Promise<Session> {
 /** The part of playwright-core's API the tests use (it lives in e2e/host, without types here). */
 export interface Locator {
   click(o?: { timeout?: number }): Promise<void>;
+  hover(o?: { timeout?: number }): Promise<void>;
   first(): Locator;
+  last(): Locator;
   count(): Promise<number>;
   allInnerTexts(): Promise<string[]>;
   waitFor(o?: { state?: 'attached' | 'visible'; timeout?: number }): Promise<void>;
@@ -138,6 +146,7 @@ export interface Page {
   locator(selector: string): Locator;
   waitForSelector(selector: string, o?: { timeout?: number }): Promise<unknown>;
   keyboard: { press(key: string): Promise<void>; type(text: string, o?: { delay?: number }): Promise<void> };
+  mouse: { move(x: number, y: number): Promise<void> };
   screenshot(o: { path: string; fullPage?: boolean }): Promise<unknown>;
   waitForTimeout(ms: number): Promise<void>;
   on(event: 'console', fn: (m: { type(): string; text(): string }) => void): void;
