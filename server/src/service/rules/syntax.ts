@@ -4,6 +4,4 @@ import { DOC } from '../../../../schemas/vocabulary';
 export const SYNTAX_RULES: RuleDef[] = [
   // libxml2 refuses any well-formedness error; libvirt reports it as an XML parse failure.
   { id: 'xml-not-well-formed', severity: 'error', layer: 'SYNTAX', message: '{detail}', doc: 'https://www.w3.org/TR/xml/#sec-well-formed' },
-  // virxml.c virXMLParse with an expected root name (VOL-ROOT); also virDomainDefParse, virSecretDefParse.
-  { id: 'root-element', severity: 'error', layer: 'PARSE', ref: 'VOL-ROOT', message: "XML error: expecting root element of '{expected}', not '{actual}'", doc: DOC.storage },
 ];
