@@ -2,8 +2,8 @@
 // driver of a session libvirtd for those that parse) and by our service, and tallies agreement
 // per layer. Used by test/oracle/generator.test.ts (fixed seeds, small) and by
 // scripts/oracle-agreement.mjs (bigger set, prints the table, writes .tmp/disagreements.txt).
-import { cleanupScratch, formatDiagnostics, isEncryptedVolume, judgeVolume, Limiter, parseVolume, serviceVerdict, SessionLibvirt, type LibvirtJudgement } from './libvirt';
-import { mutants, type Mutant } from './generator';
+import { cleanupScratch, formatDiagnostics, isEncryptedVolume, judgeDomain, judgeVolume, Limiter, parseVolume, serviceVerdict, SessionLibvirt, type LibvirtJudgement } from './libvirt';
+import { domainMutant, mutants, type DomainScope, type Mutant } from './generator';
 
 export type Layer = 'parser' | 'creation';
 export interface Judged {
@@ -70,6 +70,25 @@ export const isEnvironmental = (r: Judged) => r.libvirtRejects && ENVIRONMENTAL.
 /** libvirt refusals decided by the backing file itself (exists? in the declared format?). */
 export const BACKING_FILE_DEPENDENT = /inaccessible backing store volume|Could not open backing image/;
 
+/** Generated domain documents (disk mutations) judged by `define`: test driver, then the qemu driver. */
+export async function judgeDomainMutants(opts: { seeds: number[]; perSeed: number; scope?: DomainScope; concurrency?: number; session?: SessionLibvirt }): Promise<Judged[]> {
+  const session = opts.session ?? await SessionLibvirt.start();
+  const lim = new Limiter(opts.concurrency ?? 2);
+  const all = opts.seeds.flatMap((s) => Array.from({ length: opts.perSeed }, (_, i) => domainMutant(s, i, opts.scope)));
+  const out: Judged[] = [];
+  try {
+    await Promise.all(all.map((m) => lim.run(async () => {
+      const libvirt = await judgeDomain(session, m.text);
+      const ours = serviceVerdict(m.text, `file:///generated/${m.id}.xml`);
+      out.push({ mutant: m, text: m.text, libvirt, layer: libvirt.layer, libvirtRejects: libvirt.rejects, ours, agree: ours.error === libvirt.rejects });
+    })));
+  } finally {
+    if (!opts.session) { await session.stop(); cleanupScratch(); }
+  }
+  const order = new Map(all.map((m, i) => [m.id, i]));
+  return out.sort((a, b) => order.get(a.mutant.id)! - order.get(b.mutant.id)!);
+}
+
 export interface Tally { total: number; agree: number; disagree: number; libvirtRejects: number; serviceErrors: number; missed: number; falseAlarms: number }
 const empty = (): Tally => ({ total: 0, agree: 0, disagree: 0, libvirtRejects: 0, serviceErrors: 0, missed: 0, falseAlarms: 0 });
 
@@ -91,15 +110,16 @@ export function tally(rows: Judged[]): { parser: Tally; creation: Tally; overall
   return t;
 }
 
-export function tableMarkdown(rows: Judged[]): string {
+export function tableMarkdown(rows: Judged[], kind: 'volume' | 'domain' = 'volume'): string {
   const t = tally(rows);
   const pct = (x: Tally) => (x.total ? ((100 * x.agree) / x.total).toFixed(1) + ' %' : '–');
   const line = (name: string, x: Tally) => `| ${name} | ${x.total} | ${x.agree} | ${x.disagree} | ${pct(x)} | ${x.libvirtRejects} | ${x.missed} | ${x.falseAlarms} |`;
   return [
     '| layer deciding libvirt\'s verdict | documents | agree | disagree | agreement | libvirt rejects | missed (libvirt rejects, no error) | false alarms (error, libvirt accepts) |',
     '|---|---|---|---|---|---|---|---|',
-    line('parser (test:///default vol-create rejects)', t.parser),
-    line('creation (parsed; session storage driver decides)', t.creation),
+    ...(kind === 'volume'
+      ? [line('parser (test:///default vol-create rejects)', t.parser), line('creation (parsed; session storage driver decides)', t.creation)]
+      : [line('parser + generic validation (test:///default define rejects)', t.parser), line('qemu driver (qemu:///session define decides)', t.creation)]),
     line('overall', t.overall),
     ...(t.skipped ? [`\n${t.skipped} parsed encrypted documents skipped (encrypted-creation budget).`] : []),
     ...(() => {
@@ -111,7 +131,8 @@ export function tableMarkdown(rows: Judged[]): string {
 }
 
 export function describeDisagreement(r: Judged): string {
-  const lv = !r.libvirtRejects ? 'libvirt accepts' : `${r.layer === 'parser' ? 'parser' : 'storage driver'} rejects: ${r.libvirt.message}`;
+  const driver = r.mutant.id.startsWith('m') ? 'storage driver' : 'qemu driver';
+  const lv = !r.libvirtRejects ? 'libvirt accepts' : `${r.layer === 'parser' ? 'parser' : driver} rejects: ${r.libvirt.message}`;
   return [
     `== ${r.mutant.id} (base ${r.mutant.base}; ${r.mutant.mutations.join('; ')})`,
     `   libvirt: ${lv}`,

@@ -2,7 +2,7 @@
 // table, write every disagreement to .tmp/disagreements.txt.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeDisagreement, isEnvironmental, judgeMutants, tableMarkdown } from './agreement';
+import { describeDisagreement, isEnvironmental, judgeDomainMutants, judgeMutants, tableMarkdown } from './agreement';
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -19,11 +19,22 @@ async function main(): Promise<void> {
   const secs = ((Date.now() - t0) / 1000).toFixed(0);
   console.log(`\nOracle agreement: ${rows.length} generated volume documents (seeds ${seeds.join(',')}, ${perSeed} each), libvirt 9.0, dir pool, ${secs} s\n`);
   console.log(tableMarkdown(rows));
-  const bad = rows.filter((r) => !r.skipped && !r.agree && !isEnvironmental(r));
+  const domainsPerSeed = num('--domains-per-seed', 100);
+  let drows: typeof rows = [];
+  if (domainsPerSeed > 0) {
+    for (const scope of ['encryption', 'disk'] as const) {
+      const t1 = Date.now();
+      const d = await judgeDomainMutants({ seeds, perSeed: domainsPerSeed, scope, concurrency: num('--concurrency', 2) });
+      console.log(`\nOracle agreement: ${d.length} generated domain documents (${scope === 'disk' ? 'mutations anywhere in a <disk>' : 'mutations of <encryption>, the image format and the engine'}), define on test:///default and qemu:///session, ${((Date.now() - t1) / 1000).toFixed(0)} s\n`);
+      console.log(tableMarkdown(d, 'domain'));
+      drows.push(...d);
+    }
+  }
+  const bad = [...rows, ...drows].filter((r) => !r.skipped && !r.agree && !isEnvironmental(r));
   const root = process.env.LIBVIRT_VOLUME_ROOT ?? join(__dirname, '..', '..');
   mkdirSync(join(root, '.tmp'), { recursive: true });
   const file = join(root, '.tmp', 'disagreements.txt');
-  writeFileSync(file, `${bad.length} disagreements of ${rows.length} documents (seeds ${seeds.join(',')})\n\n` + bad.map(describeDisagreement).join('\n\n') + '\n');
+  writeFileSync(file, `${bad.length} disagreements of ${rows.length + drows.length} documents (seeds ${seeds.join(',')})\n\n` + bad.map(describeDisagreement).join('\n\n') + '\n');
   // Group by cause: libvirt's message without paths, names and numbers.
   const causes = new Map<string, number>();
   for (const r of bad) {

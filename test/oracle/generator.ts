@@ -263,3 +263,84 @@ export function mutant(seed: number, index: number): Mutant {
 export function mutants(seed: number, count: number): Mutant[] {
   return Array.from({ length: count }, (_, i) => mutant(seed, i));
 }
+
+// ---------------------------------------------------------------- domain <disk> documents
+
+const srcFile = (file: string, kids: XNode[] = []) => el('source', { file }, kids);
+const diskEl = (type: string, device: string, drv: string, kids: XNode[], dev = 'vda', bus = 'virtio') =>
+  el('disk', { type, device }, [el('driver', { name: 'qemu', type: drv }), ...kids, el('target', { dev, bus })]);
+const domain = (disks: XNode[]) => el('domain', { type: 'qemu' }, [
+  el('name', {}, [], 'NAME'), el('memory', { unit: 'MiB' }, [], '128'),
+  el('os', {}, [el('type', { arch: 'x86_64', machine: 'pc' }, [], 'hvm')]),
+  el('devices', {}, [el('emulator', {}, [], '/usr/bin/qemu-system-x86_64'), ...disks]),
+]);
+
+export const DOMAIN_BASES: Record<string, () => XNode> = {
+  file_raw_luks: () => domain([diskEl('file', 'disk', 'raw', [srcFile('/var/lib/libvirt/images/a.img', [luks()])])]),
+  file_qcow2_luks_usage: () => domain([diskEl('file', 'disk', 'qcow2', [srcFile('/var/lib/libvirt/images/a.qcow2', [luks([secret('usage')])])])]),
+  disk_level_luks: () => domain([diskEl('file', 'disk', 'raw', [srcFile('/var/lib/libvirt/images/a.img'), luks()])]),
+  backing_chain_luks: () => domain([diskEl('file', 'disk', 'qcow2', [srcFile('/var/lib/libvirt/images/top.qcow2', [luks()]),
+    el('backingStore', { type: 'file' }, [el('format', { type: 'qcow2' }), srcFile('/var/lib/libvirt/images/base.qcow2', [luks()]), el('backingStore')])])]),
+  rbd_librbd: () => domain([diskEl('network', 'disk', 'raw', [el('source', { protocol: 'rbd', name: 'pool/image' }, [el('host', { name: 'mon1.example.org', port: '6789' }), el('encryption', { format: 'luks2', engine: 'librbd' }, [secret()])])])]),
+  two_disks: () => domain([diskEl('file', 'disk', 'raw', [srcFile('/var/lib/libvirt/images/a.img', [luks()])]), diskEl('file', 'disk', 'qcow2', [srcFile('/var/lib/libvirt/images/b.qcow2')], 'vdb')]),
+};
+
+const DOMAIN_ENUMS: Record<string, string[]> = {
+  'driver@type': ['raw', 'qcow2', 'vmdk', 'qed', 'luks', 'QCOW2', ''],
+  'disk@device': ['disk', 'cdrom', 'lun', 'floppy', 'bogus'],
+  'disk@type': ['file', 'block', 'network', 'volume', 'vhostuser', 'bogus'],
+  'encryption@engine': ['qemu', 'librbd', 'default', ''],
+  'target@bus': ['virtio', 'sata', 'scsi', 'ide', 'usb', 'sd'],
+};
+
+/** 'disk': mutate anywhere inside a <disk>; 'encryption': only <encryption> subtrees, the image format and the engine. */
+export type DomainScope = 'disk' | 'encryption';
+const ENCRYPTION_SCOPE_ENUMS = ['driver@type', 'encryption@engine'];
+
+type DomainMutation = (c: Ctx & { scope: DomainScope }) => string | undefined;
+const DOMAIN_MUTATIONS: Array<[number, DomainMutation]> = [
+  [4, ({ r, root, scope }) => { // domain enums
+    const keys = Object.keys(DOMAIN_ENUMS).filter((k) => scope === 'disk' || ENCRYPTION_SCOPE_ENUMS.includes(k));
+    const xs = all(root).flatMap((x) => keys.filter((k) => k.startsWith(x.n.tag + '@')).map((k) => ({ n: x.n, key: k })));
+    if (!xs.length) return;
+    const x = pick(r, xs); const v = pick(r, DOMAIN_ENUMS[x.key]); setAttr(x.n, x.key.split('@')[1], v); return `${x.key}='${v}'`;
+  }],
+  [3, ({ r, root }) => { // move <encryption> between the disk, its source, a backing source and a mirror
+    const enc = encryption(root);
+    const disk = find(root, 'disk');
+    if (!enc || !disk) return;
+    const holder = all(root).find((x) => x.n === enc)!.parent!;
+    const choice = Math.floor(r() * 4);
+    if (choice === 0) { holder.kids.splice(holder.kids.indexOf(enc), 1); disk.kids.push(enc); return 'encryption to <disk> level'; }
+    if (choice === 1) { const s = disk.kids.find((k) => k.tag === 'source'); if (!s || s === holder) return; holder.kids.splice(holder.kids.indexOf(enc), 1); s.kids.push(enc); return 'encryption to <source>'; }
+    if (choice === 2) { disk.kids.push(clone(enc)); return 'encryption also at <disk> level'; }
+    disk.kids.push(el('mirror', { type: 'file', job: 'copy' }, [el('format', { type: 'qcow2' }), srcFile('/var/lib/libvirt/images/copy.qcow2', [clone(enc)])])); return 'add <mirror> with encryption';
+  }],
+  // The generic structural and value mutations, applied inside one <disk> only: the service
+  // judges disks, not the rest of a domain (memory, os, …), so those stay valid.
+  ...MUTATIONS.filter((_, i) => [0, 1, 2, 3, 4, 5, 7, 8, 9, 13, 14].includes(i)).map(([w, m]): [number, DomainMutation] => [w, (c) => {
+    const scopes = all(c.root).filter((x) => x.n.tag === (c.scope === 'disk' ? 'disk' : 'encryption'));
+    return scopes.length ? m({ ...c, root: pick(c.r, scopes).n }) : undefined;
+  }]),
+];
+const DOMAIN_TOTAL = DOMAIN_MUTATIONS.reduce((s, [w]) => s + w, 0);
+
+/** Domain mutant `index` of `seed` (ids `d<seed>-<index>`), for the define oracles. */
+export function domainMutant(seed: number, index: number, scope: DomainScope = 'disk'): Mutant {
+  const r = rng((seed * 2_000_029 + index * 104_729) >>> 0);
+  const baseName = pick(r, Object.keys(DOMAIN_BASES));
+  const root = DOMAIN_BASES[baseName]();
+  const id = `${scope === 'disk' ? 'd' : 'e'}${seed}-${index}`;
+  const name = find(root, 'name');
+  if (name) name.text = id;
+  const mutations: string[] = [];
+  const count = 1 + Math.floor(r() * 3);
+  for (let tries = 0; mutations.length < count && tries < 20; tries++) {
+    let w = r() * DOMAIN_TOTAL;
+    const m = DOMAIN_MUTATIONS.find(([wt]) => (w -= wt) < 0)![1];
+    const what = m({ r, root, id, scope });
+    if (what) mutations.push(what);
+  }
+  for (const x of all(root)) if (x.n.tag === 'name' && x.n.text?.includes('UNIQUE')) x.n.text = x.n.text.replace('UNIQUE', id);
+  return { id, base: baseName, mutations, text: serialize(root) + '\n' };
+}
