@@ -22,7 +22,7 @@ export const PLAYWRIGHT = join(HOST, 'node_modules', 'playwright-core');
 const RG_PKG = '1.15.11';
 const RG_TAG = 'v13.0.0-10';
 
-function seedRipgrep() {
+export function seedRipgrep() {
   const dir = join(tmpdir(), `vscode-ripgrep-cache-${RG_PKG}`);
   const tgz = join(dir, `ripgrep-${RG_TAG}-x86_64-unknown-linux-musl.tar.gz`);
   if (existsSync(tgz)) return;
