@@ -13,6 +13,10 @@ const filters = args.filter((a) => !a.startsWith('--'));
 ensureNpm();
 if (!unitOnly) ensureDebian();
 build();
+// The type gate (strict tsc) counts as one test of the run: a type error fails the suite.
+const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', '.', '--noEmit'], { cwd: root, stdio: 'inherit' });
+const typecheckOk = tsc.status === 0;
+console.log(typecheckOk ? '✔ typecheck (tsc --noEmit)' : '✖ typecheck (tsc --noEmit)');
 
 function walk(dir) {
   const out = [];
@@ -43,6 +47,8 @@ let line = '';
 try { line = readFileSync(summaryFile, 'utf8').trim(); } catch { /* runner died before reporting */ }
 rmSync(summaryFile, { force: true });
 if (!line) line = '0 passed, 1 failed';
+// Fold the type gate into the closing line.
+line = line.replace(/^(\d+) passed, (\d+) failed/, (_, p, f) => typecheckOk ? `${+p + 1} passed, ${f} failed` : `${p} passed, ${+f + 1} failed`);
 console.log(line);
 const failed = Number(/(\d+) failed/.exec(line)?.[1] ?? 1);
 process.exit(r.status === 0 && failed === 0 ? 0 : 1);
