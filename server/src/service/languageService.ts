@@ -48,6 +48,9 @@ export function getLanguageService(env: ServiceEnvironment = {}): LanguageServic
     // Clients restart versions when a document is reopened (neovim starts at 0 each time), so
     // the text must match too; equal strings are usually the same object and compare in O(1).
     if (hit && hit.version === document.version && hit.xml.text === text) return hit;
+    // Drop the stale tree before building the new one: otherwise both are alive during the parse
+    // and a large document's old model is copied by the young-generation GC once more.
+    if (hit) cache.delete(document.uri);
     const parsed = { uri: document.uri, version: document.version, xml: parseXml(text), lines: new LineIndex(text) };
     cache.set(document.uri, parsed);
     if (cache.size > 200) cache.delete(cache.keys().next().value!);
