@@ -15,16 +15,6 @@ const PER_SEED = 80;
  * report in .tmp/disagreements.txt). Empty means every generated document agrees.
  */
 const NOT_ASSERTED: Record<string, string> = {
-  // OPEN (by design of the IMAGE layer, for the lead to decide): qemu-img opens the backing
-  // file with the declared backing format; when the file is not in that format (and the format
-  // is not raw) creation fails ("Could not open backing image"). The service knows the file's
-  // format through env.imageFacts but only warns (image-backing-format-mismatch), because the
-  // document may describe another host.
-  'm11-40': 'OPEN: backing format vmdk on a raw file — qemu-img cannot open the backing image',
-  'm11-42': 'OPEN: backing format vdi on a qcow2 file — qemu-img cannot open the backing image',
-  'm11-45': 'OPEN: backing format vmdk on a raw file — qemu-img cannot open the backing image',
-  'm12-27': 'OPEN: backing format vpc on a qcow2 file — qemu-img cannot open the backing image',
-  'm13-4': 'OPEN: backing format qcow2 on a raw file — qemu-img cannot open the backing image',
 };
 
 let session: SessionLibvirt;

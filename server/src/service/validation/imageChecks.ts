@@ -120,7 +120,14 @@ function checkDeclaredBacking(ctx: ValidationContext, ref: ImageRef, abs: string
   const fmt = ref.format;
   if (!fmt || sameFormat(fmt.value, facts.format)) return;
   const where = fmt.implicit ? ' (the default without <format>)' : '';
-  ctx.report('image-backing-format-mismatch', fmt.span ?? ref.span, { declared: fmt.value, where, file: baseName(abs), actual: facts.format }, { data: { realFormat: facts.format } });
+  // A volume's backing store goes to `qemu-img create -b PATH -o backing_fmt=FMT` (storage_util.c),
+  // and qemu-img opens the backing file with that driver: any format but raw refuses a file that
+  // is not in it ("Image is not in qcow2 format / Could not open backing image"). The file is
+  // here to read, so the document's host is this one: libvirt's creation would fail. (Domain
+  // backing layers fail only when the VM starts, and raw opens anything: warnings.)
+  const refused = ref.kind === 'volume-backing' && fmt.value !== 'raw';
+  ctx.report('image-backing-format-mismatch', fmt.span ?? ref.span, { declared: fmt.value, where, file: baseName(abs), actual: facts.format },
+    { data: { realFormat: facts.format }, ...(refused ? { severity: 'error' as const } : {}) });
 }
 
 /** What the headers along the backing chain say about each other. */
