@@ -22,13 +22,14 @@ const NOT_ASSERTED: Record<string, string> = {
   // By design (issue 2): "any other root gets no diagnostics" — a <pool> document is not a
   // volume document for the service, while `vol-create` naturally refuses it.
   'volume/wrong_root.xml': 'root <pool> is not judged by the service (design)',
-  // OPEN DISAGREEMENTS (for the lead): the storage driver checks that the backing file is
-  // accessible on the host ("inaccessible backing store volume …"). The service's image checks
-  // deliberately say nothing about missing files (the XML may describe another host), so these
-  // get no error. A relative path is checked against the daemon's cwd, not the pool directory.
-  'volume/backing_missing_file.xml': 'OPEN: missing backing file not an error (libvirt: inaccessible backing store volume)',
-  'volume/qcow2_features.xml': 'OPEN: missing backing file not an error (libvirt: inaccessible backing store volume)',
-  'volume/backing_relative_path.xml': 'OPEN: relative backing path not an error (libvirt: inaccessible backing store volume base.qcow2)',
+  // Host facts, by design: the storage driver checks that the backing file is accessible on the
+  // host ("inaccessible backing store volume …"); the project's rule is that referenced files are
+  // assumed to exist on the host (the XML may describe another machine), so a missing file is no
+  // error. The oracle host here lacks these files. (A relative path is looked up in the daemon's
+  // working directory: the service warns, volume-backing-path-relative.)
+  'volume/backing_missing_file.xml': 'host fact: backing file absent on the oracle host (files are assumed to exist)',
+  'volume/qcow2_features.xml': 'host fact: backing file absent on the oracle host (files are assumed to exist)',
+  'volume/backing_relative_path.xml': 'host fact: relative backing path absent from the daemon cwd (warned, files are assumed to exist)',
 };
 
 type Kind = 'volume' | 'domain' | 'secret';

@@ -65,7 +65,7 @@ test('backingStore: counts only with a path; format assumed raw when absent', ()
   checkRules(vol(`<format type='qcow2'/><compat>1.1</compat>`, `<[[backingStore]]><format type='bogus'/></backingStore>`), [W('volume-backing-no-path', 'A <backingStore> without a <path> is ignored by libvirt (and refused by the schema).')]);
   checkRules(vol(`<format type='qcow2'/><compat>1.1</compat>`, `<backingStore><path>/b</path><format type='[[bogus]]'/></backingStore>`), [E('volume-format-unknown', 'unsupported configuration: unknown volume format type bogus')]);
   checkRules(vol(`<format type='qcow2'/><compat>1.1</compat>`, `<[[backingStore]]><path>/b</path></backingStore>`), [W('volume-backing-format-missing', 'No backing store <format>: libvirt passes backing_fmt=raw to qemu-img, so a qcow2 backing file would be read as raw data.')]);
-  checkRules(vol(`<format type='qcow2'/><compat>1.1</compat>`, `<backingStore><path>[[b.qcow2]]</path><format type='qcow2'/></backingStore>`), [W('volume-backing-path-relative', 'The schema requires an absolute backing store path; libvirt resolves a relative one against the pool directory.')]);
+  checkRules(vol(`<format type='qcow2'/><compat>1.1</compat>`, `<backingStore><path>[[b.qcow2]]</path><format type='qcow2'/></backingStore>`), [W('volume-backing-path-relative', "The schema requires an absolute backing store path; libvirt's storage driver checks and passes a relative one as is, so it is looked up in the daemon's working directory (usually /), not in the pool.")]);
 });
 
 test('compat: syntax (virStorageCheckCompat), schema, creation default before 10.2.0', () => {

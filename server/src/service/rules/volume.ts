@@ -27,7 +27,7 @@ export const VOLUME_RULES: RuleDef[] = [
   { id: 'volume-perm-owner-invalid', severity: 'error', layer: 'PARSE', ref: 'VOL-PERM-OWNER/GROUP', message: 'XML error: malformed owner element', doc: V },
   { id: 'volume-perm-group-invalid', severity: 'error', layer: 'PARSE', ref: 'VOL-PERM-OWNER/GROUP', message: 'XML error: malformed group element', doc: V },
   { id: 'volume-backing-no-path', severity: 'warning', layer: 'RNG', ref: 'VOL-BACKING', message: 'A <backingStore> without a <path> is ignored by libvirt (and refused by the schema).', doc: V },
-  { id: 'volume-backing-path-relative', severity: 'warning', layer: 'RNG', ref: 'VOL-BACKING-RNG', message: 'The schema requires an absolute backing store path; libvirt resolves a relative one against the pool directory.', doc: V },
+  { id: 'volume-backing-path-relative', severity: 'warning', layer: 'RNG', ref: 'VOL-BACKING-RNG', message: "The schema requires an absolute backing store path; libvirt's storage driver checks and passes a relative one as is, so it is looked up in the daemon's working directory (usually /), not in the pool.", doc: V },
   { id: 'volume-backing-format-missing', severity: 'warning', layer: 'LINT', ref: 'VOL-BACKING', message: "No backing store <format>: libvirt passes backing_fmt=raw to qemu-img, so a qcow2 backing file would be read as raw data.", doc: V },
   { id: 'volume-compat-invalid', severity: 'error', layer: 'PARSE', ref: 'VOL-COMPAT-SYNTAX', message: "XML error: forbidden characters in 'compat' attribute", doc: V },
   { id: 'volume-compat-off-schema', severity: 'warning', layer: 'RNG', ref: 'VOL-COMPAT-RNG', message: "The schema allows only digits '.' digits in <compat>; libvirt passes '{value}' to qemu-img as is.", doc: V },
