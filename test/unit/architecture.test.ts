@@ -32,6 +32,14 @@ test('service/ and schemas/ import no editor, connection, fs or child_process mo
   assert.deepEqual(bad, []);
 });
 
+test('lsp/ and writer/ do not reach into the CLI', () => {
+  const bad: string[] = [];
+  for (const dir of ['server/src/lsp', 'server/src/writer']) {
+    for (const f of sources(join(root, dir))) for (const spec of imports(f)) if (/\/cli\//.test(spec) || spec.startsWith('../cli')) bad.push(`${relative(root, f)} imports ${spec}`);
+  }
+  assert.deepEqual(bad, []);
+});
+
 test('client/ stays a thin extension entry', () => {
   const files = sources(join(root, 'client/src'));
   const lines = files.reduce((n, f) => n + readFileSync(f, 'utf8').split('\n').length, 0);

@@ -12,13 +12,15 @@ import { pathToFileURL } from 'node:url';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { DiagnosticSeverity } from 'vscode-languageserver-types';
 import { createOptionList, QCOW2_CREATE_OPTIONS, RAW_CREATE_OPTIONS, splitOptionString, type CreateArgs, type CreateOptionDef } from '../../../schemas/qcow2Options';
-import { compareVersions, NEWEST_LIBVIRT, POOL_TYPES, unitMultiplier, type PoolType } from '../../../schemas/vocabulary';
+import { NEWEST_LIBVIRT, POOL_TYPES, type PoolType } from '../../../schemas/vocabulary';
 import { getLanguageService } from '../service/languageService';
-import { attrValue, firstChild, parseXml, textContent } from '../service/xmlModel';
+import { firstChild, parseXml, textContent } from '../service/xmlModel';
 import { createImage, planCreate, preflight, WriterError, type QcowEncryptionProvider, type WriteProgress } from '../writer/create';
 import { nodeProbeIO, nodeWriterIO } from '../writer/nodeIO';
 import { tryProbeImage } from '../writer/probe';
 import { luksIterationsLine, runLuksCreate } from './luks';
+import { mapVolumeXml } from '../writer/volumeXml';
+export { defaultCompat, mapVolumeXml, type XmlMapping } from '../writer/volumeXml';
 import { parseSecretObject, resolvePassphrase, resolveSecret, SecretError, type SecretObject } from '../writer/luks/secrets';
 import { qcowAesEncryption, qcowLuksEncryption } from '../writer/luks/qcowEncryption';
 import { weakCryptoLines } from '../../../schemas/weakCrypto';
@@ -239,86 +241,6 @@ async function readAllStdin(): Promise<Uint8Array> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
-}
-
-// ---------------------------------------------------------------------------------------------
-// VOLUME.xml → qemu-img arguments, as libvirt's storage driver maps them (storage_util.c
-// storageBackendCreateQemuImgOpts / storageBackendBuildQemuImgEncriptionOpts; libvirt-rules.md §6.4).
-
-export interface XmlMapping {
-  args: CreateArgs;
-  /** The equivalent qemu-img command line (for the user). */
-  commandLine: string;
-  encrypted: boolean;
-}
-
-/** libvirt's compat default for qcow2 targets: 0.10 before 10.2.0, 1.1 since. */
-export function defaultCompat(libvirtVersion: string): string {
-  return compareVersions(libvirtVersion, '10.2.0') < 0 ? '0.10' : '1.1';
-}
-
-function scaled(el: ReturnType<typeof firstChild>): bigint | undefined {
-  if (!el) return undefined;
-  const m = /^\s*\+?(\d+)\s*$/.exec(textContent(el));
-  const mul = unitMultiplier(attrValue(el, 'unit') ?? 'bytes');
-  return m && mul !== undefined ? BigInt(m[1]) * mul : undefined;
-}
-
-/** Maps a <volume> document (already validated) to qemu-img create arguments. */
-export function mapVolumeXml(text: string, output: string, libvirtVersion: string, preallocMetadata: boolean): XmlMapping {
-  const doc = parseXml(text);
-  const vol = doc.root;
-  const target = firstChild(vol, 'target');
-  const format = attrValue(firstChild(target, 'format'), 'type') ?? 'raw';
-  const capacity = scaled(firstChild(vol, 'capacity')) ?? 0n;
-  const allocation = scaled(firstChild(vol, 'allocation'));
-  const enc = firstChild(target, 'encryption');
-  const encrypted = !!enc;
-  const o: string[] = [];
-  const args: CreateArgs = { format: encrypted && format === 'raw' ? 'luks' : format, filename: output, size: `${(capacity + 1023n) / 1024n}K` };
-  const backing = firstChild(vol, 'backingStore');
-  const backingPath = backing ? textContent(firstChild(backing, 'path')).trim() : '';
-  if (backingPath) {
-    args.backingFile = backingPath;
-    o.push(`backing_fmt=${attrValue(firstChild(backing, 'format'), 'type') ?? 'raw'}`);
-  }
-  if (encrypted && format === 'qcow2') o.push('encrypt.format=luks');
-  if (encrypted) {
-    const prefix = format === 'qcow2' ? 'encrypt.' : '';
-    const cipher = firstChild(enc, 'cipher');
-    const ivgen = firstChild(enc, 'ivgen');
-    const esc = (s: string) => s.replace(/,/g, ',,');
-    if (cipher) {
-      const name = attrValue(cipher, 'name'), size = attrValue(cipher, 'size'), mode = attrValue(cipher, 'mode'), hash = attrValue(cipher, 'hash');
-      if (name && size) o.push(`${prefix}cipher-alg=${esc(name)}-${esc(size)}`);
-      if (mode) o.push(`${prefix}cipher-mode=${esc(mode)}`);
-      if (hash) o.push(`${prefix}hash-alg=${esc(hash)}`);
-    }
-    if (ivgen) {
-      const name = attrValue(ivgen, 'name'), hash = attrValue(ivgen, 'hash');
-      if (name) o.push(`${prefix}ivgen-alg=${esc(name)}`);
-      if (hash) o.push(`${prefix}ivgen-hash-alg=${esc(hash)}`);
-    }
-  }
-  if (preallocMetadata && format === 'qcow2') o.push(allocation !== undefined && allocation < capacity ? 'preallocation=metadata' : 'preallocation=falloc');
-  else if (format === 'raw' && !encrypted && allocation !== undefined && allocation >= capacity && capacity > 0n) o.push('preallocation=falloc');
-  if (firstChild(target, 'nocow')) o.push('nocow=on');
-  if (format === 'qcow2') {
-    // A <features> element without <compat> makes libvirt's parser set compat 1.1 (VOL-COMPAT-DEFAULT).
-    const compat = textContent(firstChild(target, 'compat')).trim() || (firstChild(target, 'features') ? '1.1' : '');
-    o.push(`compat=${compat || defaultCompat(libvirtVersion)}`);
-  }
-  const cluster = scaled(firstChild(target, 'clusterSize'));
-  if (cluster !== undefined) o.push(`cluster_size=${cluster}`);
-  const features = firstChild(target, 'features');
-  if (format === 'qcow2' && features) {
-    if (firstChild(features, 'lazy_refcounts')) o.push('lazy_refcounts');
-    if (firstChild(features, 'extended_l2')) o.push('extended_l2=on');
-  }
-  if (o.length) args.options = [o.join(',')];
-  const q = (s: string) => (/^[\w./:=,+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
-  const commandLine = ['qemu-img', 'create', '-f', args.format, ...(args.backingFile ? ['-b', args.backingFile] : []), ...(o.length ? ['-o', o.join(',')] : []), args.filename, args.size!].map(q).join(' ');
-  return { args, commandLine, encrypted };
 }
 
 async function runCreateXml(argv: string[], io: CreateCliIO): Promise<number> {

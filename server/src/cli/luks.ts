@@ -4,15 +4,17 @@
 // OPTS: key-secret, cipher-alg, cipher-mode, ivgen-alg, ivgen-hash-alg, hash-alg, iter-time,
 // preallocation (off|metadata|falloc|full). Messages are qemu-img's (`qemu-img: FILE: MSG` becomes
 // `libvirt-volume: FILE: MSG`). The create.ts dispatcher hands `-f luks` here; the helpers below
-// (parseQemuImgOptions, readPassphrase) also serve its qcow2 `encrypt.format=luks` path.
+// (readPassphrase; parseQemuImgOptions lives in writer/volumeXml.ts) also serve its qcow2 `encrypt.format=luks` path.
 // The passphrase is read into memory only and never printed.
 import { readFileSync } from 'node:fs';
 import { checkLuksOptions, type LuksOptionInput, type ResolvedLuksOptions } from '../../../schemas/luksOptions';
 import type { LuksKeyDerivationReport } from '../writer/luks/luksHeader';
 import { weakCryptoLines } from '../../../schemas/weakCrypto';
 import { createLuksImage, luksFormattingLine, WriterError } from '../writer/luks/createLuks';
-import { parseSecretObject, resolvePassphrase, resolveSecret, splitQemuOpts, SecretError, type SecretObject } from '../writer/luks/secrets';
+import { parseSecretObject, resolvePassphrase, resolveSecret, SecretError, type SecretObject } from '../writer/luks/secrets';
 import { nodeWriterIO } from '../writer/nodeIO';
+import { parseQemuImgOptions } from '../writer/volumeXml';
+export { parseQemuImgOptions, parseSize } from '../writer/volumeXml';
 import { parseQemuBool, parseQemuSize, QEMU_MESSAGES } from '../../../schemas/qcow2Options';
 
 export const LUKS_USAGE = `create -f luks [--object secret,id=ID,data=TEXT|file=PATH[,format=base64]] -o key-secret=ID[,OPTS] FILE SIZE
@@ -25,25 +27,6 @@ export const LUKS_USAGE = `create -f luks [--object secret,id=ID,data=TEXT|file=
 // The crypto driver's options plus the file protocol's (nocow, preallocation, extent_size_hint),
 // which qemu-img also accepts with -f luks (block/crypto.c hands them to bdrv_create_file).
 const LUKS_KEYS = ['key-secret', 'cipher-alg', 'cipher-mode', 'ivgen-alg', 'ivgen-hash-alg', 'hash-alg', 'iter-time', 'preallocation', 'size', 'nocow', 'extent_size_hint'];
-
-/** `-o a=b,c=d` (qemu's QemuOpts syntax, `,,` escapes a comma); later occurrences win. */
-export function parseQemuImgOptions(list: string[]): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const s of list) {
-    for (const part of splitQemuOpts(s)) {
-      if (!part) continue;
-      const eq = part.indexOf('=');
-      m.set(eq < 0 ? part : part.slice(0, eq), eq < 0 ? 'on' : part.slice(eq + 1));
-    }
-  }
-  return m;
-}
-
-/** qemu-img size syntax (qemu_strtosz: bytes, or k/M/G/T/P/E suffixes, powers of 1024). */
-export function parseSize(s: string): number | undefined {
-  const r = parseQemuSize(s);
-  return r.ok && r.value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(r.value) : undefined;
-}
 
 async function readStdin(): Promise<Uint8Array> {
   const chunks: Buffer[] = [];
