@@ -9,12 +9,8 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { TextDocument } from 'vscode-languageserver-textdocument';
-import { DiagnosticSeverity } from 'vscode-languageserver-types';
 import { createOptionList, QCOW2_CREATE_OPTIONS, RAW_CREATE_OPTIONS, splitOptionString, type CreateArgs, type CreateOptionDef } from '../../../schemas/qcow2Options';
 import { NEWEST_LIBVIRT, POOL_TYPES, type PoolType } from '../../../schemas/vocabulary';
-import { getLanguageService } from '../service/languageService';
-import { firstChild, parseXml, textContent } from '../service/xmlModel';
 import { createImage, planCreate, preflight, WriterError, type QcowEncryptionProvider, type WriteProgress } from '../writer/create';
 import { nodeProbeIO, nodeWriterIO } from '../writer/nodeIO';
 import { tryProbeImage } from '../writer/probe';
@@ -275,6 +271,11 @@ async function runCreateXml(argv: string[], io: CreateCliIO): Promise<number> {
     io.err(`libvirt-volume: cannot read '${xmlPath}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
     return 2;
   }
+  // The language service is loaded only here: `create -f …` never pays for its start-up.
+  const { TextDocument } = require('vscode-languageserver-textdocument') as typeof import('vscode-languageserver-textdocument');
+  const { DiagnosticSeverity } = require('vscode-languageserver-types') as typeof import('vscode-languageserver-types');
+  const { getLanguageService } = require('../service/languageService') as typeof import('../service/languageService');
+  const { firstChild, parseXml, textContent } = require('../service/xmlModel') as typeof import('../service/xmlModel');
   const doc = parseXml(text);
   if (doc.root?.name !== 'volume') { io.err(`libvirt-volume: ${xmlPath}: not a <volume> document\n`); return 1; }
   // Refuse what libvirt refuses: the language service's error diagnostics.

@@ -43,9 +43,21 @@ export function cryptRun(sc: SectorCipher, iv: Uint8Array, buf: Uint8Array, off:
   if (len % bs !== 0) throw new Error(`length ${len} is not a multiple of the ${bs}-byte block`);
   switch (sc.mode) {
     case 'ecb':
+      if (!decrypt && c.encryptBlocks) { c.encryptBlocks(buf, off, len); return; }
+      if (decrypt && c.decryptBlocks) { c.decryptBlocks(buf, off, len); return; }
       for (let p = off; p < off + len; p += bs) decrypt ? c.decryptBlock(buf, p, buf, p) : c.encryptBlock(buf, p, buf, p);
       return;
     case 'cbc': {
+      if (!decrypt && c.encryptCbc) { c.encryptCbc(iv, buf, off, len); return; }
+      if (decrypt && c.decryptBlocks) {
+        // P[i] = D(C[i]) ^ C[i-1]: every block decrypts independently, then one XOR pass.
+        const prev = new Uint8Array(len);
+        prev.set(iv.subarray(0, bs), 0);
+        prev.set(buf.subarray(off, off + len - bs), bs);
+        c.decryptBlocks(buf, off, len);
+        xorInto(buf, off, prev, 0, len);
+        return;
+      }
       const prev = Uint8Array.from(iv);
       const save = new Uint8Array(bs);
       for (let p = off; p < off + len; p += bs) {
@@ -64,6 +76,17 @@ export function cryptRun(sc: SectorCipher, iv: Uint8Array, buf: Uint8Array, off:
     }
     case 'ctr': {
       const ctr = Uint8Array.from(iv);
+      if (c.encryptBlocks) {
+        // The key stream is the counter blocks encrypted: build them all, encrypt them at once.
+        const ks = new Uint8Array(len);
+        for (let p = 0; p < len; p += bs) {
+          ks.set(ctr, p);
+          for (let i = bs - 1; i >= 0; i--) { ctr[i] = (ctr[i] + 1) & 0xff; if (ctr[i]) break; }
+        }
+        c.encryptBlocks(ks, 0, len);
+        xorInto(buf, off, ks, 0, len);
+        return;
+      }
       const ks = new Uint8Array(bs);
       for (let p = off; p < off + len; p += bs) {
         c.encryptBlock(ctr, 0, ks, 0);
@@ -76,6 +99,16 @@ export function cryptRun(sc: SectorCipher, iv: Uint8Array, buf: Uint8Array, off:
       if (bs !== 16 || !sc.tweak) throw new Error('xts needs a 128-bit block cipher and a tweak key');
       const t = new Uint8Array(16);
       sc.tweak.encryptBlock(iv, 0, t, 0);
+      const batch = decrypt ? c.decryptBlocks?.bind(c) : c.encryptBlocks?.bind(c);
+      if (batch) {
+        // XOR with every block's tweak, one ECB pass over the run, XOR again.
+        const tw = new Uint8Array(len);
+        for (let p = 0; p < len; p += 16) { tw.set(t, p); mulAlpha(t); }
+        xorInto(buf, off, tw, 0, len);
+        batch(buf, off, len);
+        xorInto(buf, off, tw, 0, len);
+        return;
+      }
       for (let p = off; p < off + len; p += 16) {
         xorInto(buf, p, t, 0, 16);
         decrypt ? c.decryptBlock(buf, p, buf, p) : c.encryptBlock(buf, p, buf, p);
