@@ -8,6 +8,8 @@ interface VolumeDescription {
   name?: string;
   format?: string;
   encrypted: boolean;
+  legacyAes: boolean;
+  legacyAesWarning?: string;
   targetPath?: string;
   suggestedOutput: string;
   errors: { line: number; character: number; code: string; message: string }[];
@@ -44,9 +46,14 @@ export async function createVolumeUi(client: LanguageClient, uri?: vscode.Uri): 
       void vscode.window.showErrorMessage(`Create Volume: ${vscode.workspace.asRelativePath(uri)} has ${d.errors.length} error(s) libvirt would refuse.`, { modal: true, detail });
       return;
     }
+    // Legacy qcow AES (a libvirt < 4.5 document): the CLI wants --allow-insecure-aes, we ask.
+    if (d.legacyAes) {
+      const go = await vscode.window.showWarningMessage('Create Volume: legacy qcow2 AES encryption', { modal: true, detail: d.legacyAesWarning }, 'Create anyway');
+      if (go !== 'Create anyway') return;
+    }
     const out = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(d.suggestedOutput), title: `Write the ${d.format ?? ''} image of ${d.name ?? 'the volume'} to` });
     if (!out) return;
-    return await run(client, { uri: uri.toString() }, out.fsPath, d.encrypted);
+    return await run(client, { uri: uri.toString(), ...(d.legacyAes ? { allowInsecureAes: true } : {}) }, out.fsPath, d.encrypted && !d.legacyAes);
   } catch (err) {
     // -32800: RequestCancelled (the Cancel button of the progress); the writer removed its temp file.
     if ((err as { code?: number })?.code === -32800 || err instanceof vscode.CancellationError) void vscode.window.showInformationMessage('Create Volume cancelled; nothing was written.');

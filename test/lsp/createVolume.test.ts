@@ -131,12 +131,37 @@ test('refusals: errors listed, existing file kept, nothing written', async () =>
   assert.deepEqual(leftovers(), []);
 });
 
+test('legacy qcow AES (a libvirt 4.0 document): refused until allowInsecureAes, then made without a passphrase', async () => {
+  c.settings = { libvirtVolume: { libvirtVersion: '4.0.0' } };
+  void c.conn.sendNotification('workspace/didChangeConfiguration', { settings: {} });
+  await new Promise((r) => setTimeout(r, 300));
+  try {
+    const u = write('old.xml', volume('old.qcow2', 'qcow2', { extra: "\n    <encryption format='qcow'>\n      <secret type='passphrase' uuid='" + UUID + "'/>\n    </encryption>" }));
+    const out = join(dir, 'old.qcow2');
+    const d = await c.request<{ legacyAes: boolean; legacyAesWarning?: string; errors: unknown[] }>('workspace/executeCommand', { command: 'libvirtVolume.describeVolume', arguments: [{ uri: u }] });
+    assert.deepEqual(d.errors, []);
+    assert.equal(d.legacyAes, true);
+    assert.match(d.legacyAesWarning ?? '', /insecure/);
+    await assert.rejects(create({ uri: u, output: out }), /allowInsecureAes/);
+    assert.ok(!existsSync(out));
+    const r = await create({ uri: u, output: out, allowInsecureAes: true });
+    assert.equal(r.format, 'qcow2');
+    assert.deepEqual((info(out)['format-specific'] as { data: { encrypt?: { format: string } } }).data.encrypt, { format: 'aes' });
+    assert.ok(qemuIo(out, 'qcow2', 'any passphrase: qcow AES keys come from it at open time').ok);
+    assert.deepEqual(leftovers(), []);
+  } finally {
+    c.settings = {};
+    void c.conn.sendNotification('workspace/didChangeConfiguration', { settings: {} });
+    await new Promise((r) => setTimeout(r, 300));
+  }
+});
+
 test('describeVolume: what the prompts need', async () => {
   const u = write('desc.xml', volume('desc.qcow2', 'qcow2', { encrypted: true, extra: '' }));
   const d = await c.request<{ name: string; format: string; encrypted: boolean; secretUuid: string; suggestedOutput: string; errors: unknown[] }>('workspace/executeCommand', { command: 'libvirtVolume.describeVolume', arguments: [{ uri: u }] });
   assert.deepEqual({ ...d, uri: undefined, capacity: undefined, encryptionFormat: undefined }, {
     uri: undefined, capacity: undefined, encryptionFormat: undefined,
-    name: 'desc.qcow2', format: 'qcow2', encrypted: true, secretUuid: UUID, suggestedOutput: join(dir, 'desc.qcow2'), errors: [],
+    name: 'desc.qcow2', format: 'qcow2', encrypted: true, legacyAes: false, secretUuid: UUID, suggestedOutput: join(dir, 'desc.qcow2'), errors: [],
   });
 });
 

@@ -123,6 +123,31 @@ test('legacy qcow2 AES: refused without --allow-insecure-aes (message names the 
   }
 });
 
+test('volume XML for libvirt < 4.5 with <encryption format=qcow|default> on qcow2: legacy AES as qemu-img makes it, only with --allow-insecure-aes', () => {
+  for (const format of ['qcow', 'default']) {
+    const xml = join(dir, `old-${format}.xml`), img = join(dir, `old-${format}.qcow2`), ref = join(dir, `old-${format}-ref.qcow2`);
+    fs.writeFileSync(xml, `<volume><name>old.qcow2</name><capacity unit='M'>16</capacity><target><format type='qcow2'/>
+  <encryption format='${format}'><secret type='passphrase' uuid='11111111-2222-3333-4444-555555555555'/></encryption></target></volume>`);
+    // libvirt 9.0 refuses it (VCR-QCOW-ENC, since 4.5.0) …
+    const now = ours('-q', xml, '--output', img, '--allow-insecure-aes');
+    assert.equal(now.status, 1);
+    assert.match(now.stderr, /creation of qcow2 encrypted image is not supported/);
+    // … libvirt 4.0 ran qemu-img with encryption=on: refused here until the user says so.
+    const no = ours(xml, '--libvirt-version', '4.0.0', '--output', img);
+    assert.equal(no.status, 1);
+    assert.match(no.stdout, /would run: qemu-img create -f qcow2 -o encryption=on,encrypt\.key-secret=old\.qcow2_encrypt0,compat=0\.10 /);
+    assert.match(no.stderr, /--allow-insecure-aes/);
+    assert.equal(fs.existsSync(img), false);
+    const yes = ours('-q', xml, '--libvirt-version', '4.0.0', '--output', img, '--allow-insecure-aes');
+    assert.equal(yes.status, 0, yes.stderr);
+    assert.match(yes.stderr, /insecure/);
+    assert.equal(run('qemu-img', ['create', '-q', '-f', 'qcow2', '--object', `secret,id=s0,file=${pw}`, '-o', 'encryption=on,encrypt.key-secret=s0,compat=0.10', ref, '16384K']).status, 0);
+    assert.ok(fs.readFileSync(img).equals(fs.readFileSync(ref)), format);
+    const w = qio(img, 'qcow2', pw, 'write -P 0x22 0 4096', 'read -P 0x22 0 4096');
+    assert.equal(w.status, 0, w.stderr);
+  }
+});
+
 test('volume XML with <encryption format=luks>: raw → LUKS container, qcow2 → embedded; <cipher>/<ivgen> as libvirt maps them', () => {
   const vol = (name: string, fmt: string, enc: string) => `<volume>
   <name>${name}</name>

@@ -259,7 +259,7 @@ async function runCreateXml(argv: string[], io: CreateCliIO): Promise<number> {
       poolType = t as PoolType;
     }
     else if (a === '--object' || a === '--passphrase-file' || a === '--passphrase-env') { passthrough.push(a, argv[++i] ?? ''); }
-    else if (a === '--passphrase-stdin') passthrough.push(a);
+    else if (a === '--passphrase-stdin' || a === '--allow-insecure-aes') passthrough.push(a);
     else if (a.startsWith('-')) { io.err(`libvirt-volume: unknown option ${a}\n${USAGE}\n`); return 2; }
     else if (!xmlPath) xmlPath = a;
     else { io.err(`libvirt-volume: Unexpected argument: ${a}\n`); return 2; }
@@ -307,6 +307,10 @@ async function runCreateXml(argv: string[], io: CreateCliIO): Promise<number> {
     io.err(`libvirt-volume: ${(e as Error).message}\n`);
     return 1;
   }
+  // Legacy qcow AES derives nothing at creation: the key secret the mapping names only has to
+  // exist (the passphrase matters when libvirt opens the image with its <secret>).
+  const aesSecret = m.legacyAes ? /encrypt\.key-secret=([^,]+)/.exec((m.args.options ?? []).join(','))?.[1] : undefined;
+  if (aesSecret && !p.objects.some((o) => o.id === aesSecret)) p.objects.push({ id: aesSecret });
   // libvirt checks the backing store itself and always passes the format: qemu-img then opens it.
   return createFromParsed(p, io);
 }

@@ -15,6 +15,7 @@ import { ErrorCodes, LSPErrorCodes, ResponseError, type CancellationToken, type 
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { DiagnosticSeverity } from 'vscode-languageserver-types';
 import { attrValue, path as xpath, textContent } from '../service/xmlModel';
+import { INSECURE_AES_WARNING } from '../../../schemas/luksOptions';
 import type { ServerState } from './server';
 import type { WorkerReply, WorkerJob } from './createWorker';
 
@@ -26,6 +27,12 @@ export interface VolumeDescription {
   encrypted: boolean;
   encryptionFormat?: string;
   secretUuid?: string;
+  /**
+   * qcow2 with `<encryption format='qcow'|'default'>` (accepted before libvirt 4.5.0): legacy qcow
+   * AES. Created only with `allowInsecureAes`, after the editor showed `legacyAesWarning`.
+   */
+  legacyAes: boolean;
+  legacyAesWarning?: string;
   targetPath?: string;
   /** Where to write: the target path when its folder is writable, else next to the XML. */
   suggestedOutput: string;
@@ -50,6 +57,8 @@ export interface CreateVolumeParams {
   writeSecretXml?: boolean;
   /** LUKS key-derivation time in ms (qemu's iter-time; default 2000). Tests use 10. */
   iterTimeMs?: number;
+  /** The user confirmed creating legacy qcow AES (the CLI's --allow-insecure-aes). */
+  allowInsecureAes?: boolean;
 }
 
 export interface CreateVolumeResult {
@@ -96,17 +105,21 @@ export function describeVolume(state: ServerState, uri: string): VolumeDescripti
   const name = textContent(xpath(root, 'name')).trim() || undefined;
   const targetPath = textContent(xpath(target, 'path')).trim() || undefined;
   const cap = xpath(root, 'capacity');
+  const format = attrValue(xpath(target, 'format'), 'type') ?? 'raw';
+  const legacyAes = !!enc && format === 'qcow2' && (attrValue(enc, 'format') ?? 'default') !== 'luks';
   const xmlDir = dirname(uriToPath(doc.uri));
   const fileName = basename(targetPath || name || 'volume.img');
   const suggestedOutput = targetPath && isAbsolute(targetPath) && writableDir(dirname(targetPath)) ? targetPath : join(xmlDir, fileName);
   return {
     uri: doc.uri,
     name,
-    format: attrValue(xpath(target, 'format'), 'type') ?? 'raw',
+    format,
     capacity: cap ? `${textContent(cap).trim()}${attrValue(cap, 'unit') ? ' ' + attrValue(cap, 'unit') : ''}` : undefined,
     encrypted: !!enc,
     encryptionFormat: attrValue(enc, 'format'),
     secretUuid: attrValue(xpath(enc, 'secret'), 'uuid'),
+    legacyAes,
+    legacyAesWarning: legacyAes ? INSECURE_AES_WARNING : undefined,
     targetPath,
     suggestedOutput,
     errors,
@@ -255,8 +268,12 @@ export async function createVolume(state: ServerState, p: CreateVolumeParams, to
     throw new ResponseError(ErrorCodes.InvalidParams, `the volume XML has ${desc.errors.length} error(s) libvirt would refuse:\n${list}`, { errors: desc.errors });
   }
   if (existsSync(output) && !force) throw new ResponseError(ErrorCodes.InvalidParams, `${output} exists (pass force to replace it)`);
+  if (desc.legacyAes && !p.allowInsecureAes) {
+    throw new ResponseError(ErrorCodes.InvalidParams, `${INSECURE_AES_WARNING} Create Volume makes one only with allowInsecureAes (the editor asks first).`);
+  }
   let passphrase: string | undefined;
-  if (desc.encrypted) {
+  // qcow AES stores no key material: nothing to derive, so no passphrase is asked for.
+  if (desc.encrypted && !desc.legacyAes) {
     const file = p.passphraseFile || state.settings().passphraseFile;
     passphrase = p.passphrase ?? (file ? readPassphrase(file) : undefined);
     if (!passphrase) throw new ResponseError(ErrorCodes.InvalidParams, 'an encrypted volume needs a passphrase (passphrase or passphraseFile)');
@@ -269,7 +286,7 @@ export async function createVolume(state: ServerState, p: CreateVolumeParams, to
   let last = 0;
   try {
     const { format } = await runInWorker(
-      { xmlText, xmlPath, output, force, passphrase, libvirtVersion: state.settings().libvirtVersion, iterTimeMs: typeof p.iterTimeMs === 'number' && p.iterTimeMs > 0 ? p.iterTimeMs : undefined },
+      { xmlText, xmlPath, output, force, passphrase, libvirtVersion: state.settings().libvirtVersion, allowInsecureAes: !!p.allowInsecureAes, iterTimeMs: typeof p.iterTimeMs === 'number' && p.iterTimeMs > 0 ? p.iterTimeMs : undefined },
       (done, total, message) => {
         const now = Date.now();
         if (now - last < 100 && done < total) return;

@@ -8,7 +8,7 @@ import type { LuksOptionInput } from '../../../schemas/luksOptions';
 import { mapVolumeXml, parseQemuImgOptions, parseSize } from '../writer/volumeXml';
 import { createImage, planCreate } from '../writer/create';
 import { createLuksImage } from '../writer/luks/createLuks';
-import { qcowLuksEncryption } from '../writer/luks/qcowEncryption';
+import { qcowAesEncryption, qcowLuksEncryption } from '../writer/luks/qcowEncryption';
 import { nodeProbeIO, nodeWriterIO } from '../writer/nodeIO';
 
 export interface WorkerJob {
@@ -24,6 +24,8 @@ export interface WorkerJob {
   iterTimeMs?: number;
   /** Decides libvirt's defaults (qcow2 compat). */
   libvirtVersion?: string;
+  /** The user confirmed legacy qcow AES (only reachable for libvirt < 4.5.0 documents). */
+  allowInsecureAes?: boolean;
 }
 
 export type WorkerReply =
@@ -67,9 +69,10 @@ export async function writeVolumeImage(job: WorkerJob, hooks: WriterHooks): Prom
     if (!v.ok) throw new Error(v.message);
     if (planned.refusal) throw new Error(planned.refusal);
     let encryption;
-    if (v.spec.encrypt) {
-      // libvirt creates only LUKS inside qcow2 (qcow/default are refused since 4.5.0).
-      if (v.spec.encrypt.format !== 'luks') throw new Error(`encrypt.format=${v.spec.encrypt.format} is not created by Create Volume`);
+    if (v.spec.encrypt?.format === 'aes') {
+      // libvirt before 4.5.0 made qcow AES from format qcow/default; nothing is derived or stored.
+      encryption = qcowAesEncryption(!!job.allowInsecureAes);
+    } else if (v.spec.encrypt) {
       if (!passphrase) throw new Error('an encrypted volume needs a passphrase');
       const { 'key-secret': _k, ...luksOpts } = v.spec.encrypt.options as Record<string, string>;
       const o = luksOpts as LuksOptionInput;

@@ -33,6 +33,12 @@ export interface XmlMapping {
   /** The equivalent qemu-img command line (for the user). */
   commandLine: string;
   encrypted: boolean;
+  /**
+   * qcow2 with `<encryption format='qcow'|'default'>`: legacy qcow AES (`encryption=on`), which
+   * libvirt created before 4.5.0 (VCR-QCOW-ENC refuses it since). Created only when the user says
+   * so explicitly (--allow-insecure-aes; the editor asks).
+   */
+  legacyAes: boolean;
 }
 
 /** libvirt's compat default for qcow2 targets: 0.10 before 10.2.0, 1.1 since. */
@@ -45,6 +51,11 @@ function scaled(el: ReturnType<typeof firstChild>): bigint | undefined {
   const m = /^\s*\+?(\d+)\s*$/.exec(textContent(el));
   const mul = unitMultiplier(attrValue(el, 'unit') ?? 'bytes');
   return m && mul !== undefined ? BigInt(m[1]) * mul : undefined;
+}
+
+/** The qemu secret id libvirt gives a volume's passphrase (storage_util.c: "<name>_encrypt0"). */
+export function legacySecretId(vol: ReturnType<typeof firstChild>): string {
+  return `${textContent(firstChild(vol, 'name')).trim() || 'volume'}_encrypt0`;
 }
 
 /** Maps a <volume> document (already validated) to qemu-img create arguments. */
@@ -65,8 +76,14 @@ export function mapVolumeXml(text: string, output: string, libvirtVersion: strin
     args.backingFile = backingPath;
     o.push(`backing_fmt=${attrValue(firstChild(backing, 'format'), 'type') ?? 'raw'}`);
   }
-  if (encrypted && format === 'qcow2') o.push('encrypt.format=luks');
-  if (encrypted) {
+  // libvirt before 4.5.0 passed `encryption=on` for the old qcow formats (storage_util.c); the
+  // <cipher>/<ivgen> elements belong to luks only and are ignored otherwise (ENC-CIPHER-ONLY-LUKS).
+  const legacyAes = encrypted && format === 'qcow2' && (attrValue(enc, 'format') ?? 'default') !== 'luks';
+  // qemu-img wants a key secret even though qcow AES stores no key material (the passphrase is
+  // only used when the image is opened); libvirt names its secret object NAME_encrypt0.
+  if (legacyAes) o.push('encryption=on', `encrypt.key-secret=${legacySecretId(vol)}`);
+  else if (encrypted && format === 'qcow2') o.push('encrypt.format=luks');
+  if (encrypted && !legacyAes) {
     const prefix = format === 'qcow2' ? 'encrypt.' : '';
     const cipher = firstChild(enc, 'cipher');
     const ivgen = firstChild(enc, 'ivgen');
@@ -101,6 +118,6 @@ export function mapVolumeXml(text: string, output: string, libvirtVersion: strin
   if (o.length) args.options = [o.join(',')];
   const q = (s: string) => (/^[\w./:=,+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
   const commandLine = ['qemu-img', 'create', '-f', args.format, ...(args.backingFile ? ['-b', args.backingFile] : []), ...(o.length ? ['-o', o.join(',')] : []), args.filename, args.size!].map(q).join(' ');
-  return { args, commandLine, encrypted };
+  return { args, commandLine, encrypted, legacyAes };
 }
 
