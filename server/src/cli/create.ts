@@ -29,7 +29,8 @@ export const USAGE = `create -f FMT [-b BACKING -F BACKING_FMT] [-u] [-o OPT=VAL
   backing_file, backing_fmt, nocow, extent_size_hint, encrypt.* (LUKS). raw: preallocation, nocow.
   Safer than qemu-img: refuses an existing FILENAME or data_file unless --force; refuses -F that
   contradicts the backing file's header; writes a temporary file and renames it.
-  A relative data_file is created next to the image (qemu-img: in the current directory).
+  A relative data_file is created next to the image (qemu-img: in the current directory); qemu
+  opens it relative to its own current directory, so prefer an absolute data_file.
 create VOLUME.xml [--output PATH] [--force] [--libvirt-version X.Y.Z] [--pool-type T] [--prealloc-metadata]
   Create the image a libvirt <volume> describes, mapped to qemu-img options as libvirt does;
   refuses what libvirt refuses (the diagnostics of 'check').
