@@ -176,6 +176,10 @@ async function createFromParsed(p: Parsed, io: CreateCliIO, announce?: string): 
   if (pre) { io.err(`libvirt-volume: ${p.args.filename}: ${pre}\n`); return 1; }
   if (announce && !p.quiet) io.out(announce + '\n');
   if (!p.quiet) io.out(v.formatting + '\n');
+  // The header keeps the name as given and qemu opens it relative to its own working directory.
+  if (v.spec.dataFile !== undefined && !isAbsolute(v.spec.dataFile)) {
+    io.err(`libvirt-volume: warning: data_file '${v.spec.dataFile}' is relative: qemu opens it relative to the current directory of whatever opens the image; an absolute path is safer\n`);
+  }
 
   let encryption: QcowEncryptionProvider | undefined;
   let luks: ReturnType<typeof qcowLuksEncryption> | undefined;
