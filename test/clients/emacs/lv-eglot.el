@@ -5,7 +5,7 @@
 (require 'eglot)
 (require 'json)
 (setq eglot-sync-connect t)
-(add-to-list 'eglot-server-programs `(nxml-mode . ("node" ,(getenv "LV_SERVER") "--stdio")))
+(add-to-list 'eglot-server-programs `(nxml-mode . ("node" "--max-semi-space-size=64" ,(getenv "LV_SERVER") "--stdio")))
 
 (let* ((out (getenv "LV_OUT"))
        (t0 (float-time))

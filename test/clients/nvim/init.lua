@@ -37,7 +37,7 @@ vim.api.nvim_create_autocmd('FileType', { pattern = 'xml', once = true, callback
     local t0 = vim.loop.hrtime()
     local id = vim.lsp.start_client({
       name = 'libvirt-volume',
-      cmd = { 'node', server, '--stdio' },
+      cmd = { 'node', '--max-semi-space-size=64', server, '--stdio' },
       root_dir = vim.fn.getcwd(),
       settings = { libvirtVolume = { libvirtVersion = os.getenv('LV_LIBVIRT_VERSION') or '' } },
     })
