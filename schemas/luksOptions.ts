@@ -322,7 +322,7 @@ export const INSECURE_AES_FLAG = '--allow-insecure-aes';
 export const INSECURE_AES_WARNING =
   'legacy qcow2 AES encryption is insecure: AES-CBC with the sector number as IV (predictable, leaks patterns), ' +
   'the key is the passphrase itself padded to 16 bytes (no key derivation, no salt), and there is no way to change the passphrase. ' +
-  'qemu system emulators refuse to open such images; libvirt refuses to create them. Use encrypt.format=luks.';
+  'qemu system emulators refuse to open such images; libvirt refuses to create them since 4.5.0. Use encrypt.format=luks.';
 export const INSECURE_AES_REFUSAL =
   `legacy qcow2 AES encryption (encryption=on / encrypt.format=aes) is insecure and not created by default; pass ${INSECURE_AES_FLAG} to create it anyway, or use encrypt.format=luks`;
 

@@ -7,7 +7,7 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launchBrowser, prepare, ROOT, startSession, waitForJson, type Browser, type Page, type Session } from './harness';
@@ -241,6 +241,36 @@ test('DOM smoke: squiggle, Problems panel, and Create Volume from the command pa
     mark('wizard');
     assert.equal((JSON.parse(execFileSync('qemu-img', ['info', '--output=json', wiz], { encoding: 'utf8' })) as { format: string; 'virtual-size': number })['virtual-size'], 8 * 2 ** 20);
     assert.match(readFileSync(join(session.workspace, 'wizard.xml'), 'utf8'), /<format type='raw'\/>/);
+
+    // Legacy qcow AES, judged as libvirt 4.0 (which still created it): Create Volume asks first.
+    // The workspace setting reaches the server through the client's configuration sync.
+    mkdirSync(join(session.workspace, '.vscode'), { recursive: true });
+    writeFileSync(join(session.workspace, '.vscode', 'settings.json'), JSON.stringify({ 'libvirtVolume.libvirtVersion': '4.0.0' }));
+    await page.waitForTimeout(1500);
+    const legacy = page.locator('.explorer-folders-view .monaco-list-row[aria-label^="legacy-aes.xml"]').first();
+    const legacyOut = join(session.workspace, 'legacy.qcow2');
+    const confirmLegacy = async (button: 'Create anyway' | 'Cancel') => {
+      await page.keyboard.press('Escape');
+      await legacy.click();
+      await page.waitForSelector('.monaco-editor .view-lines', { timeout: 15_000 });
+      await page.waitForTimeout(500);
+      await palette(page, 'Libvirt: Create Volume');
+      const dialog = page.locator('.monaco-dialog-box');
+      await dialog.waitFor({ timeout: 15_000 });
+      assert.match((await dialog.allInnerTexts()).join('\n'), /legacy qcow2 AES encryption[\s\S]*insecure/);
+      if (button === 'Create anyway') await page.screenshot({ path: join(SHOTS, 'create-volume-legacy-aes.png') });
+      await page.locator(`.monaco-dialog-box .monaco-button:has-text("${button}")`).first().click();
+    };
+    await confirmLegacy('Cancel');
+    await page.waitForTimeout(1000);
+    assert.equal(await page.locator('.quick-input-widget:not([style*="display: none"]) .quick-input-title').count(), 0, 'no save dialog after Cancel');
+    assert.ok(!existsSync(legacyOut), 'nothing written after Cancel');
+    await confirmLegacy('Create anyway');
+    await acceptSaveDialog(page, /Write the qcow2 image of legacy\.qcow2/);
+    await waitToasts(page, async (ts) => ts.some((t) => t.includes(`Created ${legacyOut}`)));
+    mark('legacy-aes');
+    const legacyInfo = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', legacyOut], { encoding: 'utf8' })) as { 'format-specific': { data: { encrypt?: { format: string } } } };
+    assert.deepEqual(legacyInfo['format-specific'].data.encrypt, { format: 'aes' });
     console.log(`# DOM smoke: ${marks.join(', ')}; screenshots in ${SHOTS}`);
   } catch (err) {
     await shotPage?.screenshot({ path: join(SHOTS, 'failure.png') }).catch(() => undefined);
