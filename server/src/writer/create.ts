@@ -70,7 +70,7 @@ export class WriterError extends Error {
 const CHUNK = 2 * 1024 * 1024;
 const META_CHUNK = 256 * 1024;
 /** Metadata written between background flushes (see writeMetadata). */
-const EARLY_FLUSH_BYTES = 16 << 20;
+const EARLY_FLUSH_BYTES = 32 << 20;
 
 function checkCancel(token?: CancellationToken): void {
   if (token?.isCancellationRequested) throw new WriterError('cancelled', 'cancelled');

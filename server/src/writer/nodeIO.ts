@@ -28,10 +28,10 @@ export function nodeWriterIO(): WriterIO {
   /** Bytes written since the last flush, per fd. */
   const dirty = new Map<number, number>();
   return {
-    // Metadata calls (open, close, ftruncate, stat, link, rename) are synchronous: each is one
-    // short syscall on a local file, while a thread-pool round trip costs 0.1–0.5 ms — most of a
-    // sparse qcow2's creation time. Long calls (fsync, big writes)
-    // stay asynchronous so that progress and cancellation keep flowing.
+    // Metadata calls (open, close, ftruncate, stat, link, rename, unlink) are synchronous: each is
+    // one short syscall on a local file, while a thread-pool round trip costs 0.1–0.5 ms — most of
+    // a sparse qcow2's creation time (unlink only frees data on the error path). Long calls (big
+    // flushes, big writes) stay asynchronous so that progress and cancellation keep flowing.
     async open(path, mode) {
       const flags = mode === 'create-exclusive' ? fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL
         : mode === 'write' ? fs.constants.O_RDWR : fs.constants.O_RDONLY;
