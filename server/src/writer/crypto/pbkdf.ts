@@ -22,6 +22,7 @@ export function measureBlockRate(hash: string, budgetMs = 30): number {
   const chunkMs = budgetMs / 3;
   let iters = 1 << 12;
   let best = 0;
+  let last = 0;
   let runs = 0;
   for (let spent = 0; (spent < budgetMs || runs < 3) && spent < budgetMs * 10;) {
     const w0 = performance.now();
@@ -31,11 +32,12 @@ export function measureBlockRate(hash: string, budgetMs = 30): number {
     const wall = performance.now() - w0;
     spent += wall;
     const ms = Math.max(Math.min(wall, (c.user + c.system) / 1000), 0.001);
-    if (ms >= chunkMs / 2) { best = Math.max(best, (iters * 1000) / ms); runs++; }
-    if (iters >= 1 << 26) return best || (iters * 1000) / ms;
+    last = (iters * 1000) / ms;
+    if (ms >= chunkMs / 2) { best = Math.max(best, last); runs++; }
+    if (iters >= 1 << 26) break;
     iters = Math.max(1, Math.ceil((iters * chunkMs) / ms));
   }
-  return best;
+  return best || last;
 }
 
 /** Iterations per second for an output of `outLen` bytes (PBKDF2 computes one chain per block). */
