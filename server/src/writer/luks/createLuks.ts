@@ -10,6 +10,7 @@ import type { Fd, WriterIO } from '../io';
 import { checkLuksOptions, LUKS1, type LuksOptionInput, type ResolvedLuksOptions } from '../../../../schemas/luksOptions';
 import { buildLuksHeader, type LuksKeyDerivationReport } from './luksHeader';
 import { abortError } from '../crypto/pbkdf';
+import { BackgroundFlush } from '../backgroundFlush';
 
 export type Preallocation = 'off' | 'metadata' | 'falloc' | 'full';
 export const PREALLOCATIONS: Preallocation[] = ['off', 'metadata', 'falloc', 'full'];
@@ -118,10 +119,19 @@ async function createLuksImageWithSignal(p: CreateLuksParams): Promise<CreateLuk
     } else if (prealloc === 'full' || prealloc === 'falloc') {
       // qemu preallocates the whole file (header area included) before writing the header.
       const zeros = new Uint8Array(Math.min(ZERO_CHUNK, Math.max(fileSize, 1)));
-      for (let pos = 0; pos < fileSize; pos += zeros.length) {
-        if (p.signal?.aborted) throw abortError();
-        await io.pwrite(fd, zeros.subarray(0, Math.min(zeros.length, fileSize - pos)), pos);
-        p.onProgress?.(0.9 + 0.1 * (pos / fileSize), 'write');
+      const flush = new BackgroundFlush(io, fd);
+      try {
+        for (let pos = 0; pos < fileSize; pos += zeros.length) {
+          if (p.signal?.aborted) throw abortError();
+          const n = Math.min(zeros.length, fileSize - pos);
+          await io.pwrite(fd, zeros.subarray(0, n), pos);
+          await flush.wrote(n, async () => undefined);
+          p.onProgress?.(0.9 + 0.1 * (pos / fileSize), 'write');
+        }
+        await flush.done();
+      } catch (err) {
+        await flush.settled();
+        throw err;
       }
     } else {
       await io.ftruncate(fd, fileSize);
