@@ -63,7 +63,14 @@ const SPECS: [string, string[]][] = [
   ['qcow2 + data file', ['-f', 'qcow2', '-o', 'data_file=img.data,preallocation=full', 'img', '8M']],
   ['raw full 12M', ['-f', 'raw', '-o', 'preallocation=full', 'img', '12M']],
   ['raw sparse', ['-f', 'raw', 'img', '1G']],
+  // Over 32 MiB: a background flush runs while the zeros are written (writer/backgroundFlush.ts).
+  ['raw full 40M', ['-f', 'raw', '-o', 'preallocation=full', 'img', '40M']],
 ];
+
+test('a write over 32 MiB flushes in the background before the final flush', async () => {
+  assert.equal(await countCalls(spec(['-f', 'raw', '-o', 'preallocation=full', 'img', '40M']), 'fsync'), 2);
+  assert.equal(await countCalls(spec(['-f', 'raw', '-o', 'preallocation=full', 'img', '12M']), 'fsync'), 1);
+});
 
 for (const [name, args] of SPECS) {
   test(`${name}: ENOSPC/EIO at any step leaves nothing behind`, async () => {
