@@ -5,7 +5,8 @@
 // Sources: libvirt src/conf/schemas/{storagevol,storagecommon,domaincommon,secret}.rng,
 // docs/formatstorage.rst, formatstorageencryption.rst, formatsecret.rst, formatdomain.rst.
 import {
-  COMPAT_VALUES, DOC, ENCRYPTION_ENGINES, SECRET_TYPES, SECRET_USAGE_TYPES, UNITS, VOLUME_TYPES, type Term,
+  COMPAT_VALUES, DISK_BUSES, DISK_DEVICES, DISK_HOST_TRANSPORTS, DISK_NET_PROTOCOLS, DISK_SOURCE_TYPES, DOC, ENCRYPTION_ENGINES,
+  SECRET_TYPES, SECRET_USAGE_TYPES, UNITS, VOLUME_TYPES, type Term,
 } from './vocabulary';
 
 /**
@@ -217,12 +218,24 @@ const DISK_SOURCE: ElementDef = {
     { name: 'file', insert: true, description: 'Image path (disk type file).', doc: D },
     { name: 'dev', description: 'Block device path (disk type block).', doc: D },
     { name: 'dir', description: 'Directory (disk type dir).', doc: D },
-    { name: 'protocol', values: ['rbd', 'iscsi', 'nbd', 'gluster', 'http', 'https', 'ftp', 'ftps', 'ssh', 'tftp'].map((value) => ({ value, description: `Network protocol ${value}.` })), description: 'Network protocol (disk type network).', doc: D },
+    { name: 'protocol', values: DISK_NET_PROTOCOLS, description: 'Network protocol (disk type network; required there).', doc: D },
     { name: 'name', description: 'Network image name (e.g. `pool/image` for rbd).', doc: D },
     { name: 'pool', description: 'Storage pool name (disk type volume).', doc: D },
     { name: 'volume', description: 'Volume name in the pool (disk type volume).', doc: D },
   ],
-  children: () => [ENCRYPTION],
+  children: () => [DISK_HOST, ENCRYPTION],
+};
+
+const DISK_HOST: ElementDef = {
+  name: 'host', doc: D,
+  description: 'A server of a network disk (several for rbd and gluster).',
+  empty: true,
+  attributes: [
+    { name: 'name', insert: true, description: 'Host name or address (required unless transport is `unix`).', doc: D },
+    { name: 'port', description: 'Port number (0-65535; default per protocol).', doc: D },
+    { name: 'transport', values: DISK_HOST_TRANSPORTS, default: 'tcp', description: 'How to reach the host.', doc: D },
+    { name: 'socket', description: 'UNIX socket path (transport `unix` only, and required there).', doc: D },
+  ],
 };
 
 const DISK_DRIVER: ElementDef = {
@@ -249,14 +262,14 @@ export const DISK: ElementDef = {
   name: 'disk', doc: D,
   description: 'A guest disk.',
   attributes: [
-    { name: 'type', values: ['file', 'block', 'dir', 'network', 'volume', 'nvme', 'vhostuser', 'vhostvdpa'].map((value) => ({ value, description: `Disk source type ${value}.` })), default: 'file', insert: true, description: 'Kind of source.', doc: D },
-    { name: 'device', values: ['disk', 'cdrom', 'floppy', 'lun'].map((value) => ({ value, description: `Guest device ${value}.` })), default: 'disk', insert: true, description: 'What the guest sees (`lun` cannot be encrypted).', doc: D },
+    { name: 'type', values: DISK_SOURCE_TYPES, default: 'file', insert: true, description: 'Kind of source.', doc: D },
+    { name: 'device', values: DISK_DEVICES, default: 'disk', insert: true, description: 'What the guest sees (`lun` cannot be encrypted).', doc: D },
   ],
   children: () => [
     DISK_DRIVER, DISK_SOURCE, DISK_BACKING,
     { name: 'target', single: true, empty: true, description: 'Guest device name and bus.', doc: D, attributes: [
       { name: 'dev', insert: true, description: 'Device name in the guest (e.g. `vda`).', doc: D },
-      { name: 'bus', insert: true, values: ['virtio', 'sata', 'scsi', 'ide', 'usb', 'sd', 'fdc'].map((value) => ({ value, description: `Bus ${value}.` })), description: 'Bus.', doc: D },
+      { name: 'bus', insert: true, values: DISK_BUSES, description: 'Bus. Omitted: from the name (`vd` virtio, `sd` scsi, `hd` ide, `xvd` xen, `ubd` uml; floppies fdc; else ide).', doc: D },
     ] },
     { ...ENCRYPTION, description: 'Disk-level encryption (legacy place; prefer `<source><encryption>`).' },
     { name: 'readonly', single: true, empty: true, description: 'Read-only disk.', doc: D },

@@ -29,7 +29,7 @@ export const DOC = {
 /** libvirt versions the rule catalogue distinguishes (every "since" in the data is one of these). */
 export const LIBVIRT_VERSIONS = [
   '1.1.0', '1.2.7', '2.1.0', '3.9.0', '4.5.0', '6.10.0', '7.4.0', '7.9.0', '8.1.0', '8.10.0',
-  '9.0.0', '9.3.0', '10.2.0', '10.10.0', '11.3.0',
+  '9.0.0', '9.3.0', '9.8.0', '10.2.0', '10.10.0', '11.3.0',
 ] as const;
 export const NEWEST_LIBVIRT = '11.3.0';
 /** The oracle this project is measured against (Debian 12). */
@@ -158,6 +158,71 @@ export const VOLUME_TYPES: Term[] = [
   { value: 'network', description: 'A network volume (rbd, gluster).' },
   { value: 'netdir', description: 'A network directory.', since: '1.2.0' },
   { value: 'ploop', description: 'A ploop directory (parser only; not in the schema).' },
+];
+
+// ---- domain <disk> enumerations (libvirt 9.0 domain_conf.c / storage_source_conf.c
+// VIR_ENUM_IMPL lists; values compared case-sensitively). Each list leaves out the enum's
+// placeholder 0 ('none') where the parser refuses it; DISK_NET_PROTOCOL_NONE says where not.
+
+/** `<disk type>` (virStorageType; 'none' is refused: virXMLPropEnum with VIR_XML_PROP_NONZERO). */
+export const DISK_SOURCE_TYPES: Term[] = [
+  { value: 'file', description: 'An image file: `<source file=...>` (the default).' },
+  { value: 'block', description: 'A host block device: `<source dev=...>`.' },
+  { value: 'dir', description: 'A host directory shown as a FAT disk: `<source dir=...>`.' },
+  { value: 'network', description: 'A network image: `<source protocol=... name=...>` with `<host>` children.' },
+  { value: 'volume', description: 'A volume of a libvirt storage pool: `<source pool=... volume=...>`.' },
+  { value: 'nvme', description: 'An NVMe namespace of a host PCI controller: `<source type=\'pci\'>`.' },
+  { value: 'vhostuser', description: 'A vhost-user-blk backend: `<source type=\'unix\' path=...>`.' },
+  { value: 'vhostvdpa', since: '9.8.0', description: 'A vDPA block device: `<source dev=...>`.' },
+];
+
+/** `<disk device>` (virDomainDiskDevice; default `disk`). */
+export const DISK_DEVICES: Term[] = [
+  { value: 'disk', description: 'A hard disk (the default). Needs a source.' },
+  { value: 'cdrom', description: 'A CD-ROM drive (read-only; may be empty). Not on virtio or sd buses.' },
+  { value: 'floppy', description: 'A floppy drive (may be empty). Only on the fdc bus, target `fdX`.' },
+  { value: 'lun', description: 'SCSI passthrough of a host block device, volume or iSCSI LUN; raw format, no encryption.' },
+];
+
+/** `<target bus>` (virDomainDiskBus; 'none' is refused). Omitted: derived from the target name. */
+export const DISK_BUSES: Term[] = [
+  { value: 'virtio', description: 'virtio-blk (target `vdX`). No CD-ROMs.' },
+  { value: 'scsi', description: 'A SCSI controller (target `sdX`).' },
+  { value: 'sata', description: 'A SATA (AHCI) controller.' },
+  { value: 'ide', description: 'IDE (target `hdX`; the default for names libvirt does not map).' },
+  { value: 'usb', description: 'A USB mass-storage device.' },
+  { value: 'fdc', description: 'The floppy controller: floppy devices only, and floppies only here.' },
+  { value: 'sd', description: 'An SD card. No CD-ROMs.' },
+  { value: 'xen', description: 'Xen paravirtual disk (target `xvdX`).' },
+  { value: 'uml', description: 'User-mode Linux disk (target `ubdX`).' },
+];
+
+/**
+ * `<source protocol>` of network disks (virStorageNetProtocol). The parser also takes the
+ * placeholder 'none', which then leaves the disk without a source.
+ */
+export const DISK_NET_PROTOCOLS: Term[] = [
+  { value: 'rbd', description: 'Ceph RBD; `name` is `pool/image`.' },
+  { value: 'iscsi', description: 'iSCSI; `name` is `IQN/LUN`.' },
+  { value: 'nbd', description: 'Network block device; `name` (the export) is optional.' },
+  { value: 'gluster', description: 'GlusterFS; `name` is `volume/path`.' },
+  { value: 'http', description: 'HTTP (read-only).' },
+  { value: 'https', description: 'HTTPS (read-only).' },
+  { value: 'ftp', description: 'FTP (read-only).' },
+  { value: 'ftps', description: 'FTPS (read-only).' },
+  { value: 'tftp', description: 'TFTP (read-only; current qemu builds lack it).' },
+  { value: 'ssh', description: 'SSH (sftp).' },
+  { value: 'nfs', description: 'NFS (libnfs).' },
+  { value: 'sheepdog', description: 'Sheepdog (removed from qemu 6.0).', deprecated: 'qemu no longer has a sheepdog driver.' },
+  { value: 'vxhs', description: 'Veritas HyperScale (removed from qemu 5.2).', deprecated: 'qemu no longer has a vxhs driver.' },
+];
+export const DISK_NET_PROTOCOL_NONE = 'none';
+
+/** `<host transport>` of a network disk source (virStorageNetHostTransport; default tcp). */
+export const DISK_HOST_TRANSPORTS: Term[] = [
+  { value: 'tcp', description: 'TCP to `name`:`port` (the default).' },
+  { value: 'unix', description: 'A UNIX socket: `socket` instead of `name`/`port`.' },
+  { value: 'rdma', description: 'RDMA to `name`:`port`.' },
 ];
 
 /** Scaled-integer units (virutil.c virScaleInteger): case-insensitive. */

@@ -3,9 +3,10 @@
 // then generic validation (domain_validate.c) and the qemu driver's validation (qemu_domain.c
 // qemuDomainValidateStorageSource, qemu_validate.c), assuming a current qemu with every
 // capability. Other domain elements are not judged here.
-import { FILE_FORMATS } from '../../../../schemas/vocabulary';
+import { DISK_SOURCE_TYPES, FILE_FORMATS, availableIn } from '../../../../schemas/vocabulary';
 import { attr, attrValue, childElements, firstChild, path, type XmlElement } from '../xmlModel';
 import type { ValidationContext } from './context';
+import { validateDiskGeneral } from './disk';
 import { validateEncryption, type EncryptionInfo } from './encryption';
 
 /** One storage source of a disk: the top image or a backing layer. */
@@ -28,6 +29,8 @@ export function validateDomain(ctx: ValidationContext): void {
 }
 
 function validateDisk(ctx: ValidationContext, disk: XmlElement): void {
+  // The general parser and validation rules (type, device, bus, target, source, lun, ...).
+  validateDiskGeneral(ctx, disk);
   const type = attrValue(disk, 'type') || 'file';
   const device = attrValue(disk, 'device') || 'disk';
   const source = firstChild(disk, 'source');
@@ -97,7 +100,6 @@ function validateDisk(ctx: ValidationContext, disk: XmlElement): void {
 }
 
 const FORMATS = FILE_FORMATS.map((f) => f.value);
-const SOURCE_TYPES = ['file', 'block', 'dir', 'network', 'volume', 'nvme', 'vhostuser'];
 
 /**
  * virDomainDiskBackingStoreParse: type (default file) and format must be known, a <source> must
@@ -106,7 +108,7 @@ const SOURCE_TYPES = ['file', 'block', 'dir', 'network', 'volume', 'nvme', 'vhos
 function validateBackingLayer(ctx: ValidationContext, bs: XmlElement): boolean {
   let ok = true;
   const type = attr(bs, 'type');
-  const types = ctx.atLeast('9.8.0') ? [...SOURCE_TYPES, 'vhostvdpa'] : SOURCE_TYPES;
+  const types = DISK_SOURCE_TYPES.filter((t) => availableIn(t, ctx.version)).map((t) => t.value);
   if (type && type.value !== undefined && type.value !== '' && !types.includes(type.value)) {
     ctx.report('disk-backing-type-unknown', type.valueSpan, { type: type.value }, { data: { replacement: 'file', values: types } });
     ok = false;

@@ -1,0 +1,249 @@
+// libvirt 9.0's general <disk> rules, apart from encryption and the backing chain (domain.ts):
+//  PARSE     domain_conf.c virDomainDiskDefParseXML, virDomainDiskDefParseSourceXML,
+//            virDomainStorageSourceParse, virDomainDiskSourceNetworkParse,
+//            virDomainStorageNetworkParseHost, virDomainDiskSourcePoolDefParse; the post-parse
+//            (virDomainDiskDefPostParse: default bus, virDomainDiskDefAssignAddress);
+//  DEF-VAL   domain_validate.c virDomainDiskDefValidate, virDomainDiskDefSourceLUNValidate;
+//  QEMU-VAL  qemu_validate.c (disk frontend).
+// libvirt stops at its first error; here every independent fault is reported, but checks that
+// depend on a value libvirt could not parse are skipped. Every condition was measured with
+// `virsh -c test:///default define` and a session libvirtd's qemu driver.
+import {
+  DISK_BUSES, DISK_DEVICES, DISK_HOST_TRANSPORTS, DISK_NET_PROTOCOLS, DISK_NET_PROTOCOL_NONE, DISK_SOURCE_TYPES, FILE_FORMATS, availableIn,
+} from '../../../../schemas/vocabulary';
+import { attr, attrValue, childElements, firstChild, type XmlAttribute, type XmlElement } from '../xmlModel';
+import type { ValidationContext } from './context';
+import { nearest, parseUIntP } from './libvirtValues';
+
+const UINT16_MAX = 65535n;
+const INT_MAX = 2 ** 31 - 1;
+
+/** What the parser made of a disk's source (virStorageSource after parsing). */
+interface ParsedSource {
+  /** The type after parsing: a disk without <source> is reset to 'file'. */
+  type: string;
+  /** src->path: '' is dropped like libvirt does; network rbd/gluster keep the image part. */
+  path?: string;
+  protocol?: string;
+  pool?: { pool: string; volume: string };
+}
+
+function enumValues(terms: { value: string; since?: string; until?: string }[], version: string): string[] {
+  return terms.filter((t) => availableIn(t, version)).map((t) => t.value);
+}
+
+/** virXMLPropEnum: an attribute that is there must name a value of the enum ('' included). */
+function checkEnum(ctx: ValidationContext, a: XmlAttribute | undefined, values: string[], ruleId: string, fallback: string): boolean {
+  if (!a || a.value === undefined || values.includes(a.value)) return true;
+  ctx.report(ruleId, a.valueSpan, { value: a.value }, { data: { replacement: nearest(a.value, values) ?? fallback, values } });
+  return false;
+}
+
+/**
+ * virDiskNameParse: a known prefix, at least one lower-case letter, then only digits (a
+ * partition number). Returns the partition (0 when none) or undefined when libvirt refuses it.
+ */
+export function parseDiskName(name: string): { index: number; partition: number } | undefined {
+  const prefix = ['fd', 'hd', 'vd', 'sd', 'xvd', 'ubd'].find((p) => name.startsWith(p));
+  if (prefix === undefined) return undefined;
+  let i = prefix.length;
+  let idx = 0;
+  const first = i;
+  for (; i < name.length && name[i] >= 'a' && name[i] <= 'z'; i++) {
+    idx = (idx + (i === first ? 0 : 1)) * 26 + (name.charCodeAt(i) - 97);
+    // The index is an int: a name too long for one is refused (measured: 17 letters).
+    if (idx > INT_MAX) return undefined;
+  }
+  if (i === first) return undefined;
+  const digits = name.slice(i);
+  if (!/^[0-9]*$/.test(digits)) return undefined;
+  return { index: idx, partition: digits ? Number(digits) : 0 };
+}
+
+/** The bus libvirt's post-parse gives a disk without `<target bus>`. */
+function defaultBus(device: string, dst: string | undefined): string {
+  if (device === 'floppy') return 'fdc';
+  if (dst === undefined) return 'ide';
+  if (dst.startsWith('hd')) return 'ide';
+  if (dst.startsWith('sd')) return 'scsi';
+  if (dst.startsWith('vd')) return 'virtio';
+  if (dst.startsWith('xvd')) return 'xen';
+  if (dst.startsWith('ubd')) return 'uml';
+  return 'ide';
+}
+
+export function validateDiskGeneral(ctx: ValidationContext, disk: XmlElement): void {
+  const v = ctx.version;
+  // ---- PARSE ----
+  const typeAttr = attr(disk, 'type');
+  const typeOk = checkEnum(ctx, typeAttr, enumValues(DISK_SOURCE_TYPES, v), 'disk-type-invalid', 'file');
+  const source = firstChild(disk, 'source');
+  const src = typeOk ? parseSource(ctx, typeAttr?.value ?? 'file', source) : undefined;
+
+  const deviceAttr = attr(disk, 'device');
+  const deviceOk = checkEnum(ctx, deviceAttr, enumValues(DISK_DEVICES, v), 'disk-device-invalid', 'disk');
+  const device = deviceAttr?.value ?? 'disk';
+
+  const target = firstChild(disk, 'target');
+  const devAttr = attr(target, 'dev');
+  const busAttr = attr(target, 'bus');
+  const busOk = checkEnum(ctx, busAttr, enumValues(DISK_BUSES, v), 'disk-target-bus-invalid', 'virtio');
+  if (!src || !deviceOk || !busOk) return;
+
+  // ---- post-parse ----
+  // virDomainDiskDefPostParse: the old Xen prefix 'ioemu:' is dropped from the name.
+  const dst = devAttr?.value === undefined ? undefined : devAttr.value.startsWith('ioemu:') ? devAttr.value.slice(6) : devAttr.value;
+  const bus = busAttr?.value ?? defaultBus(device, dst);
+  // virDomainDiskDefAssignAddress runs only for a disk without <address>; it needs a name it can parse.
+  const name = dst === undefined ? undefined : parseDiskName(dst);
+  if (dst !== undefined && !name && !firstChild(disk, 'address')) {
+    ctx.report('disk-target-dev-unknown', devAttr!.valueSpan, { dev: dst });
+    return;
+  }
+
+  // ---- DEF-VAL: virDomainDiskDefValidate ----
+  if (device === 'lun') validateLun(ctx, disk, src);
+  if (device === 'floppy' && bus !== 'fdc') ctx.report('disk-floppy-bus', busAttr!.valueSpan, { bus }, { data: { replacement: 'fdc' } });
+  if (device !== 'floppy' && bus === 'fdc') ctx.report('disk-fdc-bus', busAttr!.valueSpan, {}, { data: { replacement: device === 'cdrom' ? 'ide' : 'virtio' } });
+  if (dst === undefined) {
+    // The message names the source: its pool and volume, or its path (none when empty).
+    const what = src.pool ? ` pool = '${src.pool.pool}', volume = '${src.pool.volume}'` : src.path !== undefined ? ` ${src.path}` : '';
+    ctx.report('disk-target-missing', (target ?? disk).nameSpan, { what }, { data: target ? { insert: "dev='vda'" } : { insert: "<target dev='vda' bus='virtio'/>" } });
+  } else if ((device === 'disk' || device === 'lun') && !['hd', 'sd', 'vd', 'xvd', 'ubd'].some((p) => dst.startsWith(p))) {
+    ctx.report('disk-target-dev-harddisk', devAttr!.valueSpan, { dev: dst });
+  } else if (device === 'floppy' && !dst.startsWith('fd')) {
+    ctx.report('disk-target-dev-floppy', devAttr!.valueSpan, { dev: dst }, { data: { replacement: 'fda' } });
+  }
+  // virStorageSourceIsEmpty: only CD-ROMs and floppies (and LUNs) may be empty.
+  const localTypes = ['file', 'block', 'dir'];
+  const empty = (localTypes.includes(src.type) && src.path === undefined) || (src.type === 'network' && src.protocol === DISK_NET_PROTOCOL_NONE);
+  if (empty && device === 'disk') {
+    const at = source ? (attr(source, sourcePathAttr(src.type) ?? '')?.valueSpan ?? source.nameSpan) : disk.nameSpan;
+    ctx.report('disk-source-missing', at, { dst: dst === undefined ? '' : ` ${dst}` });
+  }
+
+  // ---- QEMU-VAL ----
+  if (dst !== undefined && device === 'cdrom' && (bus === 'virtio' || bus === 'sd')) {
+    ctx.report('disk-ejectable-bus', (busAttr ?? devAttr)!.valueSpan, { dst }, { data: { replacement: 'sata', values: ['sata', 'scsi', 'ide', 'usb'] } });
+  }
+  if (dst !== undefined && name && name.partition > 0) ctx.report('disk-target-dev-partition', devAttr!.valueSpan, { dev: dst });
+}
+
+function sourcePathAttr(type: string): string | undefined {
+  return type === 'file' ? 'file' : type === 'block' ? 'dev' : type === 'dir' ? 'dir' : undefined;
+}
+
+/** virDomainDiskDefParseSourceXML + virDomainStorageSourceParse; undefined when parsing fails. */
+function parseSource(ctx: ValidationContext, type: string, source: XmlElement | undefined): ParsedSource | undefined {
+  // Without a <source> the type is reset to 'file' (an empty drive, whatever type was given).
+  if (!source) return { type: 'file' };
+  const out: ParsedSource = { type };
+  const pathAttr = sourcePathAttr(type);
+  if (pathAttr) {
+    const p = attrValue(source, pathAttr);
+    // A '' path is dropped: apps write it for a CD-ROM without media.
+    out.path = p === '' ? undefined : p;
+    return out;
+  }
+  if (type === 'network') return parseNetwork(ctx, source) ? { type, ...networkPath(source) } : undefined;
+  if (type === 'volume') {
+    const pool = attrValue(source, 'pool');
+    const volume = attrValue(source, 'volume');
+    if ((pool === undefined) !== (volume === undefined)) {
+      ctx.report('disk-source-pool-volume', source.nameSpan, {}, { data: { insert: pool === undefined ? "pool='default'" : "volume='disk.img'" } });
+      return undefined;
+    }
+    if (pool !== undefined && volume !== undefined) out.pool = { pool, volume };
+  }
+  return out;
+}
+
+/** The protocol and path of a network source that parsed. */
+function networkPath(source: XmlElement): { protocol: string; path?: string } {
+  const protocol = attrValue(source, 'protocol') ?? DISK_NET_PROTOCOL_NONE;
+  const name = attrValue(source, 'name');
+  // rbd and gluster keep 'pool/image' apart: the path is what follows the first '/'.
+  const path = name !== undefined && (protocol === 'rbd' || protocol === 'gluster') ? name.slice(name.indexOf('/') + 1) : name;
+  return { protocol, path };
+}
+
+/** virDomainDiskSourceNetworkParse and its hosts; false when libvirt's parser fails. */
+function parseNetwork(ctx: ValidationContext, source: XmlElement): boolean {
+  const protoAttr = attr(source, 'protocol');
+  if (!protoAttr || protoAttr.value === undefined) {
+    ctx.report('disk-source-protocol-required', (protoAttr ?? source).nameSpan, {}, protoAttr ? {} : { data: { insert: "protocol='rbd'" } });
+    return false;
+  }
+  const protocols = [DISK_NET_PROTOCOL_NONE, ...DISK_NET_PROTOCOLS.map((t) => t.value)];
+  if (!checkEnum(ctx, protoAttr, protocols, 'disk-source-protocol-invalid', 'rbd')) return false;
+  const protocol = protoAttr.value;
+  let ok = true;
+  const nameAttr = attr(source, 'name');
+  if (!nameAttr && protocol !== 'nbd') {
+    ctx.report('disk-source-name-required', source.nameSpan, {}, { data: { insert: protocol === 'rbd' ? "name='pool/image'" : "name=''" } });
+    ok = false;
+  } else if (nameAttr && (protocol === 'rbd' || protocol === 'gluster')) {
+    const name = nameAttr.value ?? '';
+    const slash = name.indexOf('/');
+    if (slash <= 0) {
+      ctx.report('disk-source-name-split', nameAttr.valueSpan, { name });
+      ok = false;
+    }
+  }
+  for (const host of childElements(source, 'host')) if (!parseHost(ctx, host)) ok = false;
+  return ok;
+}
+
+function parseHost(ctx: ValidationContext, host: XmlElement): boolean {
+  const transportAttr = attr(host, 'transport');
+  const transports = DISK_HOST_TRANSPORTS.map((t) => t.value);
+  if (transportAttr && transportAttr.value !== undefined && !transports.includes(transportAttr.value)) {
+    ctx.report('disk-host-transport-invalid', transportAttr.valueSpan, { value: transportAttr.value }, { data: { replacement: nearest(transportAttr.value, transports) ?? 'tcp', values: transports } });
+    return false;
+  }
+  const transport = transportAttr?.value ?? 'tcp';
+  const socket = attr(host, 'socket');
+  if (transport === 'unix' && !socket) {
+    ctx.report('disk-host-socket-required', host.nameSpan, {}, { data: { insert: "socket='/run/nbd.sock'" } });
+    return false;
+  }
+  if (transport !== 'unix' && socket) {
+    // libvirt prints the attribute as given: '(null)' when there is none.
+    ctx.report('disk-host-socket-unsupported', socket.nameSpan, { transport: transportAttr?.value ?? '(null)' }, { data: { remove: true } });
+    return false;
+  }
+  if (transport === 'unix') return true;
+  if (!attr(host, 'name')) {
+    ctx.report('disk-host-name-required', host.nameSpan, {}, { data: { insert: "name='localhost'" } });
+    return false;
+  }
+  const port = attr(host, 'port');
+  if (port && port.value !== undefined) {
+    const p = parseUIntP(port.value);
+    if (p === undefined) {
+      ctx.report('disk-host-port-invalid', port.valueSpan, { value: port.value });
+      return false;
+    }
+    if (p > UINT16_MAX) {
+      ctx.report('disk-host-port-range', port.valueSpan, { value: port.value });
+      return false;
+    }
+  }
+  return true;
+}
+
+/** virDomainDiskDefSourceLUNValidate (its encryption check is domain.ts's disk-encryption-lun). */
+function validateLun(ctx: ValidationContext, disk: XmlElement, src: ParsedSource): void {
+  const source = firstChild(disk, 'source');
+  if (src.type === 'network') {
+    if (src.protocol !== 'iscsi') {
+      const p = attr(source, 'protocol');
+      ctx.report('disk-lun-protocol', p ? p.valueSpan : disk.nameSpan, { protocol: src.protocol ?? DISK_NET_PROTOCOL_NONE });
+    }
+  } else if (src.type !== 'block' && src.type !== 'volume') {
+    ctx.report('disk-lun-source', (attr(disk, 'device') ?? attr(disk, 'type'))?.valueSpan ?? disk.nameSpan, {}, { data: { replacement: 'disk' } });
+  }
+  const fmt = attr(firstChild(disk, 'driver'), 'type');
+  // An unknown format is already a parser error (disk-driver-format-unknown).
+  if (fmt && fmt.value && fmt.value !== 'raw' && FILE_FORMATS.some((f) => f.value === fmt.value)) ctx.report('disk-lun-format', fmt.valueSpan, {}, { data: { replacement: 'raw' } });
+}
