@@ -16,7 +16,6 @@ import type { ValidationContext } from './context';
 import { nearest, parseUIntP } from './libvirtValues';
 
 const UINT16_MAX = 65535n;
-const INT_MAX = 2 ** 31 - 1;
 
 /** What the parser made of a disk's source (virStorageSource after parsing). */
 interface ParsedSource {
@@ -50,11 +49,12 @@ export function parseDiskName(name: string): { index: number; partition: number 
   let idx = 0;
   const first = i;
   for (; i < name.length && name[i] >= 'a' && name[i] <= 'z'; i++) {
-    idx = (idx + (i === first ? 0 : 1)) * 26 + (name.charCodeAt(i) - 97);
-    // The index is an int: a name too long for one is refused (measured: 17 letters).
-    if (idx > INT_MAX) return undefined;
+    // libvirt computes the index in a C int that silently wraps; a name whose final index is
+    // negative is refused (measured: 'vdfxshrxx' = INT_MAX passes, 8 a's wrap negative and fail,
+    // 12 a's wrap back to a positive index and pass).
+    idx = (Math.imul((idx + (i === first ? 0 : 1)) | 0, 26) + (name.charCodeAt(i) - 97)) | 0;
   }
-  if (i === first) return undefined;
+  if (i === first || idx < 0) return undefined;
   const digits = name.slice(i);
   if (!/^[0-9]*$/.test(digits)) return undefined;
   return { index: idx, partition: digits ? Number(digits) : 0 };
