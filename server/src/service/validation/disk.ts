@@ -32,10 +32,22 @@ function enumValues(terms: { value: string; since?: string; until?: string }[], 
 }
 
 /** virXMLPropEnum: an attribute that is there must name a value of the enum ('' included). */
-function checkEnum(ctx: ValidationContext, a: XmlAttribute | undefined, values: string[], ruleId: string, fallback: string): boolean {
+function checkEnum(ctx: ValidationContext, a: XmlAttribute | undefined, values: string[], ruleId: string, fallback: string, preferred?: string): boolean {
   if (!a || a.value === undefined || values.includes(a.value)) return true;
-  ctx.report(ruleId, a.valueSpan, { value: a.value }, { data: { replacement: nearest(a.value, values) ?? fallback, values } });
+  ctx.report(ruleId, a.valueSpan, { value: a.value }, { data: { replacement: preferred ?? nearest(a.value, values) ?? fallback, values } });
   return false;
+}
+
+/** The disk type the <source> attributes are written for (the quick fix of a bad type). */
+function typeFromSource(source: XmlElement | undefined): string | undefined {
+  if (!source) return undefined;
+  const has = (n: string) => attr(source, n) !== undefined;
+  if (has('protocol')) return 'network';
+  if (has('pool') || has('volume')) return 'volume';
+  if (has('file')) return 'file';
+  if (has('dir')) return 'dir';
+  if (has('dev')) return 'block';
+  return undefined;
 }
 
 /**
@@ -76,8 +88,8 @@ export function validateDiskGeneral(ctx: ValidationContext, disk: XmlElement): v
   const v = ctx.version;
   // ---- PARSE ----
   const typeAttr = attr(disk, 'type');
-  const typeOk = checkEnum(ctx, typeAttr, enumValues(DISK_SOURCE_TYPES, v), 'disk-type-invalid', 'file');
   const source = firstChild(disk, 'source');
+  const typeOk = checkEnum(ctx, typeAttr, enumValues(DISK_SOURCE_TYPES, v), 'disk-type-invalid', 'file', typeFromSource(source));
   const src = typeOk ? parseSource(ctx, typeAttr?.value ?? 'file', source) : undefined;
 
   const deviceAttr = attr(disk, 'device');
