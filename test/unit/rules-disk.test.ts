@@ -65,6 +65,12 @@ test('buses: floppies only on fdc, fdc only for floppies, no cdrom on virtio or 
   checkRules(dom(`<disk type='file' device='cdrom'><source file='/i/a'/><target dev='vdc' bus='sata'/></disk><disk type='file' device='cdrom'><target dev='fda'/></disk>`), []);
 });
 
+test('read-only disks: not on ide or sata (qemu driver); cdroms and other buses are fine', () => {
+  checkRules(dom(`<disk type='file'><source file='/i/a'/><target dev='hda'/><[[readonly]]/></disk>`), [E('disk-readonly-bus', 'unsupported configuration: readonly ide disks are not supported')]);
+  checkRules(dom(`<disk type='file'><source file='/i/a'/><target dev='sda' bus='sata'/><[[readonly]]/></disk>`), [E('disk-readonly-bus', 'unsupported configuration: readonly sata disks are not supported')]);
+  checkRules(dom(`<disk type='file'><source file='/i/a'/><target dev='sda' bus='scsi'/><readonly/></disk><disk type='file' device='cdrom'><source file='/i/b'/><target dev='hdc' bus='ide'/><readonly/></disk>`), []);
+});
+
 test('missing source: only hard disks; no <source> makes any disk an empty file disk', () => {
   checkRules(dom(`<[[disk]] type='network'><target dev='vda'/></disk>`), [E('disk-source-missing', 'missing source information for device vda')]);
   checkRules(dom(`<disk type='file'><source file='[[]]'/><target dev='vda'/></disk>`), [E('disk-source-missing', 'missing source information for device vda')]);

@@ -56,5 +56,6 @@ export const DOMAIN_RULES: RuleDef[] = [
   { id: 'disk-source-missing', severity: 'error', layer: 'DEF-VAL', ref: 'domain_validate.c virDomainDiskDefValidate', message: 'missing source information for device{dst}', doc: D },
   { id: 'disk-ejectable-bus', severity: 'error', layer: 'QEMU-VAL', ref: 'qemu_validate.c qemuValidateDomainDeviceDefDiskFrontend', message: "unsupported configuration: disk type of '{dst}' does not support ejectable media", doc: D },
   { id: 'disk-target-dev-partition', severity: 'error', layer: 'QEMU-VAL', ref: 'qemu_validate.c qemuValidateDomainDeviceDefDiskFrontend', message: "unsupported configuration: invalid disk target '{dev}', partitions can't appear in disk targets", doc: D },
+  { id: 'disk-readonly-bus', severity: 'error', layer: 'QEMU-VAL', ref: 'qemu_validate.c qemuValidateDomainDeviceDefDiskFrontend', message: 'unsupported configuration: readonly {bus} disks are not supported', doc: D },
   { id: 'disk-encryption-legacy-location', severity: 'hint', layer: 'LINT', ref: 'DENC-LOCATION', since: '3.9.0', message: 'The <encryption> of a disk belongs in its <source> since libvirt 3.9.0; the <disk>-level place is the legacy one.', doc: D },
 ];

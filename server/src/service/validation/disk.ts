@@ -139,6 +139,11 @@ export function validateDiskGeneral(ctx: ValidationContext, disk: XmlElement): v
     ctx.report('disk-ejectable-bus', (busAttr ?? devAttr)!.valueSpan, { dst }, { data: { replacement: 'sata', values: ['sata', 'scsi', 'ide', 'usb'] } });
   }
   if (dst !== undefined && name && name.partition > 0) ctx.report('disk-target-dev-partition', devAttr!.valueSpan, { dev: dst });
+  // qemu's ide-hd and the AHCI disk cannot be read-only (CD-ROMs are, and may be).
+  const readonly = firstChild(disk, 'readonly');
+  if (readonly && device === 'disk' && (bus === 'ide' || bus === 'sata')) {
+    ctx.report('disk-readonly-bus', readonly.nameSpan, { bus }, { data: { remove: true } });
+  }
 }
 
 function sourcePathAttr(type: string): string | undefined {
