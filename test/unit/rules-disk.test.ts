@@ -101,6 +101,25 @@ test('volume sources: pool and volume together', () => {
   checkRules(dom(`<disk type='volume'><[[source]] volume='v'/><target dev='vda'/></disk>`), [E('disk-source-pool-volume', "XML error: 'pool' and 'volume' must be specified together for 'pool' type source")]);
 });
 
+test('nvme and vhostuser sources', () => {
+  const nvme = (src: string) => dom(`<disk type='nvme'>${src}<target dev='vda'/></disk>`);
+  const ADDR = `<address domain='0x0000' bus='0x01' slot='0x00' function='0x0'/>`;
+  checkRules(nvme(`<[[source]] namespace='1'>${ADDR}</source>`), [E('disk-nvme-source-type-required', "XML error: missing 'type' attribute to disk source")]);
+  checkRules(nvme(`<source type='[[usb]]' namespace='1'>${ADDR}</source>`), [E('disk-nvme-source-type-invalid', "XML error: unsupported source type 'usb'")]);
+  checkRules(nvme(`<[[source]] type='pci'>${ADDR}</source>`), [E('disk-nvme-namespace-required', "XML error: missing 'namespace' attribute to disk source")]);
+  checkRules(nvme(`<source type='pci' namespace='[[x]]'>${ADDR}</source>`), [E('disk-nvme-namespace-invalid', "XML error: malformed namespace 'x'")]);
+  checkRules(nvme(`<source type='pci' namespace='1' managed='[[maybe]]'>${ADDR}</source>`), [E('disk-nvme-managed-invalid', "XML error: Invalid value for attribute 'managed' in element 'source': 'maybe'.")]);
+  checkRules(nvme(`<[[source]] type='pci' namespace='1'/>`), [E('disk-nvme-address-required', 'XML error: NVMe disk source is missing address')]);
+  checkRules(nvme(`<source type='pci' namespace='[[0]]'>${ADDR}</source>`), [E('disk-nvme-namespace-zero', "unsupported configuration: NVMe namespace can't be zero")]);
+  // virStrToLong_ull reads blanks and a sign: ' 1' and '-1' (a huge namespace) pass.
+  checkRules(nvme(`<source type='pci' namespace=' 1' managed='yes'>${ADDR}</source>`), []);
+  checkRules(nvme(`<source type='pci' namespace='-1'>${ADDR}</source>`), []);
+  const vu = (src: string) => dom(`<disk type='vhostuser'>${src}<target dev='vda'/></disk>`);
+  checkRules(vu(`<[[source]] path='/s'/>`), [E('disk-vhostuser-source-type-required', "XML error: missing 'type' attribute for vhostuser disk source")]);
+  checkRules(vu(`<source type='[[tcp]]' path='/s'/>`), [E('disk-vhostuser-source-type-invalid', "XML error: invalid 'type' attribute for vhostuser disk source")]);
+  checkRules(vu(`<[[source]] type='unix'/>`), [E('disk-vhostuser-path-required', "XML error: missing 'path' attribute for vhostuser disk source")]);
+});
+
 test('lun: block, volume or iSCSI sources, raw format', () => {
   checkRules(dom(`<disk type='file' device='[[lun]]'><source file='/i/a'/><target dev='sda' bus='scsi'/></disk>`), [E('disk-lun-source', "unsupported configuration: disk device='lun' is only valid for block type disk source")]);
   // No <source>: the type becomes file.

@@ -13,7 +13,7 @@ import {
 } from '../../../../schemas/vocabulary';
 import { attr, attrValue, childElements, firstChild, type XmlAttribute, type XmlElement } from '../xmlModel';
 import type { ValidationContext } from './context';
-import { nearest, parseUIntP } from './libvirtValues';
+import { nearest, parseULL, parseUIntP } from './libvirtValues';
 
 const UINT16_MAX = 65535n;
 
@@ -163,6 +163,8 @@ function parseSource(ctx: ValidationContext, type: string, source: XmlElement | 
     return out;
   }
   if (type === 'network') return parseNetwork(ctx, source) ? { type, ...networkPath(source) } : undefined;
+  if (type === 'nvme') return parseNvme(ctx, source) ? out : undefined;
+  if (type === 'vhostuser') return parseVhostUser(ctx, source) ? out : undefined;
   if (type === 'volume') {
     const pool = attrValue(source, 'pool');
     const volume = attrValue(source, 'volume');
@@ -245,6 +247,57 @@ function parseHost(ctx: ValidationContext, host: XmlElement): boolean {
       ctx.report('disk-host-port-range', port.valueSpan, { value: port.value });
       return false;
     }
+  }
+  return true;
+}
+
+/** virDomainDiskSourceNVMeParse (and virDomainDiskDefValidate's namespace check). */
+function parseNvme(ctx: ValidationContext, source: XmlElement): boolean {
+  const type = attr(source, 'type');
+  if (!type || type.value === undefined) {
+    ctx.report('disk-nvme-source-type-required', source.nameSpan, {}, { data: { insert: "type='pci'" } });
+    return false;
+  }
+  if (type.value !== 'pci') {
+    ctx.report('disk-nvme-source-type-invalid', type.valueSpan, { value: type.value }, { data: { replacement: 'pci' } });
+    return false;
+  }
+  const ns = attr(source, 'namespace');
+  if (!ns || ns.value === undefined) {
+    ctx.report('disk-nvme-namespace-required', source.nameSpan, {}, { data: { insert: "namespace='1'" } });
+    return false;
+  }
+  // virStrToLong_ull: blanks and a sign are read ('-1' wraps to a huge namespace).
+  const n = parseULL(ns.value, false);
+  if (!n.ok) {
+    ctx.report('disk-nvme-namespace-invalid', ns.valueSpan, { value: ns.value }, { data: { replacement: '1' } });
+    return false;
+  }
+  const managed = attr(source, 'managed');
+  if (!checkEnum(ctx, managed, ['yes', 'no'], 'disk-nvme-managed-invalid', 'yes')) return false;
+  if (!firstChild(source, 'address')) {
+    ctx.report('disk-nvme-address-required', source.nameSpan, {}, { data: { insert: "<address domain='0x0000' bus='0x01' slot='0x00' function='0x0'/>" } });
+    return false;
+  }
+  // domain_validate.c: namespaces count from 1.
+  if (n.value === 0n) ctx.report('disk-nvme-namespace-zero', ns.valueSpan, {}, { data: { replacement: '1' } });
+  return true;
+}
+
+/** virDomainDiskSourceVHostUserParse: a UNIX socket path. */
+function parseVhostUser(ctx: ValidationContext, source: XmlElement): boolean {
+  const type = attr(source, 'type');
+  if (!type || type.value === undefined) {
+    ctx.report('disk-vhostuser-source-type-required', source.nameSpan, {}, { data: { insert: "type='unix'" } });
+    return false;
+  }
+  if (type.value !== 'unix') {
+    ctx.report('disk-vhostuser-source-type-invalid', type.valueSpan, {}, { data: { replacement: 'unix' } });
+    return false;
+  }
+  if (!attr(source, 'path')) {
+    ctx.report('disk-vhostuser-path-required', source.nameSpan, {}, { data: { insert: "path='/run/vhost-user-blk.sock'" } });
+    return false;
   }
   return true;
 }
