@@ -120,7 +120,9 @@ export function validateDiskGeneral(ctx: ValidationContext, disk: XmlElement): v
   if (dst === undefined) {
     // The message names the source: its pool and volume, or its path (none when empty).
     const what = src.pool ? ` pool = '${src.pool.pool}', volume = '${src.pool.volume}'` : src.path !== undefined ? ` ${src.path}` : '';
-    ctx.report('disk-target-missing', (target ?? disk).nameSpan, { what }, { data: target ? { insert: "dev='vda'" } : { insert: "<target dev='vda' bus='virtio'/>" } });
+    // The fix names a target that suits the device (floppies fdX on fdc, no cdrom on virtio).
+    const [fixDev, fixBus] = device === 'floppy' ? ['fda', 'fdc'] : device === 'cdrom' ? ['sdc', 'sata'] : device === 'lun' ? ['sda', 'scsi'] : ['vda', 'virtio'];
+    ctx.report('disk-target-missing', (target ?? disk).nameSpan, { what }, { data: target ? { insert: `dev='${fixDev}'` } : { insert: `<target dev='${fixDev}' bus='${fixBus}'/>` } });
   } else if ((device === 'disk' || device === 'lun') && !['hd', 'sd', 'vd', 'xvd', 'ubd'].some((p) => dst.startsWith(p))) {
     ctx.report('disk-target-dev-harddisk', devAttr!.valueSpan, { dev: dst });
   } else if (device === 'floppy' && !dst.startsWith('fd')) {
@@ -136,7 +138,9 @@ export function validateDiskGeneral(ctx: ValidationContext, disk: XmlElement): v
 
   // ---- QEMU-VAL ----
   if (dst !== undefined && device === 'cdrom' && (bus === 'virtio' || bus === 'sd')) {
-    ctx.report('disk-ejectable-bus', (busAttr ?? devAttr)!.valueSpan, { dst }, { data: { replacement: 'sata', values: ['sata', 'scsi', 'ide', 'usb'] } });
+    // A derived bus is reported on the name; the fix then adds a bus rather than renaming.
+    const data = busAttr ? { replacement: 'sata', values: ['sata', 'scsi', 'ide', 'usb'] } : { insert: "bus='sata'" };
+    ctx.report('disk-ejectable-bus', (busAttr ?? devAttr)!.valueSpan, { dst }, { data });
   }
   if (dst !== undefined && name && name.partition > 0) ctx.report('disk-target-dev-partition', devAttr!.valueSpan, { dev: dst });
   // qemu's ide-hd and the AHCI disk cannot be read-only (CD-ROMs are, and may be).
