@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { checkRules, E } from '../helpers/libvirtRules';
-import { actionsFor, applyAction, labels } from '../helpers/cursor';
+import { actionsFor, applyAction, hoverText, labels } from '../helpers/cursor';
 import { parseDiskName } from '../../server/src/service/validation/disk';
 
 const dom = (disks: string) => `<domain type='kvm'><name>g</name><memory>65536</memory><os><type arch='x86_64'>hvm</type></os><devices>${disks}</devices></domain>`;
@@ -153,4 +153,10 @@ test('quick fixes: a target that suits the device, the type the source is writte
   assert.match(preferredFix(dom(`<disk type='none'><source dev='/dev/sdb'/><target dev='vda'/></disk>`), 'disk-type-invalid'), /<disk type='block'>/);
   assert.match(preferredFix(dom(`<disk type='file' device='cdrom'><source file='/i/c'/><target dev='vdc'/></disk>`), 'disk-ejectable-bus'), /<target dev='vdc' bus='sata'\/>/);
   assert.match(preferredFix(dom(`<disk type='file' device='cdrom'><source file='/i/c'/><target dev='vdc' bus='virtio'/></disk>`), 'disk-ejectable-bus'), /<target dev='vdc' bus='sata'\/>/);
+});
+
+test('hover explains the same enum values, by libvirt version', () => {
+  assert.match(hoverText(`<domain><devices><disk type='file'><target dev='vda' bus='sat|a'/></disk></devices></domain>`), /A SATA \(AHCI\) controller\./);
+  assert.match(hoverText(`<domain><devices><disk type='vhostv|dpa'><target dev='vda'/></disk></devices></domain>`, V9), /Not a value accepted here\. Allowed: `file`, `block`, `dir`, `network`, `volume`, `nvme`, `vhostuser`\./);
+  assert.match(hoverText(`<domain><devices><disk type='network'><source protocol='nbd'><ho|st name='x'/></source></disk></devices></domain>`), /Attributes: `name`, `port`, `transport`, `socket`\./);
 });
