@@ -5,8 +5,9 @@
 // Sources: libvirt src/conf/schemas/{storagevol,storagecommon,domaincommon,secret}.rng,
 // docs/formatstorage.rst, formatstorageencryption.rst, formatsecret.rst, formatdomain.rst.
 import {
-  COMPAT_VALUES, DISK_BUSES, DISK_DEVICES, DISK_HOST_TRANSPORTS, DISK_NET_PROTOCOLS, DISK_SOURCE_TYPES, DOC, ENCRYPTION_ENGINES,
-  SECRET_TYPES, SECRET_USAGE_TYPES, UNITS, VOLUME_TYPES, type Term,
+  COMPAT_VALUES, DISK_BUSES, DISK_DEVICES, DISK_HOST_TRANSPORTS, DISK_MODELS, DISK_NET_PROTOCOLS, DISK_SGIO, DISK_SNAPSHOT_LOCATIONS,
+  DISK_SOURCE_TYPES, DISK_STARTUP_POLICIES, DISK_TRAY, DOC, ENCRYPTION_ENGINES, ON_OFF, SECRET_TYPES, SECRET_USAGE_TYPES, UNITS,
+  VOLUME_TYPES, YES_NO, type Term,
 } from './vocabulary';
 
 /**
@@ -222,6 +223,7 @@ const DISK_SOURCE: ElementDef = {
     { name: 'name', description: 'Network image name (e.g. `pool/image` for rbd).', doc: D },
     { name: 'pool', description: 'Storage pool name (disk type volume).', doc: D },
     { name: 'volume', description: 'Volume name in the pool (disk type volume).', doc: D },
+    { name: 'startupPolicy', values: DISK_STARTUP_POLICIES, description: 'What a missing source does at start (not for network, nvme or vhostuser disks).', doc: D },
   ],
   children: () => [DISK_HOST, ENCRYPTION],
 };
@@ -264,12 +266,18 @@ export const DISK: ElementDef = {
   attributes: [
     { name: 'type', values: DISK_SOURCE_TYPES, default: 'file', insert: true, description: 'Kind of source.', doc: D },
     { name: 'device', values: DISK_DEVICES, default: 'disk', insert: true, description: 'What the guest sees (`lun` cannot be encrypted).', doc: D },
+    { name: 'model', values: DISK_MODELS, description: 'virtio-blk variant (virtio bus only).', doc: D },
+    { name: 'snapshot', values: DISK_SNAPSHOT_LOCATIONS, description: 'Where snapshots of this disk go.', doc: D },
+    { name: 'rawio', values: YES_NO, description: 'Raw I/O capability for the guest (lun devices only).', doc: D },
+    { name: 'sgio', values: DISK_SGIO, description: 'SG_IO filtering (lun devices only).', doc: D },
   ],
   children: () => [
     DISK_DRIVER, DISK_SOURCE, DISK_BACKING,
     { name: 'target', single: true, empty: true, description: 'Guest device name and bus.', doc: D, attributes: [
       { name: 'dev', insert: true, description: 'Device name in the guest (e.g. `vda`).', doc: D },
       { name: 'bus', insert: true, values: DISK_BUSES, description: 'Bus. Omitted: from the name (`vd` virtio, `sd` scsi, `hd` ide, `xvd` xen, `ubd` uml; floppies fdc; else ide).', doc: D },
+      { name: 'tray', values: DISK_TRAY, default: 'closed', description: 'Tray state (`open` for cdrom and floppy only).', doc: D },
+      { name: 'removable', values: ON_OFF, description: 'Removable flag of a USB disk (usb bus only).', doc: D },
     ] },
     { ...ENCRYPTION, description: 'Disk-level encryption (legacy place; prefer `<source><encryption>`).' },
     { name: 'readonly', single: true, empty: true, description: 'Read-only disk.', doc: D },

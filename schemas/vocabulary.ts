@@ -225,6 +225,52 @@ export const DISK_HOST_TRANSPORTS: Term[] = [
   { value: 'rdma', description: 'RDMA to `name`:`port`.' },
 ];
 
+/** `<disk model>` (virDomainDiskModel; 'default' is accepted). virtio models need the virtio bus. */
+export const DISK_MODELS: Term[] = [
+  { value: 'virtio', description: 'virtio-blk, picked by the machine type.' },
+  { value: 'virtio-transitional', description: 'virtio-blk for both legacy and modern guest drivers.' },
+  { value: 'virtio-non-transitional', description: 'virtio-blk for modern (virtio 1.0) guest drivers only.' },
+];
+
+/** `<disk snapshot>` (virDomainSnapshotLocation; 'default' is refused). */
+export const DISK_SNAPSHOT_LOCATIONS: Term[] = [
+  { value: 'no', description: 'Left out of snapshots (the default for read-only disks).' },
+  { value: 'internal', description: 'Snapshots stored inside the image (qcow2).' },
+  { value: 'external', description: 'Snapshots as new overlay files.' },
+  { value: 'manual', description: 'Snapshotted by the user outside libvirt.' },
+];
+
+/** `<disk sgio>` (virDomainDeviceSGIO; 'default' is refused, 'unfiltered' no longer supported). */
+export const DISK_SGIO: Term[] = [
+  { value: 'filtered', description: 'SCSI commands filtered by the host kernel (lun devices only).' },
+  { value: 'unfiltered', description: 'Refused by libvirt 9.0: unfiltered SG_IO is no longer supported.', deprecated: 'unfiltered sgio is no longer supported' },
+];
+
+/** `<source startupPolicy>` (virDomainStartupPolicy; 'default' is refused). */
+export const DISK_STARTUP_POLICIES: Term[] = [
+  { value: 'mandatory', description: 'The source must be there, or the domain does not start.' },
+  { value: 'requisite', description: 'Like mandatory at boot, dropped on migrate/restore (cdrom and floppy only).' },
+  { value: 'optional', description: 'A missing source is dropped at start (local sources only).' },
+];
+
+/** `<target tray>` (virDomainDiskTray): only 'open' is limited to cdroms and floppies. */
+export const DISK_TRAY: Term[] = [
+  { value: 'closed', description: 'The tray is closed (the default).' },
+  { value: 'open', description: 'The tray is open: no media (cdrom and floppy only).' },
+];
+
+/** virTristateBool as virXMLPropTristateBool reads it (no 'default'). */
+export const YES_NO: Term[] = [
+  { value: 'yes', description: 'Yes.' },
+  { value: 'no', description: 'No.' },
+];
+
+/** virTristateSwitch as virXMLPropTristateSwitch reads it (no 'default'). */
+export const ON_OFF: Term[] = [
+  { value: 'on', description: 'On.' },
+  { value: 'off', description: 'Off.' },
+];
+
 /** Scaled-integer units (virutil.c virScaleInteger): case-insensitive. */
 export const UNITS: Term[] = [
   { value: 'bytes', description: 'Bytes (also `b`, `byte`).' },

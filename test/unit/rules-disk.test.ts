@@ -101,6 +101,30 @@ test('volume sources: pool and volume together', () => {
   checkRules(dom(`<disk type='volume'><[[source]] volume='v'/><target dev='vda'/></disk>`), [E('disk-source-pool-volume', "XML error: 'pool' and 'volume' must be specified together for 'pool' type source")]);
 });
 
+test('other disk attributes: enums, lun-only, virtio models, tray, removable, startupPolicy, dir needs fat', () => {
+  const inv = (a: string, el: string, v: string) => E('disk-attribute-invalid', invalid(a, el, v));
+  checkRules(dom(`<disk type='file' snapshot='[[default]]'><source file='/i/a'/><target dev='vda'/></disk>`), [inv('snapshot', 'disk', 'default')]);
+  checkRules(dom(`<disk type='file' model='[[]]'><source file='/i/a'/><target dev='vda'/></disk>`), [inv('model', 'disk', '')]);
+  checkRules(dom(`<disk type='block' device='lun' rawio='[[default]]'><source dev='/d'/><target dev='sda' bus='scsi'/></disk>`), [inv('rawio', 'disk', 'default')]);
+  checkRules(dom(`<disk type='file'><source file='/i/a' startupPolicy='[[default]]'/><target dev='vda'/></disk>`), [inv('startupPolicy', 'source', 'default')]);
+  checkRules(dom(`<disk type='file' device='cdrom'><source file='/i/a'/><target dev='hdc' tray='[[half]]'/></disk>`), [inv('tray', 'target', 'half')]);
+  checkRules(dom(`<disk type='file'><source file='/i/a'/><target dev='sda' bus='usb' removable='[[yes]]'/></disk>`), [inv('removable', 'target', 'yes')]);
+  checkRules(dom(`<disk type='block' device='lun' sgio='[[unfiltered]]'><source dev='/d'/><target dev='sda' bus='scsi'/></disk>`), [E('disk-sgio-unfiltered', 'unsupported configuration: unfiltered sgio is no longer supported')]);
+  checkRules(dom(`<disk type='file' [[rawio]]='no'><source file='/i/a'/><target dev='vda'/></disk>`), [E('disk-lun-only', "unsupported configuration: rawio can be used only with device='lun'")]);
+  checkRules(dom(`<disk type='file' [[sgio]]='filtered'><source file='/i/a'/><target dev='vda'/></disk>`), [E('disk-lun-only', "unsupported configuration: sgio can be used only with device='lun'")]);
+  checkRules(dom(`<disk type='file' model='[[virtio]]'><source file='/i/a'/><target dev='sda'/></disk>`), [E('disk-model-bus', "unsupported configuration: disk model 'virtio' not supported for bus 'scsi'")]);
+  checkRules(dom(`<disk type='file'><source file='/i/a'/><target dev='vda' [[tray]]='open'/></disk>`), [E('disk-tray-device', 'unsupported configuration: tray is only valid for cdrom and floppy')]);
+  checkRules(dom(`<disk type='file'><source file='/i/a'/><target dev='sda' bus='scsi' [[removable]]='off'/></disk>`), [E('disk-removable-bus', 'XML error: removable is only valid for usb disks')]);
+  checkRules(dom(`<disk type='network'><source protocol='nbd' [[startupPolicy]]='optional'/><target dev='vda'/></disk>`), [E('disk-startup-policy-type', "XML error: disk startupPolicy 'optional' is not allowed for disk of 'network' type")]);
+  checkRules(dom(`<disk type='file'><source file='/i/a' startupPolicy='[[requisite]]'/><target dev='vda'/></disk>`), [E('disk-startup-policy-requisite', "XML error: disk startupPolicy 'requisite' is allowed only for cdrom or floppy")]);
+  checkRules(dom(`<disk type='dir'><driver name='qemu' type='[[raw]]'/><source dir='/d'/><target dev='vda'/></disk>`), [E('disk-dir-format', "unsupported configuration: storage type 'dir' requires use of storage format 'fat'")]);
+  // No <driver type>: reported on the disk.
+  checkRules(dom(`<[[disk]] type='dir' device='cdrom'><source dir='/d'/><target dev='hdc'/></disk>`), [E('disk-dir-format', "unsupported configuration: storage type 'dir' requires use of storage format 'fat'")]);
+  // Accepted neighbours (measured): closed trays anywhere, model default, lun attributes on a
+  // lun, volume disks with any policy, an empty dir cdrom (no <source>: a file disk).
+  checkRules(dom(`<disk type='file' model='default' snapshot='manual'><source file='/i/a'/><target dev='vda' tray='closed'/></disk><disk type='block' device='lun' rawio='yes' sgio='filtered'><source dev='/d'/><target dev='sda' bus='scsi'/></disk><disk type='volume'><source pool='p' volume='v' startupPolicy='optional'/><target dev='vdb'/></disk><disk type='dir' device='cdrom'><target dev='hdc'/></disk><disk type='file' device='cdrom'><source file='/i/c' startupPolicy='requisite'/><target dev='hdd' tray='open'/></disk>`), []);
+});
+
 test('nvme and vhostuser sources', () => {
   const nvme = (src: string) => dom(`<disk type='nvme'>${src}<target dev='vda'/></disk>`);
   const ADDR = `<address domain='0x0000' bus='0x01' slot='0x00' function='0x0'/>`;

@@ -9,7 +9,8 @@
 // depend on a value libvirt could not parse are skipped. Every condition was measured with
 // `virsh -c test:///default define` and a session libvirtd's qemu driver.
 import {
-  DISK_BUSES, DISK_DEVICES, DISK_HOST_TRANSPORTS, DISK_NET_PROTOCOLS, DISK_NET_PROTOCOL_NONE, DISK_SOURCE_TYPES, FILE_FORMATS, availableIn,
+  DISK_BUSES, DISK_DEVICES, DISK_HOST_TRANSPORTS, DISK_MODELS, DISK_NET_PROTOCOLS, DISK_NET_PROTOCOL_NONE, DISK_SGIO, DISK_SNAPSHOT_LOCATIONS,
+  DISK_SOURCE_TYPES, DISK_STARTUP_POLICIES, DISK_TRAY, FILE_FORMATS, ON_OFF, YES_NO, availableIn,
 } from '../../../../schemas/vocabulary';
 import { attr, attrValue, childElements, firstChild, type XmlAttribute, type XmlElement } from '../xmlModel';
 import type { ValidationContext } from './context';
@@ -35,6 +36,14 @@ function enumValues(terms: { value: string; since?: string; until?: string }[], 
 function checkEnum(ctx: ValidationContext, a: XmlAttribute | undefined, values: string[], ruleId: string, fallback: string, preferred?: string): boolean {
   if (!a || a.value === undefined || values.includes(a.value)) return true;
   ctx.report(ruleId, a.valueSpan, { value: a.value }, { data: { replacement: preferred ?? nearest(a.value, values) ?? fallback, values } });
+  return false;
+}
+
+/** An optional enum attribute, in libvirt's generic wording (rule disk-attribute-invalid). */
+function checkAttrEnum(ctx: ValidationContext, el: XmlElement | undefined, name: string, values: string[]): boolean {
+  const a = attr(el, name);
+  if (!a || a.value === undefined || values.includes(a.value)) return true;
+  ctx.report('disk-attribute-invalid', a.valueSpan, { attribute: name, element: el!.name, value: a.value }, { data: { replacement: nearest(a.value, values) ?? values[0], values } });
   return false;
 }
 
@@ -95,12 +104,30 @@ export function validateDiskGeneral(ctx: ValidationContext, disk: XmlElement): v
   const deviceAttr = attr(disk, 'device');
   const deviceOk = checkEnum(ctx, deviceAttr, enumValues(DISK_DEVICES, v), 'disk-device-invalid', 'disk');
   const device = deviceAttr?.value ?? 'disk';
+  // The other enum attributes of <disk>, <source> and <target> (virXMLPropEnum/Tristate*).
+  const enumsOk = [
+    checkAttrEnum(ctx, disk, 'model', ['default', ...enumValues(DISK_MODELS, v)]),
+    checkAttrEnum(ctx, disk, 'snapshot', enumValues(DISK_SNAPSHOT_LOCATIONS, v)),
+    checkAttrEnum(ctx, disk, 'rawio', enumValues(YES_NO, v)),
+    checkAttrEnum(ctx, disk, 'sgio', enumValues(DISK_SGIO, v)),
+    checkAttrEnum(ctx, source, 'startupPolicy', enumValues(DISK_STARTUP_POLICIES, v)),
+  ].every(Boolean);
+  const sgio = attr(disk, 'sgio');
+  let sgioOk = true;
+  if (sgio?.value === 'unfiltered') {
+    ctx.report('disk-sgio-unfiltered', sgio.valueSpan, {}, { data: { replacement: 'filtered' } });
+    sgioOk = false;
+  }
 
   const target = firstChild(disk, 'target');
   const devAttr = attr(target, 'dev');
   const busAttr = attr(target, 'bus');
   const busOk = checkEnum(ctx, busAttr, enumValues(DISK_BUSES, v), 'disk-target-bus-invalid', 'virtio');
-  if (!src || !deviceOk || !busOk) return;
+  const targetEnumsOk = [
+    checkAttrEnum(ctx, target, 'tray', enumValues(DISK_TRAY, v)),
+    checkAttrEnum(ctx, target, 'removable', enumValues(ON_OFF, v)),
+  ].every(Boolean);
+  if (!src || !deviceOk || !busOk || !enumsOk || !sgioOk || !targetEnumsOk) return;
 
   // ---- post-parse ----
   // virDomainDiskDefPostParse: the old Xen prefix 'ioemu:' is dropped from the name.
@@ -115,6 +142,29 @@ export function validateDiskGeneral(ctx: ValidationContext, disk: XmlElement): v
 
   // ---- DEF-VAL: virDomainDiskDefValidate ----
   if (device === 'lun') validateLun(ctx, disk, src);
+  else {
+    for (const name of ['rawio', 'sgio']) {
+      const a = attr(disk, name);
+      if (a) ctx.report('disk-lun-only', a.nameSpan, { attribute: name }, { data: { remove: true } });
+    }
+  }
+  const model = attrValue(disk, 'model');
+  if (model && model !== 'default' && bus !== 'virtio') {
+    ctx.report('disk-model-bus', attr(disk, 'model')!.valueSpan, { model, bus }, { data: { remove: true } });
+  }
+  const tray = attr(target, 'tray');
+  if (tray?.value === 'open' && device !== 'cdrom' && device !== 'floppy') ctx.report('disk-tray-device', tray.nameSpan, {}, { data: { remove: true } });
+  const removable = attr(target, 'removable');
+  if (removable && bus !== 'usb') ctx.report('disk-removable-bus', removable.nameSpan, {}, { data: { remove: true } });
+  const policy = attr(source, 'startupPolicy');
+  if (policy?.value) {
+    // Volumes are judged once translated; other non-local sources cannot be dropped at start.
+    if (src.type !== 'volume' && !['file', 'block', 'dir'].includes(src.type)) {
+      ctx.report('disk-startup-policy-type', policy.nameSpan, { policy: policy.value, type: src.type }, { data: { remove: true } });
+    } else if (policy.value === 'requisite' && device !== 'cdrom' && device !== 'floppy') {
+      ctx.report('disk-startup-policy-requisite', policy.valueSpan, {}, { data: { replacement: 'optional' } });
+    }
+  }
   if (device === 'floppy' && bus !== 'fdc') ctx.report('disk-floppy-bus', busAttr!.valueSpan, { bus }, { data: { replacement: 'fdc' } });
   if (device !== 'floppy' && bus === 'fdc') ctx.report('disk-fdc-bus', busAttr!.valueSpan, {}, { data: { replacement: device === 'cdrom' ? 'ide' : 'virtio' } });
   if (dst === undefined) {
@@ -143,6 +193,11 @@ export function validateDiskGeneral(ctx: ValidationContext, disk: XmlElement): v
     ctx.report('disk-ejectable-bus', (busAttr ?? devAttr)!.valueSpan, { dst }, { data });
   }
   if (dst !== undefined && name && name.partition > 0) ctx.report('disk-target-dev-partition', devAttr!.valueSpan, { dev: dst });
+  // qemu opens a directory only as a virtual FAT image.
+  const driverType = attr(firstChild(disk, 'driver'), 'type');
+  if (src.type === 'dir' && driverType?.value !== 'fat' && (!driverType || FILE_FORMATS.some((f) => f.value === driverType.value))) {
+    ctx.report('disk-dir-format', driverType ? driverType.valueSpan : (firstChild(disk, 'driver') ?? disk).nameSpan, {}, driverType ? { data: { replacement: 'fat' } } : {});
+  }
   // qemu's ide-hd and the AHCI disk cannot be read-only (CD-ROMs are, and may be).
   const readonly = firstChild(disk, 'readonly');
   if (readonly && device === 'disk' && (bus === 'ide' || bus === 'sata')) {
