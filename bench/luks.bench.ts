@@ -74,7 +74,7 @@ const configs: { label: string; o: string }[] = [
   console.log('|---|---|---|---|---|---|---|');
   for (const r of rows) console.log(r);
   console.log('\nIterations: each tool counts how many PBKDF2 iterations its own implementation runs in iter-time' +
-    ' (qemu: nettle, timed twice for ≥ 500 ms CPU each; libvirt-volume: OpenSSL via node:crypto, timed in three ~10 ms runs by min(wall, process CPU), ' +
+    ' (qemu: nettle, timed twice for ≥ 500 ms CPU each; libvirt-volume: OpenSSL via node:crypto, timed in three ~10 ms runs by min(wall, process CPU), median taken, ' +
     'master-key digest and slot key derived concurrently). Both follow qemu\'s split: slot = rate × iter-time, master key = rate × iter-time / 8.');
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });
