@@ -28,8 +28,25 @@ interface ParsedSource {
   pool?: { pool: string; volume: string };
 }
 
-function enumValues(terms: { value: string; since?: string; until?: string }[], version: string): string[] {
-  return terms.filter((t) => availableIn(t, version)).map((t) => t.value);
+type Terms = { value: string; since?: string; until?: string }[];
+const MODELS_WITH_DEFAULT: Terms = [{ value: 'default' }, ...DISK_MODELS];
+const HARD_DISK_PREFIXES = ['hd', 'sd', 'vd', 'xvd', 'ubd'];
+const LOCAL_TYPES = ['file', 'block', 'dir'];
+/** The enum lists of one libvirt version, built once: a 1 MB domain has thousands of disks. */
+interface DiskEnums { types: string[]; devices: string[]; models: string[]; snapshot: string[]; yesNo: string[]; sgio: string[]; policies: string[]; buses: string[]; tray: string[]; onOff: string[] }
+const enumsByVersion = new Map<string, DiskEnums>();
+function diskEnums(version: string): DiskEnums {
+  let e = enumsByVersion.get(version);
+  if (!e) {
+    const values = (terms: Terms) => terms.filter((t) => availableIn(t, version)).map((t) => t.value);
+    e = {
+      types: values(DISK_SOURCE_TYPES), devices: values(DISK_DEVICES), models: values(MODELS_WITH_DEFAULT),
+      snapshot: values(DISK_SNAPSHOT_LOCATIONS), yesNo: values(YES_NO), sgio: values(DISK_SGIO),
+      policies: values(DISK_STARTUP_POLICIES), buses: values(DISK_BUSES), tray: values(DISK_TRAY), onOff: values(ON_OFF),
+    };
+    enumsByVersion.set(version, e);
+  }
+  return e;
 }
 
 /** virXMLPropEnum: an attribute that is there must name a value of the enum ('' included). */
@@ -94,24 +111,27 @@ function defaultBus(device: string, dst: string | undefined): string {
 }
 
 export function validateDiskGeneral(ctx: ValidationContext, disk: XmlElement): void {
-  const v = ctx.version;
+  const en = diskEnums(ctx.version);
   // ---- PARSE ----
   const typeAttr = attr(disk, 'type');
   const source = firstChild(disk, 'source');
-  const typeOk = checkEnum(ctx, typeAttr, enumValues(DISK_SOURCE_TYPES, v), 'disk-type-invalid', 'file', typeFromSource(source));
+  const types = en.types;
+  // The fix's type is worked out only for a bad one (this runs for each of thousands of disks).
+  const badType = typeAttr?.value !== undefined && !types.includes(typeAttr.value);
+  const typeOk = checkEnum(ctx, typeAttr, types, 'disk-type-invalid', 'file', badType ? typeFromSource(source) : undefined);
   const src = typeOk ? parseSource(ctx, typeAttr?.value ?? 'file', source) : undefined;
 
   const deviceAttr = attr(disk, 'device');
-  const deviceOk = checkEnum(ctx, deviceAttr, enumValues(DISK_DEVICES, v), 'disk-device-invalid', 'disk');
+  const deviceOk = checkEnum(ctx, deviceAttr, en.devices, 'disk-device-invalid', 'disk');
   const device = deviceAttr?.value ?? 'disk';
   // The other enum attributes of <disk>, <source> and <target> (virXMLPropEnum/Tristate*).
-  const enumsOk = [
-    checkAttrEnum(ctx, disk, 'model', ['default', ...enumValues(DISK_MODELS, v)]),
-    checkAttrEnum(ctx, disk, 'snapshot', enumValues(DISK_SNAPSHOT_LOCATIONS, v)),
-    checkAttrEnum(ctx, disk, 'rawio', enumValues(YES_NO, v)),
-    checkAttrEnum(ctx, disk, 'sgio', enumValues(DISK_SGIO, v)),
-    checkAttrEnum(ctx, source, 'startupPolicy', enumValues(DISK_STARTUP_POLICIES, v)),
-  ].every(Boolean);
+  // Every one is checked (each reports its own error), hence `&` rather than `&&`.
+  const enumsOk = !!(
+    +checkAttrEnum(ctx, disk, 'model', en.models) &
+    +checkAttrEnum(ctx, disk, 'snapshot', en.snapshot) &
+    +checkAttrEnum(ctx, disk, 'rawio', en.yesNo) &
+    +checkAttrEnum(ctx, disk, 'sgio', en.sgio) &
+    +checkAttrEnum(ctx, source, 'startupPolicy', en.policies));
   const sgio = attr(disk, 'sgio');
   let sgioOk = true;
   if (sgio?.value === 'unfiltered') {
@@ -122,11 +142,8 @@ export function validateDiskGeneral(ctx: ValidationContext, disk: XmlElement): v
   const target = firstChild(disk, 'target');
   const devAttr = attr(target, 'dev');
   const busAttr = attr(target, 'bus');
-  const busOk = checkEnum(ctx, busAttr, enumValues(DISK_BUSES, v), 'disk-target-bus-invalid', 'virtio');
-  const targetEnumsOk = [
-    checkAttrEnum(ctx, target, 'tray', enumValues(DISK_TRAY, v)),
-    checkAttrEnum(ctx, target, 'removable', enumValues(ON_OFF, v)),
-  ].every(Boolean);
+  const busOk = checkEnum(ctx, busAttr, en.buses, 'disk-target-bus-invalid', 'virtio');
+  const targetEnumsOk = !!(+checkAttrEnum(ctx, target, 'tray', en.tray) & +checkAttrEnum(ctx, target, 'removable', en.onOff));
   if (!src || !deviceOk || !busOk || !enumsOk || !sgioOk || !targetEnumsOk) return;
 
   // ---- post-parse ----
@@ -159,7 +176,7 @@ export function validateDiskGeneral(ctx: ValidationContext, disk: XmlElement): v
   const policy = attr(source, 'startupPolicy');
   if (policy?.value) {
     // Volumes are judged once translated; other non-local sources cannot be dropped at start.
-    if (src.type !== 'volume' && !['file', 'block', 'dir'].includes(src.type)) {
+    if (src.type !== 'volume' && !LOCAL_TYPES.includes(src.type)) {
       ctx.report('disk-startup-policy-type', policy.nameSpan, { policy: policy.value, type: src.type }, { data: { remove: true } });
     } else if (policy.value === 'requisite' && device !== 'cdrom' && device !== 'floppy') {
       ctx.report('disk-startup-policy-requisite', policy.valueSpan, {}, { data: { replacement: 'optional' } });
@@ -173,14 +190,13 @@ export function validateDiskGeneral(ctx: ValidationContext, disk: XmlElement): v
     // The fix names a target that suits the device (floppies fdX on fdc, no cdrom on virtio).
     const [fixDev, fixBus] = device === 'floppy' ? ['fda', 'fdc'] : device === 'cdrom' ? ['sdc', 'sata'] : device === 'lun' ? ['sda', 'scsi'] : ['vda', 'virtio'];
     ctx.report('disk-target-missing', (target ?? disk).nameSpan, { what }, { data: target ? { insert: `dev='${fixDev}'` } : { insert: `<target dev='${fixDev}' bus='${fixBus}'/>` } });
-  } else if ((device === 'disk' || device === 'lun') && !['hd', 'sd', 'vd', 'xvd', 'ubd'].some((p) => dst.startsWith(p))) {
+  } else if ((device === 'disk' || device === 'lun') && !HARD_DISK_PREFIXES.some((p) => dst.startsWith(p))) {
     ctx.report('disk-target-dev-harddisk', devAttr!.valueSpan, { dev: dst });
   } else if (device === 'floppy' && !dst.startsWith('fd')) {
     ctx.report('disk-target-dev-floppy', devAttr!.valueSpan, { dev: dst }, { data: { replacement: 'fda' } });
   }
   // virStorageSourceIsEmpty: only CD-ROMs and floppies (and LUNs) may be empty.
-  const localTypes = ['file', 'block', 'dir'];
-  const empty = (localTypes.includes(src.type) && src.path === undefined) || (src.type === 'network' && src.protocol === DISK_NET_PROTOCOL_NONE);
+  const empty = (LOCAL_TYPES.includes(src.type) && src.path === undefined) || (src.type === 'network' && src.protocol === DISK_NET_PROTOCOL_NONE);
   if (empty && device === 'disk') {
     const at = source ? (attr(source, sourcePathAttr(src.type) ?? '')?.valueSpan ?? source.nameSpan) : disk.nameSpan;
     ctx.report('disk-source-missing', at, { dst: dst === undefined ? '' : ` ${dst}` });
