@@ -16,6 +16,7 @@ import { TextDocument } from 'vscode-languageserver-textdocument';
 import { DiagnosticSeverity } from 'vscode-languageserver-types';
 import { attrValue, path as xpath, textContent } from '../service/xmlModel';
 import { INSECURE_AES_WARNING } from '../../../schemas/luksOptions';
+import { isLegacyAes } from '../writer/volumeXml';
 import type { ServerState } from './server';
 import type { WorkerReply, WorkerJob } from './createWorker';
 
@@ -106,7 +107,7 @@ export function describeVolume(state: ServerState, uri: string): VolumeDescripti
   const targetPath = textContent(xpath(target, 'path')).trim() || undefined;
   const cap = xpath(root, 'capacity');
   const format = attrValue(xpath(target, 'format'), 'type') ?? 'raw';
-  const legacyAes = !!enc && format === 'qcow2' && (attrValue(enc, 'format') ?? 'default') !== 'luks';
+  const legacyAes = isLegacyAes(format, enc);
   const xmlDir = dirname(uriToPath(doc.uri));
   const fileName = basename(targetPath || name || 'volume.img');
   const suggestedOutput = targetPath && isAbsolute(targetPath) && writableDir(dirname(targetPath)) ? targetPath : join(xmlDir, fileName);

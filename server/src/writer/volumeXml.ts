@@ -53,6 +53,14 @@ function scaled(el: ReturnType<typeof firstChild>): bigint | undefined {
   return m && mul !== undefined ? BigInt(m[1]) * mul : undefined;
 }
 
+/**
+ * A qcow2 target with `<encryption format='qcow'|'default'>`: legacy qcow AES, what libvirt before
+ * 4.5.0 created (`encryption=on`); the writer and Create Volume's prompts decide from this one test.
+ */
+export function isLegacyAes(format: string, enc: ReturnType<typeof firstChild>): boolean {
+  return !!enc && format === 'qcow2' && (attrValue(enc, 'format') ?? 'default') !== 'luks';
+}
+
 /** The qemu secret id libvirt gives a volume's passphrase (storage_util.c: "<name>_encrypt0"). */
 export function legacySecretId(vol: ReturnType<typeof firstChild>): string {
   return `${textContent(firstChild(vol, 'name')).trim() || 'volume'}_encrypt0`;
@@ -78,7 +86,7 @@ export function mapVolumeXml(text: string, output: string, libvirtVersion: strin
   }
   // libvirt before 4.5.0 passed `encryption=on` for the old qcow formats (storage_util.c); the
   // <cipher>/<ivgen> elements belong to luks only and are ignored otherwise (ENC-CIPHER-ONLY-LUKS).
-  const legacyAes = encrypted && format === 'qcow2' && (attrValue(enc, 'format') ?? 'default') !== 'luks';
+  const legacyAes = isLegacyAes(format, enc);
   // qemu-img wants a key secret even though qcow AES stores no key material (the passphrase is
   // only used when the image is opened); libvirt names its secret object NAME_encrypt0.
   if (legacyAes) o.push('encryption=on', `encrypt.key-secret=${legacySecretId(vol)}`);
