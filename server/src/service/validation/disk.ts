@@ -10,9 +10,9 @@
 // `virsh -c test:///default define` and a session libvirtd's qemu driver.
 import {
   DISK_BUSES, DISK_DEVICES, DISK_HOST_TRANSPORTS, DISK_MODELS, DISK_NET_PROTOCOLS, DISK_NET_PROTOCOL_NONE, DISK_SGIO, DISK_SNAPSHOT_LOCATIONS,
-  DISK_SOURCE_TYPES, DISK_STARTUP_POLICIES, DISK_TRAY, FILE_FORMATS, ON_OFF, YES_NO, availableIn,
+  DISK_SOURCE_TYPES, DISK_STARTUP_POLICIES, DISK_TRAY, FILE_FORMATS, ON_OFF, SECRET_USAGE_TYPES, YES_NO, availableIn,
 } from '../../../../schemas/vocabulary';
-import { attr, attrValue, childElements, firstChild, type XmlAttribute, type XmlElement } from '../xmlModel';
+import { attr, attrValue, childElements, firstChild, textContent, textSpan, type XmlAttribute, type XmlElement } from '../xmlModel';
 import type { ValidationContext } from './context';
 import { nearest, parseULL, parseUIntP } from './libvirtValues';
 
@@ -80,13 +80,15 @@ function typeFromSource(source: XmlElement | undefined): string | undefined {
  * virDiskNameParse: a known prefix, at least one lower-case letter, then only digits (a
  * partition number). Returns the partition (0 when none) or undefined when libvirt refuses it.
  */
-export function parseDiskName(name: string): { index: number; partition: number } | undefined {
+export function parseDiskName(name: string, overflowChecked = false): { index: number; partition: number } | undefined {
   const prefix = ['fd', 'hd', 'vd', 'sd', 'xvd', 'ubd'].find((p) => name.startsWith(p));
   if (prefix === undefined) return undefined;
   let i = prefix.length;
   let idx = 0;
   const first = i;
   for (; i < name.length && name[i] >= 'a' && name[i] <= 'z'; i++) {
+    // Newer libvirt (11.3.0 checked) refuses an index past INT_MAX (VIR_MULTIPLY_ADD_IS_OVERFLOW).
+    if (overflowChecked && (idx + (i === first ? 0 : 1)) * 26 + (name.charCodeAt(i) - 97) > 0x7fffffff) return undefined;
     // libvirt computes the index in a C int that silently wraps; a name whose final index is
     // negative is refused (measured: 'vdfxshrxx' = INT_MAX passes, 8 a's wrap negative and fail,
     // 12 a's wrap back to a positive index and pass).
@@ -99,7 +101,7 @@ export function parseDiskName(name: string): { index: number; partition: number 
 }
 
 /** The bus libvirt's post-parse gives a disk without `<target bus>`. */
-function defaultBus(device: string, dst: string | undefined): string {
+export function defaultBus(device: string, dst: string | undefined): string {
   if (device === 'floppy') return 'fdc';
   if (dst === undefined) return 'ide';
   if (dst.startsWith('hd')) return 'ide';
@@ -151,7 +153,7 @@ export function validateDiskGeneral(ctx: ValidationContext, disk: XmlElement): v
   const dst = devAttr?.value === undefined ? undefined : devAttr.value.startsWith('ioemu:') ? devAttr.value.slice(6) : devAttr.value;
   const bus = busAttr?.value ?? defaultBus(device, dst);
   // virDomainDiskDefAssignAddress runs only for a disk without <address>; it needs a name it can parse.
-  const name = dst === undefined ? undefined : parseDiskName(dst);
+  const name = dst === undefined ? undefined : parseDiskName(dst, ctx.atLeast('11.3.0'));
   if (dst !== undefined && !name && !firstChild(disk, 'address')) {
     ctx.report('disk-target-dev-unknown', devAttr!.valueSpan, { dev: dst });
     return;
@@ -171,8 +173,19 @@ export function validateDiskGeneral(ctx: ValidationContext, disk: XmlElement): v
   }
   const tray = attr(target, 'tray');
   if (tray?.value === 'open' && device !== 'cdrom' && device !== 'floppy') ctx.report('disk-tray-device', tray.nameSpan, {}, { data: { remove: true } });
+  // Since 9.6.0 a scsi hard disk may be removable too (the rule ids are versioned).
   const removable = attr(target, 'removable');
-  if (removable && bus !== 'usb') ctx.report('disk-removable-bus', removable.nameSpan, {}, { data: { remove: true } });
+  if (removable && bus !== 'usb' && !(ctx.atLeast('9.6.0') && bus === 'scsi' && device === 'disk')) {
+    ctx.report(ctx.atLeast('9.6.0') ? 'disk-removable-bus-scsi' : 'disk-removable-bus', removable.nameSpan, {}, { data: { remove: true } });
+  }
+  validateVendorProduct(ctx, disk, bus);
+  // virDomainDiskAddressDiskBusCompatibility: buses handled in common code take drive addresses only.
+  const address = firstChild(disk, 'address');
+  const addrType = attr(address, 'type');
+  if (addrType?.value && DRIVE_BUSES.includes(bus) && addrType.value !== 'drive') {
+    ctx.report('disk-address-bus', addrType.valueSpan, { type: addrType.value, dst: dst ?? '', bus }, { data: { remove: true } });
+  }
+  if (src.type === 'network' && source) validateNetworkSourceRules(ctx, disk, source, src);
   const policy = attr(source, 'startupPolicy');
   if (policy?.value) {
     // Volumes are judged once translated; other non-local sources cannot be dropped at start.
@@ -219,6 +232,123 @@ export function validateDiskGeneral(ctx: ValidationContext, disk: XmlElement): v
   if (readonly && device === 'disk' && (bus === 'ide' || bus === 'sata')) {
     ctx.report('disk-readonly-bus', readonly.nameSpan, { bus }, { data: { remove: true } });
   }
+  // qemuValidateDomainDeviceDefDiskFrontend: a usb disk sits on a USB port (or gets one).
+  if (bus === 'usb' && addrType?.value && addrType.value !== 'usb') {
+    ctx.report('disk-usb-address', addrType.valueSpan, {}, { data: { remove: true } });
+  }
+  // qemuValidateDomainDeviceDefDisk: only raw images may be shared read-write
+  // (qemuBlockStorageSourceSupportsConcurrentAccess). The qemu post-parse makes a local or network
+  // source without a driver type raw; a volume's format is only known once it is resolved.
+  const shareable = firstChild(disk, 'shareable');
+  const format = driverType?.value || (src.type === 'volume' ? undefined : 'raw');
+  if (shareable && !readonly && format !== undefined && format !== 'raw') {
+    ctx.report('disk-shared-format', driverType ? driverType.valueSpan : shareable.nameSpan, { dst: dst ?? '' });
+  }
+}
+
+const UTF8 = new TextEncoder();
+
+/** The buses virDomainDiskAddressDiskBusCompatibility judges: they take `<address type='drive'>` only. */
+const DRIVE_BUSES = ['ide', 'fdc', 'scsi', 'sata'];
+
+/**
+ * <vendor> and <product>: lengths (domain_validate.c virDomainDiskDefValidate: vendor 8, product
+ * 16; since 11.3.0 an ATA product may have 40) and buses (qemu_validate.c
+ * qemuValidateDomainDeviceDefDiskFrontend: 9.0 takes both only on scsi; 11.3 takes a product on
+ * ide and sata too, with its own message per element).
+ */
+function validateVendorProduct(ctx: ValidationContext, disk: XmlElement, bus: string): void {
+  const newer = ctx.atLeast('11.3.0');
+  const vendor = firstChild(disk, 'vendor');
+  const product = firstChild(disk, 'product');
+  // strlen: the length counts bytes of the whole text (XPath string(), not trimmed).
+  const bytes = (el: XmlElement) => UTF8.encode(textContent(el)).length;
+  if (vendor && bytes(vendor) > 8) ctx.report('disk-vendor-length', textSpan(vendor));
+  if (product) {
+    const max = newer && bus !== 'scsi' ? 40 : 16;
+    if (bytes(product) > max) ctx.report('disk-product-length', textSpan(product), { max });
+  }
+  if (!newer) {
+    const first = vendor ?? product;
+    if (first && bus !== 'scsi') ctx.report('disk-vendor-product-bus', first.nameSpan, {}, { data: { remove: true } });
+    return;
+  }
+  if (vendor && bus !== 'scsi') ctx.report('disk-vendor-bus', vendor.nameSpan, {}, { data: { remove: true } });
+  else if (product && !['ide', 'sata', 'scsi'].includes(bus)) ctx.report('disk-product-bus', product.nameSpan, {}, { data: { remove: true } });
+}
+
+/** Secret usage types virSecretUsageTypeFromString knows ('none' included). */
+function secretUsages(version: string): string[] {
+  return ['none', ...SECRET_USAGE_TYPES.filter((u) => availableIn(u, version)).map((u) => u.value)];
+}
+
+/**
+ * A network source's <auth> (the disk-level place, or inside <source>) and protocol rules:
+ * parse (domain_conf.c virDomainDiskDefParseSourceXML, storage_source_conf.c
+ * virStorageAuthDefParse, virsecret.c virSecretLookupParseSecret), generic validation
+ * (domain_validate.c virDomainDiskDefValidateSourceChainOne) and the hosts qemu needs for iSCSI
+ * (qemu_block.c qemuBlockStorageSourceGetISCSIProps, when the VM starts).
+ */
+function validateNetworkSourceRules(ctx: ValidationContext, disk: XmlElement, source: XmlElement, src: ParsedSource): void {
+  const protocol = src.protocol ?? DISK_NET_PROTOCOL_NONE;
+  const protoAttr = attr(source, 'protocol');
+  if (protocol === 'sheepdog' && protoAttr) ctx.report('disk-sheepdog', protoAttr.valueSpan);
+  if (protocol === 'iscsi' && ctx.atLeast('11.3.0')) {
+    const hosts = childElements(source, 'host');
+    if (hosts.length !== 1) ctx.report('disk-iscsi-hosts', hosts.length ? hosts[1].nameSpan : source.nameSpan);
+  }
+  const diskAuth = firstChild(disk, 'auth');
+  const srcAuth = firstChild(source, 'auth');
+  // The <source> is parsed first: a disk-level <auth> beside it is the duplicate.
+  if (diskAuth && srcAuth) {
+    ctx.report('disk-auth-both', diskAuth.nameSpan, {}, { data: { remove: true } });
+    return;
+  }
+  const auth = srcAuth ?? diskAuth;
+  if (!auth || !parseAuth(ctx, auth)) return;
+  if (['nbd', 'sheepdog', 'gluster', 'tftp', 'vxhs', 'nfs'].includes(protocol)) {
+    ctx.report('disk-auth-protocol', auth.nameSpan, { protocol }, { data: { remove: true } });
+    return;
+  }
+  const secret = firstChild(auth, 'secret')!;
+  const type = attr(secret, 'type');
+  const wanted = protocol === 'iscsi' ? 'iscsi' : protocol === 'rbd' ? 'ceph' : undefined;
+  if (!type || type.value === undefined || !secretUsages(ctx.version).includes(type.value)) {
+    // libvirt prints a missing type as '<null>' (NULLSTR).
+    const data = type ? { replacement: wanted ?? 'none' } : { insert: `type='${wanted ?? 'none'}'` };
+    ctx.report('disk-auth-secret-type-unknown', type ? type.valueSpan : secret.nameSpan, { type: type?.value ?? '<null>' }, { data });
+    return;
+  }
+  if (wanted && type.value !== wanted) ctx.report('disk-auth-secret-type-invalid', type.valueSpan, { type: type.value }, { data: { replacement: wanted } });
+}
+
+/** virStorageAuthDefParse + virSecretLookupParseSecret; false when libvirt's parser fails. */
+function parseAuth(ctx: ValidationContext, auth: XmlElement): boolean {
+  if (!attr(auth, 'username')) {
+    ctx.report('disk-auth-username-required', auth.nameSpan, {}, { data: { insert: "username='admin'" } });
+    return false;
+  }
+  const authType = attr(auth, 'type');
+  if (authType && authType.value !== undefined && !['none', 'chap', 'ceph'].includes(authType.value)) {
+    ctx.report('disk-auth-type-unknown', authType.valueSpan, { value: authType.value }, { data: { remove: true } });
+    return false;
+  }
+  const secret = firstChild(auth, 'secret');
+  if (!secret) {
+    ctx.report('disk-auth-secret-required', auth.nameSpan);
+    return false;
+  }
+  const uuid = attr(secret, 'uuid');
+  const usage = attr(secret, 'usage');
+  if (!uuid && !usage) {
+    ctx.report('disk-auth-secret-lookup-required', secret.nameSpan);
+    return false;
+  }
+  if (uuid && usage) {
+    ctx.report('disk-auth-secret-lookup-both', usage.nameSpan, {}, { data: { remove: true } });
+    return false;
+  }
+  return true;
 }
 
 function sourcePathAttr(type: string): string | undefined {

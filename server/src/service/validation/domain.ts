@@ -4,9 +4,9 @@
 // qemuDomainValidateStorageSource, qemu_validate.c), assuming a current qemu with every
 // capability. Other domain elements are not judged here.
 import { DISK_SOURCE_TYPES, FILE_FORMATS, availableIn } from '../../../../schemas/vocabulary';
-import { attr, attrValue, childElements, firstChild, path, type XmlElement } from '../xmlModel';
+import { attr, attrValue, childElements, firstChild, path, type XmlAttribute, type XmlElement } from '../xmlModel';
 import type { ValidationContext } from './context';
-import { validateDiskGeneral } from './disk';
+import { defaultBus, parseDiskName, validateDiskGeneral } from './disk';
 import { validateEncryption, type EncryptionInfo } from './encryption';
 
 /** One storage source of a disk: the top image or a backing layer. */
@@ -26,6 +26,115 @@ export function validateDomain(ctx: ValidationContext): void {
   if (!root) return;
   const disks = root.name === 'disk' ? [root] : childElements(path(root, 'devices'), 'disk');
   for (const disk of disks) validateDisk(ctx, disk);
+  validateDiskSet(ctx, disks);
+}
+
+/** What domain-wide checks need of one disk, after libvirt's post-parse. */
+interface DiskEntry {
+  disk: XmlElement;
+  dst: string;
+  dev: XmlAttribute;
+  bus: string;
+  index: number;
+  /** virDomainDiskGetSource: the source path, '<null>' (NULLSTR) without one. */
+  path: string;
+  /** The drive address given or assigned (virDomainDiskDefAssignAddress), if the bus has one. */
+  drive?: { controller: number; bus: number; target: number; unit: number; given: boolean };
+}
+
+/**
+ * Checks across disks: the same target twice (domain_conf.c virDomainDiskDefCheckDuplicateInfo,
+ * from domain_validate.c virDomainDefDuplicateDiskInfoValidate) and two disks at one drive address
+ * (domain_validate.c virDomainDefDuplicateDriveAddressesValidate). libvirt keeps disks grouped by
+ * bus (domain_conf.c virDomainDiskInsert), which decides which disk a message names first.
+ */
+function validateDiskSet(ctx: ValidationContext, disks: XmlElement[]): void {
+  if (disks.length < 2) return;
+  const list: DiskEntry[] = [];
+  for (const disk of disks) {
+    const e = diskEntry(ctx, disk);
+    if (!e) continue;
+    let at = -1;
+    for (let k = list.length - 1; k >= 0; k--) {
+      if (list[k].bus !== e.bus) continue;
+      if (list[k].index > e.index) at = k;
+      else if (at === -1) at = k + 1;
+    }
+    if (at === -1) list.push(e);
+    else list.splice(at, 0, e);
+  }
+  const reported = new Set<XmlElement>();
+  for (let i = 0; i < list.length; i++) {
+    for (let j = i + 1; j < list.length; j++) {
+      const a = list[i], b = list[j];
+      if (a.dst === b.dst && !reported.has(b.disk)) {
+        reported.add(b.disk);
+        // The range is the later disk in the document: the one a user just added.
+        const later = a.dev.valueSpan.start > b.dev.valueSpan.start ? a : b;
+        ctx.report('disk-target-duplicate', later.dev.valueSpan, { dst: a.dst, a: a.path, b: b.path });
+      }
+    }
+  }
+  // Drive addresses as given or assigned by the post-parse, compared on the same bus; two
+  // assigned ones only meet for the same target name, reported above.
+  for (let i = 0; i < list.length; i++) {
+    const a = list[i];
+    if (!a.drive) continue;
+    for (let j = i + 1; j < list.length; j++) {
+      const b = list[j];
+      if (a.bus !== b.bus || !b.drive || (!a.drive.given && !b.drive.given)) continue;
+      const x = a.drive, y = b.drive;
+      if (x.controller === y.controller && x.bus === y.bus && x.target === y.target && x.unit === y.unit) {
+        const later = a.disk.nameSpan.start > b.disk.nameSpan.start ? a : b;
+        const addr = firstChild(later.disk, 'address');
+        ctx.report('disk-address-duplicate', (addr ?? later.disk).nameSpan, { dst: a.dst, controller: x.controller, bus: x.bus, target: x.target, unit: x.unit });
+        break;
+      }
+    }
+  }
+}
+
+/** The post-parse facts of one disk; undefined when it has no usable target. */
+function diskEntry(ctx: ValidationContext, disk: XmlElement): DiskEntry | undefined {
+  const target = firstChild(disk, 'target');
+  const dev = attr(target, 'dev');
+  if (!dev || dev.value === undefined) return undefined;
+  const dst = dev.value.startsWith('ioemu:') ? dev.value.slice(6) : dev.value;
+  const device = attrValue(disk, 'device') || 'disk';
+  const bus = attrValue(target, 'bus') ?? defaultBus(device, dst);
+  const parsed = parseDiskName(dst, ctx.atLeast('11.3.0'));
+  const index = parsed ? parsed.index : -1;
+  const e: DiskEntry = { disk, dst, dev, bus, index, path: sourcePath(disk) ?? '<null>' };
+  const address = firstChild(disk, 'address');
+  const type = attrValue(address, 'type');
+  if (type === 'drive') {
+    const n = (name: string) => {
+      const v = attrValue(address, name);
+      return v === undefined ? 0 : /^[0-9]+$/.test(v) ? Number(v) : NaN;
+    };
+    e.drive = { controller: n('controller'), bus: n('bus'), target: n('target'), unit: n('unit'), given: true };
+  } else if (type === undefined && parsed) {
+    const idx = parsed.index;
+    // virDomainDiskDefAssignAddress (qemu uses narrow SCSI buses: 7 units).
+    if (bus === 'ide') e.drive = { controller: Math.floor(idx / 4), bus: Math.floor((idx % 4) / 2), target: 0, unit: idx % 2, given: false };
+    else if (bus === 'sata') e.drive = { controller: Math.floor(idx / 6), bus: 0, target: 0, unit: idx % 6, given: false };
+    else if (bus === 'fdc') e.drive = { controller: Math.floor(idx / 2), bus: 0, target: 0, unit: idx % 2, given: false };
+    else if (bus === 'scsi') e.drive = { controller: Math.floor(idx / 7), bus: 0, target: 0, unit: idx % 7, given: false };
+  }
+  return e;
+}
+
+/** src->path after parsing: local paths ('' dropped), network names (rbd/gluster: the image). */
+function sourcePath(disk: XmlElement): string | undefined {
+  const source = firstChild(disk, 'source');
+  if (!source) return undefined;
+  const type = attrValue(disk, 'type') || 'file';
+  const local = type === 'file' ? 'file' : type === 'block' ? 'dev' : type === 'dir' ? 'dir' : type === 'vhostuser' ? 'path' : undefined;
+  if (local) return attrValue(source, local) || undefined;
+  if (type !== 'network') return undefined;
+  const name = attrValue(source, 'name');
+  const protocol = attrValue(source, 'protocol');
+  return name !== undefined && (protocol === 'rbd' || protocol === 'gluster') ? name.slice(name.indexOf('/') + 1) : name;
 }
 
 function validateDisk(ctx: ValidationContext, disk: XmlElement): void {
@@ -138,8 +247,9 @@ function validateQemuFormat(ctx: ValidationContext, src: StorageSource, disk: Xm
   if (fmt === 'iso') detail = "storage format 'iso' is not directly supported by QEMU, use 'raw' instead";
   else if (fmt === 'dir') detail = "'directory' storage format is not directly supported by QEMU, use 'dir' disk type instead";
   else if (fmt === 'cow') detail = "'cow' storage format is not supported";
-  else if (fmt === 'fat' && src.type !== 'dir') detail = "storage format 'fat' is supported only with 'dir' storage type";
-  else if (fmt === 'fat' && src.kind === 'top' && !firstChild(disk, 'readonly')) detail = "virtual FAT storage can't be accessed in read-write mode";
+  // A volume's actual type is only known once the pool resolves it (virStorageSourceGetActualType).
+  else if (fmt === 'fat' && src.type !== 'dir' && src.type !== 'volume') detail = "storage format 'fat' is supported only with 'dir' storage type";
+  else if (fmt === 'fat' && src.type === 'dir' && src.kind === 'top' && !firstChild(disk, 'readonly')) detail = "virtual FAT storage can't be accessed in read-write mode";
   if (detail) ctx.report('disk-format-unsupported', el.valueSpan, { detail }, { data: { replacement: fmt === 'iso' ? 'raw' : undefined } });
 }
 
