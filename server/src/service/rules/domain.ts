@@ -72,8 +72,16 @@ export const DOMAIN_RULES: RuleDef[] = [
   { id: 'disk-model-bus', severity: 'error', layer: 'DEF-VAL', ref: 'domain_validate.c virDomainDiskDefValidate', message: "unsupported configuration: disk model '{model}' not supported for bus '{bus}'", doc: D },
   { id: 'disk-tray-device', severity: 'error', layer: 'DEF-VAL', ref: 'domain_validate.c virDomainDiskDefValidate', message: 'unsupported configuration: tray is only valid for cdrom and floppy', doc: D },
   // libvirt 9.6.0 (NEWS "qemu: Support removable attribute for scsi disk") also takes scsi disks.
-  { id: 'disk-removable-bus', severity: 'error', layer: 'DEF-VAL', ref: 'domain_validate.c virDomainDiskDefValidate', until: '9.6.0', message: 'XML error: removable is only valid for usb disks', doc: D },
-  { id: 'disk-removable-bus-scsi', severity: 'error', layer: 'DEF-VAL', ref: 'domain_validate.c virDomainDiskDefValidate', since: '9.6.0', message: 'XML error: removable is only valid for usb or scsi disks', doc: D },
+  {
+    id: 'disk-removable-bus', severity: 'error', layer: 'DEF-VAL',
+    ref: 'domain_validate.c virDomainDiskDefValidate', until: '9.6.0',
+    message: 'XML error: removable is only valid for usb disks', doc: D,
+  },
+  {
+    id: 'disk-removable-bus-scsi', severity: 'error', layer: 'DEF-VAL',
+    ref: 'domain_validate.c virDomainDiskDefValidate', since: '9.6.0',
+    message: 'XML error: removable is only valid for usb or scsi disks', doc: D,
+  },
   { id: 'disk-startup-policy-type', severity: 'error', layer: 'DEF-VAL', ref: 'domain_validate.c virDomainDiskDefValidateStartupPolicy', message: "XML error: disk startupPolicy '{policy}' is not allowed for disk of '{type}' type", doc: D },
   { id: 'disk-startup-policy-requisite', severity: 'error', layer: 'DEF-VAL', ref: 'domain_validate.c virDomainDiskDefValidateStartupPolicy', message: "XML error: disk startupPolicy 'requisite' is allowed only for cdrom or floppy", doc: D },
   { id: 'disk-dir-format', severity: 'error', layer: 'QEMU-VAL', ref: 'qemu_domain.c qemuDomainValidateStorageSource', message: "unsupported configuration: storage type 'dir' requires use of storage format 'fat'", doc: D },
@@ -81,26 +89,110 @@ export const DOMAIN_RULES: RuleDef[] = [
   // Issue 16 §6: refusals found in libvirt's qemu driver test data (qemuxmlconfdata). Where a
   // behaviour changed after 9.0 and the release is not recorded in NEWS, `since` is 11.3.0, the
   // first release whose source was checked (9.0.0 checked as the older behaviour).
-  { id: 'disk-auth-both', severity: 'error', layer: 'PARSE', ref: 'domain_conf.c virDomainDiskDefParseSourceXML', message: 'unsupported configuration: an <auth> definition already found for disk source', doc: D },
-  { id: 'disk-auth-username-required', severity: 'error', layer: 'PARSE', ref: 'storage_source_conf.c virStorageAuthDefParse', message: 'XML error: missing username for auth', doc: D },
-  { id: 'disk-auth-type-unknown', severity: 'error', layer: 'PARSE', ref: 'storage_source_conf.c virStorageAuthDefParse', message: "unsupported configuration: unknown auth type '{value}'", doc: D },
-  { id: 'disk-auth-secret-required', severity: 'error', layer: 'PARSE', ref: 'storage_source_conf.c virStorageAuthDefParse', message: 'XML error: Missing <secret> element in auth', doc: D },
-  { id: 'disk-auth-secret-lookup-required', severity: 'error', layer: 'PARSE', ref: 'virsecret.c virSecretLookupParseSecret', message: 'XML error: missing secret uuid or usage attribute', doc: D },
-  { id: 'disk-auth-secret-lookup-both', severity: 'error', layer: 'PARSE', ref: 'virsecret.c virSecretLookupParseSecret', message: 'XML error: either secret uuid or usage expected', doc: D },
-  { id: 'disk-auth-protocol', severity: 'error', layer: 'DEF-VAL', ref: 'domain_validate.c virDomainDiskDefValidateSourceChainOne', message: "unsupported configuration: authentication is not supported for protocol '{protocol}'", doc: D },
-  { id: 'disk-auth-secret-type-unknown', severity: 'error', layer: 'DEF-VAL', ref: 'domain_validate.c virDomainDiskDefValidateSourceChainOne', message: "unsupported configuration: unknown secret type '{type}'", doc: D },
-  { id: 'disk-auth-secret-type-invalid', severity: 'error', layer: 'DEF-VAL', ref: 'domain_validate.c virDomainDiskDefValidateSourceChainOne', message: "unsupported configuration: invalid secret type '{type}'", doc: D },
-  { id: 'disk-sheepdog', severity: 'error', layer: 'DEF-VAL', ref: 'domain_validate.c virDomainDiskDefValidateSourceChainOne', since: '11.3.0', message: "unsupported configuration: 'sheepdog' protocol is no longer supported by any hypervisor driver", doc: D },
-  { id: 'disk-iscsi-hosts', severity: 'warning', layer: 'RUNTIME', ref: 'qemu_block.c qemuBlockStorageSourceGetISCSIProps', message: 'internal error: iSCSI protocol accepts only one host (when the VM starts)', doc: D },
-  { id: 'disk-target-duplicate', severity: 'error', layer: 'DEF-VAL', ref: 'domain_conf.c virDomainDiskDefCheckDuplicateInfo', message: "XML error: target '{dst}' duplicated for disk sources '{a}' and '{b}'", doc: D },
-  { id: 'disk-address-duplicate', severity: 'error', layer: 'DEF-VAL', ref: 'domain_validate.c virDomainDefDuplicateDriveAddressesValidate', message: "unsupported configuration: Found duplicate drive address for disk with target name '{dst}' controller='{controller}' bus='{bus}' target='{target}' unit='{unit}'", doc: D },
-  { id: 'disk-address-bus', severity: 'error', layer: 'DEF-VAL', ref: 'domain_validate.c virDomainDiskAddressDiskBusCompatibility', message: "unsupported configuration: Invalid address type '{type}' for the disk '{dst}' with the bus type '{bus}'", doc: D },
-  { id: 'disk-usb-address', severity: 'error', layer: 'QEMU-VAL', ref: 'qemu_validate.c qemuValidateDomainDeviceDefDiskFrontend', message: 'internal error: unexpected address type for usb disk', doc: D },
-  { id: 'disk-vendor-product-bus', severity: 'error', layer: 'QEMU-VAL', ref: 'qemu_validate.c qemuValidateDomainDeviceDefDiskFrontend', until: '11.3.0', message: 'unsupported configuration: Only scsi disk supports vendor and product', doc: D },
-  { id: 'disk-vendor-bus', severity: 'error', layer: 'QEMU-VAL', ref: 'qemu_validate.c qemuValidateDomainDeviceDefDiskFrontend', since: '11.3.0', message: "unsupported configuration: Only scsi disk supports 'vendor'", doc: D },
-  { id: 'disk-product-bus', severity: 'error', layer: 'QEMU-VAL', ref: 'qemu_validate.c qemuValidateDomainDeviceDefDiskFrontend', since: '11.3.0', message: "unsupported configuration: Only ide, sata and scsi disk supports 'product'", doc: D },
-  { id: 'disk-vendor-length', severity: 'error', layer: 'DEF-VAL', ref: 'domain_validate.c virDomainDiskDefValidate', message: 'unsupported configuration: disk vendor is more than 8 characters', doc: D },
-  { id: 'disk-product-length', severity: 'error', layer: 'DEF-VAL', ref: 'domain_validate.c virDomainDiskDefValidate', message: 'unsupported configuration: disk product is more than {max} characters', doc: D },
-  { id: 'disk-shared-format', severity: 'error', layer: 'QEMU-VAL', ref: 'qemu_validate.c qemuValidateDomainDeviceDefDisk', message: "unsupported configuration: shared access for disk '{dst}' requires use of supported storage format", doc: D },
+  {
+    id: 'disk-auth-both', severity: 'error', layer: 'PARSE', ref: 'domain_conf.c virDomainDiskDefParseSourceXML',
+    message: 'unsupported configuration: an <auth> definition already found for disk source', doc: D,
+  },
+  {
+    id: 'disk-auth-username-required', severity: 'error', layer: 'PARSE',
+    ref: 'storage_source_conf.c virStorageAuthDefParse',
+    message: 'XML error: missing username for auth', doc: D,
+  },
+  {
+    id: 'disk-auth-type-unknown', severity: 'error', layer: 'PARSE',
+    ref: 'storage_source_conf.c virStorageAuthDefParse',
+    message: "unsupported configuration: unknown auth type '{value}'", doc: D,
+  },
+  {
+    id: 'disk-auth-secret-required', severity: 'error', layer: 'PARSE',
+    ref: 'storage_source_conf.c virStorageAuthDefParse',
+    message: 'XML error: Missing <secret> element in auth', doc: D,
+  },
+  {
+    id: 'disk-auth-secret-lookup-required', severity: 'error', layer: 'PARSE',
+    ref: 'virsecret.c virSecretLookupParseSecret',
+    message: 'XML error: missing secret uuid or usage attribute', doc: D,
+  },
+  {
+    id: 'disk-auth-secret-lookup-both', severity: 'error', layer: 'PARSE',
+    ref: 'virsecret.c virSecretLookupParseSecret',
+    message: 'XML error: either secret uuid or usage expected', doc: D,
+  },
+  {
+    id: 'disk-auth-protocol', severity: 'error', layer: 'DEF-VAL',
+    ref: 'domain_validate.c virDomainDiskDefValidateSourceChainOne',
+    message: "unsupported configuration: authentication is not supported for protocol '{protocol}'", doc: D,
+  },
+  {
+    id: 'disk-auth-secret-type-unknown', severity: 'error', layer: 'DEF-VAL',
+    ref: 'domain_validate.c virDomainDiskDefValidateSourceChainOne',
+    message: "unsupported configuration: unknown secret type '{type}'", doc: D,
+  },
+  {
+    id: 'disk-auth-secret-type-invalid', severity: 'error', layer: 'DEF-VAL',
+    ref: 'domain_validate.c virDomainDiskDefValidateSourceChainOne',
+    message: "unsupported configuration: invalid secret type '{type}'", doc: D,
+  },
+  {
+    id: 'disk-sheepdog', severity: 'error', layer: 'DEF-VAL',
+    ref: 'domain_validate.c virDomainDiskDefValidateSourceChainOne', since: '11.3.0',
+    message: "unsupported configuration: 'sheepdog' protocol is no longer supported by any hypervisor driver", doc: D,
+  },
+  {
+    id: 'disk-iscsi-hosts', severity: 'warning', layer: 'RUNTIME',
+    ref: 'qemu_block.c qemuBlockStorageSourceGetISCSIProps',
+    message: 'internal error: iSCSI protocol accepts only one host (when the VM starts)', doc: D,
+  },
+  {
+    id: 'disk-target-duplicate', severity: 'error', layer: 'DEF-VAL',
+    ref: 'domain_conf.c virDomainDiskDefCheckDuplicateInfo',
+    message: "XML error: target '{dst}' duplicated for disk sources '{a}' and '{b}'", doc: D,
+  },
+  {
+    id: 'disk-address-duplicate', severity: 'error', layer: 'DEF-VAL',
+    ref: 'domain_validate.c virDomainDefDuplicateDriveAddressesValidate',
+    message: "unsupported configuration: Found duplicate drive address for disk with target name '{dst}'" +
+      " controller='{controller}' bus='{bus}' target='{target}' unit='{unit}'", doc: D,
+  },
+  {
+    id: 'disk-address-bus', severity: 'error', layer: 'DEF-VAL',
+    ref: 'domain_validate.c virDomainDiskAddressDiskBusCompatibility',
+    message: "unsupported configuration: Invalid address type '{type}' for the disk '{dst}' with the bus" +
+      " type '{bus}'", doc: D,
+  },
+  {
+    id: 'disk-usb-address', severity: 'error', layer: 'QEMU-VAL',
+    ref: 'qemu_validate.c qemuValidateDomainDeviceDefDiskFrontend',
+    message: 'internal error: unexpected address type for usb disk', doc: D,
+  },
+  {
+    id: 'disk-vendor-product-bus', severity: 'error', layer: 'QEMU-VAL',
+    ref: 'qemu_validate.c qemuValidateDomainDeviceDefDiskFrontend', until: '11.3.0',
+    message: 'unsupported configuration: Only scsi disk supports vendor and product', doc: D,
+  },
+  {
+    id: 'disk-vendor-bus', severity: 'error', layer: 'QEMU-VAL',
+    ref: 'qemu_validate.c qemuValidateDomainDeviceDefDiskFrontend', since: '11.3.0',
+    message: "unsupported configuration: Only scsi disk supports 'vendor'", doc: D,
+  },
+  {
+    id: 'disk-product-bus', severity: 'error', layer: 'QEMU-VAL',
+    ref: 'qemu_validate.c qemuValidateDomainDeviceDefDiskFrontend', since: '11.3.0',
+    message: "unsupported configuration: Only ide, sata and scsi disk supports 'product'", doc: D,
+  },
+  {
+    id: 'disk-vendor-length', severity: 'error', layer: 'DEF-VAL', ref: 'domain_validate.c virDomainDiskDefValidate',
+    message: 'unsupported configuration: disk vendor is more than 8 characters', doc: D,
+  },
+  {
+    id: 'disk-product-length', severity: 'error', layer: 'DEF-VAL', ref: 'domain_validate.c virDomainDiskDefValidate',
+    message: 'unsupported configuration: disk product is more than {max} characters', doc: D,
+  },
+  {
+    id: 'disk-shared-format', severity: 'error', layer: 'QEMU-VAL',
+    ref: 'qemu_validate.c qemuValidateDomainDeviceDefDisk',
+    message: "unsupported configuration: shared access for disk '{dst}' requires use of supported storage" +
+      " format", doc: D,
+  },
   { id: 'disk-encryption-legacy-location', severity: 'hint', layer: 'LINT', ref: 'DENC-LOCATION', since: '3.9.0', message: 'The <encryption> of a disk belongs in its <source> since libvirt 3.9.0; the <disk>-level place is the legacy one.', doc: D },
 ];

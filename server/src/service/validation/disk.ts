@@ -12,7 +12,9 @@ import {
   DISK_BUSES, DISK_DEVICES, DISK_HOST_TRANSPORTS, DISK_MODELS, DISK_NET_PROTOCOLS, DISK_NET_PROTOCOL_NONE, DISK_SGIO, DISK_SNAPSHOT_LOCATIONS,
   DISK_SOURCE_TYPES, DISK_STARTUP_POLICIES, DISK_TRAY, FILE_FORMATS, ON_OFF, SECRET_USAGE_TYPES, YES_NO, availableIn,
 } from '../../../../schemas/vocabulary';
-import { attr, attrValue, childElements, firstChild, textContent, textSpan, type XmlAttribute, type XmlElement } from '../xmlModel';
+import {
+  attr, attrValue, childElements, firstChild, textContent, textSpan, type XmlAttribute, type XmlElement,
+} from '../xmlModel';
 import type { ValidationContext } from './context';
 import { nearest, parseULL, parseUIntP } from './libvirtValues';
 
@@ -88,7 +90,8 @@ export function parseDiskName(name: string, overflowChecked = false): { index: n
   const first = i;
   for (; i < name.length && name[i] >= 'a' && name[i] <= 'z'; i++) {
     // Newer libvirt (11.3.0 checked) refuses an index past INT_MAX (VIR_MULTIPLY_ADD_IS_OVERFLOW).
-    if (overflowChecked && (idx + (i === first ? 0 : 1)) * 26 + (name.charCodeAt(i) - 97) > 0x7fffffff) return undefined;
+    const next = (idx + (i === first ? 0 : 1)) * 26 + (name.charCodeAt(i) - 97);
+    if (overflowChecked && next > 0x7fffffff) return undefined;
     // libvirt computes the index in a C int that silently wraps; a name whose final index is
     // negative is refused (measured: 'vdfxshrxx' = INT_MAX passes, 8 a's wrap negative and fail,
     // 12 a's wrap back to a positive index and pass).
@@ -176,14 +179,16 @@ export function validateDiskGeneral(ctx: ValidationContext, disk: XmlElement): v
   // Since 9.6.0 a scsi hard disk may be removable too (the rule ids are versioned).
   const removable = attr(target, 'removable');
   if (removable && bus !== 'usb' && !(ctx.atLeast('9.6.0') && bus === 'scsi' && device === 'disk')) {
-    ctx.report(ctx.atLeast('9.6.0') ? 'disk-removable-bus-scsi' : 'disk-removable-bus', removable.nameSpan, {}, { data: { remove: true } });
+    const id = ctx.atLeast('9.6.0') ? 'disk-removable-bus-scsi' : 'disk-removable-bus';
+    ctx.report(id, removable.nameSpan, {}, { data: { remove: true } });
   }
   validateVendorProduct(ctx, disk, bus);
   // virDomainDiskAddressDiskBusCompatibility: buses handled in common code take drive addresses only.
   const address = firstChild(disk, 'address');
   const addrType = attr(address, 'type');
   if (addrType?.value && DRIVE_BUSES.includes(bus) && addrType.value !== 'drive') {
-    ctx.report('disk-address-bus', addrType.valueSpan, { type: addrType.value, dst: dst ?? '', bus }, { data: { remove: true } });
+    const args = { type: addrType.value, dst: dst ?? '', bus };
+    ctx.report('disk-address-bus', addrType.valueSpan, args, { data: { remove: true } });
   }
   if (src.type === 'network' && source) validateNetworkSourceRules(ctx, disk, source, src);
   const policy = attr(source, 'startupPolicy');
@@ -274,7 +279,9 @@ function validateVendorProduct(ctx: ValidationContext, disk: XmlElement, bus: st
     return;
   }
   if (vendor && bus !== 'scsi') ctx.report('disk-vendor-bus', vendor.nameSpan, {}, { data: { remove: true } });
-  else if (product && !['ide', 'sata', 'scsi'].includes(bus)) ctx.report('disk-product-bus', product.nameSpan, {}, { data: { remove: true } });
+  else if (product && !['ide', 'sata', 'scsi'].includes(bus)) {
+    ctx.report('disk-product-bus', product.nameSpan, {}, { data: { remove: true } });
+  }
 }
 
 /** Secret usage types virSecretUsageTypeFromString knows ('none' included). */
@@ -289,7 +296,9 @@ function secretUsages(version: string): string[] {
  * (domain_validate.c virDomainDiskDefValidateSourceChainOne) and the hosts qemu needs for iSCSI
  * (qemu_block.c qemuBlockStorageSourceGetISCSIProps, when the VM starts).
  */
-function validateNetworkSourceRules(ctx: ValidationContext, disk: XmlElement, source: XmlElement, src: ParsedSource): void {
+function validateNetworkSourceRules(
+  ctx: ValidationContext, disk: XmlElement, source: XmlElement, src: ParsedSource,
+): void {
   const protocol = src.protocol ?? DISK_NET_PROTOCOL_NONE;
   const protoAttr = attr(source, 'protocol');
   if (protocol === 'sheepdog' && protoAttr) ctx.report('disk-sheepdog', protoAttr.valueSpan);
@@ -316,10 +325,14 @@ function validateNetworkSourceRules(ctx: ValidationContext, disk: XmlElement, so
   if (!type || type.value === undefined || !secretUsages(ctx.version).includes(type.value)) {
     // libvirt prints a missing type as '<null>' (NULLSTR).
     const data = type ? { replacement: wanted ?? 'none' } : { insert: `type='${wanted ?? 'none'}'` };
-    ctx.report('disk-auth-secret-type-unknown', type ? type.valueSpan : secret.nameSpan, { type: type?.value ?? '<null>' }, { data });
+    const at = type ? type.valueSpan : secret.nameSpan;
+    ctx.report('disk-auth-secret-type-unknown', at, { type: type?.value ?? '<null>' }, { data });
     return;
   }
-  if (wanted && type.value !== wanted) ctx.report('disk-auth-secret-type-invalid', type.valueSpan, { type: type.value }, { data: { replacement: wanted } });
+  if (wanted && type.value !== wanted) {
+    const fix = { data: { replacement: wanted } };
+    ctx.report('disk-auth-secret-type-invalid', type.valueSpan, { type: type.value }, fix);
+  }
 }
 
 /** virStorageAuthDefParse + virSecretLookupParseSecret; false when libvirt's parser fails. */

@@ -87,7 +87,8 @@ function validateDiskSet(ctx: ValidationContext, disks: XmlElement[]): void {
       if (x.controller === y.controller && x.bus === y.bus && x.target === y.target && x.unit === y.unit) {
         const later = a.disk.nameSpan.start > b.disk.nameSpan.start ? a : b;
         const addr = firstChild(later.disk, 'address');
-        ctx.report('disk-address-duplicate', (addr ?? later.disk).nameSpan, { dst: a.dst, controller: x.controller, bus: x.bus, target: x.target, unit: x.unit });
+        const args = { dst: a.dst, controller: x.controller, bus: x.bus, target: x.target, unit: x.unit };
+        ctx.report('disk-address-duplicate', (addr ?? later.disk).nameSpan, args);
         break;
       }
     }
@@ -116,10 +117,12 @@ function diskEntry(ctx: ValidationContext, disk: XmlElement): DiskEntry | undefi
   } else if (type === undefined && parsed) {
     const idx = parsed.index;
     // virDomainDiskDefAssignAddress (qemu uses narrow SCSI buses: 7 units).
-    if (bus === 'ide') e.drive = { controller: Math.floor(idx / 4), bus: Math.floor((idx % 4) / 2), target: 0, unit: idx % 2, given: false };
-    else if (bus === 'sata') e.drive = { controller: Math.floor(idx / 6), bus: 0, target: 0, unit: idx % 6, given: false };
-    else if (bus === 'fdc') e.drive = { controller: Math.floor(idx / 2), bus: 0, target: 0, unit: idx % 2, given: false };
-    else if (bus === 'scsi') e.drive = { controller: Math.floor(idx / 7), bus: 0, target: 0, unit: idx % 7, given: false };
+    const at = (controller: number, unit: number, driveBus = 0) =>
+      ({ controller, bus: driveBus, target: 0, unit, given: false });
+    if (bus === 'ide') e.drive = at(Math.floor(idx / 4), idx % 2, Math.floor((idx % 4) / 2));
+    else if (bus === 'sata') e.drive = at(Math.floor(idx / 6), idx % 6);
+    else if (bus === 'fdc') e.drive = at(Math.floor(idx / 2), idx % 2);
+    else if (bus === 'scsi') e.drive = at(Math.floor(idx / 7), idx % 7);
   }
   return e;
 }
@@ -129,12 +132,13 @@ function sourcePath(disk: XmlElement): string | undefined {
   const source = firstChild(disk, 'source');
   if (!source) return undefined;
   const type = attrValue(disk, 'type') || 'file';
-  const local = type === 'file' ? 'file' : type === 'block' ? 'dev' : type === 'dir' ? 'dir' : type === 'vhostuser' ? 'path' : undefined;
+  const local = ({ file: 'file', block: 'dev', dir: 'dir', vhostuser: 'path' } as Record<string, string>)[type];
   if (local) return attrValue(source, local) || undefined;
   if (type !== 'network') return undefined;
   const name = attrValue(source, 'name');
   const protocol = attrValue(source, 'protocol');
-  return name !== undefined && (protocol === 'rbd' || protocol === 'gluster') ? name.slice(name.indexOf('/') + 1) : name;
+  const split = name !== undefined && (protocol === 'rbd' || protocol === 'gluster');
+  return split ? name.slice(name.indexOf('/') + 1) : name;
 }
 
 function validateDisk(ctx: ValidationContext, disk: XmlElement): void {
@@ -248,8 +252,11 @@ function validateQemuFormat(ctx: ValidationContext, src: StorageSource, disk: Xm
   else if (fmt === 'dir') detail = "'directory' storage format is not directly supported by QEMU, use 'dir' disk type instead";
   else if (fmt === 'cow') detail = "'cow' storage format is not supported";
   // A volume's actual type is only known once the pool resolves it (virStorageSourceGetActualType).
-  else if (fmt === 'fat' && src.type !== 'dir' && src.type !== 'volume') detail = "storage format 'fat' is supported only with 'dir' storage type";
-  else if (fmt === 'fat' && src.type === 'dir' && src.kind === 'top' && !firstChild(disk, 'readonly')) detail = "virtual FAT storage can't be accessed in read-write mode";
+  else if (fmt === 'fat' && src.type !== 'dir' && src.type !== 'volume') {
+    detail = "storage format 'fat' is supported only with 'dir' storage type";
+  } else if (fmt === 'fat' && src.type === 'dir' && src.kind === 'top' && !firstChild(disk, 'readonly')) {
+    detail = "virtual FAT storage can't be accessed in read-write mode";
+  }
   if (detail) ctx.report('disk-format-unsupported', el.valueSpan, { detail }, { data: { replacement: fmt === 'iso' ? 'raw' : undefined } });
 }
 
