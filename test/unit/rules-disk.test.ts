@@ -114,7 +114,8 @@ test('other disk attributes: enums, lun-only, virtio models, tray, removable, st
   checkRules(dom(`<disk type='file' [[sgio]]='filtered'><source file='/i/a'/><target dev='vda'/></disk>`), [E('disk-lun-only', "unsupported configuration: sgio can be used only with device='lun'")]);
   checkRules(dom(`<disk type='file' model='[[virtio]]'><source file='/i/a'/><target dev='sda'/></disk>`), [E('disk-model-bus', "unsupported configuration: disk model 'virtio' not supported for bus 'scsi'")]);
   checkRules(dom(`<disk type='file'><source file='/i/a'/><target dev='vda' [[tray]]='open'/></disk>`), [E('disk-tray-device', 'unsupported configuration: tray is only valid for cdrom and floppy')]);
-  checkRules(dom(`<disk type='file'><source file='/i/a'/><target dev='sda' bus='scsi' [[removable]]='off'/></disk>`), [E('disk-removable-bus', 'XML error: removable is only valid for usb disks')]);
+  checkRules(dom(`<disk type='file'><source file='/i/a'/><target dev='sda' bus='scsi' [[removable]]='off'/></disk>`), [E('disk-removable-bus', 'XML error: removable is only valid for usb disks')], V9);
+  // libvirt 9.6.0 takes a removable scsi hard disk too (rules-disk-testdata.test.ts).
   checkRules(dom(`<disk type='network'><source protocol='nbd' [[startupPolicy]]='optional'/><target dev='vda'/></disk>`), [E('disk-startup-policy-type', "XML error: disk startupPolicy 'optional' is not allowed for disk of 'network' type")]);
   checkRules(dom(`<disk type='file'><source file='/i/a' startupPolicy='[[requisite]]'/><target dev='vda'/></disk>`), [E('disk-startup-policy-requisite', "XML error: disk startupPolicy 'requisite' is allowed only for cdrom or floppy")]);
   checkRules(dom(`<disk type='dir'><driver name='qemu' type='[[raw]]'/><source dir='/d'/><target dev='vda'/></disk>`), [E('disk-dir-format', "unsupported configuration: storage type 'dir' requires use of storage format 'fat'")]);
