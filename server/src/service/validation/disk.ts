@@ -314,7 +314,7 @@ function validateNetworkSourceRules(
     return;
   }
   const auth = srcAuth ?? diskAuth;
-  if (!auth || !parseAuth(ctx, auth)) return;
+  if (!auth || !parseAuth(ctx, auth, protocol)) return;
   if (['nbd', 'sheepdog', 'gluster', 'tftp', 'vxhs', 'nfs'].includes(protocol)) {
     ctx.report('disk-auth-protocol', auth.nameSpan, { protocol }, { data: { remove: true } });
     return;
@@ -336,14 +336,16 @@ function validateNetworkSourceRules(
 }
 
 /** virStorageAuthDefParse + virSecretLookupParseSecret; false when libvirt's parser fails. */
-function parseAuth(ctx: ValidationContext, auth: XmlElement): boolean {
+function parseAuth(ctx: ValidationContext, auth: XmlElement, protocol: string): boolean {
   if (!attr(auth, 'username')) {
     ctx.report('disk-auth-username-required', auth.nameSpan, {}, { data: { insert: "username='admin'" } });
     return false;
   }
   const authType = attr(auth, 'type');
   if (authType && authType.value !== undefined && !['none', 'chap', 'ceph'].includes(authType.value)) {
-    ctx.report('disk-auth-type-unknown', authType.valueSpan, { value: authType.value }, { data: { remove: true } });
+    // virStorageAuthType: the storage pool's names of the iSCSI and Ceph schemes.
+    const replacement = protocol === 'iscsi' ? 'chap' : protocol === 'rbd' ? 'ceph' : 'none';
+    ctx.report('disk-auth-type-unknown', authType.valueSpan, { value: authType.value }, { data: { replacement } });
     return false;
   }
   const secret = firstChild(auth, 'secret');
