@@ -225,7 +225,33 @@ const DISK_SOURCE: ElementDef = {
     { name: 'volume', description: 'Volume name in the pool (disk type volume).', doc: D },
     { name: 'startupPolicy', values: DISK_STARTUP_POLICIES, description: 'What a missing source does at start (not for network, nvme or vhostuser disks).', doc: D },
   ],
-  children: () => [DISK_HOST, ENCRYPTION],
+  children: () => [DISK_HOST, DISK_AUTH, ENCRYPTION],
+};
+
+/** `<auth>` of a network disk (storage_source_conf.c virStorageAuthDefParse): in `<source>`, or at disk level. */
+const DISK_AUTH: ElementDef = {
+  name: 'auth', single: true, doc: D,
+  description: 'Authentication to the storage server (iscsi, rbd, http(s), ftp(s), ssh); in `<source>` or, the legacy '
+    + 'place, in `<disk>`, not both.',
+  attributes: [
+    { name: 'username', insert: true, required: true, description: 'User name on the server.', doc: D },
+    {
+      name: 'type', values: ['chap', 'ceph', 'none'].map((value) => ({ value, description: `Scheme ${value}.` })),
+      description: 'Scheme, as a storage pool names it (libvirt reads it but the secret type decides).', doc: D,
+    },
+  ],
+  children: () => [{
+    name: 'secret', single: true, empty: true, doc: D,
+    description: 'The secret holding the password or key: by `uuid` or by `usage`, not both.',
+    attributes: [
+      {
+        name: 'type', insert: true, values: SECRET_USAGE_TYPES, doc: D,
+        description: 'Usage type of the secret: `iscsi` for iSCSI, `ceph` for rbd (required).',
+      },
+      { name: 'uuid', values: 'secretUuid', description: 'UUID of the secret.', doc: D },
+      { name: 'usage', description: 'Usage name of the secret (its `<usage>` target or name).', doc: D },
+    ],
+  }],
 };
 
 const DISK_HOST: ElementDef = {
@@ -277,11 +303,27 @@ export const DISK: ElementDef = {
       { name: 'dev', insert: true, description: 'Device name in the guest (e.g. `vda`).', doc: D },
       { name: 'bus', insert: true, values: DISK_BUSES, description: 'Bus. Omitted: from the name (`vd` virtio, `sd` scsi, `hd` ide, `xvd` xen, `ubd` uml; floppies fdc; else ide).', doc: D },
       { name: 'tray', values: DISK_TRAY, default: 'closed', description: 'Tray state (`open` for cdrom and floppy only).', doc: D },
-      { name: 'removable', values: ON_OFF, description: 'Removable flag of a USB disk (usb bus only).', doc: D },
+      {
+        name: 'removable', values: ON_OFF, doc: D,
+        description: 'Removable flag of a USB disk (usb bus only; a scsi hard disk too since 9.6.0).',
+      },
     ] },
     { ...ENCRYPTION, description: 'Disk-level encryption (legacy place; prefer `<source><encryption>`).' },
     { name: 'readonly', single: true, empty: true, description: 'Read-only disk.', doc: D },
     { name: 'serial', single: true, textHint: 'serial', description: 'Serial number shown to the guest.', doc: D },
+    {
+      name: 'shareable', single: true, empty: true, doc: D,
+      description: 'Shared between guests (read-write: raw images only).',
+    },
+    { ...DISK_AUTH, description: 'Authentication, legacy place (prefer `<source><auth>`; not both).' },
+    {
+      name: 'vendor', single: true, textHint: 'vendor', doc: D,
+      description: 'SCSI vendor shown to the guest (scsi bus only; at most 8 printable characters).',
+    },
+    {
+      name: 'product', single: true, textHint: 'product', doc: D,
+      description: 'Product shown to the guest (scsi: at most 16 characters; ide and sata too since 11.3.0, 40).',
+    },
   ],
 };
 
