@@ -148,3 +148,18 @@ test('target names past the last index: newer libvirt refuses an index over INT_
   // The largest index still parses in both.
   checkRules(dom(file('vdfxshrxx', 'virtio')), []);
 });
+
+test('SCSI host devices: a scsi disk assigned (by its name) or given the drive address a hostdev holds', () => {
+  const hostdev = (unit: number, marked = false) =>
+    `<hostdev mode='subsystem' type='scsi'><source><adapter name='scsi_host2'/><address bus='0' target='0' unit='1'/></source>`
+    + `<${marked ? '[[address]]' : 'address'} type='drive' controller='0' bus='0' target='0' unit='${unit}'/></hostdev>`;
+  const sda = `<disk type='block'><source dev='/dev/sdz'/><target dev='[[sda]]' bus='scsi'/></disk>`;
+  checkRules(dom(sda + hostdev(0)),
+    [E('disk-hostdev-address-conflict', "unsupported configuration: using disk target name 'sda' conflicts with SCSI host device address controller='0' bus='0' target='0' unit='0")]);
+  checkRules(dom(file('sdb', 'scsi', `<address type='drive' controller='0' bus='0' target='0' unit='4'/>`) + hostdev(4, true)),
+    [E('disk-hostdev-address-used', "XML error: SCSI host address controller='0' bus='0' target='0' unit='4' in use by a SCSI disk")]);
+  // A hostdev of another type, another unit, or a disk of another bus: no conflict.
+  checkRules(dom(sda.replace(/\[\[|\]\]/g, '') + hostdev(1)), []);
+  checkRules(dom(file('sda', 'sata') + hostdev(0)), []);
+  checkRules(dom(sda.replace(/\[\[|\]\]/g, '') + hostdev(0).replace("type='scsi'", "type='usb'")), []);
+});

@@ -155,6 +155,19 @@ export const DOMAIN_RULES: RuleDef[] = [
       " controller='{controller}' bus='{bus}' target='{target}' unit='{unit}'", doc: D,
   },
   {
+    id: 'disk-hostdev-address-conflict', severity: 'error', layer: 'PARSE',
+    ref: 'domain_conf.c virDomainDiskDefAssignAddress (post-parse)',
+    // libvirt's message lacks the closing quote after the unit.
+    message: "unsupported configuration: using disk target name '{dst}' conflicts with SCSI host device address "
+      + "controller='{controller}' bus='0' target='0' unit='{unit}", doc: D,
+  },
+  {
+    id: 'disk-hostdev-address-used', severity: 'error', layer: 'PARSE',
+    ref: 'domain_postparse.c virDomainHostdevDefPostParse',
+    message: "XML error: SCSI host address controller='{controller}' bus='{bus}' target='{target}' unit='{unit}' "
+      + 'in use by a SCSI disk', doc: D,
+  },
+  {
     id: 'disk-address-bus', severity: 'error', layer: 'DEF-VAL',
     ref: 'domain_validate.c virDomainDiskAddressDiskBusCompatibility',
     message: "unsupported configuration: Invalid address type '{type}' for the disk '{dst}' with the bus" +

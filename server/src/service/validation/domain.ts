@@ -26,7 +26,7 @@ export function validateDomain(ctx: ValidationContext): void {
   if (!root) return;
   const disks = root.name === 'disk' ? [root] : childElements(path(root, 'devices'), 'disk');
   for (const disk of disks) validateDisk(ctx, disk);
-  validateDiskSet(ctx, disks);
+  validateDiskSet(ctx, disks, root.name === 'disk' ? [] : childElements(path(root, 'devices'), 'hostdev'));
 }
 
 /** What domain-wide checks need of one disk, after libvirt's post-parse. */
@@ -39,8 +39,10 @@ interface DiskEntry {
   /** virDomainDiskGetSource: the source path, '<null>' (NULLSTR) without one. */
   path: string;
   /** The drive address given or assigned (virDomainDiskDefAssignAddress), if the bus has one. */
-  drive?: { controller: number; bus: number; target: number; unit: number; given: boolean };
+  drive?: DriveAddress & { given: boolean };
 }
+
+interface DriveAddress { controller: number; bus: number; target: number; unit: number }
 
 /**
  * Checks across disks: the same target twice (domain_conf.c virDomainDiskDefCheckDuplicateInfo,
@@ -48,8 +50,9 @@ interface DiskEntry {
  * (domain_validate.c virDomainDefDuplicateDriveAddressesValidate). libvirt keeps disks grouped by
  * bus (domain_conf.c virDomainDiskInsert), which decides which disk a message names first.
  */
-function validateDiskSet(ctx: ValidationContext, disks: XmlElement[]): void {
-  if (disks.length < 2) return;
+function validateDiskSet(ctx: ValidationContext, disks: XmlElement[], hostdevs: XmlElement[]): void {
+  const scsiHostdevs = hostdevs.map(scsiHostdevAddress).filter((h) => h !== undefined);
+  if (disks.length < 2 && !scsiHostdevs.length) return;
   const list: DiskEntry[] = [];
   for (const disk of disks) {
     const e = diskEntry(ctx, disk);
@@ -83,8 +86,8 @@ function validateDiskSet(ctx: ValidationContext, disks: XmlElement[]): void {
     for (let j = i + 1; j < list.length; j++) {
       const b = list[j];
       if (a.bus !== b.bus || !b.drive || (!a.drive.given && !b.drive.given)) continue;
-      const x = a.drive, y = b.drive;
-      if (x.controller === y.controller && x.bus === y.bus && x.target === y.target && x.unit === y.unit) {
+      const x = a.drive;
+      if (sameDrive(x, b.drive)) {
         const later = a.disk.nameSpan.start > b.disk.nameSpan.start ? a : b;
         const addr = firstChild(later.disk, 'address');
         const args = { dst: a.dst, controller: x.controller, bus: x.bus, target: x.target, unit: x.unit };
@@ -93,6 +96,44 @@ function validateDiskSet(ctx: ValidationContext, disks: XmlElement[]): void {
       }
     }
   }
+  // SCSI host devices at a drive address: a scsi disk assigned the same address by its name (the
+  // disk's post-parse, virDomainDiskDefAssignAddress, runs first), or given it (the hostdev's
+  // post-parse, domain_postparse.c virDomainHostdevDefPostParse).
+  for (const h of scsiHostdevs) {
+    for (const e of list) {
+      const d = e.drive;
+      if (e.bus !== 'scsi' || !d || !sameDrive(d, h)) continue;
+      if (!d.given) {
+        const args = { dst: e.dst, controller: d.controller, unit: d.unit };
+        ctx.report('disk-hostdev-address-conflict', e.dev.valueSpan, args);
+      } else {
+        const args = { controller: h.controller, bus: h.bus, target: h.target, unit: h.unit };
+        ctx.report('disk-hostdev-address-used', h.el.nameSpan, args);
+      }
+    }
+  }
+}
+
+/** The `<address type='drive'>` of a SCSI host device (virHostdevIsSCSIDevice: subsystem, scsi). */
+function scsiHostdevAddress(hostdev: XmlElement): DriveAddress & { el: XmlElement } | undefined {
+  const mode = attrValue(hostdev, 'mode') ?? 'subsystem';
+  if (mode !== 'subsystem' || attrValue(hostdev, 'type') !== 'scsi') return undefined;
+  const address = firstChild(hostdev, 'address');
+  if (!address || attrValue(address, 'type') !== 'drive') return undefined;
+  return { ...driveAddress(address), el: address };
+}
+
+function sameDrive(x: DriveAddress, y: DriveAddress): boolean {
+  return x.controller === y.controller && x.bus === y.bus && x.target === y.target && x.unit === y.unit;
+}
+
+/** virDomainDeviceDriveAddressParseXML: each part an unsigned number, 0 when absent. */
+function driveAddress(address: XmlElement): DriveAddress {
+  const n = (name: string) => {
+    const v = attrValue(address, name);
+    return v === undefined ? 0 : /^[0-9]+$/.test(v) ? Number(v) : NaN;
+  };
+  return { controller: n('controller'), bus: n('bus'), target: n('target'), unit: n('unit') };
 }
 
 /** The post-parse facts of one disk; undefined when it has no usable target. */
@@ -109,11 +150,7 @@ function diskEntry(ctx: ValidationContext, disk: XmlElement): DiskEntry | undefi
   const address = firstChild(disk, 'address');
   const type = attrValue(address, 'type');
   if (type === 'drive') {
-    const n = (name: string) => {
-      const v = attrValue(address, name);
-      return v === undefined ? 0 : /^[0-9]+$/.test(v) ? Number(v) : NaN;
-    };
-    e.drive = { controller: n('controller'), bus: n('bus'), target: n('target'), unit: n('unit'), given: true };
+    e.drive = { ...driveAddress(address!), given: true };
   } else if (type === undefined && parsed) {
     const idx = parsed.index;
     // virDomainDiskDefAssignAddress (qemu uses narrow SCSI buses: 7 units).
