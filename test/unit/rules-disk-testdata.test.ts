@@ -163,3 +163,10 @@ test('SCSI host devices: a scsi disk assigned (by its name) or given the drive a
   checkRules(dom(file('sda', 'sata') + hostdev(0)), []);
   checkRules(dom(sda.replace(/\[\[|\]\]/g, '') + hostdev(0).replace("type='scsi'", "type='usb'")), []);
 });
+
+test("an empty usb drive: refused by newer libvirt's qemu driver only", () => {
+  const cd = dom(`<disk type='file' device='cdrom'><target dev='sda' bus='[[usb]]'/><readonly/></disk>`);
+  checkRules(cd, [E('disk-usb-empty', "unsupported configuration: 'usb' disk must not be empty")]);
+  checkRules(cd.replace(/\[\[|\]\]/g, ''), [], V9);
+  checkRules(dom(`<disk type='file' device='cdrom'><source file='/i/a.iso'/><target dev='sda' bus='usb'/><readonly/></disk>`), []);
+});

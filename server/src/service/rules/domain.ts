@@ -174,6 +174,11 @@ export const DOMAIN_RULES: RuleDef[] = [
       " type '{bus}'", doc: D,
   },
   {
+    id: 'disk-usb-empty', severity: 'error', layer: 'QEMU-VAL', since: '11.3.0',
+    ref: 'qemu_validate.c qemuValidateDomainDeviceDefDiskFrontend',
+    message: "unsupported configuration: 'usb' disk must not be empty", doc: D,
+  },
+  {
     id: 'disk-usb-address', severity: 'error', layer: 'QEMU-VAL',
     ref: 'qemu_validate.c qemuValidateDomainDeviceDefDiskFrontend',
     message: 'internal error: unexpected address type for usb disk', doc: D,

@@ -237,7 +237,12 @@ export function validateDiskGeneral(ctx: ValidationContext, disk: XmlElement): v
   if (readonly && device === 'disk' && (bus === 'ide' || bus === 'sata')) {
     ctx.report('disk-readonly-bus', readonly.nameSpan, { bus }, { data: { remove: true } });
   }
-  // qemuValidateDomainDeviceDefDiskFrontend: a usb disk sits on a USB port (or gets one).
+  // qemuValidateDomainDeviceDefDiskFrontend: newer libvirt (11.3.0 checked, not 9.0) wants media in
+  // a usb drive (usb-storage has no empty tray); a usb disk sits on a USB port (or gets one).
+  if (bus === 'usb' && empty && dst !== undefined) {
+    const at = (busAttr ?? devAttr)!.valueSpan;
+    ctx.report('disk-usb-empty', at, {}, { data: busAttr ? { replacement: 'sata' } : { insert: "bus='sata'" } });
+  }
   if (bus === 'usb' && addrType?.value && addrType.value !== 'usb') {
     ctx.report('disk-usb-address', addrType.valueSpan, {}, { data: { remove: true } });
   }
