@@ -190,7 +190,9 @@ export function validateDiskGeneral(ctx: ValidationContext, disk: XmlElement): v
     const args = { type: addrType.value, dst: dst ?? '', bus };
     ctx.report('disk-address-bus', addrType.valueSpan, args, { data: { remove: true } });
   }
-  if (src.type === 'network' && source) validateNetworkSourceRules(ctx, disk, source, src);
+  if (src.type === 'network' && source) {
+    validateNetworkSourceRules(ctx, disk, source, src.protocol ?? DISK_NET_PROTOCOL_NONE);
+  }
   const policy = attr(source, 'startupPolicy');
   if (policy?.value) {
     // Volumes are judged once translated; other non-local sources cannot be dropped at start.
@@ -295,16 +297,16 @@ function secretUsages(version: string): string[] {
 }
 
 /**
- * A network source's <auth> (the disk-level place, or inside <source>) and protocol rules:
+ * A network source's <auth> (the disk-level place, or inside <source>; a backing layer has no
+ * disk-level place) and protocol rules, for every source of the chain:
  * parse (domain_conf.c virDomainDiskDefParseSourceXML, storage_source_conf.c
  * virStorageAuthDefParse, virsecret.c virSecretLookupParseSecret), generic validation
  * (domain_validate.c virDomainDiskDefValidateSourceChainOne) and the hosts qemu needs for iSCSI
  * (qemu_block.c qemuBlockStorageSourceGetISCSIProps, when the VM starts).
  */
-function validateNetworkSourceRules(
-  ctx: ValidationContext, disk: XmlElement, source: XmlElement, src: ParsedSource,
+export function validateNetworkSourceRules(
+  ctx: ValidationContext, disk: XmlElement | undefined, source: XmlElement, protocol: string,
 ): void {
-  const protocol = src.protocol ?? DISK_NET_PROTOCOL_NONE;
   const protoAttr = attr(source, 'protocol');
   if (protocol === 'sheepdog' && protoAttr) ctx.report('disk-sheepdog', protoAttr.valueSpan);
   if (protocol === 'iscsi' && ctx.atLeast('11.3.0')) {

@@ -3,10 +3,10 @@
 // then generic validation (domain_validate.c) and the qemu driver's validation (qemu_domain.c
 // qemuDomainValidateStorageSource, qemu_validate.c), assuming a current qemu with every
 // capability. Other domain elements are not judged here.
-import { DISK_SOURCE_TYPES, FILE_FORMATS, availableIn } from '../../../../schemas/vocabulary';
+import { DISK_NET_PROTOCOLS, DISK_SOURCE_TYPES, FILE_FORMATS, availableIn } from '../../../../schemas/vocabulary';
 import { attr, attrValue, childElements, firstChild, path, type XmlAttribute, type XmlElement } from '../xmlModel';
 import type { ValidationContext } from './context';
-import { defaultBus, parseDiskName, validateDiskGeneral } from './disk';
+import { defaultBus, parseDiskName, validateDiskGeneral, validateNetworkSourceRules } from './disk';
 import { validateEncryption, type EncryptionInfo } from './encryption';
 
 /** One storage source of a disk: the top image or a backing layer. */
@@ -214,6 +214,10 @@ function validateDisk(ctx: ValidationContext, disk: XmlElement): void {
     if (!validateBackingLayer(ctx, bs)) break;
     const bsSource = firstChild(bs, 'source');
     const layer: StorageSource = { el: bs, kind: 'backing', type: attrValue(bs, 'type') || 'file', format: attrValue(firstChild(bs, 'format'), 'type') || undefined, protocol: attrValue(bsSource, 'protocol') };
+    // virDomainDiskDefValidateSourceChainOne judges every layer's <auth> and protocol.
+    if (layer.type === 'network' && bsSource && NET_PROTOCOLS.includes(layer.protocol ?? '')) {
+      validateNetworkSourceRules(ctx, undefined, bsSource, layer.protocol!);
+    }
     const e = firstChild(bsSource, 'encryption');
     if (e) {
       layer.encryption = validateEncryption(ctx, e, 'disk');
@@ -250,6 +254,7 @@ function validateDisk(ctx: ValidationContext, disk: XmlElement): void {
 }
 
 const FORMATS = FILE_FORMATS.map((f) => f.value);
+const NET_PROTOCOLS = DISK_NET_PROTOCOLS.map((p) => p.value);
 
 /**
  * virDomainDiskBackingStoreParse: type (default file) and format must be known, a <source> must
