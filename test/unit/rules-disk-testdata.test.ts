@@ -170,3 +170,10 @@ test("an empty usb drive: refused by newer libvirt's qemu driver only", () => {
   checkRules(cd.replace(/\[\[|\]\]/g, ''), [], V9);
   checkRules(dom(`<disk type='file' device='cdrom'><source file='/i/a.iso'/><target dev='sda' bus='usb'/><readonly/></disk>`), []);
 });
+
+test('a lun on virtio: a warning with newer libvirt, as current QEMU (9.1+) has no virtio-blk SCSI passthrough', () => {
+  const lun = dom(`<disk type='block' device='lun'><source dev='/dev/sdb'/><target dev='vda' bus='[[virtio]]'/></disk>`);
+  checkRules(lun, [W('disk-lun-virtio-qemu', "unsupported configuration: This QEMU doesn't support SCSI emulation with 'virtio-blk' device (with QEMU 9.1 or later)")]);
+  checkRules(lun.replace(/\[\[|\]\]/g, ''), [], V9);
+  checkRules(dom(`<disk type='block' device='lun'><source dev='/dev/sdb'/><target dev='sda' bus='scsi'/></disk>`), []);
+});

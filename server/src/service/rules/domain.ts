@@ -173,6 +173,14 @@ export const DOMAIN_RULES: RuleDef[] = [
     message: "unsupported configuration: Invalid address type '{type}' for the disk '{dst}' with the bus" +
       " type '{bus}'", doc: D,
   },
+  // A host fact: QEMU 9.1 dropped virtio-blk's SCSI passthrough (libvirt's capability
+  // virtio-blk-pci.scsi is in its QEMU 9.0 capability data, not in 9.1's), so a warning.
+  {
+    id: 'disk-lun-virtio-qemu', severity: 'warning', layer: 'QEMU-VAL', since: '11.3.0',
+    ref: 'qemu_validate.c qemuValidateDomainDeviceDefDiskFrontend',
+    message: "unsupported configuration: This QEMU doesn't support SCSI emulation with 'virtio-blk' device "
+      + '(with QEMU 9.1 or later)', doc: D,
+  },
   {
     id: 'disk-usb-empty', severity: 'error', layer: 'QEMU-VAL', since: '11.3.0',
     ref: 'qemu_validate.c qemuValidateDomainDeviceDefDiskFrontend',

@@ -245,6 +245,10 @@ export function validateDiskGeneral(ctx: ValidationContext, disk: XmlElement): v
     const at = (busAttr ?? devAttr)!.valueSpan;
     ctx.report('disk-usb-empty', at, {}, { data: busAttr ? { replacement: 'sata' } : { insert: "bus='sata'" } });
   }
+  if (device === 'lun' && bus === 'virtio') {
+    const at = (busAttr ?? devAttr ?? attr(disk, 'device'))!.valueSpan;
+    ctx.report('disk-lun-virtio-qemu', at, {}, busAttr ? { data: { replacement: 'scsi' } } : {});
+  }
   if (bus === 'usb' && addrType?.value && addrType.value !== 'usb') {
     ctx.report('disk-usb-address', addrType.valueSpan, {}, { data: { remove: true } });
   }
