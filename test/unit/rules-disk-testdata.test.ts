@@ -177,3 +177,20 @@ test('a lun on virtio: a warning with newer libvirt, as current QEMU (9.1+) has 
   checkRules(lun.replace(/\[\[|\]\]/g, ''), [], V9);
   checkRules(dom(`<disk type='block' device='lun'><source dev='/dev/sdb'/><target dev='sda' bus='scsi'/></disk>`), []);
 });
+
+test('quick fixes: a duplicate target renamed to the next free name, a conflicting <address> removed', () => {
+  const preferred = (text: string, code: string): string => {
+    const hit = actionsFor(text).find((x) => x.diagnostic.code === code);
+    assert.ok(hit, `no ${code} diagnostic`);
+    const action = hit.actions.find((a) => a.isPreferred);
+    assert.ok(action, `no preferred fix for ${code}`);
+    const after = applyAction(text, action);
+    assert.deepEqual(actionsFor(after).filter((x) => x.diagnostic.severity === 1).map((x) => x.diagnostic.code), [], after);
+    return after;
+  };
+  // vdb is taken: the next free name after vda is vdc; past 'z' come two letters.
+  assert.match(preferred(dom(file('vda', 'virtio') + file('vdb', 'virtio') + `<disk type='file'><source file='/i/x'/><target dev='vda'/></disk>`), 'disk-target-duplicate'), /<target dev='vdc'\/>/);
+  assert.match(preferred(dom(file('vdz', 'virtio') + `<disk type='file'><source file='/i/x'/><target dev='vdz'/></disk>`), 'disk-target-duplicate'), /<target dev='vdaa'\/>/);
+  const fixed = preferred(dom(file('sda', 'sata') + file('sdb', 'sata', `<address type='drive' controller='0' bus='0' target='0' unit='0'/>`)), 'disk-address-duplicate');
+  assert.doesNotMatch(fixed, /<address/);
+});

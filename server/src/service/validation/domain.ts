@@ -74,7 +74,9 @@ function validateDiskSet(ctx: ValidationContext, disks: XmlElement[], hostdevs: 
         reported.add(b.disk);
         // The range is the later disk in the document: the one a user just added.
         const later = a.dev.valueSpan.start > b.dev.valueSpan.start ? a : b;
-        ctx.report('disk-target-duplicate', later.dev.valueSpan, { dst: a.dst, a: a.path, b: b.path });
+        const free = freeName(later.dst, list);
+        const fix = free ? { data: { replacement: free } } : {};
+        ctx.report('disk-target-duplicate', later.dev.valueSpan, { dst: a.dst, a: a.path, b: b.path }, fix);
       }
     }
   }
@@ -88,10 +90,14 @@ function validateDiskSet(ctx: ValidationContext, disks: XmlElement[], hostdevs: 
       if (a.bus !== b.bus || !b.drive || (!a.drive.given && !b.drive.given)) continue;
       const x = a.drive;
       if (sameDrive(x, b.drive)) {
-        const later = a.disk.nameSpan.start > b.disk.nameSpan.start ? a : b;
-        const addr = firstChild(later.disk, 'address');
+        // The range is the <address> given (the later one when both are): without it the disk
+        // is given one from its name, which is the fix.
+        const byPlace = (p: DiskEntry, q: DiskEntry) => q.disk.nameSpan.start - p.disk.nameSpan.start;
+        const given = [a, b].filter((e) => e.drive?.given).sort(byPlace);
+        const addr = firstChild(given[0].disk, 'address')!;
         const args = { dst: a.dst, controller: x.controller, bus: x.bus, target: x.target, unit: x.unit };
-        ctx.report('disk-address-duplicate', (addr ?? later.disk).nameSpan, args);
+        const fix = given[0].index >= 0 ? { data: { remove: true } } : {};
+        ctx.report('disk-address-duplicate', addr.nameSpan, args, fix);
         break;
       }
     }
@@ -112,6 +118,22 @@ function validateDiskSet(ctx: ValidationContext, disks: XmlElement[], hostdevs: 
       }
     }
   }
+}
+
+/** The next name of `dst`'s prefix that no disk uses (virDiskNameToIndex's inverse: a..z, aa..). */
+function freeName(dst: string, list: DiskEntry[]): string | undefined {
+  const prefix = ['fd', 'hd', 'vd', 'sd', 'xvd', 'ubd'].find((p) => dst.startsWith(p));
+  const parsed = parseDiskName(dst);
+  if (!prefix || !parsed) return undefined;
+  const used = new Set(list.map((e) => e.dst));
+  for (let idx = parsed.index + 1; idx < parsed.index + 1000; idx++) {
+    let letters = '';
+    for (let n = idx + 1; n > 0; n = Math.floor((n - 1) / 26)) {
+      letters = String.fromCharCode(97 + ((n - 1) % 26)) + letters;
+    }
+    if (!used.has(prefix + letters)) return prefix + letters;
+  }
+  return undefined;
 }
 
 /** The `<address type='drive'>` of a SCSI host device (virHostdevIsSCSIDevice: subsystem, scsi). */
