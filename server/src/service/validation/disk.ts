@@ -192,6 +192,9 @@ export function validateDiskGeneral(ctx: ValidationContext, disk: XmlElement): v
   }
   if (src.type === 'network' && source) {
     validateNetworkSourceRules(ctx, disk, source, src.protocol ?? DISK_NET_PROTOCOL_NONE);
+  } else if (firstChild(disk, 'auth')) {
+    // The disk-level <auth> is parsed whatever the type (and then unused off the network).
+    parseAuth(ctx, firstChild(disk, 'auth')!, src.type);
   }
   const policy = attr(source, 'startupPolicy');
   if (policy?.value) {
