@@ -35,9 +35,20 @@ const MODELS_WITH_DEFAULT: Terms = [{ value: 'default' }, ...DISK_MODELS];
 const HARD_DISK_PREFIXES = ['hd', 'sd', 'vd', 'xvd', 'ubd'];
 const LOCAL_TYPES = ['file', 'block', 'dir'];
 /** The enum lists of one libvirt version, built once: a 1 MB domain has thousands of disks. */
-interface DiskEnums { types: string[]; devices: string[]; models: string[]; snapshot: string[]; yesNo: string[]; sgio: string[]; policies: string[]; buses: string[]; tray: string[]; onOff: string[] }
+interface DiskEnums {
+  types: string[]; devices: string[]; models: string[]; snapshot: string[]; yesNo: string[]; sgio: string[];
+  policies: string[]; buses: string[]; tray: string[]; onOff: string[]; v: VersionFlags;
+}
+/** Behaviour changes by version, decided once per version (compareVersions is not free per disk). */
+export interface VersionFlags {
+  /** 9.6.0: a removable scsi hard disk. */
+  removableScsi: boolean;
+  /** 11.3.0 checked (the release is not in NEWS): name index overflow, vendor/product per bus, iSCSI hosts. */
+  newer: boolean;
+  usages: string[];
+}
 const enumsByVersion = new Map<string, DiskEnums>();
-function diskEnums(version: string): DiskEnums {
+export function diskEnums(version: string): DiskEnums {
   let e = enumsByVersion.get(version);
   if (!e) {
     const values = (terms: Terms) => terms.filter((t) => availableIn(t, version)).map((t) => t.value);
@@ -45,6 +56,10 @@ function diskEnums(version: string): DiskEnums {
       types: values(DISK_SOURCE_TYPES), devices: values(DISK_DEVICES), models: values(MODELS_WITH_DEFAULT),
       snapshot: values(DISK_SNAPSHOT_LOCATIONS), yesNo: values(YES_NO), sgio: values(DISK_SGIO),
       policies: values(DISK_STARTUP_POLICIES), buses: values(DISK_BUSES), tray: values(DISK_TRAY), onOff: values(ON_OFF),
+      v: {
+        removableScsi: availableIn({ since: '9.6.0' }, version), newer: availableIn({ since: '11.3.0' }, version),
+        usages: ['none', ...values(SECRET_USAGE_TYPES)],
+      },
     };
     enumsByVersion.set(version, e);
   }
@@ -156,7 +171,7 @@ export function validateDiskGeneral(ctx: ValidationContext, disk: XmlElement): v
   const dst = devAttr?.value === undefined ? undefined : devAttr.value.startsWith('ioemu:') ? devAttr.value.slice(6) : devAttr.value;
   const bus = busAttr?.value ?? defaultBus(device, dst);
   // virDomainDiskDefAssignAddress runs only for a disk without <address>; it needs a name it can parse.
-  const name = dst === undefined ? undefined : parseDiskName(dst, ctx.atLeast('11.3.0'));
+  const name = dst === undefined ? undefined : parseDiskName(dst, en.v.newer);
   if (dst !== undefined && !name && !firstChild(disk, 'address')) {
     ctx.report('disk-target-dev-unknown', devAttr!.valueSpan, { dev: dst });
     return;
@@ -178,11 +193,11 @@ export function validateDiskGeneral(ctx: ValidationContext, disk: XmlElement): v
   if (tray?.value === 'open' && device !== 'cdrom' && device !== 'floppy') ctx.report('disk-tray-device', tray.nameSpan, {}, { data: { remove: true } });
   // Since 9.6.0 a scsi hard disk may be removable too (the rule ids are versioned).
   const removable = attr(target, 'removable');
-  if (removable && bus !== 'usb' && !(ctx.atLeast('9.6.0') && bus === 'scsi' && device === 'disk')) {
-    const id = ctx.atLeast('9.6.0') ? 'disk-removable-bus-scsi' : 'disk-removable-bus';
+  if (removable && bus !== 'usb' && !(en.v.removableScsi && bus === 'scsi' && device === 'disk')) {
+    const id = en.v.removableScsi ? 'disk-removable-bus-scsi' : 'disk-removable-bus';
     ctx.report(id, removable.nameSpan, {}, { data: { remove: true } });
   }
-  validateVendorProduct(ctx, disk, bus);
+  validateVendorProduct(ctx, disk, bus, en.v.newer);
   // virDomainDiskAddressDiskBusCompatibility: buses handled in common code take drive addresses only.
   const address = firstChild(disk, 'address');
   const addrType = attr(address, 'type');
@@ -276,8 +291,7 @@ const DRIVE_BUSES = ['ide', 'fdc', 'scsi', 'sata'];
  * qemuValidateDomainDeviceDefDiskFrontend: 9.0 takes both only on scsi; 11.3 takes a product on
  * ide and sata too, with its own message per element).
  */
-function validateVendorProduct(ctx: ValidationContext, disk: XmlElement, bus: string): void {
-  const newer = ctx.atLeast('11.3.0');
+function validateVendorProduct(ctx: ValidationContext, disk: XmlElement, bus: string, newer: boolean): void {
   const vendor = firstChild(disk, 'vendor');
   const product = firstChild(disk, 'product');
   // strlen: the length counts bytes of the whole text (XPath string(), not trimmed).
@@ -298,11 +312,6 @@ function validateVendorProduct(ctx: ValidationContext, disk: XmlElement, bus: st
   }
 }
 
-/** Secret usage types virSecretUsageTypeFromString knows ('none' included). */
-function secretUsages(version: string): string[] {
-  return ['none', ...SECRET_USAGE_TYPES.filter((u) => availableIn(u, version)).map((u) => u.value)];
-}
-
 /**
  * A network source's <auth> (the disk-level place, or inside <source>; a backing layer has no
  * disk-level place) and protocol rules, for every source of the chain:
@@ -316,7 +325,8 @@ export function validateNetworkSourceRules(
 ): void {
   const protoAttr = attr(source, 'protocol');
   if (protocol === 'sheepdog' && protoAttr) ctx.report('disk-sheepdog', protoAttr.valueSpan);
-  if (protocol === 'iscsi' && ctx.atLeast('11.3.0')) {
+  const v = diskEnums(ctx.version).v;
+  if (protocol === 'iscsi' && v.newer) {
     const hosts = childElements(source, 'host');
     if (hosts.length !== 1) ctx.report('disk-iscsi-hosts', hosts.length ? hosts[1].nameSpan : source.nameSpan);
   }
@@ -336,7 +346,7 @@ export function validateNetworkSourceRules(
   const secret = firstChild(auth, 'secret')!;
   const type = attr(secret, 'type');
   const wanted = protocol === 'iscsi' ? 'iscsi' : protocol === 'rbd' ? 'ceph' : undefined;
-  if (!type || type.value === undefined || !secretUsages(ctx.version).includes(type.value)) {
+  if (!type || type.value === undefined || !v.usages.includes(type.value)) {
     // libvirt prints a missing type as '<null>' (NULLSTR).
     const data = type ? { replacement: wanted ?? 'none' } : { insert: `type='${wanted ?? 'none'}'` };
     const at = type ? type.valueSpan : secret.nameSpan;
