@@ -97,6 +97,20 @@ export function qemuAbortsOn(cipherAlg: string, cipherMode: string): boolean {
 }
 
 /** Raw option values as typed (strings from `-o`, or numbers from code). */
+/** The crypto driver's options without key-secret, in qemu's order (the Formatting line's too). */
+export const LUKS_CRYPTO_OPTIONS = LUKS_OPTIONS.map((o) => o.name)
+  .filter((n): n is Exclude<LuksOptionName, 'key-secret'> => n !== 'key-secret');
+
+/** The LUKS options present in a qemu option set (`get` answers undefined for absent ones). */
+export function pickLuksOptions(get: (name: string) => string | undefined, prefix = ''): LuksOptionInput {
+  const o: LuksOptionInput = {};
+  for (const k of LUKS_CRYPTO_OPTIONS) {
+    const v = get(prefix + k);
+    if (v !== undefined) o[k] = v;
+  }
+  return o;
+}
+
 export interface LuksOptionInput {
   'key-secret'?: string;
   'cipher-alg'?: string;

@@ -7,10 +7,13 @@
 // (readPassphrase; parseQemuImgOptions lives in writer/volumeXml.ts) also serve its qcow2 `encrypt.format=luks` path.
 // The passphrase is read into memory only and never printed.
 import { readFileSync } from 'node:fs';
-import { checkLuksOptions, type LuksOptionInput, type ResolvedLuksOptions } from '../../../schemas/luksOptions';
+import { checkLuksOptions, LUKS_OPTIONS, pickLuksOptions, type ResolvedLuksOptions } from '../../../schemas/luksOptions';
 import type { LuksKeyDerivationReport } from '../writer/luks/luksHeader';
 import { weakCryptoLines } from '../../../schemas/weakCrypto';
-import { createLuksImage, luksFormattingLine, WriterError } from '../writer/luks/createLuks';
+import { luksFormattingLine } from '../writer/luks/createLuks';
+import { createImage, preflight } from '../writer/create';
+import { errorText, isCancellation } from '../writer/errors';
+import { guardInterrupts } from './signals';
 import { parseSecretObject, resolvePassphrase, resolveSecret, SecretError, type SecretObject } from '../writer/luks/secrets';
 import { nodeWriterIO } from '../writer/nodeIO';
 import { parseQemuImgOptions } from '../writer/volumeXml';
@@ -26,7 +29,7 @@ export const LUKS_USAGE = `create -f luks [--object secret,id=ID,data=TEXT|file=
 
 // The crypto driver's options plus the file protocol's (nocow, preallocation, extent_size_hint),
 // which qemu-img also accepts with -f luks (block/crypto.c hands them to bdrv_create_file).
-const LUKS_KEYS = ['key-secret', 'cipher-alg', 'cipher-mode', 'ivgen-alg', 'ivgen-hash-alg', 'hash-alg', 'iter-time', 'preallocation', 'size', 'nocow', 'extent_size_hint'];
+const LUKS_KEYS = [...LUKS_OPTIONS.map((o) => o.name), 'preallocation', 'size', 'nocow', 'extent_size_hint'];
 
 async function readStdin(): Promise<Uint8Array> {
   const chunks: Buffer[] = [];
@@ -99,15 +102,17 @@ export async function runLuksCreate(argv: string[], io: LuksCliIO = { out: (s) =
     extentSizeHint = Number(e.value);
   }
 
-  const luksOpts: LuksOptionInput = {};
-  for (const k of ['cipher-alg', 'cipher-mode', 'ivgen-alg', 'ivgen-hash-alg', 'hash-alg', 'iter-time'] as const) {
-    if (opts.has(k)) luksOpts[k] = opts.get(k);
-  }
+  const luksOpts = pickLuksOptions((k) => opts.get(k));
   const keySecret = opts.get('key-secret');
   // qemu-img parses iter-time as a number before it prints `Formatting …`; the enums are checked
   // by the driver afterwards, and both come before the secret lookup.
   const pre = checkLuksOptions(luksOpts);
   if (!pre.ok && pre.kind === 'number') return fail(`${file}: ${pre.message}`);
+  // This project's own refusals (an existing or non-regular target, a missing folder) come before
+  // qemu's Formatting line, as for qcow2: nothing is announced that will not be attempted.
+  const cwd = process.cwd();
+  const refusal = await preflight({ filename: file }, { io: nodeWriterIO(), cwd, force });
+  if (refusal) return fail(`${file}: ${refusal.message}`);
   if (!quiet) io.out(luksFormattingLine(file, size, keySecret, luksOpts, { nocow: nocowText, preallocation: opts.get('preallocation'), extentSizeHint }) + '\n');
   if (!pre.ok && pre.kind === 'enum') return fail(`${file}: ${pre.message}`);
   // Weak choices (issue 7): the same verdicts the editor shows on <cipher>/<ivgen>, on stderr even
@@ -123,36 +128,29 @@ export async function runLuksCreate(argv: string[], io: LuksCliIO = { out: (s) =
     if (err instanceof SecretError) return fail(`${file}: ${err.message}`);
     throw err;
   }
-  // Ctrl-C: stop waiting for the key derivation / zero writing and remove the temporary file.
-  const ac = new AbortController();
-  const onSigint = (): void => ac.abort();
-  const onOuter = (): void => ac.abort();
-  io.signal?.addEventListener('abort', onOuter, { once: true });
-  if (io.signal?.aborted) ac.abort();
-  process.on('SIGINT', onSigint);
+  // Ctrl-C, SIGTERM, SIGHUP: stop the key derivation / zero writing and remove the temporary file.
+  const guard = guardInterrupts(io.signal);
   try {
     // On a terminal: a one-line progress report (key derivation takes iter-time, full preallocation longer).
     const tty = !quiet && io.isTTY !== false && !!process.stderr.isTTY;
     let shown = false;
-    const onProgress = tty ? (f: number, phase: 'derive' | 'write') => {
-      io.err(`\r${phase === 'derive' ? 'deriving the key slot (PBKDF2)' : 'writing'} ${String(Math.round(f * 100)).padStart(3)}%   `);
+    const onProgress = tty ? (p: { done: number; total: number; phase: string }) => {
+      const what = p.phase === 'derive' ? 'deriving the key slot (PBKDF2)' : 'writing';
+      io.err(`\r${what} ${String(Math.round((p.done / p.total) * 100)).padStart(3)}%   `);
       shown = true;
     } : undefined;
-    const r = await createLuksImage({
-      path: file, size, options: luksOpts, passphrase, preallocation: opts.get('preallocation'), force, io: nodeWriterIO(), signal: ac.signal, onProgress, nocow,
-    }).finally(() => { if (shown) io.err('\n'); });
-    if (!quiet) {
-      io.out(luksIterationsLine(r.resolved, r.report) + '\n');
+    const r = await createImage({
+      format: 'luks', filename: file, size, options: luksOpts, passphrase, preallocation: opts.get('preallocation'), nocow,
+    }, { io: nodeWriterIO(), cwd, force, signal: guard.signal, onProgress }).finally(() => { if (shown) io.err('\n'); });
+    if (!quiet && r.luks) {
+      io.out(luksIterationsLine(r.luks.resolved, r.luks.report) + '\n');
     }
     return 0;
   } catch (err) {
-    if (err instanceof WriterError) return fail(`${file}: ${err.message}`);
-    if ((err as Error).name === 'AbortError') { fail(`${file}: interrupted; nothing was left behind`); return 130; }
-    const e = err as NodeJS.ErrnoException;
-    return fail(`${file}: ${e.code ? `${e.code}: ` : ''}${e.message}`);
+    if (isCancellation(err)) { fail(`${file}: interrupted; nothing was left behind`); return guard.exitCode ?? 130; }
+    return fail(`${file}: ${errorText(err)}`);
   } finally {
-    process.off('SIGINT', onSigint);
-    io.signal?.removeEventListener('abort', onOuter);
+    guard.dispose();
     passphrase.fill(0);
   }
 }
