@@ -15,7 +15,13 @@
 //
 // Hook for encryption (LUKS in qcow2, issue 5): `encryption.headerLength` bytes are allocated as
 // clusters after everything else, zero-filled, with the provider's header bytes at their start,
-// the crypto header extension (0x0537be77) and crypt_method set — as qcow2_set_up_encryption does.
+// the crypto header extension and crypt_method set — as qcow2_set_up_encryption does.
+// Every on-disk name (fields, magic, extension ids, feature bits) is qcow2Format.ts's.
+import {
+  QCOW2_AUTOCLEAR, QCOW2_COMPAT, QCOW2_COMPRESSION, QCOW2_CRYPTO_EXT_BYTES, QCOW2_EXT, QCOW2_EXT_HEADER_BYTES,
+  QCOW2_FEATURE_ENTRY_BYTES, QCOW2_FEATURE_NAMES, QCOW2_HEADER as H, QCOW2_INCOMPAT, QCOW2_MAGIC,
+  QCOW2_OFLAG_HI, QCOW2_V2_HEADER_LENGTH, QCOW2_V3_HEADER_LENGTH,
+} from './qcow2Format';
 
 export interface Qcow2LayoutInput {
   /** Virtual size in bytes (a multiple of 512). */
@@ -45,7 +51,7 @@ type ClusterContent =
   | { kind: 'crypto'; part: number }
   | { kind: 'zero' };
 
-const COPIED = 2n ** 63n;
+const COPIED = BigInt(QCOW2_OFLAG_HI.copied) << 32n;
 /** The value 1 as big-endian 16/32-bit words, read in the host's (little-endian) order. */
 const LITTLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const ONE_BE16 = LITTLE ? 0x0100 : 1;
@@ -534,74 +540,75 @@ export class Qcow2Plan {
     const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
     const inp = this.input;
     out.fill(0);
-    v.setUint32(0, 0x514649fb);
-    v.setUint32(4, inp.version);
-    v.setUint32(20, this.bits);
-    v.setBigUint64(24, BigInt(inp.size));
-    v.setUint32(32, this.cryptMethod);
-    v.setUint32(36, this.l1Size);
-    v.setBigUint64(40, BigInt(this.l1Size ? this.l1Cluster * this.cs : 0));
-    v.setBigUint64(48, BigInt(this.reftableCluster * this.cs));
-    v.setUint32(56, this.reftableClusters);
-    let p = 72;
+    v.setUint32(H.magic[0], QCOW2_MAGIC);
+    v.setUint32(H.version[0], inp.version);
+    v.setUint32(H.clusterBits[0], this.bits);
+    v.setBigUint64(H.size[0], BigInt(inp.size));
+    v.setUint32(H.cryptMethod[0], this.cryptMethod);
+    v.setUint32(H.l1Size[0], this.l1Size);
+    v.setBigUint64(H.l1TableOffset[0], BigInt(this.l1Size ? this.l1Cluster * this.cs : 0));
+    v.setBigUint64(H.refcountTableOffset[0], BigInt(this.reftableCluster * this.cs));
+    v.setUint32(H.refcountTableClusters[0], this.reftableClusters);
+    let p: number = QCOW2_V2_HEADER_LENGTH;
     if (inp.version === 3) {
       let incompat = 0;
-      if (inp.dataFile) incompat |= 4;
-      if (inp.compressionType !== 'zlib') incompat |= 8;
-      if (inp.extendedL2) incompat |= 16;
-      v.setBigUint64(72, BigInt(incompat));
-      v.setBigUint64(80, BigInt(inp.lazyRefcounts ? 1 : 0));
-      v.setBigUint64(88, BigInt(inp.dataFileRaw ? 2 : 0));
-      v.setUint32(96, Math.log2(inp.refcountBits));
-      v.setUint32(100, 112);
-      out[104] = inp.compressionType === 'zstd' ? 1 : 0;
-      p = 112;
+      if (inp.dataFile) incompat |= QCOW2_INCOMPAT.dataFile;
+      if (inp.compressionType !== 'zlib') incompat |= QCOW2_INCOMPAT.compression;
+      if (inp.extendedL2) incompat |= QCOW2_INCOMPAT.extendedL2;
+      v.setBigUint64(H.incompatibleFeatures[0], BigInt(incompat));
+      v.setBigUint64(H.compatibleFeatures[0], BigInt(inp.lazyRefcounts ? QCOW2_COMPAT.lazyRefcounts : 0));
+      v.setBigUint64(H.autoclearFeatures[0], BigInt(inp.dataFileRaw ? QCOW2_AUTOCLEAR.dataFileRaw : 0));
+      v.setUint32(H.refcountOrder[0], Math.log2(inp.refcountBits));
+      v.setUint32(H.headerLength[0], QCOW2_V3_HEADER_LENGTH);
+      out[H.compressionType[0]] = QCOW2_COMPRESSION[inp.compressionType];
+      p = QCOW2_V3_HEADER_LENGTH;
     }
     const enc = new TextEncoder();
+    const EH = QCOW2_EXT_HEADER_BYTES;
     const ext = (type: number, data: Uint8Array): void => {
       v.setUint32(p, type);
       v.setUint32(p + 4, data.length);
-      out.set(data, p + 8);
-      p += 8 + Math.ceil(data.length / 8) * 8;
+      out.set(data, p + EH);
+      p += EH + Math.ceil(data.length / 8) * 8;
     };
-    if (inp.backingFmt !== undefined && inp.backingFile !== undefined) ext(0xe2792aca, enc.encode(inp.backingFmt));
-    if (inp.dataFile !== undefined) ext(0x44415441, enc.encode(inp.dataFile));
+    if (inp.backingFmt !== undefined && inp.backingFile !== undefined) ext(QCOW2_EXT.backingFormat, enc.encode(inp.backingFmt));
+    if (inp.dataFile !== undefined) ext(QCOW2_EXT.dataFile, enc.encode(inp.dataFile));
     if (this.cryptoHeader) {
-      const d = new Uint8Array(16);
+      const d = new Uint8Array(QCOW2_CRYPTO_EXT_BYTES);
       const dv = new DataView(d.buffer);
       dv.setBigUint64(0, BigInt(this.cryptoHeader.offset));
       dv.setBigUint64(8, BigInt(this.cryptoHeader.length));
-      ext(0x0537be77, d);
+      ext(QCOW2_EXT.cryptoHeader, d);
     }
     // Feature name table: v3 only, and not for clusters ≤ 4 KiB (it would crowd out the backing name).
     if (inp.version === 3 && this.cs > 4096) {
-      const names: [number, number, string][] = [
-        [0, 0, 'dirty bit'], [0, 1, 'corrupt bit'], [0, 2, 'external data file'], [0, 3, 'compression type'],
-        [0, 4, 'extended L2 entries'], [1, 0, 'lazy refcounts'], [2, 0, 'bitmaps'], [2, 1, 'raw external data'],
-      ];
-      const d = new Uint8Array(names.length * 48);
-      names.forEach(([type, bit, name], i) => { d[i * 48] = type; d[i * 48 + 1] = bit; d.set(enc.encode(name), i * 48 + 2); });
-      ext(0x6803f857, d);
+      const FE = QCOW2_FEATURE_ENTRY_BYTES;
+      const d = new Uint8Array(QCOW2_FEATURE_NAMES.length * FE);
+      QCOW2_FEATURE_NAMES.forEach(([type, bit, name], i) => {
+        d[i * FE] = type; d[i * FE + 1] = bit; d.set(enc.encode(name), i * FE + 2);
+      });
+      ext(QCOW2_EXT.featureTable, d);
     }
-    p += 8; // end of extensions (zeros)
+    p += EH; // end of extensions (zeros)
     if (inp.backingFile !== undefined) {
       const name = enc.encode(inp.backingFile);
       out.set(name, p);
-      v.setBigUint64(8, BigInt(p));
-      v.setUint32(16, name.length);
+      v.setBigUint64(H.backingFileOffset[0], BigInt(p));
+      v.setUint32(H.backingFileSize[0], name.length);
     }
   }
 
   /** Bytes one header cluster needs (for the "does the backing name fit" check). */
   headerBytesNeeded(): number {
     const enc = new TextEncoder();
-    const pad = (n: number) => 8 + Math.ceil(n / 8) * 8;
-    let p = this.input.version === 3 ? 112 : 72;
-    if (this.input.backingFmt !== undefined && this.input.backingFile !== undefined) p += pad(enc.encode(this.input.backingFmt).length);
-    if (this.input.dataFile !== undefined) p += pad(enc.encode(this.input.dataFile).length);
-    if (this.input.encryption?.headerLength) p += pad(16);
-    if (this.input.version === 3 && this.cs > 4096) p += pad(384);
-    p += 8;
+    const pad = (n: number) => QCOW2_EXT_HEADER_BYTES + Math.ceil(n / 8) * 8;
+    const inp = this.input;
+    let p = inp.version === 3 ? QCOW2_V3_HEADER_LENGTH : QCOW2_V2_HEADER_LENGTH;
+    if (inp.backingFmt !== undefined && inp.backingFile !== undefined) p += pad(enc.encode(inp.backingFmt).length);
+    if (inp.dataFile !== undefined) p += pad(enc.encode(inp.dataFile).length);
+    if (inp.encryption?.headerLength) p += pad(QCOW2_CRYPTO_EXT_BYTES);
+    if (inp.version === 3 && this.cs > 4096) p += pad(QCOW2_FEATURE_NAMES.length * QCOW2_FEATURE_ENTRY_BYTES);
+    p += QCOW2_EXT_HEADER_BYTES;
     if (this.input.backingFile !== undefined) p += enc.encode(this.input.backingFile).length;
     return p;
   }
@@ -682,7 +689,7 @@ export class Qcow2Plan {
                 const x = h & mask;
                 const n = Math.min(end - h, mask + 1 - x);
                 i32.set(tmpl.subarray(2 * x, 2 * (x + n)), w);
-                const hiSwapped = bswapI32((h >>> (32 - bits)) | 0x80000000);
+                const hiSwapped = bswapI32((h >>> (32 - bits)) | QCOW2_OFLAG_HI.copied);
                 for (let k = 0; k < n; k++) i32[w + 2 * k] = hiSwapped;
                 w += 2 * n;
                 h += n;
@@ -692,7 +699,7 @@ export class Qcow2Plan {
             let hiSrc = -1, hiSwapped = 0;
             for (let h = r.host, end = r.host + r.count; h < end; h++, w += words) {
               const hi = h >>> (32 - bits);
-              if (hi !== hiSrc) { hiSrc = hi; hiSwapped = bswapI32(hi | 0x80000000); }
+              if (hi !== hiSrc) { hiSrc = hi; hiSwapped = bswapI32(hi | QCOW2_OFLAG_HI.copied); }
               i32[w] = hiSwapped;
               i32[w + 1] = bswapI32(h << bits);
             }
@@ -702,7 +709,7 @@ export class Qcow2Plan {
             let hostByte = r.host * this.cs;
             for (let k = 0; k < r.count; k++) {
               const o = (r.index + k) * this.l2EntryBytes;
-              v.setUint32(o, (Math.floor(hostByte / 2 ** 32) | 0x80000000) >>> 0);
+              v.setUint32(o, (Math.floor(hostByte / 2 ** 32) | QCOW2_OFLAG_HI.copied) >>> 0);
               v.setUint32(o + 4, hostByte >>> 0);
               hostByte += this.cs;
             }
