@@ -28,7 +28,13 @@ const CHILD_ENV: NodeJS.ProcessEnv = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC
 const FALLOCATE = ['/usr/bin/fallocate', '/bin/fallocate'].find((p) => fs.existsSync(p));
 const CHATTR = ['/usr/bin/chattr', '/bin/chattr'].find((p) => fs.existsSync(p));
 
-export function nodeWriterIO(): WriterIO {
+export interface NodeIOOptions {
+  /** Another `fallocate` program (tests: one that records what it was given). */
+  fallocate?: string;
+}
+
+export function nodeWriterIO(options: NodeIOOptions = {}): WriterIO {
+  const fallocateBin = options.fallocate ?? FALLOCATE;
   const paths = new Map<number, string>();
   /** Bytes written since the last flush, per fd. */
   const dirty = new Map<number, number>();
@@ -85,11 +91,11 @@ export function nodeWriterIO(): WriterIO {
     async ftruncate(fd, length) {
       fs.ftruncateSync(fd, length);
     },
-    ...(FALLOCATE ? {
+    ...(fallocateBin ? {
       async fallocate(fd: number, offset: number, length: number) {
         const path = paths.get(fd);
         if (!path) throw Object.assign(new Error('fallocate: unknown file'), { code: 'EBADF' });
-        const r = spawnSync(FALLOCATE, ['-o', String(offset), '-l', String(length), path],
+        const r = spawnSync(fallocateBin, ['-o', String(offset), '-l', String(length), path],
           { encoding: 'utf8', env: CHILD_ENV });
         if (r.status !== 0) {
           const msg = (r.stderr || '').trim();
