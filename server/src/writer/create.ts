@@ -22,7 +22,8 @@ import { ioError, type Fd, type ProbeIO, type WriterIO } from './io';
 import { createLuksImage, type CreateLuksParams, type CreateLuksResult } from './luks/createLuks';
 import { probeImage } from './probe';
 import { checkTarget, PendingFile, type FilePermissions } from './publish';
-import { Qcow2Plan, Qcow2TooLarge } from './qcow2Layout';
+import { planQcow2, Qcow2TooLarge, type Qcow2Layout } from './qcow2Layout';
+import { Qcow2Renderer } from './qcow2Render';
 import { writeZeros, zeros } from './zeroFill';
 
 export { WriterError } from './errors';
@@ -249,9 +250,9 @@ export async function createImage(job: ImageJob, opts: CreateImageOptions): Prom
   const spec = job;
   if (spec.format === 'raw') return createRaw(spec, path, opts);
 
-  let plan: Qcow2Plan;
+  let plan: Qcow2Layout;
   try {
-    plan = new Qcow2Plan({
+    plan = planQcow2({
       size: spec.size, clusterSize: spec.clusterSize, version: spec.version, refcountBits: spec.refcountBits,
       extendedL2: spec.extendedL2, lazyRefcounts: spec.lazyRefcounts, compressionType: spec.compressionType,
       preallocation: spec.preallocation, dataFile: spec.dataFile, dataFileRaw: spec.dataFileRaw,
@@ -262,14 +263,15 @@ export async function createImage(job: ImageJob, opts: CreateImageOptions): Prom
     if (e instanceof Qcow2TooLarge) throw new WriterError(QEMU_MESSAGES.tooLarge('qcow2', true), 'refused');
     throw e;
   }
-  if (plan.headerBytesNeeded() > plan.cs) {
+  const render = new Qcow2Renderer(plan);
+  if (render.headerBytesNeeded() > plan.cs) {
     // qcow2_update_header returns -ENOSPC: the backing file name does not fit in the header cluster.
     throw new WriterError(`Could not assign backing file '${spec.backingFile}' with format '${spec.backingFmt ?? ''}': No space left on device`, 'refused');
   }
   const crypto = opts.encryption ? await opts.encryption.headerBytes() : undefined;
   throwIfAborted(signal);
 
-  const clusters = plan.metadataClusters();
+  const clusters = render.metadataClusters();
   const dataBytes = plan.dataArea && plan.dataArea.mode === 'full' ? plan.dataArea.length : 0;
   const dataFileBytes = plan.dataFileTruncate && plan.dataFileTruncate.mode === 'full' ? plan.dataFileTruncate.length : 0;
   const progress = new Progress(clusters.length * plan.cs + plan.l1Size * 8 + dataBytes + dataFileBytes, opts);
@@ -292,14 +294,14 @@ export async function createImage(job: ImageJob, opts: CreateImageOptions): Prom
     if (plan.dataArea?.mode === 'falloc' && io.fallocate) {
       await io.fallocate(fd, plan.dataArea.offset, plan.dataArea.length);
     }
-    await writeMetadata(plan, io, fd, clusters, progress, signal, crypto);
+    await writeMetadata(plan, render, io, fd, clusters, progress, signal, crypto);
     if (plan.l1Size) {
       const per = META_CHUNK / 8;
       const buf = new Uint8Array(META_CHUNK);
       for (let first = 0; first < plan.l1Size; first += per) {
         throwIfAborted(signal);
         const count = Math.min(per, plan.l1Size - first);
-        plan.renderL1(first, count, buf);
+        render.renderL1(first, count, buf);
         await io.pwrite(fd, buf.subarray(0, count * 8), plan.l1Cluster * plan.cs + first * 8);
         progress.add(count * 8, 'metadata');
       }
@@ -340,7 +342,7 @@ export async function createImage(job: ImageJob, opts: CreateImageOptions): Prom
  * Metadata clusters, consecutive ones gathered into buffers of up to 1 MiB, with a few writes in
  * flight (the L2 tables of a preallocated image are scattered: one every cl² / 8 bytes).
  */
-async function writeMetadata(plan: Qcow2Plan, io: WriterIO, fd: Fd, clusters: number[], progress: Progress,
+async function writeMetadata(plan: Qcow2Layout, render: Qcow2Renderer, io: WriterIO, fd: Fd, clusters: number[], progress: Progress,
   signal: AbortSignal | undefined, crypto?: Uint8Array): Promise<void> {
   const per = Math.max(1, Math.floor(META_CHUNK / plan.cs));
   const slots = 4;
@@ -358,7 +360,7 @@ async function writeMetadata(plan: Qcow2Plan, io: WriterIO, fd: Fd, clusters: nu
       const first = clusters[i];
       let n = 0;
       while (i < clusters.length && n < per && clusters[i] === first + n) {
-        plan.renderCluster(clusters[i], buf.subarray(n * plan.cs, (n + 1) * plan.cs), crypto);
+        render.renderCluster(clusters[i], buf.subarray(n * plan.cs, (n + 1) * plan.cs), crypto);
         n++;
         i++;
       }
