@@ -11,7 +11,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createOptionList, QCOW2_CREATE_OPTIONS, RAW_CREATE_OPTIONS, splitOptionString, type CreateArgs, type CreateOptionDef } from '../../../schemas/qcow2Options';
 import { NEWEST_LIBVIRT, POOL_TYPES, type PoolType } from '../../../schemas/vocabulary';
-import { createImage, planCreate, preflight, type QcowEncryptionProvider, type WriteProgress } from '../writer/create';
+import { createImage, planQemuCreate, preflight, type QcowEncryptionProvider, type WriteProgress } from '../writer/create';
 import { errorText, isCancellation } from '../writer/errors';
 import { guardInterrupts } from './signals';
 import { nodeProbeIO, nodeWriterIO } from '../writer/nodeIO';
@@ -165,7 +165,7 @@ export async function runCreate(argv: string[], io: CreateCliIO = defaultIO()): 
 }
 
 async function createFromParsed(p: Parsed, io: CreateCliIO, announce?: string): Promise<number> {
-  const planned = planCreate(p.args, nodeProbeIO(), io.cwd);
+  const planned = planQemuCreate(p.args, nodeProbeIO(), io.cwd);
   const v = planned.verdict;
   if (!v.ok) {
     if (v.formatting && !p.quiet) io.out(v.formatting + '\n');

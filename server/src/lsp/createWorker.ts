@@ -4,8 +4,8 @@
 import { dirname } from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import { NEWEST_LIBVIRT } from '../../../schemas/vocabulary';
-import { pickLuksOptions, type LuksOptionInput } from '../../../schemas/luksOptions';
-import { mapVolumeXml, parseQemuImgOptions, parseSize } from '../writer/volumeXml';
+import { pickLuksOptions } from '../../../schemas/luksOptions';
+import { mapVolumeXml } from '../writer/volumeXml';
 import { createImage, planCreate, type WriteProgress } from '../writer/create';
 import { errorText, isCancellation } from '../writer/errors';
 import type { FilePermissions } from '../writer/publish';
@@ -60,36 +60,32 @@ export async function writeVolumeImage(job: WorkerJob, hooks: WriterHooks): Prom
     hooks.progress(p.done, p.total, message);
   };
   try {
-    if (m.args.format === 'luks') {
-      const opts = parseQemuImgOptions(m.args.options ?? []);
-      const size = parseSize(m.args.size ?? '');
-      if (size === undefined) throw new Error(`invalid size ${m.args.size}`);
-      if (!passphrase) throw new Error('an encrypted volume needs a passphrase');
-      const o = pickLuksOptions((k) => opts.get(k));
-      if (job.iterTimeMs) o['iter-time'] = job.iterTimeMs;
-      await createImage({
-        format: 'luks', filename: job.output, size, options: o, passphrase, preallocation: opts.get('preallocation'),
-      }, { io, cwd, force: job.force, signal, onProgress: report, permissions: job.permissions });
-      return { format: 'luks' };
-    }
-    const planned = planCreate(m.args, nodeProbeIO(), dirname(job.output));
+    // One verdict for every format (writer/create.ts planCreate), then the one creation entry.
+    const planned = planCreate(m.args, nodeProbeIO(), cwd);
     const v = planned.verdict;
     if (!v.ok) throw new Error(v.message);
     if (planned.refusal) throw new Error(planned.refusal);
+    const opts = { io, cwd, force: job.force, signal, onProgress: report, permissions: job.permissions };
+    if (v.spec.format === 'luks') {
+      if (!passphrase) throw new Error('an encrypted volume needs a passphrase');
+      const options = { ...v.spec.options, ...(job.iterTimeMs ? { 'iter-time': job.iterTimeMs } : {}) };
+      await createImage({ ...v.spec, options, passphrase }, opts);
+      return { format: 'luks' };
+    }
     let encryption;
     if (v.spec.encrypt?.format === 'aes') {
       // libvirt before 4.5.0 made qcow AES from format qcow/default; nothing is derived or stored.
       encryption = qcowAesEncryption(!!job.allowInsecureAes);
     } else if (v.spec.encrypt) {
       if (!passphrase) throw new Error('an encrypted volume needs a passphrase');
-      const { 'key-secret': _k, ...luksOpts } = v.spec.encrypt.options as Record<string, string>;
-      const o = luksOpts as LuksOptionInput;
+      const given = v.spec.encrypt.options;
+      const o = pickLuksOptions((k) => given[k]);
       if (job.iterTimeMs) o['iter-time'] = job.iterTimeMs;
       encryption = qcowLuksEncryption(o, passphrase, {
         signal, onProgress: (f) => report({ done: Math.round(f * 1000), total: 1000, phase: 'derive' }),
       });
     }
-    await createImage(v.spec, { io, cwd, force: job.force, signal, encryption, onProgress: report, permissions: job.permissions });
+    await createImage(v.spec, { ...opts, encryption });
     return { format: v.spec.format };
   } finally {
     passphrase?.fill(0);

@@ -19,7 +19,9 @@ import {
 import { BackgroundFlush } from './backgroundFlush';
 import { throwIfAborted, WriterError } from './errors';
 import { ioError, type Fd, type ProbeIO, type WriterIO } from './io';
-import { createLuksImage, type CreateLuksParams, type CreateLuksResult } from './luks/createLuks';
+import {
+  checkLuksCreate, createLuksImage, type CreateLuksParams, type CreateLuksResult, type LuksVerdict,
+} from './luks/createLuks';
 import { probeImage } from './probe';
 import { checkTarget, PendingFile, type FilePermissions } from './publish';
 import { planQcow2, Qcow2TooLarge, type Qcow2Layout } from './qcow2Layout';
@@ -115,17 +117,25 @@ function isDriver(fmt: string): boolean {
     'nvme', 'preallocate', 'quorum', 'rbd', 'replication', 'ssh', 'throttle'].includes(fmt);
 }
 
-export interface PlannedCreate {
-  verdict: CreateVerdict;
+export interface PlannedCreate<V = CreateVerdict | LuksVerdict> {
+  verdict: V;
   /** Set when this project refuses although qemu-img would accept (stricter checks). */
   refusal?: string;
 }
 
 /**
  * Judges a `qemu-img create` invocation like qemu-img 7.2 (same verdict, same message), then
- * applies this project's stricter checks. Reads only headers; writes nothing.
+ * applies this project's stricter checks. Reads only headers; writes nothing. The one place the
+ * format decides the path: raw LUKS (`-f luks`) is judged by luks/createLuks.ts checkLuksCreate,
+ * raw and qcow2 (LUKS inside included) by schemas/qcow2Options.ts checkCreate.
  */
 export function planCreate(args: CreateArgs, probe: ProbeIO, cwd: string): PlannedCreate {
+  if (args.format === 'luks') return { verdict: checkLuksCreate(args) };
+  return planQemuCreate(args, probe, cwd);
+}
+
+/** planCreate for the formats schemas/qcow2Options.ts judges (raw, qcow2). */
+export function planQemuCreate(args: CreateArgs, probe: ProbeIO, cwd: string): PlannedCreate<CreateVerdict> {
   let mismatch: string | undefined;
   const verdict = checkCreate(args, (b, fmt) => {
     const f = backingFacts(probe, cwd, args.filename, b, fmt);

@@ -7,9 +7,11 @@
 import { dirname } from 'node:path';
 import type { WriterIO } from '../io';
 import {
-  checkLuksOptions, LUKS_CRYPTO_OPTIONS, LUKS1, type LuksOptionInput, type ResolvedLuksOptions,
+  checkLuksOptions, LUKS_CRYPTO_OPTIONS, LUKS_OPTIONS, LUKS1, pickLuksOptions, type LuksOptionInput, type ResolvedLuksOptions,
 } from '../../../../schemas/luksOptions';
-import { PREALLOCATION_MODES, type PreallocMode } from '../../../../schemas/qcow2Options';
+import {
+  parseQemuBool, parseQemuSize, PREALLOCATION_MODES, QEMU_MESSAGES, splitOptionString, type CreateArgs, type PreallocMode,
+} from '../../../../schemas/qcow2Options';
 import { buildLuksHeader, type LuksKeyDerivationReport } from './luksHeader';
 import { throwIfAborted, WriterError } from '../errors';
 import { checkTarget, PendingFile, type FilePermissions } from '../publish';
@@ -44,6 +46,83 @@ export interface CreateLuksResult {
   payloadOffsetBytes: number;
   fileSize: number;
   report: LuksKeyDerivationReport;
+}
+
+/** A checked `-f luks` invocation, everything but the passphrase. */
+export interface LuksCreateSpec {
+  format: 'luks';
+  filename: string;
+  size: number;
+  options: LuksOptionInput;
+  keySecret?: string;
+  preallocation?: string;
+  nocow: boolean;
+  extentSizeHint?: number;
+}
+
+export type LuksVerdict =
+  | {
+      ok: true; spec: LuksCreateSpec; formatting: string;
+      /** false: a LUKS rule refuses the options, reported after the secret lookup as qemu does. */
+      optionsOk: boolean;
+    }
+  | {
+      ok: false;
+      message: string;
+      /** What qemu-img prints on stderr (`qemu-img: ` prefixed lines, hints unprefixed). */
+      stderr: string[];
+      /** The Formatting line, printed before a driver-stage refusal. */
+      formatting?: string;
+    };
+
+// The crypto driver's options plus the file protocol's (nocow, preallocation, extent_size_hint),
+// which qemu-img also accepts with -f luks (block/crypto.c hands them to bdrv_create_file).
+const LUKS_CREATE_KEYS = new Set<string>([...LUKS_OPTIONS.map((o) => o.name), 'preallocation', 'size', 'nocow', 'extent_size_hint']);
+
+/**
+ * Judges `qemu-img create -f luks` arguments in qemu-img 7.2's order: option names, size, the
+ * file protocol's options, iter-time as a number (all before `Formatting …`), then the crypto
+ * enums (after it). The secret lookup and the passphrase come later (the caller's).
+ */
+export function checkLuksCreate(args: CreateArgs): LuksVerdict {
+  const file = args.filename;
+  const fail = (stderr: string[], formatting?: string): LuksVerdict =>
+    ({ ok: false, message: stderr[0].replace(/^qemu-img: (?:[^:]*: )?/, ''), stderr, formatting });
+  const opts = new Map<string, string>();
+  for (const o of args.options ?? []) for (const { name, value } of splitOptionString(o)) if (name) opts.set(name, value);
+  for (const k of opts.keys()) if (!LUKS_CREATE_KEYS.has(k)) return fail([`qemu-img: ${file}: Invalid parameter '${k}'`]);
+  const sizeText = args.size ?? opts.get('size');
+  if (sizeText === undefined) return fail([`qemu-img: ${file}: Parameter 'size' is required`]);
+  const parsed = parseQemuSize(sizeText);
+  if (!parsed.ok || parsed.value > 0x7fffffffffffffffn) {
+    if (parsed.ok || parsed.range) return fail([`qemu-img: ${QEMU_MESSAGES.sizeRange}`]);
+    return fail(QEMU_MESSAGES.sizeSyntax.map((l) => `qemu-img: ${l}`));
+  }
+  if (parsed.value > BigInt(Number.MAX_SAFE_INTEGER)) {
+    return fail([`qemu-img: ${file}: image size ${parsed.value} is larger than this tool supports (2^53 - 1 bytes)`]);
+  }
+  const size = Number(parsed.value);
+  // File-protocol options, checked like QemuOpts does when qemu-img parses -o.
+  const nocowText = opts.get('nocow');
+  const nocow = nocowText === undefined ? false : parseQemuBool(nocowText);
+  if (nocow === undefined) return fail([`qemu-img: ${file}: ${QEMU_MESSAGES.expectsBool('nocow')}`]);
+  let extentSizeHint: number | undefined;
+  const eshText = opts.get('extent_size_hint');
+  if (eshText !== undefined) {
+    const e = parseQemuSize(eshText);
+    if (!e.ok) return fail([`qemu-img: ${file}: ${QEMU_MESSAGES.expectsSize('extent_size_hint')}`, ...QEMU_MESSAGES.sizeHint.split('\n')]);
+    extentSizeHint = Number(e.value);
+  }
+  const options = pickLuksOptions((k) => opts.get(k));
+  const keySecret = opts.get('key-secret');
+  const preallocation = opts.get('preallocation');
+  // qemu-img parses iter-time as a number before it prints `Formatting …`; the enums are checked
+  // by the driver afterwards, and both come before the secret lookup.
+  const pre = checkLuksOptions(options);
+  if (!pre.ok && pre.kind === 'number') return fail([`qemu-img: ${file}: ${pre.message}`]);
+  const formatting = luksFormattingLine(file, size, keySecret, options, { nocow: nocowText, preallocation, extentSizeHint });
+  if (!pre.ok && pre.kind === 'enum') return fail([`qemu-img: ${file}: ${pre.message}`], formatting);
+  return { ok: true, formatting, optionsOk: pre.ok, spec: { format: 'luks', filename: file, size, options, keySecret, preallocation, nocow, extentSizeHint } };
 }
 
 /** qemu-img's `Formatting '…'` line for -f luks: options echoed as given, in qemu's order. */
