@@ -318,13 +318,13 @@ export function checkQcow2EncryptOptions(o: { encryption?: string; format?: stri
   }
   let format = o.format ?? (legacy ? 'aes' : undefined);
   if (format === undefined) {
-    const sub = ['key-secret', 'cipher-alg', 'cipher-mode', 'ivgen-alg', 'ivgen-hash-alg', 'hash-alg', 'iter-time'].find((n) => o.has(`encrypt.${n}`));
+    const sub = LUKS_OPTIONS.map((x) => x.name).find((n) => o.has(`encrypt.${n}`));
     if (sub) return { ok: false, option: 'encrypt.format', message: `Parameter 'encrypt.format' is missing` };
     return { ok: true };
   }
   if (format !== 'luks' && format !== 'aes') return { ok: false, option: 'encrypt.format', message: `Parameter 'format' does not accept value '${format}'` };
   if (format === 'aes') {
-    const extra = ['cipher-alg', 'cipher-mode', 'ivgen-alg', 'ivgen-hash-alg', 'hash-alg', 'iter-time'].find((n) => o.has(`encrypt.${n}`));
+    const extra = LUKS_CRYPTO_OPTIONS.find((n) => o.has(`encrypt.${n}`));
     if (extra) return { ok: false, option: `encrypt.${extra}`, message: `Parameter 'encrypt.${extra}' is unexpected` };
     if (!o.has('encrypt.key-secret')) return { ok: false, option: 'encrypt.key-secret', message: `Parameter 'encrypt.key-secret' is required for cipher` };
   }

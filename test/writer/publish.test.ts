@@ -198,3 +198,20 @@ test('cancellation is one AbortSignal for every format; nothing is left behind',
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a timer (signal handler, worker message) can cancel a long metadata preallocation', async () => {
+  // 512 GiB with 64 KiB clusters: 64 MiB of L2 tables written in small synchronous writes; the
+  // writer yields to the event loop between them so that the abort is seen.
+  const dir = scratch();
+  try {
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 30);
+    const t0 = Date.now();
+    await assert.rejects(createImage(spec('qcow2', 'img', '512G', 'preallocation=metadata'), { io: nodeWriterIO(), cwd: dir, signal: ac.signal }),
+      (e) => e instanceof WriterError && e.code === 'cancelled');
+    assert.ok(Date.now() - t0 < 5000, `cancelled after ${Date.now() - t0} ms`);
+    assert.deepEqual(fs.readdirSync(dir), []);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -17,7 +17,7 @@ import {
   checkCreate, QEMU_MESSAGES, type BackingFacts, type CreateArgs, type CreateSpec, type CreateVerdict,
 } from '../../../schemas/qcow2Options';
 import { BackgroundFlush } from './backgroundFlush';
-import { throwIfAborted, WriterError } from './errors';
+import { cancellationPoint, throwIfAborted, WriterError } from './errors';
 import { ioError, type Fd, type ProbeIO, type WriterIO } from './io';
 import {
   checkLuksCreate, createLuksImage, type CreateLuksParams, type CreateLuksResult, type LuksVerdict,
@@ -306,10 +306,11 @@ export async function createImage(job: ImageJob, opts: CreateImageOptions): Prom
     }
     await writeMetadata(plan, render, io, fd, clusters, progress, signal, crypto);
     if (plan.l1Size) {
+      const checkpoint = cancellationPoint();
       const per = META_CHUNK / 8;
       const buf = new Uint8Array(META_CHUNK);
       for (let first = 0; first < plan.l1Size; first += per) {
-        throwIfAborted(signal);
+        await checkpoint(signal);
         const count = Math.min(per, plan.l1Size - first);
         render.renderL1(first, count, buf);
         await io.pwrite(fd, buf.subarray(0, count * 8), plan.l1Cluster * plan.cs + first * 8);
@@ -361,9 +362,10 @@ async function writeMetadata(plan: Qcow2Layout, render: Qcow2Renderer, io: Write
   let next = 0;
   let i = 0;
   const flush = new BackgroundFlush(io, fd);
+  const checkpoint = cancellationPoint();
   try {
     while (i < clusters.length) {
-      throwIfAborted(signal);
+      await checkpoint(signal);
       const slot = next++ % slots;
       if (inflight[slot]) await inflight[slot];
       const buf = bufs[slot] ?? (bufs[slot] = new Uint8Array(per * plan.cs));

@@ -46,3 +46,19 @@ export function errorText(e: unknown): string {
   if (!err?.code || message.startsWith(`${err.code}:`) || message.startsWith(err.code + ' ')) return message;
   return `${err.code}: ${message}`;
 }
+
+/**
+ * Cancellation check inside long loops whose writes complete synchronously (nodeIO writes small
+ * buffers in place): every ~50 ms the loop yields to the event loop once, so that a signal
+ * handler (CLI) or a `cancel` message (the editor's worker thread) can run and abort.
+ */
+export function cancellationPoint(): (signal: AbortSignal | undefined) => Promise<void> {
+  let last = Date.now();
+  return async (signal) => {
+    throwIfAborted(signal);
+    if (Date.now() - last < 50) return;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    last = Date.now();
+    throwIfAborted(signal);
+  };
+}
