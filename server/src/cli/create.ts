@@ -11,7 +11,9 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createOptionList, QCOW2_CREATE_OPTIONS, RAW_CREATE_OPTIONS, splitOptionString, type CreateArgs, type CreateOptionDef } from '../../../schemas/qcow2Options';
 import { NEWEST_LIBVIRT, POOL_TYPES, type PoolType } from '../../../schemas/vocabulary';
-import { createImage, planQemuCreate, preflight, type QcowEncryptionProvider, type WriteProgress } from '../writer/create';
+import {
+  createImage, planQemuCreate, preflight, type QcowEncryptionProvider, type WriteProgress,
+} from '../writer/create';
 import { errorText, isCancellation } from '../writer/errors';
 import { guardInterrupts } from './signals';
 import { nodeProbeIO, nodeWriterIO } from '../writer/nodeIO';

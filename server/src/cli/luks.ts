@@ -74,7 +74,8 @@ export async function runLuksCreate(argv: string[], io: LuksCliIO = { out: (s) =
   if (pos.length < 1) return fail(`Expecting image file name\n${LUKS_USAGE}`, 2);
   const file = pos[0];
   // The writer's verdict (writer/create.ts planCreate → checkLuksCreate), in qemu-img's order.
-  const v = planCreate({ format: 'luks', filename: file, size: pos[1], options: oList }, nodeProbeIO(), process.cwd()).verdict;
+  const args = { format: 'luks', filename: file, size: pos[1], options: oList };
+  const v = planCreate(args, nodeProbeIO(), process.cwd()).verdict;
   const lines = (stderr: string[]) => stderr.map((l) => l.replace(/^qemu-img: /, 'libvirt-volume: ')).join('\n') + '\n';
   if (!v.ok && !v.formatting) { io.err(lines(v.stderr)); return 1; }
   // This project's own refusals (an existing or non-regular target, a missing folder) come before
@@ -111,7 +112,9 @@ export async function runLuksCreate(argv: string[], io: LuksCliIO = { out: (s) =
       io.err(`\r${what} ${String(Math.round((p.done / p.total) * 100)).padStart(3)}%   `);
       shown = true;
     } : undefined;
-    const r = await createImage({ ...spec, passphrase }, { io: nodeWriterIO(), cwd, force, signal: guard.signal, onProgress }).finally(() => { if (shown) io.err('\n'); });
+    const opts = { io: nodeWriterIO(), cwd, force, signal: guard.signal, onProgress };
+    const r = await createImage({ ...spec, passphrase }, opts)
+      .finally(() => { if (shown) io.err('\n'); });
     if (!quiet && r.luks) {
       io.out(luksIterationsLine(r.luks.resolved, r.luks.report) + '\n');
     }

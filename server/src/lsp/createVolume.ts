@@ -173,6 +173,8 @@ export function secretXml(uuid: string, volumePath: string, name?: string): stri
   ].join('\n');
 }
 
+const existsMessage = (path: string) => `${path} exists (pass force to replace it)`;
+
 /**
  * Writes a small text file through the writer's publish protocol (exclusive temporary file,
  * link/rename); refuses a non-regular target always and an existing file unless `force`.
@@ -183,7 +185,7 @@ async function writeTextFile(path: string, text: string, force: boolean): Promis
     await writeFileAtomic(nodeWriterIO(), path, text, { force });
   } catch (err) {
     if (err instanceof WriterError && err.code !== 'cancelled') {
-      throw new ResponseError(ErrorCodes.InvalidParams, err.code === 'exists' ? `${path} exists (pass force to replace it)` : err.message);
+      throw new ResponseError(ErrorCodes.InvalidParams, err.code === 'exists' ? existsMessage(path) : err.message);
     }
     throw err;
   }
@@ -193,7 +195,7 @@ async function writeTextFile(path: string, text: string, force: boolean): Promis
 async function checkOutput(path: string, force: boolean): Promise<void> {
   const refusal = await checkTarget(nodeWriterIO(), path, force, path);
   if (!refusal) return;
-  throw new ResponseError(ErrorCodes.InvalidParams, refusal.code === 'exists' ? `${path} exists (pass force to replace it)` : refusal.message);
+  throw new ResponseError(ErrorCodes.InvalidParams, refusal.code === 'exists' ? existsMessage(path) : refusal.message);
 }
 
 function readPassphrase(file: string): string {
@@ -311,7 +313,9 @@ export async function createVolume(state: ServerState, p: CreateVolumeParams, to
     );
     if (p.new) await writeTextFile(xmlPath!, xmlText, force);
     if (p.new) writtenXml = xmlPath;
-    if (secretPath) await writeTextFile(secretPath, secretXml(desc.secretUuid!, desc.targetPath ?? output, desc.name), force);
+    if (secretPath) {
+      await writeTextFile(secretPath, secretXml(desc.secretUuid!, desc.targetPath ?? output, desc.name), force);
+    }
     state.log(`Create Volume: wrote ${output} (${format}) in ${Date.now() - t0} ms`);
     return { image: output, format, xml: writtenXml, secretXml: secretPath, secretUuid: desc.encrypted ? desc.secretUuid : undefined, ms: Date.now() - t0 };
   } finally {

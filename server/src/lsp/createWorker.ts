@@ -100,7 +100,8 @@ export function runCreateWorker(): void {
   port.on('message', async (m: WorkerMessage) => {
     if (m.type === 'cancel') { ac.abort(); return; }
     try {
-      const progress = (done: number, total: number, message?: string) => reply({ type: 'progress', done, total, message });
+      const progress = (done: number, total: number, message?: string) =>
+        reply({ type: 'progress', done, total, message });
       const r = await writeVolumeImage(m.job, { progress, signal: ac.signal });
       reply({ type: 'done', format: r.format });
     } catch (err) {

@@ -159,16 +159,19 @@ export async function preflight(spec: Pick<CreateSpec, 'filename' | 'dataFile'>,
   const refusal = await checkTarget(opts.io, path, force);
   if (refusal) return refusal;
   const dir = await opts.io.stat(dirname(path));
-  if (!dir?.isDirectory) return new WriterError(`Could not create '${spec.filename}': No such file or directory`, 'refused');
+  if (!dir?.isDirectory) {
+    return new WriterError(`Could not create '${spec.filename}': No such file or directory`, 'refused');
+  }
   if (spec.dataFile !== undefined) {
     const dpath = dataFilePath(spec, opts.cwd);
     const dst = await opts.io.stat(dpath);
-    if (dst && !dst.isFile || dst?.isDirectory) return checkTarget(opts.io, dpath, true, `data file '${spec.dataFile}'`);
+    const label = `data file '${spec.dataFile}'`;
+    if (dst && (!dst.isFile || dst.isDirectory)) return checkTarget(opts.io, dpath, true, label);
     if (dst && !force) {
-      return new WriterError(
-        `the data file '${spec.dataFile}' exists and qemu-img would truncate it; use --force to overwrite it`, 'exists');
+      const why = 'exists and qemu-img would truncate it; use --force to overwrite it';
+      return new WriterError(`the ${label} ${why}`, 'exists');
     }
-    if (dpath === path) return new WriterError(`the data file '${spec.dataFile}' cannot be the image itself`, 'refused');
+    if (dpath === path) return new WriterError(`the ${label} cannot be the image itself`, 'refused');
   }
   return undefined;
 }
@@ -353,8 +356,8 @@ export async function createImage(job: ImageJob, opts: CreateImageOptions): Prom
  * Metadata clusters, consecutive ones gathered into buffers of up to 1 MiB, with a few writes in
  * flight (the L2 tables of a preallocated image are scattered: one every cl² / 8 bytes).
  */
-async function writeMetadata(plan: Qcow2Layout, render: Qcow2Renderer, io: WriterIO, fd: Fd, clusters: number[], progress: Progress,
-  signal: AbortSignal | undefined, crypto?: Uint8Array): Promise<void> {
+async function writeMetadata(plan: Qcow2Layout, render: Qcow2Renderer, io: WriterIO, fd: Fd, clusters: number[],
+  progress: Progress, signal: AbortSignal | undefined, crypto?: Uint8Array): Promise<void> {
   const per = Math.max(1, Math.floor(META_CHUNK / plan.cs));
   const slots = 4;
   const bufs: Uint8Array[] = [];

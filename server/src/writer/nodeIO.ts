@@ -150,7 +150,8 @@ const SYNC_FLUSH_MAX = 1 << 20;
 
 function toStat(st: fs.Stats): FileStat {
   return {
-    size: st.size, isFile: st.isFile(), isDirectory: st.isDirectory(), uid: st.uid, gid: st.gid, allocated: st.blocks * 512,
+    size: st.size, isFile: st.isFile(), isDirectory: st.isDirectory(), uid: st.uid, gid: st.gid,
+    allocated: st.blocks * 512,
   };
 }
 

@@ -12,8 +12,8 @@ import type { ImageFacts } from '../service/types';
 import type { ProbeIO } from './io';
 import { hasLuksMagic, luksVersion, readLuks1Header, LUKS1_HEADER } from './luks/luksFormat';
 import {
-  QCOW2_AUTOCLEAR, QCOW2_COMPAT, QCOW2_COMPRESSION, QCOW2_CRYPT, QCOW2_CRYPTO_EXT_BYTES, QCOW2_EXT, QCOW2_EXT_HEADER_BYTES,
-  QCOW2_HEADER as H, QCOW2_INCOMPAT, QCOW2_MAGIC, QCOW2_V2_HEADER_LENGTH, qcow2FeatureNames,
+  QCOW2_AUTOCLEAR, QCOW2_COMPAT, QCOW2_COMPRESSION, QCOW2_CRYPT, QCOW2_CRYPTO_EXT_BYTES, QCOW2_EXT,
+  QCOW2_EXT_HEADER_BYTES, QCOW2_HEADER as H, QCOW2_INCOMPAT, QCOW2_MAGIC, QCOW2_V2_HEADER_LENGTH, qcow2FeatureNames,
 } from './qcow2Format';
 import { LUKS1 } from '../../../schemas/luksOptions';
 
@@ -105,8 +105,8 @@ export function parseLuksHeader(h: Uint8Array): LuksHeaderFacts | undefined {
   const v1 = readLuks1Header(h);
   if (!v1) {
     // LUKS2: binary header then JSON; report what the binary part says (its uuid is where LUKS1's is).
-    return { version, cipherName: '', cipherModeSpec: '', hashSpec: '', uuid: ascii(h, LUKS1_HEADER.uuid[0], LUKS1_HEADER.uuid[1]),
-      slots: [], activeSlots: [] };
+    const uuid = ascii(h, LUKS1_HEADER.uuid[0], LUKS1_HEADER.uuid[1]);
+    return { version, cipherName: '', cipherModeSpec: '', hashSpec: '', uuid, slots: [], activeSlots: [] };
   }
   const { cipherName, cipherMode: cipherModeSpec, hashSpec, keyBytes } = v1;
   const slots = v1.keySlots.map((k) => ({
@@ -178,7 +178,8 @@ function parseQcow2(io: ProbeIO, path: string, first: Uint8Array, fileSize: numb
     facts.headerLength = be32(header, H.headerLength[0]);
     if (facts.headerLength > ct && header.length > ct) {
       const c = header[ct];
-      facts.compressionType = c === QCOW2_COMPRESSION.zlib ? 'zlib' : c === QCOW2_COMPRESSION.zstd ? 'zstd' : `unknown(${c})`;
+      facts.compressionType = c === QCOW2_COMPRESSION.zlib ? 'zlib'
+        : c === QCOW2_COMPRESSION.zstd ? 'zstd' : `unknown(${c})`;
     }
   }
   const inc = lo32(facts.incompatibleFeatures!);

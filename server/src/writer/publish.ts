@@ -40,15 +40,16 @@ export function targetRefusal(st: FileStat | undefined, force: boolean, label = 
   const prefix = label ? `${label}: ` : '';
   if (st.isDirectory) return new WriterError(`${prefix}Is a directory`, 'refused');
   if (!st.isFile) {
-    return new WriterError(`${prefix}not a regular file (a device, FIFO or socket); it is never replaced, even with --force`,
-      'refused');
+    const why = 'not a regular file (a device, FIFO or socket); it is never replaced, even with --force';
+    return new WriterError(`${prefix}${why}`, 'refused');
   }
   if (!force) return new WriterError(`${prefix}${EXISTS_MESSAGE}`, 'exists');
   return undefined;
 }
 
 /** targetRefusal for a path, through the injected I/O. */
-export async function checkTarget(io: WriterIO, path: string, force: boolean, label = ''): Promise<WriterError | undefined> {
+export async function checkTarget(io: WriterIO, path: string, force: boolean, label = '')
+  : Promise<WriterError | undefined> {
   return targetRefusal(await io.stat(path), force, label);
 }
 
@@ -82,8 +83,8 @@ export class PendingFile {
       const gid = group !== -1 && group !== st?.gid ? group : -1;
       if (uid !== -1 || gid !== -1) {
         try { await io.fchown(this.fd, uid, gid); } catch (e) {
-          throw new WriterError(`cannot chown '${this.target}' to (${owner >>> 0}, ${group >>> 0}): ${(e as Error).message}`,
-            'refused');
+          const to = `(${owner >>> 0}, ${group >>> 0})`;
+          throw new WriterError(`cannot chown '${this.target}' to ${to}: ${(e as Error).message}`, 'refused');
         }
       }
     }
@@ -111,7 +112,8 @@ export class PendingFile {
       this.published = true;
       return;
     }
-    const appeared = () => new WriterError(`'${this.target}' appeared meanwhile; use --force to overwrite it`, 'exists');
+    const appeared = () =>
+      new WriterError(`'${this.target}' appeared meanwhile; use --force to overwrite it`, 'exists');
     try {
       await io.link(this.temp, this.target);
     } catch (e) {

@@ -71,7 +71,9 @@ export class Qcow2Renderer {
       out.set(data, p + EH);
       p += EH + Math.ceil(data.length / 8) * 8;
     };
-    if (inp.backingFmt !== undefined && inp.backingFile !== undefined) ext(QCOW2_EXT.backingFormat, enc.encode(inp.backingFmt));
+    if (inp.backingFmt !== undefined && inp.backingFile !== undefined) {
+      ext(QCOW2_EXT.backingFormat, enc.encode(inp.backingFmt));
+    }
     if (inp.dataFile !== undefined) ext(QCOW2_EXT.dataFile, enc.encode(inp.dataFile));
     if (this.p.cryptoHeader) {
       const d = new Uint8Array(QCOW2_CRYPTO_EXT_BYTES);
@@ -118,7 +120,8 @@ export class Qcow2Renderer {
       const runs = this.p.l2Runs.get(c.l1Index);
       return !!runs && runs.reduce((n, r) => n + r.count, 0) === this.p.l2Entries && this.p.l2EntryBytes === 8;
     }
-    if (c.kind === 'refblock' && (this.p.input.refcountBits === 16 || this.p.input.refcountBits === 32 || this.p.input.refcountBits === 8)) {
+    const rb = this.p.input.refcountBits;
+    if (c.kind === 'refblock' && (rb === 16 || rb === 32 || rb === 8)) {
       const first = c.index * this.p.rbEntries;
       let n = 0;
       for (const [a, b] of this.p.allocatedWithin(first, first + this.p.rbEntries)) n += b - a;
@@ -153,11 +156,13 @@ export class Qcow2Renderer {
         const rb = this.p.input.refcountBits;
         const bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
         const aligned = out.byteOffset % 8 === 0;
+        const u16 = () => new Uint16Array(out.buffer, out.byteOffset, out.byteLength / 2);
+        const u32 = () => new Uint32Array(out.buffer, out.byteOffset, out.byteLength / 4);
         for (const [a, b] of this.p.allocatedWithin(first, first + this.p.rbEntries)) {
           const lo = a - first, hi = b - first;
           if (rb === 8) bytes.fill(1, lo, hi);
-          else if (rb === 16 && aligned) new Uint16Array(out.buffer, out.byteOffset, out.byteLength / 2).fill(ONE_BE16, lo, hi);
-          else if (rb === 32 && aligned) new Uint32Array(out.buffer, out.byteOffset, out.byteLength / 4).fill(ONE_BE32, lo, hi);
+          else if (rb === 16 && aligned) u16().fill(ONE_BE16, lo, hi);
+          else if (rb === 32 && aligned) u32().fill(ONE_BE32, lo, hi);
           else {
             for (let k = lo; k < hi; k++) {
               if (rb === 16) v.setUint16(k * 2, 1);

@@ -7,10 +7,12 @@
 import { dirname } from 'node:path';
 import type { WriterIO } from '../io';
 import {
-  checkLuksOptions, LUKS_CRYPTO_OPTIONS, LUKS_OPTIONS, LUKS1, pickLuksOptions, type LuksOptionInput, type ResolvedLuksOptions,
+  checkLuksOptions, LUKS_CRYPTO_OPTIONS, LUKS_OPTIONS, LUKS1, pickLuksOptions, type LuksOptionInput,
+  type ResolvedLuksOptions,
 } from '../../../../schemas/luksOptions';
 import {
-  parseQemuBool, parseQemuSize, PREALLOCATION_MODES, QEMU_MESSAGES, splitOptionString, type CreateArgs, type PreallocMode,
+  parseQemuBool, parseQemuSize, PREALLOCATION_MODES, QEMU_MESSAGES, splitOptionString, type CreateArgs,
+  type PreallocMode,
 } from '../../../../schemas/qcow2Options';
 import { buildLuksHeader, type LuksKeyDerivationReport } from './luksHeader';
 import { throwIfAborted, WriterError } from '../errors';
@@ -77,7 +79,8 @@ export type LuksVerdict =
 
 // The crypto driver's options plus the file protocol's (nocow, preallocation, extent_size_hint),
 // which qemu-img also accepts with -f luks (block/crypto.c hands them to bdrv_create_file).
-const LUKS_CREATE_KEYS = new Set<string>([...LUKS_OPTIONS.map((o) => o.name), 'preallocation', 'size', 'nocow', 'extent_size_hint']);
+const LUKS_CREATE_KEYS = new Set<string>(
+  [...LUKS_OPTIONS.map((o) => o.name), 'preallocation', 'size', 'nocow', 'extent_size_hint']);
 
 /**
  * Judges `qemu-img create -f luks` arguments in qemu-img 7.2's order: option names, size, the
@@ -89,8 +92,12 @@ export function checkLuksCreate(args: CreateArgs): LuksVerdict {
   const fail = (stderr: string[], formatting?: string): LuksVerdict =>
     ({ ok: false, message: stderr[0].replace(/^qemu-img: (?:[^:]*: )?/, ''), stderr, formatting });
   const opts = new Map<string, string>();
-  for (const o of args.options ?? []) for (const { name, value } of splitOptionString(o)) if (name) opts.set(name, value);
-  for (const k of opts.keys()) if (!LUKS_CREATE_KEYS.has(k)) return fail([`qemu-img: ${file}: Invalid parameter '${k}'`]);
+  for (const o of args.options ?? []) {
+    for (const { name, value } of splitOptionString(o)) if (name) opts.set(name, value);
+  }
+  for (const k of opts.keys()) {
+    if (!LUKS_CREATE_KEYS.has(k)) return fail([`qemu-img: ${file}: Invalid parameter '${k}'`]);
+  }
   const sizeText = args.size ?? opts.get('size');
   if (sizeText === undefined) return fail([`qemu-img: ${file}: Parameter 'size' is required`]);
   const parsed = parseQemuSize(sizeText);
@@ -110,7 +117,10 @@ export function checkLuksCreate(args: CreateArgs): LuksVerdict {
   const eshText = opts.get('extent_size_hint');
   if (eshText !== undefined) {
     const e = parseQemuSize(eshText);
-    if (!e.ok) return fail([`qemu-img: ${file}: ${QEMU_MESSAGES.expectsSize('extent_size_hint')}`, ...QEMU_MESSAGES.sizeHint.split('\n')]);
+    if (!e.ok) {
+      const hint = QEMU_MESSAGES.sizeHint.split('\n');
+      return fail([`qemu-img: ${file}: ${QEMU_MESSAGES.expectsSize('extent_size_hint')}`, ...hint]);
+    }
     extentSizeHint = Number(e.value);
   }
   const options = pickLuksOptions((k) => opts.get(k));
@@ -120,9 +130,13 @@ export function checkLuksCreate(args: CreateArgs): LuksVerdict {
   // by the driver afterwards, and both come before the secret lookup.
   const pre = checkLuksOptions(options);
   if (!pre.ok && pre.kind === 'number') return fail([`qemu-img: ${file}: ${pre.message}`]);
-  const formatting = luksFormattingLine(file, size, keySecret, options, { nocow: nocowText, preallocation, extentSizeHint });
+  const formatting = luksFormattingLine(file, size, keySecret, options,
+    { nocow: nocowText, preallocation, extentSizeHint });
   if (!pre.ok && pre.kind === 'enum') return fail([`qemu-img: ${file}: ${pre.message}`], formatting);
-  return { ok: true, formatting, optionsOk: pre.ok, spec: { format: 'luks', filename: file, size, options, keySecret, preallocation, nocow, extentSizeHint } };
+  const spec: LuksCreateSpec = {
+    format: 'luks', filename: file, size, options, keySecret, preallocation, nocow, extentSizeHint,
+  };
+  return { ok: true, formatting, optionsOk: pre.ok, spec };
 }
 
 /** qemu-img's `Formatting '…'` line for -f luks: options echoed as given, in qemu's order. */
@@ -147,7 +161,8 @@ export async function createLuksImage(p: CreateLuksParams): Promise<CreateLuksRe
     throw new WriterError(`Parameter 'preallocation' does not accept value '${prealloc}'`, 'refused', 'preallocation');
   }
   if (!Number.isSafeInteger(p.size) || p.size < 0) {
-    throw new WriterError(`Invalid image size specified. Must be between 0 and ${Number.MAX_SAFE_INTEGER}.`, 'refused', 'size');
+    const message = `Invalid image size specified. Must be between 0 and ${Number.MAX_SAFE_INTEGER}.`;
+    throw new WriterError(message, 'refused', 'size');
   }
   const checked = checkLuksOptions(p.options);
   if (!checked.ok) throw new WriterError(checked.message, 'refused', checked.option);

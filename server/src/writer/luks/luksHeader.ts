@@ -103,7 +103,8 @@ export async function buildLuksHeader(o: BuildLuksOptions): Promise<LuksHeaderRe
   // with their key material offsets and stripes (qcrypto_block_luks_create).
   writeLuks1Header(bytes, {
     version: 1, cipherName: r.cipherName, cipherMode: r.cipherModeSpec, hashSpec: r.hashAlg,
-    payloadOffset: layout.payload, keyBytes: r.keyBytes, mkDigest, mkDigestSalt: mkSalt, mkDigestIterations: mkIters, uuid,
+    payloadOffset: layout.payload, keyBytes: r.keyBytes, mkDigest, mkDigestSalt: mkSalt, mkDigestIterations: mkIters,
+    uuid,
     keySlots: layout.offsets.map((offset, i) => ({
       active: i === 0, iterations: i === 0 ? slotIters : 0, salt: i === 0 ? slotSalt : new Uint8Array(LUKS1.saltBytes),
       keyMaterialOffset: offset, stripes: LUKS1.stripes,
