@@ -1,5 +1,5 @@
 // The qcow2 on-disk format, named once: header fields, magic, header extension ids, feature bits
-// and their feature-table names, table entry flags. The renderer (qcow2Layout.ts) and the reader
+// and their feature-table names, table entry flags. The renderer (qcow2Render.ts) and the reader
 // (probe.ts) both use these names; nothing else spells a qcow2 offset or magic number.
 // Source: qemu's docs/interop/qcow2.txt and block/qcow2.h (QCowHeader, QCOW2_EXT_MAGIC_*,
 // QCOW2_INCOMPAT_*, QCOW2_COMPAT_*, QCOW2_AUTOCLEAR_*, QCOW_OFLAG_*). All integers big-endian.
