@@ -12,7 +12,7 @@
 // against the image's folder too — qemu 7.2 resolves it against the current directory at create
 // and open time (oracles.md §2.2), which breaks as soon as the image is used from elsewhere; the
 // name is stored in the header as given either way, so qemu finds it when run from that folder.
-import { dirname, basename, isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import {
   checkCreate, QEMU_MESSAGES, type BackingFacts, type CreateArgs, type CreateSpec, type CreateVerdict,
 } from '../../../schemas/qcow2Options';
