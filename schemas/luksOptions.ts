@@ -97,6 +97,20 @@ export function qemuAbortsOn(cipherAlg: string, cipherMode: string): boolean {
 }
 
 /** Raw option values as typed (strings from `-o`, or numbers from code). */
+/** The crypto driver's options without key-secret, in qemu's order (the Formatting line's too). */
+export const LUKS_CRYPTO_OPTIONS = LUKS_OPTIONS.map((o) => o.name)
+  .filter((n): n is Exclude<LuksOptionName, 'key-secret'> => n !== 'key-secret');
+
+/** The LUKS options present in a qemu option set (`get` answers undefined for absent ones). */
+export function pickLuksOptions(get: (name: string) => string | undefined, prefix = ''): LuksOptionInput {
+  const o: LuksOptionInput = {};
+  for (const k of LUKS_CRYPTO_OPTIONS) {
+    const v = get(prefix + k);
+    if (v !== undefined) o[k] = v;
+  }
+  return o;
+}
+
 export interface LuksOptionInput {
   'key-secret'?: string;
   'cipher-alg'?: string;
@@ -304,13 +318,13 @@ export function checkQcow2EncryptOptions(o: { encryption?: string; format?: stri
   }
   let format = o.format ?? (legacy ? 'aes' : undefined);
   if (format === undefined) {
-    const sub = ['key-secret', 'cipher-alg', 'cipher-mode', 'ivgen-alg', 'ivgen-hash-alg', 'hash-alg', 'iter-time'].find((n) => o.has(`encrypt.${n}`));
+    const sub = LUKS_OPTIONS.map((x) => x.name).find((n) => o.has(`encrypt.${n}`));
     if (sub) return { ok: false, option: 'encrypt.format', message: `Parameter 'encrypt.format' is missing` };
     return { ok: true };
   }
   if (format !== 'luks' && format !== 'aes') return { ok: false, option: 'encrypt.format', message: `Parameter 'format' does not accept value '${format}'` };
   if (format === 'aes') {
-    const extra = ['cipher-alg', 'cipher-mode', 'ivgen-alg', 'ivgen-hash-alg', 'hash-alg', 'iter-time'].find((n) => o.has(`encrypt.${n}`));
+    const extra = LUKS_CRYPTO_OPTIONS.find((n) => o.has(`encrypt.${n}`));
     if (extra) return { ok: false, option: `encrypt.${extra}`, message: `Parameter 'encrypt.${extra}' is unexpected` };
     if (!o.has('encrypt.key-secret')) return { ok: false, option: 'encrypt.key-secret', message: `Parameter 'encrypt.key-secret' is required for cipher` };
   }

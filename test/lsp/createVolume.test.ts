@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -129,6 +129,24 @@ test('refusals: errors listed, existing file kept, nothing written', async () =>
   const r = await create({ uri: u, output: join(dir, 'exists.qcow2'), force: true });
   assert.equal(info(r.image).format, 'qcow2');
   assert.deepEqual(leftovers(), []);
+});
+
+test('force never replaces a device node, FIFO or directory; images and XML are created 0600', async () => {
+  const u = write('dev.xml', volume('dev.qcow2', 'qcow2'));
+  const devNull = statSync('/dev/null');
+  symlinkSync('/dev/null', join(dir, 'null-link'));
+  mkdirSync(join(dir, 'a-folder'));
+  const fifo = spawnSync('mkfifo', [join(dir, 'a-fifo')]).status === 0;
+  for (const output of ['/dev/null', join(dir, 'null-link'), join(dir, 'a-folder'), ...(fifo ? [join(dir, 'a-fifo')] : [])]) {
+    await assert.rejects(create({ uri: u, output, force: true }), /not a regular file|Is a directory/, output);
+  }
+  const after = statSync('/dev/null');
+  assert.ok(after.isCharacterDevice() && after.ino === devNull.ino, '/dev/null is still the device');
+  assert.deepEqual(leftovers(), []);
+  // No <permissions><mode>: libvirt's default volume mode, 0600, whatever the umask.
+  const r = await create({ new: { name: 'perm.img', capacity: '1M', format: 'raw' }, output: join(dir, 'perm.img') });
+  assert.equal(statSync(r.image).mode & 0o777, 0o600);
+  assert.equal(statSync(r.xml!).mode & 0o777, 0o600);
 });
 
 test('legacy qcow AES (a libvirt 4.0 document): refused until allowInsecureAes, then made without a passphrase', async () => {

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { runLuksCreate, parseSize } from '../../server/src/cli/luks';
 import { parseSecretObject, resolvePassphrase, resolveSecret } from '../../server/src/writer/luks/secrets';
 import { createLuksImage } from '../../server/src/writer/luks/createLuks';
+import { createImage } from '../../server/src/writer/create';
 import { nodeWriterIO } from '../../server/src/writer/nodeIO';
 
 let dir = '';
@@ -97,7 +98,11 @@ test('an existing file is kept unless --force; option errors leave no file', asy
   fs.writeFileSync(img, 'precious');
   const r = await cli('-f', 'luks', '-q', '--object', 'secret,id=s,data=pw', '-o', 'key-secret=s,iter-time=10', img, '1M');
   assert.equal(r.code, 1);
-  assert.match(r.err, /already exists \(pass --force to overwrite it\)/);
+  // The same refusal as qcow2's (one publish protocol), before qemu's Formatting line.
+  assert.equal(r.err, `libvirt-volume: ${img}: the file exists; use --force to overwrite it\n`);
+  const loud = await cli('-f', 'luks', '--object', 'secret,id=s,data=pw', '-o', 'key-secret=s,iter-time=10', img, '1M');
+  assert.equal(loud.code, 1);
+  assert.equal(loud.out, '', 'nothing is announced before a refusal');
   assert.equal(fs.readFileSync(img, 'utf8'), 'precious');
   const f = await cli('-f', 'luks', '-q', '--force', '--object', 'secret,id=s,data=pw', '-o', 'key-secret=s,iter-time=10', img, '1M');
   assert.equal(f.code, 0, f.err);
@@ -137,12 +142,13 @@ test('preallocation: off is sparse, full allocates everything, metadata acts as 
   assert.equal(bad.err, `libvirt-volume: ${join(dir, 'pb.luks')}: Parameter 'preallocation' does not accept value 'bogus'\n`);
 });
 
-test('a polled cancellation flag (the LSP worker\'s) also stops the key derivation', async () => {
+test('the one creation entry cancels a raw LUKS job with its AbortSignal (the LSP worker\'s path)', async () => {
   const img = join(dir, 'token.luks');
-  const token = { isCancellationRequested: false };
-  setTimeout(() => { token.isCancellationRequested = true; }, 100);
+  const ac = new AbortController();
+  setTimeout(() => ac.abort(), 100);
   const t0 = Date.now();
-  await assert.rejects(createLuksImage({ path: img, size: 1 << 20, options: { 'iter-time': '3000' }, passphrase: Buffer.from('pw'), io: nodeWriterIO(), token }), { name: 'AbortError' });
+  const job = { format: 'luks' as const, filename: img, size: 1 << 20, options: { 'iter-time': '3000' }, passphrase: Buffer.from('pw') };
+  await assert.rejects(createImage(job, { io: nodeWriterIO(), cwd: dir, signal: ac.signal }), { name: 'AbortError' });
   assert.ok(Date.now() - t0 < 1500);
   assert.deepEqual(fs.readdirSync(dir).filter((n) => n.includes('token')), []);
 });

@@ -12,7 +12,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import { createLuksImage, luksFormattingLine } from '../../server/src/writer/luks/createLuks';
-import { parseLuksHeader, resolvedFromHeader, sectorCipherFor, unlockLuks } from '../../server/src/writer/luks/luksHeader';
+import { resolvedFromHeader, sectorCipherFor, unlockLuks } from '../../server/src/writer/luks/luksHeader';
+import { readLuks1Header } from '../../server/src/writer/luks/luksFormat';
 import { cryptSectors } from '../../server/src/writer/crypto/modes';
 import { nodeWriterIO } from '../../server/src/writer/nodeIO';
 import { checkLuksOptions, type LuksOptionInput } from '../../schemas/luksOptions';
@@ -106,7 +107,7 @@ for (const c of CASES) {
     const mk = await unlockLuks(file, Buffer.from(PW));
     assert.ok(mk, 'our own unlock');
     assert.equal(await unlockLuks(file, Buffer.from('wrong horse')), undefined);
-    const h = parseLuksHeader(file)!;
+    const h = readLuks1Header(file)!;
     const data = Uint8Array.from(file.subarray(res.payloadOffsetBytes + 4608, res.payloadOffsetBytes + 4608 + 8192));
     cryptSectors(sectorCipherFor(resolvedFromHeader(h), mk!), data, 9n, true);
     assert.ok(data.every((b) => b === 0xa5), 'payload written by qemu decrypts to the pattern');

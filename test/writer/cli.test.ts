@@ -12,29 +12,33 @@ const root = process.env.LIBVIRT_VOLUME_ROOT ?? join(__dirname, '..', '..');
 const cli = join(root, 'bin', 'libvirt-volume.js');
 const skip = fs.existsSync(join(root, 'dist', 'cli.js')) ? false : 'dist/cli.js not built (node scripts/build.mjs)';
 
-test('SIGINT during preallocation=full: exit 130, nothing left behind', { skip, timeout: 120_000 }, async () => {
-  const dir = fs.mkdtempSync(join(os.tmpdir(), 'lv-sigint-'));
-  try {
-    const child = spawn(process.execPath, [cli, 'create', '-q', '-f', 'raw', '-o', 'preallocation=full', 'big.raw', '4G'], { cwd: dir });
-    let err = '';
-    child.stderr.on('data', (d) => { err += d; });
-    // Wait until the temporary file exists and is growing, then interrupt.
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const tmp = fs.readdirSync(dir).find((f) => f.endsWith('.tmp'));
-      if (tmp && fs.statSync(join(dir, tmp)).blocks > 0) break;
-      if (Date.now() > deadline) throw new Error('the writer never started');
-      await new Promise((r) => setTimeout(r, 20));
+// SIGINT, SIGTERM (service managers, `timeout`) and SIGHUP (a closed terminal) all remove the
+// temporary file; the exit status is the shell's 128 + signal number.
+for (const [sig, exit] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+  test(`${sig} during preallocation=full: exit ${exit}, nothing left behind`, { skip, timeout: 120_000 }, async () => {
+    const dir = fs.mkdtempSync(join(os.tmpdir(), 'lv-sig-'));
+    try {
+      const child = spawn(process.execPath, [cli, 'create', '-q', '-f', 'raw', '-o', 'preallocation=full', 'big.raw', '4G'], { cwd: dir });
+      let err = '';
+      child.stderr.on('data', (d) => { err += d; });
+      // Wait until the temporary file exists and is growing, then interrupt.
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const tmp = fs.readdirSync(dir).find((f) => f.endsWith('.tmp'));
+        if (tmp && fs.statSync(join(dir, tmp)).blocks > 0) break;
+        if (Date.now() > deadline) throw new Error('the writer never started');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      child.kill(sig);
+      const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+      assert.equal(code, exit, err);
+      assert.match(err, /interrupted; nothing was left behind/);
+      assert.deepEqual(fs.readdirSync(dir), []);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
-    child.kill('SIGINT');
-    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
-    assert.equal(code, 130, err);
-    assert.match(err, /interrupted; nothing was left behind/);
-    assert.deepEqual(fs.readdirSync(dir), []);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-});
+  });
+}
 
 test('CLI: quiet success, no progress without a terminal, usage errors, info', { skip }, () => {
   const dir = fs.mkdtempSync(join(os.tmpdir(), 'lv-cli-'));

@@ -100,10 +100,10 @@ test('cancellation in the middle of a full preallocation removes the temporary f
   const s = spec(['-f', 'qcow2', '-o', 'data_file=img.data,preallocation=full', 'img', '24M']);
   const dir = fs.mkdtempSync(join(os.tmpdir(), 'lv-cancel-'));
   try {
-    const token = { isCancellationRequested: false };
+    const ac = new AbortController();
     let seen = 0;
     await assert.rejects(
-      createImage(s, { io: nodeWriterIO(), cwd: dir, token, onProgress: (p) => { if (p.phase === 'data' && ++seen === 2) token.isCancellationRequested = true; } }),
+      createImage(s, { io: nodeWriterIO(), cwd: dir, signal: ac.signal, onProgress: (p) => { if (p.phase === 'data' && ++seen === 2) ac.abort(); } }),
       (e) => e instanceof WriterError && e.code === 'cancelled',
     );
     assert.ok(seen >= 2, 'progress was reported');

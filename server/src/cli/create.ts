@@ -5,13 +5,17 @@
 // goes to stdout unless -q. `-f luks` and the qcow2 `encrypt.*` options are the LUKS writer's
 // (cli/luks.ts, writer/luks): `--object`, `--passphrase-*` and `--allow-insecure-aes` are parsed
 // here and handed over. Exit: 0 created, 1 refused or failed (nothing left behind), 2 usage,
-// 130 interrupted (SIGINT: the temporary files are removed).
+// 128 + signal when interrupted (SIGINT 130, SIGHUP 129, SIGTERM 143: the temporary files are removed).
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createOptionList, QCOW2_CREATE_OPTIONS, RAW_CREATE_OPTIONS, splitOptionString, type CreateArgs, type CreateOptionDef } from '../../../schemas/qcow2Options';
 import { NEWEST_LIBVIRT, POOL_TYPES, type PoolType } from '../../../schemas/vocabulary';
-import { createImage, planCreate, preflight, WriterError, type QcowEncryptionProvider, type WriteProgress } from '../writer/create';
+import {
+  createImage, planQemuCreate, preflight, type QcowEncryptionProvider, type WriteProgress,
+} from '../writer/create';
+import { errorText, isCancellation } from '../writer/errors';
+import { guardInterrupts } from './signals';
 import { nodeProbeIO, nodeWriterIO } from '../writer/nodeIO';
 import { tryProbeImage } from '../writer/probe';
 import { luksIterationsLine, runLuksCreate } from './luks';
@@ -163,7 +167,7 @@ export async function runCreate(argv: string[], io: CreateCliIO = defaultIO()): 
 }
 
 async function createFromParsed(p: Parsed, io: CreateCliIO, announce?: string): Promise<number> {
-  const planned = planCreate(p.args, nodeProbeIO(), io.cwd);
+  const planned = planQemuCreate(p.args, nodeProbeIO(), io.cwd);
   const v = planned.verdict;
   if (!v.ok) {
     if (v.formatting && !p.quiet) io.out(v.formatting + '\n');
@@ -173,7 +177,7 @@ async function createFromParsed(p: Parsed, io: CreateCliIO, announce?: string): 
   if (planned.refusal) { io.err(`libvirt-volume: ${p.args.filename}: ${planned.refusal}\n`); return 1; }
   // Existing target or data file: refused before anything is printed or derived.
   const pre = await preflight(v.spec, { io: nodeWriterIO(), cwd: io.cwd, force: p.force });
-  if (pre) { io.err(`libvirt-volume: ${p.args.filename}: ${pre}\n`); return 1; }
+  if (pre) { io.err(`libvirt-volume: ${p.args.filename}: ${pre.message}\n`); return 1; }
   if (announce && !p.quiet) io.out(announce + '\n');
   if (!p.quiet) io.out(v.formatting + '\n');
   // The header keeps the name as given and qemu opens it relative to its own working directory.
@@ -184,7 +188,7 @@ async function createFromParsed(p: Parsed, io: CreateCliIO, announce?: string): 
   let encryption: QcowEncryptionProvider | undefined;
   let luks: ReturnType<typeof qcowLuksEncryption> | undefined;
   let passphrase: Uint8Array | undefined;
-  const ac = new AbortController();
+  const guard = guardInterrupts();
   try {
     if (v.spec.encrypt) {
       // LUKS/AES inside qcow2: the options and the passphrase are the LUKS writer's business.
@@ -203,37 +207,35 @@ async function createFromParsed(p: Parsed, io: CreateCliIO, announce?: string): 
           { readFile: (f) => readFileSync(resolve(io.cwd, f)), readStdin: readAllStdin, env: process.env, prefix: 'encrypt.' },
         );
         const { 'key-secret': _k, ...luksOpts } = o;
-        encryption = luks = qcowLuksEncryption(luksOpts, passphrase, { signal: ac.signal });
+        encryption = luks = qcowLuksEncryption(luksOpts, passphrase, { signal: guard.signal });
       }
     }
   } catch (e) {
+    guard.dispose();
     passphrase?.fill(0);
     const msg = (e as Error).message;
     io.err(`libvirt-volume: ${p.args.filename}: ${msg}\n`);
     return 1;
   }
 
-  const token = { isCancellationRequested: false };
-  const onSigint = (): void => { token.isCancellationRequested = true; ac.abort(); };
-  process.on('SIGINT', onSigint);
   const bar = progressPrinter(io.isTTY && !p.quiet);
   try {
-    await createImage(v.spec, { io: nodeWriterIO(), cwd: io.cwd, force: p.force, token, onProgress: bar.update, encryption });
+    await createImage(v.spec, {
+      io: nodeWriterIO(), cwd: io.cwd, force: p.force, signal: guard.signal, onProgress: bar.update, encryption,
+    });
     bar.end();
     if (luks?.report && !p.quiet) io.out(luksIterationsLine(luks.resolved, luks.report) + '\n');
     return 0;
   } catch (e) {
     bar.end();
-    if (e instanceof WriterError && e.code === 'cancelled' || (e as Error).name === 'AbortError') {
+    if (isCancellation(e)) {
       io.err(`libvirt-volume: ${p.args.filename}: interrupted; nothing was left behind\n`);
-      return 130;
+      return guard.exitCode ?? 130;
     }
-    const err = e as NodeJS.ErrnoException;
-    const text = e instanceof WriterError ? err.message : `${err.code ? `${err.code}: ` : ''}${err.message}`;
-    io.err(`libvirt-volume: ${p.args.filename}: ${text}\n`);
+    io.err(`libvirt-volume: ${p.args.filename}: ${errorText(e)}\n`);
     return 1;
   } finally {
-    process.off('SIGINT', onSigint);
+    guard.dispose();
     passphrase?.fill(0);
   }
 }

@@ -3,19 +3,20 @@
 //          [--passphrase-file F | --passphrase-env VAR | --passphrase-stdin] FILE SIZE
 // OPTS: key-secret, cipher-alg, cipher-mode, ivgen-alg, ivgen-hash-alg, hash-alg, iter-time,
 // preallocation (off|metadata|falloc|full). Messages are qemu-img's (`qemu-img: FILE: MSG` becomes
-// `libvirt-volume: FILE: MSG`). The create.ts dispatcher hands `-f luks` here; the helpers below
-// (readPassphrase; parseQemuImgOptions lives in writer/volumeXml.ts) also serve its qcow2 `encrypt.format=luks` path.
+// `libvirt-volume: FILE: MSG`). The create.ts dispatcher hands `-f luks` here: this file reads the
+// command line; the verdict (writer/create.ts planCreate) and the creation (createImage) are the
+// writer's, shared with every other format and with the editor's Create Volume.
 // The passphrase is read into memory only and never printed.
 import { readFileSync } from 'node:fs';
-import { checkLuksOptions, type LuksOptionInput, type ResolvedLuksOptions } from '../../../schemas/luksOptions';
+import type { ResolvedLuksOptions } from '../../../schemas/luksOptions';
 import type { LuksKeyDerivationReport } from '../writer/luks/luksHeader';
 import { weakCryptoLines } from '../../../schemas/weakCrypto';
-import { createLuksImage, luksFormattingLine, WriterError } from '../writer/luks/createLuks';
+import { createImage, planCreate, preflight } from '../writer/create';
+import { errorText, isCancellation } from '../writer/errors';
+import { guardInterrupts } from './signals';
 import { parseSecretObject, resolvePassphrase, resolveSecret, SecretError, type SecretObject } from '../writer/luks/secrets';
-import { nodeWriterIO } from '../writer/nodeIO';
-import { parseQemuImgOptions } from '../writer/volumeXml';
+import { nodeProbeIO, nodeWriterIO } from '../writer/nodeIO';
 export { parseQemuImgOptions, parseSize } from '../writer/volumeXml';
-import { parseQemuBool, parseQemuSize, QEMU_MESSAGES } from '../../../schemas/qcow2Options';
 
 export const LUKS_USAGE = `create -f luks [--object secret,id=ID,data=TEXT|file=PATH[,format=base64]] -o key-secret=ID[,OPTS] FILE SIZE
   Create a raw LUKS1 container as qemu-img 7.2 does. OPTS: cipher-alg (aes-128|aes-192|aes-256|twofish-*|serpent-*|cast5-128),
@@ -23,10 +24,6 @@ export const LUKS_USAGE = `create -f luks [--object secret,id=ID,data=TEXT|file=
   preallocation (off|metadata|falloc|full).
   Instead of key-secret: --passphrase-file F (content verbatim), --passphrase-env VAR, --passphrase-stdin (one line).
   --force overwrites an existing FILE; -q prints nothing on success.`;
-
-// The crypto driver's options plus the file protocol's (nocow, preallocation, extent_size_hint),
-// which qemu-img also accepts with -f luks (block/crypto.c hands them to bdrv_create_file).
-const LUKS_KEYS = ['key-secret', 'cipher-alg', 'cipher-mode', 'ivgen-alg', 'ivgen-hash-alg', 'hash-alg', 'iter-time', 'preallocation', 'size', 'nocow', 'extent_size_hint'];
 
 async function readStdin(): Promise<Uint8Array> {
   const chunks: Buffer[] = [];
@@ -76,43 +73,24 @@ export async function runLuksCreate(argv: string[], io: LuksCliIO = { out: (s) =
   }
   if (pos.length < 1) return fail(`Expecting image file name\n${LUKS_USAGE}`, 2);
   const file = pos[0];
-  const opts = parseQemuImgOptions(oList);
-  for (const k of opts.keys()) if (!LUKS_KEYS.includes(k)) return fail(`${file}: Invalid parameter '${k}'`);
-  const sizeText = pos[1] ?? opts.get('size');
-  if (sizeText === undefined) return fail(`${file}: Parameter 'size' is required`);
-  const parsedSize = parseQemuSize(sizeText);
-  if (!parsedSize.ok || parsedSize.value > 0x7fffffffffffffffn) {
-    if (parsedSize.ok || parsedSize.range) return fail(QEMU_MESSAGES.sizeRange);
-    return fail(QEMU_MESSAGES.sizeSyntax.join('\nlibvirt-volume: '));
-  }
-  if (parsedSize.value > BigInt(Number.MAX_SAFE_INTEGER)) return fail(`${file}: image size ${parsedSize.value} is larger than this tool supports (2^53 - 1 bytes)`);
-  const size = Number(parsedSize.value);
-  // File-protocol options, checked like QemuOpts does when qemu-img parses -o.
-  const nocowText = opts.get('nocow');
-  const nocow = nocowText === undefined ? false : parseQemuBool(nocowText);
-  if (nocow === undefined) return fail(`${file}: ${QEMU_MESSAGES.expectsBool('nocow')}`);
-  let extentSizeHint: number | undefined;
-  const eshText = opts.get('extent_size_hint');
-  if (eshText !== undefined) {
-    const e = parseQemuSize(eshText);
-    if (!e.ok) return fail(`${file}: ${QEMU_MESSAGES.expectsSize('extent_size_hint')}\n${QEMU_MESSAGES.sizeHint}`);
-    extentSizeHint = Number(e.value);
-  }
-
-  const luksOpts: LuksOptionInput = {};
-  for (const k of ['cipher-alg', 'cipher-mode', 'ivgen-alg', 'ivgen-hash-alg', 'hash-alg', 'iter-time'] as const) {
-    if (opts.has(k)) luksOpts[k] = opts.get(k);
-  }
-  const keySecret = opts.get('key-secret');
-  // qemu-img parses iter-time as a number before it prints `Formatting …`; the enums are checked
-  // by the driver afterwards, and both come before the secret lookup.
-  const pre = checkLuksOptions(luksOpts);
-  if (!pre.ok && pre.kind === 'number') return fail(`${file}: ${pre.message}`);
-  if (!quiet) io.out(luksFormattingLine(file, size, keySecret, luksOpts, { nocow: nocowText, preallocation: opts.get('preallocation'), extentSizeHint }) + '\n');
-  if (!pre.ok && pre.kind === 'enum') return fail(`${file}: ${pre.message}`);
+  // The writer's verdict (writer/create.ts planCreate → checkLuksCreate), in qemu-img's order.
+  const args = { format: 'luks', filename: file, size: pos[1], options: oList };
+  const v = planCreate(args, nodeProbeIO(), process.cwd()).verdict;
+  const lines = (stderr: string[]) => stderr.map((l) => l.replace(/^qemu-img: /, 'libvirt-volume: ')).join('\n') + '\n';
+  if (!v.ok && !v.formatting) { io.err(lines(v.stderr)); return 1; }
+  // This project's own refusals (an existing or non-regular target, a missing folder) come before
+  // qemu's Formatting line, as for qcow2: nothing is announced that will not be attempted.
+  const cwd = process.cwd();
+  const refusal = await preflight({ filename: file }, { io: nodeWriterIO(), cwd, force });
+  if (refusal) return fail(`${file}: ${refusal.message}`);
+  if (!quiet && v.formatting) io.out(v.formatting + '\n');
+  if (!v.ok) { io.err(lines(v.stderr)); return 1; }
+  if (!('optionsOk' in v)) throw new Error('a -f luks verdict without a LUKS spec');
+  const spec = v.spec;
   // Weak choices (issue 7): the same verdicts the editor shows on <cipher>/<ivgen>, on stderr even
   // with -q; only for options qemu accepts (a refusal is the message then).
-  if (pre.ok) for (const l of weakCryptoLines(luksOpts, size)) io.err(l + '\n');
+  if (v.optionsOk) for (const l of weakCryptoLines(spec.options, spec.size)) io.err(l + '\n');
+  const keySecret = spec.keySecret;
   let passphrase: Uint8Array;
   try {
     passphrase = await resolvePassphrase(
@@ -123,36 +101,29 @@ export async function runLuksCreate(argv: string[], io: LuksCliIO = { out: (s) =
     if (err instanceof SecretError) return fail(`${file}: ${err.message}`);
     throw err;
   }
-  // Ctrl-C: stop waiting for the key derivation / zero writing and remove the temporary file.
-  const ac = new AbortController();
-  const onSigint = (): void => ac.abort();
-  const onOuter = (): void => ac.abort();
-  io.signal?.addEventListener('abort', onOuter, { once: true });
-  if (io.signal?.aborted) ac.abort();
-  process.on('SIGINT', onSigint);
+  // Ctrl-C, SIGTERM, SIGHUP: stop the key derivation / zero writing and remove the temporary file.
+  const guard = guardInterrupts(io.signal);
   try {
     // On a terminal: a one-line progress report (key derivation takes iter-time, full preallocation longer).
     const tty = !quiet && io.isTTY !== false && !!process.stderr.isTTY;
     let shown = false;
-    const onProgress = tty ? (f: number, phase: 'derive' | 'write') => {
-      io.err(`\r${phase === 'derive' ? 'deriving the key slot (PBKDF2)' : 'writing'} ${String(Math.round(f * 100)).padStart(3)}%   `);
+    const onProgress = tty ? (p: { done: number; total: number; phase: string }) => {
+      const what = p.phase === 'derive' ? 'deriving the key slot (PBKDF2)' : 'writing';
+      io.err(`\r${what} ${String(Math.round((p.done / p.total) * 100)).padStart(3)}%   `);
       shown = true;
     } : undefined;
-    const r = await createLuksImage({
-      path: file, size, options: luksOpts, passphrase, preallocation: opts.get('preallocation'), force, io: nodeWriterIO(), signal: ac.signal, onProgress, nocow,
-    }).finally(() => { if (shown) io.err('\n'); });
-    if (!quiet) {
-      io.out(luksIterationsLine(r.resolved, r.report) + '\n');
+    const opts = { io: nodeWriterIO(), cwd, force, signal: guard.signal, onProgress };
+    const r = await createImage({ ...spec, passphrase }, opts)
+      .finally(() => { if (shown) io.err('\n'); });
+    if (!quiet && r.luks) {
+      io.out(luksIterationsLine(r.luks.resolved, r.luks.report) + '\n');
     }
     return 0;
   } catch (err) {
-    if (err instanceof WriterError) return fail(`${file}: ${err.message}`);
-    if ((err as Error).name === 'AbortError') { fail(`${file}: interrupted; nothing was left behind`); return 130; }
-    const e = err as NodeJS.ErrnoException;
-    return fail(`${file}: ${e.code ? `${e.code}: ` : ''}${e.message}`);
+    if (isCancellation(err)) { fail(`${file}: interrupted; nothing was left behind`); return guard.exitCode ?? 130; }
+    return fail(`${file}: ${errorText(err)}`);
   } finally {
-    process.off('SIGINT', onSigint);
-    io.signal?.removeEventListener('abort', onOuter);
+    guard.dispose();
     passphrase.fill(0);
   }
 }

@@ -7,7 +7,7 @@
 // and the progress' Cancel button stop the writer, which removes its temporary file.
 // The passphrase travels only inside this process (request → worker message); it is never logged.
 import { randomUUID } from 'node:crypto';
-import { accessSync, constants, existsSync, readFileSync, statSync, writeFileSync, renameSync, rmSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -18,7 +18,10 @@ import { attrValue, path as xpath, textContent } from '../service/xmlModel';
 import { INSECURE_AES_WARNING } from '../../../schemas/luksOptions';
 import { isLegacyAes } from '../writer/volumeXml';
 import type { ServerState } from './server';
-import type { WorkerReply, WorkerJob } from './createWorker';
+import type { WorkerMessage, WorkerReply, WorkerJob } from './createWorker';
+import { checkTarget, writeFileAtomic } from '../writer/publish';
+import { WriterError } from '../writer/errors';
+import { nodeWriterIO } from '../writer/nodeIO';
 
 export interface VolumeDescription {
   uri: string;
@@ -170,17 +173,29 @@ export function secretXml(uuid: string, volumePath: string, name?: string): stri
   ].join('\n');
 }
 
-/** Writes a small text file through a temp file + rename; refuses to replace unless `force`. */
-function writeTextFile(path: string, text: string, force: boolean): void {
-  if (existsSync(path) && !force) throw new ResponseError(ErrorCodes.InvalidParams, `${path} exists (pass force to replace it)`);
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+const existsMessage = (path: string) => `${path} exists (pass force to replace it)`;
+
+/**
+ * Writes a small text file through the writer's publish protocol (exclusive temporary file,
+ * link/rename); refuses a non-regular target always and an existing file unless `force`.
+ * The <secret> XML names a secret: readable by its owner only, like the image.
+ */
+async function writeTextFile(path: string, text: string, force: boolean): Promise<void> {
   try {
-    writeFileSync(tmp, text, { mode: 0o644 });
-    renameSync(tmp, path);
+    await writeFileAtomic(nodeWriterIO(), path, text, { force });
   } catch (err) {
-    rmSync(tmp, { force: true });
+    if (err instanceof WriterError && err.code !== 'cancelled') {
+      throw new ResponseError(ErrorCodes.InvalidParams, err.code === 'exists' ? existsMessage(path) : err.message);
+    }
     throw err;
   }
+}
+
+/** Refuses a target the writer would refuse (exists without force, or not a regular file). */
+async function checkOutput(path: string, force: boolean): Promise<void> {
+  const refusal = await checkTarget(nodeWriterIO(), path, force, path);
+  if (!refusal) return;
+  throw new ResponseError(ErrorCodes.InvalidParams, refusal.code === 'exists' ? existsMessage(path) : refusal.message);
 }
 
 function readPassphrase(file: string): string {
@@ -201,8 +216,8 @@ function workerScript(): string {
 /** Runs the writer job in a worker thread; forwards progress; cancellation through a shared flag. */
 export function runInWorker(job: WorkerJob, onProgress: (done: number, total: number, message?: string) => void, token: CancellationToken): Promise<{ format: string }> {
   return new Promise((resolvePromise, reject) => {
-    const cancelFlag = new Int32Array(new SharedArrayBuffer(4));
-    const worker = new Worker(workerScript(), { workerData: { role: 'createVolume', cancelFlag } });
+    const worker = new Worker(workerScript(), { workerData: { role: 'createVolume' } });
+    const send = (m: WorkerMessage) => worker.postMessage(m);
     let settled = false;
     let killTimer: NodeJS.Timeout | undefined;
     const finish = (fn: () => void) => {
@@ -214,8 +229,8 @@ export function runInWorker(job: WorkerJob, onProgress: (done: number, total: nu
       void worker.terminate();
     };
     const sub = token.onCancellationRequested(() => {
-      Atomics.store(cancelFlag, 0, 1);
-      // The writer polls the flag between chunks; if it is stuck in one call, stop the thread.
+      send({ type: 'cancel' });
+      // The writer checks its signal between chunks; if it is stuck in one call, stop the thread.
       killTimer = setTimeout(() => finish(() => reject(new ResponseError(LSPErrorCodes.RequestCancelled, 'Create Volume cancelled'))), 10_000);
     });
     worker.on('message', (m: WorkerReply) => {
@@ -225,8 +240,8 @@ export function runInWorker(job: WorkerJob, onProgress: (done: number, total: nu
     });
     worker.on('error', (err) => finish(() => reject(new ResponseError(ErrorCodes.InternalError, `writer thread failed: ${err?.message ?? err}`))));
     worker.on('exit', (code) => finish(() => reject(new ResponseError(ErrorCodes.InternalError, `writer thread exited (${code})`))));
-    if (token.isCancellationRequested) Atomics.store(cancelFlag, 0, 1);
-    worker.postMessage({ type: 'start', job });
+    send({ type: 'start', job });
+    if (token.isCancellationRequested) send({ type: 'cancel' });
   });
 }
 
@@ -268,7 +283,7 @@ export async function createVolume(state: ServerState, p: CreateVolumeParams, to
     const list = desc.errors.map((e) => `  line ${e.line + 1}: ${e.message} [${e.code}]`).join('\n');
     throw new ResponseError(ErrorCodes.InvalidParams, `the volume XML has ${desc.errors.length} error(s) libvirt would refuse:\n${list}`, { errors: desc.errors });
   }
-  if (existsSync(output) && !force) throw new ResponseError(ErrorCodes.InvalidParams, `${output} exists (pass force to replace it)`);
+  await checkOutput(output, force);
   if (desc.legacyAes && !p.allowInsecureAes) {
     throw new ResponseError(ErrorCodes.InvalidParams, `${INSECURE_AES_WARNING} Create Volume makes one only with allowInsecureAes (the editor asks first).`);
   }
@@ -280,8 +295,8 @@ export async function createVolume(state: ServerState, p: CreateVolumeParams, to
     if (!passphrase) throw new ResponseError(ErrorCodes.InvalidParams, 'an encrypted volume needs a passphrase (passphrase or passphraseFile)');
   }
   const secretPath = p.writeSecretXml && desc.encrypted ? `${output}.secret.xml` : undefined;
-  if (secretPath && existsSync(secretPath) && !force) throw new ResponseError(ErrorCodes.InvalidParams, `${secretPath} exists (pass force to replace it)`);
-  if (p.new && existsSync(xmlPath!) && !force) throw new ResponseError(ErrorCodes.InvalidParams, `${xmlPath} exists (pass force to replace it)`);
+  if (secretPath) await checkOutput(secretPath, force);
+  if (p.new) await checkOutput(xmlPath!, force);
 
   workDone.begin('Create Volume', 0, basename(output), true);
   let last = 0;
@@ -296,9 +311,11 @@ export async function createVolume(state: ServerState, p: CreateVolumeParams, to
       },
       workDone.token ? anyToken(token, workDone.token) : token,
     );
-    if (p.new) writeTextFile(xmlPath!, xmlText, force);
+    if (p.new) await writeTextFile(xmlPath!, xmlText, force);
     if (p.new) writtenXml = xmlPath;
-    if (secretPath) writeTextFile(secretPath, secretXml(desc.secretUuid!, desc.targetPath ?? output, desc.name), force);
+    if (secretPath) {
+      await writeTextFile(secretPath, secretXml(desc.secretUuid!, desc.targetPath ?? output, desc.name), force);
+    }
     state.log(`Create Volume: wrote ${output} (${format}) in ${Date.now() - t0} ms`);
     return { image: output, format, xml: writtenXml, secretXml: secretPath, secretUuid: desc.encrypted ? desc.secretUuid : undefined, ms: Date.now() - t0 };
   } finally {

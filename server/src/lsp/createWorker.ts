@@ -1,13 +1,14 @@
 // Worker-thread side of Create Volume: receives one job, runs the image writer, posts progress.
-// Cancellation is a SharedArrayBuffer flag the main thread sets, so the writer sees it even while
-// this thread is busy (no message round trip needed).
+// Cancellation is the writer's one type, an AbortSignal, aborted by a `cancel` message from the
+// main thread (which terminates the thread if the writer does not stop within its grace period).
 import { dirname } from 'node:path';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { NEWEST_LIBVIRT } from '../../../schemas/vocabulary';
-import type { LuksOptionInput } from '../../../schemas/luksOptions';
-import { mapVolumeXml, parseQemuImgOptions, parseSize } from '../writer/volumeXml';
-import { createImage, planCreate } from '../writer/create';
-import { createLuksImage } from '../writer/luks/createLuks';
+import { pickLuksOptions } from '../../../schemas/luksOptions';
+import { mapVolumeXml } from '../writer/volumeXml';
+import { createImage, planCreate, type WriteProgress } from '../writer/create';
+import { errorText, isCancellation } from '../writer/errors';
+import type { FilePermissions } from '../writer/publish';
 import { qcowAesEncryption, qcowLuksEncryption } from '../writer/luks/qcowEncryption';
 import { nodeProbeIO, nodeWriterIO } from '../writer/nodeIO';
 
@@ -26,7 +27,11 @@ export interface WorkerJob {
   libvirtVersion?: string;
   /** The user confirmed legacy qcow AES (only reachable for libvirt < 4.5.0 documents). */
   allowInsecureAes?: boolean;
+  /** <permissions> of the new image (default mode 0600, libvirt's). */
+  permissions?: FilePermissions;
 }
+
+export type WorkerMessage = { type: 'start'; job: WorkerJob } | { type: 'cancel' };
 
 export type WorkerReply =
   | { type: 'progress'; done: number; total: number; message?: string }
@@ -35,7 +40,7 @@ export type WorkerReply =
 
 export interface WriterHooks {
   progress(done: number, total: number, message?: string): void;
-  token: { readonly isCancellationRequested: boolean };
+  signal: AbortSignal;
 }
 
 /**
@@ -46,46 +51,43 @@ export interface WriterHooks {
  */
 export async function writeVolumeImage(job: WorkerJob, hooks: WriterHooks): Promise<{ format: string }> {
   const m = mapVolumeXml(job.xmlText, job.output, job.libvirtVersion || NEWEST_LIBVIRT, false);
-  const ac = new AbortController();
-  const poll = setInterval(() => { if (hooks.token.isCancellationRequested) ac.abort(); }, 50);
+  const signal = hooks.signal;
   const passphrase = job.passphrase !== undefined ? new TextEncoder().encode(job.passphrase) : undefined;
+  const io = nodeWriterIO();
+  const cwd = dirname(job.output);
+  const report = (p: WriteProgress): void => {
+    const message = p.phase === 'derive' ? 'deriving the LUKS key' : p.phase === 'data' ? undefined : p.phase;
+    hooks.progress(p.done, p.total, message);
+  };
   try {
-    if (m.args.format === 'luks') {
-      const opts = parseQemuImgOptions(m.args.options ?? []);
-      const size = parseSize(m.args.size ?? '');
-      if (size === undefined) throw new Error(`invalid size ${m.args.size}`);
-      if (!passphrase) throw new Error('an encrypted volume needs a passphrase');
-      const o: LuksOptionInput = {};
-      for (const k of ['cipher-alg', 'cipher-mode', 'ivgen-alg', 'ivgen-hash-alg', 'hash-alg', 'iter-time'] as const) if (opts.has(k)) o[k] = opts.get(k);
-      if (job.iterTimeMs) o['iter-time'] = job.iterTimeMs;
-      await createLuksImage({
-        path: job.output, size, options: o, passphrase, preallocation: opts.get('preallocation'), force: job.force, signal: ac.signal, io: nodeWriterIO(),
-        onProgress: (f, phase) => hooks.progress(Math.round(f * 1000), 1000, phase === 'derive' ? 'deriving the LUKS key' : 'writing'),
-      });
-      return { format: 'luks' };
-    }
-    const planned = planCreate(m.args, nodeProbeIO(), dirname(job.output));
+    // One verdict for every format (writer/create.ts planCreate), then the one creation entry.
+    const planned = planCreate(m.args, nodeProbeIO(), cwd);
     const v = planned.verdict;
     if (!v.ok) throw new Error(v.message);
     if (planned.refusal) throw new Error(planned.refusal);
+    const opts = { io, cwd, force: job.force, signal, onProgress: report, permissions: job.permissions };
+    if (v.spec.format === 'luks') {
+      if (!passphrase) throw new Error('an encrypted volume needs a passphrase');
+      const options = { ...v.spec.options, ...(job.iterTimeMs ? { 'iter-time': job.iterTimeMs } : {}) };
+      await createImage({ ...v.spec, options, passphrase }, opts);
+      return { format: 'luks' };
+    }
     let encryption;
     if (v.spec.encrypt?.format === 'aes') {
       // libvirt before 4.5.0 made qcow AES from format qcow/default; nothing is derived or stored.
       encryption = qcowAesEncryption(!!job.allowInsecureAes);
     } else if (v.spec.encrypt) {
       if (!passphrase) throw new Error('an encrypted volume needs a passphrase');
-      const { 'key-secret': _k, ...luksOpts } = v.spec.encrypt.options as Record<string, string>;
-      const o = luksOpts as LuksOptionInput;
+      const given = v.spec.encrypt.options;
+      const o = pickLuksOptions((k) => given[k]);
       if (job.iterTimeMs) o['iter-time'] = job.iterTimeMs;
-      encryption = qcowLuksEncryption(o, passphrase, { signal: ac.signal, onProgress: (f) => hooks.progress(Math.round(f * 1000), 1000, 'deriving the LUKS key') });
+      encryption = qcowLuksEncryption(o, passphrase, {
+        signal, onProgress: (f) => report({ done: Math.round(f * 1000), total: 1000, phase: 'derive' }),
+      });
     }
-    await createImage(v.spec, {
-      io: nodeWriterIO(), cwd: dirname(job.output), force: job.force, token: hooks.token, encryption,
-      onProgress: (p) => hooks.progress(p.done, p.total, p.phase === 'data' ? undefined : p.phase),
-    });
+    await createImage(v.spec, { ...opts, encryption });
     return { format: v.spec.format };
   } finally {
-    clearInterval(poll);
     passphrase?.fill(0);
   }
 }
@@ -93,18 +95,18 @@ export async function writeVolumeImage(job: WorkerJob, hooks: WriterHooks): Prom
 export function runCreateWorker(): void {
   const port = parentPort;
   if (!port) return;
-  const flag = (workerData as { cancelFlag: Int32Array }).cancelFlag;
-  const token = { get isCancellationRequested() { return Atomics.load(flag, 0) === 1; } };
-  port.once('message', async (m: { type: 'start'; job: WorkerJob }) => {
-    const reply = (r: WorkerReply) => port.postMessage(r);
+  const ac = new AbortController();
+  const reply = (r: WorkerReply) => port.postMessage(r);
+  port.on('message', async (m: WorkerMessage) => {
+    if (m.type === 'cancel') { ac.abort(); return; }
     try {
-      const r = await writeVolumeImage(m.job, { progress: (done, total, message) => reply({ type: 'progress', done, total, message }), token });
+      const progress = (done: number, total: number, message?: string) =>
+        reply({ type: 'progress', done, total, message });
+      const r = await writeVolumeImage(m.job, { progress, signal: ac.signal });
       reply({ type: 'done', format: r.format });
     } catch (err) {
       // The message must not carry the passphrase: writer errors name options, never secret values.
-      const e = err as Error & { code?: string };
-      const cancelled = token.isCancellationRequested || e?.name === 'AbortError' || e?.code === 'cancelled';
-      reply({ type: 'error', message: e?.message ?? String(err), cancelled });
+      reply({ type: 'error', message: errorText(err), cancelled: ac.signal.aborted || isCancellation(err) });
     }
   });
 }

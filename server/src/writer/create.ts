@@ -2,34 +2,39 @@
 //
 // Safety (ARCHITECTURE.md invariant 6): every option is checked (schemas/qcow2Options.ts) and the
 // whole layout planned before the first byte is written; the image (and an external data file)
-// is written to a temporary file in the target's folder and published at the end — with link()
-// so that an existing file is never replaced unless `force` (then rename()); any error or a
-// cancellation removes the temporary files. An existing target or data file is refused unless
-// `force` (qemu-img silently truncates both).
+// goes through the one publish protocol (publish.ts: exclusive temporary file, permissions,
+// link/rename, removal on error or cancel). An existing target or data file is refused unless
+// `force` (qemu-img silently truncates both); a non-regular one always.
+// createImage is the one entry for every format: raw LUKS jobs are handed to luks/createLuks.ts.
 //
 // Paths: a relative image name is resolved against `cwd`. A relative backing file is resolved
 // against the image's folder (as qemu does when it opens it). A relative data_file is resolved
 // against the image's folder too — qemu 7.2 resolves it against the current directory at create
 // and open time (oracles.md §2.2), which breaks as soon as the image is used from elsewhere; the
 // name is stored in the header as given either way, so qemu finds it when run from that folder.
-import { dirname, basename, isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import {
   checkCreate, QEMU_MESSAGES, type BackingFacts, type CreateArgs, type CreateSpec, type CreateVerdict,
 } from '../../../schemas/qcow2Options';
 import { BackgroundFlush } from './backgroundFlush';
+import { cancellationPoint, throwIfAborted, WriterError } from './errors';
 import { ioError, type Fd, type ProbeIO, type WriterIO } from './io';
+import {
+  checkLuksCreate, createLuksImage, type CreateLuksParams, type CreateLuksResult, type LuksVerdict,
+} from './luks/createLuks';
 import { probeImage } from './probe';
-import { Qcow2Plan, Qcow2TooLarge } from './qcow2Layout';
+import { checkTarget, PendingFile, type FilePermissions } from './publish';
+import { planQcow2, Qcow2TooLarge, type Qcow2Layout } from './qcow2Layout';
+import { Qcow2Renderer } from './qcow2Render';
+import { writeZeros, zeros } from './zeroFill';
 
-export interface CancellationToken {
-  readonly isCancellationRequested: boolean;
-}
+export { WriterError } from './errors';
 
 export interface WriteProgress {
-  /** Bytes written (or allocated) so far and in total. */
+  /** Bytes written (or allocated) so far and in total (key derivation: thousandths). */
   done: number;
   total: number;
-  phase: 'metadata' | 'data' | 'sync';
+  phase: 'derive' | 'metadata' | 'data' | 'sync';
 }
 
 /**
@@ -52,8 +57,11 @@ export interface CreateImageOptions {
   cwd: string;
   force?: boolean;
   onProgress?(p: WriteProgress): void;
-  token?: CancellationToken;
+  /** The one cancellation type: an abort ends the job with WriterError 'cancelled', nothing left. */
+  signal?: AbortSignal;
   encryption?: QcowEncryptionProvider;
+  /** <permissions> of the new image (and data file): default mode 0600 as libvirt's. */
+  permissions?: FilePermissions;
 }
 
 export interface CreateResult {
@@ -63,18 +71,7 @@ export interface CreateResult {
   fileSize: number;
 }
 
-export class WriterError extends Error {
-  constructor(message: string, readonly code: 'exists' | 'cancelled' | 'io' | 'refused') { super(message); }
-}
-
-/** Write size: large enough for full disk bandwidth, small enough for a < 64 MB process. */
-const CHUNK = 2 * 1024 * 1024;
 const META_CHUNK = 256 * 1024;
-
-function checkCancel(token?: CancellationToken): void {
-  if (token?.isCancellationRequested) throw new WriterError('cancelled', 'cancelled');
-}
-
 
 /** qemu's path_combine for a backing file name relative to the image name as given. */
 export function backingPathAsQemuSees(imageName: string, backing: string): string {
@@ -120,17 +117,25 @@ function isDriver(fmt: string): boolean {
     'nvme', 'preallocate', 'quorum', 'rbd', 'replication', 'ssh', 'throttle'].includes(fmt);
 }
 
-export interface PlannedCreate {
-  verdict: CreateVerdict;
+export interface PlannedCreate<V = CreateVerdict | LuksVerdict> {
+  verdict: V;
   /** Set when this project refuses although qemu-img would accept (stricter checks). */
   refusal?: string;
 }
 
 /**
  * Judges a `qemu-img create` invocation like qemu-img 7.2 (same verdict, same message), then
- * applies this project's stricter checks. Reads only headers; writes nothing.
+ * applies this project's stricter checks. Reads only headers; writes nothing. The one place the
+ * format decides the path: raw LUKS (`-f luks`) is judged by luks/createLuks.ts checkLuksCreate,
+ * raw and qcow2 (LUKS inside included) by schemas/qcow2Options.ts checkCreate.
  */
 export function planCreate(args: CreateArgs, probe: ProbeIO, cwd: string): PlannedCreate {
+  if (args.format === 'luks') return { verdict: checkLuksCreate(args) };
+  return planQemuCreate(args, probe, cwd);
+}
+
+/** planCreate for the formats schemas/qcow2Options.ts judges (raw, qcow2). */
+export function planQemuCreate(args: CreateArgs, probe: ProbeIO, cwd: string): PlannedCreate<CreateVerdict> {
   let mismatch: string | undefined;
   const verdict = checkCreate(args, (b, fmt) => {
     const f = backingFacts(probe, cwd, args.filename, b, fmt);
@@ -142,77 +147,38 @@ export function planCreate(args: CreateArgs, probe: ProbeIO, cwd: string): Plann
   return { verdict };
 }
 
-/** Checks that do need the file system but precede any write: targets that exist. */
-export async function preflight(spec: CreateSpec, opts: CreateImageOptions): Promise<string | undefined> {
+/**
+ * Checks that need the file system but precede any write: targets that exist (publish.ts
+ * checkTarget: non-regular ones always refused), a missing folder. `spec` needs only the file
+ * names, so raw LUKS jobs are checked here too.
+ */
+export async function preflight(spec: Pick<CreateSpec, 'filename' | 'dataFile'>, opts: CreateImageOptions)
+  : Promise<WriterError | undefined> {
   const path = resolve(opts.cwd, spec.filename);
-  const st = await opts.io.stat(path);
-  if (st?.isDirectory) return 'Is a directory';
-  if (st && !opts.force) return 'the file exists; use --force to overwrite it';
+  const force = !!opts.force;
+  const refusal = await checkTarget(opts.io, path, force);
+  if (refusal) return refusal;
   const dir = await opts.io.stat(dirname(path));
-  if (!dir?.isDirectory) return `Could not create '${spec.filename}': No such file or directory`;
+  if (!dir?.isDirectory) {
+    return new WriterError(`Could not create '${spec.filename}': No such file or directory`, 'refused');
+  }
   if (spec.dataFile !== undefined) {
     const dpath = dataFilePath(spec, opts.cwd);
     const dst = await opts.io.stat(dpath);
-    if (dst?.isDirectory) return `data file '${spec.dataFile}': Is a directory`;
-    if (dst && !opts.force) return `the data file '${spec.dataFile}' exists and qemu-img would truncate it; use --force to overwrite it`;
-    if (dpath === path) return `the data file '${spec.dataFile}' cannot be the image itself`;
+    const label = `data file '${spec.dataFile}'`;
+    if (dst && (!dst.isFile || dst.isDirectory)) return checkTarget(opts.io, dpath, true, label);
+    if (dst && !force) {
+      const why = 'exists and qemu-img would truncate it; use --force to overwrite it';
+      return new WriterError(`the ${label} ${why}`, 'exists');
+    }
+    if (dpath === path) return new WriterError(`the ${label} cannot be the image itself`, 'refused');
   }
   return undefined;
 }
 
-export function dataFilePath(spec: CreateSpec, cwd: string): string {
+export function dataFilePath(spec: Pick<CreateSpec, 'filename' | 'dataFile'>, cwd: string): string {
   const image = resolve(cwd, spec.filename);
   return isAbsolute(spec.dataFile!) ? spec.dataFile! : resolve(dirname(image), spec.dataFile!);
-}
-
-/** A file being written: a temporary name until publish(). */
-class PendingFile {
-  fd: Fd | undefined;
-  published = false;
-  constructor(readonly io: WriterIO, readonly target: string, readonly temp: string) {}
-
-  static async create(io: WriterIO, target: string): Promise<PendingFile> {
-    const temp = io.tempName(dirname(target), `.${basename(target)}`);
-    const p = new PendingFile(io, target, temp);
-    p.fd = await io.open(temp, 'create-exclusive');
-    return p;
-  }
-
-  async close(): Promise<void> {
-    if (this.fd !== undefined) {
-      const fd = this.fd;
-      this.fd = undefined;
-      await this.io.close(fd);
-    }
-  }
-
-  async publish(force: boolean): Promise<void> {
-    await this.close();
-    if (force) {
-      await this.io.rename(this.temp, this.target);
-    } else {
-      // link() refuses to replace an existing file: no window in which a concurrent file is clobbered.
-      try {
-        await this.io.link(this.temp, this.target);
-      } catch (e) {
-        const code = (e as { code?: string }).code;
-        if (code === 'EEXIST') throw new WriterError(`'${this.target}' appeared meanwhile; use --force to overwrite it`, 'exists');
-        if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EXDEV') throw e;
-        if (await this.io.stat(this.target)) throw new WriterError(`'${this.target}' appeared meanwhile; use --force to overwrite it`, 'exists');
-        await this.io.rename(this.temp, this.target);
-        this.published = true;
-        return;
-      }
-      await this.io.unlink(this.temp);
-    }
-    this.published = true;
-  }
-
-  /** Removes whatever this file left behind (best effort; never throws). */
-  async discard(): Promise<void> {
-    try { await this.close(); } catch { /* already failing */ }
-    try { await this.io.unlink(this.published ? this.target : this.temp); } catch { /* gone */ }
-  }
 }
 
 class Progress {
@@ -222,36 +188,8 @@ class Progress {
     this.done += n;
     this.opts.onProgress?.({ done: this.done, total: this.total, phase });
   }
-}
-
-let zeroBuf: Uint8Array | undefined;
-function zeros(n: number): Uint8Array {
-  if (!zeroBuf) zeroBuf = new Uint8Array(CHUNK);
-  return zeroBuf.subarray(0, n);
-}
-
-async function writeZeros(io: WriterIO, fd: Fd, offset: number, length: number, progress: Progress, token?: CancellationToken): Promise<void> {
-  // Two writes of the shared (read-only) zero buffer in flight keep the disk queue non-empty.
-  let done = 0;
-  let pending: Promise<void> | undefined;
-  const flush = new BackgroundFlush(io, fd);
-  try {
-    while (done < length) {
-      checkCancel(token);
-      const n = Math.min(CHUNK, length - done);
-      const w = io.pwrite(fd, zeros(n), offset + done).then(() => progress.add(n, 'data'));
-      w.catch(() => undefined); // observed below; not an unhandled rejection meanwhile
-      done += n;
-      if (pending) await pending;
-      pending = w;
-      await flush.wrote(n, () => w);
-    }
-    if (pending) await pending;
-    await flush.done();
-  } catch (e) {
-    if (pending) await pending.catch(() => undefined);
-    await flush.settled();
-    throw e;
+  bytes(phase: WriteProgress['phase']): (n: number) => void {
+    return (n) => this.add(n, phase);
   }
 }
 
@@ -262,7 +200,8 @@ async function allocateFirstBlock(io: WriterIO, fd: Fd, length: number): Promise
 }
 
 /** file-posix raw_regular_truncate on a new, empty file. */
-async function sizeFile(io: WriterIO, fd: Fd, length: number, mode: 'off' | 'falloc' | 'full', progress: Progress, token?: CancellationToken): Promise<void> {
+async function sizeFile(io: WriterIO, fd: Fd, length: number, mode: 'off' | 'falloc' | 'full', progress: Progress,
+  signal?: AbortSignal): Promise<void> {
   if (mode === 'off') {
     await truncate(io, fd, length);
     await allocateFirstBlock(io, fd, length);
@@ -272,12 +211,12 @@ async function sizeFile(io: WriterIO, fd: Fd, length: number, mode: 'off' | 'fal
       progress.add(length, 'data');
     } else {
       await io.ftruncate(fd, length);
-      await writeZeros(io, fd, 0, length, progress, token);
+      await writeZeros(io, fd, 0, length, progress.bytes('data'), signal);
     }
     await allocateFirstBlock(io, fd, length);
   } else {
     await truncate(io, fd, length);
-    await writeZeros(io, fd, 0, length, progress, token);
+    await writeZeros(io, fd, 0, length, progress.bytes('data'), signal);
   }
 }
 
@@ -292,21 +231,41 @@ async function truncate(io: WriterIO, fd: Fd, length: number): Promise<void> {
   }
 }
 
+/** A raw LUKS container job (`-f luks`): the checked size, options and the passphrase. */
+export interface LuksSpec extends Pick<CreateLuksParams, 'size' | 'options' | 'passphrase' | 'preallocation' | 'nocow'
+  | 'iterations'> {
+  format: 'luks';
+  filename: string;
+}
+
+export type ImageJob = CreateSpec | LuksSpec;
+export type ImageResult = CreateResult & { luks?: CreateLuksResult };
+
 /**
- * Writes the image a checked CreateSpec describes. Throws WriterError (exists, cancelled,
- * refused) or the I/O error; in every failure case nothing is left behind.
+ * The one creation entry (CLI `create`, `create -f luks`, the editor's worker, convert): writes
+ * the image a checked job describes. Throws WriterError (exists, cancelled, refused) or the I/O
+ * error; in every failure case nothing is left behind.
  */
-export async function createImage(spec: CreateSpec, opts: CreateImageOptions): Promise<CreateResult> {
-  const { io, token } = opts;
-  checkCancel(token);
-  const refusal = await preflight(spec, opts);
-  if (refusal) throw new WriterError(refusal, refusal.includes('exists') ? 'exists' : 'refused');
-  const path = resolve(opts.cwd, spec.filename);
+export async function createImage(job: ImageJob, opts: CreateImageOptions): Promise<ImageResult> {
+  const { io, signal } = opts;
+  throwIfAborted(signal);
+  const refusal = await preflight(job, opts);
+  if (refusal) throw refusal;
+  const path = resolve(opts.cwd, job.filename);
+  if (job.format === 'luks') {
+    const luks = await createLuksImage({
+      ...job, path, io: opts.io, force: opts.force, signal, permissions: opts.permissions,
+      onProgress: (f, phase) => opts.onProgress?.({ done: Math.round(f * 1000), total: 1000,
+        phase: phase === 'derive' ? 'derive' : 'data' }),
+    });
+    return { path, fileSize: luks.fileSize, luks };
+  }
+  const spec = job;
   if (spec.format === 'raw') return createRaw(spec, path, opts);
 
-  let plan: Qcow2Plan;
+  let plan: Qcow2Layout;
   try {
-    plan = new Qcow2Plan({
+    plan = planQcow2({
       size: spec.size, clusterSize: spec.clusterSize, version: spec.version, refcountBits: spec.refcountBits,
       extendedL2: spec.extendedL2, lazyRefcounts: spec.lazyRefcounts, compressionType: spec.compressionType,
       preallocation: spec.preallocation, dataFile: spec.dataFile, dataFileRaw: spec.dataFileRaw,
@@ -317,14 +276,15 @@ export async function createImage(spec: CreateSpec, opts: CreateImageOptions): P
     if (e instanceof Qcow2TooLarge) throw new WriterError(QEMU_MESSAGES.tooLarge('qcow2', true), 'refused');
     throw e;
   }
-  if (plan.headerBytesNeeded() > plan.cs) {
+  const render = new Qcow2Renderer(plan);
+  if (render.headerBytesNeeded() > plan.cs) {
     // qcow2_update_header returns -ENOSPC: the backing file name does not fit in the header cluster.
     throw new WriterError(`Could not assign backing file '${spec.backingFile}' with format '${spec.backingFmt ?? ''}': No space left on device`, 'refused');
   }
   const crypto = opts.encryption ? await opts.encryption.headerBytes() : undefined;
-  checkCancel(token);
+  throwIfAborted(signal);
 
-  const clusters = plan.metadataClusters();
+  const clusters = render.metadataClusters();
   const dataBytes = plan.dataArea && plan.dataArea.mode === 'full' ? plan.dataArea.length : 0;
   const dataFileBytes = plan.dataFileTruncate && plan.dataFileTruncate.mode === 'full' ? plan.dataFileTruncate.length : 0;
   const progress = new Progress(clusters.length * plan.cs + plan.l1Size * 8 + dataBytes + dataFileBytes, opts);
@@ -335,50 +295,54 @@ export async function createImage(spec: CreateSpec, opts: CreateImageOptions): P
     if (spec.dataFile !== undefined) {
       data = await PendingFile.create(io, dataFilePath(spec, opts.cwd));
       files.push(data);
-      if (spec.nocow) await io.setNocow?.(data.fd!);
+      await data.applyPermissions(opts.permissions);
+      if (spec.nocow) await io.setNocow?.(data.fd);
     }
     const image = await PendingFile.create(io, path);
     files.push(image);
-    const fd = image.fd!;
+    const fd = image.fd;
+    await image.applyPermissions(opts.permissions);
     if (spec.nocow) await io.setNocow?.(fd);
     await io.ftruncate(fd, plan.fileLength);
     if (plan.dataArea?.mode === 'falloc' && io.fallocate) {
       await io.fallocate(fd, plan.dataArea.offset, plan.dataArea.length);
     }
-    await writeMetadata(plan, io, fd, clusters, progress, token, crypto);
+    await writeMetadata(plan, render, io, fd, clusters, progress, signal, crypto);
     if (plan.l1Size) {
+      const checkpoint = cancellationPoint();
       const per = META_CHUNK / 8;
       const buf = new Uint8Array(META_CHUNK);
       for (let first = 0; first < plan.l1Size; first += per) {
-        checkCancel(token);
+        await checkpoint(signal);
         const count = Math.min(per, plan.l1Size - first);
-        plan.renderL1(first, count, buf);
+        render.renderL1(first, count, buf);
         await io.pwrite(fd, buf.subarray(0, count * 8), plan.l1Cluster * plan.cs + first * 8);
         progress.add(count * 8, 'metadata');
       }
     }
     if (plan.dataArea && (plan.dataArea.mode === 'full' || !io.fallocate)) {
-      await writeZeros(io, fd, plan.dataArea.offset, plan.dataArea.length, progress, token);
+      await writeZeros(io, fd, plan.dataArea.offset, plan.dataArea.length, progress.bytes('data'), signal);
     }
     if (plan.tailZeros) {
       const t = plan.tailZeros;
-      await io.pwrite(t.inDataFile ? data!.fd! : fd, zeros(t.length), t.offset);
+      await io.pwrite(t.inDataFile ? data!.fd : fd, zeros(t.length), t.offset);
     }
     if (data && plan.dataFileTruncate) {
       const d = plan.dataFileTruncate;
       if (plan.tailZeros?.inDataFile) {
         // The file is not empty any more: no first-block write (file-posix only does it from length 0).
-        if (d.mode === 'full') await writeZeros(io, data.fd!, plan.tailZeros.offset + plan.tailZeros.length, d.length - plan.tailZeros.offset - plan.tailZeros.length, progress, token);
-        else if (d.mode === 'falloc' && io.fallocate) await io.fallocate(data.fd!, 0, d.length);
-        await io.ftruncate(data.fd!, d.length);
+        const from = plan.tailZeros.offset + plan.tailZeros.length;
+        if (d.mode === 'full') await writeZeros(io, data.fd, from, d.length - from, progress.bytes('data'), signal);
+        else if (d.mode === 'falloc' && io.fallocate) await io.fallocate(data.fd, 0, d.length);
+        await io.ftruncate(data.fd, d.length);
       } else {
-        await sizeFile(io, data.fd!, d.length, d.mode, progress, token);
+        await sizeFile(io, data.fd, d.length, d.mode, progress, signal);
       }
     }
-    checkCancel(token);
+    throwIfAborted(signal);
     opts.onProgress?.({ done: progress.done, total: progress.total, phase: 'sync' });
-    for (const f of files) await io.fsync(f.fd!);
-    checkCancel(token);
+    for (const f of files) await io.fsync(f.fd);
+    throwIfAborted(signal);
     if (data) await data.publish(!!opts.force);
     await image.publish(!!opts.force);
     return { path, dataFile: data?.target, fileSize: plan.fileLength };
@@ -392,7 +356,8 @@ export async function createImage(spec: CreateSpec, opts: CreateImageOptions): P
  * Metadata clusters, consecutive ones gathered into buffers of up to 1 MiB, with a few writes in
  * flight (the L2 tables of a preallocated image are scattered: one every cl² / 8 bytes).
  */
-async function writeMetadata(plan: Qcow2Plan, io: WriterIO, fd: Fd, clusters: number[], progress: Progress, token: CancellationToken | undefined, crypto?: Uint8Array): Promise<void> {
+async function writeMetadata(plan: Qcow2Layout, render: Qcow2Renderer, io: WriterIO, fd: Fd, clusters: number[],
+  progress: Progress, signal: AbortSignal | undefined, crypto?: Uint8Array): Promise<void> {
   const per = Math.max(1, Math.floor(META_CHUNK / plan.cs));
   const slots = 4;
   const bufs: Uint8Array[] = [];
@@ -400,16 +365,17 @@ async function writeMetadata(plan: Qcow2Plan, io: WriterIO, fd: Fd, clusters: nu
   let next = 0;
   let i = 0;
   const flush = new BackgroundFlush(io, fd);
+  const checkpoint = cancellationPoint();
   try {
     while (i < clusters.length) {
-      checkCancel(token);
+      await checkpoint(signal);
       const slot = next++ % slots;
       if (inflight[slot]) await inflight[slot];
       const buf = bufs[slot] ?? (bufs[slot] = new Uint8Array(per * plan.cs));
       const first = clusters[i];
       let n = 0;
       while (i < clusters.length && n < per && clusters[i] === first + n) {
-        plan.renderCluster(clusters[i], buf.subarray(n * plan.cs, (n + 1) * plan.cs), crypto);
+        render.renderCluster(clusters[i], buf.subarray(n * plan.cs, (n + 1) * plan.cs), crypto);
         n++;
         i++;
       }
@@ -429,16 +395,18 @@ async function writeMetadata(plan: Qcow2Plan, io: WriterIO, fd: Fd, clusters: nu
 }
 
 async function createRaw(spec: CreateSpec, path: string, opts: CreateImageOptions): Promise<CreateResult> {
-  const { io, token } = opts;
+  const { io, signal } = opts;
   const progress = new Progress(spec.preallocation === 'full' ? spec.size : 0, opts);
   const file = await PendingFile.create(io, path);
   try {
-    if (spec.nocow) await io.setNocow?.(file.fd!);
-    await sizeFile(io, file.fd!, spec.size, spec.preallocation === 'metadata' ? 'off' : spec.preallocation, progress, token);
-    checkCancel(token);
+    await file.applyPermissions(opts.permissions);
+    if (spec.nocow) await io.setNocow?.(file.fd);
+    const mode = spec.preallocation === 'metadata' ? 'off' : spec.preallocation;
+    await sizeFile(io, file.fd, spec.size, mode, progress, signal);
+    throwIfAborted(signal);
     opts.onProgress?.({ done: progress.done, total: progress.total, phase: 'sync' });
-    await io.fsync(file.fd!);
-    checkCancel(token);
+    await io.fsync(file.fd);
+    throwIfAborted(signal);
     await file.publish(!!opts.force);
     return { path, fileSize: spec.size };
   } catch (e) {

@@ -8,6 +8,9 @@ export interface FileStat {
   size: number;
   isFile: boolean;
   isDirectory: boolean;
+  /** Owner and group (undefined where the platform does not say). */
+  uid?: number;
+  gid?: number;
   /** Allocated bytes (st_blocks × 512), when the platform says. */
   allocated?: number;
 }
@@ -15,10 +18,11 @@ export interface FileStat {
 /** Asynchronous file operations the image writer needs. All offsets and sizes in bytes. */
 export interface WriterIO {
   /**
-   * Opens a file. `create-exclusive` creates it and fails with EEXIST if it exists (O_CREAT|O_EXCL);
-   * `read` opens read-only; `write` opens an existing file read-write.
+   * Opens a file. `create-exclusive` creates it and fails with EEXIST if anything exists under the
+   * name, a symbolic link included (O_CREAT|O_EXCL|O_NOFOLLOW), with permission bits `perm`
+   * (default 0600, before the umask); `read` opens read-only; `write` opens an existing file read-write.
    */
-  open(path: string, mode: 'create-exclusive' | 'read' | 'write'): Promise<Fd>;
+  open(path: string, mode: 'create-exclusive' | 'read' | 'write', perm?: number): Promise<Fd>;
   close(fd: Fd): Promise<void>;
   /** Writes all of `data` at `offset`. */
   pwrite(fd: Fd, data: Uint8Array, offset: number): Promise<void>;
@@ -38,6 +42,12 @@ export interface WriterIO {
   unlink(path: string): Promise<void>;
   /** undefined when the path does not exist. */
   stat(path: string): Promise<FileStat | undefined>;
+  /** Sets the permission bits exactly (no umask), like fchmod(2). */
+  fchmod?(fd: Fd, mode: number): Promise<void>;
+  /** Changes owner and/or group (-1 keeps one), like fchown(2). */
+  fchown?(fd: Fd, uid: number, gid: number): Promise<void>;
+  /** The open file's status (fstat(2)). */
+  fstat?(fd: Fd): Promise<FileStat>;
   /** Sets the no-copy-on-write attribute (Linux FS_NOCOW_FL, btrfs); a no-op where unsupported. */
   setNocow?(fd: Fd): Promise<void>;
   /** A name not used yet in `dir` for a temporary file, starting with `prefix`. */

@@ -20,10 +20,21 @@ const read = promisify(fs.read);
 // Loaded on first use: most creations never spawn a helper, and the CLI's start-up is on the clock.
 const spawnSync = ((...args: unknown[]) =>
   (require('node:child_process') as { spawnSync: (...a: unknown[]) => unknown }).spawnSync(...args)) as typeof ChildProcess.spawnSync;
+/**
+ * The helpers' whole environment: nothing of ours (a `--passphrase-env` variable, tokens) reaches
+ * them; C messages so that "No space left on device" can be recognised.
+ */
+const CHILD_ENV: NodeJS.ProcessEnv = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
 const FALLOCATE = ['/usr/bin/fallocate', '/bin/fallocate'].find((p) => fs.existsSync(p));
 const CHATTR = ['/usr/bin/chattr', '/bin/chattr'].find((p) => fs.existsSync(p));
 
-export function nodeWriterIO(): WriterIO {
+export interface NodeIOOptions {
+  /** Another `fallocate` program (tests: one that records what it was given). */
+  fallocate?: string;
+}
+
+export function nodeWriterIO(options: NodeIOOptions = {}): WriterIO {
+  const fallocateBin = options.fallocate ?? FALLOCATE;
   const paths = new Map<number, string>();
   /** Bytes written since the last flush, per fd. */
   const dirty = new Map<number, number>();
@@ -32,10 +43,13 @@ export function nodeWriterIO(): WriterIO {
     // one short syscall on a local file, while a thread-pool round trip costs 0.1–0.5 ms — most of
     // a sparse qcow2's creation time (unlink only frees data on the error path). Long calls (big
     // flushes, big writes) stay asynchronous so that progress and cancellation keep flowing.
-    async open(path, mode) {
-      const flags = mode === 'create-exclusive' ? fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL
-        : mode === 'write' ? fs.constants.O_RDWR : fs.constants.O_RDONLY;
-      const fd = fs.openSync(path, flags, 0o644);
+    async open(path, mode, perm = 0o600) {
+      // O_NOFOLLOW: a symbolic link planted under the temporary name is never followed (O_EXCL
+      // already refuses it on Linux; the flag says so explicitly and covers `write`).
+      const flags = mode === 'create-exclusive'
+        ? fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW
+        : mode === 'write' ? fs.constants.O_RDWR | fs.constants.O_NOFOLLOW : fs.constants.O_RDONLY;
+      const fd = fs.openSync(path, flags, perm);
       paths.set(fd, path);
       return fd;
     },
@@ -77,11 +91,12 @@ export function nodeWriterIO(): WriterIO {
     async ftruncate(fd, length) {
       fs.ftruncateSync(fd, length);
     },
-    ...(FALLOCATE ? {
+    ...(fallocateBin ? {
       async fallocate(fd: number, offset: number, length: number) {
         const path = paths.get(fd);
         if (!path) throw Object.assign(new Error('fallocate: unknown file'), { code: 'EBADF' });
-        const r = spawnSync(FALLOCATE, ['-o', String(offset), '-l', String(length), path], { encoding: 'utf8' });
+        const r = spawnSync(fallocateBin, ['-o', String(offset), '-l', String(length), path],
+          { encoding: 'utf8', env: CHILD_ENV });
         if (r.status !== 0) {
           const msg = (r.stderr || '').trim();
           const code = /No space left/.test(msg) ? 'ENOSPC' : /not supported/i.test(msg) ? 'EOPNOTSUPP' : 'EIO';
@@ -91,7 +106,16 @@ export function nodeWriterIO(): WriterIO {
     } : {}),
     async setNocow(fd) {
       const path = paths.get(fd);
-      if (CHATTR && path) spawnSync(CHATTR, ['+C', path], { stdio: 'ignore' });
+      if (CHATTR && path) spawnSync(CHATTR, ['+C', path], { stdio: 'ignore', env: CHILD_ENV });
+    },
+    async fchmod(fd, mode) {
+      fs.fchmodSync(fd, mode);
+    },
+    async fchown(fd, uid, gid) {
+      fs.fchownSync(fd, uid, gid);
+    },
+    async fstat(fd) {
+      return toStat(fs.fstatSync(fd));
     },
     async fsync(fd) {
       // fdatasync, as qemu's raw_co_flush_to_disk: data and the size, not the timestamps. A file
@@ -125,7 +149,10 @@ const SYNC_WRITE_MAX = 256 * 1024;
 const SYNC_FLUSH_MAX = 1 << 20;
 
 function toStat(st: fs.Stats): FileStat {
-  return { size: st.size, isFile: st.isFile(), isDirectory: st.isDirectory(), allocated: st.blocks * 512 };
+  return {
+    size: st.size, isFile: st.isFile(), isDirectory: st.isDirectory(), uid: st.uid, gid: st.gid,
+    allocated: st.blocks * 512,
+  };
 }
 
 /** Synchronous bounded reads for the header reader. */

@@ -10,20 +10,12 @@
 // LUKS1 layout: cryptsetup's "LUKS On-Disk Format Specification" 1.2.3 (qemu crypto/block-luks.c).
 import type { ImageFacts } from '../service/types';
 import type { ProbeIO } from './io';
-
-export const QCOW2_MAGIC = 0x514649fb;
-export const QCOW2_EXT = {
-  end: 0x00000000,
-  backingFormat: 0xe2792aca,
-  featureTable: 0x6803f857,
-  cryptoHeader: 0x0537be77,
-  bitmaps: 0x23852875,
-  dataFile: 0x44415441,
-} as const;
-/** Feature bits (qcow2.txt). */
-export const QCOW2_INCOMPAT = { dirty: 1, corrupt: 2, dataFile: 4, compression: 8, extendedL2: 16 } as const;
-export const QCOW2_COMPAT = { lazyRefcounts: 1 } as const;
-export const QCOW2_AUTOCLEAR = { bitmaps: 1, dataFileRaw: 2 } as const;
+import { hasLuksMagic, luksVersion, readLuks1Header, LUKS1_HEADER } from './luks/luksFormat';
+import {
+  QCOW2_AUTOCLEAR, QCOW2_COMPAT, QCOW2_COMPRESSION, QCOW2_CRYPT, QCOW2_CRYPTO_EXT_BYTES, QCOW2_EXT,
+  QCOW2_EXT_HEADER_BYTES, QCOW2_HEADER as H, QCOW2_INCOMPAT, QCOW2_MAGIC, QCOW2_V2_HEADER_LENGTH, qcow2FeatureNames,
+} from './qcow2Format';
+import { LUKS1 } from '../../../schemas/luksOptions';
 
 export interface LuksHeaderFacts {
   version: number;
@@ -80,8 +72,6 @@ export interface ProbedImage extends ImageFacts {
   warnings?: string[];
 }
 
-const LUKS_MAGIC = [0x4c, 0x55, 0x4b, 0x53, 0xba, 0xbe];
-
 function be32(b: Uint8Array, o: number): number {
   return ((b[o] << 24) >>> 0) + (b[o + 1] << 16) + (b[o + 2] << 8) + b[o + 3];
 }
@@ -108,27 +98,22 @@ function startsWith(b: Uint8Array, bytes: number[] | string, at = 0): boolean {
   return arr.every((v, i) => b[at + i] === v);
 }
 
-/** Reads the LUKS1/LUKS2 binary header in `h` (at least 592 bytes for LUKS1). */
+/** Reads the LUKS1/LUKS2 binary header in `h` (at least 592 bytes for all LUKS1 key slots). */
 export function parseLuksHeader(h: Uint8Array): LuksHeaderFacts | undefined {
-  if (!startsWith(h, LUKS_MAGIC) || h.length < 208) return undefined;
-  const version = (h[6] << 8) | h[7];
-  if (version !== 1) {
-    // LUKS2: binary header then JSON; report what the binary part says (uuid at 168).
-    return { version, cipherName: '', cipherModeSpec: '', hashSpec: '', uuid: ascii(h, 168, 40), slots: [], activeSlots: [] };
+  const version = luksVersion(h);
+  if (version === undefined || h.length < LUKS1_HEADER.keySlots[0]) return undefined;
+  const v1 = readLuks1Header(h);
+  if (!v1) {
+    // LUKS2: binary header then JSON; report what the binary part says (its uuid is where LUKS1's is).
+    const uuid = ascii(h, LUKS1_HEADER.uuid[0], LUKS1_HEADER.uuid[1]);
+    return { version, cipherName: '', cipherModeSpec: '', hashSpec: '', uuid, slots: [], activeSlots: [] };
   }
-  const cipherName = ascii(h, 8, 32);
-  const cipherModeSpec = ascii(h, 40, 32);
-  const hashSpec = ascii(h, 72, 32);
-  const payloadSectors = be32(h, 104);
-  const keyBytes = be32(h, 108);
-  const slots: LuksHeaderFacts['slots'] = [];
-  const activeSlots: number[] = [];
-  for (let i = 0; i < 8 && 208 + (i + 1) * 48 <= h.length; i++) {
-    const o = 208 + i * 48;
-    const active = be32(h, o) === 0x00ac71f3;
-    slots.push({ active, iters: active ? be32(h, o + 4) : undefined, keyOffset: be32(h, o + 40) * 512, stripes: be32(h, o + 44) });
-    if (active) activeSlots.push(i);
-  }
+  const { cipherName, cipherMode: cipherModeSpec, hashSpec, keyBytes } = v1;
+  const slots = v1.keySlots.map((k) => ({
+    active: k.active, iters: k.active ? k.iterations : undefined, keyOffset: k.keyMaterialOffset * LUKS1.sectorSize,
+    stripes: k.stripes,
+  }));
+  const activeSlots = v1.keySlots.flatMap((k, i) => (k.active ? [i] : []));
   // qemu's names: the mode spec is `MODE-IVGEN[:IVHASH]`; xts keys are two cipher keys.
   const [mode, ivspec] = cipherModeSpec.split('-', 2);
   const [ivgenAlg, ivgenHashAlg] = (ivspec ?? '').split(':', 2);
@@ -140,24 +125,13 @@ export function parseLuksHeader(h: Uint8Array): LuksHeaderFacts | undefined {
     ivgenAlg: ivgenAlg || undefined,
     ivgenHashAlg: ivgenHashAlg || undefined,
     hashAlg: hashSpec || undefined,
-    payloadOffset: payloadSectors * 512,
+    payloadOffset: v1.payloadOffset * LUKS1.sectorSize,
     keyBytes,
-    masterKeyIters: be32(h, 164),
-    uuid: ascii(h, 168, 40),
+    masterKeyIters: v1.mkDigestIterations,
+    uuid: v1.uuid,
     slots,
     activeSlots,
   };
-}
-
-/** Names of qcow2 feature bits (the feature table qemu writes uses these). */
-function featureNames(incompat: number, compat: number, autoclear: number): string[] {
-  const out: string[] = [];
-  const inc: [number, string][] = [[1, 'dirty bit'], [2, 'corrupt bit'], [4, 'external data file'], [8, 'compression type'], [16, 'extended L2 entries']];
-  for (const [bit, name] of inc) if (incompat & bit) out.push(name);
-  if (compat & 1) out.push('lazy refcounts');
-  if (autoclear & 1) out.push('bitmaps');
-  if (autoclear & 2) out.push('raw external data');
-  return out;
 }
 
 const FIRST_READ = 65536;
@@ -166,42 +140,47 @@ const MAX_CLUSTER = 2 * 1024 * 1024;
 function parseQcow2(io: ProbeIO, path: string, first: Uint8Array, fileSize: number): ProbedImage {
   const warnings: string[] = [];
   const version = be32(first, 4);
-  const clusterBits = be32(first, 20);
+  const clusterBits = be32(first, H.clusterBits[0]);
   const clusterSize = clusterBits >= 9 && clusterBits <= 21 ? 2 ** clusterBits : undefined;
   const facts: ProbedImage = {
     format: 'qcow2',
     fileSize,
     version,
     compat: version === 2 ? '0.10' : version === 3 ? '1.1' : undefined,
-    virtualSize: be64(first, 24),
+    virtualSize: be64(first, H.size[0]),
     clusterSize,
-    cryptMethod: be32(first, 32),
-    l1Size: be32(first, 36),
-    l1TableOffset: be64(first, 40),
-    refcountTableOffset: be64(first, 48),
-    refcountTableClusters: be32(first, 56),
-    nbSnapshots: be32(first, 60),
+    cryptMethod: be32(first, H.cryptMethod[0]),
+    l1Size: be32(first, H.l1Size[0]),
+    l1TableOffset: be64(first, H.l1TableOffset[0]),
+    refcountTableOffset: be64(first, H.refcountTableOffset[0]),
+    refcountTableClusters: be32(first, H.refcountTableClusters[0]),
+    nbSnapshots: be32(first, H.nbSnapshots[0]),
     refcountBits: 16,
     incompatibleFeatures: 0,
     compatibleFeatures: 0,
     autoclearFeatures: 0,
     compressionType: 'zlib',
-    headerLength: 72,
+    headerLength: QCOW2_V2_HEADER_LENGTH,
   };
   let header = first;
   // Extensions and the backing file name live in the first cluster: read the rest when needed.
   if (clusterSize && clusterSize > first.length && first.length === FIRST_READ) {
     header = io.read(path, 0, Math.min(clusterSize, MAX_CLUSTER));
   }
-  if (version >= 3 && header.length >= 104) {
-    const hi = be32(header, 72), lo = be32(header, 76);
-    facts.incompatibleFeatures = lo + hi * 2 ** 32;
-    facts.compatibleFeatures = be32(header, 84);
-    facts.autoclearFeatures = be32(header, 92);
-    const order = be32(header, 96);
+  const ct = H.compressionType[0];
+  if (version >= 3 && header.length >= ct) {
+    facts.incompatibleFeatures = be64(header, H.incompatibleFeatures[0]);
+    // Only the low words carry bits qemu defines.
+    facts.compatibleFeatures = be32(header, H.compatibleFeatures[0] + 4);
+    facts.autoclearFeatures = be32(header, H.autoclearFeatures[0] + 4);
+    const order = be32(header, H.refcountOrder[0]);
     facts.refcountBits = order <= 6 ? 2 ** order : undefined;
-    facts.headerLength = be32(header, 100);
-    if (facts.headerLength >= 105 && header.length > 104) facts.compressionType = header[104] === 0 ? 'zlib' : header[104] === 1 ? 'zstd' : `unknown(${header[104]})`;
+    facts.headerLength = be32(header, H.headerLength[0]);
+    if (facts.headerLength > ct && header.length > ct) {
+      const c = header[ct];
+      facts.compressionType = c === QCOW2_COMPRESSION.zlib ? 'zlib'
+        : c === QCOW2_COMPRESSION.zstd ? 'zstd' : `unknown(${c})`;
+    }
   }
   const inc = lo32(facts.incompatibleFeatures!);
   facts.dirty = (inc & QCOW2_INCOMPAT.dirty) !== 0;
@@ -209,33 +188,36 @@ function parseQcow2(io: ProbeIO, path: string, first: Uint8Array, fileSize: numb
   facts.extendedL2 = (inc & QCOW2_INCOMPAT.extendedL2) !== 0;
   facts.lazyRefcounts = (facts.compatibleFeatures! & QCOW2_COMPAT.lazyRefcounts) !== 0;
   facts.dataFileRaw = (facts.autoclearFeatures! & QCOW2_AUTOCLEAR.dataFileRaw) !== 0;
-  facts.features = featureNames(inc, facts.compatibleFeatures!, facts.autoclearFeatures!);
+  facts.features = qcow2FeatureNames(inc, facts.compatibleFeatures!, facts.autoclearFeatures!);
   // Header extensions: after the header (v2: 72 bytes), each {u32 type, u32 length, data padded to 8}.
-  let off = version >= 3 ? facts.headerLength! : 72;
+  let off = version >= 3 ? facts.headerLength! : QCOW2_V2_HEADER_LENGTH;
   const limit = Math.min(header.length, clusterSize ?? header.length);
-  while (off + 8 <= limit) {
+  const EH = QCOW2_EXT_HEADER_BYTES;
+  while (off + EH <= limit) {
     const type = be32(header, off);
     const len = be32(header, off + 4);
     if (type === QCOW2_EXT.end) break;
-    const data = header.subarray(off + 8, Math.min(off + 8 + len, limit));
+    const data = header.subarray(off + EH, Math.min(off + EH + len, limit));
     if (data.length < len) { warnings.push(`header extension 0x${type.toString(16)} runs past the first cluster`); break; }
     if (type === QCOW2_EXT.backingFormat) facts.backingFormat = utf8(data);
     else if (type === QCOW2_EXT.dataFile) facts.dataFile = utf8(data);
-    else if (type === QCOW2_EXT.cryptoHeader && len >= 16) facts.cryptoHeader = { offset: be64(data, 0), length: be64(data, 8) };
-    off += 8 + Math.ceil(len / 8) * 8;
+    else if (type === QCOW2_EXT.cryptoHeader && len >= QCOW2_CRYPTO_EXT_BYTES) {
+      facts.cryptoHeader = { offset: be64(data, 0), length: be64(data, 8) };
+    }
+    off += EH + Math.ceil(len / 8) * 8;
   }
-  const backingOffset = be64(header, 8);
-  const backingSize = be32(header, 16);
+  const backingOffset = be64(header, H.backingFileOffset[0]);
+  const backingSize = be32(header, H.backingFileSize[0]);
   if (backingOffset && backingSize) {
     if (backingOffset + backingSize <= header.length) facts.backingFile = utf8(header.subarray(backingOffset, backingOffset + backingSize));
     else warnings.push('backing file name lies outside the first cluster');
   }
-  if (facts.cryptMethod === 1) { facts.encrypted = true; facts.encryptFormat = 'aes'; }
-  if (facts.cryptMethod === 2) {
+  if (facts.cryptMethod === QCOW2_CRYPT.aes) { facts.encrypted = true; facts.encryptFormat = 'aes'; }
+  if (facts.cryptMethod === QCOW2_CRYPT.luks) {
     facts.encrypted = true;
     facts.encryptFormat = 'luks';
-    if (facts.cryptoHeader && facts.cryptoHeader.offset + 592 <= fileSize) {
-      const luks = parseLuksHeader(io.read(path, facts.cryptoHeader.offset, 592));
+    if (facts.cryptoHeader && facts.cryptoHeader.offset + LUKS1.headerBytes <= fileSize) {
+      const luks = parseLuksHeader(io.read(path, facts.cryptoHeader.offset, LUKS1.headerBytes));
       if (luks) facts.luks = luks; else warnings.push('no LUKS header at the offset the crypto header extension names');
     }
   }
@@ -252,8 +234,8 @@ function lo32(n: number): number { return n % 2 ** 32; }
 export function probeImage(io: ProbeIO, path: string): ProbedImage {
   const fileSize = io.size(path);
   const first = io.read(path, 0, Math.min(FIRST_READ, fileSize));
-  if (startsWith(first, [0x51, 0x46, 0x49, 0xfb]) && first.length >= 72) {
-    const version = be32(first, 4);
+  if (first.length >= QCOW2_V2_HEADER_LENGTH && be32(first, H.magic[0]) === QCOW2_MAGIC) {
+    const version = be32(first, H.version[0]);
     if (version === 1) {
       // qcow v1 (block/qcow.c QCowHeader): size at 24, cluster_bits at 32, crypt_method at 36.
       const crypt = be32(first, 36);
@@ -265,7 +247,7 @@ export function probeImage(io: ProbeIO, path: string): ProbedImage {
     }
     return parseQcow2(io, path, first, fileSize);
   }
-  if (startsWith(first, LUKS_MAGIC)) {
+  if (hasLuksMagic(first)) {
     const luks = parseLuksHeader(first);
     const f: ProbedImage = { format: 'luks', fileSize, encrypted: true, encryptFormat: 'luks', luks };
     if (luks?.payloadOffset !== undefined) f.virtualSize = Math.max(0, fileSize - luks.payloadOffset);

@@ -10,12 +10,13 @@
 // functions produce — including refcount blocks that land in the middle of data, retries after a
 // new refcount block (-EAGAIN), and the refcount table moving when it grows — is reproduced here
 // on cluster ranges, not per cluster, so that a 1 TiB metadata preallocation is planned in
-// milliseconds. Content is then rendered cluster by cluster from the final state, never held
-// whole in memory. Layout facts checked against qemu-img 7.2 output byte for byte (test/writer).
+// milliseconds. Content is then rendered cluster by cluster from the final state (qcow2Render.ts),
+// never held whole in memory. Layout facts checked against qemu-img 7.2 output byte for byte (test/writer).
 //
 // Hook for encryption (LUKS in qcow2, issue 5): `encryption.headerLength` bytes are allocated as
 // clusters after everything else, zero-filled, with the provider's header bytes at their start,
-// the crypto header extension (0x0537be77) and crypt_method set — as qcow2_set_up_encryption does.
+// the crypto header extension and crypt_method set — as qcow2_set_up_encryption does.
+// The allocator only places clusters; qcow2Render.ts turns the read-only layout into bytes.
 
 export interface Qcow2LayoutInput {
   /** Virtual size in bytes (a multiple of 512). */
@@ -37,40 +38,13 @@ export interface Qcow2LayoutInput {
 }
 
 /** What a cluster holds at the end (later writes replace earlier ones, as on disk). */
-type ClusterContent =
+export type ClusterContent =
   | { kind: 'header' }
   | { kind: 'reftable'; table: number[]; part: number }
   | { kind: 'refblock'; index: number }
   | { kind: 'l2'; l1Index: number }
   | { kind: 'crypto'; part: number }
   | { kind: 'zero' };
-
-const COPIED = 2n ** 63n;
-/** The value 1 as big-endian 16/32-bit words, read in the host's (little-endian) order. */
-const LITTLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-const ONE_BE16 = LITTLE ? 0x0100 : 1;
-const ONE_BE32 = LITTLE ? 0x01000000 : 1;
-/** Swapped low words of L2 entries for every low-bit pattern (≤ 512 KiB, for clusters ≥ 64 KiB). */
-const loTemplates = new Map<number, Int32Array>();
-function loTemplate(bits: number): Int32Array {
-  let t = loTemplates.get(bits);
-  if (!t) {
-    const n = 1 << (32 - bits);
-    t = new Int32Array(2 * n);
-    for (let x = 0; x < n; x++) t[2 * x + 1] = bswapI32(x << bits);
-    loTemplates.set(bits, t);
-  }
-  return t;
-}
-
-/** Byte swap of an int32, staying in int32 (no doubles in the hot loop). */
-function bswapI32(x: number): number {
-  return (x << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24);
-}
-function bswap32(x: number): number {
-  if (!LITTLE) return x >>> 0;
-  return (((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24)) >>> 0;
-}
 
 /** Disjoint, sorted, merged [start, end) ranges of cluster indices with refcount 1. */
 class Ranges {
@@ -156,14 +130,14 @@ class Ranges {
 }
 
 /** A run of guest clusters mapped to consecutive host clusters inside one L2 table. */
-interface L2Run { index: number; host: number; count: number }
+export interface L2Run { index: number; host: number; count: number }
 
 const AGAIN = 'again' as const;
 
 /** Thrown when qemu would fail with -EFBIG (the image is too large for the geometry). */
 export class Qcow2TooLarge extends Error {}
 
-export class Qcow2Plan {
+class Qcow2Allocator {
   readonly cs: number;
   readonly bits: number;
   /** Refcount entries per refcount block, and its log2. */
@@ -220,6 +194,20 @@ export class Qcow2Plan {
 
   private grow(end: number): void {
     if (end > this.fileLength) this.fileLength = end;
+  }
+
+  /** The read-only snapshot of what was planned (the allocator is not used afterwards). */
+  result(): Qcow2Layout {
+    const alloc = this.alloc;
+    return Object.freeze({
+      input: Object.freeze({ ...this.input }), cs: this.cs, bits: this.bits, rbEntries: this.rbEntries,
+      l2Entries: this.l2Entries, l2EntryBytes: this.l2EntryBytes,
+      reftableCluster: this.reftableCluster, reftableClusters: this.reftableClusters,
+      l1Cluster: this.l1Cluster, l1Size: this.l1Size, l1: this.l1, l2Runs: this.l2Runs, contents: this.contents,
+      fileLength: this.fileLength, dataArea: this.dataArea, dataFileTruncate: this.dataFileTruncate,
+      tailZeros: this.tailZeros, cryptoHeader: this.cryptoHeader, cryptMethod: this.cryptMethod,
+      allocatedWithin: (a: number, b: number) => alloc.within(a, b),
+    });
   }
 
   // -- block/qcow2-refcount.c ------------------------------------------------------------------
@@ -527,214 +515,45 @@ export class Qcow2Plan {
     }
   }
 
-  // -- rendering -------------------------------------------------------------------------------
+}
 
-  /** The header cluster (qcow2_update_header). */
-  renderHeader(out: Uint8Array): void {
-    const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
-    const inp = this.input;
-    out.fill(0);
-    v.setUint32(0, 0x514649fb);
-    v.setUint32(4, inp.version);
-    v.setUint32(20, this.bits);
-    v.setBigUint64(24, BigInt(inp.size));
-    v.setUint32(32, this.cryptMethod);
-    v.setUint32(36, this.l1Size);
-    v.setBigUint64(40, BigInt(this.l1Size ? this.l1Cluster * this.cs : 0));
-    v.setBigUint64(48, BigInt(this.reftableCluster * this.cs));
-    v.setUint32(56, this.reftableClusters);
-    let p = 72;
-    if (inp.version === 3) {
-      let incompat = 0;
-      if (inp.dataFile) incompat |= 4;
-      if (inp.compressionType !== 'zlib') incompat |= 8;
-      if (inp.extendedL2) incompat |= 16;
-      v.setBigUint64(72, BigInt(incompat));
-      v.setBigUint64(80, BigInt(inp.lazyRefcounts ? 1 : 0));
-      v.setBigUint64(88, BigInt(inp.dataFileRaw ? 2 : 0));
-      v.setUint32(96, Math.log2(inp.refcountBits));
-      v.setUint32(100, 112);
-      out[104] = inp.compressionType === 'zstd' ? 1 : 0;
-      p = 112;
-    }
-    const enc = new TextEncoder();
-    const ext = (type: number, data: Uint8Array): void => {
-      v.setUint32(p, type);
-      v.setUint32(p + 4, data.length);
-      out.set(data, p + 8);
-      p += 8 + Math.ceil(data.length / 8) * 8;
-    };
-    if (inp.backingFmt !== undefined && inp.backingFile !== undefined) ext(0xe2792aca, enc.encode(inp.backingFmt));
-    if (inp.dataFile !== undefined) ext(0x44415441, enc.encode(inp.dataFile));
-    if (this.cryptoHeader) {
-      const d = new Uint8Array(16);
-      const dv = new DataView(d.buffer);
-      dv.setBigUint64(0, BigInt(this.cryptoHeader.offset));
-      dv.setBigUint64(8, BigInt(this.cryptoHeader.length));
-      ext(0x0537be77, d);
-    }
-    // Feature name table: v3 only, and not for clusters ≤ 4 KiB (it would crowd out the backing name).
-    if (inp.version === 3 && this.cs > 4096) {
-      const names: [number, number, string][] = [
-        [0, 0, 'dirty bit'], [0, 1, 'corrupt bit'], [0, 2, 'external data file'], [0, 3, 'compression type'],
-        [0, 4, 'extended L2 entries'], [1, 0, 'lazy refcounts'], [2, 0, 'bitmaps'], [2, 1, 'raw external data'],
-      ];
-      const d = new Uint8Array(names.length * 48);
-      names.forEach(([type, bit, name], i) => { d[i * 48] = type; d[i * 48 + 1] = bit; d.set(enc.encode(name), i * 48 + 2); });
-      ext(0x6803f857, d);
-    }
-    p += 8; // end of extensions (zeros)
-    if (inp.backingFile !== undefined) {
-      const name = enc.encode(inp.backingFile);
-      out.set(name, p);
-      v.setBigUint64(8, BigInt(p));
-      v.setUint32(16, name.length);
-    }
-  }
+/**
+ * The allocator's result: where every metadata cluster lies and what it holds. Read-only — the
+ * renderer (qcow2Render.ts) turns it into bytes, create.ts reads its sizes; nobody changes it.
+ */
+export interface Qcow2Layout {
+  readonly input: Readonly<Qcow2LayoutInput>;
+  readonly cs: number;
+  readonly bits: number;
+  /** Refcount entries per refcount block. */
+  readonly rbEntries: number;
+  /** Entries per L2 table and bytes per entry. */
+  readonly l2Entries: number;
+  readonly l2EntryBytes: number;
+  readonly reftableCluster: number;
+  readonly reftableClusters: number;
+  readonly l1Cluster: number;
+  readonly l1Size: number;
+  /** L1 entry → L2 table cluster (sparse). */
+  readonly l1: ReadonlyMap<number, number>;
+  readonly l2Runs: ReadonlyMap<number, readonly L2Run[]>;
+  /** Final content of each metadata cluster. */
+  readonly contents: ReadonlyMap<number, ClusterContent>;
+  /** Byte length of the file (largest write end or truncation). */
+  readonly fileLength: number;
+  /** qcow2 data area to preallocate (falloc/full) in bytes. */
+  readonly dataArea?: Readonly<{ offset: number; length: number; mode: 'falloc' | 'full' }>;
+  /** The external data file's final length and how it is allocated. */
+  readonly dataFileTruncate?: Readonly<{ length: number; mode: 'off' | 'falloc' | 'full' }>;
+  /** Zeros qemu writes into the tail of the last data cluster (see the allocator). */
+  readonly tailZeros?: Readonly<{ inDataFile: boolean; offset: number; length: number }>;
+  readonly cryptoHeader?: Readonly<{ offset: number; length: number }>;
+  readonly cryptMethod: number;
+  /** Allocated (refcount 1) cluster ranges intersecting [a, b), clipped. */
+  allocatedWithin(a: number, b: number): Iterable<[number, number]>;
+}
 
-  /** Bytes one header cluster needs (for the "does the backing name fit" check). */
-  headerBytesNeeded(): number {
-    const enc = new TextEncoder();
-    const pad = (n: number) => 8 + Math.ceil(n / 8) * 8;
-    let p = this.input.version === 3 ? 112 : 72;
-    if (this.input.backingFmt !== undefined && this.input.backingFile !== undefined) p += pad(enc.encode(this.input.backingFmt).length);
-    if (this.input.dataFile !== undefined) p += pad(enc.encode(this.input.dataFile).length);
-    if (this.input.encryption?.headerLength) p += pad(16);
-    if (this.input.version === 3 && this.cs > 4096) p += pad(384);
-    p += 8;
-    if (this.input.backingFile !== undefined) p += enc.encode(this.input.backingFile).length;
-    return p;
-  }
-
-  private coversWholeCluster(c: ClusterContent): boolean {
-    if (c.kind === 'l2') {
-      const runs = this.l2Runs.get(c.l1Index);
-      return !!runs && runs.reduce((n, r) => n + r.count, 0) === this.l2Entries && this.l2EntryBytes === 8;
-    }
-    if (c.kind === 'refblock' && (this.input.refcountBits === 16 || this.input.refcountBits === 32 || this.input.refcountBits === 8)) {
-      const first = c.index * this.rbEntries;
-      let n = 0;
-      for (const [a, b] of this.alloc.within(first, first + this.rbEntries)) n += b - a;
-      return n === this.rbEntries;
-    }
-    return false;
-  }
-
-  /** Fills `out` (one cluster) with the content of `cluster`. `crypto` gives the LUKS header bytes. */
-  renderCluster(cluster: number, out: Uint8Array, crypto?: Uint8Array): void {
-    const c = this.contents.get(cluster);
-    // Skip clearing what is about to be overwritten whole (preallocated L2 tables and refcount
-    // blocks of a large image are full: 168 MB of memset saved for 1 TiB).
-    if (!c || !this.coversWholeCluster(c)) out.fill(0);
-    if (!c) return;
-    const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
-    switch (c.kind) {
-      case 'header':
-        this.renderHeader(out);
-        return;
-      case 'reftable': {
-        const per = this.cs / 8;
-        for (let i = 0; i < per; i++) {
-          const e = c.table[c.part * per + i];
-          if (e) v.setBigUint64(i * 8, BigInt(e) * BigInt(this.cs));
-        }
-        return;
-      }
-      case 'refblock': {
-        // Refcounts are 0 or 1 at creation: whole ranges are filled at once (big-endian 1s).
-        const first = c.index * this.rbEntries;
-        const rb = this.input.refcountBits;
-        const bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-        const aligned = out.byteOffset % 8 === 0;
-        for (const [a, b] of this.alloc.within(first, first + this.rbEntries)) {
-          const lo = a - first, hi = b - first;
-          if (rb === 8) bytes.fill(1, lo, hi);
-          else if (rb === 16 && aligned) new Uint16Array(out.buffer, out.byteOffset, out.byteLength / 2).fill(ONE_BE16, lo, hi);
-          else if (rb === 32 && aligned) new Uint32Array(out.buffer, out.byteOffset, out.byteLength / 4).fill(ONE_BE32, lo, hi);
-          else {
-            for (let k = lo; k < hi; k++) {
-              if (rb === 16) v.setUint16(k * 2, 1);
-              else if (rb === 32) v.setUint32(k * 4, 1);
-              else if (rb === 64) bytes[k * 8 + 7] = 1;
-              else bytes[(k * rb) >> 3] |= 1 << ((k * rb) & 7); // LSB first within a byte
-            }
-          }
-        }
-        return;
-      }
-      case 'l2': {
-        const runs = this.l2Runs.get(c.l1Index) ?? [];
-        const words = this.l2EntryBytes / 4;
-        // Entries are big-endian (host offset | COPIED): on a little-endian host, byte-swapped
-        // 32-bit halves computed with int32 arithmetic only (16 Mi entries for 1 TiB).
-        const fast = LITTLE && out.byteOffset % 4 === 0 && runs.every((r) => r.host + r.count < 2 ** 31);
-        if (fast) {
-          const i32 = new Int32Array(out.buffer, out.byteOffset, out.byteLength >> 2);
-          const bits = this.bits;
-          const tmpl = words === 2 && bits >= 16 ? loTemplate(bits) : undefined;
-          for (const r of runs) {
-            let w = r.index * words;
-            if (tmpl) {
-              // The swapped low word depends only on the low 32 - bits bits of the cluster
-              // number: copy it from a template, then store the high word.
-              const mask = (1 << (32 - bits)) - 1;
-              for (let h = r.host, end = r.host + r.count; h < end;) {
-                const x = h & mask;
-                const n = Math.min(end - h, mask + 1 - x);
-                i32.set(tmpl.subarray(2 * x, 2 * (x + n)), w);
-                const hiSwapped = bswapI32((h >>> (32 - bits)) | 0x80000000);
-                for (let k = 0; k < n; k++) i32[w + 2 * k] = hiSwapped;
-                w += 2 * n;
-                h += n;
-              }
-              continue;
-            }
-            let hiSrc = -1, hiSwapped = 0;
-            for (let h = r.host, end = r.host + r.count; h < end; h++, w += words) {
-              const hi = h >>> (32 - bits);
-              if (hi !== hiSrc) { hiSrc = hi; hiSwapped = bswapI32(hi | 0x80000000); }
-              i32[w] = hiSwapped;
-              i32[w + 1] = bswapI32(h << bits);
-            }
-          }
-        } else {
-          for (const r of runs) {
-            let hostByte = r.host * this.cs;
-            for (let k = 0; k < r.count; k++) {
-              const o = (r.index + k) * this.l2EntryBytes;
-              v.setUint32(o, (Math.floor(hostByte / 2 ** 32) | 0x80000000) >>> 0);
-              v.setUint32(o + 4, hostByte >>> 0);
-              hostByte += this.cs;
-            }
-          }
-        }
-        return;
-      }
-      case 'crypto':
-        if (crypto) {
-          const from = c.part * this.cs;
-          if (from < crypto.length) out.set(crypto.subarray(from, Math.min(crypto.length, from + this.cs)));
-        }
-        return;
-      case 'zero':
-        return;
-    }
-  }
-
-  /**
-   * The L1 table bytes [first, first+count) entries — qemu writes l1Size × 8 bytes exactly (not
-   * cluster-padded); callers render it in pieces so that a 32 MiB table never sits in memory.
-   */
-  renderL1(first: number, count: number, out: Uint8Array): void {
-    out.fill(0, 0, count * 8);
-    const v = new DataView(out.buffer, out.byteOffset, count * 8);
-    for (const [i, c] of this.l1) {
-      if (i >= first && i < first + count) v.setBigUint64((i - first) * 8, (BigInt(c) * BigInt(this.cs)) | COPIED);
-    }
-  }
-
-  /** Metadata clusters in ascending order (the L1 clusters are separate: renderL1). */
-  metadataClusters(): number[] {
-    return [...this.contents.keys()].sort((a, b) => a - b);
-  }
+/** Replays qemu's allocator for `input` and returns the frozen layout; throws Qcow2TooLarge. */
+export function planQcow2(input: Qcow2LayoutInput): Qcow2Layout {
+  return new Qcow2Allocator(input).result();
 }

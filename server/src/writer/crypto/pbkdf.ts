@@ -5,6 +5,7 @@
 // >500 ms CPU benchmarks, which is what makes qemu-img's default create take 4+ seconds.
 import { pbkdf2, pbkdf2Sync, createHash } from 'node:crypto';
 import { nodeHashName } from './ivgen';
+import { cancelledError } from '../errors';
 
 /**
  * Iterations per second of PBKDF2 producing one digest-sized block with `hash` on this machine.
@@ -61,8 +62,5 @@ export function pbkdf2Async(password: Uint8Array, salt: Uint8Array, iterations: 
   });
 }
 
-export function abortError(): Error {
-  const e = new Error('cancelled');
-  e.name = 'AbortError';
-  return e;
-}
+/** A cancelled wait: the writer's one cancellation error (errors.ts). */
+export const abortError = cancelledError;

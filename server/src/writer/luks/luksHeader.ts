@@ -12,8 +12,7 @@ import { createIvGen } from '../crypto/ivgen';
 import { cryptSectors, type CipherMode, type SectorCipher } from '../crypto/modes';
 import { afMerge, afSplit } from '../crypto/afsplit';
 import { abortError, measureBlockRate, pbkdf2Async, rateFor } from '../crypto/pbkdf';
-
-const MAGIC = Buffer.from([0x4c, 0x55, 0x4b, 0x53, 0xba, 0xbe]); // "LUKS" 0xBA 0xBE
+import { readLuks1Header, writeLuks1Header, type Luks1Header } from './luksFormat';
 
 export interface LuksKeyDerivationReport {
   masterKeyIters: number;
@@ -53,11 +52,6 @@ export function sectorCipherFor(r: Pick<ResolvedLuksOptions, 'family' | 'cipherM
   const essivFamily = r.essivCipherAlg ? cipherAlgInfo(r.essivCipherAlg)?.family.name : undefined;
   sc.ivgen = createIvGen(r.ivgenAlg, essivFamily, r.ivgenHashAlg, key);
   return sc;
-}
-
-function putString(buf: Buffer, off: number, len: number, s: string): void {
-  if (Buffer.byteLength(s) >= len) throw new Error(`'${s}' is too long for the LUKS header`);
-  buf.write(s, off, 'latin1');
 }
 
 export async function buildLuksHeader(o: BuildLuksOptions): Promise<LuksHeaderResult> {
@@ -105,25 +99,17 @@ export async function buildLuksHeader(o: BuildLuksOptions): Promise<LuksHeaderRe
 
   const layout = { offsets: r.keySlotOffsets, payload: r.payloadOffsetSectors };
   const bytes = Buffer.alloc(layout.payload * LUKS1.sectorSize);
-  MAGIC.copy(bytes, 0);
-  bytes.writeUInt16BE(1, 6);
-  putString(bytes, 8, 32, r.cipherName);
-  putString(bytes, 40, 32, r.cipherModeSpec);
-  putString(bytes, 72, 32, r.hashAlg);
-  bytes.writeUInt32BE(layout.payload, 104);
-  bytes.writeUInt32BE(r.keyBytes, 108);
-  mkDigest.copy(bytes, 112);
-  mkSalt.copy(bytes, 132);
-  bytes.writeUInt32BE(mkIters, 164);
-  putString(bytes, 168, LUKS1.uuidBytes, uuid);
-  for (let i = 0; i < LUKS1.keySlots; i++) {
-    const s = 208 + 48 * i;
-    bytes.writeUInt32BE(i === 0 ? LUKS1.slotEnabled : LUKS1.slotDisabled, s);
-    bytes.writeUInt32BE(i === 0 ? slotIters : 0, s + 4);
-    if (i === 0) slotSalt.copy(bytes, s + 8);
-    bytes.writeUInt32BE(layout.offsets[i], s + 40);
-    bytes.writeUInt32BE(LUKS1.stripes, s + 44);
-  }
+  // Slot 0 enabled with the passphrase's key; slots 1–7 disabled, zero salt and iterations, but
+  // with their key material offsets and stripes (qcrypto_block_luks_create).
+  writeLuks1Header(bytes, {
+    version: 1, cipherName: r.cipherName, cipherMode: r.cipherModeSpec, hashSpec: r.hashAlg,
+    payloadOffset: layout.payload, keyBytes: r.keyBytes, mkDigest, mkDigestSalt: mkSalt, mkDigestIterations: mkIters,
+    uuid,
+    keySlots: layout.offsets.map((offset, i) => ({
+      active: i === 0, iterations: i === 0 ? slotIters : 0, salt: i === 0 ? slotSalt : new Uint8Array(LUKS1.saltBytes),
+      keyMaterialOffset: offset, stripes: LUKS1.stripes,
+    })),
+  });
 
   // Key material: AF-split master key, encrypted sector by sector with the slot key.
   cryptSectors(sectorCipherFor(r, slotKey), material, 0n, false);
@@ -136,44 +122,11 @@ export async function buildLuksHeader(o: BuildLuksOptions): Promise<LuksHeaderRe
   };
 }
 
-/** Parsed LUKS1 header fields (what `cryptsetup luksDump` and `qemu-img info` show). */
-export interface LuksHeaderInfo {
-  version: number;
-  cipherName: string;
-  cipherModeSpec: string;
-  hashSpec: string;
-  payloadOffsetSectors: number;
-  keyBytes: number;
-  masterKeyIters: number;
-  uuid: string;
-  slots: { active: boolean; iterations: number; keyOffsetSectors: number; stripes: number; salt: Buffer }[];
-  mkDigest: Buffer;
-  mkSalt: Buffer;
-}
-
-const cstr = (b: Buffer, off: number, len: number) => { const s = b.subarray(off, off + len); const z = s.indexOf(0); return s.subarray(0, z < 0 ? len : z).toString('latin1'); };
-
-export function parseLuksHeader(b: Buffer): LuksHeaderInfo | undefined {
-  if (b.length < LUKS1.headerBytes || !b.subarray(0, 6).equals(MAGIC)) return undefined;
-  return {
-    version: b.readUInt16BE(6),
-    cipherName: cstr(b, 8, 32), cipherModeSpec: cstr(b, 40, 32), hashSpec: cstr(b, 72, 32),
-    payloadOffsetSectors: b.readUInt32BE(104), keyBytes: b.readUInt32BE(108),
-    mkDigest: Buffer.from(b.subarray(112, 132)), mkSalt: Buffer.from(b.subarray(132, 164)),
-    masterKeyIters: b.readUInt32BE(164), uuid: cstr(b, 168, 40),
-    slots: Array.from({ length: LUKS1.keySlots }, (_, i) => {
-      const s = 208 + 48 * i;
-      return {
-        active: b.readUInt32BE(s) === LUKS1.slotEnabled, iterations: b.readUInt32BE(s + 4),
-        salt: Buffer.from(b.subarray(s + 8, s + 40)), keyOffsetSectors: b.readUInt32BE(s + 40), stripes: b.readUInt32BE(s + 44),
-      };
-    }),
-  };
-}
-
 /** Resolves the algorithm of a parsed header the way qemu's open does (for our own round trips). */
-export function resolvedFromHeader(h: LuksHeaderInfo): Pick<ResolvedLuksOptions, 'family' | 'cipherMode' | 'ivgenAlg' | 'essivCipherAlg' | 'ivgenHashAlg' | 'hashAlg' | 'keyBytes'> {
-  const [mode, rest] = [h.cipherModeSpec.slice(0, h.cipherModeSpec.indexOf('-')), h.cipherModeSpec.slice(h.cipherModeSpec.indexOf('-') + 1)];
+export function resolvedFromHeader(h: Luks1Header): Pick<ResolvedLuksOptions,
+  'family' | 'cipherMode' | 'ivgenAlg' | 'essivCipherAlg' | 'ivgenHashAlg' | 'hashAlg' | 'keyBytes'> {
+  const dash = h.cipherMode.indexOf('-');
+  const [mode, rest] = [h.cipherMode.slice(0, dash), h.cipherMode.slice(dash + 1)];
   const [ivgenAlg, ivHash] = rest.split(':');
   const cipherKeyBytes = mode === 'xts' ? h.keyBytes / 2 : h.keyBytes;
   let essivCipherAlg: string | undefined;
@@ -189,17 +142,18 @@ export function resolvedFromHeader(h: LuksHeaderInfo): Pick<ResolvedLuksOptions,
  * our own images independently of qemu). Returns the master key or undefined for a wrong passphrase.
  */
 export async function unlockLuks(area: Buffer, passphrase: Uint8Array): Promise<Buffer | undefined> {
-  const h = parseLuksHeader(area);
+  const h = readLuks1Header(area);
   if (!h) throw new Error('not a LUKS1 header');
   const r = resolvedFromHeader(h);
-  for (const slot of h.slots) {
+  for (const slot of h.keySlots) {
     if (!slot.active) continue;
     const slotKey = await pbkdf2Async(passphrase, slot.salt, slot.iterations, h.keyBytes, h.hashSpec);
     const len = h.keyBytes * slot.stripes;
-    const material = Uint8Array.from(area.subarray(slot.keyOffsetSectors * 512, slot.keyOffsetSectors * 512 + len));
+    const at = slot.keyMaterialOffset * LUKS1.sectorSize;
+    const material = Uint8Array.from(area.subarray(at, at + len));
     cryptSectors(sectorCipherFor(r, slotKey), material, 0n, true);
     const mk = Buffer.from(afMerge(h.hashSpec, material, h.keyBytes, slot.stripes));
-    const digest = await pbkdf2Async(mk, h.mkSalt, h.masterKeyIters, LUKS1.digestBytes, h.hashSpec);
+    const digest = await pbkdf2Async(mk, h.mkDigestSalt, h.mkDigestIterations, LUKS1.digestBytes, h.hashSpec);
     if (timingSafeEqual(digest, h.mkDigest)) return mk;
   }
   return undefined;

@@ -10,7 +10,7 @@
 //    --allow-insecure-aes flag (schemas/luksOptions.ts INSECURE_AES_*).
 import { checkLuksOptions, INSECURE_AES_REFUSAL, INSECURE_AES_WARNING, type LuksOptionInput, type ResolvedLuksOptions } from '../../../../schemas/luksOptions';
 import { buildLuksHeader, type LuksKeyDerivationReport } from './luksHeader';
-import { WriterError } from './createLuks';
+import { WriterError } from '../errors';
 
 /** Structurally the qcow2 writer's QcowEncryptionProvider. */
 export interface QcowCryptoProvider {
@@ -32,7 +32,7 @@ export interface QcowLuksProvider extends QcowCryptoProvider {
  */
 export function qcowLuksEncryption(options: LuksOptionInput, passphrase: Uint8Array, ctx: { signal?: AbortSignal; onProgress?: (f: number) => void; iterations?: { masterKey: number; slot: number } } = {}): QcowLuksProvider {
   const checked = checkLuksOptions(options, { prefix: 'encrypt.' });
-  if (!checked.ok) throw new WriterError(checked.message, `encrypt.${checked.option}`);
+  if (!checked.ok) throw new WriterError(checked.message, 'refused', `encrypt.${checked.option}`);
   const provider: QcowLuksProvider = {
     cryptMethod: 2,
     headerLength: checked.payloadOffsetSectors * 512,
@@ -49,6 +49,6 @@ export function qcowLuksEncryption(options: LuksOptionInput, passphrase: Uint8Ar
 
 /** Legacy qcow2 AES; `allowInsecure` must come from an explicit user decision. */
 export function qcowAesEncryption(allowInsecure: boolean): QcowCryptoProvider & { warning: string } {
-  if (!allowInsecure) throw new WriterError(INSECURE_AES_REFUSAL, 'encrypt.format');
+  if (!allowInsecure) throw new WriterError(INSECURE_AES_REFUSAL, 'refused', 'encrypt.format');
   return { cryptMethod: 1, headerLength: 0, headerBytes: async () => new Uint8Array(0), warning: INSECURE_AES_WARNING };
 }
