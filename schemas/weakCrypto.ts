@@ -36,7 +36,7 @@ const LINK = {
 } as const;
 
 /** Every weak-crypto judgement. The ids are also the language service's rule ids. */
-export const WEAK_CRYPTO_RULES: WeakRule[] = [
+export const WEAK_CRYPTO_RULES = [
   {
     id: 'weak-cipher-mode-ecb', severity: 'warning', summary: 'cipher mode ecb shows data patterns',
     reason: 'ECB encrypts equal plaintext blocks to equal ciphertext and ignores the IV, so the structure of the disk content shows through. Use xts (qemu\'s default).',
@@ -82,7 +82,10 @@ export const WEAK_CRYPTO_RULES: WeakRule[] = [
     reason: 'qcow AES-CBC uses the sector number as IV, derives the key from the passphrase without a KDF and has no way to change the passphrase; qemu system emulators refuse to open such images and libvirt refuses to create them since 4.5.0. Use luks.',
     doc: LINK.qcowAes,
   },
-];
+] as const satisfies readonly WeakRule[];
+
+/** The id of a weak-encryption rule (they join the rule catalogue as its LINT rows). */
+export type WeakRuleId = (typeof WEAK_CRYPTO_RULES)[number]['id'];
 
 export const WEAK_RULE_BY_ID: ReadonlyMap<string, WeakRule> = new Map(WEAK_CRYPTO_RULES.map((r) => [r.id, r]));
 
@@ -105,7 +108,7 @@ export interface CryptoChoices {
 export type CryptoFix = Partial<Record<Exclude<CryptoField, 'format'>, string | null>> & { format?: 'luks' };
 
 export interface WeakChoice {
-  id: string;
+  id: WeakRuleId;
   severity: WeakSeverity;
   field: CryptoField;
   /** Full sentence: summary and reason. */
@@ -164,7 +167,7 @@ function cipherFamily(alg: string): { family: string; bits: number | undefined }
  */
 export function weakChoices(c: CryptoChoices): WeakChoice[] {
   const out: WeakChoice[] = [];
-  const add = (id: string, field: CryptoField, args: Record<string, string>, fix: CryptoFix) => {
+  const add = (id: WeakRuleId, field: CryptoField, args: Record<string, string>, fix: CryptoFix) => {
     const r = WEAK_RULE_BY_ID.get(id)!;
     const summary = fill(r.summary, args);
     const reason = fill(r.reason, args);

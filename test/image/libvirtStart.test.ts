@@ -15,7 +15,7 @@ import { makeQemuFixtures, type Fixtures } from './imageFixtures';
 import { probeEnv } from './imageEnvs';
 
 const UUID = '6b0c1b5e-1f3a-4c55-9a51-5a1e6e0b7c01';
-const MINE = new Set(IMAGE_RULES.map((r) => r.id));
+const MINE = new Set<string>(IMAGE_RULES.map((r) => r.id));
 let fx: Fixtures;
 let prefix: string[];
 let sess: string;

@@ -7,7 +7,7 @@ import { DOC } from '../../../../schemas/vocabulary';
 
 const D = DOC.domainDisk;
 
-export const DOMAIN_RULES: RuleDef[] = [
+export const DOMAIN_RULES = [
   { id: 'disk-encryption-both', severity: 'error', layer: 'PARSE', ref: 'DENC-BOTH', message: 'unsupported configuration: an <encryption> definition already found for disk source', doc: D },
   { id: 'disk-encryption-cipher', severity: 'error', layer: 'DEF-VAL', ref: 'DENC-CIPHER', message: 'unsupported configuration: supplying <cipher> for domain disk definition is unnecessary', doc: D },
   { id: 'disk-encryption-lun', severity: 'error', layer: 'DEF-VAL', ref: 'DENC-LUN', message: "unsupported configuration: disk device 'lun' doesn't support encryption", doc: D },
@@ -77,4 +77,4 @@ export const DOMAIN_RULES: RuleDef[] = [
   { id: 'disk-dir-format', severity: 'error', layer: 'QEMU-VAL', ref: 'qemu_domain.c qemuDomainValidateStorageSource', message: "unsupported configuration: storage type 'dir' requires use of storage format 'fat'", doc: D },
   { id: 'disk-readonly-bus', severity: 'error', layer: 'QEMU-VAL', ref: 'qemu_validate.c qemuValidateDomainDeviceDefDiskFrontend', message: 'unsupported configuration: readonly {bus} disks are not supported', doc: D },
   { id: 'disk-encryption-legacy-location', severity: 'hint', layer: 'LINT', ref: 'DENC-LOCATION', since: '3.9.0', message: 'The <encryption> of a disk belongs in its <source> since libvirt 3.9.0; the <disk>-level place is the legacy one.', doc: D },
-];
+] as const satisfies readonly RuleDef[];

@@ -6,7 +6,7 @@ import { DOC } from '../../../../schemas/vocabulary';
 
 const E = DOC.storageEncryption;
 
-export const ENCRYPTION_RULES: RuleDef[] = [
+export const ENCRYPTION_RULES = [
   // storage_encryption_conf.c virStorageEncryptionParseNode: virXPathString treats '' as missing.
   { id: 'encryption-format-required', severity: 'error', layer: 'PARSE', ref: 'ENC-FORMAT-REQUIRED', message: 'XML error: unknown volume encryption format', doc: E },
   { id: 'encryption-format-unknown', severity: 'error', layer: 'PARSE', ref: 'ENC-FORMAT-ENUM', message: 'unsupported configuration: unknown volume encryption format type {format}', doc: E },
@@ -42,4 +42,4 @@ export const ENCRYPTION_RULES: RuleDef[] = [
   // Unknown elements/attributes: ignored by every parser, rejected by the schema.
   { id: 'unknown-element', severity: 'warning', layer: 'RNG', ref: 'ENC-UNKNOWN-CHILD', message: 'Unknown element <{element}> in <{parent}>: libvirt ignores it and the schema rejects it.', doc: E },
   { id: 'unknown-attribute', severity: 'warning', layer: 'RNG', ref: 'ENC-UNKNOWN-CHILD', message: "Unknown attribute '{attribute}' on <{element}>: libvirt ignores it and the schema rejects it.", doc: E },
-];
+] as const satisfies readonly RuleDef[];

@@ -7,7 +7,7 @@ import { DOC } from '../../../../schemas/vocabulary';
 const Q = DOC.qemuImg;
 const L = DOC.qemuLuks;
 
-export const QEMU_RULES: RuleDef[] = [
+export const QEMU_RULES = [
   // qapi/crypto.json enums and crypto/block-luks.c.
   { id: 'cipher-algorithm-invalid', severity: 'error', layer: 'QEMU-IMG', ref: 'QIMG LUKS cipher-alg', message: 'qemu-img: {detail}', doc: L },
   { id: 'cipher-mode-invalid', severity: 'error', layer: 'QEMU-IMG', ref: 'QIMG LUKS cipher-mode', message: 'qemu-img: {detail}', doc: L },
@@ -30,4 +30,4 @@ export const QEMU_RULES: RuleDef[] = [
   { id: 'volume-format-not-creatable', severity: 'error', layer: 'QEMU-IMG', ref: 'VOL-FORMAT-BY-POOL', message: 'qemu-img: {detail}', doc: Q },
   // qemu util/id.c: libvirt names the secret object "<volume name>_encrypt0" (oracles.md §8).
   { id: 'volume-name-secret-id', severity: 'error', layer: 'QEMU-IMG', ref: 'oracles.md §8', message: "qemu-img: Parameter 'id' expects an identifier (libvirt names the key secret '{id}'; a volume name for an encrypted volume must start with a letter and hold only letters, digits, '-', '.' and '_')", doc: Q },
-];
+] as const satisfies readonly RuleDef[];

@@ -14,6 +14,7 @@ import {
 } from '../../../../schemas/vocabulary';
 import { attr, attrValue, childElements, firstChild, type XmlAttribute, type XmlElement } from '../xmlModel';
 import type { ValidationContext } from './context';
+import type { RuleId } from '../rules';
 import { nearest, parseULL, parseUIntP } from './libvirtValues';
 
 const UINT16_MAX = 65535n;
@@ -50,7 +51,7 @@ function diskEnums(version: string): DiskEnums {
 }
 
 /** virXMLPropEnum: an attribute that is there must name a value of the enum ('' included). */
-function checkEnum(ctx: ValidationContext, a: XmlAttribute | undefined, values: string[], ruleId: string, fallback: string, preferred?: string): boolean {
+function checkEnum(ctx: ValidationContext, a: XmlAttribute | undefined, values: string[], ruleId: RuleId, fallback: string, preferred?: string): boolean {
   if (!a || a.value === undefined || values.includes(a.value)) return true;
   ctx.report(ruleId, a.valueSpan, { value: a.value }, { data: { replacement: preferred ?? nearest(a.value, values) ?? fallback, values } });
   return false;

@@ -7,6 +7,7 @@ import { ENCRYPTION_FORMATS, ENCRYPTION_ENGINES, availableIn } from '../../../..
 import { checkLuksOptions, type LuksOptionInput, type LuksOptionName } from '../../../../schemas/luksOptions';
 import { attr, childElements, firstChild, type XmlAttribute, type XmlElement } from '../xmlModel';
 import type { ValidationContext } from './context';
+import type { RuleId } from '../rules';
 import { isRngUuid, nearest, parseUIntP, parseUuid } from './libvirtValues';
 import { checkStructure } from './structure';
 import type { Severity } from '../types';
@@ -233,7 +234,7 @@ export function checkLuksCipherValues(ctx: ValidationContext, info: EncryptionIn
     if (g.hash?.value !== undefined) opts['ivgen-hash-alg'] = g.hash.value;
   }
   const algSpan = CIPHER_FAMILIES.includes(name) ? c.size!.valueSpan : c.name.valueSpan;
-  const where: Record<LuksOptionName, { rule: string; span: { start: number; end: number } }> = {
+  const where: Record<LuksOptionName, { rule: RuleId; span: { start: number; end: number } }> = {
     'cipher-alg': { rule: 'cipher-algorithm-invalid', span: algSpan },
     'cipher-mode': { rule: 'cipher-mode-invalid', span: c.mode?.valueSpan ?? c.el.nameSpan },
     'hash-alg': { rule: 'cipher-hash-invalid', span: c.hash?.valueSpan ?? c.el.nameSpan },

@@ -9,10 +9,6 @@ import { attr, firstChild, textSpan } from '../xmlModel';
 import type { ValidationContext } from './context';
 import { luksFacts } from '../imageSummary';
 import { capacityBytes } from './security';
-import { registerRules } from '../rules';
-import { IMAGE_RULES } from '../rules/image';
-
-registerRules(IMAGE_RULES);
 
 /** How the file is encrypted, from its header: undefined = not encrypted. */
 export function imageEncryption(f: ImageFacts): 'luks' | 'aes' | undefined {

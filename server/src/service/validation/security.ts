@@ -6,10 +6,6 @@ import { unitMultiplier } from '../../../../schemas/vocabulary';
 import { libvirtCipherAlg, MODERN_DEFAULT, weakChoices, type CryptoChoices, type CryptoFix, type WeakChoice } from '../../../../schemas/weakCrypto';
 import { attr, firstChild, textContent, walkElements, type Span, type XmlElement } from '../xmlModel';
 import type { ValidationContext } from './context';
-import { registerRules } from '../rules';
-import { SECURITY_RULES } from '../rules/security';
-
-registerRules(SECURITY_RULES);
 
 /** Quick-fix payload in libvirt XML terms: attribute values to set; `null` removes one. */
 export interface XmlCryptoFix {

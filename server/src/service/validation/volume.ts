@@ -6,6 +6,7 @@ import { DISK_POOL_FORMATS, FEATURES, FILE_FORMATS, POOLS_WITHOUT_CREATE, VOLUME
 import { attr, childElements, firstChild, textContent, textSpan, type XmlElement } from '../xmlModel';
 import type { Span } from '../xmlModel';
 import type { ValidationContext } from './context';
+import type { RuleId } from '../rules';
 import { checkLuksCipherValues, checkSecretUsable, validateEncryption, type EncryptionInfo } from './encryption';
 import { LLONG_MAX, isAbsPath, isQemuId, isValidCompat, isValidOctalMode, isValidOwnerId, nearest, parseScaled } from './libvirtValues';
 import { checkStructure } from './structure';
@@ -138,7 +139,7 @@ function validateSizes(ctx: ValidationContext, f: VolumeFacts): void {
 }
 
 /** A scaled integer element; returns bytes when libvirt accepts it. */
-function validateScaled(ctx: ValidationContext, el: XmlElement, text: string, limit: bigint, malformedRule: string): bigint | undefined {
+function validateScaled(ctx: ValidationContext, el: XmlElement, text: string, limit: bigint, malformedRule: RuleId): bigint | undefined {
   const unitAttr = attr(el, 'unit');
   const unit = unitAttr?.value || undefined;
   const r = parseScaled(text, unit, limit);
