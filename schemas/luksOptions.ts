@@ -302,7 +302,7 @@ export function checkQcow2EncryptOptions(o: { encryption?: string; format?: stri
   if (o.format !== undefined && legacy) {
     return { ok: false, option: 'encryption', message: `'encrypt.format' and its alias 'encryption' can't be used at the same time` };
   }
-  let format = o.format ?? (legacy ? 'aes' : undefined);
+  const format = o.format ?? (legacy ? 'aes' : undefined);
   if (format === undefined) {
     const sub = ['key-secret', 'cipher-alg', 'cipher-mode', 'ivgen-alg', 'ivgen-hash-alg', 'hash-alg', 'iter-time'].find((n) => o.has(`encrypt.${n}`));
     if (sub) return { ok: false, option: 'encrypt.format', message: `Parameter 'encrypt.format' is missing` };

@@ -274,7 +274,7 @@ test('DOM smoke: squiggle, Problems panel, and Create Volume from the command pa
     console.log(`# DOM smoke: ${marks.join(', ')}; screenshots in ${SHOTS}`);
   } catch (err) {
     await shotPage?.screenshot({ path: join(SHOTS, 'failure.png') }).catch(() => undefined);
-    throw new Error(`${(err as Error).message}\n(steps: ${marks.join(', ')}; screenshot ${join(SHOTS, 'failure.png')})`);
+    throw new Error(`${(err as Error).message}\n(steps: ${marks.join(', ')}; screenshot ${join(SHOTS, 'failure.png')})`, { cause: err });
   } finally {
     await browser?.close();
     await session?.stop();

@@ -23,7 +23,7 @@ test("qcow → luks with a passphrase secret", () => {
   const after = fix(vol(`    <encryption format='qcow'/>`), 'volume-encryption-qcow-create');
   assert.equal(after, vol(`    <encryption format='luks'>\n      <secret type='passphrase' uuid='${FIXED_UUID}'/>\n    </encryption>`));
   const keep = fix(vol(`    <encryption format='default'>\n      <secret type='passphrase' uuid='0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f'/>\n    </encryption>`), 'volume-encryption-qcow-create');
-  assert.match(keep, /<encryption format='luks'>\n      <secret type='passphrase' uuid='0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f'\/>/);
+  assert.match(keep, /<encryption format='luks'>\n {6}<secret type='passphrase' uuid='0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f'\/>/);
 });
 
 test('add the missing cipher name / size (a size the cipher has)', () => {

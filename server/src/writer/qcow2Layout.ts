@@ -67,10 +67,6 @@ function loTemplate(bits: number): Int32Array {
 function bswapI32(x: number): number {
   return (x << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24);
 }
-function bswap32(x: number): number {
-  if (!LITTLE) return x >>> 0;
-  return (((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24)) >>> 0;
-}
 
 /** Disjoint, sorted, merged [start, end) ranges of cluster indices with refcount 1. */
 class Ranges {
@@ -114,7 +110,7 @@ class Ranges {
 
   add(a: number, b: number): void {
     if (a >= b) return;
-    let i = this.upper(a - 1); // first range with end ≥ a (touching merges)
+    const i = this.upper(a - 1); // first range with end ≥ a (touching merges)
     let ns = a, ne = b;
     let j = i;
     while (j < this.s.length && this.s[j] <= b) {
@@ -129,7 +125,7 @@ class Ranges {
   remove(a: number, b: number): void {
     if (a >= b) return;
     const outS: number[] = [], outE: number[] = [];
-    let i = this.upper(a);
+    const i = this.upper(a);
     let j = i;
     while (j < this.s.length && this.s[j] < b) {
       if (this.s[j] < a) { outS.push(this.s[j]); outE.push(a); }
@@ -417,7 +413,7 @@ export class Qcow2Plan {
       } else {
         hostCluster = Math.floor(clusterOffset / this.cs);
         n = this.allocClustersAt(hostCluster, n);
-        if (n === 0) { cur = 0; break; }
+        if (n === 0) break; // qemu zeroes cur_bytes here; nothing reads it after the loop
       }
       this.link(gc, hostCluster, n);
       this.lastDataHost = hostCluster + n - 1;

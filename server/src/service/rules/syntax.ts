@@ -1,5 +1,4 @@
 import type { RuleDef } from '../types';
-import { DOC } from '../../../../schemas/vocabulary';
 
 export const SYNTAX_RULES = [
   // libxml2 refuses any well-formedness error; libvirt reports it as an XML parse failure.
