@@ -2,7 +2,7 @@
 // qemu-img's own message for the first rule an invocation breaks, in qemu's order. One source for
 // the language service's diagnostics (compat, cluster size, extended_l2, …) and the image writer.
 //
-// Where each stage lives in qemu 7.2 (read from the sources, messages measured: oracles.md §2.1/§2.2):
+// Where each stage lives in qemu 7.2 (read from the sources, messages measured):
 //   1. qemu-img.c img_create: the positional size (cvtnum → qemu_strtosz, 0..INT64_MAX).
 //   2. block.c bdrv_img_create: `-o` parsed by QemuOpts left to right against the merged option
 //      list of the format and the `file` protocol (util/qemu-option.c: unknown name, bool, size and
@@ -303,7 +303,7 @@ export interface Qcow2Values {
 }
 
 export interface RuleFailure {
-  /** Stable id (shared with the diagnostics' rule table: QIMG-* in libvirt-rules.md §6.1). */
+  /** Stable id (shared with the diagnostics' rule table, docs/rules.md). */
   id: string;
   /** The option at fault. */
   option: string;

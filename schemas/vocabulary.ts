@@ -2,7 +2,7 @@
 // the image writer. Each entry says what it means, since which version it exists, and where it is
 // documented. Sources: libvirt src/conf/storage_encryption_conf.c, storage_conf.c (poolTypeInfo),
 // storage_source_conf.c, virutil.c (virScaleInteger); qemu qapi/crypto.json, crypto/block-luks.c,
-// block/qcow2.c. Digest: ../shared/reference/libvirt-rules.md.
+// block/qcow2.c. The rules built on it: docs/rules.md.
 
 export interface Term {
   value: string;

@@ -2,7 +2,7 @@
 // (rules/security.ts, validation/security.ts) and the image writer's `create` output, so that an
 // editor squiggle and a CLI warning always agree. Inputs are qemu's LUKS option names
 // (qapi/crypto.json QCryptoBlockCreateOptionsLUKS); libvirt's `<cipher name size mode hash>` and
-// `<ivgen name hash>` map onto them as storage_util.c does (libvirt-rules.md §6.4).
+// `<ivgen name hash>` map onto them as storage_util.c storageBackendBuildQemuImgEncriptionOpts does.
 //
 // Nothing here is an error: qemu and libvirt accept every one of these choices. Each entry says
 // why it is weak and where to read more; `weakChoices` returns the ones that apply.
@@ -202,7 +202,7 @@ export function weakChoices(c: CryptoChoices): WeakChoice[] {
     add('weak-ivgen-plain-wrap', 'ivgenAlg', { size: formatBytes(c.sizeBytes) }, { ivgenAlg: 'plain64' });
   }
   if (WEAK_HASHES.has(hash)) {
-    // cryptsetup 2.6 refuses md5 headers: "Requested LUKS hash md5 is not supported" (oracles.md).
+    // cryptsetup 2.6 refuses md5 headers: "Requested LUKS hash md5 is not supported" (measured).
     const extra = hash === 'md5' ? ', and cryptsetup cannot open a LUKS header that uses md5' : '';
     add('weak-pbkdf-hash', 'hashAlg', { hash, why: HASH_WHY[hash], extra }, { hashAlg: 'sha256' });
   }

@@ -1,4 +1,4 @@
-// The extension in a real VS Code: code-server 4.100.3 + Debian chromium (vscode-clients.md §2).
+// The extension in a real VS Code: code-server 4.100.3 + Debian chromium (test/e2e/harness.ts).
 // 1. The inner mocha suite (test/e2e/suite/extension.spec.js) runs in the extension host against
 //    the installed .vsix: diagnostics, completion, hover, a quick fix, Create Volume + qemu-io.
 // 2. A DOM smoke test: the workbench shows the squiggle and the Problems panel, then Create Volume

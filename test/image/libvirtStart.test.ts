@@ -1,5 +1,5 @@
 // Oracle for the image-aware checks (issue 7): start each domain for real — a session libvirtd
-// (qemu driver, uid 65534 when root, own XDG dirs; ../shared/reference/oracles.md §5.4) runs
+// (qemu driver, uid 65534 when root, own XDG dirs; test/oracle/libvirt.ts) runs
 // `virsh create` on qemu-img-made images, then destroys the VM. Every image warning that claims
 // "libvirt/qemu refuses" must match a refusal, every refusal must carry one of our warnings, and the
 // hazards (qemu starts, silently wrong) are shown to start.

@@ -88,7 +88,7 @@ test('LUKS in qcow2: opens with the passphrase only; the <secret> XML is accepte
   const secret = readFileSync(r.secretXml!, 'utf8');
   assert.match(secret, new RegExp(`<uuid>${uuid}</uuid>`));
   assert.ok(secret.includes(`<volume>${out}</volume>`), secret);
-  // libvirt's secret driver (session libvirtd, oracles.md §5.4) takes it as written.
+  // libvirt's secret driver (session libvirtd, test/oracle/libvirt.ts) takes it as written.
   const lv = await SessionLibvirt.start();
   try {
     const v = await lv.defineSecret(secret);

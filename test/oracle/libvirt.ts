@@ -1,4 +1,4 @@
-// libvirt as an oracle (../shared/reference/oracles.md §5):
+// libvirt as an oracle:
 //  * parser layer: `virsh -c test:///default vol-create default-pool F` / `define F` — the test
 //    driver runs libvirt's real XML parsers (and generic domain validation) in-process, ~20 ms a call;
 //  * creation layer: a session libvirtd running the real storage driver (qemu-img, fallocate) and

@@ -1,6 +1,6 @@
 // schemas/qcow2Options.ts without tools: qemu's size/number/bool syntax, option splitting, the
 // qcow2_co_create rule order, the Formatting line. Expected values are qemu-img 7.2's, measured
-// (oracles.md §2.1/§2.2 and the matrix in matrix.oracle.test.ts, which runs the real tool).
+// (the matrix in matrix.oracle.test.ts runs the real tool).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {

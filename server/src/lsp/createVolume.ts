@@ -147,7 +147,7 @@ export function newVolumeXml(v: NewVolume, imagePath: string, secretUuid?: strin
     `    <path>${esc(imagePath)}</path>`,
     `    <format type='${v.format}'/>`,
   ];
-  // compat 1.1 explicitly: before libvirt 10.2 a missing <compat> meant qcow2 v2 (libvirt-rules.md).
+  // compat 1.1 explicitly: before libvirt 10.2 a missing <compat> meant qcow2 v2 (rule volume-compat-default).
   if (v.format === 'qcow2') lines.push('    <compat>1.1</compat>');
   if (v.encrypted) {
     lines.push("    <encryption format='luks'>", `      <secret type='passphrase' uuid='${secretUuid}'/>`, '    </encryption>');

@@ -1,6 +1,6 @@
 // Hover: for elements, attributes and values, what they mean, the values allowed here, the
 // default, the libvirt version that brought them, the documentation link and, for cipher/ivgen,
-// the qemu-img option the value becomes (libvirt-rules.md §6.4).
+// the qemu-img option the value becomes (storage_util.c storageBackendBuildQemuImgEncriptionOpts).
 import { MarkupKind, type Hover, type Position } from 'vscode-languageserver-types';
 import type { AttrDef, ElementDef } from '../../../schemas/elements';
 import { compareVersions, unitMultiplier } from '../../../schemas/vocabulary';
@@ -59,8 +59,8 @@ export function doHover(fc: FeatureContext, position: Position): Hover | null {
 
 /**
  * The qemu-img command line libvirt's storage driver builds for an encrypted volume
- * (storage_util.c storageBackendCreateQemuImgOpts / …BuildQemuImgEncriptionOpts, libvirt-rules.md
- * §6.4), shown on the <encryption>, <cipher> and <ivgen> of a volume with format luks.
+ * (storage_util.c storageBackendCreateQemuImgOpts / …BuildQemuImgEncriptionOpts), shown on the
+ * <encryption>, <cipher> and <ivgen> of a volume with format luks.
  */
 function qemuImgCommand(el: XmlElement, version: string): string | undefined {
   const enc = el.name === 'encryption' ? el : el.parent?.name === 'encryption' ? el.parent : undefined;

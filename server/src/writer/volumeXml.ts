@@ -26,7 +26,7 @@ export function parseSize(s: string): number | undefined {
 }
 
 // VOLUME.xml → qemu-img arguments, as libvirt's storage driver maps them (storage_util.c
-// storageBackendCreateQemuImgOpts / storageBackendBuildQemuImgEncriptionOpts; libvirt-rules.md §6.4).
+// storageBackendCreateQemuImgOpts / storageBackendBuildQemuImgEncriptionOpts).
 
 export interface XmlMapping {
   args: CreateArgs;

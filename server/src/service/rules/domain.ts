@@ -1,4 +1,4 @@
-// Rules of domain <disk> encryption (libvirt-rules.md §2): the parser (domain_conf.c), generic
+// Rules of domain <disk> encryption: the parser (domain_conf.c), generic
 // validation (domain_validate.c) and the qemu driver's validation (qemu_domain.c
 // qemuDomainValidateStorageSource, qemu_validate.c), assuming a current qemu with every
 // capability. Ids are stable: never rename one.

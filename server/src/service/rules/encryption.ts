@@ -1,5 +1,6 @@
-// Rules of the <encryption> element (libvirt-rules.md §1), shared by volumes, domain disks and
-// bare snippets. Messages carry libvirt's prefix ("XML error: ", "unsupported configuration: ").
+// Rules of the <encryption> element (storage_encryption_conf.c virStorageEncryptionParseNode),
+// shared by volumes, domain disks and bare snippets. Messages carry libvirt's prefix ("XML error: ",
+// "unsupported configuration: ").
 // Ids are stable (quick fixes and severity overrides key on them): never rename one.
 import type { RuleDef } from '../types';
 import { DOC } from '../../../../schemas/vocabulary';

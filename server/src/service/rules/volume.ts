@@ -1,6 +1,6 @@
-// Rules of <volume> documents: libvirt's parser (storage_conf.c virStorageVolDefParseXML,
-// libvirt-rules.md §3) and the storage driver at creation (storage_util.c, storage_driver.c,
-// storage_backend_*.c, §4). Ids are stable: never rename one.
+// Rules of <volume> documents: libvirt's parser (storage_conf.c virStorageVolDefParseXML)
+// and the storage driver at creation (storage_util.c, storage_driver.c,
+// storage_backend_*.c). Ids are stable: never rename one.
 import type { RuleDef } from '../types';
 import { DOC } from '../../../../schemas/vocabulary';
 

@@ -1,6 +1,6 @@
 // Cross-file rules: an <encryption><secret> against the <secret> documents of the workspace
 // (ServiceEnvironment.secrets()). libvirt itself only finds out when it looks the secret up
-// (virsecret.c virSecretGetSecretString, libvirt-rules.md SEC-LOOKUP); in the editor these are
+// (virsecret.c virSecretGetSecretString); in the editor these are
 // hints and warnings because the workspace need not hold every secret of the host.
 import type { RuleDef } from '../types';
 import { DOC } from '../../../../schemas/vocabulary';

@@ -46,7 +46,9 @@ export class ValidationContext {
     return availableIn({ since: v }, this.version);
   }
 
-  report(ruleId: RuleId, span: Span, args: Record<string, string | number | undefined> = {}, extra: ReportExtra = {}): void {
+  report(
+    ruleId: RuleId, span: Span, args: Record<string, string | number | undefined> = {}, extra: ReportExtra = {},
+  ): void {
     const rule = ruleById(ruleId);
     if (!rule) throw new Error(`unknown rule ${ruleId}`);
     if (!availableIn(rule, this.version)) return;

@@ -51,7 +51,10 @@ function diskEnums(version: string): DiskEnums {
 }
 
 /** virXMLPropEnum: an attribute that is there must name a value of the enum ('' included). */
-function checkEnum(ctx: ValidationContext, a: XmlAttribute | undefined, values: string[], ruleId: RuleId, fallback: string, preferred?: string): boolean {
+function checkEnum(
+  ctx: ValidationContext, a: XmlAttribute | undefined, values: string[], ruleId: RuleId, fallback: string,
+  preferred?: string,
+): boolean {
   if (!a || a.value === undefined || values.includes(a.value)) return true;
   ctx.report(ruleId, a.valueSpan, { value: a.value }, { data: { replacement: preferred ?? nearest(a.value, values) ?? fallback, values } });
   return false;

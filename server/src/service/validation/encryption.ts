@@ -215,7 +215,7 @@ function validateIvgen(ctx: ValidationContext, el: XmlElement): IvgenInfo {
 const CIPHER_FAMILIES = ['aes', 'serpent', 'twofish', 'cast5'];
 
 /**
- * The qemu-img side of <cipher>/<ivgen> (libvirt-rules.md §6.2, §6.4): libvirt passes
+ * The qemu-img side of <cipher>/<ivgen> (storage_util.c storageBackendBuildQemuImgEncriptionOpts): libvirt passes
  * cipher-alg=NAME-SIZE, cipher-mode, hash-alg, ivgen-alg, ivgen-hash-alg verbatim; qemu-img
  * (schemas/luksOptions.ts checkLuksOptions, qemu's order and text) decides. Each enum value is
  * judged on its own so that every independent refusal shows; the combination rules (algorithm

@@ -1,5 +1,5 @@
-// <volume> documents: libvirt's parser (storage_conf.c virStorageVolDefParseXML, libvirt-rules.md
-// §3) and the storage driver at creation (storage_util.c, storage_driver.c, storage_backend_*.c,
+// <volume> documents: libvirt's parser (storage_conf.c virStorageVolDefParseXML)
+// and the storage driver at creation (storage_util.c, storage_driver.c, storage_backend_*.c,
 // §4) for the configured pool type (default dir), then qemu-img's verdict on the options libvirt
 // passes (§6.4). One function per element area; `validateVolume` is the dispatcher.
 import { DISK_POOL_FORMATS, FEATURES, FILE_FORMATS, POOLS_WITHOUT_CREATE, VOLUME_TYPES, availableIn, targetFormatsFor, type PoolType } from '../../../../schemas/vocabulary';
@@ -139,7 +139,9 @@ function validateSizes(ctx: ValidationContext, f: VolumeFacts): void {
 }
 
 /** A scaled integer element; returns bytes when libvirt accepts it. */
-function validateScaled(ctx: ValidationContext, el: XmlElement, text: string, limit: bigint, malformedRule: RuleId): bigint | undefined {
+function validateScaled(
+  ctx: ValidationContext, el: XmlElement, text: string, limit: bigint, malformedRule: RuleId,
+): bigint | undefined {
   const unitAttr = attr(el, 'unit');
   const unit = unitAttr?.value || undefined;
   const r = parseScaled(text, unit, limit);
@@ -266,7 +268,7 @@ function validateFeatures(ctx: ValidationContext, f: VolumeFacts, t: XmlElement)
 }
 
 // ---------------------------------------------------------------------------------------------
-// Creation (libvirt-rules.md §4)
+// Creation (storage_driver.c storageVolCreateXML, storage_util.c, storage_backend_*.c)
 
 function validateCreation(ctx: ValidationContext, f: VolumeFacts): void {
   const pool = ctx.pool;
