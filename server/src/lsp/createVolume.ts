@@ -15,6 +15,8 @@ import { ErrorCodes, LSPErrorCodes, ResponseError, type CancellationToken, type 
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { DiagnosticSeverity } from 'vscode-languageserver-types';
 import { attrValue, path as xpath, textContent } from '../service/xmlModel';
+import { renderXml } from '../service/xmlDom';
+import { volumeSecretXml } from '../service/secrets';
 import { INSECURE_AES_WARNING } from '../../../schemas/luksOptions';
 import { isLegacyAes } from '../writer/volumeXml';
 import type { ServerState } from './server';
@@ -127,8 +129,6 @@ export function describeVolume(state: ServerState, uri: string): VolumeDescripti
   };
 }
 
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/'/g, '&apos;');
-
 /** Capacity text like "10G" or "512 MiB" → [value, unit] for `<capacity unit=…>`. */
 function parseCapacity(text: string): [string, string] {
   const m = /^(\d+)\s*([a-zA-Z]*)$/.exec(text.trim());
@@ -136,38 +136,31 @@ function parseCapacity(text: string): [string, string] {
   return [m[1], m[2] ? (m[2].length === 1 ? m[2].toUpperCase() : m[2]) : 'bytes'];
 }
 
-/** The volume XML of the wizard: what `virsh vol-create` takes for a dir pool. */
+/**
+ * The volume XML of the wizard: what `virsh vol-create` takes for a dir pool, with the target's
+ * elements in the order libvirt's virStorageVolTargetDefFormat (storage_conf.c) writes them.
+ */
 export function newVolumeXml(v: NewVolume, imagePath: string, secretUuid?: string): string {
   const [value, unit] = parseCapacity(v.capacity);
-  const lines = [
-    '<volume>',
-    `  <name>${esc(v.name)}</name>`,
-    `  <capacity unit='${unit}'>${value}</capacity>`,
-    '  <target>',
-    `    <path>${esc(imagePath)}</path>`,
-    `    <format type='${v.format}'/>`,
-  ];
-  // compat 1.1 explicitly: before libvirt 10.2 a missing <compat> meant qcow2 v2 (rule volume-compat-default).
-  if (v.format === 'qcow2') lines.push('    <compat>1.1</compat>');
-  if (v.encrypted) {
-    lines.push("    <encryption format='luks'>", `      <secret type='passphrase' uuid='${secretUuid}'/>`, '    </encryption>');
-  }
-  lines.push('  </target>', '</volume>', '');
-  return lines.join('\n');
-}
-
-/** libvirt `<secret>` for a volume's passphrase: `virsh secret-define F`, then `virsh secret-set-value UUID --file PASS`. */
-export function secretXml(uuid: string, volumePath: string, name?: string): string {
-  return [
-    "<secret ephemeral='no' private='yes'>",
-    `  <description>passphrase of volume ${esc(name ?? basename(volumePath))}</description>`,
-    `  <uuid>${uuid}</uuid>`,
-    "  <usage type='volume'>",
-    `    <volume>${esc(volumePath)}</volume>`,
-    '  </usage>',
-    '</secret>',
-    '',
-  ].join('\n');
+  const encryption = v.encrypted && {
+    name: 'encryption', attrs: { format: 'luks' },
+    children: [{ name: 'secret', attrs: { type: 'passphrase', uuid: secretUuid } }],
+  };
+  return renderXml({
+    name: 'volume', children: [
+      { name: 'name', text: v.name },
+      { name: 'capacity', attrs: { unit }, text: value },
+      {
+        name: 'target', children: [
+          { name: 'path', text: imagePath },
+          { name: 'format', attrs: { type: v.format } },
+          encryption,
+          // compat 1.1 explicitly: before libvirt 10.2 a missing <compat> meant qcow2 v2 (rule volume-compat-default).
+          v.format === 'qcow2' && { name: 'compat', text: '1.1' },
+        ],
+      },
+    ],
+  });
 }
 
 /** Writes a small text file through a temp file + rename; refuses to replace unless `force`. */
@@ -298,7 +291,10 @@ export async function createVolume(state: ServerState, p: CreateVolumeParams, to
     );
     if (p.new) writeTextFile(xmlPath!, xmlText, force);
     if (p.new) writtenXml = xmlPath;
-    if (secretPath) writeTextFile(secretPath, secretXml(desc.secretUuid!, desc.targetPath ?? output, desc.name), force);
+    if (secretPath) {
+      const volPath = desc.targetPath ?? output;
+      writeTextFile(secretPath, volumeSecretXml(desc.secretUuid!, volPath, desc.name ?? basename(volPath)), force);
+    }
     state.log(`Create Volume: wrote ${output} (${format}) in ${Date.now() - t0} ms`);
     return { image: output, format, xml: writtenXml, secretXml: secretPath, secretUuid: desc.encrypted ? desc.secretUuid : undefined, ms: Date.now() - t0 };
   } finally {
