@@ -7,6 +7,7 @@
 // Nothing here is an error: qemu and libvirt accept every one of these choices. Each entry says
 // why it is weak and where to read more; `weakChoices` returns the ones that apply.
 import { LUKS_DEFAULTS } from './vocabulary';
+import { formatBytes } from '../server/src/common/bytes';
 
 export type WeakSeverity = 'warning' | 'hint';
 
@@ -141,19 +142,6 @@ const HASH_WHY: Record<string, string> = {
 
 function fill(template: string, args: Record<string, string>): string {
   return template.replace(/\{(\w+)\}/g, (_, k: string) => args[k] ?? '');
-}
-
-/** Binary size with the largest whole IEC unit (for messages). */
-export function formatBytes(n: number | bigint): string {
-  let v = typeof n === 'bigint' ? n : BigInt(Math.trunc(n));
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
-  let i = 0;
-  const whole = v;
-  while (i < units.length - 1 && v >= 1024n) { v /= 1024n; i++; }
-  if (i === 0) return `${whole} B`;
-  const exact = whole === v * 1024n ** BigInt(i);
-  const f = Number(whole) / 1024 ** i;
-  return `${exact ? v.toString() : f.toFixed(f < 10 ? 2 : 1)} ${units[i]}`;
 }
 
 function cipherFamily(alg: string): { family: string; bits: number | undefined } {

@@ -9,13 +9,15 @@
 import { randomUUID } from 'node:crypto';
 import { accessSync, constants, existsSync, readFileSync, statSync, writeFileSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { ErrorCodes, LSPErrorCodes, ResponseError, type CancellationToken, type WorkDoneProgressReporter } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { DiagnosticSeverity } from 'vscode-languageserver-types';
 import { attrValue, path as xpath, textContent } from '../service/xmlModel';
 import { renderXml } from '../service/xmlDom';
+import { formatBytes } from '../common/bytes';
+import { uriToPath as fileUriPath } from '../service/imageRefs';
 import { volumeSecretXml } from '../service/secrets';
 import { INSECURE_AES_WARNING } from '../../../schemas/luksOptions';
 import { isLegacyAes } from '../writer/volumeXml';
@@ -75,7 +77,8 @@ export interface CreateVolumeResult {
 
 const UNITS: Record<string, number> = { b: 1, bytes: 1, k: 2 ** 10, kib: 2 ** 10, kb: 1e3, m: 2 ** 20, mib: 2 ** 20, mb: 1e6, g: 2 ** 30, gib: 2 ** 30, gb: 1e9, t: 2 ** 40, tib: 2 ** 40, tb: 1e12, p: 2 ** 50, pib: 2 ** 50, pb: 1e15, e: 2 ** 60, eib: 2 ** 60, eb: 1e18 };
 
-const uriToPath = (uri: string) => (uri.startsWith('file:') ? fileURLToPath(uri) : uri);
+/** A document's file path (service/imageRefs.ts uriToPath); other URIs are taken as paths as they are. */
+const uriToPath = (uri: string) => fileUriPath(uri) ?? uri;
 
 function loadDocument(state: ServerState, uri: string): TextDocument {
   const open = state.documents.get(uri);
@@ -285,7 +288,8 @@ export async function createVolume(state: ServerState, p: CreateVolumeParams, to
         const now = Date.now();
         if (now - last < 100 && done < total) return;
         last = now;
-        workDone.report(total ? Math.floor((done / total) * 100) : 0, message ?? `${basename(output)}: ${fmtBytes(done)} of ${fmtBytes(total)}`);
+        const text = message ?? `${basename(output)}: ${formatBytes(done)} of ${formatBytes(total)}`;
+        workDone.report(total ? Math.floor((done / total) * 100) : 0, text);
       },
       workDone.token ? anyToken(token, workDone.token) : token,
     );
@@ -307,11 +311,4 @@ function describeDoc(state: ServerState, doc: TextDocument): VolumeDescription {
   // Not open and not on disk yet: validate the generated text directly.
   const fake: ServerState = { ...state, documents: { get: (u: string) => (u === uri ? doc : state.documents.get(u)) } as ServerState['documents'] };
   return describeVolume(fake, uri);
-}
-
-function fmtBytes(n: number): string {
-  const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
-  return `${n.toFixed(i ? 1 : 0)} ${u[i]}`;
 }

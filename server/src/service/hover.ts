@@ -4,6 +4,7 @@
 import { MarkupKind, type Hover, type Position } from 'vscode-languageserver-types';
 import type { AttrDef, ElementDef } from '../../../schemas/elements';
 import { compareVersions, unitMultiplier } from '../../../schemas/vocabulary';
+import { formatBytes } from '../common/bytes';
 import type { FeatureContext } from './featureContext';
 import { cursorAt } from './cursor';
 import { imageHover } from './imageSummary';
@@ -171,7 +172,8 @@ function textHover(fc: FeatureContext, el: XmlElement, def: ElementDef, value: s
   }
   if ((el.name === 'capacity' || el.name === 'allocation' || el.name === 'physical' || el.name === 'clusterSize') && /^\+?\d+$/.test(value)) {
     const bytes = scaledBytes(value, attrValue(el, 'unit'));
-    if (bytes !== undefined) parts.push(`= ${bytes.toLocaleString('en-US')} bytes${bytes >= 1024n ? ` (${human(bytes)})` : ''}.`);
+    const iec = bytes !== undefined && bytes >= 1024n ? ` (${formatBytes(bytes)})` : '';
+    if (bytes !== undefined) parts.push(`= ${bytes.toLocaleString('en-US')} bytes${iec}.`);
   }
   parts.push(...sinceDoc(term?.since ?? def.since, term?.doc ?? def.doc));
   return parts.join('\n\n');
@@ -180,12 +182,4 @@ function textHover(fc: FeatureContext, el: XmlElement, def: ElementDef, value: s
 function scaledBytes(value: string, unit: string | undefined): bigint | undefined {
   const mult = unitMultiplier(unit ?? '');
   return mult === undefined ? undefined : BigInt(value.replace(/^\+/, '')) * mult;
-}
-
-function human(b: bigint): string {
-  const units = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
-  let v = Number(b);
-  let i = -1;
-  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
-  return `${Number.isInteger(v) ? v : v.toFixed(2)} ${units[i]}`;
 }

@@ -15,7 +15,8 @@ import {
 import { attr, attrValue, childElements, firstChild, type XmlAttribute, type XmlElement } from '../xmlModel';
 import type { ValidationContext } from './context';
 import type { RuleId } from '../rules';
-import { nearest, parseULL, parseUIntP } from './libvirtValues';
+import { parseULL, parseUIntP } from './libvirtValues';
+import { nearest } from '../../common/strings';
 
 const UINT16_MAX = 65535n;
 

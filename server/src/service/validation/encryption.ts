@@ -8,7 +8,8 @@ import { checkLuksOptions, type LuksOptionInput, type LuksOptionName } from '../
 import { attr, childElements, firstChild, type XmlAttribute, type XmlElement } from '../xmlModel';
 import type { ValidationContext } from './context';
 import type { RuleId } from '../rules';
-import { isRngUuid, nearest, parseUIntP, parseUuid } from './libvirtValues';
+import { isRngUuid, parseUIntP, parseUuid } from './libvirtValues';
+import { nearest } from '../../common/strings';
 import { checkStructure } from './structure';
 import type { Severity } from '../types';
 

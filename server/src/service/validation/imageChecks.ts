@@ -2,7 +2,8 @@
 // names say in their headers (env.imageFacts, bounded reads by the writer's probe). Missing or
 // unreadable files give no diagnostic: the XML may describe another host. `imageChecks: false`
 // turns all of this off.
-import { formatBytes, weakChoices } from '../../../../schemas/weakCrypto';
+import { weakChoices } from '../../../../schemas/weakCrypto';
+import { formatBytes } from '../../common/bytes';
 import { findImageRefs, ImageReader, resolveImagePath, sameFormat, type Chain, type ImageRef } from '../imageRefs';
 import type { ImageFacts } from '../types';
 import { attr, firstChild, textSpan } from '../xmlModel';

@@ -2,13 +2,18 @@
 // and the storage driver at creation (storage_util.c, storage_driver.c, storage_backend_*.c,
 // §4) for the configured pool type (default dir), then qemu-img's verdict on the options libvirt
 // passes (§6.4). One function per element area; `validateVolume` is the dispatcher.
-import { DISK_POOL_FORMATS, FEATURES, FILE_FORMATS, POOLS_WITHOUT_CREATE, VOLUME_TYPES, availableIn, targetFormatsFor, type PoolType } from '../../../../schemas/vocabulary';
+import {
+  FEATURES, FILE_FORMATS, POOLS_WITHOUT_CREATE, VOLUME_TYPES, availableIn, targetFormatsFor, type PoolType,
+} from '../../../../schemas/vocabulary';
 import { attr, childElements, firstChild, textContent, textSpan, type XmlElement } from '../xmlModel';
 import type { Span } from '../xmlModel';
 import type { ValidationContext } from './context';
 import type { RuleId } from '../rules';
 import { checkLuksCipherValues, checkSecretUsable, validateEncryption, type EncryptionInfo } from './encryption';
-import { LLONG_MAX, isAbsPath, isQemuId, isValidCompat, isValidOctalMode, isValidOwnerId, nearest, parseScaled } from './libvirtValues';
+import {
+  LLONG_MAX, isAbsPath, isQemuId, isValidCompat, isValidOctalMode, isValidOwnerId, parseScaled,
+} from './libvirtValues';
+import { nearest } from '../../common/strings';
 import { checkStructure } from './structure';
 import { checkOtherFormatSize, checkQcow2Create, checkQedCreate } from './qcow2Create';
 
@@ -421,6 +426,3 @@ function createWithQemuImg(ctx: ValidationContext, f: VolumeFacts, format: strin
     });
   }
 }
-
-// Re-exported for tests of the disk-pool format list.
-export const DISK_FORMAT_VALUES = DISK_POOL_FORMATS.map((d) => d.value);
