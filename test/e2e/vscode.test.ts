@@ -240,7 +240,7 @@ test('DOM smoke: squiggle, Problems panel, and Create Volume from the command pa
     await waitToasts(page, async (ts) => ts.some((t) => t.includes(`Created ${wiz}`)));
     mark('wizard');
     assert.equal((JSON.parse(execFileSync('qemu-img', ['info', '--output=json', wiz], { encoding: 'utf8' })) as { format: string; 'virtual-size': number })['virtual-size'], 8 * 2 ** 20);
-    assert.match(readFileSync(join(session.workspace, 'wizard.xml'), 'utf8'), /<format type='raw'\/>/);
+    assert.match(readFileSync(join(session.workspace, 'wizard.xml'), 'utf8'), /<format type="raw"\/>/);
 
     // Legacy qcow AES, judged as libvirt 4.0 (which still created it): Create Volume asks first.
     // The workspace setting reaches the server through the client's configuration sync.

@@ -170,7 +170,7 @@ test('wizard (no XML): writes a volume XML without errors and its image', async 
   const r = await create({ new: { name: 'wiz.qcow2', capacity: '32M', format: 'qcow2', encrypted: true }, output: out, passphrase: 'pw', writeSecretXml: true, iterTimeMs: 10 });
   assert.equal(r.xml, join(dir, 'wiz.xml'));
   const xml = readFileSync(r.xml!, 'utf8');
-  assert.match(xml, /<capacity unit='M'>32<\/capacity>/);
+  assert.match(xml, /<capacity unit="M">32<\/capacity>/);
   const d = await c.request<{ errors: unknown[]; encrypted: boolean; secretUuid: string }>('workspace/executeCommand', { command: 'libvirtVolume.describeVolume', arguments: [{ uri: pathToFileURL(r.xml!).href }] });
   assert.deepEqual(d.errors, []);
   assert.equal(d.encrypted, true);
