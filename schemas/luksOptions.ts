@@ -1,7 +1,7 @@
 // LUKS creation options as data, and a pure checker that answers with qemu-img 7.2's own message
 // for the first rule an option set breaks, in the order qemu checks them.
 //
-// Order (measured with qemu-img 7.2, oracles.md §2.3/§2.4, and read from qemu's
+// Order (measured with qemu-img 7.2, and read from qemu's
 // block/crypto.c + crypto/block-luks.c `qcrypto_block_luks_create`):
 //   1. QemuOpts number parsing of iter-time            "Parameter 'iter-time' expects a number"
 //   2. QAPI enums, in struct order (cipher-alg, cipher-mode, ivgen-alg, ivgen-hash-alg, hash-alg)
@@ -316,7 +316,7 @@ export function checkQcow2EncryptOptions(o: { encryption?: string; format?: stri
   if (o.format !== undefined && legacy) {
     return { ok: false, option: 'encryption', message: `'encrypt.format' and its alias 'encryption' can't be used at the same time` };
   }
-  let format = o.format ?? (legacy ? 'aes' : undefined);
+  const format = o.format ?? (legacy ? 'aes' : undefined);
   if (format === undefined) {
     const sub = LUKS_OPTIONS.map((x) => x.name).find((n) => o.has(`encrypt.${n}`));
     if (sub) return { ok: false, option: 'encrypt.format', message: `Parameter 'encrypt.format' is missing` };
@@ -342,7 +342,7 @@ export const INSECURE_AES_REFUSAL =
 
 /**
  * libvirt's mapping of `<encryption format='luks'>` to qemu-img options (storage_util.c
- * storageBackendBuildQemuImgEncriptionOpts; libvirt-rules.md §6.4): `<cipher name size>` becomes
+ * storageBackendBuildQemuImgEncriptionOpts): `<cipher name size>` becomes
  * cipher-alg=NAME-SIZE (joined even when that names no qemu cipher: des-56, sm4-128, aes-0),
  * mode → cipher-mode, `<cipher hash>` → hash-alg (the PBKDF2/AF hash), `<ivgen name hash>` →
  * ivgen-alg / ivgen-hash-alg. No `<cipher>`: nothing, qemu's defaults apply. The result then goes

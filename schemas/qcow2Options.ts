@@ -2,7 +2,7 @@
 // qemu-img's own message for the first rule an invocation breaks, in qemu's order. One source for
 // the language service's diagnostics (compat, cluster size, extended_l2, …) and the image writer.
 //
-// Where each stage lives in qemu 7.2 (read from the sources, messages measured: oracles.md §2.1/§2.2):
+// Where each stage lives in qemu 7.2 (read from the sources, messages measured):
 //   1. qemu-img.c img_create: the positional size (cvtnum → qemu_strtosz, 0..INT64_MAX).
 //   2. block.c bdrv_img_create: `-o` parsed by QemuOpts left to right against the merged option
 //      list of the format and the `file` protocol (util/qemu-option.c: unknown name, bool, size and
@@ -16,6 +16,7 @@
 // Errors from stage 2 and 3 are printed as `qemu-img: FILENAME: MESSAGE` (+ hint lines); stage 1
 // errors without the file name. Imports only the vocabulary-level LUKS front: safe for the service.
 import { checkQcow2EncryptOptions } from './luksOptions';
+import { escapeQemuOptValue, splitQemuOptions } from '../server/src/common/qemuOpts';
 
 export type OptionKind = 'str' | 'bool' | 'size' | 'num';
 
@@ -257,33 +258,6 @@ export function parseQemuNumber(v: string): { ok: true; value: bigint } | { ok: 
   return { ok: true, value: r.value };
 }
 
-/** Splits a QemuOpts string `a=b,c=d` (`,,` is a literal comma; a bare name means `on`). */
-export function splitOptionString(s: string): { name: string; value: string }[] {
-  const out: { name: string; value: string }[] = [];
-  let i = 0;
-  const readUntil = (stops: string): string => {
-    let v = '';
-    while (i < s.length) {
-      const c = s[i];
-      if (c === ',' && s[i + 1] === ',') { v += ','; i += 2; continue; }
-      if (stops.includes(c)) break;
-      v += c; i++;
-    }
-    return v;
-  };
-  while (i < s.length) {
-    const name = readUntil('=,');
-    if (s[i] === '=') {
-      i++;
-      out.push({ name, value: readUntil(',') });
-    } else {
-      out.push({ name, value: 'on' });
-    }
-    if (s[i] === ',') i++;
-  }
-  return out;
-}
-
 // ---------------------------------------------------------------------------------------------
 // The qcow2_co_create rule chain on typed values (shared by the checker and the diagnostics).
 
@@ -303,7 +277,7 @@ export interface Qcow2Values {
 }
 
 export interface RuleFailure {
-  /** Stable id (shared with the diagnostics' rule table: QIMG-* in libvirt-rules.md §6.1). */
+  /** Stable id (shared with the diagnostics' rule table, docs/rules.md). */
   id: string;
   /** The option at fault. */
   option: string;
@@ -436,9 +410,6 @@ export type CreateVerdict =
       formatting?: string;
     };
 
-/** qemu's escaped_print: commas doubled. */
-function escapeOpt(v: string): string { return v.replace(/,/g, ',,'); }
-
 /**
  * The `Formatting 'FILE', fmt=… ` line (block.c bdrv_img_create + qemu_opts_print): every
  * option of the merged list in list order, given value or QemuOpts default; sizes and numbers
@@ -450,7 +421,7 @@ export function formattingLine(format: 'raw' | 'qcow2', filename: string, given:
     const g = given.get(d.name);
     const value = g ? g.raw : d.def;
     if (value === undefined) continue;
-    if (d.kind === 'str') parts.push(`${d.name}=${escapeOpt(value)}`);
+    if (d.kind === 'str') parts.push(`${d.name}=${escapeQemuOptValue(value)}`);
     else if ((d.kind === 'size' || d.kind === 'num') && g) parts.push(`${d.name}=${BigInt.asIntN(64, g.parsed ?? 0n)}`); // PRId64
     else parts.push(`${d.name}=${value}`);
   }
@@ -490,7 +461,7 @@ export function checkCreate(args: CreateArgs, backing?: (path: string, fmt: stri
   const list = createOptionList(format);
   const given = new Map<string, { raw: string; parsed?: bigint }>();
   const optString = (args.options ?? []).filter((o) => o !== '').join(',');
-  for (const { name, value } of splitOptionString(optString)) {
+  for (const { name, value } of splitQemuOptions(optString)) {
     const d = list.find((o) => o.name === name);
     if (!d) return fail('options', QEMU_MESSAGES.invalidParameter(name), file, { rule: 'QIMG-OPT-UNKNOWN', option: name });
     let parsed: bigint | undefined;

@@ -2,7 +2,7 @@
 // the image writer. Each entry says what it means, since which version it exists, and where it is
 // documented. Sources: libvirt src/conf/storage_encryption_conf.c, storage_conf.c (poolTypeInfo),
 // storage_source_conf.c, virutil.c (virScaleInteger); qemu qapi/crypto.json, crypto/block-luks.c,
-// block/qcow2.c. Digest: ../shared/reference/libvirt-rules.md.
+// block/qcow2.c. The rules built on it: docs/rules.md.
 
 export interface Term {
   value: string;
@@ -32,8 +32,6 @@ export const LIBVIRT_VERSIONS = [
   '9.0.0', '9.3.0', '9.8.0', '10.2.0', '10.10.0', '11.3.0',
 ] as const;
 export const NEWEST_LIBVIRT = '11.3.0';
-/** The oracle this project is measured against (Debian 12). */
-export const ORACLE_LIBVIRT = '9.0.0';
 
 export const ENCRYPTION_FORMATS: Term[] = [
   { value: 'luks', since: '2.1.0', description: 'LUKS1 encryption, done by qemu (raw volumes become a LUKS container; qcow2 volumes embed the LUKS header, libvirt ≥ 6.10.0). Needs one passphrase `<secret>`.', doc: `${DOC.storageEncryption}#luks-format` },

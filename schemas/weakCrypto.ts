@@ -2,11 +2,12 @@
 // (rules/security.ts, validation/security.ts) and the image writer's `create` output, so that an
 // editor squiggle and a CLI warning always agree. Inputs are qemu's LUKS option names
 // (qapi/crypto.json QCryptoBlockCreateOptionsLUKS); libvirt's `<cipher name size mode hash>` and
-// `<ivgen name hash>` map onto them as storage_util.c does (libvirt-rules.md §6.4).
+// `<ivgen name hash>` map onto them as storage_util.c storageBackendBuildQemuImgEncriptionOpts does.
 //
 // Nothing here is an error: qemu and libvirt accept every one of these choices. Each entry says
 // why it is weak and where to read more; `weakChoices` returns the ones that apply.
 import { LUKS_DEFAULTS } from './vocabulary';
+import { formatBytes } from '../server/src/common/bytes';
 
 export type WeakSeverity = 'warning' | 'hint';
 
@@ -36,7 +37,7 @@ const LINK = {
 } as const;
 
 /** Every weak-crypto judgement. The ids are also the language service's rule ids. */
-export const WEAK_CRYPTO_RULES: WeakRule[] = [
+export const WEAK_CRYPTO_RULES = [
   {
     id: 'weak-cipher-mode-ecb', severity: 'warning', summary: 'cipher mode ecb shows data patterns',
     reason: 'ECB encrypts equal plaintext blocks to equal ciphertext and ignores the IV, so the structure of the disk content shows through. Use xts (qemu\'s default).',
@@ -82,7 +83,10 @@ export const WEAK_CRYPTO_RULES: WeakRule[] = [
     reason: 'qcow AES-CBC uses the sector number as IV, derives the key from the passphrase without a KDF and has no way to change the passphrase; qemu system emulators refuse to open such images and libvirt refuses to create them since 4.5.0. Use luks.',
     doc: LINK.qcowAes,
   },
-];
+] as const satisfies readonly WeakRule[];
+
+/** The id of a weak-encryption rule (they join the rule catalogue as its LINT rows). */
+export type WeakRuleId = (typeof WEAK_CRYPTO_RULES)[number]['id'];
 
 export const WEAK_RULE_BY_ID: ReadonlyMap<string, WeakRule> = new Map(WEAK_CRYPTO_RULES.map((r) => [r.id, r]));
 
@@ -105,7 +109,7 @@ export interface CryptoChoices {
 export type CryptoFix = Partial<Record<Exclude<CryptoField, 'format'>, string | null>> & { format?: 'luks' };
 
 export interface WeakChoice {
-  id: string;
+  id: WeakRuleId;
   severity: WeakSeverity;
   field: CryptoField;
   /** Full sentence: summary and reason. */
@@ -140,19 +144,6 @@ function fill(template: string, args: Record<string, string>): string {
   return template.replace(/\{(\w+)\}/g, (_, k: string) => args[k] ?? '');
 }
 
-/** Binary size with the largest whole IEC unit (for messages). */
-export function formatBytes(n: number | bigint): string {
-  let v = typeof n === 'bigint' ? n : BigInt(Math.trunc(n));
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
-  let i = 0;
-  const whole = v;
-  while (i < units.length - 1 && v >= 1024n) { v /= 1024n; i++; }
-  if (i === 0) return `${whole} B`;
-  const exact = whole === v * 1024n ** BigInt(i);
-  const f = Number(whole) / 1024 ** i;
-  return `${exact ? v.toString() : f.toFixed(f < 10 ? 2 : 1)} ${units[i]}`;
-}
-
 function cipherFamily(alg: string): { family: string; bits: number | undefined } {
   const m = /^([a-z0-9]+)-(\d+)$/.exec(alg);
   return m ? { family: m[1], bits: Number(m[2]) } : { family: alg, bits: undefined };
@@ -164,7 +155,7 @@ function cipherFamily(alg: string): { family: string; bits: number | undefined }
  */
 export function weakChoices(c: CryptoChoices): WeakChoice[] {
   const out: WeakChoice[] = [];
-  const add = (id: string, field: CryptoField, args: Record<string, string>, fix: CryptoFix) => {
+  const add = (id: WeakRuleId, field: CryptoField, args: Record<string, string>, fix: CryptoFix) => {
     const r = WEAK_RULE_BY_ID.get(id)!;
     const summary = fill(r.summary, args);
     const reason = fill(r.reason, args);
@@ -199,7 +190,7 @@ export function weakChoices(c: CryptoChoices): WeakChoice[] {
     add('weak-ivgen-plain-wrap', 'ivgenAlg', { size: formatBytes(c.sizeBytes) }, { ivgenAlg: 'plain64' });
   }
   if (WEAK_HASHES.has(hash)) {
-    // cryptsetup 2.6 refuses md5 headers: "Requested LUKS hash md5 is not supported" (oracles.md).
+    // cryptsetup 2.6 refuses md5 headers: "Requested LUKS hash md5 is not supported" (measured).
     const extra = hash === 'md5' ? ', and cryptsetup cannot open a LUKS header that uses md5' : '';
     add('weak-pbkdf-hash', 'hashAlg', { hash, why: HASH_WHY[hash], extra }, { hashAlg: 'sha256' });
   }

@@ -1,7 +1,7 @@
 // Makes a fresh clone runnable: npm packages from the committed lock file, the Debian packages
 // the oracles need (scripts/setup-debian.sh), then the bundles. Every step is idempotent and
 // cheap when already done, so `npm start` and `npm test` can call it unconditionally.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

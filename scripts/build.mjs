@@ -1,6 +1,6 @@
 // Bundles client, server and CLI into single CommonJS files (no native code, `vscode` external).
 import { build } from 'esbuild';
-import { chmodSync, writeFileSync, mkdirSync } from 'node:fs';
+import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 

@@ -1,5 +1,5 @@
 // Installs the real-editor test host (e2e/host: code-server 4.100.3, playwright-core, mocha) on a
-// fresh machine, idempotently. The recipe is ../shared/reference/vscode-clients.md §2.2:
+// fresh machine, idempotently:
 //  - chromium, libkrb5-dev (kerberos' native build) and ripgrep come from scripts/setup-debian.sh;
 //  - @vscode/ripgrep's postinstall would download a binary from GitHub: it first looks for a cached
 //    tarball in os.tmpdir(), so we seed that with Debian's rg;

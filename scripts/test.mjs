@@ -17,6 +17,12 @@ build();
 const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', '.', '--noEmit'], { cwd: root, stdio: 'inherit' });
 const typecheckOk = tsc.status === 0;
 console.log(typecheckOk ? '✔ typecheck (tsc --noEmit)' : '✖ typecheck (tsc --noEmit)');
+// The lint gate (eslint.config.mjs) is one more test of the run.
+const eslint = spawnSync(process.execPath, [join(root, 'node_modules', 'eslint', 'bin', 'eslint.js'), '.'], { cwd: root, stdio: 'inherit' });
+const lintOk = eslint.status === 0;
+console.log(lintOk ? '✔ lint (eslint)' : '✖ lint (eslint)');
+const gates = [typecheckOk, lintOk];
+const gatesPassed = gates.filter(Boolean).length;
 
 function walk(dir) {
   const out = [];
@@ -47,8 +53,8 @@ let line = '';
 try { line = readFileSync(summaryFile, 'utf8').trim(); } catch { /* runner died before reporting */ }
 rmSync(summaryFile, { force: true });
 if (!line) line = '0 passed, 1 failed';
-// Fold the type gate into the closing line.
-line = line.replace(/^(\d+) passed, (\d+) failed/, (_, p, f) => typecheckOk ? `${+p + 1} passed, ${f} failed` : `${p} passed, ${+f + 1} failed`);
+// Fold the type and lint gates into the closing line.
+line = line.replace(/^(\d+) passed, (\d+) failed/, (_, p, f) => `${+p + gatesPassed} passed, ${+f + gates.length - gatesPassed} failed`);
 console.log(line);
 const failed = Number(/(\d+) failed/.exec(line)?.[1] ?? 1);
 process.exit(r.status === 0 && failed === 0 ? 0 : 1);

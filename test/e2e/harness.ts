@@ -1,6 +1,5 @@
 // Real VS Code for tests: code-server 4.100.3 (VS Code 1.100.3 workbench + Node extension host),
-// Debian's chromium driven by playwright-core. Recipe and measurements:
-// ../shared/reference/vscode-clients.md §2. The extension under test is the packaged .vsix, installed
+// Debian's chromium driven by playwright-core (installed by scripts/e2e-host.mjs). The extension under test is the packaged .vsix, installed
 // with --install-extension into a fresh --extensions-dir, exactly what a user installs.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';

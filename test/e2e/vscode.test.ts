@@ -1,4 +1,4 @@
-// The extension in a real VS Code: code-server 4.100.3 + Debian chromium (vscode-clients.md §2).
+// The extension in a real VS Code: code-server 4.100.3 + Debian chromium (test/e2e/harness.ts).
 // 1. The inner mocha suite (test/e2e/suite/extension.spec.js) runs in the extension host against
 //    the installed .vsix: diagnostics, completion, hover, a quick fix, Create Volume + qemu-io.
 // 2. A DOM smoke test: the workbench shows the squiggle and the Problems panel, then Create Volume
@@ -240,7 +240,7 @@ test('DOM smoke: squiggle, Problems panel, and Create Volume from the command pa
     await waitToasts(page, async (ts) => ts.some((t) => t.includes(`Created ${wiz}`)));
     mark('wizard');
     assert.equal((JSON.parse(execFileSync('qemu-img', ['info', '--output=json', wiz], { encoding: 'utf8' })) as { format: string; 'virtual-size': number })['virtual-size'], 8 * 2 ** 20);
-    assert.match(readFileSync(join(session.workspace, 'wizard.xml'), 'utf8'), /<format type='raw'\/>/);
+    assert.match(readFileSync(join(session.workspace, 'wizard.xml'), 'utf8'), /<format type="raw"\/>/);
 
     // Legacy qcow AES, judged as libvirt 4.0 (which still created it): Create Volume asks first.
     // The workspace setting reaches the server through the client's configuration sync.
@@ -274,7 +274,7 @@ test('DOM smoke: squiggle, Problems panel, and Create Volume from the command pa
     console.log(`# DOM smoke: ${marks.join(', ')}; screenshots in ${SHOTS}`);
   } catch (err) {
     await shotPage?.screenshot({ path: join(SHOTS, 'failure.png') }).catch(() => undefined);
-    throw new Error(`${(err as Error).message}\n(steps: ${marks.join(', ')}; screenshot ${join(SHOTS, 'failure.png')})`);
+    throw new Error(`${(err as Error).message}\n(steps: ${marks.join(', ')}; screenshot ${join(SHOTS, 'failure.png')})`, { cause: err });
   } finally {
     await browser?.close();
     await session?.stop();

@@ -13,7 +13,7 @@ import { QEMU_RULES } from '../../server/src/service/rules/qemu';
 import type { LanguageSettings } from '../../server/src/service/types';
 import '../../server/src/service/languageService';
 
-export const LIBVIRT_RULE_IDS = new Set([...SYNTAX_RULES, ...ENCRYPTION_RULES, ...VOLUME_RULES, ...DOMAIN_RULES, ...SECRET_RULES, ...QEMU_RULES].map((r) => r.id));
+export const LIBVIRT_RULE_IDS = new Set<string>([...SYNTAX_RULES, ...ENCRYPTION_RULES, ...VOLUME_RULES, ...DOMAIN_RULES, ...SECRET_RULES, ...QEMU_RULES].map((r) => r.id));
 
 export function onlyLibvirtRules(settings: LanguageSettings = {}): LanguageSettings {
   const severity: NonNullable<LanguageSettings['severity']> = {};

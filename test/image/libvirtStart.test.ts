@@ -1,11 +1,11 @@
 // Oracle for the image-aware checks (issue 7): start each domain for real — a session libvirtd
-// (qemu driver, uid 65534 when root, own XDG dirs; ../shared/reference/oracles.md §5.4) runs
+// (qemu driver, uid 65534 when root, own XDG dirs; test/oracle/libvirt.ts) runs
 // `virsh create` on qemu-img-made images, then destroys the VM. Every image warning that claims
 // "libvirt/qemu refuses" must match a refusal, every refusal must carry one of our warnings, and the
 // hazards (qemu starts, silently wrong) are shown to start.
 import assert from 'node:assert/strict';
 import { spawnSync, execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, test } from 'node:test';
@@ -15,7 +15,7 @@ import { makeQemuFixtures, type Fixtures } from './imageFixtures';
 import { probeEnv } from './imageEnvs';
 
 const UUID = '6b0c1b5e-1f3a-4c55-9a51-5a1e6e0b7c01';
-const MINE = new Set(IMAGE_RULES.map((r) => r.id));
+const MINE = new Set<string>(IMAGE_RULES.map((r) => r.id));
 let fx: Fixtures;
 let prefix: string[];
 let sess: string;

@@ -88,7 +88,7 @@ test('LUKS in qcow2: opens with the passphrase only; the <secret> XML is accepte
   const secret = readFileSync(r.secretXml!, 'utf8');
   assert.match(secret, new RegExp(`<uuid>${uuid}</uuid>`));
   assert.ok(secret.includes(`<volume>${out}</volume>`), secret);
-  // libvirt's secret driver (session libvirtd, oracles.md §5.4) takes it as written.
+  // libvirt's secret driver (session libvirtd, test/oracle/libvirt.ts) takes it as written.
   const lv = await SessionLibvirt.start();
   try {
     const v = await lv.defineSecret(secret);
@@ -188,7 +188,7 @@ test('wizard (no XML): writes a volume XML without errors and its image', async 
   const r = await create({ new: { name: 'wiz.qcow2', capacity: '32M', format: 'qcow2', encrypted: true }, output: out, passphrase: 'pw', writeSecretXml: true, iterTimeMs: 10 });
   assert.equal(r.xml, join(dir, 'wiz.xml'));
   const xml = readFileSync(r.xml!, 'utf8');
-  assert.match(xml, /<capacity unit='M'>32<\/capacity>/);
+  assert.match(xml, /<capacity unit="M">32<\/capacity>/);
   const d = await c.request<{ errors: unknown[]; encrypted: boolean; secretUuid: string }>('workspace/executeCommand', { command: 'libvirtVolume.describeVolume', arguments: [{ uri: pathToFileURL(r.xml!).href }] });
   assert.deepEqual(d.errors, []);
   assert.equal(d.encrypted, true);

@@ -58,7 +58,7 @@ test('settings: libvirtVersion from workspace/configuration, and didChangeConfig
   try {
     await c.initialize();
     c.open(URI, "<encryption format='luks-any'/>\n");
-    // luks-any arrived in libvirt 9.3.0 (libvirt-rules.md): an error when judged as 9.0.0.
+    // luks-any arrived in libvirt 9.3.0 (schemas/vocabulary.ts): an error when judged as 9.0.0.
     await c.until(() => c.diagnostics.get(URI)?.some((d) => d.code === 'encryption-format-unknown'), 10_000, 'version-dependent error');
     c.settings = { libvirtVolume: { libvirtVersion: '9.3.0' } };
     void c.conn.sendNotification('workspace/didChangeConfiguration', { settings: {} });

@@ -1,4 +1,4 @@
-// Our LUKS images judged by the real tools (oracles.md §2.4, §3, §4): qemu-io opens each one with
+// Our LUKS images judged by the real tools: qemu-io opens each one with
 // the right passphrase (write, then read back a pattern) and refuses a wrong one; the sectors qemu
 // wrote decrypt with our own modes/IV generators to the same pattern; cryptsetup luksDump shows
 // the header qemu would write and `--test-passphrase` unlocks the aes xts/cbc/ctr ones;

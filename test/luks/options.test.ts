@@ -1,6 +1,6 @@
 // schemas/luksOptions.ts without external tools: qemu's order of checks and messages (the same
 // messages are compared with qemu-img itself in luks.oracle.test.ts), LUKS1 layout figures
-// (oracles.md §2.4), iter-time parsing like qemu_strtou64, libvirt's <cipher>/<ivgen> mapping.
+// (measured with qemu-img 7.2), iter-time parsing like qemu_strtou64, libvirt's <cipher>/<ivgen> mapping.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -102,7 +102,7 @@ test('qcow2 providers: LUKS header area length; legacy AES only with the explici
   assert.match(aes.warning, /insecure/);
 });
 
-test('libvirt <cipher>/<ivgen> → qemu-img options (libvirt-rules.md §6.4)', () => {
+test('libvirt <cipher>/<ivgen> → qemu-img options (storage_util.c)', () => {
   assert.deepEqual(luksOptionsFromLibvirt(), {});
   assert.deepEqual(luksOptionsFromLibvirt({ name: 'aes', size: 256, mode: 'cbc', hash: 'sha256' }, { name: 'essiv', hash: 'sha256' }),
     { 'cipher-alg': 'aes-256', 'cipher-mode': 'cbc', 'hash-alg': 'sha256', 'ivgen-alg': 'essiv', 'ivgen-hash-alg': 'sha256' });

@@ -2,7 +2,7 @@
 // built by the test runner): qemu-io opens each image with the right passphrase and refuses a
 // wrong one; qemu-img info equals qemu-img's own image but for uuid, iterations and sizes that
 // depend on the run; qemu-img check is clean; the embedded LUKS header (cut out at the crypto
-// header extension's offset, oracles.md §4) passes cryptsetup luksDump / --test-passphrase.
+// header extension's offset) passes cryptsetup luksDump / --test-passphrase.
 // Legacy AES: refused without --allow-insecure-aes, byte-identical to qemu-img's with it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

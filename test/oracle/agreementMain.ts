@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   console.log(`\nOracle agreement: ${rows.length} generated volume documents (seeds ${seeds.join(',')}, ${perSeed} each), libvirt 9.0, dir pool, ${secs} s\n`);
   console.log(tableMarkdown(rows));
   const domainsPerSeed = num('--domains-per-seed', 100);
-  let drows: typeof rows = [];
+  const drows: typeof rows = [];
   if (domainsPerSeed > 0) {
     for (const scope of ['encryption', 'disk'] as const) {
       const t1 = Date.now();

@@ -1,6 +1,6 @@
 // Completion offers exactly the LUKS values qemu-img 7.2 accepts: every cipher name × size × mode
 // and essiv hash it offers creates an image; every QAPI value it leaves out is refused (or, for
-// 192-bit keys outside xts, makes qemu-img abort — oracles.md §8). The passphrase goes through a
+// 192-bit keys outside xts, makes qemu-img abort — docs/rules.md: cipher-qemu-abort). The passphrase goes through a
 // file, never the command line.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -31,7 +31,7 @@ async function qemuLuks(opts: Record<string, string>): Promise<[boolean, string]
         execFile('qemu-img', ['create', '-q', '-f', 'luks', '--object', `secret,id=sec0,file=${pw}`, '-o', o, file, '1M'], { timeout: 60_000 }, (err, _out, stderr) => resolve([!err, String(stderr).trim()]));
       });
       rmSync(file, { force: true });
-      // qemu's PBKDF benchmark is flaky under load (oracles.md §8): not a verdict, retry.
+      // qemu's PBKDF benchmark is flaky under load: not a verdict, retry.
       if (!r[0] && /accurate CPU usage/.test(r[1]) && attempt < 2) continue;
       return r;
     }

@@ -1,4 +1,4 @@
-// libvirt as an oracle (../shared/reference/oracles.md §5):
+// libvirt as an oracle:
 //  * parser layer: `virsh -c test:///default vol-create default-pool F` / `define F` — the test
 //    driver runs libvirt's real XML parsers (and generic domain validation) in-process, ~20 ms a call;
 //  * creation layer: a session libvirtd running the real storage driver (qemu-img, fallocate) and
@@ -260,6 +260,40 @@ export class SessionLibvirt {
         return { ok: true, message: '' };
       }
       return { ok: false, message: virshMessage(r.stderr) };
+    });
+  }
+
+  /** secret-define, then secret-dumpxml (libvirt's own formatting); the secret is undefined again. */
+  dumpSecret(text: string): Promise<OracleVerdict & { xml?: string }> {
+    return this.locks.with('secret', async () => {
+      const f = this.writeDoc(text);
+      const r = await this.virsh(['secret-define', f]);
+      rmSync(f, { force: true });
+      if (r.code !== 0) return { ok: false, message: virshMessage(r.stderr) };
+      const uuid = /Secret (\S+) created/.exec(r.stdout)?.[1];
+      if (uuid === undefined) throw new Error(`secret-define succeeded but named no secret: ${r.stdout}`);
+      const d = await this.virsh(['secret-dumpxml', uuid]);
+      await this.virsh(['secret-undefine', uuid]);
+      if (d.code !== 0) throw new Error(`secret-dumpxml ${uuid} failed: ${d.stderr}`);
+      return { ok: true, message: '', xml: d.stdout };
+    });
+  }
+
+  /** vol-create in the dir pool, then vol-dumpxml (libvirt's own formatting); the volume is deleted again. */
+  dumpVolume(text: string): Promise<OracleVerdict & { xml?: string }> {
+    const name = /<name>([^<]*)<\/name>/.exec(text)?.[1] ?? '';
+    return this.locks.with('vol:' + name, async () => {
+      const f = this.writeDoc(text);
+      const r = await this.virsh(['vol-create', 'p', f], 300_000);
+      rmSync(f, { force: true });
+      if (r.code !== 0) return { ok: false, message: virshMessage(r.stderr).split(this.pool).join('POOL') };
+      const created = /Vol ([\s\S]*?) created from /.exec(r.stdout)?.[1];
+      if (created === undefined) throw new Error(`vol-create succeeded but named no volume: ${r.stdout}`);
+      const d = await this.virsh(['vol-dumpxml', '--pool', 'p', created]);
+      const del = await this.virsh(['vol-delete', '--pool', 'p', created]);
+      if (d.code !== 0) throw new Error(`vol-dumpxml ${created} failed: ${d.stderr}`);
+      if (del.code !== 0) throw new Error(`could not delete volume ${created}: ${del.stderr}`);
+      return { ok: true, message: '', xml: d.stdout };
     });
   }
 

@@ -23,7 +23,7 @@ test("qcow → luks with a passphrase secret", () => {
   const after = fix(vol(`    <encryption format='qcow'/>`), 'volume-encryption-qcow-create');
   assert.equal(after, vol(`    <encryption format='luks'>\n      <secret type='passphrase' uuid='${FIXED_UUID}'/>\n    </encryption>`));
   const keep = fix(vol(`    <encryption format='default'>\n      <secret type='passphrase' uuid='0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f'/>\n    </encryption>`), 'volume-encryption-qcow-create');
-  assert.match(keep, /<encryption format='luks'>\n      <secret type='passphrase' uuid='0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f'\/>/);
+  assert.match(keep, /<encryption format='luks'>\n {6}<secret type='passphrase' uuid='0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f'\/>/);
 });
 
 test('add the missing cipher name / size (a size the cipher has)', () => {
@@ -115,7 +115,7 @@ test('create a <secret> document for a uuid no workspace secret defines', () => 
   assert.equal(actions[0].title, `Create a <secret> document for ${FIXED_UUID} (secret-enc.qcow2.xml)`);
   assert.deepEqual(actions[0].edit!.documentChanges![0], { kind: 'create', uri: 'file:///ws/vols/secret-enc.qcow2.xml', options: { overwrite: false, ignoreIfExists: false } });
   const created = (actions[0].edit!.documentChanges![1] as { edits: Array<{ newText: string }> }).edits[0].newText;
-  assert.equal(created, `<secret ephemeral='no' private='yes'>\n  <uuid>${FIXED_UUID}</uuid>\n  <description>passphrase of enc.qcow2</description>\n  <usage type='volume'>\n    <volume>/pool/enc.qcow2</volume>\n  </usage>\n</secret>\n`);
+  assert.equal(created, `<secret ephemeral="no" private="yes">\n  <uuid>${FIXED_UUID}</uuid>\n  <description>passphrase of volume enc.qcow2</description>\n  <usage type="volume">\n    <volume>/pool/enc.qcow2</volume>\n  </usage>\n</secret>\n`);
   // The new document is a valid secret with no diagnostics, and it satisfies the volume.
   assert.deepEqual(ls.doValidation(TextDocument.create('file:///ws/vols/secret-enc.qcow2.xml', 'xml', 1, created)), []);
   // Not offered when a workspace secret has the uuid, nor for quick-fix-only requests.

@@ -1,4 +1,4 @@
-// Domain disk encryption (libvirt-rules.md §2). Verdicts measured with libvirt 9.0: parser and
+// Domain disk encryption (rules/domain.ts). Verdicts measured with libvirt 9.0: parser and
 // domain validation with `virsh -c test:///default define`, the qemu driver's validation with a
 // session libvirtd (`qemu:///session define`), 26 disks agreeing.
 import { test } from 'node:test';

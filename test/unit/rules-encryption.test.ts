@@ -1,4 +1,4 @@
-// <encryption> rules (libvirt-rules.md §1), judged in a bare snippet and inside a volume. Every
+// <encryption> rules (rules/encryption.ts), judged in a bare snippet and inside a volume. Every
 // verdict here was measured with libvirt 9.0 (virsh -c test:///default vol-create, and the
 // session libvirtd's storage driver) unless a comment says otherwise.
 import { test } from 'node:test';

@@ -1,4 +1,4 @@
-// qemu-img's verdicts on what libvirt passes (libvirt-rules.md §6, §6.4): LUKS cipher values
+// qemu-img's verdicts on what libvirt passes (rules/qemu.ts): LUKS cipher values
 // (checked by schemas/luksOptions.ts), qcow2 compat/cluster/size (schemas/qcow2Options.ts), qed
 // limits. Each refusal was measured with qemu-img 7.2 through libvirt 9.0's storage driver.
 import { test } from 'node:test';

@@ -1,4 +1,4 @@
-// <volume> rules: parser (libvirt-rules.md §3) and creation per pool type (§4). Verdicts and
+// <volume> rules (rules/volume.ts): parser and creation per pool type. Verdicts and
 // messages measured with libvirt 9.0: `virsh -c test:///default vol-create` for the parser, the
 // session libvirtd's dir pool for creation (68 + 38 documents, all agreeing).
 import { test } from 'node:test';

@@ -4,10 +4,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { diagnose, extractMarkers } from '../helpers/check';
-import { WEAK_CRYPTO_RULES, weakChoices, weakCryptoLines, formatBytes, PLAIN_IV_LIMIT } from '../../schemas/weakCrypto';
+import { WEAK_CRYPTO_RULES, weakChoices, weakCryptoLines, PLAIN_IV_LIMIT } from '../../schemas/weakCrypto';
+import { formatBytes } from '../../server/src/common/bytes';
 import type { LanguageSettings } from '../../server/src/service/types';
 
-const MINE = new Set(WEAK_CRYPTO_RULES.map((r) => r.id));
+const MINE = new Set<string>(WEAK_CRYPTO_RULES.map((r) => r.id));
 
 /** Marked text → [code, marked span text] of this area's diagnostics, in document order. */
 function weak(marked: string, settings: LanguageSettings = {}): Array<[string, string]> {

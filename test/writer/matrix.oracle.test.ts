@@ -148,7 +148,7 @@ test('create matrix: same verdicts, messages and bytes as qemu-img 7.2', { skip,
         assert.equal(err.replace(advice, '').replace(/^libvirt-volume: /gm, 'qemu-img: ').replace(/\n$/, ''), q.stderr.replace(/\n$/, ''), 'stderr');
         assert.equal(out, q.stdout, 'stdout (Formatting line)');
         // Deliberate difference: qemu-img leaves a 0-byte file after refusing raw metadata
-        // preallocation (oracles.md §2.1); the writer leaves nothing.
+        // preallocation (measured with qemu-img 7.2); the writer leaves nothing.
         const leftQ = fs.readdirSync(qd).filter((f) => q.status === 0 || fs.statSync(join(qd, f)).size > 0 || f !== 'F').sort();
         const leftO = fs.readdirSync(od).sort();
         assert.deepEqual(leftO, leftQ, 'files left behind');

@@ -1,12 +1,13 @@
 // schemas/qcow2Options.ts without tools: qemu's size/number/bool syntax, option splitting, the
 // qcow2_co_create rule order, the Formatting line. Expected values are qemu-img 7.2's, measured
-// (oracles.md §2.1/§2.2 and the matrix in matrix.oracle.test.ts, which runs the real tool).
+// (the matrix in matrix.oracle.test.ts runs the real tool).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   checkCreate, checkQcow2Rules, compatVersion, maxQcow2Size, parseQemuBool, parseQemuNumber, parseQemuSize,
-  splitOptionString, validateClusterSize, QEMU_MESSAGES, type Qcow2Values,
+  validateClusterSize, QEMU_MESSAGES, type Qcow2Values,
 } from '../../schemas/qcow2Options';
+import { splitQemuOptions } from '../../server/src/common/qemuOpts';
 
 test('qemu_strtosz: suffixes, fractions, hex, rejections', () => {
   const ok = (s: string, v: bigint) => assert.deepEqual(parseQemuSize(s), { ok: true, value: v }, s);
@@ -31,8 +32,8 @@ test('QemuOpts numbers and booleans', () => {
 });
 
 test('option strings: ,, escapes a comma, a bare name means on', () => {
-  assert.deepEqual(splitOptionString('a=b,,c,d'), [{ name: 'a', value: 'b,c' }, { name: 'd', value: 'on' }]);
-  assert.deepEqual(splitOptionString('backing_file=x,,y.qcow2,compat=1.1'), [{ name: 'backing_file', value: 'x,y.qcow2' }, { name: 'compat', value: '1.1' }]);
+  assert.deepEqual(splitQemuOptions('a=b,,c,d'), [{ name: 'a', value: 'b,c' }, { name: 'd', value: 'on' }]);
+  assert.deepEqual(splitQemuOptions('backing_file=x,,y.qcow2,compat=1.1'), [{ name: 'backing_file', value: 'x,y.qcow2' }, { name: 'compat', value: '1.1' }]);
 });
 
 test('cluster size, compat and the size limit', () => {

@@ -1,5 +1,5 @@
 // `libvirt-volume create VOLUME.xml`: the image a libvirt <volume> describes, mapped to qemu-img
-// options as libvirt's storage driver maps them (libvirt-rules.md §6.4), byte-identical to what
+// options as libvirt's storage driver maps them (storage_util.c), byte-identical to what
 // qemu-img makes from that mapping; documents libvirt refuses are refused with the diagnostics.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -46,7 +46,7 @@ function parseArgs(args: string[]): Options | string {
       const v = value('--pool-type');
       if (!v || !(POOL_TYPES as string[]).includes(v)) return `invalid --pool-type '${v ?? ''}' (one of ${POOL_TYPES.join(', ')})`;
       o.settings.poolType = v as PoolType;
-    } else if (a === '--') o.paths.push(...args.slice(i + 1)), (i = args.length);
+    } else if (a === '--') { o.paths.push(...args.slice(i + 1)); i = args.length; }
     else if (a.startsWith('-') && a !== '-') return `unknown option '${a}'`;
     else o.paths.push(a);
   }

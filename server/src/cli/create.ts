@@ -9,7 +9,10 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createOptionList, QCOW2_CREATE_OPTIONS, RAW_CREATE_OPTIONS, splitOptionString, type CreateArgs, type CreateOptionDef } from '../../../schemas/qcow2Options';
+import {
+  createOptionList, QCOW2_CREATE_OPTIONS, RAW_CREATE_OPTIONS, type CreateArgs, type CreateOptionDef,
+} from '../../../schemas/qcow2Options';
+import { splitQemuOptions } from '../common/qemuOpts';
 import { NEWEST_LIBVIRT, POOL_TYPES, type PoolType } from '../../../schemas/vocabulary';
 import {
   createImage, planQemuCreate, preflight, type QcowEncryptionProvider, type WriteProgress,
@@ -98,7 +101,7 @@ function parse(argv: string[]): Parsed {
   }
   p.args.options = options;
   p.args.format = format ?? 'raw';
-  if (options.some((o) => splitOptionString(o).some((x) => x.name === 'help' || x.name === '?'))) {
+  if (options.some((o) => splitQemuOptions(o).some((x) => x.name === 'help' || x.name === '?'))) {
     p.help = true;
     p.args.filename = pos[0] ?? '';
     return p;

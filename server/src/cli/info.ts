@@ -5,24 +5,17 @@
 import { nodeProbeIO } from '../writer/nodeIO';
 import { probeImage, type ProbedImage } from '../writer/probe';
 import { weakChoices } from '../../../schemas/weakCrypto';
+import { qemuSizeText } from '../common/bytes';
 
 export const USAGE = `info [--json] FILE...
   Show what an image file's header says: format, virtual size, cluster size, compat, features,
   backing file and format, external data file, encryption (LUKS cipher, mode, hash, key slots).
   --json   print the facts as JSON (one object, or an array for several files)`;
 
-function human(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
-  return i === 0 ? `${n} B` : `${Number.isInteger(v) ? v : v.toFixed(3).replace(/\.?0+$/, '')} ${units[i]}`;
-}
-
 export function infoLines(file: string, f: ProbedImage): string[] {
   const out = [`image: ${file}`, `file format: ${f.format}`];
-  if (f.virtualSize !== undefined) out.push(`virtual size: ${human(f.virtualSize)} (${f.virtualSize} bytes)`);
-  out.push(`file length: ${human(f.fileSize)} (${f.fileSize} bytes)`);
+  if (f.virtualSize !== undefined) out.push(`virtual size: ${qemuSizeText(f.virtualSize)} (${f.virtualSize} bytes)`);
+  out.push(`file length: ${qemuSizeText(f.fileSize)} (${f.fileSize} bytes)`);
   if (f.clusterSize !== undefined) out.push(`cluster_size: ${f.clusterSize}`);
   if (f.backingFile !== undefined) out.push(`backing file: ${f.backingFile}`);
   if (f.backingFormat !== undefined) out.push(`backing file format: ${f.backingFormat}`);

@@ -9,12 +9,16 @@
 import { randomUUID } from 'node:crypto';
 import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { ErrorCodes, LSPErrorCodes, ResponseError, type CancellationToken, type WorkDoneProgressReporter } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { DiagnosticSeverity } from 'vscode-languageserver-types';
 import { attrValue, path as xpath, textContent } from '../service/xmlModel';
+import { renderXml } from '../service/xmlDom';
+import { formatBytes } from '../common/bytes';
+import { uriToPath as fileUriPath } from '../service/imageRefs';
+import { volumeSecretXml } from '../service/secrets';
 import { INSECURE_AES_WARNING } from '../../../schemas/luksOptions';
 import { isLegacyAes } from '../writer/volumeXml';
 import type { ServerState } from './server';
@@ -76,7 +80,8 @@ export interface CreateVolumeResult {
 
 const UNITS: Record<string, number> = { b: 1, bytes: 1, k: 2 ** 10, kib: 2 ** 10, kb: 1e3, m: 2 ** 20, mib: 2 ** 20, mb: 1e6, g: 2 ** 30, gib: 2 ** 30, gb: 1e9, t: 2 ** 40, tib: 2 ** 40, tb: 1e12, p: 2 ** 50, pib: 2 ** 50, pb: 1e15, e: 2 ** 60, eib: 2 ** 60, eb: 1e18 };
 
-const uriToPath = (uri: string) => (uri.startsWith('file:') ? fileURLToPath(uri) : uri);
+/** A document's file path (service/imageRefs.ts uriToPath); other URIs are taken as paths as they are. */
+const uriToPath = (uri: string) => fileUriPath(uri) ?? uri;
 
 function loadDocument(state: ServerState, uri: string): TextDocument {
   const open = state.documents.get(uri);
@@ -130,8 +135,6 @@ export function describeVolume(state: ServerState, uri: string): VolumeDescripti
   };
 }
 
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/'/g, '&apos;');
-
 /** Capacity text like "10G" or "512 MiB" → [value, unit] for `<capacity unit=…>`. */
 function parseCapacity(text: string): [string, string] {
   const m = /^(\d+)\s*([a-zA-Z]*)$/.exec(text.trim());
@@ -139,38 +142,31 @@ function parseCapacity(text: string): [string, string] {
   return [m[1], m[2] ? (m[2].length === 1 ? m[2].toUpperCase() : m[2]) : 'bytes'];
 }
 
-/** The volume XML of the wizard: what `virsh vol-create` takes for a dir pool. */
+/**
+ * The volume XML of the wizard: what `virsh vol-create` takes for a dir pool, with the target's
+ * elements in the order libvirt's virStorageVolTargetDefFormat (storage_conf.c) writes them.
+ */
 export function newVolumeXml(v: NewVolume, imagePath: string, secretUuid?: string): string {
   const [value, unit] = parseCapacity(v.capacity);
-  const lines = [
-    '<volume>',
-    `  <name>${esc(v.name)}</name>`,
-    `  <capacity unit='${unit}'>${value}</capacity>`,
-    '  <target>',
-    `    <path>${esc(imagePath)}</path>`,
-    `    <format type='${v.format}'/>`,
-  ];
-  // compat 1.1 explicitly: before libvirt 10.2 a missing <compat> meant qcow2 v2 (libvirt-rules.md).
-  if (v.format === 'qcow2') lines.push('    <compat>1.1</compat>');
-  if (v.encrypted) {
-    lines.push("    <encryption format='luks'>", `      <secret type='passphrase' uuid='${secretUuid}'/>`, '    </encryption>');
-  }
-  lines.push('  </target>', '</volume>', '');
-  return lines.join('\n');
-}
-
-/** libvirt `<secret>` for a volume's passphrase: `virsh secret-define F`, then `virsh secret-set-value UUID --file PASS`. */
-export function secretXml(uuid: string, volumePath: string, name?: string): string {
-  return [
-    "<secret ephemeral='no' private='yes'>",
-    `  <description>passphrase of volume ${esc(name ?? basename(volumePath))}</description>`,
-    `  <uuid>${uuid}</uuid>`,
-    "  <usage type='volume'>",
-    `    <volume>${esc(volumePath)}</volume>`,
-    '  </usage>',
-    '</secret>',
-    '',
-  ].join('\n');
+  const encryption = v.encrypted && {
+    name: 'encryption', attrs: { format: 'luks' },
+    children: [{ name: 'secret', attrs: { type: 'passphrase', uuid: secretUuid } }],
+  };
+  return renderXml({
+    name: 'volume', children: [
+      { name: 'name', text: v.name },
+      { name: 'capacity', attrs: { unit }, text: value },
+      {
+        name: 'target', children: [
+          { name: 'path', text: imagePath },
+          { name: 'format', attrs: { type: v.format } },
+          encryption,
+          // compat 1.1 explicitly: before libvirt 10.2 a missing <compat> meant qcow2 v2 (rule volume-compat-default).
+          v.format === 'qcow2' && { name: 'compat', text: '1.1' },
+        ],
+      },
+    ],
+  });
 }
 
 const existsMessage = (path: string) => `${path} exists (pass force to replace it)`;
@@ -307,14 +303,16 @@ export async function createVolume(state: ServerState, p: CreateVolumeParams, to
         const now = Date.now();
         if (now - last < 100 && done < total) return;
         last = now;
-        workDone.report(total ? Math.floor((done / total) * 100) : 0, message ?? `${basename(output)}: ${fmtBytes(done)} of ${fmtBytes(total)}`);
+        const text = message ?? `${basename(output)}: ${formatBytes(done)} of ${formatBytes(total)}`;
+        workDone.report(total ? Math.floor((done / total) * 100) : 0, text);
       },
       workDone.token ? anyToken(token, workDone.token) : token,
     );
     if (p.new) await writeTextFile(xmlPath!, xmlText, force);
     if (p.new) writtenXml = xmlPath;
     if (secretPath) {
-      await writeTextFile(secretPath, secretXml(desc.secretUuid!, desc.targetPath ?? output, desc.name), force);
+      const volPath = desc.targetPath ?? output;
+      await writeTextFile(secretPath, volumeSecretXml(desc.secretUuid!, volPath, desc.name ?? basename(volPath)), force);
     }
     state.log(`Create Volume: wrote ${output} (${format}) in ${Date.now() - t0} ms`);
     return { image: output, format, xml: writtenXml, secretXml: secretPath, secretUuid: desc.encrypted ? desc.secretUuid : undefined, ms: Date.now() - t0 };
@@ -328,11 +326,4 @@ function describeDoc(state: ServerState, doc: TextDocument): VolumeDescription {
   // Not open and not on disk yet: validate the generated text directly.
   const fake: ServerState = { ...state, documents: { get: (u: string) => (u === uri ? doc : state.documents.get(u)) } as ServerState['documents'] };
   return describeVolume(fake, uri);
-}
-
-function fmtBytes(n: number): string {
-  const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
-  return `${n.toFixed(i ? 1 : 0)} ${u[i]}`;
 }

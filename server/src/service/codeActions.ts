@@ -22,7 +22,7 @@ export function doCodeActions(fc: FeatureContext, range: Range, context: CodeAct
     if (!t) continue;
     const data = (d.data && typeof d.data === 'object' ? d.data : {}) as Record<string, unknown>;
     const x: FixInput = { fc, d, data, t, uuid };
-    let fixes: Fix[] = [];
+    const fixes: Fix[] = [];
     try {
       const fixers = FIXERS[d.code];
       if (fixers) for (const f of fixers) fixes.push(...f(x));

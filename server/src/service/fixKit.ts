@@ -110,34 +110,6 @@ export const removeTarget = (title: string): Fixer => ({ t }) => {
   return [{ title, preferred: true, apply: (ed) => ed.removeElement(t.el) }];
 };
 
-/** Levenshtein distance (small strings). */
-export function distance(a: string, b: string): number {
-  const dp = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = dp[0];
-    dp[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = dp[j];
-      dp[j] = Math.min(dp[j] + 1, dp[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return dp[b.length];
-}
-
-/** The closest candidate (case-insensitive match first), when it is close enough to be a typo. */
-export function nearest(value: string, candidates: string[]): string | undefined {
-  const ci = candidates.find((c) => c.toLowerCase() === value.toLowerCase());
-  if (ci) return ci;
-  let best: string | undefined;
-  let bd = Infinity;
-  for (const c of candidates) {
-    const d = distance(value.toLowerCase(), c.toLowerCase());
-    if (d < bd) { bd = d; best = c; }
-  }
-  return best !== undefined && bd <= Math.max(2, Math.floor(value.length / 2)) ? best : undefined;
-}
-
 /** Replaces the value/text at the diagnostic with data.replacement (and offers data.values). */
 export const replaceValue: Fixer = ({ t, data }) => {
   if (t.on !== 'attrValue' && t.on !== 'text') return [];

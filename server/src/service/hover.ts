@@ -1,9 +1,10 @@
 // Hover: for elements, attributes and values, what they mean, the values allowed here, the
 // default, the libvirt version that brought them, the documentation link and, for cipher/ivgen,
-// the qemu-img option the value becomes (libvirt-rules.md §6.4).
+// the qemu-img option the value becomes (storage_util.c storageBackendBuildQemuImgEncriptionOpts).
 import { MarkupKind, type Hover, type Position } from 'vscode-languageserver-types';
 import type { AttrDef, ElementDef } from '../../../schemas/elements';
 import { compareVersions, unitMultiplier } from '../../../schemas/vocabulary';
+import { formatBytes } from '../common/bytes';
 import type { FeatureContext } from './featureContext';
 import { cursorAt } from './cursor';
 import { imageHover } from './imageSummary';
@@ -59,8 +60,8 @@ export function doHover(fc: FeatureContext, position: Position): Hover | null {
 
 /**
  * The qemu-img command line libvirt's storage driver builds for an encrypted volume
- * (storage_util.c storageBackendCreateQemuImgOpts / …BuildQemuImgEncriptionOpts, libvirt-rules.md
- * §6.4), shown on the <encryption>, <cipher> and <ivgen> of a volume with format luks.
+ * (storage_util.c storageBackendCreateQemuImgOpts / …BuildQemuImgEncriptionOpts), shown on the
+ * <encryption>, <cipher> and <ivgen> of a volume with format luks.
  */
 function qemuImgCommand(el: XmlElement, version: string): string | undefined {
   const enc = el.name === 'encryption' ? el : el.parent?.name === 'encryption' ? el.parent : undefined;
@@ -171,7 +172,8 @@ function textHover(fc: FeatureContext, el: XmlElement, def: ElementDef, value: s
   }
   if ((el.name === 'capacity' || el.name === 'allocation' || el.name === 'physical' || el.name === 'clusterSize') && /^\+?\d+$/.test(value)) {
     const bytes = scaledBytes(value, attrValue(el, 'unit'));
-    if (bytes !== undefined) parts.push(`= ${bytes.toLocaleString('en-US')} bytes${bytes >= 1024n ? ` (${human(bytes)})` : ''}.`);
+    const iec = bytes !== undefined && bytes >= 1024n ? ` (${formatBytes(bytes)})` : '';
+    if (bytes !== undefined) parts.push(`= ${bytes.toLocaleString('en-US')} bytes${iec}.`);
   }
   parts.push(...sinceDoc(term?.since ?? def.since, term?.doc ?? def.doc));
   return parts.join('\n\n');
@@ -180,12 +182,4 @@ function textHover(fc: FeatureContext, el: XmlElement, def: ElementDef, value: s
 function scaledBytes(value: string, unit: string | undefined): bigint | undefined {
   const mult = unitMultiplier(unit ?? '');
   return mult === undefined ? undefined : BigInt(value.replace(/^\+/, '')) * mult;
-}
-
-function human(b: bigint): string {
-  const units = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
-  let v = Number(b);
-  let i = -1;
-  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
-  return `${Number.isInteger(v) ? v : v.toFixed(2)} ${units[i]}`;
 }

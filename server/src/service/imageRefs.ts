@@ -34,7 +34,7 @@ export interface ImageRef {
 
 function declared(formatEl: XmlElement | undefined, fallback: string | undefined): DeclaredFormat | undefined {
   const a = attr(formatEl, 'type');
-  // virXPathString: an empty type counts as missing (libvirt-rules.md §0).
+  // virXPathString: an empty type counts as missing (libvirt's util/virxml.c).
   if (a?.value) return { value: a.value, span: a.valueSpan, implicit: false };
   return fallback === undefined ? undefined : { value: fallback, span: undefined, implicit: true };
 }

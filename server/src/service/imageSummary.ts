@@ -2,7 +2,8 @@
 // (format, virtual size, allocation, cluster size, compat, encryption, backing chain), read
 // through env.imageFacts. The formatter is pure; imageHover() finds the path under the cursor.
 import type { Hover } from 'vscode-languageserver-types';
-import { formatBytes, weakChoices } from '../../../schemas/weakCrypto';
+import { weakChoices } from '../../../schemas/weakCrypto';
+import { qemuSizeText } from '../common/bytes';
 import { imageRefAt, ImageReader, resolveImagePath, type Chain } from './imageRefs';
 import type { ImageFacts, LanguageSettings, ServiceEnvironment } from './types';
 import type { LineIndex, XmlDocument } from './xmlModel';
@@ -54,7 +55,7 @@ export function luksFacts(f: ImageFacts): LuksFacts | undefined {
 }
 
 function sizeText(n: number): string {
-  return n < 1024 ? `${n} B` : `${formatBytes(n)} (${n} bytes)`;
+  return n < 1024 ? `${n} B` : `${qemuSizeText(n)} (${n} bytes)`;
 }
 
 function baseName(p: string): string {
@@ -67,7 +68,7 @@ export function imageInfoLines(path: string, f: ImageFacts): string[] {
   const virtual = num(f.virtualSize);
   if (virtual !== undefined) lines.push(`virtual size: ${sizeText(virtual)}`);
   const alloc = num(f.actualSize ?? f.allocation ?? f.diskSize);
-  if (alloc !== undefined) lines.push(`disk size: ${formatBytes(alloc)}`);
+  if (alloc !== undefined) lines.push(`disk size: ${qemuSizeText(alloc)}`);
   const cluster = num(f.clusterSize);
   if (cluster !== undefined) lines.push(`cluster_size: ${cluster}`);
   if (f.backingFile) lines.push(`backing file: ${f.backingFile}`);

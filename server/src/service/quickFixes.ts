@@ -6,9 +6,10 @@ import type { XmlEditor } from './xmlEdits';
 import { attr, attrValue, childElements, firstChild, path, textContent, textSpan, type XmlElement } from './xmlModel';
 import { attrDefOf, resolveValues } from './values';
 import {
-  addSecret, encryptionOf, insertData, nearest, removeTarget, replaceValue, secretXml, toLuks, useLuks, workspaceCandidates,
+  addSecret, encryptionOf, insertData, removeTarget, replaceValue, secretXml, toLuks, useLuks, workspaceCandidates,
   type Fix, type FixInput, type Fixer, type Target,
 } from './fixKit';
+import { nearest } from '../common/strings';
 
 // ---- rule-specific fixers ----
 

@@ -5,7 +5,7 @@
 import { CodeActionKind, type CodeAction } from 'vscode-languageserver-types';
 import type { FeatureContext } from './featureContext';
 import { cursorAt } from './cursor';
-import { normaliseUuid, secretInfoOf, secretsByUuid } from './secrets';
+import { normaliseUuid, secretInfoOf, secretsByUuid, volumeSecretXml } from './secrets';
 import { attrValue, path, textContent, type XmlElement } from './xmlModel';
 
 function rootOf(el: XmlElement): XmlElement {
@@ -27,8 +27,6 @@ function volumeFacts(enc: XmlElement): { path: string; name: string } {
   return { name: file.split('/').pop() || 'disk', path: file || '/var/lib/libvirt/images/disk' };
 }
 
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
-
 export function createSecretDocumentAction(fc: FeatureContext, offset: number): CodeAction | undefined {
   const c = cursorAt(fc.parsed.xml, offset);
   if (c.kind !== 'attributeValue' || c.attribute.name !== 'uuid' || c.element.name !== 'secret' || c.element.parent?.name !== 'encryption') return undefined;
@@ -39,16 +37,7 @@ export function createSecretDocumentAction(fc: FeatureContext, offset: number): 
   const { name, path: volPath } = volumeFacts(c.element.parent);
   const dir = fc.document.uri.slice(0, fc.document.uri.lastIndexOf('/') + 1);
   const uri = `${dir}secret-${encodeURIComponent(name.replace(/[^A-Za-z0-9._-]+/g, '_'))}.xml`;
-  const text = [
-    `<secret ephemeral='no' private='yes'>`,
-    `  <uuid>${uuid}</uuid>`,
-    `  <description>passphrase of ${esc(name)}</description>`,
-    `  <usage type='volume'>`,
-    `    <volume>${esc(volPath)}</volume>`,
-    `  </usage>`,
-    `</secret>`,
-    '',
-  ].join('\n');
+  const text = volumeSecretXml(uuid, volPath, name);
   return {
     title: `Create a <secret> document for ${uuid} (${uri.slice(dir.length)})`,
     kind: CodeActionKind.Refactor,

@@ -2,6 +2,23 @@
 // definition/references and the workspace rules. Pure: text in, data out.
 import type { SecretInfo, SecretUse } from './types';
 import { LineIndex, attr, parseXml, path, textContent, textSpan, walkElements, type XmlDocument } from './xmlModel';
+import { renderXml } from './xmlDom';
+
+/**
+ * The `<secret>` document that holds a volume's passphrase (`virsh secret-define F`, then
+ * `secret-set-value`): persistent, private, usage volume = the volume's path so that lookups by
+ * usage find it (virsecret.c). Elements in the order libvirt's virSecretDefFormat (secret_conf.c)
+ * writes them: uuid, description, usage.
+ */
+export function volumeSecretXml(uuid: string, volumePath: string, volumeName: string): string {
+  return renderXml({
+    name: 'secret', attrs: { ephemeral: 'no', private: 'yes' }, children: [
+      { name: 'uuid', text: uuid },
+      { name: 'description', text: `passphrase of volume ${volumeName}` },
+      { name: 'usage', attrs: { type: 'volume' }, children: [{ name: 'volume', text: volumePath }] },
+    ],
+  });
+}
 
 /**
  * The canonical 8-4-4-4-12 lower-case form of a uuid as libvirt's liberal parser reads it
@@ -25,11 +42,6 @@ export function normaliseUuid(raw: string | undefined): string | undefined {
   for (; i < raw.length; i++) if (!ws(raw[i])) return undefined;
   hex = hex.toLowerCase();
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
-
-/** True when the uuid is in one of the two forms libvirt's RNG accepts (basictypes.rng UUID). */
-export function isStrictUuid(s: string): boolean {
-  return /^[0-9a-fA-F]{32}$/.test(s) || /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(s);
 }
 
 /** A fresh random v4 uuid: the injected generator, else Web Crypto, else Math.random (tests only). */

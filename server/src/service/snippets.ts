@@ -1,7 +1,7 @@
 // Whole-block snippets: LUKS <encryption> with a fresh secret uuid, complete raw / qcow2 /
 // encrypted volumes and a volume-usage <secret>. Bodies leave out the leading `<` (completion adds
 // it when the user has not typed it). Every body is accepted by `virsh vol-create` / `define` /
-// `secret-define` as written (test/oracle/snippets.test.ts).
+// `secret-define` as written (test/oracle/quickFixes.test.ts).
 import type { XmlElement } from './xmlModel';
 
 export interface Snippet {

@@ -4,19 +4,25 @@ import type { PoolType } from '../../../schemas/vocabulary';
 
 export type Severity = 'error' | 'warning' | 'information' | 'hint';
 
-/** Where libvirt enforces a rule (libvirt-rules.md §0), plus this project's own layers. */
-export type Layer =
-  | 'SYNTAX'    // XML well-formedness (libxml2)
-  | 'PARSE'     // libvirt's XML parser
-  | 'RNG'       // libvirt's RelaxNG schema only (virt-xml-validate, --validate)
-  | 'CREATE'    // storage driver at vol-create
-  | 'DEF-VAL'   // generic domain validation at define
-  | 'QEMU-VAL'  // qemu driver validation at define/start
-  | 'QEMU-IMG'  // qemu-img refusing the values libvirt passes on
-  | 'RUNTIME'   // secret lookup, VM start
-  | 'LINT'      // libvirt accepts; a trap, a deprecation or a weak choice
-  | 'IMAGE'     // what the image file on disk says
-  | 'WORKSPACE';// cross-file facts (secrets in the workspace)
+/**
+ * Where libvirt enforces a rule (the stage of libvirt or qemu whose refusal the rule reports), plus
+ * this project's own layers. docs/rules.md prints these descriptions.
+ */
+export const LAYERS = {
+  SYNTAX: 'XML well-formedness (libxml2)',
+  PARSE: "libvirt's XML parser",
+  RNG: "libvirt's RelaxNG schema only (virt-xml-validate, --validate)",
+  CREATE: 'storage driver at vol-create',
+  'DEF-VAL': 'generic domain validation at define',
+  'QEMU-VAL': 'qemu driver validation at define/start',
+  'QEMU-IMG': 'qemu-img refusing the values libvirt passes on',
+  RUNTIME: 'secret lookup, VM start',
+  LINT: 'libvirt accepts; a trap, a deprecation or a weak choice',
+  IMAGE: 'what the image file on disk says',
+  WORKSPACE: 'cross-file facts (secrets in the workspace)',
+} as const;
+
+export type Layer = keyof typeof LAYERS;
 
 export interface RuleDef {
   /** Stable id, kebab-case; used as Diagnostic.code and in severity overrides. */
@@ -30,7 +36,7 @@ export interface RuleDef {
   until?: string;
   /** Documentation link (Diagnostic.codeDescription.href). */
   doc: string;
-  /** Id in ../shared/reference/libvirt-rules.md (or qemu source) this rule implements. */
+  /** Tag of the libvirt or qemu check this rule implements (rules implementing one check share it). */
   ref?: string;
 }
 

@@ -60,7 +60,7 @@ function qemuPrefix(el: XmlElement): string {
   return fmt === 'qcow2' ? 'encrypt.' : '';
 }
 
-/** The qemu-img option an encryption attribute value becomes (libvirt-rules.md §6.4), if any. */
+/** The qemu-img option an encryption attribute value becomes (storage_util.c), if any. */
 export function qemuOptionFor(el: XmlElement, attrName: string, value: string): string | undefined {
   const p = qemuPrefix(el);
   if (el.name === 'cipher') {

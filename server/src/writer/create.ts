@@ -10,7 +10,7 @@
 // Paths: a relative image name is resolved against `cwd`. A relative backing file is resolved
 // against the image's folder (as qemu does when it opens it). A relative data_file is resolved
 // against the image's folder too — qemu 7.2 resolves it against the current directory at create
-// and open time (oracles.md §2.2), which breaks as soon as the image is used from elsewhere; the
+// and open time (measured), which breaks as soon as the image is used from elsewhere; the
 // name is stored in the header as given either way, so qemu finds it when run from that folder.
 import { dirname, isAbsolute, resolve } from 'node:path';
 import {

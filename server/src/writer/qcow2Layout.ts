@@ -88,7 +88,7 @@ class Ranges {
 
   add(a: number, b: number): void {
     if (a >= b) return;
-    let i = this.upper(a - 1); // first range with end ≥ a (touching merges)
+    const i = this.upper(a - 1); // first range with end ≥ a (touching merges)
     let ns = a, ne = b;
     let j = i;
     while (j < this.s.length && this.s[j] <= b) {
@@ -103,7 +103,7 @@ class Ranges {
   remove(a: number, b: number): void {
     if (a >= b) return;
     const outS: number[] = [], outE: number[] = [];
-    let i = this.upper(a);
+    const i = this.upper(a);
     let j = i;
     while (j < this.s.length && this.s[j] < b) {
       if (this.s[j] < a) { outS.push(this.s[j]); outE.push(a); }
@@ -405,7 +405,7 @@ class Qcow2Allocator {
       } else {
         hostCluster = Math.floor(clusterOffset / this.cs);
         n = this.allocClustersAt(hostCluster, n);
-        if (n === 0) { cur = 0; break; }
+        if (n === 0) break; // qemu zeroes cur_bytes here; nothing reads it after the loop
       }
       this.link(gc, hostCluster, n);
       this.lastDataHost = hostCluster + n - 1;

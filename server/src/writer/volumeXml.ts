@@ -4,16 +4,14 @@
 import { parseQemuSize, type CreateArgs } from '../../../schemas/qcow2Options';
 import { compareVersions, unitMultiplier } from '../../../schemas/vocabulary';
 import { attrValue, firstChild, parseXml, textContent } from '../service/xmlModel';
-import { splitQemuOpts } from './luks/secrets';
+import { splitQemuOptions } from '../common/qemuOpts';
 
 /** `-o a=b,c=d` (qemu's QemuOpts syntax, `,,` escapes a comma); later occurrences win. */
 export function parseQemuImgOptions(list: string[]): Map<string, string> {
   const m = new Map<string, string>();
   for (const s of list) {
-    for (const part of splitQemuOpts(s)) {
-      if (!part) continue;
-      const eq = part.indexOf('=');
-      m.set(eq < 0 ? part : part.slice(0, eq), eq < 0 ? 'on' : part.slice(eq + 1));
+    for (const { name, value } of splitQemuOptions(s)) {
+      if (name || value !== 'on') m.set(name, value); // an empty part (`,a`) is no option
     }
   }
   return m;
@@ -26,7 +24,7 @@ export function parseSize(s: string): number | undefined {
 }
 
 // VOLUME.xml → qemu-img arguments, as libvirt's storage driver maps them (storage_util.c
-// storageBackendCreateQemuImgOpts / storageBackendBuildQemuImgEncriptionOpts; libvirt-rules.md §6.4).
+// storageBackendCreateQemuImgOpts / storageBackendBuildQemuImgEncriptionOpts).
 
 export interface XmlMapping {
   args: CreateArgs;

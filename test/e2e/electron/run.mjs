@@ -1,6 +1,6 @@
 // For people with a desktop: the same inner suite (../suite/extension.spec.js) in a downloaded
 // VS Code through @vscode/test-electron. Not part of `npm test` and not in devDependencies: it
-// downloads VS Code, which an offline machine cannot (../shared/reference/vscode-clients.md §1);
+// downloads VS Code, which an offline machine cannot;
 // the real-editor coverage in CI is code-server (test/e2e/vscode.test.ts).
 //   npm install --no-save @vscode/test-electron mocha@11 && npm run build
 //   node test/e2e/electron/run.mjs            (xvfb-run -a node … on a headless Linux)

@@ -1,4 +1,4 @@
-// Rules of domain <disk> encryption (libvirt-rules.md §2): the parser (domain_conf.c), generic
+// Rules of domain <disk> encryption: the parser (domain_conf.c), generic
 // validation (domain_validate.c) and the qemu driver's validation (qemu_domain.c
 // qemuDomainValidateStorageSource, qemu_validate.c), assuming a current qemu with every
 // capability. Ids are stable: never rename one.
@@ -7,7 +7,7 @@ import { DOC } from '../../../../schemas/vocabulary';
 
 const D = DOC.domainDisk;
 
-export const DOMAIN_RULES: RuleDef[] = [
+export const DOMAIN_RULES = [
   { id: 'disk-encryption-both', severity: 'error', layer: 'PARSE', ref: 'DENC-BOTH', message: 'unsupported configuration: an <encryption> definition already found for disk source', doc: D },
   { id: 'disk-encryption-cipher', severity: 'error', layer: 'DEF-VAL', ref: 'DENC-CIPHER', message: 'unsupported configuration: supplying <cipher> for domain disk definition is unnecessary', doc: D },
   { id: 'disk-encryption-lun', severity: 'error', layer: 'DEF-VAL', ref: 'DENC-LUN', message: "unsupported configuration: disk device 'lun' doesn't support encryption", doc: D },
@@ -221,4 +221,4 @@ export const DOMAIN_RULES: RuleDef[] = [
       " format", doc: D,
   },
   { id: 'disk-encryption-legacy-location', severity: 'hint', layer: 'LINT', ref: 'DENC-LOCATION', since: '3.9.0', message: 'The <encryption> of a disk belongs in its <source> since libvirt 3.9.0; the <disk>-level place is the legacy one.', doc: D },
-];
+] as const satisfies readonly RuleDef[];

@@ -1,12 +1,13 @@
-// Rules of the <encryption> element (libvirt-rules.md §1), shared by volumes, domain disks and
-// bare snippets. Messages carry libvirt's prefix ("XML error: ", "unsupported configuration: ").
+// Rules of the <encryption> element (storage_encryption_conf.c virStorageEncryptionParseNode),
+// shared by volumes, domain disks and bare snippets. Messages carry libvirt's prefix ("XML error: ",
+// "unsupported configuration: ").
 // Ids are stable (quick fixes and severity overrides key on them): never rename one.
 import type { RuleDef } from '../types';
 import { DOC } from '../../../../schemas/vocabulary';
 
 const E = DOC.storageEncryption;
 
-export const ENCRYPTION_RULES: RuleDef[] = [
+export const ENCRYPTION_RULES = [
   // storage_encryption_conf.c virStorageEncryptionParseNode: virXPathString treats '' as missing.
   { id: 'encryption-format-required', severity: 'error', layer: 'PARSE', ref: 'ENC-FORMAT-REQUIRED', message: 'XML error: unknown volume encryption format', doc: E },
   { id: 'encryption-format-unknown', severity: 'error', layer: 'PARSE', ref: 'ENC-FORMAT-ENUM', message: 'unsupported configuration: unknown volume encryption format type {format}', doc: E },
@@ -42,4 +43,4 @@ export const ENCRYPTION_RULES: RuleDef[] = [
   // Unknown elements/attributes: ignored by every parser, rejected by the schema.
   { id: 'unknown-element', severity: 'warning', layer: 'RNG', ref: 'ENC-UNKNOWN-CHILD', message: 'Unknown element <{element}> in <{parent}>: libvirt ignores it and the schema rejects it.', doc: E },
   { id: 'unknown-attribute', severity: 'warning', layer: 'RNG', ref: 'ENC-UNKNOWN-CHILD', message: "Unknown attribute '{attribute}' on <{element}>: libvirt ignores it and the schema rejects it.", doc: E },
-];
+] as const satisfies readonly RuleDef[];

@@ -8,7 +8,7 @@ import { DOC } from '../../../../schemas/vocabulary';
 const BACKING_KB = 'https://libvirt.org/kbase/backing_chains.html';
 const PROBING = 'https://libvirt.org/kbase/backing_chains.html#vm-refuses-to-start-due-to-misconfigured-backing-store-format';
 
-export const IMAGE_RULES: RuleDef[] = [
+export const IMAGE_RULES = [
   // qemu opens the file with the declared driver (block.c bdrv_open with an explicit format);
   // declared raw over a formatted file is the format-probing hazard (qemu docs, "raw" images).
   { id: 'image-format-mismatch', severity: 'warning', layer: 'IMAGE', message: "declared format '{declared}', but {file} is a {actual} image{detail}", doc: PROBING },
@@ -30,4 +30,4 @@ export const IMAGE_RULES: RuleDef[] = [
   // libvirt 9.0 at start: "internal error: backing store for PATH is self-referential or too
   // deeply nested" (measured); qemu-img info --backing-chain refuses it too.
   { id: 'image-backing-loop', severity: 'warning', layer: 'IMAGE', message: 'backing chain loops: {chain}; libvirt refuses to start a VM on it (backing store is self-referential)', doc: BACKING_KB },
-];
+] as const satisfies readonly RuleDef[];

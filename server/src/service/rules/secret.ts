@@ -5,7 +5,7 @@ import { DOC } from '../../../../schemas/vocabulary';
 
 const S = DOC.secret;
 
-export const SECRET_RULES: RuleDef[] = [
+export const SECRET_RULES = [
   // virStringParseYesNo: exactly "yes" or "no" ('' counts as absent through virXPathString).
   { id: 'secret-ephemeral-invalid', severity: 'error', layer: 'PARSE', message: "XML error: invalid value of 'ephemeral'", doc: S },
   { id: 'secret-private-invalid', severity: 'error', layer: 'PARSE', message: "XML error: invalid value of 'private'", doc: S },
@@ -16,4 +16,4 @@ export const SECRET_RULES: RuleDef[] = [
   { id: 'secret-usage-type-none', severity: 'warning', layer: 'RNG', message: "Usage type 'none' is accepted by libvirt's parser but not by the schema; leave <usage> out instead.", doc: S },
   { id: 'secret-usage-id-missing', severity: 'error', layer: 'PARSE', message: 'internal error: {detail}', doc: S },
   { id: 'secret-usage-volume-relative', severity: 'warning', layer: 'RNG', message: 'The schema requires an absolute path in <volume>; volume lookups by usage compare it with the volume path.', doc: S },
-];
+] as const satisfies readonly RuleDef[];

@@ -4,11 +4,11 @@
 import type { RuleDef } from '../types';
 import { WEAK_CRYPTO_RULES } from '../../../../schemas/weakCrypto';
 
-export const SECURITY_RULES: RuleDef[] = WEAK_CRYPTO_RULES.map((r) => ({
+export const SECURITY_RULES = WEAK_CRYPTO_RULES.map((r) => ({
   id: r.id,
   severity: r.severity,
-  layer: 'LINT',
+  layer: 'LINT' as const,
   // Same text as weakChoices() builds: "{summary}: {reason}" with the same placeholders.
   message: `${r.summary}: ${r.reason}`,
   doc: r.doc,
-}));
+})) satisfies readonly RuleDef[];

@@ -1,13 +1,13 @@
-// Rules of <volume> documents: libvirt's parser (storage_conf.c virStorageVolDefParseXML,
-// libvirt-rules.md §3) and the storage driver at creation (storage_util.c, storage_driver.c,
-// storage_backend_*.c, §4). Ids are stable: never rename one.
+// Rules of <volume> documents: libvirt's parser (storage_conf.c virStorageVolDefParseXML)
+// and the storage driver at creation (storage_util.c, storage_driver.c,
+// storage_backend_*.c). Ids are stable: never rename one.
 import type { RuleDef } from '../types';
 import { DOC } from '../../../../schemas/vocabulary';
 
 const V = DOC.storageVol;
 const E = DOC.storageEncryption;
 
-export const VOLUME_RULES: RuleDef[] = [
+export const VOLUME_RULES = [
   // ---- parser (§3) ----
   { id: 'volume-name-required', severity: 'error', layer: 'PARSE', ref: 'VOL-NAME-REQUIRED', message: 'XML error: missing volume name element', doc: V },
   { id: 'volume-name-off-schema', severity: 'warning', layer: 'RNG', ref: 'VOL-NAME-RNG', message: "The schema refuses the volume name '{name}' (it may not contain '/' nor be '.' or '..').", doc: V },
@@ -66,4 +66,4 @@ export const VOLUME_RULES: RuleDef[] = [
   { id: 'volume-backing-dir', severity: 'error', layer: 'CREATE', ref: 'VCR-DIR', message: 'this function is not supported by the connection driver: backing storage not supported for directories volumes', doc: V },
   { id: 'volume-encryption-ignored', severity: 'warning', layer: 'LINT', ref: 'VCR-DIR-ENC', message: "libvirt silently ignores <encryption> on a '{format}' volume: nothing is encrypted.", doc: E },
   { id: 'volume-feature-ignored', severity: 'warning', layer: 'LINT', ref: 'VCR-DATAFILE', message: "The storage driver ignores the '{name}' feature when it creates the volume (only lazy_refcounts and extended_l2 become qemu-img options).", doc: V },
-];
+] as const satisfies readonly RuleDef[];

@@ -2,7 +2,7 @@
 // overrides, fill the message and turn offsets into an LSP Diagnostic.
 import { DiagnosticSeverity, type Diagnostic, type DiagnosticRelatedInformation } from 'vscode-languageserver-types';
 import { availableIn, NEWEST_LIBVIRT, type PoolType } from '../../../../schemas/vocabulary';
-import { ruleById } from '../rules';
+import { ruleById, type RuleId } from '../rules';
 import type { LanguageSettings, ServiceEnvironment, Severity } from '../types';
 import type { LineIndex, Span, XmlDocument } from '../xmlModel';
 
@@ -46,7 +46,9 @@ export class ValidationContext {
     return availableIn({ since: v }, this.version);
   }
 
-  report(ruleId: string, span: Span, args: Record<string, string | number | undefined> = {}, extra: ReportExtra = {}): void {
+  report(
+    ruleId: RuleId, span: Span, args: Record<string, string | number | undefined> = {}, extra: ReportExtra = {},
+  ): void {
     const rule = ruleById(ruleId);
     if (!rule) throw new Error(`unknown rule ${ruleId}`);
     if (!availableIn(rule, this.version)) return;

@@ -16,7 +16,9 @@ import {
   attr, attrValue, childElements, firstChild, textContent, textSpan, type XmlAttribute, type XmlElement,
 } from '../xmlModel';
 import type { ValidationContext } from './context';
-import { nearest, parseULL, parseUIntP } from './libvirtValues';
+import type { RuleId } from '../rules';
+import { parseULL, parseUIntP } from './libvirtValues';
+import { nearest } from '../../common/strings';
 
 const UINT16_MAX = 65535n;
 
@@ -67,7 +69,10 @@ export function diskEnums(version: string): DiskEnums {
 }
 
 /** virXMLPropEnum: an attribute that is there must name a value of the enum ('' included). */
-function checkEnum(ctx: ValidationContext, a: XmlAttribute | undefined, values: string[], ruleId: string, fallback: string, preferred?: string): boolean {
+function checkEnum(
+  ctx: ValidationContext, a: XmlAttribute | undefined, values: string[], ruleId: RuleId, fallback: string,
+  preferred?: string,
+): boolean {
   if (!a || a.value === undefined || values.includes(a.value)) return true;
   ctx.report(ruleId, a.valueSpan, { value: a.value }, { data: { replacement: preferred ?? nearest(a.value, values) ?? fallback, values } });
   return false;

@@ -1,4 +1,4 @@
-// Domain <disk> encryption (libvirt-rules.md §2): every storage source of every disk — the top
+// Domain <disk> encryption (domain_conf.c, rules/domain.ts): every storage source of every disk — the top
 // <source> and each <backingStore> layer — goes through the <encryption> parser;
 // then generic validation (domain_validate.c) and the qemu driver's validation (qemu_domain.c
 // qemuDomainValidateStorageSource, qemu_validate.c), assuming a current qemu with every

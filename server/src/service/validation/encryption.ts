@@ -7,7 +7,9 @@ import { ENCRYPTION_FORMATS, ENCRYPTION_ENGINES, availableIn } from '../../../..
 import { checkLuksOptions, type LuksOptionInput, type LuksOptionName } from '../../../../schemas/luksOptions';
 import { attr, childElements, firstChild, type XmlAttribute, type XmlElement } from '../xmlModel';
 import type { ValidationContext } from './context';
-import { isRngUuid, nearest, parseUIntP, parseUuid } from './libvirtValues';
+import type { RuleId } from '../rules';
+import { isRngUuid, parseUIntP, parseUuid } from './libvirtValues';
+import { nearest } from '../../common/strings';
 import { checkStructure } from './structure';
 import type { Severity } from '../types';
 
@@ -214,7 +216,7 @@ function validateIvgen(ctx: ValidationContext, el: XmlElement): IvgenInfo {
 const CIPHER_FAMILIES = ['aes', 'serpent', 'twofish', 'cast5'];
 
 /**
- * The qemu-img side of <cipher>/<ivgen> (libvirt-rules.md §6.2, §6.4): libvirt passes
+ * The qemu-img side of <cipher>/<ivgen> (storage_util.c storageBackendBuildQemuImgEncriptionOpts): libvirt passes
  * cipher-alg=NAME-SIZE, cipher-mode, hash-alg, ivgen-alg, ivgen-hash-alg verbatim; qemu-img
  * (schemas/luksOptions.ts checkLuksOptions, qemu's order and text) decides. Each enum value is
  * judged on its own so that every independent refusal shows; the combination rules (algorithm
@@ -233,7 +235,7 @@ export function checkLuksCipherValues(ctx: ValidationContext, info: EncryptionIn
     if (g.hash?.value !== undefined) opts['ivgen-hash-alg'] = g.hash.value;
   }
   const algSpan = CIPHER_FAMILIES.includes(name) ? c.size!.valueSpan : c.name.valueSpan;
-  const where: Record<LuksOptionName, { rule: string; span: { start: number; end: number } }> = {
+  const where: Record<LuksOptionName, { rule: RuleId; span: { start: number; end: number } }> = {
     'cipher-alg': { rule: 'cipher-algorithm-invalid', span: algSpan },
     'cipher-mode': { rule: 'cipher-mode-invalid', span: c.mode?.valueSpan ?? c.el.nameSpan },
     'hash-alg': { rule: 'cipher-hash-invalid', span: c.hash?.valueSpan ?? c.el.nameSpan },

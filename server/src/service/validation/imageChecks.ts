@@ -2,17 +2,14 @@
 // names say in their headers (env.imageFacts, bounded reads by the writer's probe). Missing or
 // unreadable files give no diagnostic: the XML may describe another host. `imageChecks: false`
 // turns all of this off.
-import { formatBytes, weakChoices } from '../../../../schemas/weakCrypto';
+import { weakChoices } from '../../../../schemas/weakCrypto';
+import { formatBytes } from '../../common/bytes';
 import { findImageRefs, ImageReader, resolveImagePath, sameFormat, type Chain, type ImageRef } from '../imageRefs';
 import type { ImageFacts } from '../types';
 import { attr, firstChild, textSpan } from '../xmlModel';
 import type { ValidationContext } from './context';
 import { luksFacts } from '../imageSummary';
 import { capacityBytes } from './security';
-import { registerRules } from '../rules';
-import { IMAGE_RULES } from '../rules/image';
-
-registerRules(IMAGE_RULES);
 
 /** How the file is encrypted, from its header: undefined = not encrypted. */
 export function imageEncryption(f: ImageFacts): 'luks' | 'aes' | undefined {

@@ -27,18 +27,18 @@ export function documentKind(doc: XmlDocument): DocumentKind {
   }
 }
 
-const VALIDATORS: Record<DocumentKind, Validator[]> = {
-  volume: [validateVolume],
-  domain: [validateDomain],
+// The one place validators are registered: each document kind's list, run in this order.
+const VALIDATORS: Record<DocumentKind, readonly Validator[]> = {
+  volume: [validateVolume, validateVolumeSecurity, validateImages, validateWorkspaceSecrets],
+  domain: [validateDomain, validateDomainSecurity, validateImages, validateWorkspaceSecrets],
   secret: [validateSecret],
-  encryption: [(ctx) => ctx.doc.root && validateEncryption(ctx, ctx.doc.root, 'snippet')],
+  encryption: [
+    (ctx) => ctx.doc.root && validateEncryption(ctx, ctx.doc.root, 'snippet'),
+    validateSnippetSecurity,
+    validateWorkspaceSecrets,
+  ],
   other: [],
 };
-
-/** Adds validators for a document kind (feature files register themselves here). */
-export function registerValidator(kind: DocumentKind, v: Validator): void {
-  VALIDATORS[kind].push(v);
-}
 
 export function validate(uri: string, doc: XmlDocument, lines: LineIndex, settings: LanguageSettings, env: ServiceEnvironment): Diagnostic[] {
   const kind = documentKind(doc);
@@ -55,14 +55,3 @@ export function validate(uri: string, doc: XmlDocument, lines: LineIndex, settin
   return ctx.diagnostics;
 }
 
-// Issue 7: weak-encryption lint and image-aware checks (they register their own rules).
-registerValidator('volume', validateVolumeSecurity);
-registerValidator('volume', validateImages);
-registerValidator('domain', validateDomainSecurity);
-registerValidator('domain', validateImages);
-registerValidator('encryption', validateSnippetSecurity);
-
-// Issue 3: encryption secrets against the workspace's <secret> documents.
-registerValidator('volume', validateWorkspaceSecrets);
-registerValidator('domain', validateWorkspaceSecrets);
-registerValidator('encryption', validateWorkspaceSecrets);

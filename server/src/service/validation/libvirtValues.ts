@@ -150,29 +150,3 @@ export function isAbsPath(s: string): boolean {
 export function isQemuId(s: string): boolean {
   return /^[A-Za-z][A-Za-z0-9\-._]*$/.test(s);
 }
-
-/** Levenshtein distance, for "did you mean" data on enum misses. */
-export function nearest(value: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined, bestD = Infinity;
-  const v = value.toLowerCase();
-  for (const c of candidates) {
-    const d = lev(v, c.toLowerCase());
-    if (d < bestD) { bestD = d; best = c; }
-  }
-  return best !== undefined && bestD <= Math.max(2, Math.floor(value.length / 2)) ? best : undefined;
-}
-
-function lev(a: string, b: string): number {
-  if (a === b) return 0;
-  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0];
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = prev[j];
-      prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = tmp;
-    }
-  }
-  return prev[b.length];
-}

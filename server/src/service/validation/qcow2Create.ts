@@ -1,7 +1,7 @@
-// qemu-img's verdict on the qcow2 options libvirt passes for a volume (libvirt-rules.md §6.1,
-// §6.4): `-o compat=…,cluster_size=…,lazy_refcounts,extended_l2=on` and the size in KiB.
+// qemu-img's verdict on the qcow2 options libvirt passes for a volume (storage_util.c
+// storageBackendCreateQemuImgOpts): `-o compat=…,cluster_size=…,lazy_refcounts,extended_l2=on` and the size in KiB.
 // block/qcow2.c qcow2_co_create_opts / qcow2_co_create / validate_cluster_size; messages as
-// measured with qemu-img 7.2 (oracles.md §2.2).
+// measured with qemu-img 7.2.
 import type { XmlElement } from '../xmlModel';
 import { textSpan } from '../xmlModel';
 import type { ValidationContext } from './context';

@@ -3,7 +3,8 @@
 import { SECRET_USAGE_TYPES, availableIn } from '../../../../schemas/vocabulary';
 import { attr, firstChild, textContent, textSpan, type XmlElement } from '../xmlModel';
 import type { ValidationContext } from './context';
-import { isAbsPath, isRngUuid, nearest, parseUuid } from './libvirtValues';
+import { isAbsPath, isRngUuid, parseUuid } from './libvirtValues';
+import { nearest } from '../../common/strings';
 import { checkStructure } from './structure';
 
 /** The element holding the usage id per usage type, and libvirt's message when it is empty. */

@@ -1,15 +1,11 @@
 // Weak-encryption lint on `<encryption>` (issue 7). The judgement is schemas/weakCrypto.ts's
 // weakChoices(); this file maps the XML onto qemu's option names the way libvirt's storage
-// driver does (storage_util.c storageBackendBuildQemuImgEncriptionOpts, libvirt-rules.md §6.4)
+// driver does (storage_util.c storageBackendBuildQemuImgEncriptionOpts)
 // and puts each verdict on the attribute at fault, with a quick-fix payload in `data`.
 import { unitMultiplier } from '../../../../schemas/vocabulary';
 import { libvirtCipherAlg, MODERN_DEFAULT, weakChoices, type CryptoChoices, type CryptoFix, type WeakChoice } from '../../../../schemas/weakCrypto';
 import { attr, firstChild, textContent, walkElements, type Span, type XmlElement } from '../xmlModel';
 import type { ValidationContext } from './context';
-import { registerRules } from '../rules';
-import { SECURITY_RULES } from '../rules/security';
-
-registerRules(SECURITY_RULES);
 
 /** Quick-fix payload in libvirt XML terms: attribute values to set; `null` removes one. */
 export interface XmlCryptoFix {

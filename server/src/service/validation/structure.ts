@@ -1,4 +1,4 @@
-// Schema-only structure checks (libvirt-rules.md §0, §5): libvirt's parsers silently ignore
+// Schema-only structure checks: libvirt's parsers silently ignore
 // unknown elements and attributes and use the first of repeated elements; only the RelaxNG
 // schema rejects them. So these are warnings, never errors.
 import { childElements, type XmlElement } from '../xmlModel';

@@ -1,13 +1,19 @@
-// <volume> documents: libvirt's parser (storage_conf.c virStorageVolDefParseXML, libvirt-rules.md
-// §3) and the storage driver at creation (storage_util.c, storage_driver.c, storage_backend_*.c,
+// <volume> documents: libvirt's parser (storage_conf.c virStorageVolDefParseXML)
+// and the storage driver at creation (storage_util.c, storage_driver.c, storage_backend_*.c,
 // §4) for the configured pool type (default dir), then qemu-img's verdict on the options libvirt
 // passes (§6.4). One function per element area; `validateVolume` is the dispatcher.
-import { DISK_POOL_FORMATS, FEATURES, FILE_FORMATS, POOLS_WITHOUT_CREATE, VOLUME_TYPES, availableIn, targetFormatsFor, type PoolType } from '../../../../schemas/vocabulary';
+import {
+  FEATURES, FILE_FORMATS, POOLS_WITHOUT_CREATE, VOLUME_TYPES, availableIn, targetFormatsFor, type PoolType,
+} from '../../../../schemas/vocabulary';
 import { attr, childElements, firstChild, textContent, textSpan, type XmlElement } from '../xmlModel';
 import type { Span } from '../xmlModel';
 import type { ValidationContext } from './context';
+import type { RuleId } from '../rules';
 import { checkLuksCipherValues, checkSecretUsable, validateEncryption, type EncryptionInfo } from './encryption';
-import { LLONG_MAX, isAbsPath, isQemuId, isValidCompat, isValidOctalMode, isValidOwnerId, nearest, parseScaled } from './libvirtValues';
+import {
+  LLONG_MAX, isAbsPath, isQemuId, isValidCompat, isValidOctalMode, isValidOwnerId, parseScaled,
+} from './libvirtValues';
+import { nearest } from '../../common/strings';
 import { checkStructure } from './structure';
 import { checkOtherFormatSize, checkQcow2Create, checkQedCreate } from './qcow2Create';
 
@@ -138,7 +144,9 @@ function validateSizes(ctx: ValidationContext, f: VolumeFacts): void {
 }
 
 /** A scaled integer element; returns bytes when libvirt accepts it. */
-function validateScaled(ctx: ValidationContext, el: XmlElement, text: string, limit: bigint, malformedRule: string): bigint | undefined {
+function validateScaled(
+  ctx: ValidationContext, el: XmlElement, text: string, limit: bigint, malformedRule: RuleId,
+): bigint | undefined {
   const unitAttr = attr(el, 'unit');
   const unit = unitAttr?.value || undefined;
   const r = parseScaled(text, unit, limit);
@@ -265,7 +273,7 @@ function validateFeatures(ctx: ValidationContext, f: VolumeFacts, t: XmlElement)
 }
 
 // ---------------------------------------------------------------------------------------------
-// Creation (libvirt-rules.md §4)
+// Creation (storage_driver.c storageVolCreateXML, storage_util.c, storage_backend_*.c)
 
 function validateCreation(ctx: ValidationContext, f: VolumeFacts): void {
   const pool = ctx.pool;
@@ -418,6 +426,3 @@ function createWithQemuImg(ctx: ValidationContext, f: VolumeFacts, format: strin
     });
   }
 }
-
-// Re-exported for tests of the disk-pool format list.
-export const DISK_FORMAT_VALUES = DISK_POOL_FORMATS.map((d) => d.value);

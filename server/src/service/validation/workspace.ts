@@ -1,13 +1,9 @@
 // Workspace-aware checks of <encryption><secret> references (rules/workspace.ts). They run only
 // when the environment knows the workspace's <secret> documents and there is at least one.
-import { registerRules } from '../rules';
-import { WORKSPACE_RULES } from '../rules/workspace';
 import { normaliseUuid, secretsByUuid } from '../secrets';
 import type { SecretInfo } from '../types';
 import { attr, attrValue, path, textContent, walkElements, type XmlElement } from '../xmlModel';
 import type { ValidationContext } from './context';
-
-registerRules(WORKSPACE_RULES);
 
 /** The path the encrypted data lives at: a volume's target path or a disk source's file/dev. */
 function dataPathOf(enc: XmlElement): string | undefined {

@@ -11,9 +11,10 @@ import {
   type ResolvedLuksOptions,
 } from '../../../../schemas/luksOptions';
 import {
-  parseQemuBool, parseQemuSize, PREALLOCATION_MODES, QEMU_MESSAGES, splitOptionString, type CreateArgs,
+  parseQemuBool, parseQemuSize, PREALLOCATION_MODES, QEMU_MESSAGES, type CreateArgs,
   type PreallocMode,
 } from '../../../../schemas/qcow2Options';
+import { splitQemuOptions } from '../../common/qemuOpts';
 import { buildLuksHeader, type LuksKeyDerivationReport } from './luksHeader';
 import { throwIfAborted, WriterError } from '../errors';
 import { checkTarget, PendingFile, type FilePermissions } from '../publish';
@@ -93,7 +94,7 @@ export function checkLuksCreate(args: CreateArgs): LuksVerdict {
     ({ ok: false, message: stderr[0].replace(/^qemu-img: (?:[^:]*: )?/, ''), stderr, formatting });
   const opts = new Map<string, string>();
   for (const o of args.options ?? []) {
-    for (const { name, value } of splitOptionString(o)) if (name) opts.set(name, value);
+    for (const { name, value } of splitQemuOptions(o)) if (name) opts.set(name, value);
   }
   for (const k of opts.keys()) {
     if (!LUKS_CREATE_KEYS.has(k)) return fail([`qemu-img: ${file}: Invalid parameter '${k}'`]);

@@ -5,43 +5,21 @@
 // an environment variable. The passphrase is held in memory only; nothing here logs or writes it.
 // File reading is injected so this module stays free of node:fs.
 
+import { splitQemuOptions } from '../../common/qemuOpts';
+
 export interface SecretObject { id: string; data?: string; file?: string; format?: string }
 
 export class SecretError extends Error {
   constructor(message: string) { super(message); this.name = 'SecretError'; }
 }
 
-/** Splits a QemuOpts string: `,` separates, `,,` is a literal comma. */
-export function splitQemuOpts(s: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  for (let i = 0; i < s.length; i++) {
-    if (s[i] === ',') {
-      if (s[i + 1] === ',') { cur += ','; i++; continue; }
-      out.push(cur); cur = '';
-    } else cur += s[i];
-  }
-  out.push(cur);
-  return out;
-}
-
 const ID_RE = /^[A-Za-z][A-Za-z0-9_.-]*$/; // qemu id_wellformed()
 
 /** Parses the argument of `--object`; only the `secret` type is meaningful to this tool. */
 export function parseSecretObject(spec: string): SecretObject {
-  const parts = splitQemuOpts(spec);
-  let type: string | undefined;
   const props: Record<string, string> = {};
-  parts.forEach((p, i) => {
-    const eq = p.indexOf('=');
-    if (eq < 0) {
-      if (i === 0) { type = p; return; }
-      props[p] = 'on';
-      return;
-    }
-    props[p.slice(0, eq)] = p.slice(eq + 1);
-  });
-  type ??= props['qom-type'];
+  for (const { name, value } of splitQemuOptions(spec, 'qom-type')) props[name] = value;
+  const type = props['qom-type'];
   delete props['qom-type'];
   if (type === undefined) throw new SecretError(`Parameter 'qom-type' is missing`);
   if (type !== 'secret') throw new SecretError(`invalid object type: ${type}`);
