@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
-import { defaultCompat, mapVolumeXml, runCreate } from '../../server/src/cli/create';
+import { runCreate } from '../../server/src/cli/create';
 
 const skip = spawnSync('qemu-img', ['--version']).status === 0 ? false : 'qemu-img is not installed (scripts/setup-debian.sh)';
 
@@ -19,24 +19,6 @@ const vol = (target: string, extra = '') => `<volume>
   <target>${target}</target>
 </volume>
 `;
-
-test('libvirt mapping: compat default by version, features imply 1.1, KiB sizes, backing_fmt raw', () => {
-  assert.equal(defaultCompat('9.0.0'), '0.10');
-  assert.equal(defaultCompat('10.2.0'), '1.1');
-  let m = mapVolumeXml(vol("<format type='qcow2'/>"), 'out.qcow2', '9.0.0', false);
-  assert.deepEqual(m.args.options, ['compat=0.10']);
-  assert.equal(m.args.size, '20480K');
-  m = mapVolumeXml(vol("<format type='qcow2'/><features><lazy_refcounts/></features><clusterSize unit='KiB'>128</clusterSize><nocow/>"), 'o', '9.0.0', false);
-  assert.deepEqual(m.args.options, ['nocow=on,compat=1.1,cluster_size=131072,lazy_refcounts']);
-  m = mapVolumeXml(vol("<format type='qcow2'/>", "<backingStore><path>/b.img</path></backingStore>"), 'o', '11.3.0', false);
-  assert.equal(m.args.backingFile, '/b.img');
-  assert.deepEqual(m.args.options, ['backing_fmt=raw,compat=1.1']);
-  m = mapVolumeXml(vol("<format type='qcow2'/>").replace('<capacity unit=\'M\'>20</capacity>', '<capacity>1000</capacity>'), 'o', '11.3.0', true);
-  assert.equal(m.args.size, '1K', 'capacity rounded up to KiB');
-  assert.deepEqual(m.args.options, ['preallocation=metadata,compat=1.1']);
-  m = mapVolumeXml(vol("<format type='raw'/>").replace('<allocation>0</allocation>', "<allocation unit='M'>20</allocation>"), 'o', '11.3.0', false);
-  assert.deepEqual(m.args.options, ['preallocation=falloc']);
-});
 
 test('create VOLUME.xml: same bytes as qemu-img with libvirt\'s arguments; refusals print diagnostics', { skip }, async () => {
   const dir = fs.mkdtempSync(join(os.tmpdir(), 'lv-xml-'));

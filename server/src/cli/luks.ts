@@ -4,7 +4,7 @@
 // OPTS: key-secret, cipher-alg, cipher-mode, ivgen-alg, ivgen-hash-alg, hash-alg, iter-time,
 // preallocation (off|metadata|falloc|full). Messages are qemu-img's (`qemu-img: FILE: MSG` becomes
 // `libvirt-volume: FILE: MSG`). The create.ts dispatcher hands `-f luks` here; the helpers below
-// (readPassphrase; parseQemuImgOptions lives in writer/volumeXml.ts) also serve its qcow2 `encrypt.format=luks` path.
+// (readPassphrase; parseQemuImgOptions lives in writer/qemuArgs.ts) also serve its qcow2 `encrypt.format=luks` path.
 // The passphrase is read into memory only and never printed.
 import { readFileSync } from 'node:fs';
 import { checkLuksOptions, type LuksOptionInput, type ResolvedLuksOptions } from '../../../schemas/luksOptions';
@@ -13,8 +13,8 @@ import { weakCryptoLines } from '../../../schemas/weakCrypto';
 import { createLuksImage, luksFormattingLine, WriterError } from '../writer/luks/createLuks';
 import { parseSecretObject, resolvePassphrase, resolveSecret, SecretError, type SecretObject } from '../writer/luks/secrets';
 import { nodeWriterIO } from '../writer/nodeIO';
-import { parseQemuImgOptions } from '../writer/volumeXml';
-export { parseQemuImgOptions, parseSize } from '../writer/volumeXml';
+import { parseQemuImgOptions } from '../writer/qemuArgs';
+export { parseQemuImgOptions, parseSize } from '../writer/qemuArgs';
 import { parseQemuBool, parseQemuSize, QEMU_MESSAGES } from '../../../schemas/qcow2Options';
 
 export const LUKS_USAGE = `create -f luks [--object secret,id=ID,data=TEXT|file=PATH[,format=base64]] -o key-secret=ID[,OPTS] FILE SIZE

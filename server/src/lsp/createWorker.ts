@@ -5,7 +5,9 @@ import { dirname } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { NEWEST_LIBVIRT } from '../../../schemas/vocabulary';
 import type { LuksOptionInput } from '../../../schemas/luksOptions';
-import { mapVolumeXml, parseQemuImgOptions, parseSize } from '../writer/volumeXml';
+import { parseQemuImgOptions, parseSize } from '../writer/qemuArgs';
+import { readVolume, unwritableFormat, volumeCreation, WRITER_FORMATS } from '../service/volumeCreate';
+import { parseXml } from '../service/xmlModel';
 import { createImage, planCreate } from '../writer/create';
 import { createLuksImage } from '../writer/luks/createLuks';
 import { qcowAesEncryption, qcowLuksEncryption } from '../writer/luks/qcowEncryption';
@@ -26,6 +28,8 @@ export interface WorkerJob {
   libvirtVersion?: string;
   /** The user confirmed legacy qcow AES (only reachable for libvirt < 4.5.0 documents). */
   allowInsecureAes?: boolean;
+  /** `virsh vol-create --prealloc-metadata`. */
+  preallocMetadata?: boolean;
 }
 
 export type WorkerReply =
@@ -39,13 +43,17 @@ export interface WriterHooks {
 }
 
 /**
- * Maps the volume XML to qemu-img arguments as libvirt's storage driver does (cli/create.ts
- * mapVolumeXml), judges them like qemu-img (writer/create.ts planCreate) and writes the image:
+ * Maps the volume XML to qemu-img arguments as libvirt's storage driver does
+ * (service/volumeCreate.ts), judges them like qemu-img (writer/create.ts planCreate) and writes the image:
  * raw LUKS through writer/luks/createLuks.ts, raw and qcow2 (LUKS inside included) through
  * writer/create.ts. All checks happen before the first byte.
  */
 export async function writeVolumeImage(job: WorkerJob, hooks: WriterHooks): Promise<{ format: string }> {
-  const m = mapVolumeXml(job.xmlText, job.output, job.libvirtVersion || NEWEST_LIBVIRT, false);
+  const m = volumeCreation(readVolume(parseXml(job.xmlText).root), {
+    output: job.output, libvirtVersion: job.libvirtVersion || NEWEST_LIBVIRT, preallocMetadata: !!job.preallocMetadata,
+  });
+  if (m.refusal) throw new Error(m.refusal);
+  if (!WRITER_FORMATS.includes(m.format)) throw new Error(unwritableFormat(m));
   const ac = new AbortController();
   const poll = setInterval(() => { if (hooks.token.isCancellationRequested) ac.abort(); }, 50);
   const passphrase = job.passphrase !== undefined ? new TextEncoder().encode(job.passphrase) : undefined;
