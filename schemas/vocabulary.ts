@@ -288,6 +288,9 @@ export const UNITS: Term[] = [
   { value: 'EB', description: '1000⁶ bytes.' },
 ];
 
+/** The unit spellings offered for <capacity>/<allocation>/<clusterSize> (completion, quick fixes, wizard). */
+export const UNIT_NAMES: readonly string[] = UNITS.map((u) => u.value);
+
 /** Parses a libvirt unit; returns the multiplier or undefined (virScaleInteger's rules). */
 export function unitMultiplier(unit: string): bigint | undefined {
   const u = unit.toLowerCase();

@@ -160,9 +160,11 @@ export async function runCreate(argv: string[], io: CreateCliIO = defaultIO()): 
   return createFromParsed(p, io);
 }
 
-async function createFromParsed(p: Parsed, io: CreateCliIO, announce?: string): Promise<number> {
+async function createFromParsed(p: Parsed, io: CreateCliIO, announce?: string, rawLength?: bigint): Promise<number> {
   const planned = planCreate(p.args, nodeProbeIO(), io.cwd);
   const v = planned.verdict;
+  // libvirt's own raw file is exactly the capacity long (qemu-img would round up to 512).
+  if (v.ok && rawLength !== undefined && v.spec.format === 'raw') v.spec.size = Number(rawLength);
   if (!v.ok) {
     if (v.formatting && !p.quiet) io.out(v.formatting + '\n');
     io.err(qemuLines(v.stderr));
@@ -323,5 +325,5 @@ async function runCreateXml(argv: string[], io: CreateCliIO): Promise<number> {
   const aesSecret = m.legacyAes ? /encrypt\.key-secret=([^,]+)/.exec((m.args.options ?? []).join(','))?.[1] : undefined;
   if (aesSecret && !p.objects.some((o) => o.id === aesSecret)) p.objects.push({ id: aesSecret });
   // libvirt checks the backing store itself and always passes the format: qemu-img then opens it.
-  return createFromParsed(p, io);
+  return createFromParsed(p, io, undefined, m.length);
 }

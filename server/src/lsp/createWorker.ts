@@ -75,6 +75,8 @@ export async function writeVolumeImage(job: WorkerJob, hooks: WriterHooks): Prom
     const planned = planCreate(m.args, nodeProbeIO(), dirname(job.output));
     const v = planned.verdict;
     if (!v.ok) throw new Error(v.message);
+    // libvirt's own raw file is exactly the capacity long (qemu-img would round up to 512).
+    if (m.length !== undefined && v.spec.format === 'raw') v.spec.size = Number(m.length);
     if (planned.refusal) throw new Error(planned.refusal);
     let encryption;
     if (v.spec.encrypt?.format === 'aes') {

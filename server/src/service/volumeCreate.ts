@@ -154,6 +154,11 @@ export interface VolumeCreation {
   format: string;
   encrypted: boolean;
   legacyAes: boolean;
+  /**
+   * `file` only: the file's length in bytes (the capacity, not rounded to 512 as qemu-img's raw
+   * driver rounds `args.size`); the writer's plan takes this length.
+   */
+  length?: bigint;
   /** `file` only: bytes libvirt allocates (fallocate from offset 0; may extend past capacity). */
   allocate?: bigint;
   /** libvirt's error when the storage driver refuses the request (a flag the document cannot show). */
@@ -234,7 +239,9 @@ export function volumeCreation(v: VolumeDoc, opts: CreationOptions): VolumeCreat
     const commandLine = `(no qemu-img: libvirt writes the raw file itself) ${quote(opts.output)}: ${capacity} bytes, `
       + `${allocation >= capacity ? 'all' : String(allocation)}${allocation >= capacity ? '' : ' bytes'} allocated`;
     const refusal = opts.preallocMetadata ? preallocRefusal(v, true) : undefined;
-    return { tool: 'file', argv: [], commandLine, args, format: 'raw', encrypted, legacyAes, allocate: allocation, refusal };
+    return {
+      tool: 'file', argv: [], commandLine, args, format: 'raw', encrypted, legacyAes, length: capacity, allocate: allocation, refusal,
+    };
   }
 
   const format = base === 'raw' && encrypted ? 'luks' : base;
