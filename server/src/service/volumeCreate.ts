@@ -100,10 +100,10 @@ export function readVolume(vol: XmlElement | undefined): VolumeDoc {
 
 /**
  * qemu's cipher-alg from <cipher name size>: virQEMUBuildLuksOpts joins them with '-' whatever
- * the name (so `sm4`/`des` cannot be expressed); undefined unless both are present.
+ * the name, even empty (so `sm4`/`des` cannot be expressed); undefined unless both are present.
  */
 export function cipherAlg(c: { name?: string; size?: string } | undefined): string | undefined {
-  return c?.name && c.size ? `${c.name}-${c.size}` : undefined;
+  return c?.name !== undefined && c.size !== undefined ? `${c.name}-${c.size}` : undefined;
 }
 
 /** libvirt's compat default for qcow2 targets: 0.10 before 10.2.0, 1.1 since. */
@@ -135,7 +135,7 @@ export function secretId(v: VolumeDoc): string {
 const AS_RAW = new Set(['iso']);
 
 /** Shown instead of the real secret file libvirt writes under its run directory. */
-export const SECRET_FILE_PLACEHOLDER = 'SECRET_FILE';
+export const SECRET_FILE_PLACEHOLDER = 'SECRETFILE';
 
 export interface VolumeCreation {
   /** `qemu-img`: libvirt runs qemu-img with `argv`; `file`: it writes a plain raw file itself. */

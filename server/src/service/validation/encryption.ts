@@ -10,6 +10,7 @@ import type { ValidationContext } from './context';
 import { isRngUuid, nearest, parseUIntP, parseUuid } from './libvirtValues';
 import { checkStructure } from './structure';
 import type { Severity } from '../types';
+import { cipherAlg } from '../volumeCreate';
 
 /** Where the <encryption> element sits; some rules differ per consumer. */
 export type EncryptionSite = 'volume' | 'disk' | 'snippet';
@@ -225,7 +226,7 @@ export function checkLuksCipherValues(ctx: ValidationContext, info: EncryptionIn
   if (!c || !c.valid || !c.name || c.sizeValue === undefined) return;
   const g = info.ivgen && info.ivgen.valid ? info.ivgen : undefined;
   const name = c.name.value ?? '';
-  const opts: LuksOptionInput = { 'cipher-alg': `${name}-${c.sizeValue}` };
+  const opts: LuksOptionInput = { 'cipher-alg': cipherAlg({ name, size: String(c.sizeValue) }) };
   if (c.mode?.value !== undefined) opts['cipher-mode'] = c.mode.value;
   if (c.hash?.value !== undefined) opts['hash-alg'] = c.hash.value;
   if (g?.name?.value !== undefined) {
