@@ -43,6 +43,28 @@ test('create VOLUME.xml: same bytes as qemu-img with libvirt\'s arguments; refus
     assert.equal(b.status, 0, b.err);
     assert.equal(fs.statSync(join(dir, 'b.img')).size, 20 * 2 ** 20);
 
+    // iso is created as libvirt creates it: `qemu-img create -f raw`, a raw image.
+    fs.writeFileSync(join(dir, 'iso.xml'), vol("<format type='iso'/>"));
+    const iso = await run(['iso.xml', '--output', 'v.iso', '--libvirt-version', '9.0.0']);
+    assert.equal(iso.status, 0, iso.err);
+    assert.match(iso.out, /# libvirt 9\.0\.0 would run: qemu-img create -f raw v\.iso 20480K\n/);
+    const isoInfo = JSON.parse(spawnSync('qemu-img', ['info', '--output=json', join(dir, 'v.iso')], { encoding: 'utf8' }).stdout);
+    assert.deepEqual([isoInfo.format, isoInfo['virtual-size']], ['raw', 20 * 2 ** 20]);
+
+    // --prealloc-metadata as virsh vol-create's: the storage driver's refusal for a raw volume.
+    const pm = await run(['b.xml', '--output', 'pm.img', '--prealloc-metadata']);
+    assert.equal(pm.status, 1);
+    assert.match(pm.err, /metadata preallocation is not supported for raw volumes/);
+    assert.ok(!fs.existsSync(join(dir, 'pm.img')));
+
+    // A format libvirt hands to qemu-img but the writer does not make: the line, then a clear stop.
+    fs.writeFileSync(join(dir, 'vmdk.xml'), vol("<format type='vmdk'/>"));
+    const vmdk = await run(['vmdk.xml', '--output', 'v.vmdk', '--libvirt-version', '9.0.0']);
+    assert.equal(vmdk.status, 1);
+    assert.match(vmdk.out, /would run: qemu-img create -f vmdk v\.vmdk 20480K/);
+    assert.match(vmdk.err, /writes raw, qcow2, luks images only/);
+    assert.ok(!fs.existsSync(join(dir, 'v.vmdk')));
+
     // libvirt refuses lazy_refcounts with compat 0.10: the diagnostics, and nothing written.
     fs.writeFileSync(join(dir, 'bad.xml'), vol("<format type='qcow2'/><compat>0.10</compat><features><lazy_refcounts/></features>"));
     const bad = await run(['bad.xml', '--output', 'bad.qcow2']);

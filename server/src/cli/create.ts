@@ -304,7 +304,10 @@ async function runCreateXml(argv: string[], io: CreateCliIO): Promise<number> {
   const m = vc.volumeCreation(vol, { output: out, libvirtVersion, preallocMetadata });
   if (m.refusal) { io.err(`libvirt-volume: ${xmlPath}: ${m.refusal}\n`); return 1; }
   if (!quiet) io.out(`# libvirt ${libvirtVersion} ${m.tool === 'qemu-img' ? 'would run' : 'does'}: ${m.commandLine}\n`);
-  if (!vc.WRITER_FORMATS.includes(m.format)) { io.err(`libvirt-volume: ${xmlPath}: ${vc.unwritableFormat(m)}\n`); return 1; }
+  if (!vc.WRITER_FORMATS.includes(m.format)) {
+    io.err(`libvirt-volume: ${xmlPath}: ${vc.unwritableFormat(m)}\n`);
+    return 1;
+  }
   const cli = [
     '-f', m.args.format, ...(m.args.backingFile ? ['-b', m.args.backingFile] : []),
     ...(m.args.options ?? []).flatMap((x) => ['-o', x]),

@@ -134,7 +134,10 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 function parseCapacity(text: string): [string, string] {
   const m = /^(\d+)\s*([a-zA-Z]*)$/.exec(text.trim());
   // libvirt's units (virScaleInteger), from the one list in schemas/.
-  if (!m || (m[2] && unitMultiplier(m[2]) === undefined)) throw new ResponseError(ErrorCodes.InvalidParams, `capacity '${text}': expected an integer with an optional unit (K, M, G, T, KiB, GB, …)`);
+  if (!m || (m[2] && unitMultiplier(m[2]) === undefined)) {
+    throw new ResponseError(ErrorCodes.InvalidParams,
+      `capacity '${text}': expected an integer with an optional unit (K, M, G, T, KiB, GB, …)`);
+  }
   return [m[1], m[2] ? (m[2].length === 1 ? m[2].toUpperCase() : m[2]) : 'bytes'];
 }
 
@@ -289,7 +292,9 @@ export async function createVolume(state: ServerState, p: CreateVolumeParams, to
   let last = 0;
   try {
     const { format } = await runInWorker(
-      { xmlText, xmlPath, output, force, passphrase, libvirtVersion: state.settings().libvirtVersion, allowInsecureAes: !!p.allowInsecureAes, preallocMetadata: !!p.preallocMetadata,
+      {
+        xmlText, xmlPath, output, force, passphrase, libvirtVersion: state.settings().libvirtVersion,
+        allowInsecureAes: !!p.allowInsecureAes, preallocMetadata: !!p.preallocMetadata,
         iterTimeMs: typeof p.iterTimeMs === 'number' && p.iterTimeMs > 0 ? p.iterTimeMs : undefined },
       (done, total, message) => {
         const now = Date.now();

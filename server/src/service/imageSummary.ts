@@ -55,7 +55,8 @@ export function imageInfoLines(path: string, f: ImageFacts): string[] {
   if (f.compat) specific.push(`compat: ${f.compat}`);
   for (const k of ['lazyRefcounts', 'refcountBits', 'compressionType', 'dataFile', 'extendedL2'] as const) {
     const v = f[k];
-    if (v !== undefined && v !== false) specific.push(`${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}: ${String(v)}`);
+    if (v === undefined || v === false) continue;
+    specific.push(`${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}: ${String(v)}`);
   }
   if (encrypted) {
     const fmt = f.format === 'luks' ? 'luks' : f.encryptFormat ?? 'luks';

@@ -240,7 +240,8 @@ export function volumeCreation(v: VolumeDoc, opts: CreationOptions): VolumeCreat
       + `${allocation >= capacity ? 'all' : String(allocation)}${allocation >= capacity ? '' : ' bytes'} allocated`;
     const refusal = opts.preallocMetadata ? preallocRefusal(v, true) : undefined;
     return {
-      tool: 'file', argv: [], commandLine, args, format: 'raw', encrypted, legacyAes, length: capacity, allocate: allocation, refusal,
+      tool: 'file', argv: [], commandLine, args, format: 'raw', encrypted, legacyAes,
+      length: capacity, allocate: allocation, refusal,
     };
   }
 

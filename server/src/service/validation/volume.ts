@@ -2,7 +2,10 @@
 // §3) and the storage driver at creation (storage_util.c, storage_driver.c, storage_backend_*.c,
 // §4) for the configured pool type (default dir), then qemu-img's verdict on the options libvirt
 // passes (§6.4). One function per element area; `validateVolume` is the dispatcher.
-import { DISK_POOL_FORMATS, FEATURES, FILE_FORMATS, POOLS_WITHOUT_CREATE, UNIT_NAMES, VOLUME_TYPES, availableIn, targetFormatsFor, type PoolType } from '../../../../schemas/vocabulary';
+import {
+  DISK_POOL_FORMATS, FEATURES, FILE_FORMATS, POOLS_WITHOUT_CREATE, UNIT_NAMES, VOLUME_TYPES, availableIn,
+  targetFormatsFor, type PoolType,
+} from '../../../../schemas/vocabulary';
 import { attr, childElements, firstChild, textContent, textSpan, type XmlElement } from '../xmlModel';
 import type { Span } from '../xmlModel';
 import type { ValidationContext } from './context';
@@ -146,7 +149,10 @@ function validateScaled(ctx: ValidationContext, el: XmlElement, text: string, li
   const span = r.ok || r.error !== 'malformed' ? textSpan(el) : rawTextSpan(el);
   if (!r.ok) {
     if (r.error === 'malformed') ctx.report(malformedRule, span, { value: text });
-    else if (r.error === 'unit') ctx.report('volume-unit-unknown', unitAttr!.valueSpan, { unit }, { data: { replacement: nearest(unit ?? '', UNIT_NAMES), values: UNIT_NAMES } });
+    else if (r.error === 'unit') {
+      const data = { replacement: nearest(unit ?? '', UNIT_NAMES), values: UNIT_NAMES };
+      ctx.report('volume-unit-unknown', unitAttr!.valueSpan, { unit }, { data });
+    }
     else ctx.report('volume-size-overflow', span, { value: String(r.value), unit: unit ?? '' });
     return undefined;
   }
