@@ -8,7 +8,7 @@ import { checkLuksOptions, type LuksOptionInput, type LuksOptionName } from '../
 import { attr, childElements, firstChild, type XmlAttribute, type XmlElement } from '../xmlModel';
 import type { ValidationContext } from './context';
 import { isRngUuid, nearest, parseUIntP, parseUuid } from './libvirtValues';
-import { checkStructure } from './structure';
+import { checkStructure, shapeAt } from './structure';
 import type { Severity } from '../types';
 import { cipherAlg } from '../volumeCreate';
 
@@ -50,10 +50,11 @@ export interface EncryptionInfo {
   parseOk: boolean;
 }
 
-const ENCRYPTION_SHAPE = {
-  attributes: ['format', 'engine'],
-  children: { secret: { multiple: true }, cipher: {}, ivgen: {} },
-};
+// Element shapes come from the one grammar, schemas/elements.ts.
+const ENCRYPTION_SHAPE = shapeAt('encryption');
+const SECRET_SHAPE = shapeAt('encryption', 'secret');
+const CIPHER_SHAPE = shapeAt('encryption', 'cipher');
+const IVGEN_SHAPE = shapeAt('encryption', 'ivgen');
 
 export function validateEncryption(ctx: ValidationContext, enc: XmlElement, site: EncryptionSite): EncryptionInfo {
   const info: EncryptionInfo = { el: enc, secrets: childElements(enc, 'secret'), parseOk: true };
@@ -132,7 +133,7 @@ export function validateEncryption(ctx: ValidationContext, enc: XmlElement, site
 /** One `<secret>` inside `<encryption>` (virStorageEncryptionSecretParse + virSecretLookupParseSecret). */
 function validateEncryptionSecret(ctx: ValidationContext, s: XmlElement): boolean {
   let ok = true;
-  checkStructure(ctx, s, { attributes: ['type', 'uuid', 'usage'], children: {} });
+  checkStructure(ctx, s, SECRET_SHAPE);
   const type = attr(s, 'type');
   if (!type || !type.value) {
     ctx.report('encryption-secret-type-required', type ? type.valueSpan : s.nameSpan, {}, { data: { replacement: 'passphrase' } });
@@ -174,7 +175,7 @@ export function checkSecretUsable(ctx: ValidationContext, info: EncryptionInfo, 
 }
 
 function validateCipher(ctx: ValidationContext, el: XmlElement): CipherInfo {
-  checkStructure(ctx, el, { attributes: ['name', 'size', 'mode', 'hash'], children: {} });
+  checkStructure(ctx, el, CIPHER_SHAPE);
   const c: CipherInfo = { el, name: attr(el, 'name'), size: attr(el, 'size'), mode: attr(el, 'mode'), hash: attr(el, 'hash'), valid: true };
   // virXMLPropString: an empty name is present (and accepted by the parser).
   if (!c.name) {
@@ -203,7 +204,7 @@ function validateCipher(ctx: ValidationContext, el: XmlElement): CipherInfo {
 }
 
 function validateIvgen(ctx: ValidationContext, el: XmlElement): IvgenInfo {
-  checkStructure(ctx, el, { attributes: ['name', 'hash'], children: {} });
+  checkStructure(ctx, el, IVGEN_SHAPE);
   const g: IvgenInfo = { el, name: attr(el, 'name'), hash: attr(el, 'hash'), valid: true };
   if (!g.name) {
     ctx.report('ivgen-name-required', el.nameSpan, {}, { data: { insert: "name='plain64'" } });

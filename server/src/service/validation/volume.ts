@@ -11,7 +11,7 @@ import type { Span } from '../xmlModel';
 import type { ValidationContext } from './context';
 import { checkLuksCipherValues, checkSecretUsable, validateEncryption, type EncryptionInfo } from './encryption';
 import { LLONG_MAX, isAbsPath, isQemuId, isValidCompat, isValidOctalMode, isValidOwnerId, nearest, parseScaled } from './libvirtValues';
-import { checkStructure } from './structure';
+import { checkStructure, shapeAt } from './structure';
 import { checkOtherFormatSize, checkQcow2Create, checkQedCreate } from './qcow2Create';
 
 const ULLONG_MAX = (1n << 64n) - 1n;
@@ -46,16 +46,11 @@ export interface VolumeFacts {
   nocow: boolean;
 }
 
-const VOLUME_SHAPE = {
-  attributes: ['type'],
-  children: { name: {}, key: {}, source: {}, capacity: {}, allocation: {}, physical: {}, target: {}, backingStore: {} },
-};
-const TARGET_SHAPE = {
-  attributes: [],
-  children: { path: {}, format: {}, permissions: {}, timestamps: {}, encryption: {}, compat: {}, nocow: {}, clusterSize: {}, features: {} },
-};
-const BACKING_SHAPE = { attributes: [], children: { path: {}, format: {}, permissions: {}, timestamps: {} } };
-const PERMS_SHAPE = { attributes: [], children: { mode: {}, owner: {}, group: {}, label: {} } };
+// Element shapes come from the one grammar, schemas/elements.ts.
+const VOLUME_SHAPE = shapeAt('volume');
+const TARGET_SHAPE = shapeAt('volume', 'target');
+const BACKING_SHAPE = shapeAt('volume', 'backingStore');
+const PERMS_SHAPE = shapeAt('volume', 'target', 'permissions');
 
 /** libvirt format names qemu has no block driver for (measured: `Unknown driver 'X'`). */
 const QEMU_NO_DRIVER = ['iso', 'fat', 'vhd', 'cow', 'dir', 'ploop'];
