@@ -11,9 +11,11 @@ import { checkLuksOptions, LUKS1, type LuksOptionInput, type ResolvedLuksOptions
 import { buildLuksHeader, type LuksKeyDerivationReport } from './luksHeader';
 import { abortError } from '../crypto/pbkdf';
 import { BackgroundFlush } from '../backgroundFlush';
+import { PREALLOCATION_MODES, type PreallocMode } from '../../../../schemas/qcow2Options';
 
-export type Preallocation = 'off' | 'metadata' | 'falloc' | 'full';
-export const PREALLOCATIONS: Preallocation[] = ['off', 'metadata', 'falloc', 'full'];
+// qemu's preallocation modes: the one list is schemas/qcow2Options.ts'.
+export type Preallocation = PreallocMode;
+export const PREALLOCATIONS: readonly Preallocation[] = PREALLOCATION_MODES;
 
 export interface CreateLuksParams {
   path: string;
