@@ -239,40 +239,33 @@ export class SessionLibvirt {
   }
 
   /** vol-create in the dir pool (real storage driver: qemu-img / fallocate); the volume is deleted again. */
-  createVolume(text: string): Promise<OracleVerdict> {
-    const name = /<name>([^<]*)<\/name>/.exec(text)?.[1] ?? '';
-    return this.locks.with('vol:' + name, async () => {
-      const f = this.writeDoc(text);
-      const r = await this.virsh(['vol-create', 'p', f], 300_000);
-      rmSync(f, { force: true });
-      if (r.code === 0) {
-        const created = /Vol ([\s\S]*?) created from /.exec(r.stdout)?.[1];
-        if (created === undefined) throw new Error(`vol-create succeeded but named no volume: ${r.stdout}`);
-        const del = await this.virsh(['vol-delete', '--pool', 'p', created]);
-        if (del.code !== 0) throw new Error(`could not delete volume ${created}: ${del.stderr}`);
-        return { ok: true, message: '' };
-      }
-      return { ok: false, message: virshMessage(r.stderr).split(this.pool).join('POOL') };
-    });
+  async createVolume(text: string): Promise<OracleVerdict> {
+    const { ok, message } = await this.createVolumeRecorded(text);
+    return { ok, message };
   }
 
   /**
-   * vol-create as createVolume, returning the argv of every qemu-img run the storage driver made
-   * for it (in order; empty when libvirt wrote the file itself, e.g. plain raw).
+   * vol-create as createVolume (with virsh flags such as --prealloc-metadata), returning the argv
+   * of every qemu-img run the storage driver made for this volume, in order (empty when libvirt
+   * wrote the file itself, e.g. plain raw); `inspect` sees the created file before its deletion.
    */
   async createVolumeRecorded(
     text: string, flags: string[] = [], inspect?: (path: string) => void,
   ): Promise<OracleVerdict & { runs: string[][] }> {
     const name = /<name>([^<]*)<\/name>/.exec(text)?.[1] ?? '';
-    return this.locks.with('record', () => this.locks.with('vol:' + name, async () => {
-      for (const f of readdirSync(this.argvDir)) rmSync(join(this.argvDir, f), { force: true });
+    return this.locks.with('vol:' + name, async () => {
       const doc = this.writeDoc(text);
       const r = await this.virsh(['vol-create', 'p', doc, ...flags], 300_000);
       rmSync(doc, { force: true });
+      // Runs for this volume name its path (other creations may run meanwhile); taken and removed.
+      const target = join(this.pool, name);
       const runs = readdirSync(this.argvDir).map((f) => {
         const p = join(this.argvDir, f);
-        return { argv: readFileSync(p, 'utf8').split('\0').slice(0, -1), mtimeMs: statSync(p).mtimeMs };
-      }).sort((a, b) => a.mtimeMs - b.mtimeMs).map((x) => x.argv);
+        return { p, argv: readFileSync(p, 'utf8').split('\0').slice(0, -1), mtimeMs: statSync(p).mtimeMs };
+      }).filter((x) => x.argv.includes(target)).sort((a, b) => a.mtimeMs - b.mtimeMs).map((x) => {
+        rmSync(x.p, { force: true });
+        return x.argv;
+      });
       if (r.code === 0) {
         const created = /Vol ([\s\S]*?) created from /.exec(r.stdout)?.[1];
         if (created === undefined) throw new Error(`vol-create succeeded but named no volume: ${r.stdout}`);
@@ -283,7 +276,7 @@ export class SessionLibvirt {
         return { ok: true, message: '', runs };
       }
       return { ok: false, message: virshMessage(r.stderr).split(this.pool).join('POOL'), runs };
-    }));
+    });
   }
 
   /** define with the qemu driver (parser + DEF-VAL + QEMU-VAL); the domain is undefined again. */
