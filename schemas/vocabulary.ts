@@ -136,6 +136,12 @@ export const DISK_POOL_FORMATS: Term[] = ['none', 'linux', 'fat16', 'fat32', 'li
 export type PoolType = 'dir' | 'fs' | 'netfs' | 'gluster' | 'vstorage' | 'rbd' | 'disk' | 'logical' | 'iscsi' | 'iscsi-direct' | 'scsi' | 'mpath' | 'zfs' | 'sheepdog';
 export const POOL_TYPES: PoolType[] = ['dir', 'fs', 'netfs', 'gluster', 'vstorage', 'rbd', 'disk', 'logical', 'iscsi', 'iscsi-direct', 'scsi', 'mpath', 'zfs'];
 
+/**
+ * Pools whose volumes are files in a directory, built by storage_util.c (virStorageBackendVolCreateLocal,
+ * virStorageBackendVolBuildLocal): the only pools whose creation `create VOLUME.xml` reproduces.
+ */
+export const FILE_POOL_TYPES: readonly PoolType[] = ['dir', 'fs', 'netfs', 'vstorage'];
+
 /** What `<target><format type>` may be per pool type; undefined = the element is ignored. */
 export function targetFormatsFor(pool: PoolType): { formats: Term[]; default: string } | undefined {
   switch (pool) {

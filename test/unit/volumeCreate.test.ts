@@ -99,3 +99,12 @@ test('other formats go to qemu-img unchanged; the writer says it does not make t
   assert.match(unwritableFormat(m), /libvirt would create this vmdk image with qemu-img \(qemu-img create -f vmdk/);
   assert.equal(map(vol("<format type='qed'/>"), '9.0.0', true).refusal, 'metadata preallocation only available with qcow2');
 });
+
+test('only file pools (dir, fs, netfs, vstorage) are created by this mapping', () => {
+  const v = readVolume(parseXml(vol("<format type='qcow2'/>")).root);
+  for (const poolType of ['dir', 'fs', 'netfs', 'vstorage'] as const) {
+    assert.equal(volumeCreation(v, { output: 'o', libvirtVersion: '9.0.0', poolType }).notAFilePool, undefined, poolType);
+  }
+  assert.match(volumeCreation(v, { output: 'o', libvirtVersion: '9.0.0', poolType: 'logical' }).notAFilePool ?? '',
+    /volumes of a logical pool/);
+});

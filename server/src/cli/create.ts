@@ -301,8 +301,8 @@ async function runCreateXml(argv: string[], io: CreateCliIO): Promise<number> {
   }
   const vol = vc.readVolume(doc.root);
   const out = output ?? (vol.target.path || join(dirname(abs), vol.name ?? ''));
-  const m = vc.volumeCreation(vol, { output: out, libvirtVersion, preallocMetadata });
-  if (m.refusal) { io.err(`libvirt-volume: ${xmlPath}: ${m.refusal}\n`); return 1; }
+  const m = vc.volumeCreation(vol, { output: out, libvirtVersion, preallocMetadata, poolType });
+  if (m.refusal ?? m.notAFilePool) { io.err(`libvirt-volume: ${xmlPath}: ${m.refusal ?? m.notAFilePool}\n`); return 1; }
   if (!quiet) io.out(`# libvirt ${libvirtVersion} ${m.tool === 'qemu-img' ? 'would run' : 'does'}: ${m.commandLine}\n`);
   if (!vc.WRITER_FORMATS.includes(m.format)) {
     io.err(`libvirt-volume: ${xmlPath}: ${vc.unwritableFormat(m)}\n`);

@@ -4,7 +4,7 @@
 // storageBackendCreateQemuImgOpts, virQEMUBuildLuksOpts for the LUKS options) or the plain file it
 // writes itself (storageBackendCreateRaw), plus the typed arguments our writer creates the same
 // image from. Pure: the CLI and the editor's Create Volume both call it.
-import { compareVersions } from '../../../schemas/vocabulary';
+import { compareVersions, FILE_POOL_TYPES, type PoolType } from '../../../schemas/vocabulary';
 import type { CreateArgs } from '../../../schemas/qcow2Options';
 import { LLONG_MAX, parseScaled } from './validation/libvirtValues';
 import { attrValue, childElements, firstChild, textContent, type XmlElement } from './xmlModel';
@@ -163,6 +163,11 @@ export interface VolumeCreation {
   allocate?: bigint;
   /** libvirt's error when the storage driver refuses the request (a flag the document cannot show). */
   refusal?: string;
+  /**
+   * Set for pools whose volumes are not files built by storage_util.c (logical volumes, disk
+   * partitions, rbd images, …): the mapping above does not describe them and nothing is created.
+   */
+  notAFilePool?: string;
 }
 
 /** Image formats this project's writer creates (writer/create.ts, writer/luks/createLuks.ts). */
@@ -193,6 +198,8 @@ export interface CreationOptions {
   preallocMetadata?: boolean;
   /** The file libvirt would write the passphrase to; default SECRET_FILE_PLACEHOLDER. */
   secretFile?: string;
+  /** The pool the volume is created in (default dir). */
+  poolType?: PoolType;
 }
 
 const quote = (s: string) => (/^[\w./:=,+@%-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
@@ -218,6 +225,16 @@ function luksOptions(e: VolumeEncryption, prefix: string): string[] {
  * preallocation, nocow, compat, cluster_size, features.
  */
 export function volumeCreation(v: VolumeDoc, opts: CreationOptions): VolumeCreation {
+  const c = fileVolumeCreation(v, opts);
+  const pool = opts.poolType ?? 'dir';
+  if (!FILE_POOL_TYPES.includes(pool)) {
+    c.notAFilePool = `libvirt creates the volumes of a ${pool} pool with that backend's own tools, not as image files; `
+      + `libvirt-volume creates what ${FILE_POOL_TYPES.join(', ')} pools create`;
+  }
+  return c;
+}
+
+function fileVolumeCreation(v: VolumeDoc, opts: CreationOptions): VolumeCreation {
   const t = v.target;
   const enc = t.encryption;
   const encrypted = !!enc;
