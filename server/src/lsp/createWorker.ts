@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { NEWEST_LIBVIRT } from '../../../schemas/vocabulary';
 import type { LuksOptionInput } from '../../../schemas/luksOptions';
-import { parseQemuImgOptions, parseSize } from '../writer/qemuArgs';
+import { parseSize } from '../writer/qemuArgs';
 import { readVolume, unwritableFormat, volumeCreation, WRITER_FORMATS } from '../service/volumeCreate';
 import { parseXml } from '../service/xmlModel';
 import { createImage, planCreate } from '../writer/create';
@@ -59,15 +59,14 @@ export async function writeVolumeImage(job: WorkerJob, hooks: WriterHooks): Prom
   const passphrase = job.passphrase !== undefined ? new TextEncoder().encode(job.passphrase) : undefined;
   try {
     if (m.args.format === 'luks') {
-      const opts = parseQemuImgOptions(m.args.options ?? []);
       const size = parseSize(m.args.size ?? '');
       if (size === undefined) throw new Error(`invalid size ${m.args.size}`);
       if (!passphrase) throw new Error('an encrypted volume needs a passphrase');
-      const o: LuksOptionInput = {};
-      for (const k of ['cipher-alg', 'cipher-mode', 'ivgen-alg', 'ivgen-hash-alg', 'hash-alg', 'iter-time'] as const) if (opts.has(k)) o[k] = opts.get(k);
+      // The mapping's typed LUKS values: libvirt passes no preallocation for raw LUKS.
+      const o: LuksOptionInput = { ...m.luks };
       if (job.iterTimeMs) o['iter-time'] = job.iterTimeMs;
       await createLuksImage({
-        path: job.output, size, options: o, passphrase, preallocation: opts.get('preallocation'), force: job.force, signal: ac.signal, io: nodeWriterIO(),
+        path: job.output, size, options: o, passphrase, force: job.force, signal: ac.signal, io: nodeWriterIO(),
         onProgress: (f, phase) => hooks.progress(Math.round(f * 1000), 1000, phase === 'derive' ? 'deriving the LUKS key' : 'writing'),
       });
       return { format: 'luks' };

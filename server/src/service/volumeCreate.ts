@@ -6,6 +6,7 @@
 // image from. Pure: the CLI and the editor's Create Volume both call it.
 import { compareVersions, FILE_POOL_TYPES, type PoolType } from '../../../schemas/vocabulary';
 import type { CreateArgs } from '../../../schemas/qcow2Options';
+import type { LuksOptionInput } from '../../../schemas/luksOptions';
 import { LLONG_MAX, parseScaled } from './validation/libvirtValues';
 import { attrValue, childElements, firstChild, textContent, type XmlElement } from './xmlModel';
 
@@ -152,6 +153,8 @@ export interface VolumeCreation {
   args: CreateArgs;
   /** qemu-img format libvirt uses (`luks` for an encrypted raw target, `raw` for iso). */
   format: string;
+  /** The LUKS options as values (raw LUKS or LUKS in qcow2; no key-secret): the writer's input. */
+  luks?: LuksOptionInput;
   encrypted: boolean;
   legacyAes: boolean;
   /**
@@ -206,16 +209,21 @@ const quote = (s: string) => (/^[\w./:=,+@%-]+$/.test(s) ? s : `'${s.replace(/'/
 // virQEMUBuildBufferEscapeComma: a comma inside a value is doubled.
 const escComma = (s: string) => s.replace(/,/g, ',,');
 
-/** The LUKS options libvirt builds (virQEMUBuildLuksOpts), without the key-secret. */
-function luksOptions(e: VolumeEncryption, prefix: string): string[] {
-  const o: string[] = [];
+/** The LUKS options libvirt builds (virQEMUBuildLuksOpts), without the key-secret, in its order. */
+function luksValues(e: VolumeEncryption): LuksOptionInput {
+  const o: LuksOptionInput = {};
   const alg = cipherAlg(e.cipher);
-  if (alg) o.push(`${prefix}cipher-alg=${escComma(e.cipher!.name!)}-${escComma(e.cipher!.size!)}`);
-  if (e.cipher?.mode) o.push(`${prefix}cipher-mode=${escComma(e.cipher.mode)}`);
-  if (e.cipher?.hash) o.push(`${prefix}hash-alg=${escComma(e.cipher.hash)}`);
-  if (e.ivgen?.name) o.push(`${prefix}ivgen-alg=${escComma(e.ivgen.name)}`);
-  if (e.ivgen?.hash) o.push(`${prefix}ivgen-hash-alg=${escComma(e.ivgen.hash)}`);
+  if (alg) o['cipher-alg'] = alg;
+  if (e.cipher?.mode) o['cipher-mode'] = e.cipher.mode;
+  if (e.cipher?.hash) o['hash-alg'] = e.cipher.hash;
+  if (e.ivgen?.name) o['ivgen-alg'] = e.ivgen.name;
+  if (e.ivgen?.hash) o['ivgen-hash-alg'] = e.ivgen.hash;
   return o;
+}
+
+/** `-o` spelling of the LUKS values: prefixed, commas doubled as virQEMUBuildBufferEscapeComma does. */
+function luksOptions(values: LuksOptionInput, prefix: string): string[] {
+  return Object.entries(values).map(([k, v]) => `${prefix}${k}=${escComma(String(v))}`);
 }
 
 /**
@@ -267,10 +275,11 @@ function fileVolumeCreation(v: VolumeDoc, opts: CreationOptions): VolumeCreation
   const writerOpts: string[] = [];
   const both = (...xs: string[]) => { o.push(...xs); writerOpts.push(...xs); };
   let secret: string | undefined;
+  const luks = enc && !legacyAes ? luksValues(enc) : undefined;
   if (format === 'luks') {
     secret = secretId(v);
     o.push(`key-secret=${secret}`);
-    both(...luksOptions(enc!, ''));
+    both(...luksOptions(luks!, ''));
   } else {
     if (v.backingStore) both(`backing_fmt=${v.backingStore.format}`);
     if (legacyAes) {
@@ -280,7 +289,7 @@ function fileVolumeCreation(v: VolumeDoc, opts: CreationOptions): VolumeCreation
       secret = secretId(v);
       o.push('encrypt.format=luks', `encrypt.key-secret=${secret}`);
       writerOpts.push('encrypt.format=luks');
-      both(...luksOptions(enc!, 'encrypt.'));
+      both(...luksOptions(luks!, 'encrypt.'));
     }
     if (opts.preallocMetadata) both(allocation < capacity ? 'preallocation=metadata' : 'preallocation=falloc');
   }
@@ -308,7 +317,7 @@ function fileVolumeCreation(v: VolumeDoc, opts: CreationOptions): VolumeCreation
   if (writerOpts.length) args.options = [writerOpts.join(',')];
   const refusal = opts.preallocMetadata ? preallocRefusal(v, false) : undefined;
   return {
-    tool: 'qemu-img', argv, commandLine: ['qemu-img', ...argv].map(quote).join(' '), args, format, encrypted, legacyAes,
-    refusal,
+    tool: 'qemu-img', argv, commandLine: ['qemu-img', ...argv].map(quote).join(' '), args, format, luks, encrypted,
+    legacyAes, refusal,
   };
 }
