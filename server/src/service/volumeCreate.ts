@@ -252,7 +252,7 @@ function fileVolumeCreation(v: VolumeDoc, opts: CreationOptions): VolumeCreation
   const allocation = v.allocation ?? capacity;
   const base = AS_RAW.has(t.format) ? 'raw' : t.format;
 
-  if (base === 'raw' && !encrypted && t.format === 'raw') {
+  if (t.format === 'raw' && !encrypted) {
     // storageBackendCreateRaw: the file is truncated to the capacity in bytes and `allocation`
     // bytes from offset 0 are allocated (fallocate); no qemu-img, no KiB rounding.
     // The writer allocates all or nothing: a partial <allocation> stays sparse.
@@ -261,8 +261,9 @@ function fileVolumeCreation(v: VolumeDoc, opts: CreationOptions): VolumeCreation
     if (t.nocow) o.push('nocow=on');
     const args: CreateArgs = { format: 'raw', filename: opts.output, size: String(capacity) };
     if (o.length) args.options = [o.join(',')];
+    const allocated = allocation >= capacity ? 'all' : `${allocation} bytes`;
     const commandLine = `(no qemu-img: libvirt writes the raw file itself) ${quote(opts.output)}: ${capacity} bytes, `
-      + `${allocation >= capacity ? 'all' : String(allocation)}${allocation >= capacity ? '' : ' bytes'} allocated`;
+      + `${allocated} allocated`;
     const refusal = opts.preallocMetadata ? preallocRefusal(v, true) : undefined;
     return {
       tool: 'file', argv: [], commandLine, args, format: 'raw', encrypted, legacyAes,
