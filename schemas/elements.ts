@@ -167,6 +167,7 @@ const BACKING_STORE: ElementDef = {
   children: () => [
     { name: 'path', single: true, textHint: '/var/lib/libvirt/images/base.qcow2', description: 'Absolute path of the backing image.', doc: V },
     VOL_FORMAT, PERMISSIONS,
+    { name: 'timestamps', single: true, description: 'Access/modification times (output only).', doc: V },
   ],
 };
 

@@ -134,6 +134,12 @@ export const DISK_POOL_FORMATS: Term[] = ['none', 'linux', 'fat16', 'fat32', 'li
 export type PoolType = 'dir' | 'fs' | 'netfs' | 'gluster' | 'vstorage' | 'rbd' | 'disk' | 'logical' | 'iscsi' | 'iscsi-direct' | 'scsi' | 'mpath' | 'zfs' | 'sheepdog';
 export const POOL_TYPES: PoolType[] = ['dir', 'fs', 'netfs', 'gluster', 'vstorage', 'rbd', 'disk', 'logical', 'iscsi', 'iscsi-direct', 'scsi', 'mpath', 'zfs'];
 
+/**
+ * Pools whose volumes are files in a directory, built by storage_util.c (virStorageBackendVolCreateLocal,
+ * virStorageBackendVolBuildLocal): the only pools whose creation `create VOLUME.xml` reproduces.
+ */
+export const FILE_POOL_TYPES: readonly PoolType[] = ['dir', 'fs', 'netfs', 'vstorage'];
+
 /** What `<target><format type>` may be per pool type; undefined = the element is ignored. */
 export function targetFormatsFor(pool: PoolType): { formats: Term[]; default: string } | undefined {
   switch (pool) {
@@ -285,6 +291,9 @@ export const UNITS: Term[] = [
   { value: 'PB', description: '1000⁵ bytes.' },
   { value: 'EB', description: '1000⁶ bytes.' },
 ];
+
+/** The unit spellings offered for <capacity>/<allocation>/<clusterSize> (completion, quick fixes, wizard). */
+export const UNIT_NAMES: readonly string[] = UNITS.map((u) => u.value);
 
 /** Parses a libvirt unit; returns the multiplier or undefined (virScaleInteger's rules). */
 export function unitMultiplier(unit: string): bigint | undefined {

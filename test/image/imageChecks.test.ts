@@ -11,7 +11,7 @@ import { diagnose, extractMarkers } from '../helpers/check';
 import { IMAGE_RULES } from '../../server/src/service/rules/image';
 import { imageHover } from '../../server/src/service/imageSummary';
 import { LineIndex, parseXml } from '../../server/src/service/xmlModel';
-import type { LanguageSettings, ServiceEnvironment } from '../../server/src/service/types';
+import type { ImageFacts, LanguageSettings, ServiceEnvironment } from '../../server/src/service/types';
 import { readdirSync } from 'node:fs';
 import { makeQemuFixtures, qemuImgEnv, qemuImgFacts, type Fixtures } from './imageFixtures';
 import { imageEnvs, probeEnv } from './imageEnvs';
@@ -133,12 +133,12 @@ test('the writer\'s header reader agrees with qemu-img info on every fixture', (
     const p = join(fx.dir, f);
     const q = qemuImgFacts(p)!;
     const mine = env.imageFacts!(p, '')!;
-    const pick = (x: Record<string, unknown>) => Object.fromEntries(KEYS.map((k) => [k, x[k] ?? (k === 'encrypted' ? false : undefined)]));
+    const pick = (x: ImageFacts) => Object.fromEntries(KEYS.map((k) => [k, x[k] ?? (k === 'encrypted' ? false : undefined)]));
     assert.deepEqual(pick(mine), pick(q), f);
-    const ql = q.luks as Record<string, unknown> | undefined;
+    const ql = q.luks;
     if (ql) {
-      const ml = mine.luks as Record<string, unknown>;
-      for (const k of ['cipherAlg', 'cipherMode', 'ivgenAlg', 'hashAlg']) assert.equal(ml[k], ql[k], `${f} ${k}`);
+      const ml = mine.luks;
+      for (const k of ['cipherAlg', 'cipherMode', 'ivgenAlg', 'hashAlg'] as const) assert.equal(ml?.[k], ql[k], `${f} ${k}`);
     }
   }
 });

@@ -72,6 +72,21 @@ test('qcow2 from a volume XML on disk: qemu-io reads back what it wrote; progres
   assert.deepEqual(leftovers(), []);
 });
 
+test('preallocMetadata as virsh vol-create --prealloc-metadata: libvirt\'s qemu-img line, or its refusal', async () => {
+  // No <allocation> = capacity, so libvirt passes preallocation=falloc (the mapping's oracle test).
+  const u = write('pm.xml', volume('pm.qcow2', 'qcow2'));
+  const out = join(dir, 'pm.qcow2');
+  await create({ uri: u, output: out, preallocMetadata: true });
+  const theirs = join(dir, 'pm-qemu.qcow2');
+  execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-o', 'preallocation=falloc,compat=1.1', theirs, '16384K']);
+  assert.equal(spawnSync('cmp', [out, theirs]).status, 0, 'same bytes as qemu-img with libvirt\'s options');
+  const raw = write('pmraw.xml', volume('pmraw.img', 'raw'));
+  await assert.rejects(create({ uri: raw, output: join(dir, 'pmraw.img'), preallocMetadata: true }),
+    /metadata preallocation is not supported for raw volumes/);
+  assert.ok(!existsSync(join(dir, 'pmraw.img')));
+  assert.deepEqual(leftovers(), []);
+});
+
 test('LUKS in qcow2: opens with the passphrase only; the <secret> XML is accepted by libvirt', async () => {
   // Not the oracle session's own secret uuid (SessionLibvirt defines that one at start).
   const uuid = '6f7d3b9e-2c41-4d8a-9e0b-5a1c2d3e4f50';

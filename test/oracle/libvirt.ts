@@ -6,7 +6,7 @@
 //    nothing touches the system daemon or /etc.
 // And the other side: our language service's verdict on the same text, in-process.
 import { execFile, execFileSync } from 'node:child_process';
-import { chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TextDocument } from 'vscode-languageserver-textdocument';
@@ -129,11 +129,32 @@ done
 exec /usr/bin/qemu-img "\${args[@]}"
 `;
 
+/**
+ * A recorder first on the daemon's PATH: each qemu-img run leaves its argv (NUL-separated) in
+ * its own file under `argvDir`, then the next qemu-img on PATH runs with the same arguments (the
+ * iter-time wrapper below, or /usr/bin/qemu-img), so what is recorded is exactly what libvirt's
+ * storage driver passed, whatever wrappers follow.
+ */
+const QEMU_IMG_RECORDER = (argvDir: string) => `#!/bin/bash
+f=$(mktemp ${argvDir}/run.XXXXXXXX) && printf '%s\\0' "$@" > "$f"
+self=$(dirname "$0")
+IFS=: read -ra dirs <<< "$PATH"
+for d in "\${dirs[@]}"; do
+  [ "$d" = "$self" ] && continue
+  [ -x "$d/qemu-img" ] && exec "$d/qemu-img" "$@"
+done
+echo "qemu-img: not found after the argv recorder" >&2; exit 127
+`;
+
+/** One qemu-img run recorded on the daemon's PATH. */
+export interface RecordedQemuImg { argv: string[]; mtimeMs: number }
+
 export class SessionLibvirt {
   readonly dir: string;
   readonly pool: string;
   readonly backingDir: string;
   private readonly docs: string;
+  private readonly argvDir: string;
   private readonly env: NodeJS.ProcessEnv;
   private readonly prefix: string[];
   private readonly locks = new KeyLock();
@@ -153,11 +174,16 @@ export class SessionLibvirt {
     // the time; every other argument reaches the real /usr/bin/qemu-img unchanged.
     const bin = join(this.dir, 'bin');
     mkdirSync(bin, { recursive: true, mode: 0o755 });
+    const recorder = join(this.dir, 'bin-record');
+    this.argvDir = join(this.dir, 'argv');
+    mkdirSync(recorder, { recursive: true, mode: 0o755 });
+    mkdirSync(this.argvDir, { recursive: true, mode: 0o700 });
+    writeFileSync(join(recorder, 'qemu-img'), QEMU_IMG_RECORDER(this.argvDir), { mode: 0o755 });
     if (process.env.LV_ORACLE_DEFAULT_ITER_TIME !== '1') {
       writeFileSync(join(bin, 'qemu-img'), QEMU_IMG_WRAPPER, { mode: 0o755 });
     }
     this.env = {
-      PATH: `${bin}:/usr/sbin:/usr/bin:/sbin:/bin`, HOME: home, XDG_RUNTIME_DIR: join(this.dir, 'run'),
+      PATH: `${recorder}:${bin}:/usr/sbin:/usr/bin:/sbin:/bin`, HOME: home, XDG_RUNTIME_DIR: join(this.dir, 'run'),
       XDG_CONFIG_HOME: join(home, '.config'), XDG_CACHE_HOME: join(home, '.cache'), LC_ALL: 'C',
     };
     const root = process.getuid?.() === 0;
@@ -213,20 +239,46 @@ export class SessionLibvirt {
   }
 
   /** vol-create in the dir pool (real storage driver: qemu-img / fallocate); the volume is deleted again. */
-  createVolume(text: string): Promise<OracleVerdict> {
+  async createVolume(text: string): Promise<OracleVerdict> {
+    const { ok, message } = await this.createVolumeRecorded(text);
+    return { ok, message };
+  }
+
+  /**
+   * vol-create as createVolume (with virsh flags such as --prealloc-metadata), returning the argv
+   * of every qemu-img run the storage driver made for this volume, in order (empty when libvirt
+   * wrote the file itself, e.g. plain raw); `inspect` sees the created file before its deletion.
+   */
+  async createVolumeRecorded(
+    text: string, flags: string[] = [], inspect?: (path: string) => void,
+  ): Promise<OracleVerdict & { runs: string[][] }> {
     const name = /<name>([^<]*)<\/name>/.exec(text)?.[1] ?? '';
     return this.locks.with('vol:' + name, async () => {
-      const f = this.writeDoc(text);
-      const r = await this.virsh(['vol-create', 'p', f], 300_000);
-      rmSync(f, { force: true });
+      const doc = this.writeDoc(text);
+      const r = await this.virsh(['vol-create', 'p', doc, ...flags], 300_000);
+      rmSync(doc, { force: true });
+      // Runs for this volume name its path (other creations may run meanwhile); taken and removed.
+      const target = join(this.pool, name);
+      const runs = readdirSync(this.argvDir).map((f) => {
+        const p = join(this.argvDir, f);
+        return { p, argv: readFileSync(p, 'utf8').split('\0').slice(0, -1), mtimeMs: statSync(p).mtimeMs };
+      }).filter((x) => x.argv.includes(target)).sort((a, b) => a.mtimeMs - b.mtimeMs).map((x) => {
+        rmSync(x.p, { force: true });
+        return x.argv;
+      });
       if (r.code === 0) {
         const created = /Vol ([\s\S]*?) created from /.exec(r.stdout)?.[1];
         if (created === undefined) throw new Error(`vol-create succeeded but named no volume: ${r.stdout}`);
+        // The volume is deleted whatever inspect found; a failed delete is reported only when
+        // inspect itself passed (its own failure is the more useful one).
+        let inspectError: unknown;
+        try { inspect?.(join(this.pool, created)); } catch (e) { inspectError = e; }
         const del = await this.virsh(['vol-delete', '--pool', 'p', created]);
+        if (inspectError !== undefined) throw inspectError;
         if (del.code !== 0) throw new Error(`could not delete volume ${created}: ${del.stderr}`);
-        return { ok: true, message: '' };
+        return { ok: true, message: '', runs };
       }
-      return { ok: false, message: virshMessage(r.stderr).split(this.pool).join('POOL') };
+      return { ok: false, message: virshMessage(r.stderr).split(this.pool).join('POOL'), runs };
     });
   }
 

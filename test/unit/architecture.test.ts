@@ -40,6 +40,16 @@ test('lsp/ and writer/ do not reach into the CLI', () => {
   assert.deepEqual(bad, []);
 });
 
+test('writer/ knows images, not XML: no import of the language service or the LSP layer', () => {
+  const bad: string[] = [];
+  const files = sources(join(root, 'server/src/writer'));
+  assert.ok(files.length > 5, 'expected writer sources');
+  for (const f of files) {
+    for (const spec of imports(f)) if (/(^|\/)(service|lsp)(\/|$)/.test(spec)) bad.push(`${relative(root, f)} imports ${spec}`);
+  }
+  assert.deepEqual(bad, []);
+});
+
 test('client/ stays a thin extension entry', () => {
   const files = sources(join(root, 'client/src'));
   const lines = files.reduce((n, f) => n + readFileSync(f, 'utf8').split('\n').length, 0);

@@ -71,9 +71,9 @@ test('an image path hovers with what the file header says (imageSummary through 
 
 test('the encryption of a volume hovers with the qemu-img command libvirt builds', () => {
   const t = hoverText(ENC(`<cipher name='serpent' size='256' mode='cbc' hash='sha512'/>\n      <ivgen name='essiv' hash='sha256'/>`).replace('<encryption', '<encr|yption'));
-  assert.match(t, /qemu-img create -f luks --object secret,id=v_encrypt0,file=SECRETFILE -o key-secret=v_encrypt0,cipher-alg=serpent-256,cipher-mode=cbc,hash-alg=sha512,ivgen-alg=essiv,ivgen-hash-alg=sha256 POOL\/v SIZE/);
+  assert.match(t, /qemu-img create -f luks --object secret,id=v_encrypt0,file=SECRETFILE -o key-secret=v_encrypt0,cipher-alg=serpent-256,cipher-mode=cbc,hash-alg=sha512,ivgen-alg=essiv,ivgen-hash-alg=sha256 POOL\/v 1K/);
   const q = hoverText(ENC('', 'qcow2').replace('<encryption', '<encr|yption'));
-  assert.match(q, /qemu-img create -f qcow2 --object secret,id=v_encrypt0,file=SECRETFILE -o encrypt\.format=luks,encrypt\.key-secret=v_encrypt0,compat=1\.1 POOL\/v SIZE/);
+  assert.match(q, /qemu-img create -f qcow2 --object secret,id=v_encrypt0,file=SECRETFILE -o encrypt\.format=luks,encrypt\.key-secret=v_encrypt0,compat=1\.1 POOL\/v 1K/);
   // libvirt 9.0 still defaults qcow2 to compat 0.10 (measured with the session libvirtd).
   assert.match(hoverText(ENC('', 'qcow2').replace('<encryption', '<encr|yption'), { libvirtVersion: '9.0.0' }), /,compat=0\.10 POOL/);
 });

@@ -22,8 +22,6 @@ import { guardInterrupts } from './signals';
 import { nodeProbeIO, nodeWriterIO } from '../writer/nodeIO';
 import { tryProbeImage } from '../writer/probe';
 import { luksIterationsLine, runLuksCreate } from './luks';
-import { mapVolumeXml } from '../writer/volumeXml';
-export { defaultCompat, mapVolumeXml, type XmlMapping } from '../writer/volumeXml';
 import { parseSecretObject, resolvePassphrase, resolveSecret, SecretError, type SecretObject } from '../writer/luks/secrets';
 import { qcowAesEncryption, qcowLuksEncryption } from '../writer/luks/qcowEncryption';
 import { weakCryptoLines } from '../../../schemas/weakCrypto';
@@ -169,9 +167,11 @@ export async function runCreate(argv: string[], io: CreateCliIO = defaultIO()): 
   return createFromParsed(p, io);
 }
 
-async function createFromParsed(p: Parsed, io: CreateCliIO, announce?: string): Promise<number> {
+async function createFromParsed(p: Parsed, io: CreateCliIO, announce?: string, rawLength?: bigint): Promise<number> {
   const planned = planQemuCreate(p.args, nodeProbeIO(), io.cwd);
   const v = planned.verdict;
+  // libvirt's own raw file is exactly the capacity long (qemu-img would round up to 512).
+  if (v.ok && rawLength !== undefined && v.spec.format === 'raw') v.spec.size = Number(rawLength);
   if (!v.ok) {
     if (v.formatting && !p.quiet) io.out(v.formatting + '\n');
     io.err(qemuLines(v.stderr));
@@ -285,29 +285,40 @@ async function runCreateXml(argv: string[], io: CreateCliIO): Promise<number> {
   const { TextDocument } = require('vscode-languageserver-textdocument') as typeof import('vscode-languageserver-textdocument');
   const { DiagnosticSeverity } = require('vscode-languageserver-types') as typeof import('vscode-languageserver-types');
   const { getLanguageService } = require('../service/languageService') as typeof import('../service/languageService');
-  const { firstChild, parseXml, textContent } = require('../service/xmlModel') as typeof import('../service/xmlModel');
+  const { parseXml } = require('../service/xmlModel') as typeof import('../service/xmlModel');
+  const vc = require('../service/volumeCreate') as typeof import('../service/volumeCreate');
   const doc = parseXml(text);
   if (doc.root?.name !== 'volume') { io.err(`libvirt-volume: ${xmlPath}: not a <volume> document\n`); return 1; }
   // Refuse what libvirt refuses: the language service's error diagnostics.
   const probeIO = nodeProbeIO();
   const ls = getLanguageService({ imageFacts: (p) => tryProbeImage(probeIO, p) });
   ls.configure({ libvirtVersion, poolType });
-  const errors = ls.doValidation(TextDocument.create(pathToFileURL(abs).href, 'xml', 1, text)).filter((d) => d.severity === DiagnosticSeverity.Error);
+  const errors = ls.doValidation(TextDocument.create(pathToFileURL(abs).href, 'xml', 1, text))
+    .filter((d) => d.severity === DiagnosticSeverity.Error);
   if (errors.length) {
-    for (const d of errors) io.err(`${xmlPath}:${d.range.start.line + 1}:${d.range.start.character + 1}: error: ${d.message}${d.code ? ` [${d.code}]` : ''}\n`);
-    io.err(`libvirt-volume: ${xmlPath}: libvirt would refuse this volume (${errors.length} error${errors.length > 1 ? 's' : ''}); nothing created\n`);
+    for (const d of errors) {
+      const at = `${xmlPath}:${d.range.start.line + 1}:${d.range.start.character + 1}`;
+      io.err(`${at}: error: ${d.message}${d.code ? ` [${d.code}]` : ''}\n`);
+    }
+    const n = `${errors.length} error${errors.length > 1 ? 's' : ''}`;
+    io.err(`libvirt-volume: ${xmlPath}: libvirt would refuse this volume (${n}); nothing created\n`);
     return 1;
   }
-  const target = firstChild(doc.root, 'target');
-  const name = textContent(firstChild(doc.root, 'name')).trim();
-  const targetPath = textContent(firstChild(target, 'path')).trim();
-  const out = output ?? (targetPath || join(dirname(abs), name));
-  const m = mapVolumeXml(text, out, libvirtVersion, preallocMetadata);
+  const vol = vc.readVolume(doc.root);
+  const out = output ?? (vol.target.path || join(dirname(abs), vol.name ?? ''));
+  const m = vc.volumeCreation(vol, { output: out, libvirtVersion, preallocMetadata, poolType });
+  if (m.refusal ?? m.notAFilePool) { io.err(`libvirt-volume: ${xmlPath}: ${m.refusal ?? m.notAFilePool}\n`); return 1; }
+  if (!quiet) io.out(`# libvirt ${libvirtVersion} ${m.tool === 'qemu-img' ? 'would run' : 'does'}: ${m.commandLine}\n`);
+  if (!vc.WRITER_FORMATS.includes(m.format)) {
+    io.err(`libvirt-volume: ${xmlPath}: ${vc.unwritableFormat(m)}\n`);
+    return 1;
+  }
   const cli = [
-    '-f', m.args.format, ...(m.args.backingFile ? ['-b', m.args.backingFile] : []), ...(m.args.options ?? []).flatMap((x) => ['-o', x]),
-    ...(quiet ? ['-q'] : []), ...(force ? ['--force'] : []), ...passthrough, m.args.filename, m.args.size!,
+    '-f', m.args.format, ...(m.args.backingFile ? ['-b', m.args.backingFile] : []),
+    ...(m.args.options ?? []).flatMap((x) => ['-o', x]),
+    ...(quiet ? ['-q'] : []), ...(force ? ['--force'] : []), ...passthrough, m.args.filename,
+    ...(m.args.size !== undefined ? [m.args.size] : []),
   ];
-  if (!quiet) io.out(`# libvirt ${libvirtVersion} would run: ${m.commandLine}\n`);
   if (m.args.format === 'luks') return runLuksCreate(cli, { out: io.out, err: io.err });
   let p: Parsed;
   try {
@@ -322,5 +333,5 @@ async function runCreateXml(argv: string[], io: CreateCliIO): Promise<number> {
   const aesSecret = m.legacyAes ? /encrypt\.key-secret=([^,]+)/.exec((m.args.options ?? []).join(','))?.[1] : undefined;
   if (aesSecret && !p.objects.some((o) => o.id === aesSecret)) p.objects.push({ id: aesSecret });
   // libvirt checks the backing store itself and always passes the format: qemu-img then opens it.
-  return createFromParsed(p, io);
+  return createFromParsed(p, io, undefined, m.length);
 }

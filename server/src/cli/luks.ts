@@ -16,7 +16,7 @@ import { errorText, isCancellation } from '../writer/errors';
 import { guardInterrupts } from './signals';
 import { parseSecretObject, resolvePassphrase, resolveSecret, SecretError, type SecretObject } from '../writer/luks/secrets';
 import { nodeProbeIO, nodeWriterIO } from '../writer/nodeIO';
-export { parseQemuImgOptions, parseSize } from '../writer/volumeXml';
+export { parseQemuImgOptions, parseSize } from '../writer/qemuArgs';
 
 export const LUKS_USAGE = `create -f luks [--object secret,id=ID,data=TEXT|file=PATH[,format=base64]] -o key-secret=ID[,OPTS] FILE SIZE
   Create a raw LUKS1 container as qemu-img 7.2 does. OPTS: cipher-alg (aes-128|aes-192|aes-256|twofish-*|serpent-*|cast5-128),

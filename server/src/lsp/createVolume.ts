@@ -20,7 +20,8 @@ import { formatBytes } from '../common/bytes';
 import { uriToPath as fileUriPath } from '../service/imageRefs';
 import { volumeSecretXml } from '../service/secrets';
 import { INSECURE_AES_WARNING } from '../../../schemas/luksOptions';
-import { isLegacyAes } from '../writer/volumeXml';
+import { unitMultiplier } from '../../../schemas/vocabulary';
+import { isLegacyAes, readVolume } from '../service/volumeCreate';
 import type { ServerState } from './server';
 import type { WorkerMessage, WorkerReply, WorkerJob } from './createWorker';
 import { checkTarget, writeFileAtomic } from '../writer/publish';
@@ -67,6 +68,8 @@ export interface CreateVolumeParams {
   iterTimeMs?: number;
   /** The user confirmed creating legacy qcow AES (the CLI's --allow-insecure-aes). */
   allowInsecureAes?: boolean;
+  /** As `virsh vol-create --prealloc-metadata` (qcow2 without a backing store only). */
+  preallocMetadata?: boolean;
 }
 
 export interface CreateVolumeResult {
@@ -77,8 +80,6 @@ export interface CreateVolumeResult {
   secretUuid?: string;
   ms: number;
 }
-
-const UNITS: Record<string, number> = { b: 1, bytes: 1, k: 2 ** 10, kib: 2 ** 10, kb: 1e3, m: 2 ** 20, mib: 2 ** 20, mb: 1e6, g: 2 ** 30, gib: 2 ** 30, gb: 1e9, t: 2 ** 40, tib: 2 ** 40, tb: 1e12, p: 2 ** 50, pib: 2 ** 50, pb: 1e15, e: 2 ** 60, eib: 2 ** 60, eb: 1e18 };
 
 /** A document's file path (service/imageRefs.ts uriToPath); other URIs are taken as paths as they are. */
 const uriToPath = (uri: string) => fileUriPath(uri) ?? uri;
@@ -109,13 +110,13 @@ export function describeVolume(state: ServerState, uri: string): VolumeDescripti
     .filter((d) => d.severity === DiagnosticSeverity.Error)
     .map((d) => ({ line: d.range.start.line, character: d.range.start.character, code: String(d.code ?? ''), message: String(d.message) }));
   if (root?.name !== 'volume') errors.unshift({ line: 0, character: 0, code: 'not-a-volume', message: `expected a <volume> document, found <${root?.name ?? ''}>` });
-  const target = xpath(root, 'target');
-  const enc = xpath(target, 'encryption');
-  const name = textContent(xpath(root, 'name')).trim() || undefined;
-  const targetPath = textContent(xpath(target, 'path')).trim() || undefined;
+  const vol = readVolume(root);
+  const enc = vol.target.encryption;
+  const { name } = vol;
+  const targetPath = vol.target.path;
   const cap = xpath(root, 'capacity');
-  const format = attrValue(xpath(target, 'format'), 'type') ?? 'raw';
-  const legacyAes = isLegacyAes(format, enc);
+  const format = vol.target.format;
+  const legacyAes = isLegacyAes(vol);
   const xmlDir = dirname(uriToPath(doc.uri));
   const fileName = basename(targetPath || name || 'volume.img');
   const suggestedOutput = targetPath && isAbsolute(targetPath) && writableDir(dirname(targetPath)) ? targetPath : join(xmlDir, fileName);
@@ -125,8 +126,8 @@ export function describeVolume(state: ServerState, uri: string): VolumeDescripti
     format,
     capacity: cap ? `${textContent(cap).trim()}${attrValue(cap, 'unit') ? ' ' + attrValue(cap, 'unit') : ''}` : undefined,
     encrypted: !!enc,
-    encryptionFormat: attrValue(enc, 'format'),
-    secretUuid: attrValue(xpath(enc, 'secret'), 'uuid'),
+    encryptionFormat: enc?.format,
+    secretUuid: enc?.secrets[0]?.uuid,
     legacyAes,
     legacyAesWarning: legacyAes ? INSECURE_AES_WARNING : undefined,
     targetPath,
@@ -138,7 +139,11 @@ export function describeVolume(state: ServerState, uri: string): VolumeDescripti
 /** Capacity text like "10G" or "512 MiB" → [value, unit] for `<capacity unit=…>`. */
 function parseCapacity(text: string): [string, string] {
   const m = /^(\d+)\s*([a-zA-Z]*)$/.exec(text.trim());
-  if (!m || (m[2] && !(m[2].toLowerCase() in UNITS))) throw new ResponseError(ErrorCodes.InvalidParams, `capacity '${text}': expected an integer with an optional unit (K, M, G, T, KiB, GB, …)`);
+  // libvirt's units (virScaleInteger), from the one list in schemas/.
+  if (!m || (m[2] && unitMultiplier(m[2]) === undefined)) {
+    throw new ResponseError(ErrorCodes.InvalidParams,
+      `capacity '${text}': expected an integer with an optional unit (K, M, G, T, KiB, GB, …)`);
+  }
   return [m[1], m[2] ? (m[2].length === 1 ? m[2].toUpperCase() : m[2]) : 'bytes'];
 }
 
@@ -298,7 +303,10 @@ export async function createVolume(state: ServerState, p: CreateVolumeParams, to
   let last = 0;
   try {
     const { format } = await runInWorker(
-      { xmlText, xmlPath, output, force, passphrase, libvirtVersion: state.settings().libvirtVersion, allowInsecureAes: !!p.allowInsecureAes, iterTimeMs: typeof p.iterTimeMs === 'number' && p.iterTimeMs > 0 ? p.iterTimeMs : undefined },
+      {
+        xmlText, xmlPath, output, force, passphrase, libvirtVersion: state.settings().libvirtVersion,
+        allowInsecureAes: !!p.allowInsecureAes, preallocMetadata: !!p.preallocMetadata,
+        iterTimeMs: typeof p.iterTimeMs === 'number' && p.iterTimeMs > 0 ? p.iterTimeMs : undefined },
       (done, total, message) => {
         const now = Date.now();
         if (now - last < 100 && done < total) return;

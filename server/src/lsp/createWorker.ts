@@ -5,7 +5,8 @@ import { dirname } from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import { NEWEST_LIBVIRT } from '../../../schemas/vocabulary';
 import { pickLuksOptions } from '../../../schemas/luksOptions';
-import { mapVolumeXml } from '../writer/volumeXml';
+import { readVolume, unwritableFormat, volumeCreation, WRITER_FORMATS } from '../service/volumeCreate';
+import { parseXml } from '../service/xmlModel';
 import { createImage, planCreate, type WriteProgress } from '../writer/create';
 import { errorText, isCancellation } from '../writer/errors';
 import type { FilePermissions } from '../writer/publish';
@@ -29,6 +30,8 @@ export interface WorkerJob {
   allowInsecureAes?: boolean;
   /** <permissions> of the new image (default mode 0600, libvirt's). */
   permissions?: FilePermissions;
+  /** `virsh vol-create --prealloc-metadata`. */
+  preallocMetadata?: boolean;
 }
 
 export type WorkerMessage = { type: 'start'; job: WorkerJob } | { type: 'cancel' };
@@ -44,13 +47,17 @@ export interface WriterHooks {
 }
 
 /**
- * Maps the volume XML to qemu-img arguments as libvirt's storage driver does (cli/create.ts
- * mapVolumeXml), judges them like qemu-img (writer/create.ts planCreate) and writes the image:
+ * Maps the volume XML to qemu-img arguments as libvirt's storage driver does
+ * (service/volumeCreate.ts), judges them like qemu-img (writer/create.ts planCreate) and writes the image:
  * raw LUKS through writer/luks/createLuks.ts, raw and qcow2 (LUKS inside included) through
  * writer/create.ts. All checks happen before the first byte.
  */
 export async function writeVolumeImage(job: WorkerJob, hooks: WriterHooks): Promise<{ format: string }> {
-  const m = mapVolumeXml(job.xmlText, job.output, job.libvirtVersion || NEWEST_LIBVIRT, false);
+  const m = volumeCreation(readVolume(parseXml(job.xmlText).root), {
+    output: job.output, libvirtVersion: job.libvirtVersion || NEWEST_LIBVIRT, preallocMetadata: !!job.preallocMetadata,
+  });
+  if (m.refusal) throw new Error(m.refusal);
+  if (!WRITER_FORMATS.includes(m.format)) throw new Error(unwritableFormat(m));
   const signal = hooks.signal;
   const passphrase = job.passphrase !== undefined ? new TextEncoder().encode(job.passphrase) : undefined;
   const io = nodeWriterIO();
@@ -64,6 +71,8 @@ export async function writeVolumeImage(job: WorkerJob, hooks: WriterHooks): Prom
     const planned = planCreate(m.args, nodeProbeIO(), cwd);
     const v = planned.verdict;
     if (!v.ok) throw new Error(v.message);
+    // libvirt's own raw file is exactly the capacity long (qemu-img would round up to 512).
+    if (m.length !== undefined && v.spec.format === 'raw') v.spec.size = Number(m.length);
     if (planned.refusal) throw new Error(planned.refusal);
     const opts = { io, cwd, force: job.force, signal, onProgress: report, permissions: job.permissions };
     if (v.spec.format === 'luks') {

@@ -3,14 +3,15 @@
 // the qemu-img option the value becomes (storage_util.c storageBackendBuildQemuImgEncriptionOpts).
 import { MarkupKind, type Hover, type Position } from 'vscode-languageserver-types';
 import type { AttrDef, ElementDef } from '../../../schemas/elements';
-import { compareVersions, unitMultiplier } from '../../../schemas/vocabulary';
+import { unitMultiplier } from '../../../schemas/vocabulary';
 import { formatBytes } from '../common/bytes';
 import type { FeatureContext } from './featureContext';
 import { cursorAt } from './cursor';
 import { imageHover } from './imageSummary';
-import { attrValue, firstChild, textContent, textSpan, type Span, type XmlElement } from './xmlModel';
+import { attrValue, textContent, textSpan, type Span, type XmlElement } from './xmlModel';
 import { defOf, libvirtVersion, qemuOptionFor, resolveValues, secretSummary, type ValueTerm } from './values';
 import { normaliseUuid, secretsByUuid } from './secrets';
+import { readVolume, volumeCreation } from './volumeCreate';
 
 export function doHover(fc: FeatureContext, position: Position): Hover | null {
   const { parsed } = fc;
@@ -59,9 +60,8 @@ export function doHover(fc: FeatureContext, position: Position): Hover | null {
 }
 
 /**
- * The qemu-img command line libvirt's storage driver builds for an encrypted volume
- * (storage_util.c storageBackendCreateQemuImgOpts / …BuildQemuImgEncriptionOpts), shown on the
- * <encryption>, <cipher> and <ivgen> of a volume with format luks.
+ * The qemu-img command line libvirt's storage driver runs for an encrypted volume (the one mapping,
+ * volumeCreate.ts), shown on the <encryption>, <cipher> and <ivgen> of a volume with format luks.
  */
 function qemuImgCommand(el: XmlElement, version: string): string | undefined {
   const enc = el.name === 'encryption' ? el : el.parent?.name === 'encryption' ? el.parent : undefined;
@@ -69,32 +69,9 @@ function qemuImgCommand(el: XmlElement, version: string): string | undefined {
   const target = enc.parent;
   const vol = target?.parent;
   if (target?.name !== 'target' || vol?.name !== 'volume' || vol.parent || attrValue(enc, 'format') !== 'luks') return undefined;
-  const fmt = attrValue(firstChild(target, 'format'), 'type') || 'raw';
-  if (fmt !== 'raw' && fmt !== 'qcow2') return undefined;
-  const name = textContent(firstChild(vol, 'name')).trim() || 'NAME';
-  const id = `${name}_encrypt0`;
-  const p = fmt === 'qcow2' ? 'encrypt.' : '';
-  const opts = [...(fmt === 'qcow2' ? ['encrypt.format=luks'] : []), `${p}key-secret=${id}`];
-  const cipher = firstChild(enc, 'cipher');
-  const ivgen = firstChild(enc, 'ivgen');
-  // libvirt doubles commas in these values (virQEMUBuildBufferEscapeComma).
-  const v = (x: string) => x.replace(/,/g, ',,');
-  if (cipher) {
-    const n = attrValue(cipher, 'name'), sz = attrValue(cipher, 'size');
-    if (n !== undefined && sz !== undefined) opts.push(`${p}cipher-alg=${v(n)}-${sz.trim()}`);
-    const m = attrValue(cipher, 'mode'), h = attrValue(cipher, 'hash');
-    if (m) opts.push(`${p}cipher-mode=${v(m)}`);
-    if (h) opts.push(`${p}hash-alg=${v(h)}`);
-    const iv = attrValue(ivgen, 'name'), ih = attrValue(ivgen, 'hash');
-    if (iv) opts.push(`${p}ivgen-alg=${v(iv)}`);
-    if (ih) opts.push(`${p}ivgen-hash-alg=${v(ih)}`);
-  }
-  if (fmt === 'qcow2') {
-    const compat = textContent(firstChild(target, 'compat')).trim();
-    // Without <compat> libvirt passes 1.1 since 10.2.0, 0.10 before (VOL-COMPAT-CREATE-DEFAULT).
-    opts.push(`compat=${compat || (compareVersions(version, '10.2.0') >= 0 ? '1.1' : '0.10')}`);
-  }
-  return `qemu-img create -f ${fmt === 'raw' ? 'luks' : 'qcow2'} --object secret,id=${id},file=SECRETFILE -o ${opts.join(',')} POOL/${name} SIZE`;
+  const v = readVolume(vol);
+  if (v.target.format !== 'raw' && v.target.format !== 'qcow2') return undefined;
+  return volumeCreation(v, { output: `POOL/${v.name ?? 'NAME'}`, libvirtVersion: version }).commandLine;
 }
 
 function sinceDoc(since: string | undefined, doc: string | undefined): string[] {

@@ -21,35 +21,15 @@ export interface LuksFacts {
   payloadOffset?: number;
 }
 
-function num(v: unknown): number | undefined {
-  return typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'bigint' ? Number(v) : undefined;
-}
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' && v ? v : undefined;
-}
-function obj(v: unknown): Record<string, unknown> | undefined {
-  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-}
-
-/** Reads the LUKS parameters of an image from its facts (tolerant of the reader's shape). */
+/** The LUKS parameters of an image and its key-slot counts, from the reader's `luks` facts. */
 export function luksFacts(f: ImageFacts): LuksFacts | undefined {
-  const src = obj(f.luks) ?? obj(f.encrypt) ?? obj(f.encryption) ?? (f as Record<string, unknown>);
-  const pick = (...keys: string[]) => { for (const k of keys) { const v = str(src[k]); if (v) return v; } return undefined; };
-  const out: LuksFacts = {
-    cipherAlg: pick('cipherAlg', 'cipher-alg'),
-    cipherMode: pick('cipherMode', 'cipher-mode'),
-    ivgenAlg: pick('ivgenAlg', 'ivgen-alg'),
-    ivgenHashAlg: pick('ivgenHashAlg', 'ivgen-hash-alg'),
-    hashAlg: pick('hashAlg', 'hash-alg'),
-    payloadOffset: num(src.payloadOffset ?? src['payload-offset']),
-  };
-  const slots = src.slots ?? src.keySlots;
-  if (Array.isArray(slots)) {
+  const l = f.luks;
+  if (!l) return undefined;
+  const { cipherAlg, cipherMode, ivgenAlg, ivgenHashAlg, hashAlg, payloadOffset, slots } = l;
+  const out: LuksFacts = { cipherAlg, cipherMode, ivgenAlg, ivgenHashAlg, hashAlg, payloadOffset };
+  if (slots) {
     out.totalSlots = slots.length;
-    out.activeSlots = slots.filter((s) => obj(s)?.active === true).length;
-  } else {
-    out.activeSlots = num(src.activeSlots);
-    out.totalSlots = num(src.totalSlots) ?? (out.activeSlots !== undefined ? 8 : undefined);
+    out.activeSlots = slots.filter((s) => s.active).length;
   }
   return Object.values(out).some((v) => v !== undefined) ? out : undefined;
 }
@@ -65,12 +45,9 @@ function baseName(p: string): string {
 /** The `qemu-img info`-like lines for one image. */
 export function imageInfoLines(path: string, f: ImageFacts): string[] {
   const lines = [`image: ${path}`, `file format: ${f.format}`];
-  const virtual = num(f.virtualSize);
-  if (virtual !== undefined) lines.push(`virtual size: ${sizeText(virtual)}`);
-  const alloc = num(f.actualSize ?? f.allocation ?? f.diskSize);
-  if (alloc !== undefined) lines.push(`disk size: ${qemuSizeText(alloc)}`);
-  const cluster = num(f.clusterSize);
-  if (cluster !== undefined) lines.push(`cluster_size: ${cluster}`);
+  if (f.virtualSize !== undefined) lines.push(`virtual size: ${sizeText(f.virtualSize)}`);
+  if (f.actualSize !== undefined) lines.push(`disk size: ${qemuSizeText(f.actualSize)}`);
+  if (f.clusterSize !== undefined) lines.push(`cluster_size: ${f.clusterSize}`);
   if (f.backingFile) lines.push(`backing file: ${f.backingFile}`);
   if (f.backingFormat) lines.push(`backing file format: ${f.backingFormat}`);
   const encrypted = f.format === 'luks' || f.encrypted === true || !!f.encryptFormat;
@@ -79,7 +56,8 @@ export function imageInfoLines(path: string, f: ImageFacts): string[] {
   if (f.compat) specific.push(`compat: ${f.compat}`);
   for (const k of ['lazyRefcounts', 'refcountBits', 'compressionType', 'dataFile', 'extendedL2'] as const) {
     const v = f[k];
-    if (v !== undefined && v !== false && v !== null) specific.push(`${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}: ${String(v)}`);
+    if (v === undefined || v === false) continue;
+    specific.push(`${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}: ${String(v)}`);
   }
   if (encrypted) {
     const fmt = f.format === 'luks' ? 'luks' : f.encryptFormat ?? 'luks';
@@ -104,7 +82,7 @@ export function imageWeaknesses(f: ImageFacts): string[] {
   if (!(f.format === 'luks' || f.encrypted)) return [];
   const l = luksFacts(f);
   if (!l) return [];
-  return weakChoices({ ...l, sizeBytes: num(f.virtualSize) }).map((w) => w.summary);
+  return weakChoices({ ...l, sizeBytes: f.virtualSize }).map((w) => w.summary);
 }
 
 /** Markdown for a path hover: the first image's info, its weaknesses and the backing chain. */

@@ -6,7 +6,8 @@ import { CodeActionKind, type CodeAction } from 'vscode-languageserver-types';
 import type { FeatureContext } from './featureContext';
 import { cursorAt } from './cursor';
 import { normaliseUuid, secretInfoOf, secretsByUuid, volumeSecretXml } from './secrets';
-import { attrValue, path, textContent, type XmlElement } from './xmlModel';
+import { attrValue, path, type XmlElement } from './xmlModel';
+import { readVolume } from './volumeCreate';
 
 function rootOf(el: XmlElement): XmlElement {
   let r = el;
@@ -18,9 +19,9 @@ function rootOf(el: XmlElement): XmlElement {
 function volumeFacts(enc: XmlElement): { path: string; name: string } {
   const root = rootOf(enc);
   if (root.name === 'volume') {
-    const name = textContent(path(root, 'name')).trim() || 'volume';
-    const p = textContent(path(root, 'target', 'path')).trim();
-    return { name, path: p || `/var/lib/libvirt/images/${name}` };
+    const v = readVolume(root);
+    const name = v.name || 'volume';
+    return { name, path: v.target.path || `/var/lib/libvirt/images/${name}` };
   }
   const source = enc.parent?.name === 'source' ? enc.parent : path(enc.parent, 'source');
   const file = attrValue(source, 'file') ?? attrValue(source, 'dev') ?? attrValue(source, 'name') ?? '';

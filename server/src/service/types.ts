@@ -70,22 +70,9 @@ export interface SecretUse {
   range: { start: { line: number; character: number }; end: { line: number; character: number } };
 }
 
-/** What an image file's header says (filled by the writer's reader through injected I/O). */
-export interface ImageFacts {
-  format: 'raw' | 'qcow2' | 'qcow' | 'luks' | 'vmdk' | 'vdi' | 'vpc' | 'qed' | string;
-  virtualSize?: number;
-  encrypted?: boolean;
-  encryptFormat?: 'luks' | 'aes';
-  backingFile?: string;
-  backingFormat?: string;
-  clusterSize?: number;
-  compat?: string;
-  // Filled by server/src/writer/probe.ts (ProbedImage has the full list): fileSize, version,
-  // lazyRefcounts, refcountBits, extendedL2, compressionType, dataFile, dataFileRaw, dirty,
-  // corrupt, features (names), cryptMethod, cryptoHeader {offset,length}, luks {cipherAlg,
-  // cipherMode, ivgenAlg, ivgenHashAlg, hashAlg, payloadOffset, uuid, slots[{active,…}], activeSlots}.
-  [k: string]: unknown;
-}
+/** What an image file's header says: the writer's reader owns the contract (writer/probe.ts). */
+export type { ImageFacts, LuksParams } from '../writer/probe';
+import type { ImageFacts } from '../writer/probe';
 
 /**
  * Injected I/O: the service never touches the file system itself (ARCHITECTURE.md).

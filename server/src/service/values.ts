@@ -10,6 +10,7 @@ import type { LanguageSettings, ServiceEnvironment } from './types';
 import { attrValue, elementPath, firstChild, path, textContent, type XmlElement } from './xmlModel';
 import { normaliseUuid } from './secrets';
 import { LUKS_ENUM_OPTIONS, checkLuksOptions, type LuksCheckKind, type LuksOptionInput } from '../../../schemas/luksOptions';
+import { cipherAlg } from './volumeCreate';
 
 export interface ValueTerm extends Term {
   /** Sorts first (qemu's or libvirt's default in this context). */
@@ -66,7 +67,10 @@ export function qemuOptionFor(el: XmlElement, attrName: string, value: string): 
   if (el.name === 'cipher') {
     const name = attrName === 'name' ? value : attrValue(el, 'name');
     const size = attrName === 'size' ? value : attrValue(el, 'size');
-    if (attrName === 'name' || attrName === 'size') return name && size ? `${p}cipher-alg=${name}-${size}` : undefined;
+    if (attrName === 'name' || attrName === 'size') {
+      const alg = cipherAlg({ name, size });
+      return alg ? `${p}cipher-alg=${alg}` : undefined;
+    }
     if (attrName === 'mode') return `${p}cipher-mode=${value}`;
     if (attrName === 'hash') return `${p}hash-alg=${value}`;
   }

@@ -8,7 +8,6 @@
 // at 0x40, vpc "conectix", vhdx "vhdxfile", LUKS "LUKS\xba\xbe"; anything else is raw.
 // qcow2 layout: docs/interop/qcow2.txt (header fields, header extensions, feature bits).
 // LUKS1 layout: cryptsetup's "LUKS On-Disk Format Specification" 1.2.3 (qemu crypto/block-luks.c).
-import type { ImageFacts } from '../service/types';
 import type { ProbeIO } from './io';
 import { hasLuksMagic, luksVersion, readLuks1Header, LUKS1_HEADER } from './luks/luksFormat';
 import {
@@ -17,13 +16,8 @@ import {
 } from './qcow2Format';
 import { LUKS1 } from '../../../schemas/luksOptions';
 
-export interface LuksHeaderFacts {
-  version: number;
-  /** Header strings. */
-  cipherName: string;
-  cipherModeSpec: string;
-  hashSpec: string;
-  /** qemu's spellings (qemu-img info): cipher-alg like `aes-256`, mode `xts`, ivgen `plain64`. */
+/** LUKS parameters in qemu's spellings (`qemu-img info`: cipher-alg `aes-256`, mode `xts`, …). */
+export interface LuksParams {
   cipherAlg?: string;
   cipherMode?: string;
   ivgenAlg?: string;
@@ -31,6 +25,43 @@ export interface LuksHeaderFacts {
   hashAlg?: string;
   /** Bytes (LUKS1 stores sectors). */
   payloadOffset?: number;
+  slots?: { active: boolean }[];
+}
+
+/**
+ * What an image file says about itself: the one contract between this reader and its users
+ * (the CLI, the writer's backing checks, and the language service through env.imageFacts, which
+ * re-exports it from service/types.ts). Every field has one name; nothing else is attached.
+ */
+export interface ImageFacts {
+  /** qemu's format name: raw, qcow2, qcow, luks, qed, vmdk, vdi, vpc, vhdx. */
+  format: string;
+  virtualSize?: number;
+  /** File length in bytes. */
+  fileSize?: number;
+  /** Bytes allocated on disk (`qemu-img info`'s actual-size), when the provider knows them. */
+  actualSize?: number;
+  encrypted?: boolean;
+  encryptFormat?: 'luks' | 'aes';
+  backingFile?: string;
+  backingFormat?: string;
+  clusterSize?: number;
+  compat?: string;
+  lazyRefcounts?: boolean;
+  refcountBits?: number;
+  compressionType?: string;
+  dataFile?: string;
+  extendedL2?: boolean;
+  /** The LUKS header's parameters (raw LUKS, or the header inside an encrypted qcow2). */
+  luks?: LuksParams;
+}
+
+export interface LuksHeaderFacts extends LuksParams {
+  version: number;
+  /** Header strings. */
+  cipherName: string;
+  cipherModeSpec: string;
+  hashSpec: string;
   keyBytes?: number;
   masterKeyIters?: number;
   uuid: string;

@@ -10,8 +10,9 @@ import type { ValidationContext } from './context';
 import type { RuleId } from '../rules';
 import { isRngUuid, parseUIntP, parseUuid } from './libvirtValues';
 import { nearest } from '../../common/strings';
-import { checkStructure } from './structure';
+import { checkStructure, shapeAt } from './structure';
 import type { Severity } from '../types';
+import { cipherAlg } from '../volumeCreate';
 
 /** Where the <encryption> element sits; some rules differ per consumer. */
 export type EncryptionSite = 'volume' | 'disk' | 'snippet';
@@ -51,10 +52,11 @@ export interface EncryptionInfo {
   parseOk: boolean;
 }
 
-const ENCRYPTION_SHAPE = {
-  attributes: ['format', 'engine'],
-  children: { secret: { multiple: true }, cipher: {}, ivgen: {} },
-};
+// Element shapes come from the one grammar, schemas/elements.ts.
+const ENCRYPTION_SHAPE = shapeAt('encryption');
+const SECRET_SHAPE = shapeAt('encryption', 'secret');
+const CIPHER_SHAPE = shapeAt('encryption', 'cipher');
+const IVGEN_SHAPE = shapeAt('encryption', 'ivgen');
 
 export function validateEncryption(ctx: ValidationContext, enc: XmlElement, site: EncryptionSite): EncryptionInfo {
   const info: EncryptionInfo = { el: enc, secrets: childElements(enc, 'secret'), parseOk: true };
@@ -133,7 +135,7 @@ export function validateEncryption(ctx: ValidationContext, enc: XmlElement, site
 /** One `<secret>` inside `<encryption>` (virStorageEncryptionSecretParse + virSecretLookupParseSecret). */
 function validateEncryptionSecret(ctx: ValidationContext, s: XmlElement): boolean {
   let ok = true;
-  checkStructure(ctx, s, { attributes: ['type', 'uuid', 'usage'], children: {} });
+  checkStructure(ctx, s, SECRET_SHAPE);
   const type = attr(s, 'type');
   if (!type || !type.value) {
     ctx.report('encryption-secret-type-required', type ? type.valueSpan : s.nameSpan, {}, { data: { replacement: 'passphrase' } });
@@ -175,7 +177,7 @@ export function checkSecretUsable(ctx: ValidationContext, info: EncryptionInfo, 
 }
 
 function validateCipher(ctx: ValidationContext, el: XmlElement): CipherInfo {
-  checkStructure(ctx, el, { attributes: ['name', 'size', 'mode', 'hash'], children: {} });
+  checkStructure(ctx, el, CIPHER_SHAPE);
   const c: CipherInfo = { el, name: attr(el, 'name'), size: attr(el, 'size'), mode: attr(el, 'mode'), hash: attr(el, 'hash'), valid: true };
   // virXMLPropString: an empty name is present (and accepted by the parser).
   if (!c.name) {
@@ -204,7 +206,7 @@ function validateCipher(ctx: ValidationContext, el: XmlElement): CipherInfo {
 }
 
 function validateIvgen(ctx: ValidationContext, el: XmlElement): IvgenInfo {
-  checkStructure(ctx, el, { attributes: ['name', 'hash'], children: {} });
+  checkStructure(ctx, el, IVGEN_SHAPE);
   const g: IvgenInfo = { el, name: attr(el, 'name'), hash: attr(el, 'hash'), valid: true };
   if (!g.name) {
     ctx.report('ivgen-name-required', el.nameSpan, {}, { data: { insert: "name='plain64'" } });
@@ -227,7 +229,7 @@ export function checkLuksCipherValues(ctx: ValidationContext, info: EncryptionIn
   if (!c || !c.valid || !c.name || c.sizeValue === undefined) return;
   const g = info.ivgen && info.ivgen.valid ? info.ivgen : undefined;
   const name = c.name.value ?? '';
-  const opts: LuksOptionInput = { 'cipher-alg': `${name}-${c.sizeValue}` };
+  const opts: LuksOptionInput = { 'cipher-alg': cipherAlg({ name, size: String(c.sizeValue) }) };
   if (c.mode?.value !== undefined) opts['cipher-mode'] = c.mode.value;
   if (c.hash?.value !== undefined) opts['hash-alg'] = c.hash.value;
   if (g?.name?.value !== undefined) {

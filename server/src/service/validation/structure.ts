@@ -1,6 +1,7 @@
 // Schema-only structure checks: libvirt's parsers silently ignore
 // unknown elements and attributes and use the first of repeated elements; only the RelaxNG
 // schema rejects them. So these are warnings, never errors.
+import { elementDefAt } from '../../../../schemas/elements';
 import { childElements, type XmlElement } from '../xmlModel';
 import type { ValidationContext } from './context';
 
@@ -8,6 +9,16 @@ export interface Shape {
   attributes: string[];
   /** Allowed children; `multiple` when the schema allows more than one. */
   children: Record<string, { multiple?: boolean }>;
+}
+
+/** The shape of the element at `path` in schemas/elements.ts (the one grammar; `single` = at most once). */
+export function shapeAt(...path: string[]): Shape {
+  const def = elementDefAt(path);
+  if (!def) throw new Error(`no element grammar for ${path.join('/')}`);
+  return {
+    attributes: (def.attributes ?? []).map((a) => a.name),
+    children: Object.fromEntries((def.children?.() ?? []).map((c) => [c.name, c.single ? {} : { multiple: true }])),
+  };
 }
 
 export function checkStructure(ctx: ValidationContext, el: XmlElement, shape: Shape): void {

@@ -3,7 +3,8 @@
 // §4) for the configured pool type (default dir), then qemu-img's verdict on the options libvirt
 // passes (§6.4). One function per element area; `validateVolume` is the dispatcher.
 import {
-  FEATURES, FILE_FORMATS, POOLS_WITHOUT_CREATE, VOLUME_TYPES, availableIn, targetFormatsFor, type PoolType,
+  FEATURES, FILE_FORMATS, FILE_POOL_TYPES, POOLS_WITHOUT_CREATE, UNIT_NAMES, VOLUME_TYPES,
+  availableIn, targetFormatsFor,
 } from '../../../../schemas/vocabulary';
 import { attr, childElements, firstChild, textContent, textSpan, type XmlElement } from '../xmlModel';
 import type { Span } from '../xmlModel';
@@ -14,7 +15,7 @@ import {
   LLONG_MAX, isAbsPath, isQemuId, isValidCompat, isValidOctalMode, isValidOwnerId, parseScaled,
 } from './libvirtValues';
 import { nearest } from '../../common/strings';
-import { checkStructure } from './structure';
+import { checkStructure, shapeAt } from './structure';
 import { checkOtherFormatSize, checkQcow2Create, checkQedCreate } from './qcow2Create';
 
 const ULLONG_MAX = (1n << 64n) - 1n;
@@ -49,22 +50,15 @@ export interface VolumeFacts {
   nocow: boolean;
 }
 
-const VOLUME_SHAPE = {
-  attributes: ['type'],
-  children: { name: {}, key: {}, source: {}, capacity: {}, allocation: {}, physical: {}, target: {}, backingStore: {} },
-};
-const TARGET_SHAPE = {
-  attributes: [],
-  children: { path: {}, format: {}, permissions: {}, timestamps: {}, encryption: {}, compat: {}, nocow: {}, clusterSize: {}, features: {} },
-};
-const BACKING_SHAPE = { attributes: [], children: { path: {}, format: {}, permissions: {}, timestamps: {} } };
-const PERMS_SHAPE = { attributes: [], children: { mode: {}, owner: {}, group: {}, label: {} } };
+// Element shapes come from the one grammar, schemas/elements.ts.
+const VOLUME_SHAPE = shapeAt('volume');
+const TARGET_SHAPE = shapeAt('volume', 'target');
+const BACKING_SHAPE = shapeAt('volume', 'backingStore');
+const PERMS_SHAPE = shapeAt('volume', 'target', 'permissions');
 
 /** libvirt format names qemu has no block driver for (measured: `Unknown driver 'X'`). */
 const QEMU_NO_DRIVER = ['iso', 'fat', 'vhd', 'cow', 'dir', 'ploop'];
 
-/** Pools whose volumes are files in a directory (virStorageBackendVolCreateLocal et al.). */
-const DIR_LIKE: PoolType[] = ['dir', 'fs', 'netfs', 'vstorage'];
 
 export function validateVolume(ctx: ValidationContext): void {
   const root = ctx.doc.root;
@@ -90,7 +84,7 @@ function validateName(ctx: ValidationContext, f: VolumeFacts): void {
   f.name = name;
   const slash = name.includes('/');
   // dir-like pools refuse '/' at creation; elsewhere only the schema does.
-  if ((slash && !DIR_LIKE.includes(ctx.pool)) || (!slash && (name === '.' || name === '..'))) {
+  if ((slash && !FILE_POOL_TYPES.includes(ctx.pool)) || (!slash && (name === '.' || name === '..'))) {
     ctx.report('volume-name-off-schema', textSpan(el!), { name });
   }
 }
@@ -154,7 +148,10 @@ function validateScaled(
   const span = r.ok || r.error !== 'malformed' ? textSpan(el) : rawTextSpan(el);
   if (!r.ok) {
     if (r.error === 'malformed') ctx.report(malformedRule, span, { value: text });
-    else if (r.error === 'unit') ctx.report('volume-unit-unknown', unitAttr!.valueSpan, { unit }, { data: { replacement: nearest(unit ?? '', ['b', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB', 'KB', 'MB', 'GB', 'TB']), values: ['bytes', 'KiB', 'MiB', 'GiB', 'TiB', 'KB', 'MB', 'GB', 'TB'] } });
+    else if (r.error === 'unit') {
+      const data = { replacement: nearest(unit ?? '', UNIT_NAMES), values: UNIT_NAMES };
+      ctx.report('volume-unit-unknown', unitAttr!.valueSpan, { unit }, { data });
+    }
     else ctx.report('volume-size-overflow', span, { value: String(r.value), unit: unit ?? '' });
     return undefined;
   }
@@ -218,7 +215,8 @@ function validateTarget(ctx: ValidationContext, f: VolumeFacts): void {
   const nocow = firstChild(t, 'nocow');
   f.nocow = !!nocow;
   // (On plain raw files the flag fails at creation instead: validateCreation.)
-  if (nocow && !(f.format === 'raw' && !firstChild(t, 'encryption') && DIR_LIKE.includes(ctx.pool))) ctx.report('volume-nocow-ignored', nocow.nameSpan);
+  const plainRawFile = f.format === 'raw' && !firstChild(t, 'encryption') && FILE_POOL_TYPES.includes(ctx.pool);
+  if (nocow && !plainRawFile) ctx.report('volume-nocow-ignored', nocow.nameSpan);
   validateClusterSize(ctx, f, t);
   validateFeatures(ctx, f, t);
 }
@@ -264,7 +262,7 @@ function validateFeatures(ctx: ValidationContext, f: VolumeFacts, t: XmlElement)
     if (!f.features.has(c.name)) f.features.set(c.name, c);
     // data_file (10.10.0) is off-schema, and qcow2 creation ignores it: one warning, the
     // creation fact where the volume is created with qemu-img (createWithQemuImg).
-    if (c.name === 'data_file' && (f.format !== 'qcow2' || !DIR_LIKE.includes(ctx.pool))) {
+    if (c.name === 'data_file' && (f.format !== 'qcow2' || !FILE_POOL_TYPES.includes(ctx.pool))) {
       ctx.report('volume-feature-off-schema', c.nameSpan, { name: c.name });
     }
   }
@@ -282,10 +280,10 @@ function validateCreation(ctx: ValidationContext, f: VolumeFacts): void {
     return;
   }
   const enc = f.encryption;
-  if (DIR_LIKE.includes(pool) && f.name?.includes('/')) {
+  if (FILE_POOL_TYPES.includes(pool) && f.name?.includes('/')) {
     ctx.report('volume-name-slash', textSpan(f.nameEl!), { name: f.name });
   }
-  if (DIR_LIKE.includes(pool) && (f.name === '.' || f.name === '..')) {
+  if (FILE_POOL_TYPES.includes(pool) && (f.name === '.' || f.name === '..')) {
     ctx.report('volume-name-exists', textSpan(f.nameEl!), { name: f.name });
   }
   if ((pool === 'disk' || pool === 'logical' || pool === 'zfs') && f.capacity === 0n) {
