@@ -12,6 +12,7 @@ import type {
 } from 'vscode-languageserver-types';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { LineIndex, parseXml, type Span, type XmlElement } from './xmlModel';
+import { HOST_EXTENSIONS, HOST_LANGUAGES } from '../../../schemas/hosts';
 
 export type HostKind = 'ansible' | 'jinja' | 'terraform';
 
@@ -44,22 +45,18 @@ const MODULE_KEYS = new Set(LIBVIRT_MODULES.flatMap((m) => [m, `community.libvir
 /** Roots that make a heredoc or a template libvirt XML (the kinds validation/index.ts judges, and pools). */
 const LIBVIRT_ROOT = /^(?:\s|<\?[^]*?\?>|<!--[^]*?-->)*<(volume|pool|domain|disk|secret|encryption)[\s/>]/;
 
-/**
- * Documents that may hold libvirt XML, with the languages and file patterns editors give them.
- * The client's document selector and the server's capabilities both use this list.
- */
-export const EMBEDDED_LANGUAGES = ['yaml', 'ansible', 'jinja', 'jinja-xml', 'j2', 'terraform', 'hcl'];
-export const EMBEDDED_PATTERNS = ['**/*.{yml,yaml}', '**/*.{j2,jinja,jinja2}', '**/*.{tf,hcl}'];
+const LANGUAGE_KIND: Record<(typeof HOST_LANGUAGES)[number], HostKind> = {
+  yaml: 'ansible', ansible: 'ansible', jinja: 'jinja', 'jinja-xml': 'jinja', j2: 'jinja', terraform: 'terraform',
+  hcl: 'terraform',
+};
 
 /** Which kind of host a document is, from its uri's extension first, then its language id. */
 export function hostKindOf(uri: string, languageId = ''): HostKind | undefined {
   const path = uri.replace(/[?#].*$/, '').toLowerCase();
-  if (/\.(j2|jinja2?)$/.test(path) || languageId === 'jinja-xml' || languageId === 'jinja' || languageId === 'j2') {
-    return 'jinja';
+  for (const kind of Object.keys(HOST_EXTENSIONS) as HostKind[]) {
+    if (HOST_EXTENSIONS[kind].some((e) => path.endsWith(e))) return kind;
   }
-  if (/\.ya?ml$/.test(path) || languageId === 'yaml' || languageId === 'ansible') return 'ansible';
-  if (/\.(tf|hcl)$/.test(path) || languageId === 'terraform' || languageId === 'hcl') return 'terraform';
-  return undefined;
+  return (LANGUAGE_KIND as Record<string, HostKind>)[languageId];
 }
 
 export function extractRegions(kind: HostKind, text: string): EmbeddedRegion[] {
