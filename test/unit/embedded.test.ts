@@ -210,3 +210,21 @@ test('hosts never crash the service: every prefix of every fixture through every
     }
   }
 });
+
+test('go to definition from a secret uuid in a playbook block reaches the workspace <secret> file', () => {
+  const uuid = '0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f';
+  const secretRange = { start: { line: 1, character: 8 }, end: { line: 1, character: 44 } };
+  const ls = service({}, {
+    secrets: () => [{ uri: 'file:///p/secret.xml', uuid, usageType: 'volume', usageVolume: '/img/enc.qcow2',
+      uuidRange: secretRange }],
+  });
+  const text = ['- community.libvirt.virt_volume:', '    xml: |', '      <volume>', '        <name>enc.qcow2</name>',
+    '        <capacity unit="G">1</capacity>', '        <target>', '          <path>/img/enc.qcow2</path>',
+    '          <format type="qcow2"/>', '          <encryption format="luks">',
+    `            <secret type="passphrase" uuid="${uuid}"/>`, '          </encryption>', '        </target>',
+    '      </volume>', ''].join('\n');
+  const doc = TextDocument.create('file:///p/site.yml', 'yaml', 1, text);
+  const defs = ls.findDefinition(doc, doc.positionAt(text.indexOf(uuid) + 3));
+  assert.deepEqual(defs, [{ uri: 'file:///p/secret.xml', range: secretRange }]);
+  assert.deepEqual(ls.doValidation(doc).map((d) => d.code), []);
+});

@@ -383,10 +383,18 @@ export function judgesTemplate(view: RegionView, d: Diagnostic, xml = parseXml(v
 
 // ---- LSP results from region to host ------------------------------------------------------------
 
+/** A region's diagnostic as cached: locations in the region itself say so by an empty uri (blocks move). */
+export function regionRelative(view: RegionView, d: Diagnostic): Diagnostic {
+  if (!d.relatedInformation?.some((ri) => ri.location.uri === view.uri)) return d;
+  return { ...d, relatedInformation: d.relatedInformation.map((ri) =>
+    (ri.location.uri === view.uri ? { ...ri, location: { ...ri.location, uri: '' } } : ri)) };
+}
+
 export function hostDiagnostic(view: RegionView, d: Diagnostic, views: Map<string, RegionView>): Diagnostic {
   const out: Diagnostic = { ...d, range: view.hostRange(d.range) };
   if (d.relatedInformation) {
-    out.relatedInformation = d.relatedInformation.map((ri) => ({ ...ri, location: hostLocation(ri.location, views) }));
+    out.relatedInformation = d.relatedInformation.map((ri) => ({ ...ri, location: ri.location.uri === ''
+      ? { uri: view.hostUri, range: view.hostRange(ri.location.range) } : hostLocation(ri.location, views) }));
   }
   return out;
 }

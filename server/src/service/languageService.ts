@@ -17,7 +17,7 @@ import { findDocumentSymbols } from './symbols';
 import { getFoldingRanges } from './folding';
 import {
   extractRegions, hostCompletion, hostDiagnostic, hostFolding, hostHover, hostKindOf, hostLocation, hostSymbols,
-  judgesTemplate, RegionView,
+  judgesTemplate, regionRelative, RegionView,
 } from './embedded';
 
 export interface ParsedDocument {
@@ -108,7 +108,8 @@ export function getLanguageService(env: ServiceEnvironment = {}): LanguageServic
   const viewAt = (h: HostEntry, position: Position) => h.views.find((v) => v.regionPosition(position) !== undefined);
   const regionDiagnostics = (v: RegionView): Diagnostic[] => {
     const p = parse(v.document);
-    return validate(v.uri, p.xml, p.lines, settings, env).filter((d) => !judgesTemplate(v, d, p.xml));
+    return validate(v.uri, p.xml, p.lines, settings, env).filter((d) => !judgesTemplate(v, d, p.xml))
+      .map((d) => regionRelative(v, d));
   };
   const locations = (ls: Location[]) => ls.map((l) => hostLocation(l, views));
 
