@@ -40,14 +40,18 @@ test('DOM: a playbook\'s libvirt error in the Problems panel at its YAML positio
       assert.equal(problems.filter((t) => /qcow3|XB/.test(t)).length, 1, 'the task of another module is not judged');
 
       // Highlighting: without the injection grammar the block is one YAML string token per line; with
-      // it a tag name is a token of its own, coloured unlike a YAML string.
+      // it an attribute name is a token of its own, coloured unlike a YAML string.
       type Evaluable = { evaluate(fn: (el: unknown) => string): Promise<string> };
       const colour = (text: string) => (page!.locator(`.monaco-editor .view-lines span:text-is("${text}")`).first() as
         unknown as Evaluable).evaluate((el) =>
         (globalThis as unknown as { getComputedStyle(e: unknown): { color: string } }).getComputedStyle(el).color);
-      const tag = await colour('volume');
+      const tag = await colour('type'); // <pool type="dir">, line 13
       const yamlString = await colour('Storage for the web VM');
-      assert.notEqual(tag, yamlString, 'XML tag names inside xml: | are not coloured like a YAML string');
+      assert.notEqual(tag, yamlString, 'XML attribute names inside xml: | are not coloured like a YAML string');
+      // Clicking the problem reveals it in the playbook: the picture shows the squiggle and the panel.
+      await page.locator('.markers-panel .monaco-list-row:has-text("qcow3")').first().click();
+      await page.waitForSelector('.squiggly-error', { timeout: 15_000 });
+      await page.waitForTimeout(500);
       await page.screenshot({ path: join(SHOTS, 'playbook-problems.png') });
     } catch (err) {
       await page?.screenshot({ path: join(SHOTS, 'playbook-failure.png') }).catch(() => undefined);
