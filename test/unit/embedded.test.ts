@@ -161,6 +161,7 @@ test('completion and hover inside a block: positions mapped both ways, nothing o
   const symbols = ls.findDocumentSymbols(doc);
   // The pool block has no symbols (pools are not judged); the volume's are on the volume lines.
   assert.deepEqual(symbols.map((s) => textAt(text, s.selectionRange)), ['volume']);
+  assert.equal(symbols[0].name, 'volume {{ vm_name }}.qcow2');
   assert.equal(symbols[0].range.start.line, 22);
   const folds = ls.getFoldingRanges(doc);
   assert.deepEqual(folds.find((f) => f.startLine === 22), { startLine: 22, endLine: 27 }, JSON.stringify(folds));

@@ -22,6 +22,8 @@ export interface Segment { region: number; host: number; length: number }
 export interface EmbeddedRegion {
   /** XML as the tool receives it, with template code blanked to spaces. */
   text: string;
+  /** The same before blanking (same length and offsets): what the outline shows. */
+  raw: string;
   /** Host offsets of the first and past the last character of the region. */
   hostStart: number;
   hostEnd: number;
@@ -108,7 +110,7 @@ function fromLines(host: string, ls: Line[], strip: number, indent: string, hole
   }
   const [text, hs] = holes(raw);
   const last = ls[ls.length - 1];
-  return { text, hostStart: segments[0].host, hostEnd: last.end, segments, indent, eol: eolOf(host), holes: hs };
+  return { text, raw, hostStart: segments[0].host, hostEnd: last.end, segments, indent, eol: eolOf(host), holes: hs };
 }
 
 const indentOf = (text: string, l: Line) => {
@@ -183,7 +185,8 @@ export function templateLookups(text: string): TemplateLookup[] {
 function jinjaRegion(text: string): EmbeddedRegion[] {
   const [blank, holes] = blankJinja(text);
   if (!LIBVIRT_ROOT.test(blank)) return [];
-  return [{ text: blank, hostStart: 0, hostEnd: text.length, segments: [{ region: 0, host: 0, length: text.length }],
+  return [{ text: blank, raw: text, hostStart: 0, hostEnd: text.length,
+    segments: [{ region: 0, host: 0, length: text.length }],
     indent: '', eol: eolOf(text), holes }];
 }
 
@@ -334,6 +337,15 @@ export class RegionView {
     private readonly hostLines: LineIndex, version: number) {
     this.lines = new LineIndex(region.text);
     this.document = TextDocument.create(uri, 'xml', version, region.text);
+  }
+  /**
+   * The region with its template code as written, for names in the outline (`volume {{ name }}.qcow2`),
+   * when that code cannot change the XML's structure (no markup characters in it); else the blanked one.
+   */
+  get displayDocument(): TextDocument {
+    const { raw, holes } = this.region;
+    if (!holes.length || holes.some((h) => /[<>&"']/.test(raw.slice(h.start, h.end)))) return this.document;
+    return TextDocument.create(`${this.uri}-display`, 'xml', this.document.version, raw);
   }
   hostRange(range: Range): Range {
     const start = toHost(this.region, this.lines.offsetAt(range.start));

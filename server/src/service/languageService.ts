@@ -195,7 +195,15 @@ export function getLanguageService(env: ServiceEnvironment = {}): LanguageServic
     findDocumentSymbols(document) {
       const h = hostOf(document);
       if (!h) return findDocumentSymbols(feature(document));
-      return h.views.flatMap((v) => hostSymbols(v, findDocumentSymbols(feature(v.document))));
+      return h.views.flatMap((v) => {
+        const d = v.displayDocument;
+        if (d === v.document) return hostSymbols(v, findDocumentSymbols(feature(d)));
+        // Parsed outside the cache: openDocuments() (references) must only see the judged text.
+        const text = d.getText();
+        const parsed = { uri: d.uri, version: d.version, xml: parseXml(text), lines: new LineIndex(text) };
+        return hostSymbols(v, findDocumentSymbols({ document: d, parsed, settings, env,
+          openDocuments: () => [...cache.values()] }));
+      });
     },
     getFoldingRanges(document) {
       const h = hostOf(document);
