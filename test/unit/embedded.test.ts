@@ -229,3 +229,40 @@ test('go to definition from a secret uuid in a playbook block reaches the worksp
   assert.deepEqual(defs, [{ uri: 'file:///p/secret.xml', range: secretRange }]);
   assert.deepEqual(ls.doValidation(doc).map((d) => d.code), []);
 });
+
+test('seeded random mutations of the hosts: no throw, and every region still maps back exactly', () => {
+  let seed = 12;
+  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+  const pieces = ['{{', '}}', '{%', '%}', '{#', '#}', '${', '%{', '}', '<', '>', '/>', '"', "'", '\n', '\r\n', '\t', '  ',
+    'xml: |', 'xml: >-', '<<EOF\n', '<<-EOF\n', 'EOF\n', '- ', ':', '<volume>', '</volume>', '|2', 'virt_volume:\n'];
+  const bases: [string, string][] = [['file:///p/site.yml', read('playbook.yml')], ['file:///p/main.tf', read('main.tf')],
+    ['file:///p/vm.xml.j2', read('templates/vm.xml.j2')]];
+  const ls = service();
+  for (let round = 0; round < 300; round++) {
+    const [uri, base] = bases[round % bases.length];
+    let text = base;
+    for (let k = 0, n = 1 + rand(6); k < n; k++) {
+      const at = rand(text.length + 1);
+      text = rand(3) === 0 ? text.slice(0, at) + text.slice(Math.min(text.length, at + rand(40)))
+        : text.slice(0, at) + pieces[rand(pieces.length)] + text.slice(at);
+    }
+    const kind = hostKindOf(uri)!;
+    for (const r of extractRegions(kind, text)) {
+      assert.equal(r.text.length, r.raw.length);
+      for (let i = 0; i < r.text.length; i++) {
+        assert.equal(toRegion(r, toHost(r, i)), i, `round ${round}: ${JSON.stringify(text)}`);
+        if (r.text[i] !== ' ') assert.equal(text[toHost(r, i)], r.text[i]);
+      }
+    }
+    const doc = TextDocument.create(uri, '', round, text);
+    const pos = doc.positionAt(rand(text.length + 1));
+    for (const d of ls.doValidation(doc)) {
+      assert.ok(d.range.start.line < doc.lineCount && d.range.end.line < doc.lineCount, JSON.stringify(d.range));
+      ls.doCodeActions(doc, d.range, { diagnostics: [d] });
+    }
+    ls.doComplete(doc, pos);
+    ls.doHover(doc, pos);
+    ls.findDocumentSymbols(doc);
+    ls.getFoldingRanges(doc);
+  }
+});
