@@ -2,7 +2,7 @@
 // libvirt's messages at the host file's line and column, template lookups followed, folder walks.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -60,4 +60,18 @@ test('a fixed playbook passes; a missing template is named', () => {
   assert.equal(r.code, 0, r.out + r.err);
   assert.match(r.err, /ok\.yml: template 'gone\.xml\.j2' not found/);
   assert.match(r.err, /1 file checked: 0 errors/);
+});
+
+test("a role's task file finds its template in the role's templates/ folder", () => {
+  mkdirSync(join(dir, 'roles', 'kvm', 'tasks'), { recursive: true });
+  mkdirSync(join(dir, 'roles', 'kvm', 'templates'), { recursive: true });
+  writeFileSync(join(dir, 'roles', 'kvm', 'tasks', 'main.yml'),
+    "- community.libvirt.virt:\n    command: define\n    xml: \"{{ lookup('template', 'disk.xml.j2') }}\"\n");
+  writeFileSync(join(dir, 'roles', 'kvm', 'templates', 'disk.xml.j2'),
+    '<disk type="file" device="disk">\n  <source file="/var/lib/libvirt/images/{{ name }}.qcow2"/>\n' +
+    '  <target dev="vda" bus="virtio"/>\n  <driver name="qemu" type="qcow3"/>\n</disk>\n');
+  const r = run('roles/kvm/tasks/main.yml');
+  assert.equal(r.code, 1, r.out + r.err);
+  assert.match(r.out, /^roles\/kvm\/templates\/disk\.xml\.j2:4:\d+: error /m);
+  assert.match(r.err, /1 file checked, 1 skipped: 1 error/);
 });

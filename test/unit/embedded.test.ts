@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import type { CodeAction, Diagnostic, Range, TextEdit } from 'vscode-languageserver-types';
 import {
-  blankJinja, extractRegions, hostKindOf, templateLookups, toHost, toRegion,
+  blankJinja, extractRegions, hostKindOf, templateCandidates, templateLookups, toHost, toRegion,
 } from '../../server/src/service/embedded';
 import type { ServiceEnvironment } from '../../server/src/service/types';
 import { snippetToText } from '../../server/src/service/snippets';
@@ -265,4 +265,18 @@ test('seeded random mutations of the hosts: no throw, and every region still map
     ls.findDocumentSymbols(doc);
     ls.getFoldingRanges(doc);
   }
+});
+
+test("lookup('template', …): go to definition opens the template where Ansible finds it (role layout too)", () => {
+  assert.deepEqual(templateCandidates('/p/roles/kvm/tasks/main.yml', 'vm.xml.j2'),
+    ['/p/roles/kvm/tasks/templates/vm.xml.j2', '/p/roles/kvm/tasks/vm.xml.j2', '/p/roles/kvm/templates/vm.xml.j2']);
+  assert.deepEqual(templateCandidates('/p/site.yml', '/srv/t/vm.xml.j2'), ['/srv/t/vm.xml.j2']);
+  const text = read('playbook.yml');
+  const files = new Set(['/p/roles/kvm/templates/vm.xml.j2']);
+  const ls = service({}, { isFile: (p) => files.has(p) });
+  const doc = TextDocument.create('file:///p/roles/kvm/tasks/main.yml', 'yaml', 1, text);
+  const at = doc.positionAt(text.indexOf("vm.xml.j2'") + 2);
+  assert.deepEqual(ls.findDefinition(doc, at).map((l) => l.uri), ['file:///p/roles/kvm/templates/vm.xml.j2']);
+  files.clear();
+  assert.deepEqual(ls.findDefinition(doc, at), []);
 });

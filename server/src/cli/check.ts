@@ -4,15 +4,15 @@
 // <disk>, <secret> or <encryption> are skipped. Exit: 0 no errors, 1 errors, 2 usage or I/O.
 // Playbooks, *.xml.j2 templates and Terraform files are judged on the libvirt XML they embed
 // (service/embedded.ts); a playbook's `lookup('template', …)` adds that template to the files.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, relative, isAbsolute, resolve } from 'node:path';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { DiagnosticSeverity, type Diagnostic } from 'vscode-languageserver-types';
 import { getLanguageService } from '../service/languageService';
 import { documentKind } from '../service/validation';
 import { parseXml } from '../service/xmlModel';
-import { extractRegions, hostKindOf, templateLookups } from '../service/embedded';
+import { extractRegions, hostKindOf, templateCandidates, templateLookups } from '../service/embedded';
 import { HOST_EXTENSIONS } from '../../../schemas/hosts';
 import type { LanguageSettings } from '../service/types';
 import { nodeProbeIO } from '../writer/nodeIO';
@@ -22,7 +22,8 @@ import { LIBVIRT_VERSIONS, POOL_TYPES, type PoolType } from '../../../schemas/vo
 export const USAGE = `check [--json] [--libvirt-version X.Y.Z] [--pool-type T] PATH...
   Validate libvirt volume, domain-disk, secret and <encryption> XML like libvirt would.
   PATH: files or folders (folders are searched for *.xml, playbooks, *.j2 templates and *.tf files);
-        in playbooks, templates and Terraform the embedded libvirt XML is checked.
+        in playbooks, templates and Terraform the embedded libvirt XML is checked, and a task's
+        lookup('template', …) adds that template (templates/ beside the playbook, its folder, a role's).
   --json                 print [{"file", "diagnostics": [LSP Diagnostic]}] (0-based positions)
   --libvirt-version V    judge against libvirt V (default: newest known, ${LIBVIRT_VERSIONS[LIBVIRT_VERSIONS.length - 1]})
   --pool-type T          storage pool type for <volume> documents (default dir): ${POOL_TYPES.join(', ')}
@@ -62,11 +63,10 @@ function parseArgs(args: string[]): Options | string {
 const HOST_SUFFIXES: readonly string[] = Object.values(HOST_EXTENSIONS).flat();
 const checkable = (name: string) => name.endsWith('.xml') || HOST_SUFFIXES.some((e) => name.endsWith(e));
 
-/** Ansible's search for a template lookup's file: the playbook's templates/ folder, then its own folder. */
+/** The file a playbook's template lookup reads (Ansible's search order, service/embedded.ts). */
 function templateFile(playbook: string, path: string): string | undefined {
-  if (isAbsolute(path)) return existsSync(path) ? path : undefined;
-  const base = dirname(playbook);
-  return [join(base, 'templates', path), join(base, path)].find((p) => existsSync(p));
+  const isFile = (p: string) => { try { return statSync(p).isFile(); } catch { return false; } };
+  return templateCandidates(resolve(playbook), path).find(isFile);
 }
 
 /** Files to check: explicit files as given, folders searched for *.xml and hosts (sorted, no dot dirs). */
@@ -128,7 +128,7 @@ export async function runCheck(args: string[]): Promise<number> {
     if (host === 'ansible') {
       for (const t of templateLookups(text)) {
         const found = templateFile(file, t.path);
-        if (found && !listed.has(resolve(found))) listed.add(resolve(found)), files.push(found);
+        if (found && !listed.has(found)) listed.add(found), files.push(relative(process.cwd(), found) || found);
         else if (!found) process.stderr.write(`libvirt-volume check: ${file}: template '${t.path}' not found\n`);
       }
     }

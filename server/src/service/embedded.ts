@@ -13,6 +13,7 @@ import type {
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { LineIndex, parseXml, type Span, type XmlElement } from './xmlModel';
 import { HOST_EXTENSIONS, HOST_LANGUAGES } from '../../../schemas/hosts';
+import { dirname, normalizePath } from './imageRefs';
 
 export type HostKind = 'ansible' | 'jinja' | 'terraform';
 
@@ -180,6 +181,17 @@ export function templateLookups(text: string): TemplateLookup[] {
     out.push({ path: m[3], span: { start, end: start + m[3].length } });
   }
   return out;
+}
+
+/**
+ * Where Ansible's template lookup looks for `path` used in the playbook or task file `hostPath`, in
+ * order: a `templates/` folder beside it, the folder itself, and a role's `templates/` (the file
+ * being `roles/R/tasks/main.yml`). Ansible documents this search order ("Search paths in Ansible").
+ */
+export function templateCandidates(hostPath: string, path: string): string[] {
+  if (path.startsWith('/')) return [normalizePath(path)];
+  const dir = dirname(hostPath);
+  return [`${dir}/templates/${path}`, `${dir}/${path}`, `${dirname(dir)}/templates/${path}`].map(normalizePath);
 }
 
 function jinjaRegion(text: string): EmbeddedRegion[] {

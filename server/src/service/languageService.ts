@@ -17,8 +17,9 @@ import { findDocumentSymbols } from './symbols';
 import { getFoldingRanges } from './folding';
 import {
   extractRegions, hostCompletion, hostDiagnostic, hostFolding, hostHover, hostKindOf, hostLocation, hostSymbols,
-  judgesTemplate, regionRelative, RegionView,
+  judgesTemplate, regionRelative, RegionView, templateCandidates, templateLookups,
 } from './embedded';
+import { uriToPath } from './imageRefs';
 
 export interface ParsedDocument {
   uri: string;
@@ -183,7 +184,17 @@ export function getLanguageService(env: ServiceEnvironment = {}): LanguageServic
       if (!h) return locations(findDefinition(feature(document), position));
       const v = viewAt(h, position);
       const at = v?.regionPosition(position);
-      return v && at ? locations(findDefinition(feature(v.document), at)) : [];
+      if (v && at) return locations(findDefinition(feature(v.document), at));
+      // `xml: "{{ lookup('template', 'vm.xml.j2') }}"`: the template, where Ansible would find it.
+      const offset = document.offsetAt(position);
+      const lookup = hostKindOf(document.uri, document.languageId) === 'ansible'
+        ? templateLookups(h.text).find((l) => offset >= l.span.start && offset <= l.span.end) : undefined;
+      const hostPath = uriToPath(document.uri);
+      if (!lookup || !hostPath || !env.isFile) return [];
+      const found = templateCandidates(hostPath, lookup.path).find((p) => env.isFile!(p));
+      const zero = { line: 0, character: 0 };
+      return found ? [{ uri: `file://${found.split('/').map(encodeURIComponent).join('/')}`, range: { start: zero, end: zero } }]
+        : [];
     },
     findReferences(document, position) {
       const h = hostOf(document);
