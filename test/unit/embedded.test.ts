@@ -280,3 +280,11 @@ test("lookup('template', …): go to definition opens the template where Ansible
   files.clear();
   assert.deepEqual(ls.findDefinition(doc, at), []);
 });
+
+test('Jinja branches: alternatives in {% if %}/{% else %} are not duplicates; outside a block they are', () => {
+  const branch = '<volume>\n  <name>v</name>\n  <capacity>1</capacity>\n  <target>\n{% if q %}\n    <format type="qcow2"/>\n' +
+    '{% else %}\n    <format type="raw"/>\n{% endif %}\n  </target>\n</volume>\n';
+  assert.deepEqual(diagnose('file:///p/v.xml.j2', branch).map((d) => d.code), []);
+  const twice = branch.replace('{% if q %}\n', '').replace('{% else %}\n', '').replace('{% endif %}\n', '');
+  assert.deepEqual(diagnose('file:///p/v.xml.j2', twice).map((d) => d.code), ['duplicate-element']);
+});

@@ -392,6 +392,8 @@ export function judgesTemplate(view: RegionView, d: Diagnostic, xml = parseXml(v
   if (!r.holes.length) return false;
   const s = view.lines.offsetAt(d.range.start), e = view.lines.offsetAt(d.range.end);
   if (touchesHole(r, s, e)) return true;
+  // Which branch of an `{% if %}` renders, and how often a `{% for %}` body does, is not known.
+  if (/duplicate/.test(String(d.code)) && controlBlocks(r).some((b) => s >= b.start && s <= b.end)) return true;
   let el: XmlElement | undefined;
   const visit = (x: XmlElement) => {
     if (s < x.start || s > x.end) return;
@@ -403,6 +405,20 @@ export function judgesTemplate(view: RegionView, d: Diagnostic, xml = parseXml(v
   const found = el as XmlElement;
   if (found.attributes.some((a) => touchesHole(r, a.valueSpan.start, a.valueSpan.end))) return true;
   return found.children.some((c) => c.kind === 'text' && touchesHole(r, c.start, c.end));
+}
+
+/** Spans between Jinja block statements and their `end…` (`{% if %}…{% endif %}`, `{% for %}…`). */
+export function controlBlocks(r: EmbeddedRegion): Span[] {
+  const out: Span[] = [];
+  const open: number[] = [];
+  for (const h of r.holes) {
+    const m = /^\{%[-+]?\s*(end)?(if|for|macro|call|filter|with|block)\b/.exec(r.raw.slice(h.start, h.end));
+    if (!m) continue;
+    if (!m[1]) open.push(h.end);
+    else if (open.length) out.push({ start: open.pop()!, end: h.start });
+  }
+  for (const start of open) out.push({ start, end: r.text.length });
+  return out;
 }
 
 // ---- LSP results from region to host ------------------------------------------------------------
