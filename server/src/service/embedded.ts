@@ -456,13 +456,10 @@ export function hostCompletion(view: RegionView, list: CompletionList): Completi
     return out;
   };
   const defaults = list.itemDefaults?.editRange;
-  return {
-    ...list,
-    items: list.items.map(item),
-    ...(defaults ? { itemDefaults: { ...list.itemDefaults, editRange: 'start' in defaults
-      ? view.hostRange(defaults) : { insert: view.hostRange(defaults.insert), replace: view.hostRange(defaults.replace) } } }
-      : {}),
-  };
+  const editRange = defaults && ('start' in defaults ? view.hostRange(defaults)
+    : { insert: view.hostRange(defaults.insert), replace: view.hostRange(defaults.replace) });
+  const itemDefaults = editRange ? { itemDefaults: { ...list.itemDefaults, editRange } } : {};
+  return { ...list, items: list.items.map(item), ...itemDefaults };
 }
 
 export function hostHover(view: RegionView, h: Hover | null): Hover | null {
@@ -477,7 +474,10 @@ export function hostSymbols(view: RegionView, symbols: DocumentSymbol[]): Docume
 }
 
 export function hostFolding(view: RegionView, ranges: FoldingRange[]): FoldingRange[] {
-  const line = (l: number) => view.hostRange({ start: { line: l, character: 0 }, end: { line: l, character: 0 } }).start.line;
+  const line = (l: number) => {
+    const at = { line: l, character: 0 };
+    return view.hostRange({ start: at, end: at }).start.line;
+  };
   return ranges.map(({ startCharacter: _s, endCharacter: _e, ...f }) => ({ ...f, startLine: line(f.startLine),
     endLine: line(f.endLine) }));
 }

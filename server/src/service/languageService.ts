@@ -193,8 +193,8 @@ export function getLanguageService(env: ServiceEnvironment = {}): LanguageServic
       if (!lookup || !hostPath || !env.isFile) return [];
       const found = templateCandidates(hostPath, lookup.path).find((p) => env.isFile!(p));
       const zero = { line: 0, character: 0 };
-      return found ? [{ uri: `file://${found.split('/').map(encodeURIComponent).join('/')}`, range: { start: zero, end: zero } }]
-        : [];
+      const uri = `file://${found?.split('/').map(encodeURIComponent).join('/')}`;
+      return found ? [{ uri, range: { start: zero, end: zero } }] : [];
     },
     findReferences(document, position) {
       const h = hostOf(document);
