@@ -288,3 +288,12 @@ test('Jinja branches: alternatives in {% if %}/{% else %} are not duplicates; ou
   const twice = branch.replace('{% if q %}\n', '').replace('{% else %}\n', '').replace('{% endif %}\n', '');
   assert.deepEqual(diagnose('file:///p/v.xml.j2', twice).map((d) => d.code), ['duplicate-element']);
 });
+
+test('Terraform: %{ if }/%{ else }/%{ endif } branches are not duplicates either', () => {
+  const tf = 'locals {\n  v = <<-EOT\n    <volume>\n      <name>v</name>\n      <capacity>1</capacity>\n      <target>\n' +
+    '      %{ if var.qcow2 }\n      <format type="qcow2"/>\n      %{ else }\n      <format type="raw"/>\n      %{ endif }\n' +
+    '      </target>\n    </volume>\n    EOT\n}\n';
+  assert.deepEqual(diagnose('file:///p/main.tf', tf).map((d) => d.code), []);
+  assert.deepEqual(diagnose('file:///p/main.tf', tf.replace(/ *%\{[^}]*\}\n/g, '')).map((d) => d.code),
+    ['duplicate-element']);
+});

@@ -407,12 +407,15 @@ export function judgesTemplate(view: RegionView, d: Diagnostic, xml = parseXml(v
   return found.children.some((c) => c.kind === 'text' && touchesHole(r, c.start, c.end));
 }
 
-/** Spans between Jinja block statements and their `end…` (`{% if %}…{% endif %}`, `{% for %}…`). */
+/**
+ * Spans between template block statements and their `end…`: Jinja's `{% if %}…{% endif %}`, `{% for %}…`
+ * and HCL's template directives `%{ if }…%{ endif }`, `%{ for }…%{ endfor }`.
+ */
 export function controlBlocks(r: EmbeddedRegion): Span[] {
   const out: Span[] = [];
   const open: number[] = [];
   for (const h of r.holes) {
-    const m = /^\{%[-+]?\s*(end)?(if|for|macro|call|filter|with|block)\b/.exec(r.raw.slice(h.start, h.end));
+    const m = /^(?:\{%[-+]?|%\{~?)\s*(end)?(if|for|macro|call|filter|with|block)\b/.exec(r.raw.slice(h.start, h.end));
     if (!m) continue;
     if (!m[1]) open.push(h.end);
     else if (open.length) out.push({ start: open.pop()!, end: h.start });
