@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { launchBrowser, prepare, ROOT, startSession, type Browser, type Page, type Session } from './harness';
 
-const FIXTURES = join(ROOT, 'test', 'e2e', 'playbook-workspace');
+const FIXTURES = join(ROOT, 'test', 'fixtures', 'embedded');
 const SHOTS = join(ROOT, process.env.E2E_SCREENSHOTS ?? join('.tmp', 'e2e'));
 
 let vsix = '';
@@ -27,7 +27,7 @@ test('DOM: a playbook\'s libvirt error in the Problems panel at its YAML positio
       page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
       await page.goto(session.url);
       await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
-      const row = page.locator('.explorer-folders-view .monaco-list-row[aria-label^="site.yml"]').first();
+      const row = page.locator('.explorer-folders-view .monaco-list-row[aria-label^="playbook.yml"]').first();
       await row.waitFor({ timeout: 30_000 });
       await row.click();
       await page.waitForSelector('.squiggly-error', { timeout: 60_000 });
