@@ -6,15 +6,15 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { root, build } from './bootstrap.mjs';
 
-export function packageVsix({ quiet = false } = {}) {
+export function packageVsix({ quiet = false, out: outPath } = {}) {
   build();
   const { name, version, repository } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
   // README images are relative (docs/screenshots/…); vsce rewrites them against the repository,
   // which it can only guess for GitHub/GitLab: say where they will live.
   const repo = String(repository?.url ?? repository ?? '').replace(/\.git$/, '');
-  const out = join(root, `${name}-${version}.vsix`);
+  const out = outPath ?? join(root, `${name}-${version}.vsix`);
   const vsce = join(root, 'node_modules', '@vscode', 'vsce', 'vsce');
-  const r = spawnSync(process.execPath, [vsce, 'package', '--no-dependencies', '--skip-license', '--out', out,
+  const r = spawnSync(process.execPath, [vsce, 'package', '--no-dependencies', '--out', out,
     ...(repo ? ['--baseContentUrl', `${repo}/blob/HEAD`, '--baseImagesUrl', `${repo}/raw/HEAD`] : [])], {
     cwd: root, stdio: ['ignore', quiet ? 'pipe' : 'inherit', 'inherit'], encoding: 'utf8',
   });
@@ -23,6 +23,8 @@ export function packageVsix({ quiet = false } = {}) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { path, bytes } = packageVsix();
+  // `--out FILE`: where to write the .vsix (tests use a temporary folder; default: the project root).
+  const i = process.argv.indexOf('--out');
+  const { path, bytes } = packageVsix({ out: i > 0 ? process.argv[i + 1] : undefined });
   console.log(`${path}: ${(bytes / 1024).toFixed(0)} KiB (${bytes} bytes)`);
 }

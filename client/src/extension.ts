@@ -4,6 +4,7 @@
 import * as vscode from 'vscode';
 import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
 import { createVolumeUi, isServerArgs } from './createVolume';
+import { DOCUMENT_SELECTOR } from '../../schemas/hosts';
 
 let client: LanguageClient | undefined;
 
@@ -18,7 +19,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<{ clie
     debug: { module, transport: TransportKind.ipc, options: { execArgv: [...heap, '--nolazy', '--inspect=6009'] } },
   };
   const clientOptions: LanguageClientOptions = {
-    documentSelector: [{ language: 'xml' }],
+    // XML, and the files libvirt XML is embedded in (Ansible playbooks, *.xml.j2, Terraform).
+    documentSelector: DOCUMENT_SELECTOR,
     synchronize: {
       configurationSection: 'libvirtVolume',
       // <secret> files and images change on disk: the server's workspace index listens.

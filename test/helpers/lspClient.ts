@@ -77,9 +77,9 @@ export class TestClient {
     return r;
   }
 
-  open(uri: string, text: string): void {
+  open(uri: string, text: string, languageId = 'xml'): void {
     this.versions.set(uri, 1);
-    void this.conn.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'xml', version: 1, text } });
+    void this.conn.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId, version: 1, text } });
   }
 
   /** An incremental change: replace `range` with `text`. */

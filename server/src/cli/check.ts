@@ -2,14 +2,18 @@
 // Runs the language service's validation on files and folders (recursing into *.xml) and prints
 // compiler-style lines, or LSP diagnostics as JSON. Files whose root is not <volume>, <domain>,
 // <disk>, <secret> or <encryption> are skipped. Exit: 0 no errors, 1 errors, 2 usage or I/O.
+// Playbooks, *.xml.j2 templates and Terraform files are judged on the libvirt XML they embed
+// (service/embedded.ts); a playbook's `lookup('template', …)` adds that template to the files.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative, isAbsolute } from 'node:path';
+import { join, relative, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { DiagnosticSeverity, type Diagnostic } from 'vscode-languageserver-types';
 import { getLanguageService } from '../service/languageService';
 import { documentKind } from '../service/validation';
 import { parseXml } from '../service/xmlModel';
+import { extractRegions, hostKindOf, templateCandidates, templateLookups } from '../service/embedded';
+import { HOST_EXTENSIONS } from '../../../schemas/hosts';
 import type { LanguageSettings } from '../service/types';
 import { nodeProbeIO } from '../writer/nodeIO';
 import { tryProbeImage } from '../writer/probe';
@@ -17,7 +21,9 @@ import { LIBVIRT_VERSIONS, POOL_TYPES, type PoolType } from '../../../schemas/vo
 
 export const USAGE = `check [--json] [--libvirt-version X.Y.Z] [--pool-type T] PATH...
   Validate libvirt volume, domain-disk, secret and <encryption> XML like libvirt would.
-  PATH: files or folders (folders are searched for *.xml).
+  PATH: files or folders (folders are searched for *.xml, playbooks, *.j2 templates and *.tf files);
+        in playbooks, templates and Terraform the embedded libvirt XML is checked, and a task's
+        lookup('template', …) adds that template (templates/ beside the playbook, its folder, a role's).
   --json                 print [{"file", "diagnostics": [LSP Diagnostic]}] (0-based positions)
   --libvirt-version V    judge against libvirt V (default: newest known, ${LIBVIRT_VERSIONS[LIBVIRT_VERSIONS.length - 1]})
   --pool-type T          storage pool type for <volume> documents (default dir): ${POOL_TYPES.join(', ')}
@@ -54,7 +60,16 @@ function parseArgs(args: string[]): Options | string {
   return o;
 }
 
-/** Files to check: explicit files as given, folders searched for *.xml (sorted, no dot dirs). */
+const HOST_SUFFIXES: readonly string[] = Object.values(HOST_EXTENSIONS).flat();
+const checkable = (name: string) => name.endsWith('.xml') || HOST_SUFFIXES.some((e) => name.endsWith(e));
+
+/** The file a playbook's template lookup reads (Ansible's search order, service/embedded.ts). */
+function templateFile(playbook: string, path: string): string | undefined {
+  const isFile = (p: string) => { try { return statSync(p).isFile(); } catch { return false; } };
+  return templateCandidates(resolve(playbook), path).find(isFile);
+}
+
+/** Files to check: explicit files as given, folders searched for *.xml and hosts (sorted, no dot dirs). */
 function collect(p: string, out: string[], explicit: boolean): void {
   const st = statSync(p);
   if (st.isDirectory()) {
@@ -64,9 +79,9 @@ function collect(p: string, out: string[], explicit: boolean): void {
       let s;
       try { s = statSync(child); } catch { continue; }
       if (s.isDirectory()) collect(child, out, false);
-      else if (name.toLowerCase().endsWith('.xml')) out.push(child);
+      else if (checkable(name.toLowerCase())) out.push(child);
     }
-  } else if (explicit || p.toLowerCase().endsWith('.xml')) out.push(p);
+  } else if (explicit || checkable(p.toLowerCase())) out.push(p);
 }
 
 export async function runCheck(args: string[]): Promise<number> {
@@ -98,7 +113,9 @@ export async function runCheck(args: string[]): Promise<number> {
   ls.configure(o.settings);
   const results: { file: string; diagnostics: Diagnostic[] }[] = [];
   let errors = 0, warnings = 0, checked = 0, skipped = 0;
-  for (const file of files) {
+  const listed = new Set(files.map((f) => resolve(f)));
+  for (let i = 0; i < files.length; i++) {
+    const file = files[i];
     let text: string;
     try {
       text = readFileSync(file, 'utf8');
@@ -107,10 +124,21 @@ export async function runCheck(args: string[]): Promise<number> {
       ioError = true;
       continue;
     }
-    if (documentKind(parseXml(text)) === 'other') { skipped++; continue; }
+    const host = hostKindOf(file);
+    if (host === 'ansible') {
+      for (const t of templateLookups(text)) {
+        const found = templateFile(file, t.path);
+        if (found && !listed.has(found)) {
+          listed.add(found);
+          files.push(relative(process.cwd(), found) || found);
+        }
+        else if (!found) process.stderr.write(`libvirt-volume check: ${file}: template '${t.path}' not found\n`);
+      }
+    }
+    if (host ? !extractRegions(host, text).length : documentKind(parseXml(text)) === 'other') { skipped++; continue; }
     checked++;
     const uri = pathToFileURL(isAbsolute(file) ? file : join(process.cwd(), file)).href;
-    const diagnostics = ls.doValidation(TextDocument.create(uri, 'xml', 1, text));
+    const diagnostics = ls.doValidation(TextDocument.create(uri, host ? '' : 'xml', 1, text));
     diagnostics.sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character);
     for (const d of diagnostics) {
       if (d.severity === DiagnosticSeverity.Error) errors++;

@@ -2,6 +2,7 @@
 // - secrets()/secretUses(): `<secret>` documents and secret uuid uses of the workspace
 //   (workspaceIndex.ts; open documents win over disk);
 // - imageFacts(): header facts of local images through the writer's probe (bounded reads);
+// - isFile(): whether a playbook's template lookup names an existing file (one stat);
 // - log(): the LSP console.
 import { statSync } from 'node:fs';
 import type { ImageFacts, SecretInfo, SecretUse, ServiceEnvironment } from '../service/types';
@@ -54,6 +55,9 @@ export function createEnvironment(opts: EnvironmentOptions): ServerEnvironment {
       facts.set(path, { at: now, facts: f });
       if (facts.size > 500) facts.delete(facts.keys().next().value!);
       return f;
+    },
+    isFile(path: string): boolean {
+      try { return statSync(path).isFile(); } catch { return false; }
     },
     configure(s) { settings = s; facts.clear(); },
     setWorkspaceFolders(uris) { folders = uris; },

@@ -25,6 +25,7 @@ import type { ServiceEnvironment } from '../service/types';
 import { createEnvironment, type ServerEnvironment } from './env';
 import { pickSection, SECTION, toSettings, type ServerSettings } from './settings';
 import { registerCommands, COMMANDS } from './commands';
+import { DOCUMENT_SELECTOR } from '../../../schemas/hosts';
 
 /** Debounce of pushed diagnostics while typing (ms). Open and config changes validate at once. */
 export const PUSH_DEBOUNCE_MS = 150;
@@ -101,6 +102,8 @@ export function startServer(connection: Connection): ServerState {
     capabilities: () => caps,
     log,
     revalidateAll() {
+      // Results cached per embedded block depend on settings, secrets and images too.
+      service.invalidate();
       if (pullDiagnostics) {
         if (caps.workspace?.diagnostics?.refreshSupport) void connection.languages.diagnostics.refresh();
       } else {
@@ -147,7 +150,9 @@ export function startServer(connection: Connection): ServerState {
         foldingRangeProvider: true,
         executeCommandProvider: { commands: COMMANDS },
         workspace: { workspaceFolders: { supported: true, changeNotifications: true } },
-        ...(pullDiagnostics ? { diagnosticProvider: { interFileDependencies: true, workspaceDiagnostics: false } } : {}),
+        // The selector names the hosts of embedded libvirt XML (playbooks, templates, Terraform) besides XML.
+        ...(pullDiagnostics ? { diagnosticProvider: { interFileDependencies: true, workspaceDiagnostics: false,
+          documentSelector: DOCUMENT_SELECTOR } } : {}),
       },
       serverInfo: { name: 'libvirt-volume', version: '0.1.0' },
     };

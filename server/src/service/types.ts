@@ -87,6 +87,8 @@ export interface ServiceEnvironment {
   randomUUID?(): string;
   /** Header facts of a local file, or undefined if missing/unreadable. Must be bounded in time. */
   imageFacts?(path: string, baseUri: string): ImageFacts | undefined;
+  /** True when a regular file exists at this absolute path (one stat; for template lookups of playbooks). */
+  isFile?(path: string): boolean;
   /** Logs an internal problem (an exception inside one rule). */
   log?(message: string): void;
 }

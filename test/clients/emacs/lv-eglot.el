@@ -13,6 +13,10 @@
   (condition-case err
       (progn
         (find-file (getenv "LV_FILE"))
+        ;; Files that embed libvirt XML (a playbook opens in a mode emacs picks, yaml-mode or not): the
+        ;; same server for the buffer's major mode (README "emacs").
+        (unless (eq major-mode 'nxml-mode)
+          (add-to-list 'eglot-server-programs `(,major-mode . ("node" ,(getenv "LV_SERVER") "--stdio"))))
         (apply #'eglot (eglot--guess-contact))
         ;; A document with findings: wait for flymake to show them (a clean one has none to wait for).
         (let ((deadline (+ (float-time) (if (getenv "LV_CREATE_OUTPUT") 0 20))))
@@ -22,6 +26,8 @@
         (push (cons 'diagnostics
                     (vconcat (mapcar (lambda (d)
                                        (list (cons 'line (line-number-at-pos (flymake-diagnostic-beg d)))
+                                             (cons 'col (save-excursion (goto-char (flymake-diagnostic-beg d))
+                                                                        (current-column)))
                                              (cons 'type (format "%s" (flymake-diagnostic-type d)))
                                              (cons 'text (flymake-diagnostic-text d))))
                                      (flymake-diagnostics))))
