@@ -12,7 +12,8 @@ import { pathToFileURL } from 'node:url';
 import { createOptionList, QCOW2_CREATE_OPTIONS, RAW_CREATE_OPTIONS, splitOptionString, type CreateArgs, type CreateOptionDef } from '../../../schemas/qcow2Options';
 import { NEWEST_LIBVIRT, POOL_TYPES, type PoolType } from '../../../schemas/vocabulary';
 import { createImage, planCreate, preflight, WriterError, type QcowEncryptionProvider, type WriteProgress } from '../writer/create';
-import { nodeProbeIO, nodeWriterIO } from '../writer/nodeIO';
+import { nodeProbeIO, nodeWriterIO, readSecretFileSync } from '../writer/nodeIO';
+import { readPassphraseStdin } from './passphraseStdin';
 import { tryProbeImage } from '../writer/probe';
 import { luksIterationsLine, runLuksCreate } from './luks';
 import { mapVolumeXml } from '../writer/volumeXml';
@@ -148,7 +149,7 @@ export async function runCreate(argv: string[], io: CreateCliIO = defaultIO()): 
   try {
     p = parse([...argv]);
     // qemu-img creates the --object secrets first: a bad one fails before anything else.
-    for (const o of p.objects) resolveSecret(o, (f) => readFileSync(resolve(io.cwd, f)));
+    for (const o of p.objects) resolveSecret(o, (f) => readSecretFileSync(resolve(io.cwd, f)));
   } catch (e) {
     if (e instanceof UsageError) { io.err(`libvirt-volume: ${e.message}\nTry 'libvirt-volume create --help' for more information\n`); return e.message.startsWith('Unexpected') || e.message.startsWith('Expecting') ? 1 : 2; }
     if (e instanceof SecretError) { io.err(`libvirt-volume: ${e.message}\n`); return 1; }
@@ -200,7 +201,10 @@ async function createFromParsed(p: Parsed, io: CreateCliIO, announce?: string): 
         for (const l of weakCryptoLines(o, v.spec.size)) io.err(l + '\n');
         passphrase = await resolvePassphrase(
           { objects: p.objects, keySecret: o['key-secret'], passphraseFile: p.passphraseFile, passphraseEnv: p.passphraseEnv, passphraseStdin: p.passphraseStdin },
-          { readFile: (f) => readFileSync(resolve(io.cwd, f)), readStdin: readAllStdin, env: process.env, prefix: 'encrypt.' },
+          {
+            readFile: (f) => readSecretFileSync(resolve(io.cwd, f)), readStdin: readPassphraseStdin,
+            env: process.env, prefix: 'encrypt.',
+          },
         );
         const { 'key-secret': _k, ...luksOpts } = o;
         encryption = luks = qcowLuksEncryption(luksOpts, passphrase, { signal: ac.signal });
@@ -236,12 +240,6 @@ async function createFromParsed(p: Parsed, io: CreateCliIO, announce?: string): 
     process.off('SIGINT', onSigint);
     passphrase?.fill(0);
   }
-}
-
-async function readAllStdin(): Promise<Uint8Array> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
 }
 
 async function runCreateXml(argv: string[], io: CreateCliIO): Promise<number> {
@@ -307,7 +305,7 @@ async function runCreateXml(argv: string[], io: CreateCliIO): Promise<number> {
   let p: Parsed;
   try {
     p = parse(cli);
-    for (const o of p.objects) resolveSecret(o, (f) => readFileSync(resolve(io.cwd, f)));
+    for (const o of p.objects) resolveSecret(o, (f) => readSecretFileSync(resolve(io.cwd, f)));
   } catch (e) {
     io.err(`libvirt-volume: ${(e as Error).message}\n`);
     return 1;

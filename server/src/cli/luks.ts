@@ -6,13 +6,13 @@
 // `libvirt-volume: FILE: MSG`). The create.ts dispatcher hands `-f luks` here; the helpers below
 // (readPassphrase; parseQemuImgOptions lives in writer/volumeXml.ts) also serve its qcow2 `encrypt.format=luks` path.
 // The passphrase is read into memory only and never printed.
-import { readFileSync } from 'node:fs';
 import { checkLuksOptions, type LuksOptionInput, type ResolvedLuksOptions } from '../../../schemas/luksOptions';
 import type { LuksKeyDerivationReport } from '../writer/luks/luksHeader';
 import { weakCryptoLines } from '../../../schemas/weakCrypto';
 import { createLuksImage, luksFormattingLine, WriterError } from '../writer/luks/createLuks';
 import { parseSecretObject, resolvePassphrase, resolveSecret, SecretError, type SecretObject } from '../writer/luks/secrets';
-import { nodeWriterIO } from '../writer/nodeIO';
+import { nodeWriterIO, readSecretFileSync } from '../writer/nodeIO';
+import { readPassphraseStdin } from './passphraseStdin';
 import { parseQemuImgOptions } from '../writer/volumeXml';
 export { parseQemuImgOptions, parseSize } from '../writer/volumeXml';
 import { parseQemuBool, parseQemuSize, QEMU_MESSAGES } from '../../../schemas/qcow2Options';
@@ -27,12 +27,6 @@ export const LUKS_USAGE = `create -f luks [--object secret,id=ID,data=TEXT|file=
 // The crypto driver's options plus the file protocol's (nocow, preallocation, extent_size_hint),
 // which qemu-img also accepts with -f luks (block/crypto.c hands them to bdrv_create_file).
 const LUKS_KEYS = ['key-secret', 'cipher-alg', 'cipher-mode', 'ivgen-alg', 'ivgen-hash-alg', 'hash-alg', 'iter-time', 'preallocation', 'size', 'nocow', 'extent_size_hint'];
-
-async function readStdin(): Promise<Uint8Array> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
 
 /** The iteration counts achieved, printed after a LUKS creation (raw or inside qcow2). */
 export function luksIterationsLine(r: ResolvedLuksOptions, k: LuksKeyDerivationReport): string {
@@ -58,7 +52,7 @@ export async function runLuksCreate(argv: string[], io: LuksCliIO = { out: (s) =
       else if (a === '--object') {
         // qemu-img creates objects first: a bad secret object fails before anything else.
         const o = parseSecretObject(val());
-        resolveSecret(o, (p) => readFileSync(p));
+        resolveSecret(o, readSecretFileSync);
         objects.push(o);
       }
       else if (a === '-o') oList.push(val());
@@ -117,7 +111,7 @@ export async function runLuksCreate(argv: string[], io: LuksCliIO = { out: (s) =
   try {
     passphrase = await resolvePassphrase(
       { objects, keySecret, passphraseFile, passphraseEnv, passphraseStdin },
-      { readFile: (p) => readFileSync(p), readStdin, env: process.env },
+      { readFile: readSecretFileSync, readStdin: readPassphraseStdin, env: process.env },
     );
   } catch (err) {
     if (err instanceof SecretError) return fail(`${file}: ${err.message}`);

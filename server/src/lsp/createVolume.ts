@@ -17,6 +17,7 @@ import { DiagnosticSeverity } from 'vscode-languageserver-types';
 import { attrValue, path as xpath, textContent } from '../service/xmlModel';
 import { INSECURE_AES_WARNING } from '../../../schemas/luksOptions';
 import { isLegacyAes } from '../writer/volumeXml';
+import { readSecretFile } from '../writer/nodeIO';
 import type { ServerState } from './server';
 import type { WorkerReply, WorkerJob } from './createWorker';
 
@@ -183,17 +184,20 @@ function writeTextFile(path: string, text: string, force: boolean): void {
   }
 }
 
-function readPassphrase(file: string): string {
+async function readPassphrase(file: string): Promise<string> {
   try {
     // Verbatim, like qemu's `--object secret,file=`: a trailing newline is part of the passphrase.
-    return readFileSync(file, 'utf8');
+    // Regular files up to PASSPHRASE_FILE_MAX only, read off the event loop (nodeIO.ts).
+    return (await readSecretFile(file)).toString('utf8');
   } catch (err) {
-    throw new ResponseError(ErrorCodes.InvalidParams, `cannot read the passphrase file ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'ENOTREG' || e.code === 'EISDIR' || e.code === 'EFBIG' ? e.message : e.code ?? String(err);
+    throw new ResponseError(ErrorCodes.InvalidParams, `cannot read the passphrase file ${file}: ${why}`);
   }
 }
 
 /** The worker entry: the running server bundle itself (main.ts switches on workerData.role). */
-function workerScript(): string {
+export function workerScript(): string {
   const main = process.argv[1];
   return main && /server\.js$/.test(main) ? main : join(__dirname, 'server.js');
 }
@@ -276,7 +280,7 @@ export async function createVolume(state: ServerState, p: CreateVolumeParams, to
   // qcow AES stores no key material: nothing to derive, so no passphrase is asked for.
   if (desc.encrypted && !desc.legacyAes) {
     const file = p.passphraseFile || state.settings().passphraseFile;
-    passphrase = p.passphrase ?? (file ? readPassphrase(file) : undefined);
+    passphrase = p.passphrase ?? (file ? await readPassphrase(file) : undefined);
     if (!passphrase) throw new ResponseError(ErrorCodes.InvalidParams, 'an encrypted volume needs a passphrase (passphrase or passphraseFile)');
   }
   const secretPath = p.writeSecretXml && desc.encrypted ? `${output}.secret.xml` : undefined;
