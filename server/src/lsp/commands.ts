@@ -46,7 +46,7 @@ export function commandArgument(command: string, args: unknown[] | undefined): C
   if (args !== undefined && !Array.isArray(args)) {
     throw invalid(command, `arguments must be an array, got ${jsonType(args)}`);
   }
-  const arg = args?.[0] ?? {};
+  const arg = args === undefined || args.length === 0 ? {} : args[0];
   if (jsonType(arg) !== 'object') throw invalid(command, `the argument must be an object, got ${jsonType(arg)}`);
   const a = arg as Record<string, unknown>;
   checkFields(command, a, command === DESCRIBE_VOLUME ? { uri: 'string' } : CREATE_FIELDS);
