@@ -4,8 +4,10 @@
 // interactive prompt: the terminal is put in raw mode (no echo, no line discipline), Enter ends,
 // Backspace deletes, Ctrl-C or Ctrl-D on an empty line aborts. The passphrase is never printed.
 
-/** Thrown when the user aborts the prompt (Ctrl-C / Ctrl-D); the message says so. */
-export class PassphraseAborted extends Error {}
+import { SecretError } from '../writer/luks/secrets';
+
+/** Thrown when the user aborts the prompt (Ctrl-C / Ctrl-D): reported like any passphrase error. */
+export class PassphraseAborted extends SecretError {}
 
 export async function readPassphraseStdin(prompt = 'Passphrase: '): Promise<Uint8Array> {
   const stdin = process.stdin;
@@ -14,9 +16,10 @@ export async function readPassphraseStdin(prompt = 'Passphrase: '): Promise<Uint
     for await (const c of stdin) chunks.push(c as Buffer);
     return Buffer.concat(chunks);
   }
-  process.stderr.write(prompt);
   const bytes: number[] = [];
+  // Raw mode before the prompt: what is typed once the prompt shows is never echoed.
   stdin.setRawMode(true);
+  process.stderr.write(prompt);
   try {
     await new Promise<void>((resolve, reject) => {
       const onData = (chunk: Buffer) => {
