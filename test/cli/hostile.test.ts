@@ -4,7 +4,7 @@
 // and `--passphrase-stdin` on a terminal (a real pty) reads one line without echo.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -23,11 +23,19 @@ before(() => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
+/** Peak RSS any hostile run may reach (bytes): /dev/zero read whole took gigabytes before. */
+const MEMORY_BOUND = 256 * 1024 * 1024;
+
+/** Runs the CLI under GNU time (for the peak RSS), bounded in time and memory. */
 function run(args: string[], input?: string) {
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: BOUND_MS, input, cwd: dir });
+  const rss = join(dir, 'rss');
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', '-o', rss, process.execPath, BIN, ...args],
+    { encoding: 'utf8', timeout: BOUND_MS, input, cwd: dir });
   const ms = performance.now() - t0;
   assert.notEqual(r.signal, 'SIGTERM', `libvirt-volume ${args.join(' ')}: still running after ${BOUND_MS} ms`);
+  const peak = Number(readFileSync(rss, 'utf8').trim().split('\n').pop()) * 1024;
+  assert.ok(peak < MEMORY_BOUND, `libvirt-volume ${args.join(' ')}: peak RSS ${peak} bytes`);
   return { ...r, ms };
 }
 
