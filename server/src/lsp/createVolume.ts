@@ -197,7 +197,7 @@ async function readPassphrase(file: string): Promise<string> {
 }
 
 /** The worker entry: the running server bundle itself (main.ts switches on workerData.role). */
-export function workerScript(): string {
+function workerScript(): string {
   const main = process.argv[1];
   return main && /server\.js$/.test(main) ? main : join(__dirname, 'server.js');
 }

@@ -1,14 +1,14 @@
 // The ServiceEnvironment of the language server: the I/O the pure service may not do itself.
 // - secrets()/secretUses(): `<secret>` documents and secret uuid uses of the workspace
 //   (workspaceIndex.ts; open documents win over disk);
-// - imageFacts(): header facts of local images through the writer's probe, read in a worker
-//   (probeWorker.ts) and cached: the service's synchronous call never waits for the disk. A
+// - imageFacts(): header facts of local images through the writer's probe, read asynchronously
+//   (imageProbe.ts) and cached: the service's synchronous call never waits for the disk. A
 //   miss answers "unknown" and starts the read; when facts arrive that differ from what was
 //   answered, onChange() re-validates. Request handlers that want the facts in their answer
 //   (hover, pulled diagnostics) run through withImageFacts(), which waits for them, bounded;
 // - log(): the LSP console.
 import type { ImageFacts, SecretInfo, SecretUse, ServiceEnvironment } from '../service/types';
-import { ProbeWorker } from './probeWorker';
+import { ImageProbes } from './imageProbe';
 import type { ServerSettings } from './settings';
 import { WorkspaceIndex } from './workspaceIndex';
 
@@ -43,7 +43,7 @@ export function createEnvironment(opts: EnvironmentOptions): ServerEnvironment {
   let settings: ServerSettings = {};
   let folders: string[] = [];
   const index = new WorkspaceIndex({ log: opts.log, onChange: opts.onChange });
-  const probes = new ProbeWorker(opts.log);
+  const probes = new ImageProbes(opts.log);
   const facts = new Map<string, { at: number; facts: ImageFacts | undefined }>();
   const inflight = new Map<string, Promise<void>>();
   /** Reads still running that the current withImageFacts run asked for. */

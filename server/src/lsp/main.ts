@@ -1,6 +1,6 @@
 // Entry of dist/server.js. `node dist/server.js --stdio` (or `--node-ipc`, `--socket=N`) starts the
-// language server. The same bundle is the worker_threads entry of Create Volume and of the image
-// header reader (probeWorker.ts), so both run off the main thread without shipping a second file.
+// language server. The same bundle is the worker_threads entry of Create Volume, so the image writer
+// runs off the main thread without shipping a second file.
 import { format } from 'node:util';
 import { isMainThread, workerData } from 'node:worker_threads';
 import {
@@ -8,7 +8,6 @@ import {
 } from 'vscode-languageserver/node';
 import { startServer } from './server';
 import { runCreateWorker } from './createWorker';
-import { runProbeWorker } from './probeWorker';
 
 /**
  * Over stdio the reader is ours so that a framing error ends the process. vscode-jsonrpc's
@@ -50,6 +49,4 @@ if (isMainThread) {
   startServer(connection);
 } else if ((workerData as { role?: string } | undefined)?.role === 'createVolume') {
   runCreateWorker();
-} else if ((workerData as { role?: string } | undefined)?.role === 'probe') {
-  runProbeWorker();
 }

@@ -6,7 +6,7 @@ import type * as ChildProcess from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { FileStat, ProbeIO, WriterIO } from './io';
+import type { AsyncProbeIO, FileStat, ProbeIO, WriterIO } from './io';
 
 const write = promisify(fs.write);
 const read = promisify(fs.read);
@@ -163,6 +163,44 @@ export function nodeProbeIO(): ProbeIO {
   };
 }
 
+/** nodeProbeIO through fs.promises: the same checks, nothing waits on the event loop. */
+export function nodeAsyncProbeIO(): AsyncProbeIO {
+  const open = async (path: string) => {
+    refuseUnreadable(await fs.promises.stat(path));
+    const fh = await fs.promises.open(path, PROBE_OPEN_FLAGS);
+    try {
+      const st = await fh.stat();
+      refuseUnreadable(st);
+      return { fh, st };
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
+  };
+  return {
+    async read(path, offset, length) {
+      const { fh } = await open(path);
+      try {
+        const buf = Buffer.alloc(length);
+        let got = 0;
+        while (got < length) {
+          const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
+          if (bytesRead === 0) break;
+          got += bytesRead;
+        }
+        return buf.subarray(0, got);
+      } finally {
+        await fh.close();
+      }
+    },
+    async stat(path) {
+      const { fh, st } = await open(path);
+      await fh.close();
+      return st.isBlockDevice() ? { size: blockDeviceSize(st.rdev) } : { size: st.size, allocated: st.blocks * 512 };
+    },
+  };
+}
+
 /** Why `st` is not something the probe reads (undefined: a regular file or a block device). */
 function notReadable(st: fs.Stats): string | undefined {
   if (st.isFile() || st.isBlockDevice()) return undefined;
@@ -171,16 +209,19 @@ function notReadable(st: fs.Stats): string | undefined {
   return `${kind}, not a regular file or block device`;
 }
 
+const PROBE_OPEN_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY;
+
+function refuseUnreadable(st: fs.Stats): void {
+  const why = notReadable(st);
+  if (why) throw Object.assign(new Error(why), { code: st.isDirectory() ? 'EISDIR' : 'ENOTREG' });
+}
+
 function openReadable(path: string): { fd: number; st: fs.Stats } {
-  const refuse = (st: fs.Stats) => {
-    const why = notReadable(st);
-    if (why) throw Object.assign(new Error(why), { code: st.isDirectory() ? 'EISDIR' : 'ENOTREG' });
-  };
-  refuse(fs.statSync(path));
-  const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
+  refuseUnreadable(fs.statSync(path));
+  const fd = fs.openSync(path, PROBE_OPEN_FLAGS);
   try {
     const st = fs.fstatSync(fd);
-    refuse(st);
+    refuseUnreadable(st);
     return { fd, st };
   } catch (err) {
     fs.closeSync(fd);
@@ -224,7 +265,6 @@ function secretFileError(st: fs.Stats): Error | undefined {
 }
 const tooBig = () =>
   Object.assign(new Error(`larger than ${PASSPHRASE_FILE_MAX / 1024} KiB, not a passphrase file`), { code: 'EFBIG' });
-const SECRET_OPEN_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY;
 
 /**
  * Reads a passphrase file (CLI `--passphrase-file`, `--object secret,file=`): a regular file of at
@@ -235,7 +275,7 @@ const SECRET_OPEN_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.c
 export function readSecretFileSync(path: string): Buffer {
   const pre = secretFileError(fs.statSync(path));
   if (pre) throw pre;
-  const fd = fs.openSync(path, SECRET_OPEN_FLAGS);
+  const fd = fs.openSync(path, PROBE_OPEN_FLAGS);
   try {
     const bad = secretFileError(fs.fstatSync(fd));
     if (bad) throw bad;
@@ -253,7 +293,7 @@ export function readSecretFileSync(path: string): Buffer {
 export async function readSecretFile(path: string): Promise<Buffer> {
   const pre = secretFileError(await fs.promises.stat(path));
   if (pre) throw pre;
-  const fh = await fs.promises.open(path, SECRET_OPEN_FLAGS);
+  const fh = await fs.promises.open(path, PROBE_OPEN_FLAGS);
   try {
     const bad = secretFileError(await fh.stat());
     if (bad) throw bad;
