@@ -75,6 +75,16 @@ test('check on documents naming a FIFO (volume target and backing store, disk so
   assert.ok(r.ms < BOUND_MS);
 });
 
+test('create with a FIFO or /dev/zero as backing file: refused at once, nothing written', () => {
+  for (const [backing, message] of [[fifo, /a FIFO, not a regular file/], ['/dev/zero', /a character device/]] as const) {
+    const img = join(dir, 'over.qcow2');
+    const r = run(['create', '-f', 'qcow2', '-b', backing, '-F', 'raw', img, '1M']);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, message);
+    assert.ok(!existsSync(img));
+  }
+});
+
 test('--passphrase-file and secret file=: FIFO, /dev/zero, a directory, > 64 KiB refused before writing', () => {
   const big = join(dir, 'big');
   writeFileSync(big, Buffer.alloc(64 * 1024 + 1, 0x61));
