@@ -143,6 +143,12 @@ test('executeCommand: arguments of the wrong type answer -32602 naming the field
       assert.match(e.message, message);
       assert.doesNotMatch(e.message, /is not a function|Cannot read prop|undefined/);
     }
+    // A volume XML "on disk" that is a FIFO or a device: refused, not read.
+    for (const path of [fifo, '/dev/zero']) {
+      const e = await commandError(c, [{ uri: pathToFileURL(path).href }], 'libvirtVolume.describeVolume');
+      assert.equal(e.code, -32602);
+      assert.match(e.message, /is not a regular file/);
+    }
     const unknown = await commandError(c, [{}], 'libvirtVolume.nope');
     assert.equal(unknown.code, -32602);
   } finally {

@@ -81,6 +81,8 @@ function loadDocument(state: ServerState, uri: string): TextDocument {
   if (open) return open;
   const p = uriToPath(uri);
   if (!existsSync(p)) throw new ResponseError(ErrorCodes.InvalidParams, `no such volume XML: ${p}`);
+  // Reading a FIFO or a device would block the server's main thread (or never end).
+  if (!statSync(p).isFile()) throw new ResponseError(ErrorCodes.InvalidParams, `${p} is not a regular file`);
   return TextDocument.create(uri.startsWith('file:') ? uri : pathToFileURL(resolve(p)).href, 'xml', 0, readFileSync(p, 'utf8'));
 }
 
