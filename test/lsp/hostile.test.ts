@@ -149,6 +149,10 @@ test('executeCommand: arguments of the wrong type answer -32602 naming the field
       assert.equal(e.code, -32602);
       assert.match(e.message, /is not a regular file/);
     }
+    // null fields count as absent (emacs sends unset optional fields as null): judged further on.
+    const nulls = await commandError(c, [{ uri: 'file:///nonexistent/x.xml', passphrase: null, force: null }]);
+    assert.equal(nulls.code, -32602);
+    assert.match(nulls.message, /no such volume XML/);
     const unknown = await commandError(c, [{}], 'libvirtVolume.nope');
     assert.equal(unknown.code, -32602);
   } finally {

@@ -33,7 +33,8 @@ function checkFields(
   for (const [k, v] of Object.entries(arg)) {
     const want = fields[k];
     if (!want) throw invalid(command, `unknown argument '${prefix}${k}' (expected ${Object.keys(fields).join(', ')})`);
-    if (v === undefined) continue;
+    // null is "not given": emacs' json-encode writes an unset optional field (nil) as null.
+    if (v === undefined || v === null) continue;
     const ok = want === 'object' ? jsonType(v) === 'object'
       : want === 'number' ? Number.isFinite(v) : typeof v === want;
     const article = want === 'object' ? 'an' : 'a';
