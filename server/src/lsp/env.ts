@@ -79,10 +79,11 @@ export function createEnvironment(opts: EnvironmentOptions): ServerEnvironment {
     imageFacts(path: string): ImageFacts | undefined {
       if (settings.imageChecks === false) return undefined;
       const hit = facts.get(path);
-      // Stale or unknown: read in the background and answer what is known now.
+      // Stale or unknown: read in the background and answer what is known now (withImageFacts
+      // waits for the read and asks again, so a hover shows what the file says now).
       if (!hit || Date.now() - hit.at >= FACTS_TTL_MS) {
-        const p = read(path);
-        if (!hit) asked?.add(p);
+        const p = read(path); // not inside `asked?.add(…)`: `?.` would skip the read too
+        asked?.add(p);
       }
       return hit?.facts;
     },
