@@ -7,10 +7,12 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { after, before, test } from 'node:test';
 import { ImageProbes, PROBE_TIMEOUT_MS, probeImageAsync } from '../../server/src/lsp/imageProbe';
 import type { AsyncProbeIO } from '../../server/src/writer/io';
 import { nodeAsyncProbeIO, nodeProbeIO } from '../../server/src/writer/nodeIO';
+import { TestClient } from '../helpers/lspClient';
 import { probeImage } from '../../server/src/writer/probe';
 
 let dir: string;
@@ -112,4 +114,32 @@ test('a probe that never returns is given up after the bound; the others still a
   await new Promise((r) => setTimeout(r, 50));
   assert.equal((await probes.probe(images[0])).facts?.format, 'qcow2');
   probes.dispose();
+});
+
+test('over LSP: facts read in the background arrive in hovers and diagnostics, and follow the file', async () => {
+  const img = join(dir, 'changing.img');
+  execFileSync('qemu-img', ['create', '-q', '-f', 'raw', img, '1M']);
+  const doc = `<volume>\n  <name>changing.img</name>\n  <capacity unit='M'>1</capacity>\n  <target>\n    <path>${img}</path>\n    <format type='raw'/>\n  </target>\n</volume>\n`;
+  const c = new TestClient({ rootPath: dir });
+  try {
+    await c.initialize();
+    const uri = pathToFileURL(join(dir, 'changing.xml')).href;
+    c.open(uri, doc);
+    const at = { textDocument: { uri }, position: { line: 4, character: 12 } };
+    // The first hover waits for the header (bounded) rather than answering without it.
+    const h1 = await c.request<{ contents: { value: string } } | null>('textDocument/hover', at);
+    assert.match(h1?.contents.value ?? '', /file format: raw/);
+    await c.until(() => c.diagnostics.has(uri), 5000, 'first diagnostics');
+    assert.ok(!c.diagnostics.get(uri)!.some((d) => d.code === 'image-format-mismatch'));
+    // The file becomes a qcow2 image: once the cached facts are stale (1 s), the next look reads again.
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', img, '1M']);
+    await new Promise((r) => setTimeout(r, 1100));
+    const h2 = await c.request<{ contents: { value: string } } | null>('textDocument/hover', at);
+    assert.match(h2?.contents.value ?? '', /file format: qcow2/);
+    // A keystroke re-validates; the refreshed facts re-validate again when they differ.
+    c.change(uri, { start: { line: 1, character: 2 }, end: { line: 1, character: 2 } }, ' ');
+    await c.until(() => c.diagnostics.get(uri)?.some((d) => d.code === 'image-format-mismatch'), 5000, 'mismatch after the change');
+  } finally {
+    await c.dispose();
+  }
 });
