@@ -19,7 +19,8 @@ import {
 } from '../writer/create';
 import { errorText, isCancellation } from '../writer/errors';
 import { guardInterrupts } from './signals';
-import { nodeProbeIO, nodeWriterIO } from '../writer/nodeIO';
+import { nodeProbeIO, nodeWriterIO, readSecretFileSync } from '../writer/nodeIO';
+import { readPassphraseStdin } from './passphraseStdin';
 import { tryProbeImage } from '../writer/probe';
 import { luksIterationsLine, runLuksCreate } from './luks';
 import { parseSecretObject, resolvePassphrase, resolveSecret, SecretError, type SecretObject } from '../writer/luks/secrets';
@@ -153,7 +154,7 @@ export async function runCreate(argv: string[], io: CreateCliIO = defaultIO()): 
   try {
     p = parse([...argv]);
     // qemu-img creates the --object secrets first: a bad one fails before anything else.
-    for (const o of p.objects) resolveSecret(o, (f) => readFileSync(resolve(io.cwd, f)));
+    for (const o of p.objects) resolveSecret(o, (f) => readSecretFileSync(resolve(io.cwd, f)));
   } catch (e) {
     if (e instanceof UsageError) { io.err(`libvirt-volume: ${e.message}\nTry 'libvirt-volume create --help' for more information\n`); return e.message.startsWith('Unexpected') || e.message.startsWith('Expecting') ? 1 : 2; }
     if (e instanceof SecretError) { io.err(`libvirt-volume: ${e.message}\n`); return 1; }
@@ -207,7 +208,10 @@ async function createFromParsed(p: Parsed, io: CreateCliIO, announce?: string, r
         for (const l of weakCryptoLines(o, v.spec.size)) io.err(l + '\n');
         passphrase = await resolvePassphrase(
           { objects: p.objects, keySecret: o['key-secret'], passphraseFile: p.passphraseFile, passphraseEnv: p.passphraseEnv, passphraseStdin: p.passphraseStdin },
-          { readFile: (f) => readFileSync(resolve(io.cwd, f)), readStdin: readAllStdin, env: process.env, prefix: 'encrypt.' },
+          {
+            readFile: (f) => readSecretFileSync(resolve(io.cwd, f)), readStdin: readPassphraseStdin,
+            env: process.env, prefix: 'encrypt.',
+          },
         );
         const { 'key-secret': _k, ...luksOpts } = o;
         encryption = luks = qcowLuksEncryption(luksOpts, passphrase, { signal: guard.signal });
@@ -241,12 +245,6 @@ async function createFromParsed(p: Parsed, io: CreateCliIO, announce?: string, r
     guard.dispose();
     passphrase?.fill(0);
   }
-}
-
-async function readAllStdin(): Promise<Uint8Array> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
 }
 
 async function runCreateXml(argv: string[], io: CreateCliIO): Promise<number> {
@@ -323,7 +321,7 @@ async function runCreateXml(argv: string[], io: CreateCliIO): Promise<number> {
   let p: Parsed;
   try {
     p = parse(cli);
-    for (const o of p.objects) resolveSecret(o, (f) => readFileSync(resolve(io.cwd, f)));
+    for (const o of p.objects) resolveSecret(o, (f) => readSecretFileSync(resolve(io.cwd, f)));
   } catch (e) {
     io.err(`libvirt-volume: ${(e as Error).message}\n`);
     return 1;

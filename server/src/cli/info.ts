@@ -79,7 +79,10 @@ export async function runInfo(args: string[], io: InfoCliIO = { out: (s) => { pr
       results.push({ filename: f, ...probeImage(probe, f) });
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      io.err(`libvirt-volume info: Could not open '${f}': ${code === 'ENOENT' ? 'No such file or directory' : code ?? (e as Error).message}\n`);
+      // A FIFO, a directory or a character device is refused before it is opened (nodeIO.ts).
+      const why = code === 'ENOENT' ? 'No such file or directory' : code === 'ENOTREG' || code === 'EISDIR'
+        ? (e as Error).message : code ?? (e as Error).message;
+      io.err(`libvirt-volume info: Could not open '${f}': ${why}\n`);
       failed = true;
     }
   }

@@ -7,7 +7,6 @@
 // command line; the verdict (writer/create.ts planCreate) and the creation (createImage) are the
 // writer's, shared with every other format and with the editor's Create Volume.
 // The passphrase is read into memory only and never printed.
-import { readFileSync } from 'node:fs';
 import type { ResolvedLuksOptions } from '../../../schemas/luksOptions';
 import type { LuksKeyDerivationReport } from '../writer/luks/luksHeader';
 import { weakCryptoLines } from '../../../schemas/weakCrypto';
@@ -15,7 +14,8 @@ import { createImage, planCreate, preflight } from '../writer/create';
 import { errorText, isCancellation } from '../writer/errors';
 import { guardInterrupts } from './signals';
 import { parseSecretObject, resolvePassphrase, resolveSecret, SecretError, type SecretObject } from '../writer/luks/secrets';
-import { nodeProbeIO, nodeWriterIO } from '../writer/nodeIO';
+import { nodeProbeIO, nodeWriterIO, readSecretFileSync } from '../writer/nodeIO';
+import { readPassphraseStdin } from './passphraseStdin';
 export { parseQemuImgOptions, parseSize } from '../writer/qemuArgs';
 
 export const LUKS_USAGE = `create -f luks [--object secret,id=ID,data=TEXT|file=PATH[,format=base64]] -o key-secret=ID[,OPTS] FILE SIZE
@@ -25,11 +25,6 @@ export const LUKS_USAGE = `create -f luks [--object secret,id=ID,data=TEXT|file=
   Instead of key-secret: --passphrase-file F (content verbatim), --passphrase-env VAR, --passphrase-stdin (one line).
   --force overwrites an existing FILE; -q prints nothing on success.`;
 
-async function readStdin(): Promise<Uint8Array> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
 
 /** The iteration counts achieved, printed after a LUKS creation (raw or inside qcow2). */
 export function luksIterationsLine(r: ResolvedLuksOptions, k: LuksKeyDerivationReport): string {
@@ -55,7 +50,7 @@ export async function runLuksCreate(argv: string[], io: LuksCliIO = { out: (s) =
       else if (a === '--object') {
         // qemu-img creates objects first: a bad secret object fails before anything else.
         const o = parseSecretObject(val());
-        resolveSecret(o, (p) => readFileSync(p));
+        resolveSecret(o, readSecretFileSync);
         objects.push(o);
       }
       else if (a === '-o') oList.push(val());
@@ -95,7 +90,7 @@ export async function runLuksCreate(argv: string[], io: LuksCliIO = { out: (s) =
   try {
     passphrase = await resolvePassphrase(
       { objects, keySecret, passphraseFile, passphraseEnv, passphraseStdin },
-      { readFile: (p) => readFileSync(p), readStdin, env: process.env },
+      { readFile: readSecretFileSync, readStdin: readPassphraseStdin, env: process.env },
     );
   } catch (err) {
     if (err instanceof SecretError) return fail(`${file}: ${err.message}`);

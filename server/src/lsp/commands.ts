@@ -1,5 +1,7 @@
 // `workspace/executeCommand` handlers. Everything an editor needs for Create Volume runs here, so
 // neovim or emacs get the same command as VS Code (ARCHITECTURE.md invariant 7).
+// Arguments are checked field by field before anything runs: a wrong type answers InvalidParams
+// (-32602, JSON-RPC 2.0 §5.1) naming the field, never InternalError with a JavaScript message.
 import { ErrorCodes, ResponseError, type WorkDoneProgressReporter } from 'vscode-languageserver/node';
 import { createVolume, describeVolume, type CreateVolumeParams } from './createVolume';
 import type { ServerState } from './server';
@@ -8,15 +10,71 @@ export const CREATE_VOLUME = 'libvirtVolume.createVolume';
 export const DESCRIBE_VOLUME = 'libvirtVolume.describeVolume';
 export const COMMANDS = [CREATE_VOLUME, DESCRIBE_VOLUME];
 
+type FieldType = 'string' | 'boolean' | 'number' | 'object';
+/** CreateVolumeParams' fields and their JSON types (createVolume.ts documents their meaning). */
+const CREATE_FIELDS: Record<keyof CreateVolumeParams, FieldType> = {
+  uri: 'string', new: 'object', output: 'string', force: 'boolean', passphrase: 'string', passphraseFile: 'string',
+  writeSecretXml: 'boolean', iterTimeMs: 'number', allowInsecureAes: 'boolean', preallocMetadata: 'boolean',
+};
+const NEW_FIELDS: Record<string, FieldType> = {
+  name: 'string', capacity: 'string', format: 'string', encrypted: 'boolean',
+};
+
+const jsonType = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
+
+function invalid(command: string, message: string): ResponseError<void> {
+  return new ResponseError(ErrorCodes.InvalidParams, `${command}: ${message}`);
+}
+
+/** Checks the types of the fields present in `arg` (missing ones are judged by the command). */
+function checkFields(
+  command: string, arg: Record<string, unknown>, fields: Record<string, FieldType>, prefix = '',
+): void {
+  for (const [k, v] of Object.entries(arg)) {
+    const want = fields[k];
+    if (!want) throw invalid(command, `unknown argument '${prefix}${k}' (expected ${Object.keys(fields).join(', ')})`);
+    // null is "not given": emacs' json-encode writes an unset optional field (nil) as null.
+    if (v === undefined || v === null) continue;
+    const ok = want === 'object' ? jsonType(v) === 'object'
+      : want === 'number' ? Number.isFinite(v) : typeof v === want;
+    const article = want === 'object' ? 'an' : 'a';
+    if (!ok) throw invalid(command, `'${prefix}${k}' must be ${article} ${want}, got ${jsonType(v)}`);
+  }
+}
+
+/** The command's one argument object, type-checked; throws InvalidParams. */
+export function commandArgument(command: string, args: unknown[] | undefined): CreateVolumeParams {
+  if (args !== undefined && !Array.isArray(args)) {
+    throw invalid(command, `arguments must be an array, got ${jsonType(args)}`);
+  }
+  const arg = args === undefined || args.length === 0 ? {} : args[0];
+  if (jsonType(arg) !== 'object') throw invalid(command, `the argument must be an object, got ${jsonType(arg)}`);
+  const a = arg as Record<string, unknown>;
+  checkFields(command, a, command === DESCRIBE_VOLUME ? { uri: 'string' } : CREATE_FIELDS);
+  if (a.new !== undefined) checkFields(command, a.new as Record<string, unknown>, NEW_FIELDS, 'new.');
+  return a as CreateVolumeParams;
+}
+
 export function registerCommands(state: ServerState): void {
   state.connection.onExecuteCommand(async (params, token, workDone) => {
-    const arg = (params.arguments?.[0] ?? {}) as CreateVolumeParams;
     try {
+      if (!COMMANDS.includes(params.command)) {
+        return invalid(params.command, `unknown command (known: ${COMMANDS.join(', ')})`);
+      }
+      const arg = commandArgument(params.command, params.arguments);
       switch (params.command) {
-        case DESCRIBE_VOLUME:
-          if (!arg.uri) throw new ResponseError(ErrorCodes.InvalidParams, `${DESCRIBE_VOLUME} needs {uri}`);
-          return describeVolume(state, arg.uri);
-        case CREATE_VOLUME: {
+        case DESCRIBE_VOLUME: {
+          if (!arg.uri) throw invalid(DESCRIBE_VOLUME, 'needs {uri}');
+          const uri = arg.uri;
+          // Image-aware errors need the headers: wait for them like a hover does (bounded).
+          return await state.env.withImageFacts(() => describeVolume(state, uri));
+        }
+        default: {
+          // Reads the headers the volume's checks need first, so the gate judges with them.
+          const uri = arg.uri;
+          if (uri) {
+            await state.env.withImageFacts(() => { try { describeVolume(state, uri); } catch { /* judged below */ } });
+          }
           // Client-initiated progress when the request carried a token, else ask the client for one.
           let reporter: WorkDoneProgressReporter & { token?: typeof token } = workDone;
           if (!params.workDoneToken && state.capabilities().window?.workDoneProgress) {
@@ -24,8 +82,6 @@ export function registerCommands(state: ServerState): void {
           }
           return await createVolume(state, arg, token, reporter);
         }
-        default:
-          return new ResponseError(ErrorCodes.InvalidParams, `unknown command ${params.command}`);
       }
     } catch (err) {
       if (err instanceof ResponseError) return err;

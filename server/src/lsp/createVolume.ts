@@ -22,6 +22,7 @@ import { volumeSecretXml } from '../service/secrets';
 import { INSECURE_AES_WARNING } from '../../../schemas/luksOptions';
 import { unitMultiplier } from '../../../schemas/vocabulary';
 import { isLegacyAes, readVolume } from '../service/volumeCreate';
+import { readSecretFile } from '../writer/nodeIO';
 import type { ServerState } from './server';
 import type { WorkerMessage, WorkerReply, WorkerJob } from './createWorker';
 import { checkTarget, writeFileAtomic } from '../writer/publish';
@@ -89,6 +90,8 @@ function loadDocument(state: ServerState, uri: string): TextDocument {
   if (open) return open;
   const p = uriToPath(uri);
   if (!existsSync(p)) throw new ResponseError(ErrorCodes.InvalidParams, `no such volume XML: ${p}`);
+  // Reading a FIFO or a device would block the server's main thread (or never end).
+  if (!statSync(p).isFile()) throw new ResponseError(ErrorCodes.InvalidParams, `${p} is not a regular file`);
   return TextDocument.create(uri.startsWith('file:') ? uri : pathToFileURL(resolve(p)).href, 'xml', 0, readFileSync(p, 'utf8'));
 }
 
@@ -199,12 +202,15 @@ async function checkOutput(path: string, force: boolean): Promise<void> {
   throw new ResponseError(ErrorCodes.InvalidParams, refusal.code === 'exists' ? existsMessage(path) : refusal.message);
 }
 
-function readPassphrase(file: string): string {
+async function readPassphrase(file: string): Promise<string> {
   try {
     // Verbatim, like qemu's `--object secret,file=`: a trailing newline is part of the passphrase.
-    return readFileSync(file, 'utf8');
+    // Regular files up to PASSPHRASE_FILE_MAX only, read off the event loop (nodeIO.ts).
+    return (await readSecretFile(file)).toString('utf8');
   } catch (err) {
-    throw new ResponseError(ErrorCodes.InvalidParams, `cannot read the passphrase file ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'ENOTREG' || e.code === 'EISDIR' || e.code === 'EFBIG' ? e.message : e.code ?? String(err);
+    throw new ResponseError(ErrorCodes.InvalidParams, `cannot read the passphrase file ${file}: ${why}`);
   }
 }
 
@@ -292,7 +298,7 @@ export async function createVolume(state: ServerState, p: CreateVolumeParams, to
   // qcow AES stores no key material: nothing to derive, so no passphrase is asked for.
   if (desc.encrypted && !desc.legacyAes) {
     const file = p.passphraseFile || state.settings().passphraseFile;
-    passphrase = p.passphrase ?? (file ? readPassphrase(file) : undefined);
+    passphrase = p.passphrase ?? (file ? await readPassphrase(file) : undefined);
     if (!passphrase) throw new ResponseError(ErrorCodes.InvalidParams, 'an encrypted volume needs a passphrase (passphrase or passphraseFile)');
   }
   const secretPath = p.writeSecretXml && desc.encrypted ? `${output}.secret.xml` : undefined;

@@ -67,6 +67,21 @@ export function startServer(connection: Connection): ServerState {
     }
   }
 
+  /** `guard` for service calls that may read image headers: waits for them (env.withImageFacts). */
+  async function guardFacts<T>(
+    name: string, token: CancellationToken, fallback: T, fn: () => T,
+  ): Promise<T | ResponseError<void>> {
+    if (token.isCancellationRequested) return new ResponseError(LSPErrorCodes.RequestCancelled, 'cancelled');
+    try {
+      const r = await env.withImageFacts(fn);
+      if (token.isCancellationRequested) return new ResponseError(LSPErrorCodes.RequestCancelled, 'cancelled');
+      return r ?? fallback;
+    } catch (err) {
+      connection.console.error(`${name} failed: ${(err as Error)?.stack ?? err}`);
+      return fallback;
+    }
+  }
+
   function validate(doc: TextDocument): Diagnostic[] {
     try {
       return service.doValidation(doc);
@@ -197,10 +212,10 @@ export function startServer(connection: Connection): ServerState {
     if (!pullDiagnostics) void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
   });
 
-  connection.languages.diagnostics.on((params, token) => {
+  connection.languages.diagnostics.on(async (params, token) => {
     const doc = documents.get(params.textDocument.uri);
     if (token.isCancellationRequested) throw new ResponseError(LSPErrorCodes.ServerCancelled, 'cancelled', { retriggerRequest: true });
-    const items = doc ? validate(doc) : [];
+    const items = doc ? await env.withImageFacts(() => validate(doc)) : [];
     return { kind: DocumentDiagnosticReportKind.Full, items };
   });
 
@@ -208,11 +223,11 @@ export function startServer(connection: Connection): ServerState {
     const doc = documents.get(params.textDocument.uri);
     return doc ? service.doComplete(doc, params.position) : null;
   }));
-  connection.onHover((params, token) => guard('hover', token, null, () => {
+  connection.onHover((params, token) => guardFacts('hover', token, null, () => {
     const doc = documents.get(params.textDocument.uri);
     return doc ? service.doHover(doc, params.position) : null;
   }));
-  connection.onCodeAction((params, token) => guard('codeAction', token, [], () => {
+  connection.onCodeAction((params, token) => guardFacts('codeAction', token, [], () => {
     const doc = documents.get(params.textDocument.uri);
     return doc ? service.doCodeActions(doc, params.range, params.context) : [];
   }));

@@ -62,6 +62,13 @@ export interface ProbeIO {
   size(path: string): number;
 }
 
+/** ProbeIO's asynchronous twin, for callers that must not wait on the disk (the language server). */
+export interface AsyncProbeIO {
+  read(path: string, offset: number, length: number): Promise<Uint8Array>;
+  /** Size in bytes and allocated bytes (st_blocks × 512, undefined for devices). */
+  stat(path: string): Promise<{ size: number; allocated?: number }>;
+}
+
 /** An error with an errno-style code, as Node's fs throws (`ENOSPC`, `EIO`, `EEXIST`, …). */
 export interface IOError extends Error { code?: string }
 

@@ -6,7 +6,7 @@ import type * as ChildProcess from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { FileStat, ProbeIO, WriterIO } from './io';
+import type { AsyncProbeIO, FileStat, ProbeIO, WriterIO } from './io';
 
 const write = promisify(fs.write);
 const read = promisify(fs.read);
@@ -155,11 +155,17 @@ function toStat(st: fs.Stats): FileStat {
   };
 }
 
-/** Synchronous bounded reads for the header reader. */
+/**
+ * Synchronous bounded reads for the header reader. Only regular files and block devices are
+ * opened: a FIFO would block open(2) until a writer appears, a character device (/dev/zero,
+ * a tty) never ends. The type is checked before opening (so opening a device has no side effect)
+ * and again on the open descriptor, opened O_NONBLOCK | O_NOCTTY, so a path swapped for a FIFO in
+ * between cannot block either.
+ */
 export function nodeProbeIO(): ProbeIO {
   return {
     read(path, offset, length) {
-      const fd = fs.openSync(path, 'r');
+      const { fd } = openReadable(path);
       try {
         const buf = Buffer.alloc(length);
         let got = 0;
@@ -174,9 +180,161 @@ export function nodeProbeIO(): ProbeIO {
       }
     },
     size(path) {
-      const st = fs.statSync(path);
-      if (st.isDirectory()) throw Object.assign(new Error(`${path} is a directory`), { code: 'EISDIR' });
-      return st.size;
+      const { fd, st } = openReadable(path);
+      try {
+        return st.isBlockDevice() ? blockDeviceSize(st.rdev) : st.size;
+      } finally {
+        fs.closeSync(fd);
+      }
     },
   };
+}
+
+/** nodeProbeIO through fs.promises: the same checks, nothing waits on the event loop. */
+export function nodeAsyncProbeIO(): AsyncProbeIO {
+  const open = async (path: string) => {
+    refuseUnreadable(await fs.promises.stat(path));
+    const fh = await fs.promises.open(path, PROBE_OPEN_FLAGS);
+    try {
+      const st = await fh.stat();
+      refuseUnreadable(st);
+      return { fh, st };
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
+  };
+  return {
+    async read(path, offset, length) {
+      const { fh } = await open(path);
+      try {
+        const buf = Buffer.alloc(length);
+        let got = 0;
+        while (got < length) {
+          const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
+          if (bytesRead === 0) break;
+          got += bytesRead;
+        }
+        return buf.subarray(0, got);
+      } finally {
+        await fh.close();
+      }
+    },
+    async stat(path) {
+      const { fh, st } = await open(path);
+      await fh.close();
+      return st.isBlockDevice() ? { size: blockDeviceSize(st.rdev) } : { size: st.size, allocated: st.blocks * 512 };
+    },
+  };
+}
+
+/** Why `st` is not something the probe reads (undefined: a regular file or a block device). */
+function notReadable(st: fs.Stats): string | undefined {
+  if (st.isFile() || st.isBlockDevice()) return undefined;
+  const kind = st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : st.isCharacterDevice() ? 'a character device'
+    : st.isSocket() ? 'a socket' : 'a special file';
+  return `${kind}, not a regular file or block device`;
+}
+
+const PROBE_OPEN_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY;
+
+function refuseUnreadable(st: fs.Stats): void {
+  const why = notReadable(st);
+  if (why) throw Object.assign(new Error(why), { code: st.isDirectory() ? 'EISDIR' : 'ENOTREG' });
+}
+
+function openReadable(path: string): { fd: number; st: fs.Stats } {
+  refuseUnreadable(fs.statSync(path));
+  const fd = fs.openSync(path, PROBE_OPEN_FLAGS);
+  try {
+    const st = fs.fstatSync(fd);
+    refuseUnreadable(st);
+    return { fd, st };
+  } catch (err) {
+    fs.closeSync(fd);
+    throw err;
+  }
+}
+
+/**
+ * A block device's size: st_size is 0 for device nodes and Node has no BLKGETSIZE64 ioctl; sysfs
+ * gives it in 512-byte sectors (Documentation/ABI/stable/sysfs-block, "size"). 0 when unknown.
+ * rdev is split as glibc's gnu_dev_major/gnu_dev_minor do (sys/sysmacros.h).
+ */
+function blockDeviceSize(rdev: number): number {
+  const lo = rdev >>> 0, hi = Math.floor(rdev / 2 ** 32) >>> 0;
+  const major = ((lo >>> 8) & 0xfff) | (hi & ~0xfff);
+  const minor = ((lo & 0xff) | (((lo >>> 12) | (hi << 20)) & ~0xff)) >>> 0;
+  try {
+    return Number(fs.readFileSync(`/sys/dev/block/${major}:${minor}/size`, 'utf8').trim()) * 512 || 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Largest passphrase file accepted (bytes). A passphrase file is read whole (verbatim, like qemu's
+ * `--object secret,file=`, which has no limit: crypto/secret.c reads it with g_file_get_contents).
+ * cryptsetup caps key files at 8 MiB and interactive passphrases at 512 characters (its
+ * `--help`: "Maximum keyfile size: 8192kB, Maximum interactive passphrase length 512"); 64 KiB is
+ * far above any passphrase and refuses a wrong file (an image, a log) before it is read.
+ */
+export const PASSPHRASE_FILE_MAX = 64 * 1024;
+
+/** Messages name no path: callers say which file (qemu style "Failed to open file “F”: …"). */
+function secretFileError(st: fs.Stats): Error | undefined {
+  if (!st.isFile()) {
+    const why = (notReadable(st) ?? '').replace(' or block device', '');
+    return Object.assign(new Error(why), { code: st.isDirectory() ? 'EISDIR' : 'ENOTREG' });
+  }
+  if (st.size > PASSPHRASE_FILE_MAX) return tooBig();
+  return undefined;
+}
+const tooBig = () =>
+  Object.assign(new Error(`larger than ${PASSPHRASE_FILE_MAX / 1024} KiB, not a passphrase file`), { code: 'EFBIG' });
+
+/**
+ * Reads a passphrase file (CLI `--passphrase-file`, `--object secret,file=`): a regular file of at
+ * most PASSPHRASE_FILE_MAX bytes, checked before opening and on the open descriptor (O_NONBLOCK:
+ * a FIFO swapped in cannot block). /dev/zero, a FIFO or a directory fail at once (code ENOTREG,
+ * EISDIR; EFBIG when too big).
+ */
+export function readSecretFileSync(path: string): Buffer {
+  const pre = secretFileError(fs.statSync(path));
+  if (pre) throw pre;
+  const fd = fs.openSync(path, PROBE_OPEN_FLAGS);
+  try {
+    const bad = secretFileError(fs.fstatSync(fd));
+    if (bad) throw bad;
+    const buf = Buffer.alloc(PASSPHRASE_FILE_MAX + 1);
+    let got = 0, n: number;
+    while (got < buf.length && (n = fs.readSync(fd, buf, got, buf.length - got, got)) > 0) got += n;
+    if (got > PASSPHRASE_FILE_MAX) throw tooBig(); // grew after fstat
+    return buf.subarray(0, got);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** readSecretFileSync without blocking the event loop (the language server's Create Volume). */
+export async function readSecretFile(path: string): Promise<Buffer> {
+  const pre = secretFileError(await fs.promises.stat(path));
+  if (pre) throw pre;
+  const fh = await fs.promises.open(path, PROBE_OPEN_FLAGS);
+  try {
+    const bad = secretFileError(await fh.stat());
+    if (bad) throw bad;
+    const buf = Buffer.alloc(PASSPHRASE_FILE_MAX + 1);
+    let got = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, got, buf.length - got, got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+      if (got === buf.length) break;
+    }
+    if (got > PASSPHRASE_FILE_MAX) throw tooBig();
+    return buf.subarray(0, got);
+  } finally {
+    await fh.close();
+  }
 }

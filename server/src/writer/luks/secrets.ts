@@ -43,7 +43,8 @@ export function resolveSecret(o: SecretObject, readFile: (path: string) => Uint8
   if (o.file !== undefined) {
     try { raw = readFile(o.file); } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      const why = e.code === 'ENOENT' ? 'No such file or directory' : e.code === 'EACCES' ? 'Permission denied' : (e.code ?? 'error');
+      const why = e.code === 'ENOENT' ? 'No such file or directory' : e.code === 'EACCES' ? 'Permission denied'
+        : ['ENOTREG', 'EISDIR', 'EFBIG'].includes(e.code ?? '') ? e.message : (e.code ?? 'error');
       throw new SecretError(`Unable to read ${o.file}: Failed to open file “${o.file}”: ${why}`);
     }
   } else raw = Buffer.from(o.data!, 'utf8');
