@@ -30,6 +30,8 @@ const CASES: Case[] = [
   { name: 'qcow2_odd', sizes: '<capacity>1000</capacity>', target: "<format type='qcow2'/>", ours: 'bytes' },
   { name: 'qcow2_opts', target: "<format type='qcow2'/><compat>1.1</compat><clusterSize unit='KiB'>128</clusterSize><nocow/>"
     + '<features><lazy_refcounts/></features>', ours: 'bytes' },
+  { name: 'raw_perms', target: "<format type='raw'/><permissions><mode>0640</mode></permissions>", ours: 'size' },
+  { name: 'qcow2_perms', target: "<format type='qcow2'/><permissions><mode>0604</mode></permissions>", ours: 'bytes' },
   { name: 'qcow2_extl2', target: "<format type='qcow2'/><features><extended_l2/></features>", ours: 'bytes' },
   { name: 'qcow', target: "<format type='qcow'/>" },
   { name: 'qed', target: "<format type='qed'/><clusterSize unit='KiB'>64</clusterSize>" },
@@ -88,10 +90,11 @@ test('our printed qemu-img line is the argv libvirt 9.0 passes, for every case; 
       const xml = volumeXml(c, session.backingDir);
       const theirs = join(scratch, `${c.name}.libvirt`);
       // Looked at in the pool (a copy would lose the holes), before the volume is deleted again.
-      let made: { info: ImageInfo; size: number; blocks: number } | undefined;
+      let made: { info: ImageInfo; size: number; blocks: number; mode: number } | undefined;
       const inspect = (p: string) => {
         copyFileSync(p, theirs);
-        made = { info: { ...info(p), filename: '' }, size: statSync(p).size, blocks: statSync(p).blocks };
+        const st = statSync(p);
+        made = { info: { ...info(p), filename: '' }, size: st.size, blocks: st.blocks, mode: st.mode & 0o777 };
       };
       let r = await session.createVolumeRecorded(xml, c.flags ?? [], inspect);
       // qemu-img's LUKS benchmark fails now and then on a loaded machine: that is no verdict.
@@ -116,6 +119,8 @@ test('our printed qemu-img line is the argv libvirt 9.0 passes, for every case; 
       const status = await runCreate([doc, '--output', out, '--libvirt-version', LIBVIRT_VERSION, '-q', ...(c.flags ?? [])],
         { out: (s) => { log += s; }, err: (s) => { log += s; }, cwd: scratch, isTTY: false });
       assert.equal(status, 0, `${c.name}: ${log}`);
+      // <permissions><mode> or libvirt's default 0600 (storage_util.c), as the storage driver left it.
+      assert.equal((statSync(out).mode & 0o777).toString(8), made!.mode.toString(8), `${c.name}: file mode`);
       if (c.ours === 'bytes') {
         assert.equal(spawnSync('cmp', [out, theirs]).status, 0, `${c.name}: same bytes as libvirt's image`);
       } else {

@@ -18,6 +18,7 @@ import {
   createImage, planQemuCreate, preflight, type QcowEncryptionProvider, type WriteProgress,
 } from '../writer/create';
 import { errorText, isCancellation } from '../writer/errors';
+import type { FilePermissions } from '../writer/publish';
 import { guardInterrupts } from './signals';
 import { nodeProbeIO, nodeWriterIO, readSecretFileSync } from '../writer/nodeIO';
 import { readPassphraseStdin } from './passphraseStdin';
@@ -168,7 +169,9 @@ export async function runCreate(argv: string[], io: CreateCliIO = defaultIO()): 
   return createFromParsed(p, io);
 }
 
-async function createFromParsed(p: Parsed, io: CreateCliIO, announce?: string, rawLength?: bigint): Promise<number> {
+async function createFromParsed(
+  p: Parsed, io: CreateCliIO, announce?: string, rawLength?: bigint, permissions?: FilePermissions,
+): Promise<number> {
   const planned = planQemuCreate(p.args, nodeProbeIO(), io.cwd);
   const v = planned.verdict;
   // libvirt's own raw file is exactly the capacity long (qemu-img would round up to 512).
@@ -229,6 +232,7 @@ async function createFromParsed(p: Parsed, io: CreateCliIO, announce?: string, r
   try {
     await createImage(v.spec, {
       io: nodeWriterIO(), cwd: io.cwd, force: p.force, signal: guard.signal, onProgress: bar.update, encryption,
+      permissions,
     });
     bar.end();
     if (luks?.report && !p.quiet) io.out(luksIterationsLine(luks.resolved, luks.report) + '\n');
@@ -331,5 +335,5 @@ async function runCreateXml(argv: string[], io: CreateCliIO): Promise<number> {
   const aesSecret = m.legacyAes ? /encrypt\.key-secret=([^,]+)/.exec((m.args.options ?? []).join(','))?.[1] : undefined;
   if (aesSecret && !p.objects.some((o) => o.id === aesSecret)) p.objects.push({ id: aesSecret });
   // libvirt checks the backing store itself and always passes the format: qemu-img then opens it.
-  return createFromParsed(p, io, undefined, m.length);
+  return createFromParsed(p, io, undefined, m.length, m.permissions);
 }

@@ -74,7 +74,7 @@ export async function writeVolumeImage(job: WorkerJob, hooks: WriterHooks): Prom
     // libvirt's own raw file is exactly the capacity long (qemu-img would round up to 512).
     if (m.length !== undefined && v.spec.format === 'raw') v.spec.size = Number(m.length);
     if (planned.refusal) throw new Error(planned.refusal);
-    const opts = { io, cwd, force: job.force, signal, onProgress: report, permissions: job.permissions };
+    const opts = { io, cwd, force: job.force, signal, onProgress: report, permissions: job.permissions ?? m.permissions };
     if (v.spec.format === 'luks') {
       if (!passphrase) throw new Error('an encrypted volume needs a passphrase');
       const options = { ...v.spec.options, ...(job.iterTimeMs ? { 'iter-time': job.iterTimeMs } : {}) };

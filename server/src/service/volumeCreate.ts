@@ -167,6 +167,12 @@ export interface VolumeCreation {
   /** libvirt's error when the storage driver refuses the request (a flag the document cannot show). */
   refusal?: string;
   /**
+   * The target's <permissions> as the storage driver applies them to the new file (storage_util.c
+   * storageBackendCreateRaw / virStorageBackendCreateExecCommand: owner and group when given, then the
+   * mode, VIR_STORAGE_DEFAULT_VOL_PERM_MODE 0600 when none is given — the writer's default).
+   */
+  permissions?: { mode?: number; owner?: number; group?: number };
+  /**
    * Set for pools whose volumes are not files built by storage_util.c (logical volumes, disk
    * partitions, rbd images, …): the mapping above does not describe them and nothing is created.
    */
@@ -234,12 +240,21 @@ function luksOptions(values: LuksOptionInput, prefix: string): string[] {
  */
 export function volumeCreation(v: VolumeDoc, opts: CreationOptions): VolumeCreation {
   const c = fileVolumeCreation(v, opts);
+  c.permissions = filePermissions(v.target.permissions);
   const pool = opts.poolType ?? 'dir';
   if (!FILE_POOL_TYPES.includes(pool)) {
     c.notAFilePool = `libvirt creates the volumes of a ${pool} pool with that backend's own tools, not as image files; `
       + `libvirt-volume creates what ${FILE_POOL_TYPES.join(', ')} pools create`;
   }
   return c;
+}
+
+/** virStorageDefParsePerms: mode in octal, owner/group as numbers, -1 meaning "not given". */
+function filePermissions(p: VolumePermissions | undefined): VolumeCreation['permissions'] {
+  if (!p) return undefined;
+  const id = (t: string | undefined) => (t && /^\d+$/.test(t) ? Number(t) : undefined);
+  const mode = p.mode && /^[0-7]+$/.test(p.mode) ? parseInt(p.mode, 8) : undefined;
+  return { mode, owner: id(p.owner), group: id(p.group) };
 }
 
 function fileVolumeCreation(v: VolumeDoc, opts: CreationOptions): VolumeCreation {
