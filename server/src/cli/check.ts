@@ -1,7 +1,9 @@
 // `libvirt-volume check [--json] [--libvirt-version X.Y.Z] [--pool-type T] PATH...`
 // Runs the language service's validation on files and folders (recursing into *.xml) and prints
-// compiler-style lines, or LSP diagnostics as JSON. Files whose root is not <volume>, <domain>,
-// <disk>, <secret> or <encryption> are skipped. Exit: 0 no errors, 1 errors, 2 usage or I/O.
+// compiler-style lines, or LSP diagnostics as JSON. A file named on the command line is always
+// judged as libvirt would (empty, not XML, UTF-16, not UTF-8, a foreign root: exit 1 with libxml2's
+// or libvirt's message); a folder walk skips XML whose root is no libvirt document and lists what it
+// skipped. Exit: 0 no errors, 1 errors, 2 usage or I/O (or a folder without any *.xml).
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -9,6 +11,8 @@ import { TextDocument } from 'vscode-languageserver-textdocument';
 import { DiagnosticSeverity, type Diagnostic } from 'vscode-languageserver-types';
 import { getLanguageService } from '../service/languageService';
 import { documentKind } from '../service/validation';
+import { nearMissRoot } from '../service/validation/root';
+import { decodeXmlBytes } from '../service/encoding';
 import { parseXml } from '../service/xmlModel';
 import type { LanguageSettings } from '../service/types';
 import { nodeProbeIO } from '../writer/nodeIO';
@@ -17,12 +21,13 @@ import { LIBVIRT_VERSIONS, POOL_TYPES, type PoolType } from '../../../schemas/vo
 
 export const USAGE = `check [--json] [--libvirt-version X.Y.Z] [--pool-type T] PATH...
   Validate libvirt volume, domain-disk, secret and <encryption> XML like libvirt would.
-  PATH: files or folders (folders are searched for *.xml).
+  PATH: files or folders (folders are searched for *.xml; XML that is no libvirt document is skipped
+        and listed). A file named here is always judged.
   --json                 print [{"file", "diagnostics": [LSP Diagnostic]}] (0-based positions)
   --libvirt-version V    judge against libvirt V (default: newest known, ${LIBVIRT_VERSIONS[LIBVIRT_VERSIONS.length - 1]})
   --pool-type T          storage pool type for <volume> documents (default dir): ${POOL_TYPES.join(', ')}
   --no-image-checks      do not read the headers of the image files the documents name
-  Exit status: 0 no errors, 1 errors found, 2 usage or I/O error.`;
+  Exit status: 0 no errors, 1 errors found, 2 usage or I/O error, or a folder without *.xml.`;
 
 const SEV: Record<number, string> = { 1: 'error', 2: 'warning', 3: 'info', 4: 'hint' };
 
@@ -54,19 +59,31 @@ function parseArgs(args: string[]): Options | string {
   return o;
 }
 
-/** Files to check: explicit files as given, folders searched for *.xml (sorted, no dot dirs). */
-function collect(p: string, out: string[], explicit: boolean): void {
+interface Found { file: string; named: boolean; skip?: string }
+
+/**
+ * Files to check: named files as given, folders searched for *.xml (sorted, no dot dirs). A folder
+ * is entered once (by device and inode: `a -> .` cycles end), and only regular *.xml files are read
+ * (`z.xml -> /dev/zero` is listed as skipped). Returns how many *.xml entries the folder held.
+ */
+function collect(p: string, out: Found[], seen: Set<string>): number {
   const st = statSync(p);
-  if (st.isDirectory()) {
-    for (const name of readdirSync(p).sort()) {
-      if (name.startsWith('.') || name === 'node_modules') continue;
-      const child = join(p, name);
-      let s;
-      try { s = statSync(child); } catch { continue; }
-      if (s.isDirectory()) collect(child, out, false);
-      else if (name.toLowerCase().endsWith('.xml')) out.push(child);
+  const key = `${st.dev}:${st.ino}`;
+  if (seen.has(key)) return 0;
+  seen.add(key);
+  let xml = 0;
+  for (const name of readdirSync(p).sort()) {
+    if (name.startsWith('.') || name === 'node_modules') continue;
+    const child = join(p, name);
+    let s;
+    try { s = statSync(child); } catch { continue; }
+    if (s.isDirectory()) xml += collect(child, out, seen);
+    else if (name.toLowerCase().endsWith('.xml')) {
+      xml++;
+      out.push({ file: child, named: false, ...(s.isFile() ? {} : { skip: 'not a regular file' }) });
     }
-  } else if (explicit || p.toLowerCase().endsWith('.xml')) out.push(p);
+  }
+  return xml;
 }
 
 export async function runCheck(args: string[]): Promise<number> {
@@ -80,10 +97,15 @@ export async function runCheck(args: string[]): Promise<number> {
     return 2;
   }
   let ioError = false;
-  const files: string[] = [];
+  const files: Found[] = [];
+  const seen = new Set<string>();
   for (const p of o.paths) {
     try {
-      collect(p, files, true);
+      if (!statSync(p).isDirectory()) files.push({ file: p, named: true });
+      else if (collect(p, files, seen) === 0) {
+        process.stderr.write(`libvirt-volume check: no *.xml files in '${p}'\n`);
+        ioError = true;
+      }
     } catch (e) {
       process.stderr.write(`libvirt-volume check: cannot read '${p}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
       ioError = true;
@@ -96,21 +118,35 @@ export async function runCheck(args: string[]): Promise<number> {
     imageFacts: (p) => tryProbeImage(probeIO, p),
   });
   ls.configure(o.settings);
-  const results: { file: string; diagnostics: Diagnostic[] }[] = [];
-  let errors = 0, warnings = 0, checked = 0, skipped = 0;
-  for (const file of files) {
-    let text: string;
+  const results: { file: string; diagnostics: Diagnostic[]; skipped?: string }[] = [];
+  let errors = 0, warnings = 0, checked = 0;
+  const skipped: { file: string; reason: string }[] = [];
+  for (const { file, named, skip } of files) {
+    if (skip) { skipped.push({ file, reason: skip }); continue; }
+    let bytes: Buffer;
     try {
-      text = readFileSync(file, 'utf8');
+      bytes = readFileSync(file);
     } catch (e) {
       process.stderr.write(`libvirt-volume check: cannot read '${file}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
       ioError = true;
       continue;
     }
-    if (documentKind(parseXml(text)) === 'other') { skipped++; continue; }
+    const { text, error } = decodeXmlBytes(bytes);
+    if (!named) {
+      // A walk judges libvirt documents (and near-miss roots); anything else is listed, not judged.
+      const xml = error ? undefined : parseXml(text);
+      const root = xml?.root;
+      if (!xml || documentKind(xml) === 'other' && !(root && nearMissRoot(root.name))) {
+        const reason = error ? error.message
+          : root ? `root <${root.name}> is not a libvirt document`
+            : `not XML (${xml?.errors[0]?.message ?? 'Document is empty'})`;
+        skipped.push({ file, reason });
+        continue;
+      }
+    }
     checked++;
     const uri = pathToFileURL(isAbsolute(file) ? file : join(process.cwd(), file)).href;
-    const diagnostics = ls.doValidation(TextDocument.create(uri, 'xml', 1, text));
+    const diagnostics = ls.doValidation(TextDocument.create(uri, 'xml', 1, text), { named, encodingError: error });
     diagnostics.sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character);
     for (const d of diagnostics) {
       if (d.severity === DiagnosticSeverity.Error) errors++;
@@ -118,18 +154,23 @@ export async function runCheck(args: string[]): Promise<number> {
     }
     results.push({ file, diagnostics });
   }
+  const shown = (f: string) => isAbsolute(f) ? f : relative(process.cwd(), f) || f;
   if (o.json) {
+    // Skipped files are entries too (no diagnostics, `skipped`: why), so a CI job can see them.
+    for (const k of skipped) results.push({ file: k.file, diagnostics: [], skipped: k.reason });
     process.stdout.write(JSON.stringify(results, null, 2) + '\n');
   } else {
+    for (const k of skipped) process.stderr.write(`${shown(k.file)}: skipped: ${k.reason}\n`);
     for (const r of results) {
-      const name = isAbsolute(r.file) ? r.file : relative(process.cwd(), r.file) || r.file;
+      const name = shown(r.file);
       for (const d of r.diagnostics) {
         process.stdout.write(`${name}:${d.range.start.line + 1}:${d.range.start.character + 1}: ${SEV[d.severity ?? 1]} ${d.code}: ${d.message}\n`);
       }
     }
   }
   const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`;
-  process.stderr.write(`${plural(checked, 'file')} checked${skipped ? `, ${skipped} skipped` : ''}: ${plural(errors, 'error')}, ${plural(warnings, 'warning')}\n`);
+  const skips = skipped.length ? `, ${skipped.length} skipped` : '';
+  process.stderr.write(`${plural(checked, 'file')} checked${skips}: ${plural(errors, 'error')}, ${plural(warnings, 'warning')}\n`);
   if (ioError) return 2;
   return errors ? 1 : 0;
 }

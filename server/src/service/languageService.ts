@@ -6,7 +6,7 @@ import type {
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import type { LanguageSettings, ServiceEnvironment } from './types';
 import { LineIndex, parseXml, type XmlDocument } from './xmlModel';
-import { validate } from './validation';
+import { validate, type ValidationOptions } from './validation';
 import type { FeatureContext } from './featureContext';
 import { doComplete } from './completion';
 import { doHover } from './hover';
@@ -26,7 +26,8 @@ export interface LanguageService {
   configure(settings: LanguageSettings): void;
   /** Parses (cached by uri+version). */
   parse(document: TextDocument): ParsedDocument;
-  doValidation(document: TextDocument): Diagnostic[];
+  /** `options`: a file named on purpose (check) and what its bytes told (encoding.ts). */
+  doValidation(document: TextDocument, options?: ValidationOptions): Diagnostic[];
   doComplete(document: TextDocument, position: Position): CompletionList;
   doHover(document: TextDocument, position: Position): Hover | null;
   doCodeActions(document: TextDocument, range: Range, context: CodeActionContext): CodeAction[];
@@ -64,9 +65,9 @@ export function getLanguageService(env: ServiceEnvironment = {}): LanguageServic
   return {
     configure(s) { settings = { ...s }; },
     parse,
-    doValidation(document) {
+    doValidation(document, options) {
       const p = parse(document);
-      return validate(document.uri, p.xml, p.lines, settings, env);
+      return validate(document.uri, p.xml, p.lines, settings, env, options);
     },
     doComplete: (document, position) => doComplete(feature(document), position),
     doHover: (document, position) => doHover(feature(document), position),
