@@ -170,7 +170,8 @@ export async function runCheck(args: string[]): Promise<number> {
   }
   const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`;
   const skips = skipped.length ? `, ${skipped.length} skipped` : '';
-  process.stderr.write(`${plural(checked, 'file')} checked${skips}: ${plural(errors, 'error')}, ${plural(warnings, 'warning')}\n`);
+  const counts = `${plural(errors, 'error')}, ${plural(warnings, 'warning')}`;
+  process.stderr.write(`${plural(checked, 'file')} checked${skips}: ${counts}\n`);
   if (ioError) return 2;
   return errors ? 1 : 0;
 }

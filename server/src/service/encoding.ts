@@ -20,7 +20,10 @@ function firstInvalidUtf8(b: Uint8Array): number {
     const c = b[i];
     let n = 0, min = 0;
     if (c < 0x80) { i++; continue; }
-    if (c >= 0xc2 && c <= 0xdf) { n = 1; min = 0x80; } else if (c >= 0xe0 && c <= 0xef) { n = 2; min = 0x800; } else if (c >= 0xf0 && c <= 0xf4) { n = 3; min = 0x10000; } else return i;
+    if (c >= 0xc2 && c <= 0xdf) { n = 1; min = 0x80; }
+    else if (c >= 0xe0 && c <= 0xef) { n = 2; min = 0x800; }
+    else if (c >= 0xf0 && c <= 0xf4) { n = 3; min = 0x10000; }
+    else return i;
     let cp = c & (0x3f >> n);
     for (let k = 1; k <= n; k++) {
       const x = b[i + k];
@@ -48,7 +51,8 @@ export function decodeXmlBytes(bytes: Uint8Array): DecodedXml {
     // What libxml2 gets is the bytes before the first NUL: nothing for big-endian text, one
     // character for little-endian ('<' or the byte order mark's first bytes).
     const message = le ? "Start tag expected, '<' not found" : 'Document is empty';
-    return { text, error: { offset: 0, message: `${message} (UTF-16 text: libvirt reads the file up to its first NUL byte; save it as UTF-8)` } };
+    const why = 'UTF-16 text: libvirt reads the file up to its first NUL byte; save it as UTF-8';
+    return { text, error: { offset: 0, message: `${message} (${why})` } };
   }
   const enc = declaredEncoding(bytes);
   if (enc === 'iso-8859-1' || enc === 'latin1') {
