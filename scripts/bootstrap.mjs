@@ -1,6 +1,8 @@
 // Makes a fresh clone runnable: npm packages from the committed lock file, the Debian packages
-// the oracles need (scripts/setup-debian.sh), then the bundles. Every step is idempotent and
-// cheap when already done, so `npm start` and `npm test` can call it unconditionally.
+// (scripts/setup-debian.sh: the oracles and editors the tests drive, or with 'editor' only what
+// code-server's install needs), then the bundles. Every step is idempotent and cheap when already
+// done. `npm start` installs npm packages and builds only (Debian packages for --editor alone);
+// `npm test` and `npm run bench` add the Debian oracles.
 import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -20,9 +22,10 @@ export function ensureNpm() {
   run('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error']);
 }
 
-export function ensureDebian() {
+/** @param {'all' | 'editor'} [group] */
+export function ensureDebian(group = 'all') {
   if (process.platform !== 'linux' || !existsSync('/usr/bin/dpkg-query')) return;
-  run('bash', [join(root, 'scripts', 'setup-debian.sh')]);
+  run('bash', [join(root, 'scripts', 'setup-debian.sh'), ...(group === 'editor' ? ['--editor'] : [])]);
 }
 
 export function build() {

@@ -6,11 +6,12 @@
 //    (E2E_SCREENSHOTS=docs/screenshots refreshes the README's pictures).
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launchBrowser, prepare, ROOT, startSession, waitForJson, type Browser, type Page, type Session } from './harness';
+import { qemuImgInfo } from '../helpers/oracle';
 
 const FIXTURES = join(ROOT, 'test', 'e2e', 'workspace');
 const SHOTS = join(ROOT, process.env.E2E_SCREENSHOTS ?? join('.tmp', 'e2e'));
@@ -209,7 +210,7 @@ test('DOM smoke: squiggle, Problems panel, and Create Volume from the command pa
       });
       mark('created');
       await page.screenshot({ path: join(SHOTS, 'create-volume.png') });
-      const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', out], { encoding: 'utf8' })) as { format: string; encrypted?: boolean };
+      const info = qemuImgInfo(out) as { format: string; encrypted?: boolean };
       assert.equal(info.format, 'qcow2');
       assert.equal(info.encrypted, true);
       assert.match(readFileSync(`${out}.secret.xml`, 'utf8'), /<uuid>7c0e6f52-1b9d-4a3e-9f21-5d8c4b7a6e13<\/uuid>/);
@@ -239,7 +240,7 @@ test('DOM smoke: squiggle, Problems panel, and Create Volume from the command pa
     await acceptSaveDialog(page, /Write the image to/);
     await waitToasts(page, async (ts) => ts.some((t) => t.includes(`Created ${wiz}`)));
     mark('wizard');
-    assert.equal((JSON.parse(execFileSync('qemu-img', ['info', '--output=json', wiz], { encoding: 'utf8' })) as { format: string; 'virtual-size': number })['virtual-size'], 8 * 2 ** 20);
+    assert.equal((qemuImgInfo(wiz) as { format: string; 'virtual-size': number })['virtual-size'], 8 * 2 ** 20);
     assert.match(readFileSync(join(session.workspace, 'wizard.xml'), 'utf8'), /<format type="raw"\/>/);
 
     // Legacy qcow AES, judged as libvirt 4.0 (which still created it): Create Volume asks first.
@@ -269,7 +270,7 @@ test('DOM smoke: squiggle, Problems panel, and Create Volume from the command pa
     await acceptSaveDialog(page, /Write the qcow2 image of legacy\.qcow2/);
     await waitToasts(page, async (ts) => ts.some((t) => t.includes(`Created ${legacyOut}`)));
     mark('legacy-aes');
-    const legacyInfo = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', legacyOut], { encoding: 'utf8' })) as { 'format-specific': { data: { encrypt?: { format: string } } } };
+    const legacyInfo = qemuImgInfo(legacyOut) as { 'format-specific': { data: { encrypt?: { format: string } } } };
     assert.deepEqual(legacyInfo['format-specific'].data.encrypt, { format: 'aes' });
     console.log(`# DOM smoke: ${marks.join(', ')}; screenshots in ${SHOTS}`);
   } catch (err) {

@@ -1,17 +1,18 @@
 // `libvirt-volume check` reads the images documents name (issue 7) and prints the weak-encryption
 // verdicts; `--no-image-checks` turns the image part off. Runs the bundled CLI on real files.
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { qemuImgOk } from '../helpers/oracle';
 
 const root = join(__dirname, '..', '..');
 let dir: string;
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'lv-cli-img-'));
-  execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', 'a.qcow2', '1M'], { cwd: dir });
+  qemuImgOk(['create', '-q', '-f', 'qcow2', 'a.qcow2', '1M'], { cwd: dir });
   writeFileSync(join(dir, 'v.xml'), `<volume><name>v</name><capacity unit='M'>1</capacity><target><path>a.qcow2</path><format type='raw'/>`
     + `<encryption format='luks'><secret type='passphrase' uuid='f52a81b2-424e-490c-823d-6bd4235bc572'/><cipher name='aes' size='256' mode='ecb' hash='sha256'/><ivgen name='plain64'/></encryption></target></volume>`);
 });

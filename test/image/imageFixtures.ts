@@ -1,11 +1,11 @@
 // Real image fixtures for the image-aware checks (issue 7): made by qemu-img 7.2 in a scratch
 // folder, plus the environments that read them. `qemuImgEnv` asks `qemu-img info` (the oracle);
 // the probe env (imageEnvs.ts) uses the writer's own bounded header reader.
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ImageFacts, ServiceEnvironment } from '../../server/src/service/types';
+import { qemuImgOk } from '../helpers/oracle';
 
 export interface Fixtures {
   dir: string;
@@ -13,7 +13,7 @@ export interface Fixtures {
 }
 
 function qemuImg(dir: string, args: string[]): void {
-  execFileSync('qemu-img', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  qemuImgOk(args, { cwd: dir });
 }
 
 /** Images for every check: a triggering one and a clean one each. Small sizes, iter-time 10. */
@@ -66,7 +66,7 @@ export function dropBackingFormat(path: string): void {
 export function qemuImgFacts(path: string): ImageFacts | undefined {
   let out: string;
   try {
-    out = execFileSync('qemu-img', ['info', '--output=json', path], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+    out = qemuImgOk(['info', '--output=json', path]);
   } catch {
     return undefined;
   }

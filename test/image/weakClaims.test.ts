@@ -11,6 +11,7 @@ import { after, before, test } from 'node:test';
 import { weakChoices, PLAIN_IV_LIMIT } from '../../schemas/weakCrypto';
 import { createLuksImage } from '../../server/src/writer/luks/createLuks';
 import { nodeWriterIO } from '../../server/src/writer/nodeIO';
+import { qemuImgInfo, qemuImgOk } from '../helpers/oracle';
 
 let dir: string;
 before(() => {
@@ -28,7 +29,7 @@ function luks(name: string, opts: string, size = '1M'): string {
   if (made.has(key)) return made.get(key)!;
   const f = join(dir, name);
   made.set(key, f);
-  execFileSync('qemu-img', ['create', '-q', '-f', 'luks', ...S(), '-o', `key-secret=s,iter-time=10${opts ? ',' + opts : ''}`, f, size]);
+  qemuImgOk(['create', '-q', '-f', 'luks', ...S(), '-o', `key-secret=s,iter-time=10${opts ? ',' + opts : ''}`, f, size]);
   return f;
 }
 
@@ -46,7 +47,7 @@ function io(f: string, ...cmds: string[]): void {
   execFileSync('qemu-io', [...S(), '--image-opts', `driver=luks,key-secret=s,file.filename=${f}`, ...cmds.flatMap((c) => ['-c', c])], { stdio: 'ignore' });
 }
 function payloadOffset(f: string): number {
-  const j = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', f]).toString());
+  const j = qemuImgInfo(f);
   return j['format-specific'].data['payload-offset'];
 }
 function raw(f: string, offset: number, length: number): Buffer {

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { TestClient } from '../helpers/lspClient';
 import { SessionLibvirt } from '../oracle/libvirt';
+import { qemuImgInfo } from '../helpers/oracle';
 
 const UUID = '0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f';
 const volume = (name: string, format: string, opts: { encrypted?: boolean; capacity?: string; extra?: string; uuid?: string } = {}) => `<volume>
@@ -31,7 +32,7 @@ const uri = (name: string) => pathToFileURL(join(dir, name)).href;
 const write = (name: string, text: string) => { writeFileSync(join(dir, name), text); return uri(name); };
 const create = <T = { image: string; format: string; secretXml?: string; xml?: string; ms: number }>(args: object) =>
   c.request<T>('workspace/executeCommand', { command: 'libvirtVolume.createVolume', arguments: [args] });
-const info = (p: string) => JSON.parse(execFileSync('qemu-img', ['info', '--output=json', p], { encoding: 'utf8' })) as Record<string, unknown>;
+const info = (p: string) => qemuImgInfo(p) as Record<string, unknown>;
 const leftovers = () => readdirSync(dir).filter((n) => n.startsWith('.'));
 
 function qemuIo(image: string, driver: string, passphrase?: string): { ok: boolean; out: string } {

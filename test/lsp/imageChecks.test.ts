@@ -2,19 +2,19 @@
 // (the server's env reads headers with writer/probe.ts), the path hover with allocation, the weak
 // lint, and `imageChecks: false` turning the image part off.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, test } from 'node:test';
 import { TestClient } from '../helpers/lspClient';
+import { qemuImgOk } from '../helpers/oracle';
 
 let dir: string;
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'lv-lsp-img-'));
-  execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', join(dir, 'base.qcow2'), '1M']);
-  execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', 'base.qcow2', '-F', 'qcow2', join(dir, 'top.qcow2')]);
+  qemuImgOk(['create', '-q', '-f', 'qcow2', join(dir, 'base.qcow2'), '1M']);
+  qemuImgOk(['create', '-q', '-f', 'qcow2', '-b', 'base.qcow2', '-F', 'qcow2', join(dir, 'top.qcow2')]);
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -65,3 +65,22 @@ test('a scan stops at maxFiles and says so', async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a <secret> file libvirt cannot read (UTF-16, not UTF-8) defines no secret', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lv-index-'));
+  try {
+    writeFileSync(join(dir, 'utf16.xml'), Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(secret(A, '/pool/a.img'), 'utf16le')]));
+    const latin = Buffer.from(secret(B, '/pool/bX'));
+    latin[latin.indexOf('X')] = 0xe9; // Latin-1 'é' in a file without an encoding declaration
+    writeFileSync(join(dir, 'latin.xml'), latin);
+    const index = new WorkspaceIndex({ log: () => {}, onChange: () => {} });
+    await index.setFolders([pathToFileURL(dir).href]);
+    assert.deepEqual(index.secrets(), []);
+    writeFileSync(join(dir, 'ok.xml'), secret(B, '/pool/b.img'));
+    await index.onWatchedFiles([{ uri: pathToFileURL(join(dir, 'ok.xml')).href, type: FileChange.Created }]);
+    assert.deepEqual(index.secrets().map((s) => s.uuid), [B]);
+    index.dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -7,7 +7,6 @@
 // Passphrases reach the tools through files (secret file=, --key-file), never argv.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +16,7 @@ import { readLuks1Header } from '../../server/src/writer/luks/luksFormat';
 import { cryptSectors } from '../../server/src/writer/crypto/modes';
 import { nodeWriterIO } from '../../server/src/writer/nodeIO';
 import { checkLuksOptions, type LuksOptionInput } from '../../schemas/luksOptions';
+import { runOracle } from '../helpers/oracle';
 
 let dir = '';
 const PW = 'correct horse';
@@ -27,7 +27,8 @@ before(() => {
 });
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-const run = (cmd: string, args: string[]) => spawnSync(cmd, args, { encoding: 'utf8' });
+// Through the oracle helper: qemu-img's PBKDF benchmark flake is retried there (other tools never print it).
+const run = (cmd: string, args: string[]) => runOracle(cmd, args);
 const qemuIo = (img: string, pwFile: string, ...cmds: string[]) =>
   run('qemu-io', ['--object', `secret,id=s0,file=${pwFile}`, '--image-opts', `driver=luks,key-secret=s0,file.filename=${img}`, ...cmds.flatMap((c) => ['-c', c])]);
 
@@ -75,14 +76,11 @@ function infoShape(img: string): unknown {
   return j;
 }
 
-/** qemu-img's own image for the same options (retried once: its PBKDF benchmark is flaky under load). */
+/** qemu-img's own image for the same options. */
 function qemuImgCreate(path: string, opts: LuksOptionInput): void {
   const o = ['key-secret=s0', 'iter-time=10', ...Object.entries(opts).map(([k, v]) => `${k}=${v}`)].join(',');
-  for (let i = 0; i < 2; i++) {
-    const r = run('qemu-img', ['create', '-q', '-f', 'luks', '--object', `secret,id=s0,file=${join(dir, 'pw')}`, '-o', o, path, '1M']);
-    if (r.status === 0) return;
-    if (i === 1) assert.fail(r.stderr);
-  }
+  const r = run('qemu-img', ['create', '-q', '-f', 'luks', '--object', `secret,id=s0,file=${join(dir, 'pw')}`, '-o', o, path, '1M']);
+  assert.equal(r.status, 0, r.stderr);
 }
 
 for (const c of CASES) {

@@ -4,12 +4,12 @@
 // file, never the command line.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { labels } from '../helpers/cursor';
 import { CIPHERS, CIPHER_MODES, HASHES } from '../../schemas/vocabulary';
+import { qemuImgAsync } from '../helpers/oracle';
 
 const dir = mkdtempSync(join(tmpdir(), 'lv-complete-qemu-'));
 const pw = join(dir, 'pw');
@@ -26,15 +26,9 @@ async function qemuLuks(opts: Record<string, string>): Promise<[boolean, string]
   try {
     const file = join(dir, `img${++n}.luks`);
     const o = ['key-secret=sec0', 'iter-time=10', ...Object.entries(opts).map(([k, v]) => `${k}=${v}`)].join(',');
-    for (let attempt = 0; ; attempt++) {
-      const r = await new Promise<[boolean, string]>((resolve) => {
-        execFile('qemu-img', ['create', '-q', '-f', 'luks', '--object', `secret,id=sec0,file=${pw}`, '-o', o, file, '1M'], { timeout: 60_000 }, (err, _out, stderr) => resolve([!err, String(stderr).trim()]));
-      });
-      rmSync(file, { force: true });
-      // qemu's PBKDF benchmark is flaky under load: not a verdict, retry.
-      if (!r[0] && /accurate CPU usage/.test(r[1]) && attempt < 2) continue;
-      return r;
-    }
+    const r = await qemuImgAsync(['create', '-q', '-f', 'luks', '--object', `secret,id=sec0,file=${pw}`, '-o', o, file, '1M'], { timeout: 60_000 });
+    rmSync(file, { force: true });
+    return [r.status === 0, r.stderr.trim()];
   } finally {
     active--;
     queue.shift()?.();

@@ -11,8 +11,9 @@ import { join } from 'node:path';
 import { runCreate } from '../../server/src/cli/create';
 import { probeImage } from '../../server/src/writer/probe';
 import { nodeProbeIO } from '../../server/src/writer/nodeIO';
+import { qemuImg, qemuImgSkip } from '../helpers/oracle';
 
-const skip = spawnSync('qemu-img', ['--version']).status === 0 ? false : 'qemu-img is not installed (scripts/setup-debian.sh)';
+const skip = qemuImgSkip();
 const S = ['--object', 'secret,id=s,data=pw'];
 
 for (const extra of ['', ',preallocation=metadata', ',cluster_size=512,compat=0.10']) {
@@ -20,8 +21,7 @@ for (const extra of ['', ',preallocation=metadata', ',cluster_size=512,compat=0.
     const dir = fs.mkdtempSync(join(os.tmpdir(), 'lv-enc-'));
     try {
       const opts = `encrypt.format=luks,encrypt.key-secret=s,encrypt.iter-time=10${extra}`;
-      let q = spawnSync('qemu-img', ['create', '-q', '-f', 'qcow2', ...S, '-o', opts, 'q.qcow2', '32M'], { cwd: dir, encoding: 'utf8' });
-      if (q.status !== 0 && /accurate CPU usage/.test(q.stderr)) q = spawnSync('qemu-img', ['create', '-q', '-f', 'qcow2', ...S, '-o', opts, 'q.qcow2', '32M'], { cwd: dir, encoding: 'utf8' }); // qemu's flaky PBKDF benchmark (oracles §8)
+      const q = qemuImg(['create', '-q', '-f', 'qcow2', ...S, '-o', opts, 'q.qcow2', '32M'], { cwd: dir });
       assert.equal(q.status, 0, q.stderr);
       let err = '';
       const rc = await runCreate(['-q', '-f', 'qcow2', ...S, '-o', opts, 'o.qcow2', '32M'], { out: () => {}, err: (s) => { err += s; }, cwd: dir, isTTY: false });

@@ -3,23 +3,23 @@
 // data file, encryption and LUKS parameters. Plus `libvirt-volume info` on the same files.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import { probeImage } from '../../server/src/writer/probe';
 import { nodeProbeIO } from '../../server/src/writer/nodeIO';
 import { runInfo } from '../../server/src/cli/info';
+import { qemuImg, qemuImgSkip } from '../helpers/oracle';
 
-const skip = spawnSync('qemu-img', ['--version']).status === 0 ? false : 'qemu-img is not installed (scripts/setup-debian.sh)';
+const skip = qemuImgSkip();
 
 function qemu(dir: string, ...args: string[]): void {
-  const r = spawnSync('qemu-img', args, { cwd: dir, encoding: 'utf8' });
+  const r = qemuImg(args, { cwd: dir });
   assert.equal(r.status, 0, `qemu-img ${args.join(' ')}: ${r.stderr}`);
 }
 
 function info(dir: string, file: string): Record<string, any> {
-  const r = spawnSync('qemu-img', ['info', '--output=json', file], { cwd: dir, encoding: 'utf8' });
+  const r = qemuImg(['info', '--output=json', file], { cwd: dir });
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout);
 }

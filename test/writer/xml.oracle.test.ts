@@ -8,8 +8,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import { runCreate } from '../../server/src/cli/create';
+import { qemuImgSkip, runOracle } from '../helpers/oracle';
 
-const skip = spawnSync('qemu-img', ['--version']).status === 0 ? false : 'qemu-img is not installed (scripts/setup-debian.sh)';
+const skip = qemuImgSkip();
 
 const vol = (target: string, extra = '') => `<volume>
   <name>v.img</name>
@@ -33,7 +34,7 @@ test('create VOLUME.xml: same bytes as qemu-img with libvirt\'s arguments; refus
     assert.equal(r.status, 0, r.err);
     const cmdline = /would run: (qemu-img create .*) ours\.qcow2 (\S+)\n/.exec(r.out);
     assert.ok(cmdline, r.out);
-    const q = spawnSync('sh', ['-c', `${cmdline[1]} theirs.qcow2 ${cmdline[2]}`], { cwd: dir, encoding: 'utf8' });
+    const q = runOracle('sh', ['-c', `${cmdline[1]} theirs.qcow2 ${cmdline[2]}`], { cwd: dir });
     assert.equal(q.status, 0, q.stderr);
     assert.equal(spawnSync('cmp', ['ours.qcow2', 'theirs.qcow2'], { cwd: dir }).status, 0, 'same bytes as qemu-img');
 

@@ -1,7 +1,9 @@
 // `libvirt-volume check [--json] [--libvirt-version X.Y.Z] [--pool-type T] PATH...`
 // Runs the language service's validation on files and folders (recursing into *.xml) and prints
-// compiler-style lines, or LSP diagnostics as JSON. Files whose root is not <volume>, <domain>,
-// <disk>, <secret> or <encryption> are skipped. Exit: 0 no errors, 1 errors, 2 usage or I/O.
+// compiler-style lines, or LSP diagnostics as JSON. A file named on the command line is always
+// judged as libvirt would (empty, not XML, UTF-16, not UTF-8, a foreign root: exit 1 with libxml2's
+// or libvirt's message); a folder walk skips XML whose root is no libvirt document and lists what it
+// skipped. Exit: 0 no errors, 1 errors, 2 usage or I/O (or a folder without any *.xml).
 // Playbooks, *.xml.j2 templates and Terraform files are judged on the libvirt XML they embed
 // (service/embedded.ts); a playbook's `lookup('template', …)` adds that template to the files.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -11,6 +13,8 @@ import { TextDocument } from 'vscode-languageserver-textdocument';
 import { DiagnosticSeverity, type Diagnostic } from 'vscode-languageserver-types';
 import { getLanguageService } from '../service/languageService';
 import { documentKind } from '../service/validation';
+import { nearMissRoot } from '../service/validation/root';
+import { decodeXmlBytes } from '../service/encoding';
 import { parseXml } from '../service/xmlModel';
 import { extractRegions, hostKindOf, templateCandidates, templateLookups } from '../service/embedded';
 import { HOST_EXTENSIONS } from '../../../schemas/hosts';
@@ -21,14 +25,15 @@ import { LIBVIRT_VERSIONS, POOL_TYPES, type PoolType } from '../../../schemas/vo
 
 export const USAGE = `check [--json] [--libvirt-version X.Y.Z] [--pool-type T] PATH...
   Validate libvirt volume, domain-disk, secret and <encryption> XML like libvirt would.
-  PATH: files or folders (folders are searched for *.xml, playbooks, *.j2 templates and *.tf files);
-        in playbooks, templates and Terraform the embedded libvirt XML is checked, and a task's
+  PATH: files or folders (folders are searched for *.xml, playbooks, *.j2 templates and *.tf files;
+        XML that is no libvirt document is skipped and listed). A file named here is always judged.
+        In playbooks, templates and Terraform the embedded libvirt XML is checked, and a task's
         lookup('template', …) adds that template (templates/ beside the playbook, its folder, a role's).
   --json                 print [{"file", "diagnostics": [LSP Diagnostic]}] (0-based positions)
   --libvirt-version V    judge against libvirt V (default: newest known, ${LIBVIRT_VERSIONS[LIBVIRT_VERSIONS.length - 1]})
   --pool-type T          storage pool type for <volume> documents (default dir): ${POOL_TYPES.join(', ')}
   --no-image-checks      do not read the headers of the image files the documents name
-  Exit status: 0 no errors, 1 errors found, 2 usage or I/O error.`;
+  Exit status: 0 no errors, 1 errors found, 2 usage or I/O error, or a folder with nothing to check.`;
 
 const SEV: Record<number, string> = { 1: 'error', 2: 'warning', 3: 'info', 4: 'hint' };
 
@@ -60,6 +65,8 @@ function parseArgs(args: string[]): Options | string {
   return o;
 }
 
+interface Found { file: string; named: boolean; skip?: string }
+
 const HOST_SUFFIXES: readonly string[] = Object.values(HOST_EXTENSIONS).flat();
 const checkable = (name: string) => name.endsWith('.xml') || HOST_SUFFIXES.some((e) => name.endsWith(e));
 
@@ -69,19 +76,29 @@ function templateFile(playbook: string, path: string): string | undefined {
   return templateCandidates(resolve(playbook), path).find(isFile);
 }
 
-/** Files to check: explicit files as given, folders searched for *.xml and hosts (sorted, no dot dirs). */
-function collect(p: string, out: string[], explicit: boolean): void {
+/**
+ * Files to check: named files as given, folders searched for *.xml and host files (sorted, no dot
+ * dirs). A folder is entered once (by device and inode: `a -> .` cycles end), and only regular
+ * files are read (`z.xml -> /dev/zero` is listed as skipped). Returns how many candidates it held.
+ */
+function collect(p: string, out: Found[], seen: Set<string>): number {
   const st = statSync(p);
-  if (st.isDirectory()) {
-    for (const name of readdirSync(p).sort()) {
-      if (name.startsWith('.') || name === 'node_modules') continue;
-      const child = join(p, name);
-      let s;
-      try { s = statSync(child); } catch { continue; }
-      if (s.isDirectory()) collect(child, out, false);
-      else if (checkable(name.toLowerCase())) out.push(child);
+  const key = `${st.dev}:${st.ino}`;
+  if (seen.has(key)) return 0;
+  seen.add(key);
+  let found = 0;
+  for (const name of readdirSync(p).sort()) {
+    if (name.startsWith('.') || name === 'node_modules') continue;
+    const child = join(p, name);
+    let s;
+    try { s = statSync(child); } catch { continue; }
+    if (s.isDirectory()) found += collect(child, out, seen);
+    else if (checkable(name.toLowerCase())) {
+      found++;
+      out.push({ file: child, named: false, ...(s.isFile() ? {} : { skip: 'not a regular file' }) });
     }
-  } else if (explicit || checkable(p.toLowerCase())) out.push(p);
+  }
+  return found;
 }
 
 export async function runCheck(args: string[]): Promise<number> {
@@ -95,10 +112,15 @@ export async function runCheck(args: string[]): Promise<number> {
     return 2;
   }
   let ioError = false;
-  const files: string[] = [];
+  const files: Found[] = [];
+  const seen = new Set<string>();
   for (const p of o.paths) {
     try {
-      collect(p, files, true);
+      if (!statSync(p).isDirectory()) files.push({ file: p, named: true });
+      else if (collect(p, files, seen) === 0) {
+        process.stderr.write(`libvirt-volume check: no *.xml, playbook, template or Terraform files in '${p}'\n`);
+        ioError = true;
+      }
     } catch (e) {
       process.stderr.write(`libvirt-volume check: cannot read '${p}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
       ioError = true;
@@ -111,34 +133,50 @@ export async function runCheck(args: string[]): Promise<number> {
     imageFacts: (p) => tryProbeImage(probeIO, p),
   });
   ls.configure(o.settings);
-  const results: { file: string; diagnostics: Diagnostic[] }[] = [];
-  let errors = 0, warnings = 0, checked = 0, skipped = 0;
-  const listed = new Set(files.map((f) => resolve(f)));
+  const results: { file: string; diagnostics: Diagnostic[]; skipped?: string }[] = [];
+  let errors = 0, warnings = 0, checked = 0;
+  const skipped: { file: string; reason: string }[] = [];
+  const listed = new Set(files.map((f) => resolve(f.file)));
   for (let i = 0; i < files.length; i++) {
-    const file = files[i];
-    let text: string;
+    const { file, named, skip } = files[i];
+    if (skip) { skipped.push({ file, reason: skip }); continue; }
+    let bytes: Buffer;
     try {
-      text = readFileSync(file, 'utf8');
+      bytes = readFileSync(file);
     } catch (e) {
       process.stderr.write(`libvirt-volume check: cannot read '${file}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
       ioError = true;
       continue;
     }
+    const { text, error } = decodeXmlBytes(bytes);
     const host = hostKindOf(file);
-    if (host === 'ansible') {
-      for (const t of templateLookups(text)) {
-        const found = templateFile(file, t.path);
-        if (found && !listed.has(found)) {
-          listed.add(found);
-          files.push(relative(process.cwd(), found) || found);
+    if (host) {
+      if (error) { skipped.push({ file, reason: error.message }); continue; }
+      if (host === 'ansible') {
+        for (const t of templateLookups(text)) {
+          const found = templateFile(file, t.path);
+          if (found && !listed.has(found)) {
+            listed.add(found);
+            files.push({ file: relative(process.cwd(), found) || found, named: false });
+          } else if (!found) process.stderr.write(`libvirt-volume check: ${file}: template '${t.path}' not found\n`);
         }
-        else if (!found) process.stderr.write(`libvirt-volume check: ${file}: template '${t.path}' not found\n`);
+      }
+      if (!extractRegions(host, text).length) { skipped.push({ file, reason: 'no libvirt XML embedded' }); continue; }
+    } else if (!named) {
+      // A walk judges libvirt documents (and near-miss roots); anything else is listed, not judged.
+      const xml = error ? undefined : parseXml(text);
+      const root = xml?.root;
+      if (!xml || documentKind(xml) === 'other' && !(root && nearMissRoot(root.name))) {
+        const reason = error ? error.message
+          : root ? `root <${root.name}> is not a libvirt document`
+            : `not XML (${xml?.errors[0]?.message ?? 'Document is empty'})`;
+        skipped.push({ file, reason });
+        continue;
       }
     }
-    if (host ? !extractRegions(host, text).length : documentKind(parseXml(text)) === 'other') { skipped++; continue; }
     checked++;
     const uri = pathToFileURL(isAbsolute(file) ? file : join(process.cwd(), file)).href;
-    const diagnostics = ls.doValidation(TextDocument.create(uri, host ? '' : 'xml', 1, text));
+    const diagnostics = ls.doValidation(TextDocument.create(uri, host ? '' : 'xml', 1, text), { named, encodingError: error });
     diagnostics.sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character);
     for (const d of diagnostics) {
       if (d.severity === DiagnosticSeverity.Error) errors++;
@@ -146,18 +184,24 @@ export async function runCheck(args: string[]): Promise<number> {
     }
     results.push({ file, diagnostics });
   }
+  const shown = (f: string) => isAbsolute(f) ? f : relative(process.cwd(), f) || f;
   if (o.json) {
+    // Skipped files are entries too (no diagnostics, `skipped`: why), so a CI job can see them.
+    for (const k of skipped) results.push({ file: k.file, diagnostics: [], skipped: k.reason });
     process.stdout.write(JSON.stringify(results, null, 2) + '\n');
   } else {
+    for (const k of skipped) process.stderr.write(`${shown(k.file)}: skipped: ${k.reason}\n`);
     for (const r of results) {
-      const name = isAbsolute(r.file) ? r.file : relative(process.cwd(), r.file) || r.file;
+      const name = shown(r.file);
       for (const d of r.diagnostics) {
         process.stdout.write(`${name}:${d.range.start.line + 1}:${d.range.start.character + 1}: ${SEV[d.severity ?? 1]} ${d.code}: ${d.message}\n`);
       }
     }
   }
   const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`;
-  process.stderr.write(`${plural(checked, 'file')} checked${skipped ? `, ${skipped} skipped` : ''}: ${plural(errors, 'error')}, ${plural(warnings, 'warning')}\n`);
+  const skips = skipped.length ? `, ${skipped.length} skipped` : '';
+  const counts = `${plural(errors, 'error')}, ${plural(warnings, 'warning')}`;
+  process.stderr.write(`${plural(checked, 'file')} checked${skips}: ${counts}\n`);
   if (ioError) return 2;
   return errors ? 1 : 0;
 }

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { SecretInfo, SecretUse } from '../service/types';
 import { extractSecretInfo, extractSecretUses } from '../service/secrets';
+import { decodeXmlBytes } from '../service/encoding';
 
 export interface WorkspaceIndexOptions {
   log(message: string): void;
@@ -150,7 +151,9 @@ export class WorkspaceIndex {
       const file = fileURLToPath(uri);
       const st = await fsp.stat(file);
       if (!st.isFile() || st.size > (this.opts.maxFileBytes ?? 1 << 20)) return undefined;
-      const text = await fsp.readFile(file, 'utf8');
+      // As libvirt reads it: a UTF-16 or non-UTF-8 <secret> file is one `secret-define` refuses.
+      const { text, error } = decodeXmlBytes(await fsp.readFile(file));
+      if (error) return undefined;
       const e = entryOf(uri, text);
       return e.secret || e.uses.length ? e : undefined;
     } catch {

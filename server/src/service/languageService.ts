@@ -7,7 +7,7 @@ import type {
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import type { LanguageSettings, ServiceEnvironment } from './types';
 import { LineIndex, parseXml, type XmlDocument } from './xmlModel';
-import { validate } from './validation';
+import { validate, type ValidationOptions } from './validation';
 import type { FeatureContext } from './featureContext';
 import { doComplete } from './completion';
 import { doHover } from './hover';
@@ -32,7 +32,8 @@ export interface LanguageService {
   configure(settings: LanguageSettings): void;
   /** Parses (cached by uri+version). */
   parse(document: TextDocument): ParsedDocument;
-  doValidation(document: TextDocument): Diagnostic[];
+  /** `options`: a file named on purpose (check) and what its bytes told (encoding.ts). */
+  doValidation(document: TextDocument, options?: ValidationOptions): Diagnostic[];
   doComplete(document: TextDocument, position: Position): CompletionList;
   doHover(document: TextDocument, position: Position): Hover | null;
   doCodeActions(document: TextDocument, range: Range, context: CodeActionContext): CodeAction[];
@@ -118,11 +119,11 @@ export function getLanguageService(env: ServiceEnvironment = {}): LanguageServic
     configure(s) { settings = { ...s }; generation++; },
     invalidate() { generation++; },
     parse,
-    doValidation(document) {
+    doValidation(document, options) {
       const h = hostOf(document);
       if (!h) {
         const p = parse(document);
-        return validate(document.uri, p.xml, p.lines, settings, env);
+        return validate(document.uri, p.xml, p.lines, settings, env, options);
       }
       const fresh = h.generation === generation;
       const next = new Map<string, Diagnostic[]>();

@@ -48,6 +48,19 @@ const setVolumeFormat = (fmt: string): Fixer => ({ t }) => {
 };
 
 export const FIXERS: Record<string, Fixer[]> = {
+  // <Volume>, <volumes> → the root libvirt expects: start and end tag renamed together.
+  'root-element-near-miss': [({ t, data }) => {
+    const expected = typeof data.expected === 'string' ? data.expected : undefined;
+    const root = t.el;
+    if (!expected || root.parent) return [];
+    return [{
+      title: `Rename the root element to <${expected}>`, preferred: true,
+      apply: (ed) => {
+        ed.replace(root.nameSpan, expected);
+        if (root.endTagNameSpan) ed.replace(root.endTagNameSpan, expected);
+      },
+    }];
+  }],
   // Legacy qcow AES / formats qemu cannot create → LUKS with a passphrase secret.
   'encryption-format-deprecated': [useLuks],
   'volume-encryption-qcow-create': [useLuks],

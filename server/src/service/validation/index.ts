@@ -12,6 +12,7 @@ import { validateSecret } from './secret';
 import { validateDomainSecurity, validateSnippetSecurity, validateVolumeSecurity } from './security';
 import { validateImages } from './imageChecks';
 import { validateWorkspaceSecrets } from './workspace';
+import { validateRoot } from './root';
 
 export type DocumentKind = 'volume' | 'domain' | 'secret' | 'encryption' | 'other';
 
@@ -40,10 +41,29 @@ const VALIDATORS: Record<DocumentKind, readonly Validator[]> = {
   other: [],
 };
 
-export function validate(uri: string, doc: XmlDocument, lines: LineIndex, settings: LanguageSettings, env: ServiceEnvironment): Diagnostic[] {
+/** How the text reached us: a whole file named by the user is always judged (the CLI's check). */
+export interface ValidationOptions {
+  /** The document was named on purpose: no root, or a foreign one, is libvirt's refusal. */
+  named?: boolean;
+  /** The file's bytes already stopped libxml2 (encoding.ts): that error alone is reported. */
+  encodingError?: { offset: number; message: string };
+}
+
+export function validate(
+  uri: string, doc: XmlDocument, lines: LineIndex, settings: LanguageSettings, env: ServiceEnvironment,
+  options: ValidationOptions = {},
+): Diagnostic[] {
   const kind = documentKind(doc);
   const ctx = new ValidationContext(uri, doc, lines, settings, env);
-  if (kind === 'other') return [];
+  if (options.encodingError) {
+    const { offset, message } = options.encodingError;
+    ctx.report('xml-not-well-formed', { start: offset, end: offset + 1 }, { detail: message });
+    return ctx.diagnostics;
+  }
+  if (kind === 'other') {
+    validateRoot(ctx, options.named === true);
+    return ctx.diagnostics;
+  }
   for (const e of doc.errors) ctx.report('xml-not-well-formed', e, { detail: e.message });
   for (const v of VALIDATORS[kind]) {
     try {
