@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ROOT } from '../helpers/lspClient';
+import { qemuImgOk } from '../helpers/oracle';
 
 const BIN = join(ROOT, 'bin', 'libvirt-volume.js');
 /** Every hostile run must end within this (ms); before the fix they blocked forever. */
@@ -41,7 +42,7 @@ function run(args: string[], input?: string) {
 
 test('info on a FIFO, a directory and a character device: a clear error at once, other files still read', () => {
   const img = join(dir, 'a.qcow2');
-  execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', img, '1M']);
+  qemuImgOk(['create', '-q', '-f', 'qcow2', img, '1M']);
   const r = run(['info', fifo, dir, '/dev/zero', img]);
   assert.equal(r.status, 1, r.stderr);
   assert.match(r.stderr, new RegExp(`Could not open '${fifo}': a FIFO, not a regular file or block device`));

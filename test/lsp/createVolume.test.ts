@@ -4,14 +4,14 @@
 // diagnostics keep flowing while the writer runs in its worker thread.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { TestClient } from '../helpers/lspClient';
 import { SessionLibvirt } from '../oracle/libvirt';
-import { qemuImgInfo } from '../helpers/oracle';
+import { qemuImgInfo, qemuImgOk } from '../helpers/oracle';
 
 const UUID = '0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f';
 const volume = (name: string, format: string, opts: { encrypted?: boolean; capacity?: string; extra?: string; uuid?: string } = {}) => `<volume>
@@ -79,7 +79,7 @@ test('preallocMetadata as virsh vol-create --prealloc-metadata: libvirt\'s qemu-
   const out = join(dir, 'pm.qcow2');
   await create({ uri: u, output: out, preallocMetadata: true });
   const theirs = join(dir, 'pm-qemu.qcow2');
-  execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-o', 'preallocation=falloc,compat=1.1', theirs, '16384K']);
+  qemuImgOk(['create', '-q', '-f', 'qcow2', '-o', 'preallocation=falloc,compat=1.1', theirs, '16384K']);
   assert.equal(spawnSync('cmp', [out, theirs]).status, 0, 'same bytes as qemu-img with libvirt\'s options');
   const raw = write('pmraw.xml', volume('pmraw.img', 'raw'));
   await assert.rejects(create({ uri: raw, output: join(dir, 'pmraw.img'), preallocMetadata: true }),

@@ -3,7 +3,7 @@
 // never returns (injected through the AsyncProbeIO seam, as a dead NFS mount would) is given up
 // after PROBE_TIMEOUT_MS without starving the others.
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import type { AsyncProbeIO } from '../../server/src/writer/io';
 import { nodeAsyncProbeIO, nodeProbeIO } from '../../server/src/writer/nodeIO';
 import { TestClient } from '../helpers/lspClient';
 import { probeImage } from '../../server/src/writer/probe';
+import { qemuImgOk } from '../helpers/oracle';
 
 let dir: string;
 const images: string[] = [];
@@ -21,14 +22,7 @@ before(() => {
   dir = mkdtempSync(join(tmpdir(), 'lv-probe-async-'));
   const img = (name: string, args: string[], size?: string) => {
     const argv = ['create', '-q', ...args, join(dir, name), ...(size ? [size] : [])];
-    // qemu's PBKDF benchmark fails now and then on a loaded machine ("Unable to get accurate CPU
-    // usage"): retried. (To be replaced by the shared oracle helper of issue 16 §3.)
-    for (let i = 0; ; i++) {
-      const r = spawnSync('qemu-img', argv, { cwd: dir, encoding: 'utf8' });
-      if (r.status === 0) break;
-      if (i < 4 && /accurate CPU usage/.test(r.stderr)) continue;
-      throw new Error(`qemu-img ${argv.join(' ')}: ${r.stderr}`);
-    }
+    qemuImgOk(argv, { cwd: dir });
     images.push(join(dir, name));
   };
   const secret = ['--object', 'secret,id=s,data=pw'];
@@ -118,7 +112,7 @@ test('a probe that never returns is given up after the bound; the others still a
 
 test('over LSP: facts read in the background arrive in hovers and diagnostics, and follow the file', async () => {
   const img = join(dir, 'changing.img');
-  execFileSync('qemu-img', ['create', '-q', '-f', 'raw', img, '1M']);
+  qemuImgOk(['create', '-q', '-f', 'raw', img, '1M']);
   const doc = `<volume>\n  <name>changing.img</name>\n  <capacity unit='M'>1</capacity>\n  <target>\n    <path>${img}</path>\n    <format type='raw'/>\n  </target>\n</volume>\n`;
   const c = new TestClient({ rootPath: dir });
   try {
@@ -132,7 +126,7 @@ test('over LSP: facts read in the background arrive in hovers and diagnostics, a
     await c.until(() => c.diagnostics.has(uri), 5000, 'first diagnostics');
     assert.ok(!c.diagnostics.get(uri)!.some((d) => d.code === 'image-format-mismatch'));
     // The file becomes a qcow2 image: once the cached facts are stale (1 s), the next look reads again.
-    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', img, '1M']);
+    qemuImgOk(['create', '-q', '-f', 'qcow2', img, '1M']);
     await new Promise((r) => setTimeout(r, 1100));
     const h2 = await c.request<{ contents: { value: string } } | null>('textDocument/hover', at);
     assert.match(h2?.contents.value ?? '', /file format: qcow2/);

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import { runCreate } from '../../server/src/cli/create';
-import { qemuImgSkip, runOracle } from '../helpers/oracle';
+import { qemuImgInfo, qemuImgSkip, runOracle } from '../helpers/oracle';
 
 const skip = qemuImgSkip();
 
@@ -49,7 +49,7 @@ test('create VOLUME.xml: same bytes as qemu-img with libvirt\'s arguments; refus
     const iso = await run(['iso.xml', '--output', 'v.iso', '--libvirt-version', '9.0.0']);
     assert.equal(iso.status, 0, iso.err);
     assert.match(iso.out, /# libvirt 9\.0\.0 would run: qemu-img create -f raw v\.iso 20480K\n/);
-    const isoInfo = JSON.parse(spawnSync('qemu-img', ['info', '--output=json', join(dir, 'v.iso')], { encoding: 'utf8' }).stdout);
+    const isoInfo = qemuImgInfo(join(dir, 'v.iso'));
     assert.deepEqual([isoInfo.format, isoInfo['virtual-size']], ['raw', 20 * 2 ** 20]);
 
     // --prealloc-metadata as virsh vol-create's: the storage driver's refusal for a raw volume.
