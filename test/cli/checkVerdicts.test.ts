@@ -92,7 +92,7 @@ test('a folder with no XML at all is exit 2 with a message', () => {
   writeFileSync(join(e, 'notes.txt'), VOL);
   const r = run([e]);
   assert.equal(r.code, 2);
-  assert.match(r.err, /no \*\.xml files in '.*noxml'/);
+  assert.match(r.err, /no \*\.xml, playbook, template or Terraform files in '.*noxml'/);
 });
 
 test('directory symlink cycles and non-regular *.xml: bounded time and memory', () => {

@@ -129,7 +129,7 @@ describe('libvirt-volume in VS Code (code-server 4.100.3)', function () {
       fs.rmSync(path.dirname(pass), { recursive: true, force: true });
       const secret = fs.readFileSync(r.secretXml, 'utf8');
       assert.match(secret, /<uuid>0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f<\/uuid>/);
-      assert.match(secret, /<usage type='volume'>/);
+      assert.match(secret, /<usage type="volume">/);
     } else {
       io = execFileSync('qemu-io', ['-f', 'qcow2', out, '-c', 'write -P 0x5a 0 64k', '-c', 'read -P 0x5a 0 64k'], { encoding: 'utf8' });
     }
