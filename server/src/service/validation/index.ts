@@ -4,7 +4,7 @@
 import type { Diagnostic } from 'vscode-languageserver-types';
 import type { LanguageSettings, ServiceEnvironment } from '../types';
 import { LineIndex, type XmlDocument } from '../xmlModel';
-import { ValidationContext, type Validator } from './context';
+import { MAX_DIAGNOSTICS, ValidationContext, type Validator } from './context';
 import { validateEncryption } from './encryption';
 import { validateVolume } from './volume';
 import { validateDomain } from './domain';
@@ -51,6 +51,12 @@ export function validate(uri: string, doc: XmlDocument, lines: LineIndex, settin
     } catch (err) {
       env.log?.(`validator ${v.name || '(anonymous)'} failed on ${uri}: ${(err as Error)?.stack ?? err}`);
     }
+  }
+  if (ctx.dropped) {
+    const dropped = ctx.dropped;
+    ctx.dropped = 0;
+    ctx.diagnostics.length = MAX_DIAGNOSTICS - 1;
+    ctx.report('too-many-diagnostics', { start: ctx.firstDropped, end: ctx.firstDropped }, { count: dropped + 1, max: MAX_DIAGNOSTICS - 1 });
   }
   return ctx.diagnostics;
 }
