@@ -9,7 +9,6 @@ import { TextDocument } from 'vscode-languageserver-textdocument';
 import { DiagnosticSeverity, type Diagnostic } from 'vscode-languageserver-types';
 import { getLanguageService } from '../service/languageService';
 import { documentKind } from '../service/validation';
-import { parseXml } from '../service/xmlModel';
 import type { LanguageSettings } from '../service/types';
 import { nodeProbeIO } from '../writer/nodeIO';
 import { tryProbeImage } from '../writer/probe';
@@ -107,10 +106,13 @@ export async function runCheck(args: string[]): Promise<number> {
       ioError = true;
       continue;
     }
-    if (documentKind(parseXml(text)) === 'other') { skipped++; continue; }
-    checked++;
+    // One parse per file (the service's, reused by doValidation), forgotten after the verdict.
     const uri = pathToFileURL(isAbsolute(file) ? file : join(process.cwd(), file)).href;
-    const diagnostics = ls.doValidation(TextDocument.create(uri, 'xml', 1, text));
+    const document = TextDocument.create(uri, 'xml', 1, text);
+    if (documentKind(ls.parse(document).xml) === 'other') { ls.forget(uri); skipped++; continue; }
+    checked++;
+    const diagnostics = ls.doValidation(document);
+    ls.forget(uri);
     diagnostics.sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character);
     for (const d of diagnostics) {
       if (d.severity === DiagnosticSeverity.Error) errors++;

@@ -26,6 +26,9 @@ export interface LanguageService {
   configure(settings: LanguageSettings): void;
   /** Parses (cached by uri+version). */
   parse(document: TextDocument): ParsedDocument;
+  /** Drops a document's cached tree (closed in the editor, or checked by the CLI and done with:
+   *  200 retained trees made the garbage collector copy them again and again). */
+  forget(uri: string): void;
   doValidation(document: TextDocument): Diagnostic[];
   doComplete(document: TextDocument, position: Position): CompletionList;
   doHover(document: TextDocument, position: Position): Hover | null;
@@ -64,6 +67,7 @@ export function getLanguageService(env: ServiceEnvironment = {}): LanguageServic
   return {
     configure(s) { settings = { ...s }; },
     parse,
+    forget(uri) { cache.delete(uri); },
     doValidation(document) {
       const p = parse(document);
       return validate(document.uri, p.xml, p.lines, settings, env);
