@@ -588,29 +588,42 @@ export function elementAt(doc: XmlDocument, offset: number): XmlElement | undefi
 
 /** Line/character <-> offset conversion for a text (LSP positions are UTF-16, like JS strings). */
 export class LineIndex {
-  private readonly starts: number[] = [0];
-  constructor(readonly text: string) {
-    for (let i = 0; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      if (c === 10) this.starts.push(i + 1);
-      else if (c === 13 && text.charCodeAt(i + 1) !== 10) this.starts.push(i + 1);
+  // Line starts are found on first use: a document without diagnostics never needs them (400 files
+  // through `check`), and the scan uses indexOf, not a JavaScript loop over every character.
+  private lineStarts: number[] | undefined;
+  constructor(readonly text: string) {}
+  private get starts(): number[] {
+    if (this.lineStarts) return this.lineStarts;
+    const text = this.text;
+    const starts = [0];
+    if (!text.includes('\r')) {
+      for (let k = text.indexOf('\n'); k >= 0; k = text.indexOf('\n', k + 1)) starts.push(k + 1);
+    } else {
+      for (let i = 0; i < text.length; i++) {
+        const c = text.charCodeAt(i);
+        if (c === 10) starts.push(i + 1);
+        else if (c === 13 && text.charCodeAt(i + 1) !== 10) starts.push(i + 1);
+      }
     }
+    return (this.lineStarts = starts);
   }
   positionAt(offset: number): { line: number; character: number } {
     offset = Math.max(0, Math.min(offset, this.text.length));
     // An offset between the \r and the \n of a CRLF is not an LSP position: use the line end.
     if (offset > 0 && this.text.charCodeAt(offset) === 10 && this.text.charCodeAt(offset - 1) === 13) offset--;
-    let lo = 0, hi = this.starts.length - 1;
+    const starts = this.starts;
+    let lo = 0, hi = starts.length - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
-      if (this.starts[mid] <= offset) lo = mid; else hi = mid - 1;
+      if (starts[mid] <= offset) lo = mid; else hi = mid - 1;
     }
-    return { line: lo, character: offset - this.starts[lo] };
+    return { line: lo, character: offset - starts[lo] };
   }
   offsetAt(pos: { line: number; character: number }): number {
+    const starts = this.starts;
     if (pos.line < 0) return 0;
-    if (pos.line >= this.starts.length) return this.text.length;
-    const lineEnd = pos.line + 1 < this.starts.length ? this.starts[pos.line + 1] : this.text.length;
-    return Math.max(this.starts[pos.line], Math.min(this.starts[pos.line] + pos.character, lineEnd));
+    if (pos.line >= starts.length) return this.text.length;
+    const lineEnd = pos.line + 1 < starts.length ? starts[pos.line + 1] : this.text.length;
+    return Math.max(starts[pos.line], Math.min(starts[pos.line] + pos.character, lineEnd));
   }
 }
