@@ -150,3 +150,16 @@ test('syntax errors are capped; hostile input stays bounded in time and memory',
   assert.equal(textContent(stray.root), 'a < b << c');
   assert.deepEqual(stray.errors.map((e) => e.message), Array(3).fill('StartTag: invalid element name'));
 });
+
+test('random DOCTYPE, entity and character fragments never throw and keep spans in range', () => {
+  const parts = ['<!DOCTYPE v [', '<!ENTITY e "', '<!ENTITY % p "', "'", '"', '>', ']', ']>', '&e;', '&p;', '&#0;', '&#x41;',
+    '&', ';', '<v a="', '<v>', '</v>', '<', '\0', '\x01', 'x', ' ', '\n', '<!--', '-->', 'SYSTEM "f"', '<![CDATA[', ']]>'];
+  let seed = 42;
+  const rnd = (n: number) => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
+  for (let k = 0; k < 3000; k++) {
+    let src = '';
+    for (let j = rnd(40); j >= 0; j--) src += parts[rnd(parts.length)];
+    const doc = parseXml(src);
+    for (const e of doc.errors) assert.ok(e.start >= 0 && e.end <= src.length && e.start <= e.end, JSON.stringify(src));
+  }
+});
