@@ -294,7 +294,7 @@ export function parseXml(text: string): XmlDocument {
     // Attributes, collected in a scratch array and copied once: an array grown by push keeps room
     // for 17 entries, which for 20k elements is megabytes more for the garbage collector to copy.
     const attrs = SCRATCH_ATTRIBUTES;
-    attrs.length = 0;
+    let nAttrs = 0; // entries of `attrs` in use (setting an array's length is a runtime call)
     let terminated = false;
     let seen: Set<string> | undefined;
     while (j < n) {
@@ -312,7 +312,7 @@ export function parseXml(text: string): XmlDocument {
         j++;
         continue;
       }
-      if (j === wsStart && attrs.length) err(j, j + 1, 'attributes construct error');
+      if (j === wsStart && nAttrs) err(j, j + 1, 'attributes construct error');
       const aStart = j;
       while (j < n && isNameCode(text.charCodeAt(j))) j++;
       const aName = text.slice(aStart, j);
@@ -323,15 +323,15 @@ export function parseXml(text: string): XmlDocument {
       // Duplicates: a linear scan for the usual handful, a Set past that (50k attributes on one
       // element were quadratic).
       let duplicate = false;
-      if (attrs.length < LINEAR_DUPLICATE_CHECK) {
-        for (let a = 0; a < attrs.length; a++) if (attrs[a].name === aName) { duplicate = true; break; }
+      if (nAttrs < LINEAR_DUPLICATE_CHECK) {
+        for (let a = 0; a < nAttrs; a++) if (attrs[a].name === aName) { duplicate = true; break; }
       } else {
-        if (!seen) { seen = new Set(); for (let a = 0; a < attrs.length; a++) seen.add(attrs[a].name); }
+        if (!seen) { seen = new Set(); for (let a = 0; a < nAttrs; a++) seen.add(attrs[a].name); }
         duplicate = seen.has(aName);
         seen.add(aName);
       }
       if (duplicate) err(aStart, j, `Attribute ${aName} redefined`);
-      attrs.push(attr);
+      attrs[nAttrs++] = attr;
       let k = j;
       while (k < n && isWsCode(text.charCodeAt(k))) k++;
       if (text.charCodeAt(k) !== 61) {
@@ -376,7 +376,10 @@ export function parseXml(text: string): XmlDocument {
       attr.span.end = vEnd + 1;
       j = vEnd + 1;
     }
-    if (attrs.length) { el.attributes = attrs.slice(); attrs.length = 0; }
+    if (nAttrs) {
+      el.attributes = attrs.slice(0, nAttrs);
+      attrs.fill(undefined as unknown as XmlAttribute, 0, nAttrs); // no stale references kept alive
+    }
     if (!terminated) {
       if (j >= n) err(tagStart, n, `Couldn't find end of Start Tag ${name}`);
       el.startTagEnd = j;
