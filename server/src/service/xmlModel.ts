@@ -153,7 +153,10 @@ export function parseXml(text: string): XmlDocument {
         continue;
       }
       const predefined = PREDEFINED[ref];
-      if (predefined !== undefined && Object.prototype.hasOwnProperty.call(PREDEFINED, ref)) { out += predefined; continue; }
+      if (predefined !== undefined && Object.prototype.hasOwnProperty.call(PREDEFINED, ref)) {
+        out += predefined;
+        continue;
+      }
       if (!entities.has(ref)) {
         err(span.start, span.end, `Entity '${ref}' not defined`);
         out += raw.slice(amp, k);
@@ -185,7 +188,9 @@ export function parseXml(text: string): XmlDocument {
     if (!parent) {
       if (raw.trim()) {
         const lead = start + (raw.length - raw.trimStart().length);
-        err(lead, end, topLevel.length ? 'Extra content at the end of the document' : "Start tag expected, '<' not found");
+        const message = topLevel.length
+          ? 'Extra content at the end of the document' : "Start tag expected, '<' not found";
+        err(lead, end, message);
       }
       return;
     }
@@ -284,7 +289,8 @@ export function parseXml(text: string): XmlDocument {
     // `<a>` must not become a million elements.
     const excessive = stack.length > MAX_DEPTH;
     if (excessive) {
-      if (!tooDeep) err(el.nameSpan.start, el.nameSpan.end, `Excessive depth in document: ${MAX_DEPTH} use XML_PARSE_HUGE option`);
+      const message = `Excessive depth in document: ${MAX_DEPTH} use XML_PARSE_HUGE option`;
+      if (!tooDeep) err(el.nameSpan.start, el.nameSpan.end, message);
       tooDeep = true; // reported once
     } else if (el.parent) addChild(el.parent, el);
     else {
@@ -449,7 +455,9 @@ export function parseXml(text: string): XmlDocument {
     else err(i, j, `expected '>'`);
     const idx = findOpen(stack, name);
     if (idx < 0) {
-      err(i, end, stack.length ? `Opening and ending tag mismatch: ${current()!.name} and ${name}` : `StartTag: invalid element name`);
+      const open = current();
+      err(i, end, open ? `Opening and ending tag mismatch: ${open.name} and ${name}`
+        : 'StartTag: invalid element name');
     } else {
       // Elements above the match were never closed.
       while (stack.length - 1 > idx) {
@@ -475,8 +483,9 @@ export function parseXml(text: string): XmlDocument {
   }
   if (!topLevel.length) err(0, Math.min(n, 1), text.trim() ? "Start tag expected, '<' not found" : 'Document is empty');
   if (dropped) {
-    errors.push({ start: firstDropped, end: firstDropped, message:
-      `${dropped} more well-formedness error${dropped === 1 ? '' : 's'} not reported (the first ${MAX_SYNTAX_ERRORS} are)` });
+    const more = `${dropped} more well-formedness error${dropped === 1 ? '' : 's'}`;
+    const message = `${more} not reported (the first ${MAX_SYNTAX_ERRORS} are)`;
+    errors.push({ start: firstDropped, end: firstDropped, message });
   }
   return { text, root: topLevel[0], topLevel, errors };
 }

@@ -56,7 +56,8 @@ export function validate(uri: string, doc: XmlDocument, lines: LineIndex, settin
     const dropped = ctx.dropped;
     ctx.dropped = 0;
     ctx.diagnostics.length = MAX_DIAGNOSTICS - 1;
-    ctx.report('too-many-diagnostics', { start: ctx.firstDropped, end: ctx.firstDropped }, { count: dropped + 1, max: MAX_DIAGNOSTICS - 1 });
+    const at = { start: ctx.firstDropped, end: ctx.firstDropped };
+    ctx.report('too-many-diagnostics', at, { count: dropped + 1, max: MAX_DIAGNOSTICS - 1 });
   }
   return ctx.diagnostics;
 }
