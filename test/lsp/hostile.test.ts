@@ -38,11 +38,11 @@ test('the server stays responsive and bounded while hostile documents are open',
     const hover = await client.request<Hover | null>('textDocument/hover', { textDocument: { uri: good }, position: { line: 1, character: 4 } });
     const ms = performance.now() - t0;
     assert.ok(hover, `${name}: hover answered`);
-    assert.ok(ms < 1000, `${name}: hover on another document took ${ms.toFixed(0)} ms`);
+    assert.ok(ms < 2000, `${name}: hover on another document took ${ms.toFixed(0)} ms`);
     // And on the hostile document itself (the 50k attributes case was 10 s per hover).
     const t1 = performance.now();
     await client.request('textDocument/hover', { textDocument: { uri: bad }, position: { line: 0, character: 3 } });
-    assert.ok(performance.now() - t1 < 3000, `${name}: hover on it took ${(performance.now() - t1).toFixed(0)} ms`);
+    assert.ok(performance.now() - t1 < 5000, `${name}: hover on it took ${(performance.now() - t1).toFixed(0)} ms`);
     t.diagnostic(`${name}: ${d.length} diagnostics, hover elsewhere ${ms.toFixed(0)} ms`);
     client.close(bad);
     client.close(good);
