@@ -1,6 +1,7 @@
 // Server-side validation time (parse + validate, warm, many iterations) for a 5 KB and a 1 MB
 // document, next to `xmllint --noout --relaxng` with libvirt's own schemas on the same files
-// (one process per run, wall time). Targets (issue 2): p95 < 2 ms at 5 KB, < 100 ms at 1 MB.
+// (one process per run, wall time). Targets (issue 15): p95 ≤ 0.5 ms at 5 KB, < 30 ms for the 1 MB
+// domain, judged on this process's CPU time (wall time on a shared machine includes waiting for a core).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -140,9 +141,9 @@ function main(): void {
   const dir = mkdtempSync(join(tmpdir(), 'lv-bench-'));
   try {
     const cases = [
-      { name: 'volume, 5 KB', text: volumeOfSize(5 * 1024), rng: 'storagevol.rng', iterations: 3000, target: 2 },
-      { name: 'domain, 5 KB', text: domainOfSize(5 * 1024), rng: 'domain.rng', iterations: 3000, target: 2 },
-      { name: 'domain, 1 MB', text: domainOfSize(1024 * 1024), rng: 'domain.rng', iterations: 60, target: 100 },
+      { name: 'volume, 5 KB', text: volumeOfSize(5 * 1024), rng: 'storagevol.rng', iterations: 3000, target: 0.5 },
+      { name: 'domain, 5 KB', text: domainOfSize(5 * 1024), rng: 'domain.rng', iterations: 3000, target: 0.5 },
+      { name: 'domain, 1 MB', text: domainOfSize(1024 * 1024), rng: 'domain.rng', iterations: 60, target: 30 },
     ];
     const rows: string[] = [];
     for (const c of cases) {
@@ -151,12 +152,12 @@ function main(): void {
       const ours = benchService(c.text, c.iterations);
       const lint = benchXmllint(file, `/usr/share/libvirt/schemas/${c.rng}`, c.text.length > 100_000 ? 5 : 20);
       const f = (n: number) => n.toFixed(n < 10 ? 3 : 1);
-      rows.push(`| ${c.name} (${(c.text.length / 1024).toFixed(1)} KiB) | ${f(ours.p50)} | ${f(ours.p95)} | ${f(ours.cpu50)} / ${f(ours.cpu95)} | < ${c.target} | ${ours.p95 < c.target ? 'yes' : '**NO**'} | ${ours.diagnostics} | ${lint ? `${f(lint.p50)} / ${f(lint.p95)}${lint.ok ? '' : ' (invalid)'}` : 'n/a'} |`);
+      rows.push(`| ${c.name} (${(c.text.length / 1024).toFixed(1)} KiB) | ${f(ours.p50)} | ${f(ours.p95)} | ${f(ours.cpu50)} / ${f(ours.cpu95)} | < ${c.target} | ${ours.cpu95 < c.target ? 'yes' : '**NO**'} | ${ours.diagnostics} | ${lint ? `${f(lint.p50)} / ${f(lint.p95)}${lint.ok ? '' : ' (invalid)'}` : 'n/a'} |`);
     }
     const load = loadavg().map((x) => x.toFixed(1)).join(' ');
     console.log(`Validation time, parse + validate, warm (libvirtVersion 9.0.0, dir pool; node ${SERVER_FLAGS.join(' ')} as the extension starts the server); xmllint: one process per run, wall time.`);
     console.log(`Machine: ${cpus().length} cores, load average ${load} — wall times on a loaded machine include waiting for a core; the CPU column is this process's CPU time per validation (GC threads included).\n`);
-    console.log('| document | ours wall p50 ms | ours wall p95 ms | ours CPU p50 / p95 ms | target p95 ms | met (wall) | diagnostics | xmllint --relaxng wall p50 / p95 ms |');
+    console.log('| document | ours wall p50 ms | ours wall p95 ms | ours CPU p50 / p95 ms | target p95 ms | met (CPU) | diagnostics | xmllint --relaxng wall p50 / p95 ms |');
     console.log('|---|---|---|---|---|---|---|---|');
     for (const r of rows) console.log(r);
   } finally {

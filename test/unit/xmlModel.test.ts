@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { attr, elementAt, LineIndex, parseXml, path, textContent, textSpan } from '../../server/src/service/xmlModel';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { attr, elementAt, LineIndex, MAX_SYNTAX_ERRORS, parseXml, path, textContent, textSpan } from '../../server/src/service/xmlModel';
 
 test('parses elements, attributes and text with offsets', () => {
   const src = `<volume type="file">\n  <name>a &amp; b</name>\n  <target><encryption format='luks'/></target>\n</volume>`;
@@ -44,4 +46,129 @@ test('LineIndex round-trips offsets', () => {
     assert.equal(li.offsetAt(p), o);
   }
   assert.deepEqual(li.positionAt(src.indexOf('e')), { line: 3, character: 0 });
+});
+
+// ---- Hostile input and libxml2 parity (issue 16 §2, §4) ----
+
+const messages = (src: string) => parseXml(src).errors.map((e) => e.message);
+
+test('NUL and control characters are refused with libxml2 messages, in text and in values', () => {
+  assert.deepEqual(messages('<volume><name>a\0b</name></volume>'), ['Char 0x0 out of allowed range']);
+  assert.deepEqual(messages("<volume><name a='x\0y'>ab</name></volume>"), ['Char 0x0 out of allowed range']);
+  assert.deepEqual(messages('<a>\x01</a>'), ['PCDATA invalid Char value 1']);
+  assert.deepEqual(messages('<a b="\x01"/>'), ['invalid character in attribute value']);
+  assert.deepEqual(messages('<a><![CDATA[\0]]></a>'), ['Char 0x0 out of allowed range']);
+  assert.deepEqual(messages('<a>&#0;</a>'), ['xmlParseCharRef: invalid xmlChar value 0']);
+  assert.deepEqual(messages('<a>&#1;</a>'), ['xmlParseCharRef: invalid xmlChar value 1']);
+  assert.deepEqual(messages('<a>&#x9;&#10;&#x10FFFF;</a>'), []);
+  // The error points at the character itself.
+  const src = '<v><n>ab\0</n></v>';
+  const e = parseXml(src).errors[0];
+  assert.equal(e.start, src.indexOf('\0'));
+  assert.equal(e.end, e.start + 1);
+});
+
+test("internal entities of the DOCTYPE expand; their value maps to the reference's range", () => {
+  const src = '<?xml version="1.0"?>\n<!DOCTYPE volume [\n<!ENTITY n "x&amp;y">\n<!ENTITY m \'&n;!\'>\n]>\n'
+    + '<volume a="&n;"><name>&m;</name></volume>';
+  const doc = parseXml(src);
+  assert.deepEqual(doc.errors, []);
+  assert.equal(attr(doc.root, 'a')!.value, 'x&y');
+  const name = path(doc.root, 'name')!;
+  assert.equal(textContent(name), 'x&y!');
+  const span = textSpan(name);
+  assert.equal(src.slice(span.start, span.end), '&m;');
+  // The first declaration wins (XML 1.0 §4.2); external entities are not loaded (no error, no text).
+  const twice = parseXml('<!DOCTYPE a [<!ENTITY e "1"><!ENTITY e "2"><!ENTITY x SYSTEM "/etc/hostname">]><a>&e;&x;</a>');
+  assert.deepEqual(twice.errors, []);
+  assert.equal(textContent(twice.root), '1');
+  // Parameter entities are not general entities.
+  assert.deepEqual(messages('<!DOCTYPE a [<!ENTITY % p "1">]><a>&p;</a>'), ["Entity 'p' not defined"]);
+});
+
+test('entity errors point at the reference in the document', () => {
+  const src = '<!DOCTYPE a [<!ENTITY m "x&#0;"><!ENTITY u "&zz;"><!ENTITY t "<b/>">]><a t="&t;">&m;&u;</a>';
+  const doc = parseXml(src);
+  assert.deepEqual(doc.errors.map((e) => [e.message, src.slice(e.start, e.end)]), [
+    ["'<' in entity 't' is not allowed in attributes values", '&t;'],
+    ['xmlParseCharRef: invalid xmlChar value 0', '&m;'],
+    ["Entity 'zz' not defined", '&u;'],
+  ]);
+});
+
+test('entity loops and exponential entities are refused in bounded time', () => {
+  assert.deepEqual(messages('<!DOCTYPE a [<!ENTITY x "&y;"><!ENTITY y "&x;">]><a>&x;</a>'), ['Detected an entity reference loop']);
+  let dtd = '<!ENTITY e0 "haha">';
+  for (let k = 1; k <= 12; k++) dtd += `<!ENTITY e${k} "${`&e${k - 1};`.repeat(10)}">`;
+  const t0 = performance.now();
+  const doc = parseXml(`<!DOCTYPE a [${dtd}]><a>&e12;</a>`);
+  assert.ok(performance.now() - t0 < 2000, 'a billion laughs is cut short');
+  assert.ok(doc.errors.some((e) => e.message === 'Detected an entity reference loop'));
+  assert.ok(textContent(doc.root).length <= 1 << 20);
+});
+
+test('many attributes on one element: linear time, duplicates found', () => {
+  // 100k: the quadratic check took tens of seconds here; linear, well under a second when idle.
+  const unique = '<volume ' + Array.from({ length: 100_000 }, (_, k) => `a${k}='${k}'`).join(' ') + '/>';
+  const t0 = performance.now();
+  const doc = parseXml(unique);
+  assert.ok(performance.now() - t0 < 8000, `100k attributes took ${performance.now() - t0} ms`);
+  assert.equal(doc.root!.attributes.length, 100_000);
+  assert.deepEqual(doc.errors, []);
+  const dup = parseXml('<v ' + Array.from({ length: 20 }, (_, k) => `a${k}='1'`).join(' ') + " a3='2' a19='3'/>");
+  assert.deepEqual(dup.errors.map((e) => e.message), ['Attribute a3 redefined', 'Attribute a19 redefined']);
+  assert.equal(attr(dup.root, 'a3')!.value, '1');
+});
+
+test("libxml2's depth limit: 257 levels parse, 258 are refused once", () => {
+  const nest = (d: number) => '<x>'.repeat(d) + '</x>'.repeat(d);
+  assert.deepEqual(messages(nest(257)), []);
+  const deep = messages(nest(300));
+  assert.equal(deep.filter((m) => m === 'Excessive depth in document: 256 use XML_PARSE_HUGE option').length, 1);
+});
+
+test('syntax errors are capped; hostile input stays bounded in time and memory', (t) => {
+  const cases = {
+    '1 MB of <': '<volume>' + '<'.repeat(1 << 20) + '</volume>',
+    '10 MB of <': '<'.repeat(10 << 20),
+    '18 MB of </bad>': '<volume>' + '</bad>'.repeat(3 << 20),
+    '1M nested start tags': '<a>'.repeat(1 << 20),
+    '50k duplicate attributes': '<volume ' + "a='1' ".repeat(50_000) + '/>',
+  };
+  // Memory kept by the model, measured after full collections (heapUsed alone counts garbage too).
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  for (const [name, src] of Object.entries(cases)) {
+    gc();
+    const heap0 = process.memoryUsage().heapUsed;
+    const t0 = performance.now();
+    const doc = parseXml(src);
+    const ms = performance.now() - t0;
+    gc();
+    const mb = (process.memoryUsage().heapUsed - heap0) / 1e6;
+    assert.ok(ms < 10_000, `${name}: ${ms.toFixed(0)} ms`);
+    assert.ok(mb < 50, `${name}: ${mb.toFixed(0)} MB kept`);
+    assert.equal(doc.errors.length, MAX_SYNTAX_ERRORS + 1, name);
+    assert.match(doc.errors.at(-1)!.message, /^\d+ more well-formedness errors not reported/);
+    for (const e of doc.errors) assert.ok(e.start >= 0 && e.end <= src.length && e.start <= e.end, name);
+    t.diagnostic(`${name}: ${ms.toFixed(0)} ms, ${mb.toFixed(1)} MB kept`);
+  }
+  // A stray '<' is text: the content is one text node, not a node per '<'.
+  const stray = parseXml('<volume>a < b << c</volume>');
+  assert.equal(stray.root!.children.length, 1);
+  assert.equal(textContent(stray.root), 'a < b << c');
+  assert.deepEqual(stray.errors.map((e) => e.message), Array(3).fill('StartTag: invalid element name'));
+});
+
+test('random DOCTYPE, entity and character fragments never throw and keep spans in range', () => {
+  const parts = ['<!DOCTYPE v [', '<!ENTITY e "', '<!ENTITY % p "', "'", '"', '>', ']', ']>', '&e;', '&p;', '&#0;', '&#x41;',
+    '&', ';', '<v a="', '<v>', '</v>', '<', '\0', '\x01', 'x', ' ', '\n', '<!--', '-->', 'SYSTEM "f"', '<![CDATA[', ']]>'];
+  let seed = 42;
+  const rnd = (n: number) => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
+  for (let k = 0; k < 3000; k++) {
+    let src = '';
+    for (let j = rnd(40); j >= 0; j--) src += parts[rnd(parts.length)];
+    const doc = parseXml(src);
+    for (const e of doc.errors) assert.ok(e.start >= 0 && e.end <= src.length && e.start <= e.end, JSON.stringify(src));
+  }
 });

@@ -15,7 +15,6 @@ import { getLanguageService } from '../service/languageService';
 import { documentKind } from '../service/validation';
 import { nearMissRoot } from '../service/validation/root';
 import { decodeXmlBytes } from '../service/encoding';
-import { parseXml } from '../service/xmlModel';
 import { extractRegions, hostKindOf, templateCandidates, templateLookups } from '../service/embedded';
 import { HOST_EXTENSIONS } from '../../../schemas/hosts';
 import type { LanguageSettings } from '../service/types';
@@ -150,6 +149,9 @@ export async function runCheck(args: string[]): Promise<number> {
     }
     const { text, error } = decodeXmlBytes(bytes);
     const host = hostKindOf(file);
+    // One parse per file (the service's, reused by doValidation), forgotten after the verdict.
+    const uri = pathToFileURL(isAbsolute(file) ? file : join(process.cwd(), file)).href;
+    const document = TextDocument.create(uri, host ? '' : 'xml', 1, text);
     if (host) {
       if (error) { skipped.push({ file, reason: error.message }); continue; }
       if (host === 'ansible') {
@@ -164,19 +166,20 @@ export async function runCheck(args: string[]): Promise<number> {
       if (!extractRegions(host, text).length) { skipped.push({ file, reason: 'no libvirt XML embedded' }); continue; }
     } else if (!named) {
       // A walk judges libvirt documents (and near-miss roots); anything else is listed, not judged.
-      const xml = error ? undefined : parseXml(text);
+      const xml = error ? undefined : ls.parse(document).xml;
       const root = xml?.root;
       if (!xml || documentKind(xml) === 'other' && !(root && nearMissRoot(root.name))) {
         const reason = error ? error.message
           : root ? `root <${root.name}> is not a libvirt document`
             : `not XML (${xml?.errors[0]?.message ?? 'Document is empty'})`;
+        ls.forget(uri);
         skipped.push({ file, reason });
         continue;
       }
     }
     checked++;
-    const uri = pathToFileURL(isAbsolute(file) ? file : join(process.cwd(), file)).href;
-    const diagnostics = ls.doValidation(TextDocument.create(uri, host ? '' : 'xml', 1, text), { named, encodingError: error });
+    const diagnostics = ls.doValidation(document, { named, encodingError: error });
+    ls.forget(uri);
     diagnostics.sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character);
     for (const d of diagnostics) {
       if (d.severity === DiagnosticSeverity.Error) errors++;

@@ -205,6 +205,7 @@ export function startServer(connection: Connection): ServerState {
   connection.onDidChangeWatchedFiles((p) => void env.index.onWatchedFiles(p.changes));
   documents.onDidClose((e) => {
     env.index.closeOpen(e.document.uri);
+    service.forget(e.document.uri);
     const t = timers.get(e.document.uri);
     if (t) clearTimeout(t);
     timers.delete(e.document.uri);

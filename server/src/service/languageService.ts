@@ -32,6 +32,9 @@ export interface LanguageService {
   configure(settings: LanguageSettings): void;
   /** Parses (cached by uri+version). */
   parse(document: TextDocument): ParsedDocument;
+  /** Drops a document's cached tree (closed in the editor, or checked by the CLI and done with:
+   *  200 retained trees made the garbage collector copy them again and again). */
+  forget(uri: string): void;
   /** `options`: a file named on purpose (check) and what its bytes told (encoding.ts). */
   doValidation(document: TextDocument, options?: ValidationOptions): Diagnostic[];
   doComplete(document: TextDocument, position: Position): CompletionList;
@@ -119,6 +122,7 @@ export function getLanguageService(env: ServiceEnvironment = {}): LanguageServic
     configure(s) { settings = { ...s }; generation++; },
     invalidate() { generation++; },
     parse,
+    forget(uri) { cache.delete(uri); },
     doValidation(document, options) {
       const h = hostOf(document);
       if (!h) {

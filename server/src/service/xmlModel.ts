@@ -55,44 +55,35 @@ export interface XmlDocument {
 
 // Character classes as code-point tests: the scanner calls these once per character, and
 // regular expressions on one-character strings dominated the parse time of large documents.
-const isNameStartCode = (c: number) => (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c === 58 || (c >= 0xc0 && c <= 0xffff);
+const isNameStartCode = (c: number) => (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c === 58
+  || (c >= 0xc0 && c <= 0xffff);
 const isNameCode = (c: number) => isNameStartCode(c) || (c >= 48 && c <= 57) || c === 46 || c === 45 || c === 0xb7;
 const isWsCode = (c: number) => c === 32 || c === 9 || c === 13 || c === 10;
 const VALUE_STOP = /[<\n>]/g;
+/** Characters outside XML 1.0's Char production (§2.2); one native scan of the whole text decides
+ *  whether the per-value checks run at all. Control characters are the point of these patterns. */
+// eslint-disable-next-line no-control-regex
+const BAD_CHAR = /[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]/;
+// eslint-disable-next-line no-control-regex
+const BAD_CHARS = /[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]/g;
 
-const ENTITIES: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
+const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
 
-/** Decodes XML character and predefined entity references; reports malformed ones. */
-function decode(raw: string, base: number, errors: XmlSyntaxError[]): string {
-  if (!raw.includes('&')) return raw;
-  let out = '';
-  let i = 0;
-  while (i < raw.length) {
-    const amp = raw.indexOf('&', i);
-    if (amp < 0) { out += raw.slice(i); break; }
-    out += raw.slice(i, amp);
-    const semi = raw.indexOf(';', amp);
-    const ref = semi > amp ? raw.slice(amp + 1, semi) : '';
-    let decoded: string | undefined;
-    if (/^#[0-9]+$/.test(ref)) decoded = safeCodePoint(parseInt(ref.slice(1), 10));
-    else if (/^#x[0-9a-fA-F]+$/.test(ref)) decoded = safeCodePoint(parseInt(ref.slice(2), 16));
-    else if (ref in ENTITIES) decoded = ENTITIES[ref];
-    if (decoded === undefined) {
-      errors.push({ start: base + amp, end: base + (semi > amp && semi - amp < 12 ? semi + 1 : amp + 1), message: semi > amp ? `Entity '${ref}' not defined` : "xmlParseEntityRef: no name" });
-      out += '&';
-      i = amp + 1;
-    } else {
-      out += decoded;
-      i = semi + 1;
-    }
-  }
-  return out;
-}
-
-function safeCodePoint(n: number): string | undefined {
-  if (!Number.isFinite(n) || n <= 0 || n > 0x10ffff || (n >= 0xd800 && n <= 0xdfff)) return undefined;
-  return String.fromCodePoint(n);
-}
+/**
+ * Limits that keep any input bounded in time and memory. libxml2 stops at the first fatal error
+ * (xmlParseDocument after xmlFatalErr); a tolerant model keeps going so that a half-typed document
+ * still has a tree, but reports at most MAX_SYNTAX_ERRORS well-formedness errors per document and
+ * then one summary error (a megabyte of stray `<` is one error each otherwise).
+ */
+export const MAX_SYNTAX_ERRORS = 100;
+/** libxml2's xmlParserMaxDepth without XML_PARSE_HUGE (libvirt's virXMLParseHelper does not set it):
+ *  an element nested deeper than this is refused with "Excessive depth in document". */
+export const MAX_DEPTH = 256;
+/** Characters that entity expansion may produce per document before it is judged an amplification
+ *  attack (libxml2's xmlParserEntityCheck reports it as an entity reference loop). */
+const ENTITY_BUDGET = 1 << 20;
+/** Attributes on one element checked for duplicates by a linear scan; more use a Set. */
+const LINEAR_DUPLICATE_CHECK = 8;
 
 /** Parses any text into an XmlDocument. Never throws. */
 export function parseXml(text: string): XmlDocument {
@@ -101,19 +92,111 @@ export function parseXml(text: string): XmlDocument {
   const stack: XmlElement[] = [];
   const n = text.length;
   let i = 0;
-
-  const err = (start: number, end: number, message: string) => errors.push({ start, end: Math.max(end, start), message });
+  let dropped = 0, firstDropped = 0;
+  const err = (start: number, end: number, message: string) => {
+    if (errors.length < MAX_SYNTAX_ERRORS) errors.push({ start, end: Math.max(end, start), message });
+    else if (dropped++ === 0) firstDropped = start;
+  };
   const current = () => stack[stack.length - 1];
+  const badChars = BAD_CHAR.test(text);
+  // Internal general entities of the DOCTYPE's internal subset (name → replacement text; undefined
+  // for an external entity, which libvirt's parser does not load: its references expand to nothing).
+  const entities = new Map<string, string | undefined>();
+  const expanding = new Set<string>();
+  let entityBudget = ENTITY_BUDGET;
+
+  /** Reports characters outside XML's Char production in a raw value, with libxml2's messages. */
+  const checkChars = (raw: string, base: number, inAttr: boolean, at: Span | undefined) => {
+    BAD_CHARS.lastIndex = 0;
+    for (let m = BAD_CHARS.exec(raw); m; m = BAD_CHARS.exec(raw)) {
+      const c = raw.charCodeAt(m.index);
+      const start = at ? at.start : base + m.index;
+      const message = c === 0 ? 'Char 0x0 out of allowed range'
+        : inAttr ? 'invalid character in attribute value' : `PCDATA invalid Char value ${c}`;
+      err(start, at ? at.end : start + 1, message);
+      if (errors.length >= MAX_SYNTAX_ERRORS) break;
+    }
+  };
+
+  /**
+   * Decodes character references, the predefined entities and the internal subset's entities
+   * (their replacement text decoded in turn); reports malformed or undefined references. Errors
+   * inside an entity's replacement text point at the reference in the document (`at`).
+   */
+  const decode = (raw: string, base: number, inAttr: boolean, at?: Span): string => {
+    if (badChars) checkChars(raw, base, inAttr, at);
+    if (!raw.includes('&')) return raw;
+    let out = '';
+    let k = 0;
+    while (k < raw.length) {
+      const amp = raw.indexOf('&', k);
+      if (amp < 0) { out += raw.slice(k); break; }
+      out += raw.slice(k, amp);
+      const semi = raw.indexOf(';', amp);
+      const ref = semi > amp ? raw.slice(amp + 1, semi) : '';
+      const span = at ?? { start: base + amp, end: base + (semi > amp && semi - amp < 12 ? semi + 1 : amp + 1) };
+      if (!ref) {
+        err(span.start, span.end, 'xmlParseEntityRef: no name');
+        out += '&';
+        k = amp + 1;
+        continue;
+      }
+      k = semi + 1;
+      if (ref.charCodeAt(0) === 35) { // '#'
+        const hex = ref.charCodeAt(1) === 120;
+        const digits = ref.slice(hex ? 2 : 1);
+        if (!(hex ? /^[0-9a-fA-F]+$/ : /^[0-9]+$/).test(digits)) {
+          err(span.start, span.end, `xmlParseCharRef: invalid ${hex ? 'hexadecimal' : 'decimal'} value`);
+          continue;
+        }
+        const cp = parseInt(digits, hex ? 16 : 10);
+        if (isXmlChar(cp)) out += String.fromCodePoint(cp);
+        else err(span.start, span.end, `xmlParseCharRef: invalid xmlChar value ${cp > 0x10ffff ? 0 : cp}`);
+        continue;
+      }
+      const predefined = PREDEFINED[ref];
+      if (predefined !== undefined && Object.prototype.hasOwnProperty.call(PREDEFINED, ref)) {
+        out += predefined;
+        continue;
+      }
+      if (!entities.has(ref)) {
+        err(span.start, span.end, `Entity '${ref}' not defined`);
+        out += raw.slice(amp, k);
+        continue;
+      }
+      const value = entities.get(ref);
+      if (value === undefined) continue;
+      if (expanding.has(ref) || (entityBudget -= value.length) < 0) {
+        err(span.start, span.end, 'Detected an entity reference loop');
+        continue;
+      }
+      if (inAttr && value.includes('<')) {
+        err(span.start, span.end, `'<' in entity '${ref}' is not allowed in attributes values`);
+        continue;
+      }
+      // Markup in an entity used in content is kept as text: the model has no elements without
+      // offsets of their own (libvirt's documents do not use such entities).
+      expanding.add(ref);
+      out += decode(value, base, inAttr, span);
+      expanding.delete(ref);
+    }
+    return out;
+  };
 
   const addText = (start: number, end: number) => {
     if (end <= start) return;
     const raw = text.slice(start, end);
     const parent = current();
     if (!parent) {
-      if (raw.trim()) err(start + (raw.length - raw.trimStart().length), end, topLevel.length ? 'Extra content at the end of the document' : "Start tag expected, '<' not found");
+      if (raw.trim()) {
+        const lead = start + (raw.length - raw.trimStart().length);
+        const message = topLevel.length
+          ? 'Extra content at the end of the document' : "Start tag expected, '<' not found";
+        err(lead, end, message);
+      }
       return;
     }
-    parent.children.push({ kind: 'text', start, end, raw, value: decode(raw, start, errors) });
+    addChild(parent, { kind: 'text', start, end, raw, value: decode(raw, start, false) });
   };
 
   const closeElement = (el: XmlElement, end: number, closed: boolean) => {
@@ -122,120 +205,122 @@ export function parseXml(text: string): XmlDocument {
     if (el.contentSpan.end < el.contentSpan.start) el.contentSpan.end = el.contentSpan.start;
   };
 
+  /** Skips a quoted literal starting at `k` (a quote); returns the offset after it. */
+  const skipQuoted = (k: number): number => {
+    const close = text.indexOf(text[k], k + 1);
+    return close < 0 ? n : close + 1;
+  };
+
+  /** `<!DOCTYPE …>` at `i`: records the internal subset's general entities; returns the offset after it. */
+  const doctype = (start: number): number => {
+    let k = start + 9;
+    while (k < n && text[k] !== '[' && text[k] !== '>') k = text[k] === '"' || text[k] === "'" ? skipQuoted(k) : k + 1;
+    if (text[k] === '[') {
+      k++;
+      while (k < n && text[k] !== ']') {
+        if (text.startsWith('<!--', k)) { const c = text.indexOf('-->', k + 4); k = c < 0 ? n : c + 3; continue; }
+        if (text.startsWith('<?', k)) { const c = text.indexOf('?>', k + 2); k = c < 0 ? n : c + 2; continue; }
+        if (text.startsWith('<!ENTITY', k)) { k = entityDecl(k + 8); continue; }
+        if (text.startsWith('<!', k)) {
+          k += 2;
+          while (k < n && text[k] !== '>') k = text[k] === '"' || text[k] === "'" ? skipQuoted(k) : k + 1;
+          k++;
+          continue;
+        }
+        k++;
+      }
+      while (k < n && text[k] !== '>') k++;
+    }
+    if (k >= n) err(start, n, 'DOCTYPE improperly terminated');
+    return Math.min(n, k + 1);
+  };
+
+  /** After `<!ENTITY`: one declaration; internal general entities are kept (the first wins, XML §4.2). */
+  const entityDecl = (k: number): number => {
+    while (k < n && isWsCode(text.charCodeAt(k))) k++;
+    const parameter = text[k] === '%';
+    if (parameter) { k++; while (k < n && isWsCode(text.charCodeAt(k))) k++; }
+    const nameStart = k;
+    while (k < n && isNameCode(text.charCodeAt(k))) k++;
+    const name = text.slice(nameStart, k);
+    while (k < n && isWsCode(text.charCodeAt(k))) k++;
+    let value: string | undefined;
+    if (text[k] === '"' || text[k] === "'") {
+      const end = skipQuoted(k);
+      value = text.slice(k + 1, end - 1);
+      k = end;
+    }
+    while (k < n && text[k] !== '>') k = text[k] === '"' || text[k] === "'" ? skipQuoted(k) : k + 1;
+    if (name && !parameter && !entities.has(name)) entities.set(name, value);
+    return k + 1;
+  };
+
+  let textStart = 0;
+  let tooDeep = false;
   while (i < n) {
     const lt = text.indexOf('<', i);
-    if (lt < 0) { addText(i, n); break; }
-    addText(i, lt);
-    i = lt;
-    if (text.startsWith('<!--', i)) {
-      const close = text.indexOf('-->', i + 4);
-      const end = close < 0 ? n : close + 3;
-      if (close < 0) err(i, n, 'Comment not terminated');
-      current()?.children.push({ kind: 'comment', start: i, end });
-      i = end;
+    if (lt < 0) break;
+    const c1 = text.charCodeAt(lt + 1);
+    if (c1 === 47 || c1 === 33 || c1 === 63) {
+      addText(textStart, lt);
+      i = c1 === 47 ? endTag(lt) : markup(lt);
+      textStart = i;
       continue;
     }
-    if (text.startsWith('<![CDATA[', i)) {
-      const close = text.indexOf(']]>', i + 9);
-      const end = close < 0 ? n : close + 3;
-      if (close < 0) err(i, n, 'CData section not finished');
-      const parent = current();
-      if (parent) {
-        const raw = text.slice(i + 9, close < 0 ? n : close);
-        parent.children.push({ kind: 'text', start: i, end, raw, value: raw });
-      } else err(i, end, "Start tag expected, '<' not found");
-      i = end;
+    if (!isNameStartCode(c1)) {
+      // A stray '<': one error, and the '<' stays in the surrounding text node, so that a megabyte
+      // of them is one text node and not a node each.
+      err(lt, Math.min(n, lt + 1), 'StartTag: invalid element name');
+      i = lt + 1;
       continue;
     }
-    if (text.startsWith('<?', i)) {
-      const close = text.indexOf('?>', i + 2);
-      const end = close < 0 ? n : close + 2;
-      if (close < 0) err(i, n, 'ParsePI: PI xml space expected');
-      i = end;
-      continue;
-    }
-    if (text.startsWith('<!', i)) {
-      // DOCTYPE or other declaration: skip to the matching '>' (internal subsets are rare here).
-      let depth = 0, j = i + 2;
-      for (; j < n; j++) {
-        if (text[j] === '[') depth++;
-        else if (text[j] === ']') depth--;
-        else if (text[j] === '>' && depth <= 0) break;
-      }
-      i = Math.min(n, j + 1);
-      continue;
-    }
-    if (text[i + 1] === '/') {
-      // End tag.
-      let j = i + 2;
-      const nameStart = j;
-      while (j < n && isNameCode(text.charCodeAt(j))) j++;
-      const name = text.slice(nameStart, j);
-      const nameSpan = { start: nameStart, end: j };
-      while (j < n && isWsCode(text.charCodeAt(j))) j++;
-      let end = j;
-      if (text[j] === '>') end = j + 1;
-      else err(i, j, `expected '>'`);
-      const idx = findOpen(stack, name);
-      if (idx < 0) {
-        err(i, end, stack.length ? `Opening and ending tag mismatch: ${current()!.name} and ${name}` : `StartTag: invalid element name`);
-      } else {
-        // Elements above the match were never closed.
-        while (stack.length - 1 > idx) {
-          const open = stack.pop()!;
-          err(open.nameSpan.start, open.nameSpan.end, `Opening and ending tag mismatch: ${open.name} and ${name}`);
-          closeElement(open, i, false);
-        }
-        const el = stack.pop()!;
-        el.contentSpan.end = i;
-        el.endTagNameSpan = nameSpan;
-        closeElement(el, end, true);
-      }
-      i = end;
-      continue;
-    }
-    // Start tag.
-    const tagStart = i;
-    let j = i + 1;
+    addText(textStart, lt);
+    // Start tag (inline: the hot path of large documents).
+    const tagStart = lt;
+    let j = tagStart + 1;
     const nameStart = j;
-    if (j < n && isNameStartCode(text.charCodeAt(j))) {
-      j++;
-      while (j < n && isNameCode(text.charCodeAt(j))) j++;
-    }
+    j++;
+    while (j < n && isNameCode(text.charCodeAt(j))) j++;
     const name = text.slice(nameStart, j);
-    if (!name) {
-      err(tagStart, Math.min(n, tagStart + 1), 'StartTag: invalid element name');
-      // Treat the '<' as text so that the rest of the document still parses.
-      addText(tagStart, tagStart + 1);
-      i = tagStart + 1;
-      continue;
-    }
     const el: XmlElement = {
       kind: 'element', name, nameSpan: { start: nameStart, end: j }, attributes: [], children: [],
       parent: current(), start: tagStart, end: n, startTagEnd: n, contentSpan: { start: n, end: n },
       endTagNameSpan: undefined, selfClosing: false, closed: false,
     };
-    if (el.parent) el.parent.children.push(el);
+    // Past libxml2's depth limit nothing more is modelled (libxml2 stops there): a megabyte of
+    // `<a>` must not become a million elements.
+    const excessive = stack.length > MAX_DEPTH;
+    if (excessive) {
+      const message = `Excessive depth in document: ${MAX_DEPTH} use XML_PARSE_HUGE option`;
+      if (!tooDeep) err(el.nameSpan.start, el.nameSpan.end, message);
+      tooDeep = true; // reported once
+    } else if (el.parent) addChild(el.parent, el);
     else {
       if (topLevel.length) err(el.nameSpan.start, el.nameSpan.end, 'Extra content at the end of the document');
       topLevel.push(el);
     }
-    // Attributes.
+    // Attributes, collected in a scratch array and copied once: an array grown by push keeps room
+    // for 17 entries, which for 20k elements is megabytes more for the garbage collector to copy.
+    const attrs = SCRATCH_ATTRIBUTES;
+    let nAttrs = 0; // entries of `attrs` in use (setting an array's length is a runtime call)
     let terminated = false;
+    let seen: Set<string> | undefined;
     while (j < n) {
       const wsStart = j;
       while (j < n && isWsCode(text.charCodeAt(j))) j++;
       if (j >= n) break;
-      const c = text[j];
-      if (c === '>') { el.startTagEnd = j + 1; j++; terminated = true; break; }
-      if (c === '/' && text[j + 1] === '>') { el.startTagEnd = j + 2; el.selfClosing = true; j += 2; terminated = true; break; }
-      if (c === '<') { err(tagStart, j, `Couldn't find end of Start Tag ${name}`); break; }
-      if (!isNameStartCode(c.charCodeAt(0))) {
+      const c = text.charCodeAt(j);
+      if (c === 62) { el.startTagEnd = j + 1; j++; terminated = true; break; }
+      if (c === 47 && text.charCodeAt(j + 1) === 62) {
+        el.startTagEnd = j + 2; el.selfClosing = true; j += 2; terminated = true; break;
+      }
+      if (c === 60) { err(tagStart, j, `Couldn't find end of Start Tag ${name}`); break; }
+      if (!isNameStartCode(c)) {
         err(j, j + 1, `attributes construct error`);
         j++;
         continue;
       }
-      if (j === wsStart && el.attributes.length) err(j, j + 1, 'attributes construct error');
+      if (j === wsStart && nAttrs) err(j, j + 1, 'attributes construct error');
       const aStart = j;
       while (j < n && isNameCode(text.charCodeAt(j))) j++;
       const aName = text.slice(aStart, j);
@@ -243,11 +328,21 @@ export function parseXml(text: string): XmlDocument {
         name: aName, nameSpan: { start: aStart, end: j }, value: undefined,
         valueSpan: { start: j, end: j }, span: { start: aStart, end: j }, quote: '', closed: false,
       };
-      if (el.attributes.some((a) => a.name === aName)) err(aStart, j, `Attribute ${aName} redefined`);
-      el.attributes.push(attr);
+      // Duplicates: a linear scan for the usual handful, a Set past that (50k attributes on one
+      // element were quadratic).
+      let duplicate = false;
+      if (nAttrs < LINEAR_DUPLICATE_CHECK) {
+        for (let a = 0; a < nAttrs; a++) if (attrs[a].name === aName) { duplicate = true; break; }
+      } else {
+        if (!seen) { seen = new Set(); for (let a = 0; a < nAttrs; a++) seen.add(attrs[a].name); }
+        duplicate = seen.has(aName);
+        seen.add(aName);
+      }
+      if (duplicate) err(aStart, j, `Attribute ${aName} redefined`);
+      attrs[nAttrs++] = attr;
       let k = j;
       while (k < n && isWsCode(text.charCodeAt(k))) k++;
-      if (text[k] !== '=') {
+      if (text.charCodeAt(k) !== 61) {
         err(aStart, j, `Specification mandates value for attribute ${aName}`);
         continue;
       }
@@ -272,7 +367,7 @@ export function parseXml(text: string): XmlDocument {
         err(aStart, vEnd, 'AttValue: \' expected'.replace("'", q));
         attr.quote = q;
         attr.valueSpan.start = vStart; attr.valueSpan.end = vEnd;
-        attr.value = decode(text.slice(vStart, vEnd), vStart, errors);
+        attr.value = decode(text.slice(vStart, vEnd), vStart, true);
         attr.span.end = vEnd;
         j = vEnd;
         continue;
@@ -284,24 +379,103 @@ export function parseXml(text: string): XmlDocument {
       // every extra object shows in the garbage collector's share (bench/validation.bench.ts).
       attr.valueSpan.start = vStart; attr.valueSpan.end = vEnd;
       // Attribute-value normalisation (XML 1.0 §3.3.3): literal whitespace becomes a space.
-      const decoded = decode(raw, vStart, errors);
+      const decoded = decode(raw, vStart, true);
       attr.value = /[\t\r\n]/.test(decoded) ? decoded.replace(/[\t\r\n]/g, ' ') : decoded;
       attr.span.end = vEnd + 1;
       j = vEnd + 1;
+    }
+    if (nAttrs) {
+      el.attributes = attrs.slice(0, nAttrs);
+      attrs.fill(undefined as unknown as XmlAttribute, 0, nAttrs); // no stale references kept alive
     }
     if (!terminated) {
       if (j >= n) err(tagStart, n, `Couldn't find end of Start Tag ${name}`);
       el.startTagEnd = j;
       el.contentSpan.start = el.contentSpan.end = j;
       closeElement(el, j, false);
-      i = j;
-      continue;
+      i = j; textStart = i; continue;
     }
-    i = j;
     el.contentSpan.start = el.contentSpan.end = el.startTagEnd;
     if (el.selfClosing) closeElement(el, el.startTagEnd, true);
-    else stack.push(el);
+    else if (excessive) {
+      // Deeper than libxml2 goes: the element is not opened either, so the stack (and every
+      // search of it) stays bounded.
+      closeElement(el, el.startTagEnd, false);
+    } else stack.push(el);
+    i = j; textStart = i;
+}
+  addText(textStart, n);
+
+  /** One piece of markup at `i` (a '<' that is not stray); returns the offset after it. */
+  function markup(i: number): number {
+    if (text.startsWith('<!--', i)) {
+      const close = text.indexOf('-->', i + 4);
+      const end = close < 0 ? n : close + 3;
+      if (close < 0) err(i, n, 'Comment not terminated');
+      const parent = current();
+      if (parent) addChild(parent, { kind: 'comment', start: i, end });
+      return end;
+    }
+    if (text.startsWith('<![CDATA[', i)) {
+      const close = text.indexOf(']]>', i + 9);
+      const end = close < 0 ? n : close + 3;
+      if (close < 0) err(i, n, 'CData section not finished');
+      const parent = current();
+      if (parent) {
+        const raw = text.slice(i + 9, close < 0 ? n : close);
+        if (badChars) checkChars(raw, i + 9, false, undefined);
+        addChild(parent, { kind: 'text', start: i, end, raw, value: raw });
+      } else err(i, end, "Start tag expected, '<' not found");
+      return end;
+    }
+    if (text.startsWith('<?', i)) {
+      const close = text.indexOf('?>', i + 2);
+      const end = close < 0 ? n : close + 2;
+      if (close < 0) err(i, n, 'ParsePI: PI xml space expected');
+      return end;
+    }
+    if (text.startsWith('<!DOCTYPE', i)) return doctype(i);
+    // Another declaration: skip to the matching '>'.
+    let depth = 0, j = i + 2;
+    for (; j < n; j++) {
+      if (text[j] === '[') depth++;
+      else if (text[j] === ']') depth--;
+      else if (text[j] === '>' && depth <= 0) break;
+    }
+    return Math.min(n, j + 1);
   }
+
+  function endTag(i: number): number {
+    let j = i + 2;
+    const nameStart = j;
+    while (j < n && isNameCode(text.charCodeAt(j))) j++;
+    const name = text.slice(nameStart, j);
+    const nameSpan = { start: nameStart, end: j };
+    while (j < n && isWsCode(text.charCodeAt(j))) j++;
+    let end = j;
+    if (text.charCodeAt(j) === 62) end = j + 1;
+    else err(i, j, `expected '>'`);
+    const idx = findOpen(stack, name);
+    if (idx < 0) {
+      const open = current();
+      err(i, end, open ? `Opening and ending tag mismatch: ${open.name} and ${name}`
+        : 'StartTag: invalid element name');
+    } else {
+      // Elements above the match were never closed.
+      while (stack.length - 1 > idx) {
+        const open = stack.pop()!;
+        err(open.nameSpan.start, open.nameSpan.end, `Opening and ending tag mismatch: ${open.name} and ${name}`);
+        closeElement(open, i, false);
+      }
+      const el = stack.pop()!;
+      el.contentSpan.end = i;
+      el.endTagNameSpan = nameSpan;
+      closeElement(el, end, true);
+    }
+    return end;
+  }
+
+
   // Unclosed elements at end of input.
   while (stack.length) {
     const open = stack.pop()!;
@@ -310,7 +484,27 @@ export function parseXml(text: string): XmlDocument {
     closeElement(open, n, false);
   }
   if (!topLevel.length) err(0, Math.min(n, 1), text.trim() ? "Start tag expected, '<' not found" : 'Document is empty');
+  if (dropped) {
+    const more = `${dropped} more well-formedness error${dropped === 1 ? '' : 's'}`;
+    const message = `${more} not reported (the first ${MAX_SYNTAX_ERRORS} are)`;
+    errors.push({ start: firstDropped, end: firstDropped, message });
+  }
   return { text, root: topLevel[0], topLevel, errors };
+}
+
+/** parseXml is not re-entrant (nothing it calls parses), so one scratch array serves every start tag. */
+const SCRATCH_ATTRIBUTES: XmlAttribute[] = [];
+
+// (Elements sharing one empty attributes/children array until their first entry was measured:
+// 20-40 % slower parses of 1 MB documents, so every element has its own arrays.)
+function addChild(parent: XmlElement, node: XmlNode): void {
+  parent.children.push(node);
+}
+
+/** XML 1.0 Char (§2.2): what a character reference may name. */
+function isXmlChar(c: number): boolean {
+  return c === 0x9 || c === 0xa || c === 0xd || (c >= 0x20 && c <= 0xd7ff) || (c >= 0xe000 && c <= 0xfffd)
+    || (c >= 0x10000 && c <= 0x10ffff);
 }
 
 function findOpen(stack: XmlElement[], name: string): number {
@@ -408,29 +602,42 @@ export function elementAt(doc: XmlDocument, offset: number): XmlElement | undefi
 
 /** Line/character <-> offset conversion for a text (LSP positions are UTF-16, like JS strings). */
 export class LineIndex {
-  private readonly starts: number[] = [0];
-  constructor(readonly text: string) {
-    for (let i = 0; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      if (c === 10) this.starts.push(i + 1);
-      else if (c === 13 && text.charCodeAt(i + 1) !== 10) this.starts.push(i + 1);
+  // Line starts are found on first use: a document without diagnostics never needs them (400 files
+  // through `check`), and the scan uses indexOf, not a JavaScript loop over every character.
+  private lineStarts: number[] | undefined;
+  constructor(readonly text: string) {}
+  private get starts(): number[] {
+    if (this.lineStarts) return this.lineStarts;
+    const text = this.text;
+    const starts = [0];
+    if (!text.includes('\r')) {
+      for (let k = text.indexOf('\n'); k >= 0; k = text.indexOf('\n', k + 1)) starts.push(k + 1);
+    } else {
+      for (let i = 0; i < text.length; i++) {
+        const c = text.charCodeAt(i);
+        if (c === 10) starts.push(i + 1);
+        else if (c === 13 && text.charCodeAt(i + 1) !== 10) starts.push(i + 1);
+      }
     }
+    return (this.lineStarts = starts);
   }
   positionAt(offset: number): { line: number; character: number } {
     offset = Math.max(0, Math.min(offset, this.text.length));
     // An offset between the \r and the \n of a CRLF is not an LSP position: use the line end.
     if (offset > 0 && this.text.charCodeAt(offset) === 10 && this.text.charCodeAt(offset - 1) === 13) offset--;
-    let lo = 0, hi = this.starts.length - 1;
+    const starts = this.starts;
+    let lo = 0, hi = starts.length - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
-      if (this.starts[mid] <= offset) lo = mid; else hi = mid - 1;
+      if (starts[mid] <= offset) lo = mid; else hi = mid - 1;
     }
-    return { line: lo, character: offset - this.starts[lo] };
+    return { line: lo, character: offset - starts[lo] };
   }
   offsetAt(pos: { line: number; character: number }): number {
+    const starts = this.starts;
     if (pos.line < 0) return 0;
-    if (pos.line >= this.starts.length) return this.text.length;
-    const lineEnd = pos.line + 1 < this.starts.length ? this.starts[pos.line + 1] : this.text.length;
-    return Math.max(this.starts[pos.line], Math.min(this.starts[pos.line] + pos.character, lineEnd));
+    if (pos.line >= starts.length) return this.text.length;
+    const lineEnd = pos.line + 1 < starts.length ? starts[pos.line + 1] : this.text.length;
+    return Math.max(starts[pos.line], Math.min(starts[pos.line] + pos.character, lineEnd));
   }
 }

@@ -3,7 +3,7 @@
 // buffer can be reused without copies.
 import * as fs from 'node:fs';
 import type * as ChildProcess from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import type * as Crypto from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { AsyncProbeIO, FileStat, ProbeIO, WriterIO } from './io';
@@ -140,6 +140,9 @@ export function nodeWriterIO(options: NodeIOOptions = {}): WriterIO {
       return st ? toStat(st) : undefined;
     },
     tempName(dir, prefix) {
+      // node:crypto is loaded here, not at start-up: it is ~6 ms of `libvirt-volume check`'s start
+      // (which reads through this module's ProbeIO and never names a temporary file).
+      const { randomBytes } = require('node:crypto') as typeof Crypto;
       return join(dir, `${prefix}.${randomBytes(6).toString('hex')}.tmp`);
     },
   };

@@ -18,4 +18,8 @@ export const SYNTAX_RULES = [
       '<secret> and <encryption> documents)',
     doc: DOC.storage,
   },
+  // Not libvirt's: the service keeps at most MAX_DIAGNOSTICS per document (validation/context.ts).
+  { id: 'too-many-diagnostics', severity: 'information', layer: 'SYNTAX',
+    message: '{count} more problems are not shown (at most {max} are reported per document)',
+    doc: 'https://www.w3.org/TR/xml/#sec-well-formed' },
 ] as const satisfies readonly RuleDef[];

@@ -25,8 +25,18 @@ export interface ReportExtra {
   severity?: Severity;
 }
 
+/**
+ * Diagnostics kept per document. The parser already stops at MAX_SYNTAX_ERRORS (xmlModel.ts); this
+ * bounds the rules too (a domain with 100k disks, each with a mistake), so that no document costs
+ * the editor unbounded memory or time. Past it one 'too-many-diagnostics' note says how many more.
+ */
+export const MAX_DIAGNOSTICS = 1000;
+
 export class ValidationContext {
   readonly diagnostics: Diagnostic[] = [];
+  /** Reports past MAX_DIAGNOSTICS, and the offset of the first of them. */
+  dropped = 0;
+  firstDropped = 0;
   readonly version: string;
   readonly pool: PoolType;
 
@@ -54,6 +64,10 @@ export class ValidationContext {
     if (!availableIn(rule, this.version)) return;
     const sev = this.settings.severity?.[ruleId] ?? extra.severity ?? rule.severity;
     if (sev === 'ignore') return;
+    if (this.diagnostics.length >= MAX_DIAGNOSTICS) {
+      if (this.dropped++ === 0) this.firstDropped = span.start;
+      return;
+    }
     const message = rule.message.replace(/\{(\w+)\}/g, (_, k: string) => String(args[k] ?? ''));
     const d: Diagnostic = {
       range: { start: this.lines.positionAt(span.start), end: this.lines.positionAt(span.end) },

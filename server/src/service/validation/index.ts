@@ -4,7 +4,7 @@
 import type { Diagnostic } from 'vscode-languageserver-types';
 import type { LanguageSettings, ServiceEnvironment } from '../types';
 import { LineIndex, type XmlDocument } from '../xmlModel';
-import { ValidationContext, type Validator } from './context';
+import { MAX_DIAGNOSTICS, ValidationContext, type Validator } from './context';
 import { validateEncryption } from './encryption';
 import { validateVolume } from './volume';
 import { validateDomain } from './domain';
@@ -71,6 +71,13 @@ export function validate(
     } catch (err) {
       env.log?.(`validator ${v.name || '(anonymous)'} failed on ${uri}: ${(err as Error)?.stack ?? err}`);
     }
+  }
+  if (ctx.dropped) {
+    const dropped = ctx.dropped;
+    ctx.dropped = 0;
+    ctx.diagnostics.length = MAX_DIAGNOSTICS - 1;
+    const at = { start: ctx.firstDropped, end: ctx.firstDropped };
+    ctx.report('too-many-diagnostics', at, { count: dropped + 1, max: MAX_DIAGNOSTICS - 1 });
   }
   return ctx.diagnostics;
 }
