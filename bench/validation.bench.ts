@@ -11,7 +11,12 @@ import { TextDocument } from 'vscode-languageserver-textdocument';
 import { getLanguageService } from '../server/src/service/languageService';
 
 const UUID = '0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f';
-const dev = (i: number) => 'vd' + (i < 26 ? String.fromCharCode(97 + i) : String.fromCharCode(97 + Math.floor(i / 26) - 1) + String.fromCharCode(97 + (i % 26)));
+/** libvirt's disk names (virDiskNameToIndex, bijective base 26): vda … vdz, vdaa …, vdaaa …; unique for every i. */
+function dev(i: number): string {
+  let s = '';
+  for (let n = i + 1; n > 0; n = Math.floor((n - 1) / 26)) s = String.fromCharCode(97 + ((n - 1) % 26)) + s;
+  return 'vd' + s;
+}
 
 function disk(i: number): string {
   const qcow = i % 3 !== 0;
@@ -25,7 +30,7 @@ function disk(i: number): string {
       <driver name='qemu' type='${qcow ? 'qcow2' : 'raw'}' cache='none' io='native'/>
       <source file='/var/lib/libvirt/images/guest-${i}.${qcow ? 'qcow2' : 'img'}'>${enc}
       </source>${backing}
-      <target dev='${dev(i % 676)}' bus='virtio'/>
+      <target dev='${dev(i)}' bus='virtio'/>
     </disk>`;
 }
 
