@@ -500,15 +500,25 @@ function parseHost(ctx: ValidationContext, host: XmlElement): boolean {
   return true;
 }
 
-/** virDomainDiskSourceNVMeParse (and virDomainDiskDefValidate's namespace check). */
-function parseNvme(ctx: ValidationContext, source: XmlElement): boolean {
+/** A <source type> that libvirt's parser requires with exactly one value (NVMe: pci, vhost-user: unix). */
+function requireSourceType(
+  ctx: ValidationContext, source: XmlElement, value: string, requiredId: RuleId, invalidId: RuleId,
+): boolean {
   const type = attr(source, 'type');
   if (!type || type.value === undefined) {
-    ctx.report('disk-nvme-source-type-required', source.nameSpan, {}, { data: { insert: "type='pci'" } });
+    ctx.report(requiredId, source.nameSpan, {}, { data: { insert: `type='${value}'` } });
     return false;
   }
-  if (type.value !== 'pci') {
-    ctx.report('disk-nvme-source-type-invalid', type.valueSpan, { value: type.value }, { data: { replacement: 'pci' } });
+  if (type.value !== value) {
+    ctx.report(invalidId, type.valueSpan, { value: type.value }, { data: { replacement: value } });
+    return false;
+  }
+  return true;
+}
+
+/** virDomainDiskSourceNVMeParse (and virDomainDiskDefValidate's namespace check). */
+function parseNvme(ctx: ValidationContext, source: XmlElement): boolean {
+  if (!requireSourceType(ctx, source, 'pci', 'disk-nvme-source-type-required', 'disk-nvme-source-type-invalid')) {
     return false;
   }
   const ns = attr(source, 'namespace');
@@ -535,13 +545,7 @@ function parseNvme(ctx: ValidationContext, source: XmlElement): boolean {
 
 /** virDomainDiskSourceVHostUserParse: a UNIX socket path. */
 function parseVhostUser(ctx: ValidationContext, source: XmlElement): boolean {
-  const type = attr(source, 'type');
-  if (!type || type.value === undefined) {
-    ctx.report('disk-vhostuser-source-type-required', source.nameSpan, {}, { data: { insert: "type='unix'" } });
-    return false;
-  }
-  if (type.value !== 'unix') {
-    ctx.report('disk-vhostuser-source-type-invalid', type.valueSpan, {}, { data: { replacement: 'unix' } });
+  if (!requireSourceType(ctx, source, 'unix', 'disk-vhostuser-source-type-required', 'disk-vhostuser-source-type-invalid')) {
     return false;
   }
   if (!attr(source, 'path')) {
