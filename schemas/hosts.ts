@@ -13,8 +13,9 @@ export const HOST_EXTENSIONS = {
 } as const;
 
 /** Glob patterns of those files (LSP DocumentFilter.pattern). */
-export const HOST_PATTERNS = Object.values(HOST_EXTENSIONS)
-  .map((exts) => `**/*.{${exts.map((e) => e.slice(1)).join(',')}}`);
+export const HOST_PATTERNS = Object.values(HOST_EXTENSIONS).map(
+  (exts) => `**/*.{${exts.map((e) => e.slice(1)).join(',')}}`,
+);
 
 /** The LSP document selector of every document the server judges. */
 export const DOCUMENT_SELECTOR: ({ language: string } | { pattern: string })[] = [

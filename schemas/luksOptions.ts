@@ -14,7 +14,15 @@
 //   8. qemu 7.2 then *aborts* for 192-bit keys outside xts (oracles §8); this project refuses them.
 // Inside qcow2 the iter-time and key-secret messages carry the `encrypt.` prefix, the enum messages
 // do not (measured). Imports nothing but the vocabulary: safe for the language service.
-import { CIPHERS, CIPHER_MODES, HASHES, IVGENS, LUKS_DEFAULTS, QEMU_CIPHER_ALGS, type CipherFamily } from './vocabulary';
+import {
+  CIPHERS,
+  CIPHER_MODES,
+  HASHES,
+  IVGENS,
+  LUKS_DEFAULTS,
+  QEMU_CIPHER_ALGS,
+  type CipherFamily,
+} from './vocabulary';
 
 /** LUKS1 constants (cryptsetup's LUKS1 on-disk format spec; qemu crypto/block-luks.c). */
 export const LUKS1 = {
@@ -34,7 +42,8 @@ export const LUKS1 = {
   slotDisabled: 0x0000dead,
 } as const;
 
-export type LuksOptionName = 'cipher-alg' | 'cipher-mode' | 'ivgen-alg' | 'ivgen-hash-alg' | 'hash-alg' | 'iter-time' | 'key-secret';
+export type LuksOptionName =
+  'cipher-alg' | 'cipher-mode' | 'ivgen-alg' | 'ivgen-hash-alg' | 'hash-alg' | 'iter-time' | 'key-secret';
 
 /** The option names in the order qemu's QAPI visitor checks the enum ones. */
 export const LUKS_ENUM_OPTIONS: { name: Exclude<LuksOptionName, 'iter-time' | 'key-secret'>; values: string[] }[] = [
@@ -48,18 +57,39 @@ export const LUKS_ENUM_OPTIONS: { name: Exclude<LuksOptionName, 'iter-time' | 'k
 /** Every LUKS option with its default and meaning (for completion/hover and the CLI's help). */
 export const LUKS_OPTIONS: { name: LuksOptionName; default?: string; description: string }[] = [
   { name: 'key-secret', description: 'ID of a `--object secret,…` holding the passphrase. Required.' },
-  { name: 'cipher-alg', default: LUKS_DEFAULTS.cipherAlg, description: 'Cipher and key size: aes-128/192/256, twofish-128/192/256, serpent-128/192/256, cast5-128. qemu\'s enum also lists des and 3des, which the LUKS writer refuses.' },
-  { name: 'cipher-mode', default: LUKS_DEFAULTS.cipherMode, description: 'Block cipher mode: xts (key doubled), cbc, ctr, ecb.' },
+  {
+    name: 'cipher-alg',
+    default: LUKS_DEFAULTS.cipherAlg,
+    description:
+      "Cipher and key size: aes-128/192/256, twofish-128/192/256, serpent-128/192/256, cast5-128. qemu's enum also lists des and 3des, which the LUKS writer refuses.",
+  },
+  {
+    name: 'cipher-mode',
+    default: LUKS_DEFAULTS.cipherMode,
+    description: 'Block cipher mode: xts (key doubled), cbc, ctr, ecb.',
+  },
   { name: 'ivgen-alg', default: LUKS_DEFAULTS.ivgenAlg, description: 'IV generator: plain64, plain, essiv.' },
-  { name: 'ivgen-hash-alg', description: 'Hash for essiv (default sha256 with essiv). With plain/plain64 it is only stored in the mode string (`xts-plain64:sha256`).' },
+  {
+    name: 'ivgen-hash-alg',
+    description:
+      'Hash for essiv (default sha256 with essiv). With plain/plain64 it is only stored in the mode string (`xts-plain64:sha256`).',
+  },
   { name: 'hash-alg', default: LUKS_DEFAULTS.hashAlg, description: 'PBKDF2 / anti-forensic splitter hash.' },
-  { name: 'iter-time', default: String(LUKS_DEFAULTS.iterTimeMs), description: 'Milliseconds of PBKDF2 work for the key slot (the master-key digest gets an eighth).' },
+  {
+    name: 'iter-time',
+    default: String(LUKS_DEFAULTS.iterTimeMs),
+    description: 'Milliseconds of PBKDF2 work for the key slot (the master-key digest gets an eighth).',
+  },
 ];
 
 /** The cipher-alg values qemu 7.2 parses but its LUKS writer refuses (`Algorithm 'des' not supported`). */
 export const LUKS_REFUSED_CIPHER_ALGS = QEMU_CIPHER_ALGS.filter((a) => !familyOf(a));
 
-export interface CipherAlgInfo { alg: string; family: CipherFamily; keyBytes: number }
+export interface CipherAlgInfo {
+  alg: string;
+  family: CipherFamily;
+  keyBytes: number;
+}
 
 function familyOf(alg: string): CipherAlgInfo | undefined {
   const m = /^([a-z0-9]+)-(\d+)$/.exec(alg);
@@ -72,7 +102,9 @@ function familyOf(alg: string): CipherAlgInfo | undefined {
 
 /** The cipher-alg values the LUKS writer accepts, e.g. `aes-256`, `cast5-128`. */
 export const LUKS_CIPHER_ALGS = QEMU_CIPHER_ALGS.filter((a) => familyOf(a));
-export function cipherAlgInfo(alg: string): CipherAlgInfo | undefined { return familyOf(alg); }
+export function cipherAlgInfo(alg: string): CipherAlgInfo | undefined {
+  return familyOf(alg);
+}
 
 /** Digest length of a hash in bytes (undefined for an unknown name). */
 export function digestBytes(hash: string): number | undefined {
@@ -98,8 +130,9 @@ export function qemuAbortsOn(cipherAlg: string, cipherMode: string): boolean {
 
 /** Raw option values as typed (strings from `-o`, or numbers from code). */
 /** The crypto driver's options without key-secret, in qemu's order (the Formatting line's too). */
-export const LUKS_CRYPTO_OPTIONS = LUKS_OPTIONS.map((o) => o.name)
-  .filter((n): n is Exclude<LuksOptionName, 'key-secret'> => n !== 'key-secret');
+export const LUKS_CRYPTO_OPTIONS = LUKS_OPTIONS.map((o) => o.name).filter(
+  (n): n is Exclude<LuksOptionName, 'key-secret'> => n !== 'key-secret',
+);
 
 /** The LUKS options present in a qemu option set (`get` answers undefined for absent ones). */
 export function pickLuksOptions(get: (name: string) => string | undefined, prefix = ''): LuksOptionInput {
@@ -136,7 +169,8 @@ export interface CheckLuksContext {
   itersPerSecond?: { masterKey: number; slot: number };
 }
 
-export type LuksCheckKind = 'number' | 'enum' | 'key-secret' | 'secret' | 'algorithm' | 'essiv' | 'mode' | 'iterations' | 'qemu-abort';
+export type LuksCheckKind =
+  'number' | 'enum' | 'key-secret' | 'secret' | 'algorithm' | 'essiv' | 'mode' | 'iterations' | 'qemu-abort';
 
 export interface LuksCheckError {
   ok: false;
@@ -200,25 +234,38 @@ export function parseIterTime(v: string | number | undefined): bigint | undefine
 }
 
 /** Key material size in sectors and the resulting slot offsets / payload offset (qemu = cryptsetup). */
-export function luksLayout(keyBytes: number): { keyMaterialSectors: number; keySlotOffsets: number[]; payloadOffsetSectors: number } {
+export function luksLayout(keyBytes: number): {
+  keyMaterialSectors: number;
+  keySlotOffsets: number[];
+  payloadOffsetSectors: number;
+} {
   const materialSectors = Math.ceil((keyBytes * LUKS1.stripes) / LUKS1.sectorSize);
   const perSlot = Math.ceil(materialSectors / LUKS1.keySlotAlignSectors) * LUKS1.keySlotAlignSectors;
   const keySlotOffsets = Array.from({ length: LUKS1.keySlots }, (_, i) => LUKS1.keySlotOffsetSectors + perSlot * i);
-  return { keyMaterialSectors: materialSectors, keySlotOffsets, payloadOffsetSectors: LUKS1.keySlotOffsetSectors + perSlot * LUKS1.keySlots };
+  return {
+    keyMaterialSectors: materialSectors,
+    keySlotOffsets,
+    payloadOffsetSectors: LUKS1.keySlotOffsetSectors + perSlot * LUKS1.keySlots,
+  };
 }
 
 /**
  * The iteration counts qemu derives for a given speed, or qemu's error. masterKey gets an eighth
  * of iter-time (cryptsetup's convention qemu follows), the slot the whole of it; both at least 1000.
  */
-export function scaleIterations(itersPerSecond: number, iterTimeMs: bigint, eighth: boolean): { iters: number } | { error: string } {
+export function scaleIterations(
+  itersPerSecond: number,
+  iterTimeMs: bigint,
+  eighth: boolean,
+): { iters: number } | { error: string } {
   const rate = BigInt(Math.max(0, Math.floor(itersPerSecond)));
   if (iterTimeMs !== 0n && rate > U64_MAX / iterTimeMs) {
     return { error: `PBKDF iterations ${rate} too large to scale: Numerical result out of range` };
   }
   let iters = (rate * iterTimeMs) / 1000n;
   if (eighth) iters /= 8n;
-  if (iters > U32_MAX) return { error: `PBKDF iterations ${iters} larger than ${U32_MAX}: Numerical result out of range` };
+  if (iters > U32_MAX)
+    return { error: `PBKDF iterations ${iters} larger than ${U32_MAX}: Numerical result out of range` };
   const floor = BigInt(eighth ? LUKS1.minMasterKeyIters : LUKS1.minSlotKeyIters);
   return { iters: Number(iters < floor ? floor : iters) };
 }
@@ -231,7 +278,12 @@ export function checkLuksOptions(opts: LuksOptionInput, ctx: CheckLuksContext = 
   const prefix = ctx.prefix ?? '';
   const iterTime = parseIterTime(opts['iter-time']);
   if (iterTime === undefined) {
-    return { ok: false, kind: 'number', option: 'iter-time', message: `Parameter '${prefix}iter-time' expects a number` };
+    return {
+      ok: false,
+      kind: 'number',
+      option: 'iter-time',
+      message: `Parameter '${prefix}iter-time' expects a number`,
+    };
   }
   for (const e of LUKS_ENUM_OPTIONS) {
     const v = opts[e.name];
@@ -248,7 +300,12 @@ export function checkLuksOptions(opts: LuksOptionInput, ctx: CheckLuksContext = 
   if (ctx.requireKeySecret || ctx.secretIds) {
     const secret = opts['key-secret'];
     if (secret === undefined) {
-      return { ok: false, kind: 'key-secret', option: 'key-secret', message: `Parameter '${prefix}key-secret' is required for cipher` };
+      return {
+        ok: false,
+        kind: 'key-secret',
+        option: 'key-secret',
+        message: `Parameter '${prefix}key-secret' is required for cipher`,
+      };
     }
     if (ctx.secretIds && ![...ctx.secretIds].includes(secret)) {
       return { ok: false, kind: 'secret', option: 'key-secret', message: `No secret with id '${secret}'` };
@@ -256,7 +313,8 @@ export function checkLuksOptions(opts: LuksOptionInput, ctx: CheckLuksContext = 
   }
 
   const info = familyOf(cipherAlg);
-  if (!info) return { ok: false, kind: 'algorithm', option: 'cipher-alg', message: `Algorithm '${cipherAlg}' not supported` };
+  if (!info)
+    return { ok: false, kind: 'algorithm', option: 'cipher-alg', message: `Algorithm '${cipherAlg}' not supported` };
 
   let essivCipherAlg: string | undefined;
   if (ivgenAlg === 'essiv') {
@@ -264,10 +322,20 @@ export function checkLuksOptions(opts: LuksOptionInput, ctx: CheckLuksContext = 
     const bits = dlen * 8;
     if (dlen === info.keyBytes) essivCipherAlg = cipherAlg;
     else if (!ESSIV_FAMILY_NAME[info.family.name]) {
-      return { ok: false, kind: 'essiv', option: 'ivgen-hash-alg', message: `Cipher ${cipherAlg} not supported with essiv` };
+      return {
+        ok: false,
+        kind: 'essiv',
+        option: 'ivgen-hash-alg',
+        message: `Cipher ${cipherAlg} not supported with essiv`,
+      };
     } else if (info.family.keySizes.includes(bits)) essivCipherAlg = `${info.family.name}-${bits}`;
     else {
-      return { ok: false, kind: 'essiv', option: 'ivgen-hash-alg', message: `No ${ESSIV_FAMILY_NAME[info.family.name]} cipher with key size ${dlen} available` };
+      return {
+        ok: false,
+        kind: 'essiv',
+        option: 'ivgen-hash-alg',
+        message: `No ${ESSIV_FAMILY_NAME[info.family.name]} cipher with key size ${dlen} available`,
+      };
     }
   }
 
@@ -276,14 +344,20 @@ export function checkLuksOptions(opts: LuksOptionInput, ctx: CheckLuksContext = 
   }
 
   const rates = ctx.itersPerSecond ?? DEFAULT_RATES;
-  for (const [rate, eighth] of [[rates.masterKey, true], [rates.slot, false]] as const) {
+  for (const [rate, eighth] of [
+    [rates.masterKey, true],
+    [rates.slot, false],
+  ] as const) {
     const r = scaleIterations(rate, iterTime, eighth);
     if ('error' in r) return { ok: false, kind: 'iterations', option: 'iter-time', message: r.error };
   }
 
   if (qemuAbortsOn(cipherAlg, cipherMode)) {
     return {
-      ok: false, kind: 'qemu-abort', option: 'cipher-alg', ours: true,
+      ok: false,
+      kind: 'qemu-abort',
+      option: 'cipher-alg',
+      ours: true,
       message: `Cipher ${cipherAlg} with cipher mode ${cipherMode} is not supported: qemu 7.2 aborts creating or opening it (the key material, ${info.keyBytes} bytes × ${LUKS1.stripes} stripes, is not a whole number of 512-byte sectors); use xts or a 128/256-bit key`,
     };
   }
@@ -291,11 +365,22 @@ export function checkLuksOptions(opts: LuksOptionInput, ctx: CheckLuksContext = 
   const keyBytes = cipherMode === 'xts' ? info.keyBytes * 2 : info.keyBytes;
   return {
     ok: true,
-    cipherAlg, family: info.family.name, cipherKeyBytes: info.keyBytes, keyBytes,
+    cipherAlg,
+    family: info.family.name,
+    cipherKeyBytes: info.keyBytes,
+    keyBytes,
     blockBytes: info.family.blockBits / 8,
-    cipherMode, ivgenAlg, ivgenHashAlg, essivCipherAlg, hashAlg, iterTimeMs: Number(iterTime),
+    cipherMode,
+    ivgenAlg,
+    ivgenHashAlg,
+    essivCipherAlg,
+    hashAlg,
+    iterTimeMs: Number(iterTime),
     cipherName: info.family.name,
-    cipherModeSpec: opts['ivgen-hash-alg'] !== undefined || ivgenAlg === 'essiv' ? `${cipherMode}-${ivgenAlg}:${ivgenHashAlg}` : `${cipherMode}-${ivgenAlg}`,
+    cipherModeSpec:
+      opts['ivgen-hash-alg'] !== undefined || ivgenAlg === 'essiv'
+        ? `${cipherMode}-${ivgenAlg}:${ivgenHashAlg}`
+        : `${cipherMode}-${ivgenAlg}`,
     ...luksLayout(keyBytes),
   };
 }
@@ -305,16 +390,33 @@ export function checkLuksOptions(opts: LuksOptionInput, ctx: CheckLuksContext = 
  * measured in oracles §2.3). Returns qemu's message for the first violation, or which format
  * applies. `luks` options then go through checkLuksOptions with prefix `encrypt.`.
  */
-export function checkQcow2EncryptOptions(o: { encryption?: string; format?: string; has: (name: string) => boolean }):
-  { ok: true; format?: 'luks' | 'aes' } | { ok: false; message: string; option: string } {
-  const bools: Record<string, boolean> = { on: true, yes: true, true: true, y: true, off: false, no: false, false: false, n: false };
+export function checkQcow2EncryptOptions(o: {
+  encryption?: string;
+  format?: string;
+  has: (name: string) => boolean;
+}): { ok: true; format?: 'luks' | 'aes' } | { ok: false; message: string; option: string } {
+  const bools: Record<string, boolean> = {
+    on: true,
+    yes: true,
+    true: true,
+    y: true,
+    off: false,
+    no: false,
+    false: false,
+    n: false,
+  };
   let legacy: boolean | undefined;
   if (o.encryption !== undefined) {
     legacy = bools[o.encryption];
-    if (legacy === undefined) return { ok: false, option: 'encryption', message: `Parameter 'encryption' expects 'on' or 'off'` };
+    if (legacy === undefined)
+      return { ok: false, option: 'encryption', message: `Parameter 'encryption' expects 'on' or 'off'` };
   }
   if (o.format !== undefined && legacy) {
-    return { ok: false, option: 'encryption', message: `'encrypt.format' and its alias 'encryption' can't be used at the same time` };
+    return {
+      ok: false,
+      option: 'encryption',
+      message: `'encrypt.format' and its alias 'encryption' can't be used at the same time`,
+    };
   }
   const format = o.format ?? (legacy ? 'aes' : undefined);
   if (format === undefined) {
@@ -322,11 +424,17 @@ export function checkQcow2EncryptOptions(o: { encryption?: string; format?: stri
     if (sub) return { ok: false, option: 'encrypt.format', message: `Parameter 'encrypt.format' is missing` };
     return { ok: true };
   }
-  if (format !== 'luks' && format !== 'aes') return { ok: false, option: 'encrypt.format', message: `Parameter 'format' does not accept value '${format}'` };
+  if (format !== 'luks' && format !== 'aes')
+    return { ok: false, option: 'encrypt.format', message: `Parameter 'format' does not accept value '${format}'` };
   if (format === 'aes') {
     const extra = LUKS_CRYPTO_OPTIONS.find((n) => o.has(`encrypt.${n}`));
     if (extra) return { ok: false, option: `encrypt.${extra}`, message: `Parameter 'encrypt.${extra}' is unexpected` };
-    if (!o.has('encrypt.key-secret')) return { ok: false, option: 'encrypt.key-secret', message: `Parameter 'encrypt.key-secret' is required for cipher` };
+    if (!o.has('encrypt.key-secret'))
+      return {
+        ok: false,
+        option: 'encrypt.key-secret',
+        message: `Parameter 'encrypt.key-secret' is required for cipher`,
+      };
   }
   return { ok: true, format: format as 'luks' | 'aes' };
 }
@@ -337,8 +445,7 @@ export const INSECURE_AES_WARNING =
   'legacy qcow2 AES encryption is insecure: AES-CBC with the sector number as IV (predictable, leaks patterns), ' +
   'the key is the passphrase itself padded to 16 bytes (no key derivation, no salt), and there is no way to change the passphrase. ' +
   'qemu system emulators refuse to open such images; libvirt refuses to create them since 4.5.0. Use encrypt.format=luks.';
-export const INSECURE_AES_REFUSAL =
-  `legacy qcow2 AES encryption (encryption=on / encrypt.format=aes) is insecure and not created by default; pass ${INSECURE_AES_FLAG} to create it anyway, or use encrypt.format=luks`;
+export const INSECURE_AES_REFUSAL = `legacy qcow2 AES encryption (encryption=on / encrypt.format=aes) is insecure and not created by default; pass ${INSECURE_AES_FLAG} to create it anyway, or use encrypt.format=luks`;
 
 /**
  * libvirt's mapping of `<encryption format='luks'>` to qemu-img options (storage_util.c

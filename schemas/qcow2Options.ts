@@ -41,16 +41,53 @@ export interface CreateOptionDef {
 /** Compat spellings: `0.10`/`1.1` (legacy names rewritten by qcow2_co_create_opts) and QAPI `v2`/`v3`. */
 export const QCOW2_COMPAT_VALUES = ['0.10', '1.1', 'v2', 'v3'] as const;
 export const PREALLOCATION_MODES = ['off', 'metadata', 'falloc', 'full'] as const;
-export type PreallocMode = typeof PREALLOCATION_MODES[number];
+export type PreallocMode = (typeof PREALLOCATION_MODES)[number];
 export const COMPRESSION_TYPES = ['zlib', 'zstd'] as const;
-export type CompressionType = typeof COMPRESSION_TYPES[number];
+export type CompressionType = (typeof COMPRESSION_TYPES)[number];
 /** Block driver names qemu 7.2's QAPI enum BlockdevDriver accepts (backing-fmt is of this type). */
 export const BLOCKDEV_DRIVERS = [
-  'blkdebug', 'blklogwrites', 'blkreplay', 'blkverify', 'bochs', 'cloop', 'compress', 'copy-before-write',
-  'copy-on-read', 'dmg', 'file', 'snapshot-access', 'ftp', 'ftps', 'gluster', 'host_cdrom', 'host_device',
-  'http', 'https', 'iscsi', 'luks', 'nbd', 'nfs', 'null-aio', 'null-co', 'nvme', 'parallels', 'preallocate',
-  'qcow', 'qcow2', 'qed', 'quorum', 'raw', 'rbd', 'replication', 'ssh', 'throttle', 'vdi', 'vhdx', 'vmdk',
-  'vpc', 'vvfat',
+  'blkdebug',
+  'blklogwrites',
+  'blkreplay',
+  'blkverify',
+  'bochs',
+  'cloop',
+  'compress',
+  'copy-before-write',
+  'copy-on-read',
+  'dmg',
+  'file',
+  'snapshot-access',
+  'ftp',
+  'ftps',
+  'gluster',
+  'host_cdrom',
+  'host_device',
+  'http',
+  'https',
+  'iscsi',
+  'luks',
+  'nbd',
+  'nfs',
+  'null-aio',
+  'null-co',
+  'nvme',
+  'parallels',
+  'preallocate',
+  'qcow',
+  'qcow2',
+  'qed',
+  'quorum',
+  'raw',
+  'rbd',
+  'replication',
+  'ssh',
+  'throttle',
+  'vdi',
+  'vhdx',
+  'vmdk',
+  'vpc',
+  'vvfat',
 ];
 
 /** qcow2 geometry limits (block/qcow2.h). */
@@ -75,27 +112,117 @@ export const QCOW2_LIMITS = {
  * QCOW_COMMON_OPTIONS); the order is the order of the `Formatting` line.
  */
 export const QCOW2_CREATE_OPTIONS: CreateOptionDef[] = [
-  { name: 'encryption', kind: 'bool', layer: 'format', help: "Encrypt the image with format 'aes'. (Deprecated in favor of encrypt.format=aes)" },
-  { name: 'encrypt.format', kind: 'str', layer: 'format', values: ['aes', 'luks'], help: "Encrypt the image, format choices: 'aes', 'luks'" },
-  { name: 'encrypt.key-secret', kind: 'str', layer: 'format', help: 'ID of secret providing qcow AES key or LUKS passphrase' },
+  {
+    name: 'encryption',
+    kind: 'bool',
+    layer: 'format',
+    help: "Encrypt the image with format 'aes'. (Deprecated in favor of encrypt.format=aes)",
+  },
+  {
+    name: 'encrypt.format',
+    kind: 'str',
+    layer: 'format',
+    values: ['aes', 'luks'],
+    help: "Encrypt the image, format choices: 'aes', 'luks'",
+  },
+  {
+    name: 'encrypt.key-secret',
+    kind: 'str',
+    layer: 'format',
+    help: 'ID of secret providing qcow AES key or LUKS passphrase',
+  },
   { name: 'encrypt.cipher-alg', kind: 'str', layer: 'format', help: 'Name of encryption cipher algorithm' },
   { name: 'encrypt.cipher-mode', kind: 'str', layer: 'format', help: 'Name of encryption cipher mode' },
   { name: 'encrypt.ivgen-alg', kind: 'str', layer: 'format', help: 'Name of IV generator algorithm' },
   { name: 'encrypt.ivgen-hash-alg', kind: 'str', layer: 'format', help: 'Name of IV generator hash algorithm' },
   { name: 'encrypt.hash-alg', kind: 'str', layer: 'format', help: 'Name of encryption hash algorithm' },
   { name: 'encrypt.iter-time', kind: 'num', layer: 'format', help: 'Time to spend in PBKDF in milliseconds' },
-  { name: 'cluster_size', kind: 'size', layer: 'format', def: '65536', qapi: 'cluster-size', help: 'qcow2 cluster size' },
-  { name: 'extended_l2', kind: 'bool', layer: 'format', def: 'off', qapi: 'extended-l2', needsV3: true, help: 'Extended L2 tables' },
-  { name: 'preallocation', kind: 'str', layer: 'format', values: [...PREALLOCATION_MODES], qapi: 'preallocation', help: 'Preallocation mode (allowed values: off, metadata, falloc, full)' },
-  { name: 'compression_type', kind: 'str', layer: 'format', def: 'zlib', values: [...COMPRESSION_TYPES], qapi: 'compression-type', needsV3: true, help: 'Compression method used for image cluster compression' },
+  {
+    name: 'cluster_size',
+    kind: 'size',
+    layer: 'format',
+    def: '65536',
+    qapi: 'cluster-size',
+    help: 'qcow2 cluster size',
+  },
+  {
+    name: 'extended_l2',
+    kind: 'bool',
+    layer: 'format',
+    def: 'off',
+    qapi: 'extended-l2',
+    needsV3: true,
+    help: 'Extended L2 tables',
+  },
+  {
+    name: 'preallocation',
+    kind: 'str',
+    layer: 'format',
+    values: [...PREALLOCATION_MODES],
+    qapi: 'preallocation',
+    help: 'Preallocation mode (allowed values: off, metadata, falloc, full)',
+  },
+  {
+    name: 'compression_type',
+    kind: 'str',
+    layer: 'format',
+    def: 'zlib',
+    values: [...COMPRESSION_TYPES],
+    qapi: 'compression-type',
+    needsV3: true,
+    help: 'Compression method used for image cluster compression',
+  },
   { name: 'size', kind: 'size', layer: 'format', help: 'Virtual disk size' },
-  { name: 'compat', kind: 'str', layer: 'format', values: [...QCOW2_COMPAT_VALUES], qapi: 'version', help: 'Compatibility level (v2 [0.10] or v3 [1.1])' },
+  {
+    name: 'compat',
+    kind: 'str',
+    layer: 'format',
+    values: [...QCOW2_COMPAT_VALUES],
+    qapi: 'version',
+    help: 'Compatibility level (v2 [0.10] or v3 [1.1])',
+  },
   { name: 'backing_file', kind: 'str', layer: 'format', qapi: 'backing-file', help: 'File name of a base image' },
-  { name: 'backing_fmt', kind: 'str', layer: 'format', values: BLOCKDEV_DRIVERS, qapi: 'backing-fmt', help: 'Image format of the base image' },
-  { name: 'data_file', kind: 'str', layer: 'format', qapi: 'data-file', needsV3: true, help: 'File name of an external data file' },
-  { name: 'data_file_raw', kind: 'bool', layer: 'format', qapi: 'data-file-raw', help: 'The external data file must stay valid as a raw image' },
-  { name: 'lazy_refcounts', kind: 'bool', layer: 'format', def: 'off', qapi: 'lazy-refcounts', needsV3: true, help: 'Postpone refcount updates' },
-  { name: 'refcount_bits', kind: 'num', layer: 'format', def: '16', qapi: 'refcount-bits', needsV3: true, help: 'Width of a reference count entry in bits' },
+  {
+    name: 'backing_fmt',
+    kind: 'str',
+    layer: 'format',
+    values: BLOCKDEV_DRIVERS,
+    qapi: 'backing-fmt',
+    help: 'Image format of the base image',
+  },
+  {
+    name: 'data_file',
+    kind: 'str',
+    layer: 'format',
+    qapi: 'data-file',
+    needsV3: true,
+    help: 'File name of an external data file',
+  },
+  {
+    name: 'data_file_raw',
+    kind: 'bool',
+    layer: 'format',
+    qapi: 'data-file-raw',
+    help: 'The external data file must stay valid as a raw image',
+  },
+  {
+    name: 'lazy_refcounts',
+    kind: 'bool',
+    layer: 'format',
+    def: 'off',
+    qapi: 'lazy-refcounts',
+    needsV3: true,
+    help: 'Postpone refcount updates',
+  },
+  {
+    name: 'refcount_bits',
+    kind: 'num',
+    layer: 'format',
+    def: '16',
+    qapi: 'refcount-bits',
+    needsV3: true,
+    help: 'Width of a reference count entry in bits',
+  },
 ];
 
 /** The raw format driver's own list (block/raw-format.c): only the size. */
@@ -107,7 +234,13 @@ export const RAW_CREATE_OPTIONS: CreateOptionDef[] = [
 export const FILE_CREATE_OPTIONS: CreateOptionDef[] = [
   { name: 'size', kind: 'size', layer: 'file', help: 'Virtual disk size' },
   { name: 'nocow', kind: 'bool', layer: 'file', help: 'Turn off copy-on-write (valid only on btrfs)' },
-  { name: 'preallocation', kind: 'str', layer: 'file', values: ['off', 'falloc', 'full'], help: 'Preallocation mode (allowed values: off, falloc, full)' },
+  {
+    name: 'preallocation',
+    kind: 'str',
+    layer: 'file',
+    values: ['off', 'falloc', 'full'],
+    help: 'Preallocation mode (allowed values: off, falloc, full)',
+  },
   { name: 'extent_size_hint', kind: 'size', layer: 'file', help: 'Extent size hint for the image file, 0 to disable' },
 ];
 
@@ -122,7 +255,10 @@ export function createOptionList(format: 'raw' | 'qcow2'): CreateOptionDef[] {
 
 /** qemu's messages (7.2; identical string literals in 10.0 for the qcow2 create path). */
 export const QEMU_MESSAGES = {
-  sizeSyntax: ['Invalid image size specified. You may use k, M, G, T, P or E suffixes for', 'kilobytes, megabytes, gigabytes, terabytes, petabytes and exabytes.'],
+  sizeSyntax: [
+    'Invalid image size specified. You may use k, M, G, T, P or E suffixes for',
+    'kilobytes, megabytes, gigabytes, terabytes, petabytes and exabytes.',
+  ],
   sizeRange: 'Invalid image size specified. Must be between 0 and 9223372036854775807.',
   invalidParameter: (n: string) => `Invalid parameter '${n}'`,
   expectsBool: (n: string) => `Parameter '${n}' expects 'on' or 'off'`,
@@ -141,26 +277,32 @@ export const QEMU_MESSAGES = {
   noBackingFormat: 'Backing file specified without backing format',
   detectedFormat: (f: string) => `Detected format of ${f}.`,
   needsSize: 'Image creation needs a size parameter',
-  tooLarge: (f: string, hint: boolean) => `The image size is too large for file format '${f}'${hint ? ' (try using a larger cluster size)' : ''}`,
+  tooLarge: (f: string, hint: boolean) =>
+    `The image size is too large for file format '${f}'${hint ? ' (try using a larger cluster size)' : ''}`,
   notAccept: (n: string, v: string) => `Parameter '${n}' does not accept value '${v}'`,
   rawPreallocInvalid: (v: string) => `invalid parameter value: ${v}`,
   rawPreallocUnsupported: (v: string) => `Unsupported preallocation mode: ${v}`,
   aliasConflict: "'encrypt.format' and its alias 'encryption' can't be used at the same time",
   clusterSize: 'Cluster size must be a power of two between 512 and 2048k',
-  extL2Compat: 'Extended L2 entries are only supported with compatibility level 1.1 and above (use version=v3 or greater)',
+  extL2Compat:
+    'Extended L2 entries are only supported with compatibility level 1.1 and above (use version=v3 or greater)',
   extL2Cluster: 'Extended L2 entries are only supported with cluster sizes of at least 16384 bytes',
   backingPrealloc: 'Backing file and preallocation can only be used at the same time if extended_l2 is on',
   backingFmtWithoutFile: 'Backing format cannot be used without backing file',
   lazyCompat: 'Lazy refcounts only supported with compatibility level 1.1 and above (use version=v3 or greater)',
   refcountWidth: 'Refcount width must be a power of two and may not exceed 64 bits',
-  refcountCompat: 'Different refcount widths than 16 bits require compatibility level 1.1 or above (use version=v3 or greater)',
+  refcountCompat:
+    'Different refcount widths than 16 bits require compatibility level 1.1 or above (use version=v3 or greater)',
   dataFileRawNeedsDataFile: 'data-file-raw requires data-file',
   backingDataFileRaw: 'Backing file and data-file-raw cannot be used at the same time',
-  dataFileCompat: 'External data files are only supported with compatibility level 1.1 and above (use version=v3 or greater)',
-  compressionCompat: 'Non-zlib compression type is only supported with compatibility level 1.1 and above (use version=v3 or greater)',
+  dataFileCompat:
+    'External data files are only supported with compatibility level 1.1 and above (use version=v3 or greater)',
+  compressionCompat:
+    'Non-zlib compression type is only supported with compatibility level 1.1 and above (use version=v3 or greater)',
   unexpectedArgument: (a: string) => `Unexpected argument: ${a}`,
   extentSizeHint: 'Extent size hint is too large',
-  backingNameTooLong: (b: string, f: string) => `Could not assign backing file '${b}' with format '${f}': Invalid argument`,
+  backingNameTooLong: (b: string, f: string) =>
+    `Could not assign backing file '${b}' with format '${f}': Invalid argument`,
   rawResize: 'Could not resize file: Invalid argument',
   expectingFilename: 'Expecting image file name',
 } as const;
@@ -176,12 +318,15 @@ function strtou64(s: string, base: 0 | 10 | 16): { value: bigint; end: number; r
   const m = /^[ \t\n\v\f\r]*([+-]?)/.exec(s)!;
   let i = m[0].length;
   let b: number = base;
-  if ((b === 0 || b === 16) && /^0[xX][0-9a-fA-F]/.test(s.slice(i))) { i += 2; b = 16; }
-  else if (b === 0) b = s[i] === '0' ? 8 : 10;
+  if ((b === 0 || b === 16) && /^0[xX][0-9a-fA-F]/.test(s.slice(i))) {
+    i += 2;
+    b = 16;
+  } else if (b === 0) b = s[i] === '0' ? 8 : 10;
   const digits = (b === 16 ? /^[0-9a-fA-F]+/ : b === 8 ? /^[0-7]+/ : /^[0-9]+/).exec(s.slice(i));
   if (!digits) {
     // strtoull parses "0x" as 0 with the end at the x.
-    if ((base === 16 || base === 0) && /^0[xX]/.test(s.slice(m[0].length))) return { value: 0n, end: m[0].length + 1, range: false };
+    if ((base === 16 || base === 0) && /^0[xX]/.test(s.slice(m[0].length)))
+      return { value: 0n, end: m[0].length + 1, range: false };
     return undefined;
   }
   let v = 0n;
@@ -215,7 +360,8 @@ export function parseQemuSize(text: string): ParsedSize {
     const hex = strtou64(text, 16);
     if (!hex) return { ok: false, range: false };
     if (hex.range) return { ok: false, range: true };
-    val = hex.value; end = hex.end;
+    val = hex.value;
+    end = hex.end;
     if (text[end] === '.' || suffixMul(text[end], 1024n) !== undefined) return { ok: false, range: false };
   } else if (text[end] === '.') {
     const f = /^\.([0-9]*)(?:[eE][+-]?[0-9]+)?/.exec(text.slice(end))!;
@@ -303,19 +449,29 @@ export function validateClusterSize(clusterSize: number, extendedL2: boolean): R
  * to metadata preallocation (see effectivePreallocation).
  */
 export function checkQcow2Rules(v: Qcow2Values): RuleFailure | undefined {
-  if (v.extendedL2 && v.version < 3) return { id: 'QIMG-EXTL2', option: 'extended_l2', message: QEMU_MESSAGES.extL2Compat };
+  if (v.extendedL2 && v.version < 3)
+    return { id: 'QIMG-EXTL2', option: 'extended_l2', message: QEMU_MESSAGES.extL2Compat };
   const cluster = validateClusterSize(v.clusterSize, v.extendedL2);
   if (cluster) return cluster;
-  if (v.hasBackingFile && v.preallocation !== 'off' && !v.extendedL2) return { id: 'QIMG-PREALLOC', option: 'preallocation', message: QEMU_MESSAGES.backingPrealloc };
-  if (v.hasBackingFmt && !v.hasBackingFile) return { id: 'QIMG-BACKING', option: 'backing_fmt', message: QEMU_MESSAGES.backingFmtWithoutFile };
-  if (v.version < 3 && v.lazyRefcounts) return { id: 'QIMG-LAZY', option: 'lazy_refcounts', message: QEMU_MESSAGES.lazyCompat };
+  if (v.hasBackingFile && v.preallocation !== 'off' && !v.extendedL2)
+    return { id: 'QIMG-PREALLOC', option: 'preallocation', message: QEMU_MESSAGES.backingPrealloc };
+  if (v.hasBackingFmt && !v.hasBackingFile)
+    return { id: 'QIMG-BACKING', option: 'backing_fmt', message: QEMU_MESSAGES.backingFmtWithoutFile };
+  if (v.version < 3 && v.lazyRefcounts)
+    return { id: 'QIMG-LAZY', option: 'lazy_refcounts', message: QEMU_MESSAGES.lazyCompat };
   const rb = v.refcountBits;
-  if (!(rb > 0 && rb <= QCOW2_LIMITS.maxRefcountBits && (rb & (rb - 1)) === 0)) return { id: 'QIMG-REFBITS', option: 'refcount_bits', message: QEMU_MESSAGES.refcountWidth };
-  if (v.version < 3 && rb !== 16) return { id: 'QIMG-REFBITS', option: 'refcount_bits', message: QEMU_MESSAGES.refcountCompat };
-  if (v.dataFileRaw && !v.hasDataFile) return { id: 'QIMG-DATAFILE-RAW', option: 'data_file_raw', message: QEMU_MESSAGES.dataFileRawNeedsDataFile };
-  if (v.dataFileRaw && v.hasBackingFile) return { id: 'QIMG-DATAFILE-RAW', option: 'data_file_raw', message: QEMU_MESSAGES.backingDataFileRaw };
-  if (v.hasDataFile && v.version < 3) return { id: 'QIMG-DATAFILE', option: 'data_file', message: QEMU_MESSAGES.dataFileCompat };
-  if (v.compressionType !== 'zlib' && v.version < 3) return { id: 'QIMG-COMPRESSION', option: 'compression_type', message: QEMU_MESSAGES.compressionCompat };
+  if (!(rb > 0 && rb <= QCOW2_LIMITS.maxRefcountBits && (rb & (rb - 1)) === 0))
+    return { id: 'QIMG-REFBITS', option: 'refcount_bits', message: QEMU_MESSAGES.refcountWidth };
+  if (v.version < 3 && rb !== 16)
+    return { id: 'QIMG-REFBITS', option: 'refcount_bits', message: QEMU_MESSAGES.refcountCompat };
+  if (v.dataFileRaw && !v.hasDataFile)
+    return { id: 'QIMG-DATAFILE-RAW', option: 'data_file_raw', message: QEMU_MESSAGES.dataFileRawNeedsDataFile };
+  if (v.dataFileRaw && v.hasBackingFile)
+    return { id: 'QIMG-DATAFILE-RAW', option: 'data_file_raw', message: QEMU_MESSAGES.backingDataFileRaw };
+  if (v.hasDataFile && v.version < 3)
+    return { id: 'QIMG-DATAFILE', option: 'data_file', message: QEMU_MESSAGES.dataFileCompat };
+  if (v.compressionType !== 'zlib' && v.version < 3)
+    return { id: 'QIMG-COMPRESSION', option: 'compression_type', message: QEMU_MESSAGES.compressionCompat };
   return undefined;
 }
 
@@ -359,7 +515,10 @@ export interface CreateArgs {
 
 /** What the caller learnt by opening the backing image with the requested driver (writer/probe.ts). */
 export interface BackingFacts {
-  /** qemu's error when the backing image cannot be opened with the requested format (then the hint "Could not open backing image."). */
+  /**
+   * qemu's error when the backing image cannot be opened with the requested format (then the hint
+   * "Could not open backing image.").
+   */
   error?: string;
   /** Format detected from the magic (qemu's probe). */
   detectedFormat?: string;
@@ -415,24 +574,35 @@ export type CreateVerdict =
  * option of the merged list in list order, given value or QemuOpts default; sizes and numbers
  * that were given print as parsed integers, strings are echoed with commas doubled.
  */
-export function formattingLine(format: 'raw' | 'qcow2', filename: string, given: Map<string, { raw: string; parsed?: bigint }>): string {
+export function formattingLine(
+  format: 'raw' | 'qcow2',
+  filename: string,
+  given: Map<string, { raw: string; parsed?: bigint }>,
+): string {
   const parts = [`fmt=${format}`];
   for (const d of createOptionList(format)) {
     const g = given.get(d.name);
     const value = g ? g.raw : d.def;
     if (value === undefined) continue;
     if (d.kind === 'str') parts.push(`${d.name}=${escapeQemuOptValue(value)}`);
-    else if ((d.kind === 'size' || d.kind === 'num') && g) parts.push(`${d.name}=${BigInt.asIntN(64, g.parsed ?? 0n)}`); // PRId64
+    else if ((d.kind === 'size' || d.kind === 'num') && g)
+      parts.push(`${d.name}=${BigInt.asIntN(64, g.parsed ?? 0n)}`); // PRId64
     else parts.push(`${d.name}=${value}`);
   }
   return `Formatting '${filename}', ${parts.join(' ')}`;
 }
 
-function fail(stage: CreateStage, message: string, filename: string | undefined, extra: Partial<{ rule: string; option: string; hint: string; formatting: string }> = {}): CreateVerdict {
+function fail(
+  stage: CreateStage,
+  message: string,
+  filename: string | undefined,
+  extra: Partial<{ rule: string; option: string; hint: string; formatting: string }> = {},
+): CreateVerdict {
   const lines = message.split('\n');
-  const stderr = filename === undefined
-    ? lines.map((l) => `qemu-img: ${l}`)
-    : [`qemu-img: ${filename}: ${lines[0]}`, ...lines.slice(1)];
+  const stderr =
+    filename === undefined
+      ? lines.map((l) => `qemu-img: ${l}`)
+      : [`qemu-img: ${filename}: ${lines[0]}`, ...lines.slice(1)];
   if (extra.hint) stderr.push(...extra.hint.split('\n'));
   return { ok: false, stage, message, stderr, rule: extra.rule, option: extra.option, formatting: extra.formatting };
 }
@@ -443,7 +613,10 @@ function fail(stage: CreateStage, message: string, filename: string | undefined,
  * without it the backing file is assumed to open with the given format and size.
  * LUKS details (`encrypt.format=luks` options) are left to schemas/luksOptions.ts.
  */
-export function checkCreate(args: CreateArgs, backing?: (path: string, fmt: string | undefined) => BackingFacts): CreateVerdict {
+export function checkCreate(
+  args: CreateArgs,
+  backing?: (path: string, fmt: string | undefined) => BackingFacts,
+): CreateVerdict {
   const file = args.filename;
   // Stage 1: the positional size.
   let imgSize: bigint | undefined;
@@ -463,7 +636,8 @@ export function checkCreate(args: CreateArgs, backing?: (path: string, fmt: stri
   const optString = (args.options ?? []).filter((o) => o !== '').join(',');
   for (const { name, value } of splitQemuOptions(optString)) {
     const d = list.find((o) => o.name === name);
-    if (!d) return fail('options', QEMU_MESSAGES.invalidParameter(name), file, { rule: 'QIMG-OPT-UNKNOWN', option: name });
+    if (!d)
+      return fail('options', QEMU_MESSAGES.invalidParameter(name), file, { rule: 'QIMG-OPT-UNKNOWN', option: name });
     let parsed: bigint | undefined;
     if (d.kind === 'bool' && parseQemuBool(value) === undefined) {
       return fail('options', QEMU_MESSAGES.expectsBool(name), file, { option: name });
@@ -497,12 +671,14 @@ export function checkCreate(args: CreateArgs, backing?: (path: string, fmt: stri
   const has = (n: string): boolean => given.has(n);
   const str = (n: string): string | undefined => given.get(n)?.raw;
   if (args.backingFile !== undefined) {
-    if (format === 'raw') return fail('options', QEMU_MESSAGES.backingNotSupported(format), file, { option: 'backing_file' });
+    if (format === 'raw')
+      return fail('options', QEMU_MESSAGES.backingNotSupported(format), file, { option: 'backing_file' });
     given.delete('backing_file');
     given.set('backing_file', { raw: args.backingFile });
   }
   if (args.backingFmt !== undefined) {
-    if (format === 'raw') return fail('options', QEMU_MESSAGES.backingFmtNotSupported(format), file, { option: 'backing_fmt' });
+    if (format === 'raw')
+      return fail('options', QEMU_MESSAGES.backingFmtNotSupported(format), file, { option: 'backing_fmt' });
     given.delete('backing_fmt');
     given.set('backing_fmt', { raw: args.backingFmt });
   }
@@ -515,10 +691,14 @@ export function checkCreate(args: CreateArgs, backing?: (path: string, fmt: stri
   let size: bigint | undefined = given.get('size')?.parsed;
   if (backingFile !== undefined && !args.unsafe) {
     const facts = backing?.(backingFile, backingFmt) ?? {};
-    if (facts.error !== undefined) return fail('backing', facts.error, file, { option: 'backing_file', hint: QEMU_MESSAGES.backingOpenHint });
+    if (facts.error !== undefined)
+      return fail('backing', facts.error, file, { option: 'backing_file', hint: QEMU_MESSAGES.backingOpenHint });
     if (backingFmt === undefined) {
       // Printed without a final newline by qemu (error_append_hint without "\n").
-      return fail('backing', QEMU_MESSAGES.noBackingFormat, file, { option: 'backing_fmt', hint: QEMU_MESSAGES.detectedFormat(facts.detectedFormat ?? 'raw') });
+      return fail('backing', QEMU_MESSAGES.noBackingFormat, file, {
+        option: 'backing_fmt',
+        hint: QEMU_MESSAGES.detectedFormat(facts.detectedFormat ?? 'raw'),
+      });
     }
     if (size === undefined && facts.length !== undefined) {
       size = BigInt(facts.length);
@@ -535,43 +715,69 @@ export function checkCreate(args: CreateArgs, backing?: (path: string, fmt: stri
   const bool = (n: string, dflt = false): boolean => (has(n) ? parseQemuBool(str(n)!)! : dflt);
   const nocow = bool('nocow');
   const extentSizeHint = given.get('extent_size_hint')?.parsed;
-  const rounded = (size + 511n) / 512n * 512n;
+  const rounded = ((size + 511n) / 512n) * 512n;
 
   if (format === 'raw') {
     // block/file-posix.c raw_co_create_opts: qapi_enum_parse of the mode, then raw_regular_truncate.
     const mode = str('preallocation') ?? 'off';
-    if (!(PREALLOCATION_MODES as readonly string[]).includes(mode)) return driverFail(QEMU_MESSAGES.rawPreallocInvalid(mode), { option: 'preallocation' });
-    if (extentSizeHint !== undefined && extentSizeHint > 0xffffffffn) return driverFail(QEMU_MESSAGES.extentSizeHint, { option: 'extent_size_hint' });
+    if (!(PREALLOCATION_MODES as readonly string[]).includes(mode))
+      return driverFail(QEMU_MESSAGES.rawPreallocInvalid(mode), { option: 'preallocation' });
+    if (extentSizeHint !== undefined && extentSizeHint > 0xffffffffn)
+      return driverFail(QEMU_MESSAGES.extentSizeHint, { option: 'extent_size_hint' });
     if (mode === 'metadata') return driverFail(QEMU_MESSAGES.rawPreallocUnsupported(mode), { option: 'preallocation' });
     // ftruncate(2) with a length beyond off_t (the rounded size can reach 2^63): EINVAL.
     if (rounded > I64_MAX) return driverFail(QEMU_MESSAGES.rawResize, { option: 'size' });
     return {
-      ok: true, formatting,
+      ok: true,
+      formatting,
       spec: {
-        format, filename: file, size: Number(rounded), preallocation: mode as PreallocMode, nocow,
+        format,
+        filename: file,
+        size: Number(rounded),
+        preallocation: mode as PreallocMode,
+        nocow,
         extentSizeHint: extentSizeHint === undefined ? undefined : Number(extentSizeHint),
-        version: 3, clusterSize: QCOW2_LIMITS.defaultClusterSize, extendedL2: false, lazyRefcounts: false,
-        refcountBits: 16, compressionType: 'zlib', dataFileRaw: false,
+        version: 3,
+        clusterSize: QCOW2_LIMITS.defaultClusterSize,
+        extendedL2: false,
+        lazyRefcounts: false,
+        refcountBits: 16,
+        compressionType: 'zlib',
+        dataFileRaw: false,
       },
     };
   }
 
   // Stage 3: qcow2_co_create_opts — the `encryption` alias, then the QAPI visitor in field order.
   const enc = checkQcow2EncryptOptions({ encryption: str('encryption'), format: str('encrypt.format'), has });
-  if (!enc.ok && enc.message === QEMU_MESSAGES.aliasConflict) return driverFail(enc.message, { option: enc.option, rule: 'QIMG-ENCRYPT' });
+  if (!enc.ok && enc.message === QEMU_MESSAGES.aliasConflict)
+    return driverFail(enc.message, { option: enc.option, rule: 'QIMG-ENCRYPT' });
   // The protocol-level file (and data file) is created next, with the file-posix options.
-  if (extentSizeHint !== undefined && extentSizeHint > 0xffffffffn) return driverFail(QEMU_MESSAGES.extentSizeHint, { option: 'extent_size_hint' });
+  if (extentSizeHint !== undefined && extentSizeHint > 0xffffffffn)
+    return driverFail(QEMU_MESSAGES.extentSizeHint, { option: 'extent_size_hint' });
   const compat = str('compat');
   const version = compatVersion(compat);
-  if (version === undefined) return driverFail(QEMU_MESSAGES.notAccept('version', compat!), { rule: 'QIMG-COMPAT', option: 'compat' });
+  if (version === undefined)
+    return driverFail(QEMU_MESSAGES.notAccept('version', compat!), { rule: 'QIMG-COMPAT', option: 'compat' });
   if (backingFmt !== undefined && !BLOCKDEV_DRIVERS.includes(backingFmt)) {
-    return driverFail(QEMU_MESSAGES.notAccept('backing-fmt', backingFmt), { rule: 'QIMG-BACKING', option: 'backing_fmt' });
+    return driverFail(QEMU_MESSAGES.notAccept('backing-fmt', backingFmt), {
+      rule: 'QIMG-BACKING',
+      option: 'backing_fmt',
+    });
   }
   if (!enc.ok) return driverFail(enc.message, { option: enc.option, rule: 'QIMG-ENCRYPT' });
   const prealloc = str('preallocation') ?? 'off';
-  if (!(PREALLOCATION_MODES as readonly string[]).includes(prealloc)) return driverFail(QEMU_MESSAGES.notAccept('preallocation', prealloc), { rule: 'QIMG-PREALLOC', option: 'preallocation' });
+  if (!(PREALLOCATION_MODES as readonly string[]).includes(prealloc))
+    return driverFail(QEMU_MESSAGES.notAccept('preallocation', prealloc), {
+      rule: 'QIMG-PREALLOC',
+      option: 'preallocation',
+    });
   const compression = str('compression_type') ?? 'zlib';
-  if (!(COMPRESSION_TYPES as readonly string[]).includes(compression)) return driverFail(QEMU_MESSAGES.notAccept('compression-type', compression), { rule: 'QIMG-COMPRESSION', option: 'compression_type' });
+  if (!(COMPRESSION_TYPES as readonly string[]).includes(compression))
+    return driverFail(QEMU_MESSAGES.notAccept('compression-type', compression), {
+      rule: 'QIMG-COMPRESSION',
+      option: 'compression_type',
+    });
   const clusterSizeBig = given.get('cluster_size')?.parsed ?? BigInt(QCOW2_LIMITS.defaultClusterSize);
   // validate_cluster_size looks at the low 32 bits only (ctz32 on a size_t); anything ≥ 4 GiB is refused anyway.
   const clusterSize = clusterSizeBig > 0xffffffffn ? 0 : Number(clusterSizeBig);
@@ -600,16 +806,35 @@ export function checkCreate(args: CreateArgs, backing?: (path: string, fmt: stri
     return driverFail(QEMU_MESSAGES.backingNameTooLong(backingFile, backingFmt ?? ''), { option: 'backing_file' });
   }
   const encrypt = enc.format
-    ? { format: enc.format, options: Object.fromEntries([...given].filter(([k]) => k.startsWith('encrypt.')).map(([k, v]) => [k.slice('encrypt.'.length), v.raw])) }
+    ? {
+        format: enc.format,
+        options: Object.fromEntries(
+          [...given].filter(([k]) => k.startsWith('encrypt.')).map(([k, v]) => [k.slice('encrypt.'.length), v.raw]),
+        ),
+      }
     : undefined;
   return {
-    ok: true, formatting,
+    ok: true,
+    formatting,
     spec: {
-      format, filename: file, size: Number(rounded), preallocation: effectivePreallocation(values), nocow,
+      format,
+      filename: file,
+      size: Number(rounded),
+      preallocation: effectivePreallocation(values),
+      nocow,
       extentSizeHint: extentSizeHint === undefined ? undefined : Number(extentSizeHint),
-      version, compat, clusterSize, extendedL2: values.extendedL2, lazyRefcounts: values.lazyRefcounts,
-      refcountBits: values.refcountBits, compressionType: values.compressionType,
-      backingFile, backingFmt, dataFile: str('data_file'), dataFileRaw: values.dataFileRaw, encrypt,
+      version,
+      compat,
+      clusterSize,
+      extendedL2: values.extendedL2,
+      lazyRefcounts: values.lazyRefcounts,
+      refcountBits: values.refcountBits,
+      compressionType: values.compressionType,
+      backingFile,
+      backingFmt,
+      dataFile: str('data_file'),
+      dataFileRaw: values.dataFileRaw,
+      encrypt,
     },
   };
 }

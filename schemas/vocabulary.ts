@@ -28,35 +28,115 @@ export const DOC = {
 
 /** libvirt versions the rule catalogue distinguishes (every "since" in the data is one of these). */
 export const LIBVIRT_VERSIONS = [
-  '1.1.0', '1.2.7', '2.1.0', '3.9.0', '4.5.0', '6.10.0', '7.4.0', '7.9.0', '8.1.0', '8.10.0',
-  '9.0.0', '9.3.0', '9.8.0', '10.2.0', '10.10.0', '11.3.0',
+  '1.1.0',
+  '1.2.7',
+  '2.1.0',
+  '3.9.0',
+  '4.5.0',
+  '6.10.0',
+  '7.4.0',
+  '7.9.0',
+  '8.1.0',
+  '8.10.0',
+  '9.0.0',
+  '9.3.0',
+  '9.8.0',
+  '10.2.0',
+  '10.10.0',
+  '11.3.0',
 ] as const;
 export const NEWEST_LIBVIRT = '11.3.0';
 
 export const ENCRYPTION_FORMATS: Term[] = [
-  { value: 'luks', since: '2.1.0', description: 'LUKS1 encryption, done by qemu (raw volumes become a LUKS container; qcow2 volumes embed the LUKS header, libvirt ≥ 6.10.0). Needs one passphrase `<secret>`.', doc: `${DOC.storageEncryption}#luks-format` },
-  { value: 'luks2', since: '7.9.0', description: 'LUKS2, only decrypted by the librbd engine of RBD network disks. The storage driver cannot create it and the qemu engine refuses it.', doc: `${DOC.storageEncryption}#luks2-format` },
-  { value: 'luks-any', since: '9.3.0', description: 'Either LUKS1 or LUKS2, detected when opened; librbd engine on RBD disks only.', doc: `${DOC.storageEncryption}#luks-any-format` },
-  { value: 'qcow', description: 'Legacy qcow/qcow2 AES-CBC encryption. Cryptographically broken; libvirt refuses to create it since 4.5.0 and qemu system emulators no longer open it.', deprecated: 'Since libvirt 4.5.0 `qcow` can no longer be used to create an encrypted volume; use `luks`.', doc: `${DOC.storageEncryption}#qcow-format` },
-  { value: 'default', description: 'Let libvirt pick (historically qcow AES). Refused for creation since libvirt 4.5.0.', deprecated: 'Since libvirt 4.5.0 `default` can no longer be used to create an encrypted volume; use `luks`.', doc: `${DOC.storageEncryption}#default-format` },
+  {
+    value: 'luks',
+    since: '2.1.0',
+    description:
+      'LUKS1 encryption, done by qemu (raw volumes become a LUKS container; qcow2 volumes embed the LUKS header, libvirt ≥ 6.10.0). Needs one passphrase `<secret>`.',
+    doc: `${DOC.storageEncryption}#luks-format`,
+  },
+  {
+    value: 'luks2',
+    since: '7.9.0',
+    description:
+      'LUKS2, only decrypted by the librbd engine of RBD network disks. The storage driver cannot create it and the qemu engine refuses it.',
+    doc: `${DOC.storageEncryption}#luks2-format`,
+  },
+  {
+    value: 'luks-any',
+    since: '9.3.0',
+    description: 'Either LUKS1 or LUKS2, detected when opened; librbd engine on RBD disks only.',
+    doc: `${DOC.storageEncryption}#luks-any-format`,
+  },
+  {
+    value: 'qcow',
+    description:
+      'Legacy qcow/qcow2 AES-CBC encryption. Cryptographically broken; libvirt refuses to create it since 4.5.0 and qemu system emulators no longer open it.',
+    deprecated: 'Since libvirt 4.5.0 `qcow` can no longer be used to create an encrypted volume; use `luks`.',
+    doc: `${DOC.storageEncryption}#qcow-format`,
+  },
+  {
+    value: 'default',
+    description: 'Let libvirt pick (historically qcow AES). Refused for creation since libvirt 4.5.0.',
+    deprecated: 'Since libvirt 4.5.0 `default` can no longer be used to create an encrypted volume; use `luks`.',
+    doc: `${DOC.storageEncryption}#default-format`,
+  },
 ];
 
 export const ENCRYPTION_ENGINES: Term[] = [
-  { value: 'qemu', since: '7.9.0', description: 'qemu decrypts the image (the default for domain disks). Supports `luks` only.', doc: DOC.storageEncryption },
-  { value: 'librbd', since: '7.9.0', description: 'librbd decrypts an RBD network disk itself (`luks`, `luks2`, `luks-any`). Ignored by the storage driver.', doc: DOC.storageEncryption },
+  {
+    value: 'qemu',
+    since: '7.9.0',
+    description: 'qemu decrypts the image (the default for domain disks). Supports `luks` only.',
+    doc: DOC.storageEncryption,
+  },
+  {
+    value: 'librbd',
+    since: '7.9.0',
+    description:
+      'librbd decrypts an RBD network disk itself (`luks`, `luks2`, `luks-any`). Ignored by the storage driver.',
+    doc: DOC.storageEncryption,
+  },
 ];
 
 export const SECRET_TYPES: Term[] = [
-  { value: 'passphrase', description: 'The secret holds the passphrase. The only type libvirt accepts (the documentation\'s `volume` is refused).', doc: `${DOC.storageEncryption}#secret` },
+  {
+    value: 'passphrase',
+    description:
+      "The secret holds the passphrase. The only type libvirt accepts (the documentation's `volume` is refused).",
+    doc: `${DOC.storageEncryption}#secret`,
+  },
 ];
 
 /** Usage types of a libvirt `<secret>` document (formatsecret.rst). */
 export const SECRET_USAGE_TYPES: Term[] = [
-  { value: 'volume', description: 'Passphrase of an encrypted volume; `<volume>` holds the volume path.', doc: `${DOC.secret}#usage-type-volume` },
-  { value: 'ceph', description: 'Ceph/RBD authentication key; `<name>` holds a name.', doc: `${DOC.secret}#usage-type-ceph` },
-  { value: 'iscsi', description: 'iSCSI CHAP password; `<target>` holds a name.', doc: `${DOC.secret}#usage-type-iscsi` },
-  { value: 'tls', description: 'TLS key passphrase; `<name>` holds a name.', since: '2.3.0', doc: `${DOC.secret}#usage-type-tls` },
-  { value: 'vtpm', description: 'vTPM state encryption key; `<name>` holds a name.', since: '5.6.0', doc: `${DOC.secret}#usage-type-vtpm` },
+  {
+    value: 'volume',
+    description: 'Passphrase of an encrypted volume; `<volume>` holds the volume path.',
+    doc: `${DOC.secret}#usage-type-volume`,
+  },
+  {
+    value: 'ceph',
+    description: 'Ceph/RBD authentication key; `<name>` holds a name.',
+    doc: `${DOC.secret}#usage-type-ceph`,
+  },
+  {
+    value: 'iscsi',
+    description: 'iSCSI CHAP password; `<target>` holds a name.',
+    doc: `${DOC.secret}#usage-type-iscsi`,
+  },
+  {
+    value: 'tls',
+    description: 'TLS key passphrase; `<name>` holds a name.',
+    since: '2.3.0',
+    doc: `${DOC.secret}#usage-type-tls`,
+  },
+  {
+    value: 'vtpm',
+    description: 'vTPM state encryption key; `<name>` holds a name.',
+    since: '5.6.0',
+    doc: `${DOC.secret}#usage-type-vtpm`,
+  },
 ];
 
 /** LUKS cipher families qemu's LUKS driver can write (crypto/block-luks.c qcrypto_block_luks_cipher_*). */
@@ -72,17 +152,58 @@ export interface CipherFamily {
 }
 
 export const CIPHERS: CipherFamily[] = [
-  { name: 'aes', keySizes: [128, 192, 256], blockBits: 128, excludedModes: [], description: 'AES (Rijndael), 128-bit block. The default (`aes-256` with xts).' },
-  { name: 'twofish', keySizes: [128, 192, 256], blockBits: 128, excludedModes: [], description: 'Twofish, 128-bit block (an AES finalist).' },
-  { name: 'serpent', keySizes: [128, 192, 256], blockBits: 128, excludedModes: [], description: 'Serpent, 128-bit block (an AES finalist, conservative design).' },
-  { name: 'cast5', keySizes: [128], blockBits: 64, excludedModes: ['xts'], description: 'CAST5 (CAST-128), 64-bit block: weak for disk encryption; no xts in qemu.' },
+  {
+    name: 'aes',
+    keySizes: [128, 192, 256],
+    blockBits: 128,
+    excludedModes: [],
+    description: 'AES (Rijndael), 128-bit block. The default (`aes-256` with xts).',
+  },
+  {
+    name: 'twofish',
+    keySizes: [128, 192, 256],
+    blockBits: 128,
+    excludedModes: [],
+    description: 'Twofish, 128-bit block (an AES finalist).',
+  },
+  {
+    name: 'serpent',
+    keySizes: [128, 192, 256],
+    blockBits: 128,
+    excludedModes: [],
+    description: 'Serpent, 128-bit block (an AES finalist, conservative design).',
+  },
+  {
+    name: 'cast5',
+    keySizes: [128],
+    blockBits: 64,
+    excludedModes: ['xts'],
+    description: 'CAST5 (CAST-128), 64-bit block: weak for disk encryption; no xts in qemu.',
+  },
 ];
 
 /** Every `cipher-alg` value qemu 7.2's QAPI enum accepts (qapi/crypto.json QCryptoCipherAlgorithm). */
-export const QEMU_CIPHER_ALGS = ['aes-128', 'aes-192', 'aes-256', 'des', '3des', 'cast5-128', 'serpent-128', 'serpent-192', 'serpent-256', 'twofish-128', 'twofish-192', 'twofish-256'];
+export const QEMU_CIPHER_ALGS = [
+  'aes-128',
+  'aes-192',
+  'aes-256',
+  'des',
+  '3des',
+  'cast5-128',
+  'serpent-128',
+  'serpent-192',
+  'serpent-256',
+  'twofish-128',
+  'twofish-192',
+  'twofish-256',
+];
 
 export const CIPHER_MODES: Term[] = [
-  { value: 'xts', description: 'XEX-based tweaked codebook with ciphertext stealing: the standard disk mode (the key is split in two halves). qemu default.' },
+  {
+    value: 'xts',
+    description:
+      'XEX-based tweaked codebook with ciphertext stealing: the standard disk mode (the key is split in two halves). qemu default.',
+  },
   { value: 'cbc', description: 'Cipher block chaining; needs an unpredictable IV (use essiv).' },
   { value: 'ctr', description: 'Counter mode.' },
   { value: 'ecb', description: 'Electronic codebook: identical plaintext blocks encrypt identically. Avoid.' },
@@ -91,26 +212,50 @@ export const CIPHER_MODES: Term[] = [
 export const IVGENS: Term[] = [
   { value: 'plain64', description: '64-bit sector number as IV. qemu default.' },
   { value: 'plain', description: '32-bit sector number as IV: wraps (repeats) after 2 TiB.' },
-  { value: 'essiv', description: 'Encrypted salt-sector IV: sector number encrypted with a hash of the key. The hash digest length must be a key size of the cipher.' },
+  {
+    value: 'essiv',
+    description:
+      'Encrypted salt-sector IV: sector number encrypted with a hash of the key. The hash digest length must be a key size of the cipher.',
+  },
 ];
 
-export interface HashAlg { value: string; digestBytes: number; description: string; weak?: boolean }
+export interface HashAlg {
+  value: string;
+  digestBytes: number;
+  description: string;
+  weak?: boolean;
+}
 export const HASHES: HashAlg[] = [
   { value: 'sha256', digestBytes: 32, description: 'SHA-256. qemu default.' },
   { value: 'sha512', digestBytes: 64, description: 'SHA-512.' },
   { value: 'sha384', digestBytes: 48, description: 'SHA-384.' },
   { value: 'sha224', digestBytes: 28, description: 'SHA-224.' },
-  { value: 'sha1', digestBytes: 20, description: 'SHA-1 (collision-broken; still fine for PBKDF2, but prefer sha256).', weak: true },
+  {
+    value: 'sha1',
+    digestBytes: 20,
+    description: 'SHA-1 (collision-broken; still fine for PBKDF2, but prefer sha256).',
+    weak: true,
+  },
   { value: 'ripemd160', digestBytes: 20, description: 'RIPEMD-160.', weak: true },
   { value: 'md5', digestBytes: 16, description: 'MD5 (broken; cryptsetup refuses LUKS headers with it).', weak: true },
 ];
 
 /** qemu's LUKS defaults (crypto/block-luks.c), which libvirt leaves in force when `<cipher>` is absent. */
-export const LUKS_DEFAULTS = { cipherAlg: 'aes-256', cipherMode: 'xts', ivgenAlg: 'plain64', hashAlg: 'sha256', iterTimeMs: 2000 } as const;
+export const LUKS_DEFAULTS = {
+  cipherAlg: 'aes-256',
+  cipherMode: 'xts',
+  ivgenAlg: 'plain64',
+  hashAlg: 'sha256',
+  iterTimeMs: 2000,
+} as const;
 
 /** Pool types and the target formats libvirt's parser accepts for them (storage_conf.c poolTypeInfo). */
 export const FILE_FORMATS: Term[] = [
-  { value: 'raw', description: 'Plain raw image (the default). Encrypted with `<encryption format=\'luks\'>` it becomes a LUKS container.' },
+  {
+    value: 'raw',
+    description:
+      "Plain raw image (the default). Encrypted with `<encryption format='luks'>` it becomes a LUKS container.",
+  },
   { value: 'qcow2', description: 'QEMU copy-on-write v2/v3: sparse, snapshots, backing files, embedded LUKS.' },
   { value: 'qcow', description: 'Legacy QEMU copy-on-write v1.' },
   { value: 'qed', description: 'QEMU enhanced disk (deprecated in qemu).' },
@@ -128,11 +273,47 @@ export const FILE_FORMATS: Term[] = [
   { value: 'ploop', description: 'Virtuozzo ploop.' },
 ];
 
-export const DISK_POOL_FORMATS: Term[] = ['none', 'linux', 'fat16', 'fat32', 'linux-swap', 'linux-lvm', 'linux-raid', 'extended']
-  .map((value) => ({ value, description: `Partition type ${value} (disk pools).` }));
+export const DISK_POOL_FORMATS: Term[] = [
+  'none',
+  'linux',
+  'fat16',
+  'fat32',
+  'linux-swap',
+  'linux-lvm',
+  'linux-raid',
+  'extended',
+].map((value) => ({ value, description: `Partition type ${value} (disk pools).` }));
 
-export type PoolType = 'dir' | 'fs' | 'netfs' | 'gluster' | 'vstorage' | 'rbd' | 'disk' | 'logical' | 'iscsi' | 'iscsi-direct' | 'scsi' | 'mpath' | 'zfs' | 'sheepdog';
-export const POOL_TYPES: PoolType[] = ['dir', 'fs', 'netfs', 'gluster', 'vstorage', 'rbd', 'disk', 'logical', 'iscsi', 'iscsi-direct', 'scsi', 'mpath', 'zfs'];
+export type PoolType =
+  | 'dir'
+  | 'fs'
+  | 'netfs'
+  | 'gluster'
+  | 'vstorage'
+  | 'rbd'
+  | 'disk'
+  | 'logical'
+  | 'iscsi'
+  | 'iscsi-direct'
+  | 'scsi'
+  | 'mpath'
+  | 'zfs'
+  | 'sheepdog';
+export const POOL_TYPES: PoolType[] = [
+  'dir',
+  'fs',
+  'netfs',
+  'gluster',
+  'vstorage',
+  'rbd',
+  'disk',
+  'logical',
+  'iscsi',
+  'iscsi-direct',
+  'scsi',
+  'mpath',
+  'zfs',
+];
 
 /**
  * Pools whose volumes are files in a directory, built by storage_util.c (virStorageBackendVolCreateLocal,
@@ -143,7 +324,12 @@ export const FILE_POOL_TYPES: readonly PoolType[] = ['dir', 'fs', 'netfs', 'vsto
 /** What `<target><format type>` may be per pool type; undefined = the element is ignored. */
 export function targetFormatsFor(pool: PoolType): { formats: Term[]; default: string } | undefined {
   switch (pool) {
-    case 'dir': case 'fs': case 'netfs': case 'gluster': case 'vstorage': case 'rbd':
+    case 'dir':
+    case 'fs':
+    case 'netfs':
+    case 'gluster':
+    case 'vstorage':
+    case 'rbd':
       return { formats: FILE_FORMATS, default: 'raw' };
     case 'disk':
       return { formats: DISK_POOL_FORMATS, default: 'none' };
@@ -175,8 +361,8 @@ export const DISK_SOURCE_TYPES: Term[] = [
   { value: 'dir', description: 'A host directory shown as a FAT disk: `<source dir=...>`.' },
   { value: 'network', description: 'A network image: `<source protocol=... name=...>` with `<host>` children.' },
   { value: 'volume', description: 'A volume of a libvirt storage pool: `<source pool=... volume=...>`.' },
-  { value: 'nvme', description: 'An NVMe namespace of a host PCI controller: `<source type=\'pci\'>`.' },
-  { value: 'vhostuser', description: 'A vhost-user-blk backend: `<source type=\'unix\' path=...>`.' },
+  { value: 'nvme', description: "An NVMe namespace of a host PCI controller: `<source type='pci'>`." },
+  { value: 'vhostuser', description: "A vhost-user-blk backend: `<source type='unix' path=...>`." },
   { value: 'vhostvdpa', since: '9.8.0', description: 'A vDPA block device: `<source dev=...>`.' },
 ];
 
@@ -185,7 +371,10 @@ export const DISK_DEVICES: Term[] = [
   { value: 'disk', description: 'A hard disk (the default). Needs a source.' },
   { value: 'cdrom', description: 'A CD-ROM drive (read-only; may be empty). Not on virtio or sd buses.' },
   { value: 'floppy', description: 'A floppy drive (may be empty). Only on the fdc bus, target `fdX`.' },
-  { value: 'lun', description: 'SCSI passthrough of a host block device, volume or iSCSI LUN; raw format, no encryption.' },
+  {
+    value: 'lun',
+    description: 'SCSI passthrough of a host block device, volume or iSCSI LUN; raw format, no encryption.',
+  },
 ];
 
 /** `<target bus>` (virDomainDiskBus; 'none' is refused). Omitted: derived from the target name. */
@@ -217,8 +406,16 @@ export const DISK_NET_PROTOCOLS: Term[] = [
   { value: 'tftp', description: 'TFTP (read-only; current qemu builds lack it).' },
   { value: 'ssh', description: 'SSH (sftp).' },
   { value: 'nfs', description: 'NFS (libnfs).' },
-  { value: 'sheepdog', description: 'Sheepdog (removed from qemu 6.0).', deprecated: 'qemu no longer has a sheepdog driver.' },
-  { value: 'vxhs', description: 'Veritas HyperScale (removed from qemu 5.2).', deprecated: 'qemu no longer has a vxhs driver.' },
+  {
+    value: 'sheepdog',
+    description: 'Sheepdog (removed from qemu 6.0).',
+    deprecated: 'qemu no longer has a sheepdog driver.',
+  },
+  {
+    value: 'vxhs',
+    description: 'Veritas HyperScale (removed from qemu 5.2).',
+    deprecated: 'qemu no longer has a vxhs driver.',
+  },
 ];
 export const DISK_NET_PROTOCOL_NONE = 'none';
 
@@ -247,7 +444,11 @@ export const DISK_SNAPSHOT_LOCATIONS: Term[] = [
 /** `<disk sgio>` (virDomainDeviceSGIO; 'default' is refused, 'unfiltered' no longer supported). */
 export const DISK_SGIO: Term[] = [
   { value: 'filtered', description: 'SCSI commands filtered by the host kernel (lun devices only).' },
-  { value: 'unfiltered', description: 'Refused by libvirt 9.0: unfiltered SG_IO is no longer supported.', deprecated: 'unfiltered sgio is no longer supported' },
+  {
+    value: 'unfiltered',
+    description: 'Refused by libvirt 9.0: unfiltered SG_IO is no longer supported.',
+    deprecated: 'unfiltered sgio is no longer supported',
+  },
 ];
 
 /** `<source startupPolicy>` (virDomainStartupPolicy; 'default' is refused). */
@@ -306,14 +507,38 @@ export function unitMultiplier(unit: string): bigint | undefined {
 }
 
 export const COMPAT_VALUES: Term[] = [
-  { value: '1.1', description: 'qcow2 version 3: lazy refcounts, extended L2, zstd, data files, refcount widths. qemu-img\'s default; libvirt\'s default since 10.2.0.', since: '1.1.0' },
-  { value: '0.10', description: 'qcow2 version 2: readable by qemu < 1.1. libvirt\'s default for qcow2 before 10.2.0.', since: '1.1.0' },
+  {
+    value: '1.1',
+    description:
+      "qcow2 version 3: lazy refcounts, extended L2, zstd, data files, refcount widths. qemu-img's default; libvirt's default since 10.2.0.",
+    since: '1.1.0',
+  },
+  {
+    value: '0.10',
+    description: "qcow2 version 2: readable by qemu < 1.1. libvirt's default for qcow2 before 10.2.0.",
+    since: '1.1.0',
+  },
 ];
 
 export const FEATURES: Term[] = [
-  { value: 'lazy_refcounts', since: '1.1.0', description: 'Delay refcount updates (faster writes, needs a repair after a crash). Needs compat 1.1.', doc: `${DOC.storageVol}` },
-  { value: 'extended_l2', since: '8.1.0', description: 'Subcluster allocation (32 subclusters per cluster). Needs compat 1.1 and a cluster size ≥ 16 KiB.', doc: `${DOC.storageVol}` },
-  { value: 'data_file', since: '10.10.0', description: 'Guest data lives in an external data file (libvirt `<dataStore>`).', doc: `${DOC.storageVol}` },
+  {
+    value: 'lazy_refcounts',
+    since: '1.1.0',
+    description: 'Delay refcount updates (faster writes, needs a repair after a crash). Needs compat 1.1.',
+    doc: `${DOC.storageVol}`,
+  },
+  {
+    value: 'extended_l2',
+    since: '8.1.0',
+    description: 'Subcluster allocation (32 subclusters per cluster). Needs compat 1.1 and a cluster size ≥ 16 KiB.',
+    doc: `${DOC.storageVol}`,
+  },
+  {
+    value: 'data_file',
+    since: '10.10.0',
+    description: 'Guest data lives in an external data file (libvirt `<dataStore>`).',
+    doc: `${DOC.storageVol}`,
+  },
 ];
 
 /** Compares dotted versions; missing parts count as 0. */

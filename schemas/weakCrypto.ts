@@ -39,48 +39,74 @@ const LINK = {
 /** Every weak-crypto judgement. The ids are also the language service's rule ids. */
 export const WEAK_CRYPTO_RULES = [
   {
-    id: 'weak-cipher-mode-ecb', severity: 'warning', summary: 'cipher mode ecb shows data patterns',
-    reason: 'ECB encrypts equal plaintext blocks to equal ciphertext and ignores the IV, so the structure of the disk content shows through. Use xts (qemu\'s default).',
+    id: 'weak-cipher-mode-ecb',
+    severity: 'warning',
+    summary: 'cipher mode ecb shows data patterns',
+    reason:
+      "ECB encrypts equal plaintext blocks to equal ciphertext and ignores the IV, so the structure of the disk content shows through. Use xts (qemu's default).",
     doc: LINK.ecb,
   },
   {
-    id: 'weak-cipher-mode-ctr', severity: 'warning', summary: 'cipher mode ctr reuses the keystream when a sector is rewritten',
-    reason: 'CTR turns the cipher into a stream cipher whose keystream depends only on the sector number: two versions of one sector XOR to the XOR of their plaintexts, and bits can be flipped undetected. Use xts.',
+    id: 'weak-cipher-mode-ctr',
+    severity: 'warning',
+    summary: 'cipher mode ctr reuses the keystream when a sector is rewritten',
+    reason:
+      'CTR turns the cipher into a stream cipher whose keystream depends only on the sector number: two versions of one sector XOR to the XOR of their plaintexts, and bits can be flipped undetected. Use xts.',
     doc: LINK.ctr,
   },
   {
-    id: 'weak-cbc-predictable-iv', severity: 'warning', summary: 'cbc with the predictable ivgen {ivgen}',
-    reason: 'With the sector number as IV, CBC allows watermarking attacks (crafted plaintext whose encryption is recognisable) and leaks where sectors start to differ. Use xts with plain64, or at least essiv.',
+    id: 'weak-cbc-predictable-iv',
+    severity: 'warning',
+    summary: 'cbc with the predictable ivgen {ivgen}',
+    reason:
+      'With the sector number as IV, CBC allows watermarking attacks (crafted plaintext whose encryption is recognisable) and leaks where sectors start to differ. Use xts with plain64, or at least essiv.',
     doc: LINK.cbc,
   },
   {
-    id: 'weak-ivgen-plain-wrap', severity: 'warning', summary: 'ivgen plain on a {size} volume: the 32-bit IV repeats past 2 TiB',
-    reason: 'plain uses the low 32 bits of the 512-byte sector number (qemu crypto/ivgen-plain.c), so sectors 2 TiB apart get the same IV. plain64 has no such limit.',
+    id: 'weak-ivgen-plain-wrap',
+    severity: 'warning',
+    summary: 'ivgen plain on a {size} volume: the 32-bit IV repeats past 2 TiB',
+    reason:
+      'plain uses the low 32 bits of the 512-byte sector number (qemu crypto/ivgen-plain.c), so sectors 2 TiB apart get the same IV. plain64 has no such limit.',
     doc: LINK.ivModes,
   },
   {
-    id: 'weak-cipher-64bit-block', severity: 'warning', summary: '{cipher} has a 64-bit block',
-    reason: 'with 64-bit blocks, colliding ciphertext blocks (which leak plaintext relations) are expected after about 2^32 blocks = 32 GiB under one key (birthday bound, Sweet32), less than a disk holds; qemu cannot use it with xts either. Use aes-256 with xts.',
+    id: 'weak-cipher-64bit-block',
+    severity: 'warning',
+    summary: '{cipher} has a 64-bit block',
+    reason:
+      'with 64-bit blocks, colliding ciphertext blocks (which leak plaintext relations) are expected after about 2^32 blocks = 32 GiB under one key (birthday bound, Sweet32), less than a disk holds; qemu cannot use it with xts either. Use aes-256 with xts.',
     doc: LINK.sweet32,
   },
   {
-    id: 'weak-pbkdf-hash', severity: 'warning', summary: 'PBKDF2 hash {hash}',
-    reason: '{hash} is {why}; use sha256 (qemu\'s default) for the PBKDF2 that turns the passphrase into the keys of the slots guarding the master key{extra}.',
+    id: 'weak-pbkdf-hash',
+    severity: 'warning',
+    summary: 'PBKDF2 hash {hash}',
+    reason:
+      "{hash} is {why}; use sha256 (qemu's default) for the PBKDF2 that turns the passphrase into the keys of the slots guarding the master key{extra}.",
     doc: LINK.hash,
   },
   {
-    id: 'weak-essiv-hash', severity: 'warning', summary: 'essiv hash {hash}',
+    id: 'weak-essiv-hash',
+    severity: 'warning',
+    summary: 'essiv hash {hash}',
     reason: 'essiv hashes the master key with {hash} ({why}) and uses the {bits}-bit digest as the IV key; use sha256.',
     doc: LINK.ivModes,
   },
   {
-    id: 'weak-xts-128-key', severity: 'hint', summary: '{cipher} with xts gives 128-bit strength',
-    reason: 'qemu does not halve the size under xts (a {cipher} xts master key is 2 × {half} bits, as cryptsetup luksDump shows), so this is the 128-bit cipher in each half, the strength cryptsetup users get from --key-size 256. qemu\'s default aes-256 gives 256 bits per half.',
+    id: 'weak-xts-128-key',
+    severity: 'hint',
+    summary: '{cipher} with xts gives 128-bit strength',
+    reason:
+      "qemu does not halve the size under xts (a {cipher} xts master key is 2 × {half} bits, as cryptsetup luksDump shows), so this is the 128-bit cipher in each half, the strength cryptsetup users get from --key-size 256. qemu's default aes-256 gives 256 bits per half.",
     doc: LINK.xts,
   },
   {
-    id: 'weak-legacy-qcow-aes', severity: 'warning', summary: 'legacy qcow AES encryption',
-    reason: 'qcow AES-CBC uses the sector number as IV, derives the key from the passphrase without a KDF and has no way to change the passphrase; qemu system emulators refuse to open such images and libvirt refuses to create them since 4.5.0. Use luks.',
+    id: 'weak-legacy-qcow-aes',
+    severity: 'warning',
+    summary: 'legacy qcow AES encryption',
+    reason:
+      'qcow AES-CBC uses the sector number as IV, derives the key from the passphrase without a KDF and has no way to change the passphrase; qemu system emulators refuse to open such images and libvirt refuses to create them since 4.5.0. Use luks.',
     doc: LINK.qcowAes,
   },
 ] as const satisfies readonly WeakRule[];
@@ -125,8 +151,11 @@ export interface WeakChoice {
 
 /** qemu's modern default (crypto/block-luks.c): aes-256, xts, plain64, sha256. */
 export const MODERN_DEFAULT: Required<Omit<CryptoFix, 'format'>> = {
-  cipherAlg: LUKS_DEFAULTS.cipherAlg, cipherMode: LUKS_DEFAULTS.cipherMode, ivgenAlg: LUKS_DEFAULTS.ivgenAlg,
-  ivgenHashAlg: null, hashAlg: LUKS_DEFAULTS.hashAlg,
+  cipherAlg: LUKS_DEFAULTS.cipherAlg,
+  cipherMode: LUKS_DEFAULTS.cipherMode,
+  ivgenAlg: LUKS_DEFAULTS.ivgenAlg,
+  ivgenHashAlg: null,
+  hashAlg: LUKS_DEFAULTS.hashAlg,
 };
 
 /** 2 TiB: 2^32 sectors of 512 bytes, where a 32-bit sector IV wraps (qemu LUKS sector size is 512). */
@@ -159,7 +188,17 @@ export function weakChoices(c: CryptoChoices): WeakChoice[] {
     const r = WEAK_RULE_BY_ID.get(id)!;
     const summary = fill(r.summary, args);
     const reason = fill(r.reason, args);
-    out.push({ id, severity: r.severity, field, summary, reason, message: `${summary}: ${reason}`, doc: r.doc, args, fix });
+    out.push({
+      id,
+      severity: r.severity,
+      field,
+      summary,
+      reason,
+      message: `${summary}: ${reason}`,
+      doc: r.doc,
+      args,
+      fix,
+    });
   };
 
   if (c.legacyAes) {
@@ -185,7 +224,8 @@ export function weakChoices(c: CryptoChoices): WeakChoice[] {
   if (is64bitBlock) add('weak-cipher-64bit-block', 'cipherAlg', { cipher: alg }, { ...MODERN_DEFAULT });
   if (mode === 'ecb') add('weak-cipher-mode-ecb', 'cipherMode', { mode }, modeFix);
   if (mode === 'ctr') add('weak-cipher-mode-ctr', 'cipherMode', { mode }, modeFix);
-  if (mode === 'cbc' && (ivgen === 'plain' || ivgen === 'plain64')) add('weak-cbc-predictable-iv', 'cipherMode', { ivgen }, modeFix);
+  if (mode === 'cbc' && (ivgen === 'plain' || ivgen === 'plain64'))
+    add('weak-cbc-predictable-iv', 'cipherMode', { ivgen }, modeFix);
   if (ivgen === 'plain' && c.sizeBytes !== undefined && toBig(c.sizeBytes) > PLAIN_IV_LIMIT) {
     add('weak-ivgen-plain-wrap', 'ivgenAlg', { size: formatBytes(c.sizeBytes) }, { ivgenAlg: 'plain64' });
   }
@@ -195,7 +235,12 @@ export function weakChoices(c: CryptoChoices): WeakChoice[] {
     add('weak-pbkdf-hash', 'hashAlg', { hash, why: HASH_WHY[hash], extra }, { hashAlg: 'sha256' });
   }
   if (ivgen === 'essiv' && ivgenHash && WEAK_HASHES.has(ivgenHash)) {
-    add('weak-essiv-hash', 'ivgenHashAlg', { hash: ivgenHash, why: HASH_WHY[ivgenHash], bits: String(DIGEST_BITS[ivgenHash]) }, is64bitBlock ? { ...MODERN_DEFAULT } : { ivgenHashAlg: 'sha256' });
+    add(
+      'weak-essiv-hash',
+      'ivgenHashAlg',
+      { hash: ivgenHash, why: HASH_WHY[ivgenHash], bits: String(DIGEST_BITS[ivgenHash]) },
+      is64bitBlock ? { ...MODERN_DEFAULT } : { ivgenHashAlg: 'sha256' },
+    );
   }
   if (mode === 'xts' && bits === 128 && !is64bitBlock) {
     add('weak-xts-128-key', 'cipherAlg', { cipher: alg, half: '128' }, { cipherAlg: `${family}-256` });
@@ -219,14 +264,24 @@ export function formatWeakChoice(w: WeakChoice): string {
 }
 
 /** CryptoChoices from qemu-img option names (`cipher-alg`, …; with or without `encrypt.`). */
-export function choicesFromQemuOptions(opts: object | ReadonlyMap<string, string>, sizeBytes?: number | bigint): CryptoChoices {
+export function choicesFromQemuOptions(
+  opts: object | ReadonlyMap<string, string>,
+  sizeBytes?: number | bigint,
+): CryptoChoices {
   const get = (k: string): string | undefined => {
-    const v = opts instanceof Map ? (opts.get(k) ?? opts.get(`encrypt.${k}`)) : ((opts as Record<string, unknown>)[k] ?? (opts as Record<string, unknown>)[`encrypt.${k}`]);
+    const v =
+      opts instanceof Map
+        ? (opts.get(k) ?? opts.get(`encrypt.${k}`))
+        : ((opts as Record<string, unknown>)[k] ?? (opts as Record<string, unknown>)[`encrypt.${k}`]);
     return v === undefined || v === null || v === '' ? undefined : String(v);
   };
   return {
-    cipherAlg: get('cipher-alg'), cipherMode: get('cipher-mode'), ivgenAlg: get('ivgen-alg'),
-    ivgenHashAlg: get('ivgen-hash-alg'), hashAlg: get('hash-alg'), sizeBytes,
+    cipherAlg: get('cipher-alg'),
+    cipherMode: get('cipher-mode'),
+    ivgenAlg: get('ivgen-alg'),
+    ivgenHashAlg: get('ivgen-hash-alg'),
+    hashAlg: get('hash-alg'),
+    sizeBytes,
   };
 }
 
@@ -234,7 +289,12 @@ export function choicesFromQemuOptions(opts: object | ReadonlyMap<string, string
  * The warning lines `create` prints (stderr) for the choices it was given: the same verdicts the
  * editor shows on `<cipher>`/`<ivgen>`. `legacyAes` for qcow2 `encrypt.format=aes`/`encryption=on`.
  */
-export function weakCryptoLines(opts: object | ReadonlyMap<string, string>, sizeBytes?: number | bigint, legacyAes = false, prog = 'libvirt-volume'): string[] {
+export function weakCryptoLines(
+  opts: object | ReadonlyMap<string, string>,
+  sizeBytes?: number | bigint,
+  legacyAes = false,
+  prog = 'libvirt-volume',
+): string[] {
   const choices = legacyAes ? { legacyAes: true } : choicesFromQemuOptions(opts, sizeBytes);
   return weakChoices(choices).map((w) => `${prog}: ${formatWeakChoice(w)}`);
 }

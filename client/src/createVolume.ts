@@ -14,7 +14,11 @@ interface VolumeDescription {
   suggestedOutput: string;
   errors: { line: number; character: number; code: string; message: string }[];
 }
-interface CreateResult { image: string; xml?: string; secretXml?: string }
+interface CreateResult {
+  image: string;
+  xml?: string;
+  secretXml?: string;
+}
 
 /** Arguments meant for the server itself (from a test, a keybinding or another extension). */
 export function isServerArgs(a: unknown): boolean {
@@ -30,8 +34,12 @@ export async function createVolumeUi(client: LanguageClient, uri?: vscode.Uri): 
     if (!uri && active?.languageId === 'xml' && /<volume[\s>]/.test(active.getText())) uri = active.uri;
     if (!uri) {
       const pick = await vscode.window.showQuickPick(
-        [{ label: 'New volume…', id: 'new' }, { label: 'Open a volume XML file…', id: 'open' }],
-        { title: 'Create Volume', placeHolder: 'No volume XML is open' });
+        [
+          { label: 'New volume…', id: 'new' },
+          { label: 'Open a volume XML file…', id: 'open' },
+        ],
+        { title: 'Create Volume', placeHolder: 'No volume XML is open' },
+      );
       if (!pick) return;
       if (pick.id === 'new') return await wizard(client);
       const files = await vscode.window.showOpenDialog({ filters: { 'Volume XML': ['xml'] }, canSelectMany: false });
@@ -43,47 +51,95 @@ export async function createVolumeUi(client: LanguageClient, uri?: vscode.Uri): 
     const d = await exec<VolumeDescription>(client, 'libvirtVolume.describeVolume', { uri: uri.toString() });
     if (d.errors.length) {
       const detail = d.errors.map((e) => `line ${e.line + 1}: ${e.message} [${e.code}]`).join('\n');
-      void vscode.window.showErrorMessage(`Create Volume: ${vscode.workspace.asRelativePath(uri)} has ${d.errors.length} error(s) libvirt would refuse.`, { modal: true, detail });
+      void vscode.window.showErrorMessage(
+        `Create Volume: ${vscode.workspace.asRelativePath(uri)} has ${d.errors.length} error(s) libvirt would refuse.`,
+        { modal: true, detail },
+      );
       return;
     }
     // Legacy qcow AES (a libvirt < 4.5 document): the CLI wants --allow-insecure-aes, we ask.
     if (d.legacyAes) {
-      const go = await vscode.window.showWarningMessage('Create Volume: legacy qcow2 AES encryption', { modal: true, detail: d.legacyAesWarning }, 'Create anyway');
+      const go = await vscode.window.showWarningMessage(
+        'Create Volume: legacy qcow2 AES encryption',
+        { modal: true, detail: d.legacyAesWarning },
+        'Create anyway',
+      );
       if (go !== 'Create anyway') return;
     }
-    const out = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(d.suggestedOutput), title: `Write the ${d.format ?? ''} image of ${d.name ?? 'the volume'} to` });
+    const out = await vscode.window.showSaveDialog({
+      defaultUri: vscode.Uri.file(d.suggestedOutput),
+      title: `Write the ${d.format ?? ''} image of ${d.name ?? 'the volume'} to`,
+    });
     if (!out) return;
-    return await run(client, { uri: uri.toString(), ...(d.legacyAes ? { allowInsecureAes: true } : {}) }, out.fsPath, d.encrypted && !d.legacyAes);
+    return await run(
+      client,
+      { uri: uri.toString(), ...(d.legacyAes ? { allowInsecureAes: true } : {}) },
+      out.fsPath,
+      d.encrypted && !d.legacyAes,
+    );
   } catch (err) {
     // -32800: RequestCancelled (the Cancel button of the progress); the writer removed its temp file.
-    if ((err as { code?: number })?.code === -32800 || err instanceof vscode.CancellationError) void vscode.window.showInformationMessage('Create Volume cancelled; nothing was written.');
+    if ((err as { code?: number })?.code === -32800 || err instanceof vscode.CancellationError)
+      void vscode.window.showInformationMessage('Create Volume cancelled; nothing was written.');
     else void vscode.window.showErrorMessage(`Create Volume: ${(err as Error)?.message ?? err}`);
     return;
   }
 }
 
-async function run(client: LanguageClient, base: object, output: string, encrypted: boolean): Promise<CreateResult | undefined> {
+async function run(
+  client: LanguageClient,
+  base: object,
+  output: string,
+  encrypted: boolean,
+): Promise<CreateResult | undefined> {
   let force = false;
   try {
     await vscode.workspace.fs.stat(vscode.Uri.file(output));
-    if ((await vscode.window.showWarningMessage(`${output} exists. Overwrite it?`, { modal: true }, 'Overwrite')) !== 'Overwrite') return;
+    if (
+      (await vscode.window.showWarningMessage(`${output} exists. Overwrite it?`, { modal: true }, 'Overwrite')) !==
+      'Overwrite'
+    )
+      return;
     force = true;
-  } catch { /* does not exist: fine */ }
+  } catch {
+    /* does not exist: fine */
+  }
   const args: Record<string, unknown> = { ...base, output, force };
   if (encrypted) {
     const file = vscode.workspace.getConfiguration('libvirtVolume').get<string>('passphraseFile');
     if (file) args.passphraseFile = file;
     else {
-      const p1 = await vscode.window.showInputBox({ title: 'Create Volume: passphrase', prompt: 'Passphrase of the LUKS key slot (it becomes the libvirt secret value)', password: true, ignoreFocusOut: true, validateInput: (v) => (v ? undefined : 'Empty passphrases are not allowed') });
+      const p1 = await vscode.window.showInputBox({
+        title: 'Create Volume: passphrase',
+        prompt: 'Passphrase of the LUKS key slot (it becomes the libvirt secret value)',
+        password: true,
+        ignoreFocusOut: true,
+        validateInput: (v) => (v ? undefined : 'Empty passphrases are not allowed'),
+      });
       if (!p1) return;
-      const p2 = await vscode.window.showInputBox({ title: 'Create Volume: passphrase again', password: true, ignoreFocusOut: true });
+      const p2 = await vscode.window.showInputBox({
+        title: 'Create Volume: passphrase again',
+        password: true,
+        ignoreFocusOut: true,
+      });
       if (p2 === undefined) return;
-      if (p1 !== p2) { void vscode.window.showErrorMessage('Create Volume: the passphrases differ.'); return; }
+      if (p1 !== p2) {
+        void vscode.window.showErrorMessage('Create Volume: the passphrases differ.');
+        return;
+      }
       args.passphrase = p1;
     }
     const secret = await vscode.window.showQuickPick(
-      [{ label: 'Yes', description: 'write <secret> XML next to the image (then: virsh secret-define FILE)', yes: true }, { label: 'No', yes: false }],
-      { title: 'Also write the libvirt <secret> XML?', ignoreFocusOut: true });
+      [
+        {
+          label: 'Yes',
+          description: 'write <secret> XML next to the image (then: virsh secret-define FILE)',
+          yes: true,
+        },
+        { label: 'No', yes: false },
+      ],
+      { title: 'Also write the libvirt <secret> XML?', ignoreFocusOut: true },
+    );
     if (!secret) return;
     args.writeSecretXml = secret.yes;
   }
@@ -91,20 +147,27 @@ async function run(client: LanguageClient, base: object, output: string, encrypt
   // cancellable notification instead, hand its token to the server (workDoneToken) and cancel the
   // request ($/cancelRequest) from its Cancel button. The server removes the partial file.
   const token = `libvirtVolume.createVolume.${Date.now()}`;
-  const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Create Volume', cancellable: true }, async (progress, cancel) => {
-    let last = 0;
-    const sub = client.onProgress(WorkDoneProgress.type, token, (v) => {
-      if (v.kind === 'end') return;
-      const pct = v.percentage ?? last;
-      progress.report({ message: v.message, increment: Math.max(0, pct - last) });
-      last = Math.max(last, pct);
-    });
-    try {
-      return (await client.sendRequest(ExecuteCommandRequest.type, { command: 'libvirtVolume.createVolume', arguments: [args], workDoneToken: token }, cancel)) as CreateResult;
-    } finally {
-      sub.dispose();
-    }
-  });
+  const r = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: 'Create Volume', cancellable: true },
+    async (progress, cancel) => {
+      let last = 0;
+      const sub = client.onProgress(WorkDoneProgress.type, token, (v) => {
+        if (v.kind === 'end') return;
+        const pct = v.percentage ?? last;
+        progress.report({ message: v.message, increment: Math.max(0, pct - last) });
+        last = Math.max(last, pct);
+      });
+      try {
+        return (await client.sendRequest(
+          ExecuteCommandRequest.type,
+          { command: 'libvirtVolume.createVolume', arguments: [args], workDoneToken: token },
+          cancel,
+        )) as CreateResult;
+      } finally {
+        sub.dispose();
+      }
+    },
+  );
   const actions = ['Reveal', ...(r.secretXml ? ['Open secret XML'] : []), ...(r.xml ? ['Open volume XML'] : [])];
   void vscode.window.showInformationMessage(`Created ${r.image}`, ...actions).then(async (a) => {
     if (a === 'Reveal') await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(r.image));
@@ -116,16 +179,39 @@ async function run(client: LanguageClient, base: object, output: string, encrypt
 
 /** No XML at hand: name, size, format, encryption → the server writes the volume XML and the image. */
 async function wizard(client: LanguageClient): Promise<CreateResult | undefined> {
-  const name = await vscode.window.showInputBox({ title: 'New volume (1/4): name', value: 'vol1.qcow2', validateInput: (v) => (/^[^/\s]+$/.test(v) ? undefined : 'A file name without / or spaces') });
+  const name = await vscode.window.showInputBox({
+    title: 'New volume (1/4): name',
+    value: 'vol1.qcow2',
+    validateInput: (v) => (/^[^/\s]+$/.test(v) ? undefined : 'A file name without / or spaces'),
+  });
   if (!name) return;
-  const size = await vscode.window.showInputBox({ title: 'New volume (2/4): capacity', value: '1G', prompt: 'Bytes or with a unit: K, M, G, T (powers of 1024)', validateInput: (v) => (/^\d+(\.\d+)?\s*([KMGTPE]i?B?|[kmgtpe]|B)?$/.test(v.trim()) ? undefined : 'e.g. 10G') });
+  const size = await vscode.window.showInputBox({
+    title: 'New volume (2/4): capacity',
+    value: '1G',
+    prompt: 'Bytes or with a unit: K, M, G, T (powers of 1024)',
+    validateInput: (v) => (/^\d+(\.\d+)?\s*([KMGTPE]i?B?|[kmgtpe]|B)?$/.test(v.trim()) ? undefined : 'e.g. 10G'),
+  });
   if (!size) return;
   const format = await vscode.window.showQuickPick(['qcow2', 'raw'], { title: 'New volume (3/4): format' });
   if (!format) return;
-  const enc = await vscode.window.showQuickPick([{ label: 'No encryption', luks: false }, { label: 'LUKS', description: 'aes-256-xts-plain64, sha256', luks: true }], { title: 'New volume (4/4): encryption' });
+  const enc = await vscode.window.showQuickPick(
+    [
+      { label: 'No encryption', luks: false },
+      { label: 'LUKS', description: 'aes-256-xts-plain64, sha256', luks: true },
+    ],
+    { title: 'New volume (4/4): encryption' },
+  );
   if (!enc) return;
   const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
-  const out = await vscode.window.showSaveDialog({ defaultUri: folder ? vscode.Uri.joinPath(folder, name) : undefined, title: 'Write the image to' });
+  const out = await vscode.window.showSaveDialog({
+    defaultUri: folder ? vscode.Uri.joinPath(folder, name) : undefined,
+    title: 'Write the image to',
+  });
   if (!out) return;
-  return run(client, { new: { name: out.path.split('/').pop(), capacity: size.trim(), format, encrypted: enc.luks } }, out.fsPath, enc.luks);
+  return run(
+    client,
+    { new: { name: out.path.split('/').pop(), capacity: size.trim(), format, encrypted: enc.luks } },
+    out.fsPath,
+    enc.luks,
+  );
 }

@@ -2,7 +2,12 @@
 // Volume" its prompts. Everything else — validation, the image writer, secret XML — runs in the
 // server, so other editors get the same features (ARCHITECTURE.md invariant 7).
 import * as vscode from 'vscode';
-import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
+import {
+  LanguageClient,
+  TransportKind,
+  type LanguageClientOptions,
+  type ServerOptions,
+} from 'vscode-languageclient/node';
 import { createVolumeUi, isServerArgs } from './createVolume';
 import { DOCUMENT_SELECTOR } from '../../schemas/hosts';
 

@@ -36,7 +36,11 @@ export const USAGE = `check [--json] [--libvirt-version X.Y.Z] [--pool-type T] P
 
 const SEV: Record<number, string> = { 1: 'error', 2: 'warning', 3: 'info', 4: 'hint' };
 
-interface Options { json: boolean; settings: LanguageSettings; paths: string[] }
+interface Options {
+  json: boolean;
+  settings: LanguageSettings;
+  paths: string[];
+}
 
 function parseArgs(args: string[]): Options | string {
   const o: Options = { json: false, settings: {}, paths: [] };
@@ -54,24 +58,37 @@ function parseArgs(args: string[]): Options | string {
       o.settings.libvirtVersion = v;
     } else if (a === '--pool-type' || a.startsWith('--pool-type=')) {
       const v = value('--pool-type');
-      if (!v || !(POOL_TYPES as string[]).includes(v)) return `invalid --pool-type '${v ?? ''}' (one of ${POOL_TYPES.join(', ')})`;
+      if (!v || !(POOL_TYPES as string[]).includes(v))
+        return `invalid --pool-type '${v ?? ''}' (one of ${POOL_TYPES.join(', ')})`;
       o.settings.poolType = v as PoolType;
-    } else if (a === '--') { o.paths.push(...args.slice(i + 1)); i = args.length; }
-    else if (a.startsWith('-') && a !== '-') return `unknown option '${a}'`;
+    } else if (a === '--') {
+      o.paths.push(...args.slice(i + 1));
+      i = args.length;
+    } else if (a.startsWith('-') && a !== '-') return `unknown option '${a}'`;
     else o.paths.push(a);
   }
   if (!o.paths.length) return 'no PATH given';
   return o;
 }
 
-interface Found { file: string; named: boolean; skip?: string }
+interface Found {
+  file: string;
+  named: boolean;
+  skip?: string;
+}
 
 const HOST_SUFFIXES: readonly string[] = Object.values(HOST_EXTENSIONS).flat();
 const checkable = (name: string) => name.endsWith('.xml') || HOST_SUFFIXES.some((e) => name.endsWith(e));
 
 /** The file a playbook's template lookup reads (Ansible's search order, service/embedded.ts). */
 function templateFile(playbook: string, path: string): string | undefined {
-  const isFile = (p: string) => { try { return statSync(p).isFile(); } catch { return false; } };
+  const isFile = (p: string) => {
+    try {
+      return statSync(p).isFile();
+    } catch {
+      return false;
+    }
+  };
   return templateCandidates(resolve(playbook), path).find(isFile);
 }
 
@@ -90,7 +107,11 @@ function collect(p: string, out: Found[], seen: Set<string>): number {
     if (name.startsWith('.') || name === 'node_modules') continue;
     const child = join(p, name);
     let s;
-    try { s = statSync(child); } catch { continue; }
+    try {
+      s = statSync(child);
+    } catch {
+      continue;
+    }
     if (s.isDirectory()) found += collect(child, out, seen);
     else if (checkable(name.toLowerCase())) {
       found++;
@@ -121,7 +142,9 @@ export async function runCheck(args: string[]): Promise<number> {
         ioError = true;
       }
     } catch (e) {
-      process.stderr.write(`libvirt-volume check: cannot read '${p}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+      process.stderr.write(
+        `libvirt-volume check: cannot read '${p}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`,
+      );
       ioError = true;
     }
   }
@@ -133,17 +156,24 @@ export async function runCheck(args: string[]): Promise<number> {
   });
   ls.configure(o.settings);
   const results: { file: string; diagnostics: Diagnostic[]; skipped?: string }[] = [];
-  let errors = 0, warnings = 0, checked = 0;
+  let errors = 0,
+    warnings = 0,
+    checked = 0;
   const skipped: { file: string; reason: string }[] = [];
   const listed = new Set(files.map((f) => resolve(f.file)));
   for (let i = 0; i < files.length; i++) {
     const { file, named, skip } = files[i];
-    if (skip) { skipped.push({ file, reason: skip }); continue; }
+    if (skip) {
+      skipped.push({ file, reason: skip });
+      continue;
+    }
     let bytes: Buffer;
     try {
       bytes = readFileSync(file);
     } catch (e) {
-      process.stderr.write(`libvirt-volume check: cannot read '${file}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+      process.stderr.write(
+        `libvirt-volume check: cannot read '${file}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`,
+      );
       ioError = true;
       continue;
     }
@@ -153,7 +183,10 @@ export async function runCheck(args: string[]): Promise<number> {
     const uri = pathToFileURL(isAbsolute(file) ? file : join(process.cwd(), file)).href;
     const document = TextDocument.create(uri, host ? '' : 'xml', 1, text);
     if (host) {
-      if (error) { skipped.push({ file, reason: error.message }); continue; }
+      if (error) {
+        skipped.push({ file, reason: error.message });
+        continue;
+      }
       if (host === 'ansible') {
         for (const t of templateLookups(text)) {
           const found = templateFile(file, t.path);
@@ -163,14 +196,19 @@ export async function runCheck(args: string[]): Promise<number> {
           } else if (!found) process.stderr.write(`libvirt-volume check: ${file}: template '${t.path}' not found\n`);
         }
       }
-      if (!extractRegions(host, text).length) { skipped.push({ file, reason: 'no libvirt XML embedded' }); continue; }
+      if (!extractRegions(host, text).length) {
+        skipped.push({ file, reason: 'no libvirt XML embedded' });
+        continue;
+      }
     } else if (!named) {
       // A walk judges libvirt documents (and near-miss roots); anything else is listed, not judged.
       const xml = error ? undefined : ls.parse(document).xml;
       const root = xml?.root;
-      if (!xml || documentKind(xml) === 'other' && !(root && nearMissRoot(root.name))) {
-        const reason = error ? error.message
-          : root ? `root <${root.name}> is not a libvirt document`
+      if (!xml || (documentKind(xml) === 'other' && !(root && nearMissRoot(root.name)))) {
+        const reason = error
+          ? error.message
+          : root
+            ? `root <${root.name}> is not a libvirt document`
             : `not XML (${xml?.errors[0]?.message ?? 'Document is empty'})`;
         ls.forget(uri);
         skipped.push({ file, reason });
@@ -180,14 +218,16 @@ export async function runCheck(args: string[]): Promise<number> {
     checked++;
     const diagnostics = ls.doValidation(document, { named, encodingError: error });
     ls.forget(uri);
-    diagnostics.sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character);
+    diagnostics.sort(
+      (a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character,
+    );
     for (const d of diagnostics) {
       if (d.severity === DiagnosticSeverity.Error) errors++;
       else if (d.severity === DiagnosticSeverity.Warning) warnings++;
     }
     results.push({ file, diagnostics });
   }
-  const shown = (f: string) => isAbsolute(f) ? f : relative(process.cwd(), f) || f;
+  const shown = (f: string) => (isAbsolute(f) ? f : relative(process.cwd(), f) || f);
   if (o.json) {
     // Skipped files are entries too (no diagnostics, `skipped`: why), so a CI job can see them.
     for (const k of skipped) results.push({ file: k.file, diagnostics: [], skipped: k.reason });
@@ -197,7 +237,9 @@ export async function runCheck(args: string[]): Promise<number> {
     for (const r of results) {
       const name = shown(r.file);
       for (const d of r.diagnostics) {
-        process.stdout.write(`${name}:${d.range.start.line + 1}:${d.range.start.character + 1}: ${SEV[d.severity ?? 1]} ${d.code}: ${d.message}\n`);
+        process.stdout.write(
+          `${name}:${d.range.start.line + 1}:${d.range.start.character + 1}: ${SEV[d.severity ?? 1]} ${d.code}: ${d.message}\n`,
+        );
       }
     }
   }

@@ -10,12 +10,20 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
-  createOptionList, QCOW2_CREATE_OPTIONS, RAW_CREATE_OPTIONS, type CreateArgs, type CreateOptionDef,
+  createOptionList,
+  QCOW2_CREATE_OPTIONS,
+  RAW_CREATE_OPTIONS,
+  type CreateArgs,
+  type CreateOptionDef,
 } from '../../../schemas/qcow2Options';
 import { splitQemuOptions } from '../common/qemuOpts';
 import { NEWEST_LIBVIRT, POOL_TYPES, type PoolType } from '../../../schemas/vocabulary';
 import {
-  createImage, planQemuCreate, preflight, type QcowEncryptionProvider, type WriteProgress,
+  createImage,
+  planQemuCreate,
+  preflight,
+  type QcowEncryptionProvider,
+  type WriteProgress,
 } from '../writer/create';
 import { errorText, isCancellation } from '../writer/errors';
 import type { FilePermissions } from '../writer/publish';
@@ -24,7 +32,13 @@ import { nodeProbeIO, nodeWriterIO, readSecretFileSync } from '../writer/nodeIO'
 import { readPassphraseStdin } from './passphraseStdin';
 import { tryProbeImage } from '../writer/probe';
 import { luksIterationsLine, runLuksCreate } from './luks';
-import { parseSecretObject, resolvePassphrase, resolveSecret, SecretError, type SecretObject } from '../writer/luks/secrets';
+import {
+  parseSecretObject,
+  resolvePassphrase,
+  resolveSecret,
+  SecretError,
+  type SecretObject,
+} from '../writer/luks/secrets';
 import { qcowAesEncryption, qcowLuksEncryption } from '../writer/luks/qcowEncryption';
 import { weakCryptoLines } from '../../../schemas/weakCrypto';
 
@@ -59,19 +73,37 @@ interface Parsed {
 
 /** qemu-img's `-o help` listing (qemu_opts_print_help: sorted, `name=<type>` padded to 22). */
 export function optionHelp(format: 'raw' | 'qcow2', withFilename: boolean): string {
-  const list: CreateOptionDef[] = withFilename ? createOptionList(format) : format === 'qcow2' ? QCOW2_CREATE_OPTIONS : RAW_CREATE_OPTIONS;
+  const list: CreateOptionDef[] = withFilename
+    ? createOptionList(format)
+    : format === 'qcow2'
+      ? QCOW2_CREATE_OPTIONS
+      : RAW_CREATE_OPTIONS;
   const type = { str: 'str', bool: 'bool (on/off)', size: 'size', num: 'num' } as const;
-  const lines = [...list].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  const lines = [...list]
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     .map((d) => `  ${`${d.name}=<${type[d.kind]}>`.padEnd(22)} - ${d.help}`);
   return withFilename
     ? ['Supported options:', ...lines].join('\n') + '\n'
-    : [`Supported ${format} options:`, ...lines, '', 'The protocol level may support further options.', 'Specify the target filename to include those options.'].join('\n') + '\n';
+    : [
+        `Supported ${format} options:`,
+        ...lines,
+        '',
+        'The protocol level may support further options.',
+        'Specify the target filename to include those options.',
+      ].join('\n') + '\n';
 }
 
 class UsageError extends Error {}
 
 function parse(argv: string[]): Parsed {
-  const p: Parsed = { args: { format: 'raw', filename: '' }, quiet: false, force: false, objects: [], passphraseStdin: false, allowInsecureAes: false };
+  const p: Parsed = {
+    args: { format: 'raw', filename: '' },
+    quiet: false,
+    force: false,
+    objects: [],
+    passphraseStdin: false,
+    allowInsecureAes: false,
+  };
   const options: string[] = [];
   const pos: string[] = [];
   let format: string | undefined;
@@ -82,7 +114,10 @@ function parse(argv: string[]): Parsed {
       if (v === undefined) throw new UsageError(`option '${a}' requires an argument`);
       return v;
     };
-    if (a === '--') { pos.push(...argv.slice(i + 1)); break; }
+    if (a === '--') {
+      pos.push(...argv.slice(i + 1));
+      break;
+    }
     if (a === '-f') format = val();
     else if (a === '-b') p.args.backingFile = val();
     else if (a === '-F') p.args.backingFmt = val();
@@ -95,8 +130,11 @@ function parse(argv: string[]): Parsed {
     else if (a === '--passphrase-env') p.passphraseEnv = val();
     else if (a === '--passphrase-stdin') p.passphraseStdin = true;
     else if (a === '--allow-insecure-aes') p.allowInsecureAes = true;
-    else if (/^-[fbFo]./.test(a)) { argv.splice(i + 1, 0, a.slice(2)); argv[i] = a.slice(0, 2); i--; }
-    else if (a.startsWith('-') && a.length > 1) throw new UsageError(`unknown option ${a}`);
+    else if (/^-[fbFo]./.test(a)) {
+      argv.splice(i + 1, 0, a.slice(2));
+      argv[i] = a.slice(0, 2);
+      i--;
+    } else if (a.startsWith('-') && a.length > 1) throw new UsageError(`unknown option ${a}`);
     else pos.push(a);
   }
   p.args.options = options;
@@ -130,24 +168,56 @@ function progressPrinter(enabled: boolean): { update(p: WriteProgress): void; en
       const frac = p.total ? p.done / p.total : 1;
       const width = 30;
       const bar = '#'.repeat(Math.round(frac * width)).padEnd(width, '.');
-      process.stderr.write(`\r[${bar}] ${(frac * 100).toFixed(0).padStart(3)}% ${gib(p.done)}/${gib(p.total)} GiB ${p.phase === 'sync' ? '(syncing)' : ''}  `);
+      process.stderr.write(
+        `\r[${bar}] ${(frac * 100).toFixed(0).padStart(3)}% ${gib(p.done)}/${gib(p.total)} GiB ${p.phase === 'sync' ? '(syncing)' : ''}  `,
+      );
       shown = true;
     },
-    end() { if (shown) process.stderr.write('\n'); },
+    end() {
+      if (shown) process.stderr.write('\n');
+    },
   };
 }
 
-export interface CreateCliIO { out(s: string): void; err(s: string): void; cwd: string; isTTY: boolean }
+export interface CreateCliIO {
+  out(s: string): void;
+  err(s: string): void;
+  cwd: string;
+  isTTY: boolean;
+}
 
-const defaultIO = (): CreateCliIO => ({ out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s), cwd: process.cwd(), isTTY: !!process.stderr.isTTY });
+const defaultIO = (): CreateCliIO => ({
+  out: (s) => process.stdout.write(s),
+  err: (s) => process.stderr.write(s),
+  cwd: process.cwd(),
+  isTTY: !!process.stderr.isTTY,
+});
 
 function qemuLines(lines: string[]): string {
   return lines.map((l) => l.replace(/^qemu-img: /, 'libvirt-volume: ')).join('\n') + '\n';
 }
 
 export async function runCreate(argv: string[], io: CreateCliIO = defaultIO()): Promise<number> {
-  if (argv.includes('-h') || argv.includes('--help')) { io.out(USAGE + '\n'); return 0; }
-  const firstPos = argv.find((a, i) => !a.startsWith('-') && !['-f', '-b', '-F', '-o', '--object', '--output', '--libvirt-version', '--pool-type', '--passphrase-file', '--passphrase-env'].includes(argv[i - 1]));
+  if (argv.includes('-h') || argv.includes('--help')) {
+    io.out(USAGE + '\n');
+    return 0;
+  }
+  const firstPos = argv.find(
+    (a, i) =>
+      !a.startsWith('-') &&
+      ![
+        '-f',
+        '-b',
+        '-F',
+        '-o',
+        '--object',
+        '--output',
+        '--libvirt-version',
+        '--pool-type',
+        '--passphrase-file',
+        '--passphrase-env',
+      ].includes(argv[i - 1]),
+  );
   const fIdx = argv.indexOf('-f');
   if (fIdx < 0 && firstPos && /\.xml$/i.test(firstPos)) return runCreateXml(argv, io);
   if (fIdx >= 0 && argv[fIdx + 1] === 'luks') return runLuksCreate(argv, { out: io.out, err: io.err });
@@ -157,12 +227,21 @@ export async function runCreate(argv: string[], io: CreateCliIO = defaultIO()): 
     // qemu-img creates the --object secrets first: a bad one fails before anything else.
     for (const o of p.objects) resolveSecret(o, (f) => readSecretFileSync(resolve(io.cwd, f)));
   } catch (e) {
-    if (e instanceof UsageError) { io.err(`libvirt-volume: ${e.message}\nTry 'libvirt-volume create --help' for more information\n`); return e.message.startsWith('Unexpected') || e.message.startsWith('Expecting') ? 1 : 2; }
-    if (e instanceof SecretError) { io.err(`libvirt-volume: ${e.message}\n`); return 1; }
+    if (e instanceof UsageError) {
+      io.err(`libvirt-volume: ${e.message}\nTry 'libvirt-volume create --help' for more information\n`);
+      return e.message.startsWith('Unexpected') || e.message.startsWith('Expecting') ? 1 : 2;
+    }
+    if (e instanceof SecretError) {
+      io.err(`libvirt-volume: ${e.message}\n`);
+      return 1;
+    }
     throw e;
   }
   if (p.help) {
-    if (p.args.format !== 'raw' && p.args.format !== 'qcow2') { io.err(`libvirt-volume: Unknown file format '${p.args.format}'\n`); return 1; }
+    if (p.args.format !== 'raw' && p.args.format !== 'qcow2') {
+      io.err(`libvirt-volume: Unknown file format '${p.args.format}'\n`);
+      return 1;
+    }
     io.out(optionHelp(p.args.format, p.args.filename !== ''));
     return 0;
   }
@@ -170,7 +249,11 @@ export async function runCreate(argv: string[], io: CreateCliIO = defaultIO()): 
 }
 
 async function createFromParsed(
-  p: Parsed, io: CreateCliIO, announce?: string, rawLength?: bigint, permissions?: FilePermissions,
+  p: Parsed,
+  io: CreateCliIO,
+  announce?: string,
+  rawLength?: bigint,
+  permissions?: FilePermissions,
 ): Promise<number> {
   const planned = planQemuCreate(p.args, nodeProbeIO(), io.cwd);
   const v = planned.verdict;
@@ -181,15 +264,23 @@ async function createFromParsed(
     io.err(qemuLines(v.stderr));
     return 1;
   }
-  if (planned.refusal) { io.err(`libvirt-volume: ${p.args.filename}: ${planned.refusal}\n`); return 1; }
+  if (planned.refusal) {
+    io.err(`libvirt-volume: ${p.args.filename}: ${planned.refusal}\n`);
+    return 1;
+  }
   // Existing target or data file: refused before anything is printed or derived.
   const pre = await preflight(v.spec, { io: nodeWriterIO(), cwd: io.cwd, force: p.force });
-  if (pre) { io.err(`libvirt-volume: ${p.args.filename}: ${pre.message}\n`); return 1; }
+  if (pre) {
+    io.err(`libvirt-volume: ${p.args.filename}: ${pre.message}\n`);
+    return 1;
+  }
   if (announce && !p.quiet) io.out(announce + '\n');
   if (!p.quiet) io.out(v.formatting + '\n');
   // The header keeps the name as given and qemu opens it relative to its own working directory.
   if (v.spec.dataFile !== undefined && !isAbsolute(v.spec.dataFile)) {
-    io.err(`libvirt-volume: warning: data_file '${v.spec.dataFile}' is relative: qemu opens it relative to the current directory of whatever opens the image; an absolute path is safer\n`);
+    io.err(
+      `libvirt-volume: warning: data_file '${v.spec.dataFile}' is relative: qemu opens it relative to the current directory of whatever opens the image; an absolute path is safer\n`,
+    );
   }
 
   let encryption: QcowEncryptionProvider | undefined;
@@ -203,17 +294,26 @@ async function createFromParsed(
         const aes = qcowAesEncryption(p.allowInsecureAes);
         io.err(`libvirt-volume: warning: ${aes.warning}\n`);
         const o = v.spec.encrypt.options;
-        if (o['key-secret'] !== undefined && !p.objects.some((x) => x.id === o['key-secret'])) throw new SecretError(`No secret with id '${o['key-secret']}'`);
+        if (o['key-secret'] !== undefined && !p.objects.some((x) => x.id === o['key-secret']))
+          throw new SecretError(`No secret with id '${o['key-secret']}'`);
         encryption = aes;
       } else {
         const o = v.spec.encrypt.options;
         // Weak choices (issue 7): the editor's <cipher>/<ivgen> verdicts, from the same data.
         for (const l of weakCryptoLines(o, v.spec.size)) io.err(l + '\n');
         passphrase = await resolvePassphrase(
-          { objects: p.objects, keySecret: o['key-secret'], passphraseFile: p.passphraseFile, passphraseEnv: p.passphraseEnv, passphraseStdin: p.passphraseStdin },
           {
-            readFile: (f) => readSecretFileSync(resolve(io.cwd, f)), readStdin: readPassphraseStdin,
-            env: process.env, prefix: 'encrypt.',
+            objects: p.objects,
+            keySecret: o['key-secret'],
+            passphraseFile: p.passphraseFile,
+            passphraseEnv: p.passphraseEnv,
+            passphraseStdin: p.passphraseStdin,
+          },
+          {
+            readFile: (f) => readSecretFileSync(resolve(io.cwd, f)),
+            readStdin: readPassphraseStdin,
+            env: process.env,
+            prefix: 'encrypt.',
           },
         );
         const { 'key-secret': _k, ...luksOpts } = o;
@@ -231,7 +331,12 @@ async function createFromParsed(
   const bar = progressPrinter(io.isTTY && !p.quiet);
   try {
     await createImage(v.spec, {
-      io: nodeWriterIO(), cwd: io.cwd, force: p.force, signal: guard.signal, onProgress: bar.update, encryption,
+      io: nodeWriterIO(),
+      cwd: io.cwd,
+      force: p.force,
+      signal: guard.signal,
+      onProgress: bar.update,
+      encryption,
       permissions,
     });
     bar.end();
@@ -253,7 +358,9 @@ async function createFromParsed(
 
 async function runCreateXml(argv: string[], io: CreateCliIO): Promise<number> {
   let xmlPath: string | undefined, output: string | undefined;
-  let force = false, quiet = false, preallocMetadata = false;
+  let force = false,
+    quiet = false,
+    preallocMetadata = false;
   let libvirtVersion = NEWEST_LIBVIRT;
   let poolType: PoolType = 'dir';
   const passthrough: string[] = [];
@@ -267,35 +374,53 @@ async function runCreateXml(argv: string[], io: CreateCliIO): Promise<number> {
     else if (a === '--libvirt-version') libvirtVersion = val() ?? NEWEST_LIBVIRT;
     else if (a === '--pool-type') {
       const t = val();
-      if (!t || !(POOL_TYPES as string[]).includes(t)) { io.err(`libvirt-volume: unknown pool type '${t}'\n`); return 2; }
+      if (!t || !(POOL_TYPES as string[]).includes(t)) {
+        io.err(`libvirt-volume: unknown pool type '${t}'\n`);
+        return 2;
+      }
       poolType = t as PoolType;
+    } else if (a === '--object' || a === '--passphrase-file' || a === '--passphrase-env') {
+      passthrough.push(a, argv[++i] ?? '');
+    } else if (a === '--passphrase-stdin' || a === '--allow-insecure-aes') passthrough.push(a);
+    else if (a.startsWith('-')) {
+      io.err(`libvirt-volume: unknown option ${a}\n${USAGE}\n`);
+      return 2;
+    } else if (!xmlPath) xmlPath = a;
+    else {
+      io.err(`libvirt-volume: Unexpected argument: ${a}\n`);
+      return 2;
     }
-    else if (a === '--object' || a === '--passphrase-file' || a === '--passphrase-env') { passthrough.push(a, argv[++i] ?? ''); }
-    else if (a === '--passphrase-stdin' || a === '--allow-insecure-aes') passthrough.push(a);
-    else if (a.startsWith('-')) { io.err(`libvirt-volume: unknown option ${a}\n${USAGE}\n`); return 2; }
-    else if (!xmlPath) xmlPath = a;
-    else { io.err(`libvirt-volume: Unexpected argument: ${a}\n`); return 2; }
   }
-  if (!xmlPath) { io.err(`libvirt-volume: Expecting a volume XML file\n`); return 2; }
+  if (!xmlPath) {
+    io.err(`libvirt-volume: Expecting a volume XML file\n`);
+    return 2;
+  }
   const abs = isAbsolute(xmlPath) ? xmlPath : join(io.cwd, xmlPath);
   let text: string;
-  try { text = readFileSync(abs, 'utf8'); } catch (e) {
+  try {
+    text = readFileSync(abs, 'utf8');
+  } catch (e) {
     io.err(`libvirt-volume: cannot read '${xmlPath}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
     return 2;
   }
   // The language service is loaded only here: `create -f …` never pays for its start-up.
-  const { TextDocument } = require('vscode-languageserver-textdocument') as typeof import('vscode-languageserver-textdocument');
+  const { TextDocument } =
+    require('vscode-languageserver-textdocument') as typeof import('vscode-languageserver-textdocument');
   const { DiagnosticSeverity } = require('vscode-languageserver-types') as typeof import('vscode-languageserver-types');
   const { getLanguageService } = require('../service/languageService') as typeof import('../service/languageService');
   const { parseXml } = require('../service/xmlModel') as typeof import('../service/xmlModel');
   const vc = require('../service/volumeCreate') as typeof import('../service/volumeCreate');
   const doc = parseXml(text);
-  if (doc.root?.name !== 'volume') { io.err(`libvirt-volume: ${xmlPath}: not a <volume> document\n`); return 1; }
+  if (doc.root?.name !== 'volume') {
+    io.err(`libvirt-volume: ${xmlPath}: not a <volume> document\n`);
+    return 1;
+  }
   // Refuse what libvirt refuses: the language service's error diagnostics.
   const probeIO = nodeProbeIO();
   const ls = getLanguageService({ imageFacts: (p) => tryProbeImage(probeIO, p) });
   ls.configure({ libvirtVersion, poolType });
-  const errors = ls.doValidation(TextDocument.create(pathToFileURL(abs).href, 'xml', 1, text))
+  const errors = ls
+    .doValidation(TextDocument.create(pathToFileURL(abs).href, 'xml', 1, text))
     .filter((d) => d.severity === DiagnosticSeverity.Error);
   if (errors.length) {
     for (const d of errors) {
@@ -309,16 +434,24 @@ async function runCreateXml(argv: string[], io: CreateCliIO): Promise<number> {
   const vol = vc.readVolume(doc.root);
   const out = output ?? (vol.target.path || join(dirname(abs), vol.name ?? ''));
   const m = vc.volumeCreation(vol, { output: out, libvirtVersion, preallocMetadata, poolType });
-  if (m.refusal ?? m.notAFilePool) { io.err(`libvirt-volume: ${xmlPath}: ${m.refusal ?? m.notAFilePool}\n`); return 1; }
+  if (m.refusal ?? m.notAFilePool) {
+    io.err(`libvirt-volume: ${xmlPath}: ${m.refusal ?? m.notAFilePool}\n`);
+    return 1;
+  }
   if (!quiet) io.out(`# libvirt ${libvirtVersion} ${m.tool === 'qemu-img' ? 'would run' : 'does'}: ${m.commandLine}\n`);
   if (!vc.WRITER_FORMATS.includes(m.format)) {
     io.err(`libvirt-volume: ${xmlPath}: ${vc.unwritableFormat(m)}\n`);
     return 1;
   }
   const cli = [
-    '-f', m.args.format, ...(m.args.backingFile ? ['-b', m.args.backingFile] : []),
+    '-f',
+    m.args.format,
+    ...(m.args.backingFile ? ['-b', m.args.backingFile] : []),
     ...(m.args.options ?? []).flatMap((x) => ['-o', x]),
-    ...(quiet ? ['-q'] : []), ...(force ? ['--force'] : []), ...passthrough, m.args.filename,
+    ...(quiet ? ['-q'] : []),
+    ...(force ? ['--force'] : []),
+    ...passthrough,
+    m.args.filename,
     ...(m.args.size !== undefined ? [m.args.size] : []),
   ];
   if (m.args.format === 'luks') return runLuksCreate(cli, { out: io.out, err: io.err });

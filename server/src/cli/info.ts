@@ -53,24 +53,48 @@ export function infoLines(file: string, f: ProbedImage): string[] {
   if (spec.length) out.push('Format specific information:', ...spec.map((s) => `    ${s}`));
   for (const w of f.warnings ?? []) out.push(`warning: ${w}`);
   // Weak choices in the header (issue 7): the verdicts the editor and `create` give, same data.
-  const weak = f.encryptFormat === 'aes' ? weakChoices({ legacyAes: true })
-    : f.luks?.cipherAlg ? weakChoices({ ...f.luks, sizeBytes: f.virtualSize }) : [];
+  const weak =
+    f.encryptFormat === 'aes'
+      ? weakChoices({ legacyAes: true })
+      : f.luks?.cipherAlg
+        ? weakChoices({ ...f.luks, sizeBytes: f.virtualSize })
+        : [];
   for (const w of weak) out.push(`weak encryption: ${w.summary} [${w.id}] ${w.doc}`);
   return out;
 }
 
-export interface InfoCliIO { out(s: string): void; err(s: string): void }
+export interface InfoCliIO {
+  out(s: string): void;
+  err(s: string): void;
+}
 
-export async function runInfo(args: string[], io: InfoCliIO = { out: (s) => { process.stdout.write(s); }, err: (s) => { process.stderr.write(s); } }): Promise<number> {
+export async function runInfo(
+  args: string[],
+  io: InfoCliIO = {
+    out: (s) => {
+      process.stdout.write(s);
+    },
+    err: (s) => {
+      process.stderr.write(s);
+    },
+  },
+): Promise<number> {
   let json = false;
   const files: string[] = [];
   for (const a of args) {
     if (a === '--json' || a === '--output=json') json = true;
-    else if (a === '-h' || a === '--help') { io.out(USAGE + '\n'); return 0; }
-    else if (a.startsWith('-') && a !== '-') { io.err(`libvirt-volume info: unknown option ${a}\n${USAGE}\n`); return 2; }
-    else files.push(a);
+    else if (a === '-h' || a === '--help') {
+      io.out(USAGE + '\n');
+      return 0;
+    } else if (a.startsWith('-') && a !== '-') {
+      io.err(`libvirt-volume info: unknown option ${a}\n${USAGE}\n`);
+      return 2;
+    } else files.push(a);
   }
-  if (!files.length) { io.err(`libvirt-volume info: expecting a file\n${USAGE}\n`); return 2; }
+  if (!files.length) {
+    io.err(`libvirt-volume info: expecting a file\n${USAGE}\n`);
+    return 2;
+  }
   const probe = nodeProbeIO();
   const results: (ProbedImage & { filename: string })[] = [];
   let failed = false;
@@ -80,8 +104,12 @@ export async function runInfo(args: string[], io: InfoCliIO = { out: (s) => { pr
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       // A FIFO, a directory or a character device is refused before it is opened (nodeIO.ts).
-      const why = code === 'ENOENT' ? 'No such file or directory' : code === 'ENOTREG' || code === 'EISDIR'
-        ? (e as Error).message : code ?? (e as Error).message;
+      const why =
+        code === 'ENOENT'
+          ? 'No such file or directory'
+          : code === 'ENOTREG' || code === 'EISDIR'
+            ? (e as Error).message
+            : (code ?? (e as Error).message);
       io.err(`libvirt-volume info: Could not open '${f}': ${why}\n`);
       failed = true;
     }

@@ -13,7 +13,13 @@ import { weakCryptoLines } from '../../../schemas/weakCrypto';
 import { createImage, planCreate, preflight } from '../writer/create';
 import { errorText, isCancellation } from '../writer/errors';
 import { guardInterrupts } from './signals';
-import { parseSecretObject, resolvePassphrase, resolveSecret, SecretError, type SecretObject } from '../writer/luks/secrets';
+import {
+  parseSecretObject,
+  resolvePassphrase,
+  resolveSecret,
+  SecretError,
+  type SecretObject,
+} from '../writer/luks/secrets';
 import { nodeProbeIO, nodeWriterIO, readSecretFileSync } from '../writer/nodeIO';
 import { readPassphraseStdin } from './passphraseStdin';
 export { parseQemuImgOptions, parseSize } from '../writer/qemuArgs';
@@ -25,35 +31,54 @@ export const LUKS_USAGE = `create -f luks [--object secret,id=ID,data=TEXT|file=
   Instead of key-secret: --passphrase-file F (content verbatim), --passphrase-env VAR, --passphrase-stdin (one line).
   --force overwrites an existing FILE; -q prints nothing on success.`;
 
-
 /** The iteration counts achieved, printed after a LUKS creation (raw or inside qcow2). */
 export function luksIterationsLine(r: ResolvedLuksOptions, k: LuksKeyDerivationReport): string {
-  return `LUKS1 ${r.cipherAlg} ${r.cipherModeSpec}, PBKDF2-${r.hashAlg}: key slot 0 ${k.slotIters} iterations, ` +
-    `master-key digest ${k.masterKeyIters} iterations (iter-time ${r.iterTimeMs} ms; speed measured in ${k.benchmarkMs} ms, derived in ${k.deriveMs} ms)`;
+  return (
+    `LUKS1 ${r.cipherAlg} ${r.cipherModeSpec}, PBKDF2-${r.hashAlg}: key slot 0 ${k.slotIters} iterations, ` +
+    `master-key digest ${k.masterKeyIters} iterations (iter-time ${r.iterTimeMs} ms; speed measured in ${k.benchmarkMs} ms, derived in ${k.deriveMs} ms)`
+  );
 }
 
-export interface LuksCliIO { out(s: string): void; err(s: string): void; signal?: AbortSignal; /** false: never draw progress. */ isTTY?: boolean }
+export interface LuksCliIO {
+  out(s: string): void;
+  err(s: string): void;
+  signal?: AbortSignal;
+  /** false: never draw progress. */ isTTY?: boolean;
+}
 
 /** Runs `create -f luks …` (argv without the leading `create`). Returns the exit status. */
-export async function runLuksCreate(argv: string[], io: LuksCliIO = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) }): Promise<number> {
+export async function runLuksCreate(
+  argv: string[],
+  io: LuksCliIO = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) },
+): Promise<number> {
   const objects: SecretObject[] = [];
   const oList: string[] = [];
   const pos: string[] = [];
-  let quiet = false, force = false, passphraseStdin = false;
+  let quiet = false,
+    force = false,
+    passphraseStdin = false;
   let passphraseFile: string | undefined, passphraseEnv: string | undefined;
-  const fail = (msg: string, code = 1) => { io.err(`libvirt-volume: ${msg}\n`); return code; };
+  const fail = (msg: string, code = 1) => {
+    io.err(`libvirt-volume: ${msg}\n`);
+    return code;
+  };
   try {
     for (let i = 0; i < argv.length; i++) {
       const a = argv[i];
-      const val = () => { const v = argv[++i]; if (v === undefined) throw new SecretError(`option '${a}' requires an argument`); return v; };
-      if (a === '-f') { const f = val(); if (f !== 'luks') return fail(`runLuksCreate handles -f luks, not ${f}`, 2); }
-      else if (a === '--object') {
+      const val = () => {
+        const v = argv[++i];
+        if (v === undefined) throw new SecretError(`option '${a}' requires an argument`);
+        return v;
+      };
+      if (a === '-f') {
+        const f = val();
+        if (f !== 'luks') return fail(`runLuksCreate handles -f luks, not ${f}`, 2);
+      } else if (a === '--object') {
         // qemu-img creates objects first: a bad secret object fails before anything else.
         const o = parseSecretObject(val());
         resolveSecret(o, readSecretFileSync);
         objects.push(o);
-      }
-      else if (a === '-o') oList.push(val());
+      } else if (a === '-o') oList.push(val());
       else if (a === '-q') quiet = true;
       else if (a === '--force') force = true;
       else if (a === '--passphrase-file') passphraseFile = val();
@@ -72,14 +97,20 @@ export async function runLuksCreate(argv: string[], io: LuksCliIO = { out: (s) =
   const args = { format: 'luks', filename: file, size: pos[1], options: oList };
   const v = planCreate(args, nodeProbeIO(), process.cwd()).verdict;
   const lines = (stderr: string[]) => stderr.map((l) => l.replace(/^qemu-img: /, 'libvirt-volume: ')).join('\n') + '\n';
-  if (!v.ok && !v.formatting) { io.err(lines(v.stderr)); return 1; }
+  if (!v.ok && !v.formatting) {
+    io.err(lines(v.stderr));
+    return 1;
+  }
   // This project's own refusals (an existing or non-regular target, a missing folder) come before
   // qemu's Formatting line, as for qcow2: nothing is announced that will not be attempted.
   const cwd = process.cwd();
   const refusal = await preflight({ filename: file }, { io: nodeWriterIO(), cwd, force });
   if (refusal) return fail(`${file}: ${refusal.message}`);
   if (!quiet && v.formatting) io.out(v.formatting + '\n');
-  if (!v.ok) { io.err(lines(v.stderr)); return 1; }
+  if (!v.ok) {
+    io.err(lines(v.stderr));
+    return 1;
+  }
   if (!('optionsOk' in v)) throw new Error('a -f luks verdict without a LUKS spec');
   const spec = v.spec;
   // Weak choices (issue 7): the same verdicts the editor shows on <cipher>/<ivgen>, on stderr even
@@ -102,20 +133,26 @@ export async function runLuksCreate(argv: string[], io: LuksCliIO = { out: (s) =
     // On a terminal: a one-line progress report (key derivation takes iter-time, full preallocation longer).
     const tty = !quiet && io.isTTY !== false && !!process.stderr.isTTY;
     let shown = false;
-    const onProgress = tty ? (p: { done: number; total: number; phase: string }) => {
-      const what = p.phase === 'derive' ? 'deriving the key slot (PBKDF2)' : 'writing';
-      io.err(`\r${what} ${String(Math.round((p.done / p.total) * 100)).padStart(3)}%   `);
-      shown = true;
-    } : undefined;
+    const onProgress = tty
+      ? (p: { done: number; total: number; phase: string }) => {
+          const what = p.phase === 'derive' ? 'deriving the key slot (PBKDF2)' : 'writing';
+          io.err(`\r${what} ${String(Math.round((p.done / p.total) * 100)).padStart(3)}%   `);
+          shown = true;
+        }
+      : undefined;
     const opts = { io: nodeWriterIO(), cwd, force, signal: guard.signal, onProgress };
-    const r = await createImage({ ...spec, passphrase }, opts)
-      .finally(() => { if (shown) io.err('\n'); });
+    const r = await createImage({ ...spec, passphrase }, opts).finally(() => {
+      if (shown) io.err('\n');
+    });
     if (!quiet && r.luks) {
       io.out(luksIterationsLine(r.luks.resolved, r.luks.report) + '\n');
     }
     return 0;
   } catch (err) {
-    if (isCancellation(err)) { fail(`${file}: interrupted; nothing was left behind`); return guard.exitCode ?? 130; }
+    if (isCancellation(err)) {
+      fail(`${file}: interrupted; nothing was left behind`);
+      return guard.exitCode ?? 130;
+    }
     return fail(`${file}: ${errorText(err)}`);
   } finally {
     guard.dispose();

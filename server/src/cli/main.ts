@@ -1,6 +1,9 @@
 // `libvirt-volume` command line: a dispatcher over one module per subcommand.
 // Exit codes: 0 success, 1 findings/refusal, 2 usage or I/O error.
-interface Command { usage(): string; run(args: string[]): Promise<number> }
+interface Command {
+  usage(): string;
+  run(args: string[]): Promise<number>;
+}
 
 // Each subcommand's module is loaded when it runs (require, bundled lazily by esbuild): `create -f
 // luks` is timed against qemu-img and must not pay for the language service that `check` needs.
@@ -14,7 +17,11 @@ const COMMANDS: Record<string, Command> = {
 };
 
 function usage(): string {
-  return ['usage: libvirt-volume <command> [options]', '', ...Object.entries(COMMANDS).map(([n, c]) => `  ${c.usage().split('\n')[0] || n}`)].join('\n');
+  return [
+    'usage: libvirt-volume <command> [options]',
+    '',
+    ...Object.entries(COMMANDS).map(([n, c]) => `  ${c.usage().split('\n')[0] || n}`),
+  ].join('\n');
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -34,8 +41,13 @@ export async function main(argv: string[]): Promise<number> {
 /** Runs the CLI with process.argv and sets the exit code (used by bin/libvirt-volume.js). */
 export function runCli(): void {
   main(process.argv.slice(2)).then(
-    (code) => { process.exitCode = code; },
-    (err) => { process.stderr.write(`libvirt-volume: ${(err as Error)?.message ?? err}\n`); process.exitCode = 2; },
+    (code) => {
+      process.exitCode = code;
+    },
+    (err) => {
+      process.stderr.write(`libvirt-volume: ${(err as Error)?.message ?? err}\n`);
+      process.exitCode = 2;
+    },
   );
 }
 

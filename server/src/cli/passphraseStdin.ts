@@ -30,15 +30,19 @@ export async function readPassphraseStdin(prompt = 'Passphrase: '): Promise<Uint
           }
           if (b === 0x7f || b === 0x08) {
             // Delete one UTF-8 character: continuation bytes are 10xxxxxx.
-            while (bytes.length && (bytes.pop()! & 0xc0) === 0x80) { /* keep popping */ }
-          } else if (b === 0x15) bytes.length = 0; // Ctrl-U: kill the line
+            while (bytes.length && (bytes.pop()! & 0xc0) === 0x80) {
+              /* keep popping */
+            }
+          } else if (b === 0x15)
+            bytes.length = 0; // Ctrl-U: kill the line
           else if (b >= 0x20 || b === 0x09) bytes.push(b);
         }
       };
       const done = (err?: Error) => {
         stdin.off('data', onData);
         stdin.pause();
-        if (err) reject(err); else resolve();
+        if (err) reject(err);
+        else resolve();
       };
       stdin.on('data', onData);
       stdin.resume();

@@ -29,7 +29,9 @@ export function guardInterrupts(outer?: AbortSignal): InterruptGuard {
   if (outer?.aborted) ac.abort();
   return {
     signal: ac.signal,
-    get exitCode() { return exitCode ?? (ac.signal.aborted ? 130 : undefined); },
+    get exitCode() {
+      return exitCode ?? (ac.signal.aborted ? 130 : undefined);
+    },
     dispose() {
       for (const [name, h] of handlers) process.off(name, h);
       outer?.removeEventListener('abort', onOuter);

@@ -8,7 +8,10 @@ export function formatBytes(n: number | bigint): string {
   let v = typeof n === 'bigint' ? n : BigInt(Math.trunc(n));
   let i = 0;
   const whole = v;
-  while (i < IEC.length - 1 && v >= 1024n) { v /= 1024n; i++; }
+  while (i < IEC.length - 1 && v >= 1024n) {
+    v /= 1024n;
+    i++;
+  }
   if (i === 0) return `${whole} B`;
   const exact = whole === v * 1024n ** BigInt(i);
   const f = Number(whole) / 1024 ** i;

@@ -1,7 +1,10 @@
 // qemu's option strings (`-o a=b,c=d`, `--object secret,id=s0,...`), as QemuOpts reads and
 // writes them (qemu util/qemu-option.c). Pure, no imports.
 
-export interface QemuOpt { name: string; value: string }
+export interface QemuOpt {
+  name: string;
+  value: string;
+}
 
 /**
  * Splits a QemuOpts string like get_opt_name_value does: `,` separates, `,,` is a literal comma
@@ -16,9 +19,14 @@ export function splitQemuOptions(s: string, firstName?: string): QemuOpt[] {
     let v = '';
     while (i < s.length) {
       const c = s[i];
-      if (c === ',' && s[i + 1] === ',') { v += ','; i += 2; continue; }
+      if (c === ',' && s[i + 1] === ',') {
+        v += ',';
+        i += 2;
+        continue;
+      }
       if (stops.includes(c)) break;
-      v += c; i++;
+      v += c;
+      i++;
     }
     return v;
   };

@@ -27,7 +27,10 @@ export function nearest(value: string, candidates: readonly string[]): string | 
   const v = value.toLowerCase();
   for (const c of candidates) {
     const d = editDistance(v, c.toLowerCase());
-    if (d < bestD) { bestD = d; best = c; }
+    if (d < bestD) {
+      bestD = d;
+      best = c;
+    }
   }
   return best !== undefined && bestD <= Math.max(2, Math.floor(value.length / 2)) ? best : undefined;
 }

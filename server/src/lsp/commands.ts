@@ -13,11 +13,22 @@ export const COMMANDS = [CREATE_VOLUME, DESCRIBE_VOLUME];
 type FieldType = 'string' | 'boolean' | 'number' | 'object';
 /** CreateVolumeParams' fields and their JSON types (createVolume.ts documents their meaning). */
 const CREATE_FIELDS: Record<keyof CreateVolumeParams, FieldType> = {
-  uri: 'string', new: 'object', output: 'string', force: 'boolean', passphrase: 'string', passphraseFile: 'string',
-  writeSecretXml: 'boolean', iterTimeMs: 'number', allowInsecureAes: 'boolean', preallocMetadata: 'boolean',
+  uri: 'string',
+  new: 'object',
+  output: 'string',
+  force: 'boolean',
+  passphrase: 'string',
+  passphraseFile: 'string',
+  writeSecretXml: 'boolean',
+  iterTimeMs: 'number',
+  allowInsecureAes: 'boolean',
+  preallocMetadata: 'boolean',
 };
 const NEW_FIELDS: Record<string, FieldType> = {
-  name: 'string', capacity: 'string', format: 'string', encrypted: 'boolean',
+  name: 'string',
+  capacity: 'string',
+  format: 'string',
+  encrypted: 'boolean',
 };
 
 const jsonType = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
@@ -28,15 +39,18 @@ function invalid(command: string, message: string): ResponseError<void> {
 
 /** Checks the types of the fields present in `arg` (missing ones are judged by the command). */
 function checkFields(
-  command: string, arg: Record<string, unknown>, fields: Record<string, FieldType>, prefix = '',
+  command: string,
+  arg: Record<string, unknown>,
+  fields: Record<string, FieldType>,
+  prefix = '',
 ): void {
   for (const [k, v] of Object.entries(arg)) {
     const want = fields[k];
     if (!want) throw invalid(command, `unknown argument '${prefix}${k}' (expected ${Object.keys(fields).join(', ')})`);
     // null is "not given": emacs' json-encode writes an unset optional field (nil) as null.
     if (v === undefined || v === null) continue;
-    const ok = want === 'object' ? jsonType(v) === 'object'
-      : want === 'number' ? Number.isFinite(v) : typeof v === want;
+    const ok =
+      want === 'object' ? jsonType(v) === 'object' : want === 'number' ? Number.isFinite(v) : typeof v === want;
     const article = want === 'object' ? 'an' : 'a';
     if (!ok) throw invalid(command, `'${prefix}${k}' must be ${article} ${want}, got ${jsonType(v)}`);
   }
@@ -73,7 +87,13 @@ export function registerCommands(state: ServerState): void {
           // Reads the headers the volume's checks need first, so the gate judges with them.
           const uri = arg.uri;
           if (uri) {
-            await state.env.withImageFacts(() => { try { describeVolume(state, uri); } catch { /* judged below */ } });
+            await state.env.withImageFacts(() => {
+              try {
+                describeVolume(state, uri);
+              } catch {
+                /* judged below */
+              }
+            });
           }
           // Client-initiated progress when the request carried a token, else ask the client for one.
           let reporter: WorkDoneProgressReporter & { token?: typeof token } = workDone;

@@ -1,5 +1,6 @@
 // Create Volume as LSP commands, so every editor gets it (README "Create Volume from any editor"):
-//   libvirtVolume.describeVolume {uri}                → what the prompts need (errors, format, encrypted, suggested output)
+//   libvirtVolume.describeVolume {uri}                → what the prompts need (errors, format, encrypted,
+//                                                        suggested output)
 //   libvirtVolume.createVolume   {uri | new, output?, force?, passphrase? | passphraseFile?, writeSecretXml?}
 //                                                     → {image, xml?, secretXml?, format, ms}
 // The image is written by the writer in a worker thread (createWorker.ts): a 10 GiB full
@@ -11,7 +12,13 @@ import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:
 import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { ErrorCodes, LSPErrorCodes, ResponseError, type CancellationToken, type WorkDoneProgressReporter } from 'vscode-languageserver/node';
+import {
+  ErrorCodes,
+  LSPErrorCodes,
+  ResponseError,
+  type CancellationToken,
+  type WorkDoneProgressReporter,
+} from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { DiagnosticSeverity } from 'vscode-languageserver-types';
 import { attrValue, path as xpath, textContent } from '../service/xmlModel';
@@ -49,7 +56,12 @@ export interface VolumeDescription {
   errors: { line: number; character: number; code: string; message: string }[];
 }
 
-export interface NewVolume { name: string; capacity: string; format: 'raw' | 'qcow2'; encrypted?: boolean }
+export interface NewVolume {
+  name: string;
+  capacity: string;
+  format: 'raw' | 'qcow2';
+  encrypted?: boolean;
+}
 
 export interface CreateVolumeParams {
   /** Volume XML document (open in the editor or on disk). */
@@ -92,7 +104,12 @@ function loadDocument(state: ServerState, uri: string): TextDocument {
   if (!existsSync(p)) throw new ResponseError(ErrorCodes.InvalidParams, `no such volume XML: ${p}`);
   // Reading a FIFO or a device would block the server's main thread (or never end).
   if (!statSync(p).isFile()) throw new ResponseError(ErrorCodes.InvalidParams, `${p} is not a regular file`);
-  return TextDocument.create(uri.startsWith('file:') ? uri : pathToFileURL(resolve(p)).href, 'xml', 0, readFileSync(p, 'utf8'));
+  return TextDocument.create(
+    uri.startsWith('file:') ? uri : pathToFileURL(resolve(p)).href,
+    'xml',
+    0,
+    readFileSync(p, 'utf8'),
+  );
 }
 
 function writableDir(dir: string): boolean {
@@ -111,8 +128,19 @@ export function describeVolume(state: ServerState, uri: string): VolumeDescripti
   const diagnostics = state.service.doValidation(doc);
   const errors = diagnostics
     .filter((d) => d.severity === DiagnosticSeverity.Error)
-    .map((d) => ({ line: d.range.start.line, character: d.range.start.character, code: String(d.code ?? ''), message: String(d.message) }));
-  if (root?.name !== 'volume') errors.unshift({ line: 0, character: 0, code: 'not-a-volume', message: `expected a <volume> document, found <${root?.name ?? ''}>` });
+    .map((d) => ({
+      line: d.range.start.line,
+      character: d.range.start.character,
+      code: String(d.code ?? ''),
+      message: String(d.message),
+    }));
+  if (root?.name !== 'volume')
+    errors.unshift({
+      line: 0,
+      character: 0,
+      code: 'not-a-volume',
+      message: `expected a <volume> document, found <${root?.name ?? ''}>`,
+    });
   const vol = readVolume(root);
   const enc = vol.target.encryption;
   const { name } = vol;
@@ -122,12 +150,15 @@ export function describeVolume(state: ServerState, uri: string): VolumeDescripti
   const legacyAes = isLegacyAes(vol);
   const xmlDir = dirname(uriToPath(doc.uri));
   const fileName = basename(targetPath || name || 'volume.img');
-  const suggestedOutput = targetPath && isAbsolute(targetPath) && writableDir(dirname(targetPath)) ? targetPath : join(xmlDir, fileName);
+  const suggestedOutput =
+    targetPath && isAbsolute(targetPath) && writableDir(dirname(targetPath)) ? targetPath : join(xmlDir, fileName);
   return {
     uri: doc.uri,
     name,
     format,
-    capacity: cap ? `${textContent(cap).trim()}${attrValue(cap, 'unit') ? ' ' + attrValue(cap, 'unit') : ''}` : undefined,
+    capacity: cap
+      ? `${textContent(cap).trim()}${attrValue(cap, 'unit') ? ' ' + attrValue(cap, 'unit') : ''}`
+      : undefined,
     encrypted: !!enc,
     encryptionFormat: enc?.format,
     secretUuid: enc?.secrets[0]?.uuid,
@@ -144,8 +175,10 @@ function parseCapacity(text: string): [string, string] {
   const m = /^(\d+)\s*([a-zA-Z]*)$/.exec(text.trim());
   // libvirt's units (virScaleInteger), from the one list in schemas/.
   if (!m || (m[2] && unitMultiplier(m[2]) === undefined)) {
-    throw new ResponseError(ErrorCodes.InvalidParams,
-      `capacity '${text}': expected an integer with an optional unit (K, M, G, T, KiB, GB, …)`);
+    throw new ResponseError(
+      ErrorCodes.InvalidParams,
+      `capacity '${text}': expected an integer with an optional unit (K, M, G, T, KiB, GB, …)`,
+    );
   }
   return [m[1], m[2] ? (m[2].length === 1 ? m[2].toUpperCase() : m[2]) : 'bytes'];
 }
@@ -157,15 +190,18 @@ function parseCapacity(text: string): [string, string] {
 export function newVolumeXml(v: NewVolume, imagePath: string, secretUuid?: string): string {
   const [value, unit] = parseCapacity(v.capacity);
   const encryption = v.encrypted && {
-    name: 'encryption', attrs: { format: 'luks' },
+    name: 'encryption',
+    attrs: { format: 'luks' },
     children: [{ name: 'secret', attrs: { type: 'passphrase', uuid: secretUuid } }],
   };
   return renderXml({
-    name: 'volume', children: [
+    name: 'volume',
+    children: [
       { name: 'name', text: v.name },
       { name: 'capacity', attrs: { unit }, text: value },
       {
-        name: 'target', children: [
+        name: 'target',
+        children: [
           { name: 'path', text: imagePath },
           { name: 'format', attrs: { type: v.format } },
           encryption,
@@ -209,7 +245,7 @@ async function readPassphrase(file: string): Promise<string> {
     return (await readSecretFile(file)).toString('utf8');
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    const why = e.code === 'ENOTREG' || e.code === 'EISDIR' || e.code === 'EFBIG' ? e.message : e.code ?? String(err);
+    const why = e.code === 'ENOTREG' || e.code === 'EISDIR' || e.code === 'EFBIG' ? e.message : (e.code ?? String(err));
     throw new ResponseError(ErrorCodes.InvalidParams, `cannot read the passphrase file ${file}: ${why}`);
   }
 }
@@ -221,7 +257,11 @@ function workerScript(): string {
 }
 
 /** Runs the writer job in a worker thread; forwards progress; cancellation through a shared flag. */
-export function runInWorker(job: WorkerJob, onProgress: (done: number, total: number, message?: string) => void, token: CancellationToken): Promise<{ format: string }> {
+export function runInWorker(
+  job: WorkerJob,
+  onProgress: (done: number, total: number, message?: string) => void,
+  token: CancellationToken,
+): Promise<{ format: string }> {
   return new Promise((resolvePromise, reject) => {
     const worker = new Worker(workerScript(), { workerData: { role: 'createVolume' } });
     const send = (m: WorkerMessage) => worker.postMessage(m);
@@ -238,15 +278,29 @@ export function runInWorker(job: WorkerJob, onProgress: (done: number, total: nu
     const sub = token.onCancellationRequested(() => {
       send({ type: 'cancel' });
       // The writer checks its signal between chunks; if it is stuck in one call, stop the thread.
-      killTimer = setTimeout(() => finish(() => reject(new ResponseError(LSPErrorCodes.RequestCancelled, 'Create Volume cancelled'))), 10_000);
+      killTimer = setTimeout(
+        () => finish(() => reject(new ResponseError(LSPErrorCodes.RequestCancelled, 'Create Volume cancelled'))),
+        10_000,
+      );
     });
     worker.on('message', (m: WorkerReply) => {
       if (m.type === 'progress') onProgress(m.done, m.total, m.message);
       else if (m.type === 'done') finish(() => resolvePromise({ format: m.format }));
-      else if (m.type === 'error') finish(() => reject(m.cancelled ? new ResponseError(LSPErrorCodes.RequestCancelled, 'Create Volume cancelled') : new ResponseError(ErrorCodes.InternalError, m.message)));
+      else if (m.type === 'error')
+        finish(() =>
+          reject(
+            m.cancelled
+              ? new ResponseError(LSPErrorCodes.RequestCancelled, 'Create Volume cancelled')
+              : new ResponseError(ErrorCodes.InternalError, m.message),
+          ),
+        );
     });
-    worker.on('error', (err) => finish(() => reject(new ResponseError(ErrorCodes.InternalError, `writer thread failed: ${err?.message ?? err}`))));
-    worker.on('exit', (code) => finish(() => reject(new ResponseError(ErrorCodes.InternalError, `writer thread exited (${code})`))));
+    worker.on('error', (err) =>
+      finish(() => reject(new ResponseError(ErrorCodes.InternalError, `writer thread failed: ${err?.message ?? err}`))),
+    );
+    worker.on('exit', (code) =>
+      finish(() => reject(new ResponseError(ErrorCodes.InternalError, `writer thread exited (${code})`))),
+    );
     send({ type: 'start', job });
     if (token.isCancellationRequested) send({ type: 'cancel' });
   });
@@ -254,7 +308,9 @@ export function runInWorker(job: WorkerJob, onProgress: (done: number, total: nu
 
 function anyToken(...tokens: CancellationToken[]): CancellationToken {
   return {
-    get isCancellationRequested() { return tokens.some((t) => t.isCancellationRequested); },
+    get isCancellationRequested() {
+      return tokens.some((t) => t.isCancellationRequested);
+    },
     onCancellationRequested: (listener, thisArg, disposables) => {
       const subs = tokens.map((t) => t.onCancellationRequested(listener, thisArg, disposables));
       return { dispose: () => subs.forEach((s) => s.dispose()) };
@@ -262,9 +318,18 @@ function anyToken(...tokens: CancellationToken[]): CancellationToken {
   };
 }
 
-export async function createVolume(state: ServerState, p: CreateVolumeParams, token: CancellationToken, workDone: WorkDoneProgressReporter & { token?: CancellationToken }): Promise<CreateVolumeResult> {
+export async function createVolume(
+  state: ServerState,
+  p: CreateVolumeParams,
+  token: CancellationToken,
+  workDone: WorkDoneProgressReporter & { token?: CancellationToken },
+): Promise<CreateVolumeResult> {
   const t0 = Date.now();
-  if (!p || typeof p !== 'object' || (!p.uri && !p.new)) throw new ResponseError(ErrorCodes.InvalidParams, 'libvirtVolume.createVolume needs {uri} or {new: {name, capacity, format, encrypted}}');
+  if (!p || typeof p !== 'object' || (!p.uri && !p.new))
+    throw new ResponseError(
+      ErrorCodes.InvalidParams,
+      'libvirtVolume.createVolume needs {uri} or {new: {name, capacity, format, encrypted}}',
+    );
   const force = !!p.force;
   let xmlText: string;
   let xmlPath: string | undefined;
@@ -273,7 +338,8 @@ export async function createVolume(state: ServerState, p: CreateVolumeParams, to
   let writtenXml: string | undefined;
   if (p.new) {
     const v = p.new;
-    if (!v.name || !v.capacity || !['raw', 'qcow2'].includes(v.format)) throw new ResponseError(ErrorCodes.InvalidParams, 'new volume needs name, capacity and format raw or qcow2');
+    if (!v.name || !v.capacity || !['raw', 'qcow2'].includes(v.format))
+      throw new ResponseError(ErrorCodes.InvalidParams, 'new volume needs name, capacity and format raw or qcow2');
     output = resolve(p.output ?? join(process.cwd(), v.name));
     xmlPath = join(dirname(output), `${basename(output, extname(output)) || basename(output)}.xml`);
     if (xmlPath === output) xmlPath = `${output}.xml`;
@@ -288,18 +354,29 @@ export async function createVolume(state: ServerState, p: CreateVolumeParams, to
   }
   if (desc.errors.length) {
     const list = desc.errors.map((e) => `  line ${e.line + 1}: ${e.message} [${e.code}]`).join('\n');
-    throw new ResponseError(ErrorCodes.InvalidParams, `the volume XML has ${desc.errors.length} error(s) libvirt would refuse:\n${list}`, { errors: desc.errors });
+    throw new ResponseError(
+      ErrorCodes.InvalidParams,
+      `the volume XML has ${desc.errors.length} error(s) libvirt would refuse:\n${list}`,
+      { errors: desc.errors },
+    );
   }
   await checkOutput(output, force);
   if (desc.legacyAes && !p.allowInsecureAes) {
-    throw new ResponseError(ErrorCodes.InvalidParams, `${INSECURE_AES_WARNING} Create Volume makes one only with allowInsecureAes (the editor asks first).`);
+    throw new ResponseError(
+      ErrorCodes.InvalidParams,
+      `${INSECURE_AES_WARNING} Create Volume makes one only with allowInsecureAes (the editor asks first).`,
+    );
   }
   let passphrase: string | undefined;
   // qcow AES stores no key material: nothing to derive, so no passphrase is asked for.
   if (desc.encrypted && !desc.legacyAes) {
     const file = p.passphraseFile || state.settings().passphraseFile;
     passphrase = p.passphrase ?? (file ? await readPassphrase(file) : undefined);
-    if (!passphrase) throw new ResponseError(ErrorCodes.InvalidParams, 'an encrypted volume needs a passphrase (passphrase or passphraseFile)');
+    if (!passphrase)
+      throw new ResponseError(
+        ErrorCodes.InvalidParams,
+        'an encrypted volume needs a passphrase (passphrase or passphraseFile)',
+      );
   }
   const secretPath = p.writeSecretXml && desc.encrypted ? `${output}.secret.xml` : undefined;
   if (secretPath) await checkOutput(secretPath, force);
@@ -310,9 +387,16 @@ export async function createVolume(state: ServerState, p: CreateVolumeParams, to
   try {
     const { format } = await runInWorker(
       {
-        xmlText, xmlPath, output, force, passphrase, libvirtVersion: state.settings().libvirtVersion,
-        allowInsecureAes: !!p.allowInsecureAes, preallocMetadata: !!p.preallocMetadata,
-        iterTimeMs: typeof p.iterTimeMs === 'number' && p.iterTimeMs > 0 ? p.iterTimeMs : undefined },
+        xmlText,
+        xmlPath,
+        output,
+        force,
+        passphrase,
+        libvirtVersion: state.settings().libvirtVersion,
+        allowInsecureAes: !!p.allowInsecureAes,
+        preallocMetadata: !!p.preallocMetadata,
+        iterTimeMs: typeof p.iterTimeMs === 'number' && p.iterTimeMs > 0 ? p.iterTimeMs : undefined,
+      },
       (done, total, message) => {
         const now = Date.now();
         if (now - last < 100 && done < total) return;
@@ -326,10 +410,21 @@ export async function createVolume(state: ServerState, p: CreateVolumeParams, to
     if (p.new) writtenXml = xmlPath;
     if (secretPath) {
       const volPath = desc.targetPath ?? output;
-      await writeTextFile(secretPath, volumeSecretXml(desc.secretUuid!, volPath, desc.name ?? basename(volPath)), force);
+      await writeTextFile(
+        secretPath,
+        volumeSecretXml(desc.secretUuid!, volPath, desc.name ?? basename(volPath)),
+        force,
+      );
     }
     state.log(`Create Volume: wrote ${output} (${format}) in ${Date.now() - t0} ms`);
-    return { image: output, format, xml: writtenXml, secretXml: secretPath, secretUuid: desc.encrypted ? desc.secretUuid : undefined, ms: Date.now() - t0 };
+    return {
+      image: output,
+      format,
+      xml: writtenXml,
+      secretXml: secretPath,
+      secretUuid: desc.encrypted ? desc.secretUuid : undefined,
+      ms: Date.now() - t0,
+    };
   } finally {
     workDone.done();
   }
@@ -338,6 +433,9 @@ export async function createVolume(state: ServerState, p: CreateVolumeParams, to
 function describeDoc(state: ServerState, doc: TextDocument): VolumeDescription {
   const uri = doc.uri;
   // Not open and not on disk yet: validate the generated text directly.
-  const fake: ServerState = { ...state, documents: { get: (u: string) => (u === uri ? doc : state.documents.get(u)) } as ServerState['documents'] };
+  const fake: ServerState = {
+    ...state,
+    documents: { get: (u: string) => (u === uri ? doc : state.documents.get(u)) } as ServerState['documents'],
+  };
   return describeVolume(fake, uri);
 }

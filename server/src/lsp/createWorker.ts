@@ -54,7 +54,9 @@ export interface WriterHooks {
  */
 export async function writeVolumeImage(job: WorkerJob, hooks: WriterHooks): Promise<{ format: string }> {
   const m = volumeCreation(readVolume(parseXml(job.xmlText).root), {
-    output: job.output, libvirtVersion: job.libvirtVersion || NEWEST_LIBVIRT, preallocMetadata: !!job.preallocMetadata,
+    output: job.output,
+    libvirtVersion: job.libvirtVersion || NEWEST_LIBVIRT,
+    preallocMetadata: !!job.preallocMetadata,
   });
   if (m.refusal) throw new Error(m.refusal);
   if (!WRITER_FORMATS.includes(m.format)) throw new Error(unwritableFormat(m));
@@ -74,7 +76,14 @@ export async function writeVolumeImage(job: WorkerJob, hooks: WriterHooks): Prom
     // libvirt's own raw file is exactly the capacity long (qemu-img would round up to 512).
     if (m.length !== undefined && v.spec.format === 'raw') v.spec.size = Number(m.length);
     if (planned.refusal) throw new Error(planned.refusal);
-    const opts = { io, cwd, force: job.force, signal, onProgress: report, permissions: job.permissions ?? m.permissions };
+    const opts = {
+      io,
+      cwd,
+      force: job.force,
+      signal,
+      onProgress: report,
+      permissions: job.permissions ?? m.permissions,
+    };
     if (v.spec.format === 'luks') {
       if (!passphrase) throw new Error('an encrypted volume needs a passphrase');
       const options = { ...v.spec.options, ...(job.iterTimeMs ? { 'iter-time': job.iterTimeMs } : {}) };
@@ -91,7 +100,8 @@ export async function writeVolumeImage(job: WorkerJob, hooks: WriterHooks): Prom
       const o = pickLuksOptions((k) => given[k]);
       if (job.iterTimeMs) o['iter-time'] = job.iterTimeMs;
       encryption = qcowLuksEncryption(o, passphrase, {
-        signal, onProgress: (f) => report({ done: Math.round(f * 1000), total: 1000, phase: 'derive' }),
+        signal,
+        onProgress: (f) => report({ done: Math.round(f * 1000), total: 1000, phase: 'derive' }),
       });
     }
     await createImage(v.spec, { ...opts, encryption });
@@ -107,7 +117,10 @@ export function runCreateWorker(): void {
   const ac = new AbortController();
   const reply = (r: WorkerReply) => port.postMessage(r);
   port.on('message', async (m: WorkerMessage) => {
-    if (m.type === 'cancel') { ac.abort(); return; }
+    if (m.type === 'cancel') {
+      ac.abort();
+      return;
+    }
     try {
       const progress = (done: number, total: number, message?: string) =>
         reply({ type: 'progress', done, total, message });

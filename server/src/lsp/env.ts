@@ -53,7 +53,10 @@ export function createEnvironment(opts: EnvironmentOptions): ServerEnvironment {
   let changeTimer: NodeJS.Timeout | undefined;
   const changed = () => {
     // One re-validation for a burst of arrivals (a backing chain arrives link by link).
-    changeTimer ??= setTimeout(() => { changeTimer = undefined; opts.onChange(); }, 0);
+    changeTimer ??= setTimeout(() => {
+      changeTimer = undefined;
+      opts.onChange();
+    }, 0);
   };
   const read = (path: string): Promise<void> => {
     let p = inflight.get(path);
@@ -94,20 +97,44 @@ export function createEnvironment(opts: EnvironmentOptions): ServerEnvironment {
       for (;;) {
         const mine = (asked = new Set());
         let result: T;
-        try { result = fn(); } finally { asked = undefined; }
+        try {
+          result = fn();
+        } finally {
+          asked = undefined;
+        }
         const left = deadline - Date.now();
         if (!mine.size || left <= 0) return result;
         let t: NodeJS.Timeout | undefined;
-        await Promise.race([Promise.all(mine), new Promise<void>((r) => { t = setTimeout(r, left); })]);
+        await Promise.race([
+          Promise.all(mine),
+          new Promise<void>((r) => {
+            t = setTimeout(r, left);
+          }),
+        ]);
         clearTimeout(t);
       }
     },
     isFile(path: string): boolean {
-      try { return statSync(path).isFile(); } catch { return false; }
+      try {
+        return statSync(path).isFile();
+      } catch {
+        return false;
+      }
     },
-    configure(s) { settings = s; facts.clear(); },
-    setWorkspaceFolders(uris) { folders = uris; },
-    start() { void index.setFolders(folders); },
-    dispose() { index.dispose(); probes.dispose(); if (changeTimer) clearTimeout(changeTimer); },
+    configure(s) {
+      settings = s;
+      facts.clear();
+    },
+    setWorkspaceFolders(uris) {
+      folders = uris;
+    },
+    start() {
+      void index.setFolders(folders);
+    },
+    dispose() {
+      index.dispose();
+      probes.dispose();
+      if (changeTimer) clearTimeout(changeTimer);
+    },
   };
 }

@@ -22,7 +22,10 @@ export const PROBE_TIMEOUT_MS = 3000;
 const MAX_STUCK = 2;
 
 class Miss {
-  constructor(readonly offset: number, readonly length: number) {}
+  constructor(
+    readonly offset: number,
+    readonly length: number,
+  ) {}
 }
 const SIZE_MISS = new Miss(-1, 0);
 
@@ -31,7 +34,10 @@ export async function probeImageAsync(io: AsyncProbeIO, path: string): Promise<I
   let stat: { size: number; allocated?: number } | undefined;
   const reads = new Map<string, Uint8Array>();
   const cached: ProbeIO = {
-    size: () => { if (!stat) throw SIZE_MISS; return stat.size; },
+    size: () => {
+      if (!stat) throw SIZE_MISS;
+      return stat.size;
+    },
     read: (_p, offset, length) => {
       const b = reads.get(`${offset}:${length}`);
       if (!b) throw new Miss(offset, length);
@@ -57,7 +63,10 @@ export async function probeImageAsync(io: AsyncProbeIO, path: string): Promise<I
   return undefined;
 }
 
-interface Job { path: string; resolve(r: { facts?: ImageFacts; timedOut?: boolean }): void }
+interface Job {
+  path: string;
+  resolve(r: { facts?: ImageFacts; timedOut?: boolean }): void;
+}
 
 /** One probe at a time, each bounded in time. */
 export class ImageProbes {
@@ -66,7 +75,10 @@ export class ImageProbes {
   private stuck = 0;
   private disposed = false;
 
-  constructor(private readonly log: (m: string) => void, private readonly io: AsyncProbeIO = nodeAsyncProbeIO()) {}
+  constructor(
+    private readonly log: (m: string) => void,
+    private readonly io: AsyncProbeIO = nodeAsyncProbeIO(),
+  ) {}
 
   /** The facts of `path`; none when unreadable, not an image file, or too slow (timedOut). */
   probe(path: string): Promise<{ facts?: ImageFacts; timedOut?: boolean }> {

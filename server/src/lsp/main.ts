@@ -4,7 +4,11 @@
 import { format } from 'node:util';
 import { isMainThread, workerData } from 'node:worker_threads';
 import {
-  createConnection, ProposedFeatures, StreamMessageReader, StreamMessageWriter, type Connection,
+  createConnection,
+  ProposedFeatures,
+  StreamMessageReader,
+  StreamMessageWriter,
+  type Connection,
 } from 'vscode-languageserver/node';
 import { startServer } from './server';
 import { runCreateWorker } from './createWorker';
@@ -29,10 +33,11 @@ function stdioConnection(): Connection {
   // and keep console output off stdout, where it would corrupt the stream.
   let shutdown = false;
   const listen = reader.listen.bind(reader);
-  reader.listen = (callback) => listen((msg) => {
-    if ((msg as { method?: string }).method === 'shutdown') shutdown = true;
-    callback(msg);
-  });
+  reader.listen = (callback) =>
+    listen((msg) => {
+      if ((msg as { method?: string }).method === 'shutdown') shutdown = true;
+      callback(msg);
+    });
   reader.onClose(() => process.exit(shutdown ? 0 : 1));
   const connection = createConnection(ProposedFeatures.all, reader, writer);
   for (const k of ['log', 'info', 'debug', 'warn', 'error'] as const) {
@@ -45,7 +50,9 @@ if (isMainThread) {
   const connection = process.argv.includes('--stdio') ? stdioConnection() : createConnection(ProposedFeatures.all);
   // Last line of defence: log and keep serving (a request handler's error is caught in `guard`).
   process.on('uncaughtException', (err) => connection.console.error(`uncaught: ${err?.stack ?? err}`));
-  process.on('unhandledRejection', (err) => connection.console.error(`unhandled rejection: ${(err as Error)?.stack ?? err}`));
+  process.on('unhandledRejection', (err) =>
+    connection.console.error(`unhandled rejection: ${(err as Error)?.stack ?? err}`),
+  );
   startServer(connection);
 } else if ((workerData as { role?: string } | undefined)?.role === 'createVolume') {
   runCreateWorker();

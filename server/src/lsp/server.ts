@@ -55,7 +55,12 @@ export function startServer(connection: Connection): ServerState {
   const env = createEnvironment({ log: (m) => connection.console.error(m), onChange: () => state.revalidateAll() });
   const service = getLanguageService(env as ServiceEnvironment);
   /** Runs a handler; an exception is logged and answered with `fallback`, cancellation with its error. */
-  function guard<T>(name: string, token: CancellationToken | undefined, fallback: T, fn: () => T): T | ResponseError<void> {
+  function guard<T>(
+    name: string,
+    token: CancellationToken | undefined,
+    fallback: T,
+    fn: () => T,
+  ): T | ResponseError<void> {
     if (token?.isCancellationRequested) return new ResponseError(LSPErrorCodes.RequestCancelled, 'cancelled');
     try {
       const r = fn();
@@ -69,7 +74,10 @@ export function startServer(connection: Connection): ServerState {
 
   /** `guard` for service calls that may read image headers: waits for them (env.withImageFacts). */
   async function guardFacts<T>(
-    name: string, token: CancellationToken, fallback: T, fn: () => T,
+    name: string,
+    token: CancellationToken,
+    fallback: T,
+    fn: () => T,
   ): Promise<T | ResponseError<void>> {
     if (token.isCancellationRequested) return new ResponseError(LSPErrorCodes.RequestCancelled, 'cancelled');
     try {
@@ -97,15 +105,18 @@ export function startServer(connection: Connection): ServerState {
     if (pullDiagnostics) return;
     const old = timers.get(doc.uri);
     if (old) clearTimeout(old);
-    timers.set(doc.uri, setTimeout(() => {
-      timers.delete(doc.uri);
-      const current = documents.get(doc.uri);
-      if (!current) return;
-      const diagnostics = validate(current);
-      // Typed on while we worked: that version's own run will push.
-      if (documents.get(doc.uri)?.version !== current.version) return;
-      void connection.sendDiagnostics({ uri: current.uri, version: current.version, diagnostics });
-    }, delay));
+    timers.set(
+      doc.uri,
+      setTimeout(() => {
+        timers.delete(doc.uri);
+        const current = documents.get(doc.uri);
+        if (!current) return;
+        const diagnostics = validate(current);
+        // Typed on while we worked: that version's own run will push.
+        if (documents.get(doc.uri)?.version !== current.version) return;
+        void connection.sendDiagnostics({ uri: current.uri, version: current.version, diagnostics });
+      }, delay),
+    );
   }
 
   const state: ServerState = {
@@ -151,7 +162,11 @@ export function startServer(connection: Connection): ServerState {
     settings = toSettings(pickSection(params.initializationOptions));
     service.configure(settings);
     env.configure(settings);
-    folders = params.workspaceFolders ? params.workspaceFolders.map((f) => f.uri) : params.rootUri ? [params.rootUri] : [];
+    folders = params.workspaceFolders
+      ? params.workspaceFolders.map((f) => f.uri)
+      : params.rootUri
+        ? [params.rootUri]
+        : [];
     env.setWorkspaceFolders(folders);
     return {
       capabilities: {
@@ -166,8 +181,15 @@ export function startServer(connection: Connection): ServerState {
         executeCommandProvider: { commands: COMMANDS },
         workspace: { workspaceFolders: { supported: true, changeNotifications: true } },
         // The selector names the hosts of embedded libvirt XML (playbooks, templates, Terraform) besides XML.
-        ...(pullDiagnostics ? { diagnosticProvider: { interFileDependencies: true, workspaceDiagnostics: false,
-          documentSelector: DOCUMENT_SELECTOR } } : {}),
+        ...(pullDiagnostics
+          ? {
+              diagnosticProvider: {
+                interFileDependencies: true,
+                workspaceDiagnostics: false,
+                documentSelector: DOCUMENT_SELECTOR,
+              },
+            }
+          : {}),
       },
       serverInfo: { name: 'libvirt-volume', version: '0.1.0' },
     };
@@ -215,39 +237,54 @@ export function startServer(connection: Connection): ServerState {
 
   connection.languages.diagnostics.on(async (params, token) => {
     const doc = documents.get(params.textDocument.uri);
-    if (token.isCancellationRequested) throw new ResponseError(LSPErrorCodes.ServerCancelled, 'cancelled', { retriggerRequest: true });
+    if (token.isCancellationRequested)
+      throw new ResponseError(LSPErrorCodes.ServerCancelled, 'cancelled', { retriggerRequest: true });
     const items = doc ? await env.withImageFacts(() => validate(doc)) : [];
     return { kind: DocumentDiagnosticReportKind.Full, items };
   });
 
-  connection.onCompletion((params, token) => guard('completion', token, null, () => {
-    const doc = documents.get(params.textDocument.uri);
-    return doc ? service.doComplete(doc, params.position) : null;
-  }));
-  connection.onHover((params, token) => guardFacts('hover', token, null, () => {
-    const doc = documents.get(params.textDocument.uri);
-    return doc ? service.doHover(doc, params.position) : null;
-  }));
-  connection.onCodeAction((params, token) => guardFacts('codeAction', token, [], () => {
-    const doc = documents.get(params.textDocument.uri);
-    return doc ? service.doCodeActions(doc, params.range, params.context) : [];
-  }));
-  connection.onDefinition((params, token) => guard('definition', token, null, () => {
-    const doc = documents.get(params.textDocument.uri);
-    return doc ? service.findDefinition(doc, params.position) : null;
-  }));
-  connection.onReferences((params, token) => guard('references', token, [], () => {
-    const doc = documents.get(params.textDocument.uri);
-    return doc ? service.findReferences(doc, params.position) : [];
-  }));
-  connection.onDocumentSymbol((params, token) => guard('documentSymbol', token, [], () => {
-    const doc = documents.get(params.textDocument.uri);
-    return doc ? service.findDocumentSymbols(doc) : [];
-  }));
-  connection.onFoldingRanges((params, token) => guard('foldingRange', token, [], () => {
-    const doc = documents.get(params.textDocument.uri);
-    return doc ? service.getFoldingRanges(doc) : [];
-  }));
+  connection.onCompletion((params, token) =>
+    guard('completion', token, null, () => {
+      const doc = documents.get(params.textDocument.uri);
+      return doc ? service.doComplete(doc, params.position) : null;
+    }),
+  );
+  connection.onHover((params, token) =>
+    guardFacts('hover', token, null, () => {
+      const doc = documents.get(params.textDocument.uri);
+      return doc ? service.doHover(doc, params.position) : null;
+    }),
+  );
+  connection.onCodeAction((params, token) =>
+    guardFacts('codeAction', token, [], () => {
+      const doc = documents.get(params.textDocument.uri);
+      return doc ? service.doCodeActions(doc, params.range, params.context) : [];
+    }),
+  );
+  connection.onDefinition((params, token) =>
+    guard('definition', token, null, () => {
+      const doc = documents.get(params.textDocument.uri);
+      return doc ? service.findDefinition(doc, params.position) : null;
+    }),
+  );
+  connection.onReferences((params, token) =>
+    guard('references', token, [], () => {
+      const doc = documents.get(params.textDocument.uri);
+      return doc ? service.findReferences(doc, params.position) : [];
+    }),
+  );
+  connection.onDocumentSymbol((params, token) =>
+    guard('documentSymbol', token, [], () => {
+      const doc = documents.get(params.textDocument.uri);
+      return doc ? service.findDocumentSymbols(doc) : [];
+    }),
+  );
+  connection.onFoldingRanges((params, token) =>
+    guard('foldingRange', token, [], () => {
+      const doc = documents.get(params.textDocument.uri);
+      return doc ? service.getFoldingRanges(doc) : [];
+    }),
+  );
 
   registerCommands(state);
 

@@ -20,7 +20,8 @@ export function toSettings(raw: unknown): ServerSettings {
     const v = r.libvirtVersion.trim();
     s.libvirtVersion = v.split('.').length === 2 ? `${v}.0` : v;
   }
-  if (typeof r.poolType === 'string' && (POOL_TYPES as string[]).includes(r.poolType)) s.poolType = r.poolType as PoolType;
+  if (typeof r.poolType === 'string' && (POOL_TYPES as string[]).includes(r.poolType))
+    s.poolType = r.poolType as PoolType;
   if (r.severity && typeof r.severity === 'object') {
     const sev: Record<string, Severity | 'ignore'> = {};
     for (const [k, v] of Object.entries(r.severity as Record<string, unknown>)) {

@@ -30,7 +30,10 @@ export interface WorkspaceIndexOptions {
   maxFileBytes?: number;
 }
 
-interface Entry { secret?: SecretInfo; uses: SecretUse[] }
+interface Entry {
+  secret?: SecretInfo;
+  uses: SecretUse[];
+}
 
 /** Directories never worth scanning for libvirt XML. */
 const SKIP_DIRS = new Set(['node_modules', '.git', '.hg', '.svn', 'dist', 'out', '.vscode-test', '.tmp']);
@@ -71,7 +74,9 @@ export class WorkspaceIndex {
   setFolders(uris: string[]): Promise<void> {
     this.folders = uris.filter((u) => u.startsWith('file:'));
     const gen = ++this.scanGeneration;
-    this.ready = this.scan(gen).catch((e) => this.opts.log(`workspace index: scan failed: ${(e as Error)?.message ?? e}`));
+    this.ready = this.scan(gen).catch((e) =>
+      this.opts.log(`workspace index: scan failed: ${(e as Error)?.message ?? e}`),
+    );
     return this.ready;
   }
 
@@ -119,7 +124,11 @@ export class WorkspaceIndex {
     const walk = async (dir: string, depth: number): Promise<void> => {
       if (gen !== this.scanGeneration || files >= max || depth > 12) return;
       let names: import('node:fs').Dirent[];
-      try { names = await fsp.readdir(dir, { withFileTypes: true }); } catch { return; }
+      try {
+        names = await fsp.readdir(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
       for (const d of names) {
         if (gen !== this.scanGeneration || files >= max) return;
         const p = join(dir, d.name);
@@ -135,7 +144,11 @@ export class WorkspaceIndex {
     };
     for (const f of this.folders) {
       let dir: string;
-      try { dir = fileURLToPath(f); } catch { continue; }
+      try {
+        dir = fileURLToPath(f);
+      } catch {
+        continue;
+      }
       await walk(dir, 0);
     }
     if (gen !== this.scanGeneration) return;
@@ -163,11 +176,18 @@ export class WorkspaceIndex {
 
   /** Debounced notification, only when the secrets themselves changed. */
   private changed(): void {
-    const key = JSON.stringify(this.secrets().map((s) => [s.uri, s.uuid, s.usageType, s.usageVolume]).sort());
+    const key = JSON.stringify(
+      this.secrets()
+        .map((s) => [s.uri, s.uuid, s.usageType, s.usageVolume])
+        .sort(),
+    );
     if (key === this.secretsKey || this.disposed) return;
     this.secretsKey = key;
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => { this.timer = undefined; if (!this.disposed) this.opts.onChange(); }, 100);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (!this.disposed) this.opts.onChange();
+    }, 100);
     this.timer.unref?.();
   }
 }

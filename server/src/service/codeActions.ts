@@ -7,7 +7,16 @@ import type { FeatureContext } from './featureContext';
 import { XmlEditor } from './xmlEdits';
 import { createSecretDocumentAction } from './secretDocument';
 import { newUuid } from './secrets';
-import { alternatives, cryptoFix, insertData, locate, removeTarget, replaceValue, type Fix, type FixInput } from './fixKit';
+import {
+  alternatives,
+  cryptoFix,
+  insertData,
+  locate,
+  removeTarget,
+  replaceValue,
+  type Fix,
+  type FixInput,
+} from './fixKit';
 import { FIXERS } from './quickFixes';
 
 export function doCodeActions(fc: FeatureContext, range: Range, context: CodeActionContext): CodeAction[] {
@@ -43,11 +52,20 @@ export function doCodeActions(fc: FeatureContext, range: Range, context: CodeAct
       const ed = new XmlEditor(fc.parsed.xml.text, lines);
       f.apply(ed);
       if (!ed.edits.length) continue;
-      out.push({ title: f.title, kind: CodeActionKind.QuickFix, diagnostics: [d], isPreferred: f.preferred || undefined, edit: { changes: { [fc.document.uri]: ed.edits } } });
+      out.push({
+        title: f.title,
+        kind: CodeActionKind.QuickFix,
+        diagnostics: [d],
+        isPreferred: f.preferred || undefined,
+        edit: { changes: { [fc.document.uri]: ed.edits } },
+      });
     }
   }
   // Not tied to a diagnostic (it also helps when the workspace has no secrets yet).
-  if (!context.only || context.only.some((k) => CodeActionKind.Refactor.startsWith(k) || k.startsWith(CodeActionKind.Refactor))) {
+  if (
+    !context.only ||
+    context.only.some((k) => CodeActionKind.Refactor.startsWith(k) || k.startsWith(CodeActionKind.Refactor))
+  ) {
     const create = createSecretDocumentAction(fc, lines.offsetAt(range.start));
     if (create) out.push(create);
   }

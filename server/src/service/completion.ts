@@ -2,8 +2,15 @@
 // (schemas/elements.ts + schemas/vocabulary.ts resolved by values.ts), workspace secret uuids and
 // snippets. Works on half-typed documents: cursor.ts reads the tolerant tree plus the raw text.
 import {
-  CompletionItemKind, CompletionItemTag, CompletionList, InsertTextFormat, MarkupKind, TextEdit,
-  type CompletionItem, type Position, type Range,
+  CompletionItemKind,
+  CompletionItemTag,
+  CompletionList,
+  InsertTextFormat,
+  MarkupKind,
+  TextEdit,
+  type CompletionItem,
+  type Position,
+  type Range,
 } from 'vscode-languageserver-types';
 import { ROOTS, type ElementDef } from '../../../schemas/elements';
 import { availableIn } from '../../../schemas/vocabulary';
@@ -21,11 +28,21 @@ export function doComplete(fc: FeatureContext, position: Position): CompletionLi
   const items: CompletionItem[] = [];
   const range = (s: Span): Range => ({ start: parsed.lines.positionAt(s.start), end: parsed.lines.positionAt(s.end) });
   switch (cursor.kind) {
-    case 'elementName': elementItems(fc, cursor.parent, cursor.element, range(cursor.replace), true, items); break;
-    case 'endTag': endTagItems(fc, cursor, range(cursor.replace), items); break;
-    case 'attributeName': attributeItems(fc, cursor.element, cursor.attribute?.name, range(cursor.replace), items, offset); break;
-    case 'attributeValue': attributeValueItems(fc, cursor, range(cursor.replace), items); break;
-    case 'content': contentItems(fc, cursor.element, range(cursor.replace), items); break;
+    case 'elementName':
+      elementItems(fc, cursor.parent, cursor.element, range(cursor.replace), true, items);
+      break;
+    case 'endTag':
+      endTagItems(fc, cursor, range(cursor.replace), items);
+      break;
+    case 'attributeName':
+      attributeItems(fc, cursor.element, cursor.attribute?.name, range(cursor.replace), items, offset);
+      break;
+    case 'attributeValue':
+      attributeValueItems(fc, cursor, range(cursor.replace), items);
+      break;
+    case 'content':
+      contentItems(fc, cursor.element, range(cursor.replace), items);
+      break;
   }
   return CompletionList.create(items, false);
 }
@@ -36,12 +53,17 @@ function allowedChildren(fc: FeatureContext, parent: XmlElement | undefined, edi
   let defs: ElementDef[];
   if (!parent) defs = fc.parsed.xml.root && fc.parsed.xml.root !== editing ? [] : ROOTS;
   else defs = defOf(parent)?.children?.() ?? [];
-  const present = new Set(childElements(parent).filter((c) => c !== editing).map((c) => c.name));
+  const present = new Set(
+    childElements(parent)
+      .filter((c) => c !== editing)
+      .map((c) => c.name),
+  );
   return defs.filter((d) => {
     if (d.since && !availableIn({ since: d.since }, version)) return false;
     if (d.single && present.has(d.name)) return false;
     // supplying <cipher> for domain disk definition is unnecessary (domain_validate.c).
-    if (parent?.name === 'encryption' && (d.name === 'cipher' || d.name === 'ivgen') && inDomainDisk(parent)) return false;
+    if (parent?.name === 'encryption' && (d.name === 'cipher' || d.name === 'ivgen') && inDomainDisk(parent))
+      return false;
     return true;
   });
 }
@@ -62,26 +84,42 @@ function elementBody(fc: FeatureContext, parent: XmlElement | undefined, d: Elem
   for (const a of d.attributes ?? []) {
     if (!a.required && !a.insert) continue;
     const values = parent ? resolveValues(a.values, { settings: fc.settings, env: fc.env, element: parent }) : [];
-    const def = a.values === 'secretUuid' ? newUuid(fc.env.randomUUID) : values.find((v) => v.isDefault)?.value ?? a.default ?? (values.length === 1 ? values[0].value : undefined);
+    const def =
+      a.values === 'secretUuid'
+        ? newUuid(fc.env.randomUUID)
+        : (values.find((v) => v.isDefault)?.value ?? a.default ?? (values.length === 1 ? values[0].value : undefined));
     attrs += ` ${a.name}='\${${n++}${def ? `:${esc(def)}` : ''}}'`;
   }
   if (d.empty) return `${d.name}${attrs}/>`;
   if (d.text && parent) {
     const values = resolveValues(d.text, { settings: fc.settings, env: fc.env, element: parent }).map((v) => v.value);
-    if (values.length) return `${d.name}${attrs}>\${${n}|${values.map((v) => v.replace(/[,|$}\\]/g, (c) => `\\${c}`)).join(',')}|}</${d.name}>`;
+    if (values.length)
+      return `${d.name}${attrs}>\${${n}|${values.map((v) => v.replace(/[,|$}\\]/g, (c) => `\\${c}`)).join(',')}|}</${d.name}>`;
   }
   if (d.children) return `${d.name}${attrs}>\n\t$0\n</${d.name}>`;
   return `${d.name}${attrs}>$0</${d.name}>`;
 }
 
-function elementItems(fc: FeatureContext, parent: XmlElement | undefined, editing: XmlElement | undefined, range: Range, afterBracket: boolean, items: CompletionItem[]): void {
+function elementItems(
+  fc: FeatureContext,
+  parent: XmlElement | undefined,
+  editing: XmlElement | undefined,
+  range: Range,
+  afterBracket: boolean,
+  items: CompletionItem[],
+): void {
   // Renaming an existing, complete start tag: only the name changes.
-  const renameOnly = editing !== undefined && (editing.attributes.length > 0 || editing.startTagEnd > editing.nameSpan.end && fc.parsed.xml.text[editing.startTagEnd - 1] === '>');
+  const renameOnly =
+    editing !== undefined &&
+    (editing.attributes.length > 0 ||
+      (editing.startTagEnd > editing.nameSpan.end && fc.parsed.xml.text[editing.startTagEnd - 1] === '>'));
   const defs = allowedChildren(fc, parent, editing);
   defs.forEach((d, i) => {
     const body = renameOnly ? d.name : elementBody(fc, parent, d);
     items.push({
-      label: d.name, kind: CompletionItemKind.Property, sortText: `1${String(i).padStart(3, '0')}`,
+      label: d.name,
+      kind: CompletionItemKind.Property,
+      sortText: `1${String(i).padStart(3, '0')}`,
       documentation: markdown(d.description, d.doc, d.since),
       // The typed word never includes '<' here (cursor.ts splits words at it).
       filterText: d.name,
@@ -92,17 +130,26 @@ function elementItems(fc: FeatureContext, parent: XmlElement | undefined, editin
   if (!renameOnly) snippetItems(fc, parent, range, afterBracket, items);
 }
 
-function snippetItems(fc: FeatureContext, parent: XmlElement | undefined, range: Range, afterBracket: boolean, items: CompletionItem[]): void {
+function snippetItems(
+  fc: FeatureContext,
+  parent: XmlElement | undefined,
+  range: Range,
+  afterBracket: boolean,
+  items: CompletionItem[],
+): void {
   const present = new Set(childElements(parent).map((c) => c.name));
   if (!parent && fc.parsed.xml.root) return;
   const snippets: Snippet[] = snippetsFor(parent, () => newUuid(fc.env.randomUUID), {
-    cipherAllowed: !parent || !inDomainDisk(parent) && parent.name !== 'disk',
+    cipherAllowed: !parent || (!inDomainDisk(parent) && parent.name !== 'disk'),
     targetPath: parent ? volumeTargetPath(parent) : undefined,
   });
   snippets.forEach((s, i) => {
     if (s.single && present.has(s.single)) return;
     items.push({
-      label: s.label, kind: CompletionItemKind.Snippet, detail: s.detail, sortText: `0${i}`,
+      label: s.label,
+      kind: CompletionItemKind.Snippet,
+      detail: s.detail,
+      sortText: `0${i}`,
       documentation: { kind: MarkupKind.Markdown, value: `${s.detail}\n\n\`\`\`xml\n<${s.preview}\n\`\`\`` },
       filterText: s.filter,
       insertTextFormat: InsertTextFormat.Snippet,
@@ -111,19 +158,36 @@ function snippetItems(fc: FeatureContext, parent: XmlElement | undefined, range:
   });
 }
 
-function endTagItems(fc: FeatureContext, cursor: Extract<Cursor, { kind: 'endTag' }>, range: Range, items: CompletionItem[]): void {
+function endTagItems(
+  fc: FeatureContext,
+  cursor: Extract<Cursor, { kind: 'endTag' }>,
+  range: Range,
+  items: CompletionItem[],
+): void {
   const text = fc.parsed.xml.text;
   const end = fc.parsed.lines.offsetAt(range.end);
   const hasGt = text[end] === '>';
   // The innermost element still open at the cursor.
   for (let el = cursor.element; el; el = el.parent) {
     if (el.closed && el.endTagNameSpan && fc.parsed.lines.offsetAt(range.start) !== el.endTagNameSpan.start) continue;
-    items.push({ label: `/${el.name}`, filterText: el.name, kind: CompletionItemKind.Property, textEdit: TextEdit.replace(range, hasGt ? el.name : `${el.name}>`) });
+    items.push({
+      label: `/${el.name}`,
+      filterText: el.name,
+      kind: CompletionItemKind.Property,
+      textEdit: TextEdit.replace(range, hasGt ? el.name : `${el.name}>`),
+    });
     break;
   }
 }
 
-function attributeItems(fc: FeatureContext, el: XmlElement, editing: string | undefined, range: Range, items: CompletionItem[], offset: number): void {
+function attributeItems(
+  fc: FeatureContext,
+  el: XmlElement,
+  editing: string | undefined,
+  range: Range,
+  items: CompletionItem[],
+  offset: number,
+): void {
   const def = defOf(el);
   if (!def?.attributes) return;
   const version = libvirtVersion(fc.settings);
@@ -138,16 +202,21 @@ function attributeItems(fc: FeatureContext, el: XmlElement, editing: string | un
     if (present.has(a.name)) return;
     if (volumeSite && a.name === 'engine') return;
     if (a.since && !availableIn({ since: a.since }, version)) return;
-    const hasValues = resolveValues(a.values, { settings: fc.settings, env: fc.env, element: el }).length > 0 || a.values === 'secretUuid';
+    const hasValues =
+      resolveValues(a.values, { settings: fc.settings, env: fc.env, element: el }).length > 0 ||
+      a.values === 'secretUuid';
     const body = existing && existing.value !== undefined ? a.name : `${lead}${a.name}='$1'`;
     const item: CompletionItem = {
-      label: a.name, kind: CompletionItemKind.Field, sortText: `${a.required ? 0 : 1}${String(i).padStart(3, '0')}`,
+      label: a.name,
+      kind: CompletionItemKind.Field,
+      sortText: `${a.required ? 0 : 1}${String(i).padStart(3, '0')}`,
       documentation: markdown(a.description + (a.default ? `\n\nDefault: \`${a.default}\`.` : ''), a.doc, a.since),
       detail: a.required ? 'required' : undefined,
       insertTextFormat: InsertTextFormat.Snippet,
       textEdit: TextEdit.replace(range, body),
     };
-    if (hasValues && body !== a.name) item.command = { title: 'Suggest values', command: 'editor.action.triggerSuggest' };
+    if (hasValues && body !== a.name)
+      item.command = { title: 'Suggest values', command: 'editor.action.triggerSuggest' };
     items.push(item);
   });
 }
@@ -160,7 +229,8 @@ function valueItem(t: ValueTerm, i: number, range: Range, quote: string, extraDo
   if (extraDoc) doc.push(extraDoc);
   if (t.doc) doc.push(`[Documentation](${t.doc})`);
   const item: CompletionItem = {
-    label: t.value, kind: CompletionItemKind.Value,
+    label: t.value,
+    kind: CompletionItemKind.Value,
     detail: [t.isDefault ? 'default' : '', t.qemuOption ?? ''].filter(Boolean).join(' · ') || undefined,
     documentation: { kind: MarkupKind.Markdown, value: doc.join('\n\n') },
     sortText: `${t.deprecated ? 2 : t.isDefault ? 0 : 1}${String(i).padStart(3, '0')}`,
@@ -171,17 +241,30 @@ function valueItem(t: ValueTerm, i: number, range: Range, quote: string, extraDo
   return item;
 }
 
-function attributeValueItems(fc: FeatureContext, cursor: Extract<Cursor, { kind: 'attributeValue' }>, range: Range, items: CompletionItem[]): void {
+function attributeValueItems(
+  fc: FeatureContext,
+  cursor: Extract<Cursor, { kind: 'attributeValue' }>,
+  range: Range,
+  items: CompletionItem[],
+): void {
   const el = cursor.element;
   const a = defOf(el)?.attributes?.find((x) => x.name === cursor.attribute.name);
   if (!a) return;
   const quote = cursor.quoted ? '' : "'";
-  resolveValues(a.values, { settings: fc.settings, env: fc.env, element: el }, a.name).forEach((t, i) => items.push(valueItem(t, i, range, quote)));
+  resolveValues(a.values, { settings: fc.settings, env: fc.env, element: el }, a.name).forEach((t, i) =>
+    items.push(valueItem(t, i, range, quote)),
+  );
   if (a.values === 'secretUuid') {
     const uuid = newUuid(fc.env.randomUUID);
     items.push({
-      label: 'New random UUID', kind: CompletionItemKind.Value, detail: uuid, sortText: '9',
-      documentation: { kind: MarkupKind.Markdown, value: `Inserts \`${uuid}\`. Define the secret with \`virsh secret-define\` using this uuid, then set its value with \`virsh secret-set-value\`.` },
+      label: 'New random UUID',
+      kind: CompletionItemKind.Value,
+      detail: uuid,
+      sortText: '9',
+      documentation: {
+        kind: MarkupKind.Markdown,
+        value: `Inserts \`${uuid}\`. Define the secret with \`virsh secret-define\` using this uuid, then set its value with \`virsh secret-set-value\`.`,
+      },
       filterText: `${quote}${uuid}${quote}`,
       textEdit: TextEdit.replace(range, `${quote}${uuid}${quote}`),
     });
@@ -189,7 +272,18 @@ function attributeValueItems(fc: FeatureContext, cursor: Extract<Cursor, { kind:
   if (a.values === 'secretUsage') {
     const tp = volumeTargetPath(el);
     if (tp && !items.some((it) => it.label === tp)) {
-      items.push(valueItem({ value: tp, description: 'The target path of this volume: a `<secret>` with `<usage type=\'volume\'><volume>` equal to it is found by usage.' }, 99, range, quote));
+      items.push(
+        valueItem(
+          {
+            value: tp,
+            description:
+              "The target path of this volume: a `<secret>` with `<usage type='volume'><volume>` equal to it is found by usage.",
+          },
+          99,
+          range,
+          quote,
+        ),
+      );
     }
   }
 }
@@ -197,7 +291,9 @@ function attributeValueItems(fc: FeatureContext, cursor: Extract<Cursor, { kind:
 function contentItems(fc: FeatureContext, el: XmlElement | undefined, range: Range, items: CompletionItem[]): void {
   const def = defOf(el);
   if (el && def?.text) {
-    resolveValues(def.text, { settings: fc.settings, env: fc.env, element: el }).forEach((t, i) => items.push(valueItem(t, i, range, '')));
+    resolveValues(def.text, { settings: fc.settings, env: fc.env, element: el }).forEach((t, i) =>
+      items.push(valueItem(t, i, range, '')),
+    );
   }
   if (el?.name === 'uuid' && el.parent?.name === 'secret' && !el.parent.parent) secretDocUuidItems(fc, range, items);
   if (!el || def?.children) elementItems(fc, el, undefined, range, false, items);
@@ -212,12 +308,24 @@ function secretDocUuidItems(fc: FeatureContext, range: Range, items: CompletionI
     if (!n || defined.has(n) || seen.has(n)) continue;
     seen.add(n);
     items.push({
-      label: n, kind: CompletionItemKind.Value, sortText: `0${seen.size}`,
+      label: n,
+      kind: CompletionItemKind.Value,
+      sortText: `0${seen.size}`,
       detail: `used by ${u.uri.slice(u.uri.lastIndexOf('/') + 1)}`,
-      documentation: { kind: MarkupKind.Markdown, value: `Used by \`<encryption><secret uuid>\` in ${u.uri.replace(/^file:\/\//, '')}; no \`<secret>\` document of the workspace defines it yet.` },
+      documentation: {
+        kind: MarkupKind.Markdown,
+        value: `Used by \`<encryption><secret uuid>\` in ${u.uri.replace(/^file:\/\//, '')}; no \`<secret>\` document of the workspace defines it yet.`,
+      },
       textEdit: TextEdit.replace(range, n),
     });
   }
   const uuid = newUuid(fc.env.randomUUID);
-  items.push({ label: 'New random UUID', kind: CompletionItemKind.Value, detail: uuid, sortText: '9', filterText: uuid, textEdit: TextEdit.replace(range, uuid) });
+  items.push({
+    label: 'New random UUID',
+    kind: CompletionItemKind.Value,
+    detail: uuid,
+    sortText: '9',
+    filterText: uuid,
+    textEdit: TextEdit.replace(range, uuid),
+  });
 }

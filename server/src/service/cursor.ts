@@ -39,12 +39,29 @@ export function cursorAt(doc: XmlDocument, offset: number): Cursor {
     const tagInnerEnd = terminated ? el.startTagEnd - (el.selfClosing ? 2 : 1) : el.startTagEnd;
     if (offset > el.nameSpan.end && offset <= tagInnerEnd) {
       for (const a of el.attributes) {
-        if (offset >= a.nameSpan.start && offset <= a.nameSpan.end) return { kind: 'attributeName', element: el, replace: a.nameSpan, attribute: a };
-        if (a.quote && offset >= a.valueSpan.start && offset <= a.valueSpan.end && !(a.closed && offset > a.valueSpan.end)) {
+        if (offset >= a.nameSpan.start && offset <= a.nameSpan.end)
+          return { kind: 'attributeName', element: el, replace: a.nameSpan, attribute: a };
+        if (
+          a.quote &&
+          offset >= a.valueSpan.start &&
+          offset <= a.valueSpan.end &&
+          !(a.closed && offset > a.valueSpan.end)
+        ) {
           return { kind: 'attributeValue', element: el, attribute: a, replace: a.valueSpan, quoted: true };
         }
-        if (!a.quote && offset > a.nameSpan.end && offset <= a.valueSpan.start && text.slice(a.nameSpan.end, offset).includes('=')) {
-          return { kind: 'attributeValue', element: el, attribute: a, replace: { start: offset, end: offset }, quoted: false };
+        if (
+          !a.quote &&
+          offset > a.nameSpan.end &&
+          offset <= a.valueSpan.start &&
+          text.slice(a.nameSpan.end, offset).includes('=')
+        ) {
+          return {
+            kind: 'attributeValue',
+            element: el,
+            attribute: a,
+            replace: { start: offset, end: offset },
+            quoted: false,
+          };
         }
       }
       return { kind: 'attributeName', element: el, replace: { start: offset, end: offset } };

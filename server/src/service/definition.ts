@@ -12,10 +12,20 @@ import { normaliseUuid, secretInfoOf, secretUsesOf, secretsByUuid } from './secr
 function uuidAt(fc: FeatureContext, position: Position): string | undefined {
   const offset = fc.parsed.lines.offsetAt(position);
   const c = cursorAt(fc.parsed.xml, offset);
-  if (c.kind === 'attributeValue' && c.attribute.name === 'uuid' && c.element.name === 'secret' && c.element.parent?.name === 'encryption') {
+  if (
+    c.kind === 'attributeValue' &&
+    c.attribute.name === 'uuid' &&
+    c.element.name === 'secret' &&
+    c.element.parent?.name === 'encryption'
+  ) {
     return normaliseUuid(c.attribute.value);
   }
-  if (c.kind === 'content' && c.element?.name === 'uuid' && c.element.parent?.name === 'secret' && !c.element.parent.parent) {
+  if (
+    c.kind === 'content' &&
+    c.element?.name === 'uuid' &&
+    c.element.parent?.name === 'secret' &&
+    !c.element.parent.parent
+  ) {
     return normaliseUuid(textContent(c.element));
   }
   return undefined;
@@ -29,7 +39,9 @@ export function findDefinition(fc: FeatureContext, position: Position): Location
   if (c.attribute.name === 'usage') {
     // Lookup by usage matches <usage type='volume'><volume>PATH</volume> (virsecret.c).
     const zero = { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
-    return (fc.env.secrets?.() ?? []).filter((s) => s.usageType === 'volume' && s.usageVolume === c.attribute.value).map((s) => ({ uri: s.uri, range: s.uuidRange ?? zero }));
+    return (fc.env.secrets?.() ?? [])
+      .filter((s) => s.usageType === 'volume' && s.usageVolume === c.attribute.value)
+      .map((s) => ({ uri: s.uri, range: s.uuidRange ?? zero }));
   }
   return [];
 }
@@ -44,7 +56,8 @@ function definitionsOf(fc: FeatureContext, uuid: string | undefined): Location[]
   }
   for (const p of open.values()) {
     const info = secretInfoOf(p.uri, p.xml, p.lines);
-    if (info && normaliseUuid(info.uuid) && normaliseUuid(info.uuid) === normaliseUuid(uuid)) out.push({ uri: p.uri, range: info.uuidRange ?? zero });
+    if (info && normaliseUuid(info.uuid) && normaliseUuid(info.uuid) === normaliseUuid(uuid))
+      out.push({ uri: p.uri, range: info.uuidRange ?? zero });
   }
   return out;
 }

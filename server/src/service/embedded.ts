@@ -8,7 +8,15 @@
 // (line breaks kept): offsets and lines of the XML around it hold, and `holes` say what was blanked
 // so that a value written by a template is not judged. Segments map region offsets to host offsets.
 import type {
-  CompletionItem, CompletionList, Diagnostic, DocumentSymbol, FoldingRange, Hover, Location, Range, TextEdit,
+  CompletionItem,
+  CompletionList,
+  Diagnostic,
+  DocumentSymbol,
+  FoldingRange,
+  Hover,
+  Location,
+  Range,
+  TextEdit,
 } from 'vscode-languageserver-types';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { LineIndex, parseXml, type Span, type XmlElement } from './xmlModel';
@@ -18,7 +26,11 @@ import { dirname, normalizePath } from './imageRefs';
 export type HostKind = 'ansible' | 'jinja' | 'terraform';
 
 /** A run of region text copied verbatim from the host. */
-export interface Segment { region: number; host: number; length: number }
+export interface Segment {
+  region: number;
+  host: number;
+  length: number;
+}
 
 export interface EmbeddedRegion {
   /** XML as the tool receives it, with template code blanked to spaces. */
@@ -39,7 +51,10 @@ export interface EmbeddedRegion {
 }
 
 /** `xml: "{{ lookup('template', 'vm.xml.j2') }}"` in a libvirt task: the template it names. */
-export interface TemplateLookup { path: string; span: Span }
+export interface TemplateLookup {
+  path: string;
+  span: Span;
+}
 
 /** community.libvirt's modules that take libvirt XML in `xml:` (docs of community.libvirt, plugins/modules). */
 export const LIBVIRT_MODULES = ['virt', 'virt_pool', 'virt_volume', 'virt_secret'];
@@ -49,7 +64,12 @@ const MODULE_KEYS = new Set(LIBVIRT_MODULES.flatMap((m) => [m, `community.libvir
 const LIBVIRT_ROOT = /^(?:\s|<\?[^]*?\?>|<!--[^]*?-->)*<(volume|pool|domain|disk|secret|encryption)[\s/>]/;
 
 const LANGUAGE_KIND: Record<(typeof HOST_LANGUAGES)[number], HostKind> = {
-  yaml: 'ansible', ansible: 'ansible', jinja: 'jinja', 'jinja-xml': 'jinja', j2: 'jinja', terraform: 'terraform',
+  yaml: 'ansible',
+  ansible: 'ansible',
+  jinja: 'jinja',
+  'jinja-xml': 'jinja',
+  j2: 'jinja',
+  terraform: 'terraform',
   hcl: 'terraform',
 };
 
@@ -75,7 +95,11 @@ export function extractRegions(kind: HostKind, text: string): EmbeddedRegion[] {
 
 // ---- building regions -------------------------------------------------------------------------
 
-interface Line { start: number; end: number; next: number }
+interface Line {
+  start: number;
+  end: number;
+  next: number;
+}
 
 function lines(text: string): Line[] {
   const out: Line[] = [];
@@ -96,8 +120,13 @@ function lines(text: string): Line[] {
 const eolOf = (text: string) => (/\r\n/.test(text) ? '\r\n' : '\n');
 
 /** Region from host lines, each stripped of up to `strip` leading characters (`ws` decides which count). */
-function fromLines(host: string, ls: Line[], strip: number, indent: string, holes: (t: string) => [string, Span[]]):
-  EmbeddedRegion {
+function fromLines(
+  host: string,
+  ls: Line[],
+  strip: number,
+  indent: string,
+  holes: (t: string) => [string, Span[]],
+): EmbeddedRegion {
   const segments: Segment[] = [];
   let raw = '';
   for (let i = 0; i < ls.length; i++) {
@@ -153,7 +182,10 @@ function yamlRegions(text: string): EmbeddedRegion[] {
     const body: Line[] = [];
     for (; j < ls.length; j++) {
       const l = ls[j];
-      if (isBlank(text, l)) { body.push(l); continue; }
+      if (isBlank(text, l)) {
+        body.push(l);
+        continue;
+      }
       const n = indentOf(text, l);
       if (!indent) indent = n;
       if (n <= col || n < indent) break;
@@ -197,9 +229,18 @@ export function templateCandidates(hostPath: string, path: string): string[] {
 function jinjaRegion(text: string): EmbeddedRegion[] {
   const [blank, holes] = blankJinja(text);
   if (!LIBVIRT_ROOT.test(blank)) return [];
-  return [{ text: blank, raw: text, hostStart: 0, hostEnd: text.length,
-    segments: [{ region: 0, host: 0, length: text.length }],
-    indent: '', eol: eolOf(text), holes }];
+  return [
+    {
+      text: blank,
+      raw: text,
+      hostStart: 0,
+      hostEnd: text.length,
+      segments: [{ region: 0, host: 0, length: text.length }],
+      indent: '',
+      eol: eolOf(text),
+      holes,
+    },
+  ];
 }
 
 function heredocRegions(text: string): EmbeddedRegion[] {
@@ -257,7 +298,10 @@ export function blankJinja(text: string): [string, Span[]] {
   for (let i = text.indexOf('{'); i >= 0 && i < text.length; i = text.indexOf('{', i)) {
     const open = text[i + 1];
     const close = open === '{' ? '}}' : open === '%' ? '%}' : open === '#' ? '#}' : '';
-    if (!close) { i++; continue; }
+    if (!close) {
+      i++;
+      continue;
+    }
     let end = findClose(text, i + 2, close, open !== '#');
     if (end < 0) end = text.length;
     blankRange(chars, i, end);
@@ -283,12 +327,22 @@ export function blankInterpolation(text: string): [string, Span[]] {
   const holes: Span[] = [];
   for (let i = 0; i < text.length - 1; i++) {
     const c = text[i];
-    if ((c === '$' || c === '%') && text[i + 1] === c && text[i + 2] === '{') { i += 2; continue; }
+    if ((c === '$' || c === '%') && text[i + 1] === c && text[i + 2] === '{') {
+      i += 2;
+      continue;
+    }
     if ((c !== '$' && c !== '%') || text[i + 1] !== '{') continue;
-    let depth = 0, k = i + 1;
+    let depth = 0,
+      k = i + 1;
     for (; k < text.length; k++) {
-      if (text[k] === '"') { const e = text.indexOf('"', k + 1); if (e < 0) { k = text.length; break; } k = e; }
-      else if (text[k] === '{') depth++;
+      if (text[k] === '"') {
+        const e = text.indexOf('"', k + 1);
+        if (e < 0) {
+          k = text.length;
+          break;
+        }
+        k = e;
+      } else if (text[k] === '{') depth++;
       else if (text[k] === '}' && --depth === 0) break;
     }
     const end = Math.min(k + 1, text.length);
@@ -304,10 +358,12 @@ export function blankInterpolation(text: string): [string, Span[]] {
 /** Host offset of a region offset (at a line start: after the host's indentation). */
 export function toHost(r: EmbeddedRegion, offset: number): number {
   const s = r.segments;
-  let lo = 0, hi = s.length - 1;
+  let lo = 0,
+    hi = s.length - 1;
   while (lo < hi) {
     const mid = (lo + hi + 1) >> 1;
-    if (s[mid].region <= offset) lo = mid; else hi = mid - 1;
+    if (s[mid].region <= offset) lo = mid;
+    else hi = mid - 1;
   }
   return s[lo].host + Math.min(Math.max(offset - s[lo].region, 0), s[lo].length);
 }
@@ -316,10 +372,12 @@ export function toHost(r: EmbeddedRegion, offset: number): number {
 export function toRegion(r: EmbeddedRegion, offset: number): number | undefined {
   if (offset < r.hostStart || offset > r.hostEnd) return undefined;
   const s = r.segments;
-  let lo = 0, hi = s.length - 1;
+  let lo = 0,
+    hi = s.length - 1;
   while (lo < hi) {
     const mid = (lo + hi + 1) >> 1;
-    if (s[mid].host <= offset) lo = mid; else hi = mid - 1;
+    if (s[mid].host <= offset) lo = mid;
+    else hi = mid - 1;
   }
   const seg = s[lo];
   if (offset < seg.host) return seg.region;
@@ -345,8 +403,13 @@ export function touchesHole(r: EmbeddedRegion, start: number, end: number): bool
 export class RegionView {
   readonly lines: LineIndex;
   readonly document: TextDocument;
-  constructor(readonly region: EmbeddedRegion, readonly uri: string, readonly hostUri: string,
-    private readonly hostLines: LineIndex, version: number) {
+  constructor(
+    readonly region: EmbeddedRegion,
+    readonly uri: string,
+    readonly hostUri: string,
+    private readonly hostLines: LineIndex,
+    version: number,
+  ) {
     this.lines = new LineIndex(region.text);
     this.document = TextDocument.create(uri, 'xml', version, region.text);
   }
@@ -390,7 +453,8 @@ export class RegionView {
 export function judgesTemplate(view: RegionView, d: Diagnostic, xml = parseXml(view.region.text)): boolean {
   const r = view.region;
   if (!r.holes.length) return false;
-  const s = view.lines.offsetAt(d.range.start), e = view.lines.offsetAt(d.range.end);
+  const s = view.lines.offsetAt(d.range.start),
+    e = view.lines.offsetAt(d.range.end);
   if (touchesHole(r, s, e)) return true;
   // Which branch of an `{% if %}` renders, and how often a `{% for %}` body does, is not known.
   if (/duplicate/.test(String(d.code)) && controlBlocks(r).some((b) => s >= b.start && s <= b.end)) return true;
@@ -429,15 +493,24 @@ export function controlBlocks(r: EmbeddedRegion): Span[] {
 /** A region's diagnostic as cached: locations in the region itself say so by an empty uri (blocks move). */
 export function regionRelative(view: RegionView, d: Diagnostic): Diagnostic {
   if (!d.relatedInformation?.some((ri) => ri.location.uri === view.uri)) return d;
-  return { ...d, relatedInformation: d.relatedInformation.map((ri) =>
-    (ri.location.uri === view.uri ? { ...ri, location: { ...ri.location, uri: '' } } : ri)) };
+  return {
+    ...d,
+    relatedInformation: d.relatedInformation.map((ri) =>
+      ri.location.uri === view.uri ? { ...ri, location: { ...ri.location, uri: '' } } : ri,
+    ),
+  };
 }
 
 export function hostDiagnostic(view: RegionView, d: Diagnostic, views: Map<string, RegionView>): Diagnostic {
   const out: Diagnostic = { ...d, range: view.hostRange(d.range) };
   if (d.relatedInformation) {
-    out.relatedInformation = d.relatedInformation.map((ri) => ({ ...ri, location: ri.location.uri === ''
-      ? { uri: view.hostUri, range: view.hostRange(ri.location.range) } : hostLocation(ri.location, views) }));
+    out.relatedInformation = d.relatedInformation.map((ri) => ({
+      ...ri,
+      location:
+        ri.location.uri === ''
+          ? { uri: view.hostUri, range: view.hostRange(ri.location.range) }
+          : hostLocation(ri.location, views),
+    }));
   }
   return out;
 }
@@ -459,8 +532,11 @@ export function hostCompletion(view: RegionView, list: CompletionList): Completi
     return out;
   };
   const defaults = list.itemDefaults?.editRange;
-  const editRange = defaults && ('start' in defaults ? view.hostRange(defaults)
-    : { insert: view.hostRange(defaults.insert), replace: view.hostRange(defaults.replace) });
+  const editRange =
+    defaults &&
+    ('start' in defaults
+      ? view.hostRange(defaults)
+      : { insert: view.hostRange(defaults.insert), replace: view.hostRange(defaults.replace) });
   const itemDefaults = editRange ? { itemDefaults: { ...list.itemDefaults, editRange } } : {};
   return { ...list, items: list.items.map(item), ...itemDefaults };
 }
@@ -471,7 +547,9 @@ export function hostHover(view: RegionView, h: Hover | null): Hover | null {
 
 export function hostSymbols(view: RegionView, symbols: DocumentSymbol[]): DocumentSymbol[] {
   return symbols.map((s) => ({
-    ...s, range: view.hostRange(s.range), selectionRange: view.hostRange(s.selectionRange),
+    ...s,
+    range: view.hostRange(s.range),
+    selectionRange: view.hostRange(s.selectionRange),
     ...(s.children ? { children: hostSymbols(view, s.children) } : {}),
   }));
 }
@@ -481,6 +559,9 @@ export function hostFolding(view: RegionView, ranges: FoldingRange[]): FoldingRa
     const at = { line: l, character: 0 };
     return view.hostRange({ start: at, end: at }).start.line;
   };
-  return ranges.map(({ startCharacter: _s, endCharacter: _e, ...f }) => ({ ...f, startLine: line(f.startLine),
-    endLine: line(f.endLine) }));
+  return ranges.map(({ startCharacter: _s, endCharacter: _e, ...f }) => ({
+    ...f,
+    startLine: line(f.startLine),
+    endLine: line(f.endLine),
+  }));
 }

@@ -19,11 +19,20 @@ function firstInvalidUtf8(b: Uint8Array): number {
   for (let i = 0; i < b.length;) {
     const c = b[i];
     let n: number, min: number;
-    if (c < 0x80) { i++; continue; }
-    if (c >= 0xc2 && c <= 0xdf) { n = 1; min = 0x80; }
-    else if (c >= 0xe0 && c <= 0xef) { n = 2; min = 0x800; }
-    else if (c >= 0xf0 && c <= 0xf4) { n = 3; min = 0x10000; }
-    else return i;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    if (c >= 0xc2 && c <= 0xdf) {
+      n = 1;
+      min = 0x80;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      n = 2;
+      min = 0x800;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 3;
+      min = 0x10000;
+    } else return i;
     let cp = c & (0x3f >> n);
     for (let k = 1; k <= n; k++) {
       const x = b[i + k];
@@ -43,8 +52,11 @@ function declaredEncoding(b: Uint8Array): string | undefined {
 }
 
 export function decodeXmlBytes(bytes: Uint8Array): DecodedXml {
-  const utf16 = (bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff) ||
-    (bytes[0] === 0x3c && bytes[1] === 0x00) || (bytes[0] === 0x00 && bytes[1] === 0x3c);
+  const utf16 =
+    (bytes[0] === 0xff && bytes[1] === 0xfe) ||
+    (bytes[0] === 0xfe && bytes[1] === 0xff) ||
+    (bytes[0] === 0x3c && bytes[1] === 0x00) ||
+    (bytes[0] === 0x00 && bytes[1] === 0x3c);
   if (utf16) {
     const le = bytes[0] === 0xff || bytes[1] === 0x00;
     const text = new TextDecoder(le ? 'utf-16le' : 'utf-16be').decode(bytes);

@@ -24,7 +24,8 @@ export function getFoldingRanges(fc: FeatureContext): FoldingRange[] {
   // Top-level comments (before the root) are not children of any element.
   const re = /<!--[\s\S]*?(-->|$)/g;
   for (let m; (m = re.exec(xml.text)) && m.index < (xml.root?.start ?? xml.text.length);) {
-    const s = lines.positionAt(m.index).line, e = lines.positionAt(m.index + m[0].length).line;
+    const s = lines.positionAt(m.index).line,
+      e = lines.positionAt(m.index + m[0].length).line;
     if (e > s) out.push({ startLine: s, endLine: e, kind: FoldingRangeKind.Comment });
     if (!m[0].length) break;
   }

@@ -28,7 +28,10 @@ export function doHover(fc: FeatureContext, position: Position): Hover | null {
       const def = defOf(el);
       if (!el || !def) return null;
       const cmd = qemuImgCommand(el, libvirtVersion(fc.settings));
-      return md(elementHover(def) + (cmd ? `\n\nlibvirt's storage driver runs:\n\n\`\`\`sh\n${cmd}\n\`\`\`` : ''), el.nameSpan);
+      return md(
+        elementHover(def) + (cmd ? `\n\nlibvirt's storage driver runs:\n\n\`\`\`sh\n${cmd}\n\`\`\`` : ''),
+        el.nameSpan,
+      );
     }
     case 'endTag': {
       const el = cursor.element;
@@ -65,10 +68,11 @@ export function doHover(fc: FeatureContext, position: Position): Hover | null {
  */
 function qemuImgCommand(el: XmlElement, version: string): string | undefined {
   const enc = el.name === 'encryption' ? el : el.parent?.name === 'encryption' ? el.parent : undefined;
-  if (!enc || el.name !== 'encryption' && el.name !== 'cipher' && el.name !== 'ivgen') return undefined;
+  if (!enc || (el.name !== 'encryption' && el.name !== 'cipher' && el.name !== 'ivgen')) return undefined;
   const target = enc.parent;
   const vol = target?.parent;
-  if (target?.name !== 'target' || vol?.name !== 'volume' || vol.parent || attrValue(enc, 'format') !== 'luks') return undefined;
+  if (target?.name !== 'target' || vol?.name !== 'volume' || vol.parent || attrValue(enc, 'format') !== 'luks')
+    return undefined;
   const v = readVolume(vol);
   if (v.target.format !== 'raw' && v.target.format !== 'qcow2') return undefined;
   return volumeCreation(v, { output: `POOL/${v.name ?? 'NAME'}`, libvirtVersion: version }).commandLine;
@@ -92,14 +96,18 @@ function elementHover(def: ElementDef): string {
 }
 
 function allowedList(values: ValueTerm[]): string {
-  const shown = values.slice(0, 20).map((v) => `\`${v.value}\``).join(', ');
+  const shown = values
+    .slice(0, 20)
+    .map((v) => `\`${v.value}\``)
+    .join(', ');
   return values.length > 20 ? `${shown}, …` : shown;
 }
 
 function attributeHover(fc: FeatureContext, el: XmlElement, a: AttrDef): string {
   const parts = [`**\`${a.name}\`** attribute of \`<${el.name}>\`${a.required ? ' (required)' : ''}`, a.description];
   const values = resolveValues(a.values, { settings: fc.settings, env: fc.env, element: el }, a.name);
-  if (values.length && a.values !== 'secretUuid' && a.values !== 'secretUsage') parts.push(`Allowed here: ${allowedList(values)}.`);
+  if (values.length && a.values !== 'secretUuid' && a.values !== 'secretUsage')
+    parts.push(`Allowed here: ${allowedList(values)}.`);
   const def = values.find((v) => v.isDefault)?.value ?? a.default;
   if (def) parts.push(`Default: \`${def}\`.`);
   parts.push(...sinceDoc(a.since, a.doc));
@@ -141,13 +149,17 @@ function textHover(fc: FeatureContext, el: XmlElement, def: ElementDef, value: s
   const values = resolveValues(def.text, { settings: fc.settings, env: fc.env, element: el });
   const term = values.find((v) => v.value === value);
   if (term) parts.push(term.description);
-  else if (values.length && def.text !== 'octalMode' && def.text !== 'owner' && def.text !== 'group') parts.push(`Not a value libvirt knows here. Allowed: ${allowedList(values)}.`);
+  else if (values.length && def.text !== 'octalMode' && def.text !== 'owner' && def.text !== 'group')
+    parts.push(`Not a value libvirt knows here. Allowed: ${allowedList(values)}.`);
   else parts.push(def.description);
   if (el.name === 'uuid' && el.parent?.name === 'secret') {
     const norm = normaliseUuid(value);
     if (norm && norm !== value) parts.push(`libvirt reads it as \`${norm}\`.`);
   }
-  if ((el.name === 'capacity' || el.name === 'allocation' || el.name === 'physical' || el.name === 'clusterSize') && /^\+?\d+$/.test(value)) {
+  if (
+    (el.name === 'capacity' || el.name === 'allocation' || el.name === 'physical' || el.name === 'clusterSize') &&
+    /^\+?\d+$/.test(value)
+  ) {
     const bytes = scaledBytes(value, attrValue(el, 'unit'));
     const iec = bytes !== undefined && bytes >= 1024n ? ` (${formatBytes(bytes)})` : '';
     if (bytes !== undefined) parts.push(`= ${bytes.toLocaleString('en-US')} bytes${iec}.`);

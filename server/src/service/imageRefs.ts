@@ -5,7 +5,16 @@
 // only by env.imageFacts.
 import { targetFormatsFor, type PoolType } from '../../../schemas/vocabulary';
 import type { ImageFacts, ServiceEnvironment } from './types';
-import { attr, firstChild, textContent, textSpan, walkElements, type Span, type XmlDocument, type XmlElement } from './xmlModel';
+import {
+  attr,
+  firstChild,
+  textContent,
+  textSpan,
+  walkElements,
+  type Span,
+  type XmlDocument,
+  type XmlElement,
+} from './xmlModel';
 
 export type ImageRefKind = 'volume-target' | 'volume-backing' | 'disk-source' | 'disk-backing';
 
@@ -58,7 +67,9 @@ export function findImageRefs(doc: XmlDocument, pool: PoolType = 'dir'): ImageRe
     const t = textRef(firstChild(target, 'path'));
     if (t) {
       out.push({
-        kind: 'volume-target', ...t, owner: root,
+        kind: 'volume-target',
+        ...t,
+        owner: root,
         format: fileFormat && declared(firstChild(target, 'format'), fileFormat),
         encryption: firstChild(target, 'encryption'),
       });
@@ -66,10 +77,20 @@ export function findImageRefs(doc: XmlDocument, pool: PoolType = 'dir'): ImageRe
     const bs = firstChild(root, 'backingStore');
     const b = textRef(firstChild(bs, 'path'));
     // The backing format defaults like the target's (storage_conf.c: options->defaultFormat).
-    if (b && bs) out.push({ kind: 'volume-backing', ...b, owner: bs, format: fileFormat && declared(firstChild(bs, 'format'), fileFormat), encryption: undefined });
+    if (b && bs)
+      out.push({
+        kind: 'volume-backing',
+        ...b,
+        owner: bs,
+        format: fileFormat && declared(firstChild(bs, 'format'), fileFormat),
+        encryption: undefined,
+      });
     return out;
   }
-  const disks = root.name === 'disk' ? [root] : [...walkElements(root)].filter((e) => e.name === 'disk' && e.parent?.name === 'devices');
+  const disks =
+    root.name === 'disk'
+      ? [root]
+      : [...walkElements(root)].filter((e) => e.name === 'disk' && e.parent?.name === 'devices');
   for (const disk of disks) {
     const type = attr(disk, 'type')?.value || 'file';
     if (type !== 'file') continue;
@@ -83,16 +104,32 @@ export function findImageRefs(doc: XmlDocument, pool: PoolType = 'dir'): ImageRe
         ? { value: driverType.value, span: driverType.valueSpan, implicit: false }
         : { value: 'raw', span: undefined, implicit: true };
       out.push({
-        kind: 'disk-source', path: fileValue, span: file.valueSpan, owner: disk, format,
+        kind: 'disk-source',
+        path: fileValue,
+        span: file.valueSpan,
+        owner: disk,
+        format,
         encryption: firstChild(source, 'encryption') ?? firstChild(disk, 'encryption'),
       });
     }
     // Explicit backing layers: <backingStore type='file'><format/><source file/><backingStore/>…
-    for (let bs = firstChild(disk, 'backingStore'), depth = 0; bs && depth < 64; bs = firstChild(bs, 'backingStore'), depth++) {
+    for (
+      let bs = firstChild(disk, 'backingStore'), depth = 0;
+      bs && depth < 64;
+      bs = firstChild(bs, 'backingStore'), depth++
+    ) {
       if ((attr(bs, 'type')?.value || 'file') !== 'file') continue;
       const f = attr(firstChild(bs, 'source'), 'file');
       const v = f?.value?.trim();
-      if (f && v) out.push({ kind: 'disk-backing', path: v, span: f.valueSpan, owner: bs, format: declared(firstChild(bs, 'format'), undefined), encryption: undefined });
+      if (f && v)
+        out.push({
+          kind: 'disk-backing',
+          path: v,
+          span: f.valueSpan,
+          owner: bs,
+          format: declared(firstChild(bs, 'format'), undefined),
+          encryption: undefined,
+        });
     }
   }
   return out;
@@ -157,7 +194,10 @@ export function resolveImagePath(p: string, base: string): string | undefined {
 /** Reads image facts once per path during one validation or hover. */
 export class ImageReader {
   private readonly cache = new Map<string, ImageFacts | undefined>();
-  constructor(private readonly env: ServiceEnvironment, private readonly docUri: string) {}
+  constructor(
+    private readonly env: ServiceEnvironment,
+    private readonly docUri: string,
+  ) {}
 
   get available(): boolean {
     return typeof this.env.imageFacts === 'function';
@@ -216,4 +256,3 @@ export function sameFormat(declaredFmt: string, actual: string): boolean {
   const norm = (f: string) => (f === 'iso' ? 'raw' : f === 'vhd' ? 'vpc' : f);
   return norm(declaredFmt) === norm(actual);
 }
-

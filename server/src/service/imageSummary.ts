@@ -60,7 +60,7 @@ export function imageInfoLines(path: string, f: ImageFacts): string[] {
     specific.push(`${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}: ${String(v)}`);
   }
   if (encrypted) {
-    const fmt = f.format === 'luks' ? 'luks' : f.encryptFormat ?? 'luks';
+    const fmt = f.format === 'luks' ? 'luks' : (f.encryptFormat ?? 'luks');
     const l = luksFacts(f);
     const enc = [`format: ${fmt}`];
     if (l?.cipherAlg) enc.push(`cipher alg: ${l.cipherAlg}`);
@@ -68,7 +68,8 @@ export function imageInfoLines(path: string, f: ImageFacts): string[] {
     if (l?.ivgenAlg) enc.push(`ivgen alg: ${l.ivgenAlg}`);
     if (l?.ivgenHashAlg) enc.push(`ivgen hash alg: ${l.ivgenHashAlg}`);
     if (l?.hashAlg) enc.push(`hash alg: ${l.hashAlg}`);
-    if (l?.activeSlots !== undefined) enc.push(`key slots: ${l.activeSlots} active${l.totalSlots ? ` of ${l.totalSlots}` : ''}`);
+    if (l?.activeSlots !== undefined)
+      enc.push(`key slots: ${l.activeSlots} active${l.totalSlots ? ` of ${l.totalSlots}` : ''}`);
     if (f.format === 'luks') specific.push(...enc.slice(1));
     else specific.push('encrypt:', ...enc.map((e) => `    ${e}`));
   }
@@ -105,7 +106,14 @@ export function formatImageSummary(chain: Chain): string {
 }
 
 /** Hover for the image path under `offset`, or null when there is none or it is not readable. */
-export function imageHover(doc: XmlDocument, lines: LineIndex, offset: number, uri: string, env: ServiceEnvironment, settings: LanguageSettings): Hover | null {
+export function imageHover(
+  doc: XmlDocument,
+  lines: LineIndex,
+  offset: number,
+  uri: string,
+  env: ServiceEnvironment,
+  settings: LanguageSettings,
+): Hover | null {
   if (settings.imageChecks === false || typeof env.imageFacts !== 'function') return null;
   const ref = imageRefAt(doc, offset, settings.poolType ?? 'dir');
   if (!ref) return null;

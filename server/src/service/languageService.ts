@@ -1,7 +1,16 @@
 // The facade: one object with a method per feature, like vscode-json-languageservice's
 // getLanguageService(). Pure: text in, LSP data out; I/O only through the injected environment.
 import type {
-  CodeAction, CodeActionContext, CompletionList, Diagnostic, DocumentSymbol, FoldingRange, Hover, Location, Position, Range,
+  CodeAction,
+  CodeActionContext,
+  CompletionList,
+  Diagnostic,
+  DocumentSymbol,
+  FoldingRange,
+  Hover,
+  Location,
+  Position,
+  Range,
   TextEdit,
 } from 'vscode-languageserver-types';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
@@ -16,8 +25,19 @@ import { findDefinition, findReferences } from './definition';
 import { findDocumentSymbols } from './symbols';
 import { getFoldingRanges } from './folding';
 import {
-  extractRegions, hostCompletion, hostDiagnostic, hostFolding, hostHover, hostKindOf, hostLocation, hostSymbols,
-  judgesTemplate, regionRelative, RegionView, templateCandidates, templateLookups,
+  extractRegions,
+  hostCompletion,
+  hostDiagnostic,
+  hostFolding,
+  hostHover,
+  hostKindOf,
+  hostLocation,
+  hostSymbols,
+  judgesTemplate,
+  regionRelative,
+  RegionView,
+  templateCandidates,
+  templateLookups,
 } from './embedded';
 import { uriToPath } from './imageRefs';
 
@@ -80,7 +100,11 @@ export function getLanguageService(env: ServiceEnvironment = {}): LanguageServic
   };
 
   const feature = (document: TextDocument): FeatureContext => ({
-    document, parsed: parse(document), settings, env, openDocuments: () => [...cache.values()],
+    document,
+    parsed: parse(document),
+    settings,
+    env,
+    openDocuments: () => [...cache.values()],
   });
 
   // Embedded XML: every feature runs on each region's own document and its results are mapped back.
@@ -96,11 +120,17 @@ export function getLanguageService(env: ServiceEnvironment = {}): LanguageServic
     if (hit && hit.version === document.version && hit.text === text) return hit;
     if (hit) for (const v of hit.views) views.delete(v.uri);
     const hostLines = new LineIndex(text);
-    const vs = extractRegions(kind, text).map((r, i) =>
-      new RegionView(r, `${document.uri}#libvirt-xml-${i + 1}`, document.uri, hostLines, document.version));
+    const vs = extractRegions(kind, text).map(
+      (r, i) => new RegionView(r, `${document.uri}#libvirt-xml-${i + 1}`, document.uri, hostLines, document.version),
+    );
     for (const v of vs) views.set(v.uri, v);
-    const entry: HostEntry = { version: document.version, text, views: vs, diagnostics: hit?.diagnostics ?? new Map(),
-      generation: hit?.generation ?? generation };
+    const entry: HostEntry = {
+      version: document.version,
+      text,
+      views: vs,
+      diagnostics: hit?.diagnostics ?? new Map(),
+      generation: hit?.generation ?? generation,
+    };
     hosts.delete(document.uri);
     hosts.set(document.uri, entry);
     if (hosts.size > 200) {
@@ -113,16 +143,24 @@ export function getLanguageService(env: ServiceEnvironment = {}): LanguageServic
   const viewAt = (h: HostEntry, position: Position) => h.views.find((v) => v.regionPosition(position) !== undefined);
   const regionDiagnostics = (v: RegionView): Diagnostic[] => {
     const p = parse(v.document);
-    return validate(v.uri, p.xml, p.lines, settings, env).filter((d) => !judgesTemplate(v, d, p.xml))
+    return validate(v.uri, p.xml, p.lines, settings, env)
+      .filter((d) => !judgesTemplate(v, d, p.xml))
       .map((d) => regionRelative(v, d));
   };
   const locations = (ls: Location[]) => ls.map((l) => hostLocation(l, views));
 
   return {
-    configure(s) { settings = { ...s }; generation++; },
-    invalidate() { generation++; },
+    configure(s) {
+      settings = { ...s };
+      generation++;
+    },
+    invalidate() {
+      generation++;
+    },
     parse,
-    forget(uri) { cache.delete(uri); },
+    forget(uri) {
+      cache.delete(uri);
+    },
     doValidation(document, options) {
       const h = hostOf(document);
       if (!h) {
@@ -170,14 +208,26 @@ export function getLanguageService(env: ServiceEnvironment = {}): LanguageServic
       });
       return doCodeActions(feature(v.document), r, { ...context, diagnostics }).map((a) => {
         const changes = a.edit?.changes;
-        const documentChanges = a.edit?.documentChanges?.map((c) => ('textDocument' in c && c.textDocument.uri === v.uri
-          ? { ...c, textDocument: { ...c.textDocument, uri: document.uri },
-            edits: c.edits.map((e) => ({ ...v.hostEdit(e as TextEdit) })) }
-          : c));
+        const documentChanges = a.edit?.documentChanges?.map((c) =>
+          'textDocument' in c && c.textDocument.uri === v.uri
+            ? {
+                ...c,
+                textDocument: { ...c.textDocument, uri: document.uri },
+                edits: c.edits.map((e) => ({ ...v.hostEdit(e as TextEdit) })),
+              }
+            : c,
+        );
         const edit = a.edit && {
           ...a.edit,
-          ...(changes ? { changes: Object.fromEntries(Object.entries(changes).map(([uri, es]) =>
-            uri === v.uri ? [document.uri, es.map((e) => v.hostEdit(e))] : [uri, es])) } : {}),
+          ...(changes
+            ? {
+                changes: Object.fromEntries(
+                  Object.entries(changes).map(([uri, es]) =>
+                    uri === v.uri ? [document.uri, es.map((e) => v.hostEdit(e))] : [uri, es],
+                  ),
+                ),
+              }
+            : {}),
           ...(documentChanges ? { documentChanges } : {}),
         };
         const ds = a.diagnostics?.map((d) => hostDiagnostic(v, d, views));
@@ -192,8 +242,10 @@ export function getLanguageService(env: ServiceEnvironment = {}): LanguageServic
       if (v && at) return locations(findDefinition(feature(v.document), at));
       // `xml: "{{ lookup('template', 'vm.xml.j2') }}"`: the template, where Ansible would find it.
       const offset = document.offsetAt(position);
-      const lookup = hostKindOf(document.uri, document.languageId) === 'ansible'
-        ? templateLookups(h.text).find((l) => offset >= l.span.start && offset <= l.span.end) : undefined;
+      const lookup =
+        hostKindOf(document.uri, document.languageId) === 'ansible'
+          ? templateLookups(h.text).find((l) => offset >= l.span.start && offset <= l.span.end)
+          : undefined;
       const hostPath = uriToPath(document.uri);
       if (!lookup || !hostPath || !env.isFile) return [];
       const found = templateCandidates(hostPath, lookup.path).find((p) => env.isFile!(p));
@@ -217,8 +269,10 @@ export function getLanguageService(env: ServiceEnvironment = {}): LanguageServic
         // Parsed outside the cache: openDocuments() (references) must only see the judged text.
         const text = d.getText();
         const parsed = { uri: d.uri, version: d.version, xml: parseXml(text), lines: new LineIndex(text) };
-        return hostSymbols(v, findDocumentSymbols({ document: d, parsed, settings, env,
-          openDocuments: () => [...cache.values()] }));
+        return hostSymbols(
+          v,
+          findDocumentSymbols({ document: d, parsed, settings, env, openDocuments: () => [...cache.values()] }),
+        );
       });
     },
     getFoldingRanges(document) {

@@ -30,7 +30,13 @@ function volumeFacts(enc: XmlElement): { path: string; name: string } {
 
 export function createSecretDocumentAction(fc: FeatureContext, offset: number): CodeAction | undefined {
   const c = cursorAt(fc.parsed.xml, offset);
-  if (c.kind !== 'attributeValue' || c.attribute.name !== 'uuid' || c.element.name !== 'secret' || c.element.parent?.name !== 'encryption') return undefined;
+  if (
+    c.kind !== 'attributeValue' ||
+    c.attribute.name !== 'uuid' ||
+    c.element.name !== 'secret' ||
+    c.element.parent?.name !== 'encryption'
+  )
+    return undefined;
   const uuid = normaliseUuid(c.attribute.value);
   if (!uuid) return undefined;
   if (secretsByUuid(fc.env.secrets?.() ?? [], uuid).length) return undefined;
@@ -45,7 +51,10 @@ export function createSecretDocumentAction(fc: FeatureContext, offset: number): 
     edit: {
       documentChanges: [
         { kind: 'create', uri, options: { overwrite: false, ignoreIfExists: false } },
-        { textDocument: { uri, version: null }, edits: [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, newText: text }] },
+        {
+          textDocument: { uri, version: null },
+          edits: [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, newText: text }],
+        },
       ],
     },
   };

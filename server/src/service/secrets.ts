@@ -12,7 +12,9 @@ import { renderXml } from './xmlDom';
  */
 export function volumeSecretXml(uuid: string, volumePath: string, volumeName: string): string {
   return renderXml({
-    name: 'secret', attrs: { ephemeral: 'no', private: 'yes' }, children: [
+    name: 'secret',
+    attrs: { ephemeral: 'no', private: 'yes' },
+    children: [
       { name: 'uuid', text: uuid },
       { name: 'description', text: `passphrase of volume ${volumeName}` },
       { name: 'usage', attrs: { type: 'volume' }, children: [{ name: 'volume', text: volumePath }] },
@@ -33,7 +35,10 @@ export function normaliseUuid(raw: string | undefined): string | undefined {
   let hex = '';
   while (hex.length < 32) {
     if (i >= raw.length) return undefined;
-    if (raw[i] === '-' || raw[i] === ' ') { i++; continue; }
+    if (raw[i] === '-' || raw[i] === ' ') {
+      i++;
+      continue;
+    }
     const pair = raw.slice(i, i + 2);
     if (!/^[0-9a-fA-F]{2}$/.test(pair)) return undefined;
     hex += pair;
@@ -93,7 +98,11 @@ export function secretUsesOf(uri: string, doc: XmlDocument, lines: LineIndex): S
       if (el.name !== 'secret' || el.parent?.name !== 'encryption') continue;
       const u = attr(el, 'uuid');
       if (!u || u.value === undefined) continue;
-      out.push({ uri, uuid: u.value, range: { start: lines.positionAt(u.valueSpan.start), end: lines.positionAt(u.valueSpan.end) } });
+      out.push({
+        uri,
+        uuid: u.value,
+        range: { start: lines.positionAt(u.valueSpan.start), end: lines.positionAt(u.valueSpan.end) },
+      });
     }
   }
   return out;

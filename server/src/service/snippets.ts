@@ -38,12 +38,11 @@ function mk(label: string, filter: string, detail: string, body: string, single?
 }
 
 function luks(uuid: string, withCipher: boolean, tab = 1): string {
-  const lines = [
-    `encryption format='luks'>`,
-    `\t<secret type='passphrase' uuid='\${${tab}:${uuid}}'/>`,
-  ];
+  const lines = [`encryption format='luks'>`, `\t<secret type='passphrase' uuid='\${${tab}:${uuid}}'/>`];
   if (withCipher) {
-    lines.push(`\t<cipher name='\${${tab + 1}|aes,serpent,twofish|}' size='\${${tab + 2}|256,192,128|}' mode='xts' hash='sha256'/>`);
+    lines.push(
+      `\t<cipher name='\${${tab + 1}|aes,serpent,twofish|}' size='\${${tab + 2}|256,192,128|}' mode='xts' hash='sha256'/>`,
+    );
     lines.push(`\t<ivgen name='plain64'/>`);
   }
   lines.push('</encryption>');
@@ -63,7 +62,11 @@ function volume(name: string, format: 'raw' | 'qcow2', encUuid: string | undefin
   if (format === 'qcow2') lines.push('\t\t<compat>1.1</compat>');
   lines.push('\t\t<permissions>', '\t\t\t<mode>0600</mode>', '\t\t</permissions>');
   if (encUuid) {
-    lines.push(`\t\t<encryption format='luks'>`, `\t\t\t<secret type='passphrase' uuid='\${4:${encUuid}}'/>`, '\t\t</encryption>');
+    lines.push(
+      `\t\t<encryption format='luks'>`,
+      `\t\t\t<secret type='passphrase' uuid='\${4:${encUuid}}'/>`,
+      '\t\t</encryption>',
+    );
   }
   lines.push('\t</target>', '</volume>');
   return lines.join('\n');
@@ -87,16 +90,49 @@ export function snippetsFor(parent: XmlElement | undefined, uuid: () => string, 
     return [
       mk('volume (qcow2)', 'volume-qcow2', 'qcow2 volume, compat 1.1, sparse', volume('disk', 'qcow2', undefined)),
       mk('volume (raw)', 'volume-raw', 'raw volume', volume('disk', 'raw', undefined)),
-      mk('volume (encrypted qcow2)', 'volume-encrypted-qcow2', 'qcow2 volume with LUKS encryption and a fresh secret uuid', volume('disk', 'qcow2', uuid())),
-      mk('volume (encrypted raw, LUKS)', 'volume-encrypted-raw', 'raw LUKS container with a fresh secret uuid', volume('disk', 'raw', uuid())),
-      mk('secret (volume passphrase)', 'secret-volume', 'libvirt secret for a volume passphrase', secretDoc(uuid(), '/var/lib/libvirt/images/disk.qcow2')),
+      mk(
+        'volume (encrypted qcow2)',
+        'volume-encrypted-qcow2',
+        'qcow2 volume with LUKS encryption and a fresh secret uuid',
+        volume('disk', 'qcow2', uuid()),
+      ),
+      mk(
+        'volume (encrypted raw, LUKS)',
+        'volume-encrypted-raw',
+        'raw LUKS container with a fresh secret uuid',
+        volume('disk', 'raw', uuid()),
+      ),
+      mk(
+        'secret (volume passphrase)',
+        'secret-volume',
+        'libvirt secret for a volume passphrase',
+        secretDoc(uuid(), '/var/lib/libvirt/images/disk.qcow2'),
+      ),
       mk('encryption (LUKS)', 'encryption-luks', 'LUKS encryption with a fresh secret uuid', luks(uuid(), false)),
     ];
   }
-  const encParent = parent.name === 'target' && parent.parent?.name === 'volume'
-    || parent.name === 'source' && (parent.parent?.name === 'disk' || parent.parent?.name === 'backingStore');
+  const encParent =
+    (parent.name === 'target' && parent.parent?.name === 'volume') ||
+    (parent.name === 'source' && (parent.parent?.name === 'disk' || parent.parent?.name === 'backingStore'));
   if (!encParent) return [];
-  const out = [mk('encryption (LUKS)', 'encryption-luks', 'LUKS encryption with a fresh secret uuid (qemu defaults aes-256-xts-plain64, sha256)', luks(uuid(), false), 'encryption')];
-  if (o.cipherAllowed) out.push(mk('encryption (LUKS, explicit cipher)', 'encryption-luks-cipher', 'LUKS encryption with cipher and ivgen spelled out', luks(uuid(), true), 'encryption'));
+  const out = [
+    mk(
+      'encryption (LUKS)',
+      'encryption-luks',
+      'LUKS encryption with a fresh secret uuid (qemu defaults aes-256-xts-plain64, sha256)',
+      luks(uuid(), false),
+      'encryption',
+    ),
+  ];
+  if (o.cipherAllowed)
+    out.push(
+      mk(
+        'encryption (LUKS, explicit cipher)',
+        'encryption-luks-cipher',
+        'LUKS encryption with cipher and ivgen spelled out',
+        luks(uuid(), true),
+        'encryption',
+      ),
+    );
   return out;
 }

@@ -28,7 +28,10 @@ export interface RuleDef {
   /** Stable id, kebab-case; used as Diagnostic.code and in severity overrides. */
   id: string;
   severity: Severity;
-  /** Message template; `{name}` placeholders are filled from the report's arguments. libvirt's wording where it has one. */
+  /**
+   * Message template; `{name}` placeholders are filled from the report's arguments. libvirt's wording
+   * where it has one.
+   */
   message: string;
   layer: Layer;
   /** libvirt version range in which the rule applies. */

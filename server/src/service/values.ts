@@ -2,14 +2,30 @@
 // cipher, the essiv hashes that fit it, the formats of the configured pool, the workspace's
 // secrets. Completion lists these values; hover explains them.
 import {
-  CIPHERS, CIPHER_MODES, ENCRYPTION_FORMATS, FEATURES, FILE_FORMATS, HASHES, IVGENS, LUKS_DEFAULTS, NEWEST_LIBVIRT,
-  availableIn, targetFormatsFor, type CipherFamily, type Term,
+  CIPHERS,
+  CIPHER_MODES,
+  ENCRYPTION_FORMATS,
+  FEATURES,
+  FILE_FORMATS,
+  HASHES,
+  IVGENS,
+  LUKS_DEFAULTS,
+  NEWEST_LIBVIRT,
+  availableIn,
+  targetFormatsFor,
+  type CipherFamily,
+  type Term,
 } from '../../../schemas/vocabulary';
 import { elementDefAt, type AttrDef, type ElementDef, type ValueSource } from '../../../schemas/elements';
 import type { LanguageSettings, ServiceEnvironment } from './types';
 import { attrValue, elementPath, firstChild, path, textContent, type XmlElement } from './xmlModel';
 import { normaliseUuid } from './secrets';
-import { LUKS_ENUM_OPTIONS, checkLuksOptions, type LuksCheckKind, type LuksOptionInput } from '../../../schemas/luksOptions';
+import {
+  LUKS_ENUM_OPTIONS,
+  checkLuksOptions,
+  type LuksCheckKind,
+  type LuksOptionInput,
+} from '../../../schemas/luksOptions';
 import { cipherAlg } from './volumeCreate';
 
 export interface ValueTerm extends Term {
@@ -108,39 +124,69 @@ export function resolveValues(source: ValueSource | undefined, vc: ValueContext,
   if (Array.isArray(source)) return source.filter((t) => availableIn(t, version));
   switch (source) {
     case 'encryptionFormat':
-      return ENCRYPTION_FORMATS.filter((t) => availableIn(t, version)).map((t) => ({ ...t, isDefault: t.value === 'luks' }));
+      return ENCRYPTION_FORMATS.filter((t) => availableIn(t, version)).map((t) => ({
+        ...t,
+        isDefault: t.value === 'luks',
+      }));
     case 'cipherName':
       return CIPHERS.map((c) => ({
-        value: c.name, description: `${c.description} Key sizes: ${c.keySizes.join(', ')} bits.`,
-        isDefault: c.name === 'aes', qemuOption: qemuOptionFor(el, 'name', c.name),
+        value: c.name,
+        description: `${c.description} Key sizes: ${c.keySizes.join(', ')} bits.`,
+        isDefault: c.name === 'aes',
+        qemuOption: qemuOptionFor(el, 'name', c.name),
       }));
     case 'cipherSize': {
       const fam = cipherFamily(attrValue(el, 'name'));
       const fams = fam ? [fam] : CIPHERS;
       const mode = enumOrUndefined('cipher-mode', attrValue(el, 'mode'));
-      const sizes = [...new Set(fams.flatMap((f) => f.keySizes))].sort((a, b) => b - a)
+      const sizes = [...new Set(fams.flatMap((f) => f.keySizes))]
+        .sort((a, b) => b - a)
         // qemu must accept name-size with the mode in force (qemu 7.2 aborts on 192-bit non-xts keys).
-        .filter((sz) => !fam || qemuAccepts({ 'cipher-alg': `${fam.name}-${sz}`, 'cipher-mode': mode }, ['enum', 'algorithm', 'qemu-abort']));
+        .filter(
+          (sz) =>
+            !fam ||
+            qemuAccepts({ 'cipher-alg': `${fam.name}-${sz}`, 'cipher-mode': mode }, [
+              'enum',
+              'algorithm',
+              'qemu-abort',
+            ]),
+        );
       return sizes.map((sz) => ({
         value: String(sz),
-        description: fam ? `${sz}-bit ${fam.name} key.` : `${sz}-bit key (${fams.filter((f) => f.keySizes.includes(sz)).map((f) => f.name).join(', ')}).`,
+        description: fam
+          ? `${sz}-bit ${fam.name} key.`
+          : `${sz}-bit key (${fams
+              .filter((f) => f.keySizes.includes(sz))
+              .map((f) => f.name)
+              .join(', ')}).`,
         isDefault: sz === 256 || (fam !== undefined && fam.keySizes.length === 1),
         qemuOption: fam ? qemuOptionFor(el, 'size', String(sz)) : undefined,
       }));
     }
     case 'cipherMode': {
       const alg = cipherAlgOf(el);
-      return CIPHER_MODES.filter((m) => qemuAccepts({ 'cipher-alg': alg, 'cipher-mode': m.value }, ['mode', 'qemu-abort']))
-        .map((m) => ({ ...m, isDefault: m.value === LUKS_DEFAULTS.cipherMode, qemuOption: qemuOptionFor(el, 'mode', m.value) }));
+      return CIPHER_MODES.filter((m) =>
+        qemuAccepts({ 'cipher-alg': alg, 'cipher-mode': m.value }, ['mode', 'qemu-abort']),
+      ).map((m) => ({
+        ...m,
+        isDefault: m.value === LUKS_DEFAULTS.cipherMode,
+        qemuOption: qemuOptionFor(el, 'mode', m.value),
+      }));
     }
     case 'hash':
       return HASHES.map((h) => ({
-        value: h.value, description: `${h.description} Digest ${h.digestBytes * 8} bits.`,
-        isDefault: h.value === LUKS_DEFAULTS.hashAlg, deprecated: h.weak ? 'Weak hash.' : undefined,
+        value: h.value,
+        description: `${h.description} Digest ${h.digestBytes * 8} bits.`,
+        isDefault: h.value === LUKS_DEFAULTS.hashAlg,
+        deprecated: h.weak ? 'Weak hash.' : undefined,
         qemuOption: qemuOptionFor(el, attrName ?? 'hash', h.value),
       }));
     case 'ivgenName':
-      return IVGENS.map((t) => ({ ...t, isDefault: t.value === LUKS_DEFAULTS.ivgenAlg, qemuOption: qemuOptionFor(el, 'name', t.value) }));
+      return IVGENS.map((t) => ({
+        ...t,
+        isDefault: t.value === LUKS_DEFAULTS.ivgenAlg,
+        qemuOption: qemuOptionFor(el, 'name', t.value),
+      }));
     case 'ivgenHash': {
       const essiv = attrValue(el, 'name') === 'essiv';
       const cipher = cipherOf(el);
@@ -148,9 +194,14 @@ export function resolveValues(source: ValueSource | undefined, vc: ValueContext,
       const alg = cipher ? cipherAlgOf(cipher) : undefined;
       // crypto/block-luks.c qcrypto_block_luks_essiv_cipher: the digest keys a cipher of the
       // same family, so its length must be one of the family's key sizes.
-      const fits = (h: string) => alg
-        ? qemuAccepts({ 'cipher-alg': alg, 'ivgen-alg': 'essiv', 'ivgen-hash-alg': h }, ['essiv'])
-        : (fam ? [fam] : CIPHERS).some((f) => f.keySizes.some((sz) => qemuAccepts({ 'cipher-alg': `${f.name}-${sz}`, 'ivgen-alg': 'essiv', 'ivgen-hash-alg': h }, ['essiv'])));
+      const fits = (h: string) =>
+        alg
+          ? qemuAccepts({ 'cipher-alg': alg, 'ivgen-alg': 'essiv', 'ivgen-hash-alg': h }, ['essiv'])
+          : (fam ? [fam] : CIPHERS).some((f) =>
+              f.keySizes.some((sz) =>
+                qemuAccepts({ 'cipher-alg': `${f.name}-${sz}`, 'ivgen-alg': 'essiv', 'ivgen-hash-alg': h }, ['essiv']),
+              ),
+            );
       return HASHES.filter((h) => !essiv || fits(h.value)).map((h) => ({
         value: h.value,
         description: `${h.description} Digest ${h.digestBytes * 8} bits${essiv ? `: keys the ${h.digestBytes * 8}-bit ${fam?.name ?? 'cipher'} that encrypts the sector number` : '; only used by the essiv generator (with plain/plain64 it is merely recorded in the header)'}.`,
@@ -165,7 +216,10 @@ export function resolveValues(source: ValueSource | undefined, vc: ValueContext,
       return f ? f.formats.map((t) => ({ ...t, isDefault: t.value === f.default })) : [];
     }
     case 'diskFormat':
-      return FILE_FORMATS.filter((t) => DISK_FORMATS.includes(t.value)).map((t) => ({ ...t, isDefault: t.value === 'raw' }));
+      return FILE_FORMATS.filter((t) => DISK_FORMATS.includes(t.value)).map((t) => ({
+        ...t,
+        isDefault: t.value === 'raw',
+      }));
     case 'secretUuid': {
       const secrets = vc.env.secrets?.() ?? [];
       const seen = new Set<string>();
@@ -184,19 +238,29 @@ export function resolveValues(source: ValueSource | undefined, vc: ValueContext,
       for (const s of vc.env.secrets?.() ?? []) {
         if (s.usageType !== 'volume' || !s.usageVolume || seen.has(s.usageVolume)) continue;
         seen.add(s.usageVolume);
-        out.push({ value: s.usageVolume, description: secretSummary(s.usageType, s.usageVolume, s.uri) + (s.uuid ? ` (uuid ${s.uuid})` : '') });
+        out.push({
+          value: s.usageVolume,
+          description: secretSummary(s.usageType, s.usageVolume, s.uri) + (s.uuid ? ` (uuid ${s.uuid})` : ''),
+        });
       }
       return out;
     }
-    case 'octalMode': return OCTAL_MODES.map((t) => ({ ...t, isDefault: t.value === '0600' }));
-    case 'owner': return OWNER;
-    case 'group': return GROUP;
-    case 'feature': return FEATURES.filter((t) => availableIn(t, version));
+    case 'octalMode':
+      return OCTAL_MODES.map((t) => ({ ...t, isDefault: t.value === '0600' }));
+    case 'owner':
+      return OWNER;
+    case 'group':
+      return GROUP;
+    case 'feature':
+      return FEATURES.filter((t) => availableIn(t, version));
   }
 }
 
 /** The value when qemu's QAPI enum knows it, else undefined (then it does not narrow anything). */
-function enumOrUndefined(option: 'cipher-mode' | 'ivgen-alg' | 'ivgen-hash-alg' | 'hash-alg', v: string | undefined): string | undefined {
+function enumOrUndefined(
+  option: 'cipher-mode' | 'ivgen-alg' | 'ivgen-hash-alg' | 'hash-alg',
+  v: string | undefined,
+): string | undefined {
   return v !== undefined && LUKS_ENUM_OPTIONS.find((o) => o.name === option)!.values.includes(v) ? v : undefined;
 }
 
@@ -218,7 +282,12 @@ function qemuAccepts(o: LuksOptionInput, reasons: LuksCheckKind[]): boolean {
 }
 
 export function secretSummary(usageType: string | undefined, usageVolume: string | undefined, uri: string): string {
-  const usage = usageType === 'volume' && usageVolume ? `usage volume ${usageVolume}` : usageType ? `usage ${usageType}` : 'no usage';
+  const usage =
+    usageType === 'volume' && usageVolume
+      ? `usage volume ${usageVolume}`
+      : usageType
+        ? `usage ${usageType}`
+        : 'no usage';
   return `${usage} — ${uri.replace(/^file:\/\//, '')}`;
 }
 

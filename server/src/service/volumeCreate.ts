@@ -10,9 +10,21 @@ import type { LuksOptionInput } from '../../../schemas/luksOptions';
 import { LLONG_MAX, parseScaled } from './validation/libvirtValues';
 import { attrValue, childElements, firstChild, textContent, type XmlElement } from './xmlModel';
 
-export interface VolumeCipher { name?: string; size?: string; mode?: string; hash?: string }
-export interface VolumeIvgen { name?: string; hash?: string }
-export interface VolumeSecretRef { type?: string; uuid?: string; usage?: string }
+export interface VolumeCipher {
+  name?: string;
+  size?: string;
+  mode?: string;
+  hash?: string;
+}
+export interface VolumeIvgen {
+  name?: string;
+  hash?: string;
+}
+export interface VolumeSecretRef {
+  type?: string;
+  uuid?: string;
+  usage?: string;
+}
 
 export interface VolumeEncryption {
   /** The format attribute as written (absent: libvirt's `default`). */
@@ -22,7 +34,12 @@ export interface VolumeEncryption {
   ivgen?: VolumeIvgen;
 }
 
-export interface VolumePermissions { mode?: string; owner?: string; group?: string; label?: string }
+export interface VolumePermissions {
+  mode?: string;
+  owner?: string;
+  group?: string;
+  label?: string;
+}
 
 /** A <volume> as libvirt's parser reads it (virStorageVolDefParseXML), values as written. */
 export interface VolumeDoc {
@@ -72,23 +89,30 @@ export function readVolume(vol: XmlElement | undefined): VolumeDoc {
       path: text(firstChild(target, 'path')) || undefined,
       format: attrValue(firstChild(target, 'format'), 'type') ?? 'raw',
       permissions: perms && {
-        mode: text(firstChild(perms, 'mode')), owner: text(firstChild(perms, 'owner')),
-        group: text(firstChild(perms, 'group')), label: text(firstChild(perms, 'label')),
+        mode: text(firstChild(perms, 'mode')),
+        owner: text(firstChild(perms, 'owner')),
+        group: text(firstChild(perms, 'group')),
+        label: text(firstChild(perms, 'label')),
       },
       compat: text(firstChild(target, 'compat')) || undefined,
       features: features && {
-        lazyRefcounts: !!firstChild(features, 'lazy_refcounts'), extendedL2: !!firstChild(features, 'extended_l2'),
+        lazyRefcounts: !!firstChild(features, 'lazy_refcounts'),
+        extendedL2: !!firstChild(features, 'extended_l2'),
       },
       nocow: !!firstChild(target, 'nocow'),
       clusterSize: scaled(firstChild(target, 'clusterSize')),
       encryption: enc && {
         format: attrValue(enc, 'format'),
         secrets: childElements(enc, 'secret').map((s) => ({
-          type: attrValue(s, 'type'), uuid: attrValue(s, 'uuid'), usage: attrValue(s, 'usage'),
+          type: attrValue(s, 'type'),
+          uuid: attrValue(s, 'uuid'),
+          usage: attrValue(s, 'usage'),
         })),
         cipher: cipher && {
-          name: attrValue(cipher, 'name'), size: attrValue(cipher, 'size'),
-          mode: attrValue(cipher, 'mode'), hash: attrValue(cipher, 'hash'),
+          name: attrValue(cipher, 'name'),
+          size: attrValue(cipher, 'size'),
+          mode: attrValue(cipher, 'mode'),
+          hash: attrValue(cipher, 'hash'),
         },
         ivgen: ivgen && { name: attrValue(ivgen, 'name'), hash: attrValue(ivgen, 'hash') },
       },
@@ -184,8 +208,10 @@ export const WRITER_FORMATS: readonly string[] = ['raw', 'qcow2', 'luks'];
 
 /** Why `create` stops for a format libvirt hands to qemu-img but the writer does not make. */
 export function unwritableFormat(c: VolumeCreation): string {
-  return `libvirt would create this ${c.format} image with qemu-img (${c.commandLine}); `
-    + `libvirt-volume writes ${WRITER_FORMATS.join(', ')} images only`;
+  return (
+    `libvirt would create this ${c.format} image with qemu-img (${c.commandLine}); ` +
+    `libvirt-volume writes ${WRITER_FORMATS.join(', ')} images only`
+  );
 }
 
 /**
@@ -243,8 +269,9 @@ export function volumeCreation(v: VolumeDoc, opts: CreationOptions): VolumeCreat
   c.permissions = filePermissions(v.target.permissions);
   const pool = opts.poolType ?? 'dir';
   if (!FILE_POOL_TYPES.includes(pool)) {
-    c.notAFilePool = `libvirt creates the volumes of a ${pool} pool with that backend's own tools, not as image files; `
-      + `libvirt-volume creates what ${FILE_POOL_TYPES.join(', ')} pools create`;
+    c.notAFilePool =
+      `libvirt creates the volumes of a ${pool} pool with that backend's own tools, not as image files; ` +
+      `libvirt-volume creates what ${FILE_POOL_TYPES.join(', ')} pools create`;
   }
   return c;
 }
@@ -277,19 +304,31 @@ function fileVolumeCreation(v: VolumeDoc, opts: CreationOptions): VolumeCreation
     const args: CreateArgs = { format: 'raw', filename: opts.output, size: String(capacity) };
     if (o.length) args.options = [o.join(',')];
     const allocated = allocation >= capacity ? 'all' : `${allocation} bytes`;
-    const commandLine = `(no qemu-img: libvirt writes the raw file itself) ${quote(opts.output)}: ${capacity} bytes, `
-      + `${allocated} allocated`;
+    const commandLine =
+      `(no qemu-img: libvirt writes the raw file itself) ${quote(opts.output)}: ${capacity} bytes, ` +
+      `${allocated} allocated`;
     const refusal = opts.preallocMetadata ? preallocRefusal(v, true) : undefined;
     return {
-      tool: 'file', argv: [], commandLine, args, format: 'raw', encrypted, legacyAes,
-      length: capacity, allocate: allocation, refusal,
+      tool: 'file',
+      argv: [],
+      commandLine,
+      args,
+      format: 'raw',
+      encrypted,
+      legacyAes,
+      length: capacity,
+      allocate: allocation,
+      refusal,
     };
   }
 
   const format = base === 'raw' && encrypted ? 'luks' : base;
   const o: string[] = [];
   const writerOpts: string[] = [];
-  const both = (...xs: string[]) => { o.push(...xs); writerOpts.push(...xs); };
+  const both = (...xs: string[]) => {
+    o.push(...xs);
+    writerOpts.push(...xs);
+  };
   let secret: string | undefined;
   const luks = enc && !legacyAes ? luksValues(enc) : undefined;
   if (format === 'luks') {
@@ -333,7 +372,14 @@ function fileVolumeCreation(v: VolumeDoc, opts: CreationOptions): VolumeCreation
   if (writerOpts.length) args.options = [writerOpts.join(',')];
   const refusal = opts.preallocMetadata ? preallocRefusal(v, false) : undefined;
   return {
-    tool: 'qemu-img', argv, commandLine: ['qemu-img', ...argv].map(quote).join(' '), args, format, luks, encrypted,
-    legacyAes, refusal,
+    tool: 'qemu-img',
+    argv,
+    commandLine: ['qemu-img', ...argv].map(quote).join(' '),
+    args,
+    format,
+    luks,
+    encrypted,
+    legacyAes,
+    refusal,
   };
 }

@@ -89,6 +89,7 @@ export function parseToolXml(text: string): Document {
 
 /** The child elements of `el`, optionally only those named `name`. */
 export function childElements(el: Element, name?: string): Element[] {
-  return Array.from(el.childNodes)
-    .filter((n): n is Element => n.nodeType === n.ELEMENT_NODE && (!name || n.nodeName === name));
+  return Array.from(el.childNodes).filter(
+    (n): n is Element => n.nodeType === n.ELEMENT_NODE && (!name || n.nodeName === name),
+  );
 }

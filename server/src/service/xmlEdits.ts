@@ -6,7 +6,10 @@ import { attr, childElements, type LineIndex, type Span, type XmlElement } from 
 
 export class XmlEditor {
   readonly edits: TextEdit[] = [];
-  constructor(readonly text: string, readonly lines: LineIndex) {}
+  constructor(
+    readonly text: string,
+    readonly lines: LineIndex,
+  ) {}
 
   private push(start: number, end: number, newText: string): void {
     this.edits.push({ range: { start: this.lines.positionAt(start), end: this.lines.positionAt(end) }, newText });
@@ -58,7 +61,8 @@ export class XmlEditor {
       end = le;
       if (this.text[end] === '\r') end++;
       if (this.text[end] === '\n') end++;
-      else if (start > 0) { // last line: eat the newline before instead (both halves of a CRLF)
+      else if (start > 0) {
+        // last line: eat the newline before instead (both halves of a CRLF)
         start--;
         if (start > 0 && this.text[start] === '\n' && this.text[start - 1] === '\r') start--;
       }
@@ -77,7 +81,8 @@ export class XmlEditor {
   /** One indentation step as the document uses it (the smallest indentation of a tag line), else two spaces. */
   indentUnit(): string {
     let best: string | undefined;
-    for (const m of this.text.matchAll(/\n([ \t]+)</g)) if (best === undefined || m[1].length < best.length) best = m[1];
+    for (const m of this.text.matchAll(/\n([ \t]+)</g))
+      if (best === undefined || m[1].length < best.length) best = m[1];
     return best ?? '  ';
   }
 
@@ -86,8 +91,14 @@ export class XmlEditor {
     const unit = this.indentUnit();
     const base = this.indentAt(parent.start);
     const childIndent = base + unit;
-    const body = xml.split('\n').map((l, i) => (i === 0 ? l : childIndent + l)).join('\n');
-    const multiLine = this.text.slice(parent.start, parent.end).includes('\n') || childElements(parent).length > 0 || xml.includes('\n');
+    const body = xml
+      .split('\n')
+      .map((l, i) => (i === 0 ? l : childIndent + l))
+      .join('\n');
+    const multiLine =
+      this.text.slice(parent.start, parent.end).includes('\n') ||
+      childElements(parent).length > 0 ||
+      xml.includes('\n');
     if (parent.selfClosing) {
       // <p/> → <p>\n  child\n</p>
       const slash = parent.startTagEnd - 2;
@@ -112,8 +123,16 @@ export class XmlEditor {
   /** Inserts an element right after a sibling, on its own line with the sibling's indentation. */
   insertAfter(sibling: XmlElement, xml: string): this {
     const indent = this.indentAt(sibling.start);
-    const body = xml.split('\n').map((l, i) => (i === 0 ? l : indent + l)).join('\n');
-    const onOwnLine = /^[ \t]*$/.test(this.text.slice(this.lines.offsetAt({ line: this.lines.positionAt(sibling.start).line, character: 0 }), sibling.start));
+    const body = xml
+      .split('\n')
+      .map((l, i) => (i === 0 ? l : indent + l))
+      .join('\n');
+    const onOwnLine = /^[ \t]*$/.test(
+      this.text.slice(
+        this.lines.offsetAt({ line: this.lines.positionAt(sibling.start).line, character: 0 }),
+        sibling.start,
+      ),
+    );
     this.push(sibling.end, sibling.end, onOwnLine ? `\n${indent}${body}` : body);
     return this;
   }
@@ -121,8 +140,16 @@ export class XmlEditor {
   /** Inserts an element right before a sibling. */
   insertBefore(sibling: XmlElement, xml: string): this {
     const indent = this.indentAt(sibling.start);
-    const onOwnLine = /^[ \t]*$/.test(this.text.slice(this.lines.offsetAt({ line: this.lines.positionAt(sibling.start).line, character: 0 }), sibling.start));
-    const body = xml.split('\n').map((l, i) => (i === 0 ? l : indent + l)).join('\n');
+    const onOwnLine = /^[ \t]*$/.test(
+      this.text.slice(
+        this.lines.offsetAt({ line: this.lines.positionAt(sibling.start).line, character: 0 }),
+        sibling.start,
+      ),
+    );
+    const body = xml
+      .split('\n')
+      .map((l, i) => (i === 0 ? l : indent + l))
+      .join('\n');
     this.push(sibling.start, sibling.start, onOwnLine ? `${body}\n${indent}` : body);
     return this;
   }
@@ -131,6 +158,9 @@ export class XmlEditor {
   relativeText(el: XmlElement): string {
     const old = this.indentAt(el.start);
     const raw = this.text.slice(el.start, el.end);
-    return raw.split('\n').map((l, i) => (i > 0 && l.startsWith(old) ? l.slice(old.length) : l)).join('\n');
+    return raw
+      .split('\n')
+      .map((l, i) => (i > 0 && l.startsWith(old) ? l.slice(old.length) : l))
+      .join('\n');
   }
 }

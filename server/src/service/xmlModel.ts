@@ -3,7 +3,10 @@
 // completion and hover all work on this tree; well-formedness problems are collected in
 // `errors` (libvirt's libxml2 refuses any of them, so each becomes an error diagnostic).
 
-export interface Span { start: number; end: number }
+export interface Span {
+  start: number;
+  end: number;
+}
 
 export interface XmlAttribute {
   name: string;
@@ -19,7 +22,11 @@ export interface XmlAttribute {
   closed: boolean;
 }
 
-export interface XmlText extends Span { kind: 'text'; value: string; raw: string }
+export interface XmlText extends Span {
+  kind: 'text';
+  value: string;
+  raw: string;
+}
 
 export interface XmlElement extends Span {
   kind: 'element';
@@ -39,10 +46,14 @@ export interface XmlElement extends Span {
   closed: boolean;
 }
 
-export interface XmlComment extends Span { kind: 'comment' }
+export interface XmlComment extends Span {
+  kind: 'comment';
+}
 export type XmlNode = XmlElement | XmlText | XmlComment;
 
-export interface XmlSyntaxError extends Span { message: string }
+export interface XmlSyntaxError extends Span {
+  message: string;
+}
 
 export interface XmlDocument {
   text: string;
@@ -55,8 +66,8 @@ export interface XmlDocument {
 
 // Character classes as code-point tests: the scanner calls these once per character, and
 // regular expressions on one-character strings dominated the parse time of large documents.
-const isNameStartCode = (c: number) => (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c === 58
-  || (c >= 0xc0 && c <= 0xffff);
+const isNameStartCode = (c: number) =>
+  (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c === 58 || (c >= 0xc0 && c <= 0xffff);
 const isNameCode = (c: number) => isNameStartCode(c) || (c >= 48 && c <= 57) || c === 46 || c === 45 || c === 0xb7;
 const isWsCode = (c: number) => c === 32 || c === 9 || c === 13 || c === 10;
 const VALUE_STOP = /[<\n>]/g;
@@ -92,7 +103,8 @@ export function parseXml(text: string): XmlDocument {
   const stack: XmlElement[] = [];
   const n = text.length;
   let i = 0;
-  let dropped = 0, firstDropped = 0;
+  let dropped = 0,
+    firstDropped = 0;
   const err = (start: number, end: number, message: string) => {
     if (errors.length < MAX_SYNTAX_ERRORS) errors.push({ start, end: Math.max(end, start), message });
     else if (dropped++ === 0) firstDropped = start;
@@ -111,8 +123,12 @@ export function parseXml(text: string): XmlDocument {
     for (let m = BAD_CHARS.exec(raw); m; m = BAD_CHARS.exec(raw)) {
       const c = raw.charCodeAt(m.index);
       const start = at ? at.start : base + m.index;
-      const message = c === 0 ? 'Char 0x0 out of allowed range'
-        : inAttr ? 'invalid character in attribute value' : `PCDATA invalid Char value ${c}`;
+      const message =
+        c === 0
+          ? 'Char 0x0 out of allowed range'
+          : inAttr
+            ? 'invalid character in attribute value'
+            : `PCDATA invalid Char value ${c}`;
       err(start, at ? at.end : start + 1, message);
       if (errors.length >= MAX_SYNTAX_ERRORS) break;
     }
@@ -130,7 +146,10 @@ export function parseXml(text: string): XmlDocument {
     let k = 0;
     while (k < raw.length) {
       const amp = raw.indexOf('&', k);
-      if (amp < 0) { out += raw.slice(k); break; }
+      if (amp < 0) {
+        out += raw.slice(k);
+        break;
+      }
       out += raw.slice(k, amp);
       const semi = raw.indexOf(';', amp);
       const ref = semi > amp ? raw.slice(amp + 1, semi) : '';
@@ -142,7 +161,8 @@ export function parseXml(text: string): XmlDocument {
         continue;
       }
       k = semi + 1;
-      if (ref.charCodeAt(0) === 35) { // '#'
+      if (ref.charCodeAt(0) === 35) {
+        // '#'
         const hex = ref.charCodeAt(1) === 120;
         const digits = ref.slice(hex ? 2 : 1);
         if (!(hex ? /^[0-9a-fA-F]+$/ : /^[0-9]+$/).test(digits)) {
@@ -191,7 +211,8 @@ export function parseXml(text: string): XmlDocument {
       if (raw.trim()) {
         const lead = start + (raw.length - raw.trimStart().length);
         const message = topLevel.length
-          ? 'Extra content at the end of the document' : "Start tag expected, '<' not found";
+          ? 'Extra content at the end of the document'
+          : "Start tag expected, '<' not found";
         err(lead, end, message);
       }
       return;
@@ -218,9 +239,20 @@ export function parseXml(text: string): XmlDocument {
     if (text[k] === '[') {
       k++;
       while (k < n && text[k] !== ']') {
-        if (text.startsWith('<!--', k)) { const c = text.indexOf('-->', k + 4); k = c < 0 ? n : c + 3; continue; }
-        if (text.startsWith('<?', k)) { const c = text.indexOf('?>', k + 2); k = c < 0 ? n : c + 2; continue; }
-        if (text.startsWith('<!ENTITY', k)) { k = entityDecl(k + 8); continue; }
+        if (text.startsWith('<!--', k)) {
+          const c = text.indexOf('-->', k + 4);
+          k = c < 0 ? n : c + 3;
+          continue;
+        }
+        if (text.startsWith('<?', k)) {
+          const c = text.indexOf('?>', k + 2);
+          k = c < 0 ? n : c + 2;
+          continue;
+        }
+        if (text.startsWith('<!ENTITY', k)) {
+          k = entityDecl(k + 8);
+          continue;
+        }
         if (text.startsWith('<!', k)) {
           k += 2;
           while (k < n && text[k] !== '>') k = text[k] === '"' || text[k] === "'" ? skipQuoted(k) : k + 1;
@@ -239,7 +271,10 @@ export function parseXml(text: string): XmlDocument {
   const entityDecl = (k: number): number => {
     while (k < n && isWsCode(text.charCodeAt(k))) k++;
     const parameter = text[k] === '%';
-    if (parameter) { k++; while (k < n && isWsCode(text.charCodeAt(k))) k++; }
+    if (parameter) {
+      k++;
+      while (k < n && isWsCode(text.charCodeAt(k))) k++;
+    }
     const nameStart = k;
     while (k < n && isNameCode(text.charCodeAt(k))) k++;
     const name = text.slice(nameStart, k);
@@ -283,9 +318,19 @@ export function parseXml(text: string): XmlDocument {
     while (j < n && isNameCode(text.charCodeAt(j))) j++;
     const name = text.slice(nameStart, j);
     const el: XmlElement = {
-      kind: 'element', name, nameSpan: { start: nameStart, end: j }, attributes: [], children: [],
-      parent: current(), start: tagStart, end: n, startTagEnd: n, contentSpan: { start: n, end: n },
-      endTagNameSpan: undefined, selfClosing: false, closed: false,
+      kind: 'element',
+      name,
+      nameSpan: { start: nameStart, end: j },
+      attributes: [],
+      children: [],
+      parent: current(),
+      start: tagStart,
+      end: n,
+      startTagEnd: n,
+      contentSpan: { start: n, end: n },
+      endTagNameSpan: undefined,
+      selfClosing: false,
+      closed: false,
     };
     // Past libxml2's depth limit nothing more is modelled (libxml2 stops there): a megabyte of
     // `<a>` must not become a million elements.
@@ -310,11 +355,23 @@ export function parseXml(text: string): XmlDocument {
       while (j < n && isWsCode(text.charCodeAt(j))) j++;
       if (j >= n) break;
       const c = text.charCodeAt(j);
-      if (c === 62) { el.startTagEnd = j + 1; j++; terminated = true; break; }
-      if (c === 47 && text.charCodeAt(j + 1) === 62) {
-        el.startTagEnd = j + 2; el.selfClosing = true; j += 2; terminated = true; break;
+      if (c === 62) {
+        el.startTagEnd = j + 1;
+        j++;
+        terminated = true;
+        break;
       }
-      if (c === 60) { err(tagStart, j, `Couldn't find end of Start Tag ${name}`); break; }
+      if (c === 47 && text.charCodeAt(j + 1) === 62) {
+        el.startTagEnd = j + 2;
+        el.selfClosing = true;
+        j += 2;
+        terminated = true;
+        break;
+      }
+      if (c === 60) {
+        err(tagStart, j, `Couldn't find end of Start Tag ${name}`);
+        break;
+      }
       if (!isNameStartCode(c)) {
         err(j, j + 1, `attributes construct error`);
         j++;
@@ -325,16 +382,28 @@ export function parseXml(text: string): XmlDocument {
       while (j < n && isNameCode(text.charCodeAt(j))) j++;
       const aName = text.slice(aStart, j);
       const attr: XmlAttribute = {
-        name: aName, nameSpan: { start: aStart, end: j }, value: undefined,
-        valueSpan: { start: j, end: j }, span: { start: aStart, end: j }, quote: '', closed: false,
+        name: aName,
+        nameSpan: { start: aStart, end: j },
+        value: undefined,
+        valueSpan: { start: j, end: j },
+        span: { start: aStart, end: j },
+        quote: '',
+        closed: false,
       };
       // Duplicates: a linear scan for the usual handful, a Set past that (50k attributes on one
       // element were quadratic).
       let duplicate = false;
       if (nAttrs < LINEAR_DUPLICATE_CHECK) {
-        for (let a = 0; a < nAttrs; a++) if (attrs[a].name === aName) { duplicate = true; break; }
+        for (let a = 0; a < nAttrs; a++)
+          if (attrs[a].name === aName) {
+            duplicate = true;
+            break;
+          }
       } else {
-        if (!seen) { seen = new Set(); for (let a = 0; a < nAttrs; a++) seen.add(attrs[a].name); }
+        if (!seen) {
+          seen = new Set();
+          for (let a = 0; a < nAttrs; a++) seen.add(attrs[a].name);
+        }
         duplicate = seen.has(aName);
         seen.add(aName);
       }
@@ -364,9 +433,10 @@ export function parseXml(text: string): XmlDocument {
         VALUE_STOP.lastIndex = vStart; // no slice of the rest of the text: many open quotes stay linear
         const stop = VALUE_STOP.exec(text);
         vEnd = stop ? stop.index : n;
-        err(aStart, vEnd, 'AttValue: \' expected'.replace("'", q));
+        err(aStart, vEnd, "AttValue: ' expected".replace("'", q));
         attr.quote = q;
-        attr.valueSpan.start = vStart; attr.valueSpan.end = vEnd;
+        attr.valueSpan.start = vStart;
+        attr.valueSpan.end = vEnd;
         attr.value = decode(text.slice(vStart, vEnd), vStart, true);
         attr.span.end = vEnd;
         j = vEnd;
@@ -377,7 +447,8 @@ export function parseXml(text: string): XmlDocument {
       attr.closed = true;
       // Spans are filled in place: a 1 MB document has tens of thousands of attributes, and
       // every extra object shows in the garbage collector's share (bench/validation.bench.ts).
-      attr.valueSpan.start = vStart; attr.valueSpan.end = vEnd;
+      attr.valueSpan.start = vStart;
+      attr.valueSpan.end = vEnd;
       // Attribute-value normalisation (XML 1.0 §3.3.3): literal whitespace becomes a space.
       const decoded = decode(raw, vStart, true);
       attr.value = /[\t\r\n]/.test(decoded) ? decoded.replace(/[\t\r\n]/g, ' ') : decoded;
@@ -393,7 +464,9 @@ export function parseXml(text: string): XmlDocument {
       el.startTagEnd = j;
       el.contentSpan.start = el.contentSpan.end = j;
       closeElement(el, j, false);
-      i = j; textStart = i; continue;
+      i = j;
+      textStart = i;
+      continue;
     }
     el.contentSpan.start = el.contentSpan.end = el.startTagEnd;
     if (el.selfClosing) closeElement(el, el.startTagEnd, true);
@@ -402,8 +475,9 @@ export function parseXml(text: string): XmlDocument {
       // search of it) stays bounded.
       closeElement(el, el.startTagEnd, false);
     } else stack.push(el);
-    i = j; textStart = i;
-}
+    i = j;
+    textStart = i;
+  }
   addText(textStart, n);
 
   /** One piece of markup at `i` (a '<' that is not stray); returns the offset after it. */
@@ -436,7 +510,8 @@ export function parseXml(text: string): XmlDocument {
     }
     if (text.startsWith('<!DOCTYPE', i)) return doctype(i);
     // Another declaration: skip to the matching '>'.
-    let depth = 0, j = i + 2;
+    let depth = 0,
+      j = i + 2;
     for (; j < n; j++) {
       if (text[j] === '[') depth++;
       else if (text[j] === ']') depth--;
@@ -458,8 +533,11 @@ export function parseXml(text: string): XmlDocument {
     const idx = findOpen(stack, name);
     if (idx < 0) {
       const open = current();
-      err(i, end, open ? `Opening and ending tag mismatch: ${open.name} and ${name}`
-        : 'StartTag: invalid element name');
+      err(
+        i,
+        end,
+        open ? `Opening and ending tag mismatch: ${open.name} and ${name}` : 'StartTag: invalid element name',
+      );
     } else {
       // Elements above the match were never closed.
       while (stack.length - 1 > idx) {
@@ -474,7 +552,6 @@ export function parseXml(text: string): XmlDocument {
     }
     return end;
   }
-
 
   // Unclosed elements at end of input.
   while (stack.length) {
@@ -503,8 +580,14 @@ function addChild(parent: XmlElement, node: XmlNode): void {
 
 /** XML 1.0 Char (§2.2): what a character reference may name. */
 function isXmlChar(c: number): boolean {
-  return c === 0x9 || c === 0xa || c === 0xd || (c >= 0x20 && c <= 0xd7ff) || (c >= 0xe000 && c <= 0xfffd)
-    || (c >= 0x10000 && c <= 0x10ffff);
+  return (
+    c === 0x9 ||
+    c === 0xa ||
+    c === 0xd ||
+    (c >= 0x20 && c <= 0xd7ff) ||
+    (c >= 0xe000 && c <= 0xfffd) ||
+    (c >= 0x10000 && c <= 0x10ffff)
+  );
 }
 
 function findOpen(stack: XmlElement[], name: string): number {
@@ -559,7 +642,8 @@ export function textSpan(el: XmlElement): Span {
   const texts = el.children.filter((c): c is XmlText => c.kind === 'text');
   const nonBlank = texts.filter((t) => t.raw.trim());
   if (!nonBlank.length) return el.nameSpan;
-  const first = nonBlank[0], last = nonBlank[nonBlank.length - 1];
+  const first = nonBlank[0],
+    last = nonBlank[nonBlank.length - 1];
   const lead = first.raw.length - first.raw.trimStart().length;
   const trail = last.raw.length - last.raw.trimEnd().length;
   return { start: first.start + lead, end: last.end - trail };
@@ -626,10 +710,12 @@ export class LineIndex {
     // An offset between the \r and the \n of a CRLF is not an LSP position: use the line end.
     if (offset > 0 && this.text.charCodeAt(offset) === 10 && this.text.charCodeAt(offset - 1) === 13) offset--;
     const starts = this.starts;
-    let lo = 0, hi = starts.length - 1;
+    let lo = 0,
+      hi = starts.length - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
-      if (starts[mid] <= offset) lo = mid; else hi = mid - 1;
+      if (starts[mid] <= offset) lo = mid;
+      else hi = mid - 1;
     }
     return { line: lo, character: offset - starts[lo] };
   }

@@ -24,24 +24,36 @@ export class BackgroundFlush {
   private flushing: Promise<void> | undefined;
   /** Set once a flush was still running when the next one was due. */
   private stopped = false;
-  constructor(private readonly io: WriterIO, private readonly fd: Fd) {}
+  constructor(
+    private readonly io: WriterIO,
+    private readonly fd: Fd,
+  ) {}
 
   /** After `bytes` more were handed to pwrite; `settle` waits for the writes in flight. */
   async wrote(bytes: number, settle: () => Promise<unknown>): Promise<void> {
     if (this.stopped) return;
     this.unflushed += bytes;
     if (this.unflushed < EARLY_FLUSH_BYTES) return;
-    if (this.flushing) { this.stopped = true; return; }
+    if (this.flushing) {
+      this.stopped = true;
+      return;
+    }
     this.unflushed = 0;
     await settle();
-    const f: Promise<void> = this.io.fsync(this.fd).then(() => { if (this.flushing === f) this.flushing = undefined; });
+    const f: Promise<void> = this.io.fsync(this.fd).then(() => {
+      if (this.flushing === f) this.flushing = undefined;
+    });
     f.catch(() => undefined); // awaited by done()
     this.flushing = f;
   }
 
   /** Waits for the flush in flight (rejects with its error). */
-  async done(): Promise<void> { await this.flushing; }
+  async done(): Promise<void> {
+    await this.flushing;
+  }
 
   /** Waits for the flush in flight, ignoring its error (cleanup paths). */
-  async settled(): Promise<void> { await this.flushing?.catch(() => undefined); }
+  async settled(): Promise<void> {
+    await this.flushing?.catch(() => undefined);
+  }
 }

@@ -14,13 +14,22 @@
 // name is stored in the header as given either way, so qemu finds it when run from that folder.
 import { dirname, isAbsolute, resolve } from 'node:path';
 import {
-  checkCreate, QEMU_MESSAGES, type BackingFacts, type CreateArgs, type CreateSpec, type CreateVerdict,
+  checkCreate,
+  QEMU_MESSAGES,
+  type BackingFacts,
+  type CreateArgs,
+  type CreateSpec,
+  type CreateVerdict,
 } from '../../../schemas/qcow2Options';
 import { BackgroundFlush } from './backgroundFlush';
 import { cancellationPoint, throwIfAborted, WriterError } from './errors';
 import { ioError, type Fd, type ProbeIO, type WriterIO } from './io';
 import {
-  checkLuksCreate, createLuksImage, type CreateLuksParams, type CreateLuksResult, type LuksVerdict,
+  checkLuksCreate,
+  createLuksImage,
+  type CreateLuksParams,
+  type CreateLuksResult,
+  type LuksVerdict,
 } from './luks/createLuks';
 import { probeImage } from './probe';
 import { checkTarget, PendingFile, type FilePermissions } from './publish';
@@ -87,7 +96,13 @@ const KNOWN_MAGIC_FORMATS = new Set(['raw', 'qcow2', 'qcow', 'luks', 'vmdk', 'vd
  * plus this project's stricter check: a format that contradicts the file's magic is refused
  * (qemu-img accepts `-F raw` on a qcow2 and the guest then sees qcow2 metadata as disk content).
  */
-export function backingFacts(probe: ProbeIO, cwd: string, imageName: string, backing: string, fmt: string | undefined): BackingFacts & { mismatch?: string } {
+export function backingFacts(
+  probe: ProbeIO,
+  cwd: string,
+  imageName: string,
+  backing: string,
+  fmt: string | undefined,
+): BackingFacts & { mismatch?: string } {
   const shown = backingPathAsQemuSees(imageName, backing);
   const path = resolve(cwd, shown);
   let facts;
@@ -95,7 +110,14 @@ export function backingFacts(probe: ProbeIO, cwd: string, imageName: string, bac
     facts = probeImage(probe, path);
   } catch (e) {
     const code = (e as { code?: string }).code;
-    const why = code === 'ENOENT' ? 'No such file or directory' : code === 'EACCES' ? 'Permission denied' : code === 'EISDIR' ? 'Is a directory' : String((e as Error).message);
+    const why =
+      code === 'ENOENT'
+        ? 'No such file or directory'
+        : code === 'EACCES'
+          ? 'Permission denied'
+          : code === 'EISDIR'
+            ? 'Is a directory'
+            : String((e as Error).message);
     if (fmt !== undefined && !isDriver(fmt)) return { error: `Unknown driver '${fmt}'` };
     return { error: `Could not open '${shown}': ${why}` };
   }
@@ -103,7 +125,10 @@ export function backingFacts(probe: ProbeIO, cwd: string, imageName: string, bac
   if (!isDriver(fmt)) return { error: `Unknown driver '${fmt}'` };
   if (fmt === 'qcow2' && facts.format !== 'qcow2') return { error: 'Image is not in qcow2 format' };
   if (fmt === 'luks' && facts.format !== 'luks') return { error: 'Volume is not in LUKS format' };
-  const out: BackingFacts & { mismatch?: string } = { detectedFormat: facts.format, length: fmt === 'raw' ? facts.fileSize : facts.virtualSize };
+  const out: BackingFacts & { mismatch?: string } = {
+    detectedFormat: facts.format,
+    length: fmt === 'raw' ? facts.fileSize : facts.virtualSize,
+  };
   if (KNOWN_MAGIC_FORMATS.has(fmt) && fmt !== facts.format) {
     out.mismatch = `Backing format '${fmt}' does not match '${shown}', whose header says ${facts.format}: use -F ${facts.format} (qemu-img would accept this and expose the ${facts.format} metadata as disk content)`;
   }
@@ -111,10 +136,50 @@ export function backingFacts(probe: ProbeIO, cwd: string, imageName: string, bac
 }
 
 function isDriver(fmt: string): boolean {
-  return ['raw', 'qcow2', 'qcow', 'luks', 'vmdk', 'vdi', 'vpc', 'qed', 'vhdx', 'bochs', 'cloop', 'dmg', 'parallels', 'vvfat', 'file',
-    'blkdebug', 'blklogwrites', 'blkreplay', 'blkverify', 'compress', 'copy-before-write', 'copy-on-read', 'snapshot-access',
-    'ftp', 'ftps', 'gluster', 'host_cdrom', 'host_device', 'http', 'https', 'iscsi', 'nbd', 'nfs', 'null-aio', 'null-co',
-    'nvme', 'preallocate', 'quorum', 'rbd', 'replication', 'ssh', 'throttle'].includes(fmt);
+  return [
+    'raw',
+    'qcow2',
+    'qcow',
+    'luks',
+    'vmdk',
+    'vdi',
+    'vpc',
+    'qed',
+    'vhdx',
+    'bochs',
+    'cloop',
+    'dmg',
+    'parallels',
+    'vvfat',
+    'file',
+    'blkdebug',
+    'blklogwrites',
+    'blkreplay',
+    'blkverify',
+    'compress',
+    'copy-before-write',
+    'copy-on-read',
+    'snapshot-access',
+    'ftp',
+    'ftps',
+    'gluster',
+    'host_cdrom',
+    'host_device',
+    'http',
+    'https',
+    'iscsi',
+    'nbd',
+    'nfs',
+    'null-aio',
+    'null-co',
+    'nvme',
+    'preallocate',
+    'quorum',
+    'rbd',
+    'replication',
+    'ssh',
+    'throttle',
+  ].includes(fmt);
 }
 
 export interface PlannedCreate<V = CreateVerdict | LuksVerdict> {
@@ -152,8 +217,10 @@ export function planQemuCreate(args: CreateArgs, probe: ProbeIO, cwd: string): P
  * checkTarget: non-regular ones always refused), a missing folder. `spec` needs only the file
  * names, so raw LUKS jobs are checked here too.
  */
-export async function preflight(spec: Pick<CreateSpec, 'filename' | 'dataFile'>, opts: CreateImageOptions)
-  : Promise<WriterError | undefined> {
+export async function preflight(
+  spec: Pick<CreateSpec, 'filename' | 'dataFile'>,
+  opts: CreateImageOptions,
+): Promise<WriterError | undefined> {
   const path = resolve(opts.cwd, spec.filename);
   const force = !!opts.force;
   const refusal = await checkTarget(opts.io, path, force);
@@ -183,7 +250,10 @@ export function dataFilePath(spec: Pick<CreateSpec, 'filename' | 'dataFile'>, cw
 
 class Progress {
   done = 0;
-  constructor(readonly total: number, readonly opts: CreateImageOptions) {}
+  constructor(
+    readonly total: number,
+    readonly opts: CreateImageOptions,
+  ) {}
   add(n: number, phase: WriteProgress['phase']): void {
     this.done += n;
     this.opts.onProgress?.({ done: this.done, total: this.total, phase });
@@ -200,8 +270,14 @@ async function allocateFirstBlock(io: WriterIO, fd: Fd, length: number): Promise
 }
 
 /** file-posix raw_regular_truncate on a new, empty file. */
-async function sizeFile(io: WriterIO, fd: Fd, length: number, mode: 'off' | 'falloc' | 'full', progress: Progress,
-  signal?: AbortSignal): Promise<void> {
+async function sizeFile(
+  io: WriterIO,
+  fd: Fd,
+  length: number,
+  mode: 'off' | 'falloc' | 'full',
+  progress: Progress,
+  signal?: AbortSignal,
+): Promise<void> {
   if (mode === 'off') {
     await truncate(io, fd, length);
     await allocateFirstBlock(io, fd, length);
@@ -226,14 +302,17 @@ async function truncate(io: WriterIO, fd: Fd, length: number): Promise<void> {
     await io.ftruncate(fd, length);
   } catch (e) {
     const code = (e as { code?: string }).code;
-    if (code === 'EFBIG' || code === 'ERR_OUT_OF_RANGE') throw new WriterError(QEMU_MESSAGES.tooLarge('raw', false), 'refused');
+    if (code === 'EFBIG' || code === 'ERR_OUT_OF_RANGE')
+      throw new WriterError(QEMU_MESSAGES.tooLarge('raw', false), 'refused');
     throw e;
   }
 }
 
 /** A raw LUKS container job (`-f luks`): the checked size, options and the passphrase. */
-export interface LuksSpec extends Pick<CreateLuksParams, 'size' | 'options' | 'passphrase' | 'preallocation' | 'nocow'
-  | 'iterations'> {
+export interface LuksSpec extends Pick<
+  CreateLuksParams,
+  'size' | 'options' | 'passphrase' | 'preallocation' | 'nocow' | 'iterations'
+> {
   format: 'luks';
   filename: string;
 }
@@ -254,9 +333,14 @@ export async function createImage(job: ImageJob, opts: CreateImageOptions): Prom
   const path = resolve(opts.cwd, job.filename);
   if (job.format === 'luks') {
     const luks = await createLuksImage({
-      ...job, path, io: opts.io, force: opts.force, signal, permissions: opts.permissions,
-      onProgress: (f, phase) => opts.onProgress?.({ done: Math.round(f * 1000), total: 1000,
-        phase: phase === 'derive' ? 'derive' : 'data' }),
+      ...job,
+      path,
+      io: opts.io,
+      force: opts.force,
+      signal,
+      permissions: opts.permissions,
+      onProgress: (f, phase) =>
+        opts.onProgress?.({ done: Math.round(f * 1000), total: 1000, phase: phase === 'derive' ? 'derive' : 'data' }),
     });
     return { path, fileSize: luks.fileSize, luks };
   }
@@ -266,11 +350,21 @@ export async function createImage(job: ImageJob, opts: CreateImageOptions): Prom
   let plan: Qcow2Layout;
   try {
     plan = planQcow2({
-      size: spec.size, clusterSize: spec.clusterSize, version: spec.version, refcountBits: spec.refcountBits,
-      extendedL2: spec.extendedL2, lazyRefcounts: spec.lazyRefcounts, compressionType: spec.compressionType,
-      preallocation: spec.preallocation, dataFile: spec.dataFile, dataFileRaw: spec.dataFileRaw,
-      backingFile: spec.backingFile, backingFmt: spec.backingFmt,
-      encryption: opts.encryption ? { cryptMethod: opts.encryption.cryptMethod, headerLength: opts.encryption.headerLength } : undefined,
+      size: spec.size,
+      clusterSize: spec.clusterSize,
+      version: spec.version,
+      refcountBits: spec.refcountBits,
+      extendedL2: spec.extendedL2,
+      lazyRefcounts: spec.lazyRefcounts,
+      compressionType: spec.compressionType,
+      preallocation: spec.preallocation,
+      dataFile: spec.dataFile,
+      dataFileRaw: spec.dataFileRaw,
+      backingFile: spec.backingFile,
+      backingFmt: spec.backingFmt,
+      encryption: opts.encryption
+        ? { cryptMethod: opts.encryption.cryptMethod, headerLength: opts.encryption.headerLength }
+        : undefined,
     });
   } catch (e) {
     if (e instanceof Qcow2TooLarge) throw new WriterError(QEMU_MESSAGES.tooLarge('qcow2', true), 'refused');
@@ -279,14 +373,18 @@ export async function createImage(job: ImageJob, opts: CreateImageOptions): Prom
   const render = new Qcow2Renderer(plan);
   if (render.headerBytesNeeded() > plan.cs) {
     // qcow2_update_header returns -ENOSPC: the backing file name does not fit in the header cluster.
-    throw new WriterError(`Could not assign backing file '${spec.backingFile}' with format '${spec.backingFmt ?? ''}': No space left on device`, 'refused');
+    throw new WriterError(
+      `Could not assign backing file '${spec.backingFile}' with format '${spec.backingFmt ?? ''}': No space left on device`,
+      'refused',
+    );
   }
   const crypto = opts.encryption ? await opts.encryption.headerBytes() : undefined;
   throwIfAborted(signal);
 
   const clusters = render.metadataClusters();
   const dataBytes = plan.dataArea && plan.dataArea.mode === 'full' ? plan.dataArea.length : 0;
-  const dataFileBytes = plan.dataFileTruncate && plan.dataFileTruncate.mode === 'full' ? plan.dataFileTruncate.length : 0;
+  const dataFileBytes =
+    plan.dataFileTruncate && plan.dataFileTruncate.mode === 'full' ? plan.dataFileTruncate.length : 0;
   const progress = new Progress(clusters.length * plan.cs + plan.l1Size * 8 + dataBytes + dataFileBytes, opts);
 
   const files: PendingFile[] = [];
@@ -356,8 +454,16 @@ export async function createImage(job: ImageJob, opts: CreateImageOptions): Prom
  * Metadata clusters, consecutive ones gathered into buffers of up to 1 MiB, with a few writes in
  * flight (the L2 tables of a preallocated image are scattered: one every cl² / 8 bytes).
  */
-async function writeMetadata(plan: Qcow2Layout, render: Qcow2Renderer, io: WriterIO, fd: Fd, clusters: number[],
-  progress: Progress, signal: AbortSignal | undefined, crypto?: Uint8Array): Promise<void> {
+async function writeMetadata(
+  plan: Qcow2Layout,
+  render: Qcow2Renderer,
+  io: WriterIO,
+  fd: Fd,
+  clusters: number[],
+  progress: Progress,
+  signal: AbortSignal | undefined,
+  crypto?: Uint8Array,
+): Promise<void> {
   const per = Math.max(1, Math.floor(META_CHUNK / plan.cs));
   const slots = 4;
   const bufs: Uint8Array[] = [];

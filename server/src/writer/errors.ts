@@ -12,7 +12,11 @@ export type WriterErrorCode =
   | 'refused';
 
 export class WriterError extends Error {
-  constructor(message: string, readonly code: WriterErrorCode, readonly option?: string) {
+  constructor(
+    message: string,
+    readonly code: WriterErrorCode,
+    readonly option?: string,
+  ) {
     super(message);
     // A cancellation looks like the DOM's AbortError too, so `await` sites that only know
     // AbortSignal (key derivation, worker threads) recognise it.

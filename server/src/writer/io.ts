@@ -70,7 +70,9 @@ export interface AsyncProbeIO {
 }
 
 /** An error with an errno-style code, as Node's fs throws (`ENOSPC`, `EIO`, `EEXIST`, …). */
-export interface IOError extends Error { code?: string }
+export interface IOError extends Error {
+  code?: string;
+}
 
 export function ioError(code: string, message: string): IOError {
   const e = new Error(message) as IOError;

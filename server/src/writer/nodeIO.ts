@@ -19,7 +19,9 @@ const read = promisify(fs.read);
  */
 // Loaded on first use: most creations never spawn a helper, and the CLI's start-up is on the clock.
 const spawnSync = ((...args: unknown[]) =>
-  (require('node:child_process') as { spawnSync: (...a: unknown[]) => unknown }).spawnSync(...args)) as typeof ChildProcess.spawnSync;
+  (require('node:child_process') as { spawnSync: (...a: unknown[]) => unknown }).spawnSync(
+    ...args,
+  )) as typeof ChildProcess.spawnSync;
 /**
  * The helpers' whole environment: nothing of ours (a `--passphrase-env` variable, tokens) reaches
  * them; C messages so that "No space left on device" can be recognised.
@@ -46,9 +48,12 @@ export function nodeWriterIO(options: NodeIOOptions = {}): WriterIO {
     async open(path, mode, perm = 0o600) {
       // O_NOFOLLOW: a symbolic link planted under the temporary name is never followed (O_EXCL
       // already refuses it on Linux; the flag says so explicitly and covers `write`).
-      const flags = mode === 'create-exclusive'
-        ? fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW
-        : mode === 'write' ? fs.constants.O_RDWR | fs.constants.O_NOFOLLOW : fs.constants.O_RDONLY;
+      const flags =
+        mode === 'create-exclusive'
+          ? fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW
+          : mode === 'write'
+            ? fs.constants.O_RDWR | fs.constants.O_NOFOLLOW
+            : fs.constants.O_RDONLY;
       const fd = fs.openSync(path, flags, perm);
       paths.set(fd, path);
       return fd;
@@ -91,19 +96,23 @@ export function nodeWriterIO(options: NodeIOOptions = {}): WriterIO {
     async ftruncate(fd, length) {
       fs.ftruncateSync(fd, length);
     },
-    ...(fallocateBin ? {
-      async fallocate(fd: number, offset: number, length: number) {
-        const path = paths.get(fd);
-        if (!path) throw Object.assign(new Error('fallocate: unknown file'), { code: 'EBADF' });
-        const r = spawnSync(fallocateBin, ['-o', String(offset), '-l', String(length), path],
-          { encoding: 'utf8', env: CHILD_ENV });
-        if (r.status !== 0) {
-          const msg = (r.stderr || '').trim();
-          const code = /No space left/.test(msg) ? 'ENOSPC' : /not supported/i.test(msg) ? 'EOPNOTSUPP' : 'EIO';
-          throw Object.assign(new Error(msg || 'fallocate failed'), { code });
+    ...(fallocateBin
+      ? {
+          async fallocate(fd: number, offset: number, length: number) {
+            const path = paths.get(fd);
+            if (!path) throw Object.assign(new Error('fallocate: unknown file'), { code: 'EBADF' });
+            const r = spawnSync(fallocateBin, ['-o', String(offset), '-l', String(length), path], {
+              encoding: 'utf8',
+              env: CHILD_ENV,
+            });
+            if (r.status !== 0) {
+              const msg = (r.stderr || '').trim();
+              const code = /No space left/.test(msg) ? 'ENOSPC' : /not supported/i.test(msg) ? 'EOPNOTSUPP' : 'EIO';
+              throw Object.assign(new Error(msg || 'fallocate failed'), { code });
+            }
+          },
         }
-      },
-    } : {}),
+      : {}),
     async setNocow(fd) {
       const path = paths.get(fd);
       if (CHATTR && path) spawnSync(CHATTR, ['+C', path], { stdio: 'ignore', env: CHILD_ENV });
@@ -153,7 +162,11 @@ const SYNC_FLUSH_MAX = 1 << 20;
 
 function toStat(st: fs.Stats): FileStat {
   return {
-    size: st.size, isFile: st.isFile(), isDirectory: st.isDirectory(), uid: st.uid, gid: st.gid,
+    size: st.size,
+    isFile: st.isFile(),
+    isDirectory: st.isDirectory(),
+    uid: st.uid,
+    gid: st.gid,
     allocated: st.blocks * 512,
   };
 }
@@ -234,8 +247,15 @@ export function nodeAsyncProbeIO(): AsyncProbeIO {
 /** Why `st` is not something the probe reads (undefined: a regular file or a block device). */
 function notReadable(st: fs.Stats): string | undefined {
   if (st.isFile() || st.isBlockDevice()) return undefined;
-  const kind = st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : st.isCharacterDevice() ? 'a character device'
-    : st.isSocket() ? 'a socket' : 'a special file';
+  const kind = st.isDirectory()
+    ? 'a directory'
+    : st.isFIFO()
+      ? 'a FIFO'
+      : st.isCharacterDevice()
+        ? 'a character device'
+        : st.isSocket()
+          ? 'a socket'
+          : 'a special file';
   return `${kind}, not a regular file or block device`;
 }
 
@@ -265,7 +285,8 @@ function openReadable(path: string): { fd: number; st: fs.Stats } {
  * rdev is split as glibc's gnu_dev_major/gnu_dev_minor do (sys/sysmacros.h).
  */
 function blockDeviceSize(rdev: number): number {
-  const lo = rdev >>> 0, hi = Math.floor(rdev / 2 ** 32) >>> 0;
+  const lo = rdev >>> 0,
+    hi = Math.floor(rdev / 2 ** 32) >>> 0;
   const major = ((lo >>> 8) & 0xfff) | (hi & ~0xfff);
   const minor = ((lo & 0xff) | (((lo >>> 12) | (hi << 20)) & ~0xff)) >>> 0;
   try {
@@ -310,7 +331,8 @@ export function readSecretFileSync(path: string): Buffer {
     const bad = secretFileError(fs.fstatSync(fd));
     if (bad) throw bad;
     const buf = Buffer.alloc(PASSPHRASE_FILE_MAX + 1);
-    let got = 0, n: number;
+    let got = 0,
+      n: number;
     while (got < buf.length && (n = fs.readSync(fd, buf, got, buf.length - got, got)) > 0) got += n;
     if (got > PASSPHRASE_FILE_MAX) throw tooBig(); // grew after fstat
     return buf.subarray(0, got);

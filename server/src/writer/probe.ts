@@ -11,8 +11,18 @@
 import type { ProbeIO } from './io';
 import { hasLuksMagic, luksVersion, readLuks1Header, LUKS1_HEADER } from './luks/luksFormat';
 import {
-  QCOW2_AUTOCLEAR, QCOW2_COMPAT, QCOW2_COMPRESSION, QCOW2_CRYPT, QCOW2_CRYPTO_EXT_BYTES, QCOW2_EXT,
-  QCOW2_EXT_HEADER_BYTES, QCOW2_HEADER as H, QCOW2_INCOMPAT, QCOW2_MAGIC, QCOW2_V2_HEADER_LENGTH, qcow2FeatureNames,
+  QCOW2_AUTOCLEAR,
+  QCOW2_COMPAT,
+  QCOW2_COMPRESSION,
+  QCOW2_CRYPT,
+  QCOW2_CRYPTO_EXT_BYTES,
+  QCOW2_EXT,
+  QCOW2_EXT_HEADER_BYTES,
+  QCOW2_HEADER as H,
+  QCOW2_INCOMPAT,
+  QCOW2_MAGIC,
+  QCOW2_V2_HEADER_LENGTH,
+  qcow2FeatureNames,
 } from './qcow2Format';
 import { LUKS1 } from '../../../schemas/luksOptions';
 
@@ -141,7 +151,9 @@ export function parseLuksHeader(h: Uint8Array): LuksHeaderFacts | undefined {
   }
   const { cipherName, cipherMode: cipherModeSpec, hashSpec, keyBytes } = v1;
   const slots = v1.keySlots.map((k) => ({
-    active: k.active, iters: k.active ? k.iterations : undefined, keyOffset: k.keyMaterialOffset * LUKS1.sectorSize,
+    active: k.active,
+    iters: k.active ? k.iterations : undefined,
+    keyOffset: k.keyMaterialOffset * LUKS1.sectorSize,
     stripes: k.stripes,
   }));
   const activeSlots = v1.keySlots.flatMap((k, i) => (k.active ? [i] : []));
@@ -150,7 +162,10 @@ export function parseLuksHeader(h: Uint8Array): LuksHeaderFacts | undefined {
   const [ivgenAlg, ivgenHashAlg] = (ivspec ?? '').split(':', 2);
   const cipherKeyBits = (mode === 'xts' ? keyBytes / 2 : keyBytes) * 8;
   return {
-    version, cipherName, cipherModeSpec, hashSpec,
+    version,
+    cipherName,
+    cipherModeSpec,
+    hashSpec,
     cipherAlg: cipherName ? `${cipherName}-${cipherKeyBits}` : undefined,
     cipherMode: mode || undefined,
     ivgenAlg: ivgenAlg || undefined,
@@ -209,8 +224,8 @@ function parseQcow2(io: ProbeIO, path: string, first: Uint8Array, fileSize: numb
     facts.headerLength = be32(header, H.headerLength[0]);
     if (facts.headerLength > ct && header.length > ct) {
       const c = header[ct];
-      facts.compressionType = c === QCOW2_COMPRESSION.zlib ? 'zlib'
-        : c === QCOW2_COMPRESSION.zstd ? 'zstd' : `unknown(${c})`;
+      facts.compressionType =
+        c === QCOW2_COMPRESSION.zlib ? 'zlib' : c === QCOW2_COMPRESSION.zstd ? 'zstd' : `unknown(${c})`;
     }
   }
   const inc = lo32(facts.incompatibleFeatures!);
@@ -229,7 +244,10 @@ function parseQcow2(io: ProbeIO, path: string, first: Uint8Array, fileSize: numb
     const len = be32(header, off + 4);
     if (type === QCOW2_EXT.end) break;
     const data = header.subarray(off + EH, Math.min(off + EH + len, limit));
-    if (data.length < len) { warnings.push(`header extension 0x${type.toString(16)} runs past the first cluster`); break; }
+    if (data.length < len) {
+      warnings.push(`header extension 0x${type.toString(16)} runs past the first cluster`);
+      break;
+    }
     if (type === QCOW2_EXT.backingFormat) facts.backingFormat = utf8(data);
     else if (type === QCOW2_EXT.dataFile) facts.dataFile = utf8(data);
     else if (type === QCOW2_EXT.cryptoHeader && len >= QCOW2_CRYPTO_EXT_BYTES) {
@@ -240,23 +258,30 @@ function parseQcow2(io: ProbeIO, path: string, first: Uint8Array, fileSize: numb
   const backingOffset = be64(header, H.backingFileOffset[0]);
   const backingSize = be32(header, H.backingFileSize[0]);
   if (backingOffset && backingSize) {
-    if (backingOffset + backingSize <= header.length) facts.backingFile = utf8(header.subarray(backingOffset, backingOffset + backingSize));
+    if (backingOffset + backingSize <= header.length)
+      facts.backingFile = utf8(header.subarray(backingOffset, backingOffset + backingSize));
     else warnings.push('backing file name lies outside the first cluster');
   }
-  if (facts.cryptMethod === QCOW2_CRYPT.aes) { facts.encrypted = true; facts.encryptFormat = 'aes'; }
+  if (facts.cryptMethod === QCOW2_CRYPT.aes) {
+    facts.encrypted = true;
+    facts.encryptFormat = 'aes';
+  }
   if (facts.cryptMethod === QCOW2_CRYPT.luks) {
     facts.encrypted = true;
     facts.encryptFormat = 'luks';
     if (facts.cryptoHeader && facts.cryptoHeader.offset + LUKS1.headerBytes <= fileSize) {
       const luks = parseLuksHeader(io.read(path, facts.cryptoHeader.offset, LUKS1.headerBytes));
-      if (luks) facts.luks = luks; else warnings.push('no LUKS header at the offset the crypto header extension names');
+      if (luks) facts.luks = luks;
+      else warnings.push('no LUKS header at the offset the crypto header extension names');
     }
   }
   if (warnings.length) facts.warnings = warnings;
   return facts;
 }
 
-function lo32(n: number): number { return n % 2 ** 32; }
+function lo32(n: number): number {
+  return n % 2 ** 32;
+}
 
 /**
  * Reads the header of `path` and says what the image is. Throws only when the file cannot be read
@@ -270,9 +295,20 @@ export function probeImage(io: ProbeIO, path: string): ProbedImage {
     if (version === 1) {
       // qcow v1 (block/qcow.c QCowHeader): size at 24, cluster_bits at 32, crypt_method at 36.
       const crypt = be32(first, 36);
-      const boff = be64(first, 8), bsize = be32(first, 16);
-      const f: ProbedImage = { format: 'qcow', fileSize, version: 1, virtualSize: be64(first, 24), clusterSize: 2 ** first[32], cryptMethod: crypt };
-      if (crypt === 1) { f.encrypted = true; f.encryptFormat = 'aes'; }
+      const boff = be64(first, 8),
+        bsize = be32(first, 16);
+      const f: ProbedImage = {
+        format: 'qcow',
+        fileSize,
+        version: 1,
+        virtualSize: be64(first, 24),
+        clusterSize: 2 ** first[32],
+        cryptMethod: crypt,
+      };
+      if (crypt === 1) {
+        f.encrypted = true;
+        f.encryptFormat = 'aes';
+      }
       if (boff && bsize && boff + bsize <= first.length) f.backingFile = utf8(first.subarray(boff, boff + bsize));
       return f;
     }

@@ -48,8 +48,12 @@ export function targetRefusal(st: FileStat | undefined, force: boolean, label = 
 }
 
 /** targetRefusal for a path, through the injected I/O. */
-export async function checkTarget(io: WriterIO, path: string, force: boolean, label = '')
-  : Promise<WriterError | undefined> {
+export async function checkTarget(
+  io: WriterIO,
+  path: string,
+  force: boolean,
+  label = '',
+): Promise<WriterError | undefined> {
   return targetRefusal(await io.stat(path), force, label);
 }
 
@@ -59,7 +63,11 @@ const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV']);
 export class PendingFile {
   private handle: Fd | undefined;
   private published = false;
-  private constructor(readonly io: WriterIO, readonly target: string, readonly temp: string) {}
+  private constructor(
+    readonly io: WriterIO,
+    readonly target: string,
+    readonly temp: string,
+  ) {}
 
   static async create(io: WriterIO, target: string): Promise<PendingFile> {
     const temp = io.tempName(dirname(target), `.${basename(target)}`);
@@ -76,13 +84,16 @@ export class PendingFile {
   /** Owner, group, then mode, on the open temporary file (see the header). */
   async applyPermissions(perms: FilePermissions = {}): Promise<void> {
     const { io } = this;
-    const owner = perms.owner ?? -1, group = perms.group ?? -1;
+    const owner = perms.owner ?? -1,
+      group = perms.group ?? -1;
     if ((owner !== -1 || group !== -1) && io.fchown) {
       const st = io.fstat ? await io.fstat(this.fd) : undefined;
       const uid = owner !== -1 && owner !== st?.uid ? owner : -1;
       const gid = group !== -1 && group !== st?.gid ? group : -1;
       if (uid !== -1 || gid !== -1) {
-        try { await io.fchown(this.fd, uid, gid); } catch (e) {
+        try {
+          await io.fchown(this.fd, uid, gid);
+        } catch (e) {
           const to = `(${owner >>> 0}, ${group >>> 0})`;
           throw new WriterError(`cannot chown '${this.target}' to ${to}: ${(e as Error).message}`, 'refused');
         }
@@ -132,10 +143,22 @@ export class PendingFile {
 
   /** Removes whatever this file left behind (best effort; never throws). */
   async discard(): Promise<void> {
-    try { await this.close(); } catch { /* already failing */ }
-    try { await this.io.unlink(this.temp); } catch { /* gone or never made */ }
+    try {
+      await this.close();
+    } catch {
+      /* already failing */
+    }
+    try {
+      await this.io.unlink(this.temp);
+    } catch {
+      /* gone or never made */
+    }
     if (this.published) {
-      try { await this.io.unlink(this.target); } catch { /* gone */ }
+      try {
+        await this.io.unlink(this.target);
+      } catch {
+        /* gone */
+      }
     }
   }
 }
@@ -145,8 +168,12 @@ export class PendingFile {
  * temporary file, permissions, fsync, link/rename. Refuses non-regular targets always and an
  * existing file unless `force`.
  */
-export async function writeFileAtomic(io: WriterIO, path: string, data: Uint8Array | string,
-  opts: { force?: boolean; permissions?: FilePermissions } = {}): Promise<void> {
+export async function writeFileAtomic(
+  io: WriterIO,
+  path: string,
+  data: Uint8Array | string,
+  opts: { force?: boolean; permissions?: FilePermissions } = {},
+): Promise<void> {
   const refusal = await checkTarget(io, path, !!opts.force, path);
   if (refusal) throw refusal;
   const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;

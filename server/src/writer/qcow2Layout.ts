@@ -53,10 +53,12 @@ class Ranges {
 
   /** Index of the first range whose end is > c. */
   private upper(c: number): number {
-    let lo = 0, hi = this.e.length;
+    let lo = 0,
+      hi = this.e.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (this.e[mid] > c) hi = mid; else lo = mid + 1;
+      if (this.e[mid] > c) hi = mid;
+      else lo = mid + 1;
     }
     return lo;
   }
@@ -71,7 +73,11 @@ class Ranges {
     let pos = from;
     let i = this.upper(pos);
     for (;;) {
-      if (i < this.s.length && this.s[i] <= pos) { pos = this.e[i]; i++; continue; }
+      if (i < this.s.length && this.s[i] <= pos) {
+        pos = this.e[i];
+        i++;
+        continue;
+      }
       if (i >= this.s.length || this.s[i] - pos >= n) return pos;
       pos = this.e[i];
       i++;
@@ -89,7 +95,8 @@ class Ranges {
   add(a: number, b: number): void {
     if (a >= b) return;
     const i = this.upper(a - 1); // first range with end ≥ a (touching merges)
-    let ns = a, ne = b;
+    let ns = a,
+      ne = b;
     let j = i;
     while (j < this.s.length && this.s[j] <= b) {
       ns = Math.min(ns, this.s[j]);
@@ -102,12 +109,19 @@ class Ranges {
 
   remove(a: number, b: number): void {
     if (a >= b) return;
-    const outS: number[] = [], outE: number[] = [];
+    const outS: number[] = [],
+      outE: number[] = [];
     const i = this.upper(a);
     let j = i;
     while (j < this.s.length && this.s[j] < b) {
-      if (this.s[j] < a) { outS.push(this.s[j]); outE.push(a); }
-      if (this.e[j] > b) { outS.push(b); outE.push(this.e[j]); }
+      if (this.s[j] < a) {
+        outS.push(this.s[j]);
+        outE.push(a);
+      }
+      if (this.e[j] > b) {
+        outS.push(b);
+        outE.push(this.e[j]);
+      }
       j++;
     }
     this.s.splice(i, j - i, ...outS);
@@ -130,7 +144,11 @@ class Ranges {
 }
 
 /** A run of guest clusters mapped to consecutive host clusters inside one L2 table. */
-export interface L2Run { index: number; host: number; count: number }
+export interface L2Run {
+  index: number;
+  host: number;
+  count: number;
+}
 
 const AGAIN = 'again' as const;
 
@@ -200,12 +218,25 @@ class Qcow2Allocator {
   result(): Qcow2Layout {
     const alloc = this.alloc;
     return Object.freeze({
-      input: Object.freeze({ ...this.input }), cs: this.cs, bits: this.bits, rbEntries: this.rbEntries,
-      l2Entries: this.l2Entries, l2EntryBytes: this.l2EntryBytes,
-      reftableCluster: this.reftableCluster, reftableClusters: this.reftableClusters,
-      l1Cluster: this.l1Cluster, l1Size: this.l1Size, l1: this.l1, l2Runs: this.l2Runs, contents: this.contents,
-      fileLength: this.fileLength, dataArea: this.dataArea, dataFileTruncate: this.dataFileTruncate,
-      tailZeros: this.tailZeros, cryptoHeader: this.cryptoHeader, cryptMethod: this.cryptMethod,
+      input: Object.freeze({ ...this.input }),
+      cs: this.cs,
+      bits: this.bits,
+      rbEntries: this.rbEntries,
+      l2Entries: this.l2Entries,
+      l2EntryBytes: this.l2EntryBytes,
+      reftableCluster: this.reftableCluster,
+      reftableClusters: this.reftableClusters,
+      l1Cluster: this.l1Cluster,
+      l1Size: this.l1Size,
+      l1: this.l1,
+      l2Runs: this.l2Runs,
+      contents: this.contents,
+      fileLength: this.fileLength,
+      dataArea: this.dataArea,
+      dataFileTruncate: this.dataFileTruncate,
+      tailZeros: this.tailZeros,
+      cryptoHeader: this.cryptoHeader,
+      cryptMethod: this.cryptMethod,
       allocatedWithin: (a: number, b: number) => alloc.within(a, b),
     });
   }
@@ -272,7 +303,10 @@ class Qcow2Allocator {
   /** qcow2_refcount_metadata_size: refcount blocks needed to cover `clusters` (fixed point). */
   private refblocksNeeded(clusters: number, generous: boolean): number {
     const perTable = this.cs / 8;
-    let table = 0, blocks = 0, n = 0, last: number;
+    let table = 0,
+      blocks = 0,
+      n = 0,
+      last: number;
     do {
       last = n;
       blocks = Math.ceil((clusters + table + blocks) / this.rbEntries);
@@ -322,7 +356,8 @@ class Qcow2Allocator {
     }
     // The old table stays on disk as it was (stale) until something overwrites its clusters.
     const old = { cluster: this.reftableCluster, clusters: this.reftableClusters, table: this.reftable.slice() };
-    for (let k = 0; k < old.clusters; k++) this.setContent(old.cluster + k, { kind: 'reftable', table: old.table, part: k });
+    for (let k = 0; k < old.clusters; k++)
+      this.setContent(old.cluster + k, { kind: 'reftable', table: old.table, part: k });
     this.reftable = table;
     this.reftableCluster = tableOffset;
     this.reftableClusters = tableClusters;
@@ -420,7 +455,8 @@ class Qcow2Allocator {
     this.lastDataHost = -1;
     let offset = 0;
     let bytes = size;
-    let host = 0, cur = 0;
+    let host = 0,
+      cur = 0;
     const chunkMax = Math.floor(0x7fffffff / this.cs) * this.cs;
     while (bytes) {
       cur = Math.min(bytes, chunkMax);
@@ -472,7 +508,8 @@ class Qcow2Allocator {
       }
       if (dataFile) {
         // bdrv_co_truncate only when the data file is shorter than the end (qemu's condition).
-        if (end > current) this.dataFileTruncate = { length: end, mode: preallocation === 'metadata' ? 'off' : preallocation };
+        if (end > current)
+          this.dataFileTruncate = { length: end, mode: preallocation === 'metadata' ? 'off' : preallocation };
       } else {
         this.grow(current);
         this.grow(end);
@@ -514,7 +551,6 @@ class Qcow2Allocator {
       }
     }
   }
-
 }
 
 /**

@@ -3,9 +3,20 @@
 // L1 and L2 tables, the LUKS header clusters. Every on-disk name is qcow2Format.ts's. Content is
 // rendered cluster by cluster on demand, never held whole in memory.
 import {
-  QCOW2_AUTOCLEAR, QCOW2_COMPAT, QCOW2_COMPRESSION, QCOW2_CRYPTO_EXT_BYTES, QCOW2_EXT, QCOW2_EXT_HEADER_BYTES,
-  QCOW2_FEATURE_ENTRY_BYTES, QCOW2_FEATURE_NAMES, QCOW2_HEADER as H, QCOW2_INCOMPAT, QCOW2_MAGIC,
-  QCOW2_OFLAG_HI, QCOW2_V2_HEADER_LENGTH, QCOW2_V3_HEADER_LENGTH,
+  QCOW2_AUTOCLEAR,
+  QCOW2_COMPAT,
+  QCOW2_COMPRESSION,
+  QCOW2_CRYPTO_EXT_BYTES,
+  QCOW2_EXT,
+  QCOW2_EXT_HEADER_BYTES,
+  QCOW2_FEATURE_ENTRY_BYTES,
+  QCOW2_FEATURE_NAMES,
+  QCOW2_HEADER as H,
+  QCOW2_INCOMPAT,
+  QCOW2_MAGIC,
+  QCOW2_OFLAG_HI,
+  QCOW2_V2_HEADER_LENGTH,
+  QCOW2_V3_HEADER_LENGTH,
 } from './qcow2Format';
 import type { ClusterContent, Qcow2Layout } from './qcow2Layout';
 
@@ -87,7 +98,9 @@ export class Qcow2Renderer {
       const FE = QCOW2_FEATURE_ENTRY_BYTES;
       const d = new Uint8Array(QCOW2_FEATURE_NAMES.length * FE);
       QCOW2_FEATURE_NAMES.forEach(([type, bit, name], i) => {
-        d[i * FE] = type; d[i * FE + 1] = bit; d.set(enc.encode(name), i * FE + 2);
+        d[i * FE] = type;
+        d[i * FE + 1] = bit;
+        d.set(enc.encode(name), i * FE + 2);
       });
       ext(QCOW2_EXT.featureTable, d);
     }
@@ -159,7 +172,8 @@ export class Qcow2Renderer {
         const u16 = () => new Uint16Array(out.buffer, out.byteOffset, out.byteLength / 2);
         const u32 = () => new Uint32Array(out.buffer, out.byteOffset, out.byteLength / 4);
         for (const [a, b] of this.p.allocatedWithin(first, first + this.p.rbEntries)) {
-          const lo = a - first, hi = b - first;
+          const lo = a - first,
+            hi = b - first;
           if (rb === 8) bytes.fill(1, lo, hi);
           else if (rb === 16 && aligned) u16().fill(ONE_BE16, lo, hi);
           else if (rb === 32 && aligned) u32().fill(ONE_BE32, lo, hi);
@@ -201,10 +215,14 @@ export class Qcow2Renderer {
               }
               continue;
             }
-            let hiSrc = -1, hiSwapped = 0;
+            let hiSrc = -1,
+              hiSwapped = 0;
             for (let h = r.host, end = r.host + r.count; h < end; h++, w += words) {
               const hi = h >>> (32 - bits);
-              if (hi !== hiSrc) { hiSrc = hi; hiSwapped = bswapI32(hi | QCOW2_OFLAG_HI.copied); }
+              if (hi !== hiSrc) {
+                hiSrc = hi;
+                hiSwapped = bswapI32(hi | QCOW2_OFLAG_HI.copied);
+              }
               i32[w] = hiSwapped;
               i32[w + 1] = bswapI32(h << bits);
             }

@@ -17,8 +17,14 @@ export function zeros(n: number): Uint8Array {
 }
 
 /** Writes `length` zero bytes at `offset`; `onBytes` after each chunk lands. */
-export async function writeZeros(io: WriterIO, fd: Fd, offset: number, length: number,
-  onBytes: (n: number) => void, signal?: AbortSignal): Promise<void> {
+export async function writeZeros(
+  io: WriterIO,
+  fd: Fd,
+  offset: number,
+  length: number,
+  onBytes: (n: number) => void,
+  signal?: AbortSignal,
+): Promise<void> {
   let done = 0;
   let pending: Promise<void> | undefined;
   const flush = new BackgroundFlush(io, fd);

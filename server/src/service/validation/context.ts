@@ -57,7 +57,10 @@ export class ValidationContext {
   }
 
   report(
-    ruleId: RuleId, span: Span, args: Record<string, string | number | undefined> = {}, extra: ReportExtra = {},
+    ruleId: RuleId,
+    span: Span,
+    args: Record<string, string | number | undefined> = {},
+    extra: ReportExtra = {},
   ): void {
     const rule = ruleById(ruleId);
     if (!rule) throw new Error(`unknown rule ${ruleId}`);

@@ -9,11 +9,32 @@
 // depend on a value libvirt could not parse are skipped. Every condition was measured with
 // `virsh -c test:///default define` and a session libvirtd's qemu driver.
 import {
-  DISK_BUSES, DISK_DEVICES, DISK_HOST_TRANSPORTS, DISK_MODELS, DISK_NET_PROTOCOLS, DISK_NET_PROTOCOL_NONE, DISK_SGIO, DISK_SNAPSHOT_LOCATIONS,
-  DISK_SOURCE_TYPES, DISK_STARTUP_POLICIES, DISK_TRAY, FILE_FORMATS, ON_OFF, SECRET_USAGE_TYPES, YES_NO, availableIn,
+  DISK_BUSES,
+  DISK_DEVICES,
+  DISK_HOST_TRANSPORTS,
+  DISK_MODELS,
+  DISK_NET_PROTOCOLS,
+  DISK_NET_PROTOCOL_NONE,
+  DISK_SGIO,
+  DISK_SNAPSHOT_LOCATIONS,
+  DISK_SOURCE_TYPES,
+  DISK_STARTUP_POLICIES,
+  DISK_TRAY,
+  FILE_FORMATS,
+  ON_OFF,
+  SECRET_USAGE_TYPES,
+  YES_NO,
+  availableIn,
 } from '../../../../schemas/vocabulary';
 import {
-  attr, attrValue, childElements, firstChild, textContent, textSpan, type XmlAttribute, type XmlElement,
+  attr,
+  attrValue,
+  childElements,
+  firstChild,
+  textContent,
+  textSpan,
+  type XmlAttribute,
+  type XmlElement,
 } from '../xmlModel';
 import type { ValidationContext } from './context';
 import type { RuleId } from '../rules';
@@ -38,8 +59,17 @@ const HARD_DISK_PREFIXES = ['hd', 'sd', 'vd', 'xvd', 'ubd'];
 const LOCAL_TYPES = ['file', 'block', 'dir'];
 /** The enum lists of one libvirt version, built once: a 1 MB domain has thousands of disks. */
 interface DiskEnums {
-  types: string[]; devices: string[]; models: string[]; snapshot: string[]; yesNo: string[]; sgio: string[];
-  policies: string[]; buses: string[]; tray: string[]; onOff: string[]; v: VersionFlags;
+  types: string[];
+  devices: string[];
+  models: string[];
+  snapshot: string[];
+  yesNo: string[];
+  sgio: string[];
+  policies: string[];
+  buses: string[];
+  tray: string[];
+  onOff: string[];
+  v: VersionFlags;
 }
 /** Behaviour changes by version, decided once per version (compareVersions is not free per disk). */
 export interface VersionFlags {
@@ -55,11 +85,19 @@ export function diskEnums(version: string): DiskEnums {
   if (!e) {
     const values = (terms: Terms) => terms.filter((t) => availableIn(t, version)).map((t) => t.value);
     e = {
-      types: values(DISK_SOURCE_TYPES), devices: values(DISK_DEVICES), models: values(MODELS_WITH_DEFAULT),
-      snapshot: values(DISK_SNAPSHOT_LOCATIONS), yesNo: values(YES_NO), sgio: values(DISK_SGIO),
-      policies: values(DISK_STARTUP_POLICIES), buses: values(DISK_BUSES), tray: values(DISK_TRAY), onOff: values(ON_OFF),
+      types: values(DISK_SOURCE_TYPES),
+      devices: values(DISK_DEVICES),
+      models: values(MODELS_WITH_DEFAULT),
+      snapshot: values(DISK_SNAPSHOT_LOCATIONS),
+      yesNo: values(YES_NO),
+      sgio: values(DISK_SGIO),
+      policies: values(DISK_STARTUP_POLICIES),
+      buses: values(DISK_BUSES),
+      tray: values(DISK_TRAY),
+      onOff: values(ON_OFF),
       v: {
-        removableScsi: availableIn({ since: '9.6.0' }, version), newer: availableIn({ since: '11.3.0' }, version),
+        removableScsi: availableIn({ since: '9.6.0' }, version),
+        newer: availableIn({ since: '11.3.0' }, version),
         usages: ['none', ...values(SECRET_USAGE_TYPES)],
       },
     };
@@ -70,11 +108,20 @@ export function diskEnums(version: string): DiskEnums {
 
 /** virXMLPropEnum: an attribute that is there must name a value of the enum ('' included). */
 function checkEnum(
-  ctx: ValidationContext, a: XmlAttribute | undefined, values: string[], ruleId: RuleId, fallback: string,
+  ctx: ValidationContext,
+  a: XmlAttribute | undefined,
+  values: string[],
+  ruleId: RuleId,
+  fallback: string,
   preferred?: string,
 ): boolean {
   if (!a || a.value === undefined || values.includes(a.value)) return true;
-  ctx.report(ruleId, a.valueSpan, { value: a.value }, { data: { replacement: preferred ?? nearest(a.value, values) ?? fallback, values } });
+  ctx.report(
+    ruleId,
+    a.valueSpan,
+    { value: a.value },
+    { data: { replacement: preferred ?? nearest(a.value, values) ?? fallback, values } },
+  );
   return false;
 }
 
@@ -82,7 +129,12 @@ function checkEnum(
 function checkAttrEnum(ctx: ValidationContext, el: XmlElement | undefined, name: string, values: string[]): boolean {
   const a = attr(el, name);
   if (!a || a.value === undefined || values.includes(a.value)) return true;
-  ctx.report('disk-attribute-invalid', a.valueSpan, { attribute: name, element: el!.name, value: a.value }, { data: { replacement: nearest(a.value, values) ?? values[0], values } });
+  ctx.report(
+    'disk-attribute-invalid',
+    a.valueSpan,
+    { attribute: name, element: el!.name, value: a.value },
+    { data: { replacement: nearest(a.value, values) ?? values[0], values } },
+  );
   return false;
 }
 
@@ -143,7 +195,14 @@ export function validateDiskGeneral(ctx: ValidationContext, disk: XmlElement): v
   const types = en.types;
   // The fix's type is worked out only for a bad one (this runs for each of thousands of disks).
   const badType = typeAttr?.value !== undefined && !types.includes(typeAttr.value);
-  const typeOk = checkEnum(ctx, typeAttr, types, 'disk-type-invalid', 'file', badType ? typeFromSource(source) : undefined);
+  const typeOk = checkEnum(
+    ctx,
+    typeAttr,
+    types,
+    'disk-type-invalid',
+    'file',
+    badType ? typeFromSource(source) : undefined,
+  );
   const src = typeOk ? parseSource(ctx, typeAttr?.value ?? 'file', source) : undefined;
 
   const deviceAttr = attr(disk, 'device');
@@ -156,7 +215,8 @@ export function validateDiskGeneral(ctx: ValidationContext, disk: XmlElement): v
     +checkAttrEnum(ctx, disk, 'snapshot', en.snapshot) &
     +checkAttrEnum(ctx, disk, 'rawio', en.yesNo) &
     +checkAttrEnum(ctx, disk, 'sgio', en.sgio) &
-    +checkAttrEnum(ctx, source, 'startupPolicy', en.policies));
+    +checkAttrEnum(ctx, source, 'startupPolicy', en.policies)
+  );
   const sgio = attr(disk, 'sgio');
   let sgioOk = true;
   if (sgio?.value === 'unfiltered') {
@@ -168,12 +228,19 @@ export function validateDiskGeneral(ctx: ValidationContext, disk: XmlElement): v
   const devAttr = attr(target, 'dev');
   const busAttr = attr(target, 'bus');
   const busOk = checkEnum(ctx, busAttr, en.buses, 'disk-target-bus-invalid', 'virtio');
-  const targetEnumsOk = !!(+checkAttrEnum(ctx, target, 'tray', en.tray) & +checkAttrEnum(ctx, target, 'removable', en.onOff));
+  const targetEnumsOk = !!(
+    +checkAttrEnum(ctx, target, 'tray', en.tray) & +checkAttrEnum(ctx, target, 'removable', en.onOff)
+  );
   if (!src || !deviceOk || !busOk || !enumsOk || !sgioOk || !targetEnumsOk) return;
 
   // ---- post-parse ----
   // virDomainDiskDefPostParse: the old Xen prefix 'ioemu:' is dropped from the name.
-  const dst = devAttr?.value === undefined ? undefined : devAttr.value.startsWith('ioemu:') ? devAttr.value.slice(6) : devAttr.value;
+  const dst =
+    devAttr?.value === undefined
+      ? undefined
+      : devAttr.value.startsWith('ioemu:')
+        ? devAttr.value.slice(6)
+        : devAttr.value;
   const bus = busAttr?.value ?? defaultBus(device, dst);
   // virDomainDiskDefAssignAddress runs only for a disk without <address>; it needs a name it can parse.
   const name = dst === undefined ? undefined : parseDiskName(dst, en.v.newer);
@@ -195,7 +262,8 @@ export function validateDiskGeneral(ctx: ValidationContext, disk: XmlElement): v
     ctx.report('disk-model-bus', attr(disk, 'model')!.valueSpan, { model, bus }, { data: { remove: true } });
   }
   const tray = attr(target, 'tray');
-  if (tray?.value === 'open' && device !== 'cdrom' && device !== 'floppy') ctx.report('disk-tray-device', tray.nameSpan, {}, { data: { remove: true } });
+  if (tray?.value === 'open' && device !== 'cdrom' && device !== 'floppy')
+    ctx.report('disk-tray-device', tray.nameSpan, {}, { data: { remove: true } });
   // Since 9.6.0 a scsi hard disk may be removable too (the rule ids are versioned).
   const removable = attr(target, 'removable');
   if (removable && bus !== 'usb' && !(en.v.removableScsi && bus === 'scsi' && device === 'disk')) {
@@ -220,26 +288,56 @@ export function validateDiskGeneral(ctx: ValidationContext, disk: XmlElement): v
   if (policy?.value) {
     // Volumes are judged once translated; other non-local sources cannot be dropped at start.
     if (src.type !== 'volume' && !LOCAL_TYPES.includes(src.type)) {
-      ctx.report('disk-startup-policy-type', policy.nameSpan, { policy: policy.value, type: src.type }, { data: { remove: true } });
+      ctx.report(
+        'disk-startup-policy-type',
+        policy.nameSpan,
+        { policy: policy.value, type: src.type },
+        { data: { remove: true } },
+      );
     } else if (policy.value === 'requisite' && device !== 'cdrom' && device !== 'floppy') {
       ctx.report('disk-startup-policy-requisite', policy.valueSpan, {}, { data: { replacement: 'optional' } });
     }
   }
-  if (device === 'floppy' && bus !== 'fdc') ctx.report('disk-floppy-bus', busAttr!.valueSpan, { bus }, { data: { replacement: 'fdc' } });
-  if (device !== 'floppy' && bus === 'fdc') ctx.report('disk-fdc-bus', busAttr!.valueSpan, {}, { data: { replacement: device === 'cdrom' ? 'ide' : 'virtio' } });
+  if (device === 'floppy' && bus !== 'fdc')
+    ctx.report('disk-floppy-bus', busAttr!.valueSpan, { bus }, { data: { replacement: 'fdc' } });
+  if (device !== 'floppy' && bus === 'fdc')
+    ctx.report(
+      'disk-fdc-bus',
+      busAttr!.valueSpan,
+      {},
+      { data: { replacement: device === 'cdrom' ? 'ide' : 'virtio' } },
+    );
   if (dst === undefined) {
     // The message names the source: its pool and volume, or its path (none when empty).
-    const what = src.pool ? ` pool = '${src.pool.pool}', volume = '${src.pool.volume}'` : src.path !== undefined ? ` ${src.path}` : '';
+    const what = src.pool
+      ? ` pool = '${src.pool.pool}', volume = '${src.pool.volume}'`
+      : src.path !== undefined
+        ? ` ${src.path}`
+        : '';
     // The fix names a target that suits the device (floppies fdX on fdc, no cdrom on virtio).
-    const [fixDev, fixBus] = device === 'floppy' ? ['fda', 'fdc'] : device === 'cdrom' ? ['sdc', 'sata'] : device === 'lun' ? ['sda', 'scsi'] : ['vda', 'virtio'];
-    ctx.report('disk-target-missing', (target ?? disk).nameSpan, { what }, { data: target ? { insert: `dev='${fixDev}'` } : { insert: `<target dev='${fixDev}' bus='${fixBus}'/>` } });
+    const [fixDev, fixBus] =
+      device === 'floppy'
+        ? ['fda', 'fdc']
+        : device === 'cdrom'
+          ? ['sdc', 'sata']
+          : device === 'lun'
+            ? ['sda', 'scsi']
+            : ['vda', 'virtio'];
+    ctx.report(
+      'disk-target-missing',
+      (target ?? disk).nameSpan,
+      { what },
+      { data: target ? { insert: `dev='${fixDev}'` } : { insert: `<target dev='${fixDev}' bus='${fixBus}'/>` } },
+    );
   } else if ((device === 'disk' || device === 'lun') && !HARD_DISK_PREFIXES.some((p) => dst.startsWith(p))) {
     ctx.report('disk-target-dev-harddisk', devAttr!.valueSpan, { dev: dst });
   } else if (device === 'floppy' && !dst.startsWith('fd')) {
     ctx.report('disk-target-dev-floppy', devAttr!.valueSpan, { dev: dst }, { data: { replacement: 'fda' } });
   }
   // virStorageSourceIsEmpty: only CD-ROMs and floppies (and LUNs) may be empty.
-  const empty = (LOCAL_TYPES.includes(src.type) && src.path === undefined) || (src.type === 'network' && src.protocol === DISK_NET_PROTOCOL_NONE);
+  const empty =
+    (LOCAL_TYPES.includes(src.type) && src.path === undefined) ||
+    (src.type === 'network' && src.protocol === DISK_NET_PROTOCOL_NONE);
   if (empty && device === 'disk') {
     const at = source ? (attr(source, sourcePathAttr(src.type) ?? '')?.valueSpan ?? source.nameSpan) : disk.nameSpan;
     ctx.report('disk-source-missing', at, { dst: dst === undefined ? '' : ` ${dst}` });
@@ -251,11 +349,21 @@ export function validateDiskGeneral(ctx: ValidationContext, disk: XmlElement): v
     const data = busAttr ? { replacement: 'sata', values: ['sata', 'scsi', 'ide', 'usb'] } : { insert: "bus='sata'" };
     ctx.report('disk-ejectable-bus', (busAttr ?? devAttr)!.valueSpan, { dst }, { data });
   }
-  if (dst !== undefined && name && name.partition > 0) ctx.report('disk-target-dev-partition', devAttr!.valueSpan, { dev: dst });
+  if (dst !== undefined && name && name.partition > 0)
+    ctx.report('disk-target-dev-partition', devAttr!.valueSpan, { dev: dst });
   // qemu opens a directory only as a virtual FAT image.
   const driverType = attr(firstChild(disk, 'driver'), 'type');
-  if (src.type === 'dir' && driverType?.value !== 'fat' && (!driverType || FILE_FORMATS.some((f) => f.value === driverType.value))) {
-    ctx.report('disk-dir-format', driverType ? driverType.valueSpan : (firstChild(disk, 'driver') ?? disk).nameSpan, {}, driverType ? { data: { replacement: 'fat' } } : {});
+  if (
+    src.type === 'dir' &&
+    driverType?.value !== 'fat' &&
+    (!driverType || FILE_FORMATS.some((f) => f.value === driverType.value))
+  ) {
+    ctx.report(
+      'disk-dir-format',
+      driverType ? driverType.valueSpan : (firstChild(disk, 'driver') ?? disk).nameSpan,
+      {},
+      driverType ? { data: { replacement: 'fat' } } : {},
+    );
   }
   // qemu's ide-hd and the AHCI disk cannot be read-only (CD-ROMs are, and may be).
   const readonly = firstChild(disk, 'readonly');
@@ -326,7 +434,10 @@ function validateVendorProduct(ctx: ValidationContext, disk: XmlElement, bus: st
  * (qemu_block.c qemuBlockStorageSourceGetISCSIProps, when the VM starts).
  */
 export function validateNetworkSourceRules(
-  ctx: ValidationContext, disk: XmlElement | undefined, source: XmlElement, protocol: string,
+  ctx: ValidationContext,
+  disk: XmlElement | undefined,
+  source: XmlElement,
+  protocol: string,
 ): void {
   const protoAttr = attr(source, 'protocol');
   if (protocol === 'sheepdog' && protoAttr) ctx.report('disk-sheepdog', protoAttr.valueSpan);
@@ -418,7 +529,12 @@ function parseSource(ctx: ValidationContext, type: string, source: XmlElement | 
     const pool = attrValue(source, 'pool');
     const volume = attrValue(source, 'volume');
     if ((pool === undefined) !== (volume === undefined)) {
-      ctx.report('disk-source-pool-volume', source.nameSpan, {}, { data: { insert: pool === undefined ? "pool='default'" : "volume='disk.img'" } });
+      ctx.report(
+        'disk-source-pool-volume',
+        source.nameSpan,
+        {},
+        { data: { insert: pool === undefined ? "pool='default'" : "volume='disk.img'" } },
+      );
       return undefined;
     }
     if (pool !== undefined && volume !== undefined) out.pool = { pool, volume };
@@ -431,7 +547,8 @@ function networkPath(source: XmlElement): { protocol: string; path?: string } {
   const protocol = attrValue(source, 'protocol') ?? DISK_NET_PROTOCOL_NONE;
   const name = attrValue(source, 'name');
   // rbd and gluster keep 'pool/image' apart: the path is what follows the first '/'.
-  const path = name !== undefined && (protocol === 'rbd' || protocol === 'gluster') ? name.slice(name.indexOf('/') + 1) : name;
+  const path =
+    name !== undefined && (protocol === 'rbd' || protocol === 'gluster') ? name.slice(name.indexOf('/') + 1) : name;
   return { protocol, path };
 }
 
@@ -439,7 +556,12 @@ function networkPath(source: XmlElement): { protocol: string; path?: string } {
 function parseNetwork(ctx: ValidationContext, source: XmlElement): boolean {
   const protoAttr = attr(source, 'protocol');
   if (!protoAttr || protoAttr.value === undefined) {
-    ctx.report('disk-source-protocol-required', (protoAttr ?? source).nameSpan, {}, protoAttr ? {} : { data: { insert: "protocol='rbd'" } });
+    ctx.report(
+      'disk-source-protocol-required',
+      (protoAttr ?? source).nameSpan,
+      {},
+      protoAttr ? {} : { data: { insert: "protocol='rbd'" } },
+    );
     return false;
   }
   const protocols = [DISK_NET_PROTOCOL_NONE, ...DISK_NET_PROTOCOLS.map((t) => t.value)];
@@ -448,7 +570,12 @@ function parseNetwork(ctx: ValidationContext, source: XmlElement): boolean {
   let ok = true;
   const nameAttr = attr(source, 'name');
   if (!nameAttr && protocol !== 'nbd') {
-    ctx.report('disk-source-name-required', source.nameSpan, {}, { data: { insert: protocol === 'rbd' ? "name='pool/image'" : "name=''" } });
+    ctx.report(
+      'disk-source-name-required',
+      source.nameSpan,
+      {},
+      { data: { insert: protocol === 'rbd' ? "name='pool/image'" : "name=''" } },
+    );
     ok = false;
   } else if (nameAttr && (protocol === 'rbd' || protocol === 'gluster')) {
     const name = nameAttr.value ?? '';
@@ -466,7 +593,12 @@ function parseHost(ctx: ValidationContext, host: XmlElement): boolean {
   const transportAttr = attr(host, 'transport');
   const transports = DISK_HOST_TRANSPORTS.map((t) => t.value);
   if (transportAttr && transportAttr.value !== undefined && !transports.includes(transportAttr.value)) {
-    ctx.report('disk-host-transport-invalid', transportAttr.valueSpan, { value: transportAttr.value }, { data: { replacement: nearest(transportAttr.value, transports) ?? 'tcp', values: transports } });
+    ctx.report(
+      'disk-host-transport-invalid',
+      transportAttr.valueSpan,
+      { value: transportAttr.value },
+      { data: { replacement: nearest(transportAttr.value, transports) ?? 'tcp', values: transports } },
+    );
     return false;
   }
   const transport = transportAttr?.value ?? 'tcp';
@@ -477,7 +609,12 @@ function parseHost(ctx: ValidationContext, host: XmlElement): boolean {
   }
   if (transport !== 'unix' && socket) {
     // libvirt prints the attribute as given: '(null)' when there is none.
-    ctx.report('disk-host-socket-unsupported', socket.nameSpan, { transport: transportAttr?.value ?? '(null)' }, { data: { remove: true } });
+    ctx.report(
+      'disk-host-socket-unsupported',
+      socket.nameSpan,
+      { transport: transportAttr?.value ?? '(null)' },
+      { data: { remove: true } },
+    );
     return false;
   }
   if (transport === 'unix') return true;
@@ -502,7 +639,11 @@ function parseHost(ctx: ValidationContext, host: XmlElement): boolean {
 
 /** A <source type> that libvirt's parser requires with exactly one value (NVMe: pci, vhost-user: unix). */
 function requireSourceType(
-  ctx: ValidationContext, source: XmlElement, value: string, requiredId: RuleId, invalidId: RuleId,
+  ctx: ValidationContext,
+  source: XmlElement,
+  value: string,
+  requiredId: RuleId,
+  invalidId: RuleId,
 ): boolean {
   const type = attr(source, 'type');
   if (!type || type.value === undefined) {
@@ -535,7 +676,12 @@ function parseNvme(ctx: ValidationContext, source: XmlElement): boolean {
   const managed = attr(source, 'managed');
   if (!checkEnum(ctx, managed, ['yes', 'no'], 'disk-nvme-managed-invalid', 'yes')) return false;
   if (!firstChild(source, 'address')) {
-    ctx.report('disk-nvme-address-required', source.nameSpan, {}, { data: { insert: "<address domain='0x0000' bus='0x01' slot='0x00' function='0x0'/>" } });
+    ctx.report(
+      'disk-nvme-address-required',
+      source.nameSpan,
+      {},
+      { data: { insert: "<address domain='0x0000' bus='0x01' slot='0x00' function='0x0'/>" } },
+    );
     return false;
   }
   // domain_validate.c: namespaces count from 1.
@@ -545,11 +691,18 @@ function parseNvme(ctx: ValidationContext, source: XmlElement): boolean {
 
 /** virDomainDiskSourceVHostUserParse: a UNIX socket path. */
 function parseVhostUser(ctx: ValidationContext, source: XmlElement): boolean {
-  if (!requireSourceType(ctx, source, 'unix', 'disk-vhostuser-source-type-required', 'disk-vhostuser-source-type-invalid')) {
+  if (
+    !requireSourceType(ctx, source, 'unix', 'disk-vhostuser-source-type-required', 'disk-vhostuser-source-type-invalid')
+  ) {
     return false;
   }
   if (!attr(source, 'path')) {
-    ctx.report('disk-vhostuser-path-required', source.nameSpan, {}, { data: { insert: "path='/run/vhost-user-blk.sock'" } });
+    ctx.report(
+      'disk-vhostuser-path-required',
+      source.nameSpan,
+      {},
+      { data: { insert: "path='/run/vhost-user-blk.sock'" } },
+    );
     return false;
   }
   return true;
@@ -561,12 +714,20 @@ function validateLun(ctx: ValidationContext, disk: XmlElement, src: ParsedSource
   if (src.type === 'network') {
     if (src.protocol !== 'iscsi') {
       const p = attr(source, 'protocol');
-      ctx.report('disk-lun-protocol', p ? p.valueSpan : disk.nameSpan, { protocol: src.protocol ?? DISK_NET_PROTOCOL_NONE });
+      ctx.report('disk-lun-protocol', p ? p.valueSpan : disk.nameSpan, {
+        protocol: src.protocol ?? DISK_NET_PROTOCOL_NONE,
+      });
     }
   } else if (src.type !== 'block' && src.type !== 'volume') {
-    ctx.report('disk-lun-source', (attr(disk, 'device') ?? attr(disk, 'type'))?.valueSpan ?? disk.nameSpan, {}, { data: { replacement: 'disk' } });
+    ctx.report(
+      'disk-lun-source',
+      (attr(disk, 'device') ?? attr(disk, 'type'))?.valueSpan ?? disk.nameSpan,
+      {},
+      { data: { replacement: 'disk' } },
+    );
   }
   const fmt = attr(firstChild(disk, 'driver'), 'type');
   // An unknown format is already a parser error (disk-driver-format-unknown).
-  if (fmt && fmt.value && fmt.value !== 'raw' && FILE_FORMATS.some((f) => f.value === fmt.value)) ctx.report('disk-lun-format', fmt.valueSpan, {}, { data: { replacement: 'raw' } });
+  if (fmt && fmt.value && fmt.value !== 'raw' && FILE_FORMATS.some((f) => f.value === fmt.value))
+    ctx.report('disk-lun-format', fmt.valueSpan, {}, { data: { replacement: 'raw' } });
 }

@@ -40,7 +40,12 @@ interface DiskEntry {
   drive?: DriveAddress & { given: boolean };
 }
 
-interface DriveAddress { controller: number; bus: number; target: number; unit: number }
+interface DriveAddress {
+  controller: number;
+  bus: number;
+  target: number;
+  unit: number;
+}
 
 /**
  * Checks across disks: the same target twice (domain_conf.c virDomainDiskDefCheckDuplicateInfo,
@@ -121,7 +126,10 @@ function validateDiskSet(ctx: ValidationContext, disks: XmlElement[], hostdevs: 
 }
 
 /** Indices in use per name prefix, and the fixes worked out so far (thousands of disks may clash). */
-interface NameIndex { used: Map<string, Set<number>>; memo: Map<string, string | undefined> }
+interface NameIndex {
+  used: Map<string, Set<number>>;
+  memo: Map<string, string | undefined>;
+}
 
 const NAME_PREFIXES = ['fd', 'hd', 'vd', 'sd', 'xvd', 'ubd'];
 
@@ -159,7 +167,7 @@ function freeName(dst: string, names: NameIndex): string | undefined {
 }
 
 /** The `<address type='drive'>` of a SCSI host device (virHostdevIsSCSIDevice: subsystem, scsi). */
-function scsiHostdevAddress(hostdev: XmlElement): DriveAddress & { el: XmlElement } | undefined {
+function scsiHostdevAddress(hostdev: XmlElement): (DriveAddress & { el: XmlElement }) | undefined {
   const mode = attrValue(hostdev, 'mode') ?? 'subsystem';
   if (mode !== 'subsystem' || attrValue(hostdev, 'type') !== 'scsi') return undefined;
   const address = firstChild(hostdev, 'address');
@@ -194,8 +202,13 @@ function diskEntry(disk: XmlElement, newer: boolean): DiskEntry | undefined {
   } else if (type === undefined && parsed) {
     const idx = parsed.index;
     // virDomainDiskDefAssignAddress (qemu uses narrow SCSI buses: 7 units).
-    const at = (controller: number, unit: number, driveBus = 0) =>
-      ({ controller, bus: driveBus, target: 0, unit, given: false });
+    const at = (controller: number, unit: number, driveBus = 0) => ({
+      controller,
+      bus: driveBus,
+      target: 0,
+      unit,
+      given: false,
+    });
     if (bus === 'ide') e.drive = at(Math.floor(idx / 4), idx % 2, Math.floor((idx % 4) / 2));
     else if (bus === 'sata') e.drive = at(Math.floor(idx / 6), idx % 6);
     else if (bus === 'fdc') e.drive = at(Math.floor(idx / 2), idx % 2);
@@ -227,14 +240,22 @@ function validateDisk(ctx: ValidationContext, disk: XmlElement): void {
   const diskEnc = firstChild(disk, 'encryption');
   const srcEnc = firstChild(source, 'encryption');
 
-  const top: StorageSource = { el: disk, kind: 'top', type, format: attrValue(firstChild(disk, 'driver'), 'type') || undefined, protocol: attrValue(source, 'protocol') };
+  const top: StorageSource = {
+    el: disk,
+    kind: 'top',
+    type,
+    format: attrValue(firstChild(disk, 'driver'), 'type') || undefined,
+    protocol: attrValue(source, 'protocol'),
+  };
   // domain_conf.c: the disk-level <encryption> is the legacy place; both at once is refused.
   if (diskEnc && srcEnc) ctx.report('disk-encryption-both', srcEnc.nameSpan, {}, { data: { remove: true } });
   const topEncEl = srcEnc ?? diskEnc;
   if (topEncEl) {
     top.encryption = validateEncryption(ctx, topEncEl, 'disk');
-    const sourcePlaceAllowed = type !== 'vhostuser' && type !== 'vhostvdpa' && !(type === 'network' && top.protocol === 'nfs');
-    if (diskEnc && !srcEnc && sourcePlaceAllowed && ctx.atLeast('3.9.0')) ctx.report('disk-encryption-legacy-location', diskEnc.nameSpan);
+    const sourcePlaceAllowed =
+      type !== 'vhostuser' && type !== 'vhostvdpa' && !(type === 'network' && top.protocol === 'nfs');
+    if (diskEnc && !srcEnc && sourcePlaceAllowed && ctx.atLeast('3.9.0'))
+      ctx.report('disk-encryption-legacy-location', diskEnc.nameSpan);
   }
   if (srcEnc) checkEncryptionLocation(ctx, type, top.protocol, srcEnc);
   // Only one of them is reported as a duplicate; the other encryption is still parsed.
@@ -243,7 +264,12 @@ function validateDisk(ctx: ValidationContext, disk: XmlElement): void {
   // virDomainDiskDefDriverParseXML: the driver type must be a storage file format ('' included).
   const driverType = attr(firstChild(disk, 'driver'), 'type');
   if (driverType && !FORMATS.includes(driverType.value ?? '')) {
-    ctx.report('disk-driver-format-unknown', driverType.valueSpan, { format: driverType.value ?? '' }, { data: { replacement: 'qcow2', values: FORMATS } });
+    ctx.report(
+      'disk-driver-format-unknown',
+      driverType.valueSpan,
+      { format: driverType.value ?? '' },
+      { data: { replacement: 'qcow2', values: FORMATS } },
+    );
     top.format = undefined;
   }
 
@@ -253,7 +279,13 @@ function validateDisk(ctx: ValidationContext, disk: XmlElement): void {
     if (!childElements(bs).length) break;
     if (!validateBackingLayer(ctx, bs)) break;
     const bsSource = firstChild(bs, 'source');
-    const layer: StorageSource = { el: bs, kind: 'backing', type: attrValue(bs, 'type') || 'file', format: attrValue(firstChild(bs, 'format'), 'type') || undefined, protocol: attrValue(bsSource, 'protocol') };
+    const layer: StorageSource = {
+      el: bs,
+      kind: 'backing',
+      type: attrValue(bs, 'type') || 'file',
+      format: attrValue(firstChild(bs, 'format'), 'type') || undefined,
+      protocol: attrValue(bsSource, 'protocol'),
+    };
     // virDomainDiskDefValidateSourceChainOne judges every layer's <auth> and protocol.
     if (layer.type === 'network' && bsSource && NET_PROTOCOLS.includes(layer.protocol ?? '')) {
       validateNetworkSourceRules(ctx, undefined, bsSource, layer.protocol!);
@@ -272,7 +304,8 @@ function validateDisk(ctx: ValidationContext, disk: XmlElement): void {
   for (const src of chain) {
     const enc = src.encryption;
     // virDomainDiskDefValidateSourceChainOne.
-    if (enc?.format === 'luks' && enc.cipher) ctx.report('disk-encryption-cipher', enc.cipher.el.nameSpan, {}, { data: { remove: true } });
+    if (enc?.format === 'luks' && enc.cipher)
+      ctx.report('disk-encryption-cipher', enc.cipher.el.nameSpan, {}, { data: { remove: true } });
   }
   const topEnc = top.encryption;
   if (topEnc && device === 'lun' && topEnc.format && topEnc.format !== 'default') {
@@ -289,7 +322,9 @@ function validateDisk(ctx: ValidationContext, disk: XmlElement): void {
   // qemu_validate.c: an SD card takes one secret at most.
   const bus = attrValue(firstChild(disk, 'target'), 'bus');
   if (bus === 'sd' && topEnc && topEnc.secrets.length > 1) {
-    ctx.report('disk-encryption-sd-secrets', topEnc.secrets[1].nameSpan, { dst: attrValue(firstChild(disk, 'target'), 'dev') ?? '' });
+    ctx.report('disk-encryption-sd-secrets', topEnc.secrets[1].nameSpan, {
+      dst: attrValue(firstChild(disk, 'target'), 'dev') ?? '',
+    });
   }
 }
 
@@ -305,16 +340,31 @@ function validateBackingLayer(ctx: ValidationContext, bs: XmlElement): boolean {
   const type = attr(bs, 'type');
   const types = DISK_SOURCE_TYPES.filter((t) => availableIn(t, ctx.version)).map((t) => t.value);
   if (type && type.value !== undefined && type.value !== '' && !types.includes(type.value)) {
-    ctx.report('disk-backing-type-unknown', type.valueSpan, { type: type.value }, { data: { replacement: 'file', values: types } });
+    ctx.report(
+      'disk-backing-type-unknown',
+      type.valueSpan,
+      { type: type.value },
+      { data: { replacement: 'file', values: types } },
+    );
     ok = false;
   }
   const fmtEl = firstChild(bs, 'format');
   const fmt = attr(fmtEl, 'type');
   if (!fmt || !fmt.value) {
-    ctx.report('disk-backing-format-required', fmt ? fmt.valueSpan : (fmtEl ?? bs).nameSpan, {}, { data: { insert: "<format type='qcow2'/>" } });
+    ctx.report(
+      'disk-backing-format-required',
+      fmt ? fmt.valueSpan : (fmtEl ?? bs).nameSpan,
+      {},
+      { data: { insert: "<format type='qcow2'/>" } },
+    );
     ok = false;
   } else if (!FORMATS.includes(fmt.value)) {
-    ctx.report('disk-backing-format-unknown', fmt.valueSpan, { format: fmt.value }, { data: { replacement: 'qcow2', values: FORMATS } });
+    ctx.report(
+      'disk-backing-format-unknown',
+      fmt.valueSpan,
+      { format: fmt.value },
+      { data: { replacement: 'qcow2', values: FORMATS } },
+    );
     ok = false;
   }
   if (!firstChild(bs, 'source')) {
@@ -331,7 +381,8 @@ function validateQemuFormat(ctx: ValidationContext, src: StorageSource, disk: Xm
   if (!fmt || !el) return;
   let detail: string | undefined;
   if (fmt === 'iso') detail = "storage format 'iso' is not directly supported by QEMU, use 'raw' instead";
-  else if (fmt === 'dir') detail = "'directory' storage format is not directly supported by QEMU, use 'dir' disk type instead";
+  else if (fmt === 'dir')
+    detail = "'directory' storage format is not directly supported by QEMU, use 'dir' disk type instead";
   else if (fmt === 'cow') detail = "'cow' storage format is not supported";
   // A volume's actual type is only known once the pool resolves it (virStorageSourceGetActualType).
   else if (fmt === 'fat' && src.type !== 'dir' && src.type !== 'volume') {
@@ -339,7 +390,13 @@ function validateQemuFormat(ctx: ValidationContext, src: StorageSource, disk: Xm
   } else if (fmt === 'fat' && src.type === 'dir' && src.kind === 'top' && !firstChild(disk, 'readonly')) {
     detail = "virtual FAT storage can't be accessed in read-write mode";
   }
-  if (detail) ctx.report('disk-format-unsupported', el.valueSpan, { detail }, { data: { replacement: fmt === 'iso' ? 'raw' : undefined } });
+  if (detail)
+    ctx.report(
+      'disk-format-unsupported',
+      el.valueSpan,
+      { detail },
+      { data: { replacement: fmt === 'iso' ? 'raw' : undefined } },
+    );
 }
 
 /** qemuDomainValidateStorageSource: the engine defaults to qemu on every layer (post-parse, 7.9.0). */
@@ -355,7 +412,12 @@ function validateQemuSource(ctx: ValidationContext, src: StorageSource): void {
   if (engine === 'qemu') {
     if (enc.format === 'luks2' || enc.format === 'luks-any') {
       // 9.0 says "luks2 is currently…"; the message quotes the format since luks-any (9.3.0).
-      ctx.report('disk-encryption-qemu-luks2', span, { format: ctx.atLeast('9.3.0') ? `'${enc.format}'` : enc.format }, { data: { replacement: 'luks' } });
+      ctx.report(
+        'disk-encryption-qemu-luks2',
+        span,
+        { format: ctx.atLeast('9.3.0') ? `'${enc.format}'` : enc.format },
+        { data: { replacement: 'luks' } },
+      );
     }
     // A missing driver type becomes raw in post-parse, but not for type='volume' disks, which
     // then fail this check with no format at all (measured with libvirt 9.0).
@@ -372,7 +434,13 @@ function validateQemuSource(ctx: ValidationContext, src: StorageSource): void {
 }
 
 /** DENC-LOCATION: the schema has no <encryption> in the <source> of nfs, vhostuser, vhostvdpa disks. */
-function checkEncryptionLocation(ctx: ValidationContext, type: string, protocol: string | undefined, enc: XmlElement): void {
-  const what = type === 'vhostuser' || type === 'vhostvdpa' ? type : type === 'network' && protocol === 'nfs' ? 'nfs' : undefined;
+function checkEncryptionLocation(
+  ctx: ValidationContext,
+  type: string,
+  protocol: string | undefined,
+  enc: XmlElement,
+): void {
+  const what =
+    type === 'vhostuser' || type === 'vhostvdpa' ? type : type === 'network' && protocol === 'nfs' ? 'nfs' : undefined;
   if (what) ctx.report('disk-encryption-location', enc.nameSpan, { what });
 }

@@ -71,7 +71,12 @@ export function validateEncryption(ctx: ValidationContext, enc: XmlElement, site
     info.parseOk = false;
   } else if (!known.includes(format.value)) {
     const suggestion = nearest(format.value, known);
-    ctx.report('encryption-format-unknown', format.valueSpan, { format: format.value }, { data: { replacement: suggestion, values: known } });
+    ctx.report(
+      'encryption-format-unknown',
+      format.valueSpan,
+      { format: format.value },
+      { data: { replacement: suggestion, values: known } },
+    );
     info.parseOk = false;
   } else {
     info.format = format.value;
@@ -84,8 +89,21 @@ export function validateEncryption(ctx: ValidationContext, enc: XmlElement, site
     const v = engine.value ?? '';
     if (v === 'qemu' || v === 'librbd') info.engine = v;
     else {
-      ctx.report('encryption-engine-invalid', engine.value === undefined ? engine.nameSpan : engine.valueSpan, { value: v },
-        { data: { replacement: nearest(v, ENCRYPTION_ENGINES.map((e) => e.value)) ?? 'qemu', values: ENCRYPTION_ENGINES.map((e) => e.value) } });
+      ctx.report(
+        'encryption-engine-invalid',
+        engine.value === undefined ? engine.nameSpan : engine.valueSpan,
+        { value: v },
+        {
+          data: {
+            replacement:
+              nearest(
+                v,
+                ENCRYPTION_ENGINES.map((e) => e.value),
+              ) ?? 'qemu',
+            values: ENCRYPTION_ENGINES.map((e) => e.value),
+          },
+        },
+      );
       info.parseOk = false;
     }
     if (site === 'volume') ctx.report('encryption-engine-ignored', engine.nameSpan, {}, { data: { remove: true } });
@@ -98,7 +116,13 @@ export function validateEncryption(ctx: ValidationContext, enc: XmlElement, site
   const ivgenEl = firstChild(enc, 'ivgen');
   if (info.format && info.format !== 'luks') {
     for (const el of [cipherEl, ivgenEl]) {
-      if (el) ctx.report('encryption-cipher-ignored', el.nameSpan, { element: el.name, format: info.format }, { data: { remove: true } });
+      if (el)
+        ctx.report(
+          'encryption-cipher-ignored',
+          el.nameSpan,
+          { element: el.name, format: info.format },
+          { data: { remove: true } },
+        );
     }
   } else if (info.format === 'luks') {
     if (cipherEl) info.cipher = validateCipher(ctx, cipherEl);
@@ -121,7 +145,12 @@ export function validateEncryption(ctx: ValidationContext, enc: XmlElement, site
   if (site !== 'volume') checkSecretUsable(ctx, info, 'warning');
   if (site === 'snippet') {
     if (info.format === 'default' || info.format === 'qcow') {
-      ctx.report('encryption-format-deprecated', format!.valueSpan, { format: info.format }, { data: { replacement: 'luks' } });
+      ctx.report(
+        'encryption-format-deprecated',
+        format!.valueSpan,
+        { format: info.format },
+        { data: { replacement: 'luks' } },
+      );
     }
     if (info.format === 'luks' && !info.secrets.length) ctx.report('encryption-secret-missing', format!.nameSpan);
     // No libvirt call rejects a bare snippet; qemu-img would refuse these values in a volume.
@@ -138,10 +167,20 @@ function validateEncryptionSecret(ctx: ValidationContext, s: XmlElement): boolea
   checkStructure(ctx, s, SECRET_SHAPE);
   const type = attr(s, 'type');
   if (!type || !type.value) {
-    ctx.report('encryption-secret-type-required', type ? type.valueSpan : s.nameSpan, {}, { data: { replacement: 'passphrase' } });
+    ctx.report(
+      'encryption-secret-type-required',
+      type ? type.valueSpan : s.nameSpan,
+      {},
+      { data: { replacement: 'passphrase' } },
+    );
     ok = false;
   } else if (type.value !== 'passphrase') {
-    ctx.report('encryption-secret-type-unknown', type.valueSpan, { type: type.value }, { data: { replacement: 'passphrase' } });
+    ctx.report(
+      'encryption-secret-type-unknown',
+      type.valueSpan,
+      { type: type.value },
+      { data: { replacement: 'passphrase' } },
+    );
     ok = false;
   }
   const uuid = attr(s, 'uuid');
@@ -159,10 +198,17 @@ function validateEncryptionSecret(ctx: ValidationContext, s: XmlElement): boolea
     const v = uuid.value ?? '';
     const canonical = parseUuid(v);
     if (!canonical) {
-      ctx.report('encryption-secret-uuid-invalid', uuid.value === undefined ? uuid.nameSpan : uuid.valueSpan, { uuid: v });
+      ctx.report('encryption-secret-uuid-invalid', uuid.value === undefined ? uuid.nameSpan : uuid.valueSpan, {
+        uuid: v,
+      });
       ok = false;
     } else if (!isRngUuid(v)) {
-      ctx.report('encryption-secret-uuid-noncanonical', uuid.valueSpan, { uuid: v, canonical }, { data: { replacement: canonical } });
+      ctx.report(
+        'encryption-secret-uuid-noncanonical',
+        uuid.valueSpan,
+        { uuid: v, canonical },
+        { data: { replacement: canonical } },
+      );
     }
   }
   return ok;
@@ -172,13 +218,21 @@ function validateEncryptionSecret(ctx: ValidationContext, s: XmlElement): boolea
 export function checkSecretUsable(ctx: ValidationContext, info: EncryptionInfo, severity?: Severity): void {
   for (const s of info.secrets) {
     const usage = attr(s, 'usage');
-    if (usage && !usage.value && !attr(s, 'uuid')) ctx.report('encryption-secret-usage-empty', usage.valueSpan, {}, { severity });
+    if (usage && !usage.value && !attr(s, 'uuid'))
+      ctx.report('encryption-secret-usage-empty', usage.valueSpan, {}, { severity });
   }
 }
 
 function validateCipher(ctx: ValidationContext, el: XmlElement): CipherInfo {
   checkStructure(ctx, el, CIPHER_SHAPE);
-  const c: CipherInfo = { el, name: attr(el, 'name'), size: attr(el, 'size'), mode: attr(el, 'mode'), hash: attr(el, 'hash'), valid: true };
+  const c: CipherInfo = {
+    el,
+    name: attr(el, 'name'),
+    size: attr(el, 'size'),
+    mode: attr(el, 'mode'),
+    hash: attr(el, 'hash'),
+    valid: true,
+  };
   // virXMLPropString: an empty name is present (and accepted by the parser).
   if (!c.name) {
     ctx.report('cipher-name-required', el.nameSpan, {}, { data: { insert: "name='aes'" } });
@@ -195,12 +249,23 @@ function validateCipher(ctx: ValidationContext, el: XmlElement): CipherInfo {
       c.valid = false;
     } else {
       c.sizeValue = n;
-      if (!/^[0-9]+$/.test(v)) ctx.report('cipher-size-off-schema', c.size.valueSpan, { value: v, size: String(n) }, { data: { replacement: String(n) } });
+      if (!/^[0-9]+$/.test(v))
+        ctx.report(
+          'cipher-size-off-schema',
+          c.size.valueSpan,
+          { value: v, size: String(n) },
+          { data: { replacement: String(n) } },
+        );
     }
   }
   if (!!c.mode !== !!c.hash) {
     const present = (c.mode ?? c.hash)!;
-    ctx.report('cipher-mode-hash-pair', present.nameSpan, { missing: c.mode ? 'hash' : 'mode' }, { data: { insert: c.mode ? "hash='sha256'" : "mode='xts'" } });
+    ctx.report(
+      'cipher-mode-hash-pair',
+      present.nameSpan,
+      { missing: c.mode ? 'hash' : 'mode' },
+      { data: { insert: c.mode ? "hash='sha256'" : "mode='xts'" } },
+    );
   }
   return c;
 }
@@ -259,7 +324,10 @@ export function checkLuksCipherValues(ctx: ValidationContext, info: EncryptionIn
   // depend on one of them (fixing that value could change their verdict).
   for (const k of dropped) delete opts[k as keyof LuksOptionInput];
   const involves: Record<string, string[]> = {
-    algorithm: ['cipher-alg'], essiv: ['cipher-alg', 'ivgen-alg', 'ivgen-hash-alg'], mode: ['cipher-alg', 'cipher-mode'], 'qemu-abort': ['cipher-alg', 'cipher-mode'],
+    algorithm: ['cipher-alg'],
+    essiv: ['cipher-alg', 'ivgen-alg', 'ivgen-hash-alg'],
+    mode: ['cipher-alg', 'cipher-mode'],
+    'qemu-abort': ['cipher-alg', 'cipher-mode'],
   };
   // qemu stops at the first; the essiv and the mode rule are independent, so after an essiv
   // refusal the rest is judged again with a neutral ivgen.
@@ -269,7 +337,12 @@ export function checkLuksCipherValues(ctx: ValidationContext, info: EncryptionIn
     if ((involves[r.kind] ?? []).some((k) => dropped.has(k))) return;
     switch (r.kind) {
       case 'algorithm':
-        ctx.report('cipher-algorithm-invalid', c.name.valueSpan, { detail: r.message }, { severity, data: { replacement: 'aes', values: CIPHER_FAMILIES } });
+        ctx.report(
+          'cipher-algorithm-invalid',
+          c.name.valueSpan,
+          { detail: r.message },
+          { severity, data: { replacement: 'aes', values: CIPHER_FAMILIES } },
+        );
         return;
       case 'essiv':
         ctx.report('ivgen-essiv-incompatible', where['ivgen-hash-alg'].span, { detail: r.message }, { severity });
@@ -279,10 +352,20 @@ export function checkLuksCipherValues(ctx: ValidationContext, info: EncryptionIn
         continue;
       case 'mode':
         // cast5 has no xts in qemu, and xts is qemu's default mode when none is given.
-        ctx.report('cipher-mode-unsupported', c.mode?.valueSpan ?? c.name.valueSpan, { detail: r.message }, { severity, data: { replacement: 'cbc' } });
+        ctx.report(
+          'cipher-mode-unsupported',
+          c.mode?.valueSpan ?? c.name.valueSpan,
+          { detail: r.message },
+          { severity, data: { replacement: 'cbc' } },
+        );
         return;
       case 'qemu-abort':
-        ctx.report('cipher-qemu-abort', c.mode?.valueSpan ?? c.size!.valueSpan, { alg: String(opts['cipher-alg']), mode: opts['cipher-mode'] ?? 'xts' }, { severity, data: { replacement: 'xts' } });
+        ctx.report(
+          'cipher-qemu-abort',
+          c.mode?.valueSpan ?? c.size!.valueSpan,
+          { alg: String(opts['cipher-alg']), mode: opts['cipher-mode'] ?? 'xts' },
+          { severity, data: { replacement: 'xts' } },
+        );
         return;
       default:
         ctx.report('cipher-combination-invalid', c.el.nameSpan, { detail: r.message }, { severity });
@@ -300,7 +383,11 @@ function enumData(option: LuksOptionName, value: string): Record<string, unknown
   };
   if (option === 'cipher-alg') {
     const fam = value.split('-')[0];
-    if (CIPHER_FAMILIES.includes(fam)) return { replacement: fam === 'cast5' ? '128' : '256', values: fam === 'cast5' ? ['128'] : ['128', '192', '256'] };
+    if (CIPHER_FAMILIES.includes(fam))
+      return {
+        replacement: fam === 'cast5' ? '128' : '256',
+        values: fam === 'cast5' ? ['128'] : ['128', '192', '256'],
+      };
     return { replacement: nearest(fam, CIPHER_FAMILIES) ?? 'aes', values: CIPHER_FAMILIES };
   }
   const list = values[option] ?? [];

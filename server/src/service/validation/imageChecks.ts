@@ -49,20 +49,37 @@ function checkTop(ctx: ValidationContext, ref: ImageRef, abs: string, facts: Ima
 
   // Encryption.
   if (actualEnc && !ref.encryption) {
-    const detail = facts.format === 'luks'
-      ? ": qemu would hand the guest the LUKS container itself (header and ciphertext); declare <encryption format='luks'> with the passphrase secret"
-      : ': qemu cannot open it without the passphrase secret';
+    const detail =
+      facts.format === 'luks'
+        ? ": qemu would hand the guest the LUKS container itself (header and ciphertext); declare <encryption format='luks'> with the passphrase secret"
+        : ': qemu cannot open it without the passphrase secret';
     ctx.report('image-encryption-undeclared', ref.span, { file, kind: KIND_TEXT[actualEnc], detail });
   } else if (!actualEnc && ref.encryption && encFormat && ['luks', 'qcow', 'default'].includes(encFormat)) {
     // luks2/luks-any belong to RBD network disks (librbd); nothing to compare on a local file.
-    const detail = ref.kind === 'volume-target' ? '' : ': qemu would look for a LUKS header that is not there and refuse to open it';
-    ctx.report('image-encryption-unexpected', attr(ref.encryption, 'format')?.valueSpan ?? ref.encryption.nameSpan, { format: encFormat, file, detail });
-  } else if (actualEnc && ref.encryption && encFormat && (encFormat === 'luks') !== (actualEnc === 'luks') && ['luks', 'qcow', 'default'].includes(encFormat)) {
-    ctx.report('image-encryption-kind-mismatch', attr(ref.encryption, 'format')?.valueSpan ?? ref.encryption.nameSpan, { format: encFormat, file, kind: KIND_TEXT[actualEnc] });
+    const detail =
+      ref.kind === 'volume-target' ? '' : ': qemu would look for a LUKS header that is not there and refuse to open it';
+    ctx.report('image-encryption-unexpected', attr(ref.encryption, 'format')?.valueSpan ?? ref.encryption.nameSpan, {
+      format: encFormat,
+      file,
+      detail,
+    });
+  } else if (
+    actualEnc &&
+    ref.encryption &&
+    encFormat &&
+    (encFormat === 'luks') !== (actualEnc === 'luks') &&
+    ['luks', 'qcow', 'default'].includes(encFormat)
+  ) {
+    ctx.report('image-encryption-kind-mismatch', attr(ref.encryption, 'format')?.valueSpan ?? ref.encryption.nameSpan, {
+      format: encFormat,
+      file,
+      kind: KIND_TEXT[actualEnc],
+    });
   }
   // Legacy AES in the file itself (the XML's own qcow/default already gets the same verdict).
   if (actualEnc === 'aes' && !declaresLegacy) {
-    for (const w of weakChoices({ legacyAes: true })) ctx.report(w.id, ref.span, w.args, { data: { reason: w.reason, inImage: abs } });
+    for (const w of weakChoices({ legacyAes: true }))
+      ctx.report(w.id, ref.span, w.args, { data: { reason: w.reason, inImage: abs } });
   }
 
   // The header's own cipher choices, unless the document states them (then the lint on
@@ -71,7 +88,12 @@ function checkTop(ctx: ValidationContext, ref: ImageRef, abs: string, facts: Ima
     const l = luksFacts(facts);
     if (l) {
       for (const w of weakChoices({ ...l, sizeBytes: facts.virtualSize })) {
-        ctx.report('image-weak-encryption', ref.span, { file, message: w.message }, { severity: w.severity, data: { weakRule: w.id, doc: w.doc } });
+        ctx.report(
+          'image-weak-encryption',
+          ref.span,
+          { file, message: w.message },
+          { severity: w.severity, data: { weakRule: w.id, doc: w.doc } },
+        );
       }
     }
   }
@@ -84,7 +106,14 @@ function checkTop(ctx: ValidationContext, ref: ImageRef, abs: string, facts: Ima
       // libvirt describes a LUKS container as raw + <encryption format='luks'>; raw without
       // <encryption> is reported above.
       if (!sameFormat(fmt.value, 'raw') && fmt.value !== 'luks') {
-        reportFormat(ctx, ref, fmt.value, actual, file, ": a LUKS container is declared as format 'raw' with <encryption format='luks'>");
+        reportFormat(
+          ctx,
+          ref,
+          fmt.value,
+          actual,
+          file,
+          ": a LUKS container is declared as format 'raw' with <encryption format='luks'>",
+        );
       }
     } else if (!sameFormat(fmt.value, actual)) {
       let detail = '';
@@ -102,14 +131,34 @@ function checkTop(ctx: ValidationContext, ref: ImageRef, abs: string, facts: Ima
     const cap = capacityBytes(ref.owner);
     if (cap !== undefined && cap < BigInt(Math.trunc(facts.virtualSize))) {
       const capEl = firstChild(ref.owner, 'capacity')!;
-      ctx.report('image-capacity-smaller', textSpan(capEl), { capacity: formatBytes(cap), file, virtual: formatBytes(facts.virtualSize) });
+      ctx.report('image-capacity-smaller', textSpan(capEl), {
+        capacity: formatBytes(cap),
+        file,
+        virtual: formatBytes(facts.virtualSize),
+      });
     }
   }
 }
 
-function reportFormat(ctx: ValidationContext, ref: ImageRef, declaredFmt: string, actual: string, file: string, detail: string): void {
-  const implicit = ref.format?.implicit ? (ref.kind === 'disk-source' ? ' (the default without <driver type>)' : ' (the default without <format>)') : '';
-  ctx.report('image-format-mismatch', ref.format?.span ?? ref.span, { declared: declaredFmt + implicit, file, actual, detail }, { data: { realFormat: actual } });
+function reportFormat(
+  ctx: ValidationContext,
+  ref: ImageRef,
+  declaredFmt: string,
+  actual: string,
+  file: string,
+  detail: string,
+): void {
+  const implicit = ref.format?.implicit
+    ? ref.kind === 'disk-source'
+      ? ' (the default without <driver type>)'
+      : ' (the default without <format>)'
+    : '';
+  ctx.report(
+    'image-format-mismatch',
+    ref.format?.span ?? ref.span,
+    { declared: declaredFmt + implicit, file, actual, detail },
+    { data: { realFormat: actual } },
+  );
 }
 
 /** A backing store the XML declares: its format against the file's. */
@@ -123,8 +172,12 @@ function checkDeclaredBacking(ctx: ValidationContext, ref: ImageRef, abs: string
   // here to read, so the document's host is this one: libvirt's creation would fail. (Domain
   // backing layers fail only when the VM starts, and raw opens anything: warnings.)
   const refused = ref.kind === 'volume-backing' && fmt.value !== 'raw';
-  ctx.report('image-backing-format-mismatch', fmt.span ?? ref.span, { declared: fmt.value, where, file: baseName(abs), actual: facts.format },
-    { data: { realFormat: facts.format }, ...(refused ? { severity: 'error' as const } : {}) });
+  ctx.report(
+    'image-backing-format-mismatch',
+    fmt.span ?? ref.span,
+    { declared: fmt.value, where, file: baseName(abs), actual: facts.format },
+    { data: { realFormat: facts.format }, ...(refused ? { severity: 'error' as const } : {}) },
+  );
 }
 
 /** What the headers along the backing chain say about each other. */
@@ -140,15 +193,26 @@ function checkChain(ctx: ValidationContext, ref: ImageRef, chain: Chain, done: S
     if (!f.backingFormat) {
       // Probed like libvirt does; nothing to say when the backing file cannot be read.
       if (next) {
-        ctx.report(next.facts.backingFile ? 'image-backing-format-missing' : 'image-backing-format-probed', ref.span,
-          { backing: f.backingFile, file: baseName(link.path), actual: next.facts.format });
+        ctx.report(next.facts.backingFile ? 'image-backing-format-missing' : 'image-backing-format-probed', ref.span, {
+          backing: f.backingFile,
+          file: baseName(link.path),
+          actual: next.facts.format,
+        });
       }
       continue;
     }
     if (next && !sameFormat(f.backingFormat, next.facts.format)) {
-      ctx.report('image-backing-format-mismatch', ref.span, {
-        declared: f.backingFormat, where: ` in the header of ${baseName(link.path)}`, file: baseName(next.path), actual: next.facts.format,
-      }, { data: { realFormat: next.facts.format, image: link.path } });
+      ctx.report(
+        'image-backing-format-mismatch',
+        ref.span,
+        {
+          declared: f.backingFormat,
+          where: ` in the header of ${baseName(link.path)}`,
+          file: baseName(next.path),
+          actual: next.facts.format,
+        },
+        { data: { realFormat: next.facts.format, image: link.path } },
+      );
     }
   }
   if (chain.loopsTo) {

@@ -18,13 +18,19 @@ export type DocumentKind = 'volume' | 'domain' | 'secret' | 'encryption' | 'othe
 
 export function documentKind(doc: XmlDocument): DocumentKind {
   switch (doc.root?.name) {
-    case 'volume': return 'volume';
-    case 'domain': return 'domain';
-    case 'secret': return 'secret';
-    case 'encryption': return 'encryption';
+    case 'volume':
+      return 'volume';
+    case 'domain':
+      return 'domain';
+    case 'secret':
+      return 'secret';
+    case 'encryption':
+      return 'encryption';
     // A bare <disk> snippet is judged like a domain disk.
-    case 'disk': return 'domain';
-    default: return 'other';
+    case 'disk':
+      return 'domain';
+    default:
+      return 'other';
   }
 }
 
@@ -50,7 +56,11 @@ export interface ValidationOptions {
 }
 
 export function validate(
-  uri: string, doc: XmlDocument, lines: LineIndex, settings: LanguageSettings, env: ServiceEnvironment,
+  uri: string,
+  doc: XmlDocument,
+  lines: LineIndex,
+  settings: LanguageSettings,
+  env: ServiceEnvironment,
   options: ValidationOptions = {},
 ): Diagnostic[] {
   const kind = documentKind(doc);
@@ -81,4 +91,3 @@ export function validate(
   }
   return ctx.diagnostics;
 }
-

@@ -13,8 +13,7 @@ export function isAsciiSpace(c: string): boolean {
 }
 
 export type UllResult =
-  | { ok: true; value: bigint; negative: boolean }
-  | { ok: false; reason: 'empty' | 'junk' | 'range' | 'negative' };
+  { ok: true; value: bigint; negative: boolean } | { ok: false; reason: 'empty' | 'junk' | 'range' | 'negative' };
 
 /**
  * virStrToLong_ull / virStrToLong_ullp (src/util/virstring.c) over g_ascii_strtoull, base 10:
@@ -26,7 +25,10 @@ export function parseULL(s: string, noMinus: boolean): UllResult {
   let i = 0;
   while (i < s.length && isAsciiSpace(s[i])) i++;
   let negative = false;
-  if (s[i] === '+' || s[i] === '-') { negative = s[i] === '-'; i++; }
+  if (s[i] === '+' || s[i] === '-') {
+    negative = s[i] === '-';
+    i++;
+  }
   const start = i;
   while (i < s.length && s.charCodeAt(i) >= 48 && s.charCodeAt(i) <= 57) i++;
   if (i === start) return { ok: false, reason: 'empty' };
@@ -49,8 +51,7 @@ export function parseUIntP(s: string): bigint | undefined {
 export const unitScale = unitMultiplier;
 
 export type ScaledResult =
-  | { ok: true; bytes: bigint }
-  | { ok: false; error: 'malformed' | 'unit' | 'overflow'; value?: bigint };
+  { ok: true; bytes: bigint } | { ok: false; error: 'malformed' | 'unit' | 'overflow'; value?: bigint };
 
 /**
  * A scaled integer as virStorageSize (capacity/allocation, limit LLONG_MAX, `…p` parser) or
@@ -76,7 +77,10 @@ export function parseUuid(s: string): string | undefined {
   const isX = (c: string | undefined) => c !== undefined && /^[0-9a-fA-F]$/.test(c);
   while (hex.length < 32) {
     if (i >= s.length) return undefined;
-    if (s[i] === '-' || s[i] === ' ') { i++; continue; }
+    if (s[i] === '-' || s[i] === ' ') {
+      i++;
+      continue;
+    }
     if (!isX(s[i]) || !isX(s[i + 1])) return undefined;
     hex += s[i] + s[i + 1];
     i += 2;
@@ -88,7 +92,10 @@ export function parseUuid(s: string): string | undefined {
 
 /** basictypes.rng UUID: 32 hex digits, or the dashed 8-4-4-4-12 form; nothing else. */
 export function isRngUuid(s: string): boolean {
-  return /^[a-fA-F0-9]{32}$/.test(s) || /^[a-fA-F0-9]{8}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{12}$/.test(s);
+  return (
+    /^[a-fA-F0-9]{32}$/.test(s) ||
+    /^[a-fA-F0-9]{8}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{12}$/.test(s)
+  );
 }
 
 /**
@@ -99,13 +106,16 @@ export function isValidOctalMode(s: string): boolean {
   let i = 0;
   while (i < s.length && isAsciiSpace(s[i])) i++;
   let negative = false;
-  if (s[i] === '+' || s[i] === '-') { negative = s[i] === '-'; i++; }
+  if (s[i] === '+' || s[i] === '-') {
+    negative = s[i] === '-';
+    i++;
+  }
   const start = i;
   while (i < s.length && /[0-7]/.test(s[i])) i++;
   if (i === start || i < s.length) return false;
   let v = BigInt('0o' + s.slice(start, i));
   // virStrToLong_ui lets "-N" wrap in 32 bits ("-0" is 0 and passes, as measured).
-  if (negative) v = v === 0n ? 0n : (UINT_MAX + 1n - v);
+  if (negative) v = v === 0n ? 0n : UINT_MAX + 1n - v;
   return v >= 0n && v <= UINT_MAX && (v & ~0o777n) === 0n;
 }
 
@@ -129,7 +139,8 @@ export function isValidOwnerId(s: string): boolean {
 export function isValidCompat(s: string): boolean {
   const dot = s.indexOf('.');
   if (dot < 0) return false;
-  const a = s.slice(0, dot), b = s.slice(dot + 1);
+  const a = s.slice(0, dot),
+    b = s.slice(dot + 1);
   return uiParses(a) && uiParses(b);
 }
 
@@ -138,7 +149,7 @@ function uiParses(s: string): boolean {
   if (!r.ok) return false;
   if (!r.negative) return r.value <= UINT_MAX;
   // virStrToLong_ui with a '-': allowed when -val fits in 32 bits (wraps).
-  return (ULLONG_MAX + 1n - r.value) <= UINT_MAX || r.value === 0n;
+  return ULLONG_MAX + 1n - r.value <= UINT_MAX || r.value === 0n;
 }
 
 /** basictypes.rng: a path starting with '/' or a drive letter. */

@@ -28,7 +28,11 @@ export function validateRoot(ctx: ValidationContext, named: boolean): void {
   }
   const expected = nearMissRoot(root.name);
   if (expected) {
-    ctx.report('root-element-near-miss', root.nameSpan, { expected, found: root.name },
-      { data: { expected }, ...(named ? { severity: 'error' as const } : {}) });
+    ctx.report(
+      'root-element-near-miss',
+      root.nameSpan,
+      { expected, found: root.name },
+      { data: { expected }, ...(named ? { severity: 'error' as const } : {}) },
+    );
   } else if (named) ctx.report('root-element-foreign', root.nameSpan, { found: root.name });
 }

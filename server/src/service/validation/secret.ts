@@ -19,7 +19,10 @@ const USAGE_ID: Record<string, { child: string; missing: string }> = {
 export function validateSecret(ctx: ValidationContext): void {
   const root = ctx.doc.root;
   if (!root || root.name !== 'secret') return;
-  checkStructure(ctx, root, { attributes: ['ephemeral', 'private'], children: { uuid: {}, description: {}, usage: {} } });
+  checkStructure(ctx, root, {
+    attributes: ['ephemeral', 'private'],
+    children: { uuid: {}, description: {}, usage: {} },
+  });
   validateYesNo(ctx, root);
   validateSecretUuid(ctx, firstChild(root, 'uuid'));
   const usage = firstChild(root, 'usage');
@@ -32,8 +35,12 @@ function validateYesNo(ctx: ValidationContext, root: XmlElement): void {
     const a = attr(root, name);
     if (!a || !a.value) continue;
     if (a.value !== 'yes' && a.value !== 'no') {
-      ctx.report(name === 'ephemeral' ? 'secret-ephemeral-invalid' : 'secret-private-invalid', a.valueSpan, {},
-        { data: { replacement: a.value.toLowerCase() === 'yes' ? 'yes' : 'no', values: ['yes', 'no'] } });
+      ctx.report(
+        name === 'ephemeral' ? 'secret-ephemeral-invalid' : 'secret-private-invalid',
+        a.valueSpan,
+        {},
+        { data: { replacement: a.value.toLowerCase() === 'yes' ? 'yes' : 'no', values: ['yes', 'no'] } },
+      );
     }
   }
 }
@@ -45,18 +52,29 @@ function validateSecretUuid(ctx: ValidationContext, el: XmlElement | undefined):
   if (!v) return;
   const canonical = parseUuid(v);
   if (!canonical) ctx.report('secret-uuid-invalid', textSpan(el));
-  else if (!isRngUuid(v)) ctx.report('secret-uuid-noncanonical', textSpan(el), { uuid: v, canonical }, { data: { replacement: canonical } });
+  else if (!isRngUuid(v))
+    ctx.report('secret-uuid-noncanonical', textSpan(el), { uuid: v, canonical }, { data: { replacement: canonical } });
 }
 
 function validateUsage(ctx: ValidationContext, usage: XmlElement): void {
   const t = attr(usage, 'type');
   const known = ['none', ...SECRET_USAGE_TYPES.filter((u) => availableIn(u, ctx.version)).map((u) => u.value)];
   if (!t || !t.value) {
-    ctx.report('secret-usage-type-required', t ? t.valueSpan : usage.nameSpan, {}, { data: { replacement: 'volume', values: known.slice(1) } });
+    ctx.report(
+      'secret-usage-type-required',
+      t ? t.valueSpan : usage.nameSpan,
+      {},
+      { data: { replacement: 'volume', values: known.slice(1) } },
+    );
     return;
   }
   if (!known.includes(t.value)) {
-    ctx.report('secret-usage-type-unknown', t.valueSpan, { type: t.value }, { data: { replacement: nearest(t.value, known.slice(1)), values: known.slice(1) } });
+    ctx.report(
+      'secret-usage-type-unknown',
+      t.valueSpan,
+      { type: t.value },
+      { data: { replacement: nearest(t.value, known.slice(1)), values: known.slice(1) } },
+    );
     return;
   }
   if (t.value === 'none') {

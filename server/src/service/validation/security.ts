@@ -3,7 +3,14 @@
 // driver does (storage_util.c storageBackendBuildQemuImgEncriptionOpts)
 // and puts each verdict on the attribute at fault, with a quick-fix payload in `data`.
 import { unitMultiplier } from '../../../../schemas/vocabulary';
-import { libvirtCipherAlg, MODERN_DEFAULT, weakChoices, type CryptoChoices, type CryptoFix, type WeakChoice } from '../../../../schemas/weakCrypto';
+import {
+  libvirtCipherAlg,
+  MODERN_DEFAULT,
+  weakChoices,
+  type CryptoChoices,
+  type CryptoFix,
+  type WeakChoice,
+} from '../../../../schemas/weakCrypto';
 import { attr, firstChild, textContent, walkElements, type Span, type XmlElement } from '../xmlModel';
 import type { ValidationContext } from './context';
 
@@ -22,7 +29,10 @@ export function toXmlFix(fix: CryptoFix, cipher: XmlElement | undefined): XmlCry
   if (fix.format) out.encryption = { format: fix.format };
   if (fix.cipherAlg) {
     const m = /^(.*)-(\d+)$/.exec(fix.cipherAlg);
-    if (m) { c.name = m[1]; c.size = m[2]; }
+    if (m) {
+      c.name = m[1];
+      c.size = m[2];
+    }
   }
   if (fix.cipherMode !== undefined) c.mode = fix.cipherMode;
   if (fix.hashAlg !== undefined) c.hash = fix.hashAlg;
@@ -34,7 +44,8 @@ export function toXmlFix(fix: CryptoFix, cipher: XmlElement | undefined): XmlCry
   if (fix.ivgenHashAlg !== undefined) iv.hash = fix.ivgenHashAlg;
   // Only what changes (a size fix does not rewrite the name).
   const unchanged = (el: XmlElement | undefined, edits: Record<string, string | null>) => {
-    for (const [k, v] of Object.entries(edits)) if ((v === null && el && !attr(el, k)) || (v !== null && attr(el, k)?.value === v)) delete edits[k];
+    for (const [k, v] of Object.entries(edits))
+      if ((v === null && el && !attr(el, k)) || (v !== null && attr(el, k)?.value === v)) delete edits[k];
   };
   unchanged(cipher, c);
   unchanged(cipher?.parent ? firstChild(cipher.parent, 'ivgen') : undefined, iv);
@@ -53,7 +64,10 @@ export function capacityBytes(volume: XmlElement | undefined): bigint | undefine
   return mul === undefined ? undefined : BigInt(m[1]) * mul;
 }
 
-function luksChoices(enc: XmlElement, sizeBytes: bigint | undefined): { choices: CryptoChoices; cipher: XmlElement; ivgen: XmlElement | undefined } | undefined {
+function luksChoices(
+  enc: XmlElement,
+  sizeBytes: bigint | undefined,
+): { choices: CryptoChoices; cipher: XmlElement; ivgen: XmlElement | undefined } | undefined {
   // libvirt reads the first <cipher>/<ivgen> only, and only for format luks
   // (virStorageEncryptionParseNode); without <cipher> it passes no cipher options and qemu's
   // defaults (aes-256-xts-plain64, sha256) apply — nothing to judge.
@@ -63,7 +77,8 @@ function luksChoices(enc: XmlElement, sizeBytes: bigint | undefined): { choices:
   const name = attr(cipher, 'name')?.value;
   const size = attr(cipher, 'size')?.value;
   return {
-    cipher, ivgen,
+    cipher,
+    ivgen,
     choices: {
       cipherAlg: libvirtCipherAlg(name, size),
       cipherMode: attr(cipher, 'mode')?.value || undefined,
@@ -78,19 +93,29 @@ function luksChoices(enc: XmlElement, sizeBytes: bigint | undefined): { choices:
 function spanFor(w: WeakChoice, enc: XmlElement, cipher: XmlElement | undefined, ivgen: XmlElement | undefined): Span {
   const v = (el: XmlElement | undefined, a: string) => attr(el, a)?.valueSpan;
   switch (w.field) {
-    case 'format': return v(enc, 'format') ?? enc.nameSpan;
+    case 'format':
+      return v(enc, 'format') ?? enc.nameSpan;
     case 'cipherAlg':
       // A key-size verdict sits on `size`, a cipher verdict on `name`.
       return (w.id === 'weak-xts-128-key' ? v(cipher, 'size') : v(cipher, 'name')) ?? cipher?.nameSpan ?? enc.nameSpan;
-    case 'cipherMode': return v(cipher, 'mode') ?? v(ivgen, 'name') ?? cipher?.nameSpan ?? enc.nameSpan;
-    case 'hashAlg': return v(cipher, 'hash') ?? cipher?.nameSpan ?? enc.nameSpan;
-    case 'ivgenAlg': return v(ivgen, 'name') ?? ivgen?.nameSpan ?? cipher?.nameSpan ?? enc.nameSpan;
-    case 'ivgenHashAlg': return v(ivgen, 'hash') ?? ivgen?.nameSpan ?? enc.nameSpan;
+    case 'cipherMode':
+      return v(cipher, 'mode') ?? v(ivgen, 'name') ?? cipher?.nameSpan ?? enc.nameSpan;
+    case 'hashAlg':
+      return v(cipher, 'hash') ?? cipher?.nameSpan ?? enc.nameSpan;
+    case 'ivgenAlg':
+      return v(ivgen, 'name') ?? ivgen?.nameSpan ?? cipher?.nameSpan ?? enc.nameSpan;
+    case 'ivgenHashAlg':
+      return v(ivgen, 'hash') ?? ivgen?.nameSpan ?? enc.nameSpan;
   }
 }
 
 /** Judges one `<encryption>`; `site` decides whether `<cipher>` means anything there. */
-export function checkEncryptionStrength(ctx: ValidationContext, enc: XmlElement, site: 'volume' | 'disk' | 'snippet', sizeBytes?: bigint): void {
+export function checkEncryptionStrength(
+  ctx: ValidationContext,
+  enc: XmlElement,
+  site: 'volume' | 'disk' | 'snippet',
+  sizeBytes?: bigint,
+): void {
   const format = attr(enc, 'format')?.value;
   if (format === 'qcow' || format === 'default') {
     // Legacy qcow AES: `default` meant qcow AES for qcow/qcow2 images before 4.5.0.
@@ -104,7 +129,13 @@ export function checkEncryptionStrength(ctx: ValidationContext, enc: XmlElement,
   for (const w of weakChoices(parsed.choices)) report(ctx, w, enc, parsed.cipher, parsed.ivgen);
 }
 
-function report(ctx: ValidationContext, w: WeakChoice, enc: XmlElement, cipher: XmlElement | undefined, ivgen: XmlElement | undefined): void {
+function report(
+  ctx: ValidationContext,
+  w: WeakChoice,
+  enc: XmlElement,
+  cipher: XmlElement | undefined,
+  ivgen: XmlElement | undefined,
+): void {
   const data: Record<string, unknown> = { fix: toXmlFix(w.fix, cipher), reason: w.reason };
   if (w.field !== 'format') {
     // The whole modern default as a second fix, when it differs from the smallest change.

@@ -24,16 +24,27 @@ export function shapeAt(...path: string[]): Shape {
 export function checkStructure(ctx: ValidationContext, el: XmlElement, shape: Shape): void {
   for (const a of el.attributes) {
     if (shape.attributes.includes(a.name) || a.name.startsWith('xmlns')) continue;
-    ctx.report('unknown-attribute', a.nameSpan, { attribute: a.name, element: el.name }, { data: { remove: true, values: shape.attributes } });
+    ctx.report(
+      'unknown-attribute',
+      a.nameSpan,
+      { attribute: a.name, element: el.name },
+      { data: { remove: true, values: shape.attributes } },
+    );
   }
   const seen = new Set<string>();
   for (const c of childElements(el)) {
     const spec = shape.children[c.name];
     if (!spec) {
-      ctx.report('unknown-element', c.nameSpan, { element: c.name, parent: el.name }, { data: { remove: true, values: Object.keys(shape.children) } });
+      ctx.report(
+        'unknown-element',
+        c.nameSpan,
+        { element: c.name, parent: el.name },
+        { data: { remove: true, values: Object.keys(shape.children) } },
+      );
       continue;
     }
-    if (!spec.multiple && seen.has(c.name)) ctx.report('duplicate-element', c.nameSpan, { element: c.name }, { data: { remove: true } });
+    if (!spec.multiple && seen.has(c.name))
+      ctx.report('duplicate-element', c.nameSpan, { element: c.name }, { data: { remove: true } });
     seen.add(c.name);
   }
 }

@@ -3,8 +3,14 @@
 // §4) for the configured pool type (default dir), then qemu-img's verdict on the options libvirt
 // passes (§6.4). One function per element area; `validateVolume` is the dispatcher.
 import {
-  FEATURES, FILE_FORMATS, FILE_POOL_TYPES, POOLS_WITHOUT_CREATE, UNIT_NAMES, VOLUME_TYPES,
-  availableIn, targetFormatsFor,
+  FEATURES,
+  FILE_FORMATS,
+  FILE_POOL_TYPES,
+  POOLS_WITHOUT_CREATE,
+  UNIT_NAMES,
+  VOLUME_TYPES,
+  availableIn,
+  targetFormatsFor,
 } from '../../../../schemas/vocabulary';
 import { attr, childElements, firstChild, textContent, textSpan, type XmlElement } from '../xmlModel';
 import type { Span } from '../xmlModel';
@@ -12,7 +18,13 @@ import type { ValidationContext } from './context';
 import type { RuleId } from '../rules';
 import { checkLuksCipherValues, checkSecretUsable, validateEncryption, type EncryptionInfo } from './encryption';
 import {
-  LLONG_MAX, isAbsPath, isQemuId, isValidCompat, isValidOctalMode, isValidOwnerId, parseScaled,
+  LLONG_MAX,
+  isAbsPath,
+  isQemuId,
+  isValidCompat,
+  isValidOctalMode,
+  isValidOwnerId,
+  parseScaled,
 } from './libvirtValues';
 import { nearest } from '../../common/strings';
 import { checkStructure, shapeAt } from './structure';
@@ -59,7 +71,6 @@ const PERMS_SHAPE = shapeAt('volume', 'target', 'permissions');
 /** libvirt format names qemu has no block driver for (measured: `Unknown driver 'X'`). */
 const QEMU_NO_DRIVER = ['iso', 'fat', 'vhd', 'cow', 'dir', 'ploop'];
 
-
 export function validateVolume(ctx: ValidationContext): void {
   const root = ctx.doc.root;
   if (!root) return;
@@ -93,9 +104,27 @@ function validateType(ctx: ValidationContext, root: XmlElement): void {
   const t = attr(root, 'type');
   if (!t || !t.value) return; // virXPathString: empty = absent
   if (!VOLUME_TYPES.some((v) => v.value === t.value)) {
-    ctx.report('volume-type-unknown', t.valueSpan, { type: t.value }, { data: { replacement: nearest(t.value, VOLUME_TYPES.map((v) => v.value)), values: VOLUME_TYPES.map((v) => v.value) } });
+    ctx.report(
+      'volume-type-unknown',
+      t.valueSpan,
+      { type: t.value },
+      {
+        data: {
+          replacement: nearest(
+            t.value,
+            VOLUME_TYPES.map((v) => v.value),
+          ),
+          values: VOLUME_TYPES.map((v) => v.value),
+        },
+      },
+    );
   } else {
-    ctx.report('volume-type-output-only', t.nameSpan, { extra: t.value === 'ploop' ? " (and the schema does not list 'ploop')" : '' }, { data: { remove: true } });
+    ctx.report(
+      'volume-type-output-only',
+      t.nameSpan,
+      { extra: t.value === 'ploop' ? " (and the schema does not list 'ploop')" : '' },
+      { data: { remove: true } },
+    );
   }
 }
 
@@ -128,7 +157,13 @@ function validateSizes(ctx: ValidationContext, f: VolumeFacts): void {
   const capText = cap ? textContent(cap) : '';
   if (!capText) {
     // vol-create with a backing store path may omit it (VIR_VOL_XML_PARSE_OPT_CAPACITY).
-    if (!f.backingPath) ctx.report('volume-capacity-required', cap ? cap.nameSpan : f.root.nameSpan, {}, { data: { insert: "<capacity unit='GiB'>10</capacity>" } });
+    if (!f.backingPath)
+      ctx.report(
+        'volume-capacity-required',
+        cap ? cap.nameSpan : f.root.nameSpan,
+        {},
+        { data: { insert: "<capacity unit='GiB'>10</capacity>" } },
+      );
   } else {
     f.capacity = validateScaled(ctx, cap!, capText, LLONG_MAX, 'volume-size-malformed');
   }
@@ -139,7 +174,11 @@ function validateSizes(ctx: ValidationContext, f: VolumeFacts): void {
 
 /** A scaled integer element; returns bytes when libvirt accepts it. */
 function validateScaled(
-  ctx: ValidationContext, el: XmlElement, text: string, limit: bigint, malformedRule: RuleId,
+  ctx: ValidationContext,
+  el: XmlElement,
+  text: string,
+  limit: bigint,
+  malformedRule: RuleId,
 ): bigint | undefined {
   const unitAttr = attr(el, 'unit');
   const unit = unitAttr?.value || undefined;
@@ -151,19 +190,30 @@ function validateScaled(
     else if (r.error === 'unit') {
       const data = { replacement: nearest(unit ?? '', UNIT_NAMES), values: UNIT_NAMES };
       ctx.report('volume-unit-unknown', unitAttr!.valueSpan, { unit }, { data });
-    }
-    else ctx.report('volume-size-overflow', span, { value: String(r.value), unit: unit ?? '' });
+    } else ctx.report('volume-size-overflow', span, { value: String(r.value), unit: unit ?? '' });
     return undefined;
   }
   if (!/^[0-9]+$/.test(text)) {
-    const parsed = text.trim().replace(/^\+/, '').replace(/^0+(?=\d)/, '');
-    ctx.report('volume-size-off-schema', span, { element: el.name, value: text, parsed }, { data: { replacement: parsed } });
+    const parsed = text
+      .trim()
+      .replace(/^\+/, '')
+      .replace(/^0+(?=\d)/, '');
+    ctx.report(
+      'volume-size-off-schema',
+      span,
+      { element: el.name, value: text, parsed },
+      { data: { replacement: parsed } },
+    );
   }
   return r.bytes;
 }
 
 /** `<format type>` of the target or backing store, judged for the pool type (poolTypeInfo[]). */
-function validateFormat(ctx: ValidationContext, parent: XmlElement, where: 'target' | 'backing'): { format?: string; absent: boolean } {
+function validateFormat(
+  ctx: ValidationContext,
+  parent: XmlElement,
+  where: 'target' | 'backing',
+): { format?: string; absent: boolean } {
   const el = firstChild(parent, 'format');
   const t = el ? attr(el, 'type') : undefined;
   const spec = targetFormatsFor(ctx.pool);
@@ -177,7 +227,12 @@ function validateFormat(ctx: ValidationContext, parent: XmlElement, where: 'targ
   if (t.value === 'luks' && spec.formats === FILE_FORMATS) {
     ctx.report('volume-format-luks', t.valueSpan, {}, { data: { replacement: 'raw' } });
   } else {
-    ctx.report('volume-format-unknown', t.valueSpan, { format: t.value }, { data: { replacement: nearest(t.value, values) ?? spec.default, values } });
+    ctx.report(
+      'volume-format-unknown',
+      t.valueSpan,
+      { format: t.value },
+      { data: { replacement: nearest(t.value, values) ?? spec.default, values } },
+    );
   }
   return { absent: false };
 }
@@ -191,7 +246,8 @@ function validatePermissions(ctx: ValidationContext, perms: XmlElement | undefin
   if (mode && modeText && !isValidOctalMode(modeText)) ctx.report('volume-perm-mode-invalid', textSpan(mode));
   for (const which of ['owner', 'group'] as const) {
     const el = firstChild(perms, which);
-    if (el && !isValidOwnerId(textContent(el))) ctx.report(which === 'owner' ? 'volume-perm-owner-invalid' : 'volume-perm-group-invalid', textSpan(el));
+    if (el && !isValidOwnerId(textContent(el)))
+      ctx.report(which === 'owner' ? 'volume-perm-owner-invalid' : 'volume-perm-group-invalid', textSpan(el));
   }
 }
 
@@ -199,14 +255,23 @@ function validateTarget(ctx: ValidationContext, f: VolumeFacts): void {
   const t = firstChild(f.root, 'target');
   f.target = t;
   if (!t) {
-    ctx.report('volume-target-missing', f.root.nameSpan, {}, { data: { insert: "<target><format type='raw'/></target>" } });
+    ctx.report(
+      'volume-target-missing',
+      f.root.nameSpan,
+      {},
+      { data: { insert: "<target><format type='raw'/></target>" } },
+    );
     f.format = targetFormatsFor(ctx.pool)?.default;
     return;
   }
   checkStructure(ctx, t, TARGET_SHAPE);
   const fmt = validateFormat(ctx, t, 'target');
   // The removed "luks" format means raw + LUKS (its documented replacement): judge the rest so.
-  f.format = fmt.format ?? (attr(firstChild(t, 'format'), 'type')?.value === 'luks' && targetFormatsFor(ctx.pool)?.formats === FILE_FORMATS ? 'raw' : undefined);
+  f.format =
+    fmt.format ??
+    (attr(firstChild(t, 'format'), 'type')?.value === 'luks' && targetFormatsFor(ctx.pool)?.formats === FILE_FORMATS
+      ? 'raw'
+      : undefined);
   f.formatEl = firstChild(t, 'format');
   validatePermissions(ctx, firstChild(t, 'permissions'));
   const enc = firstChild(t, 'encryption');
@@ -256,7 +321,12 @@ function validateFeatures(ctx: ValidationContext, f: VolumeFacts, t: XmlElement)
   const known = FEATURES.filter((x) => availableIn(x, ctx.version)).map((x) => x.value);
   for (const c of childElements(el)) {
     if (!known.includes(c.name)) {
-      ctx.report('volume-feature-unknown', c.nameSpan, { name: c.name }, { data: { replacement: nearest(c.name, known), values: known } });
+      ctx.report(
+        'volume-feature-unknown',
+        c.nameSpan,
+        { name: c.name },
+        { data: { replacement: nearest(c.name, known), values: known } },
+      );
       continue;
     }
     if (!f.features.has(c.name)) f.features.set(c.name, c);
@@ -318,7 +388,8 @@ function validateCreation(ctx: ValidationContext, f: VolumeFacts): void {
   }
   if (fmt === 'raw' && !enc) {
     // storageBackendCreateRaw: libvirt writes the file itself; qemu-img options are not used.
-    if (f.backingPath) ctx.report('volume-backing-raw-file', f.backingEl!.nameSpan, {}, { data: { replacement: 'qcow2' } });
+    if (f.backingPath)
+      ctx.report('volume-backing-raw-file', f.backingEl!.nameSpan, {}, { data: { replacement: 'qcow2' } });
     const nocow = f.target && firstChild(f.target, 'nocow');
     if (nocow && f.name) ctx.report('volume-nocow-raw', nocow.nameSpan, { name: f.name }, { data: { remove: true } });
     if (f.clusterEl) ctx.report('cluster-size-ignored', f.clusterEl.nameSpan, {}, { data: { remove: true } });
@@ -332,14 +403,21 @@ function createWithQemuImg(ctx: ValidationContext, f: VolumeFacts, format: strin
   const enc = f.encryption;
   // ISO is created as raw (…SetInfo).
   const fmt = format === 'iso' ? 'raw' : format;
-  const fmtSpan: Span = f.formatEl && attr(f.formatEl, 'type')?.value ? attr(f.formatEl, 'type')!.valueSpan : (f.target?.nameSpan ?? f.root.nameSpan);
+  const fmtSpan: Span =
+    f.formatEl && attr(f.formatEl, 'type')?.value
+      ? attr(f.formatEl, 'type')!.valueSpan
+      : (f.target?.nameSpan ?? f.root.nameSpan);
 
   if (enc) {
     // VCR-SECRET-COUNT (storageBackendCreateQemuImg → storageBackendGenerateSecretData).
     if (enc.secrets.length !== 1) {
       ctx.report('volume-secret-count', enc.secrets.length > 1 ? enc.secrets[1].nameSpan : enc.el.nameSpan);
     } else checkSecretUsable(ctx, enc);
-    if ((enc.format === 'default' || enc.format === 'qcow') && (fmt === 'qcow' || fmt === 'qcow2') && ctx.atLeast('4.5.0')) {
+    if (
+      (enc.format === 'default' || enc.format === 'qcow') &&
+      (fmt === 'qcow' || fmt === 'qcow2') &&
+      ctx.atLeast('4.5.0')
+    ) {
       ctx.report('volume-encryption-qcow-create', enc.formatAttr!.valueSpan, {}, { data: { replacement: 'luks' } });
     }
   }
@@ -358,31 +436,60 @@ function createWithQemuImg(ctx: ValidationContext, f: VolumeFacts, format: strin
     ctx.report('volume-backing-raw', f.backingEl!.nameSpan, {}, { data: { replacement: 'qcow2' } });
   }
   // …CheckEncryption (legacy formats on qcow/qcow2 were refused above, others on raw too).
-  if (enc && enc.format && !((enc.format === 'default' || enc.format === 'qcow') && (fmt === 'qcow' || fmt === 'qcow2')) && fmt !== 'raw') {
+  if (
+    enc &&
+    enc.format &&
+    !((enc.format === 'default' || enc.format === 'qcow') && (fmt === 'qcow' || fmt === 'qcow2')) &&
+    fmt !== 'raw'
+  ) {
     if (fmt !== 'qcow2' || (enc.format === 'luks' && !ctx.atLeast('6.10.0'))) {
-      ctx.report('volume-encryption-image-format', fmtSpan, { format: fmt }, { data: { replacement: fmt === 'qcow2' ? 'raw' : 'qcow2' } });
+      ctx.report(
+        'volume-encryption-image-format',
+        fmtSpan,
+        { format: fmt },
+        { data: { replacement: fmt === 'qcow2' ? 'raw' : 'qcow2' } },
+      );
     } else if (enc.format !== 'luks') {
       const number = ['default', 'qcow', 'luks', 'luks2', 'luks-any'].indexOf(enc.format);
-      ctx.report('volume-encryption-format-unsupported', enc.formatAttr!.valueSpan, { number }, { data: { replacement: 'luks' } });
+      ctx.report(
+        'volume-encryption-format-unsupported',
+        enc.formatAttr!.valueSpan,
+        { number },
+        { data: { replacement: 'luks' } },
+      );
     }
   }
   if (fmt === 'qcow2' && f.compat === '0.10') {
     const lazy = f.features.get('lazy_refcounts');
-    if (lazy) ctx.report('volume-lazy-refcounts-compat', lazy.nameSpan, { compat: f.compat }, { data: { replacement: '1.1' } });
+    if (lazy)
+      ctx.report('volume-lazy-refcounts-compat', lazy.nameSpan, { compat: f.compat }, { data: { replacement: '1.1' } });
     const l2 = f.features.get('extended_l2');
-    if (l2) ctx.report('volume-extended-l2-compat', l2.nameSpan, { compat: f.compat }, { data: { replacement: '1.1' } });
+    if (l2)
+      ctx.report('volume-extended-l2-compat', l2.nameSpan, { compat: f.compat }, { data: { replacement: '1.1' } });
   }
 
   // ---- qemu-img's verdict on what libvirt passes ----
   if (f.backingPath && (fmt === 'vdi' || fmt === 'vpc')) {
-    ctx.report('volume-backing-format-unsupported', f.backingEl!.nameSpan, { detail: "Invalid parameter 'backing_fmt'" }, { data: { replacement: 'qcow2' } });
+    ctx.report(
+      'volume-backing-format-unsupported',
+      f.backingEl!.nameSpan,
+      { detail: "Invalid parameter 'backing_fmt'" },
+      { data: { replacement: 'qcow2' } },
+    );
   } else if (f.backingPath && fmt !== 'raw' && QEMU_NO_DRIVER.includes(f.backingFormat ?? 'raw')) {
     // bdrv_img_create opens the backing image with backing_fmt as the driver name first.
     const bf = f.backingEl && firstChild(f.backingEl, 'format');
-    ctx.report('volume-backing-format-unsupported', bf ? attr(bf, 'type')!.valueSpan : f.backingEl!.nameSpan, { detail: `Unknown driver '${f.backingFormat}' (Could not open backing image.)` }, { data: { replacement: 'qcow2' } });
+    ctx.report(
+      'volume-backing-format-unsupported',
+      bf ? attr(bf, 'type')!.valueSpan : f.backingEl!.nameSpan,
+      { detail: `Unknown driver '${f.backingFormat}' (Could not open backing image.)` },
+      { data: { replacement: 'qcow2' } },
+    );
   } else if (f.backingPath && fmt === 'vmdk' && (f.backingFormat ?? 'raw') !== 'vmdk') {
     const bf = f.backingEl && firstChild(f.backingEl, 'format');
-    ctx.report('volume-backing-format-unsupported', bf ? bf.nameSpan : f.backingEl!.nameSpan, { detail: 'backing_file must be a vmdk image' });
+    ctx.report('volume-backing-format-unsupported', bf ? bf.nameSpan : f.backingEl!.nameSpan, {
+      detail: 'backing_file must be a vmdk image',
+    });
   }
   const notCreatable: Record<string, string> = {
     bochs: "Format driver 'bochs' does not support image creation",
@@ -393,7 +500,12 @@ function createWithQemuImg(ctx: ValidationContext, f: VolumeFacts, format: strin
     cow: "Unknown file format 'cow'",
   };
   if (notCreatable[fmt]) {
-    ctx.report('volume-format-not-creatable', fmtSpan, { detail: notCreatable[fmt] }, { data: { replacement: 'qcow2' } });
+    ctx.report(
+      'volume-format-not-creatable',
+      fmtSpan,
+      { detail: notCreatable[fmt] },
+      { data: { replacement: 'qcow2' } },
+    );
     return;
   }
   // Independent of other errors: qemu-img judges the cipher values whatever else is wrong.
@@ -407,20 +519,37 @@ function createWithQemuImg(ctx: ValidationContext, f: VolumeFacts, format: strin
     ctx.report('cluster-size-unsupported', f.clusterEl!.nameSpan, {}, { data: { remove: true } });
   }
   const dataFile = f.features.get('data_file');
-  if (fmt === 'qcow2' && dataFile) ctx.report('volume-feature-ignored', dataFile.nameSpan, { name: 'data_file' }, { data: { remove: true } });
+  if (fmt === 'qcow2' && dataFile)
+    ctx.report('volume-feature-ignored', dataFile.nameSpan, { name: 'data_file' }, { data: { remove: true } });
   checkOtherFormatSize(ctx, fmt, f.capacity, f.capacityEl);
-  if (fmt === 'qed') checkQedCreate(ctx, { clusterSize: f.clusterSize, clusterEl: f.clusterEl, capacity: f.capacity, capacityEl: f.capacityEl });
+  if (fmt === 'qed')
+    checkQedCreate(ctx, {
+      clusterSize: f.clusterSize,
+      clusterEl: f.clusterEl,
+      capacity: f.capacity,
+      capacityEl: f.capacityEl,
+    });
   if (fmt === 'qcow2') {
     if (!f.compatEl && !f.featuresEl) {
-      ctx.report('volume-compat-default', f.target?.nameSpan ?? f.root.nameSpan, {}, { data: { insert: '<compat>1.1</compat>' } });
+      ctx.report(
+        'volume-compat-default',
+        f.target?.nameSpan ?? f.root.nameSpan,
+        {},
+        { data: { insert: '<compat>1.1</compat>' } },
+      );
     }
     // Before 10.2.0 libvirt passes compat=0.10 when none is given; since then 1.1.
     const compat = f.compat ?? (ctx.atLeast('10.2.0') ? '1.1' : '0.10');
     checkQcow2Create(ctx, {
-      compat, compatEl: f.compatEl,
-      clusterSize: f.clusterSize, clusterEl: f.clusterEl,
-      extendedL2: f.features.get('extended_l2'), lazyRefcounts: f.features.get('lazy_refcounts'),
-      capacity: f.capacity, capacityEl: f.capacityEl, hasBacking: !!f.backingPath,
+      compat,
+      compatEl: f.compatEl,
+      clusterSize: f.clusterSize,
+      clusterEl: f.clusterEl,
+      extendedL2: f.features.get('extended_l2'),
+      lazyRefcounts: f.features.get('lazy_refcounts'),
+      capacity: f.capacity,
+      capacityEl: f.capacityEl,
+      hasBacking: !!f.backingPath,
     });
   }
 }

@@ -35,28 +35,74 @@ export function validateWorkspaceSecrets(ctx: ValidationContext): void {
         if (!canonical) continue; // unparsable: the parse rule reports it
         const hits = secretsByUuid(secrets, uuid.value);
         if (!hits.length) {
-          const candidates = secrets.filter((s) => s.usageType === 'volume' && s.uuid && normaliseUuid(s.uuid) && (!dataPath || s.usageVolume === dataPath));
-          ctx.report('workspace-secret-uuid-unknown', uuid.valueSpan, { uuid: uuid.value }, {
-            data: { uuid: uuid.value, candidates: candidates.map((s) => ({ uuid: normaliseUuid(s.uuid), usageVolume: s.usageVolume, uri: s.uri })) },
-          });
+          const candidates = secrets.filter(
+            (s) =>
+              s.usageType === 'volume' && s.uuid && normaliseUuid(s.uuid) && (!dataPath || s.usageVolume === dataPath),
+          );
+          ctx.report(
+            'workspace-secret-uuid-unknown',
+            uuid.valueSpan,
+            { uuid: uuid.value },
+            {
+              data: {
+                uuid: uuid.value,
+                candidates: candidates.map((s) => ({
+                  uuid: normaliseUuid(s.uuid),
+                  usageVolume: s.usageVolume,
+                  uri: s.uri,
+                })),
+              },
+            },
+          );
           continue;
         }
         const s = hits[0];
         if (s.usageType !== 'volume') {
-          ctx.report('workspace-secret-usage-type', uuid.valueSpan, { uuid: canonical, type: s.usageType ?? 'none', where: where(s) }, {
-            data: { secretUri: s.uri },
-            related: [{ location: { uri: s.uri, range: s.uuidRange ?? { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } } }, message: 'the secret' }],
-          });
+          ctx.report(
+            'workspace-secret-usage-type',
+            uuid.valueSpan,
+            { uuid: canonical, type: s.usageType ?? 'none', where: where(s) },
+            {
+              data: { secretUri: s.uri },
+              related: [
+                {
+                  location: {
+                    uri: s.uri,
+                    range: s.uuidRange ?? { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } },
+                  },
+                  message: 'the secret',
+                },
+              ],
+            },
+          );
         } else if (dataPath && s.usageVolume && s.usageVolume !== dataPath) {
-          ctx.report('workspace-secret-path-mismatch', uuid.valueSpan, { uuid: canonical, where: where(s), secretPath: s.usageVolume, path: dataPath }, {
-            data: { secretUri: s.uri, secretPath: s.usageVolume, path: dataPath },
-            related: [{ location: { uri: s.uri, range: s.uuidRange ?? { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } } }, message: 'the secret' }],
-          });
+          ctx.report(
+            'workspace-secret-path-mismatch',
+            uuid.valueSpan,
+            { uuid: canonical, where: where(s), secretPath: s.usageVolume, path: dataPath },
+            {
+              data: { secretUri: s.uri, secretPath: s.usageVolume, path: dataPath },
+              related: [
+                {
+                  location: {
+                    uri: s.uri,
+                    range: s.uuidRange ?? { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } },
+                  },
+                  message: 'the secret',
+                },
+              ],
+            },
+          );
         }
       } else if (usage?.value !== undefined && usage.value !== '') {
         // Lookup by usage matches <usage type='volume'><volume>PATH</volume> (virsecret.c).
         if (!secrets.some((s) => s.usageType === 'volume' && s.usageVolume === usage.value)) {
-          ctx.report('workspace-secret-usage-unknown', usage.valueSpan, { usage: usage.value }, { data: { usage: usage.value } });
+          ctx.report(
+            'workspace-secret-usage-unknown',
+            usage.valueSpan,
+            { usage: usage.value },
+            { data: { usage: usage.value } },
+          );
         }
       }
     }

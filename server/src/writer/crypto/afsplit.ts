@@ -16,12 +16,20 @@ function diffuse(hash: string, block: Uint8Array): void {
     const n = i < full ? dlen : tail;
     if (!n) break;
     iv.writeUInt32BE(i, 0);
-    const d = createHash(h).update(iv).update(block.subarray(i * dlen, i * dlen + n)).digest();
+    const d = createHash(h)
+      .update(iv)
+      .update(block.subarray(i * dlen, i * dlen + n))
+      .digest();
     block.set(d.subarray(0, n), i * dlen);
   }
 }
 
-export function afSplit(hash: string, key: Uint8Array, stripes: number, random: (n: number) => Uint8Array = randomBytes): Uint8Array {
+export function afSplit(
+  hash: string,
+  key: Uint8Array,
+  stripes: number,
+  random: (n: number) => Uint8Array = randomBytes,
+): Uint8Array {
   const n = key.length;
   const out = new Uint8Array(n * stripes);
   const buf = new Uint8Array(n);

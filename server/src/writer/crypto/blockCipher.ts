@@ -59,10 +59,15 @@ export type CipherFamilyName = 'aes' | 'twofish' | 'serpent' | 'cast5';
 
 export function createBlockCipher(family: string, key: Uint8Array): BlockCipher {
   switch (family) {
-    case 'aes': return new Aes(key);
-    case 'twofish': return new Twofish(key);
-    case 'serpent': return new Serpent(key);
-    case 'cast5': return new Cast5(key);
-    default: throw new Error(`Algorithm '${family}' not supported`);
+    case 'aes':
+      return new Aes(key);
+    case 'twofish':
+      return new Twofish(key);
+    case 'serpent':
+      return new Serpent(key);
+    case 'cast5':
+      return new Cast5(key);
+    default:
+      throw new Error(`Algorithm '${family}' not supported`);
   }
 }

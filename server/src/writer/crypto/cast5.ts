@@ -19,7 +19,8 @@ const [S1, S2, S3, S4] = S;
  * S(extraBox)[e]. extraBox is 5..8.
  */
 type Step = { dst: number; src: number; idx: number[]; box: number } | { key: true; idx: number[]; box: number };
-const X = (i: number) => i, Z = (i: number) => 16 + i;
+const X = (i: number) => i,
+  Z = (i: number) => 16 + i;
 const zFromX: Step[] = [
   { dst: Z(0x0), src: X(0x0), idx: [X(0xd), X(0xf), X(0xc), X(0xe), X(0x8)], box: 7 },
   { dst: Z(0x4), src: X(0x8), idx: [Z(0x0), Z(0x2), Z(0x1), Z(0x3), X(0xa)], box: 8 },
@@ -33,16 +34,40 @@ const xFromZ: Step[] = [
   { dst: X(0xc), src: Z(0xc), idx: [X(0xa), X(0x9), X(0xb), X(0x8), Z(0x3)], box: 6 },
 ];
 const keys = (v: (i: number) => number, rows: number[][]): Step[] =>
-  rows.map((r) => ({ key: true as const, idx: [v(r[0]), v(r[1]), v(r[2]), v(r[3]), v(r[4])], box: 5 + (rows.indexOf(r) % 4) }));
+  rows.map((r) => ({
+    key: true as const,
+    idx: [v(r[0]), v(r[1]), v(r[2]), v(r[3]), v(r[4])],
+    box: 5 + (rows.indexOf(r) % 4),
+  }));
 const SCHEDULE: Step[] = [
   ...zFromX,
-  ...keys(Z, [[0x8, 0x9, 0x7, 0x6, 0x2], [0xa, 0xb, 0x5, 0x4, 0x6], [0xc, 0xd, 0x3, 0x2, 0x9], [0xe, 0xf, 0x1, 0x0, 0xc]]),
+  ...keys(Z, [
+    [0x8, 0x9, 0x7, 0x6, 0x2],
+    [0xa, 0xb, 0x5, 0x4, 0x6],
+    [0xc, 0xd, 0x3, 0x2, 0x9],
+    [0xe, 0xf, 0x1, 0x0, 0xc],
+  ]),
   ...xFromZ,
-  ...keys(X, [[0x3, 0x2, 0xc, 0xd, 0x8], [0x1, 0x0, 0xe, 0xf, 0xd], [0x7, 0x6, 0x8, 0x9, 0x3], [0x5, 0x4, 0xa, 0xb, 0x7]]),
+  ...keys(X, [
+    [0x3, 0x2, 0xc, 0xd, 0x8],
+    [0x1, 0x0, 0xe, 0xf, 0xd],
+    [0x7, 0x6, 0x8, 0x9, 0x3],
+    [0x5, 0x4, 0xa, 0xb, 0x7],
+  ]),
   ...zFromX,
-  ...keys(Z, [[0x3, 0x2, 0xc, 0xd, 0x9], [0x1, 0x0, 0xe, 0xf, 0xc], [0x7, 0x6, 0x8, 0x9, 0x2], [0x5, 0x4, 0xa, 0xb, 0x6]]),
+  ...keys(Z, [
+    [0x3, 0x2, 0xc, 0xd, 0x9],
+    [0x1, 0x0, 0xe, 0xf, 0xc],
+    [0x7, 0x6, 0x8, 0x9, 0x2],
+    [0x5, 0x4, 0xa, 0xb, 0x6],
+  ]),
   ...xFromZ,
-  ...keys(X, [[0x8, 0x9, 0x7, 0x6, 0x3], [0xa, 0xb, 0x5, 0x4, 0x7], [0xc, 0xd, 0x3, 0x2, 0x8], [0xe, 0xf, 0x1, 0x0, 0xd]]),
+  ...keys(X, [
+    [0x8, 0x9, 0x7, 0x6, 0x3],
+    [0xa, 0xb, 0x5, 0x4, 0x7],
+    [0xc, 0xd, 0x3, 0x2, 0x8],
+    [0xe, 0xf, 0x1, 0x0, 0xd],
+  ]),
 ];
 
 function schedule(key: Uint8Array): Uint32Array {
@@ -53,11 +78,21 @@ function schedule(key: Uint8Array): Uint32Array {
   const sb = (box: number, i: number) => S[box - 1][st[i]];
   for (let half = 0; half < 2; half++) {
     for (const step of SCHEDULE) {
-      const v = (sb(5, step.idx[0]) ^ sb(6, step.idx[1]) ^ sb(7, step.idx[2]) ^ sb(8, step.idx[3]) ^ sb(step.box, step.idx[4])) >>> 0;
+      const v =
+        (sb(5, step.idx[0]) ^
+          sb(6, step.idx[1]) ^
+          sb(7, step.idx[2]) ^
+          sb(8, step.idx[3]) ^
+          sb(step.box, step.idx[4])) >>>
+        0;
       if ('key' in step) out[n++] = v;
       else {
-        const w = (((st[step.src] << 24) | (st[step.src + 1] << 16) | (st[step.src + 2] << 8) | st[step.src + 3]) ^ v) >>> 0;
-        st[step.dst] = w >>> 24; st[step.dst + 1] = (w >>> 16) & 0xff; st[step.dst + 2] = (w >>> 8) & 0xff; st[step.dst + 3] = w & 0xff;
+        const w =
+          (((st[step.src] << 24) | (st[step.src + 1] << 16) | (st[step.src + 2] << 8) | st[step.src + 3]) ^ v) >>> 0;
+        st[step.dst] = w >>> 24;
+        st[step.dst + 1] = (w >>> 16) & 0xff;
+        st[step.dst + 2] = (w >>> 8) & 0xff;
+        st[step.dst + 3] = w & 0xff;
       }
     }
   }
@@ -79,15 +114,16 @@ export class Cast5 implements BlockCipher {
   }
 
   private f(round: number, d: number): number {
-    const km = this.km[round], kr = this.kr[round];
+    const km = this.km[round],
+      kr = this.kr[round];
     let i: number;
     switch (round % 3) {
       case 0: // type 1
         i = rol((km + d) >>> 0, kr);
-        return (((S1[i >>> 24] ^ S2[(i >>> 16) & 0xff]) - S3[(i >>> 8) & 0xff]) + S4[i & 0xff]) >>> 0;
+        return ((S1[i >>> 24] ^ S2[(i >>> 16) & 0xff]) - S3[(i >>> 8) & 0xff] + S4[i & 0xff]) >>> 0;
       case 1: // type 2
         i = rol((km ^ d) >>> 0, kr);
-        return (((S1[i >>> 24] - S2[(i >>> 16) & 0xff]) + S3[(i >>> 8) & 0xff]) ^ S4[i & 0xff]) >>> 0;
+        return ((S1[i >>> 24] - S2[(i >>> 16) & 0xff] + S3[(i >>> 8) & 0xff]) ^ S4[i & 0xff]) >>> 0;
       default: // type 3
         i = rol((km - d) >>> 0, kr);
         return (((S1[i >>> 24] + S2[(i >>> 16) & 0xff]) ^ S3[(i >>> 8) & 0xff]) - S4[i & 0xff]) >>> 0;
@@ -95,19 +131,34 @@ export class Cast5 implements BlockCipher {
   }
 
   encryptBlock(src: Uint8Array, so: number, dst: Uint8Array, d: number): void {
-    let l = readBE(src, so), r = readBE(src, so + 4);
-    for (let i = 0; i < 16; i++) { const t = r; r = (l ^ this.f(i, r)) >>> 0; l = t; }
-    writeBE(dst, d, r); writeBE(dst, d + 4, l);
+    let l = readBE(src, so),
+      r = readBE(src, so + 4);
+    for (let i = 0; i < 16; i++) {
+      const t = r;
+      r = (l ^ this.f(i, r)) >>> 0;
+      l = t;
+    }
+    writeBE(dst, d, r);
+    writeBE(dst, d + 4, l);
   }
 
   decryptBlock(src: Uint8Array, so: number, dst: Uint8Array, d: number): void {
-    let l = readBE(src, so), r = readBE(src, so + 4);
-    for (let i = 15; i >= 0; i--) { const t = r; r = (l ^ this.f(i, r)) >>> 0; l = t; }
-    writeBE(dst, d, r); writeBE(dst, d + 4, l);
+    let l = readBE(src, so),
+      r = readBE(src, so + 4);
+    for (let i = 15; i >= 0; i--) {
+      const t = r;
+      r = (l ^ this.f(i, r)) >>> 0;
+      l = t;
+    }
+    writeBE(dst, d, r);
+    writeBE(dst, d + 4, l);
   }
 }
 
 const readBE = (b: Uint8Array, o: number) => ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
 function writeBE(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 24; b[o + 1] = (v >>> 16) & 0xff; b[o + 2] = (v >>> 8) & 0xff; b[o + 3] = v & 0xff;
+  b[o] = v >>> 24;
+  b[o + 1] = (v >>> 16) & 0xff;
+  b[o + 2] = (v >>> 8) & 0xff;
+  b[o + 3] = v & 0xff;
 }

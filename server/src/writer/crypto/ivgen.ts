@@ -5,17 +5,30 @@
 import { createHash } from 'node:crypto';
 import { createBlockCipher, type BlockCipher } from './blockCipher';
 
-export interface IvGen { calculate(sector: bigint, niv: number): Uint8Array }
+export interface IvGen {
+  calculate(sector: bigint, niv: number): Uint8Array;
+}
 
 function le(sector: bigint, bytes: number, niv: number): Uint8Array {
   const iv = new Uint8Array(niv);
   let s = BigInt.asUintN(bytes * 8, sector);
-  for (let i = 0; i < Math.min(bytes, niv); i++) { iv[i] = Number(s & 0xffn); s >>= 8n; }
+  for (let i = 0; i < Math.min(bytes, niv); i++) {
+    iv[i] = Number(s & 0xffn);
+    s >>= 8n;
+  }
   return iv;
 }
 
-export class PlainIvGen implements IvGen { calculate(s: bigint, niv: number) { return le(s, 4, niv); } }
-export class Plain64IvGen implements IvGen { calculate(s: bigint, niv: number) { return le(s, 8, niv); } }
+export class PlainIvGen implements IvGen {
+  calculate(s: bigint, niv: number) {
+    return le(s, 4, niv);
+  }
+}
+export class Plain64IvGen implements IvGen {
+  calculate(s: bigint, niv: number) {
+    return le(s, 8, niv);
+  }
+}
 
 export class EssivIvGen implements IvGen {
   private cipher: BlockCipher;
@@ -39,11 +52,20 @@ export function nodeHashName(hash: string): string {
   return hash === 'ripemd160' ? 'ripemd160' : hash;
 }
 
-export function createIvGen(alg: string, essivFamily: string | undefined, essivHash: string | undefined, key: Uint8Array): IvGen {
+export function createIvGen(
+  alg: string,
+  essivFamily: string | undefined,
+  essivHash: string | undefined,
+  key: Uint8Array,
+): IvGen {
   switch (alg) {
-    case 'plain': return new PlainIvGen();
-    case 'plain64': return new Plain64IvGen();
-    case 'essiv': return new EssivIvGen(essivFamily!, essivHash!, key);
-    default: throw new Error(`IV generator ${alg} not supported`);
+    case 'plain':
+      return new PlainIvGen();
+    case 'plain64':
+      return new Plain64IvGen();
+    case 'essiv':
+      return new EssivIvGen(essivFamily!, essivHash!, key);
+    default:
+      throw new Error(`IV generator ${alg} not supported`);
   }
 }

@@ -38,17 +38,35 @@ function mulAlpha(t: Uint8Array): void {
 }
 
 /** Encrypts or decrypts one run of whole blocks with the given IV, in place. */
-export function cryptRun(sc: SectorCipher, iv: Uint8Array, buf: Uint8Array, off: number, len: number, decrypt: boolean): void {
-  const c = sc.cipher, bs = c.blockSize;
+export function cryptRun(
+  sc: SectorCipher,
+  iv: Uint8Array,
+  buf: Uint8Array,
+  off: number,
+  len: number,
+  decrypt: boolean,
+): void {
+  const c = sc.cipher,
+    bs = c.blockSize;
   if (len % bs !== 0) throw new Error(`length ${len} is not a multiple of the ${bs}-byte block`);
   switch (sc.mode) {
     case 'ecb':
-      if (!decrypt && c.encryptBlocks) { c.encryptBlocks(buf, off, len); return; }
-      if (decrypt && c.decryptBlocks) { c.decryptBlocks(buf, off, len); return; }
-      for (let p = off; p < off + len; p += bs) decrypt ? c.decryptBlock(buf, p, buf, p) : c.encryptBlock(buf, p, buf, p);
+      if (!decrypt && c.encryptBlocks) {
+        c.encryptBlocks(buf, off, len);
+        return;
+      }
+      if (decrypt && c.decryptBlocks) {
+        c.decryptBlocks(buf, off, len);
+        return;
+      }
+      for (let p = off; p < off + len; p += bs)
+        decrypt ? c.decryptBlock(buf, p, buf, p) : c.encryptBlock(buf, p, buf, p);
       return;
     case 'cbc': {
-      if (!decrypt && c.encryptCbc) { c.encryptCbc(iv, buf, off, len); return; }
+      if (!decrypt && c.encryptCbc) {
+        c.encryptCbc(iv, buf, off, len);
+        return;
+      }
       if (decrypt && c.decryptBlocks) {
         // P[i] = D(C[i]) ^ C[i-1]: every block decrypts independently, then one XOR pass.
         const prev = new Uint8Array(len);
@@ -81,7 +99,10 @@ export function cryptRun(sc: SectorCipher, iv: Uint8Array, buf: Uint8Array, off:
         const ks = new Uint8Array(len);
         for (let p = 0; p < len; p += bs) {
           ks.set(ctr, p);
-          for (let i = bs - 1; i >= 0; i--) { ctr[i] = (ctr[i] + 1) & 0xff; if (ctr[i]) break; }
+          for (let i = bs - 1; i >= 0; i--) {
+            ctr[i] = (ctr[i] + 1) & 0xff;
+            if (ctr[i]) break;
+          }
         }
         c.encryptBlocks(ks, 0, len);
         xorInto(buf, off, ks, 0, len);
@@ -91,7 +112,10 @@ export function cryptRun(sc: SectorCipher, iv: Uint8Array, buf: Uint8Array, off:
       for (let p = off; p < off + len; p += bs) {
         c.encryptBlock(ctr, 0, ks, 0);
         xorInto(buf, p, ks, 0, bs);
-        for (let i = bs - 1; i >= 0; i--) { ctr[i] = (ctr[i] + 1) & 0xff; if (ctr[i]) break; }
+        for (let i = bs - 1; i >= 0; i--) {
+          ctr[i] = (ctr[i] + 1) & 0xff;
+          if (ctr[i]) break;
+        }
       }
       return;
     }
@@ -103,7 +127,10 @@ export function cryptRun(sc: SectorCipher, iv: Uint8Array, buf: Uint8Array, off:
       if (batch) {
         // XOR with every block's tweak, one ECB pass over the run, XOR again.
         const tw = new Uint8Array(len);
-        for (let p = 0; p < len; p += 16) { tw.set(t, p); mulAlpha(t); }
+        for (let p = 0; p < len; p += 16) {
+          tw.set(t, p);
+          mulAlpha(t);
+        }
         xorInto(buf, off, tw, 0, len);
         batch(buf, off, len);
         xorInto(buf, off, tw, 0, len);
@@ -124,7 +151,13 @@ export function cryptRun(sc: SectorCipher, iv: Uint8Array, buf: Uint8Array, off:
  * Encrypts (or decrypts) `buf` in place as consecutive sectors starting at `startSector`,
  * regenerating the IV for each sector like qemu's qcrypto_block_cipher_encrypt_helper.
  */
-export function cryptSectors(sc: SectorCipher, buf: Uint8Array, startSector: bigint, decrypt = false, sectorSize = 512): void {
+export function cryptSectors(
+  sc: SectorCipher,
+  buf: Uint8Array,
+  startSector: bigint,
+  decrypt = false,
+  sectorSize = 512,
+): void {
   const niv = ivLength(sc.mode, sc.cipher.blockSize);
   let sector = startSector;
   for (let off = 0; off < buf.length; off += sectorSize, sector++) {

@@ -48,16 +48,27 @@ export function rateFor(hash: string, blockRate: number, outLen: number): number
   return blockRate / Math.ceil(outLen / dlen);
 }
 
-export function pbkdf2Async(password: Uint8Array, salt: Uint8Array, iterations: number, keyLen: number, hash: string, signal?: AbortSignal): Promise<Buffer> {
+export function pbkdf2Async(
+  password: Uint8Array,
+  salt: Uint8Array,
+  iterations: number,
+  keyLen: number,
+  hash: string,
+  signal?: AbortSignal,
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) { reject(abortError()); return; }
+    if (signal?.aborted) {
+      reject(abortError());
+      return;
+    }
     const onAbort = () => reject(abortError());
     signal?.addEventListener('abort', onAbort, { once: true });
     // A thread-pool job cannot be interrupted; on cancel we stop waiting and drop its result.
     pbkdf2(password, salt, iterations, keyLen, nodeHashName(hash), (err, key) => {
       signal?.removeEventListener('abort', onAbort);
       if (signal?.aborted) return;
-      if (err) reject(err); else resolve(key);
+      if (err) reject(err);
+      else resolve(key);
     });
   });
 }

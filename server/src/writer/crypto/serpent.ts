@@ -17,7 +17,13 @@ const SBOX: number[][] = [
   [7, 2, 12, 5, 8, 4, 6, 11, 14, 9, 1, 15, 13, 3, 10, 0],
   [1, 13, 15, 0, 14, 8, 2, 11, 7, 4, 12, 10, 9, 3, 5, 6],
 ];
-const INV_SBOX = SBOX.map((s) => { const inv = new Array<number>(16); s.forEach((v, i) => { inv[v] = i; }); return inv; });
+const INV_SBOX = SBOX.map((s) => {
+  const inv = new Array<number>(16);
+  s.forEach((v, i) => {
+    inv[v] = i;
+  });
+  return inv;
+});
 
 /**
  * For each S-box, the input values whose output has bit k set (k = 0..3): applying an S-box to
@@ -32,8 +38,14 @@ const INV_TERMS = INV_SBOX.map(outputMinterms);
 const mt = new Int32Array(16);
 /** Applies a 4-bit S-box bitwise across (x[0], x[1], x[2], x[3]); x[0] carries the low bit. */
 function sboxApply(terms: number[][], x: Int32Array): void {
-  const a = x[0], b = x[1], c = x[2], d = x[3];
-  const na = ~a, nb = ~b, nc = ~c, nd = ~d;
+  const a = x[0],
+    b = x[1],
+    c = x[2],
+    d = x[3];
+  const na = ~a,
+    nb = ~b,
+    nc = ~c,
+    nd = ~d;
   const lo = [na & nb, a & nb, na & b, a & b];
   const hi = [nc & nd, c & nd, nc & d, c & d];
   for (let v = 0; v < 16; v++) mt[v] = lo[v & 3] & hi[v >>> 2];
@@ -47,29 +59,49 @@ function sboxApply(terms: number[][], x: Int32Array): void {
 const rol = (v: number, n: number) => (v << n) | (v >>> (32 - n));
 
 function lt(x: Int32Array): void {
-  let x0 = rol(x[0], 13), x2 = rol(x[2], 3);
-  let x1 = x[1] ^ x0 ^ x2, x3 = x[3] ^ x2 ^ (x0 << 3);
-  x1 = rol(x1, 1); x3 = rol(x3, 7);
-  x0 = x0 ^ x1 ^ x3; x2 = x2 ^ x3 ^ (x1 << 7);
-  x0 = rol(x0, 5); x2 = rol(x2, 22);
-  x[0] = x0; x[1] = x1; x[2] = x2; x[3] = x3;
+  let x0 = rol(x[0], 13),
+    x2 = rol(x[2], 3);
+  let x1 = x[1] ^ x0 ^ x2,
+    x3 = x[3] ^ x2 ^ (x0 << 3);
+  x1 = rol(x1, 1);
+  x3 = rol(x3, 7);
+  x0 = x0 ^ x1 ^ x3;
+  x2 = x2 ^ x3 ^ (x1 << 7);
+  x0 = rol(x0, 5);
+  x2 = rol(x2, 22);
+  x[0] = x0;
+  x[1] = x1;
+  x[2] = x2;
+  x[3] = x3;
 }
 
 const ror = (v: number, n: number) => (v >>> n) | (v << (32 - n));
 
 function ltInverse(x: Int32Array): void {
-  let x0 = ror(x[0], 5), x2 = ror(x[2], 22);
-  let x1 = x[1], x3 = x[3];
-  x2 = x2 ^ x3 ^ (x1 << 7); x0 = x0 ^ x1 ^ x3;
-  x3 = ror(x3, 7); x1 = ror(x1, 1);
-  x3 = x3 ^ x2 ^ (x0 << 3); x1 = x1 ^ x0 ^ x2;
-  x2 = ror(x2, 3); x0 = ror(x0, 13);
-  x[0] = x0; x[1] = x1; x[2] = x2; x[3] = x3;
+  let x0 = ror(x[0], 5),
+    x2 = ror(x[2], 22);
+  let x1 = x[1],
+    x3 = x[3];
+  x2 = x2 ^ x3 ^ (x1 << 7);
+  x0 = x0 ^ x1 ^ x3;
+  x3 = ror(x3, 7);
+  x1 = ror(x1, 1);
+  x3 = x3 ^ x2 ^ (x0 << 3);
+  x1 = x1 ^ x0 ^ x2;
+  x2 = ror(x2, 3);
+  x0 = ror(x0, 13);
+  x[0] = x0;
+  x[1] = x1;
+  x[2] = x2;
+  x[3] = x3;
 }
 
 const readLE = (b: Uint8Array, o: number) => b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24);
 function writeLE(b: Uint8Array, o: number, v: number): void {
-  b[o] = v & 0xff; b[o + 1] = (v >>> 8) & 0xff; b[o + 2] = (v >>> 16) & 0xff; b[o + 3] = (v >>> 24) & 0xff;
+  b[o] = v & 0xff;
+  b[o + 1] = (v >>> 8) & 0xff;
+  b[o + 2] = (v >>> 16) & 0xff;
+  b[o + 3] = (v >>> 24) & 0xff;
 }
 
 const PHI = 0x9e3779b9 | 0;
@@ -81,7 +113,8 @@ export class Serpent implements BlockCipher {
   private x = new Int32Array(4);
 
   constructor(key: Uint8Array) {
-    if (![16, 24, 32].includes(key.length)) throw new Error(`Serpent key must be 16, 24 or 32 bytes, not ${key.length}`);
+    if (![16, 24, 32].includes(key.length))
+      throw new Error(`Serpent key must be 16, 24 or 32 bytes, not ${key.length}`);
     const padded = new Uint8Array(32);
     padded.set(key);
     if (key.length < 32) padded[key.length] = 0x01; // the single 1 bit right after the key
@@ -97,7 +130,8 @@ export class Serpent implements BlockCipher {
   }
 
   encryptBlock(src: Uint8Array, so: number, dst: Uint8Array, d: number): void {
-    const x = this.x, rk = this.rk;
+    const x = this.x,
+      rk = this.rk;
     for (let i = 0; i < 4; i++) x[i] = readLE(src, so + 4 * i);
     for (let r = 0; r < 32; r++) {
       for (let i = 0; i < 4; i++) x[i] ^= rk[4 * r + i];
@@ -109,7 +143,8 @@ export class Serpent implements BlockCipher {
   }
 
   decryptBlock(src: Uint8Array, so: number, dst: Uint8Array, d: number): void {
-    const x = this.x, rk = this.rk;
+    const x = this.x,
+      rk = this.rk;
     for (let i = 0; i < 4; i++) x[i] = readLE(src, so + 4 * i);
     for (let r = 31; r >= 0; r--) {
       if (r === 31) for (let i = 0; i < 4; i++) x[i] ^= rk[128 + i];

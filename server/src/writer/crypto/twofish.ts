@@ -8,15 +8,19 @@ import type { BlockCipher } from './blockCipher';
 
 const Q_TABLES: number[][][] = [
   // q0: t0..t3
-  [[0x8, 0x1, 0x7, 0xd, 0x6, 0xf, 0x3, 0x2, 0x0, 0xb, 0x5, 0x9, 0xe, 0xc, 0xa, 0x4],
-   [0xe, 0xc, 0xb, 0x8, 0x1, 0x2, 0x3, 0x5, 0xf, 0x4, 0xa, 0x6, 0x7, 0x0, 0x9, 0xd],
-   [0xb, 0xa, 0x5, 0xe, 0x6, 0xd, 0x9, 0x0, 0xc, 0x8, 0xf, 0x3, 0x2, 0x4, 0x7, 0x1],
-   [0xd, 0x7, 0xf, 0x4, 0x1, 0x2, 0x6, 0xe, 0x9, 0xb, 0x3, 0x0, 0x8, 0x5, 0xc, 0xa]],
+  [
+    [0x8, 0x1, 0x7, 0xd, 0x6, 0xf, 0x3, 0x2, 0x0, 0xb, 0x5, 0x9, 0xe, 0xc, 0xa, 0x4],
+    [0xe, 0xc, 0xb, 0x8, 0x1, 0x2, 0x3, 0x5, 0xf, 0x4, 0xa, 0x6, 0x7, 0x0, 0x9, 0xd],
+    [0xb, 0xa, 0x5, 0xe, 0x6, 0xd, 0x9, 0x0, 0xc, 0x8, 0xf, 0x3, 0x2, 0x4, 0x7, 0x1],
+    [0xd, 0x7, 0xf, 0x4, 0x1, 0x2, 0x6, 0xe, 0x9, 0xb, 0x3, 0x0, 0x8, 0x5, 0xc, 0xa],
+  ],
   // q1: t0..t3
-  [[0x2, 0x8, 0xb, 0xd, 0xf, 0x7, 0x6, 0xe, 0x3, 0x1, 0x9, 0x4, 0x0, 0xa, 0xc, 0x5],
-   [0x1, 0xe, 0x2, 0xb, 0x4, 0xc, 0x3, 0x7, 0x6, 0xd, 0xa, 0x5, 0xf, 0x9, 0x0, 0x8],
-   [0x4, 0xc, 0x7, 0x5, 0x1, 0x6, 0x9, 0xa, 0x0, 0xe, 0xd, 0x8, 0x2, 0xb, 0x3, 0xf],
-   [0xb, 0x9, 0x5, 0x1, 0xc, 0x3, 0xd, 0xe, 0x6, 0x4, 0x7, 0xf, 0x2, 0x0, 0x8, 0xa]],
+  [
+    [0x2, 0x8, 0xb, 0xd, 0xf, 0x7, 0x6, 0xe, 0x3, 0x1, 0x9, 0x4, 0x0, 0xa, 0xc, 0x5],
+    [0x1, 0xe, 0x2, 0xb, 0x4, 0xc, 0x3, 0x7, 0x6, 0xd, 0xa, 0x5, 0xf, 0x9, 0x0, 0x8],
+    [0x4, 0xc, 0x7, 0x5, 0x1, 0x6, 0x9, 0xa, 0x0, 0xe, 0xd, 0x8, 0x2, 0xb, 0x3, 0xf],
+    [0xb, 0x9, 0x5, 0x1, 0xc, 0x3, 0xd, 0xe, 0x6, 0x4, 0x7, 0xf, 0x2, 0x0, 0x8, 0xa],
+  ],
 ];
 
 const ror4 = (x: number, n: number) => ((x >>> n) | (x << (4 - n))) & 0xf;
@@ -24,11 +28,16 @@ const ror4 = (x: number, n: number) => ((x >>> n) | (x << (4 - n))) & 0xf;
 function buildQ(t: number[][]): Uint8Array {
   const q = new Uint8Array(256);
   for (let x = 0; x < 256; x++) {
-    let a = x >>> 4, b = x & 0xf;
-    let a1 = a ^ b, b1 = (a ^ ror4(b, 1) ^ ((8 * a) & 0xf)) & 0xf;
-    a = t[0][a1]; b = t[1][b1];
-    a1 = a ^ b; b1 = (a ^ ror4(b, 1) ^ ((8 * a) & 0xf)) & 0xf;
-    a = t[2][a1]; b = t[3][b1];
+    let a = x >>> 4,
+      b = x & 0xf;
+    let a1 = a ^ b,
+      b1 = (a ^ ror4(b, 1) ^ ((8 * a) & 0xf)) & 0xf;
+    a = t[0][a1];
+    b = t[1][b1];
+    a1 = a ^ b;
+    b1 = (a ^ ror4(b, 1) ^ ((8 * a) & 0xf)) & 0xf;
+    a = t[2][a1];
+    b = t[3][b1];
     q[x] = (b << 4) | a;
   }
   return q;
@@ -67,8 +76,12 @@ const RS_POLY = 0x14d;
 const MDS_COL: Uint32Array[] = [0, 1, 2, 3].map((j) => {
   const t = new Uint32Array(256);
   for (let y = 0; y < 256; y++) {
-    t[y] = (gfMul(MDS[0][j], y, MDS_POLY) | (gfMul(MDS[1][j], y, MDS_POLY) << 8) |
-      (gfMul(MDS[2][j], y, MDS_POLY) << 16) | (gfMul(MDS[3][j], y, MDS_POLY) << 24)) >>> 0;
+    t[y] =
+      (gfMul(MDS[0][j], y, MDS_POLY) |
+        (gfMul(MDS[1][j], y, MDS_POLY) << 8) |
+        (gfMul(MDS[2][j], y, MDS_POLY) << 16) |
+        (gfMul(MDS[3][j], y, MDS_POLY) << 24)) >>>
+      0;
   }
   return t;
 });
@@ -80,12 +93,21 @@ const byte = (x: number, i: number) => (x >>> (8 * i)) & 0xff;
 /** The h function (§4.3.2): X a word, L the list of k key words. */
 function h(x: number, L: number[]): number {
   const k = L.length;
-  let y0 = byte(x, 0), y1 = byte(x, 1), y2 = byte(x, 2), y3 = byte(x, 3);
+  let y0 = byte(x, 0),
+    y1 = byte(x, 1),
+    y2 = byte(x, 2),
+    y3 = byte(x, 3);
   if (k === 4) {
-    y0 = Q1[y0] ^ byte(L[3], 0); y1 = Q0[y1] ^ byte(L[3], 1); y2 = Q0[y2] ^ byte(L[3], 2); y3 = Q1[y3] ^ byte(L[3], 3);
+    y0 = Q1[y0] ^ byte(L[3], 0);
+    y1 = Q0[y1] ^ byte(L[3], 1);
+    y2 = Q0[y2] ^ byte(L[3], 2);
+    y3 = Q1[y3] ^ byte(L[3], 3);
   }
   if (k >= 3) {
-    y0 = Q1[y0] ^ byte(L[2], 0); y1 = Q1[y1] ^ byte(L[2], 1); y2 = Q0[y2] ^ byte(L[2], 2); y3 = Q0[y3] ^ byte(L[2], 3);
+    y0 = Q1[y0] ^ byte(L[2], 0);
+    y1 = Q1[y1] ^ byte(L[2], 1);
+    y2 = Q0[y2] ^ byte(L[2], 2);
+    y3 = Q0[y3] ^ byte(L[2], 3);
   }
   y0 = Q1[Q0[Q0[y0] ^ byte(L[1], 0)] ^ byte(L[0], 0)];
   y1 = Q0[Q0[Q1[y1] ^ byte(L[1], 1)] ^ byte(L[0], 1)];
@@ -96,7 +118,10 @@ function h(x: number, L: number[]): number {
 
 const readLE = (b: Uint8Array, o: number) => (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
 function writeLE(b: Uint8Array, o: number, v: number): void {
-  b[o] = v & 0xff; b[o + 1] = (v >>> 8) & 0xff; b[o + 2] = (v >>> 16) & 0xff; b[o + 3] = (v >>> 24) & 0xff;
+  b[o] = v & 0xff;
+  b[o + 1] = (v >>> 8) & 0xff;
+  b[o + 2] = (v >>> 16) & 0xff;
+  b[o + 3] = (v >>> 24) & 0xff;
 }
 
 export class Twofish implements BlockCipher {
@@ -106,9 +131,12 @@ export class Twofish implements BlockCipher {
   private S: Uint32Array[] = [new Uint32Array(256), new Uint32Array(256), new Uint32Array(256), new Uint32Array(256)];
 
   constructor(key: Uint8Array) {
-    if (![16, 24, 32].includes(key.length)) throw new Error(`Twofish key must be 16, 24 or 32 bytes, not ${key.length}`);
+    if (![16, 24, 32].includes(key.length))
+      throw new Error(`Twofish key must be 16, 24 or 32 bytes, not ${key.length}`);
     const k = key.length / 8;
-    const Me: number[] = [], Mo: number[] = [], Sv: number[] = [];
+    const Me: number[] = [],
+      Mo: number[] = [],
+      Sv: number[] = [];
     for (let i = 0; i < k; i++) {
       Me.push(readLE(key, 8 * i));
       Mo.push(readLE(key, 8 * i + 4));
@@ -136,20 +164,28 @@ export class Twofish implements BlockCipher {
   }
 
   private g(x: number): number {
-    return (this.S[0][x & 0xff] ^ this.S[1][(x >>> 8) & 0xff] ^ this.S[2][(x >>> 16) & 0xff] ^ this.S[3][x >>> 24]) >>> 0;
+    return (
+      (this.S[0][x & 0xff] ^ this.S[1][(x >>> 8) & 0xff] ^ this.S[2][(x >>> 16) & 0xff] ^ this.S[3][x >>> 24]) >>> 0
+    );
   }
 
   encryptBlock(src: Uint8Array, so: number, dst: Uint8Array, d: number): void {
     const K = this.K;
-    let r0 = readLE(src, so) ^ K[0], r1 = readLE(src, so + 4) ^ K[1];
-    let r2 = readLE(src, so + 8) ^ K[2], r3 = readLE(src, so + 12) ^ K[3];
+    let r0 = readLE(src, so) ^ K[0],
+      r1 = readLE(src, so + 4) ^ K[1];
+    let r2 = readLE(src, so + 8) ^ K[2],
+      r3 = readLE(src, so + 12) ^ K[3];
     for (let r = 0; r < 16; r++) {
-      const t0 = this.g(r0 >>> 0), t1 = this.g(rol(r1 >>> 0, 8));
+      const t0 = this.g(r0 >>> 0),
+        t1 = this.g(rol(r1 >>> 0, 8));
       const f0 = (t0 + t1 + K[2 * r + 8]) >>> 0;
       const f1 = (t0 + 2 * t1 + K[2 * r + 9]) >>> 0;
       const n2 = ror((r2 ^ f0) >>> 0, 1);
       const n3 = (rol(r3 >>> 0, 1) ^ f1) >>> 0;
-      r2 = r0; r3 = r1; r0 = n2; r1 = n3;
+      r2 = r0;
+      r3 = r1;
+      r0 = n2;
+      r1 = n3;
     }
     // Undo the last swap, then output whitening.
     writeLE(dst, d, (r2 ^ K[4]) >>> 0);
@@ -160,16 +196,22 @@ export class Twofish implements BlockCipher {
 
   decryptBlock(src: Uint8Array, so: number, dst: Uint8Array, d: number): void {
     const K = this.K;
-    let r2 = readLE(src, so) ^ K[4], r3 = readLE(src, so + 4) ^ K[5];
-    let r0 = readLE(src, so + 8) ^ K[6], r1 = readLE(src, so + 12) ^ K[7];
+    let r2 = readLE(src, so) ^ K[4],
+      r3 = readLE(src, so + 4) ^ K[5];
+    let r0 = readLE(src, so + 8) ^ K[6],
+      r1 = readLE(src, so + 12) ^ K[7];
     for (let r = 15; r >= 0; r--) {
       // Before this round's swap: (r0, r1) were produced from (r2, r3) of the previous state.
-      const t0 = this.g(r2 >>> 0), t1 = this.g(rol(r3 >>> 0, 8));
+      const t0 = this.g(r2 >>> 0),
+        t1 = this.g(rol(r3 >>> 0, 8));
       const f0 = (t0 + t1 + K[2 * r + 8]) >>> 0;
       const f1 = (t0 + 2 * t1 + K[2 * r + 9]) >>> 0;
       const p2 = (rol(r0 >>> 0, 1) ^ f0) >>> 0;
       const p3 = ror((r1 ^ f1) >>> 0, 1);
-      r0 = r2; r1 = r3; r2 = p2; r3 = p3;
+      r0 = r2;
+      r1 = r3;
+      r2 = p2;
+      r3 = p3;
     }
     writeLE(dst, d, (r0 ^ K[0]) >>> 0);
     writeLE(dst, d + 4, (r1 ^ K[1]) >>> 0);
@@ -183,8 +225,11 @@ function hByte(j: number, x: number, L: number[]): number {
   const k = L.length;
   let y = x;
   // Per-position q sequences of h (§4.3.2), from the outermost (k = 4) layer inwards.
-  const q4 = [Q1, Q0, Q0, Q1][j], q3 = [Q1, Q1, Q0, Q0][j];
-  const q2 = [Q0, Q1, Q0, Q1][j], q1 = [Q0, Q0, Q1, Q1][j], q0 = [Q1, Q0, Q1, Q0][j];
+  const q4 = [Q1, Q0, Q0, Q1][j],
+    q3 = [Q1, Q1, Q0, Q0][j];
+  const q2 = [Q0, Q1, Q0, Q1][j],
+    q1 = [Q0, Q0, Q1, Q1][j],
+    q0 = [Q1, Q0, Q1, Q0][j];
   if (k === 4) y = q4[y] ^ byte(L[3], j);
   if (k >= 3) y = q3[y] ^ byte(L[2], j);
   y = q0[q1[q2[y] ^ byte(L[1], j)] ^ byte(L[0], j)];

@@ -7,11 +7,20 @@
 import { dirname } from 'node:path';
 import type { WriterIO } from '../io';
 import {
-  checkLuksOptions, LUKS_CRYPTO_OPTIONS, LUKS_OPTIONS, LUKS1, pickLuksOptions, type LuksOptionInput,
+  checkLuksOptions,
+  LUKS_CRYPTO_OPTIONS,
+  LUKS_OPTIONS,
+  LUKS1,
+  pickLuksOptions,
+  type LuksOptionInput,
   type ResolvedLuksOptions,
 } from '../../../../schemas/luksOptions';
 import {
-  parseQemuBool, parseQemuSize, PREALLOCATION_MODES, QEMU_MESSAGES, type CreateArgs,
+  parseQemuBool,
+  parseQemuSize,
+  PREALLOCATION_MODES,
+  QEMU_MESSAGES,
+  type CreateArgs,
   type PreallocMode,
 } from '../../../../schemas/qcow2Options';
 import { splitQemuOptions } from '../../common/qemuOpts';
@@ -65,7 +74,9 @@ export interface LuksCreateSpec {
 
 export type LuksVerdict =
   | {
-      ok: true; spec: LuksCreateSpec; formatting: string;
+      ok: true;
+      spec: LuksCreateSpec;
+      formatting: string;
       /** false: a LUKS rule refuses the options, reported after the secret lookup as qemu does. */
       optionsOk: boolean;
     }
@@ -80,8 +91,13 @@ export type LuksVerdict =
 
 // The crypto driver's options plus the file protocol's (nocow, preallocation, extent_size_hint),
 // which qemu-img also accepts with -f luks (block/crypto.c hands them to bdrv_create_file).
-const LUKS_CREATE_KEYS = new Set<string>(
-  [...LUKS_OPTIONS.map((o) => o.name), 'preallocation', 'size', 'nocow', 'extent_size_hint']);
+const LUKS_CREATE_KEYS = new Set<string>([
+  ...LUKS_OPTIONS.map((o) => o.name),
+  'preallocation',
+  'size',
+  'nocow',
+  'extent_size_hint',
+]);
 
 /**
  * Judges `qemu-img create -f luks` arguments in qemu-img 7.2's order: option names, size, the
@@ -90,8 +106,12 @@ const LUKS_CREATE_KEYS = new Set<string>(
  */
 export function checkLuksCreate(args: CreateArgs): LuksVerdict {
   const file = args.filename;
-  const fail = (stderr: string[], formatting?: string): LuksVerdict =>
-    ({ ok: false, message: stderr[0].replace(/^qemu-img: (?:[^:]*: )?/, ''), stderr, formatting });
+  const fail = (stderr: string[], formatting?: string): LuksVerdict => ({
+    ok: false,
+    message: stderr[0].replace(/^qemu-img: (?:[^:]*: )?/, ''),
+    stderr,
+    formatting,
+  });
   const opts = new Map<string, string>();
   for (const o of args.options ?? []) {
     for (const { name, value } of splitQemuOptions(o)) if (name) opts.set(name, value);
@@ -131,19 +151,34 @@ export function checkLuksCreate(args: CreateArgs): LuksVerdict {
   // by the driver afterwards, and both come before the secret lookup.
   const pre = checkLuksOptions(options);
   if (!pre.ok && pre.kind === 'number') return fail([`qemu-img: ${file}: ${pre.message}`]);
-  const formatting = luksFormattingLine(file, size, keySecret, options,
-    { nocow: nocowText, preallocation, extentSizeHint });
+  const formatting = luksFormattingLine(file, size, keySecret, options, {
+    nocow: nocowText,
+    preallocation,
+    extentSizeHint,
+  });
   if (!pre.ok && pre.kind === 'enum') return fail([`qemu-img: ${file}: ${pre.message}`], formatting);
   const spec: LuksCreateSpec = {
-    format: 'luks', filename: file, size, options, keySecret, preallocation, nocow, extentSizeHint,
+    format: 'luks',
+    filename: file,
+    size,
+    options,
+    keySecret,
+    preallocation,
+    nocow,
+    extentSizeHint,
   };
   return { ok: true, formatting, optionsOk: pre.ok, spec };
 }
 
 /** qemu-img's `Formatting '…'` line for -f luks: options echoed as given, in qemu's order. */
-export function luksFormattingLine(path: string, size: number, keySecret: string | undefined, o: LuksOptionInput,
-  file?: string | { nocow?: string; preallocation?: string; extentSizeHint?: number }): string {
-  const f = typeof file === 'string' ? { preallocation: file } : file ?? {};
+export function luksFormattingLine(
+  path: string,
+  size: number,
+  keySecret: string | undefined,
+  o: LuksOptionInput,
+  file?: string | { nocow?: string; preallocation?: string; extentSizeHint?: number },
+): string {
+  const f = typeof file === 'string' ? { preallocation: file } : (file ?? {});
   const parts = [`fmt=luks`, `size=${size}`];
   if (keySecret !== undefined) parts.push(`key-secret=${keySecret}`);
   for (const k of LUKS_CRYPTO_OPTIONS) if (o[k] !== undefined) parts.push(`${k}=${o[k]}`);
@@ -176,7 +211,10 @@ export async function createLuksImage(p: CreateLuksParams): Promise<CreateLuksRe
 
   // 2. Key derivation (the long part) before touching the disk.
   const header = await buildLuksHeader({
-    resolved: checked, passphrase: p.passphrase, signal: p.signal, iterations: p.iterations,
+    resolved: checked,
+    passphrase: p.passphrase,
+    signal: p.signal,
+    iterations: p.iterations,
     onProgress: (f) => p.onProgress?.(f * 0.9, 'derive'),
   });
 
@@ -196,10 +234,17 @@ export async function createLuksImage(p: CreateLuksParams): Promise<CreateLuksRe
       // qemu preallocates the whole file (header area included) before writing the header.
       await io.ftruncate(fd, fileSize);
       let done = 0;
-      await writeZeros(io, fd, 0, fileSize, (n) => {
-        done += n;
-        p.onProgress?.(0.9 + 0.1 * (done / fileSize), 'write');
-      }, p.signal);
+      await writeZeros(
+        io,
+        fd,
+        0,
+        fileSize,
+        (n) => {
+          done += n;
+          p.onProgress?.(0.9 + 0.1 * (done / fileSize), 'write');
+        },
+        p.signal,
+      );
     } else {
       await io.ftruncate(fd, fileSize);
     }
@@ -218,7 +263,11 @@ export async function createLuksImage(p: CreateLuksParams): Promise<CreateLuksRe
   }
   p.onProgress?.(1, 'write');
   return {
-    path: p.path, uuid: header.uuid, resolved: checked, payloadOffsetBytes: header.payloadOffsetBytes, fileSize,
+    path: p.path,
+    uuid: header.uuid,
+    resolved: checked,
+    payloadOffsetBytes: header.payloadOffsetBytes,
+    fileSize,
     report: header.report,
   };
 }

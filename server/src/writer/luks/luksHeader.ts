@@ -44,7 +44,10 @@ export interface LuksHeaderResult {
 }
 
 /** Builds a sector cipher for a given key with the volume's algorithm (qemu qcrypto_cipher_new + ivgen_new). */
-export function sectorCipherFor(r: Pick<ResolvedLuksOptions, 'family' | 'cipherMode' | 'ivgenAlg' | 'essivCipherAlg' | 'ivgenHashAlg'>, key: Uint8Array): SectorCipher {
+export function sectorCipherFor(
+  r: Pick<ResolvedLuksOptions, 'family' | 'cipherMode' | 'ivgenAlg' | 'essivCipherAlg' | 'ivgenHashAlg'>,
+  key: Uint8Array,
+): SectorCipher {
   const mode = r.cipherMode as CipherMode;
   const half = mode === 'xts' ? key.length / 2 : key.length;
   const sc: SectorCipher = { mode, cipher: createBlockCipher(r.family, key.subarray(0, half)) };
@@ -61,14 +64,16 @@ export async function buildLuksHeader(o: BuildLuksOptions): Promise<LuksHeaderRe
   const t0 = Date.now();
   let mkIters: number, slotIters: number;
   if (o.iterations) {
-    mkIters = o.iterations.masterKey; slotIters = o.iterations.slot;
+    mkIters = o.iterations.masterKey;
+    slotIters = o.iterations.slot;
   } else {
     const blockRate = o.blockRate ?? measureBlockRate(r.hashAlg);
     const mk = scaleIterations(rateFor(r.hashAlg, blockRate, LUKS1.digestBytes), iterTime, true);
     if ('error' in mk) throw new Error(mk.error);
     const slot = scaleIterations(rateFor(r.hashAlg, blockRate, r.keyBytes), iterTime, false);
     if ('error' in slot) throw new Error(slot.error);
-    mkIters = mk.iters; slotIters = slot.iters;
+    mkIters = mk.iters;
+    slotIters = slot.iters;
   }
   const t1 = Date.now();
   if (o.signal?.aborted) throw abortError();
@@ -80,7 +85,9 @@ export async function buildLuksHeader(o: BuildLuksOptions): Promise<LuksHeaderRe
 
   // Both derivations run at once on the thread pool; progress follows the slot's expected time.
   const expectedMs = Math.max(1, Number(iterTime));
-  const timer = o.onProgress ? setInterval(() => o.onProgress!(Math.min(0.99, (Date.now() - t1) / expectedMs)), 100) : undefined;
+  const timer = o.onProgress
+    ? setInterval(() => o.onProgress!(Math.min(0.99, (Date.now() - t1) / expectedMs)), 100)
+    : undefined;
   let mkDigest: Buffer, slotKey: Buffer, material: Uint8Array;
   try {
     const mkJob = pbkdf2Async(masterKey, mkSalt, mkIters, LUKS1.digestBytes, r.hashAlg, o.signal);
@@ -102,29 +109,46 @@ export async function buildLuksHeader(o: BuildLuksOptions): Promise<LuksHeaderRe
   // Slot 0 enabled with the passphrase's key; slots 1–7 disabled, zero salt and iterations, but
   // with their key material offsets and stripes (qcrypto_block_luks_create).
   writeLuks1Header(bytes, {
-    version: 1, cipherName: r.cipherName, cipherMode: r.cipherModeSpec, hashSpec: r.hashAlg,
-    payloadOffset: layout.payload, keyBytes: r.keyBytes, mkDigest, mkDigestSalt: mkSalt, mkDigestIterations: mkIters,
+    version: 1,
+    cipherName: r.cipherName,
+    cipherMode: r.cipherModeSpec,
+    hashSpec: r.hashAlg,
+    payloadOffset: layout.payload,
+    keyBytes: r.keyBytes,
+    mkDigest,
+    mkDigestSalt: mkSalt,
+    mkDigestIterations: mkIters,
     uuid,
     keySlots: layout.offsets.map((offset, i) => ({
-      active: i === 0, iterations: i === 0 ? slotIters : 0, salt: i === 0 ? slotSalt : new Uint8Array(LUKS1.saltBytes),
-      keyMaterialOffset: offset, stripes: LUKS1.stripes,
+      active: i === 0,
+      iterations: i === 0 ? slotIters : 0,
+      salt: i === 0 ? slotSalt : new Uint8Array(LUKS1.saltBytes),
+      keyMaterialOffset: offset,
+      stripes: LUKS1.stripes,
     })),
   });
 
   // Key material: AF-split master key, encrypted sector by sector with the slot key.
   cryptSectors(sectorCipherFor(r, slotKey), material, 0n, false);
   bytes.set(material, layout.offsets[0] * LUKS1.sectorSize);
-  masterKey.fill(0); slotKey.fill(0);
+  masterKey.fill(0);
+  slotKey.fill(0);
 
   return {
-    bytes, uuid, payloadOffsetBytes: layout.payload * LUKS1.sectorSize,
+    bytes,
+    uuid,
+    payloadOffsetBytes: layout.payload * LUKS1.sectorSize,
     report: { masterKeyIters: mkIters, slotIters, benchmarkMs: t1 - t0, deriveMs: t2 - t1 },
   };
 }
 
 /** Resolves the algorithm of a parsed header the way qemu's open does (for our own round trips). */
-export function resolvedFromHeader(h: Luks1Header): Pick<ResolvedLuksOptions,
-  'family' | 'cipherMode' | 'ivgenAlg' | 'essivCipherAlg' | 'ivgenHashAlg' | 'hashAlg' | 'keyBytes'> {
+export function resolvedFromHeader(
+  h: Luks1Header,
+): Pick<
+  ResolvedLuksOptions,
+  'family' | 'cipherMode' | 'ivgenAlg' | 'essivCipherAlg' | 'ivgenHashAlg' | 'hashAlg' | 'keyBytes'
+> {
   const dash = h.cipherMode.indexOf('-');
   const [mode, rest] = [h.cipherMode.slice(0, dash), h.cipherMode.slice(dash + 1)];
   const [ivgenAlg, ivHash] = rest.split(':');
@@ -134,7 +158,15 @@ export function resolvedFromHeader(h: Luks1Header): Pick<ResolvedLuksOptions,
     const dlen = { md5: 16, sha1: 20, sha224: 28, sha256: 32, sha384: 48, sha512: 64, ripemd160: 20 }[ivHash] ?? 0;
     essivCipherAlg = `${h.cipherName}-${(dlen || cipherKeyBytes) * 8}`;
   }
-  return { family: h.cipherName, cipherMode: mode, ivgenAlg, ivgenHashAlg: ivHash, essivCipherAlg, hashAlg: h.hashSpec, keyBytes: h.keyBytes };
+  return {
+    family: h.cipherName,
+    cipherMode: mode,
+    ivgenAlg,
+    ivgenHashAlg: ivHash,
+    essivCipherAlg,
+    hashAlg: h.hashSpec,
+    keyBytes: h.keyBytes,
+  };
 }
 
 /**

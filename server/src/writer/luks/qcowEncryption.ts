@@ -8,7 +8,13 @@
 //    stored: qemu derives the AES key from the passphrase at open time (crypto/block-qcow.c), so
 //    creating one is only crypt_method = 1. Refused unless the caller passes the explicit
 //    --allow-insecure-aes flag (schemas/luksOptions.ts INSECURE_AES_*).
-import { checkLuksOptions, INSECURE_AES_REFUSAL, INSECURE_AES_WARNING, type LuksOptionInput, type ResolvedLuksOptions } from '../../../../schemas/luksOptions';
+import {
+  checkLuksOptions,
+  INSECURE_AES_REFUSAL,
+  INSECURE_AES_WARNING,
+  type LuksOptionInput,
+  type ResolvedLuksOptions,
+} from '../../../../schemas/luksOptions';
 import { buildLuksHeader, type LuksKeyDerivationReport } from './luksHeader';
 import { WriterError } from '../errors';
 
@@ -30,7 +36,15 @@ export interface QcowLuksProvider extends QcowCryptoProvider {
  * Checks `encrypt.*` LUKS options (qemu's messages with the `encrypt.` prefix) and returns the
  * provider; throws WriterError before anything is derived or written.
  */
-export function qcowLuksEncryption(options: LuksOptionInput, passphrase: Uint8Array, ctx: { signal?: AbortSignal; onProgress?: (f: number) => void; iterations?: { masterKey: number; slot: number } } = {}): QcowLuksProvider {
+export function qcowLuksEncryption(
+  options: LuksOptionInput,
+  passphrase: Uint8Array,
+  ctx: {
+    signal?: AbortSignal;
+    onProgress?: (f: number) => void;
+    iterations?: { masterKey: number; slot: number };
+  } = {},
+): QcowLuksProvider {
   const checked = checkLuksOptions(options, { prefix: 'encrypt.' });
   if (!checked.ok) throw new WriterError(checked.message, 'refused', `encrypt.${checked.option}`);
   const provider: QcowLuksProvider = {
@@ -38,7 +52,13 @@ export function qcowLuksEncryption(options: LuksOptionInput, passphrase: Uint8Ar
     headerLength: checked.payloadOffsetSectors * 512,
     resolved: checked,
     async headerBytes() {
-      const h = await buildLuksHeader({ resolved: checked, passphrase, signal: ctx.signal, onProgress: ctx.onProgress, iterations: ctx.iterations });
+      const h = await buildLuksHeader({
+        resolved: checked,
+        passphrase,
+        signal: ctx.signal,
+        onProgress: ctx.onProgress,
+        iterations: ctx.iterations,
+      });
       provider.report = h.report;
       provider.uuid = h.uuid;
       return h.bytes;

@@ -7,10 +7,18 @@
 
 import { splitQemuOptions } from '../../common/qemuOpts';
 
-export interface SecretObject { id: string; data?: string; file?: string; format?: string }
+export interface SecretObject {
+  id: string;
+  data?: string;
+  file?: string;
+  format?: string;
+}
 
 export class SecretError extends Error {
-  constructor(message: string) { super(message); this.name = 'SecretError'; }
+  constructor(message: string) {
+    super(message);
+    this.name = 'SecretError';
+  }
 }
 
 const ID_RE = /^[A-Za-z][A-Za-z0-9_.-]*$/; // qemu id_wellformed()
@@ -41,16 +49,25 @@ export function resolveSecret(o: SecretObject, readFile: (path: string) => Uint8
   if (o.data === undefined && o.file === undefined) throw new SecretError(`Either 'file' or 'data' must be provided`);
   let raw: Uint8Array;
   if (o.file !== undefined) {
-    try { raw = readFile(o.file); } catch (err) {
+    try {
+      raw = readFile(o.file);
+    } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      const why = e.code === 'ENOENT' ? 'No such file or directory' : e.code === 'EACCES' ? 'Permission denied'
-        : ['ENOTREG', 'EISDIR', 'EFBIG'].includes(e.code ?? '') ? e.message : (e.code ?? 'error');
+      const why =
+        e.code === 'ENOENT'
+          ? 'No such file or directory'
+          : e.code === 'EACCES'
+            ? 'Permission denied'
+            : ['ENOTREG', 'EISDIR', 'EFBIG'].includes(e.code ?? '')
+              ? e.message
+              : (e.code ?? 'error');
       throw new SecretError(`Unable to read ${o.file}: Failed to open file “${o.file}”: ${why}`);
     }
   } else raw = Buffer.from(o.data!, 'utf8');
   if (o.format === 'base64') {
     const text = Buffer.from(raw).toString('latin1');
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text.replace(/[\r\n]/g, ''))) throw new SecretError('Base64 data contains invalid characters');
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text.replace(/[\r\n]/g, '')))
+      throw new SecretError('Base64 data contains invalid characters');
     raw = Buffer.from(text, 'base64');
   }
   return passphraseBytes(raw, o.id);
@@ -93,10 +110,15 @@ export interface PassphraseEnv {
 
 export async function resolvePassphrase(s: PassphraseSources, e: PassphraseEnv): Promise<Uint8Array> {
   const prefix = e.prefix ?? '';
-  const alternatives = [s.passphraseFile !== undefined, s.passphraseEnv !== undefined, !!s.passphraseStdin].filter(Boolean).length;
-  if (alternatives > 1) throw new SecretError('use only one of --passphrase-file, --passphrase-env and --passphrase-stdin');
-  if (alternatives === 1 && s.keySecret !== undefined) throw new SecretError(`${prefix}key-secret and --passphrase-* cannot be used together`);
-  if (s.passphraseFile !== undefined) return resolveSecret({ id: 'passphrase-file', file: s.passphraseFile }, e.readFile);
+  const alternatives = [s.passphraseFile !== undefined, s.passphraseEnv !== undefined, !!s.passphraseStdin].filter(
+    Boolean,
+  ).length;
+  if (alternatives > 1)
+    throw new SecretError('use only one of --passphrase-file, --passphrase-env and --passphrase-stdin');
+  if (alternatives === 1 && s.keySecret !== undefined)
+    throw new SecretError(`${prefix}key-secret and --passphrase-* cannot be used together`);
+  if (s.passphraseFile !== undefined)
+    return resolveSecret({ id: 'passphrase-file', file: s.passphraseFile }, e.readFile);
   if (s.passphraseEnv !== undefined) {
     const v = e.env[s.passphraseEnv];
     if (v === undefined) throw new SecretError(`environment variable ${s.passphraseEnv} is not set`);
@@ -104,7 +126,8 @@ export async function resolvePassphrase(s: PassphraseSources, e: PassphraseEnv):
   }
   if (s.passphraseStdin) {
     let b = Buffer.from(await e.readStdin());
-    if (b.length && b[b.length - 1] === 0x0a) b = b.subarray(0, b.length - (b.length > 1 && b[b.length - 2] === 0x0d ? 2 : 1));
+    if (b.length && b[b.length - 1] === 0x0a)
+      b = b.subarray(0, b.length - (b.length > 1 && b[b.length - 2] === 0x0d ? 2 : 1));
     return passphraseBytes(b, 'stdin');
   }
   if (s.keySecret === undefined) throw new SecretError(`Parameter '${prefix}key-secret' is required for cipher`);
