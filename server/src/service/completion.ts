@@ -255,19 +255,7 @@ function attributeValueItems(
     items.push(valueItem(t, i, range, quote)),
   );
   if (a.values === 'secretUuid') {
-    const uuid = newUuid(fc.env.randomUUID);
-    items.push({
-      label: 'New random UUID',
-      kind: CompletionItemKind.Value,
-      detail: uuid,
-      sortText: '9',
-      documentation: {
-        kind: MarkupKind.Markdown,
-        value: `Inserts \`${uuid}\`. Define the secret with \`virsh secret-define\` using this uuid, then set its value with \`virsh secret-set-value\`.`,
-      },
-      filterText: `${quote}${uuid}${quote}`,
-      textEdit: TextEdit.replace(range, `${quote}${uuid}${quote}`),
-    });
+    items.push(newUuidItem(fc, range, quote, true));
   }
   if (a.values === 'secretUsage') {
     const tp = volumeTargetPath(el);
@@ -319,13 +307,22 @@ function secretDocUuidItems(fc: FeatureContext, range: Range, items: CompletionI
       textEdit: TextEdit.replace(range, n),
     });
   }
+  items.push(newUuidItem(fc, range, '', false));
+}
+
+/** "New random UUID": a fresh uuid (quoted when the cursor is not inside quotes), with the virsh steps. */
+function newUuidItem(fc: FeatureContext, range: Range, quote: string, explain: boolean): CompletionItem {
   const uuid = newUuid(fc.env.randomUUID);
-  items.push({
+  const steps =
+    `Inserts \`${uuid}\`. Define the secret with \`virsh secret-define\` using this uuid, then set its value ` +
+    'with `virsh secret-set-value`.';
+  return {
     label: 'New random UUID',
     kind: CompletionItemKind.Value,
     detail: uuid,
     sortText: '9',
-    filterText: uuid,
-    textEdit: TextEdit.replace(range, uuid),
-  });
+    ...(explain ? { documentation: { kind: MarkupKind.Markdown, value: steps } } : {}),
+    filterText: `${quote}${uuid}${quote}`,
+    textEdit: TextEdit.replace(range, `${quote}${uuid}${quote}`),
+  };
 }

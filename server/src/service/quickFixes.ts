@@ -24,6 +24,23 @@ import { nearest } from '../common/strings';
 
 // ---- rule-specific fixers ----
 
+/** An element libvirt does not know: rename it to the nearest known name (preferred), or remove it. */
+function renameOrRemove(el: XmlElement, rep: string | undefined, title: string): Fix[] {
+  const fixes: Fix[] = [];
+  if (rep) {
+    fixes.push({
+      title,
+      preferred: true,
+      apply: (ed) => {
+        ed.replace(el.nameSpan, rep);
+        if (el.endTagNameSpan) ed.replace(el.endTagNameSpan, rep);
+      },
+    });
+  }
+  fixes.push({ title: `Remove <${el.name}>`, apply: (ed) => ed.removeElement(el) });
+  return fixes;
+}
+
 function cipherOf(t: Target): XmlElement | undefined {
   if (t.el.name === 'cipher') return t.el;
   const enc = encryptionOf(t);
@@ -450,18 +467,7 @@ export const FIXERS: Record<string, Fixer[]> = {
   'volume-feature-unknown': [
     ({ t, data }) => {
       const rep = typeof data.replacement === 'string' ? data.replacement : undefined;
-      const fixes: Fix[] = [];
-      if (rep)
-        fixes.push({
-          title: `Replace with <${rep}/>`,
-          preferred: true,
-          apply: (ed) => {
-            ed.replace(t.el.nameSpan, rep);
-            if (t.el.endTagNameSpan) ed.replace(t.el.endTagNameSpan, rep);
-          },
-        });
-      fixes.push({ title: `Remove <${t.el.name}>`, apply: (ed) => ed.removeElement(t.el) });
-      return fixes;
+      return renameOrRemove(t.el, rep, `Replace with <${rep}/>`);
     },
   ],
   'volume-capacity-required': [insertData],
@@ -556,18 +562,7 @@ export const FIXERS: Record<string, Fixer[]> = {
     ({ t, data }) => {
       const values = Array.isArray(data.values) ? (data.values as string[]) : [];
       const rep = nearest(t.el.name, values);
-      const fixes: Fix[] = [];
-      if (rep)
-        fixes.push({
-          title: `Rename to <${rep}>`,
-          preferred: true,
-          apply: (ed) => {
-            ed.replace(t.el.nameSpan, rep);
-            if (t.el.endTagNameSpan) ed.replace(t.el.endTagNameSpan, rep);
-          },
-        });
-      fixes.push({ title: `Remove <${t.el.name}>`, apply: (ed) => ed.removeElement(t.el) });
-      return fixes;
+      return renameOrRemove(t.el, rep, `Rename to <${rep}>`);
     },
   ],
   'unknown-attribute': [

@@ -15,6 +15,15 @@ export function isAsciiSpace(c: string): boolean {
 export type UllResult =
   { ok: true; value: bigint; negative: boolean } | { ok: false; reason: 'empty' | 'junk' | 'range' | 'negative' };
 
+/** strtol's prefix (glibc): leading blanks, then one optional sign; where the digits start. */
+function strtolPrefix(s: string): { start: number; negative: boolean } {
+  let i = 0;
+  while (i < s.length && isAsciiSpace(s[i])) i++;
+  const negative = s[i] === '-';
+  if (s[i] === '+' || s[i] === '-') i++;
+  return { start: i, negative };
+}
+
 /**
  * virStrToLong_ull / virStrToLong_ullp (src/util/virstring.c) over g_ascii_strtoull, base 10:
  * leading ASCII whitespace and one sign are skipped; no digit → error; trailing characters
@@ -22,14 +31,8 @@ export type UllResult =
  * unless `noMinus` (the `…p` variants, which reject any '-' before the end of the number).
  */
 export function parseULL(s: string, noMinus: boolean): UllResult {
-  let i = 0;
-  while (i < s.length && isAsciiSpace(s[i])) i++;
-  let negative = false;
-  if (s[i] === '+' || s[i] === '-') {
-    negative = s[i] === '-';
-    i++;
-  }
-  const start = i;
+  const { start, negative } = strtolPrefix(s);
+  let i = start;
   while (i < s.length && s.charCodeAt(i) >= 48 && s.charCodeAt(i) <= 57) i++;
   if (i === start) return { ok: false, reason: 'empty' };
   if (i < s.length) return { ok: false, reason: 'junk' };
@@ -103,14 +106,8 @@ export function isRngUuid(s: string): boolean {
  * then only the permission bits may be set. Returns false when libvirt rejects it.
  */
 export function isValidOctalMode(s: string): boolean {
-  let i = 0;
-  while (i < s.length && isAsciiSpace(s[i])) i++;
-  let negative = false;
-  if (s[i] === '+' || s[i] === '-') {
-    negative = s[i] === '-';
-    i++;
-  }
-  const start = i;
+  const { start, negative } = strtolPrefix(s);
+  let i = start;
   while (i < s.length && /[0-7]/.test(s[i])) i++;
   if (i === start || i < s.length) return false;
   let v = BigInt('0o' + s.slice(start, i));
