@@ -24,6 +24,7 @@ import { unitMultiplier } from '../../../schemas/vocabulary';
 import { isLegacyAes, readVolume } from '../service/volumeCreate';
 import { readSecretFile } from '../writer/nodeIO';
 import type { ServerState } from './server';
+import { createVolumeInPool } from './createInPool';
 import type { WorkerMessage, WorkerReply, WorkerJob } from './createWorker';
 import { checkTarget, writeFileAtomic } from '../writer/publish';
 import { WriterError } from '../writer/errors';
@@ -71,6 +72,10 @@ export interface CreateVolumeParams {
   allowInsecureAes?: boolean;
   /** As `virsh vol-create --prealloc-metadata` (qcow2 without a backing store only). */
   preallocMetadata?: boolean;
+  /** Create in this libvirt pool instead of a local file (lsp/createInPool.ts). */
+  pool?: string;
+  /** libvirt URI for `pool`; default the `libvirtVolume.connection` setting. */
+  connection?: string;
 }
 
 export interface CreateVolumeResult {
@@ -80,6 +85,9 @@ export interface CreateVolumeResult {
   secretXml?: string;
   secretUuid?: string;
   ms: number;
+  /** In a pool: its name, and whether our writer made the image and vol-upload streamed it in. */
+  pool?: string;
+  uploaded?: boolean;
 }
 
 /** A document's file path (service/imageRefs.ts uriToPath); other URIs are taken as paths as they are. */
@@ -202,7 +210,7 @@ async function checkOutput(path: string, force: boolean): Promise<void> {
   throw new ResponseError(ErrorCodes.InvalidParams, refusal.code === 'exists' ? existsMessage(path) : refusal.message);
 }
 
-async function readPassphrase(file: string): Promise<string> {
+export async function readPassphrase(file: string): Promise<string> {
   try {
     // Verbatim, like qemu's `--object secret,file=`: a trailing newline is part of the passphrase.
     // Regular files up to PASSPHRASE_FILE_MAX only, read off the event loop (nodeIO.ts).
@@ -252,7 +260,7 @@ export function runInWorker(job: WorkerJob, onProgress: (done: number, total: nu
   });
 }
 
-function anyToken(...tokens: CancellationToken[]): CancellationToken {
+export function anyToken(...tokens: CancellationToken[]): CancellationToken {
   return {
     get isCancellationRequested() { return tokens.some((t) => t.isCancellationRequested); },
     onCancellationRequested: (listener, thisArg, disposables) => {
@@ -289,6 +297,9 @@ export async function createVolume(state: ServerState, p: CreateVolumeParams, to
   if (desc.errors.length) {
     const list = desc.errors.map((e) => `  line ${e.line + 1}: ${e.message} [${e.code}]`).join('\n');
     throw new ResponseError(ErrorCodes.InvalidParams, `the volume XML has ${desc.errors.length} error(s) libvirt would refuse:\n${list}`, { errors: desc.errors });
+  }
+  if (p.pool !== undefined) {
+    return createVolumeInPool(state, p, { xmlText, desc, t0 }, token, workDone);
   }
   await checkOutput(output, force);
   if (desc.legacyAes && !p.allowInsecureAes) {
