@@ -118,8 +118,10 @@ export async function createInPool(req: PoolCreateRequest): Promise<PoolCreateRe
     try {
       await virsh(conn, ['vol-create', pool, '/dev/stdin'], { stdin: xmlSent, signal, timeoutMs: TRANSFER_TIMEOUT_MS });
     } catch (e) {
-      if (!(e instanceof HostError) || e.code !== 'libvirt' || !HOST_QEMU_IMG_CANNOT.some((r) => r.test(e.message))) throw e;
-      req.note(`the host's qemu-img cannot create it (${e.message.slice(0, 200)}); writing it here and uploading`);
+      const why = e instanceof HostError && e.code === 'libvirt'
+        ? HOST_QEMU_IMG_CANNOT.map((r) => r.exec(e.message)?.[0]).find(Boolean) : undefined;
+      if (!why) throw e;
+      req.note(`the host's qemu-img cannot create it ("${why}"); writing it here and uploading`);
       tmp = mkdtempSync(join(tmpdir(), 'libvirt-volume-upload-'));
       const local = join(tmp, 'image');
       await req.writeLocal(xmlSent, local, signal ?? new AbortController().signal);
