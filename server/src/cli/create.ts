@@ -151,7 +151,11 @@ function qemuLines(lines: string[]): string {
 
 export async function runCreate(argv: string[], io: CreateCliIO = defaultIO()): Promise<number> {
   if (argv.includes('-h') || argv.includes('--help')) { io.out(USAGE + '\n'); return 0; }
-  const firstPos = argv.find((a, i) => !a.startsWith('-') && !['-f', '-b', '-F', '-o', '--object', '--output', '--libvirt-version', '--pool-type', '--passphrase-file', '--passphrase-env', '--connect', '-c', '--pool'].includes(argv[i - 1]));
+  const valued = [
+    '-f', '-b', '-F', '-o', '--object', '--output', '--libvirt-version', '--pool-type', '--passphrase-file',
+    '--passphrase-env', '--connect', '-c', '--pool',
+  ];
+  const firstPos = argv.find((a, i) => !a.startsWith('-') && !valued.includes(argv[i - 1]));
   const fIdx = argv.indexOf('-f');
   if (fIdx < 0 && firstPos && /\.xml$/i.test(firstPos)) return runCreateXml(argv, io);
   if (fIdx >= 0 && argv[fIdx + 1] === 'luks') return runLuksCreate(argv, { out: io.out, err: io.err });

@@ -35,7 +35,9 @@ export async function runCreateInPool(a: PoolCliArgs, io: CreateCliIO): Promise<
   };
   if (a.passthrough.includes('--object')) return fail('--object is not used with --pool: pass --passphrase-*');
   const enc = readVolume(parseXml(a.text).root).target.encryption;
-  if (enc && enc.format !== 'luks') return fail(`<encryption format='${enc.format}'>: only luks can be created in a pool`);
+  if (enc && enc.format !== 'luks') {
+    return fail(`<encryption format='${enc.format}'>: only luks can be created in a pool`);
+  }
   let passphrase: Uint8Array | undefined;
   if (enc) {
     try {
@@ -63,7 +65,8 @@ export async function runCreateInPool(a: PoolCliArgs, io: CreateCliIO): Promise<
           { progress: () => undefined, signal });
       },
     });
-    note(`Vol ${r.name} created in pool ${r.pool} on ${a.uri}: ${r.path}${r.uploaded ? ' (written here, uploaded)' : ''}`);
+    const how = r.uploaded ? ' (written here, uploaded)' : '';
+    note(`Vol ${r.name} created in pool ${r.pool} on ${a.uri}: ${r.path}${how}`);
     return 0;
   } catch (e) {
     if (guard.signal.aborted || isCancellation(e) || (e instanceof HostError && e.code === 'cancelled')) {

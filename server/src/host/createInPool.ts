@@ -77,7 +77,9 @@ export async function createInPool(req: PoolCreateRequest): Promise<PoolCreateRe
   if (!info.active) throw new HostError('refused', `storage pool '${pool}' is not active (virsh pool-start ${pool})`);
   const path = info.targetPath ? join(info.targetPath, name) : name;
   if (await volumeExists(conn, pool, name, signal)) {
-    if (!req.force) throw new HostError('refused', `volume '${name}' already exists in pool '${pool}' (force replaces it)`);
+    if (!req.force) {
+      throw new HostError('refused', `volume '${name}' already exists in pool '${pool}' (force replaces it)`);
+    }
     await virsh(conn, ['vol-delete', '--pool', pool, '--', name], { signal });
     req.note(`deleted the existing volume '${name}' from pool '${pool}' (force)`);
   }

@@ -68,6 +68,9 @@ export interface VirshCall {
 
 export interface VirshResult { stdout: string; stderr: string }
 
+const noVirsh = (conn: HostConnection): HostError =>
+  new HostError('no-virsh', `${conn.virsh ?? 'virsh'} not found: install the Debian package libvirt-clients`);
+
 /** Runs `virsh -c URI ARGS…`; resolves on exit 0, rejects with a HostError otherwise. */
 export function virsh(conn: HostConnection, args: string[], call: VirshCall = {}): Promise<VirshResult> {
   const timeoutMs = call.timeoutMs ?? QUERY_TIMEOUT_MS;
@@ -111,9 +114,7 @@ export function virsh(conn: HostConnection, args: string[], call: VirshCall = {}
     };
     child.on('error', (e: NodeJS.ErrnoException) => {
       done();
-      reject(e.code === 'ENOENT'
-        ? new HostError('no-virsh', `${conn.virsh ?? 'virsh'} not found: install the Debian package libvirt-clients`)
-        : new HostError('libvirt', `${what}: ${e.message}`));
+      reject(e.code === 'ENOENT' ? noVirsh(conn) : new HostError('libvirt', `${what}: ${e.message}`));
     });
     child.on('close', (code) => {
       done();
@@ -121,7 +122,7 @@ export function virsh(conn: HostConnection, args: string[], call: VirshCall = {}
       const stderr = Buffer.concat(err).toString('utf8');
       if (failure) reject(failure);
       else if (code === 127 && /not found/.test(stderr)) {
-        reject(new HostError('no-virsh', `${conn.virsh ?? 'virsh'} not found: install the Debian package libvirt-clients`));
+        reject(noVirsh(conn));
       }
       else if (code === 0) resolve({ stdout, stderr });
       else reject(new HostError('libvirt', libvirtMessage(stderr) || `${what} exited with status ${code}`));

@@ -41,14 +41,15 @@ export async function createVolumeInPool(
 ): Promise<CreateVolumeResult> {
   const { desc, xmlText } = doc;
   const uri = resolveConnection(p.connection, {}, state.settings().connection);
-  if (!uri) throw new ResponseError(ErrorCodes.InvalidParams, 'pool needs {connection} or the libvirtVolume.connection setting');
-  if (!p.pool) throw new ResponseError(ErrorCodes.InvalidParams, 'pool must name a libvirt storage pool');
-  if (desc.legacyAes) throw new ResponseError(ErrorCodes.InvalidParams, `${INSECURE_AES_WARNING} Not created in a pool.`);
+  const invalid = (m: string) => new ResponseError(ErrorCodes.InvalidParams, m);
+  if (!uri) throw invalid('pool needs {connection} or the libvirtVolume.connection setting');
+  if (!p.pool) throw invalid('pool must name a libvirt storage pool');
+  if (desc.legacyAes) throw invalid(`${INSECURE_AES_WARNING} Not created in a pool.`);
   let passphrase: string | undefined;
   if (desc.encrypted) {
     const file = p.passphraseFile || state.settings().passphraseFile;
     passphrase = p.passphrase ?? (file ? await readPassphrase(file) : undefined);
-    if (!passphrase) throw new ResponseError(ErrorCodes.InvalidParams, 'an encrypted volume needs a passphrase (passphrase or passphraseFile)');
+    if (!passphrase) throw invalid('an encrypted volume needs a passphrase (passphrase or passphraseFile)');
   }
   const both = workDone.token ? anyToken(token, workDone.token) : token;
   const signal = abortOn(both);
