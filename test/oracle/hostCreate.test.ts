@@ -10,11 +10,15 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer, type Socket } from 'node:net';
 import { pathToFileURL } from 'node:url';
+import { CancellationTokenSource } from 'vscode-jsonrpc/node';
 import { ORACLE_SECRET_UUID, SessionLibvirt } from './libvirt';
 import { runCreate } from '../../server/src/cli/create';
 import { runOracle } from '../helpers/oracle';
 import { TestClient } from '../helpers/lspClient';
+import { listPools } from '../../server/src/host/pools';
+import { HostError } from '../../server/src/host/virsh';
 
 let s: SessionLibvirt;
 let dir: string;
@@ -257,6 +261,54 @@ test('LSP: listPools and createVolume {pool, connection} (qcow2+LUKS), -32602 on
     assert.equal(await snapshot(), before);
     assert.ok(!c.logs.join('\n').includes(PASS), 'the passphrase is never logged');
   } finally {
+    await c.dispose();
+  }
+});
+
+test('a host that accepts the connection but never answers: an error within 10 s, virsh killed', async () => {
+  // A real TCP listener on a free 127.0.0.1 port that takes the connection and says nothing:
+  // virsh waits for libvirt's RPC answer, our deadline ends it.
+  const sockets: Socket[] = [];
+  const server = createServer((sock) => { sockets.push(sock); });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  try {
+    const t0 = Date.now();
+    await assert.rejects(listPools({ uri: `qemu+tcp://127.0.0.1:${port}/system` }),
+      (e: unknown) => e instanceof HostError && e.code === 'timeout' && /no answer from .* within 10 s/.test(e.message));
+    const ms = Date.now() - t0;
+    assert.ok(ms >= 9_000 && ms < 11_000, `timed out after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+    const left = readdirSync('/proc').filter((e) => /^\d+$/.test(e)).filter((pid) => {
+      try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`127.0.0.1:${port}/`); } catch { return false; }
+    });
+    assert.deepEqual(left, [], 'the virsh that got no answer was killed');
+  } finally {
+    for (const sock of sockets) sock.destroy();
+    server.close();
+  }
+});
+
+test('LSP: cancel while our writer makes the image for upload rolls back the secret and the volume', async () => {
+  const c = new TestClient({ workDoneProgress: true });
+  s.failHostQemuImg(true);
+  try {
+    await c.initialize();
+    const before = await snapshot();
+    const file = join(dir, 'lspc.xml');
+    writeFileSync(file, volume('lspc.img', 'raw', { uuid: 'a8f0c3d2-0c1e-4a55-9d7e-2f7f0a6c1e08' }));
+    const cts = new CancellationTokenSource();
+    // Default iter-time (2 s of key derivation in the worker): time to cancel mid-way.
+    const pending = c.conn.sendRequest('workspace/executeCommand', {
+      command: 'libvirtVolume.createVolume',
+      arguments: [{ uri: pathToFileURL(file).href, pool: 'p', connection: s.uri, passphrase: PASS }],
+    }, cts.token);
+    await c.until(() => c.progress.some((p) => /writing it here|deriving/.test(p.value.message ?? '')), 30_000, 'local write');
+    cts.cancel();
+    await assert.rejects(pending, (e: { code: number }) => e.code === -32800);
+    assert.equal(await snapshot(), before);
+  } finally {
+    s.failHostQemuImg(false);
     await c.dispose();
   }
 });
