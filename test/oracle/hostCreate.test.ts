@@ -221,8 +221,8 @@ test('CLI: the host qemu-img fails its LUKS benchmark → our writer + vol-uploa
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /Unable to get accurate CPU usage.*writing it here and uploading/);
     assert.match(r.out, /\(written here, uploaded\)/);
-    const info = await virshOk(['vol-dumpxml', '--pool', 'p', 'up.img']);
-    const path = /<path>([^<]+)<\/path>/.exec(info)![1];
+    // pool-refresh probed the uploaded file: libvirt reports the LUKS volume and finds its secret by usage.
+    const path = await assertVolume('p', 'up.img', 'raw', true);
     assertOpens(path, 'raw', PASS);
     const sx = await virshOk(['secret-dumpxml', 'f5f0c3d2-0c1e-4a55-9d7e-2f7f0a6c1e05']);
     assert.ok(sx.includes(`<volume>${path}</volume>`));
