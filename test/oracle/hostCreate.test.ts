@@ -10,13 +10,14 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { createServer, type Socket } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { CancellationTokenSource } from 'vscode-jsonrpc/node';
 import { ORACLE_SECRET_UUID, SessionLibvirt } from './libvirt';
 import { runCreate } from '../../server/src/cli/create';
 import { runOracle } from '../helpers/oracle';
-import { TestClient } from '../helpers/lspClient';
+import { ROOT, TestClient } from '../helpers/lspClient';
 import { listPools } from '../../server/src/host/pools';
 import { HostError } from '../../server/src/host/virsh';
 
@@ -311,4 +312,18 @@ test('LSP: cancel while our writer makes the image for upload rolls back the sec
     s.failHostQemuImg(false);
     await c.dispose();
   }
+});
+
+test('the built CLI: --passphrase-stdin from a pipe, --prealloc-metadata, qcow2+LUKS into p2', () => {
+  const xml = join(dir, 'bin.xml');
+  writeFileSync(xml, volume('bin.qcow2', 'qcow2', { uuid: 'a9f0c3d2-0c1e-4a55-9d7e-2f7f0a6c1e09' }));
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'libvirt-volume.js'), 'create', xml, '--connect', s.uri,
+    '--pool', 'p2', '--prealloc-metadata', '--passphrase-stdin'], { input: PASS + '\n', encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /Vol bin\.qcow2 created in pool p2/);
+  assert.ok(!r.stdout.includes(PASS) && !r.stderr.includes(PASS));
+  return assertVolume('p2', 'bin.qcow2', 'qcow2', true).then((path) => {
+    // One trailing newline from a pipe is not part of the passphrase (as for local creation).
+    assertOpens(path, 'qcow2', PASS);
+  });
 });

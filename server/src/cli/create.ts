@@ -334,7 +334,8 @@ async function runCreateXml(argv: string[], io: CreateCliIO): Promise<number> {
   }
   if (pool !== undefined && uri !== undefined) {
     const { runCreateInPool } = require('./createInPool') as typeof import('./createInPool');
-    return runCreateInPool({ xmlPath, text, uri, pool, force, quiet, libvirtVersion, passthrough }, io);
+    const poolArgs = { xmlPath, text, uri, pool, force, quiet, libvirtVersion, passthrough, preallocMetadata };
+    return runCreateInPool(poolArgs, io);
   }
   const vol = vc.readVolume(doc.root);
   const out = output ?? (vol.target.path || join(dirname(abs), vol.name ?? ''));

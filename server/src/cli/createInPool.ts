@@ -23,6 +23,7 @@ export interface PoolCliArgs {
   force: boolean;
   quiet: boolean;
   libvirtVersion: string;
+  preallocMetadata: boolean;
   /** --passphrase-file F / --passphrase-env V / --passphrase-stdin (and --object, refused here). */
   passthrough: string[];
 }
@@ -58,10 +59,15 @@ export async function runCreateInPool(a: PoolCliArgs, io: CreateCliIO): Promise<
   try {
     const r = await createInPool({
       conn: { uri: a.uri }, pool: a.pool, xmlText: a.text, force: a.force, passphrase, signal: guard.signal, note,
+      preallocMetadata: a.preallocMetadata,
       writeLocal: async (xmlText, output, signal) => {
         // Our writer, the same one the server's Create Volume runs (lsp/createWorker.ts).
         const pass = passphrase && Buffer.from(passphrase).toString('utf8');
-        await writeVolumeImage({ xmlText, output, force: false, passphrase: pass, libvirtVersion: a.libvirtVersion },
+        const job = {
+          xmlText, output, force: false, passphrase: pass, libvirtVersion: a.libvirtVersion,
+          preallocMetadata: a.preallocMetadata,
+        };
+        await writeVolumeImage(job,
           { progress: () => undefined, signal });
       },
     });

@@ -22,6 +22,8 @@ export interface PoolCreateRequest {
   xmlText: string;
   /** Delete a volume of the same name first (and say so through `note`). */
   force: boolean;
+  /** `virsh vol-create --prealloc-metadata` (qcow2 without a backing store; libvirt judges). */
+  preallocMetadata?: boolean;
   /** For encrypted volumes: the secret's value. Handed to virsh through a pipe only. */
   passphrase?: Uint8Array;
   signal?: AbortSignal;
@@ -118,7 +120,9 @@ export async function createInPool(req: PoolCreateRequest): Promise<PoolCreateRe
     }
     volumeTried = true;
     try {
-      await virsh(conn, ['vol-create', pool, '/dev/stdin'], { stdin: xmlSent, signal, timeoutMs: TRANSFER_TIMEOUT_MS });
+      const flags = req.preallocMetadata ? ['--prealloc-metadata'] : [];
+      await virsh(conn, ['vol-create', pool, '/dev/stdin', ...flags],
+        { stdin: xmlSent, signal, timeoutMs: TRANSFER_TIMEOUT_MS });
     } catch (e) {
       const why = e instanceof HostError && e.code === 'libvirt'
         ? HOST_QEMU_IMG_CANNOT.map((r) => r.exec(e.message)?.[0]).find(Boolean) : undefined;

@@ -63,9 +63,11 @@ export async function createVolumeInPool(
   try {
     const r = await hostCall(() => createInPool({
       conn: { uri }, pool, xmlText, force: !!p.force, passphrase: bytes, signal, note,
+      preallocMetadata: !!p.preallocMetadata,
       writeLocal: async (xml, output) => {
         await runInWorker(
           { xmlText: xml, output, force: false, passphrase, libvirtVersion: state.settings().libvirtVersion,
+            preallocMetadata: !!p.preallocMetadata,
             iterTimeMs: typeof p.iterTimeMs === 'number' && p.iterTimeMs > 0 ? p.iterTimeMs : undefined },
           (done, total, message) => workDone.report(total ? Math.floor((done / total) * 100) : 0,
             message ?? `${basename(output)}: writing here for upload`),
