@@ -16,7 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { CancellationTokenSource } from 'vscode-jsonrpc/node';
 import { ORACLE_SECRET_UUID, SessionLibvirt } from './libvirt';
 import { runCreate } from '../../server/src/cli/create';
-import { runOracle } from '../helpers/oracle';
+import { FLAKE_MESSAGE, runOracle } from '../helpers/oracle';
 import { ROOT, TestClient } from '../helpers/lspClient';
 import { listPools } from '../../server/src/host/pools';
 import { HostError } from '../../server/src/host/virsh';
@@ -220,7 +220,8 @@ test('CLI: the host qemu-img fails its LUKS benchmark → our writer + vol-uploa
     assert.equal(await snapshot(), before);
     const r = await cli(volume('up.img', 'raw', { uuid: 'f5f0c3d2-0c1e-4a55-9d7e-2f7f0a6c1e05' }), 'up.xml', ['--connect', s.uri, '--pool', 'p', ...pw]);
     assert.equal(r.code, 0, r.err);
-    assert.match(r.out, /Unable to get accurate CPU usage.*writing it here and uploading/);
+    // The host's qemu-img failed with qemu's benchmark message (the harness' switch), named in the note.
+    assert.ok(r.out.includes(`("${FLAKE_MESSAGE}"); writing it here and uploading`), r.out);
     assert.match(r.out, /\(written here, uploaded\)/);
     // pool-refresh probed the uploaded file: libvirt reports the LUKS volume and finds its secret by usage.
     const path = await assertVolume('p', 'up.img', 'raw', true);
