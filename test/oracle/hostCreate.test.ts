@@ -255,6 +255,12 @@ test('LSP: listPools and createVolume {pool, connection} (qcow2+LUKS), -32602 on
     const path = await assertVolume('p2', 'lsp.qcow2', 'qcow2', true);
     assert.equal(r.image, path);
     assertOpens(path, 'qcow2', PASS);
+    // No <secret> in the document: a new uuid, its secret defined with this volume's usage.
+    writeFileSync(file, volume('lsp-new.img', 'raw', {}));
+    const n = await exec<{ secretUuid: string }>('libvirtVolume.createVolume',
+      { uri: pathToFileURL(file).href, pool: 'p', passphrase: PASS, iterTimeMs: 10 });
+    assert.match(n.secretUuid, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    assertOpens(await assertVolume('p', 'lsp-new.img', 'raw', true), 'raw', PASS);
     // Wrong pool over LSP: libvirt's message, nothing defined.
     const before = await snapshot();
     writeFileSync(file, volume('lsp2.img', 'raw', { uuid: 'a7f0c3d2-0c1e-4a55-9d7e-2f7f0a6c1e07' }));

@@ -25,6 +25,7 @@ import { isLegacyAes, readVolume } from '../service/volumeCreate';
 import { readSecretFile } from '../writer/nodeIO';
 import type { ServerState } from './server';
 import { createVolumeInPool } from './createInPool';
+import { addSecretIfMissing } from '../host/createInPool';
 import type { WorkerMessage, WorkerReply, WorkerJob } from './createWorker';
 import { checkTarget, writeFileAtomic } from '../writer/publish';
 import { WriterError } from '../writer/errors';
@@ -293,6 +294,12 @@ export async function createVolume(state: ServerState, p: CreateVolumeParams, to
     xmlPath = uriToPath(desc.uri);
     xmlText = loadDocument(state, p.uri!).getText();
     output = resolve(dirname(xmlPath), p.output ?? desc.suggestedOutput);
+    // In a pool, a LUKS <encryption> without <secret> gets a new uuid: the secret the run defines.
+    const withSecret = p.pool !== undefined ? addSecretIfMissing(xmlText) : xmlText;
+    if (withSecret !== xmlText) {
+      xmlText = withSecret;
+      desc = describeDoc(state, TextDocument.create(desc.uri, 'xml', 0, xmlText));
+    }
   }
   if (desc.errors.length) {
     const list = desc.errors.map((e) => `  line ${e.line + 1}: ${e.message} [${e.code}]`).join('\n');
