@@ -9,7 +9,7 @@ if [ "${1:-}" = "--editor" ]; then
   NORECOMMENDS=()
 else
   PKGS=(qemu-utils cryptsetup-bin libvirt-clients libxml2-utils neovim chromium libkrb5-dev ripgrep openssl)
-  NORECOMMENDS=(emacs-nox elpa-eglot libvirt-daemon qemu-system-x86)
+  NORECOMMENDS=(emacs-nox elpa-eglot libvirt-daemon qemu-system-x86 openssh-server)
 fi
 missing=()
 for p in "${PKGS[@]}" "${NORECOMMENDS[@]}"; do

@@ -138,6 +138,10 @@ exec "$(dirname "$0")/qemu-img-retry" "\${args[@]}"
  */
 const QEMU_IMG_RECORDER = (argvDir: string) => `#!/bin/bash
 f=$(mktemp ${argvDir}/run.XXXXXXXX) && printf '%s\\0' "$@" > "$f"
+# failHostQemuImg(): the host's qemu-img fails as qemu's PBKDF benchmark does on a loaded machine.
+if [ -e ${argvDir}/../qemu-img-fails ]; then
+  echo "qemu-img: ${FLAKE_MESSAGE}" >&2; exit 1
+fi
 self=$(dirname "$0")
 IFS=: read -ra dirs <<< "$PATH"
 for d in "\${dirs[@]}"; do
@@ -154,6 +158,8 @@ export class SessionLibvirt {
   readonly dir: string;
   readonly pool: string;
   readonly backingDir: string;
+  /** A second dir pool `p2`, and `off`: a dir pool defined but not started. */
+  readonly pool2: string;
   private readonly docs: string;
   private readonly argvDir: string;
   private readonly env: NodeJS.ProcessEnv;
@@ -165,9 +171,10 @@ export class SessionLibvirt {
     this.dir = mkdtempSync(join(tmpdir(), 'lv-oracle-sess-'));
     this.pool = join(this.dir, 'pool');
     this.backingDir = join(this.dir, 'backing');
+    this.pool2 = join(this.dir, 'pool2');
     this.docs = join(this.dir, 'docs');
     const home = join(this.dir, 'home');
-    for (const d of [home, join(this.dir, 'run'), this.pool, this.backingDir, this.docs]) mkdirSync(d, { recursive: true, mode: 0o700 });
+    for (const d of [home, join(this.dir, 'run'), this.pool, this.pool2, this.backingDir, this.docs]) mkdirSync(d, { recursive: true, mode: 0o700 });
     // libvirt finds qemu-img through PATH. Unless LV_ORACLE_DEFAULT_ITER_TIME=1, a wrapper
     // first in PATH adds `iter-time=10` to encrypted creations: libvirt passes no iter-time, so
     // each LUKS header would cost qemu's default 2 s of PBKDF2 on top of its ~1 s benchmark. The
@@ -217,7 +224,8 @@ export class SessionLibvirt {
       if (d.code !== 0) throw new Error(`libvirtd did not start: ${d.stderr}`);
       const secretXml = s.writeDoc(`<secret ephemeral='no' private='yes'><uuid>${ORACLE_SECRET_UUID}</uuid><usage type='volume'><volume>${ORACLE_SECRET_USAGE}</volume></usage></secret>`);
       const pw = s.writeDoc('pw');
-      for (const args of [['secret-define', secretXml], ['secret-set-value', ORACLE_SECRET_UUID, '--file', pw, '--plain'], ['pool-create-as', 'p', 'dir', '--target', s.pool]]) {
+      for (const args of [['secret-define', secretXml], ['secret-set-value', ORACLE_SECRET_UUID, '--file', pw, '--plain'], ['pool-create-as', 'p', 'dir', '--target', s.pool],
+        ['pool-create-as', 'p2', 'dir', '--target', s.pool2], ['pool-define-as', 'off', 'dir', '--target', join(s.dir, 'off')]]) {
         let r = await s.virsh(args);
         // The daemon may need a moment to create its socket after --daemon returns.
         for (let i = 0; r.code !== 0 && i < 20 && /connect|socket|No such file/i.test(r.stderr); i++) {
@@ -235,6 +243,26 @@ export class SessionLibvirt {
       await s.stop();
       throw e;
     }
+  }
+
+  /**
+   * The daemon's URI for a client running as this process (root included: qemu:///session would
+   * mean root's own session socket, so the socket is named).
+   */
+  get uri(): string {
+    return `qemu+unix:///session?socket=${join(this.dir, 'run', 'libvirt', 'libvirt-sock')}`;
+  }
+
+  /** virsh ARGS against the daemon, as its user (for assertions). */
+  virshRun(args: string[], timeoutMs?: number): Promise<RunResult> {
+    return this.virsh(args, timeoutMs);
+  }
+
+  /** From now on (until undone) every qemu-img the daemon runs fails with qemu's benchmark message. */
+  failHostQemuImg(on: boolean): void {
+    const f = join(this.dir, 'qemu-img-fails');
+    if (on) writeFileSync(f, '');
+    else rmSync(f, { force: true });
   }
 
   /** Fixture text with the backing-file folder pointed at this session's real files. */

@@ -5,7 +5,7 @@ import { join, relative } from 'node:path';
 import { test } from 'node:test';
 
 const root = join(__dirname, '..', '..');
-const FORBIDDEN = [/^vscode$/, /^vscode-languageserver(\/node)?$/, /^vscode-languageclient/, /^(node:)?fs(\/promises)?$/, /^(node:)?child_process$/, /\/lsp\//, /\/cli\//];
+const FORBIDDEN = [/^vscode$/, /^vscode-languageserver(\/node)?$/, /^vscode-languageclient/, /^(node:)?fs(\/promises)?$/, /^(node:)?child_process$/, /\/lsp\//, /\/cli\//, /\/host\//];
 
 function sources(dir: string): string[] {
   const out: string[] = [];
@@ -37,6 +37,14 @@ test('lsp/ and writer/ do not reach into the CLI', () => {
   for (const dir of ['server/src/lsp', 'server/src/writer']) {
     for (const f of sources(join(root, dir))) for (const spec of imports(f)) if (/\/cli\//.test(spec) || spec.startsWith('../cli')) bad.push(`${relative(root, f)} imports ${spec}`);
   }
+  assert.deepEqual(bad, []);
+});
+
+test('host/ (libvirt through virsh) is called by lsp/ and cli/ only: it imports neither', () => {
+  const files = sources(join(root, 'server/src/host'));
+  assert.ok(files.length >= 3, 'expected host sources');
+  const bad: string[] = [];
+  for (const f of files) for (const spec of imports(f)) if (/(^|\/)(lsp|cli)(\/|$)/.test(spec)) bad.push(`${relative(root, f)} imports ${spec}`);
   assert.deepEqual(bad, []);
 });
 

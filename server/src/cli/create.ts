@@ -41,6 +41,7 @@ import {
 } from '../writer/luks/secrets';
 import { qcowAesEncryption, qcowLuksEncryption } from '../writer/luks/qcowEncryption';
 import { weakCryptoLines } from '../../../schemas/weakCrypto';
+import { resolveConnection } from '../host/virsh';
 
 export const USAGE = `create -f FMT [-b BACKING -F BACKING_FMT] [-u] [-o OPT=VAL,...] [-q] [--force] FILENAME [SIZE]
   Create a raw or qcow2 image exactly as qemu-img 7.2 would (byte-identical qcow2), with qemu-img's
@@ -55,6 +56,9 @@ export const USAGE = `create -f FMT [-b BACKING -F BACKING_FMT] [-u] [-o OPT=VAL
 create VOLUME.xml [--output PATH] [--force] [--libvirt-version X.Y.Z] [--pool-type T] [--prealloc-metadata]
   Create the image a libvirt <volume> describes, mapped to qemu-img options as libvirt does;
   refuses what libvirt refuses (the diagnostics of 'check').
+create VOLUME.xml --connect URI --pool NAME [--force] [--passphrase-file F|--passphrase-env V|--passphrase-stdin]
+  Create it in a libvirt pool through virsh (URI default: LIBVIRT_DEFAULT_URI); an encrypted
+  volume's secret is defined and set first. --force deletes a volume of the same name first.
 Encryption: -f luks, or -o encrypt.format=luks with --object secret,id=ID,data=…|file=… and
   encrypt.key-secret=ID, or --passphrase-file F | --passphrase-env VAR | --passphrase-stdin.`;
 
@@ -202,22 +206,22 @@ export async function runCreate(argv: string[], io: CreateCliIO = defaultIO()): 
     io.out(USAGE + '\n');
     return 0;
   }
-  const firstPos = argv.find(
-    (a, i) =>
-      !a.startsWith('-') &&
-      ![
-        '-f',
-        '-b',
-        '-F',
-        '-o',
-        '--object',
-        '--output',
-        '--libvirt-version',
-        '--pool-type',
-        '--passphrase-file',
-        '--passphrase-env',
-      ].includes(argv[i - 1]),
-  );
+  const valued = [
+    '-f',
+    '-b',
+    '-F',
+    '-o',
+    '--object',
+    '--output',
+    '--libvirt-version',
+    '--pool-type',
+    '--passphrase-file',
+    '--passphrase-env',
+    '--connect',
+    '-c',
+    '--pool',
+  ];
+  const firstPos = argv.find((a, i) => !a.startsWith('-') && !valued.includes(argv[i - 1]));
   const fIdx = argv.indexOf('-f');
   if (fIdx < 0 && firstPos && /\.xml$/i.test(firstPos)) return runCreateXml(argv, io);
   if (fIdx >= 0 && argv[fIdx + 1] === 'luks') return runLuksCreate(argv, { out: io.out, err: io.err });
@@ -363,6 +367,7 @@ async function runCreateXml(argv: string[], io: CreateCliIO): Promise<number> {
     preallocMetadata = false;
   let libvirtVersion = NEWEST_LIBVIRT;
   let poolType: PoolType = 'dir';
+  let connect: string | undefined, pool: string | undefined;
   const passthrough: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -379,7 +384,9 @@ async function runCreateXml(argv: string[], io: CreateCliIO): Promise<number> {
         return 2;
       }
       poolType = t as PoolType;
-    } else if (a === '--object' || a === '--passphrase-file' || a === '--passphrase-env') {
+    } else if (a === '--connect' || a === '-c') connect = val();
+    else if (a === '--pool') pool = val();
+    else if (a === '--object' || a === '--passphrase-file' || a === '--passphrase-env') {
       passthrough.push(a, argv[++i] ?? '');
     } else if (a === '--passphrase-stdin' || a === '--allow-insecure-aes') passthrough.push(a);
     else if (a.startsWith('-')) {
@@ -393,6 +400,19 @@ async function runCreateXml(argv: string[], io: CreateCliIO): Promise<number> {
   }
   if (!xmlPath) {
     io.err(`libvirt-volume: Expecting a volume XML file\n`);
+    return 2;
+  }
+  const uri = pool !== undefined ? resolveConnection(connect, process.env) : connect;
+  if (pool !== undefined && !uri) {
+    io.err('libvirt-volume: --pool needs a connection: --connect URI or LIBVIRT_DEFAULT_URI\n');
+    return 2;
+  }
+  if (uri !== undefined && !pool) {
+    io.err('libvirt-volume: --connect needs --pool NAME\n');
+    return 2;
+  }
+  if (pool !== undefined && output !== undefined) {
+    io.err('libvirt-volume: --output and --pool exclude each other (the pool decides the path)\n');
     return 2;
   }
   const abs = isAbsolute(xmlPath) ? xmlPath : join(io.cwd, xmlPath);
@@ -410,6 +430,11 @@ async function runCreateXml(argv: string[], io: CreateCliIO): Promise<number> {
   const { getLanguageService } = require('../service/languageService') as typeof import('../service/languageService');
   const { parseXml } = require('../service/xmlModel') as typeof import('../service/xmlModel');
   const vc = require('../service/volumeCreate') as typeof import('../service/volumeCreate');
+  if (pool !== undefined) {
+    // In a pool, an <encryption format='luks'> without <secret> gets a new uuid: the secret this run defines.
+    const { addSecretIfMissing } = require('../host/createInPool') as typeof import('../host/createInPool');
+    text = addSecretIfMissing(text);
+  }
   const doc = parseXml(text);
   if (doc.root?.name !== 'volume') {
     io.err(`libvirt-volume: ${xmlPath}: not a <volume> document\n`);
@@ -430,6 +455,11 @@ async function runCreateXml(argv: string[], io: CreateCliIO): Promise<number> {
     const n = `${errors.length} error${errors.length > 1 ? 's' : ''}`;
     io.err(`libvirt-volume: ${xmlPath}: libvirt would refuse this volume (${n}); nothing created\n`);
     return 1;
+  }
+  if (pool !== undefined && uri !== undefined) {
+    const { runCreateInPool } = require('./createInPool') as typeof import('./createInPool');
+    const poolArgs = { xmlPath, text, uri, pool, force, quiet, libvirtVersion, passthrough, preallocMetadata };
+    return runCreateInPool(poolArgs, io);
   }
   const vol = vc.readVolume(doc.root);
   const out = output ?? (vol.target.path || join(dirname(abs), vol.name ?? ''));

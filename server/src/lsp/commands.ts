@@ -5,10 +5,14 @@
 import { ErrorCodes, ResponseError, type WorkDoneProgressReporter } from 'vscode-languageserver/node';
 import { createVolume, describeVolume, type CreateVolumeParams } from './createVolume';
 import type { ServerState } from './server';
+import { listPools } from '../host/pools';
+import { resolveConnection } from '../host/virsh';
+import { abortOn, hostCall } from './createInPool';
 
 export const CREATE_VOLUME = 'libvirtVolume.createVolume';
 export const DESCRIBE_VOLUME = 'libvirtVolume.describeVolume';
-export const COMMANDS = [CREATE_VOLUME, DESCRIBE_VOLUME];
+export const LIST_POOLS = 'libvirtVolume.listPools';
+export const COMMANDS = [CREATE_VOLUME, DESCRIBE_VOLUME, LIST_POOLS];
 
 type FieldType = 'string' | 'boolean' | 'number' | 'object';
 /** CreateVolumeParams' fields and their JSON types (createVolume.ts documents their meaning). */
@@ -23,6 +27,8 @@ const CREATE_FIELDS: Record<keyof CreateVolumeParams, FieldType> = {
   iterTimeMs: 'number',
   allowInsecureAes: 'boolean',
   preallocMetadata: 'boolean',
+  connection: 'string',
+  pool: 'string',
 };
 const NEW_FIELDS: Record<string, FieldType> = {
   name: 'string',
@@ -64,7 +70,9 @@ export function commandArgument(command: string, args: unknown[] | undefined): C
   const arg = args === undefined || args.length === 0 ? {} : args[0];
   if (jsonType(arg) !== 'object') throw invalid(command, `the argument must be an object, got ${jsonType(arg)}`);
   const a = arg as Record<string, unknown>;
-  checkFields(command, a, command === DESCRIBE_VOLUME ? { uri: 'string' } : CREATE_FIELDS);
+  const fields: Record<string, FieldType> =
+    command === DESCRIBE_VOLUME ? { uri: 'string' } : command === LIST_POOLS ? { connection: 'string' } : CREATE_FIELDS;
+  checkFields(command, a, fields);
   if (a.new !== undefined) checkFields(command, a.new as Record<string, unknown>, NEW_FIELDS, 'new.');
   return a as CreateVolumeParams;
 }
@@ -82,6 +90,11 @@ export function registerCommands(state: ServerState): void {
           const uri = arg.uri;
           // Image-aware errors need the headers: wait for them like a hover does (bounded).
           return await state.env.withImageFacts(() => describeVolume(state, uri));
+        }
+        case LIST_POOLS: {
+          const uri = resolveConnection(arg.connection, {}, state.settings().connection);
+          if (!uri) throw invalid(LIST_POOLS, 'needs {connection} or the libvirtVolume.connection setting');
+          return await hostCall(() => listPools({ uri }, abortOn(token)));
         }
         default: {
           // Reads the headers the volume's checks need first, so the gate judges with them.

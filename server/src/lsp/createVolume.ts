@@ -31,6 +31,8 @@ import { unitMultiplier } from '../../../schemas/vocabulary';
 import { isLegacyAes, readVolume } from '../service/volumeCreate';
 import { readSecretFile } from '../writer/nodeIO';
 import type { ServerState } from './server';
+import { createVolumeInPool } from './createInPool';
+import { addSecretIfMissing } from '../host/createInPool';
 import type { WorkerMessage, WorkerReply, WorkerJob } from './createWorker';
 import { checkTarget, writeFileAtomic } from '../writer/publish';
 import { WriterError } from '../writer/errors';
@@ -83,6 +85,10 @@ export interface CreateVolumeParams {
   allowInsecureAes?: boolean;
   /** As `virsh vol-create --prealloc-metadata` (qcow2 without a backing store only). */
   preallocMetadata?: boolean;
+  /** Create in this libvirt pool instead of a local file (lsp/createInPool.ts). */
+  pool?: string;
+  /** libvirt URI for `pool`; default the `libvirtVolume.connection` setting. */
+  connection?: string;
 }
 
 export interface CreateVolumeResult {
@@ -92,6 +98,9 @@ export interface CreateVolumeResult {
   secretXml?: string;
   secretUuid?: string;
   ms: number;
+  /** In a pool: its name, and whether our writer made the image and vol-upload streamed it in. */
+  pool?: string;
+  uploaded?: boolean;
 }
 
 /** A document's file path (service/imageRefs.ts uriToPath); other URIs are taken as paths as they are. */
@@ -238,7 +247,7 @@ async function checkOutput(path: string, force: boolean): Promise<void> {
   throw new ResponseError(ErrorCodes.InvalidParams, refusal.code === 'exists' ? existsMessage(path) : refusal.message);
 }
 
-async function readPassphrase(file: string): Promise<string> {
+export async function readPassphrase(file: string): Promise<string> {
   try {
     // Verbatim, like qemu's `--object secret,file=`: a trailing newline is part of the passphrase.
     // Regular files up to PASSPHRASE_FILE_MAX only, read off the event loop (nodeIO.ts).
@@ -306,7 +315,7 @@ export function runInWorker(
   });
 }
 
-function anyToken(...tokens: CancellationToken[]): CancellationToken {
+export function anyToken(...tokens: CancellationToken[]): CancellationToken {
   return {
     get isCancellationRequested() {
       return tokens.some((t) => t.isCancellationRequested);
@@ -351,6 +360,12 @@ export async function createVolume(
     xmlPath = uriToPath(desc.uri);
     xmlText = loadDocument(state, p.uri!).getText();
     output = resolve(dirname(xmlPath), p.output ?? desc.suggestedOutput);
+    // In a pool, a LUKS <encryption> without <secret> gets a new uuid: the secret the run defines.
+    const withSecret = p.pool !== undefined ? addSecretIfMissing(xmlText) : xmlText;
+    if (withSecret !== xmlText) {
+      xmlText = withSecret;
+      desc = describeDoc(state, TextDocument.create(desc.uri, 'xml', 0, xmlText));
+    }
   }
   if (desc.errors.length) {
     const list = desc.errors.map((e) => `  line ${e.line + 1}: ${e.message} [${e.code}]`).join('\n');
@@ -359,6 +374,9 @@ export async function createVolume(
       `the volume XML has ${desc.errors.length} error(s) libvirt would refuse:\n${list}`,
       { errors: desc.errors },
     );
+  }
+  if (p.pool !== undefined) {
+    return createVolumeInPool(state, p, { xmlText, desc, t0 }, token, workDone);
   }
   await checkOutput(output, force);
   if (desc.legacyAes && !p.allowInsecureAes) {

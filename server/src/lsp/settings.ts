@@ -8,6 +8,8 @@ export const SECTION = 'libvirtVolume';
 export interface ServerSettings extends LanguageSettings {
   /** Passphrase file for Create Volume (read by the command, never logged). */
   passphraseFile?: string;
+  /** libvirt URI for pool commands (`libvirtVolume.connection`); empty = offline. */
+  connection?: string;
 }
 
 const SEVERITIES = new Set(['error', 'warning', 'information', 'hint', 'ignore']);
@@ -31,6 +33,7 @@ export function toSettings(raw: unknown): ServerSettings {
   }
   if (typeof r.imageChecks === 'boolean') s.imageChecks = r.imageChecks;
   if (typeof r.passphraseFile === 'string' && r.passphraseFile) s.passphraseFile = r.passphraseFile;
+  if (typeof r.connection === 'string' && r.connection.trim()) s.connection = r.connection.trim();
   return s;
 }
 

@@ -1,0 +1,105 @@
+// `create VOLUME.xml --connect URI --pool NAME`: the volume (and its secret) made by libvirt in a
+// pool (host/createInPool.ts). The XML was judged by the language service already (cli/create.ts).
+// The passphrase is read here once (file, environment variable or stdin) and goes to virsh
+// through a pipe only. SIGINT/SIGTERM/SIGHUP cancel the run and roll back what it defined.
+import { resolve } from 'node:path';
+import { createInPool } from '../host/createInPool';
+import { HostError } from '../host/virsh';
+import { writeVolumeImage } from '../lsp/createWorker';
+import { readVolume } from '../service/volumeCreate';
+import { parseXml } from '../service/xmlModel';
+import { isCancellation, errorText } from '../writer/errors';
+import { resolvePassphrase, SecretError } from '../writer/luks/secrets';
+import { readSecretFileSync } from '../writer/nodeIO';
+import type { CreateCliIO } from './create';
+import { readPassphraseStdin } from './passphraseStdin';
+import { guardInterrupts } from './signals';
+
+export interface PoolCliArgs {
+  xmlPath: string;
+  text: string;
+  uri: string;
+  pool: string;
+  force: boolean;
+  quiet: boolean;
+  libvirtVersion: string;
+  preallocMetadata: boolean;
+  /** --passphrase-file F / --passphrase-env V / --passphrase-stdin (and --object, refused here). */
+  passthrough: string[];
+}
+
+export async function runCreateInPool(a: PoolCliArgs, io: CreateCliIO): Promise<number> {
+  const fail = (m: string): number => {
+    io.err(`libvirt-volume: ${a.xmlPath}: ${m}\n`);
+    return 1;
+  };
+  const opt = (name: string): string | undefined => {
+    const i = a.passthrough.indexOf(name);
+    return i >= 0 ? a.passthrough[i + 1] : undefined;
+  };
+  if (a.passthrough.includes('--object')) return fail('--object is not used with --pool: pass --passphrase-*');
+  const enc = readVolume(parseXml(a.text).root).target.encryption;
+  if (enc && enc.format !== 'luks') {
+    return fail(`<encryption format='${enc.format}'>: only luks can be created in a pool`);
+  }
+  let passphrase: Uint8Array | undefined;
+  if (enc) {
+    try {
+      passphrase = await resolvePassphrase(
+        {
+          objects: [],
+          passphraseFile: opt('--passphrase-file'),
+          passphraseEnv: opt('--passphrase-env'),
+          passphraseStdin: a.passthrough.includes('--passphrase-stdin'),
+        },
+        { readFile: (f) => readSecretFileSync(resolve(io.cwd, f)), readStdin: readPassphraseStdin, env: process.env },
+      );
+    } catch (e) {
+      if (e instanceof SecretError && /key-secret/.test(e.message)) {
+        return fail('an encrypted volume needs --passphrase-file F, --passphrase-env VAR or --passphrase-stdin');
+      }
+      return fail((e as Error).message);
+    }
+  }
+  const guard = guardInterrupts();
+  const note = (l: string): void => {
+    if (!a.quiet) io.out(`${l}\n`);
+  };
+  try {
+    const r = await createInPool({
+      conn: { uri: a.uri },
+      pool: a.pool,
+      xmlText: a.text,
+      force: a.force,
+      passphrase,
+      signal: guard.signal,
+      note,
+      preallocMetadata: a.preallocMetadata,
+      writeLocal: async (xmlText, output, signal) => {
+        // Our writer, the same one the server's Create Volume runs (lsp/createWorker.ts).
+        const pass = passphrase && Buffer.from(passphrase).toString('utf8');
+        const job = {
+          xmlText,
+          output,
+          force: false,
+          passphrase: pass,
+          libvirtVersion: a.libvirtVersion,
+          preallocMetadata: a.preallocMetadata,
+        };
+        await writeVolumeImage(job, { progress: () => undefined, signal });
+      },
+    });
+    const how = r.uploaded ? ' (written here, uploaded)' : '';
+    note(`Vol ${r.name} created in pool ${r.pool} on ${a.uri}: ${r.path}${how}`);
+    return 0;
+  } catch (e) {
+    if (guard.signal.aborted || isCancellation(e) || (e instanceof HostError && e.code === 'cancelled')) {
+      io.err(`libvirt-volume: ${a.xmlPath}: interrupted; nothing this run defined was left behind\n`);
+      return guard.exitCode ?? 130;
+    }
+    return fail(e instanceof HostError ? e.message : errorText(e));
+  } finally {
+    guard.dispose();
+    passphrase?.fill(0);
+  }
+}

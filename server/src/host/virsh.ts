@@ -1,0 +1,170 @@
+// libvirt through `virsh -c URI` child processes (libvirt-clients): every transport and
+// authentication libvirt supports, nothing native in the extension. Each call has a deadline, is
+// cancellable (AbortSignal) and runs with a minimal environment, so nothing of ours (a passphrase
+// in an environment variable, say) reaches a child. Input that must stay off command lines (XML,
+// a passphrase) goes through the child's stdin as `/dev/stdin`, which virsh reads like any file
+// (tools/virsh-secret.c cmdSecretSetValue and virsh-volume.c cmdVolCreate use virFileReadAll).
+import { spawn } from 'node:child_process';
+
+/** A libvirt connection: the URI virsh is given with -c. */
+export interface HostConnection {
+  uri: string;
+  /** virsh executable (tests, or a non-standard install); default `virsh` on PATH. */
+  virsh?: string;
+}
+
+export type HostErrorCode = 'no-virsh' | 'timeout' | 'cancelled' | 'libvirt' | 'refused';
+
+export class HostError extends Error {
+  constructor(
+    readonly code: HostErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** An unreachable host must be an error within 10 s (issue 11). */
+export const QUERY_TIMEOUT_MS = 10_000;
+/** vol-create (full preallocation) and vol-upload move whole images: a long deadline, plus keepalive. */
+export const TRANSFER_TIMEOUT_MS = 6 * 3600_000;
+/**
+ * virsh's keepalive (-k interval, -K count): a remote daemon that stops answering during a long
+ * call is declared dead after about 3 × 2 s (virsh.c, virConnectSetKeepAlive). Local connections
+ * ignore it.
+ */
+const KEEPALIVE = ['-k', '3', '-K', '2'];
+
+/**
+ * Variables virsh needs to find and authenticate to a daemon: the session socket lives under
+ * XDG_RUNTIME_DIR, auth.conf and known_hosts under HOME/XDG_CONFIG_HOME, ssh uses its agent.
+ * Everything else (LIBVIRT_DEFAULT_URI included: the URI is always passed) stays behind.
+ */
+const ENV_KEEP = [
+  'PATH',
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'XDG_RUNTIME_DIR',
+  'XDG_CONFIG_HOME',
+  'XDG_CACHE_HOME',
+  'SSH_AUTH_SOCK',
+  'LIBVIRT_AUTH_FILE',
+];
+
+export function minimalEnv(from: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { LC_ALL: 'C' };
+  for (const k of ENV_KEEP) if (from[k] !== undefined) env[k] = from[k];
+  env.PATH ??= '/usr/local/bin:/usr/bin:/bin';
+  return env;
+}
+
+/**
+ * virsh's error text without its generic headline ("error: Failed to create vol from F",
+ * "error: failed to get pool 'x'"): the detail lines libvirt's driver wrote.
+ */
+export function libvirtMessage(stderr: string): string {
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const detail = lines.filter((l) => !/^error: (Failed|failed) to /.test(l));
+  return (detail.length ? detail : lines).map((l) => l.replace(/^error: /, '')).join('; ');
+}
+
+export interface VirshCall {
+  /** Bytes or text written to virsh's stdin (read by it as /dev/stdin), then stdin is closed. */
+  stdin?: Uint8Array | string;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface VirshResult {
+  stdout: string;
+  stderr: string;
+}
+
+const noVirsh = (conn: HostConnection): HostError =>
+  new HostError('no-virsh', `${conn.virsh ?? 'virsh'} not found: install the Debian package libvirt-clients`);
+
+/** Runs `virsh -c URI ARGS…`; resolves on exit 0, rejects with a HostError otherwise. */
+export function virsh(conn: HostConnection, args: string[], call: VirshCall = {}): Promise<VirshResult> {
+  const timeoutMs = call.timeoutMs ?? QUERY_TIMEOUT_MS;
+  const what = `virsh ${args[0]}`;
+  return new Promise((resolve, reject) => {
+    if (call.signal?.aborted) {
+      reject(new HostError('cancelled', `${what}: cancelled`));
+      return;
+    }
+    const argv = ['-c', conn.uri, ...KEEPALIVE, ...args];
+    // Node's 'pipe' is a socket pair, which open("/dev/stdin") refuses (ENXIO): with input, `cat`
+    // copies it into a real pipe(2) the shell makes for virsh. Nothing but the pipe carries it.
+    // Own process group (detached), so a timeout or cancel kills the whole pipeline.
+    const child =
+      call.stdin === undefined
+        ? spawn(conn.virsh ?? 'virsh', argv, { env: minimalEnv(), stdio: ['pipe', 'pipe', 'pipe'] })
+        : spawn('/bin/sh', ['-c', 'cat | "$0" "$@"', conn.virsh ?? 'virsh', ...argv], {
+            env: minimalEnv(),
+            stdio: ['pipe', 'pipe', 'pipe'],
+            detached: true,
+          });
+    const kill = (): void => {
+      try {
+        if (call.stdin !== undefined && child.pid) process.kill(-child.pid, 'SIGKILL');
+        else child.kill('SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    };
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let failure: HostError | undefined;
+    const stop = (e: HostError): void => {
+      failure ??= e;
+      kill();
+    };
+    const timer = setTimeout(
+      () =>
+        stop(new HostError('timeout', `${what}: no answer from ${conn.uri} within ${Math.round(timeoutMs / 1000)} s`)),
+      timeoutMs,
+    );
+    const onAbort = (): void => stop(new HostError('cancelled', `${what}: cancelled`));
+    call.signal?.addEventListener('abort', onAbort, { once: true });
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    // virsh may exit before reading all of stdin (a refused call): that EPIPE is no error of ours.
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(call.stdin ?? '');
+    const done = (): void => {
+      clearTimeout(timer);
+      call.signal?.removeEventListener('abort', onAbort);
+    };
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      done();
+      reject(e.code === 'ENOENT' ? noVirsh(conn) : new HostError('libvirt', `${what}: ${e.message}`));
+    });
+    child.on('close', (code) => {
+      done();
+      const stdout = Buffer.concat(out).toString('utf8');
+      const stderr = Buffer.concat(err).toString('utf8');
+      if (failure) reject(failure);
+      else if (code === 127 && /not found/.test(stderr)) {
+        reject(noVirsh(conn));
+      } else if (code === 0) resolve({ stdout, stderr });
+      else reject(new HostError('libvirt', libvirtMessage(stderr) || `${what} exited with status ${code}`));
+    });
+  });
+}
+
+/**
+ * The connection to use: `--connect` / the command argument, else LIBVIRT_DEFAULT_URI (as virsh
+ * itself), else the `libvirtVolume.connection` setting; undefined = offline.
+ */
+export function resolveConnection(
+  explicit: string | undefined,
+  env: NodeJS.ProcessEnv,
+  setting?: string,
+): string | undefined {
+  for (const v of [explicit, env.LIBVIRT_DEFAULT_URI, setting]) if (v && v.trim()) return v.trim();
+  return undefined;
+}

@@ -1,0 +1,121 @@
+// libvirtVolume.createVolume with {pool, connection}: the volume (and its secret) made by libvirt
+// in a pool on the host (host/createInPool.ts), off the keystroke path, with work-done progress
+// and cancellation ($/cancelRequest or the progress' Cancel) that rolls back what was defined.
+// When the host's qemu-img cannot, the image is written by the writer in its worker thread,
+// exactly as a local Create Volume, then uploaded.
+import { basename } from 'node:path';
+import {
+  ErrorCodes,
+  LSPErrorCodes,
+  ResponseError,
+  type CancellationToken,
+  type WorkDoneProgressReporter,
+} from 'vscode-languageserver/node';
+import { createInPool } from '../host/createInPool';
+import { HostError, resolveConnection } from '../host/virsh';
+import { INSECURE_AES_WARNING } from '../../../schemas/luksOptions';
+import {
+  anyToken,
+  readPassphrase,
+  runInWorker,
+  type CreateVolumeParams,
+  type CreateVolumeResult,
+  type VolumeDescription,
+} from './createVolume';
+import type { ServerState } from './server';
+
+/** An AbortSignal that aborts when the LSP token is cancelled. */
+export function abortOn(token: CancellationToken): AbortSignal {
+  const ac = new AbortController();
+  if (token.isCancellationRequested) ac.abort();
+  else token.onCancellationRequested(() => ac.abort());
+  return ac.signal;
+}
+
+/** Host failures as JSON-RPC errors: cancelled → RequestCancelled, refusals → InvalidParams. */
+export async function hostCall<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (!(e instanceof HostError)) throw e;
+    if (e.code === 'cancelled') throw new ResponseError(LSPErrorCodes.RequestCancelled, e.message);
+    throw new ResponseError(e.code === 'refused' ? ErrorCodes.InvalidParams : LSPErrorCodes.RequestFailed, e.message, {
+      host: e.code,
+    });
+  }
+}
+
+export async function createVolumeInPool(
+  state: ServerState,
+  p: CreateVolumeParams,
+  doc: { xmlText: string; desc: VolumeDescription; t0: number },
+  token: CancellationToken,
+  workDone: WorkDoneProgressReporter & { token?: CancellationToken },
+): Promise<CreateVolumeResult> {
+  const { desc, xmlText } = doc;
+  const uri = resolveConnection(p.connection, {}, state.settings().connection);
+  const invalid = (m: string) => new ResponseError(ErrorCodes.InvalidParams, m);
+  if (!uri) throw invalid('pool needs {connection} or the libvirtVolume.connection setting');
+  if (!p.pool) throw invalid('pool must name a libvirt storage pool');
+  if (desc.legacyAes) throw invalid(`${INSECURE_AES_WARNING} Not created in a pool.`);
+  let passphrase: string | undefined;
+  if (desc.encrypted) {
+    const file = p.passphraseFile || state.settings().passphraseFile;
+    passphrase = p.passphrase ?? (file ? await readPassphrase(file) : undefined);
+    if (!passphrase) throw invalid('an encrypted volume needs a passphrase (passphrase or passphraseFile)');
+  }
+  const both = workDone.token ? anyToken(token, workDone.token) : token;
+  const signal = abortOn(both);
+  const pool = p.pool;
+  workDone.begin('Create Volume', 0, `${desc.name ?? ''} in pool ${pool}`, true);
+  const note = (l: string): void => {
+    state.log(`Create Volume: ${l}`);
+    workDone.report(l);
+  };
+  const bytes = passphrase !== undefined ? new TextEncoder().encode(passphrase) : undefined;
+  try {
+    const r = await hostCall(() =>
+      createInPool({
+        conn: { uri },
+        pool,
+        xmlText,
+        force: !!p.force,
+        passphrase: bytes,
+        signal,
+        note,
+        preallocMetadata: !!p.preallocMetadata,
+        writeLocal: async (xml, output) => {
+          await runInWorker(
+            {
+              xmlText: xml,
+              output,
+              force: false,
+              passphrase,
+              libvirtVersion: state.settings().libvirtVersion,
+              preallocMetadata: !!p.preallocMetadata,
+              iterTimeMs: typeof p.iterTimeMs === 'number' && p.iterTimeMs > 0 ? p.iterTimeMs : undefined,
+            },
+            (done, total, message) =>
+              workDone.report(
+                total ? Math.floor((done / total) * 100) : 0,
+                message ?? `${basename(output)}: writing here for upload`,
+              ),
+            both,
+          );
+        },
+      }),
+    );
+    state.log(`Create Volume: ${r.name} in pool ${pool} on ${uri} in ${Date.now() - doc.t0} ms`);
+    return {
+      image: r.path,
+      format: r.format ?? desc.format ?? 'raw',
+      secretUuid: r.secretUuid,
+      pool,
+      uploaded: r.uploaded,
+      ms: Date.now() - doc.t0,
+    };
+  } finally {
+    bytes?.fill(0);
+    workDone.done();
+  }
+}
