@@ -86,7 +86,8 @@ export async function unlockLuksArea(read: AreaRead, areaSize: number, passphras
     if (timingSafeEqual(digest, h.mkDigest)) { masterKey = mk; break; }
     mk.fill(0);
   }
-  if (!masterKey) throw new WriterError(`${where}: Invalid password, cannot unlock any keyslot`, 'refused', 'passphrase');
+  if (!masterKey) throw new WriterError(`Could not open '${where}': Invalid password, cannot unlock any keyslot`, 'refused',
+    'passphrase');
   const cipher = sectorCipherFor(r, masterKey);
   masterKey.fill(0);
   return { header: h, payloadOffset, cipher };

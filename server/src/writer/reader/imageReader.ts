@@ -143,7 +143,7 @@ async function openAt(abs: string, shown: string, format: string | undefined, op
     throw refused(`Could not open '${shown}': format '${format}' is not supported by this reader (raw, qcow2, luks)`);
   }
   const role = chain.length ? `backing file of ${chain[chain.length - 1]}` : 'image';
-  const file = await BoundedFile.open(opts.io, abs, role);
+  const file = await BoundedFile.open(opts.io, abs, role, chain.length ? abs : shown);
   const owned: { close(): Promise<void> }[] = [file];
   try {
     const fmt = (format ?? await probe(file)) as ImageFormat;
@@ -151,8 +151,8 @@ async function openAt(abs: string, shown: string, format: string | undefined, op
     if (fmt === 'luks') {
       const head = await file.read(0, Math.min(8, file.size), 'LUKS header');
       if (!hasPrefix(head, LUKS_MAGIC)) throw refused(`Could not open '${shown}': Volume is not in LUKS format`);
-      if (!opts.passphrase) throw refused(`${shown}: Parameter 'key-secret' is required for cipher`, 'passphrase');
-      const u = await unlockLuksArea((o, l, w) => file.read(o, l, w), file.size, opts.passphrase, abs, opts.signal);
+      if (!opts.passphrase) throw refused(`Could not open '${shown}': Parameter 'key-secret' is required for cipher`, 'passphrase');
+      const u = await unlockLuksArea((o, l, w) => file.read(o, l, w), file.size, opts.passphrase, shown, opts.signal);
       const enc: LayerCipher = { cipher: u.cipher, physical: true, base: u.payloadOffset };
       return new ChainImage(abs, new RawLayer('luks', file, u.payloadOffset, enc), undefined, 'luks', opts.signal);
     }
@@ -160,17 +160,18 @@ async function openAt(abs: string, shown: string, format: string | undefined, op
     let enc: LayerCipher | undefined;
     let encryption: 'luks' | 'aes' | undefined;
     if (h.cryptMethod !== QCOW2_CRYPT.none) {
-      if (!opts.passphrase) throw refused(`${shown}: Parameter 'encrypt.key-secret' is required for cipher`, 'passphrase');
+      if (!opts.passphrase) throw refused(`Could not open '${shown}': Parameter 'encrypt.key-secret' is required for cipher`,
+        'passphrase');
       if (h.cryptMethod === QCOW2_CRYPT.aes) {
         if (!opts.allowInsecureAes) {
-          throw refused(`${shown}: legacy qcow2 AES encryption is insecure; pass ${INSECURE_AES_FLAG} to read it, ` +
+          throw refused(`Could not open '${shown}': legacy qcow2 AES encryption is insecure; pass ${INSECURE_AES_FLAG} to read it, ` +
             'for instance to convert it to an image with encrypt.format=luks (migrating away from AES)', 'encrypt.format');
         }
         enc = { cipher: qcowAesCipher(opts.passphrase), physical: false, base: 0 };
         encryption = 'aes';
       } else {
         const area = h.cryptoHeader!;
-        const u = await unlockLuksArea((o, l, w) => file.read(area.offset + o, l, w), area.length, opts.passphrase, abs,
+        const u = await unlockLuksArea((o, l, w) => file.read(area.offset + o, l, w), area.length, opts.passphrase, shown,
           opts.signal);
         // qcow2+LUKS numbers sectors by host offset (qcow2_co_encdec, crypt_physical_offset).
         enc = { cipher: u.cipher, physical: true, base: 0 };
@@ -185,7 +186,7 @@ async function openAt(abs: string, shown: string, format: string | undefined, op
     const layer = await Qcow2Layer.open(h, file, data, enc);
     let backing: ImageReader | undefined;
     if (h.backingFile !== undefined && h.backingFile !== '') {
-      if (h.backingFile.startsWith('json:')) throw refused(`${shown}: json: backing file names are not supported`);
+      if (h.backingFile.startsWith('json:')) throw refused(`Could not open '${shown}': json: backing file names are not supported`);
       const babs = besides(abs, h.backingFile);
       const st = await opts.io.stat(babs);
       if (!st) throw refused(`Could not open backing file '${h.backingFile}' of '${shown}': No such file or directory`);

@@ -19,18 +19,20 @@ export function corrupt(path: string, message: string): WriterError {
 }
 
 export class BoundedFile {
+  /** `path`: the file's name in messages. */
   private constructor(readonly path: string, private readonly io: ReaderIO, private readonly fd: Fd, readonly size: number) {}
 
-  static async open(io: ReaderIO, path: string, role: string): Promise<BoundedFile> {
+  /** `name` is how messages call the file (what the user typed; default `path`). */
+  static async open(io: ReaderIO, path: string, role: string, name = path): Promise<BoundedFile> {
     const st = await io.stat(path);
-    if (!st) throw new WriterError(`Could not open '${path}': No such file or directory (${role})`, 'refused');
-    if (!st.isFile) throw new WriterError(`Could not open '${path}': not a regular file (${role})`, 'refused');
+    if (!st) throw new WriterError(`Could not open '${name}': No such file or directory (${role})`, 'refused');
+    if (!st.isFile) throw new WriterError(`Could not open '${name}': not a regular file (${role})`, 'refused');
     const fd = await io.open(path, 'read');
     try {
       // The file could have been swapped between stat and open: the open file's own status counts.
       const fst = io.fstat ? await io.fstat(fd) : st;
-      if (!fst.isFile) throw new WriterError(`Could not open '${path}': not a regular file (${role})`, 'refused');
-      return new BoundedFile(path, io, fd, fst.size);
+      if (!fst.isFile) throw new WriterError(`Could not open '${name}': not a regular file (${role})`, 'refused');
+      return new BoundedFile(name, io, fd, fst.size);
     } catch (e) {
       await io.close(fd);
       throw e;
