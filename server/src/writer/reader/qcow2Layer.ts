@@ -55,8 +55,10 @@ function u64(b: Uint8Array, o: number): number | undefined {
   const hi = u32(b, o), lo = u32(b, o + 4);
   return hi >= 0x200000 ? undefined : hi * 2 ** 32 + lo;
 }
+/** A name stored in the file, read as qemu does: a C string (up to the first NUL byte). */
 function latin1(b: Uint8Array): string {
-  return Buffer.from(b).toString('latin1');
+  const nul = b.indexOf(0);
+  return Buffer.from(nul < 0 ? b : b.subarray(0, nul)).toString('latin1');
 }
 
 /** Parses the header and its extensions (bounded by the file and the first cluster). */

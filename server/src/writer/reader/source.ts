@@ -4,7 +4,7 @@
 // names the table and offset, never a short read, an exception from deep inside, or a read past
 // the end. Only regular files are opened (a FIFO would block the reader forever).
 import type { Fd, WriterIO } from '../io';
-import { WriterError } from '../errors';
+import { errorText, WriterError } from '../errors';
 
 /** The part of the writer's injected I/O the reader uses (writer/io.ts; nodeIO implements it). */
 export type ReaderIO = Pick<WriterIO, 'open' | 'close' | 'pread' | 'stat' | 'fstat'>;
@@ -24,6 +24,16 @@ export class BoundedFile {
 
   /** `name` is how messages call the file (what the user typed; default `path`). */
   static async open(io: ReaderIO, path: string, role: string, name = path): Promise<BoundedFile> {
+    try {
+      return await BoundedFile.openChecked(io, path, role, name);
+    } catch (e) {
+      if (e instanceof WriterError) throw e;
+      // EACCES, ELOOP, ENAMETOOLONG, a name with a NUL byte from a corrupt header …: one clear refusal.
+      throw new WriterError(`Could not open '${name}': ${errorText(e)} (${role})`, 'refused');
+    }
+  }
+
+  private static async openChecked(io: ReaderIO, path: string, role: string, name: string): Promise<BoundedFile> {
     const st = await io.stat(path);
     if (!st) throw new WriterError(`Could not open '${name}': No such file or directory (${role})`, 'refused');
     if (!st.isFile) throw new WriterError(`Could not open '${name}': not a regular file (${role})`, 'refused');
