@@ -20,8 +20,9 @@ import { parseSecretObject, resolvePassphrase, resolveSecret, SecretError, split
   from '../writer/luks/secrets';
 import { guardInterrupts } from './signals';
 
-export const USAGE = `compare [--object secret,id=ID,data=TEXT|file=PATH[,format=base64]] [--image-opts] [-f FMT] [-F FMT]
-        [-p] [-q] [-s] [${INSECURE_AES_FLAG}] [--passphrase-file F | --passphrase-env VAR | --passphrase-stdin] A B
+export const USAGE = `compare [--object secret,id=ID,data=TEXT|file=PATH[,format=base64]] [--image-opts]
+        [-f FMT] [-F FMT] [-p] [-q] [-s] [${INSECURE_AES_FLAG}]
+        [--passphrase-file F | --passphrase-env VAR | --passphrase-stdin] A B
   Compare the guest contents of two images as qemu-img compare does (raw, qcow2, luks, backing chains,
   encrypted images). Exit 0 identical, 1 different, 2 cannot open, 3 allocation error, 4 read error.
   --image-opts: A and B are driver=FMT,file.filename=PATH[,key-secret=ID|encrypt.key-secret=ID].
@@ -51,8 +52,10 @@ function imageOpts(spec: string): Side {
     if (k === 'driver') side.format = v;
     else if (k === 'file.filename' || k === 'file') side.path = v;
     else if (k === 'key-secret' || k === 'encrypt.key-secret') side.keySecret = v;
-    else throw new SecretError(`Could not open '${spec}': Block format '${side.format ?? 'raw'}' does not support the ` +
-      `option '${k}'`);
+    else {
+      throw new SecretError(`Could not open '${spec}': Block format '${side.format ?? 'raw'}' does not ` +
+        `support the option '${k}'`);
+    }
   }
   if (!side.path) throw new SecretError(`Could not open '${spec}': A block device must be specified for "file"`);
   return side;
@@ -235,7 +238,8 @@ export async function runCompare(argv: string[], io: CompareIO = {
         }
       } catch (e) {
         if (e instanceof SecretError) {
-          return fail(e.message.startsWith('Could not open') ? e.message : `Could not open '${s.name}': ${e.message}`, 2);
+          const m = e.message.startsWith('Could not open') ? e.message : `Could not open '${s.name}': ${e.message}`;
+          return fail(m, 2);
         }
         throw e;
       }

@@ -69,7 +69,9 @@ export async function unlockLuksArea(read: AreaRead, areaSize: number, passphras
   for (const [i, slot] of h.keySlots.entries()) {
     if (!slot.active) continue;
     // qemu checks these too (qcrypto_block_luks_check_header): stripes is always 4000.
-    if (slot.stripes !== LUKS1.stripes) throw bad(`key slot ${i} is corrupted (stripes ${slot.stripes} != ${LUKS1.stripes})`);
+    if (slot.stripes !== LUKS1.stripes) {
+      throw bad(`key slot ${i} is corrupted (stripes ${slot.stripes} != ${LUKS1.stripes})`);
+    }
     if (slot.iterations < 1) throw bad(`key slot ${i} has 0 iterations`);
     const len = h.keyBytes * slot.stripes;
     const start = slot.keyMaterialOffset * LUKS1.sectorSize;
@@ -86,8 +88,10 @@ export async function unlockLuksArea(read: AreaRead, areaSize: number, passphras
     if (timingSafeEqual(digest, h.mkDigest)) { masterKey = mk; break; }
     mk.fill(0);
   }
-  if (!masterKey) throw new WriterError(`Could not open '${where}': Invalid password, cannot unlock any keyslot`, 'refused',
-    'passphrase');
+  if (!masterKey) {
+    throw new WriterError(`Could not open '${where}': Invalid password, cannot unlock any keyslot`, 'refused',
+      'passphrase');
+  }
   const cipher = sectorCipherFor(r, masterKey);
   masterKey.fill(0);
   return { header: h, payloadOffset, cipher };
@@ -100,5 +104,6 @@ export async function unlockLuksArea(read: AreaRead, areaSize: number, passphras
 export function qcowAesCipher(passphrase: Uint8Array): SectorCipher {
   const key = new Uint8Array(16);
   key.set(passphrase.subarray(0, 16));
-  return { mode: 'cbc', cipher: createBlockCipher('aes', key), ivgen: createIvGen('plain64', undefined, undefined, key) };
+  const ivgen = createIvGen('plain64', undefined, undefined, key);
+  return { mode: 'cbc', cipher: createBlockCipher('aes', key), ivgen };
 }

@@ -57,7 +57,7 @@ function hasPrefix(b: Uint8Array, magic: readonly number[]): boolean {
   return b.length >= magic.length && magic.every((v, i) => b[i] === v);
 }
 
-const QCOW2_MAGIC_BYTES = [QCOW2_MAGIC >>> 24, (QCOW2_MAGIC >>> 16) & 0xff, (QCOW2_MAGIC >>> 8) & 0xff, QCOW2_MAGIC & 0xff];
+const QCOW2_MAGIC_BYTES = [24, 16, 8, 0].map((shift) => (QCOW2_MAGIC >>> shift) & 0xff);
 
 /** qemu's probe among the formats this reader knows: qcow2 magic, LUKS magic, else raw. */
 async function probe(file: BoundedFile): Promise<ImageFormat> {
@@ -134,7 +134,8 @@ async function openAt(abs: string, shown: string, format: string | undefined, op
   chain: string[]): Promise<ImageReader> {
   throwIfAborted(opts.signal);
   if (chain.includes(abs)) {
-    throw refused(`${chain[0]}: backing chain loop: '${shown}' is already in the chain (${[...chain, abs].join(' -> ')})`);
+    const path = [...chain, abs].join(' -> ');
+    throw refused(`${chain[0]}: backing chain loop: '${shown}' is already in the chain (${path})`);
   }
   if (chain.length > MAX_CHAIN_DEPTH) {
     throw refused(`${chain[0]}: backing chain deeper than ${MAX_CHAIN_DEPTH} images at '${shown}'`);
@@ -151,7 +152,9 @@ async function openAt(abs: string, shown: string, format: string | undefined, op
     if (fmt === 'luks') {
       const head = await file.read(0, Math.min(8, file.size), 'LUKS header');
       if (!hasPrefix(head, LUKS_MAGIC)) throw refused(`Could not open '${shown}': Volume is not in LUKS format`);
-      if (!opts.passphrase) throw refused(`Could not open '${shown}': Parameter 'key-secret' is required for cipher`, 'passphrase');
+      if (!opts.passphrase) {
+        throw refused(`Could not open '${shown}': Parameter 'key-secret' is required for cipher`, 'passphrase');
+      }
       const u = await unlockLuksArea((o, l, w) => file.read(o, l, w), file.size, opts.passphrase, shown, opts.signal);
       const enc: LayerCipher = { cipher: u.cipher, physical: true, base: u.payloadOffset };
       return new ChainImage(abs, new RawLayer('luks', file, u.payloadOffset, enc), undefined, 'luks', opts.signal);
@@ -160,19 +163,22 @@ async function openAt(abs: string, shown: string, format: string | undefined, op
     let enc: LayerCipher | undefined;
     let encryption: 'luks' | 'aes' | undefined;
     if (h.cryptMethod !== QCOW2_CRYPT.none) {
-      if (!opts.passphrase) throw refused(`Could not open '${shown}': Parameter 'encrypt.key-secret' is required for cipher`,
-        'passphrase');
+      if (!opts.passphrase) {
+        throw refused(`Could not open '${shown}': Parameter 'encrypt.key-secret' is required for cipher`,
+          'passphrase');
+      }
       if (h.cryptMethod === QCOW2_CRYPT.aes) {
         if (!opts.allowInsecureAes) {
-          throw refused(`Could not open '${shown}': legacy qcow2 AES encryption is insecure; pass ${INSECURE_AES_FLAG} to read it, ` +
-            'for instance to convert it to an image with encrypt.format=luks (migrating away from AES)', 'encrypt.format');
+          throw refused(`Could not open '${shown}': legacy qcow2 AES encryption is insecure; pass ` +
+            `${INSECURE_AES_FLAG} to read it, for instance to convert it to an image with encrypt.format=luks ` +
+            '(migrating away from AES)', 'encrypt.format');
         }
         enc = { cipher: qcowAesCipher(opts.passphrase), physical: false, base: 0 };
         encryption = 'aes';
       } else {
         const area = h.cryptoHeader!;
-        const u = await unlockLuksArea((o, l, w) => file.read(area.offset + o, l, w), area.length, opts.passphrase, shown,
-          opts.signal);
+        const read = (o: number, l: number, w: string) => file.read(area.offset + o, l, w);
+        const u = await unlockLuksArea(read, area.length, opts.passphrase, shown, opts.signal);
         // qcow2+LUKS numbers sectors by host offset (qcow2_co_encdec, crypt_physical_offset).
         enc = { cipher: u.cipher, physical: true, base: 0 };
         encryption = 'luks';
@@ -186,7 +192,9 @@ async function openAt(abs: string, shown: string, format: string | undefined, op
     const layer = await Qcow2Layer.open(h, file, data, enc);
     let backing: ImageReader | undefined;
     if (h.backingFile !== undefined && h.backingFile !== '') {
-      if (h.backingFile.startsWith('json:')) throw refused(`Could not open '${shown}': json: backing file names are not supported`);
+      if (h.backingFile.startsWith('json:')) {
+        throw refused(`Could not open '${shown}': json: backing file names are not supported`);
+      }
       const babs = besides(abs, h.backingFile);
       const st = await opts.io.stat(babs);
       if (!st) throw refused(`Could not open backing file '${h.backingFile}' of '${shown}': No such file or directory`);

@@ -75,8 +75,8 @@ export class RawLayer implements Layer {
     return length > 0 ? [{ offset, length, kind: 'data', host: this.payload + offset }] : [];
   }
   async readPiece(p: Piece, dst: Uint8Array, dstOff: number): Promise<void> {
-    await readStored(this.file, p.host!, p.offset, p.length, dst, dstOff, this.format === 'luks' ? 'LUKS payload' : 'data',
-      this.enc);
+    const what = this.format === 'luks' ? 'LUKS payload' : 'data';
+    await readStored(this.file, p.host!, p.offset, p.length, dst, dstOff, what, this.enc);
   }
   async close(): Promise<void> { await this.file.close(); }
 }

@@ -79,12 +79,15 @@ export async function readQcow2Header(file: BoundedFile): Promise<Qcow2Header> {
   if (version === 3) {
     if (first.length < QCOW2_HEADER.headerLength[0] + 4) throw bad('qcow2 header too short');
     headerLength = field(first, QCOW2_HEADER.headerLength);
-    if (headerLength < QCOW2_HEADER.compressionType[0]) throw bad(`qcow2 header too short (header_length ${headerLength})`);
+    if (headerLength < QCOW2_HEADER.compressionType[0]) {
+      throw bad(`qcow2 header too short (header_length ${headerLength})`);
+    }
     if (headerLength > first.length) throw bad(`qcow2 header exceeds cluster size (header_length ${headerLength})`);
-    const inc = [u32(first, QCOW2_HEADER.incompatibleFeatures[0]), u32(first, QCOW2_HEADER.incompatibleFeatures[0] + 4)];
+    const incAt = QCOW2_HEADER.incompatibleFeatures[0];
+    const inc = [u32(first, incAt), u32(first, incAt + 4)];
     if (inc[0] !== 0 || (inc[1] & ~KNOWN_INCOMPAT) !== 0) {
-      throw bad(`Unsupported qcow2 feature(s): Unknown incompatible feature: ${(inc[0] * 2 ** 32 + (inc[1] & ~KNOWN_INCOMPAT))
-        .toString(16)}`);
+      const unknown = inc[0] * 2 ** 32 + ((inc[1] & ~KNOWN_INCOMPAT) >>> 0);
+      throw bad(`Unsupported qcow2 feature(s): Unknown incompatible feature: ${unknown.toString(16)}`);
     }
     incompatible = inc[1];
     autoclear = u32(first, QCOW2_HEADER.autoclearFeatures[0] + 4);
@@ -108,7 +111,9 @@ export async function readQcow2Header(file: BoundedFile): Promise<Qcow2Header> {
     throw bad(`Active L1 table offset invalid (not cluster-aligned or beyond 2^53)`);
   }
   const extendedL2 = (incompatible & QCOW2_INCOMPAT.extendedL2) !== 0;
-  if (extendedL2 && clusterBits < 14) throw bad('Extended L2 entries are only supported with cluster sizes of at least 16384 bytes');
+  if (extendedL2 && clusterBits < 14) {
+    throw bad('Extended L2 entries are only supported with cluster sizes of at least 16384 bytes');
+  }
   const hdr: Qcow2Header = {
     version, clusterBits, clusterSize, size, cryptMethod, l1Size, l1TableOffset, incompatible, autoclear, headerLength,
     compression, extendedL2, dataFileRaw: false,
@@ -122,8 +127,8 @@ export async function readQcow2Header(file: BoundedFile): Promise<Qcow2Header> {
     if (type === QCOW2_EXT.end) break;
     const data = o + QCOW2_EXT_HEADER_BYTES;
     if (data + len > extEnd) {
-      throw bad(`header extension 0x${type.toString(16)} at offset ${at(o)} (${len} bytes) extends past the end of the ` +
-        'header area');
+      throw bad(`header extension 0x${type.toString(16)} at offset ${at(o)} (${len} bytes) extends past the end ` +
+        'of the header area');
     }
     const d = first.subarray(data, data + len);
     if (type === QCOW2_EXT.backingFormat) hdr.backingFormat = latin1(d);
@@ -131,7 +136,9 @@ export async function readQcow2Header(file: BoundedFile): Promise<Qcow2Header> {
     else if (type === QCOW2_EXT.cryptoHeader) {
       if (len < 16) throw bad(`crypto header extension at offset ${at(o)} is ${len} bytes, not 16`);
       const offset = u64(d, 0), length = u64(d, 8);
-      if (offset === undefined || length === undefined) throw bad(`crypto header extension at offset ${at(o)} is invalid`);
+      if (offset === undefined || length === undefined) {
+        throw bad(`crypto header extension at offset ${at(o)} is invalid`);
+      }
       file.check(offset, length, 'LUKS header area (crypto header extension)');
       hdr.cryptoHeader = { offset, length };
     }
@@ -140,14 +147,18 @@ export async function readQcow2Header(file: BoundedFile): Promise<Qcow2Header> {
   if (backingOffset) {
     const len = field(h0, QCOW2_HEADER.backingFileSize);
     // qemu: backing_file_offset beyond the first cluster or a name over 1023 bytes is refused.
-    if (backingOffset > clusterSize || len > 1023) throw bad(`backing file name at offset ${at(backingOffset)} is invalid`);
+    if (backingOffset > clusterSize || len > 1023) {
+      throw bad(`backing file name at offset ${at(backingOffset)} (${len} bytes) is invalid`);
+    }
     hdr.backingFile = latin1(await file.read(backingOffset, len, 'backing file name'));
   }
   if (incompatible & QCOW2_INCOMPAT.dataFile) {
     if (!hdr.dataFile) throw bad("'data-file' is required for this image");
     hdr.dataFileRaw = (autoclear & 2) !== 0;
   } else if (hdr.dataFile) hdr.dataFile = undefined; // qemu ignores the extension without the bit
-  if (cryptMethod === QCOW2_CRYPT.luks && !hdr.cryptoHeader) throw bad('Could not read encryption header (no crypto header extension)');
+  if (cryptMethod === QCOW2_CRYPT.luks && !hdr.cryptoHeader) {
+    throw bad('Could not read encryption header (no crypto header extension)');
+  }
   return hdr;
 }
 
@@ -171,7 +182,9 @@ export class Qcow2Layer implements Layer {
     enc: LayerCipher | undefined): Promise<Qcow2Layer> {
     const perL1 = header.clusterSize * (header.clusterSize / (header.extendedL2 ? 16 : 8));
     const needed = Math.ceil(header.size / perL1);
-    if (header.l1Size < needed) throw corrupt(file.path, `L1 table is too small (${header.l1Size} entries for ${needed})`);
+    if (header.l1Size < needed) {
+      throw corrupt(file.path, `L1 table is too small (${header.l1Size} entries for ${needed})`);
+    }
     const l1 = await file.read(header.l1TableOffset, header.l1Size * QCOW2_TABLE_ENTRY_BYTES, 'L1 table');
     return new Qcow2Layer(header, file, l1, data, enc);
   }
@@ -227,7 +240,8 @@ export class Qcow2Layer implements Layer {
           throw corrupt(this.file.path, `compressed cluster at offset ${at(coffset)} is past the end of the file ` +
             `(${this.file.size} bytes) (${where})`);
         }
-        push({ offset: g, length: clusterEnd - g, kind: 'data', compressed: { offset: coffset, size: csize, clusterStart } });
+        const compressed = { offset: coffset, size: csize, clusterStart };
+        push({ offset: g, length: clusterEnd - g, kind: 'data', compressed });
         g = clusterEnd;
         continue;
       }
@@ -252,7 +266,9 @@ export class Qcow2Layer implements Layer {
         const scEnd = Math.min(clusterStart + (i + 1) * sc, clusterEnd);
         const a = (allocBits >>> i) & 1, z = (zeroBits >>> i) & 1;
         if (a && z) throw corrupt(this.file.path, `subcluster ${i} is both allocated and zero (${where})`);
-        if (a && !allocated) throw corrupt(this.file.path, `subcluster ${i} allocated in an unallocated cluster (${where})`);
+        if (a && !allocated) {
+          throw corrupt(this.file.path, `subcluster ${i} allocated in an unallocated cluster (${where})`);
+        }
         if (a) push(this.dataPiece(g, scEnd - g, host + (g - clusterStart), where));
         else push({ offset: g, length: scEnd - g, kind: z ? 'zero' : 'unallocated' });
         g = scEnd;
@@ -273,7 +289,8 @@ export class Qcow2Layer implements Layer {
       let bytes = this.lastCompressed?.offset === c.offset ? this.lastCompressed.bytes : undefined;
       if (!bytes) {
         // The stored bytes are rounded up to sectors; the last cluster's may end with the file.
-        const stored = await this.file.read(c.offset, Math.min(c.size, this.file.size - c.offset), 'compressed cluster');
+        const n = Math.min(c.size, this.file.size - c.offset);
+        const stored = await this.file.read(c.offset, n, 'compressed cluster');
         const r = decompressCluster(this.header.compression, stored, this.header.clusterSize);
         if (typeof r === 'string') throw corrupt(this.file.path, `compressed cluster at offset ${at(c.offset)} ${r}`);
         bytes = r;

@@ -20,7 +20,8 @@ export function corrupt(path: string, message: string): WriterError {
 
 export class BoundedFile {
   /** `path`: the file's name in messages. */
-  private constructor(readonly path: string, private readonly io: ReaderIO, private readonly fd: Fd, readonly size: number) {}
+  private constructor(readonly path: string, private readonly io: ReaderIO, private readonly fd: Fd,
+    readonly size: number) {}
 
   /** `name` is how messages call the file (what the user typed; default `path`). */
   static async open(io: ReaderIO, path: string, role: string, name = path): Promise<BoundedFile> {
