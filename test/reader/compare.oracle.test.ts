@@ -64,6 +64,16 @@ test('compare agrees with qemu-img compare: identical, first differing sector, s
       assert.equal(agree(dir, ['-s', 'a.qcow2', 'big.qcow2'], 1), 'Strict mode: Image size mismatch!\n');
       assert.equal(agree(dir, ['-s', 'a.qcow2', 'a.qcow2'], 0), 'Images are identical.\n');
       assert.equal(agree(dir, ['-q', 'a.qcow2', 'byte1000.qcow2'], 1), '');
+      // -p: qemu's "\r"-ended updates (their steps depend on its chunking), the verdict and a newline.
+      for (const [pair, code] of [[['a.qcow2', 'a.raw'], 0], [['a.qcow2', 'byte1000.qcow2'], 1]] as const) {
+        const q = run('qemu-img', dir, ['compare', '-p', ...pair]);
+        const o = ours(dir, ['-p', ...pair]);
+        assert.equal(o.status, code);
+        assert.equal(q.status, code);
+        const verdict = (s: string) => s.replace(/ {4}\(\d+\.\d\d\/100%\)\r/g, '');
+        assert.equal(verdict(o.stdout), verdict(q.stdout));
+        assert.equal(o.stdout.includes('(100.00/100%)'), q.stdout.includes('(100.00/100%)'));
+      }
       // Errors: a missing image, a format that does not match (exit 2, stderr names the file).
       agree(dir, ['a.qcow2', 'missing.qcow2'], 2);
       assert.match(ours(dir, ['a.qcow2', 'missing.qcow2']).stderr, /missing\.qcow2/);

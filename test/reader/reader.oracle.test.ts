@@ -126,6 +126,8 @@ test('LUKS1 raw and qcow2+LUKS with several ciphers, legacy qcow AES only when a
       const ciphers = [
         ['aes-256', 'xts', 'plain64', 'sha256'], ['serpent-128', 'cbc', 'essiv', 'sha256'],
         ['twofish-256', 'xts', 'plain', 'sha1'], ['cast5-128', 'cbc', 'plain64', 'sha256'], ['aes-128', 'ctr', 'plain64', 'sha512'],
+        // No 192-bit keys: qemu 7.2 aborts creating them (24 × 4000 stripes of key material is not whole sectors).
+        ['serpent-256', 'ecb', 'plain64', 'sha256'], ['twofish-128', 'cbc', 'essiv', 'sha256'],
       ];
       for (const [i, [alg, mode, ivgen, hash]] of ciphers.entries()) {
         const o = `cipher-alg=${alg},cipher-mode=${mode},ivgen-alg=${ivgen},ivgen-hash-alg=${hash},hash-alg=${hash},iter-time=10`;

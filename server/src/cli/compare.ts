@@ -67,6 +67,7 @@ function zeroish(k: BlockKind): boolean { return k !== 'data'; }
 
 /** Index of the first 512-byte sector of a and b (same length) that differs, or -1. */
 function firstDifferentSector(a: Uint8Array, b: Uint8Array): number {
+  if (Buffer.compare(a, b) === 0) return -1;
   for (let i = 0; i < a.length; i += SECTOR) {
     const n = Math.min(SECTOR, a.length - i);
     if (Buffer.compare(a.subarray(i, i + n), b.subarray(i, i + n)) !== 0) return i;
@@ -157,6 +158,7 @@ export async function compareImages(a: ImageReader, b: ImageReader, o: { strict:
       o.progress?.((p + n) / total);
     }
   }
+  o.progress?.(1);
   say('Images are identical.');
   return 0;
 }
@@ -261,11 +263,12 @@ export async function runCompare(argv: string[], io: CompareIO = {
       shown = pct;
       io.out(`    (${pct.toFixed(2)}/100%)\r`);
     } : undefined;
+    // As qemu-img's progress: "\r"-ended updates, the verdict line, and a newline when it ends.
     onProgress?.(0);
     const code = await compareImages(opened[0], opened[1], {
-      strict, quiet, signal: guard.signal, progress: onProgress,
-      out: (s) => io.out(onProgress ? `\n${s}` : s),
+      strict, quiet, signal: guard.signal, progress: onProgress, out: io.out,
     });
+    if (onProgress) io.out('\n');
     return code;
   } catch (e) {
     if (e instanceof Stop) return fail(e.message!, e.code);

@@ -39,6 +39,8 @@ const MAX_L1_BYTES = 0x2000000;
 /** Bits 9–55 of an L1/L2 entry (L1E_OFFSET_MASK, L2E_OFFSET_MASK), as the high word's part. */
 const OFFSET_HI_MASK = 0x00ffffff;
 const SUBCLUSTERS = 32;
+/** L2 tables kept in memory: 16 MiB whatever the cluster size (2 MiB clusters: 8 tables). */
+const L2_CACHE_BYTES = 16 << 20;
 const KNOWN_INCOMPAT = QCOW2_INCOMPAT.dirty | QCOW2_INCOMPAT.corrupt | QCOW2_INCOMPAT.dataFile |
   QCOW2_INCOMPAT.compression | QCOW2_INCOMPAT.extendedL2;
 
@@ -200,7 +202,9 @@ export class Qcow2Layer implements Layer {
     let table = this.l2Cache.get(off);
     if (!table) {
       table = await this.file.read(off, this.header.clusterSize, `L2 table (${where})`);
-      if (this.l2Cache.size >= 64) this.l2Cache.delete(this.l2Cache.keys().next().value!);
+      if ((this.l2Cache.size + 1) * this.header.clusterSize > L2_CACHE_BYTES) {
+        this.l2Cache.delete(this.l2Cache.keys().next().value!);
+      }
       this.l2Cache.set(off, table);
     }
     return { table, offset: off };
