@@ -80,6 +80,15 @@ test('compare agrees with qemu-img compare: identical, first differing sector, s
       agree(dir, ['-F', 'qcow2', 'a.qcow2', 'a.raw'], 2);
       agree(dir, ['-f', 'qcow2', '--image-opts', 'driver=qcow2,file.filename=a.qcow2', 'a.raw'], 2);
       agree(dir, ['a.qcow2'], 1);
+      // A corrupt image (the file ends inside an L2 table): exit 3 naming the table and its offset,
+      // where qemu-img 7.2 reads zeros and answers on the content.
+      const b = fs.readFileSync(join(dir, 'a.qcow2'));
+      const l2 = Number(b.readBigUInt64BE(Number(b.readBigUInt64BE(40))) & 0x00fffffffffffe00n);
+      fs.writeFileSync(join(dir, 'cut.qcow2'), b.subarray(0, l2 + 8));
+      const cut = ours(dir, ['cut.qcow2', 'a.raw']);
+      assert.equal(cut.status, 3, cut.stderr);
+      assert.match(cut.stderr, new RegExp(`cut\\.qcow2: L2 table .* at offset ${l2} .*past the end of the file`));
+      assert.equal(cut.stdout, '');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -111,6 +120,10 @@ test('compare with encrypted sides: --object/--image-opts as qemu-img, or --pass
         assert.equal(r.status, 0, r.stderr);
         assert.equal(r.stdout, 'Images are identical.\n');
       }
+      const viaStdin = spawnSync(process.execPath, [CLI, 'compare', '--passphrase-stdin', 'l.luks', 'other.raw'],
+        { cwd: dir, encoding: 'utf8', input: 'pw-compare\n' });
+      assert.equal(viaStdin.status, 1, viaStdin.stderr);
+      assert.equal(viaStdin.stdout, 'Content mismatch at offset 2097152!\n');
       // Wrong passphrase, missing key: exit 2 with qemu's message, naming the image.
       const wrong = ['--object', 'secret,id=s,data=nope', '--image-opts', lo, 'driver=raw,file.filename=plain.raw'];
       agree(dir, wrong, 2);
