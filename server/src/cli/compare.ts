@@ -134,7 +134,8 @@ export async function compareImages(a: ImageReader, b: ImageReader, o: { strict:
     if (zeroish(r.ka) && zeroish(r.kb)) continue;
     for (let p = r.offset; p < r.offset + r.length; p += CHUNK) {
       const n = Math.min(CHUNK, r.offset + r.length - p);
-      const ba = await readOrStop(a, p, n), bb = await readOrStop(b, p, n);
+      // Both images at once: the reads wait on the disk (thread pool), not on each other.
+      const [ba, bb] = await Promise.all([readOrStop(a, p, n), readOrStop(b, p, n)]);
       const d = firstDifferentSector(ba, bb);
       if (d >= 0) { say(`Content mismatch at offset ${p + d}!`); return 1; }
       o.progress?.((p + n) / total);
