@@ -135,10 +135,11 @@ async function openAt(abs: string, shown: string, format: string | undefined, op
   throwIfAborted(opts.signal);
   if (chain.includes(abs)) {
     const path = [...chain, abs].join(' -> ');
-    throw refused(`${chain[0]}: backing chain loop: '${shown}' is already in the chain (${path})`);
+    throw refused(`Could not open backing file '${shown}': backing chain loop, it is already in the chain (${path})`);
   }
   if (chain.length > MAX_CHAIN_DEPTH) {
-    throw refused(`${chain[0]}: backing chain deeper than ${MAX_CHAIN_DEPTH} images at '${shown}'`);
+    throw refused(`Could not open backing file '${shown}' of ${chain[0]}: backing chain deeper than ` +
+      `${MAX_CHAIN_DEPTH} images`);
   }
   if (format !== undefined && !['raw', 'qcow2', 'luks'].includes(format)) {
     throw refused(`Could not open '${shown}': format '${format}' is not supported by this reader (raw, qcow2, luks)`);
