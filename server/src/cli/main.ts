@@ -8,10 +8,12 @@ interface Command {
 // Each subcommand's module is loaded when it runs (require, bundled lazily by esbuild): `create -f
 // luks` is timed against qemu-img and must not pay for the language service that `check` needs.
 const check = (): typeof import('./check') => require('./check');
+const compare = (): typeof import('./compare') => require('./compare');
 const create = (): typeof import('./create') => require('./create');
 const info = (): typeof import('./info') => require('./info');
 const COMMANDS: Record<string, Command> = {
   check: { usage: () => check().USAGE, run: (a) => check().runCheck(a) },
+  compare: { usage: () => compare().USAGE, run: (a) => compare().runCompare(a) },
   create: { usage: () => create().USAGE, run: (a) => create().runCreate(a) },
   info: { usage: () => info().USAGE, run: (a) => info().runInfo(a) },
 };

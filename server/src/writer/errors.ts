@@ -9,7 +9,9 @@ export type WriterErrorCode =
   /** The caller's AbortSignal fired; nothing was left behind. */
   | 'cancelled'
   /** An option or target this writer refuses before writing a byte. */
-  | 'refused';
+  | 'refused'
+  /** An image the reader cannot trust: a table or offset outside the file, a bad header field. */
+  | 'corrupt';
 
 export class WriterError extends Error {
   constructor(
