@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, copyFileSync, rmSync, statSync, rea
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { withLock } from './lock.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const HOST = join(root, 'e2e', 'host');
@@ -42,6 +43,13 @@ export function hostReady() {
 }
 
 export function ensureE2eHost({ quiet = false } = {}) {
+  if (hostReady()) return CODE_SERVER;
+  // Two test files may ask at once: one installs, the other waits and finds it ready.
+  mkdirSync(join(root, '.tmp'), { recursive: true });
+  return withLock(join(root, '.tmp', 'e2e-host.lock'), () => installHost(quiet));
+}
+
+function installHost(quiet) {
   if (hostReady()) return CODE_SERVER;
   seedRipgrep();
   const log = quiet ? 'ignore' : 'inherit';

@@ -2,11 +2,18 @@
 // No native dependencies (esbuild bundles vscode-languageclient/-server into dist/*.js), so
 // --no-dependencies; vsce works offline (no marketplace call). Prints the files and the size.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { root, build } from './bootstrap.mjs';
+import { withLock } from './lock.mjs';
 
-export function packageVsix({ quiet = false, out: outPath } = {}) {
+export function packageVsix(opts = {}) {
+  // The build rewrites dist/ and vsce reads it: one packaging at a time per checkout.
+  mkdirSync(join(root, '.tmp'), { recursive: true });
+  return withLock(join(root, '.tmp', 'package.lock'), () => packageLocked(opts));
+}
+
+function packageLocked({ quiet = false, out: outPath } = {}) {
   build();
   const { name, version, repository } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
   // README images are relative (docs/screenshots/…); vsce rewrites them against the repository,

@@ -19,7 +19,9 @@ export function prepare(): { vsix: string; packMs: number; vsixBytes: number } {
   const host = spawnSync(process.execPath, [join(ROOT, 'scripts', 'e2e-host.mjs')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
   if (host.status !== 0) throw new Error('e2e host (code-server) could not be installed: see scripts/e2e-host.mjs output above');
   const t0 = Date.now();
-  const pack = spawnSync(process.execPath, [join(ROOT, 'scripts', 'package.mjs')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+  // A .vsix of its own: another test file may be packaging (or installing) the default one meanwhile.
+  const out = join(mkdtempSync(join(tmpdir(), 'lv-vsix-')), 'libvirt-volume.vsix');
+  const pack = spawnSync(process.execPath, [join(ROOT, 'scripts', 'package.mjs'), '--out', out], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
   if (pack.status !== 0) throw new Error(`npm run package failed:\n${pack.stdout}`);
   const m = /^(\S+\.vsix): .* \((\d+) bytes\)$/m.exec(pack.stdout);
   if (!m) throw new Error(`no .vsix reported:\n${pack.stdout}`);
