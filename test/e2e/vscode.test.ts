@@ -247,14 +247,18 @@ test('DOM smoke: squiggle, Problems panel, and Create Volume from the command pa
     // The workspace setting reaches the server through the client's configuration sync.
     mkdirSync(join(session.workspace, '.vscode'), { recursive: true });
     writeFileSync(join(session.workspace, '.vscode', 'settings.json'), JSON.stringify({ 'libvirtVolume.libvirtVersion': '4.0.0' }));
-    await page.waitForTimeout(1500);
     const legacy = page.locator('.explorer-folders-view .monaco-list-row[aria-label^="legacy-aes.xml"]').first();
     const legacyOut = join(session.workspace, 'legacy.qcow2');
     const confirmLegacy = async (button: 'Create anyway' | 'Cancel') => {
       await page.keyboard.press('Escape');
       await legacy.click();
       await page.waitForSelector('.monaco-editor .view-lines', { timeout: 15_000 });
-      await page.waitForTimeout(500);
+      // The setting reaches the server through a file watcher and the client's configuration sync,
+      // which takes longer on a loaded machine: wait until the document is judged as libvirt 4.0 — its
+      // diagnostics are there (the weak-legacy-qcow-aes warning) and its only error under newer
+      // libvirt, the refused qcow2 encryption, is gone — instead of waiting a fixed time.
+      await page.waitForFunction(() => document.querySelectorAll('.monaco-editor .squiggly-warning').length > 0
+        && document.querySelectorAll('.monaco-editor .squiggly-error').length === 0, undefined, { timeout: 30_000 });
       await palette(page, 'Libvirt: Create Volume');
       const dialog = page.locator('.monaco-dialog-box');
       await dialog.waitFor({ timeout: 15_000 });
