@@ -257,8 +257,11 @@ test('DOM smoke: squiggle, Problems panel, and Create Volume from the command pa
       // which takes longer on a loaded machine: wait until the document is judged as libvirt 4.0 — its
       // diagnostics are there (the weak-legacy-qcow-aes warning) and its only error under newer
       // libvirt, the refused qcow2 encryption, is gone — instead of waiting a fixed time.
-      await page.waitForFunction(() => document.querySelectorAll('.monaco-editor .squiggly-warning').length > 0
-        && document.querySelectorAll('.monaco-editor .squiggly-error').length === 0, undefined, { timeout: 30_000 });
+      const judged = async () => (await page.locator('.monaco-editor .squiggly-warning').count()) > 0
+        && (await page.locator('.monaco-editor .squiggly-error').count()) === 0;
+      for (const t0 = Date.now(); !(await judged()); await page.waitForTimeout(250)) {
+        assert.ok(Date.now() - t0 < 30_000, 'legacy-aes.xml still judged as newer libvirt 30 s after settings.json');
+      }
       await palette(page, 'Libvirt: Create Volume');
       const dialog = page.locator('.monaco-dialog-box');
       await dialog.waitFor({ timeout: 15_000 });

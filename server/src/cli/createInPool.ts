@@ -5,7 +5,7 @@
 import { resolve } from 'node:path';
 import { createInPool } from '../host/createInPool';
 import { HostError } from '../host/virsh';
-import { writeVolumeImage } from '../lsp/createWorker';
+import { writeVolumeImage } from '../volumeImage';
 import { readVolume } from '../service/volumeCreate';
 import { parseXml } from '../service/xmlModel';
 import { isCancellation, errorText } from '../writer/errors';
