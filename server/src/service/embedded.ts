@@ -242,9 +242,9 @@ const ESCAPES: Record<string, string> = {
 
 /**
  * A one-line flow scalar starting at `at` (before `end`): plain, 'single' (`''` is a quote) or
- * "double" (escapes). Each region character maps to one host character (an escape's to its last
- * character), so positions map back exactly. Multi-line flow scalars and `\x`/`\u`/`\U` escapes are
- * not judged (undefined).
+ * "double" (escapes). Each region character maps to one host character (an escape's to its first,
+ * the next one follows the escape), so positions and ranges map back exactly. Multi-line flow
+ * scalars and `\x`/`\u`/`\U` escapes (not one character each in UTF-16) are not judged (undefined).
  */
 function flowScalar(text: string, at: number, end: number, flow: boolean): EmbeddedRegion | undefined {
   const segments: Segment[] = [];
@@ -263,12 +263,12 @@ function flowScalar(text: string, at: number, end: number, flow: boolean): Embed
       const c = text[i];
       if (q === "'" && c === "'") {
         if (text[i + 1] !== "'") break;
-        push("'", ++i);
+        push("'", i++);
       } else if (q === '"' && c === '"') break;
       else if (q === '"' && c === '\\') {
         const e = ESCAPES[text[i + 1]];
         if (e === undefined || i + 1 >= end) return undefined;
-        push(e, ++i);
+        push(e, i++);
       } else push(c, i);
     }
   } else {
