@@ -312,6 +312,10 @@ function yamlRegions(text: string): EmbeddedRegion[] {
     const m = /^ *([|>])([-+]?)([1-9]?)([-+]?) *(?:#.*)?$/.exec(rest);
     if (!m || k.flow) {
       const at = k.value + (rest.length - rest.trimStart().length);
+      // A plain scalar goes on over more-indented lines (YAML §7.3.3): only a one-line one is judged.
+      let n = k.line + 1;
+      while (n < ls.length && isBlank(text, ls[n])) n++;
+      if (!k.flow && !`'"`.includes(text[at]) && n < ls.length && indentOf(text, ls[n]) > k.col) continue;
       const r = flowScalar(text, at, ls[k.line].end, k.flow);
       if (r) out.push(r);
       continue;
