@@ -9,7 +9,7 @@ import {
   type ServerOptions,
 } from 'vscode-languageclient/node';
 import { createVolumeUi, isServerArgs } from './createVolume';
-import { DOCUMENT_SELECTOR } from '../../schemas/hosts';
+import { DOCUMENT_SELECTOR, HOST_EXTENSIONS } from '../../schemas/hosts';
 
 let client: LanguageClient | undefined;
 
@@ -28,8 +28,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<{ clie
     documentSelector: DOCUMENT_SELECTOR,
     synchronize: {
       configurationSection: 'libvirtVolume',
-      // <secret> files and images change on disk: the server's workspace index listens.
-      fileEvents: vscode.workspace.createFileSystemWatcher('**/*.xml'),
+      // <secret> files (and playbooks' virt_secret blocks) and images change on disk: the server's
+      // workspace index listens.
+      fileEvents: vscode.workspace.createFileSystemWatcher(
+        `**/*.{${['.xml', ...Object.values(HOST_EXTENSIONS).flat()].map((e) => e.slice(1)).join(',')}}`,
+      ),
     },
     middleware: {
       // The server advertises libvirtVolume.createVolume; the client registers it as the VS Code

@@ -75,3 +75,23 @@ test("a role's task file finds its template in the role's templates/ folder", ()
   assert.match(r.out, /^roles\/kvm\/templates\/disk\.xml\.j2:4:\d+: error /m);
   assert.match(r.err, /1 file checked, 1 skipped: 1 error/);
 });
+
+test("lookup('file', …) under args: is followed to the role's files/; a one-line quoted xml: is judged in place", () => {
+  mkdirSync(join(dir, 'roles', 'store', 'tasks'), { recursive: true });
+  mkdirSync(join(dir, 'roles', 'store', 'files'), { recursive: true });
+  const inline = `    xml: '<volume><name>it''s.raw</name><capacity>1</capacity><target><format type=''qcow4''/></target></volume>'`;
+  writeFileSync(join(dir, 'roles', 'store', 'tasks', 'main.yml'), [
+    '- name: from a file', '  community.libvirt.virt_volume:', '    pool: default',
+    `  args: { xml: "{{ lookup('file', 'vol.xml') }}" }`,
+    '- name: inline', '  community.libvirt.virt_volume:', inline, ''].join('\n'));
+  const volume = '<volume>\n  <name>v.qcow2</name>\n  <capacity>1</capacity>\n  <target><format type="qcow3"/></target>\n</volume>\n';
+  writeFileSync(join(dir, 'roles', 'store', 'files', 'vol.xml'), volume);
+  const r = run('roles/store/tasks/main.yml');
+  assert.equal(r.code, 1, r.out + r.err);
+  assert.equal(r.out,
+    `roles/store/tasks/main.yml:7:${inline.indexOf('qcow4') + 1}: error volume-format-unknown: unsupported configuration: ` +
+    'unknown volume format type qcow4\n' +
+    `roles/store/files/vol.xml:4:${volume.split('\n')[3].indexOf('qcow3') + 1}: error volume-format-unknown: ` +
+    'unsupported configuration: unknown volume format type qcow3\n');
+  assert.match(r.err, /^2 files checked: 2 errors, 0 warnings$/m);
+});

@@ -84,3 +84,26 @@ test('a <secret> file libvirt cannot read (UTF-16, not UTF-8) defines no secret'
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a playbook's virt_secret blocks are secrets of the index, each at its YAML line; open text wins", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lv-index-hosts-'));
+  const task = (uuid: string, vol: string) => ['    - community.libvirt.virt_secret:', '        command: define',
+    '        xml: |', ...secret(uuid, vol).trimEnd().split('\n').map((l) => `          ${l}`)];
+  const playbook = (...tasks: string[][]) => ['- hosts: kvm', '  tasks:', ...tasks.flat(), ''].join('\n');
+  try {
+    writeFileSync(join(dir, 'site.yml'), playbook(task(A, '/pool/a.img'), task(B, '/pool/b.img')));
+    const index = new WorkspaceIndex({ log: () => {}, onChange: () => {} });
+    await index.setFolders([pathToFileURL(dir).href]);
+    const uri = pathToFileURL(join(dir, 'site.yml')).href;
+    assert.deepEqual(index.secrets().map((s) => [s.uri, s.uuid, s.usageVolume, s.uuidRange?.start.line]),
+      [[uri, A, '/pool/a.img', 6], [uri, B, '/pool/b.img', 13]]);
+    // The open playbook (one task left) replaces the file on disk, not adds to it.
+    index.setOpen(uri, playbook(task(B, '/pool/b.img')));
+    assert.deepEqual(index.secrets().map((s) => [s.uuid, s.uuidRange?.start.line]), [[B, 6]]);
+    index.closeOpen(uri);
+    assert.equal(index.secrets().length, 2);
+    index.dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import type { CodeAction, Diagnostic, Range, TextEdit } from 'vscode-languageserver-types';
 import {
-  blankJinja, extractRegions, hostKindOf, templateCandidates, templateLookups, toHost, toRegion,
+  blankJinja, embeddedSecrets, extractRegions, hostKindOf, templateCandidates, templateLookups, toHost, toHostText,
+  toRegion,
 } from '../../server/src/service/embedded';
 import type { ServiceEnvironment } from '../../server/src/service/types';
 import { snippetToText } from '../../server/src/service/snippets';
@@ -234,7 +235,8 @@ test('seeded random mutations of the hosts: no throw, and every region still map
   let seed = 12;
   const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
   const pieces = ['{{', '}}', '{%', '%}', '{#', '#}', '${', '%{', '}', '<', '>', '/>', '"', "'", '\n', '\r\n', '\t', '  ',
-    'xml: |', 'xml: >-', '<<EOF\n', '<<-EOF\n', 'EOF\n', '- ', ':', '<volume>', '</volume>', '|2', 'virt_volume:\n'];
+    'xml: |', 'xml: >-', '<<EOF\n', '<<-EOF\n', 'EOF\n', '- ', ':', '<volume>', '</volume>', '|2', 'virt_volume:\n',
+    "xml: '<volume>", 'xml: "<volume>', 'xml: <volume>', "''", '\\"', '\\', 'args:\n', 'args: { xml: ', ' }', ' #'];
   const bases: [string, string][] = [['file:///p/site.yml', read('playbook.yml')], ['file:///p/main.tf', read('main.tf')],
     ['file:///p/vm.xml.j2', read('templates/vm.xml.j2')]];
   const ls = service();
@@ -251,7 +253,9 @@ test('seeded random mutations of the hosts: no throw, and every region still map
       assert.equal(r.text.length, r.raw.length);
       for (let i = 0; i < r.text.length; i++) {
         assert.equal(toRegion(r, toHost(r, i)), i, `round ${round}: ${JSON.stringify(text)}`);
-        if (r.text[i] !== ' ') assert.equal(text[toHost(r, i)], r.text[i]);
+        // A double-quoted escape's character maps to its backslash.
+        const escaped = r.quote === '"' && text[toHost(r, i)] === '\\';
+        if (r.text[i] !== ' ' && !escaped) assert.equal(text[toHost(r, i)], r.text[i]);
       }
     }
     const doc = TextDocument.create(uri, '', round, text);
@@ -296,4 +300,156 @@ test('Terraform: %{ if }/%{ else }/%{ endif } branches are not duplicates either
   assert.deepEqual(diagnose('file:///p/main.tf', tf).map((d) => d.code), []);
   assert.deepEqual(diagnose('file:///p/main.tf', tf.replace(/ *%\{[^}]*\}\n/g, '')).map((d) => d.code),
     ['duplicate-element']);
+});
+
+// ---- one-line scalars, args:, lookup('file') and secrets of virt_secret tasks ----------------------
+
+const VOL = (fmt: string) => `<volume><name>a.img</name><capacity>1</capacity><target><format type=${fmt}/></target></volume>`;
+const ONE_LINE = [
+  '- hosts: kvm',
+  '  tasks:',
+  '    - name: plain scalar',
+  '      community.libvirt.virt_volume:',
+  '        pool: default',
+  `        xml: ${VOL('"qcow3"')}  # a comment`,
+  '    - name: single-quoted, with doubled quotes before the fault',
+  '      community.libvirt.virt_volume:',
+  `        xml: '${VOL("''qcow4''").replace('a.img', "it''s.img")}'`,
+  '    - name: double-quoted, with escapes before the fault',
+  '      virt_volume:',
+  `        xml: "${VOL('\\"qcow5\\"').replace('<name>', '\\t<name>')}"`,
+  '    - name: an escape that is not mapped one to one is not judged',
+  '      virt_volume:',
+  `        xml: "${VOL('\\"qcow6\\"').replace('a.img', '\\u0041.img')}"`,
+  '    - name: args under the task, block scalar',
+  '      community.libvirt.virt_volume:',
+  '        pool: default',
+  '      args:',
+  '        xml: |',
+  '          <volume><name>b.img</name><capacity>1</capacity>',
+  "            <target><format type='qcow7'/></target></volume>",
+  '    - name: args as a flow mapping',
+  '      args: { pool: default, xml: ' + `'${VOL("''qcow8''")}' }`,
+  '      community.libvirt.virt_volume:',
+  '    - name: args of another module',
+  '      some.other.module:',
+  '      args:',
+  `        xml: '${VOL("''qcow9''")}'`,
+  '    - name: a plain scalar going on over the next lines is not judged',
+  '      virt_volume:',
+  `        xml: ${VOL('"qcow11"')}`,
+  '          <!-- more -->',
+  '    - name: a quoted scalar going on past its line is not judged',
+  '      virt_volume:',
+  `        xml: "${VOL('\\"qcow10\\"')}`,
+  '          "',
+  '',
+].join('\n');
+
+test('one-line xml: scalars (plain, single- and double-quoted) and args: forms, at exact columns', () => {
+  const text = ONE_LINE;
+  const ds = diagnose('file:///p/one.yml', text);
+  assert.deepEqual(show(text, ds), [
+    "6:84 volume-format-unknown 'qcow3'",
+    "9:90 volume-format-unknown 'qcow4'",
+    "12:88 volume-format-unknown 'qcow5'",
+    "22:35 volume-format-unknown 'qcow7'",
+    "24:107 volume-format-unknown 'qcow8'",
+  ]);
+  assert.equal(ds[0].message, 'unsupported configuration: unknown volume format type qcow3');
+  const regions = extractRegions('ansible', text);
+  // The tool receives the scalar's value: quotes undone, escapes decoded.
+  assert.match(regions[1].text, /<name>it's\.img<\/name>.*type='qcow4'/);
+  assert.match(regions[2].text, /^<volume>\t<name>a\.img<\/name>.*type="qcow5"/);
+  for (const r of regions) for (let i = 0; i < r.text.length; i++) assert.equal(toRegion(r, toHost(r, i)), i);
+});
+
+test('text inserted into a one-line scalar is written in its style', () => {
+  const [plain, single, double] = extractRegions('ansible', ONE_LINE);
+  assert.equal(toHostText(single, `a'b\n`), "a''b ");
+  assert.equal(toHostText(double, 'a"b\\c\n'), 'a\\"b\\\\c\\n');
+  assert.equal(toHostText(plain, 'a\nb'), 'a b');
+  // A quick fix in a single-quoted scalar edits only the value.
+  const doc = TextDocument.create('file:///p/one.yml', 'yaml', 1, ONE_LINE);
+  const ls = service();
+  const d = ls.doValidation(doc).find((x) => /qcow4/.test(String(x.message)))!;
+  const fix = ls.doCodeActions(doc, d.range, { diagnostics: [d] }).find((a) => /qcow2/.test(a.title));
+  const edits = fix?.edit?.changes?.['file:///p/one.yml'] as TextEdit[];
+  assert.ok(edits, 'a qcow2 fix');
+  const fixed = TextDocument.applyEdits(doc, edits);
+  assert.equal(fixed, ONE_LINE.replace("''qcow4''", "''qcow2''"));
+});
+
+test("lookup('file', …) in xml: (block key, args flow mapping): files/ in Ansible's order, Go to Definition", () => {
+  const text = ['- community.libvirt.virt_volume:', `    xml: "{{ lookup('file', 'vol.xml') }}"`,
+    '- community.libvirt.virt_pool:', '  args: { xml: "{{ lookup(\'template\', \'pool.xml.j2\') }}" }', ''].join('\n');
+  assert.deepEqual(templateLookups(text).map((l) => [l.lookup, l.path, text.slice(l.span.start, l.span.end)]),
+    [['file', 'vol.xml', 'vol.xml'], ['template', 'pool.xml.j2', 'pool.xml.j2']]);
+  assert.deepEqual(extractRegions('ansible', text), []);
+  assert.deepEqual(templateCandidates('/p/roles/kvm/tasks/main.yml', 'vol.xml', 'file'),
+    ['/p/roles/kvm/tasks/files/vol.xml', '/p/roles/kvm/tasks/vol.xml', '/p/roles/kvm/files/vol.xml']);
+  const files = new Set(['/p/roles/kvm/files/vol.xml', '/p/roles/kvm/templates/pool.xml.j2']);
+  const ls = service({}, { isFile: (p) => files.has(p) });
+  const doc = TextDocument.create('file:///p/roles/kvm/tasks/main.yml', 'yaml', 1, text);
+  assert.deepEqual(ls.findDefinition(doc, doc.positionAt(text.indexOf("vol.xml'") + 1)).map((l) => l.uri),
+    ['file:///p/roles/kvm/files/vol.xml']);
+  assert.deepEqual(ls.findDefinition(doc, doc.positionAt(text.indexOf("pool.xml.j2'") + 1)).map((l) => l.uri),
+    ['file:///p/roles/kvm/templates/pool.xml.j2']);
+});
+
+const UUID = '6a1f7c3e-2b9d-4e55-9c0a-5d1e2f3a4b5c';
+const SECRET_PLAYBOOK = [
+  '- hosts: kvm',
+  '  tasks:',
+  '    - name: The volume key',
+  '      community.libvirt.virt_secret:',
+  '        command: define',
+  '        xml: |',
+  "          <secret ephemeral='no' private='yes'>",
+  `            <uuid>${UUID}</uuid>`,
+  "            <usage type='volume'><volume>/img/enc.qcow2</volume></usage>",
+  '          </secret>',
+  '    - name: The encrypted volume',
+  '      community.libvirt.virt_volume:',
+  '        xml: |',
+  '          <volume>',
+  '            <name>enc.qcow2</name>',
+  '            <capacity unit="G">1</capacity>',
+  '            <target>',
+  '              <path>/img/enc.qcow2</path>',
+  '              <format type="qcow2"/>',
+  '              <encryption format="luks">',
+  `                <secret type="passphrase" uuid="${UUID}"/>`,
+  '              </encryption>',
+  '            </target>',
+  '          </volume>',
+  '',
+].join('\n');
+
+test("a virt_secret task's <secret> is a workspace secret: at host positions, found, referenced once", () => {
+  const uri = 'file:///p/site.yml';
+  const { secrets, uses } = embeddedSecrets('ansible', uri, SECRET_PLAYBOOK);
+  assert.deepEqual(secrets.map((s) => [s.uri, s.uuid, s.usageType, s.usageVolume, textAt(SECRET_PLAYBOOK, s.uuidRange!)]),
+    [[uri, UUID, 'volume', '/img/enc.qcow2', UUID]]);
+  assert.deepEqual(uses.map((u) => [u.uri, textAt(SECRET_PLAYBOOK, u.range), u.range.start.line + 1]),
+    [[uri, UUID, 21]]);
+  const doc = TextDocument.create(uri, 'yaml', 1, SECRET_PLAYBOOK);
+  // Without this playbook's secret the volume's is unknown; with it (as the server wires it) it is known.
+  const elsewhere = { uri: 'file:///p/other.xml', uuid: '11111111-2222-3333-4444-555555555555', usageType: 'ceph',
+    usageVolume: undefined };
+  assert.deepEqual(service({}, { secrets: () => [elsewhere] }).doValidation(doc).map((d) => d.code),
+    ['workspace-secret-uuid-unknown']);
+  const ls = service({}, { secrets: () => secrets, secretUses: () => uses });
+  assert.deepEqual(ls.doValidation(doc).map((d) => d.code), []);
+  const at = doc.positionAt(SECRET_PLAYBOOK.lastIndexOf(UUID) + 3);
+  const line = (l: { uri: string; range: Range }) => `${l.uri}:${l.range.start.line + 1}:${l.range.start.character + 1}`;
+  assert.deepEqual(ls.findDefinition(doc, at).map(line), [`${uri}:8:19`]);
+  // The index entry of this open file and its open regions are one source: each location once.
+  assert.deepEqual(ls.findReferences(doc, at).map(line).sort(), [`${uri}:21:49`, `${uri}:8:19`]);
+  // Another file using it finds it through the index.
+  const other = TextDocument.create('file:///p/vol.xml', 'xml', 1, SECRET_PLAYBOOK.split('\n').slice(13, 24)
+    .map((l) => l.slice(10)).join('\n'));
+  assert.deepEqual(ls.doValidation(other).map((d) => d.code), []);
+  assert.deepEqual(ls.findDefinition(other, other.positionAt(other.getText().indexOf(UUID) + 1)).map(line),
+    [`${uri}:8:19`]);
 });

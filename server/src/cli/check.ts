@@ -5,7 +5,7 @@
 // or libvirt's message); a folder walk skips XML whose root is no libvirt document and lists what it
 // skipped. Exit: 0 no errors, 1 errors, 2 usage or I/O (or a folder without any *.xml).
 // Playbooks, *.xml.j2 templates and Terraform files are judged on the libvirt XML they embed
-// (service/embedded.ts); a playbook's `lookup('template', …)` adds that template to the files.
+// (service/embedded.ts); a playbook's `lookup('template'|'file', …)` adds that file to the files.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -27,7 +27,8 @@ export const USAGE = `check [--json] [--libvirt-version X.Y.Z] [--pool-type T] P
   PATH: files or folders (folders are searched for *.xml, playbooks, *.j2 templates and *.tf files;
         XML that is no libvirt document is skipped and listed). A file named here is always judged.
         In playbooks, templates and Terraform the embedded libvirt XML is checked, and a task's
-        lookup('template', …) adds that template (templates/ beside the playbook, its folder, a role's).
+        lookup('template', …) adds that template (templates/ beside the playbook, its folder, a role's),
+        and lookup('file', …) that file (files/ beside the playbook, its folder, a role's).
   --json                 print [{"file", "diagnostics": [LSP Diagnostic]}] (0-based positions)
   --libvirt-version V    judge against libvirt V (default: newest known, ${LIBVIRT_VERSIONS[LIBVIRT_VERSIONS.length - 1]})
   --pool-type T          storage pool type for <volume> documents (default dir): ${POOL_TYPES.join(', ')}
@@ -80,8 +81,8 @@ interface Found {
 const HOST_SUFFIXES: readonly string[] = Object.values(HOST_EXTENSIONS).flat();
 const checkable = (name: string) => name.endsWith('.xml') || HOST_SUFFIXES.some((e) => name.endsWith(e));
 
-/** The file a playbook's template lookup reads (Ansible's search order, service/embedded.ts). */
-function templateFile(playbook: string, path: string): string | undefined {
+/** The file a playbook's template or file lookup reads (Ansible's search order, service/embedded.ts). */
+function templateFile(playbook: string, path: string, lookup: 'template' | 'file'): string | undefined {
   const isFile = (p: string) => {
     try {
       return statSync(p).isFile();
@@ -89,7 +90,7 @@ function templateFile(playbook: string, path: string): string | undefined {
       return false;
     }
   };
-  return templateCandidates(resolve(playbook), path).find(isFile);
+  return templateCandidates(resolve(playbook), path, lookup).find(isFile);
 }
 
 /**
@@ -189,11 +190,11 @@ export async function runCheck(args: string[]): Promise<number> {
       }
       if (host === 'ansible') {
         for (const t of templateLookups(text)) {
-          const found = templateFile(file, t.path);
+          const found = templateFile(file, t.path, t.lookup);
           if (found && !listed.has(found)) {
             listed.add(found);
             files.push({ file: relative(process.cwd(), found) || found, named: false });
-          } else if (!found) process.stderr.write(`libvirt-volume check: ${file}: template '${t.path}' not found\n`);
+          } else if (!found) process.stderr.write(`libvirt-volume check: ${file}: ${t.lookup} '${t.path}' not found\n`);
         }
       }
       if (!extractRegions(host, text).length) {

@@ -1,6 +1,7 @@
 // Workspace index of libvirt `<secret>` documents and of `<encryption><secret uuid>` uses, read
-// from the *.xml files of the workspace folders (LSP layer: it does the fs I/O the pure service
-// may not do; see ARCHITECTURE.md).
+// from the *.xml files of the workspace folders and from the libvirt XML embedded in playbooks,
+// templates and Terraform files (a playbook's virt_secret task defines a secret; service/embedded.ts)
+// (LSP layer: it does the fs I/O the pure service may not do; see ARCHITECTURE.md).
 //
 // For the LSP wiring (env.ts / server.ts):
 //   const index = new WorkspaceIndex({ log, onChange: () => revalidateAll() });
@@ -19,6 +20,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { SecretInfo, SecretUse } from '../service/types';
 import { extractSecretInfo, extractSecretUses } from '../service/secrets';
 import { decodeXmlBytes } from '../service/encoding';
+import { embeddedSecrets, hostKindOf } from '../service/embedded';
 
 export interface WorkspaceIndexOptions {
   log(message: string): void;
@@ -31,7 +33,8 @@ export interface WorkspaceIndexOptions {
 }
 
 interface Entry {
-  secret?: SecretInfo;
+  /** One for a secret.xml; one per `virt_secret` block of a host file. */
+  secrets: SecretInfo[];
   uses: SecretUse[];
 }
 
@@ -57,8 +60,8 @@ export class WorkspaceIndex {
   /** Every `<secret>` document known (open text wins over disk). */
   secrets(): SecretInfo[] {
     const out: SecretInfo[] = [];
-    for (const [uri, e] of this.disk) if (!this.open.has(uri) && e.secret) out.push(e.secret);
-    for (const e of this.open.values()) if (e.secret) out.push(e.secret);
+    for (const [uri, e] of this.disk) if (!this.open.has(uri)) out.push(...e.secrets);
+    for (const e of this.open.values()) out.push(...e.secrets);
     return out;
   }
 
@@ -81,7 +84,7 @@ export class WorkspaceIndex {
   }
 
   setOpen(uri: string, text: string): void {
-    if (!uri.toLowerCase().endsWith('.xml') && !/<(secret|encryption)[\s>/]/.test(text)) return;
+    if (!indexed(uri) && !/<(secret|encryption)[\s>/]/.test(text)) return;
     this.open.set(uri, entryOf(uri, text));
     this.changed();
   }
@@ -92,7 +95,7 @@ export class WorkspaceIndex {
 
   /** Re-reads one file from disk (after a save or a watched-file event). */
   async refresh(uri: string): Promise<void> {
-    if (!uri.startsWith('file:') || !uri.toLowerCase().endsWith('.xml')) return;
+    if (!uri.startsWith('file:') || !indexed(uri)) return;
     const entry = await this.read(uri);
     if (entry) this.disk.set(uri, entry);
     else this.disk.delete(uri);
@@ -134,7 +137,7 @@ export class WorkspaceIndex {
         const p = join(dir, d.name);
         if (d.isDirectory()) {
           if (!SKIP_DIRS.has(d.name) && !d.name.startsWith('.')) await walk(p, depth + 1);
-        } else if (d.isFile() && d.name.toLowerCase().endsWith('.xml')) {
+        } else if (d.isFile() && indexed(d.name)) {
           files++;
           const uri = pathToFileURL(p).toString();
           const e = await this.read(uri);
@@ -168,7 +171,7 @@ export class WorkspaceIndex {
       const { text, error } = decodeXmlBytes(await fsp.readFile(file));
       if (error) return undefined;
       const e = entryOf(uri, text);
-      return e.secret || e.uses.length ? e : undefined;
+      return e.secrets.length || e.uses.length ? e : undefined;
     } catch {
       return undefined;
     }
@@ -192,6 +195,12 @@ export class WorkspaceIndex {
   }
 }
 
+/** XML files and the host files of embedded libvirt XML. */
+const indexed = (uriOrName: string) => uriOrName.toLowerCase().endsWith('.xml') || !!hostKindOf(uriOrName);
+
 function entryOf(uri: string, text: string): Entry {
-  return { secret: extractSecretInfo(uri, text), uses: extractSecretUses(uri, text) };
+  const kind = hostKindOf(uri);
+  if (kind) return embeddedSecrets(kind, uri, text);
+  const secret = extractSecretInfo(uri, text);
+  return { secrets: secret ? [secret] : [], uses: extractSecretUses(uri, text) };
 }

@@ -7,6 +7,7 @@ import type { SecretUse } from './types';
 import { textContent } from './xmlModel';
 import { cursorAt } from './cursor';
 import { normaliseUuid, secretInfoOf, secretUsesOf, secretsByUuid } from './secrets';
+import { hostUriOf } from './embedded';
 
 /** The secret uuid under the cursor: an `<encryption><secret uuid>` value or a `<secret><uuid>` text. */
 function uuidAt(fc: FeatureContext, position: Position): string | undefined {
@@ -48,10 +49,12 @@ export function findDefinition(fc: FeatureContext, position: Position): Location
 
 function definitionsOf(fc: FeatureContext, uuid: string | undefined): Location[] {
   const open = new Map(fc.openDocuments().map((p) => [p.uri, p]));
+  // A host file's index entry stands for its regions; its open regions say the same (once).
+  const openHosts = new Set([...open.keys()].map(hostUriOf));
   const out: Location[] = [];
   const zero = { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
   for (const s of secretsByUuid(fc.env.secrets?.() ?? [], uuid)) {
-    if (open.has(s.uri)) continue; // the open text wins (below)
+    if (openHosts.has(s.uri)) continue; // the open text wins (below)
     out.push({ uri: s.uri, range: s.uuidRange ?? zero });
   }
   for (const p of open.values()) {
@@ -66,7 +69,7 @@ export function findReferences(fc: FeatureContext, position: Position): Location
   const uuid = uuidAt(fc, position);
   if (!uuid) return [];
   const open = fc.openDocuments();
-  const openUris = new Set(open.map((p) => p.uri));
+  const openUris = new Set(open.map((p) => hostUriOf(p.uri)));
   const uses: SecretUse[] = (fc.env.secretUses?.() ?? []).filter((u) => !openUris.has(u.uri));
   for (const p of open) uses.push(...secretUsesOf(p.uri, p.xml, p.lines));
   const out: Location[] = definitionsOf(fc, uuid);

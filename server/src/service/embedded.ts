@@ -22,6 +22,8 @@ import { TextDocument } from 'vscode-languageserver-textdocument';
 import { LineIndex, parseXml, type Span, type XmlElement } from './xmlModel';
 import { HOST_EXTENSIONS, HOST_LANGUAGES } from '../../../schemas/hosts';
 import { dirname, normalizePath } from './imageRefs';
+import type { SecretInfo, SecretUse } from './types';
+import { secretInfoOf, secretUsesOf } from './secrets';
 
 export type HostKind = 'ansible' | 'jinja' | 'terraform';
 
@@ -48,12 +50,15 @@ export interface EmbeddedRegion {
   eol: string;
   /** Region spans of blanked template code. */
   holes: Span[];
+  /** A one-line YAML flow scalar: its style decides how inserted text is written (toHostText). */
+  quote?: "'" | '"' | 'plain';
 }
 
-/** `xml: "{{ lookup('template', 'vm.xml.j2') }}"` in a libvirt task: the template it names. */
+/** `xml: "{{ lookup('template', 'vm.xml.j2') }}"` (or `lookup('file', …)`) in a libvirt task: the file it names. */
 export interface TemplateLookup {
   path: string;
   span: Span;
+  lookup: 'template' | 'file';
 }
 
 /** community.libvirt's modules that take libvirt XML in `xml:` (docs of community.libvirt, plugins/modules). */
@@ -150,34 +155,191 @@ const indentOf = (text: string, l: Line) => {
 };
 const isBlank = (text: string, l: Line) => text.slice(l.start, l.end).trim() === '';
 
-const XML_KEY = /^( *)((?:- +)*)xml *: *([|>])([-+]?)([1-9]?)([-+]?) *(?:#.*)?$/;
 const KEY_LINE = /^( *)((?:- +)*)(['"]?)([\w.]+)\3 *:(?: +|$)/;
-const LOOKUP = /lookup\(\s*(['"])template\1\s*,\s*(['"])([^'"]+)\2/;
+const LOOKUP = /lookup\(\s*(['"])(template|file)\1\s*,\s*(['"])([^'"]+)\3/;
 
-/** The module key a parameter at column `col` of line `i` belongs to (the nearest less-indented key). */
-function parentKey(text: string, ls: Line[], i: number, col: number): string | undefined {
+/** The key line a key at column `col` of line `i` belongs to: the nearest less-indented one. */
+function parentLine(text: string, ls: Line[], i: number, col: number): { j: number; key?: string; col: number } | void {
   for (let j = i - 1; j >= 0; j--) {
     const line = text.slice(ls[j].start, ls[j].end);
     if (!line.trim() || /^\s*#/.test(line)) continue;
     const m = KEY_LINE.exec(line);
     const keyCol = m ? m[1].length + m[2].length : indentOf(text, ls[j]);
     if (keyCol >= col) continue;
-    return m ? m[4] : undefined;
+    return { j, key: m?.[4], col: keyCol };
   }
   return undefined;
+}
+
+/**
+ * True when the task key on line `j` (at column `col`) sits beside a community.libvirt module key in
+ * the same task mapping: the `args:` keyword (Ansible's task keywords) passes its mapping to that module.
+ */
+function besideModule(text: string, ls: Line[], j: number, col: number): boolean {
+  const keyAt = (k: number) => {
+    const line = text.slice(ls[k].start, ls[k].end);
+    if (!line.trim() || /^\s*#/.test(line)) return undefined;
+    const m = KEY_LINE.exec(line);
+    const c = m ? m[1].length + m[2].length : indentOf(text, ls[k]);
+    return { c, key: m?.[4], item: !!m?.[2] };
+  };
+  // Backwards to the task's first key (the `- ` line), forwards to the next item or a shallower line.
+  for (let k = j; k >= 0; k--) {
+    const a = keyAt(k);
+    if (!a || a.c > col) continue;
+    if (a.c < col) break;
+    if (MODULE_KEYS.has(a.key ?? '')) return true;
+    if (a.item) break;
+  }
+  for (let k = j + 1; k < ls.length; k++) {
+    const a = keyAt(k);
+    if (!a || a.c > col) continue;
+    if (a.c < col || a.item) break;
+    if (MODULE_KEYS.has(a.key ?? '')) return true;
+  }
+  return false;
+}
+
+/** An `xml:` key of a libvirt task: where its value starts, on which line, and whether in a flow mapping. */
+interface XmlKey {
+  line: number;
+  col: number;
+  value: number;
+  flow: boolean;
+}
+
+/**
+ * Every `xml:` parameter of a community.libvirt task: under the module key (`virt_volume:\n  xml: …`),
+ * under its `args:` (`args:\n  xml: …`) or in a one-line flow mapping (`args: { xml: '…' }`).
+ */
+function xmlKeys(text: string, ls: Line[]): XmlKey[] {
+  const out: XmlKey[] = [];
+  for (let i = 0; i < ls.length; i++) {
+    const line = text.slice(ls[i].start, ls[i].end);
+    const k = /^( *)((?:- +)*)xml *:(?= |$)/.exec(line);
+    if (k) {
+      const col = k[1].length + k[2].length;
+      const p = parentLine(text, ls, i, col);
+      const ok = p && (MODULE_KEYS.has(p.key ?? '') || (p.key === 'args' && besideModule(text, ls, p.j, p.col)));
+      if (ok) out.push({ line: i, col, value: ls[i].start + k[0].length, flow: false });
+      continue;
+    }
+    // A flow mapping on one line: `args: { xml: … }` or `virt_volume: { xml: … }` (YAML §7.4).
+    const f = /^( *)((?:- +)*)(['"]?)([\w.]+)\3 *: *\{ *(?:[^{}'"]*, *)?xml *: */.exec(line);
+    if (!f) continue;
+    const col = f[1].length + f[2].length;
+    if (MODULE_KEYS.has(f[4]) || (f[4] === 'args' && besideModule(text, ls, i, col)))
+      out.push({ line: i, col, value: ls[i].start + f[0].length, flow: true });
+  }
+  return out;
+}
+
+/** Double-quoted escapes that stand for one character (YAML 1.2 §5.7); others make a scalar unjudged. */
+const ESCAPES: Record<string, string> = {
+  '0': '\0',
+  a: '\x07',
+  b: '\b',
+  t: '\t',
+  '\t': '\t',
+  n: '\n',
+  v: '\v',
+  f: '\f',
+  r: '\r',
+  e: '\x1b',
+  ' ': ' ',
+  '"': '"',
+  '/': '/',
+  '\\': '\\',
+  N: '\x85',
+  _: '\xa0',
+  L: '\u2028',
+  P: '\u2029',
+};
+
+/**
+ * A one-line flow scalar starting at `at` (before `end`): plain, 'single' (`''` is a quote) or
+ * "double" (escapes). Each region character maps to one host character (an escape's to its first,
+ * the next one follows the escape), so positions and ranges map back exactly. Multi-line flow
+ * scalars and `\x`/`\u`/`\U` escapes (not one character each in UTF-16) are not judged (undefined).
+ */
+function flowScalar(text: string, at: number, end: number, flow: boolean): EmbeddedRegion | undefined {
+  const segments: Segment[] = [];
+  let raw = '';
+  const push = (ch: string, host: number) => {
+    const last = segments[segments.length - 1];
+    if (last && last.host + last.length === host) last.length++;
+    else segments.push({ region: raw.length, host, length: 1 });
+    raw += ch;
+  };
+  const q = text[at];
+  let i = at;
+  if (q === "'" || q === '"') {
+    for (i = at + 1; ; i++) {
+      if (i >= end) return undefined; // the scalar goes on past this line
+      const c = text[i];
+      if (q === "'" && c === "'") {
+        if (text[i + 1] !== "'") break;
+        push("'", i++);
+      } else if (q === '"' && c === '"') break;
+      else if (q === '"' && c === '\\') {
+        const e = ESCAPES[text[i + 1]];
+        if (e === undefined || i + 1 >= end) return undefined;
+        push(e, i++);
+      } else push(c, i);
+    }
+  } else {
+    // Plain: up to ` #` (a comment) or, in a flow mapping, a `,` or `}` (YAML §7.3.3).
+    for (; i < end; i++) {
+      const c = text[i];
+      if (c === '#' && /\s/.test(text[i - 1])) break;
+      if (flow && (c === ',' || c === '}' || c === ']')) break;
+      push(c, i);
+    }
+    while (raw && /\s$/.test(raw)) {
+      raw = raw.slice(0, -1);
+      const last = segments[segments.length - 1];
+      if (--last.length === 0) segments.pop();
+    }
+  }
+  if (!raw) return undefined;
+  const [blank, holes] = blankJinja(raw);
+  if (!LIBVIRT_ROOT.test(blank)) return undefined;
+  const last = segments[segments.length - 1];
+  return {
+    text: blank,
+    raw,
+    hostStart: segments[0].host,
+    hostEnd: last.host + last.length,
+    segments,
+    indent: '',
+    eol: eolOf(text),
+    holes,
+    quote: q === "'" || q === '"' ? q : 'plain',
+  };
 }
 
 function yamlRegions(text: string): EmbeddedRegion[] {
   const ls = lines(text);
   const out: EmbeddedRegion[] = [];
-  for (let i = 0; i < ls.length; i++) {
-    const m = XML_KEY.exec(text.slice(ls[i].start, ls[i].end));
-    if (!m) continue;
-    const col = m[1].length + m[2].length;
-    if (!MODULE_KEYS.has(parentKey(text, ls, i, col) ?? '')) continue;
+  let after = 0;
+  for (const k of xmlKeys(text, ls)) {
+    if (k.line < after) continue;
+    const rest = text.slice(k.value, ls[k.line].end);
+    const m = /^ *([|>])([-+]?)([1-9]?)([-+]?) *(?:#.*)?$/.exec(rest);
+    if (!m || k.flow) {
+      const at = k.value + (rest.length - rest.trimStart().length);
+      // A plain scalar goes on over more-indented lines (YAML §7.3.3): only a one-line one is judged.
+      let n = k.line + 1;
+      while (n < ls.length && isBlank(text, ls[n])) n++;
+      if (!k.flow && !`'"`.includes(text[at]) && n < ls.length && indentOf(text, ls[n]) > k.col) continue;
+      const r = flowScalar(text, at, ls[k.line].end, k.flow);
+      if (r) out.push(r);
+      continue;
+    }
+    const col = k.col;
     // Content: the following lines more indented than the key (blank lines included), YAML §8.1.1.
-    const digit = m[5] ? Number(m[5]) : 0;
-    let j = i + 1;
+    const digit = m[3] ? Number(m[3]) : 0;
+    let j = k.line + 1;
     let indent = digit ? col + digit : 0;
     const body: Line[] = [];
     for (; j < ls.length; j++) {
@@ -192,38 +354,41 @@ function yamlRegions(text: string): EmbeddedRegion[] {
       body.push(l);
     }
     while (body.length && isBlank(text, body[body.length - 1])) body.pop();
-    i = j - 1;
+    after = j;
     if (!body.length || indent <= col) continue;
     out.push(fromLines(text, body, indent, ' '.repeat(indent), blankJinja));
   }
   return out;
 }
 
-/** Templates that libvirt tasks load with `lookup('template', …)` (Ansible's template lookup plugin). */
+/**
+ * Files that libvirt tasks load with `lookup('template', …)` or `lookup('file', …)` (Ansible's
+ * template and file lookup plugins).
+ */
 export function templateLookups(text: string): TemplateLookup[] {
   const ls = lines(text);
   const out: TemplateLookup[] = [];
-  for (let i = 0; i < ls.length; i++) {
-    const line = text.slice(ls[i].start, ls[i].end);
-    const k = /^( *)((?:- +)*)xml *:/.exec(line);
-    const m = k && LOOKUP.exec(line);
-    if (!k || !m) continue;
-    if (!MODULE_KEYS.has(parentKey(text, ls, i, k[1].length + k[2].length) ?? '')) continue;
-    const start = ls[i].start + m.index + m[0].length - m[3].length - 1;
-    out.push({ path: m[3], span: { start, end: start + m[3].length } });
+  for (const k of xmlKeys(text, ls)) {
+    const rest = text.slice(k.value, ls[k.line].end);
+    const m = LOOKUP.exec(rest);
+    if (!m) continue;
+    const start = k.value + m.index + m[0].length - m[4].length - 1;
+    out.push({ path: m[4], span: { start, end: start + m[4].length }, lookup: m[2] as 'template' | 'file' });
   }
   return out;
 }
 
 /**
- * Where Ansible's template lookup looks for `path` used in the playbook or task file `hostPath`, in
- * order: a `templates/` folder beside it, the folder itself, and a role's `templates/` (the file
- * being `roles/R/tasks/main.yml`). Ansible documents this search order ("Search paths in Ansible").
+ * Where Ansible's template (file) lookup looks for `path` used in the playbook or task file
+ * `hostPath`, in order: a `templates/` (`files/`) folder beside it, the folder itself, and a role's
+ * `templates/` (`files/`) (the file being `roles/R/tasks/main.yml`). Ansible documents this search
+ * order ("Search paths in Ansible"; lookup plugins' find_file_in_search_path).
  */
-export function templateCandidates(hostPath: string, path: string): string[] {
+export function templateCandidates(hostPath: string, path: string, lookup: 'template' | 'file' = 'template'): string[] {
   if (path.startsWith('/')) return [normalizePath(path)];
   const dir = dirname(hostPath);
-  return [`${dir}/templates/${path}`, `${dir}/${path}`, `${dirname(dir)}/templates/${path}`].map(normalizePath);
+  const sub = lookup === 'file' ? 'files' : 'templates';
+  return [`${dir}/${sub}/${path}`, `${dir}/${path}`, `${dirname(dir)}/${sub}/${path}`].map(normalizePath);
 }
 
 function jinjaRegion(text: string): EmbeddedRegion[] {
@@ -353,6 +518,37 @@ export function blankInterpolation(text: string): [string, Span[]] {
   return [chars.join(''), holes];
 }
 
+// ---- workspace facts ----------------------------------------------------------------------------
+
+/** The uri the language service gives region `index` (0-based) of a host file. */
+export const regionUri = (hostUri: string, index: number) => `${hostUri}#libvirt-xml-${index + 1}`;
+/** The host file of a region uri (other uris unchanged). */
+export const hostUriOf = (uri: string) => uri.replace(/#libvirt-xml-\d+$/, '');
+
+/**
+ * The `<secret>` documents and `<encryption><secret uuid>` uses of a host file's regions (a
+ * playbook's `virt_secret` task defines a secret like a secret.xml does), at host positions.
+ */
+export function embeddedSecrets(
+  kind: HostKind,
+  uri: string,
+  text: string,
+): { secrets: SecretInfo[]; uses: SecretUse[] } {
+  const out: { secrets: SecretInfo[]; uses: SecretUse[] } = { secrets: [], uses: [] };
+  if (!/<(?:secret|encryption)[\s>/]/.test(text)) return out;
+  const hostLines = new LineIndex(text);
+  for (const r of extractRegions(kind, text)) {
+    const ls = new LineIndex(r.text);
+    const at = (p: { line: number; character: number }) => hostLines.positionAt(toHost(r, ls.offsetAt(p)));
+    const move = (x: Range) => ({ start: at(x.start), end: at(x.end) });
+    const xml = parseXml(r.text);
+    const info = secretInfoOf(uri, xml, ls);
+    if (info) out.secrets.push(info.uuidRange ? { ...info, uuidRange: move(info.uuidRange) } : info);
+    for (const u of secretUsesOf(uri, xml, ls)) out.uses.push({ ...u, range: move(u.range) });
+  }
+  return out;
+}
+
 // ---- offset mapping ---------------------------------------------------------------------------
 
 /** Host offset of a region offset (at a line start: after the host's indentation). */
@@ -387,6 +583,10 @@ export function toRegion(r: EmbeddedRegion, offset: number): number | undefined 
 
 /** Text inserted into a region, as it must read in the host (indentation after each line break). */
 export function toHostText(r: EmbeddedRegion, text: string): string {
+  // In a one-line scalar a line break would end or fold it: XML takes a space there (between markup).
+  if (r.quote === '"') return text.replace(/[\\"]/g, '\\$&').replace(/\r?\n/g, '\\n');
+  if (r.quote === "'") return text.replace(/'/g, "''").replace(/\r?\n/g, ' ');
+  if (r.quote === 'plain') return text.replace(/\r?\n/g, ' ');
   if (!r.indent && r.eol === '\n') return text;
   return text.replace(/\r?\n/g, r.eol + r.indent);
 }

@@ -38,6 +38,7 @@ import {
   RegionView,
   templateCandidates,
   templateLookups,
+  regionUri,
 } from './embedded';
 import { uriToPath } from './imageRefs';
 
@@ -121,7 +122,7 @@ export function getLanguageService(env: ServiceEnvironment = {}): LanguageServic
     if (hit) for (const v of hit.views) views.delete(v.uri);
     const hostLines = new LineIndex(text);
     const vs = extractRegions(kind, text).map(
-      (r, i) => new RegionView(r, `${document.uri}#libvirt-xml-${i + 1}`, document.uri, hostLines, document.version),
+      (r, i) => new RegionView(r, regionUri(document.uri, i), document.uri, hostLines, document.version),
     );
     for (const v of vs) views.set(v.uri, v);
     const entry: HostEntry = {
@@ -240,7 +241,7 @@ export function getLanguageService(env: ServiceEnvironment = {}): LanguageServic
       const v = viewAt(h, position);
       const at = v?.regionPosition(position);
       if (v && at) return locations(findDefinition(feature(v.document), at));
-      // `xml: "{{ lookup('template', 'vm.xml.j2') }}"`: the template, where Ansible would find it.
+      // `xml: "{{ lookup('template', 'vm.xml.j2') }}"` (or 'file'): the file, where Ansible would find it.
       const offset = document.offsetAt(position);
       const lookup =
         hostKindOf(document.uri, document.languageId) === 'ansible'
@@ -248,7 +249,7 @@ export function getLanguageService(env: ServiceEnvironment = {}): LanguageServic
           : undefined;
       const hostPath = uriToPath(document.uri);
       if (!lookup || !hostPath || !env.isFile) return [];
-      const found = templateCandidates(hostPath, lookup.path).find((p) => env.isFile!(p));
+      const found = templateCandidates(hostPath, lookup.path, lookup.lookup).find((p) => env.isFile!(p));
       const zero = { line: 0, character: 0 };
       const uri = `file://${found?.split('/').map(encodeURIComponent).join('/')}`;
       return found ? [{ uri, range: { start: zero, end: zero } }] : [];
