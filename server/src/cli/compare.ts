@@ -24,6 +24,7 @@ import {
   type SecretObject,
 } from '../writer/luks/secrets';
 import { guardInterrupts } from './signals';
+import { optionArgument } from './args';
 import { splitQemuOptions } from '../common/qemuOpts';
 
 export const USAGE = `compare [--object secret,id=ID,data=TEXT|file=PATH[,format=base64]] [--image-opts]
@@ -234,11 +235,7 @@ export async function runCompare(
   try {
     for (let i = 0; i < argv.length; i++) {
       const a = argv[i];
-      const val = () => {
-        const v = argv[++i];
-        if (v === undefined) throw new SecretError(`option '${a}' requires an argument`);
-        return v;
-      };
+      const val = () => optionArgument(argv, ++i, a);
       if (a === '-h' || a === '--help') {
         io.out(USAGE + '\n');
         return 0;

@@ -13,6 +13,7 @@ import { weakCryptoLines } from '../../../schemas/weakCrypto';
 import { createImage, planCreate, preflight } from '../writer/create';
 import { errorText, isCancellation } from '../writer/errors';
 import { guardInterrupts } from './signals';
+import { optionArgument } from './args';
 import {
   parseSecretObject,
   resolvePassphrase,
@@ -65,11 +66,7 @@ export async function runLuksCreate(
   try {
     for (let i = 0; i < argv.length; i++) {
       const a = argv[i];
-      const val = () => {
-        const v = argv[++i];
-        if (v === undefined) throw new SecretError(`option '${a}' requires an argument`);
-        return v;
-      };
+      const val = () => optionArgument(argv, ++i, a);
       if (a === '-f') {
         const f = val();
         if (f !== 'luks') return fail(`runLuksCreate handles -f luks, not ${f}`, 2);
