@@ -14,6 +14,7 @@
 // name is stored in the header as given either way, so qemu finds it when run from that folder.
 import { dirname, isAbsolute, resolve } from 'node:path';
 import {
+  BLOCKDEV_DRIVERS,
   checkCreate,
   QEMU_MESSAGES,
   type BackingFacts,
@@ -135,51 +136,9 @@ export function backingFacts(
   return out;
 }
 
+/** qemu 7.2's BlockdevDriver names (the one list, schemas/qcow2Options.ts). */
 function isDriver(fmt: string): boolean {
-  return [
-    'raw',
-    'qcow2',
-    'qcow',
-    'luks',
-    'vmdk',
-    'vdi',
-    'vpc',
-    'qed',
-    'vhdx',
-    'bochs',
-    'cloop',
-    'dmg',
-    'parallels',
-    'vvfat',
-    'file',
-    'blkdebug',
-    'blklogwrites',
-    'blkreplay',
-    'blkverify',
-    'compress',
-    'copy-before-write',
-    'copy-on-read',
-    'snapshot-access',
-    'ftp',
-    'ftps',
-    'gluster',
-    'host_cdrom',
-    'host_device',
-    'http',
-    'https',
-    'iscsi',
-    'nbd',
-    'nfs',
-    'null-aio',
-    'null-co',
-    'nvme',
-    'preallocate',
-    'quorum',
-    'rbd',
-    'replication',
-    'ssh',
-    'throttle',
-  ].includes(fmt);
+  return (BLOCKDEV_DRIVERS as readonly string[]).includes(fmt);
 }
 
 export interface PlannedCreate<V = CreateVerdict | LuksVerdict> {
