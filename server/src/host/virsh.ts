@@ -77,6 +77,11 @@ export interface VirshCall {
   stdin?: Uint8Array | string;
   timeoutMs?: number;
   signal?: AbortSignal;
+  /**
+   * LC_ALL=C.UTF-8 instead of C: virsh's tables (vshTableSafeEncode in tools/vsh-table.c) print a
+   * name that is not ASCII as `\xNN` escapes in the C locale, losing it; messages stay English.
+   */
+  utf8?: boolean;
 }
 
 export interface VirshResult {
@@ -97,14 +102,15 @@ export function virsh(conn: HostConnection, args: string[], call: VirshCall = {}
       return;
     }
     const argv = ['-c', conn.uri, ...KEEPALIVE, ...args];
+    const env = call.utf8 ? { ...minimalEnv(), LC_ALL: 'C.UTF-8' } : minimalEnv();
     // Node's 'pipe' is a socket pair, which open("/dev/stdin") refuses (ENXIO): with input, `cat`
     // copies it into a real pipe(2) the shell makes for virsh. Nothing but the pipe carries it.
     // Own process group (detached), so a timeout or cancel kills the whole pipeline.
     const child =
       call.stdin === undefined
-        ? spawn(conn.virsh ?? 'virsh', argv, { env: minimalEnv(), stdio: ['pipe', 'pipe', 'pipe'] })
+        ? spawn(conn.virsh ?? 'virsh', argv, { env, stdio: ['pipe', 'pipe', 'pipe'] })
         : spawn('/bin/sh', ['-c', 'cat | "$0" "$@"', conn.virsh ?? 'virsh', ...argv], {
-            env: minimalEnv(),
+            env,
             stdio: ['pipe', 'pipe', 'pipe'],
             detached: true,
           });

@@ -6,13 +6,21 @@ import { ErrorCodes, ResponseError, type WorkDoneProgressReporter } from 'vscode
 import { createVolume, describeVolume, type CreateVolumeParams } from './createVolume';
 import type { ServerState } from './server';
 import { listPools } from '../host/pools';
+import { listVolumes, volumeXml } from '../host/volumes';
 import { resolveConnection } from '../host/virsh';
 import { abortOn, hostCall } from './createInPool';
 
 export const CREATE_VOLUME = 'libvirtVolume.createVolume';
 export const DESCRIBE_VOLUME = 'libvirtVolume.describeVolume';
 export const LIST_POOLS = 'libvirtVolume.listPools';
-export const COMMANDS = [CREATE_VOLUME, DESCRIBE_VOLUME, LIST_POOLS];
+export const LIST_VOLUMES = 'libvirtVolume.listVolumes';
+export const VOLUME_XML = 'libvirtVolume.volumeXml';
+export const COMMANDS = [CREATE_VOLUME, DESCRIBE_VOLUME, LIST_POOLS, LIST_VOLUMES, VOLUME_XML];
+/** The arguments of the pools view's queries (host/volumes.ts). */
+const VOLUME_QUERY_FIELDS: Record<string, Record<string, FieldType>> = {
+  [LIST_VOLUMES]: { connection: 'string', pool: 'string' },
+  [VOLUME_XML]: { connection: 'string', pool: 'string', name: 'string' },
+};
 
 type FieldType = 'string' | 'boolean' | 'number' | 'object';
 /** CreateVolumeParams' fields and their JSON types (createVolume.ts documents their meaning). */
@@ -71,7 +79,12 @@ export function commandArgument(command: string, args: unknown[] | undefined): C
   if (jsonType(arg) !== 'object') throw invalid(command, `the argument must be an object, got ${jsonType(arg)}`);
   const a = arg as Record<string, unknown>;
   const fields: Record<string, FieldType> =
-    command === DESCRIBE_VOLUME ? { uri: 'string' } : command === LIST_POOLS ? { connection: 'string' } : CREATE_FIELDS;
+    VOLUME_QUERY_FIELDS[command] ??
+    (command === DESCRIBE_VOLUME
+      ? { uri: 'string' }
+      : command === LIST_POOLS
+        ? { connection: 'string' }
+        : CREATE_FIELDS);
   checkFields(command, a, fields);
   if (a.new !== undefined) checkFields(command, a.new as Record<string, unknown>, NEW_FIELDS, 'new.');
   return a as CreateVolumeParams;
@@ -95,6 +108,19 @@ export function registerCommands(state: ServerState): void {
           const uri = resolveConnection(arg.connection, {}, state.settings().connection);
           if (!uri) throw invalid(LIST_POOLS, 'needs {connection} or the libvirtVolume.connection setting');
           return await hostCall(() => listPools({ uri }, abortOn(token)));
+        }
+        case LIST_VOLUMES:
+        case VOLUME_XML: {
+          const q = arg as { connection?: string; pool?: string; name?: string };
+          const command = params.command;
+          const uri = resolveConnection(q.connection, {}, state.settings().connection);
+          if (!uri) throw invalid(command, 'needs {connection} or the libvirtVolume.connection setting');
+          if (!q.pool) throw invalid(command, 'needs {pool}');
+          const pool = q.pool;
+          if (command === LIST_VOLUMES) return await hostCall(() => listVolumes({ uri }, pool, abortOn(token)));
+          if (!q.name) throw invalid(command, 'needs {name}');
+          const name = q.name;
+          return await hostCall(() => volumeXml({ uri }, pool, name, abortOn(token)));
         }
         default: {
           // Reads the headers the volume's checks need first, so the gate judges with them.
