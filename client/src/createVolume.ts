@@ -18,6 +18,15 @@ interface CreateResult {
   image: string;
   xml?: string;
   secretXml?: string;
+  /** In a pool (server/src/lsp/createInPool.ts): the pool, and the secret the run defined. */
+  pool?: string;
+  secretUuid?: string;
+}
+
+/** Create in a libvirt pool instead of a local file (the pools view's "Create Volume here"). */
+export interface PoolDestination {
+  connection: string;
+  pool: string;
 }
 
 /** Arguments meant for the server itself (from a test, a keybinding or another extension). */
@@ -28,20 +37,34 @@ export function isServerArgs(a: unknown): boolean {
 const exec = <T>(client: LanguageClient, command: string, arg: object) =>
   client.sendRequest(ExecuteCommandRequest.type, { command, arguments: [arg] }) as Promise<T>;
 
-export async function createVolumeUi(client: LanguageClient, uri?: vscode.Uri): Promise<CreateResult | undefined> {
+export async function createVolumeUi(
+  client: LanguageClient,
+  uri?: vscode.Uri,
+  dest?: PoolDestination,
+): Promise<CreateResult | undefined> {
   try {
     const active = vscode.window.activeTextEditor?.document;
-    if (!uri && active?.languageId === 'xml' && /<volume[\s>]/.test(active.getText())) uri = active.uri;
+    const activeVolume = active?.languageId === 'xml' && /<volume[\s>]/.test(active.getText()) ? active : undefined;
+    // Into a pool, the open volume XML is one choice among the others: the view is not tied to an editor.
+    if (!uri && activeVolume && !dest) uri = activeVolume.uri;
     if (!uri) {
       const pick = await vscode.window.showQuickPick(
         [
+          ...(dest && activeVolume
+            ? [{ label: `Volume XML: ${vscode.workspace.asRelativePath(activeVolume.uri)}`, id: 'active' }]
+            : []),
           { label: 'New volume…', id: 'new' },
           { label: 'Open a volume XML file…', id: 'open' },
         ],
-        { title: 'Create Volume', placeHolder: 'No volume XML is open' },
+        dest
+          ? { title: `Create Volume in pool ${dest.pool}` }
+          : { title: 'Create Volume', placeHolder: 'No volume XML is open' },
       );
       if (!pick) return;
-      if (pick.id === 'new') return await wizard(client);
+      if (pick.id === 'new') return await wizard(client, dest);
+      if (pick.id === 'active') uri = activeVolume!.uri;
+    }
+    if (!uri) {
       const files = await vscode.window.showOpenDialog({ filters: { 'Volume XML': ['xml'] }, canSelectMany: false });
       if (!files?.length) return;
       uri = files[0];
@@ -57,6 +80,7 @@ export async function createVolumeUi(client: LanguageClient, uri?: vscode.Uri): 
       );
       return;
     }
+    if (dest) return await run(client, { uri: uri.toString() }, undefined, d.encrypted, dest);
     // Legacy qcow AES (a libvirt < 4.5 document): the CLI wants --allow-insecure-aes, we ask.
     if (d.legacyAes) {
       const go = await vscode.window.showWarningMessage(
@@ -86,25 +110,30 @@ export async function createVolumeUi(client: LanguageClient, uri?: vscode.Uri): 
   }
 }
 
+/** `output` a local image path, or none with `dest`: the server creates the volume in the pool. */
 async function run(
   client: LanguageClient,
   base: object,
-  output: string,
+  output: string | undefined,
   encrypted: boolean,
+  dest?: PoolDestination,
 ): Promise<CreateResult | undefined> {
   let force = false;
-  try {
-    await vscode.workspace.fs.stat(vscode.Uri.file(output));
-    if (
-      (await vscode.window.showWarningMessage(`${output} exists. Overwrite it?`, { modal: true }, 'Overwrite')) !==
-      'Overwrite'
-    )
-      return;
-    force = true;
-  } catch {
-    /* does not exist: fine */
+  // In a pool there is no local file: the server refuses a name that exists (as libvirt's vol-create).
+  if (output !== undefined) {
+    try {
+      await vscode.workspace.fs.stat(vscode.Uri.file(output));
+      if (
+        (await vscode.window.showWarningMessage(`${output} exists. Overwrite it?`, { modal: true }, 'Overwrite')) !==
+        'Overwrite'
+      )
+        return;
+      force = true;
+    } catch {
+      /* does not exist: fine */
+    }
   }
-  const args: Record<string, unknown> = { ...base, output, force };
+  const args: Record<string, unknown> = { ...base, ...(dest ?? { output }), force };
   if (encrypted) {
     const file = vscode.workspace.getConfiguration('libvirtVolume').get<string>('passphraseFile');
     if (file) args.passphraseFile = file;
@@ -129,19 +158,22 @@ async function run(
       }
       args.passphrase = p1;
     }
-    const secret = await vscode.window.showQuickPick(
-      [
-        {
-          label: 'Yes',
-          description: 'write <secret> XML next to the image (then: virsh secret-define FILE)',
-          yes: true,
-        },
-        { label: 'No', yes: false },
-      ],
-      { title: 'Also write the libvirt <secret> XML?', ignoreFocusOut: true },
-    );
-    if (!secret) return;
-    args.writeSecretXml = secret.yes;
+    // In a pool the server defines the libvirt secret itself (server/src/host/createInPool.ts).
+    if (!dest) {
+      const secret = await vscode.window.showQuickPick(
+        [
+          {
+            label: 'Yes',
+            description: 'write <secret> XML next to the image (then: virsh secret-define FILE)',
+            yes: true,
+          },
+          { label: 'No', yes: false },
+        ],
+        { title: 'Also write the libvirt <secret> XML?', ignoreFocusOut: true },
+      );
+      if (!secret) return;
+      args.writeSecretXml = secret.yes;
+    }
   }
   // vscode-languageclient shows server-created progress in the status bar, without Cancel: own a
   // cancellable notification instead, hand its token to the server (workDoneToken) and cancel the
@@ -168,6 +200,11 @@ async function run(
       }
     },
   );
+  if (dest) {
+    const how = r.secretUuid ? ` (secret ${r.secretUuid} defined)` : '';
+    void vscode.window.showInformationMessage(`Created ${r.image} in pool ${r.pool ?? dest.pool}${how}`);
+    return r;
+  }
   const actions = ['Reveal', ...(r.secretXml ? ['Open secret XML'] : []), ...(r.xml ? ['Open volume XML'] : [])];
   void vscode.window.showInformationMessage(`Created ${r.image}`, ...actions).then(async (a) => {
     if (a === 'Reveal') await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(r.image));
@@ -178,7 +215,7 @@ async function run(
 }
 
 /** No XML at hand: name, size, format, encryption → the server writes the volume XML and the image. */
-async function wizard(client: LanguageClient): Promise<CreateResult | undefined> {
+async function wizard(client: LanguageClient, dest?: PoolDestination): Promise<CreateResult | undefined> {
   const name = await vscode.window.showInputBox({
     title: 'New volume (1/4): name',
     value: 'vol1.qcow2',
@@ -202,6 +239,8 @@ async function wizard(client: LanguageClient): Promise<CreateResult | undefined>
     { title: 'New volume (4/4): encryption' },
   );
   if (!enc) return;
+  const volume = { name, capacity: size.trim(), format, encrypted: enc.luks };
+  if (dest) return run(client, { new: volume }, undefined, enc.luks, dest);
   const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
   const out = await vscode.window.showSaveDialog({
     defaultUri: folder ? vscode.Uri.joinPath(folder, name) : undefined,

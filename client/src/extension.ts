@@ -1,6 +1,7 @@
-// VS Code entry: start the language server (dist/server.js over IPC) and give "Libvirt: Create
-// Volume" its prompts. Everything else — validation, the image writer, secret XML — runs in the
-// server, so other editors get the same features (ARCHITECTURE.md invariant 7).
+// VS Code entry: start the language server (dist/server.js over IPC), give "Libvirt: Create
+// Volume" its prompts and the Explorer its "Libvirt" view (poolsView.ts). Everything else —
+// validation, the image writer, secret XML, the host queries — runs in the server, so other
+// editors get the same features (ARCHITECTURE.md invariant 7).
 import * as vscode from 'vscode';
 import {
   LanguageClient,
@@ -9,6 +10,7 @@ import {
   type ServerOptions,
 } from 'vscode-languageclient/node';
 import { createVolumeUi, isServerArgs } from './createVolume';
+import { registerPoolsView } from './poolsView';
 import { DOCUMENT_SELECTOR, HOST_EXTENSIONS } from '../../schemas/hosts';
 
 let client: LanguageClient | undefined;
@@ -46,7 +48,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<{ clie
     },
   };
   client = new LanguageClient('libvirtVolume', 'libvirt Volume', serverOptions, clientOptions);
-  await client.start();
+  const c = client;
+  const started = c.start().then(() => c);
+  // The Explorer's "Libvirt" view: its provider is there at once, its queries wait for the server.
+  registerPoolsView(context, started);
+  await started;
   context.subscriptions.push(client);
   return { client };
 }

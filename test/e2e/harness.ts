@@ -134,7 +134,11 @@ export async function startSession(opts: SessionOptions): Promise<Session> {
 
 /** The part of playwright-core's API the tests use (it lives in e2e/host, without types here). */
 export interface Locator {
-  click(o?: { timeout?: number }): Promise<void>;
+  click(o?: { timeout?: number; button?: 'left' | 'right' }): Promise<void>;
+  locator(selector: string): Locator;
+  nth(index: number): Locator;
+  getAttribute(name: string): Promise<string | null>;
+  evaluateAll<R>(fn: (els: never[]) => R): Promise<R>;
   hover(o?: { timeout?: number }): Promise<void>;
   first(): Locator;
   last(): Locator;
@@ -147,7 +151,7 @@ export interface Page {
   locator(selector: string): Locator;
   waitForSelector(selector: string, o?: { timeout?: number }): Promise<unknown>;
   keyboard: { press(key: string): Promise<void>; type(text: string, o?: { delay?: number }): Promise<void> };
-  mouse: { move(x: number, y: number): Promise<void> };
+  mouse: { move(x: number, y: number, o?: { steps?: number }): Promise<void>; down(): Promise<void>; up(): Promise<void> };
   screenshot(o: { path: string; fullPage?: boolean }): Promise<unknown>;
   waitForTimeout(ms: number): Promise<void>;
   on(event: 'console', fn: (m: { type(): string; text(): string }) => void): void;
@@ -174,4 +178,26 @@ export async function waitForJson<T>(file: string, ms: number, alive: () => bool
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`no ${file} after ${ms} ms:\n${context()}`);
+}
+
+/** Waits for the quick input to show `title` and returns once its box is ready for typing. */
+export async function quickInput(page: Page, title: RegExp | string): Promise<void> {
+  const end = Date.now() + 15_000;
+  for (;;) {
+    const texts = await page.locator('.quick-input-widget:not([style*="display: none"]) .quick-input-title, .quick-input-widget:not([style*="display: none"]) .quick-input-message').allInnerTexts().catch(() => []);
+    if (texts.some((t) => (typeof title === 'string' ? t.includes(title) : title.test(t)))) return;
+    if (Date.now() > end) throw new Error(`quick input '${title}' did not show (saw ${JSON.stringify(texts)})`);
+    await page.waitForTimeout(150);
+  }
+}
+
+/** Waits until the notification toasts satisfy `done`; returns their texts. */
+export async function waitToasts(page: Page, done: (texts: string[]) => Promise<boolean>, ms = 60_000): Promise<string[]> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const ts = await page.locator('.notifications-toasts .notification-toast').allInnerTexts().catch(() => [] as string[]);
+    if (await done(ts)) return ts;
+    if (Date.now() > end) throw new Error(`notification not seen; toasts: ${JSON.stringify(ts)}`);
+    await page.waitForTimeout(100);
+  }
 }

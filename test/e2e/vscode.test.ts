@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launchBrowser, prepare, ROOT, startSession, waitForJson, type Browser, type Page, type Session } from './harness';
+import { launchBrowser, prepare, quickInput, ROOT, startSession, waitForJson, waitToasts, type Browser, type Page, type Session } from './harness';
 import { qemuImgInfo } from '../helpers/oracle';
 
 const FIXTURES = join(ROOT, 'test', 'e2e', 'workspace');
@@ -63,17 +63,6 @@ async function palette(page: Page, command: string): Promise<void> {
   await page.keyboard.press('Enter');
 }
 
-/** Waits for the quick input to show `title` and returns once its box is ready for typing. */
-async function quickInput(page: Page, title: RegExp | string): Promise<void> {
-  const end = Date.now() + 15_000;
-  for (;;) {
-    const texts = await page.locator('.quick-input-widget:not([style*="display: none"]) .quick-input-title, .quick-input-widget:not([style*="display: none"]) .quick-input-message').allInnerTexts().catch(() => []);
-    if (texts.some((t) => (typeof title === 'string' ? t.includes(title) : title.test(t)))) return;
-    if (Date.now() > end) throw new Error(`quick input '${title}' did not show (saw ${JSON.stringify(texts)})`);
-    await page.waitForTimeout(150);
-  }
-}
-
 /** UI steps that depend on focus and timing get three tries (the assertions stay strict). */
 async function retry<T>(step: () => Promise<T>, tries = 3): Promise<T> {
   for (let i = 1; ; i++) {
@@ -97,16 +86,6 @@ async function acceptSaveDialog(page: Page, titleRe: RegExp): Promise<void> {
     if (!texts.some((t) => titleRe.test(t))) return;
   }
   throw new Error('the save dialog did not accept the proposed path');
-}
-
-async function waitToasts(page: Page, done: (texts: string[]) => Promise<boolean>, ms = 60_000): Promise<string[]> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const ts = await page.locator('.notifications-toasts .notification-toast').allInnerTexts().catch(() => [] as string[]);
-    if (await done(ts)) return ts;
-    if (Date.now() > end) throw new Error(`notification not seen; toasts: ${JSON.stringify(ts)}`);
-    await page.waitForTimeout(100);
-  }
 }
 
 test('DOM smoke: squiggle, Problems panel, and Create Volume from the command palette', { timeout: 240_000 }, async () => {
