@@ -1,10 +1,11 @@
 // The Explorer's "Libvirt" view in a real VS Code (issue 11): code-server 4.100.3 + Debian chromium
-// (test/e2e/harness.ts) with libvirtVolume.connection set to a session libvirtd started here
-// (test/oracle/libvirt.ts: dir pools p, p2, inactive off). The view lists the pools with their
-// type and sizes and the volumes of p as libvirt reports them (vol-info --bytes); the inactive
-// pool's refusal is an error item in the tree; a volume's XML opens read-only, virsh's own
-// vol-dumpxml; Create Volume Here goes through the real prompts (a LUKS qcow2) and the new volume
-// then shows in the view and in `virsh vol-list`. A screenshot of the view goes to .tmp/e2e
+// (test/e2e/harness.ts) and a session libvirtd started here (test/oracle/libvirt.ts: dir pools p,
+// p2, inactive off). Without a connection the view shows its welcome button, which sets
+// libvirtVolume.connection to the daemon's URI; then the view lists the pools with their type and
+// sizes and the volumes of p as libvirt reports them (vol-info --bytes); the inactive pool's
+// refusal is an error item in the tree; a volume's XML opens read-only, virsh's own vol-dumpxml;
+// Create Volume Here goes through the real prompts (a LUKS qcow2) and the new volume then shows in
+// the view and in `virsh vol-list`. A screenshot of the view goes to .tmp/e2e
 // (E2E_SCREENSHOTS=docs/screenshots refreshes docs/pools-view.png).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -94,7 +95,7 @@ test('DOM: the Libvirt view lists pools and volumes, opens a volume\'s XML, and 
   try {
     session = await startSession({
       vsix, fixtures: FIXTURES,
-      settings: { 'workbench.colorTheme': 'Default Light Modern', 'libvirtVolume.connection': s.uri },
+      settings: { 'workbench.colorTheme': 'Default Light Modern' },
     });
     browser = await launchBrowser();
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
@@ -113,6 +114,16 @@ test('DOM: the Libvirt view lists pools and volumes, opens a volume\'s XML, and 
     const header = pg.locator(`${PANE} .pane-header`).first();
     await header.waitFor({ timeout: 30_000 });
     if ((await header.getAttribute('aria-expanded')) !== 'true') await header.click();
+
+    // No connection yet: the welcome content and its button, which asks for the URI (user settings).
+    const welcome = pg.locator(`${PANE} .welcome-view-content`).first();
+    await welcome.waitFor({ timeout: 30_000 });
+    assert.match((await welcome.allInnerTexts()).join('\n'), /No libvirt connection is set/);
+    await pg.locator(`${PANE} .welcome-view-content .monaco-button:has-text("Set Connection")`).first().click();
+    await quickInput(pg, 'libvirt connection');
+    await pg.keyboard.type(s.uri);
+    await pg.keyboard.press('Enter');
+    mark('connection set');
 
     // Connection → pools, default first then by name; sizes as pool-dumpxml says.
     let texts = await rows(pg, (t) => t.some((x) => x.startsWith('off ')), 'the pools');
