@@ -5,7 +5,8 @@
 // sizes and the volumes of p as libvirt reports them (vol-info --bytes); the inactive pool's
 // refusal is an error item in the tree; a volume's XML opens read-only, virsh's own vol-dumpxml;
 // Create Volume Here goes through the real prompts (a LUKS qcow2) and the new volume then shows in
-// the view and in `virsh vol-list`. A screenshot of the view goes to .tmp/e2e
+// the view and in `virsh vol-list`; a volume made outside shows after Refresh; a host that refuses
+// the connection (set through the title bar) is an error item. A screenshot of the view goes to .tmp/e2e
 // (E2E_SCREENSHOTS=docs/screenshots refreshes docs/pools-view.png).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -207,11 +208,30 @@ test('DOM: the Libvirt view lists pools and volumes, opens a volume\'s XML, and 
     texts = await rows(pg, (t) => t.includes(wantRow), wantRow);
     assert.ok((await virshOk(['vol-list', 'p'])).includes(newPath));
     assert.match(await virshOk(['vol-dumpxml', '--pool', 'p', 'view-new.qcow2']), /<encryption format='luks'>/);
+    // A volume made behind the editor's back shows after the title bar's Refresh.
+    assert.equal((await s.virshRun(['vol-create-as', 'p', 'outside.img', '8M'])).code, 0);
+    const titleAction = async (label: string) => {
+      await header.hover();
+      await pg.locator(`${PANE} .pane-header .action-label[aria-label="${label}"]`).first().click({ timeout: 10_000 });
+    };
+    await titleAction('Refresh Pools');
+    await rows(pg, (t) => t.some((x) => x.startsWith('outside.img 8 MiB')), 'outside.img after Refresh');
+    mark('refresh');
     await pg.keyboard.press('Escape');
     await (await row(pg, 'view-new.qcow2')).click(); // selected (its XML opens beside the view)
     await pg.mouse.move(900, 700); // no tooltip over the view
     await pg.waitForTimeout(1500); // the toast fades
     await pg.screenshot({ path: VIEW_SHOT });
+
+    // A host that refuses the connection: virsh's message as the connection's only child.
+    await titleAction('Set Connection…');
+    await quickInput(pg, 'libvirt connection');
+    await pg.keyboard.press('Control+A');
+    await pg.keyboard.type('qemu+tcp://127.0.0.1:1/system');
+    await pg.keyboard.press('Enter');
+    texts = await rows(pg, (t) => t[0] === 'qemu+tcp://127.0.0.1:1/system' && t.length === 2, 'the unreachable host');
+    assert.match(texts[1], /unable to connect to server at '127\.0\.0\.1:1'/);
+    mark('unreachable');
     console.log(`# Libvirt view: ${marks.join(', ')}; screenshot ${VIEW_SHOT}`);
   } catch (err) {
     await page?.screenshot({ path: join(SHOTS, 'pools-view-failure.png') }).catch(() => undefined);
