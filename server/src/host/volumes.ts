@@ -40,7 +40,7 @@ export function readVolumeInfo(xml: string): VolumeInfo {
   const target = child(root, 'target');
   return {
     name: text(child(root, 'name')) ?? '',
-    path: text(child(target, 'path'))?.trim() || undefined,
+    path: text(child(target, 'path')) || undefined,
     capacity: bytes(child(root, 'capacity')),
     allocation: bytes(child(root, 'allocation')),
     format: child(target, 'format')?.getAttribute('type') || undefined,
