@@ -199,12 +199,10 @@ export function registerPoolsView(context: vscode.ExtensionContext, client: Prom
     tree.refresh();
     for (const d of vscode.workspace.textDocuments) if (d.uri.scheme === SCHEME) xml.changed.fire(d.uri);
   };
-  // After a create: the pool's new volume, and the pools' sizes (the whole tree again).
+  // After a create the whole tree again: the pool's new volume, and the pools' sizes.
   const afterCreate = (): void => tree.refresh();
-  const poolOf = (n: unknown): { connection: string; pool: string } | undefined =>
-    n && (n as Node).kind === 'pool'
-      ? { connection: (n as { uri: string }).uri, pool: (n as { pool: PoolInfo }).pool.name }
-      : undefined;
+  const poolOf = (n?: Node): PoolDestination | undefined =>
+    n?.kind === 'pool' ? { connection: n.uri, pool: n.pool.name } : undefined;
   context.subscriptions.push(
     view,
     vscode.workspace.registerTextDocumentContentProvider(SCHEME, xml),
@@ -229,12 +227,18 @@ export function registerPoolsView(context: vscode.ExtensionContext, client: Prom
     }),
     vscode.commands.registerCommand('libvirtVolume.pools.openVolumeXml', async (n?: Node) => {
       if (n?.kind !== 'volume') return;
-      const doc = await vscode.workspace.openTextDocument(volumeUri(n.uri, n.pool, n.volume.name));
-      const shown = doc.languageId === 'xml' ? doc : await vscode.languages.setTextDocumentLanguage(doc, 'xml');
-      await vscode.window.showTextDocument(shown, { preview: true });
+      try {
+        const doc = await vscode.workspace.openTextDocument(volumeUri(n.uri, n.pool, n.volume.name));
+        const shown = doc.languageId === 'xml' ? doc : await vscode.languages.setTextDocumentLanguage(doc, 'xml');
+        await vscode.window.showTextDocument(shown, { preview: true });
+      } catch (e) {
+        // Removed meanwhile, say: libvirt's message, and the tree as it is now.
+        void vscode.window.showErrorMessage(`Open Volume XML: ${(e as Error)?.message ?? e}`);
+        tree.refresh();
+      }
     }),
     vscode.commands.registerCommand('libvirtVolume.pools.createVolumeHere', async (n?: Node) => {
-      const dest: PoolDestination | undefined = poolOf(n);
+      const dest = poolOf(n);
       if (!dest) return;
       await createVolumeUi(await client, undefined, dest);
       afterCreate();
