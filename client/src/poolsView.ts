@@ -6,33 +6,15 @@
 import * as vscode from 'vscode';
 import { ExecuteCommandRequest, type LanguageClient } from 'vscode-languageclient/node';
 import { formatBytes } from '../../server/src/common/bytes';
+// The answers' shapes (types only: nothing of host/ is bundled into the extension).
+import type { PoolInfo } from '../../server/src/host/pools';
+import type { VolumeInfo } from '../../server/src/host/volumes';
 import { createVolumeUi, type PoolDestination } from './createVolume';
 
 export const VIEW_ID = 'libvirtVolume.pools';
 export const SCHEME = 'libvirt-volume';
 /** Built on another branch (Create Volume from an image); the menu entry is guarded until it exists. */
 const FROM_IMAGE = 'libvirtVolume.createVolumeFromImage';
-
-/** libvirtVolume.listPools' answer (server/src/host/pools.ts PoolInfo). */
-interface PoolInfo {
-  name: string;
-  type: string;
-  active: boolean;
-  capacity?: number;
-  allocation?: number;
-  available?: number;
-  targetPath?: string;
-}
-/** libvirtVolume.listVolumes' answer (server/src/host/volumes.ts VolumeInfo). */
-interface VolumeInfo {
-  name: string;
-  path?: string;
-  capacity?: number;
-  allocation?: number;
-  format?: string;
-  encrypted: boolean;
-  error?: string;
-}
 
 export type Node =
   | { kind: 'connection'; uri: string }
