@@ -96,7 +96,8 @@ export function virsh(conn: HostConnection, args: string[], call: VirshCall = {}
       reject(new HostError('cancelled', `${what}: cancelled`));
       return;
     }
-    const argv = ['-c', conn.uri, ...KEEPALIVE, ...args];
+    // The test driver (test:///…) runs inside virsh and refuses keepalive (virConnectSetKeepAlive).
+    const argv = ['-c', conn.uri, ...(/^test:/.test(conn.uri) ? [] : KEEPALIVE), ...args];
     // Node's 'pipe' is a socket pair, which open("/dev/stdin") refuses (ENXIO): with input, `cat`
     // copies it into a real pipe(2) the shell makes for virsh. Nothing but the pipe carries it.
     // Own process group (detached), so a timeout or cancel kills the whole pipeline.

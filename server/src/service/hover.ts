@@ -11,6 +11,7 @@ import { imageHover } from './imageSummary';
 import { attrValue, textContent, textSpan, type Span, type XmlElement } from './xmlModel';
 import { defOf, libvirtVersion, qemuOptionFor, resolveValues, secretSummary, type ValueTerm } from './values';
 import { normaliseUuid, secretsByUuid } from './secrets';
+import { hostSecretByUuid, hostSecretSummary } from './hostFacts';
 import { readVolume, volumeCreation } from './volumeCreate';
 
 export function doHover(fc: FeatureContext, position: Position): Hover | null {
@@ -141,6 +142,12 @@ function uuidHover(fc: FeatureContext, value: string): string {
   const hits = secretsByUuid(secrets, value);
   for (const s of hits) parts.push(`Defined in the workspace: ${secretSummary(s.usageType, s.usageVolume, s.uri)}.`);
   if (!hits.length && secrets.length) parts.push('No `<secret>` document of the workspace has this uuid.');
+  // The host's secret: usage and flags from secret-dumpxml; the value is never read.
+  const facts = fc.env.hostFacts?.();
+  if (facts?.secretsKnown) {
+    const h = hostSecretByUuid(facts, value);
+    parts.push(h ? `On ${facts.uri}: ${hostSecretSummary(h)}.` : `No secret with this uuid on ${facts.uri}.`);
+  }
   return parts.join('\n\n');
 }
 

@@ -1,0 +1,97 @@
+// Host facts in the pure service (issue 11, "Check against the host"): which pool of the host a
+// document is meant for, and lookups in the snapshot the environment injects (types.ts HostFacts).
+// Nothing here calls virsh; without a snapshot (offline, or not gathered yet) every answer is empty.
+import { POOL_TYPES, type PoolType } from '../../../schemas/vocabulary';
+import { formatBytes } from '../common/bytes';
+import { normaliseUuid } from './secrets';
+import type { HostFacts, HostPool, HostSecret, LanguageSettings } from './types';
+import type { Span } from './xmlModel';
+
+/**
+ * The in-document pool hint: `<!-- libvirt-volume: pool=NAME -->`, anywhere in the document (a
+ * comment libvirt ignores, so the file stays valid for virsh). The first one counts.
+ */
+const HINT = /<!--\s*libvirt-volume:\s*pool\s*=\s*([^\s]*?)\s*-->/d;
+
+export interface PoolHint {
+  name: string;
+  /** The NAME inside the comment (diagnostics and completion replace it). */
+  span: Span;
+}
+
+export function poolHint(text: string): PoolHint | undefined {
+  // Cheap precheck: a 1 MB document without the marker costs one indexOf, not a regex scan.
+  if (!text.includes('libvirt-volume:')) return undefined;
+  const m = HINT.exec(text);
+  if (!m) return undefined;
+  const [start, end] = m.indices![1]!;
+  return { name: m[1], span: { start, end } };
+}
+
+/**
+ * Inside a pool hint being typed (`<!-- libvirt-volume: pool=` up to the cursor, before any `-->`):
+ * the span of the name so far (to replace), else undefined.
+ */
+export function poolHintAt(text: string, offset: number): Span | undefined {
+  const before = text.slice(Math.max(0, offset - 200), offset);
+  const m = /<!--\s*libvirt-volume:\s*pool\s*=\s*([^\s>]*)$/.exec(before);
+  if (!m || m[1].includes('--')) return undefined;
+  let end = offset;
+  while (end < text.length && /[^\s>-]/.test(text[end])) end++;
+  return { start: offset - m[1].length, end };
+}
+
+export interface ChosenPool {
+  name: string;
+  /** How it was chosen: the hint (its span), the setting, or the host's `default` pool. */
+  from: 'hint' | 'setting' | 'default';
+  span?: Span;
+  /** The pool on the host; undefined when the host has no pool of that name. */
+  pool?: HostPool;
+}
+
+/**
+ * The pool a <volume> is judged for: the document's hint, else `libvirtVolume.pool`, else the
+ * host's `default` pool when it has one (the pool virt-manager and virt-install use by default).
+ */
+export function choosePool(text: string, settings: LanguageSettings, facts: HostFacts): ChosenPool | undefined {
+  const hint = poolHint(text);
+  const find = (n: string) => facts.pools.find((p) => p.name === n);
+  if (hint) return { name: hint.name, from: 'hint', span: hint.span, pool: find(hint.name) };
+  if (settings.pool) return { name: settings.pool, from: 'setting', pool: find(settings.pool) };
+  const d = find('default');
+  return d ? { name: 'default', from: 'default', pool: d } : undefined;
+}
+
+/** The pool's type as the existing poolType machinery knows it (undefined for a type it does not). */
+export function poolTypeOf(p: HostPool | undefined): PoolType | undefined {
+  return p && (POOL_TYPES as string[]).includes(p.type) ? (p.type as PoolType) : undefined;
+}
+
+export function hostSecretByUuid(facts: HostFacts | undefined, uuid: string | undefined): HostSecret | undefined {
+  const n = normaliseUuid(uuid);
+  return n ? facts?.secrets.find((s) => s.uuid === n) : undefined;
+}
+
+/** One line about a host secret: usage and flags, never its value (libvirt never prints it either). */
+export function hostSecretSummary(s: HostSecret): string {
+  const usage = s.usageType ? `usage ${s.usageType}${s.usageId ? ` ${s.usageId}` : ''}` : 'no usage';
+  return `${usage}; ephemeral ${s.ephemeral ? 'yes' : 'no'}, private ${s.private ? 'yes' : 'no'}`;
+}
+
+/** Where a path is on the host: the volume (and its pool) it is, if any. */
+export function hostVolumeAt(facts: HostFacts, path: string) {
+  for (const pool of facts.pools) {
+    const volume = pool.volumes.find((v) => v.path === path);
+    if (volume) return { pool, volume };
+  }
+  return undefined;
+}
+
+/** A host volume's one-line description for completion (pool, format, capacity). */
+export function hostVolumeSummary(pool: HostPool, v: HostFacts['pools'][number]['volumes'][number]): string {
+  const parts = [`pool ${pool.name}`];
+  if (v.format) parts.push(v.format);
+  if (v.capacity !== undefined) parts.push(formatBytes(v.capacity));
+  return parts.join(', ');
+}

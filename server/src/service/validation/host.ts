@@ -1,0 +1,88 @@
+// A document against the libvirt host of the connection (rules/host.ts): the snapshot the
+// environment injects (ctx.host), never a call to the host. No snapshot (offline, or the first
+// one not gathered yet): nothing is reported.
+import { formatBytes } from '../../common/bytes';
+import { hostSecretByUuid, hostVolumeAt } from '../hostFacts';
+import { normaliseUuid } from '../secrets';
+import { readVolume } from '../volumeCreate';
+import { attr, firstChild, textSpan, walkElements, type XmlElement } from '../xmlModel';
+import type { ValidationContext } from './context';
+
+/** `<encryption><secret uuid|usage>` of volumes and disks: looked up as libvirt looks them up. */
+function checkSecrets(ctx: ValidationContext): void {
+  const facts = ctx.host!.facts;
+  if (!facts.secretsKnown || !ctx.doc.root) return;
+  const host = facts.uri;
+  for (const enc of walkElements(ctx.doc.root)) {
+    if (enc.name !== 'encryption') continue;
+    for (const sec of enc.children) {
+      if (sec.kind !== 'element' || sec.name !== 'secret') continue;
+      const uuid = attr(sec, 'uuid');
+      const usage = attr(sec, 'usage');
+      if (uuid && usage) continue; // SEC-REF-BOTH: a parse error reported elsewhere
+      if (uuid?.value !== undefined) {
+        const canonical = normaliseUuid(uuid.value);
+        if (!canonical) continue; // unparsable: the parse rule reports it
+        const s = hostSecretByUuid(facts, canonical);
+        if (!s) ctx.report('host-secret-uuid-unknown', uuid.valueSpan, { uuid: canonical, host });
+        else if (s.usageType !== 'volume')
+          ctx.report('host-secret-usage-type', uuid.valueSpan, { uuid: canonical, type: s.usageType ?? 'none', host });
+      } else if (usage?.value !== undefined && usage.value !== '') {
+        // secretLookupByUsage with VIR_SECRET_USAGE_TYPE_VOLUME: <usage type='volume'><volume>PATH.
+        if (!facts.secrets.some((s) => s.usageType === 'volume' && s.usageId === usage.value))
+          ctx.report('host-secret-usage-unknown', usage.valueSpan, { usage: usage.value, host });
+      }
+    }
+  }
+}
+
+/** A <volume> against the pool it is meant for and the host's pools and files. */
+function checkVolume(ctx: ValidationContext, root: XmlElement): void {
+  const { facts, pool: chosen } = ctx.host!;
+  const host = facts.uri;
+  const v = readVolume(root);
+  const pool = chosen?.pool;
+  if (chosen && !pool) {
+    const from = chosen.from === 'hint' ? 'the document' : 'libvirtVolume.pool';
+    ctx.report('host-pool-unknown', chosen.span ?? root.nameSpan, { pool: chosen.name, host, from });
+  } else if (chosen && pool && !pool.active) {
+    ctx.report('host-pool-inactive', chosen.span ?? root.nameSpan, { pool: pool.name, host });
+  }
+  if (pool?.active) {
+    const nameEl = firstChild(root, 'name');
+    // virStorageVolObjFindByName: the name as the parser stores it (trimmed, virXPathString).
+    if (nameEl && v.name !== undefined && pool.volumes.some((x) => x.name === v.name))
+      ctx.report('host-volume-exists', textSpan(nameEl), { name: v.name, pool: pool.name, host });
+    const capEl = firstChild(root, 'capacity');
+    if (capEl && v.capacity !== undefined && pool.available !== undefined && v.capacity > BigInt(pool.available)) {
+      ctx.report('host-capacity-over-available', textSpan(capEl), {
+        capacity: formatBytes(v.capacity),
+        available: formatBytes(pool.available),
+        pool: pool.name,
+        host,
+      });
+    }
+  }
+  const pathEl = firstChild(firstChild(root, 'backingStore'), 'path');
+  const bp = v.backingStore?.path;
+  if (pathEl && bp && bp.startsWith('/') && !hostVolumeAt(facts, bp)) {
+    // Local host: the file itself (stat through the environment). Remote host: only what the
+    // pools prove, a path inside an active pool's folder that is no volume of it (after the
+    // pool's refresh every file there is one); a path elsewhere cannot be judged from here.
+    const exists = facts.fileExists?.(bp);
+    const under = facts.pools.find((p) => p.active && p.path && bp.startsWith(p.path.replace(/\/*$/, '/')));
+    if (exists === false) ctx.report('host-backing-missing', textSpan(pathEl), { path: bp, host, how: '' });
+    else if (exists === undefined && !facts.fileExists && under)
+      ctx.report('host-backing-missing', textSpan(pathEl), {
+        path: bp,
+        host,
+        how: `: no volume of pool '${under.name}'`,
+      });
+  }
+}
+
+export function validateHost(ctx: ValidationContext): void {
+  if (!ctx.host) return;
+  checkSecrets(ctx);
+  if (ctx.doc.root?.name === 'volume') checkVolume(ctx, ctx.doc.root);
+}
