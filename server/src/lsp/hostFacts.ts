@@ -129,7 +129,12 @@ export class HostFactsCache {
     return hit && hit.at ? hit.exists : undefined;
   }
 
-  private statDone(path: string, rec: { at: number; exists: boolean; running?: boolean }, exists: boolean, first: boolean) {
+  private statDone(
+    path: string,
+    rec: { at: number; exists: boolean; running?: boolean },
+    exists: boolean,
+    first: boolean,
+  ) {
     // The first answer was "unknown" (silent): only a missing file changes what was reported.
     const changed = first ? !exists : rec.exists !== exists;
     rec.at = Date.now();
