@@ -87,7 +87,8 @@ async function judge(text: string, want?: string): Promise<{ on: Diagnostic[]; o
   return { on, off, uri };
 }
 const host = (ds: Diagnostic[]) => ds.filter((d) => String(d.code).startsWith('host-'));
-const strip = (m: string) => m.replace(/ \((pool '[^']*' )?on [^)]*\)$/, '').replace(/ \(on [^)]*\)$/, '');
+const str = (m: Diagnostic['message']) => (typeof m === 'string' ? m : m.value);
+const strip = (m: Diagnostic['message']) => str(m).replace(/ \((pool '[^']*' )?on [^)]*\)$/, '').replace(/ \(on [^)]*\)$/, '');
 
 /** What the daemon says when the document is created in a pool (nothing is left behind). */
 async function libvirtSays(text: string, pool: string): Promise<string> {
@@ -156,7 +157,7 @@ test('pool hint: unknown and inactive pools warn in libvirt\'s words; the real p
   const u = await judge(unknown, 'host-pool-unknown');
   const w = u.on.find((x) => x.code === 'host-pool-unknown')!;
   assert.equal(w.severity, 2);
-  assert.equal(w.message.replace(/ \(on .*\)$/, ''), await libvirtSays(unknown, 'nosuch'));
+  assert.equal(str(w.message).replace(/ \(on .*\)$/, ''), await libvirtSays(unknown, 'nosuch'));
   assert.deepEqual(host(u.off), []);
   const inactive = vol({ hint: 'off' });
   const i = await judge(inactive, 'host-pool-inactive');
@@ -171,7 +172,7 @@ test('capacity over the pool\'s available space: warning; silent offline', async
   const { on, off } = await judge(vol({ cap: '100000' }), 'host-capacity-over-available');
   const d = on.find((x) => x.code === 'host-capacity-over-available')!;
   assert.equal(d.severity, 2);
-  assert.match(d.message, /^Capacity 97\.7 PiB is more than the .* available in pool 'p' on /);
+  assert.match(str(d.message), /^Capacity 97\.7 PiB is more than the .* available in pool 'p' on /);
   assert.deepEqual(host(off), []);
 });
 

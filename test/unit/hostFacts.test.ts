@@ -66,7 +66,7 @@ test('offline (no snapshot): no host rule fires, results equal a service without
 test('secret uuid/usage not on the host: the error libvirt gives at vol-create', () => {
   const ds = service(facts()).doValidation(doc(vol({ enc: "uuid='11111111222233334444555555555555'" })));
   const d = ds.find((x) => x.code === 'host-secret-uuid-unknown')!;
-  assert.match(d.message, /^Secret not found: no secret with matching uuid '11111111-2222-3333-4444-555555555555' \(on qemu\+ssh:\/\/h\/system\)$/);
+  assert.match(String(d.message), /^Secret not found: no secret with matching uuid '11111111-2222-3333-4444-555555555555' \(on qemu\+ssh:\/\/h\/system\)$/);
   assert.equal(d.severity, 1);
   assert.deepEqual(hostCodes(vol({ enc: `uuid='${SECRET.toUpperCase()}'` }), facts()), []);
   assert.deepEqual(hostCodes(vol({ enc: `uuid='${CEPH}'` }), facts()), ['host-secret-usage-type']);

@@ -54,9 +54,7 @@ export class HostFactsCache {
     if (!uri) return undefined;
     const e = this.entries.get(uri);
     if (!e || Date.now() - e.at >= REFRESH_MS) void this.refresh();
-    const facts = e?.facts;
-    if (!facts) return undefined;
-    return isLocalUri(uri) ? { ...facts, fileExists: (p) => this.fileExists(p) } : facts;
+    return e?.facts;
   }
 
   /** Something may have changed on the host (a save, a command that created a volume). */
@@ -88,9 +86,14 @@ export class HostFactsCache {
     const gather = this.opts.gather ?? ((u: string, s: AbortSignal) => gatherHostFacts({ uri: u }, s));
     entry.running = (async () => {
       try {
-        const facts = await gather(uri, abort.signal);
-        const changed = JSON.stringify(facts) !== JSON.stringify(entry.facts);
-        entry.facts = facts;
+        // Off the caller's turn: get() runs on the keystroke path, and spawning virsh is synchronous work.
+        await new Promise((r) => setImmediate(r));
+        if (this.disposed) return;
+        const gathered = await gather(uri, abort.signal);
+        const changed = JSON.stringify(gathered) !== JSON.stringify(entry.facts);
+        // One object per snapshot (the service indexes it once); a local host's files are stat'ed.
+        const facts = isLocalUri(uri) ? { ...gathered, fileExists: (p: string) => this.fileExists(p) } : gathered;
+        if (changed || !entry.facts) entry.facts = facts;
         entry.lastError = undefined;
         if (changed && !this.disposed && this.uri === uri) this.opts.onChange();
       } catch (err) {

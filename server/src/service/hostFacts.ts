@@ -68,9 +68,34 @@ export function poolTypeOf(p: HostPool | undefined): PoolType | undefined {
   return p && (POOL_TYPES as string[]).includes(p.type) ? (p.type as PoolType) : undefined;
 }
 
+interface SecretIndex {
+  byUuid: Map<string, HostSecret>;
+  /** Usage ids of volume secrets: what a `<secret usage=…>` is looked up by. */
+  volumeUsages: Set<string>;
+}
+/** Built once per snapshot: a document with thousands of secret references costs lookups, not scans. */
+const indexes = new WeakMap<HostFacts, SecretIndex>();
+function secretIndex(facts: HostFacts): SecretIndex {
+  let ix = indexes.get(facts);
+  if (!ix) {
+    ix = { byUuid: new Map(), volumeUsages: new Set() };
+    for (const s of facts.secrets) {
+      ix.byUuid.set(s.uuid, s);
+      if (s.usageType === 'volume' && s.usageId !== undefined) ix.volumeUsages.add(s.usageId);
+    }
+    indexes.set(facts, ix);
+  }
+  return ix;
+}
+
 export function hostSecretByUuid(facts: HostFacts | undefined, uuid: string | undefined): HostSecret | undefined {
   const n = normaliseUuid(uuid);
-  return n ? facts?.secrets.find((s) => s.uuid === n) : undefined;
+  return n && facts ? secretIndex(facts).byUuid.get(n) : undefined;
+}
+
+/** Whether the host has a volume secret of this usage (secret_driver.c secretLookupByUsage). */
+export function hostHasVolumeUsage(facts: HostFacts, usage: string): boolean {
+  return secretIndex(facts).volumeUsages.has(usage);
 }
 
 /** One line about a host secret: usage and flags, never its value (libvirt never prints it either). */

@@ -2,19 +2,42 @@
 // environment injects (ctx.host), never a call to the host. No snapshot (offline, or the first
 // one not gathered yet): nothing is reported.
 import { formatBytes } from '../../common/bytes';
-import { hostSecretByUuid, hostVolumeAt } from '../hostFacts';
+import { hostHasVolumeUsage, hostSecretByUuid, hostVolumeAt } from '../hostFacts';
 import { normaliseUuid } from '../secrets';
 import { readVolume } from '../volumeCreate';
-import { attr, firstChild, textSpan, walkElements, type XmlElement } from '../xmlModel';
+import { attr, childElements, firstChild, textSpan, type XmlElement } from '../xmlModel';
 import type { ValidationContext } from './context';
+
+/** A disk's (or backing store's) <encryption> elements: at its level, in <source>, down the backing chain. */
+function diskEncryptions(disk: XmlElement, out: XmlElement[], depth = 0): void {
+  for (const c of disk.children) {
+    if (c.kind !== 'element') continue;
+    if (c.name === 'encryption') out.push(c);
+    else if (c.name === 'source') out.push(...childElements(c, 'encryption'));
+    else if (c.name === 'backingStore' && depth < 64) diskEncryptions(c, out, depth + 1);
+  }
+}
+
+/**
+ * The <encryption> elements whose secrets libvirt looks up: a volume's target, a domain's disks
+ * (domain_conf.c reads them at the disk and the source level), a bare <disk> or <encryption>.
+ * Only those places are visited: a 1 MB domain is not walked element by element on each keystroke.
+ */
+function encryptions(root: XmlElement): XmlElement[] {
+  const out: XmlElement[] = [];
+  if (root.name === 'encryption') out.push(root);
+  else if (root.name === 'volume') out.push(...childElements(firstChild(root, 'target'), 'encryption'));
+  else if (root.name === 'disk') diskEncryptions(root, out);
+  else if (root.name === 'domain') for (const d of childElements(firstChild(root, 'devices'), 'disk')) diskEncryptions(d, out);
+  return out;
+}
 
 /** `<encryption><secret uuid|usage>` of volumes and disks: looked up as libvirt looks them up. */
 function checkSecrets(ctx: ValidationContext): void {
   const facts = ctx.host!.facts;
   if (!facts.secretsKnown || !ctx.doc.root) return;
   const host = facts.uri;
-  for (const enc of walkElements(ctx.doc.root)) {
-    if (enc.name !== 'encryption') continue;
+  for (const enc of encryptions(ctx.doc.root)) {
     for (const sec of enc.children) {
       if (sec.kind !== 'element' || sec.name !== 'secret') continue;
       const uuid = attr(sec, 'uuid');
@@ -29,7 +52,7 @@ function checkSecrets(ctx: ValidationContext): void {
           ctx.report('host-secret-usage-type', uuid.valueSpan, { uuid: canonical, type: s.usageType ?? 'none', host });
       } else if (usage?.value !== undefined && usage.value !== '') {
         // secretLookupByUsage with VIR_SECRET_USAGE_TYPE_VOLUME: <usage type='volume'><volume>PATH.
-        if (!facts.secrets.some((s) => s.usageType === 'volume' && s.usageId === usage.value))
+        if (!hostHasVolumeUsage(facts, usage.value))
           ctx.report('host-secret-usage-unknown', usage.valueSpan, { usage: usage.value, host });
       }
     }
