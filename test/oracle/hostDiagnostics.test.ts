@@ -7,6 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CompletionItem, Diagnostic, Hover, MarkupContent } from 'vscode-languageserver-types';
@@ -231,5 +232,34 @@ test('a save asks the host again: a secret defined meanwhile clears the error', 
     }, 15_000, 'the error to go after the save');
   } finally {
     await s.virshRun(['secret-undefine', LATER]);
+  }
+});
+
+test('a host that never answers: diagnostics, completion and hover do not wait for it; its error is logged', async () => {
+  // A socket that accepts and stays silent: virsh waits for libvirt's reply until our deadline.
+  const sock = join(dir, 'silent.sock');
+  const held: Socket[] = [];
+  const server = createServer((c) => { held.push(c); });
+  await new Promise<void>((r) => server.listen(sock, r));
+  const c = new TestClient({ settings: { libvirtVolume: { connection: `qemu+unix:///session?socket=${sock}` } } });
+  try {
+    await c.initialize();
+    const uri = `file://${dir}/silent.xml`;
+    const text = vol({ name: 'taken.img', secret: `uuid='${UNKNOWN}'` });
+    const t0 = Date.now();
+    c.open(uri, text);
+    const ds = await c.until(() => c.diagnostics.get(uri), 5_000, 'diagnostics');
+    const pos = { line: text.slice(0, text.indexOf(UNKNOWN)).split('\n').length - 1, character: 10 };
+    await c.request('textDocument/completion', { textDocument: { uri }, position: pos });
+    await c.request('textDocument/hover', { textDocument: { uri }, position: pos });
+    const waited = Date.now() - t0;
+    assert.ok(waited < 5_000, `answered after ${waited} ms`);
+    assert.deepEqual(host(ds), []);
+    // The refresh gives up at virsh.ts's deadline and says so once.
+    await c.until(() => c.logs.some((l) => /no answer from .* within 10 s/.test(l)), 20_000, 'the timeout in the log');
+  } finally {
+    await c.dispose();
+    for (const h of held) h.destroy();
+    server.close();
   }
 });
