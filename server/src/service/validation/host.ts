@@ -28,7 +28,8 @@ function encryptions(root: XmlElement): XmlElement[] {
   if (root.name === 'encryption') out.push(root);
   else if (root.name === 'volume') out.push(...childElements(firstChild(root, 'target'), 'encryption'));
   else if (root.name === 'disk') diskEncryptions(root, out);
-  else if (root.name === 'domain') for (const d of childElements(firstChild(root, 'devices'), 'disk')) diskEncryptions(d, out);
+  else if (root.name === 'domain')
+    for (const d of childElements(firstChild(root, 'devices'), 'disk')) diskEncryptions(d, out);
   return out;
 }
 
