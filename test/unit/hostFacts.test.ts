@@ -8,6 +8,7 @@ import type { CompletionItem, MarkupContent } from 'vscode-languageserver-types'
 import { getLanguageService } from '../../server/src/service/languageService';
 import type { HostFacts, LanguageSettings, ServiceEnvironment } from '../../server/src/service/types';
 import { poolHint } from '../../server/src/service/hostFacts';
+import { HostFactsCache } from '../../server/src/lsp/hostFacts';
 import { isLocalUri, readSecretXml, readVolList, readVolumeXml, tableRows, virshQuote } from '../../server/src/host/facts';
 
 const SECRET = '0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f';
@@ -186,4 +187,84 @@ test("virsh output readers: tables, vol-list rows, secret and volume XML, quotin
   assert.equal(virshQuote("it's"), "'it'\\''s'");
   for (const u of ['qemu:///system', 'qemu+unix:///session?socket=/r/s', 'test:///default']) assert.ok(isLocalUri(u), u);
   for (const u of ['qemu+ssh://u@h/system', 'qemu://h/system', 'qemu+tcp://localhost/system', 'nonsense']) assert.ok(!isLocalUri(u), u);
+});
+
+test('half-typed documents with host facts: validation, completion and hover never throw', () => {
+  const texts = [
+    vol({ name: 'base.qcow2', enc: `uuid='${SECRET}'`, backing: '/var/lib/libvirt/images/gone.qcow2', hint: '<!-- libvirt-volume: pool=vg -->' }),
+    `<domain><devices><disk type='file'><source file='/x'><encryption format='luks'><secret type='passphrase' usage='/v'/></encryption></source><backingStore type='file'><source file='/b'><encryption format='luks'><secret type='passphrase' uuid='${CEPH}'/></encryption></source></backingStore></disk></devices></domain>`,
+  ];
+  const ls = service(facts({ uri: 'qemu:///system', fileExists: () => false }));
+  for (const t of texts) {
+    for (let i = 0; i <= t.length; i += 3) {
+      const d = doc(t.slice(0, i));
+      ls.doValidation(d);
+      ls.doComplete(d, d.positionAt(i));
+      ls.doHover(d, d.positionAt(Math.max(0, i - 2)));
+    }
+  }
+  // A disk's backing chain is looked up too (domain_conf.c reads encryption per chain element).
+  assert.ok(codes(texts[1], facts()).includes('host-secret-usage-type'));
+  assert.ok(codes(texts[1], facts()).includes('host-secret-usage-unknown'));
+});
+
+test('lsp cache: get() never waits, a refresh arrives in the background, invalidate and errors', async () => {
+  let calls = 0;
+  let changes = 0;
+  const logs: string[] = [];
+  let fail = false;
+  let snapshot = facts();
+  const cache = new HostFactsCache({
+    log: (m) => logs.push(m),
+    onChange: () => changes++,
+    gather: async (uri) => {
+      calls++;
+      if (fail) throw new Error('no answer');
+      return { ...snapshot, uri };
+    },
+  });
+  assert.equal(cache.get(), undefined, 'offline');
+  cache.configure('qemu+ssh://h/system');
+  assert.equal(cache.get(), undefined, 'the first snapshot is not there yet, and nothing waited for it');
+  await cache.settled();
+  assert.equal(calls, 1, 'one refresh for the configure and the get meanwhile');
+  assert.equal(changes, 1);
+  const first = cache.get()!;
+  assert.equal(first.uri, 'qemu+ssh://h/system');
+  assert.equal(first.fileExists, undefined, 'remote: files are not judged');
+  assert.equal(cache.get(), first, 'the same object until new facts arrive');
+  // A save: asked again; equal facts change nothing.
+  cache.invalidate();
+  await cache.settled();
+  assert.equal(calls, 2);
+  assert.equal(changes, 1);
+  assert.equal(cache.get(), first);
+  snapshot = facts({ secrets: [] });
+  cache.invalidate();
+  await cache.settled();
+  assert.equal(changes, 2);
+  assert.deepEqual(cache.get()!.secrets, []);
+  // A host that stops answering: logged once, its rules silent.
+  fail = true;
+  cache.invalidate();
+  await cache.settled();
+  cache.invalidate();
+  await cache.settled();
+  assert.equal(cache.get(), undefined);
+  assert.equal(logs.filter((l) => /no answer/.test(l)).length, 1);
+  assert.equal(changes, 3);
+  // Local connection: files are stat'ed in the background, unknown until then.
+  fail = false;
+  cache.configure('qemu:///system');
+  await cache.settled();
+  const local = cache.get()!;
+  assert.equal(local.fileExists!('/nonexistent/lv-host-facts'), undefined);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(local.fileExists!('/nonexistent/lv-host-facts'), false);
+  assert.equal(local.fileExists!(__filename), undefined);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(local.fileExists!(__filename), true);
+  cache.configure(undefined);
+  assert.equal(cache.get(), undefined);
+  cache.dispose();
 });

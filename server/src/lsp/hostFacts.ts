@@ -53,7 +53,8 @@ export class HostFactsCache {
     const uri = this.uri;
     if (!uri) return undefined;
     const e = this.entries.get(uri);
-    if (!e || Date.now() - e.at >= REFRESH_MS) void this.refresh();
+    // A refresh under way already answers this staleness (only a save asks for one more after it).
+    if (!e?.running && (!e || Date.now() - e.at >= REFRESH_MS)) void this.refresh();
     return e?.facts;
   }
 
@@ -61,7 +62,7 @@ export class HostFactsCache {
   invalidate(): void {
     if (!this.uri) return;
     this.files.clear();
-    void this.refresh();
+    void this.refresh(true);
   }
 
   /** Resolves when the connection's current refresh (if any) has ended; for tests and commands. */
@@ -73,13 +74,14 @@ export class HostFactsCache {
     }
   }
 
-  private refresh(): Promise<void> {
+  /** `again`: a run under way may predate the change (a save): run once more after it. */
+  private refresh(again = false): Promise<void> {
     const uri = this.uri!;
     let e = this.entries.get(uri);
     if (!e) this.entries.set(uri, (e = { at: 0 }));
     const entry = e;
     if (entry.running) {
-      entry.again = true;
+      if (again) entry.again = true;
       return entry.running;
     }
     const abort = (entry.abort = new AbortController());
