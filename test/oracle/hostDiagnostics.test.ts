@@ -263,3 +263,22 @@ test('a host that never answers: diagnostics, completion and hover do not wait f
     server.close();
   }
 });
+
+test('the setting turns the host on and off: rules appear with the connection and go with it', async () => {
+  const c = new TestClient({ settings: { libvirtVolume: {} } });
+  try {
+    await c.initialize();
+    const uri = `file://${dir}/toggle.xml`;
+    c.open(uri, vol({ name: 'taken.img' }));
+    const first = await c.until(() => c.diagnostics.get(uri), 10_000, 'offline diagnostics');
+    assert.deepEqual(host(first), []);
+    c.settings = { libvirtVolume: { connection: s.uri, pool: 'p' } };
+    await c.conn.sendNotification('workspace/didChangeConfiguration', { settings: c.settings });
+    await c.until(() => c.diagnostics.get(uri)?.some((d) => d.code === 'host-volume-exists'), 15_000, 'host rule after the setting');
+    c.settings = { libvirtVolume: {} };
+    await c.conn.sendNotification('workspace/didChangeConfiguration', { settings: c.settings });
+    await c.until(() => { const ds = c.diagnostics.get(uri); return ds && !host(ds).length; }, 15_000, 'offline again');
+  } finally {
+    await c.dispose();
+  }
+});
