@@ -86,6 +86,9 @@ test('pool: default, setting, hint; unknown and inactive pools warn; the name is
   assert.equal(d.message, "storage volume 'base.qcow2' exists already (pool 'default' on qemu+ssh://h/system)");
   assert.deepEqual(d.range, { start: { line: 1, character: 8 }, end: { line: 1, character: 18 } });
   assert.deepEqual(hostCodes(vol({ name: 'base.qcow2' }), facts(), { pool: 'vg' }), []);
+  // The volume's own vol-dumpxml (its <key> is its path) describes it: not "exists already".
+  const dumped = vol({ name: 'base.qcow2' }).replace('<name>', '<key>/var/lib/libvirt/images/base.qcow2</key>\n  <name>');
+  assert.deepEqual(hostCodes(dumped, facts()), []);
   assert.deepEqual(hostCodes(vol({ name: 'base.qcow2', hint: '<!-- libvirt-volume: pool=vg -->' }), facts()), []);
   const hinted = vol({ hint: '<!-- libvirt-volume: pool=nosuch -->' });
   const w = service(facts(), { pool: 'vg' }).doValidation(doc(hinted)).find((x) => x.code === 'host-pool-unknown')!;

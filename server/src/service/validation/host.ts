@@ -5,7 +5,7 @@ import { formatBytes } from '../../common/bytes';
 import { hostHasVolumeUsage, hostSecretByUuid, hostVolumeAt } from '../hostFacts';
 import { normaliseUuid } from '../secrets';
 import { readVolume } from '../volumeCreate';
-import { attr, childElements, firstChild, textSpan, type XmlElement } from '../xmlModel';
+import { attr, childElements, firstChild, textContent, textSpan, type XmlElement } from '../xmlModel';
 import type { ValidationContext } from './context';
 
 /** A disk's (or backing store's) <encryption> elements: at its level, in <source>, down the backing chain. */
@@ -75,7 +75,12 @@ function checkVolume(ctx: ValidationContext, root: XmlElement): void {
   if (pool?.active) {
     const nameEl = firstChild(root, 'name');
     // virStorageVolObjFindByName: the name as the parser stores it (trimmed, virXPathString).
-    if (nameEl && v.name !== undefined && pool.volumes.some((x) => x.name === v.name))
+    const existing = v.name === undefined ? undefined : pool.volumes.find((x) => x.name === v.name);
+    // vol-dumpxml of that very volume (the Libvirt view opens it read-only) carries its <key>, the
+    // path: a description of the volume, not a request to create it again.
+    const key = firstChild(root, 'key');
+    const itself = existing && key && textContent(key).trim() === existing.path;
+    if (nameEl && existing && !itself)
       ctx.report('host-volume-exists', textSpan(nameEl), { name: v.name, pool: pool.name, host });
     const capEl = firstChild(root, 'capacity');
     if (capEl && v.capacity !== undefined && pool.available !== undefined && v.capacity > BigInt(pool.available)) {
