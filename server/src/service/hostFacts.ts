@@ -89,8 +89,13 @@ function secretIndex(facts: HostFacts): SecretIndex {
 }
 
 export function hostSecretByUuid(facts: HostFacts | undefined, uuid: string | undefined): HostSecret | undefined {
+  if (!facts || uuid === undefined) return undefined;
+  const ix = secretIndex(facts);
+  // The canonical form (as libvirt prints it) is found without parsing; other spellings are normalised.
+  const hit = ix.byUuid.get(uuid);
+  if (hit) return hit;
   const n = normaliseUuid(uuid);
-  return n && facts ? secretIndex(facts).byUuid.get(n) : undefined;
+  return n ? ix.byUuid.get(n) : undefined;
 }
 
 /** Whether the host has a volume secret of this usage (secret_driver.c secretLookupByUsage). */

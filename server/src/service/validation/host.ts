@@ -9,28 +9,30 @@ import { attr, childElements, firstChild, textContent, textSpan, type XmlElement
 import type { ValidationContext } from './context';
 
 /** A disk's (or backing store's) <encryption> elements: at its level, in <source>, down the backing chain. */
-function diskEncryptions(disk: XmlElement, out: XmlElement[], depth = 0): void {
+function diskEncryptions(disk: XmlElement, fn: (enc: XmlElement) => void, depth = 0): void {
   for (const c of disk.children) {
     if (c.kind !== 'element') continue;
-    if (c.name === 'encryption') out.push(c);
-    else if (c.name === 'source') out.push(...childElements(c, 'encryption'));
-    else if (c.name === 'backingStore' && depth < 64) diskEncryptions(c, out, depth + 1);
+    if (c.name === 'encryption') fn(c);
+    else if (c.name === 'source') {
+      for (const e of c.children) if (e.kind === 'element' && e.name === 'encryption') fn(e);
+    } else if (c.name === 'backingStore' && depth < 64) diskEncryptions(c, fn, depth + 1);
   }
 }
 
 /**
  * The <encryption> elements whose secrets libvirt looks up: a volume's target, a domain's disks
  * (domain_conf.c reads them at the disk and the source level), a bare <disk> or <encryption>.
- * Only those places are visited: a 1 MB domain is not walked element by element on each keystroke.
+ * Only those places are visited, without building lists: this runs on every keystroke, and a
+ * 1 MB domain holds thousands of disks (bench/validation.bench.ts).
  */
-function encryptions(root: XmlElement): XmlElement[] {
-  const out: XmlElement[] = [];
-  if (root.name === 'encryption') out.push(root);
-  else if (root.name === 'volume') out.push(...childElements(firstChild(root, 'target'), 'encryption'));
-  else if (root.name === 'disk') diskEncryptions(root, out);
-  else if (root.name === 'domain')
-    for (const d of childElements(firstChild(root, 'devices'), 'disk')) diskEncryptions(d, out);
-  return out;
+function eachEncryption(root: XmlElement, fn: (enc: XmlElement) => void): void {
+  if (root.name === 'encryption') fn(root);
+  else if (root.name === 'volume') childElements(firstChild(root, 'target'), 'encryption').forEach(fn);
+  else if (root.name === 'disk') diskEncryptions(root, fn);
+  else if (root.name === 'domain') {
+    const devices = firstChild(root, 'devices');
+    for (const d of devices?.children ?? []) if (d.kind === 'element' && d.name === 'disk') diskEncryptions(d, fn);
+  }
 }
 
 /** `<encryption><secret uuid|usage>` of volumes and disks: looked up as libvirt looks them up. */
@@ -38,16 +40,16 @@ function checkSecrets(ctx: ValidationContext): void {
   const facts = ctx.host!.facts;
   if (!facts.secretsKnown || !ctx.doc.root) return;
   const host = facts.uri;
-  for (const enc of encryptions(ctx.doc.root)) {
+  eachEncryption(ctx.doc.root, (enc) => {
     for (const sec of enc.children) {
       if (sec.kind !== 'element' || sec.name !== 'secret') continue;
       const uuid = attr(sec, 'uuid');
       const usage = attr(sec, 'usage');
       if (uuid && usage) continue; // SEC-REF-BOTH: a parse error reported elsewhere
       if (uuid?.value !== undefined) {
-        const canonical = normaliseUuid(uuid.value);
+        const s = hostSecretByUuid(facts, uuid.value);
+        const canonical = s?.uuid ?? normaliseUuid(uuid.value);
         if (!canonical) continue; // unparsable: the parse rule reports it
-        const s = hostSecretByUuid(facts, canonical);
         if (!s) ctx.report('host-secret-uuid-unknown', uuid.valueSpan, { uuid: canonical, host });
         else if (s.usageType !== 'volume')
           ctx.report('host-secret-usage-type', uuid.valueSpan, { uuid: canonical, type: s.usageType ?? 'none', host });
@@ -57,7 +59,7 @@ function checkSecrets(ctx: ValidationContext): void {
           ctx.report('host-secret-usage-unknown', usage.valueSpan, { usage: usage.value, host });
       }
     }
-  }
+  });
 }
 
 /** A <volume> against the pool it is meant for and the host's pools and files. */
