@@ -271,3 +271,18 @@ test('lsp cache: get() never waits, a refresh arrives in the background, invalid
   assert.equal(cache.get(), undefined);
   cache.dispose();
 });
+
+test("editing follows the real pool too: <format type> values of the pool's type; hover on the hint", () => {
+  const fmt = (hint: string, f: HostFacts | undefined) =>
+    complete(vol({ hint }).replace("<format type='raw'/>", "<format type='|'/>"), f).map((i) => i.label);
+  assert.ok(fmt('', facts()).includes('qcow2'), 'the default pool is a dir pool');
+  assert.deepEqual(fmt('<!-- libvirt-volume: pool=vg -->', facts()), [], 'a logical pool ignores <format>');
+  assert.ok(fmt('<!-- libvirt-volume: pool=vg -->', undefined).includes('qcow2'), 'offline: the poolType setting');
+  const text = vol({ hint: '<!-- libvirt-volume: pool=default -->' });
+  const d = doc(text);
+  const h = service(facts()).doHover(d, d.positionAt(text.indexOf('pool=default') + 6))!;
+  assert.equal((h.contents as MarkupContent).value,
+    '**Pool `default`** on qemu+ssh://h/system: dir, active at `/var/lib/libvirt/images`; 64 MiB available of 100 MiB; 1 volume.');
+  const u = doc(vol({ hint: '<!-- libvirt-volume: pool=zz -->' }));
+  assert.match((service(facts()).doHover(u, u.positionAt(text.indexOf('pool=') + 5))!.contents as MarkupContent).value, /No storage pool 'zz'/);
+});

@@ -4,8 +4,8 @@
 import { POOL_TYPES, type PoolType } from '../../../schemas/vocabulary';
 import { formatBytes } from '../common/bytes';
 import { normaliseUuid } from './secrets';
-import type { HostFacts, HostPool, HostSecret, LanguageSettings } from './types';
-import type { Span } from './xmlModel';
+import type { HostFacts, HostPool, HostSecret, LanguageSettings, ServiceEnvironment } from './types';
+import type { Span, XmlDocument } from './xmlModel';
 
 /**
  * The in-document pool hint: `<!-- libvirt-volume: pool=NAME -->`, anywhere in the document (a
@@ -86,6 +86,30 @@ function secretIndex(facts: HostFacts): SecretIndex {
     indexes.set(facts, ix);
   }
   return ix;
+}
+
+/**
+ * The settings an editing feature (completion, hover, quick fixes) sees for a <volume>: the pool
+ * type of the host's pool it is meant for, as validation judges it (validation/context.ts).
+ */
+export function withHostPool(settings: LanguageSettings, doc: XmlDocument, env: ServiceEnvironment): LanguageSettings {
+  if (doc.root?.name !== 'volume' || !env.hostFacts) return settings;
+  const facts = env.hostFacts();
+  const type = facts && poolTypeOf(choosePool(doc.text, settings, facts)?.pool);
+  return type ? { ...settings, poolType: type } : settings;
+}
+
+/** Hover text of the pool a hint names: the host's pool (type, state, folder, space), or that it has none. */
+export function poolHintHover(facts: HostFacts, name: string): string {
+  const p = facts.pools.find((x) => x.name === name);
+  if (!p) return `No storage pool '${name}' on ${facts.uri}.`;
+  const space =
+    p.capacity !== undefined && p.available !== undefined
+      ? `; ${formatBytes(p.available)} available of ${formatBytes(p.capacity)}`
+      : '';
+  const where = p.path ? ` at \`${p.path}\`` : '';
+  const state = p.active ? 'active' : 'inactive';
+  return `**Pool \`${p.name}\`** on ${facts.uri}: ${p.type}, ${state}${where}${space}; ${p.volumes.length} volume${p.volumes.length === 1 ? '' : 's'}.`;
 }
 
 export function hostSecretByUuid(facts: HostFacts | undefined, uuid: string | undefined): HostSecret | undefined {

@@ -11,7 +11,7 @@ import { imageHover } from './imageSummary';
 import { attrValue, textContent, textSpan, type Span, type XmlElement } from './xmlModel';
 import { defOf, libvirtVersion, qemuOptionFor, resolveValues, secretSummary, type ValueTerm } from './values';
 import { normaliseUuid, secretsByUuid } from './secrets';
-import { hostSecretByUuid, hostSecretSummary } from './hostFacts';
+import { hostSecretByUuid, hostSecretSummary, poolHint, poolHintHover } from './hostFacts';
 import { readVolume, volumeCreation } from './volumeCreate';
 
 export function doHover(fc: FeatureContext, position: Position): Hover | null {
@@ -23,6 +23,10 @@ export function doHover(fc: FeatureContext, position: Position): Hover | null {
   const cursor = cursorAt(parsed.xml, offset);
   const range = (s: Span) => ({ start: parsed.lines.positionAt(s.start), end: parsed.lines.positionAt(s.end) });
   const md = (value: string, s: Span): Hover => ({ contents: { kind: MarkupKind.Markdown, value }, range: range(s) });
+  const facts = fc.env.hostFacts?.();
+  const hint = facts && poolHint(parsed.xml.text);
+  if (facts && hint && offset >= hint.span.start && offset <= hint.span.end)
+    return md(poolHintHover(facts, hint.name), hint.span);
   switch (cursor.kind) {
     case 'elementName': {
       const el = cursor.element;
