@@ -109,7 +109,8 @@ export function poolHintHover(facts: HostFacts, name: string): string {
       : '';
   const where = p.path ? ` at \`${p.path}\`` : '';
   const state = p.active ? 'active' : 'inactive';
-  return `**Pool \`${p.name}\`** on ${facts.uri}: ${p.type}, ${state}${where}${space}; ${p.volumes.length} volume${p.volumes.length === 1 ? '' : 's'}.`;
+  const count = `${p.volumes.length} volume${p.volumes.length === 1 ? '' : 's'}`;
+  return `**Pool \`${p.name}\`** on ${facts.uri}: ${p.type}, ${state}${where}${space}; ${count}.`;
 }
 
 export function hostSecretByUuid(facts: HostFacts | undefined, uuid: string | undefined): HostSecret | undefined {
