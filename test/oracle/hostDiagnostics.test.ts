@@ -282,3 +282,23 @@ test('the setting turns the host on and off: rules appear with the connection an
     await c.dispose();
   }
 });
+
+test('pull diagnostics (as VS Code asks for them) carry the host rules too', async () => {
+  const c = new TestClient({ pull: true, settings: { libvirtVolume: { connection: s.uri, pool: 'p' } } });
+  try {
+    await c.initialize();
+    const uri = `file://${dir}/pulled.xml`;
+    c.open(uri, vol({ name: 'taken.img' }));
+    const pull = () => c.request<{ items: Diagnostic[] }>('textDocument/diagnostic', { textDocument: { uri } });
+    // The first pull may come before the first snapshot (never waited for); a later one has it.
+    const end = Date.now() + 15_000;
+    let items: Diagnostic[] = [];
+    while (Date.now() < end && !items.some((d) => d.code === 'host-volume-exists')) {
+      items = (await pull()).items;
+      if (!items.some((d) => d.code === 'host-volume-exists')) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(items.some((d) => d.code === 'host-volume-exists'), JSON.stringify(items));
+  } finally {
+    await c.dispose();
+  }
+});
