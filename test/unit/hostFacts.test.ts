@@ -286,3 +286,13 @@ test("editing follows the real pool too: <format type> values of the pool's type
   const u = doc(vol({ hint: '<!-- libvirt-volume: pool=zz -->' }));
   assert.match((service(facts()).doHover(u, u.positionAt(text.indexOf('pool=') + 5))!.contents as MarkupContent).value, /No storage pool 'zz'/);
 });
+
+test("a secret the host has is no workspace hint: the workspace's <secret> files need not hold it", () => {
+  const wsSecret = { uri: 'file:///ws/other.xml', uuid: CEPH, usageType: 'volume', usageVolume: '/x' };
+  const with_ = (f: HostFacts | undefined) => {
+    const ls = getLanguageService({ hostFacts: () => f, secrets: () => [wsSecret] });
+    return ls.doValidation(doc(vol({ enc: `uuid='${SECRET}'` }))).map((d) => String(d.code));
+  };
+  assert.ok(with_(undefined).includes('workspace-secret-uuid-unknown'), 'offline: the hint as before');
+  assert.ok(!with_(facts()).includes('workspace-secret-uuid-unknown'));
+});
