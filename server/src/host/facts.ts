@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { HostFacts, HostPool, HostSecret, HostVolume } from '../service/types';
 import { childElements, parseToolXml } from '../service/xmlDom';
 import { readPoolXml } from './pools';
-import { QUERY_TIMEOUT_MS, virsh, type HostConnection } from './virsh';
+import { HostError, QUERY_TIMEOUT_MS, virsh, type HostConnection } from './virsh';
 
 /** Volumes whose XML (capacity, format) is read per refresh; past it only names and paths are known. */
 export const MAX_VOLUME_XML = 2000;
@@ -35,7 +35,14 @@ export async function virshBatch(
   if (!commands.length) return [];
   const mark = `@@lv-${randomBytes(6).toString('hex')}@@`;
   const script = commands.map((c) => `${c.map(virshQuote).join(' ')}; echo ${mark}`).join('; ');
-  const { stdout } = await virsh(conn, [script], { signal, timeoutMs });
+  let stdout: string;
+  try {
+    ({ stdout } = await virsh(conn, [script], { signal, timeoutMs }));
+  } catch (e) {
+    // virsh.ts names the call by its first argument: here the whole script, not worth a log line.
+    if (e instanceof HostError) throw new HostError(e.code, e.message.split(script).join(`${commands[0][0]} …`));
+    throw e;
+  }
   const parts = stdout.split(`${mark}\n`);
   return commands.map((_, i) => parts[i] ?? '');
 }
