@@ -50,7 +50,7 @@ export const HOST_RULES = [
     severity: 'error',
     layer: 'HOST',
     message: 'inaccessible backing store volume {path}: No such file or directory (on {host}{how})',
-    doc: `${DOC.storage}#storage-volume-backing-store-elements`,
+    doc: DOC.storageVol,
   },
   {
     // storage_driver.c storagePoolLookupByName (VIR_ERR_NO_STORAGE_POOL).
@@ -75,6 +75,6 @@ export const HOST_RULES = [
     severity: 'warning',
     layer: 'HOST',
     message: "Capacity {capacity} is more than the {available} available in pool '{pool}' on {host}",
-    doc: `${DOC.storageVol}`,
+    doc: DOC.storageVol,
   },
 ] as const satisfies readonly RuleDef[];
