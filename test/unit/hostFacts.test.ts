@@ -296,3 +296,19 @@ test("a secret the host has is no workspace hint: the workspace's <secret> files
   assert.ok(with_(undefined).includes('workspace-secret-uuid-unknown'), 'offline: the hint as before');
   assert.ok(!with_(facts()).includes('workspace-secret-uuid-unknown'));
 });
+
+test('domain disks: every encrypted disk is looked up, whatever lies between them', () => {
+  const disk = (dev: string, enc: string) => `<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='/i/${dev}.img'>${enc}</source><target dev='${dev}' bus='virtio'/></disk>`;
+  const enc = (u: string) => `<encryption format='luks'><secret type='passphrase' uuid='${u}'/></encryption>`;
+  const bad = '11111111-2222-3333-4444-555555555555';
+  const text = `<domain type='kvm'><name>g</name><memory>1</memory><os><type>hvm</type></os><devices>
+    ${disk('vda', '')}
+    <!-- an <encryption> in a comment between disks -->
+    ${disk('vdb', enc(SECRET))}
+    <controller type='usb'/>
+    ${disk('vdc', '')}${disk('vdd', enc(bad))}
+    <disk type='file'><source file='/b'/><backingStore type='file'><source file='/c'>${enc(bad)}</source></backingStore><target dev='vde'/></disk>
+  </devices></domain>`;
+  const ds = service(facts()).doValidation(doc(text)).filter((d) => d.code === 'host-secret-uuid-unknown');
+  assert.equal(ds.length, 2, JSON.stringify(ds));
+});

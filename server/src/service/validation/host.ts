@@ -25,13 +25,24 @@ function diskEncryptions(disk: XmlElement, fn: (enc: XmlElement) => void, depth 
  * Only those places are visited, without building lists: this runs on every keystroke, and a
  * 1 MB domain holds thousands of disks (bench/validation.bench.ts).
  */
-function eachEncryption(root: XmlElement, fn: (enc: XmlElement) => void): void {
+function eachEncryption(text: string, root: XmlElement, fn: (enc: XmlElement) => void): void {
   if (root.name === 'encryption') fn(root);
   else if (root.name === 'volume') childElements(firstChild(root, 'target'), 'encryption').forEach(fn);
   else if (root.name === 'disk') diskEncryptions(root, fn);
   else if (root.name === 'domain') {
     const devices = firstChild(root, 'devices');
-    for (const d of devices?.children ?? []) if (d.kind === 'element' && d.name === 'disk') diskEncryptions(d, fn);
+    // Disks in document order; one forward scan of the text for `<encryption` skips every disk
+    // without one (linear in all: the next occurrence is searched from the end of the disk that had it).
+    let next = text.indexOf('<encryption', devices?.start ?? 0);
+    for (const d of devices?.children ?? []) {
+      if (d.kind !== 'element' || d.name !== 'disk') continue;
+      // An occurrence outside the disks (a comment, another device): search again from this disk.
+      if (next >= 0 && next < d.start) next = text.indexOf('<encryption', d.start);
+      if (next < 0) return;
+      if (next > d.end) continue;
+      diskEncryptions(d, fn);
+      next = text.indexOf('<encryption', d.end);
+    }
   }
 }
 
@@ -40,7 +51,7 @@ function checkSecrets(ctx: ValidationContext): void {
   const facts = ctx.host!.facts;
   if (!facts.secretsKnown || !ctx.doc.root) return;
   const host = facts.uri;
-  eachEncryption(ctx.doc.root, (enc) => {
+  eachEncryption(ctx.doc.text, ctx.doc.root, (enc) => {
     for (const sec of enc.children) {
       if (sec.kind !== 'element' || sec.name !== 'secret') continue;
       const uuid = attr(sec, 'uuid');
