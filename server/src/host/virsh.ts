@@ -101,7 +101,8 @@ export function virsh(conn: HostConnection, args: string[], call: VirshCall = {}
       reject(new HostError('cancelled', `${what}: cancelled`));
       return;
     }
-    const argv = ['-c', conn.uri, ...KEEPALIVE, ...args];
+    // The test driver (test:///…) runs inside virsh and refuses keepalive (virConnectSetKeepAlive).
+    const argv = ['-c', conn.uri, ...(/^test:/.test(conn.uri) ? [] : KEEPALIVE), ...args];
     const env = call.utf8 ? { ...minimalEnv(), LC_ALL: 'C.UTF-8' } : minimalEnv();
     // Node's 'pipe' is a socket pair, which open("/dev/stdin") refuses (ENXIO): with input, `cat`
     // copies it into a real pipe(2) the shell makes for virsh. Nothing but the pipe carries it.

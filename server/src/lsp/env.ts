@@ -6,16 +6,20 @@
 //   miss answers "unknown" and starts the read; when facts arrive that differ from what was
 //   answered, onChange() re-validates. Request handlers that want the facts in their answer
 //   (hover, pulled diagnostics) run through withImageFacts(), which waits for them, bounded;
+// - hostFacts(): the last snapshot of the libvirt host of `libvirtVolume.connection`
+//   (hostFacts.ts: refreshed in the background, never awaited; new facts re-validate);
 // - isFile(): whether a playbook's template lookup names an existing file (one stat);
 // - log(): the LSP console.
 import { statSync } from 'node:fs';
-import type { ImageFacts, SecretInfo, SecretUse, ServiceEnvironment } from '../service/types';
+import type { HostFacts, ImageFacts, SecretInfo, SecretUse, ServiceEnvironment } from '../service/types';
+import { HostFactsCache } from './hostFacts';
 import { ImageProbes } from './imageProbe';
 import type { ServerSettings } from './settings';
 import { WorkspaceIndex } from './workspaceIndex';
 
 export interface ServerEnvironment extends ServiceEnvironment {
   readonly index: WorkspaceIndex;
+  readonly host: HostFactsCache;
   configure(settings: ServerSettings): void;
   setWorkspaceFolders(uris: string[]): void;
   /** Starts background work (workspace indexing) once the client is initialized. */
@@ -46,6 +50,7 @@ export function createEnvironment(opts: EnvironmentOptions): ServerEnvironment {
   let folders: string[] = [];
   const index = new WorkspaceIndex({ log: opts.log, onChange: opts.onChange });
   const probes = new ImageProbes(opts.log);
+  const host = new HostFactsCache({ log: opts.log, onChange: opts.onChange });
   const facts = new Map<string, { at: number; facts: ImageFacts | undefined }>();
   const inflight = new Map<string, Promise<void>>();
   /** Reads still running that the current withImageFacts run asked for. */
@@ -74,7 +79,11 @@ export function createEnvironment(opts: EnvironmentOptions): ServerEnvironment {
   };
   return {
     index,
+    host,
     log: opts.log,
+    hostFacts(): HostFacts | undefined {
+      return host.get();
+    },
     secrets(): SecretInfo[] {
       return index.secrets();
     },
@@ -124,6 +133,8 @@ export function createEnvironment(opts: EnvironmentOptions): ServerEnvironment {
     configure(s) {
       settings = s;
       facts.clear();
+      // Only the setting (machine-scoped) puts diagnostics online; LIBVIRT_DEFAULT_URI does not.
+      host.configure(s.connection);
     },
     setWorkspaceFolders(uris) {
       folders = uris;
@@ -134,6 +145,7 @@ export function createEnvironment(opts: EnvironmentOptions): ServerEnvironment {
     dispose() {
       index.dispose();
       probes.dispose();
+      host.dispose();
       if (changeTimer) clearTimeout(changeTimer);
     },
   };

@@ -170,7 +170,8 @@ export function startServer(connection: Connection): ServerState {
     env.setWorkspaceFolders(folders);
     return {
       capabilities: {
-        textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental },
+        // save: didSave refreshes the workspace index and the host facts (hostFacts.ts).
+        textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental, save: { includeText: false } },
         completionProvider: { triggerCharacters: ['<', '/', ' ', '"', "'", '='], resolveProvider: false },
         hoverProvider: true,
         codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
@@ -223,7 +224,11 @@ export function startServer(connection: Connection): ServerState {
     env.index.setOpen(e.document.uri, e.document.getText());
     schedulePush(e.document, PUSH_DEBOUNCE_MS);
   });
-  documents.onDidSave((e) => void env.index.refresh(e.document.uri));
+  documents.onDidSave((e) => {
+    void env.index.refresh(e.document.uri);
+    // The user may have changed the host meanwhile (secret-define, vol-create): ask it again.
+    env.host.invalidate();
+  });
   connection.onDidChangeWatchedFiles((p) => void env.index.onWatchedFiles(p.changes));
   documents.onDidClose((e) => {
     env.index.closeOpen(e.document.uri);

@@ -34,6 +34,7 @@ export function toSettings(raw: unknown): ServerSettings {
   if (typeof r.imageChecks === 'boolean') s.imageChecks = r.imageChecks;
   if (typeof r.passphraseFile === 'string' && r.passphraseFile) s.passphraseFile = r.passphraseFile;
   if (typeof r.connection === 'string' && r.connection.trim()) s.connection = r.connection.trim();
+  if (typeof r.pool === 'string' && r.pool.trim()) s.pool = r.pool.trim();
   return s;
 }
 

@@ -18,6 +18,7 @@ import type { FeatureContext } from './featureContext';
 import { cursorAt, type Cursor } from './cursor';
 import { newUuid, normaliseUuid } from './secrets';
 import { childElements, type Span, type XmlElement } from './xmlModel';
+import { hostVolumeSummary, poolHintAt } from './hostFacts';
 import { defOf, inDomainDisk, libvirtVersion, resolveValues, volumeTargetPath, type ValueTerm } from './values';
 import { snippetsFor, type Snippet } from './snippets';
 
@@ -27,6 +28,21 @@ export function doComplete(fc: FeatureContext, position: Position): CompletionLi
   const cursor = cursorAt(parsed.xml, offset);
   const items: CompletionItem[] = [];
   const range = (s: Span): Range => ({ start: parsed.lines.positionAt(s.start), end: parsed.lines.positionAt(s.end) });
+  const facts = fc.env.hostFacts?.();
+  const hint = facts && poolHintAt(parsed.xml.text, offset);
+  if (facts && hint) {
+    // `<!-- libvirt-volume: pool=` : the host's pools (hostFacts.ts poolHint).
+    for (const p of facts.pools) {
+      items.push({
+        label: p.name,
+        kind: CompletionItemKind.Value,
+        detail: `${p.type} pool${p.active ? '' : ' (inactive)'}`,
+        documentation: `Pool '${p.name}' on ${facts.uri}${p.path ? `: ${p.path}` : ''}`,
+        textEdit: TextEdit.replace(range(hint), p.name),
+      });
+    }
+    return CompletionList.create(items, false);
+  }
   switch (cursor.kind) {
     case 'elementName':
       elementItems(fc, cursor.parent, cursor.element, range(cursor.replace), true, items);
@@ -231,7 +247,7 @@ function valueItem(t: ValueTerm, i: number, range: Range, quote: string, extraDo
   const item: CompletionItem = {
     label: t.value,
     kind: CompletionItemKind.Value,
-    detail: [t.isDefault ? 'default' : '', t.qemuOption ?? ''].filter(Boolean).join(' · ') || undefined,
+    detail: t.detail ?? ([t.isDefault ? 'default' : '', t.qemuOption ?? ''].filter(Boolean).join(' · ') || undefined),
     documentation: { kind: MarkupKind.Markdown, value: doc.join('\n\n') },
     sortText: `${t.deprecated ? 2 : t.isDefault ? 0 : 1}${String(i).padStart(3, '0')}`,
     textEdit: TextEdit.replace(range, `${quote}${t.value}${quote}`),
@@ -284,7 +300,32 @@ function contentItems(fc: FeatureContext, el: XmlElement | undefined, range: Ran
     );
   }
   if (el?.name === 'uuid' && el.parent?.name === 'secret' && !el.parent.parent) secretDocUuidItems(fc, range, items);
+  if (el?.name === 'path' && el.parent?.name === 'backingStore') backingPathItems(fc, el, range, items);
   if (!el || def?.children) elementItems(fc, el, undefined, range, false, items);
+}
+
+/** `<backingStore><path>`: the volumes of the host's pools (the whole path is replaced). */
+function backingPathItems(fc: FeatureContext, el: XmlElement, range: Range, items: CompletionItem[]): void {
+  const facts = fc.env.hostFacts?.();
+  if (!facts) return;
+  const { lines } = fc.parsed;
+  const span = el.contentSpan;
+  const whole = { start: lines.positionAt(span.start), end: lines.positionAt(Math.max(span.end, span.start)) };
+  // An unclosed <path> has no end yet: replace up to the cursor's word end.
+  const r = el.closed ? whole : { start: whole.start, end: range.end };
+  let n = 0;
+  for (const pool of facts.pools) {
+    for (const v of pool.volumes) {
+      items.push({
+        label: v.path,
+        kind: CompletionItemKind.File,
+        detail: hostVolumeSummary(pool, v),
+        documentation: `Volume '${v.name}' of pool '${pool.name}' on ${facts.uri}`,
+        sortText: `0${String(n++).padStart(5, '0')}`,
+        textEdit: TextEdit.replace(r, v.path),
+      });
+    }
+  }
 }
 
 /** `<secret><uuid>`: uuids that workspace volumes use but no secret defines yet, and a fresh one. */

@@ -11,6 +11,7 @@ import { imageHover } from './imageSummary';
 import { attrValue, textContent, textSpan, type Span, type XmlElement } from './xmlModel';
 import { defOf, libvirtVersion, qemuOptionFor, resolveValues, secretSummary, type ValueTerm } from './values';
 import { normaliseUuid, secretsByUuid } from './secrets';
+import { hostSecretByUuid, hostSecretSummary, poolHint, poolHintHover } from './hostFacts';
 import { readVolume, volumeCreation } from './volumeCreate';
 
 export function doHover(fc: FeatureContext, position: Position): Hover | null {
@@ -22,6 +23,10 @@ export function doHover(fc: FeatureContext, position: Position): Hover | null {
   const cursor = cursorAt(parsed.xml, offset);
   const range = (s: Span) => ({ start: parsed.lines.positionAt(s.start), end: parsed.lines.positionAt(s.end) });
   const md = (value: string, s: Span): Hover => ({ contents: { kind: MarkupKind.Markdown, value }, range: range(s) });
+  const facts = fc.env.hostFacts?.();
+  const hint = facts && poolHint(parsed.xml.text);
+  if (facts && hint && offset >= hint.span.start && offset <= hint.span.end)
+    return md(poolHintHover(facts, hint.name), hint.span);
   switch (cursor.kind) {
     case 'elementName': {
       const el = cursor.element;
@@ -141,6 +146,12 @@ function uuidHover(fc: FeatureContext, value: string): string {
   const hits = secretsByUuid(secrets, value);
   for (const s of hits) parts.push(`Defined in the workspace: ${secretSummary(s.usageType, s.usageVolume, s.uri)}.`);
   if (!hits.length && secrets.length) parts.push('No `<secret>` document of the workspace has this uuid.');
+  // The host's secret: usage and flags from secret-dumpxml; the value is never read.
+  const facts = fc.env.hostFacts?.();
+  if (facts?.secretsKnown) {
+    const h = hostSecretByUuid(facts, value);
+    parts.push(h ? `On ${facts.uri}: ${hostSecretSummary(h)}.` : `No secret with this uuid on ${facts.uri}.`);
+  }
   return parts.join('\n\n');
 }
 

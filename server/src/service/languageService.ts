@@ -41,6 +41,7 @@ import {
   regionUri,
 } from './embedded';
 import { uriToPath } from './imageRefs';
+import { withHostPool } from './hostFacts';
 
 export interface ParsedDocument {
   uri: string;
@@ -100,13 +101,17 @@ export function getLanguageService(env: ServiceEnvironment = {}): LanguageServic
     return parsed;
   };
 
-  const feature = (document: TextDocument): FeatureContext => ({
-    document,
-    parsed: parse(document),
-    settings,
-    env,
-    openDocuments: () => [...cache.values()],
-  });
+  const feature = (document: TextDocument): FeatureContext => {
+    const parsed = parse(document);
+    // With host facts, a <volume> is edited for the real pool's type (hostFacts.ts).
+    return {
+      document,
+      parsed,
+      settings: withHostPool(settings, parsed.xml, env),
+      env,
+      openDocuments: () => [...cache.values()],
+    };
+  };
 
   // Embedded XML: every feature runs on each region's own document and its results are mapped back.
   const hosts = new Map<string, HostEntry>();

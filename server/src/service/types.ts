@@ -20,6 +20,7 @@ export const LAYERS = {
   LINT: 'libvirt accepts; a trap, a deprecation or a weak choice',
   IMAGE: 'what the image file on disk says',
   WORKSPACE: 'cross-file facts (secrets in the workspace)',
+  HOST: 'the libvirt host of libvirtVolume.connection (its secrets, pools and volumes)',
 } as const;
 
 export type Layer = keyof typeof LAYERS;
@@ -52,6 +53,11 @@ export interface LanguageSettings {
   severity?: Record<string, Severity | 'ignore'>;
   /** Read headers of local images (issue 7). */
   imageChecks?: boolean;
+  /**
+   * Pool of the host a <volume> is meant for (`libvirtVolume.pool`); a document's
+   * `<!-- libvirt-volume: pool=NAME -->` wins. Used only when host facts are known.
+   */
+  pool?: string;
 }
 
 /** A `<secret>` document known in the workspace. */
@@ -77,6 +83,58 @@ export interface SecretUse {
 export type { ImageFacts, LuksParams } from '../writer/probe';
 import type { ImageFacts } from '../writer/probe';
 
+/** A secret of the libvirt host (secret-dumpxml): never its value. */
+export interface HostSecret {
+  /** Canonical 8-4-4-4-12 form, as libvirt prints it. */
+  uuid: string;
+  /** `<usage type>`: volume, ceph, iscsi, tls, vtpm; undefined without <usage>. */
+  usageType?: string;
+  /** `<usage>`'s <volume>, <name> or <target> (virSecretDefFormatUsage). */
+  usageId?: string;
+  ephemeral: boolean;
+  private: boolean;
+}
+
+/** A volume of a host pool (vol-list + vol-dumpxml). */
+export interface HostVolume {
+  name: string;
+  path: string;
+  /** Bytes; undefined when vol-dumpxml was not read (pools with very many volumes). */
+  capacity?: number;
+  format?: string;
+}
+
+/** A storage pool of the host (pool-list --all + pool-dumpxml). */
+export interface HostPool {
+  name: string;
+  type: string;
+  active: boolean;
+  /** `<target><path>`: the folder (dir pools) or device prefix the volumes live under. */
+  path?: string;
+  /** Bytes (pool-dumpxml's <capacity>/<available>, 0 for an inactive pool). */
+  capacity?: number;
+  available?: number;
+  volumes: HostVolume[];
+}
+
+/**
+ * What the libvirt host of the connection holds, as one snapshot: gathered by server/src/host/facts.ts
+ * in the background, injected into the pure service (which never calls virsh).
+ */
+export interface HostFacts {
+  /** The connection URI these facts came from (messages name it). */
+  uri: string;
+  /** secret-list failed or is not supported by the driver (test:///): no secret rule may fire. */
+  secretsKnown: boolean;
+  secrets: HostSecret[];
+  pools: HostPool[];
+  /**
+   * Whether a path names a file on the host: true/false on a local connection (a stat by the
+   * environment, answered from its cache), undefined when unknown (remote hosts, or not read yet).
+   */
+  fileExists?(path: string): boolean | undefined;
+}
+
 /**
  * Injected I/O: the service never touches the file system itself (ARCHITECTURE.md).
  * The LSP layer and the CLI provide implementations.
@@ -92,6 +150,11 @@ export interface ServiceEnvironment {
   imageFacts?(path: string, baseUri: string): ImageFacts | undefined;
   /** True when a regular file exists at this absolute path (one stat; for template lookups of playbooks). */
   isFile?(path: string): boolean;
+  /**
+   * The last snapshot of the connection's host, or undefined (offline, or not gathered yet). Must
+   * answer at once: a refresh runs in the background and re-validates when its facts arrive.
+   */
+  hostFacts?(): HostFacts | undefined;
   /** Logs an internal problem (an exception inside one rule). */
   log?(message: string): void;
 }

@@ -20,6 +20,7 @@ import { elementDefAt, type AttrDef, type ElementDef, type ValueSource } from '.
 import type { LanguageSettings, ServiceEnvironment } from './types';
 import { attrValue, elementPath, firstChild, path, textContent, type XmlElement } from './xmlModel';
 import { normaliseUuid } from './secrets';
+import { hostSecretSummary } from './hostFacts';
 import {
   LUKS_ENUM_OPTIONS,
   checkLuksOptions,
@@ -33,6 +34,8 @@ export interface ValueTerm extends Term {
   isDefault?: boolean;
   /** A qemu-img option this value becomes, e.g. `cipher-alg=twofish-256`. */
   qemuOption?: string;
+  /** Completion's detail line when the value has a better one (a host secret's usage). */
+  detail?: string;
 }
 
 export interface ValueContext {
@@ -230,6 +233,17 @@ export function resolveValues(source: ValueSource | undefined, vc: ValueContext,
         seen.add(u);
         out.push({ value: s.uuid!.trim(), description: secretSummary(s.usageType, s.usageVolume, s.uri) });
       }
+      // The host's secrets (libvirtVolume.connection): volume secrets only, the type libvirt accepts here.
+      const facts = vc.env.hostFacts?.();
+      for (const s of facts?.secrets ?? []) {
+        if (s.usageType !== 'volume' || seen.has(s.uuid)) continue;
+        seen.add(s.uuid);
+        out.push({
+          value: s.uuid,
+          detail: `${s.usageType} ${s.usageId ?? ''}`.trim(),
+          description: `On ${facts!.uri}: ${hostSecretSummary(s)}`,
+        });
+      }
       return out;
     }
     case 'secretUsage': {
@@ -242,6 +256,12 @@ export function resolveValues(source: ValueSource | undefined, vc: ValueContext,
           value: s.usageVolume,
           description: secretSummary(s.usageType, s.usageVolume, s.uri) + (s.uuid ? ` (uuid ${s.uuid})` : ''),
         });
+      }
+      const facts = vc.env.hostFacts?.();
+      for (const s of facts?.secrets ?? []) {
+        if (s.usageType !== 'volume' || !s.usageId || seen.has(s.usageId)) continue;
+        seen.add(s.usageId);
+        out.push({ value: s.usageId, description: `On ${facts!.uri}: secret ${s.uuid}, ${hostSecretSummary(s)}` });
       }
       return out;
     }

@@ -12,6 +12,7 @@ import { QEMU_RULES } from './qemu';
 import { SECURITY_RULES } from './security';
 import { IMAGE_RULES } from './image';
 import { WORKSPACE_RULES } from './workspace';
+import { HOST_RULES } from './host';
 
 /** Every table, in catalogue order (the order docs/rules.md lists them in). */
 export const RULE_TABLES = [
@@ -24,6 +25,7 @@ export const RULE_TABLES = [
   { name: 'Weak encryption', file: 'security.ts', rules: SECURITY_RULES },
   { name: 'Image files', file: 'image.ts', rules: IMAGE_RULES },
   { name: 'Workspace secrets', file: 'workspace.ts', rules: WORKSPACE_RULES },
+  { name: 'Host', file: 'host.ts', rules: HOST_RULES },
 ] as const;
 
 /** The id of any rule in the catalogue: `report()` takes only these, so a typo does not compile. */

@@ -3,7 +3,8 @@
 import { DiagnosticSeverity, type Diagnostic, type DiagnosticRelatedInformation } from 'vscode-languageserver-types';
 import { availableIn, NEWEST_LIBVIRT, type PoolType } from '../../../../schemas/vocabulary';
 import { ruleById, type RuleId } from '../rules';
-import type { LanguageSettings, ServiceEnvironment, Severity } from '../types';
+import type { HostFacts, LanguageSettings, ServiceEnvironment, Severity } from '../types';
+import { choosePool, poolTypeOf, type ChosenPool } from '../hostFacts';
 import type { LineIndex, Span, XmlDocument } from '../xmlModel';
 
 const SEVERITY: Record<Severity, DiagnosticSeverity> = {
@@ -39,6 +40,8 @@ export class ValidationContext {
   firstDropped = 0;
   readonly version: string;
   readonly pool: PoolType;
+  /** The host's snapshot (undefined offline) and, for a <volume>, the pool it is meant for. */
+  readonly host?: { facts: HostFacts; pool?: ChosenPool };
 
   constructor(
     readonly uri: string,
@@ -48,7 +51,11 @@ export class ValidationContext {
     readonly env: ServiceEnvironment,
   ) {
     this.version = settings.libvirtVersion || NEWEST_LIBVIRT;
-    this.pool = settings.poolType ?? 'dir';
+    const facts = env.hostFacts?.();
+    // A <volume> is judged as the real pool's type (a logical pool's volume as logical).
+    const chosen = facts && doc.root?.name === 'volume' ? choosePool(doc.text, settings, facts) : undefined;
+    if (facts) this.host = { facts, pool: chosen };
+    this.pool = poolTypeOf(chosen?.pool) ?? settings.poolType ?? 'dir';
   }
 
   /** True when the configured libvirt version is at least `v`. */

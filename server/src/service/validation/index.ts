@@ -13,6 +13,7 @@ import { validateDomainSecurity, validateSnippetSecurity, validateVolumeSecurity
 import { validateImages } from './imageChecks';
 import { validateWorkspaceSecrets } from './workspace';
 import { validateRoot } from './root';
+import { validateHost } from './host';
 
 export type DocumentKind = 'volume' | 'domain' | 'secret' | 'encryption' | 'other';
 
@@ -36,13 +37,14 @@ export function documentKind(doc: XmlDocument): DocumentKind {
 
 // The one place validators are registered: each document kind's list, run in this order.
 const VALIDATORS: Record<DocumentKind, readonly Validator[]> = {
-  volume: [validateVolume, validateVolumeSecurity, validateImages, validateWorkspaceSecrets],
-  domain: [validateDomain, validateDomainSecurity, validateImages, validateWorkspaceSecrets],
+  volume: [validateVolume, validateVolumeSecurity, validateImages, validateWorkspaceSecrets, validateHost],
+  domain: [validateDomain, validateDomainSecurity, validateImages, validateWorkspaceSecrets, validateHost],
   secret: [validateSecret],
   encryption: [
     (ctx) => ctx.doc.root && validateEncryption(ctx, ctx.doc.root, 'snippet'),
     validateSnippetSecurity,
     validateWorkspaceSecrets,
+    validateHost,
   ],
   other: [],
 };

@@ -1,6 +1,7 @@
 // Workspace-aware checks of <encryption><secret> references (rules/workspace.ts). They run only
 // when the environment knows the workspace's <secret> documents and there is at least one.
 import { normaliseUuid, secretsByUuid } from '../secrets';
+import { hostHasVolumeUsage, hostSecretByUuid } from '../hostFacts';
 import type { SecretInfo } from '../types';
 import { attr, attrValue, path, textContent, walkElements, type XmlElement } from '../xmlModel';
 import type { ValidationContext } from './context';
@@ -34,6 +35,8 @@ export function validateWorkspaceSecrets(ctx: ValidationContext): void {
         const canonical = normaliseUuid(uuid.value);
         if (!canonical) continue; // unparsable: the parse rule reports it
         const hits = secretsByUuid(secrets, uuid.value);
+        // The host of the connection has it (validation/host.ts): no file of the workspace is missing.
+        if (!hits.length && hostSecretByUuid(ctx.host?.facts, uuid.value)) continue;
         if (!hits.length) {
           const candidates = secrets.filter(
             (s) =>
@@ -96,7 +99,8 @@ export function validateWorkspaceSecrets(ctx: ValidationContext): void {
         }
       } else if (usage?.value !== undefined && usage.value !== '') {
         // Lookup by usage matches <usage type='volume'><volume>PATH</volume> (virsecret.c).
-        if (!secrets.some((s) => s.usageType === 'volume' && s.usageVolume === usage.value)) {
+        const onHost = ctx.host && hostHasVolumeUsage(ctx.host.facts, usage.value);
+        if (!onHost && !secrets.some((s) => s.usageType === 'volume' && s.usageVolume === usage.value)) {
           ctx.report(
             'workspace-secret-usage-unknown',
             usage.valueSpan,
