@@ -9,7 +9,9 @@ import { getLanguageService } from '../../server/src/service/languageService';
 import type { HostFacts, LanguageSettings, ServiceEnvironment } from '../../server/src/service/types';
 import { poolHint } from '../../server/src/service/hostFacts';
 import { HostFactsCache } from '../../server/src/lsp/hostFacts';
-import { isLocalUri, readSecretXml, readVolList, readVolumeXml, tableRows, virshQuote } from '../../server/src/host/facts';
+import { isLocalUri, readSecretXml, readVolumeXml, tableRows } from '../../server/src/host/facts';
+import { virshWord } from '../../server/src/host/virsh';
+import { volumeRows } from '../../server/src/host/volumes';
 
 const SECRET = '0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f';
 const CEPH = '5b2f3a4c-0000-4000-8000-00000000c0de';
@@ -177,7 +179,7 @@ test("virsh output readers: tables, vol-list rows, secret and volume XML, quotin
   assert.equal(tableRows('error only\n'), undefined);
   assert.deepEqual(tableRows(' UUID   Usage\n--------------\n\n'), []);
   assert.deepEqual(
-    readVolList(' Name        Path\n------------------\n a b.img     /p/a b.img\n c.img       /p/c.img\n'),
+    volumeRows(' Name        Path\n------------------\n a b.img     /p/a b.img\n c.img       /p/c.img\n'),
     [{ name: 'a b.img', path: '/p/a b.img' }, { name: 'c.img', path: '/p/c.img' }],
   );
   assert.deepEqual(readSecretXml(`<secret ephemeral='no' private='yes'>\n  <uuid>${SECRET}</uuid>\n  <usage type='volume'>\n    <volume>/v</volume>\n  </usage>\n</secret>\n`),
@@ -187,7 +189,7 @@ test("virsh output readers: tables, vol-list rows, secret and volume XML, quotin
   assert.equal(readSecretXml('not xml <'), undefined);
   assert.deepEqual(readVolumeXml("<volume type='file'><name>c.img</name><capacity unit='bytes'>1048576</capacity><target><path>/p/c.img</path><format type='raw'/></target></volume>"),
     { name: 'c.img', path: '/p/c.img', capacity: 1048576, format: 'raw' });
-  assert.equal(virshQuote("it's"), "'it'\\''s'");
+  assert.equal(virshWord("it's"), "'it'\\''s'");
   for (const u of ['qemu:///system', 'qemu+unix:///session?socket=/r/s', 'test:///default']) assert.ok(isLocalUri(u), u);
   for (const u of ['qemu+ssh://u@h/system', 'qemu://h/system', 'qemu+tcp://localhost/system', 'nonsense']) assert.ok(!isLocalUri(u), u);
 });

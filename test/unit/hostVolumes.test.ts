@@ -3,7 +3,8 @@
 // libvirtd: test/oracle/poolVolumes.test.ts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { readVolumeInfo, virshWord, volumeNames } from '../../server/src/host/volumes';
+import { virshWord } from '../../server/src/host/virsh';
+import { readVolumeInfo, volumeNames } from '../../server/src/host/volumes';
 import { HostError } from '../../server/src/host/virsh';
 
 test('vol-dumpxml: name kept as written, sizes in bytes, format, encryption; garbage is a clear error', () => {

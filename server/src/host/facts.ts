@@ -4,48 +4,16 @@
 // syntax, tools/vsh.c vshCommandStringParse): names first, then every pool's and secret's XML,
 // then the volumes' XML. A run per object would cost one connection (and an ssh login) each.
 // Tool XML is read with service/xmlDom.ts parseToolXml, never with regular expressions.
-import { randomBytes } from 'node:crypto';
 import type { HostFacts, HostPool, HostSecret, HostVolume } from '../service/types';
 import { childElements, parseToolXml } from '../service/xmlDom';
 import { readPoolXml } from './pools';
-import { HostError, QUERY_TIMEOUT_MS, virsh, type HostConnection } from './virsh';
+import { QUERY_TIMEOUT_MS, virshBatch, type HostConnection } from './virsh';
+import { readVolumeInfo, volumeRows } from './volumes';
 
 /** Volumes whose XML (capacity, format) is read per refresh; past it only names and paths are known. */
 export const MAX_VOLUME_XML = 2000;
 /** The later runs move every pool's and volume's XML: more than a reachability query may need. */
 const BULK_TIMEOUT_MS = 3 * QUERY_TIMEOUT_MS;
-
-/** One argument quoted for virsh's command-string parser (single quotes, `'` as `'\''`, as in sh). */
-export function virshQuote(arg: string): string {
-  return `'${arg.replace(/'/g, "'\\''")}'`;
-}
-
-/**
- * Runs the commands in one virsh process; answers each command's stdout. Every command is
- * followed by `echo MARK` (a fresh random marker), so the output splits back per command, and
- * the run's last command is an echo: virsh's exit status is the last command's, so one failing
- * query (a pool removed meanwhile) does not fail the run; its section is empty.
- */
-export async function virshBatch(
-  conn: HostConnection,
-  commands: string[][],
-  signal?: AbortSignal,
-  timeoutMs = QUERY_TIMEOUT_MS,
-): Promise<string[]> {
-  if (!commands.length) return [];
-  const mark = `@@lv-${randomBytes(6).toString('hex')}@@`;
-  const script = commands.map((c) => `${c.map(virshQuote).join(' ')}; echo ${mark}`).join('; ');
-  let stdout: string;
-  try {
-    ({ stdout } = await virsh(conn, [script], { signal, timeoutMs }));
-  } catch (e) {
-    // virsh.ts names the call by its first argument: here the whole script, not worth a log line.
-    if (e instanceof HostError) throw new HostError(e.code, e.message.split(script).join(`${commands[0][0]} …`));
-    throw e;
-  }
-  const parts = stdout.split(`${mark}\n`);
-  return commands.map((_, i) => parts[i] ?? '');
-}
 
 const lines = (s: string): string[] =>
   s
@@ -58,14 +26,6 @@ export function tableRows(out: string): string[] | undefined {
   const all = out.split('\n');
   const rule = all.findIndex((l) => /^-{4,}\s*$/.test(l));
   return rule < 0 ? undefined : all.slice(rule + 1).filter((l) => l.trim());
-}
-
-/** `vol-list --pool P` rows: name and path columns (vsh-table pads columns with at least 3 spaces). */
-export function readVolList(out: string): { name: string; path: string }[] {
-  return (tableRows(out) ?? []).flatMap((row) => {
-    const m = /^ (.*?) {3,}(\S.*?)\s*$/.exec(row);
-    return m ? [{ name: m[1].trim(), path: m[2] }] : [];
-  });
 }
 
 const text = (el: ReturnType<typeof childElements>[number] | undefined): string | undefined =>
@@ -93,22 +53,24 @@ export function readSecretXml(xml: string): HostSecret | undefined {
   };
 }
 
-/** `vol-dumpxml` (virStorageVolDefFormat): name, path, capacity in bytes, target format. */
+/** `vol-dumpxml` (virStorageVolDefFormat) as the service's HostVolume; undefined when unreadable. */
 export function readVolumeXml(xml: string): HostVolume | undefined {
-  let root;
   try {
-    root = parseToolXml(xml).documentElement;
+    const v = readVolumeInfo(xml);
+    if (!v.name || v.path === undefined) return undefined;
+    return { name: v.name, path: v.path, capacity: v.capacity, format: v.format };
   } catch {
     return undefined;
   }
-  if (!root || root.nodeName !== 'volume') return undefined;
-  const name = text(childElements(root, 'name')[0]);
-  const target = childElements(root, 'target')[0];
-  const path = text(target && childElements(target, 'path')[0]);
-  if (name === undefined || path === undefined) return undefined;
-  const cap = text(childElements(root, 'capacity')[0]);
-  const format = target && childElements(target, 'format')[0]?.getAttribute('type');
-  return { name, path, capacity: cap && /^\d+$/.test(cap) ? Number(cap) : undefined, format: format || undefined };
+}
+
+/** `vol-list --pool P` rows with a path; none when virsh printed no table (an error). */
+function readVolList(out: string): HostVolume[] {
+  try {
+    return volumeRows(out).flatMap((r) => (r.path === undefined ? [] : [{ name: r.name, path: r.path }]));
+  } catch {
+    return [];
+  }
 }
 
 /**
@@ -124,10 +86,12 @@ export function isLocalUri(uri: string): boolean {
 
 /** Everything the language service may ask about the host, as of now. */
 export async function gatherHostFacts(conn: HostConnection, signal?: AbortSignal): Promise<HostFacts> {
-  const [all, inactive, secretList] = await virshBatch(
+  const {
+    stdout: [all, inactive, secretList],
+  } = await virshBatch(
     conn,
     [['pool-list', '--all', '--name'], ['pool-list', '--inactive', '--name'], ['secret-list']],
-    signal,
+    { signal, utf8: true },
   );
   const poolNames = lines(all);
   const off = new Set(lines(inactive));
@@ -140,7 +104,7 @@ export async function gatherHostFacts(conn: HostConnection, signal?: AbortSignal
     second.push(off.has(p) ? ['echo'] : ['vol-list', '--pool', p]);
   }
   for (const u of uuids) second.push(['secret-dumpxml', '--', u]);
-  const out = await virshBatch(conn, second, signal, BULK_TIMEOUT_MS);
+  const { stdout: out } = await virshBatch(conn, second, { signal, timeoutMs: BULK_TIMEOUT_MS, utf8: true });
   const pools: HostPool[] = [];
   poolNames.forEach((name, i) => {
     const xml = out[2 * i];
@@ -164,11 +128,10 @@ export async function gatherHostFacts(conn: HostConnection, signal?: AbortSignal
   const secrets = uuids.flatMap((_, i) => readSecretXml(out[2 * poolNames.length + i]) ?? []);
   // Capacity and format of each volume, bounded (a pool of 10 000 images costs one run, not a stall).
   const vols = pools.flatMap((p) => p.volumes).slice(0, MAX_VOLUME_XML);
-  const xmls = await virshBatch(
+  const { stdout: xmls } = await virshBatch(
     conn,
     vols.map((v) => ['vol-dumpxml', '--', v.path]),
-    signal,
-    BULK_TIMEOUT_MS,
+    { signal, timeoutMs: BULK_TIMEOUT_MS, utf8: true },
   );
   vols.forEach((v, i) => {
     const d = readVolumeXml(xmls[i]);

@@ -5,6 +5,7 @@
 // a passphrase) goes through the child's stdin as `/dev/stdin`, which virsh reads like any file
 // (tools/virsh-secret.c cmdSecretSetValue and virsh-volume.c cmdVolCreate use virFileReadAll).
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 
 /** A libvirt connection: the URI virsh is given with -c. */
 export interface HostConnection {
@@ -161,6 +162,38 @@ export function virsh(conn: HostConnection, args: string[], call: VirshCall = {}
       else reject(new HostError('libvirt', libvirtMessage(stderr) || `${what} exited with status ${code}`));
     });
   });
+}
+
+/** One argument for virsh's command-string parser (single quotes, `'` as `'\\''`, as in sh). */
+export function virshWord(arg: string): string {
+  return `'${arg.split("'").join("'\\''")}'`;
+}
+
+/**
+ * Runs many commands in one virsh process (virsh's own command-string syntax, tools/vsh.c
+ * vshCommandStringParse): one connection — one ssh login remotely — instead of one per command.
+ * Every command is followed by `echo MARK` (a fresh random marker), so the output splits back per
+ * command; virsh's exit status is the last command's, an echo, so one failing command (an object
+ * removed meanwhile) does not fail the run: its section is empty and its message is in stderr.
+ */
+export async function virshBatch(
+  conn: HostConnection,
+  commands: string[][],
+  call: Omit<VirshCall, 'stdin'> = {},
+): Promise<{ stdout: string[]; stderr: string }> {
+  if (!commands.length) return { stdout: [], stderr: '' };
+  const mark = `@@lv-${randomBytes(6).toString('hex')}@@`;
+  const script = commands.map((c) => `${c.map(virshWord).join(' ')}; echo ${mark}`).join('; ');
+  let r: VirshResult;
+  try {
+    r = await virsh(conn, [script], call);
+  } catch (e) {
+    // virsh() names the call by its first argument: here the whole script, not worth a log line.
+    if (e instanceof HostError) throw new HostError(e.code, e.message.split(script).join(`${commands[0][0]} …`));
+    throw e;
+  }
+  const parts = r.stdout.split(`${mark}\n`);
+  return { stdout: commands.map((_, i) => parts[i] ?? ''), stderr: r.stderr };
 }
 
 /**

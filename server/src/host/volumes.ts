@@ -4,7 +4,7 @@
 // vshCommandStringParse), whose XML is read with the strict tool-XML parser (service/xmlDom.ts).
 import type { Element } from '@xmldom/xmldom';
 import { childElements, parseToolXml } from '../service/xmlDom';
-import { HostError, libvirtMessage, virsh, type HostConnection } from './virsh';
+import { HostError, libvirtMessage, virsh, virshBatch, type HostConnection } from './virsh';
 
 export interface VolumeInfo {
   name: string;
@@ -74,19 +74,19 @@ function columns(s: string): number {
 }
 
 /**
- * The names of `virsh vol-list --pool P` (columns Name and Path, vshTable: a leading space, cells
+ * The rows of `virsh vol-list --pool P` (columns Name and Path, vshTable: a leading space, cells
  * padded to the column's width, three spaces between columns). A name may hold spaces, so a row
  * is split where its Path cell starts: among the places a run of three spaces ends, the one at the
  * header's Path column.
  */
-export function volumeNames(table: string): string[] {
+export function volumeRows(table: string): { name: string; path?: string }[] {
   const lines = table.split('\n');
   const h = lines.findIndex((l) => /^\s*Name\s+Path\s*$/.test(l));
   if (h < 0 || !/^-+$/.test(lines[h + 1]?.trim() ?? '')) {
     throw new HostError('libvirt', `vol-list: no Name/Path table in virsh's answer: ${table.slice(0, 200)}`);
   }
   const pathColumn = columns(lines[h].slice(0, lines[h].indexOf('Path')));
-  const names: string[] = [];
+  const rows: { name: string; path?: string }[] = [];
   for (const row of lines.slice(h + 2)) {
     if (!row.trim()) continue;
     let best = -1;
@@ -99,14 +99,15 @@ export function volumeNames(table: string): string[] {
         best = i;
     }
     // No Path cell (a volume without a path): the whole row is the name.
-    names.push((best < 0 ? row.slice(1) : row.slice(1, best - 3)).replace(/ +$/, ''));
+    if (best < 0) rows.push({ name: row.slice(1).replace(/ +$/, '') });
+    else rows.push({ name: row.slice(1, best - 3).replace(/ +$/, ''), path: row.slice(best).replace(/\s+$/, '') });
   }
-  return names;
+  return rows;
 }
 
-/** A word for virsh's command-string parser: single quotes keep everything but `'` literal. */
-export function virshWord(s: string): string {
-  return `'${s.split("'").join("'\\''")}'`;
+/** The names of `virsh vol-list --pool P`, in its order. */
+export function volumeNames(table: string): string[] {
+  return volumeRows(table).map((r) => r.name);
 }
 
 /** Command strings stay well below Linux's 128 KiB limit of one argument (MAX_ARG_STRLEN). */
@@ -116,25 +117,25 @@ const BATCH = 200;
 export async function listVolumes(conn: HostConnection, pool: string, signal?: AbortSignal): Promise<VolumeInfo[]> {
   const table = await virsh(conn, ['vol-list', '--pool', pool], { signal, utf8: true });
   const names = volumeNames(table.stdout);
-  const found = new Map<string, VolumeInfo>();
-  let failures = '';
+  const out: VolumeInfo[] = [];
   for (let i = 0; i < names.length; i += BATCH) {
-    // virsh goes on after a failed command (a volume removed since vol-list); its exit status is
-    // that of the last command, so a final `echo` keeps the answers of the others.
-    const script = names
-      .slice(i, i + BATCH)
-      .map((n) => `vol-dumpxml --pool ${virshWord(pool)} -- ${virshWord(n)}`)
-      .concat('echo')
-      .join('; ');
-    const r = await virsh(conn, [script], { signal, utf8: true });
-    for (const m of r.stdout.matchAll(/<volume[\s>][\s\S]*?<\/volume>/g)) {
-      const v = readVolumeInfo(m[0]);
-      found.set(v.name, v);
-    }
-    failures += r.stderr;
+    const part = names.slice(i, i + BATCH);
+    // A volume removed since vol-list answers nothing; virshBatch keeps the others' answers.
+    const { stdout, stderr } = await virshBatch(
+      conn,
+      part.map((n) => ['vol-dumpxml', '--pool', pool, '--', n]),
+      { signal, utf8: true },
+    );
+    part.forEach((n, j) => {
+      const xml = stdout[j];
+      out.push(
+        xml.trim()
+          ? readVolumeInfo(xml)
+          : { name: n, encrypted: false, error: libvirtMessage(stderr) || 'vol-dumpxml answered nothing' },
+      );
+    });
   }
-  const why = libvirtMessage(failures) || 'vol-dumpxml answered nothing';
-  return names.map((n) => found.get(n) ?? { name: n, encrypted: false, error: why });
+  return out;
 }
 
 /** `virsh vol-dumpxml --pool P -- NAME`: the volume's XML as libvirt formats it. */
