@@ -62,6 +62,25 @@ test('image checks and path hover over LSP; imageChecks: false turns them off', 
   }
 });
 
+test("a host volume's XML (libvirt-volume: documents of the Libvirt view) gets no checks against local files", async () => {
+  const c = new TestClient({ rootPath: dir, settings: { libvirtVolume: { imageChecks: true } } });
+  try {
+    await c.initialize();
+    const doc = DOC.replace("file='top.qcow2'", `file='${join(dir, 'top.qcow2')}'`);
+    const local = pathToFileURL(join(dir, 'abs.xml')).href;
+    const hostDoc = 'libvirt-volume:/p/abs.xml?uri%3Dqemu%2Bssh%3A%2F%2Fh%2Fsystem';
+    c.open(local, doc);
+    // The local document proves the file's header is read and cached ...
+    await c.until(() => codes(c, local).includes('image-format-mismatch'), 15_000, 'image-format-mismatch');
+    // ... and the same text as a host volume's XML, judged with that cache warm, has no image verdict.
+    c.open(hostDoc, doc);
+    await c.until(() => c.diagnostics.has(hostDoc), 15_000, 'host document judged');
+    assert.deepEqual(codes(c, hostDoc), []);
+  } finally {
+    await c.dispose();
+  }
+});
+
 test('weak-encryption warnings over LSP, with the modern-default quick fix', async () => {
   const c = new TestClient({});
   try {

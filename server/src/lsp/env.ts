@@ -90,8 +90,10 @@ export function createEnvironment(opts: EnvironmentOptions): ServerEnvironment {
     secretUses(): SecretUse[] {
       return index.secretUses();
     },
-    imageFacts(path: string): ImageFacts | undefined {
-      if (settings.imageChecks === false) return undefined;
+    imageFacts(path: string, baseUri: string): ImageFacts | undefined {
+      // A host volume's XML (the Libvirt view's read-only libvirt-volume: documents) names files
+      // on that host: a local file at the same path says nothing about them.
+      if (settings.imageChecks === false || baseUri.startsWith('libvirt-volume:')) return undefined;
       const hit = facts.get(path);
       // Stale or unknown: read in the background and answer what is known now (withImageFacts
       // waits for the read and asks again, so a hover shows what the file says now).
