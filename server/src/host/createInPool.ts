@@ -34,6 +34,11 @@ export interface PoolCreateRequest {
    * and the server's own). Used only when the host's qemu-img cannot.
    */
   writeLocal(xmlText: string, output: string, signal: AbortSignal): Promise<void>;
+  /**
+   * Skip the host's qemu-img: `writeLocal` makes the image here and it is uploaded (an image
+   * converted from another one, or a host known to lack qemu-img).
+   */
+  upload?: boolean;
 }
 
 export interface PoolCreateResult {
@@ -124,40 +129,29 @@ export async function createInPool(req: PoolCreateRequest): Promise<PoolCreateRe
       });
     }
     volumeTried = true;
-    try {
-      const flags = req.preallocMetadata ? ['--prealloc-metadata'] : [];
-      await virsh(conn, ['vol-create', pool, '/dev/stdin', ...flags], {
-        stdin: xmlSent,
-        signal,
-        timeoutMs: TRANSFER_TIMEOUT_MS,
-      });
-    } catch (e) {
-      const why =
-        e instanceof HostError && e.code === 'libvirt'
-          ? HOST_QEMU_IMG_CANNOT.map((r) => r.exec(e.message)?.[0]).find(Boolean)
-          : undefined;
-      if (!why) throw e;
-      req.note(`the host's qemu-img cannot create it ("${why}"); writing it here and uploading`);
+    let why: string | undefined;
+    if (!req.upload) {
+      try {
+        const flags = req.preallocMetadata ? ['--prealloc-metadata'] : [];
+        await virsh(conn, ['vol-create', pool, '/dev/stdin', ...flags], {
+          stdin: xmlSent,
+          signal,
+          timeoutMs: TRANSFER_TIMEOUT_MS,
+        });
+      } catch (e) {
+        why =
+          e instanceof HostError && e.code === 'libvirt'
+            ? HOST_QEMU_IMG_CANNOT.map((r) => r.exec(e.message)?.[0]).find(Boolean)
+            : undefined;
+        if (!why) throw e;
+        req.note(`the host's qemu-img cannot create it ("${why}"); writing it here and uploading`);
+      }
+    }
+    if (req.upload || why) {
       tmp = mkdtempSync(join(tmpdir(), 'libvirt-volume-upload-'));
       const local = join(tmp, 'image');
       await req.writeLocal(xmlSent, local, signal ?? new AbortController().signal);
-      const size = statSync(local).size;
-      // A raw placeholder: libvirt allocates it without qemu-img; the upload replaces its content
-      // and pool-refresh probes the real format (virStorageBackendRefreshVolTargetUpdate).
-      const placeholder = renderXml({
-        name: 'volume',
-        children: [
-          { name: 'name', text: name },
-          { name: 'capacity', attrs: { unit: 'bytes' }, text: String(size) },
-          { name: 'allocation', attrs: { unit: 'bytes' }, text: '0' },
-          { name: 'target', children: [{ name: 'format', attrs: { type: 'raw' } }] },
-        ],
-      });
-      await virsh(conn, ['vol-create', pool, '/dev/stdin'], { stdin: placeholder, signal });
-      await virsh(conn, ['vol-upload', '--pool', pool, '--sparse', '--', name, local], {
-        signal,
-        timeoutMs: TRANSFER_TIMEOUT_MS,
-      });
+      await uploadImage(req, name, local);
       uploaded = true;
     }
     await virsh(conn, ['pool-refresh', '--', pool], { signal });
@@ -173,6 +167,35 @@ export async function createInPool(req: PoolCreateRequest): Promise<PoolCreateRe
 }
 
 /**
+ * A local image into the pool as volume `name`: a raw placeholder of the file's size, then
+ * `vol-upload --sparse`, which sends only the file's data extents (virsh-volume.c cmdVolUpload,
+ * virFileInData) and has the daemon punch the holes. libvirt allocates a raw placeholder without
+ * qemu-img; pool-refresh then probes the real format (virStorageBackendRefreshVolTargetUpdate).
+ */
+async function uploadImage(req: PoolCreateRequest, name: string, local: string): Promise<void> {
+  const { conn, pool, signal } = req;
+  const size = statSync(local).size;
+  const placeholder = renderXml({
+    name: 'volume',
+    children: [
+      { name: 'name', text: name },
+      { name: 'capacity', attrs: { unit: 'bytes' }, text: String(size) },
+      { name: 'allocation', attrs: { unit: 'bytes' }, text: '0' },
+      { name: 'target', children: [{ name: 'format', attrs: { type: 'raw' } }] },
+    ],
+  });
+  await virsh(conn, ['vol-create', pool, '/dev/stdin'], { stdin: placeholder, signal });
+  req.note(`uploading ${size} bytes into volume '${name}' of pool '${pool}' (vol-upload --sparse)`);
+  await virsh(conn, ['vol-upload', '--pool', pool, '--sparse', '--', name, local], {
+    signal,
+    timeoutMs: TRANSFER_TIMEOUT_MS,
+  });
+}
+
+/** How long a rollback waits for the host's qemu-img of a cancelled vol-create to end. */
+const ROLLBACK_ALLOCATING_MS = 10 * 60_000;
+
+/**
  * Removes what this run made. Runs without the caller's signal (it is aborted when cancelled).
  * The volume name was free (or freed) before this run, so a volume with that name now is ours
  * — even when virsh was killed while the daemon went on creating it.
@@ -184,17 +207,30 @@ async function rollback(
   const { conn, pool } = req;
   const call = { timeoutMs: QUERY_TIMEOUT_MS };
   if (made.volumeTried) {
-    // A vol-create killed mid-way may still be allocating in the daemon ("still being
-    // allocated"): retried for up to 10 s.
-    for (let i = 0; i < 20; i++) {
+    // A vol-create whose virsh was killed goes on in the daemon until the host's qemu-img ends
+    // (storage_driver.c storageVolCreateXML: the volume is listed, `building`, and vol-delete
+    // answers "still being allocated"); an aborted upload holds the volume until the daemon
+    // closes its stream. Other failures are retried for 10 s; waiting for the allocation to end
+    // is bounded by ROLLBACK_ALLOCATING_MS.
+    const t0 = Date.now();
+    let told = false;
+    for (let i = 0; ;) {
       try {
         if (!(await volumeExists(conn, pool, made.name))) break;
         await virsh(conn, ['vol-delete', '--pool', pool, '--', made.name], call);
         req.note(`rolled back: deleted volume '${made.name}' from pool '${pool}'`);
         break;
       } catch (e) {
-        if (i === 19) req.note(`could not delete volume '${made.name}' from pool '${pool}': ${(e as Error).message}`);
-        await new Promise((r) => setTimeout(r, 500));
+        const allocating = /still being allocated/.test((e as Error).message);
+        if (allocating && !told) {
+          req.note(`waiting for the host to finish allocating '${made.name}' to delete it`);
+          told = true;
+        }
+        if (allocating ? Date.now() - t0 > ROLLBACK_ALLOCATING_MS : ++i >= 20) {
+          req.note(`could not delete volume '${made.name}' from pool '${pool}': ${(e as Error).message}`);
+          break;
+        }
+        await new Promise((r) => setTimeout(r, allocating ? 200 : 500));
       }
     }
   }

@@ -168,3 +168,18 @@ export function resolveConnection(
   for (const v of [explicit, env.LIBVIRT_DEFAULT_URI, setting]) if (v && v.trim()) return v.trim();
   return undefined;
 }
+
+/**
+ * The server's connection for a host command the user asked for (listPools, createVolume with a
+ * pool): the command's argument, else the `libvirtVolume.connection` setting (this workspace's
+ * choice beats an inherited default, as `-c` beats it for virsh), else the server process'
+ * LIBVIRT_DEFAULT_URI (the editor was started where virsh would use it). Diagnostics and other
+ * background work use the setting alone: with no setting the editor stays offline.
+ */
+export function commandConnection(
+  explicit: string | undefined,
+  setting: string | undefined,
+  env: NodeJS.ProcessEnv,
+): string | undefined {
+  return resolveConnection(explicit, {}, setting) ?? resolveConnection(undefined, env);
+}

@@ -6,8 +6,8 @@ import { ErrorCodes, ResponseError, type WorkDoneProgressReporter } from 'vscode
 import { createVolume, describeVolume, type CreateVolumeParams } from './createVolume';
 import type { ServerState } from './server';
 import { listPools } from '../host/pools';
-import { resolveConnection } from '../host/virsh';
-import { abortOn, hostCall } from './createInPool';
+import { commandConnection } from '../host/virsh';
+import { abortOn, hostCall, NO_CONNECTION } from './createInPool';
 
 export const CREATE_VOLUME = 'libvirtVolume.createVolume';
 export const DESCRIBE_VOLUME = 'libvirtVolume.describeVolume';
@@ -92,8 +92,8 @@ export function registerCommands(state: ServerState): void {
           return await state.env.withImageFacts(() => describeVolume(state, uri));
         }
         case LIST_POOLS: {
-          const uri = resolveConnection(arg.connection, {}, state.settings().connection);
-          if (!uri) throw invalid(LIST_POOLS, 'needs {connection} or the libvirtVolume.connection setting');
+          const uri = commandConnection(arg.connection, state.settings().connection, process.env);
+          if (!uri) throw invalid(LIST_POOLS, NO_CONNECTION);
           return await hostCall(() => listPools({ uri }, abortOn(token)));
         }
         default: {
