@@ -334,3 +334,134 @@ test('the built CLI: --passphrase-stdin from a pipe, --prealloc-metadata, qcow2+
     assertOpens(path, 'qcow2', PASS);
   });
 });
+
+test('CLI: SIGINT while the host\'s qemu-img runs (vol-create) → the volume and the secret are removed', async () => {
+  s.slowHostQemuImg(3);
+  const timer = setInterval(() => {
+    if (!s.hostQemuImgStarted()) return;
+    clearInterval(timer); // one signal: after the run, SIGINT would end the test process itself
+    process.kill(process.pid, 'SIGINT');
+  }, 20);
+  try {
+    const before = await snapshot();
+    const r = await cli(volume('slow.qcow2', 'qcow2', { uuid: 'aaf0c3d2-0c1e-4a55-9d7e-2f7f0a6c1e0a' }), 'slow.xml',
+      ['--connect', s.uri, '--pool', 'p', '--passphrase-file', join(dir, 'pw')]);
+    assert.equal(r.code, 130, r.err + r.out);
+    // virsh was killed, the daemon went on with the allocation: the rollback waited for it to end.
+    assert.match(r.out, /waiting for the host to finish allocating 'slow\.qcow2' to delete it/);
+    assert.match(r.out, /rolled back: deleted volume 'slow\.qcow2' from pool 'p'/);
+    assert.match(r.out, /rolled back: undefined secret aaf0c3d2/);
+    assert.equal(await snapshot(), before);
+  } finally {
+    clearInterval(timer);
+    s.slowHostQemuImg(0);
+  }
+});
+
+test('LSP: $/cancelRequest while the host\'s qemu-img runs → nothing left; failure paths answer clearly', async () => {
+  const c = new TestClient({ workDoneProgress: true });
+  s.slowHostQemuImg(3);
+  try {
+    await c.initialize();
+    const before = await snapshot();
+    const file = join(dir, 'lsp-slow.xml');
+    writeFileSync(file, volume('lsp-slow.img', 'raw', { uuid: 'abf0c3d2-0c1e-4a55-9d7e-2f7f0a6c1e0b' }));
+    const cts = new CancellationTokenSource();
+    const pending = c.conn.sendRequest('workspace/executeCommand', {
+      command: 'libvirtVolume.createVolume',
+      arguments: [{ uri: pathToFileURL(file).href, pool: 'p', connection: s.uri, passphrase: PASS }],
+    }, cts.token);
+    await c.until(() => s.hostQemuImgStarted(), 30_000, "the host's qemu-img");
+    cts.cancel();
+    await assert.rejects(pending, (e: { code: number }) => e.code === -32800);
+    assert.equal(await snapshot(), before);
+    s.slowHostQemuImg(0);
+    // The refusals the CLI test checks, through the server: InvalidParams / RequestFailed with libvirt's words.
+    const create = (name: string, pool: string, uuid: string, connection = s.uri) => {
+      writeFileSync(file, volume(name, 'raw', { uuid }));
+      return c.request('workspace/executeCommand', {
+        command: 'libvirtVolume.createVolume', arguments: [{ uri: pathToFileURL(file).href, pool, connection, passphrase: PASS }],
+      });
+    };
+    await assert.rejects(create('l-off.img', 'off', 'acf0c3d2-0c1e-4a55-9d7e-2f7f0a6c1e0c'),
+      (e: { code: number; message: string }) => e.code === -32602 && /storage pool 'off' is not active/.test(e.message));
+    await assert.rejects(create('plain.raw', 'p', 'adf0c3d2-0c1e-4a55-9d7e-2f7f0a6c1e0d'),
+      (e: { code: number; message: string }) => e.code === -32602 && /volume 'plain\.raw' already exists in pool 'p'/.test(e.message));
+    await assert.rejects(create('l-sc.img', 'p', ORACLE_SECRET_UUID),
+      (e: { code: number; message: string }) => e.code === -32602 && new RegExp(`secret ${ORACLE_SECRET_UUID} already exists`).test(e.message));
+    const t0 = Date.now();
+    await assert.rejects(create('l-u.img', 'p', 'aef0c3d2-0c1e-4a55-9d7e-2f7f0a6c1e0e', 'qemu+tcp://127.0.0.1:1/system'),
+      (e: { code: number; message: string }) => e.code === -32803 && /unable to connect to server at '127\.0\.0\.1:1'/.test(e.message));
+    assert.ok(Date.now() - t0 < 10_000);
+    assert.equal(await snapshot(), before);
+  } finally {
+    s.slowHostQemuImg(0);
+    await c.dispose();
+  }
+});
+
+test('LIBVIRT_DEFAULT_URI: the CLI without --connect uses it (as virsh); the server after its setting', async () => {
+  process.env.LIBVIRT_DEFAULT_URI = s.uri;
+  try {
+    const r = await cli(volume('env.raw', 'raw'), 'env.xml', ['--pool', 'p']);
+    assert.equal(r.code, 0, r.err);
+    assert.ok(r.out.includes(`Vol env.raw created in pool p on ${s.uri}`), r.out);
+  } finally {
+    delete process.env.LIBVIRT_DEFAULT_URI;
+  }
+  await assertVolume('p', 'env.raw', 'raw', false);
+  const none = await cli(volume('none.raw', 'raw'), 'none.xml', ['--pool', 'p']);
+  assert.equal(none.code, 2); // a usage error, like a missing argument
+  assert.match(none.err, /--pool needs a connection: --connect URI or LIBVIRT_DEFAULT_URI/);
+
+  const exec = (c: TestClient, command: string, arg: unknown) =>
+    c.request<{ name: string }[]>('workspace/executeCommand', { command, arguments: [arg] });
+  // A server started with LIBVIRT_DEFAULT_URI and no setting: pool commands use it.
+  const withEnv = new TestClient({ env: { ...process.env, LIBVIRT_DEFAULT_URI: s.uri } });
+  try {
+    await withEnv.initialize();
+    const pools = await exec(withEnv, 'libvirtVolume.listPools', {});
+    assert.deepEqual(pools.map((p) => p.name).sort(), ['off', 'p', 'p2']);
+    const file = join(dir, 'env-lsp.xml');
+    writeFileSync(file, volume('env-lsp.raw', 'raw'));
+    const made = await withEnv.request<{ pool: string }>('workspace/executeCommand',
+      { command: 'libvirtVolume.createVolume', arguments: [{ uri: pathToFileURL(file).href, pool: 'p2' }] });
+    assert.equal(made.pool, 'p2');
+    await assertVolume('p2', 'env-lsp.raw', 'raw', false);
+    // The setting is this workspace's choice: it wins over the inherited variable.
+    withEnv.settings = { libvirtVolume: { connection: 'qemu+tcp://127.0.0.1:1/system' } };
+    void withEnv.conn.sendNotification('workspace/didChangeConfiguration', { settings: {} });
+    await new Promise((r) => setTimeout(r, 300));
+    await assert.rejects(exec(withEnv, 'libvirtVolume.listPools', {}), (e: Error) => /127\.0\.0\.1:1/.test(e.message));
+  } finally {
+    await withEnv.dispose();
+  }
+  // Neither: offline, and the error names all three ways.
+  const env = { ...process.env };
+  delete env.LIBVIRT_DEFAULT_URI;
+  const bare = new TestClient({ env });
+  try {
+    await bare.initialize();
+    await assert.rejects(exec(bare, 'libvirtVolume.listPools', {}),
+      (e: { code: number; message: string }) => e.code === -32602 && /LIBVIRT_DEFAULT_URI/.test(e.message));
+  } finally {
+    await bare.dispose();
+  }
+});
+
+test('CLI: a create while another volume of the pool is being allocated waits for pool-refresh, not rolled back', async () => {
+  s.slowHostQemuImg(2);
+  try {
+    // Someone else's vol-create, slow on the host: libvirt refuses pool-refresh meanwhile.
+    const other = s.virshRun(['vol-create-as', 'p', 'busy.qcow2', '16M', '--format', 'qcow2'], 60_000);
+    await new Promise<void>((res) => { const t = setInterval(() => { if (s.hostQemuImgStarted()) { clearInterval(t); res(); } }, 20); });
+    s.slowHostQemuImg(0);
+    const r = await cli(volume('while-busy.raw', 'raw'), 'busy.xml', ['--connect', s.uri, '--pool', 'p']);
+    assert.equal(r.code, 0, r.err);
+    assert.equal((await other).code, 0);
+    await assertVolume('p', 'while-busy.raw', 'raw', false);
+    assert.ok((await volumes('p')).includes('busy.qcow2'));
+  } finally {
+    s.slowHostQemuImg(0);
+  }
+});

@@ -154,7 +154,7 @@ export async function createInPool(req: PoolCreateRequest): Promise<PoolCreateRe
       await uploadImage(req, name, local);
       uploaded = true;
     }
-    await virsh(conn, ['pool-refresh', '--', pool], { signal });
+    await refreshPool(req);
     return { pool, name, path, format: vol.target.format, secretUuid, secretDefined, uploaded };
   } catch (e) {
     await rollback(req, { name, volumeTried, secretUuid: secretDefined ? secretUuid : undefined });
@@ -190,6 +190,29 @@ async function uploadImage(req: PoolCreateRequest, name: string, local: string):
     signal,
     timeoutMs: TRANSFER_TIMEOUT_MS,
   });
+}
+
+/**
+ * pool-refresh, which libvirt refuses while another volume of the pool is being allocated
+ * ("has asynchronous jobs running", storage_driver.c storagePoolRefresh). The volume is made
+ * either way: retried for a while, then skipped with a note, as libvirt's own refresh after an
+ * upload skips (virStorageVolPoolRefreshThread).
+ */
+async function refreshPool(req: PoolCreateRequest): Promise<void> {
+  const { conn, pool, signal } = req;
+  for (let t0 = Date.now(); ;) {
+    try {
+      await virsh(conn, ['pool-refresh', '--', pool], { signal });
+      return;
+    } catch (e) {
+      if (!(e instanceof HostError && /asynchronous jobs running/.test(e.message))) throw e;
+      if (Date.now() - t0 > QUERY_TIMEOUT_MS) {
+        req.note(`pool-refresh skipped: another volume is being allocated in pool '${pool}'`);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
 }
 
 /** How long a rollback waits for the host's qemu-img of a cancelled vol-create to end. */

@@ -70,7 +70,11 @@ export async function listPools(conn: HostConnection, signal?: AbortSignal): Pro
   return pools.sort((a, b) => (a.name === 'default' ? -1 : b.name === 'default' ? 1 : a.name.localeCompare(b.name)));
 }
 
-/** Whether a volume of that name exists in the pool (`vol-info` answers "not found" otherwise). */
+/**
+ * Whether a volume of that name exists in the pool. `vol-path` only looks the name up
+ * (storage_driver.c storageVolGetPath); `vol-info` would refresh the volume first and answer
+ * "not found" for one still being allocated, whose file does not exist yet.
+ */
 export async function volumeExists(
   conn: HostConnection,
   pool: string,
@@ -78,10 +82,12 @@ export async function volumeExists(
   signal?: AbortSignal,
 ): Promise<boolean> {
   try {
-    await virsh(conn, ['vol-info', '--pool', pool, '--', name], { signal });
+    await virsh(conn, ['vol-path', '--pool', pool, '--', name], { signal });
     return true;
   } catch (e) {
-    if (e instanceof HostError && e.code === 'libvirt' && /Storage volume not found/i.test(e.message)) return false;
+    if (e instanceof HostError && e.code === 'libvirt' && /Storage volume not found/i.test(e.message)) {
+      return false;
+    }
     throw e;
   }
 }
