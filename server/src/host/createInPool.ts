@@ -79,11 +79,19 @@ export async function createInPool(req: PoolCreateRequest): Promise<PoolCreateRe
   const vol = readVolume(parseXml(req.xmlText).root);
   const name = vol.name;
   if (!name) throw new HostError('refused', 'the volume has no <name>');
-  // Wrong pool → libvirt's "Storage pool not found"; an inactive one is refused before anything is defined.
-  const info = await poolInfo(conn, pool, signal);
+  // Wrong pool → libvirt's "Storage pool not found"; an inactive one is refused before anything is
+  // defined. The queries run side by side (each virsh is a connection: an ssh login for a remote
+  // host) and are judged in this order.
+  const [infoQuery, existsQuery] = await Promise.allSettled([
+    poolInfo(conn, pool, signal),
+    volumeExists(conn, pool, name, signal),
+  ]);
+  if (infoQuery.status === 'rejected') throw infoQuery.reason;
+  const info = infoQuery.value;
   if (!info.active) throw new HostError('refused', `storage pool '${pool}' is not active (virsh pool-start ${pool})`);
   const path = info.targetPath ? join(info.targetPath, name) : name;
-  if (await volumeExists(conn, pool, name, signal)) {
+  if (existsQuery.status === 'rejected') throw existsQuery.reason;
+  if (existsQuery.value) {
     if (!req.force) {
       throw new HostError('refused', `volume '${name}' already exists in pool '${pool}' (force replaces it)`);
     }

@@ -53,9 +53,12 @@ const names = (stdout: string): string[] =>
 
 /** One pool (libvirt's own error when it does not exist). */
 export async function poolInfo(conn: HostConnection, pool: string, signal?: AbortSignal): Promise<PoolInfo> {
-  const xml = await virsh(conn, ['pool-dumpxml', '--', pool], { signal });
-  const inactive = names((await virsh(conn, ['pool-list', '--inactive', '--name'], { signal })).stdout);
-  return readPoolXml(xml.stdout, !inactive.includes(pool));
+  // Side by side: each virsh call is a connection of its own (an ssh login for a remote host).
+  const [xml, list] = await Promise.all([
+    virsh(conn, ['pool-dumpxml', '--', pool], { signal }),
+    virsh(conn, ['pool-list', '--inactive', '--name'], { signal }),
+  ]);
+  return readPoolXml(xml.stdout, !names(list.stdout).includes(pool));
 }
 
 /** Every pool of the host, `default` first (the pool a user most likely wants), then by name. */
