@@ -16,7 +16,8 @@ import { pathToFileURL } from 'node:url';
 import { CancellationTokenSource } from 'vscode-jsonrpc/node';
 import { ORACLE_SECRET_UUID, SessionLibvirt } from './libvirt';
 import { runCreate } from '../../server/src/cli/create';
-import { FLAKE_MESSAGE, runOracle } from '../helpers/oracle';
+import { FLAKE_MESSAGE, qemuImgOk, runOracle } from '../helpers/oracle';
+import { createInPool } from '../../server/src/host/createInPool';
 import { ROOT, TestClient } from '../helpers/lspClient';
 import { listPools } from '../../server/src/host/pools';
 import { HostError } from '../../server/src/host/virsh';
@@ -449,17 +450,23 @@ test('LIBVIRT_DEFAULT_URI: the CLI without --connect uses it (as virsh); the ser
   }
 });
 
-test('CLI: a create while another volume of the pool is being allocated waits for pool-refresh, not rolled back', async () => {
+test('an upload while another volume of the pool is being allocated waits for pool-refresh, not rolled back', async () => {
   s.slowHostQemuImg(2);
   try {
     // Someone else's vol-create, slow on the host: libvirt refuses pool-refresh meanwhile.
     const other = s.virshRun(['vol-create-as', 'p', 'busy.qcow2', '16M', '--format', 'qcow2'], 60_000);
     await new Promise<void>((res) => { const t = setInterval(() => { if (s.hostQemuImgStarted()) { clearInterval(t); res(); } }, 20); });
     s.slowHostQemuImg(0);
-    const r = await cli(volume('while-busy.raw', 'raw'), 'busy.xml', ['--connect', s.uri, '--pool', 'p']);
-    assert.equal(r.code, 0, r.err);
+    // Our upload path (as `create --from` or a host without qemu-img): a 16 MiB qcow2 made here.
+    const r = await createInPool({
+      conn: { uri: s.uri }, pool: 'p', force: false, upload: true, note: () => undefined,
+      xmlText: volume('while-busy.qcow2', 'qcow2'),
+      writeLocal: async (_xml, output) => { qemuImgOk(['create', '-q', '-f', 'qcow2', output, '16M']); },
+    });
+    assert.ok(r.uploaded);
     assert.equal((await other).code, 0);
-    await assertVolume('p', 'while-busy.raw', 'raw', false);
+    // The refresh ran after the other allocation: libvirt probed the uploaded file as qcow2.
+    await assertVolume('p', 'while-busy.qcow2', 'qcow2', false);
     assert.ok((await volumes('p')).includes('busy.qcow2'));
   } finally {
     s.slowHostQemuImg(0);

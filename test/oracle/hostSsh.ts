@@ -78,7 +78,11 @@ export async function startSshHost(s: SessionLibvirt): Promise<SshHost> {
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'userkey')]);
     execFileSync('cp', [join(dir, 'userkey.pub'), join(dir, 'authorized_keys')]);
     const slowFile = join(dir, 'slow');
-    writeFileSync(join(dir, 'nc'), NETCAT(process.execPath, slowFile), { mode: 0o755 });
+    // libvirt runs the netcat twice a connection (its `-q` probe, then the bridge): the probe is
+    // answered by the shell, so a connection costs one node start-up, not two.
+    writeFileSync(join(dir, 'nc.js'), NETCAT(process.execPath, slowFile), { mode: 0o755 });
+    writeFileSync(join(dir, 'nc'), `#!/bin/sh\ncase " $* " in *" -U "*) exec ${join(dir, 'nc.js')} "$@";; esac\n`
+      + 'echo "requires an argument -- q" >&2; exit 1\n', { mode: 0o755 });
     writeFileSync(
       join(dir, 'ssh'),
       `#!/bin/sh\nexec /usr/bin/ssh -F none -o UserKnownHostsFile=${join(dir, 'known_hosts')} ` +

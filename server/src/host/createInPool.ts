@@ -161,8 +161,11 @@ export async function createInPool(req: PoolCreateRequest): Promise<PoolCreateRe
       await req.writeLocal(xmlSent, local, signal ?? new AbortController().signal);
       await uploadImage(req, name, local);
       uploaded = true;
+      // The upload changed the file behind libvirt's back: pool-refresh probes its real format.
+      // A volume libvirt created itself needs none: storage_driver.c storageVolCreateXML lists
+      // it, refreshes it (refreshVol) and counts its allocation in the pool's figures.
+      await refreshPool(req);
     }
-    await refreshPool(req);
     return { pool, name, path, format: vol.target.format, secretUuid, secretDefined, uploaded };
   } catch (e) {
     await rollback(req, { name, volumeTried, secretUuid: secretDefined ? secretUuid : undefined });
