@@ -274,7 +274,7 @@ test('LSP: listPools and createVolume {pool, connection} (qcow2+LUKS), -32602 on
   }
 });
 
-test('a host that accepts the connection but never answers: an error within 10 s, virsh killed', async () => {
+test('a host that accepts the connection but never answers: an error within 10 s, virsh killed; a refused XML ends the queries', async () => {
   // A real TCP listener on a free 127.0.0.1 port that takes the connection and says nothing:
   // virsh waits for libvirt's RPC answer, our deadline ends it.
   const sockets: Socket[] = [];
@@ -292,6 +292,17 @@ test('a host that accepts the connection but never answers: an error within 10 s
       try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`127.0.0.1:${port}/`); } catch { return false; }
     });
     assert.deepEqual(left, [], 'the virsh that got no answer was killed');
+    // The CLI asks the host while it judges the XML: a refused document ends those queries at once.
+    const t1 = Date.now();
+    const bad = await cli(volume('bad.img', 'raw').replace("unit='M'", "unit='parsecs'"), 'bad.xml',
+      ['--connect', `qemu+tcp://127.0.0.1:${port}/system`, '--pool', 'p']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /libvirt would refuse this volume/);
+    assert.ok(Date.now() - t1 < 5_000, `refused after ${Date.now() - t1} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(readdirSync('/proc').filter((e) => /^\d+$/.test(e)).filter((pid) => {
+      try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`127.0.0.1:${port}/`); } catch { return false; }
+    }).length, 0, 'the early pool queries were ended');
   } finally {
     for (const sock of sockets) sock.destroy();
     server.close();

@@ -12,7 +12,7 @@ import { newUuid, normaliseUuid, volumeSecretXml } from '../service/secrets';
 import { readVolume } from '../service/volumeCreate';
 import { childElements, parseToolXml, renderXml, serializeXml } from '../service/xmlDom';
 import { parseXml } from '../service/xmlModel';
-import { findSecret, poolInfo, volumeExists } from './pools';
+import { findSecret, poolInfo, volumeExists, type PoolInfo } from './pools';
 import { HostError, QUERY_TIMEOUT_MS, TRANSFER_TIMEOUT_MS, virsh, type HostConnection } from './virsh';
 
 export interface PoolCreateRequest {
@@ -39,6 +39,8 @@ export interface PoolCreateRequest {
    * converted from another one, or a host known to lack qemu-img).
    */
   upload?: boolean;
+  /** The pool queries for this volume name, started earlier by the caller (poolQueries). */
+  queries?: { name: string; result: Promise<PoolQueries> };
 }
 
 export interface PoolCreateResult {
@@ -74,18 +76,39 @@ export function withSecretUuid(xmlText: string, uuid: string): string {
   return serializeXml(doc);
 }
 
+/** What a creation asks the host first: the pool (exists, active, target path) and the name. */
+export interface PoolQueries {
+  info: PromiseSettledResult<PoolInfo>;
+  exists: PromiseSettledResult<boolean>;
+}
+
+/**
+ * The queries side by side (each virsh is a connection: an ssh login for a remote host); judged
+ * by createInPool in a fixed order. Never rejects.
+ */
+export async function poolQueries(
+  conn: HostConnection,
+  pool: string,
+  name: string,
+  signal?: AbortSignal,
+): Promise<PoolQueries> {
+  const [info, exists] = await Promise.allSettled([
+    poolInfo(conn, pool, signal),
+    volumeExists(conn, pool, name, signal),
+  ]);
+  return { info, exists };
+}
+
 export async function createInPool(req: PoolCreateRequest): Promise<PoolCreateResult> {
   const { conn, pool, signal } = req;
   const vol = readVolume(parseXml(req.xmlText).root);
   const name = vol.name;
   if (!name) throw new HostError('refused', 'the volume has no <name>');
   // Wrong pool → libvirt's "Storage pool not found"; an inactive one is refused before anything is
-  // defined. The queries run side by side (each virsh is a connection: an ssh login for a remote
-  // host) and are judged in this order.
-  const [infoQuery, existsQuery] = await Promise.allSettled([
-    poolInfo(conn, pool, signal),
-    volumeExists(conn, pool, name, signal),
-  ]);
+  // defined.
+  const { info: infoQuery, exists: existsQuery } = await (req.queries?.name === name
+    ? req.queries.result
+    : poolQueries(conn, pool, name, signal));
   if (infoQuery.status === 'rejected') throw infoQuery.reason;
   const info = infoQuery.value;
   if (!info.active) throw new HostError('refused', `storage pool '${pool}' is not active (virsh pool-start ${pool})`);
@@ -197,10 +220,13 @@ async function uploadImage(req: PoolCreateRequest, name: string, local: string):
   });
   await virsh(conn, ['vol-create', pool, '/dev/stdin'], { stdin: placeholder, signal });
   req.note(`uploading ${size} bytes into volume '${name}' of pool '${pool}' (vol-upload --sparse)`);
+  const t0 = performance.now();
   await virsh(conn, ['vol-upload', '--pool', pool, '--sparse', '--', name, local], {
     signal,
     timeoutMs: TRANSFER_TIMEOUT_MS,
   });
+  const s = (performance.now() - t0) / 1000;
+  req.note(`uploaded ${size} bytes in ${s.toFixed(1)} s (${(size / Math.max(s, 0.001) / 1e6).toFixed(0)} MB/s)`);
 }
 
 /**
