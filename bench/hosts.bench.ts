@@ -24,15 +24,25 @@ const dir = fs.mkdtempSync(join(process.env.BENCH_DIR ?? os.tmpdir(), 'lv-bench-
 const GiB = 2 ** 30;
 const RUNS = Number(process.env.BENCH_HOST_RUNS ?? 7);
 
-/** Wall seconds of a child process (rejects on a non-zero status). */
+const TIME = fs.existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+/** CPU seconds (user + sys) of the last timed() process and the children it waited for. */
+let lastCpu = NaN;
+
+/** Wall seconds of a child process (rejects on a non-zero status); its CPU time in lastCpu. */
 function timed(cmd: string, args: string[]): Promise<number> {
   return new Promise((resolve, reject) => {
     const t = performance.now();
-    const p = spawn(cmd, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    const argv = TIME ? ['-f', 'cpu %U %S', cmd, ...args] : args;
+    const p = spawn(TIME ?? cmd, argv, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     p.stderr.on('data', (b) => (err += b));
     p.on('error', reject);
-    p.on('close', (code) => (code === 0 ? resolve((performance.now() - t) / 1000) : reject(new Error(`${cmd} ${args.join(' ')}: ${err}`))));
+    p.on('close', (code) => {
+      const m = /cpu ([\d.]+) ([\d.]+)\s*$/.exec(err);
+      lastCpu = m ? Number(m[1]) + Number(m[2]) : NaN;
+      if (code === 0) resolve((performance.now() - t) / 1000);
+      else reject(new Error(`${cmd} ${args.join(' ')}: ${err}`));
+    });
   });
 }
 
@@ -75,6 +85,7 @@ async function main(): Promise<void> {
       server: viaServer,
     };
     const t: Record<keyof typeof sides, number[]> = { virsh: [], cli: [], server: [] };
+    const cpu: Record<'virsh' | 'cli', number[]> = { virsh: [], cli: [] };
     const order = Object.keys(sides) as (keyof typeof sides)[];
     // One warm-up of each (daemon caches, the server's first validation), not counted.
     for (let i = -1; i < RUNS; i++) {
@@ -82,6 +93,7 @@ async function main(): Promise<void> {
         const side = order[(i + 3 + k) % order.length]; // alternate who goes first
         const secs = await sides[side]();
         if (i >= 0) t[side].push(secs);
+        if (i >= 0 && side !== 'server') cpu[side].push(lastCpu);
         if (i === 0 && side === 'cli') {
           const d = await must(s, ['vol-dumpxml', '--pool', 'p', 'big.qcow2']);
           if (!/<capacity unit='bytes'>10737418240<\/capacity>/.test(d) || !/<format type='qcow2'\/>/.test(d)) throw new Error(`not a 10 GiB qcow2: ${d}`);
@@ -91,7 +103,9 @@ async function main(): Promise<void> {
     }
     for (const side of ['cli', 'server'] as const) {
       const over = median(t[side]) - median(t.virsh);
-      const what = side === 'cli' ? '`create --connect --pool` (CLI process)' : 'server `createVolume {pool}`';
+      const what = side === 'cli'
+        ? `\`create --connect --pool\` (CLI process; CPU ${ms(median(cpu.cli))} vs virsh's ${ms(median(cpu.virsh))})`
+        : 'server `createVolume {pool}`';
       rows.push([`10 GiB qcow2 into a pool, ${what}; median of ${RUNS}`, `${ms(median(t.virsh))} (${range(t.virsh)})`,
         `${ms(median(t[side]))} (${range(t[side])})`, `+${ms(over)}`, '≤ +300 ms']);
       verdicts.push(`create ${side} ${over <= 0.3 ? 'PASS' : 'FAIL'}`);
