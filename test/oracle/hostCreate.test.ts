@@ -448,6 +448,20 @@ test('LIBVIRT_DEFAULT_URI: the CLI without --connect uses it (as virsh); the ser
   } finally {
     await withEnv.dispose();
   }
+  // listPools' failures are answers, not crashes: no virsh on the server's PATH names the package.
+  const noVirsh = new TestClient({ env: { ...process.env, PATH: '/nonexistent' } });
+  try {
+    await noVirsh.initialize();
+    await assert.rejects(exec(noVirsh, 'libvirtVolume.listPools', { connection: s.uri }),
+      (e: { code: number; message: string; data?: { host?: string } }) =>
+        e.code === -32803 && /virsh not found: install the Debian package libvirt-clients/.test(e.message) && e.data?.host === 'no-virsh');
+    // The server is still there and answers the next command.
+    const d = await noVirsh.request<{ name: string }>('workspace/executeCommand',
+      { command: 'libvirtVolume.describeVolume', arguments: [{ uri: pathToFileURL(join(dir, 'env.xml')).href }] });
+    assert.equal(d.name, 'env.raw');
+  } finally {
+    await noVirsh.dispose();
+  }
   // Neither: offline, and the error names all three ways.
   const env = { ...process.env };
   delete env.LIBVIRT_DEFAULT_URI;
