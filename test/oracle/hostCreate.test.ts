@@ -497,3 +497,18 @@ test('an upload while another volume of the pool is being allocated waits for po
     s.slowHostQemuImg(0);
   }
 });
+
+test("a failed local write rolls back nothing it did not make: a volume of that name created meanwhile stays", async () => {
+  await assert.rejects(createInPool({
+    conn: { uri: s.uri }, pool: 'p', force: false, upload: true, note: () => undefined,
+    xmlText: volume('theirs.img', 'raw'),
+    writeLocal: async () => {
+      // Someone else takes the name while our writer works; then the writer fails.
+      const r = await s.virshRun(['vol-create-as', 'p', 'theirs.img', '1M']);
+      assert.equal(r.code, 0, r.stderr);
+      throw new Error('No space left on device');
+    },
+  }), /No space left on device/);
+  assert.ok((await volumes('p')).includes('theirs.img'), 'the other volume was not deleted');
+  await virshOk(['vol-delete', '--pool', 'p', 'theirs.img']);
+});

@@ -159,9 +159,9 @@ export async function createInPool(req: PoolCreateRequest): Promise<PoolCreateRe
         signal,
       });
     }
-    volumeTried = true;
     let why: string | undefined;
     if (!req.upload) {
+      volumeTried = true;
       try {
         const flags = req.preallocMetadata ? ['--prealloc-metadata'] : [];
         await virsh(conn, ['vol-create', pool, '/dev/stdin', ...flags], {
@@ -175,6 +175,9 @@ export async function createInPool(req: PoolCreateRequest): Promise<PoolCreateRe
             ? HOST_QEMU_IMG_CANNOT.map((r) => r.exec(e.message)?.[0]).find(Boolean)
             : undefined;
         if (!why) throw e;
+        // libvirt removed the volume its failed build had listed (storageVolCreateXML): while our
+        // writer works, a volume of that name would be someone else's, never rolled back.
+        volumeTried = false;
         req.note(`the host's qemu-img cannot create it ("${why}"); writing it here and uploading`);
       }
     }
@@ -182,6 +185,7 @@ export async function createInPool(req: PoolCreateRequest): Promise<PoolCreateRe
       tmp = mkdtempSync(join(tmpdir(), 'libvirt-volume-upload-'));
       const local = join(tmp, 'image');
       await req.writeLocal(xmlSent, local, signal ?? new AbortController().signal);
+      volumeTried = true;
       await uploadImage(req, name, local);
       uploaded = true;
       // The upload changed the file behind libvirt's back: pool-refresh probes its real format.
