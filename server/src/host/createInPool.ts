@@ -12,7 +12,7 @@ import { newUuid, normaliseUuid, volumeSecretXml } from '../service/secrets';
 import { readVolume } from '../service/volumeCreate';
 import { childElements, parseToolXml, renderXml, serializeXml } from '../service/xmlDom';
 import { parseXml } from '../service/xmlModel';
-import { findSecret, poolInfo, volumeExists, type PoolInfo } from './pools';
+import { findSecret, readPoolXml, volumeExists, type PoolInfo } from './pools';
 import { HostError, QUERY_TIMEOUT_MS, TRANSFER_TIMEOUT_MS, virsh, type HostConnection } from './virsh';
 
 export interface PoolCreateRequest {
@@ -84,7 +84,9 @@ export interface PoolQueries {
 
 /**
  * The queries side by side (each virsh is a connection: an ssh login for a remote host); judged
- * by createInPool in a fixed order. Never rejects.
+ * by createInPool in a fixed order. Two calls: `pool-dumpxml` (target path), and `vol-path`, which
+ * answers whether the name is taken — or that the pool is not active (virsh-volume.c
+ * virshCommandOptVolBy), so no `pool-list` is needed. Never rejects.
  */
 export async function poolQueries(
   conn: HostConnection,
@@ -92,11 +94,20 @@ export async function poolQueries(
   name: string,
   signal?: AbortSignal,
 ): Promise<PoolQueries> {
-  const [info, exists] = await Promise.allSettled([
-    poolInfo(conn, pool, signal),
+  const [xml, exists] = await Promise.allSettled([
+    virsh(conn, ['pool-dumpxml', '--', pool], { signal }),
     volumeExists(conn, pool, name, signal),
   ]);
-  return { info, exists };
+  if (xml.status === 'rejected') return { info: xml, exists };
+  const inactive =
+    exists.status === 'rejected' && exists.reason instanceof HostError && /is not active/.test(exists.reason.message);
+  let info: PromiseSettledResult<PoolInfo>;
+  try {
+    info = { status: 'fulfilled', value: readPoolXml(xml.value.stdout, !inactive) };
+  } catch (e) {
+    info = { status: 'rejected', reason: e };
+  }
+  return { info, exists: inactive ? { status: 'fulfilled', value: false } : exists };
 }
 
 export async function createInPool(req: PoolCreateRequest): Promise<PoolCreateResult> {
