@@ -512,3 +512,16 @@ test("a failed local write rolls back nothing it did not make: a volume of that 
   assert.ok((await volumes('p')).includes('theirs.img'), 'the other volume was not deleted');
   await virshOk(['vol-delete', '--pool', 'p', 'theirs.img']);
 });
+
+test("an upload's commands over one virsh connection keep a name with a space, a quote and a ';' intact", async () => {
+  const name = "a b's;#1.qcow2";
+  const r = await createInPool({
+    conn: { uri: s.uri }, pool: 'p2', force: false, upload: true, note: () => undefined,
+    xmlText: volume(name.replace("'", '&apos;'), 'qcow2'),
+    writeLocal: async (_xml, output) => { qemuImgOk(['create', '-q', '-f', 'qcow2', output, '16M']); },
+  });
+  assert.equal(r.name, name);
+  const xml = await virshOk(['vol-dumpxml', '--pool', 'p2', name]);
+  assert.match(xml, /<format type='qcow2'\/>/);
+  await virshOk(['vol-delete', '--pool', 'p2', name]);
+});

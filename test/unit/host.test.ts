@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { addSecretIfMissing, withSecretUuid } from '../../server/src/host/createInPool';
 import { readPoolXml } from '../../server/src/host/pools';
-import { commandConnection, HostError, libvirtMessage, minimalEnv, resolveConnection, virsh } from '../../server/src/host/virsh';
+import { commandConnection, HostError, libvirtMessage, minimalEnv, resolveConnection, virsh, virshQuote } from '../../server/src/host/virsh';
 import { readVolume } from '../../server/src/service/volumeCreate';
 import { parseXml } from '../../server/src/service/xmlModel';
 
@@ -24,6 +24,14 @@ test("the server's host commands: the argument, then the setting, then the serve
   assert.equal(commandConnection('', '  ', env), 'test:///default');
   assert.equal(commandConnection(undefined, undefined, {}), undefined);
   assert.equal(commandConnection(undefined, undefined, { LIBVIRT_DEFAULT_URI: '' }), undefined);
+});
+
+test("arguments quoted for virsh's command-line parser (one connection, several commands)", () => {
+  assert.equal(virshQuote('/var/lib/libvirt/images/a-b_c.qcow2'), '/var/lib/libvirt/images/a-b_c.qcow2');
+  assert.equal(virshQuote('my disk.img'), "'my disk.img'");
+  assert.equal(virshQuote("it's;#x"), "'it'\\''s;#x'");
+  assert.equal(virshQuote(''), "''");
+  assert.throws(() => virshQuote('a\nb'), (e: unknown) => e instanceof HostError && e.code === 'refused');
 });
 
 test('children get a minimal environment: nothing but what virsh needs to reach a daemon', () => {

@@ -10,10 +10,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newUuid, normaliseUuid, volumeSecretXml } from '../service/secrets';
 import { readVolume } from '../service/volumeCreate';
-import { childElements, parseToolXml, renderXml, serializeXml } from '../service/xmlDom';
+import { childElements, parseToolXml, serializeXml } from '../service/xmlDom';
 import { parseXml } from '../service/xmlModel';
 import { findSecret, readPoolXml, volumeExists, type PoolInfo } from './pools';
-import { HostError, QUERY_TIMEOUT_MS, TRANSFER_TIMEOUT_MS, virsh, type HostConnection } from './virsh';
+import {
+  HostError,
+  HostStepError,
+  QUERY_TIMEOUT_MS,
+  TRANSFER_TIMEOUT_MS,
+  virsh,
+  virshSteps,
+  type HostConnection,
+} from './virsh';
 
 export interface PoolCreateRequest {
   conn: HostConnection;
@@ -197,12 +205,10 @@ export async function createInPool(req: PoolCreateRequest): Promise<PoolCreateRe
       const local = join(tmp, 'image');
       await req.writeLocal(xmlSent, local, signal ?? new AbortController().signal);
       volumeTried = true;
+      // A volume libvirt created itself needs no pool-refresh: storage_driver.c
+      // storageVolCreateXML lists it, refreshes it (refreshVol) and counts its allocation.
       await uploadImage(req, name, local);
       uploaded = true;
-      // The upload changed the file behind libvirt's back: pool-refresh probes its real format.
-      // A volume libvirt created itself needs none: storage_driver.c storageVolCreateXML lists
-      // it, refreshes it (refreshVol) and counts its allocation in the pool's figures.
-      await refreshPool(req);
     }
     return { pool, name, path, format: vol.target.format, secretUuid, secretDefined, uploaded };
   } catch (e) {
@@ -216,32 +222,46 @@ export async function createInPool(req: PoolCreateRequest): Promise<PoolCreateRe
 }
 
 /**
- * A local image into the pool as volume `name`: a raw placeholder of the file's size, then
- * `vol-upload --sparse`, which sends only the file's data extents (virsh-volume.c cmdVolUpload,
- * virFileInData) and has the daemon punch the holes. libvirt allocates a raw placeholder without
- * qemu-img; pool-refresh then probes the real format (virStorageBackendRefreshVolTargetUpdate).
+ * A local image into the pool as volume `name`, over one virsh connection (virshSteps: one ssh
+ * login instead of three): a raw placeholder of the file's size (`vol-create-as`: libvirt
+ * allocates it without qemu-img), `vol-upload --sparse`, which sends only the file's data
+ * extents (virsh-volume.c cmdVolUpload, virFileInData) and has the daemon punch the holes, then
+ * `pool-refresh`, which probes the uploaded file's real format (the upload changed it behind
+ * libvirt's back; virStorageBackendRefreshVolTargetUpdate).
  */
 async function uploadImage(req: PoolCreateRequest, name: string, local: string): Promise<void> {
   const { conn, pool, signal } = req;
   const size = statSync(local).size;
-  const placeholder = renderXml({
-    name: 'volume',
-    children: [
-      { name: 'name', text: name },
-      { name: 'capacity', attrs: { unit: 'bytes' }, text: String(size) },
-      { name: 'allocation', attrs: { unit: 'bytes' }, text: '0' },
-      { name: 'target', children: [{ name: 'format', attrs: { type: 'raw' } }] },
-    ],
-  });
-  await virsh(conn, ['vol-create', pool, '/dev/stdin'], { stdin: placeholder, signal });
-  req.note(`uploading ${size} bytes into volume '${name}' of pool '${pool}' (vol-upload --sparse)`);
-  const t0 = performance.now();
-  await virsh(conn, ['vol-upload', '--pool', pool, '--sparse', '--', name, local], {
-    signal,
-    timeoutMs: TRANSFER_TIMEOUT_MS,
-  });
-  const s = (performance.now() - t0) / 1000;
-  req.note(`uploaded ${size} bytes in ${s.toFixed(1)} s (${(size / Math.max(s, 0.001) / 1e6).toFixed(0)} MB/s)`);
+  let t0 = 0;
+  const uploaded = (): void => {
+    const s = (performance.now() - t0) / 1000;
+    req.note(`uploaded ${size} bytes in ${s.toFixed(1)} s (${(size / Math.max(s, 0.001) / 1e6).toFixed(0)} MB/s)`);
+  };
+  const placeholder = ['--pool', pool, '--name', name, '--capacity', String(size), '--allocation', '0'];
+  try {
+    await virshSteps(
+      conn,
+      [
+        { args: ['vol-create-as', ...placeholder, '--format', 'raw'] },
+        { args: ['vol-upload', '--pool', pool, '--sparse', '--', name, local], timeoutMs: TRANSFER_TIMEOUT_MS },
+        { args: ['pool-refresh', '--', pool] },
+      ],
+      {
+        signal,
+        onStep: (i) => {
+          if (i === 1) {
+            req.note(`uploading ${size} bytes into volume '${name}' of pool '${pool}' (vol-upload --sparse)`);
+            t0 = performance.now();
+          }
+          if (i === 2) uploaded();
+        },
+      },
+    );
+  } catch (e) {
+    // Only the refresh failed: libvirt refuses it while another volume is being allocated.
+    if (!(e instanceof HostStepError && e.step === 2)) throw e;
+    await refreshPool(req);
+  }
 }
 
 /**
