@@ -2,9 +2,10 @@
 //  - a 10 GiB qcow2 created in a pool: `libvirt-volume create X.xml --connect URI --pool p` (the
 //    CLI process) and the server's libvirtVolume.createVolume {pool} against `virsh vol-create p
 //    X.xml` with the same XML; bar: overhead ≤ 0.3 s (medians of alternating runs);
-//  - a 1 GiB upload over qemu+ssh: our path (pool checks, raw placeholder vol-create,
-//    vol-upload --sparse, pool-refresh: host/createInPool.ts) against `virsh vol-upload` of the
-//    same file into an existing volume; bar: ≥ 0.9× its throughput.
+//  - a 1 GiB upload over qemu+ssh: our path (pool queries, then placeholder vol-create-as,
+//    vol-upload --sparse and pool-refresh on one connection: host/createInPool.ts) against
+//    `virsh vol-upload` of the same file into an existing volume; bar: ≥ 0.9× its throughput,
+//    for the transfer alone and end to end.
 // It starts what it needs through the test harness: the session libvirtd of
 // test/oracle/libvirt.ts and the sshd of test/oracle/hostSsh.ts (root only; skipped otherwise).
 import { spawn } from 'node:child_process';
@@ -166,8 +167,9 @@ async function main(): Promise<void> {
       rows.push([`1 GiB (random data) over qemu+ssh, the transfer (our vol-upload --sparse); median of ${n}`, theirs,
         `${ms(median(ts))} (${range(ts)}; ${mbs(GiB, median(ts))})`, `${ratio.toFixed(2)}× its throughput`, '≥ 0.9×']);
       rows.push([`the same, end to end (pool queries, placeholder vol-create, upload, pool-refresh)`, theirs,
-        `${ms(median(us))} (${range(us)}; ${mbs(GiB, median(us))})`, `${whole.toFixed(2)}× its throughput`, '(3 more ssh logins)']);
-      verdicts.push(`upload ${ratio >= 0.9 ? 'PASS' : 'FAIL'}`);
+        `${ms(median(us))} (${range(us)}; ${mbs(GiB, median(us))})`, `${whole.toFixed(2)}× its throughput`,
+        '≥ 0.9× (one more ssh login: the pool queries)']);
+      verdicts.push(`upload transfer ${ratio >= 0.9 ? 'PASS' : 'FAIL'}`, `upload end to end ${whole >= 0.9 ? 'PASS' : 'FAIL'}`);
       // What each extra virsh call costs here: an ssh login and a libvirt connection.
       const logins: number[] = [];
       for (let i = 0; i < 3; i++) logins.push(await timed('virsh', ['-q', '-c', uri, 'pool-list', '--name']));
