@@ -21,6 +21,8 @@ export interface ClientOptions {
   settings?: Record<string, unknown>;
   rootPath?: string;
   workDoneProgress?: boolean;
+  /** The server process' environment (default: this process'). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export class TestClient {
@@ -36,7 +38,7 @@ export class TestClient {
 
   constructor(private opts: ClientOptions = {}) {
     this.settings = opts.settings ?? {};
-    this.proc = spawn(process.execPath, [SERVER, '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.proc = spawn(process.execPath, [SERVER, '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env });
     this.proc.stderr!.on('data', (b) => this.logs.push(String(b)));
     this.conn = createMessageConnection(new StreamMessageReader(this.proc.stdout!), new StreamMessageWriter(this.proc.stdin!));
     this.conn.onNotification('textDocument/publishDiagnostics', (p: { uri: string; diagnostics: Diagnostic[] }) => {

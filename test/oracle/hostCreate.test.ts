@@ -16,7 +16,8 @@ import { pathToFileURL } from 'node:url';
 import { CancellationTokenSource } from 'vscode-jsonrpc/node';
 import { ORACLE_SECRET_UUID, SessionLibvirt } from './libvirt';
 import { runCreate } from '../../server/src/cli/create';
-import { FLAKE_MESSAGE, runOracle } from '../helpers/oracle';
+import { FLAKE_MESSAGE, qemuImgOk, runOracle } from '../helpers/oracle';
+import { createInPool } from '../../server/src/host/createInPool';
 import { ROOT, TestClient } from '../helpers/lspClient';
 import { listPools } from '../../server/src/host/pools';
 import { HostError } from '../../server/src/host/virsh';
@@ -273,7 +274,7 @@ test('LSP: listPools and createVolume {pool, connection} (qcow2+LUKS), -32602 on
   }
 });
 
-test('a host that accepts the connection but never answers: an error within 10 s, virsh killed', async () => {
+test('a host that accepts the connection but never answers: an error within 10 s, virsh killed; a refused XML ends the queries', async () => {
   // A real TCP listener on a free 127.0.0.1 port that takes the connection and says nothing:
   // virsh waits for libvirt's RPC answer, our deadline ends it.
   const sockets: Socket[] = [];
@@ -291,6 +292,17 @@ test('a host that accepts the connection but never answers: an error within 10 s
       try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`127.0.0.1:${port}/`); } catch { return false; }
     });
     assert.deepEqual(left, [], 'the virsh that got no answer was killed');
+    // The CLI asks the host while it judges the XML: a refused document ends those queries at once.
+    const t1 = Date.now();
+    const bad = await cli(volume('bad.img', 'raw').replace("unit='M'", "unit='parsecs'"), 'bad.xml',
+      ['--connect', `qemu+tcp://127.0.0.1:${port}/system`, '--pool', 'p']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /libvirt would refuse this volume/);
+    assert.ok(Date.now() - t1 < 5_000, `refused after ${Date.now() - t1} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(readdirSync('/proc').filter((e) => /^\d+$/.test(e)).filter((pid) => {
+      try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`127.0.0.1:${port}/`); } catch { return false; }
+    }).length, 0, 'the early pool queries were ended');
   } finally {
     for (const sock of sockets) sock.destroy();
     server.close();
@@ -333,4 +345,183 @@ test('the built CLI: --passphrase-stdin from a pipe, --prealloc-metadata, qcow2+
     // One trailing newline from a pipe is not part of the passphrase (as for local creation).
     assertOpens(path, 'qcow2', PASS);
   });
+});
+
+test('CLI: SIGINT while the host\'s qemu-img runs (vol-create) → the volume and the secret are removed', async () => {
+  s.slowHostQemuImg(3);
+  const timer = setInterval(() => {
+    if (!s.hostQemuImgStarted()) return;
+    clearInterval(timer); // one signal: after the run, SIGINT would end the test process itself
+    process.kill(process.pid, 'SIGINT');
+  }, 20);
+  try {
+    const before = await snapshot();
+    const r = await cli(volume('slow.qcow2', 'qcow2', { uuid: 'aaf0c3d2-0c1e-4a55-9d7e-2f7f0a6c1e0a' }), 'slow.xml',
+      ['--connect', s.uri, '--pool', 'p', '--passphrase-file', join(dir, 'pw')]);
+    assert.equal(r.code, 130, r.err + r.out);
+    // virsh was killed, the daemon went on with the allocation: the rollback waited for it to end.
+    assert.match(r.out, /waiting for the host to finish allocating 'slow\.qcow2' to delete it/);
+    assert.match(r.out, /rolled back: deleted volume 'slow\.qcow2' from pool 'p'/);
+    assert.match(r.out, /rolled back: undefined secret aaf0c3d2/);
+    assert.equal(await snapshot(), before);
+  } finally {
+    clearInterval(timer);
+    s.slowHostQemuImg(0);
+  }
+});
+
+test('LSP: $/cancelRequest while the host\'s qemu-img runs → nothing left; failure paths answer clearly', async () => {
+  const c = new TestClient({ workDoneProgress: true });
+  s.slowHostQemuImg(3);
+  try {
+    await c.initialize();
+    const before = await snapshot();
+    const file = join(dir, 'lsp-slow.xml');
+    writeFileSync(file, volume('lsp-slow.img', 'raw', { uuid: 'abf0c3d2-0c1e-4a55-9d7e-2f7f0a6c1e0b' }));
+    const cts = new CancellationTokenSource();
+    const pending = c.conn.sendRequest('workspace/executeCommand', {
+      command: 'libvirtVolume.createVolume',
+      arguments: [{ uri: pathToFileURL(file).href, pool: 'p', connection: s.uri, passphrase: PASS }],
+    }, cts.token);
+    await c.until(() => s.hostQemuImgStarted(), 30_000, "the host's qemu-img");
+    cts.cancel();
+    await assert.rejects(pending, (e: { code: number }) => e.code === -32800);
+    assert.equal(await snapshot(), before);
+    s.slowHostQemuImg(0);
+    // The refusals the CLI test checks, through the server: InvalidParams / RequestFailed with libvirt's words.
+    const create = (name: string, pool: string, uuid: string, connection = s.uri) => {
+      writeFileSync(file, volume(name, 'raw', { uuid }));
+      return c.request('workspace/executeCommand', {
+        command: 'libvirtVolume.createVolume', arguments: [{ uri: pathToFileURL(file).href, pool, connection, passphrase: PASS }],
+      });
+    };
+    await assert.rejects(create('l-off.img', 'off', 'acf0c3d2-0c1e-4a55-9d7e-2f7f0a6c1e0c'),
+      (e: { code: number; message: string }) => e.code === -32602 && /storage pool 'off' is not active/.test(e.message));
+    await assert.rejects(create('plain.raw', 'p', 'adf0c3d2-0c1e-4a55-9d7e-2f7f0a6c1e0d'),
+      (e: { code: number; message: string }) => e.code === -32602 && /volume 'plain\.raw' already exists in pool 'p'/.test(e.message));
+    await assert.rejects(create('l-sc.img', 'p', ORACLE_SECRET_UUID),
+      (e: { code: number; message: string }) => e.code === -32602 && new RegExp(`secret ${ORACLE_SECRET_UUID} already exists`).test(e.message));
+    const t0 = Date.now();
+    await assert.rejects(create('l-u.img', 'p', 'aef0c3d2-0c1e-4a55-9d7e-2f7f0a6c1e0e', 'qemu+tcp://127.0.0.1:1/system'),
+      (e: { code: number; message: string }) => e.code === -32803 && /unable to connect to server at '127\.0\.0\.1:1'/.test(e.message));
+    assert.ok(Date.now() - t0 < 10_000);
+    assert.equal(await snapshot(), before);
+  } finally {
+    s.slowHostQemuImg(0);
+    await c.dispose();
+  }
+});
+
+test('LIBVIRT_DEFAULT_URI: the CLI without --connect uses it (as virsh); the server after its setting', async () => {
+  process.env.LIBVIRT_DEFAULT_URI = s.uri;
+  try {
+    const r = await cli(volume('env.raw', 'raw'), 'env.xml', ['--pool', 'p']);
+    assert.equal(r.code, 0, r.err);
+    assert.ok(r.out.includes(`Vol env.raw created in pool p on ${s.uri}`), r.out);
+  } finally {
+    delete process.env.LIBVIRT_DEFAULT_URI;
+  }
+  await assertVolume('p', 'env.raw', 'raw', false);
+  const none = await cli(volume('none.raw', 'raw'), 'none.xml', ['--pool', 'p']);
+  assert.equal(none.code, 2); // a usage error, like a missing argument
+  assert.match(none.err, /--pool needs a connection: --connect URI or LIBVIRT_DEFAULT_URI/);
+
+  const exec = (c: TestClient, command: string, arg: unknown) =>
+    c.request<{ name: string }[]>('workspace/executeCommand', { command, arguments: [arg] });
+  // A server started with LIBVIRT_DEFAULT_URI and no setting: pool commands use it.
+  const withEnv = new TestClient({ env: { ...process.env, LIBVIRT_DEFAULT_URI: s.uri } });
+  try {
+    await withEnv.initialize();
+    const pools = await exec(withEnv, 'libvirtVolume.listPools', {});
+    assert.deepEqual(pools.map((p) => p.name).sort(), ['off', 'p', 'p2']);
+    const file = join(dir, 'env-lsp.xml');
+    writeFileSync(file, volume('env-lsp.raw', 'raw'));
+    const made = await withEnv.request<{ pool: string }>('workspace/executeCommand',
+      { command: 'libvirtVolume.createVolume', arguments: [{ uri: pathToFileURL(file).href, pool: 'p2' }] });
+    assert.equal(made.pool, 'p2');
+    await assertVolume('p2', 'env-lsp.raw', 'raw', false);
+    // The setting is this workspace's choice: it wins over the inherited variable.
+    withEnv.settings = { libvirtVolume: { connection: 'qemu+tcp://127.0.0.1:1/system' } };
+    void withEnv.conn.sendNotification('workspace/didChangeConfiguration', { settings: {} });
+    await new Promise((r) => setTimeout(r, 300));
+    await assert.rejects(exec(withEnv, 'libvirtVolume.listPools', {}), (e: Error) => /127\.0\.0\.1:1/.test(e.message));
+  } finally {
+    await withEnv.dispose();
+  }
+  // listPools' failures are answers, not crashes: no virsh on the server's PATH names the package.
+  const noVirsh = new TestClient({ env: { ...process.env, PATH: '/nonexistent' } });
+  try {
+    await noVirsh.initialize();
+    await assert.rejects(exec(noVirsh, 'libvirtVolume.listPools', { connection: s.uri }),
+      (e: { code: number; message: string; data?: { host?: string } }) =>
+        e.code === -32803 && /virsh not found: install the Debian package libvirt-clients/.test(e.message) && e.data?.host === 'no-virsh');
+    // The server is still there and answers the next command.
+    const d = await noVirsh.request<{ name: string }>('workspace/executeCommand',
+      { command: 'libvirtVolume.describeVolume', arguments: [{ uri: pathToFileURL(join(dir, 'env.xml')).href }] });
+    assert.equal(d.name, 'env.raw');
+  } finally {
+    await noVirsh.dispose();
+  }
+  // Neither: offline, and the error names all three ways.
+  const env = { ...process.env };
+  delete env.LIBVIRT_DEFAULT_URI;
+  const bare = new TestClient({ env });
+  try {
+    await bare.initialize();
+    await assert.rejects(exec(bare, 'libvirtVolume.listPools', {}),
+      (e: { code: number; message: string }) => e.code === -32602 && /LIBVIRT_DEFAULT_URI/.test(e.message));
+  } finally {
+    await bare.dispose();
+  }
+});
+
+test('an upload while another volume of the pool is being allocated waits for pool-refresh, not rolled back', async () => {
+  s.slowHostQemuImg(2);
+  try {
+    // Someone else's vol-create, slow on the host: libvirt refuses pool-refresh meanwhile.
+    const other = s.virshRun(['vol-create-as', 'p', 'busy.qcow2', '16M', '--format', 'qcow2'], 60_000);
+    await new Promise<void>((res) => { const t = setInterval(() => { if (s.hostQemuImgStarted()) { clearInterval(t); res(); } }, 20); });
+    s.slowHostQemuImg(0);
+    // Our upload path (as `create --from` or a host without qemu-img): a 16 MiB qcow2 made here.
+    const r = await createInPool({
+      conn: { uri: s.uri }, pool: 'p', force: false, upload: true, note: () => undefined,
+      xmlText: volume('while-busy.qcow2', 'qcow2'),
+      writeLocal: async (_xml, output) => { qemuImgOk(['create', '-q', '-f', 'qcow2', output, '16M']); },
+    });
+    assert.ok(r.uploaded);
+    assert.equal((await other).code, 0);
+    // The refresh ran after the other allocation: libvirt probed the uploaded file as qcow2.
+    await assertVolume('p', 'while-busy.qcow2', 'qcow2', false);
+    assert.ok((await volumes('p')).includes('busy.qcow2'));
+  } finally {
+    s.slowHostQemuImg(0);
+  }
+});
+
+test("a failed local write rolls back nothing it did not make: a volume of that name created meanwhile stays", async () => {
+  await assert.rejects(createInPool({
+    conn: { uri: s.uri }, pool: 'p', force: false, upload: true, note: () => undefined,
+    xmlText: volume('theirs.img', 'raw'),
+    writeLocal: async () => {
+      // Someone else takes the name while our writer works; then the writer fails.
+      const r = await s.virshRun(['vol-create-as', 'p', 'theirs.img', '1M']);
+      assert.equal(r.code, 0, r.stderr);
+      throw new Error('No space left on device');
+    },
+  }), /No space left on device/);
+  assert.ok((await volumes('p')).includes('theirs.img'), 'the other volume was not deleted');
+  await virshOk(['vol-delete', '--pool', 'p', 'theirs.img']);
+});
+
+test("an upload's commands over one virsh connection keep a name with a space, a quote and a ';' intact", async () => {
+  const name = "a b's;#1.qcow2";
+  const r = await createInPool({
+    conn: { uri: s.uri }, pool: 'p2', force: false, upload: true, note: () => undefined,
+    xmlText: volume(name.replace("'", '&apos;'), 'qcow2'),
+    writeLocal: async (_xml, output) => { qemuImgOk(['create', '-q', '-f', 'qcow2', output, '16M']); },
+  });
+  assert.equal(r.name, name);
+  const xml = await virshOk(['vol-dumpxml', '--pool', 'p2', name]);
+  assert.match(xml, /<format type='qcow2'\/>/);
+  await virshOk(['vol-delete', '--pool', 'p2', name]);
 });

@@ -142,6 +142,10 @@ f=$(mktemp ${argvDir}/run.XXXXXXXX) && printf '%s\\0' "$@" > "$f"
 if [ -e ${argvDir}/../qemu-img-fails ]; then
   echo "qemu-img: ${FLAKE_MESSAGE}" >&2; exit 1
 fi
+# slowHostQemuImg(): the host's qemu-img first waits, as a long allocation would (cancel tests).
+if [ -s ${argvDir}/../qemu-img-slow ]; then
+  : > ${argvDir}/../qemu-img-started; sleep "$(cat ${argvDir}/../qemu-img-slow)"
+fi
 self=$(dirname "$0")
 IFS=: read -ra dirs <<< "$PATH"
 for d in "\${dirs[@]}"; do
@@ -263,6 +267,21 @@ export class SessionLibvirt {
     const f = join(this.dir, 'qemu-img-fails');
     if (on) writeFileSync(f, '');
     else rmSync(f, { force: true });
+  }
+
+  /** From now on every qemu-img the daemon runs first sleeps `seconds` (0: no longer). */
+  slowHostQemuImg(seconds: number): void {
+    const f = join(this.dir, 'qemu-img-slow');
+    if (seconds > 0) writeFileSync(f, String(seconds));
+    else rmSync(f, { force: true });
+  }
+
+  /** Whether a slowed qemu-img (slowHostQemuImg) has started since the last call that said so. */
+  hostQemuImgStarted(): boolean {
+    const f = join(this.dir, 'qemu-img-started');
+    if (!existsSync(f)) return false;
+    rmSync(f, { force: true });
+    return true;
   }
 
   /** Fixture text with the backing-file folder pointed at this session's real files. */

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { addSecretIfMissing, withSecretUuid } from '../../server/src/host/createInPool';
 import { readPoolXml } from '../../server/src/host/pools';
-import { HostError, libvirtMessage, minimalEnv, resolveConnection, virsh } from '../../server/src/host/virsh';
+import { commandConnection, HostError, libvirtMessage, minimalEnv, resolveConnection, virsh, virshQuote } from '../../server/src/host/virsh';
 import { readVolume } from '../../server/src/service/volumeCreate';
 import { parseXml } from '../../server/src/service/xmlModel';
 
@@ -15,6 +15,23 @@ test('connection: --connect, then LIBVIRT_DEFAULT_URI, then the setting; none = 
   assert.equal(resolveConnection(undefined, {}, ' qemu:///session '), 'qemu:///session');
   assert.equal(resolveConnection(undefined, {}, ''), undefined);
   assert.equal(resolveConnection('  ', {}, undefined), undefined);
+});
+
+test("the server's host commands: the argument, then the setting, then the server's LIBVIRT_DEFAULT_URI", () => {
+  const env = { LIBVIRT_DEFAULT_URI: ' test:///default ' };
+  assert.equal(commandConnection('qemu:///system', 'qemu:///session', env), 'qemu:///system');
+  assert.equal(commandConnection(undefined, 'qemu:///session', env), 'qemu:///session');
+  assert.equal(commandConnection('', '  ', env), 'test:///default');
+  assert.equal(commandConnection(undefined, undefined, {}), undefined);
+  assert.equal(commandConnection(undefined, undefined, { LIBVIRT_DEFAULT_URI: '' }), undefined);
+});
+
+test("arguments quoted for virsh's command-line parser (one connection, several commands)", () => {
+  assert.equal(virshQuote('/var/lib/libvirt/images/a-b_c.qcow2'), '/var/lib/libvirt/images/a-b_c.qcow2');
+  assert.equal(virshQuote('my disk.img'), "'my disk.img'");
+  assert.equal(virshQuote("it's;#x"), "'it'\\''s;#x'");
+  assert.equal(virshQuote(''), "''");
+  assert.throws(() => virshQuote('a\nb'), (e: unknown) => e instanceof HostError && e.code === 'refused');
 });
 
 test('children get a minimal environment: nothing but what virsh needs to reach a daemon', () => {

@@ -423,6 +423,8 @@ async function runCreateXml(argv: string[], io: CreateCliIO): Promise<number> {
     io.err(`libvirt-volume: cannot read '${xmlPath}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
     return 2;
   }
+  // In a pool: the host is asked while the language service loads and judges (aborted if it refuses).
+  const early = pool !== undefined && uri !== undefined ? startPoolQueries(uri, pool, text) : undefined;
   // The language service is loaded only here: `create -f …` never pays for its start-up.
   const { TextDocument } =
     require('vscode-languageserver-textdocument') as typeof import('vscode-languageserver-textdocument');
@@ -437,6 +439,7 @@ async function runCreateXml(argv: string[], io: CreateCliIO): Promise<number> {
   }
   const doc = parseXml(text);
   if (doc.root?.name !== 'volume') {
+    early?.abort();
     io.err(`libvirt-volume: ${xmlPath}: not a <volume> document\n`);
     return 1;
   }
@@ -448,6 +451,7 @@ async function runCreateXml(argv: string[], io: CreateCliIO): Promise<number> {
     .doValidation(TextDocument.create(pathToFileURL(abs).href, 'xml', 1, text))
     .filter((d) => d.severity === DiagnosticSeverity.Error);
   if (errors.length) {
+    early?.abort();
     for (const d of errors) {
       const at = `${xmlPath}:${d.range.start.line + 1}:${d.range.start.character + 1}`;
       io.err(`${at}: error: ${d.message}${d.code ? ` [${d.code}]` : ''}\n`);
@@ -458,7 +462,7 @@ async function runCreateXml(argv: string[], io: CreateCliIO): Promise<number> {
   }
   if (pool !== undefined && uri !== undefined) {
     const { runCreateInPool } = require('./createInPool') as typeof import('./createInPool');
-    const poolArgs = { xmlPath, text, uri, pool, force, quiet, libvirtVersion, passthrough, preallocMetadata };
+    const poolArgs = { xmlPath, text, uri, pool, force, quiet, libvirtVersion, passthrough, preallocMetadata, early };
     return runCreateInPool(poolArgs, io);
   }
   const vol = vc.readVolume(doc.root);
@@ -499,4 +503,14 @@ async function runCreateXml(argv: string[], io: CreateCliIO): Promise<number> {
   if (aesSecret && !p.objects.some((o) => o.id === aesSecret)) p.objects.push({ id: aesSecret });
   // libvirt checks the backing store itself and always passes the format: qemu-img then opens it.
   return createFromParsed(p, io, undefined, m.length, m.permissions);
+}
+
+/** cli/createInPool.ts earlyPoolQueries, loaded only for `--pool`; a document with no name asks nothing. */
+function startPoolQueries(uri: string, pool: string, text: string) {
+  const { earlyPoolQueries } = require('./createInPool') as typeof import('./createInPool');
+  try {
+    return earlyPoolQueries(uri, pool, text);
+  } catch {
+    return undefined; // judged below
+  }
 }

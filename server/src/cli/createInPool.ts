@@ -3,7 +3,7 @@
 // The passphrase is read here once (file, environment variable or stdin) and goes to virsh
 // through a pipe only. SIGINT/SIGTERM/SIGHUP cancel the run and roll back what it defined.
 import { resolve } from 'node:path';
-import { createInPool } from '../host/createInPool';
+import { createInPool, poolQueries, type PoolQueries } from '../host/createInPool';
 import { HostError } from '../host/virsh';
 import { writeVolumeImage } from '../volumeImage';
 import { readVolume } from '../service/volumeCreate';
@@ -26,10 +26,31 @@ export interface PoolCliArgs {
   preallocMetadata: boolean;
   /** --passphrase-file F / --passphrase-env V / --passphrase-stdin (and --object, refused here). */
   passthrough: string[];
+  /** The pool queries started while the XML was being judged (earlyPoolQueries). */
+  early?: EarlyPoolQueries;
+}
+
+export interface EarlyPoolQueries {
+  name: string;
+  result: Promise<PoolQueries>;
+  /** Ends the queries (the XML was refused: nothing more is asked of the host). */
+  abort(): void;
+}
+
+/**
+ * Starts the pool queries (virsh round trips; ssh logins for a remote host) so that they run
+ * while the language service loads and judges the XML, which costs about as long.
+ */
+export function earlyPoolQueries(uri: string, pool: string, text: string): EarlyPoolQueries | undefined {
+  const name = readVolume(parseXml(text).root).name;
+  if (!name) return undefined;
+  const ac = new AbortController();
+  return { name, result: poolQueries({ uri }, pool, name, ac.signal), abort: () => ac.abort() };
 }
 
 export async function runCreateInPool(a: PoolCliArgs, io: CreateCliIO): Promise<number> {
   const fail = (m: string): number => {
+    a.early?.abort();
     io.err(`libvirt-volume: ${a.xmlPath}: ${m}\n`);
     return 1;
   };
@@ -75,6 +96,7 @@ export async function runCreateInPool(a: PoolCliArgs, io: CreateCliIO): Promise<
       signal: guard.signal,
       note,
       preallocMetadata: a.preallocMetadata,
+      queries: a.early,
       writeLocal: async (xmlText, output, signal) => {
         // Our writer, the same one the server's Create Volume runs (lsp/createWorker.ts).
         const pass = passphrase && Buffer.from(passphrase).toString('utf8');

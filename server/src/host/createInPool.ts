@@ -10,10 +10,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newUuid, normaliseUuid, volumeSecretXml } from '../service/secrets';
 import { readVolume } from '../service/volumeCreate';
-import { childElements, parseToolXml, renderXml, serializeXml } from '../service/xmlDom';
+import { childElements, parseToolXml, serializeXml } from '../service/xmlDom';
 import { parseXml } from '../service/xmlModel';
-import { findSecret, poolInfo, volumeExists } from './pools';
-import { HostError, QUERY_TIMEOUT_MS, TRANSFER_TIMEOUT_MS, virsh, type HostConnection } from './virsh';
+import { findSecret, readPoolXml, volumeExists, type PoolInfo } from './pools';
+import {
+  HostError,
+  HostStepError,
+  QUERY_TIMEOUT_MS,
+  TRANSFER_TIMEOUT_MS,
+  virsh,
+  virshSteps,
+  type HostConnection,
+} from './virsh';
 
 export interface PoolCreateRequest {
   conn: HostConnection;
@@ -34,6 +42,13 @@ export interface PoolCreateRequest {
    * and the server's own). Used only when the host's qemu-img cannot.
    */
   writeLocal(xmlText: string, output: string, signal: AbortSignal): Promise<void>;
+  /**
+   * Skip the host's qemu-img: `writeLocal` makes the image here and it is uploaded (an image
+   * converted from another one, or a host known to lack qemu-img).
+   */
+  upload?: boolean;
+  /** The pool queries for this volume name, started earlier by the caller (poolQueries). */
+  queries?: { name: string; result: Promise<PoolQueries> };
 }
 
 export interface PoolCreateResult {
@@ -69,16 +84,56 @@ export function withSecretUuid(xmlText: string, uuid: string): string {
   return serializeXml(doc);
 }
 
+/** What a creation asks the host first: the pool (exists, active, target path) and the name. */
+export interface PoolQueries {
+  info: PromiseSettledResult<PoolInfo>;
+  exists: PromiseSettledResult<boolean>;
+}
+
+/**
+ * The queries side by side (each virsh is a connection: an ssh login for a remote host); judged
+ * by createInPool in a fixed order. Two calls: `pool-dumpxml` (target path), and `vol-path`, which
+ * answers whether the name is taken — or that the pool is not active (virsh-volume.c
+ * virshCommandOptVolBy), so no `pool-list` is needed. Never rejects.
+ */
+export async function poolQueries(
+  conn: HostConnection,
+  pool: string,
+  name: string,
+  signal?: AbortSignal,
+): Promise<PoolQueries> {
+  const [xml, exists] = await Promise.allSettled([
+    virsh(conn, ['pool-dumpxml', '--', pool], { signal }),
+    volumeExists(conn, pool, name, signal),
+  ]);
+  if (xml.status === 'rejected') return { info: xml, exists };
+  const inactive =
+    exists.status === 'rejected' && exists.reason instanceof HostError && /is not active/.test(exists.reason.message);
+  let info: PromiseSettledResult<PoolInfo>;
+  try {
+    info = { status: 'fulfilled', value: readPoolXml(xml.value.stdout, !inactive) };
+  } catch (e) {
+    info = { status: 'rejected', reason: e };
+  }
+  return { info, exists: inactive ? { status: 'fulfilled', value: false } : exists };
+}
+
 export async function createInPool(req: PoolCreateRequest): Promise<PoolCreateResult> {
   const { conn, pool, signal } = req;
   const vol = readVolume(parseXml(req.xmlText).root);
   const name = vol.name;
   if (!name) throw new HostError('refused', 'the volume has no <name>');
-  // Wrong pool → libvirt's "Storage pool not found"; an inactive one is refused before anything is defined.
-  const info = await poolInfo(conn, pool, signal);
+  // Wrong pool → libvirt's "Storage pool not found"; an inactive one is refused before anything is
+  // defined.
+  const { info: infoQuery, exists: existsQuery } = await (req.queries?.name === name
+    ? req.queries.result
+    : poolQueries(conn, pool, name, signal));
+  if (infoQuery.status === 'rejected') throw infoQuery.reason;
+  const info = infoQuery.value;
   if (!info.active) throw new HostError('refused', `storage pool '${pool}' is not active (virsh pool-start ${pool})`);
   const path = info.targetPath ? join(info.targetPath, name) : name;
-  if (await volumeExists(conn, pool, name, signal)) {
+  if (existsQuery.status === 'rejected') throw existsQuery.reason;
+  if (existsQuery.value) {
     if (!req.force) {
       throw new HostError('refused', `volume '${name}' already exists in pool '${pool}' (force replaces it)`);
     }
@@ -123,44 +178,38 @@ export async function createInPool(req: PoolCreateRequest): Promise<PoolCreateRe
         signal,
       });
     }
-    volumeTried = true;
-    try {
-      const flags = req.preallocMetadata ? ['--prealloc-metadata'] : [];
-      await virsh(conn, ['vol-create', pool, '/dev/stdin', ...flags], {
-        stdin: xmlSent,
-        signal,
-        timeoutMs: TRANSFER_TIMEOUT_MS,
-      });
-    } catch (e) {
-      const why =
-        e instanceof HostError && e.code === 'libvirt'
-          ? HOST_QEMU_IMG_CANNOT.map((r) => r.exec(e.message)?.[0]).find(Boolean)
-          : undefined;
-      if (!why) throw e;
-      req.note(`the host's qemu-img cannot create it ("${why}"); writing it here and uploading`);
+    let why: string | undefined;
+    if (!req.upload) {
+      volumeTried = true;
+      try {
+        const flags = req.preallocMetadata ? ['--prealloc-metadata'] : [];
+        await virsh(conn, ['vol-create', pool, '/dev/stdin', ...flags], {
+          stdin: xmlSent,
+          signal,
+          timeoutMs: TRANSFER_TIMEOUT_MS,
+        });
+      } catch (e) {
+        why =
+          e instanceof HostError && e.code === 'libvirt'
+            ? HOST_QEMU_IMG_CANNOT.map((r) => r.exec(e.message)?.[0]).find(Boolean)
+            : undefined;
+        if (!why) throw e;
+        // libvirt removed the volume its failed build had listed (storageVolCreateXML): while our
+        // writer works, a volume of that name would be someone else's, never rolled back.
+        volumeTried = false;
+        req.note(`the host's qemu-img cannot create it ("${why}"); writing it here and uploading`);
+      }
+    }
+    if (req.upload || why) {
       tmp = mkdtempSync(join(tmpdir(), 'libvirt-volume-upload-'));
       const local = join(tmp, 'image');
       await req.writeLocal(xmlSent, local, signal ?? new AbortController().signal);
-      const size = statSync(local).size;
-      // A raw placeholder: libvirt allocates it without qemu-img; the upload replaces its content
-      // and pool-refresh probes the real format (virStorageBackendRefreshVolTargetUpdate).
-      const placeholder = renderXml({
-        name: 'volume',
-        children: [
-          { name: 'name', text: name },
-          { name: 'capacity', attrs: { unit: 'bytes' }, text: String(size) },
-          { name: 'allocation', attrs: { unit: 'bytes' }, text: '0' },
-          { name: 'target', children: [{ name: 'format', attrs: { type: 'raw' } }] },
-        ],
-      });
-      await virsh(conn, ['vol-create', pool, '/dev/stdin'], { stdin: placeholder, signal });
-      await virsh(conn, ['vol-upload', '--pool', pool, '--sparse', '--', name, local], {
-        signal,
-        timeoutMs: TRANSFER_TIMEOUT_MS,
-      });
+      volumeTried = true;
+      // A volume libvirt created itself needs no pool-refresh: storage_driver.c
+      // storageVolCreateXML lists it, refreshes it (refreshVol) and counts its allocation.
+      await uploadImage(req, name, local);
       uploaded = true;
     }
-    await virsh(conn, ['pool-refresh', '--', pool], { signal });
     return { pool, name, path, format: vol.target.format, secretUuid, secretDefined, uploaded };
   } catch (e) {
     await rollback(req, { name, volumeTried, secretUuid: secretDefined ? secretUuid : undefined });
@@ -171,6 +220,75 @@ export async function createInPool(req: PoolCreateRequest): Promise<PoolCreateRe
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   }
 }
+
+/**
+ * A local image into the pool as volume `name`, over one virsh connection (virshSteps: one ssh
+ * login instead of three): a raw placeholder of the file's size (`vol-create-as`: libvirt
+ * allocates it without qemu-img), `vol-upload --sparse`, which sends only the file's data
+ * extents (virsh-volume.c cmdVolUpload, virFileInData) and has the daemon punch the holes, then
+ * `pool-refresh`, which probes the uploaded file's real format (the upload changed it behind
+ * libvirt's back; virStorageBackendRefreshVolTargetUpdate).
+ */
+async function uploadImage(req: PoolCreateRequest, name: string, local: string): Promise<void> {
+  const { conn, pool, signal } = req;
+  const size = statSync(local).size;
+  let t0 = 0;
+  const uploaded = (): void => {
+    const s = (performance.now() - t0) / 1000;
+    req.note(`uploaded ${size} bytes in ${s.toFixed(1)} s (${(size / Math.max(s, 0.001) / 1e6).toFixed(0)} MB/s)`);
+  };
+  const placeholder = ['--pool', pool, '--name', name, '--capacity', String(size), '--allocation', '0'];
+  try {
+    await virshSteps(
+      conn,
+      [
+        { args: ['vol-create-as', ...placeholder, '--format', 'raw'] },
+        { args: ['vol-upload', '--pool', pool, '--sparse', '--', name, local], timeoutMs: TRANSFER_TIMEOUT_MS },
+        { args: ['pool-refresh', '--', pool] },
+      ],
+      {
+        signal,
+        onStep: (i) => {
+          if (i === 1) {
+            req.note(`uploading ${size} bytes into volume '${name}' of pool '${pool}' (vol-upload --sparse)`);
+            t0 = performance.now();
+          }
+          if (i === 2) uploaded();
+        },
+      },
+    );
+  } catch (e) {
+    // Only the refresh failed: libvirt refuses it while another volume is being allocated.
+    if (!(e instanceof HostStepError && e.step === 2)) throw e;
+    await refreshPool(req);
+  }
+}
+
+/**
+ * pool-refresh, which libvirt refuses while another volume of the pool is being allocated
+ * ("has asynchronous jobs running", storage_driver.c storagePoolRefresh). The volume is made
+ * either way: retried for a while, then skipped with a note, as libvirt's own refresh after an
+ * upload skips (virStorageVolPoolRefreshThread).
+ */
+async function refreshPool(req: PoolCreateRequest): Promise<void> {
+  const { conn, pool, signal } = req;
+  for (let t0 = Date.now(); ;) {
+    try {
+      await virsh(conn, ['pool-refresh', '--', pool], { signal });
+      return;
+    } catch (e) {
+      if (!(e instanceof HostError && /asynchronous jobs running/.test(e.message))) throw e;
+      if (Date.now() - t0 > QUERY_TIMEOUT_MS) {
+        req.note(`pool-refresh skipped: another volume is being allocated in pool '${pool}'`);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+/** How long a rollback waits for the host's qemu-img of a cancelled vol-create to end. */
+const ROLLBACK_ALLOCATING_MS = 10 * 60_000;
 
 /**
  * Removes what this run made. Runs without the caller's signal (it is aborted when cancelled).
@@ -184,17 +302,30 @@ async function rollback(
   const { conn, pool } = req;
   const call = { timeoutMs: QUERY_TIMEOUT_MS };
   if (made.volumeTried) {
-    // A vol-create killed mid-way may still be allocating in the daemon ("still being
-    // allocated"): retried for up to 10 s.
-    for (let i = 0; i < 20; i++) {
+    // A vol-create whose virsh was killed goes on in the daemon until the host's qemu-img ends
+    // (storage_driver.c storageVolCreateXML: the volume is listed, `building`, and vol-delete
+    // answers "still being allocated"); an aborted upload holds the volume until the daemon
+    // closes its stream. Other failures are retried for 10 s; waiting for the allocation to end
+    // is bounded by ROLLBACK_ALLOCATING_MS.
+    const t0 = Date.now();
+    let told = false;
+    for (let i = 0; ;) {
       try {
         if (!(await volumeExists(conn, pool, made.name))) break;
         await virsh(conn, ['vol-delete', '--pool', pool, '--', made.name], call);
         req.note(`rolled back: deleted volume '${made.name}' from pool '${pool}'`);
         break;
       } catch (e) {
-        if (i === 19) req.note(`could not delete volume '${made.name}' from pool '${pool}': ${(e as Error).message}`);
-        await new Promise((r) => setTimeout(r, 500));
+        const allocating = /still being allocated/.test((e as Error).message);
+        if (allocating && !told) {
+          req.note(`waiting for the host to finish allocating '${made.name}' to delete it`);
+          told = true;
+        }
+        if (allocating ? Date.now() - t0 > ROLLBACK_ALLOCATING_MS : ++i >= 20) {
+          req.note(`could not delete volume '${made.name}' from pool '${pool}': ${(e as Error).message}`);
+          break;
+        }
+        await new Promise((r) => setTimeout(r, allocating ? 200 : 500));
       }
     }
   }

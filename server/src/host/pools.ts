@@ -53,9 +53,12 @@ const names = (stdout: string): string[] =>
 
 /** One pool (libvirt's own error when it does not exist). */
 export async function poolInfo(conn: HostConnection, pool: string, signal?: AbortSignal): Promise<PoolInfo> {
-  const xml = await virsh(conn, ['pool-dumpxml', '--', pool], { signal });
-  const inactive = names((await virsh(conn, ['pool-list', '--inactive', '--name'], { signal })).stdout);
-  return readPoolXml(xml.stdout, !inactive.includes(pool));
+  // Side by side: each virsh call is a connection of its own (an ssh login for a remote host).
+  const [xml, list] = await Promise.all([
+    virsh(conn, ['pool-dumpxml', '--', pool], { signal }),
+    virsh(conn, ['pool-list', '--inactive', '--name'], { signal }),
+  ]);
+  return readPoolXml(xml.stdout, !names(list.stdout).includes(pool));
 }
 
 /** Every pool of the host, `default` first (the pool a user most likely wants), then by name. */
@@ -70,7 +73,11 @@ export async function listPools(conn: HostConnection, signal?: AbortSignal): Pro
   return pools.sort((a, b) => (a.name === 'default' ? -1 : b.name === 'default' ? 1 : a.name.localeCompare(b.name)));
 }
 
-/** Whether a volume of that name exists in the pool (`vol-info` answers "not found" otherwise). */
+/**
+ * Whether a volume of that name exists in the pool. `vol-path` only looks the name up
+ * (storage_driver.c storageVolGetPath); `vol-info` would refresh the volume first and answer
+ * "not found" for one still being allocated, whose file does not exist yet.
+ */
 export async function volumeExists(
   conn: HostConnection,
   pool: string,
@@ -78,10 +85,12 @@ export async function volumeExists(
   signal?: AbortSignal,
 ): Promise<boolean> {
   try {
-    await virsh(conn, ['vol-info', '--pool', pool, '--', name], { signal });
+    await virsh(conn, ['vol-path', '--pool', pool, '--', name], { signal });
     return true;
   } catch (e) {
-    if (e instanceof HostError && e.code === 'libvirt' && /Storage volume not found/i.test(e.message)) return false;
+    if (e instanceof HostError && e.code === 'libvirt' && /Storage volume not found/i.test(e.message)) {
+      return false;
+    }
     throw e;
   }
 }

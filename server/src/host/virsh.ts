@@ -208,3 +208,126 @@ export function resolveConnection(
   for (const v of [explicit, env.LIBVIRT_DEFAULT_URI, setting]) if (v && v.trim()) return v.trim();
   return undefined;
 }
+
+/**
+ * The server's connection for a host command the user asked for (listPools, createVolume with a
+ * pool): the command's argument, else the `libvirtVolume.connection` setting (this workspace's
+ * choice beats an inherited default, as `-c` beats it for virsh), else the server process'
+ * LIBVIRT_DEFAULT_URI (the editor was started where virsh would use it). Diagnostics and other
+ * background work use the setting alone: with no setting the editor stays offline.
+ */
+export function commandConnection(
+  explicit: string | undefined,
+  setting: string | undefined,
+  env: NodeJS.ProcessEnv,
+): string | undefined {
+  return resolveConnection(explicit, {}, setting) ?? resolveConnection(undefined, env);
+}
+
+/** One argument as virsh's command-line parser reads it (vsh.c vshCommandStringGetArg: sh-like quotes). */
+export function virshQuote(arg: string): string {
+  if (/[\n\r\0]/.test(arg))
+    throw new HostError('refused', `virsh cannot take ${JSON.stringify(arg)} in a command line`);
+  return /^[\w/.:@%+=,-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+export interface VirshStep {
+  args: string[];
+  timeoutMs?: number;
+}
+
+/** A failed step of virshSteps: which one, and libvirt's message. */
+export class HostStepError extends HostError {
+  constructor(
+    readonly step: number,
+    message: string,
+  ) {
+    super('libvirt', message);
+  }
+}
+
+/**
+ * Several commands over one connection (one ssh login for a remote host, instead of one per
+ * command): virsh's interactive mode reads them from our pipe, one at a time. After each,
+ * `echo --err MARK` puts a mark on stderr (virsh.c cmdEcho), so that what virsh reported before
+ * the mark is that command's errors; the next command is sent only when it reported none.
+ * `onStep(i)` is called as step i starts. Deadlines are per step; the signal kills virsh.
+ */
+export function virshSteps(
+  conn: HostConnection,
+  steps: VirshStep[],
+  call: { signal?: AbortSignal; onStep?(i: number): void } = {},
+): Promise<void> {
+  const lines = steps.map((s) => s.args.map(virshQuote).join(' '));
+  const mark = `lv-step-${process.pid}-${Date.now().toString(36)}`;
+  return new Promise((resolve, reject) => {
+    if (call.signal?.aborted) {
+      reject(new HostError('cancelled', `virsh ${steps[0]?.args[0]}: cancelled`));
+      return;
+    }
+    const child = spawn(conn.virsh ?? 'virsh', ['-q', '-c', conn.uri, ...KEEPALIVE], {
+      env: minimalEnv(),
+      stdio: ['pipe', 'ignore', 'pipe'],
+    });
+    let step = -1;
+    let err = '';
+    let failure: HostError | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const stop = (e: HostError): void => {
+      failure ??= e;
+      child.kill('SIGKILL');
+    };
+    const what = (i: number): string => `virsh ${steps[i].args[0]}`;
+    const next = (): void => {
+      clearTimeout(timer);
+      step++;
+      if (step === steps.length) {
+        child.stdin.end('quit\n');
+        return;
+      }
+      const ms = steps[step].timeoutMs ?? QUERY_TIMEOUT_MS;
+      const i = step;
+      timer = setTimeout(
+        () =>
+          stop(new HostError('timeout', `${what(i)}: no answer from ${conn.uri} within ${Math.round(ms / 1000)} s`)),
+        ms,
+      );
+      call.onStep?.(i);
+      child.stdin.write(`${lines[i]}\necho --err ${mark}-${i}\n`);
+    };
+    const onAbort = (): void =>
+      stop(new HostError('cancelled', `${what(Math.min(Math.max(step, 0), steps.length - 1))}: cancelled`));
+    call.signal?.addEventListener('abort', onAbort, { once: true });
+    child.stdin.on('error', () => undefined);
+    child.stderr.on('data', (b: Buffer) => {
+      err += b.toString('utf8');
+      const at = err.indexOf(`${mark}-${step}`);
+      if (at < 0 || failure) return;
+      const end = err.indexOf('\n', at);
+      if (end < 0) return;
+      // What precedes the mark's line is this step's errors.
+      const before = err.slice(0, err.lastIndexOf('\n', at) + 1);
+      err = err.slice(end + 1);
+      if (before.trim()) stop(new HostStepError(step, libvirtMessage(before)));
+      else next();
+    });
+    const done = (): void => {
+      clearTimeout(timer);
+      call.signal?.removeEventListener('abort', onAbort);
+    };
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      done();
+      reject(e.code === 'ENOENT' ? noVirsh(conn) : new HostError('libvirt', `virsh: ${e.message}`));
+    });
+    child.on('close', (code) => {
+      done();
+      if (failure) reject(failure);
+      else if (step === steps.length && code === 0) resolve();
+      else {
+        const i = Math.min(Math.max(step, 0), steps.length - 1);
+        reject(new HostStepError(i, libvirtMessage(err) || `${what(i)}: virsh exited with status ${code}`));
+      }
+    });
+    next();
+  });
+}

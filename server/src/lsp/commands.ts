@@ -7,8 +7,8 @@ import { createVolume, describeVolume, type CreateVolumeParams } from './createV
 import type { ServerState } from './server';
 import { listPools } from '../host/pools';
 import { listVolumes, volumeXml } from '../host/volumes';
-import { resolveConnection } from '../host/virsh';
-import { abortOn, hostCall } from './createInPool';
+import { commandConnection } from '../host/virsh';
+import { abortOn, hostCall, NO_CONNECTION } from './createInPool';
 
 export const CREATE_VOLUME = 'libvirtVolume.createVolume';
 export const DESCRIBE_VOLUME = 'libvirtVolume.describeVolume';
@@ -105,16 +105,16 @@ export function registerCommands(state: ServerState): void {
           return await state.env.withImageFacts(() => describeVolume(state, uri));
         }
         case LIST_POOLS: {
-          const uri = resolveConnection(arg.connection, {}, state.settings().connection);
-          if (!uri) throw invalid(LIST_POOLS, 'needs {connection} or the libvirtVolume.connection setting');
+          const uri = commandConnection(arg.connection, state.settings().connection, process.env);
+          if (!uri) throw invalid(LIST_POOLS, NO_CONNECTION);
           return await hostCall(() => listPools({ uri }, abortOn(token)));
         }
         case LIST_VOLUMES:
         case VOLUME_XML: {
           const q = arg as { connection?: string; pool?: string; name?: string };
           const command = params.command;
-          const uri = resolveConnection(q.connection, {}, state.settings().connection);
-          if (!uri) throw invalid(command, 'needs {connection} or the libvirtVolume.connection setting');
+          const uri = commandConnection(q.connection, state.settings().connection, process.env);
+          if (!uri) throw invalid(command, NO_CONNECTION);
           if (!q.pool) throw invalid(command, 'needs {pool}');
           const pool = q.pool;
           if (command === LIST_VOLUMES) return await hostCall(() => listVolumes({ uri }, pool, abortOn(token)));

@@ -12,7 +12,7 @@ import {
   type WorkDoneProgressReporter,
 } from 'vscode-languageserver/node';
 import { createInPool } from '../host/createInPool';
-import { HostError, resolveConnection } from '../host/virsh';
+import { commandConnection, HostError } from '../host/virsh';
 import { INSECURE_AES_WARNING } from '../../../schemas/luksOptions';
 import {
   anyToken,
@@ -23,6 +23,9 @@ import {
   type VolumeDescription,
 } from './createVolume';
 import type { ServerState } from './server';
+
+/** Where a host command finds no connection (lsp/commands.ts, createVolumeInPool). */
+export const NO_CONNECTION = 'needs {connection}, the libvirtVolume.connection setting or LIBVIRT_DEFAULT_URI';
 
 /** An AbortSignal that aborts when the LSP token is cancelled. */
 export function abortOn(token: CancellationToken): AbortSignal {
@@ -53,9 +56,9 @@ export async function createVolumeInPool(
   workDone: WorkDoneProgressReporter & { token?: CancellationToken },
 ): Promise<CreateVolumeResult> {
   const { desc, xmlText } = doc;
-  const uri = resolveConnection(p.connection, {}, state.settings().connection);
+  const uri = commandConnection(p.connection, state.settings().connection, process.env);
   const invalid = (m: string) => new ResponseError(ErrorCodes.InvalidParams, m);
-  if (!uri) throw invalid('pool needs {connection} or the libvirtVolume.connection setting');
+  if (!uri) throw invalid(`pool ${NO_CONNECTION}`);
   if (!p.pool) throw invalid('pool must name a libvirt storage pool');
   if (desc.legacyAes) throw invalid(`${INSECURE_AES_WARNING} Not created in a pool.`);
   let passphrase: string | undefined;
@@ -117,5 +120,8 @@ export async function createVolumeInPool(
   } finally {
     bytes?.fill(0);
     workDone.done();
+    // The host's volumes and secrets changed (or a rollback ran): the checks against the host
+    // (hostFacts.ts) should not wait for the next save or the 30 s refresh to see it.
+    if (uri === state.settings().connection) state.env.host.invalidate();
   }
 }

@@ -87,7 +87,7 @@ export interface CreateVolumeParams {
   preallocMetadata?: boolean;
   /** Create in this libvirt pool instead of a local file (lsp/createInPool.ts). */
   pool?: string;
-  /** libvirt URI for `pool`; default the `libvirtVolume.connection` setting. */
+  /** libvirt URI for `pool`; default the `libvirtVolume.connection` setting, then LIBVIRT_DEFAULT_URI. */
   connection?: string;
 }
 
