@@ -10,7 +10,7 @@ import type { HostFacts, LanguageSettings, ServiceEnvironment } from '../../serv
 import { poolHint } from '../../server/src/service/hostFacts';
 import { HostFactsCache } from '../../server/src/lsp/hostFacts';
 import { isLocalUri, readSecretXml, readVolumeXml, tableRows } from '../../server/src/host/facts';
-import { virshWord } from '../../server/src/host/virsh';
+import { virshQuote } from '../../server/src/host/virsh';
 import { volumeRows } from '../../server/src/host/volumes';
 
 const SECRET = '0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f';
@@ -189,7 +189,7 @@ test("virsh output readers: tables, vol-list rows, secret and volume XML, quotin
   assert.equal(readSecretXml('not xml <'), undefined);
   assert.deepEqual(readVolumeXml("<volume type='file'><name>c.img</name><capacity unit='bytes'>1048576</capacity><target><path>/p/c.img</path><format type='raw'/></target></volume>"),
     { name: 'c.img', path: '/p/c.img', capacity: 1048576, format: 'raw' });
-  assert.equal(virshWord("it's"), "'it'\\''s'");
+  assert.equal(virshQuote("it's"), "'it'\\''s'");
   for (const u of ['qemu:///system', 'qemu+unix:///session?socket=/r/s', 'test:///default']) assert.ok(isLocalUri(u), u);
   for (const u of ['qemu+ssh://u@h/system', 'qemu://h/system', 'qemu+tcp://localhost/system', 'nonsense']) assert.ok(!isLocalUri(u), u);
 });

@@ -3,7 +3,7 @@
 // libvirtd: test/oracle/poolVolumes.test.ts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { virshWord } from '../../server/src/host/virsh';
+import { virshQuote } from '../../server/src/host/virsh';
 import { readVolumeInfo, volumeNames } from '../../server/src/host/volumes';
 import { HostError } from '../../server/src/host/virsh';
 
@@ -36,6 +36,6 @@ test("vol-list's table: rows split at the Path column, whatever spaces and wide 
 });
 
 test("virsh words: single-quoted, a quote closed, escaped and reopened", () => {
-  assert.equal(virshWord('plain'), "'plain'");
-  assert.equal(virshWord("it's; x"), "'it'\\''s; x'");
+  assert.equal(virshQuote('plain'), 'plain');
+  assert.equal(virshQuote("it's; x"), "'it'\\''s; x'");
 });

@@ -164,11 +164,6 @@ export function virsh(conn: HostConnection, args: string[], call: VirshCall = {}
   });
 }
 
-/** One argument for virsh's command-string parser (single quotes, `'` as `'\\''`, as in sh). */
-export function virshWord(arg: string): string {
-  return `'${arg.split("'").join("'\\''")}'`;
-}
-
 /**
  * Runs many commands in one virsh process (virsh's own command-string syntax, tools/vsh.c
  * vshCommandStringParse): one connection — one ssh login remotely — instead of one per command.
@@ -183,7 +178,7 @@ export async function virshBatch(
 ): Promise<{ stdout: string[]; stderr: string }> {
   if (!commands.length) return { stdout: [], stderr: '' };
   const mark = `@@lv-${randomBytes(6).toString('hex')}@@`;
-  const script = commands.map((c) => `${c.map(virshWord).join(' ')}; echo ${mark}`).join('; ');
+  const script = commands.map((c) => `${c.map(virshQuote).join(' ')}; echo ${mark}`).join('; ');
   let r: VirshResult;
   try {
     r = await virsh(conn, [script], call);
@@ -224,7 +219,10 @@ export function commandConnection(
   return resolveConnection(explicit, {}, setting) ?? resolveConnection(undefined, env);
 }
 
-/** One argument as virsh's command-line parser reads it (vsh.c vshCommandStringGetArg: sh-like quotes). */
+/**
+ * One argument as virsh's command-string parser reads it (vsh.c vshCommandStringGetArg: sh-like
+ * quotes), for virshBatch's command strings and virshSteps' interactive lines alike.
+ */
 export function virshQuote(arg: string): string {
   if (/[\n\r\0]/.test(arg))
     throw new HostError('refused', `virsh cannot take ${JSON.stringify(arg)} in a command line`);

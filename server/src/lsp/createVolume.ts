@@ -36,6 +36,9 @@ import { addSecretIfMissing } from '../host/createInPool';
 import type { WorkerMessage, WorkerReply, WorkerJob } from './createWorker';
 import { checkTarget, writeFileAtomic } from '../writer/publish';
 import { WriterError } from '../writer/errors';
+import { HOST_RULES } from '../service/rules/host';
+
+const HOST_RULE_IDS: ReadonlySet<string> = new Set(HOST_RULES.map((r) => r.id));
 import { nodeWriterIO } from '../writer/nodeIO';
 
 export interface VolumeDescription {
@@ -135,8 +138,11 @@ export function describeVolume(state: ServerState, uri: string): VolumeDescripti
   const parsed = state.service.parse(doc);
   const root = parsed.xml.root;
   const diagnostics = state.service.doValidation(doc);
+  // The checks against the host are not this gate's: Create Volume talks to the host itself (it
+  // defines the volume's secret, refuses an existing name unless force, asks the chosen pool), and
+  // a file made here is no volume of a pool yet.
   const errors = diagnostics
-    .filter((d) => d.severity === DiagnosticSeverity.Error)
+    .filter((d) => d.severity === DiagnosticSeverity.Error && !HOST_RULE_IDS.has(String(d.code)))
     .map((d) => ({
       line: d.range.start.line,
       character: d.range.start.character,
