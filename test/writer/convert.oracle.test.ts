@@ -355,6 +355,35 @@ test('-n writes into an existing raw or LUKS image, zeros included; refusals lea
         fs.rmSync(join(dir, 'back.raw'));
       }
 
+      // Into qcow2 targets qemu-img created (as libvirt's vol-create-from does): v3, v2, extended L2,
+      // qcow2+LUKS; same map, info and content as qemu-img convert -n into the same kind of target.
+      const targets: [string, string[], boolean][] = [
+        ['v3', [], false],
+        ['v2', ['-o', 'compat=0.10'], false],
+        ['ext', ['-o', 'extended_l2=on,lazy_refcounts=on,refcount_bits=8'], false],
+        ['enc', ['-o', 'encrypt.format=luks,encrypt.key-secret=s0,encrypt.iter-time=10'], true],
+      ];
+      for (const [tag, o, enc] of targets) {
+        const mine = `n-${tag}.mine.qcow2`, ref = `n-${tag}.ref.qcow2`;
+        for (const f of [mine, ref]) ok('qemu-img', dir, 'create', '-q', ...sec, '-f', 'qcow2', ...o, f, '12M');
+        fs.chmodSync(join(dir, mine), 0o640);
+        const source = await openIn(dir, 'top.qcow2');
+        try {
+          await convertImage({ source, existing: { filename: mine, format: 'qcow2', passphrase: enc ? Buffer.from(PW) : undefined } },
+            { io: nodeWriterIO(), cwd: dir });
+        } finally {
+          await source.close();
+        }
+        const k = enc ? 'qcow2luks' : 'plain';
+        const target = (f: string) => enc ? spec(dir, f, 'qcow2luks') : ['--target-image-opts', `driver=qcow2,file.filename=${join(dir, f)}`];
+        ok('qemu-img', dir, 'convert', ...sec, '-n', 'top.qcow2', ...(enc ? ['--target-image-opts', spec(dir, ref, k)[1]] : target(ref)));
+        assert.equal(fs.statSync(join(dir, mine)).mode & 0o777, 0o640, `${tag}: the target's mode kept`);
+        compareOpts(dir, opts(dir, ref, k), opts(dir, mine, k));
+        assert.deepEqual(infoFields(dir, mine), infoFields(dir, ref), `${tag}: info`);
+        checkClean(dir, mine, enc);
+        assert.equal(mapPattern(dir, mine, enc), mapPattern(dir, ref, enc), `${tag}: map pattern`);
+      }
+
       // Refusals, before a byte: -c with raw, a bad -S, an existing output, a smaller -n target.
       const before = fs.readdirSync(dir).sort();
       const source = await openIn(dir, 'top.qcow2');
