@@ -17,6 +17,7 @@ import {
 } from '../../../../schemas/luksOptions';
 import { buildLuksHeader, type LuksKeyDerivationReport } from './luksHeader';
 import { WriterError } from '../errors';
+import type { SectorCipher } from '../crypto/modes';
 
 /** Structurally the qcow2 writer's QcowEncryptionProvider. */
 export interface QcowCryptoProvider {
@@ -30,6 +31,10 @@ export interface QcowLuksProvider extends QcowCryptoProvider {
   /** Filled once headerBytes() has run. */
   report?: LuksKeyDerivationReport;
   uuid?: string;
+  /** With ctx.keepCipher, once headerBytes() has run: the payload cipher (convert encrypts data). */
+  sectorCipher?: SectorCipher;
+  /** ctx.keepCipher was given: headerBytes() will set sectorCipher. */
+  keepsCipher?: boolean;
 }
 
 /**
@@ -43,6 +48,8 @@ export function qcowLuksEncryption(
     signal?: AbortSignal;
     onProgress?: (f: number) => void;
     iterations?: { masterKey: number; slot: number };
+    /** Keep the payload cipher (writer/convert.ts writes encrypted data clusters). */
+    keepCipher?: boolean;
   } = {},
 ): QcowLuksProvider {
   const checked = checkLuksOptions(options, { prefix: 'encrypt.' });
@@ -51,6 +58,7 @@ export function qcowLuksEncryption(
     cryptMethod: 2,
     headerLength: checked.payloadOffsetSectors * 512,
     resolved: checked,
+    keepsCipher: !!ctx.keepCipher,
     async headerBytes() {
       const h = await buildLuksHeader({
         resolved: checked,
@@ -58,7 +66,9 @@ export function qcowLuksEncryption(
         signal: ctx.signal,
         onProgress: ctx.onProgress,
         iterations: ctx.iterations,
+        keepCipher: ctx.keepCipher,
       });
+      provider.sectorCipher = h.cipher;
       provider.report = h.report;
       provider.uuid = h.uuid;
       return h.bytes;

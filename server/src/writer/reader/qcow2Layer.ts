@@ -31,7 +31,11 @@ export interface Qcow2Header {
   l1Size: number;
   l1TableOffset: number;
   incompatible: number;
+  /** Compatible feature bits (low word: lazy refcounts). */
+  compatible: number;
   autoclear: number;
+  /** 16 for version 2; 2^refcount_order for version 3. */
+  refcountBits: number;
   headerLength: number;
   compression: CompressionType;
   extendedL2: boolean;
@@ -90,7 +94,9 @@ export async function readQcow2Header(file: BoundedFile): Promise<Qcow2Header> {
   const clusterSize = 2 ** clusterBits;
   let headerLength = QCOW2_V2_HEADER_LENGTH;
   let incompatible = 0,
-    autoclear = 0;
+    compatible = 0,
+    autoclear = 0,
+    refcountBits = 16;
   let compression: CompressionType = 'zlib';
   const first = await file.read(0, Math.min(clusterSize, file.size), 'qcow2 header cluster');
   if (version === 3) {
@@ -107,7 +113,11 @@ export async function readQcow2Header(file: BoundedFile): Promise<Qcow2Header> {
       throw bad(`Unsupported qcow2 feature(s): Unknown incompatible feature: ${unknown.toString(16)}`);
     }
     incompatible = inc[1];
+    compatible = u32(first, QCOW2_HEADER.compatibleFeatures[0] + 4);
     autoclear = u32(first, QCOW2_HEADER.autoclearFeatures[0] + 4);
+    const order = field(first, QCOW2_HEADER.refcountOrder);
+    if (order > 6) throw bad(`Reference count entry width too large; may not exceed 64 bits (order ${order})`);
+    refcountBits = 2 ** order;
     if (headerLength > QCOW2_HEADER.compressionType[0]) {
       const t = first[QCOW2_HEADER.compressionType[0]];
       if (t === QCOW2_COMPRESSION.zstd) compression = 'zstd';
@@ -140,7 +150,9 @@ export async function readQcow2Header(file: BoundedFile): Promise<Qcow2Header> {
     l1Size,
     l1TableOffset,
     incompatible,
+    compatible,
     autoclear,
+    refcountBits,
     headerLength,
     compression,
     extendedL2,
@@ -363,8 +375,50 @@ export class Qcow2Layer implements Layer {
     await readStored(this.data ?? this.file, p.host!, p.offset, p.length, dst, dstOff, 'data cluster', this.enc);
   }
 
+  /**
+   * Several data pieces at once (a bulk read): the stored bytes of compressed clusters are read
+   * concurrently, at most PARALLEL_PIECES in flight, each inflated as it arrives (in place:
+   * node:zlib's asynchronous inflate measured slower per 64 KiB cluster than the synchronous one);
+   * the same bytes as readPiece one by one.
+   */
+  async readPieces(pieces: Piece[], dst: Uint8Array, base: number): Promise<void> {
+    const inflating = new Map<number, Promise<Uint8Array>>();
+    const one = async (p: Piece): Promise<void> => {
+      const c = p.compressed;
+      if (!c) return this.readPiece(p, dst, p.offset - base);
+      let job = inflating.get(c.offset);
+      if (!job) {
+        const last = this.lastCompressed;
+        job =
+          last?.offset === c.offset
+            ? Promise.resolve(last.bytes)
+            : (async () => {
+                const n = Math.min(c.size, this.file.size - c.offset);
+                const stored = await this.file.read(c.offset, n, 'compressed cluster');
+                const r = decompressCluster(this.header.compression, stored, this.header.clusterSize);
+                if (typeof r === 'string')
+                  throw corrupt(this.file.path, `compressed cluster at offset ${at(c.offset)} ${r}`);
+                return r;
+              })();
+        inflating.set(c.offset, job);
+      }
+      const bytes = await job;
+      this.lastCompressed = { offset: c.offset, bytes };
+      const from = p.offset - c.clusterStart;
+      dst.set(bytes.subarray(from, from + p.length), p.offset - base);
+    };
+    for (let i = 0; i < pieces.length; i += PARALLEL_PIECES) {
+      const r = await Promise.allSettled(pieces.slice(i, i + PARALLEL_PIECES).map(one));
+      const failed = r.find((x) => x.status === 'rejected');
+      if (failed) throw (failed as PromiseRejectedResult).reason;
+    }
+  }
+
   async close(): Promise<void> {
     await this.file.close();
     await this.data?.close();
   }
 }
+
+/** Pieces of one bulk read in flight at once. */
+const PARALLEL_PIECES = 16;
