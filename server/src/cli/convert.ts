@@ -441,7 +441,7 @@ function optionValues(options: string[]): Map<string, string> {
 function openMessage(name: string, path: string, e: unknown): string {
   let m = errorText(e);
   // The reader names the file; qemu names what was typed (the whole --image-opts string).
-  if (m.startsWith(`Could not open '${path}': `)) return `Could not open '${name}': ` + m.slice(path.length + 18);
+  if (m.startsWith(`Could not open '${path}': `)) return `Could not open '${name}': ` + m.slice(path.length + 19);
   if (m.startsWith('Could not open')) return m;
   for (const p of [name, path]) if (m.startsWith(`${p}: `)) m = m.slice(p.length + 2);
   return `Could not open '${name}': ${m}`;
@@ -514,7 +514,12 @@ function notWritten(format: string): string {
 }
 
 /** The checks of img_convert after the command line, in its order; opens what it needs. */
-async function makePlan(a: ConvertArgs, io: ConvertIO, signal: AbortSignal, opened: ImageReader[]): Promise<ConvertPlan> {
+async function makePlan(
+  a: ConvertArgs,
+  io: ConvertIO,
+  signal: AbortSignal,
+  opened: ImageReader[],
+): Promise<ConvertPlan> {
   const probe = nodeProbeIO();
   const wio = nodeWriterIO();
   const env = {
@@ -555,7 +560,8 @@ async function makePlan(a: ConvertArgs, io: ConvertIO, signal: AbortSignal, open
     if (!st) throw refuse(`Could not open '${s.name}': Could not open '${s.path}': No such file or directory`);
     let passphrase: Uint8Array | undefined;
     try {
-      if (s.keySecret !== undefined) passphrase = await resolvePassphrase({ objects: a.objects, keySecret: s.keySecret }, env);
+      if (s.keySecret !== undefined)
+        passphrase = await resolvePassphrase({ objects: a.objects, keySecret: s.keySecret }, env);
       else if (sharedGiven) passphrase = await sharedPassphrase();
     } catch (e) {
       if (e instanceof SecretError) throw refuse(`Could not open '${s.name}': ${e.message}`);
@@ -610,7 +616,10 @@ async function makePlan(a: ConvertArgs, io: ConvertIO, signal: AbortSignal, open
           `give -O ${header.format}`,
       );
     }
-    const plan: ConvertPlan = { ...base, target: { kind: 'existing', path: resolve(io.cwd, t.path), reader, passphrase } };
+    const plan: ConvertPlan = {
+      ...base,
+      target: { kind: 'existing', path: resolve(io.cwd, t.path), reader, passphrase },
+    };
     if (a.compressed && reader.format !== 'qcow2') throw refuse('Compression not supported for this file format');
     if (reader.virtualSize < total) throw refuse('output file is smaller than input file');
     if (a.backingFile !== undefined) {
@@ -677,11 +686,16 @@ async function makePlan(a: ConvertArgs, io: ConvertIO, signal: AbortSignal, open
     if (!v.ok) throw driverError(v.message.split('\n')[0], v.stderr.slice(1));
     const spec: CreateSpec = v.spec;
     if (spec.encrypt?.format === 'aes') {
-      throw driverError('legacy qcow2 AES encryption is not written by this tool (it is insecure): use encrypt.format=luks');
+      throw driverError(
+        'legacy qcow2 AES encryption is not written by this tool (it is insecure): use encrypt.format=luks',
+      );
     }
     if (spec.encrypt) {
       const o = spec.encrypt.options;
-      const checked = checkLuksOptions(pickLuksOptions((k) => o[k]), { prefix: 'encrypt.' });
+      const checked = checkLuksOptions(
+        pickLuksOptions((k) => o[k]),
+        { prefix: 'encrypt.' },
+      );
       if (!checked.ok) throw driverError(checked.message);
       passphrase = await outputPassphrase(o['key-secret'], 'encrypt.');
       for (const l of weakCryptoLines(o, spec.size)) io.err(l + '\n');
@@ -746,4 +760,3 @@ async function checkInputTables(source: ImageReader, signal: AbortSignal): Promi
 async function runEngine(): Promise<void> {
   throw new WriterError('the conversion engine (writer/convert.ts) is not in this build', 'refused');
 }
-
