@@ -49,8 +49,8 @@ import { readPassphraseStdin } from './passphraseStdin';
 import { guardInterrupts } from './signals';
 
 export const USAGE = `convert [--object secret,id=ID,data=TEXT|file=PATH[,format=base64]] [--image-opts]
-        [--target-image-opts] [-p] [-q] [-n] [-c] [-W] [-m N] [-U] [-f FMT] [-t CACHE] [-T SRC_CACHE] [-O FMT] [-B BACKING [-F BACKING_FMT]]
-        [-o OPTS] [-S SPARSE_SIZE] [--force] [${INSECURE_AES_FLAG}]
+        [--target-image-opts] [-p] [-q] [-n] [-c] [-W] [-m N] [-U] [-f FMT] [-t CACHE] [-T SRC_CACHE]
+        [-O FMT] [-B BACKING [-F BACKING_FMT]] [-o OPTS] [-S SPARSE_SIZE] [--force] [${INSECURE_AES_FLAG}]
         [--passphrase-file F | --passphrase-env VAR | --passphrase-stdin] INPUT OUTPUT
   Convert an image as qemu-img 7.2 convert does (same options, messages, exit codes): raw, qcow2 (v2/v3,
   compressed, subclusters, data files, backing chains), LUKS and qcow2+LUKS in; raw, qcow2 (every create
