@@ -137,6 +137,16 @@ test('convert refuses as qemu-img convert does: same status, same message, nothi
         assert.equal(o.stderr, asOurs(q.stderr), what);
         assert.deepEqual(listing(dir), before, `ours left files: ${what}`);
       }
+      // -o help: the output format's options (with a file name: the file protocol's too), exit 0.
+      for (const args of [['-o', 'help'], ['-O', 'qcow2', '-o', 'help'], ['-O', 'luks', '-o', 'help'],
+        ['-O', 'qcow2', '-o', 'help', 'a.qcow2', 'out.img'], ['-O', 'raw', '-o', '?', 'a.qcow2', 'out.img'],
+        ['-O', 'luks', '-o', 'help', 'a.qcow2', 'out.img']]) {
+        const q = oracleRun('qemu-img', dir, ['convert', ...args]);
+        const o = ours(dir, args);
+        assert.equal(q.status, 0);
+        assert.deepEqual([o.status, o.stdout, o.stderr], [0, q.stdout, q.stderr], args.join(' '));
+        assert.deepEqual(listing(dir), before);
+      }
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -21,7 +21,11 @@ import { resolve } from 'node:path';
 import {
   BLOCKDEV_DRIVERS,
   checkCreate,
+  FILE_CREATE_OPTIONS,
   parseQemuBool,
+  QCOW2_CREATE_OPTIONS,
+  RAW_CREATE_OPTIONS,
+  type CreateOptionDef,
   parseQemuSize,
   QEMU_MESSAGES,
   type CreateSpec,
@@ -372,22 +376,23 @@ export function parseConvertArgs(argv: readonly string[], readSecret: (p: string
   return a;
 }
 
-/** `-o help` for raw, qcow2 (create's listing) and luks (qemu's luks create options). */
-function convertOptionHelp(format: string, output: string | undefined): string {
-  if (format === 'raw' || format === 'qcow2') return optionHelp(format, output !== undefined);
-  const luks = [
-    ...LUKS_OPTIONS.map((o) => ({ name: o.name, type: o.name === 'iter-time' ? 'num' : 'str', help: o.description })),
-    { name: 'size', type: 'size', help: 'Virtual disk size' },
-  ].sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
-  return (
-    [
-      'Supported luks options:',
-      ...luks.map((d) => `  ${`${d.name}=<${d.type}>`.padEnd(22)} - ${d.help}`),
-      '',
-      'The protocol level may support further options.',
-      'Specify the target filename to include those options.',
-    ].join('\n') + '\n'
-  );
+/**
+ * `-o help` for raw, qcow2 (create's listing) and luks: block/crypto.c's create options are
+ * qcow2's `encrypt.*` ones without the prefix (same help texts) but for key-secret's, plus size;
+ * with a file name, the file protocol's options too (qemu's print_block_option_help).
+ */
+function convertOptionHelp(format: 'raw' | 'qcow2' | 'luks', output: string | undefined): string {
+  if (format !== 'luks') return optionHelp(format, output !== undefined);
+  const own: CreateOptionDef[] = QCOW2_CREATE_OPTIONS.filter(
+    (d) => d.name.startsWith('encrypt.') && d.name !== 'encrypt.format',
+  ).map((d) => ({
+    ...d,
+    name: d.name.slice('encrypt.'.length),
+    help: d.name === 'encrypt.key-secret' ? 'ID of the secret that provides the keyslot passphrase' : d.help,
+  }));
+  own.push(RAW_CREATE_OPTIONS[0]);
+  const list = output === undefined ? own : [...own, ...FILE_CREATE_OPTIONS.filter((d) => d.name !== 'size')];
+  return optionHelp('luks', output !== undefined, list);
 }
 
 /** A new output image: the checked job, its encryption and the passphrase to zero afterwards. */
