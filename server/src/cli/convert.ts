@@ -34,6 +34,7 @@ import { checkLuksOptions, INSECURE_AES_FLAG, LUKS_OPTIONS, pickLuksOptions } fr
 import { weakCryptoLines } from '../../../schemas/weakCrypto';
 import { splitQemuOptions } from '../common/qemuOpts';
 import { backingFacts, preflight, type ImageJob, type QcowEncryptionProvider } from '../writer/create';
+import { checkConvert, convertImage, type ConvertJob, type ConvertOptions } from '../writer/convert';
 import { errorText, isCancellation, WriterError } from '../writer/errors';
 import { checkLuksCreate } from '../writer/luks/createLuks';
 import { qcowLuksEncryption } from '../writer/luks/qcowEncryption';
@@ -413,6 +414,8 @@ export interface ExistingTarget {
 /** Everything the conversion needs, decided before the first byte is written. */
 export interface ConvertPlan {
   source: ImageReader;
+  /** Folder relative names are resolved against. */
+  cwd: string;
   target: NewTarget | ExistingTarget;
   compressed: boolean;
   minSparse: number;
@@ -603,6 +606,7 @@ async function makePlan(
   const total = Math.ceil(source.virtualSize / 512) * 512;
   const base = {
     source,
+    cwd: io.cwd,
     compressed: a.compressed,
     minSparse: a.minSparse,
     targetIsZero: a.targetIsZero,
@@ -633,6 +637,10 @@ async function makePlan(
     }
     await checkInputTables(source, signal);
     if (!CACHE_MODES.includes(a.cache)) throw refuse(`Invalid cache option: ${a.cache}`);
+    if (reader.format === 'qcow2') {
+      throw refuse(`${out}: writing into an existing qcow2 image (-n) is not supported: convert into a new image`);
+    }
+    engineCheck(plan);
     return plan;
   }
 
@@ -705,7 +713,7 @@ async function makePlan(
       passphrase = await outputPassphrase(o['key-secret'], 'encrypt.');
       for (const l of weakCryptoLines(o, spec.size)) io.err(l + '\n');
       const { 'key-secret': _k, ...luksOpts } = o;
-      encryption = qcowLuksEncryption(luksOpts, passphrase, { signal });
+      encryption = qcowLuksEncryption(luksOpts, passphrase, { signal, keepCipher: true });
     }
     job = spec;
   }
@@ -730,7 +738,15 @@ async function makePlan(
     // qcow2 cannot store compressed clusters in an external data file: qemu's first write fails.
     throw refuse(`error while writing at byte ${firstData}: Operation not supported`);
   }
+  engineCheck(plan);
   return plan;
+
+  /** The writer's own limits (writer/convert.ts checkConvert), said before anything is written. */
+  function engineCheck(p: ConvertPlan): void {
+    const { job: j, options } = engineJob(p);
+    const bad = checkConvert(j, options);
+    if (bad) throw refuse(`${out}: ${bad.message}`);
+  }
 
   async function outputPassphrase(keySecret: string | undefined, prefix: string): Promise<Uint8Array> {
     try {
@@ -761,7 +777,33 @@ async function checkInputTables(source: ImageReader, signal: AbortSignal): Promi
   return first;
 }
 
-/** The conversion proper: writer/convert.ts (branch conv) once merged. */
-async function runEngine(): Promise<void> {
-  throw new WriterError('the conversion engine (writer/convert.ts) is not in this build', 'refused');
+/** The conversion proper: writer/convert.ts convertImage, with -p fed from its progress. */
+async function runEngine(plan: ConvertPlan, progress: (fraction: number) => void, signal: AbortSignal): Promise<void> {
+  const { job, options } = engineJob(plan);
+  await convertImage(job, {
+    ...options,
+    io: nodeWriterIO(),
+    signal,
+    onProgress: (p) => {
+      if (p.phase === 'data' && p.total > 0) progress(p.done / p.total);
+    },
+  });
+}
+
+/** The plan as writer/convert.ts takes it (checked by its checkConvert before anything is written). */
+function engineJob(plan: ConvertPlan): {
+  job: ConvertJob;
+  options: Pick<ConvertOptions, 'cwd' | 'force' | 'encryption'>;
+} {
+  const t = plan.target;
+  const job: ConvertJob = {
+    source: plan.source,
+    compress: plan.compressed,
+    minSparse: plan.minSparse,
+    ...(t.kind === 'new'
+      ? { target: t.job }
+      : { existing: { filename: t.path, format: t.reader.format as 'raw' | 'luks', passphrase: t.passphrase } }),
+  };
+  const encryption = t.kind === 'new' ? t.encryption : undefined;
+  return { job, options: { cwd: plan.cwd, force: plan.force, encryption } };
 }
