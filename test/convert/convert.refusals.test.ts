@@ -36,6 +36,11 @@ function fixtures(dir: string): void {
   img('-f', 'qcow2', 'small.qcow2', '1M');
   img('-f', 'luks', ...secret, '-o', 'key-secret=s0,iter-time=10', 'l.luks', '4M');
   img('-f', 'qcow2', ...secret, '-o', 'encrypt.format=luks,encrypt.key-secret=s0,encrypt.iter-time=10', 'e.qcow2', '4M');
+  // Chains whose backing file is missing (-u: qemu-img does not open it), one and two levels down.
+  fs.mkdirSync(join(dir, 'sub'));
+  img('-f', 'qcow2', '-u', '-b', 'gone.raw', '-F', 'raw', 'orphan.qcow2', '4M');
+  img('-f', 'qcow2', '-u', '-b', 'gone.qcow2', '-F', 'qcow2', 'sub/mid.qcow2', '4M');
+  img('-f', 'qcow2', '-u', '-b', 'mid.qcow2', '-F', 'qcow2', 'sub/top.qcow2', '4M');
 }
 
 test('convert refuses as qemu-img convert does: same status, same message, nothing left behind',
@@ -81,6 +86,8 @@ test('convert refuses as qemu-img convert does: same status, same message, nothi
           'out.img'] },
         { args: ['--image-opts', 'driver=luks,key-secret=nope,file.filename=l.luks', 'out.img'] },
         { args: ['--image-opts', 'driver=qcow2,file.filename=missing.qcow2', 'out.img'] },
+        { args: ['orphan.qcow2', 'out.img'] },
+        { args: ['sub/top.qcow2', 'out.img'] },
         // The output format and its options.
         { args: ['-O', 'foo', 'a.qcow2', 'out.img'] },
         { args: ['-c', '-O', 'raw', 'a.qcow2', 'out.img'] },
@@ -123,6 +130,8 @@ test('convert refuses as qemu-img convert does: same status, same message, nothi
         { args: ['-n', '--object', 'secret,id=s0,data=wrong', '--target-image-opts', 'a.qcow2',
           'driver=qcow2,encrypt.key-secret=s0,file.filename=e.qcow2'] },
         { args: ['-n', '-O', 'qcow2', 'a.qcow2', 'e.qcow2'] },
+        { args: ['-n', '--object', 'secret,id=s0,data=wrong', '--target-image-opts', 'a.qcow2',
+          'driver=luks,key-secret=s0,file.filename=l.luks'] },
       ];
       for (const c of cases) {
         const q = oracleRun('qemu-img', dir, ['convert', ...c.args]);

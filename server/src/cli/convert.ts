@@ -17,6 +17,7 @@
 // The input's tables are walked (block status) before anything is written, so a corrupt image
 // (an L2 table past the end of the file, …) is refused with the table and offset named.
 // Exit: 0 converted, 1 refused or failed (nothing left behind), 128 + signal when interrupted.
+import * as fs from 'node:fs';
 import { resolve } from 'node:path';
 import {
   BLOCKDEV_DRIVERS,
@@ -33,7 +34,13 @@ import {
 import { checkLuksOptions, INSECURE_AES_FLAG, LUKS_OPTIONS, pickLuksOptions } from '../../../schemas/luksOptions';
 import { weakCryptoLines } from '../../../schemas/weakCrypto';
 import { splitQemuOptions } from '../common/qemuOpts';
-import { backingFacts, preflight, type ImageJob, type QcowEncryptionProvider } from '../writer/create';
+import {
+  backingFacts,
+  backingPathAsQemuSees,
+  preflight,
+  type ImageJob,
+  type QcowEncryptionProvider,
+} from '../writer/create';
 import { checkConvert, convertImage, type ConvertJob, type ConvertOptions } from '../writer/convert';
 import { errorText, isCancellation, WriterError } from '../writer/errors';
 import { checkLuksCreate } from '../writer/luks/createLuks';
@@ -566,6 +573,7 @@ async function makePlan(
     }
     const st = await wio.stat(resolve(io.cwd, s.path));
     if (!st) throw refuse(`Could not open '${s.name}': Could not open '${s.path}': No such file or directory`);
+    missingBacking(s);
     let passphrase: Uint8Array | undefined;
     try {
       if (s.keySecret !== undefined)
@@ -592,6 +600,29 @@ async function makePlan(
       throw refuse(openMessage(s.name, s.path, e));
     }
   };
+
+  /**
+   * A missing file down the backing chain, as qemu words it: one "Could not open backing file: "
+   * per level (bdrv_open_backing_file nests its errors), the name as qemu combines it
+   * (bdrv_get_full_backing_filename: relative to the naming image).
+   */
+  function missingBacking(s: Side): void {
+    let shown = s.path;
+    let format = s.format;
+    for (let depth = 1; depth <= 64; depth++) {
+      const facts =
+        format === undefined || format === 'qcow2' ? tryProbeImage(probe, resolve(io.cwd, shown)) : undefined;
+      if (facts?.format !== 'qcow2' || !facts.backingFile || facts.backingFile.startsWith('json:')) return;
+      shown = backingPathAsQemuSees(shown, facts.backingFile);
+      format = facts.backingFormat;
+      if (!fs.existsSync(resolve(io.cwd, shown))) {
+        throw refuse(
+          `Could not open '${s.name}': ${'Could not open backing file: '.repeat(depth)}` +
+            `Could not open '${shown}': No such file or directory`,
+        );
+      }
+    }
+  }
 
   if (a.sources.length > 1) {
     throw refuse('concatenating several input images is not supported by this tool: convert one image at a time');
