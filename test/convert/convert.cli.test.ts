@@ -9,7 +9,7 @@
 // raw outputs are as sparse as qemu-img's; LUKS outputs open in qemu-io and cryptsetup.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { io, ok, qemuMap, run as oracleRun, skip, tmpdir } from '../reader/oracle';
@@ -245,6 +245,32 @@ test('convert: -p prints qemu-img\'s progress, -q nothing; --passphrase-* encryp
       assert.equal(f.status, 0, f.stderr);
       assert.equal(info(dir, plain('back.raw')).format, 'qcow2');
       assert.deepEqual(fs.readdirSync(dir).filter((x) => x.startsWith('.')), [], 'no temporary file left');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+test('convert: Ctrl+C during the copy exits 130 and leaves no output and no temporary file', { skip, timeout: 120_000 },
+  async () => {
+    const dir = tmpdir('convert-sigint');
+    try {
+      ok('qemu-img', dir, 'create', '-q', '-f', 'raw', 'big.raw', '256M');
+      // -S 0: every byte is written, so the copy lasts long enough to be interrupted.
+      const child = spawn(process.execPath, [CLI, 'convert', '-p', '-S', '0', '-O', 'qcow2', 'big.raw', 'out.qcow2'],
+        { cwd: dir });
+      let out = '';
+      const status = await new Promise<number | null>((done) => {
+        child.stdout.on('data', (b: Buffer) => {
+          out += b.toString();
+          // Interrupted once the copy has made progress past 0 %.
+          if (/\((?!0\.00)\d+\.\d\d\/100%\)/.test(out) && !child.killed) child.kill('SIGINT');
+        });
+        child.on('close', (code) => done(code));
+      });
+      assert.match(out, /\((?!0\.00)\d+\.\d\d\/100%\)/, 'the copy had started');
+      assert.doesNotMatch(out, /100\.00\/100%/, 'interrupted before the end');
+      assert.equal(status, 130);
+      assert.deepEqual(fs.readdirSync(dir), ['big.raw']);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
