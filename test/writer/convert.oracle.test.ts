@@ -20,6 +20,7 @@ import { nodeProbeIO, nodeWriterIO } from '../../server/src/writer/nodeIO';
 import { openImage, type ImageReader } from '../../server/src/writer/reader/imageReader';
 import { WriterError } from '../../server/src/writer/errors';
 import { pickLuksOptions } from '../../schemas/luksOptions';
+import type { CreateSpec } from '../../schemas/qcow2Options';
 import { runOracle } from '../helpers/oracle';
 import { io, ok, run, skip, tmpdir } from '../reader/oracle';
 
@@ -93,13 +94,25 @@ function spec(dir: string, file: string, kind: 'plain' | 'luks' | 'qcow2luks'): 
   return ['--image-opts', `${drv},file.filename=${join(dir, file)}`];
 }
 
+/** One image as an --image-opts string (qemu-img compare takes both sides the same way). */
+function opts(dir: string, file: string, kind: 'plain' | 'luks' | 'qcow2luks'): string {
+  if (kind !== 'plain') return spec(dir, file, kind)[1];
+  const fmt = JSON.parse(ok('qemu-img', dir, 'info', '--output=json', file)).format as string;
+  return `driver=${fmt},file.filename=${join(dir, file)}`;
+}
+
+function compareOpts(dir: string, a: string, b: string): void {
+  compareIdentical(dir, ['--image-opts', a], [b]);
+}
+
 function compareIdentical(dir: string, a: string[], b: string[]): void {
   const r = run('qemu-img', dir, ['compare', ...secretArgs(dir), ...a, ...b]);
   assert.equal(r.status, 0, `compare ${a.join(' ')} ${b.join(' ')}: ${r.stdout}${r.stderr}`);
 }
 
-function mapPattern(dir: string, file: string): string {
-  const m = JSON.parse(ok('qemu-img', dir, 'map', '--output=json', file)) as { start: number; length: number; data: boolean; zero: boolean; depth: number }[];
+function mapPattern(dir: string, file: string, enc = false): string {
+  const args = enc ? [...secretArgs(dir), ...spec(dir, file, 'qcow2luks')] : [file];
+  const m = JSON.parse(ok('qemu-img', dir, 'map', '--output=json', ...args)) as { start: number; length: number; data: boolean; zero: boolean; depth: number }[];
   // Offsets are each writer's own layout; the guest pattern is start/length/data/zero/depth.
   const merged: { start: number; length: number; data: boolean; zero: boolean; depth: number }[] = [];
   for (const e of m) {
@@ -130,8 +143,8 @@ function infoFields(dir: string, file: string, extra: string[] = []): Record<str
   };
 }
 
-function checkClean(dir: string, file: string, extra: string[] = []): void {
-  const r = run('qemu-img', dir, ['check', ...extra, file]);
+function checkClean(dir: string, file: string, enc = false): void {
+  const r = run('qemu-img', dir, ['check', ...(enc ? [...secretArgs(dir), ...spec(dir, file, 'qcow2luks')] : [file])]);
   assert.equal(r.status, 0, `check ${file}: ${r.stdout}${r.stderr}`);
   assert.match(r.stdout, /No errors were found/);
 }
@@ -218,7 +231,177 @@ test('raw and qcow2 outputs (options, -S, -c) equal the input and qemu-img conve
     }
   });
 
-void CONVERT_CHUNK;
-void WriterError;
-void spec;
-void runOracle;
+function qemuIo(dir: string, imageArgs: string[], cmds: string[]): void {
+  ok('qemu-io', dir, ...secretArgs(dir), ...cmds.flatMap((c) => ['-c', c]), ...imageArgs);
+}
+
+test('LUKS and qcow2+LUKS outputs from plain and encrypted inputs: identical, info as qemu-img\'s, opened by qemu-io and cryptsetup',
+  { skip, timeout: 600_000 }, async () => {
+    const dir = tmpdir('convert-luks');
+    try {
+      makeInputs(dir);
+      const sec = secretArgs(dir);
+      ok('qemu-img', dir, 'convert', ...sec, 'top.qcow2', '-O', 'luks', '-o', 'key-secret=s0,iter-time=10', 'in.luks');
+      ok('qemu-img', dir, 'convert', ...sec, 'top.qcow2', '-O', 'qcow2', '-o',
+        'encrypt.format=luks,encrypt.key-secret=s0,encrypt.iter-time=10', 'in-enc.qcow2');
+      const inputs: [string, 'plain' | 'luks' | 'qcow2luks'][] = [
+        ['plain.raw', 'plain'], ['top.qcow2', 'plain'], ['in.luks', 'luks'], ['in-enc.qcow2', 'qcow2luks'],
+      ];
+      const outs: [string, Out, 'plain' | 'luks' | 'qcow2luks'][] = [
+        ['luks', { format: 'luks' }, 'luks'],
+        ['luks-cbc', { format: 'luks', options: ['cipher-alg=aes-128,cipher-mode=cbc,ivgen-alg=essiv,ivgen-hash-alg=sha256'] }, 'luks'],
+        ['qluks', { format: 'qcow2', options: ['encrypt.format=luks'], encrypt: true }, 'qcow2luks'],
+        ['qluks-ext', { format: 'qcow2', options: ['encrypt.format=luks,extended_l2=on,encrypt.cipher-alg=twofish-256'], encrypt: true },
+          'qcow2luks'],
+        ['raw', { format: 'raw' }, 'plain'],
+      ];
+      for (const [input, ik] of inputs) {
+        for (const [tag, out, ok_] of outs) {
+          const mine = `${input}.${tag}.mine`, ref = `${input}.${tag}.ref`;
+          const ourOut = { ...out, options: out.options?.map((o) => o) };
+          await ours(dir, input, mine, ourOut, {}, ik === 'plain' ? undefined : PW);
+          theirs(dir, spec(dir, input, ik), ref, out);
+          const what = `${input} → ${tag}`;
+          compareOpts(dir, opts(dir, input, ik), opts(dir, mine, ok_));
+          compareOpts(dir, opts(dir, ref, ok_), opts(dir, mine, ok_));
+          assert.deepEqual(infoFields(dir, mine), infoFields(dir, ref), `${what}: info`);
+          if (ok_ === 'qcow2luks') {
+            checkClean(dir, mine, true);
+            assert.equal(mapPattern(dir, mine, true), mapPattern(dir, ref, true), `${what}: map pattern`);
+          }
+          if (ok_ === 'luks') {
+            assert.equal(fs.statSync(join(dir, mine)).size, fs.statSync(join(dir, ref)).size, `${what}: file size`);
+            // qemu-io reads the pattern qemu-io wrote into the input, through our LUKS output.
+            if (input === 'plain.raw') qemuIo(dir, spec(dir, mine, 'luks'), ['read -P 0x13 2M 1M', 'read -P 0 3M 2M']);
+            const dump = runOracle('cryptsetup', ['luksDump', join(dir, mine)]);
+            assert.equal(dump.status, 0, dump.stderr);
+            assert.match(dump.stdout, /Version:\s+1/);
+            const t = runOracle('cryptsetup', ['open', '--test-passphrase', `--key-file=${join(dir, 'pw')}`, join(dir, mine)]);
+            assert.equal(t.status, 0, `${what}: cryptsetup --test-passphrase: ${t.stderr}`);
+          }
+          fs.rmSync(join(dir, mine));
+          fs.rmSync(join(dir, ref));
+        }
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+test('-B: only the top image is copied, unallocated ranges show the output\'s backing file (map as qemu-img\'s)',
+  { skip, timeout: 600_000 }, async () => {
+    const dir = tmpdir('convert-backing');
+    try {
+      makeInputs(dir);
+      const outs: [string, Out][] = [
+        ['b', { format: 'qcow2', backing: ['mid.qcow2', 'qcow2'] }],
+        ['b-ext', { format: 'qcow2', backing: ['mid.qcow2', 'qcow2'], options: ['extended_l2=on'] }],
+        ['b-v2', { format: 'qcow2', backing: ['mid.qcow2', 'qcow2'], options: ['compat=0.10,cluster_size=4k'] }],
+        ['b-c', { format: 'qcow2', backing: ['mid.qcow2', 'qcow2'], compress: true }],
+        ['b-luks', { format: 'qcow2', backing: ['mid.qcow2', 'qcow2'], options: ['encrypt.format=luks'], encrypt: true }],
+      ];
+      for (const [tag, out] of outs) {
+        const mine = `top.${tag}.mine`, ref = `top.${tag}.ref`;
+        await ours(dir, 'top.qcow2', mine, out);
+        theirs(dir, ['top.qcow2'], ref, out);
+        const k = out.encrypt ? 'qcow2luks' : 'plain';
+        compareOpts(dir, opts(dir, 'top.qcow2', 'plain'), opts(dir, mine, k));
+        assert.deepEqual(infoFields(dir, mine), infoFields(dir, ref), `${tag}: info`);
+        checkClean(dir, mine, !!out.encrypt);
+        if (!out.compress) {
+          assert.equal(mapPattern(dir, mine, !!out.encrypt), mapPattern(dir, ref, !!out.encrypt), `${tag}: map pattern`);
+        }
+        fs.rmSync(join(dir, mine));
+        fs.rmSync(join(dir, ref));
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+test('-n writes into an existing raw or LUKS image, zeros included; refusals leave nothing behind',
+  { skip, timeout: 300_000 }, async () => {
+    const dir = tmpdir('convert-n');
+    try {
+      makeInputs(dir);
+      const sec = secretArgs(dir);
+      ok('qemu-img', dir, 'create', '-q', '-f', 'raw', 'exist.raw', '12M');
+      io(dir, 'exist.raw', ['write -P 0xee 0 12M'], ['-f', 'raw']);
+      ok('qemu-img', dir, 'create', '-q', ...sec, '-f', 'luks', '-o', 'key-secret=s0,iter-time=10', 'exist.luks', '12M');
+      qemuIo(dir, spec(dir, 'exist.luks', 'luks'), ['write -P 0xee 0 12M']);
+      for (const [file, format] of [['exist.raw', 'raw'], ['exist.luks', 'luks']] as const) {
+        const source = await openIn(dir, 'top.qcow2');
+        try {
+          await convertImage({ source, existing: { filename: file, format, passphrase: format === 'luks' ? Buffer.from(PW) : undefined } },
+            { io: nodeWriterIO(), cwd: dir });
+        } finally {
+          await source.close();
+        }
+        // The first 10M are the input's (zeros written over the 0xee pattern); the rest untouched.
+        const k = format === 'luks' ? 'luks' : 'plain';
+        const r = run('qemu-img', dir, ['compare', ...sec, '--image-opts', opts(dir, 'top.qcow2', 'plain'),
+          k === 'plain' ? `driver=raw,file.filename=${join(dir, file)}` : opts(dir, file, k)]);
+        assert.equal(r.status, 1, `${file}: the target is larger, its tail keeps its own bytes: ${r.stdout}`);
+        qemuIo(dir, k === 'plain' ? ['-f', 'raw', file] : spec(dir, file, k), ['read -P 0 0 64k', 'read -P 0xaa 64k 64k', 'read -P 0xee 10M 2M']);
+        ok('qemu-img', dir, 'convert', ...sec, ...(k === 'plain' ? ['-f', 'raw', file] : spec(dir, file, k)), '-O', 'raw', 'back.raw');
+        ok('qemu-img', dir, 'resize', '-q', '-f', 'raw', '--shrink', 'back.raw', '10M');
+        compareOpts(dir, opts(dir, 'top.qcow2', 'plain'), `driver=raw,file.filename=${join(dir, 'back.raw')}`);
+        fs.rmSync(join(dir, 'back.raw'));
+      }
+
+      // Refusals, before a byte: -c with raw, a bad -S, an existing output, a smaller -n target.
+      const before = fs.readdirSync(dir).sort();
+      const source = await openIn(dir, 'top.qcow2');
+      try {
+        const v = planConvertCreate({ format: 'raw', filename: 'new.raw' }, source, nodeProbeIO(), dir).verdict;
+        assert.ok(v.ok);
+        const opts = { io: nodeWriterIO(), cwd: dir };
+        await assert.rejects(convertImage({ source, target: v.spec as CreateSpec, compress: true }, opts),
+          (e: WriterError) => e.code === 'refused' && e.message === 'Compression not supported for this file format');
+        await assert.rejects(convertImage({ source, target: v.spec as CreateSpec, minSparse: 1000 }, opts),
+          /Invalid buffer size for sparse output specified/);
+        const exists = planConvertCreate({ format: 'raw', filename: 'plain.raw' }, source, nodeProbeIO(), dir).verdict;
+        assert.ok(exists.ok);
+        await assert.rejects(convertImage({ source, target: exists.spec as CreateSpec }, opts), (e: WriterError) => e.code === 'exists');
+        ok('qemu-img', dir, 'create', '-q', '-f', 'raw', 'small.raw', '1M');
+        await assert.rejects(convertImage({ source, existing: { filename: 'small.raw', format: 'raw' } }, opts),
+          /output file is smaller than input file/);
+        fs.rmSync(join(dir, 'small.raw'));
+        const q = planConvertCreate({ format: 'qcow2', filename: 'new.qcow2', options: ['compression_type=zstd'] },
+          source, nodeProbeIO(), dir).verdict;
+        assert.ok(q.ok);
+        await assert.rejects(convertImage({ source, target: q.spec as CreateSpec, compress: true }, opts), /zlib clusters only/);
+      } finally {
+        await source.close();
+      }
+      assert.deepEqual(fs.readdirSync(dir).sort(), before, 'nothing left behind');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+test('cancel mid-way: WriterError cancelled, no temporary file or output left', { skip, timeout: 300_000 }, async () => {
+  const dir = tmpdir('convert-cancel');
+  try {
+    ok('qemu-img', dir, 'create', '-q', '-f', 'raw', 'big.raw', '48M');
+    io(dir, 'big.raw', ['write -P 0x77 0 48M'], ['-f', 'raw']);
+    for (const out of [{ format: 'raw' }, { format: 'qcow2' }, { format: 'luks' }] as Out[]) {
+      const before = fs.readdirSync(dir).sort();
+      const ac = new AbortController();
+      let seen = 0;
+      await assert.rejects(
+        ours(dir, 'big.raw', `out.${out.format}`, out, {
+          signal: ac.signal,
+          onProgress: (p) => {
+            if (p.phase === 'data' && p.done > 4 * CONVERT_CHUNK && !seen++) ac.abort();
+          },
+        }),
+        (e: WriterError) => e.code === 'cancelled',
+      );
+      assert.ok(seen > 0, `${out.format}: cancelled during the data phase`);
+      assert.deepEqual(fs.readdirSync(dir).sort(), before, `${out.format}: nothing left behind`);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

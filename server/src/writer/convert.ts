@@ -319,6 +319,47 @@ async function copy(
   let dataBytes = 0;
   const cs = sink.compressCluster;
   const buf = new Uint8Array(cs ?? CONVERT_CHUNK);
+  const bufs = cs ? [] : [buf, new Uint8Array(CONVERT_CHUNK)];
+  /** One chunk through is_allocated_sectors_min to the sink; returns the data bytes written. */
+  const judge = async (b: Uint8Array, o: number, isDataStatus: boolean): Promise<number> => {
+    let written = 0;
+    // A raw input has no block status in this reader (Node has no SEEK_DATA): its all-zero
+    // file-system blocks stand for the holes file-posix would report, so the runs judged
+    // below end where qemu's status runs end.
+    const runs: [number, number, boolean][] =
+      isDataStatus && src.format === 'raw' && !src.backing ? rawRuns(b, o) : [[0, b.length, isDataStatus]];
+    for (const [from0, to0, isData] of runs) {
+      const piece = b.subarray(from0, to0);
+      const at = o + from0;
+      if (!cfg.minSparse) {
+        await sink.data(at, piece);
+        written += piece.length;
+      } else if (!isData) {
+        if (!sink.hasZeroInit) await sink.zero(at, piece.length);
+      } else {
+        // Sector runs of the piece (the last sector of a raw input may be short).
+        const sectors = Math.ceil(piece.length / SECTOR);
+        for (let s = 0; s < sectors;) {
+          const [alloc, k] = allocatedRunMin(
+            piece,
+            s * SECTOR,
+            sectors - s,
+            minSectors,
+            at / SECTOR + s,
+            sink.alignment,
+          );
+          const from = s * SECTOR,
+            to = Math.min(piece.length, (s + k) * SECTOR);
+          if (alloc) {
+            await sink.data(at + from, piece.subarray(from, to));
+            written += to - from;
+          } else if (!sink.hasZeroInit) await sink.zero(at + from, to - from);
+          s += k;
+        }
+      }
+    }
+    return written;
+  };
   for (let w = 0; w < total; w += STATUS_WINDOW) {
     const wlen = Math.min(STATUS_WINDOW, total - w);
     const ranges = await statusRanges(src, w, wlen, cfg.topOnly, cfg.backingEnd);
@@ -349,60 +390,54 @@ async function copy(
       }
       continue;
     }
+    // Chunks of at most 2 MiB from each range's start (convert_iteration_sectors); the next
+    // chunk is read while this one is judged and written (two buffers).
+    const chunks: { o: number; n: number; status: Status }[] = [];
     for (const r of ranges) {
-      if (r.status === 'backing') {
-        progress(r.length);
+      if (r.status === 'backing' || (r.status === 'zero' && cfg.minSparse)) {
+        chunks.push({ o: r.offset, n: r.length, status: r.status });
         continue;
       }
-      if (r.status === 'zero' && cfg.minSparse) {
-        if (!sink.hasZeroInit) await sink.zero(r.offset, r.length);
-        progress(r.length);
-        continue;
+      for (let o = r.offset; o < r.offset + r.length; o += CONVERT_CHUNK) {
+        chunks.push({ o, n: Math.min(CONVERT_CHUNK, r.offset + r.length - o), status: r.status });
       }
-      for (let o = r.offset; o < r.offset + r.length;) {
-        await checkpoint(signal);
-        const n = Math.min(CONVERT_CHUNK, r.offset + r.length - o);
-        const b = buf.subarray(0, n);
-        if (r.status === 'zero') b.fill(0);
-        else await readSource(src, o, b);
-        // A raw input has no block status in this reader (Node has no SEEK_DATA): its all-zero
-        // file-system blocks stand for the holes file-posix would report, so the runs judged
-        // below end where qemu's status runs end.
-        const runs: [number, number, boolean][] =
-          r.status === 'data' && src.format === 'raw' && !src.backing ? rawRuns(b, o) : [[0, n, r.status === 'data']];
-        for (const [from0, to0, isData] of runs) {
-          const piece = b.subarray(from0, to0);
-          const at = o + from0;
-          if (!cfg.minSparse) {
-            await sink.data(at, piece);
-            dataBytes += piece.length;
-          } else if (!isData) {
-            if (!sink.hasZeroInit) await sink.zero(at, piece.length);
-          } else {
-            // Sector runs of the piece (the last sector of a raw input may be short).
-            const sectors = Math.ceil(piece.length / SECTOR);
-            for (let s = 0; s < sectors;) {
-              const [alloc, k] = allocatedRunMin(
-                piece,
-                s * SECTOR,
-                sectors - s,
-                minSectors,
-                at / SECTOR + s,
-                sink.alignment,
-              );
-              const from = s * SECTOR,
-                to = Math.min(piece.length, (s + k) * SECTOR);
-              if (alloc) {
-                await sink.data(at + from, piece.subarray(from, to));
-                dataBytes += to - from;
-              } else if (!sink.hasZeroInit) await sink.zero(at + from, to - from);
-              s += k;
-            }
-          }
+    }
+    const reading = new Map<number, Promise<Uint8Array>>();
+    let flip = 0;
+    const startRead = (i: number) => {
+      for (let j = i; j < chunks.length; j++) {
+        const c = chunks[j];
+        if (c.status !== 'data') continue;
+        if (!reading.has(j)) {
+          const b = bufs[flip++ % 2].subarray(0, c.n);
+          const p = readSource(src, c.o, b).then(() => b);
+          p.catch(() => undefined); // awaited when its turn comes
+          reading.set(j, p);
         }
-        progress(n);
-        o += n;
+        return;
       }
+    };
+    try {
+      startRead(0);
+      for (let i = 0; i < chunks.length; i++) {
+        const c = chunks[i];
+        await checkpoint(signal);
+        if (c.status === 'backing' || (c.status === 'zero' && cfg.minSparse)) {
+          if (c.status === 'zero' && !sink.hasZeroInit) await sink.zero(c.o, c.n);
+          progress(c.n);
+          continue;
+        }
+        let b: Uint8Array;
+        if (c.status === 'data') {
+          b = await reading.get(i)!;
+          reading.delete(i);
+          startRead(i + 1);
+        } else b = zeros(c.n);
+        dataBytes += await judge(b, c.o, c.status === 'data');
+        progress(c.n);
+      }
+    } finally {
+      await Promise.allSettled(reading.values());
     }
   }
   return dataBytes;

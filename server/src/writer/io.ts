@@ -28,6 +28,11 @@ export interface WriterIO {
   pwrite(fd: Fd, data: Uint8Array, offset: number): Promise<void>;
   /** Reads up to `length` bytes at `offset` (short at end of file). */
   pread(fd: Fd, length: number, offset: number): Promise<Uint8Array>;
+  /**
+   * Reads up to `buf.length` bytes at `offset` into `buf`; the count read (short at end of file).
+   * Optional: bulk readers (convert) use it to read without a buffer per call.
+   */
+  preadInto?(fd: Fd, buf: Uint8Array, offset: number): Promise<number>;
   ftruncate(fd: Fd, length: number): Promise<void>;
   /**
    * Allocates [offset, offset+length) like posix_fallocate (extends the file when needed).
