@@ -578,7 +578,7 @@ async function makePlan(
     try {
       if (s.keySecret !== undefined)
         passphrase = await resolvePassphrase({ objects: a.objects, keySecret: s.keySecret }, env);
-      else if (sharedGiven) passphrase = await sharedPassphrase();
+      else if (sharedGiven && encrypted(s)) passphrase = await sharedPassphrase();
     } catch (e) {
       if (e instanceof SecretError) throw refuse(`Could not open '${s.name}': ${e.message}`);
       throw e;
@@ -600,6 +600,19 @@ async function makePlan(
       throw refuse(openMessage(s.name, s.path, e));
     }
   };
+
+  /** Whether the image (or an image of its chain) asks for a passphrase: stdin is read only then. */
+  function encrypted(s: Side): boolean {
+    let path = s.path;
+    for (let depth = 0; depth <= 64 && s.format !== 'raw'; depth++) {
+      const facts = tryProbeImage(probe, resolve(io.cwd, path));
+      if (!facts) return false;
+      if (facts.encrypted || facts.format === 'luks') return true;
+      if (facts.format !== 'qcow2' || !facts.backingFile || facts.backingFormat === 'raw') return false;
+      path = backingPathAsQemuSees(path, facts.backingFile);
+    }
+    return false;
+  }
 
   /**
    * A missing file down the backing chain, as qemu words it: one "Could not open backing file: "
