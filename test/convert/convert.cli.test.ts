@@ -239,6 +239,20 @@ test('convert: -p prints qemu-img\'s progress, -q nothing; --passphrase-* encryp
       const d = ours(dir, ['--passphrase-stdin', '-O', 'raw', 'secret.qcow2', 'back.raw'], 'pw-convert-matrix\n');
       assert.equal(d.status, 0, d.stderr);
       compare(dir, plain('back.raw'), plain('plain.qcow2'));
+      // Migrating away from legacy qcow2 AES: read only with --allow-insecure-aes, written as qcow2+LUKS.
+      ok('qemu-img', dir, 'create', '-q', '-f', 'qcow2', ...SECRET, '-o', 'encrypt.format=aes,encrypt.key-secret=s0', 'aes.qcow2', '4M');
+      const aes = 'driver=qcow2,encrypt.key-secret=s0,file.filename=aes.qcow2';
+      io(dir, aes, ['write -P 0x41 0 64k', 'write -P 0x42 3M 5k'], [...SECRET, '--image-opts']);
+      const migrate = [...SECRET, '--image-opts', aes, '-O', 'qcow2', '-o', `encrypt.format=luks,encrypt.key-secret=s0,encrypt.${FAST}`,
+        'migrated.qcow2'];
+      const refusedAes = ours(dir, migrate);
+      assert.equal(refusedAes.status, 1);
+      assert.match(refusedAes.stderr, /legacy qcow2 AES encryption is insecure; pass --allow-insecure-aes/);
+      assert.equal(fs.existsSync(join(dir, 'migrated.qcow2')), false);
+      const m = ours(dir, ['--allow-insecure-aes', ...migrate]);
+      assert.equal(m.status, 0, m.stderr);
+      compare(dir, qluks('migrated.qcow2'), { file: 'aes.qcow2', opts: aes });
+      assert.equal(infoKey(dir, qluks('migrated.qcow2')).encryption, 'luks');
       // An existing output needs --force; with it, it is replaced.
       assert.equal(ours(dir, ['-O', 'raw', 'plain.qcow2', 'back.raw']).status, 1);
       const f = ours(dir, ['--force', '-O', 'qcow2', 'plain.qcow2', 'back.raw']);
