@@ -212,7 +212,7 @@ test('convert: a qemu-img/qemu-io-built matrix through the CLI agrees with qemu-
   }
 });
 
-test('convert: -p prints qemu-img\'s progress, -q nothing; --passphrase-* encrypts an existing image in one command',
+test('convert: -p progress as qemu-img, -q, one-command encryption, --passphrase-stdin, AES migration, --force',
   { skip, timeout: 300_000 }, () => {
     const dir = tmpdir('convert-cli');
     try {
