@@ -101,6 +101,7 @@ test('convert refuses as qemu-img convert does: same status, same message, nothi
         { args: ['-O', 'raw', '-o', 'cluster_size=64k', 'a.qcow2', 'out.img'] },
         { args: ['-O', 'luks', '-o', 'foo=1', 'a.qcow2', 'out.img'] },
         { args: ['-O', 'qcow2', '-o', 'cluster_size=abc', 'a.qcow2', 'out.img'] },
+        { args: ['-O', 'qcow2', '-o', 'size=abc', 'a.qcow2', 'out.img'] },
         { args: ['-O', 'qcow2', '-o', 'lazy_refcounts=maybe', 'a.qcow2', 'out.img'] },
         { args: ['-O', 'qcow2', '-o', 'compat=v4', 'a.qcow2', 'out.img'] },
         { args: ['-O', 'qcow2', '-o', 'cluster_size=3k', 'a.qcow2', 'out.img'] },
