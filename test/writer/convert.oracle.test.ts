@@ -244,19 +244,25 @@ test('LUKS and qcow2+LUKS outputs from plain and encrypted inputs: identical, in
       ok('qemu-img', dir, 'convert', ...sec, 'top.qcow2', '-O', 'luks', '-o', 'key-secret=s0,iter-time=10', 'in.luks');
       ok('qemu-img', dir, 'convert', ...sec, 'top.qcow2', '-O', 'qcow2', '-o',
         'encrypt.format=luks,encrypt.key-secret=s0,encrypt.iter-time=10', 'in-enc.qcow2');
-      const inputs: [string, 'plain' | 'luks' | 'qcow2luks'][] = [
-        ['plain.raw', 'plain'], ['top.qcow2', 'plain'], ['in.luks', 'luks'], ['in-enc.qcow2', 'qcow2luks'],
+      type Kind = 'plain' | 'luks' | 'qcow2luks';
+      const luks: Out = { format: 'luks' };
+      const luksCbc: Out = { format: 'luks', options: ['cipher-alg=aes-128,cipher-mode=cbc,ivgen-alg=essiv,ivgen-hash-alg=sha256'] };
+      const qluks: Out = { format: 'qcow2', options: ['encrypt.format=luks'], encrypt: true };
+      const qluksExt: Out = { format: 'qcow2', options: ['encrypt.format=luks,extended_l2=on,encrypt.cipher-alg=twofish-256'], encrypt: true };
+      const raw: Out = { format: 'raw' };
+      // Each input kind into each output kind at least once (qemu's LUKS runs are slow: kept few).
+      const pairs: [string, Kind, string, Out, Kind][] = [
+        ['plain.raw', 'plain', 'luks', luks, 'luks'],
+        ['top.qcow2', 'plain', 'luks-cbc', luksCbc, 'luks'],
+        ['plain.raw', 'plain', 'qluks', qluks, 'qcow2luks'],
+        ['top.qcow2', 'plain', 'qluks-ext', qluksExt, 'qcow2luks'],
+        ['in.luks', 'luks', 'raw', raw, 'plain'],
+        ['in.luks', 'luks', 'qluks', qluks, 'qcow2luks'],
+        ['in-enc.qcow2', 'qcow2luks', 'raw', raw, 'plain'],
+        ['in-enc.qcow2', 'qcow2luks', 'luks', luks, 'luks'],
       ];
-      const outs: [string, Out, 'plain' | 'luks' | 'qcow2luks'][] = [
-        ['luks', { format: 'luks' }, 'luks'],
-        ['luks-cbc', { format: 'luks', options: ['cipher-alg=aes-128,cipher-mode=cbc,ivgen-alg=essiv,ivgen-hash-alg=sha256'] }, 'luks'],
-        ['qluks', { format: 'qcow2', options: ['encrypt.format=luks'], encrypt: true }, 'qcow2luks'],
-        ['qluks-ext', { format: 'qcow2', options: ['encrypt.format=luks,extended_l2=on,encrypt.cipher-alg=twofish-256'], encrypt: true },
-          'qcow2luks'],
-        ['raw', { format: 'raw' }, 'plain'],
-      ];
-      for (const [input, ik] of inputs) {
-        for (const [tag, out, ok_] of outs) {
+      {
+        for (const [input, ik, tag, out, ok_] of pairs) {
           const mine = `${input}.${tag}.mine`, ref = `${input}.${tag}.ref`;
           const ourOut = { ...out, options: out.options?.map((o) => o) };
           await ours(dir, input, mine, ourOut, {}, ik === 'plain' ? undefined : PW);
@@ -347,6 +353,35 @@ test('-n writes into an existing raw or LUKS image, zeros included; refusals lea
         ok('qemu-img', dir, 'resize', '-q', '-f', 'raw', '--shrink', 'back.raw', '10M');
         compareOpts(dir, opts(dir, 'top.qcow2', 'plain'), `driver=raw,file.filename=${join(dir, 'back.raw')}`);
         fs.rmSync(join(dir, 'back.raw'));
+      }
+
+      // Into qcow2 targets qemu-img created (as libvirt's vol-create-from does): v3, v2, extended L2,
+      // qcow2+LUKS; same map, info and content as qemu-img convert -n into the same kind of target.
+      const targets: [string, string[], boolean][] = [
+        ['v3', [], false],
+        ['v2', ['-o', 'compat=0.10'], false],
+        ['ext', ['-o', 'extended_l2=on,lazy_refcounts=on,refcount_bits=8'], false],
+        ['enc', ['-o', 'encrypt.format=luks,encrypt.key-secret=s0,encrypt.iter-time=10'], true],
+      ];
+      for (const [tag, o, enc] of targets) {
+        const mine = `n-${tag}.mine.qcow2`, ref = `n-${tag}.ref.qcow2`;
+        for (const f of [mine, ref]) ok('qemu-img', dir, 'create', '-q', ...sec, '-f', 'qcow2', ...o, f, '12M');
+        fs.chmodSync(join(dir, mine), 0o640);
+        const source = await openIn(dir, 'top.qcow2');
+        try {
+          await convertImage({ source, existing: { filename: mine, format: 'qcow2', passphrase: enc ? Buffer.from(PW) : undefined } },
+            { io: nodeWriterIO(), cwd: dir });
+        } finally {
+          await source.close();
+        }
+        const k = enc ? 'qcow2luks' : 'plain';
+        const target = (f: string) => enc ? spec(dir, f, 'qcow2luks') : ['--target-image-opts', `driver=qcow2,file.filename=${join(dir, f)}`];
+        ok('qemu-img', dir, 'convert', ...sec, '-n', 'top.qcow2', ...(enc ? ['--target-image-opts', spec(dir, ref, k)[1]] : target(ref)));
+        assert.equal(fs.statSync(join(dir, mine)).mode & 0o777, 0o640, `${tag}: the target's mode kept`);
+        compareOpts(dir, opts(dir, ref, k), opts(dir, mine, k));
+        assert.deepEqual(infoFields(dir, mine), infoFields(dir, ref), `${tag}: info`);
+        checkClean(dir, mine, enc);
+        assert.equal(mapPattern(dir, mine, enc), mapPattern(dir, ref, enc), `${tag}: map pattern`);
       }
 
       // Refusals, before a byte: -c with raw, a bad -S, an existing output, a smaller -n target.

@@ -33,7 +33,11 @@ import {
 } from './create';
 import { cryptSectors, type SectorCipher } from './crypto/modes';
 import { cancellationPoint, throwIfAborted, WriterError } from './errors';
-import type { Fd, ProbeIO, WriterIO } from './io';
+import type { Fd, FileStat, ProbeIO, WriterIO } from './io';
+import { QCOW2_COMPAT, QCOW2_CRYPT } from './qcow2Format';
+import { readQcow2Header, type Qcow2Header } from './reader/qcow2Layer';
+import { BoundedFile } from './reader/source';
+import type { CreateSpec } from '../../../schemas/qcow2Options';
 import { buildLuksHeader, type LuksKeyDerivationReport } from './luks/luksHeader';
 import { unlockLuksArea } from './luks/unlock';
 import { LUKS_MAGIC } from './luks/luksFormat';
@@ -54,8 +58,11 @@ const SECTOR = 512;
 export interface ExistingTarget {
   /** Path of the existing image (relative to `cwd`). */
   filename: string;
-  /** raw, or luks (raw LUKS, opened with `passphrase`). */
-  format: 'raw' | 'luks';
+  /**
+   * raw; luks (raw LUKS, opened with `passphrase`); qcow2 (also qcow2+LUKS with `passphrase`)
+   * holding no clusters yet — what `qemu-img create` made, as libvirt's vol-create-from runs it.
+   */
+  format: 'raw' | 'luks' | 'qcow2';
   passphrase?: Uint8Array;
 }
 
@@ -142,6 +149,8 @@ export function checkConvert(job: ConvertJob, opts: Pick<ConvertOptions, 'encryp
   const format = job.target?.format ?? job.existing!.format;
   if (job.compress && format !== 'qcow2') return refuse('Compression not supported for this file format', 'c');
   if (job.existing) {
+    if (job.compress && job.existing.format === 'qcow2')
+      return refuse('-c with -n is not supported by this writer', 'c');
     if (job.existing.format === 'luks' && !job.existing.passphrase) {
       return refuse(`Could not open '${job.existing.filename}': Parameter 'key-secret' is required for cipher`);
     }
@@ -562,6 +571,9 @@ export async function convertImage(job: ConvertJob, opts: ConvertOptions): Promi
     done += n;
     opts.onProgress?.({ done, total, phase: 'data' });
   };
+  if (job.existing?.format === 'qcow2') {
+    return convertIntoExistingQcow2(job, job.existing, opts, total, minSparse, alignment, progress);
+  }
   if (job.existing) return convertIntoExisting(job, job.existing, opts, total, minSparse, alignment, progress);
 
   const t = job.target!;
@@ -752,5 +764,118 @@ async function convertIntoExisting(
     return { path, fileSize: st.size, dataBytes };
   } finally {
     await io.close(fd);
+  }
+}
+
+/**
+ * -n into an existing qcow2 (qemu-img convert -n, as libvirt's vol-create-from runs it after its
+ * `qemu-img create`): the target must hold no clusters yet. Its header options, backing file and
+ * LUKS area (unlocked with the passphrase: its master key encrypts the data) are kept; nothing
+ * reads as zero there, so zero ranges become zero clusters, as qemu's blk_co_pwrite_zeroes makes
+ * them. The new content is written to a temporary file with the target's owner, group and mode,
+ * then renamed over it: a failure leaves the target as it was.
+ */
+async function convertIntoExistingQcow2(
+  job: ConvertJob,
+  ex: ExistingTarget,
+  opts: ConvertOptions,
+  total: number,
+  minSparse: number,
+  alignment: number,
+  progress: (n: number) => void,
+): Promise<ConvertResult> {
+  const { io, signal } = opts;
+  const path = resolve(opts.cwd, ex.filename);
+  const refuse = (m: string) => new WriterError(`Could not open '${ex.filename}': ${m}`, 'refused');
+  const file = await BoundedFile.open(io, path, 'image', ex.filename);
+  let h: Qcow2Header;
+  let crypto: { header: Uint8Array; cipher: SectorCipher; headerLength: number } | undefined;
+  let st: FileStat | undefined;
+  try {
+    h = await readQcow2Header(file);
+    if (h.dataFile !== undefined) throw refuse('-n into a qcow2 with an external data file is not supported');
+    if (h.cryptMethod === QCOW2_CRYPT.aes) throw refuse('-n into a legacy AES qcow2 is refused (insecure)');
+    const l1 = await file.read(h.l1TableOffset, h.l1Size * 8, 'L1 table');
+    if (l1.some((b) => b !== 0)) {
+      throw refuse('-n into a qcow2 that already holds clusters is not supported (only a new, empty image)');
+    }
+    if (h.cryptMethod === QCOW2_CRYPT.luks) {
+      if (!ex.passphrase) throw refuse("Parameter 'encrypt.key-secret' is required for cipher");
+      const area = h.cryptoHeader!;
+      const read = (o: number, l: number, w: string) => file.read(area.offset + o, l, w);
+      const u = await unlockLuksArea(read, area.length, ex.passphrase, ex.filename, signal);
+      crypto = {
+        header: await file.read(area.offset, area.length, 'LUKS header area'),
+        cipher: u.cipher,
+        headerLength: area.length,
+      };
+    }
+    if (h.size < total) throw new WriterError('output file is smaller than input file', 'refused');
+    st = await io.stat(path);
+  } finally {
+    await file.close();
+  }
+  const spec: CreateSpec = {
+    format: 'qcow2',
+    filename: ex.filename,
+    size: h.size,
+    preallocation: 'off',
+    nocow: false,
+    version: h.version === 2 ? 2 : 3,
+    clusterSize: h.clusterSize,
+    extendedL2: h.extendedL2,
+    lazyRefcounts: (h.compatible & QCOW2_COMPAT.lazyRefcounts) !== 0,
+    refcountBits: h.refcountBits,
+    compressionType: h.compression,
+    backingFile: h.backingFile || undefined,
+    backingFmt: h.backingFormat,
+    dataFileRaw: false,
+  };
+  let backing: ImageReader | undefined;
+  if (spec.backingFile !== undefined) {
+    backing = await openImage(spec.backingFile, {
+      io,
+      cwd: dirname(path),
+      format: spec.backingFmt,
+      passphrase: opts.backingPassphrase,
+      signal,
+    });
+  }
+  try {
+    throwIfAborted(signal);
+    const out = await PendingFile.create(io, path);
+    try {
+      await out.applyPermissions({ mode: st?.mode, owner: st?.uid, group: st?.gid });
+      const qcow = new Qcow2StreamWriter(io, out.fd, spec, {
+        backing,
+        crypto,
+        compress: false,
+        alignment,
+        signal,
+        zeroInit: false,
+      });
+      await qcow.start();
+      const dataBytes = await copy(
+        job.source,
+        qcow,
+        total,
+        { minSparse, topOnly: false, backingEnd: 0 },
+        progress,
+        signal,
+      );
+      const fileSize = await qcow.finish();
+      throwIfAborted(signal);
+      opts.onProgress?.({ done: total, total, phase: 'sync' });
+      await io.fsync(out.fd);
+      throwIfAborted(signal);
+      await out.publish(true);
+      return { path, fileSize, dataBytes };
+    } catch (e) {
+      await out.discard();
+      throw e;
+    }
+  } finally {
+    crypto?.header.fill(0);
+    await backing?.close();
   }
 }

@@ -13,6 +13,8 @@ export interface FileStat {
   gid?: number;
   /** Allocated bytes (st_blocks × 512), when the platform says. */
   allocated?: number;
+  /** Permission bits (st_mode & 07777), when the platform says. */
+  mode?: number;
 }
 
 /** Asynchronous file operations the image writer needs. All offsets and sizes in bytes. */

@@ -179,6 +179,7 @@ function toStat(st: fs.Stats): FileStat {
     uid: st.uid,
     gid: st.gid,
     allocated: st.blocks * 512,
+    mode: st.mode & 0o7777,
   };
 }
 
