@@ -165,6 +165,10 @@ test('convert: a qemu-img/qemu-io-built matrix through the CLI agrees with qemu-
         out: qluks, noMap: true },
       { name: '-n into luks', input: a, args: ['-n', '--target-image-opts'], out: luks,
         target: ['-f', 'luks', ...SECRET, '-o', `key-secret=s0,${FAST}`] },
+      { name: '-n into qcow2', input: plain('top.qcow2'), args: ['-n', '-O', 'qcow2'], out: plain,
+        target: ['-f', 'qcow2', '-o', 'cluster_size=16k'] },
+      { name: '-n into qcow2+luks', input: a, args: ['-n', '--target-image-opts'], out: qluks, noMap: true,
+        target: ['-f', 'qcow2', ...SECRET, '-o', `encrypt.format=luks,encrypt.key-secret=s0,encrypt.${FAST}`] },
       { name: '-n into raw', input: plain('top.qcow2'), args: ['-n'], out: plain, target: ['-f', 'raw'] },
     );
 

@@ -681,9 +681,6 @@ async function makePlan(
     }
     await checkInputTables(source, signal);
     if (!CACHE_MODES.includes(a.cache)) throw refuse(`Invalid cache option: ${a.cache}`);
-    if (reader.format === 'qcow2') {
-      throw refuse(`${out}: writing into an existing qcow2 image (-n) is not supported: convert into a new image`);
-    }
     engineCheck(plan);
     return plan;
   }
@@ -846,7 +843,7 @@ function engineJob(plan: ConvertPlan): {
     minSparse: plan.minSparse,
     ...(t.kind === 'new'
       ? { target: t.job }
-      : { existing: { filename: t.path, format: t.reader.format as 'raw' | 'luks', passphrase: t.passphrase } }),
+      : { existing: { filename: t.path, format: t.reader.format, passphrase: t.passphrase } }),
   };
   const encryption = t.kind === 'new' ? t.encryption : undefined;
   return { job, options: { cwd: plan.cwd, force: plan.force, encryption } };
