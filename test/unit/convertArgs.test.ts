@@ -1,5 +1,5 @@
-// `convert`'s command line read as qemu-img's getopt_long reads it (no tools: the fast layer of
-// test/convert): clustered and attached short options, operands before options, abbreviated long
+// `convert`'s command line read as qemu-img's getopt_long reads it (no tools, the fast unit layer):
+// clustered and attached short options, operands before options, abbreviated long
 // options, `--name=value`, `--`, and the order of the combination checks.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
