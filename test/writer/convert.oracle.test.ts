@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import {
   CONVERT_CHUNK,
+  convertEncryption,
   convertImage,
   planConvertCreate,
   type ConvertJob,
@@ -62,7 +63,7 @@ async function ours(dir: string, input: string, output: string, out: Out, extra:
     let encryption: ConvertOptions['encryption'];
     if (v.spec.format === 'qcow2' && v.spec.encrypt) {
       const given = v.spec.encrypt.options;
-      encryption = qcowLuksEncryption(pickLuksOptions((k) => given[k]), Buffer.from(PW), { iterations: FAST, keepCipher: true });
+      encryption = convertEncryption(pickLuksOptions((k) => given[k]), Buffer.from(PW), { iterations: FAST });
     }
     const job: ConvertJob = { source, target, compress: out.compress, minSparse: out.minSparse };
     return await convertImage(job, { io: nodeWriterIO(), cwd: dir, encryption, ...extra });
@@ -406,6 +407,13 @@ test('-n writes into an existing raw or LUKS image, zeros included; refusals lea
           source, nodeProbeIO(), dir).verdict;
         assert.ok(q.ok);
         await assert.rejects(convertImage({ source, target: q.spec as CreateSpec, compress: true }, opts), /zlib clusters only/);
+        // A qcow2+LUKS provider that would not keep its payload cipher: refused before key derivation.
+        const e = planConvertCreate({ format: 'qcow2', filename: 'new.qcow2', options: ['encrypt.format=luks'] },
+          source, nodeProbeIO(), dir).verdict;
+        assert.ok(e.ok);
+        const noCipher = qcowLuksEncryption({}, Buffer.from(PW), { iterations: FAST });
+        await assert.rejects(convertImage({ source, target: e.spec as CreateSpec }, { ...opts, encryption: noCipher }),
+          /must keep its payload cipher/);
       } finally {
         await source.close();
       }
@@ -436,6 +444,42 @@ test('cancel mid-way: WriterError cancelled, no temporary file or output left', 
       assert.ok(seen > 0, `${out.format}: cancelled during the data phase`);
       assert.deepEqual(fs.readdirSync(dir).sort(), before, `${out.format}: nothing left behind`);
     }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('memory stays bounded: a 64 GiB sparse qcow2 with data spread over it, to qcow2 and to raw', { skip, timeout: 300_000 }, async () => {
+  const dir = tmpdir('convert-rss');
+  try {
+    ok('qemu-img', dir, 'create', '-q', '-f', 'qcow2', 'huge.qcow2', '64G');
+    io(dir, 'huge.qcow2', ['write -P 0x5a 0 1M', 'write -P 0x5b 17G 3M', 'write -z 30G 1G', 'write -P 0x5c 63G 2M']);
+    // A child process, so that its peak RSS is the conversion's alone (minus its start-up).
+    const script = `
+      const { convertImage, planConvertCreate } = require(${JSON.stringify(join(__dirname, '../../server/src/writer/convert'))});
+      const { nodeProbeIO, nodeWriterIO } = require(${JSON.stringify(join(__dirname, '../../server/src/writer/nodeIO'))});
+      const { openImage } = require(${JSON.stringify(join(__dirname, '../../server/src/writer/reader/imageReader'))});
+      (async () => {
+        const dir = ${JSON.stringify(dir)};
+        const before = process.memoryUsage().rss;
+        for (const [format, name] of [['qcow2', 'out.qcow2'], ['raw', 'out.raw']]) {
+          const source = await openImage('huge.qcow2', { io: nodeWriterIO(), cwd: dir });
+          const v = planConvertCreate({ format, filename: name }, source, nodeProbeIO(), dir).verdict;
+          await convertImage({ source, target: v.spec }, { io: nodeWriterIO(), cwd: dir });
+          await source.close();
+        }
+        console.log(JSON.stringify({ before, peak: process.resourceUsage().maxRSS * 1024 }));
+      })().catch((e) => { console.error(e); process.exit(1); });`;
+    const r = runOracle(process.execPath, ['--import', 'tsx', '-e', script], { cwd: join(__dirname, '../..') });
+    assert.equal(r.status, 0, r.stderr);
+    const { before, peak } = JSON.parse(r.stdout.trim().split('\n').pop()!) as { before: number; peak: number };
+    assert.ok(peak - before < 64 * 1024 * 1024, `peak RSS grew by ${((peak - before) / 1048576).toFixed(1)} MiB over start-up`);
+    compareIdentical(dir, ['huge.qcow2'], ['out.qcow2']);
+    checkClean(dir, 'out.qcow2');
+    assert.equal(mapPattern(dir, 'out.qcow2'), mapPattern(dir, 'huge.qcow2'));
+    const raw = fs.statSync(join(dir, 'out.raw'));
+    assert.equal(raw.size, 64 * 1024 ** 3);
+    assert.ok(raw.blocks * 512 < 16 * 1024 * 1024, `raw output allocated ${raw.blocks * 512} bytes`);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

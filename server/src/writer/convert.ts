@@ -21,7 +21,7 @@
 // Memory is bounded: one 2 MiB chunk, one L2 table, the L1 table (8 bytes per 512 MiB of a
 // 64 KiB-cluster image) and, with -c only, 2 bytes of refcount per output cluster.
 import { dirname, resolve } from 'node:path';
-import { LUKS1, checkLuksOptions } from '../../../schemas/luksOptions';
+import { LUKS1, checkLuksOptions, type LuksOptionInput } from '../../../schemas/luksOptions';
 import {
   backingPathAsQemuSees,
   planCreate,
@@ -40,6 +40,7 @@ import { BoundedFile } from './reader/source';
 import type { CreateSpec } from '../../../schemas/qcow2Options';
 import { buildLuksHeader, type LuksKeyDerivationReport } from './luks/luksHeader';
 import { unlockLuksArea } from './luks/unlock';
+import { qcowLuksEncryption, type QcowLuksProvider } from './luks/qcowEncryption';
 import { LUKS_MAGIC } from './luks/luksFormat';
 import { PendingFile, type FilePermissions } from './publish';
 import { openImage, type BlockRange, type ImageReader } from './reader/imageReader';
@@ -104,7 +105,7 @@ export interface ConvertOptions {
    * LUKS inside a qcow2 output, as createImage takes it (luks/qcowEncryption.ts
    * qcowLuksEncryption): its headerBytes() must also set `sectorCipher` (qcowLuksEncryption does).
    */
-  encryption?: QcowEncryptionProvider & { sectorCipher?: SectorCipher };
+  encryption?: QcowEncryptionProvider & { sectorCipher?: SectorCipher; keepsCipher?: boolean };
   /** <permissions> of the new image: default mode 0600 as libvirt's. */
   permissions?: FilePermissions;
   /** Passphrase of an encrypted -B backing file (opened to size it and to fill partial clusters). */
@@ -191,6 +192,9 @@ export function checkConvert(job: ConvertJob, opts: Pick<ConvertOptions, 'encryp
     return refuse('convert writes LUKS encryption only (encrypt.format=luks), never legacy AES', 'encrypt.format');
   }
   if (t.encrypt && !opts.encryption) return refuse('an encrypted output needs its passphrase (encryption provider)');
+  if (opts.encryption && !opts.encryption.keepsCipher) {
+    return refuse('the encryption provider must keep its payload cipher (convertEncryption / keepCipher: true)');
+  }
   return undefined;
 }
 
@@ -538,6 +542,18 @@ class LuksSink implements Sink {
 }
 
 /**
+ * The qcow2+LUKS provider for a convert output: luks/qcowEncryption.ts qcowLuksEncryption (same
+ * option names, checks and messages as `create`) keeping the payload cipher for the data.
+ */
+export function convertEncryption(
+  options: LuksOptionInput,
+  passphrase: Uint8Array,
+  ctx: Omit<NonNullable<Parameters<typeof qcowLuksEncryption>[2]>, 'keepCipher'> = {},
+): QcowLuksProvider {
+  return qcowLuksEncryption(options, passphrase, { ...ctx, keepCipher: true });
+}
+
+/**
  * Judges a convert's create step like qemu-img convert does: the output format's create options
  * (writer/create.ts planCreate, qemu-img 7.2's verdicts and messages) with the input's size,
  * which replaces any `-o size=` (img_convert sets BLOCK_OPT_SIZE after parsing -o).
@@ -598,6 +614,9 @@ export async function convertImage(job: ConvertJob, opts: ConvertOptions): Promi
   }
   try {
     if (t.format === 'luks') return await convertToLuks(src, t, path, opts, total, minSparse, alignment, progress);
+    // Key derivation (the long part) before the disk is touched, as createImage does.
+    const crypto = t.format === 'qcow2' && opts.encryption ? await deriveQcowLuks(opts, total) : undefined;
+    throwIfAborted(signal);
     const file = await PendingFile.create(io, path);
     try {
       await file.applyPermissions(opts.permissions);
@@ -610,8 +629,6 @@ export async function convertImage(job: ConvertJob, opts: ConvertOptions): Promi
         if (total > 0) await io.pwrite(file.fd, zeros(Math.min(4096, total)), 0);
         sink = new RawSink(io, file.fd, true, alignment, total);
       } else {
-        const crypto = opts.encryption ? await deriveQcowLuks(opts, total) : undefined;
-        throwIfAborted(signal);
         qcow = new Qcow2StreamWriter(io, file.fd, t, {
           backing,
           crypto,
