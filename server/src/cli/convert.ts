@@ -41,10 +41,16 @@ import {
   type ImageJob,
   type QcowEncryptionProvider,
 } from '../writer/create';
-import { checkConvert, convertImage, type ConvertJob, type ConvertOptions } from '../writer/convert';
+import {
+  checkConvert,
+  convertEncryption,
+  convertImage,
+  convertOutputSize,
+  type ConvertJob,
+  type ConvertOptions,
+} from '../writer/convert';
 import { errorText, isCancellation, WriterError } from '../writer/errors';
 import { checkLuksCreate } from '../writer/luks/createLuks';
-import { qcowLuksEncryption } from '../writer/luks/qcowEncryption';
 import {
   parseSecretObject,
   resolvePassphrase,
@@ -647,7 +653,7 @@ async function makePlan(
     throw refuse(`Failed to load snapshot: internal snapshots (-l ${a.snapshot}) are not read by this tool`);
   }
   const out = a.output!;
-  const total = Math.ceil(source.virtualSize / 512) * 512;
+  const total = convertOutputSize(source);
   const base = {
     source,
     cwd: io.cwd,
@@ -722,6 +728,8 @@ async function makePlan(
     job = { ...v.spec, passphrase };
   } else {
     // The size is the input's (qemu_opt_set_number after parsing -o: a given size=… is replaced).
+    // checkCreate itself, not planConvertCreate: convert's bdrv_create does not open the backing file
+    // (unsafe), which is opened with the target below, and the stage decides qemu's wording.
     const v = checkCreate({
       format: fmt,
       filename: out,
@@ -754,7 +762,7 @@ async function makePlan(
       passphrase = await outputPassphrase(o['key-secret'], 'encrypt.');
       for (const l of weakCryptoLines(o, spec.size)) io.err(l + '\n');
       const { 'key-secret': _k, ...luksOpts } = o;
-      encryption = qcowLuksEncryption(luksOpts, passphrase, { signal, keepCipher: true });
+      encryption = convertEncryption(luksOpts, passphrase, { signal });
     }
     job = spec;
   }
