@@ -504,9 +504,11 @@ export async function runConvert(
   progress.update(0);
   const guard = guardInterrupts(io.signal);
   const opened: ImageReader[] = [];
+  /** Passphrase buffers this run read: zeroed when it ends, whatever the outcome. */
+  const wipe: Uint8Array[] = [];
   let plan: ConvertPlan | undefined;
   try {
-    plan = await makePlan(a, io, guard.signal, opened);
+    plan = await makePlan(a, io, guard.signal, opened, wipe);
     await engine(plan, progress.update, guard.signal);
     progress.update(1);
     progress.end();
@@ -518,7 +520,10 @@ export async function runConvert(
       return 1;
     }
     if (isCancellation(e)) {
-      lines([`qemu-img: ${a.output}: interrupted; nothing was left behind`]);
+      // A new output is a temporary file until complete; -n into raw or LUKS writes in place (as qemu-img).
+      const inPlace = plan?.target.kind === 'existing' && plan.target.reader.format !== 'qcow2';
+      const left = inPlace ? 'the target holds what was copied so far' : 'nothing was left behind';
+      lines([`qemu-img: ${a.output}: interrupted; ${left}`]);
       return guard.exitCode ?? 130;
     }
     lines([`qemu-img: ${errorText(e)}`]);
@@ -526,6 +531,7 @@ export async function runConvert(
   } finally {
     guard.dispose();
     if (plan?.target.passphrase) plan.target.passphrase.fill(0);
+    for (const w of wipe) w.fill(0);
     for (const r of opened) await r.close().catch(() => undefined);
   }
 }
@@ -540,6 +546,7 @@ async function makePlan(
   io: ConvertIO,
   signal: AbortSignal,
   opened: ImageReader[],
+  wipe: Uint8Array[],
 ): Promise<ConvertPlan> {
   const probe = nodeProbeIO();
   const wio = nodeWriterIO();
@@ -552,15 +559,15 @@ async function makePlan(
   let shared: Uint8Array | undefined;
   const sharedGiven = a.passphraseFile !== undefined || a.passphraseEnv !== undefined || a.passphraseStdin;
   const sharedPassphrase = async (prefix = '') => {
-    shared ??= await resolvePassphrase(
-      {
+    if (!shared) {
+      const sources = {
         objects: a.objects,
         passphraseFile: a.passphraseFile,
         passphraseEnv: a.passphraseEnv,
         passphraseStdin: a.passphraseStdin,
-      },
-      { ...env, prefix },
-    );
+      };
+      wipe.push((shared = await resolvePassphrase(sources, { ...env, prefix })));
+    }
     return Uint8Array.from(shared);
   };
   const side = (spec: string, format: string | undefined, isTarget: boolean): Side => {
@@ -599,6 +606,7 @@ async function makePlan(
         signal,
       });
       opened.push(reader);
+      if (passphrase) wipe.push(passphrase);
       return { reader, passphrase };
     } catch (e) {
       passphrase?.fill(0);
@@ -799,8 +807,12 @@ async function makePlan(
 
   async function outputPassphrase(keySecret: string | undefined, prefix: string): Promise<Uint8Array> {
     try {
-      if (keySecret === undefined && sharedGiven) return await sharedPassphrase(prefix);
-      return await resolvePassphrase({ objects: a.objects, keySecret }, { ...env, prefix });
+      const p =
+        keySecret === undefined && sharedGiven
+          ? await sharedPassphrase(prefix)
+          : await resolvePassphrase({ objects: a.objects, keySecret }, { ...env, prefix });
+      wipe.push(p);
+      return p;
     } catch (e) {
       if (e instanceof SecretError) throw driverError(e.message);
       throw e;
