@@ -45,7 +45,7 @@ import { LUKS_MAGIC } from './luks/luksFormat';
 import { PendingFile, type FilePermissions } from './publish';
 import { openImage, type BlockRange, type ImageReader } from './reader/imageReader';
 import { Qcow2StreamWriter } from './qcow2Stream';
-import { zeros } from './zeroFill';
+import { writeZeros, zeros } from './zeroFill';
 
 /** qemu-img convert's IO_BUF_SIZE: the largest chunk read and judged at once. */
 export const CONVERT_CHUNK = 2 * 1024 * 1024;
@@ -161,14 +161,12 @@ export function checkConvert(job: ConvertJob, opts: Pick<ConvertOptions, 'encryp
   if (t.format === 'luks') {
     const c = checkLuksOptions(t.options);
     if (!c.ok) return refuse(c.message, c.option);
-    if ((t.preallocation ?? 'off') !== 'off') {
-      return refuse(`convert writes every sector of a LUKS output: preallocation=${t.preallocation} is not needed`);
-    }
+    // Every payload sector is written (encrypted) anyway: falloc/full change nothing visible.
     return undefined;
   }
-  if (t.preallocation !== 'off') {
+  if (t.format === 'qcow2' && t.preallocation !== 'off') {
     return refuse(
-      `preallocation=${t.preallocation} is not supported by convert in this writer (only off)`,
+      `preallocation=${t.preallocation} is not supported for a qcow2 convert output in this writer (only off)`,
       'preallocation',
     );
   }
@@ -625,7 +623,12 @@ export async function convertImage(job: ConvertJob, opts: ConvertOptions): Promi
       let qcow: Qcow2StreamWriter | undefined;
       if (t.format === 'raw') {
         await io.ftruncate(file.fd, total);
-        // file-posix allocate_first_block, as at create: the first 4 KiB are written.
+        // file-posix raw_regular_truncate as at create: falloc/full allocate the whole file
+        // first (the new file still reads as zeros: has_zero_init), then allocate_first_block.
+        if (t.preallocation === 'falloc' && io.fallocate && total > 0) await io.fallocate(file.fd, 0, total);
+        else if (t.preallocation === 'falloc' || t.preallocation === 'full') {
+          await writeZeros(io, file.fd, 0, total, () => undefined, signal);
+        }
         if (total > 0) await io.pwrite(file.fd, zeros(Math.min(4096, total)), 0);
         sink = new RawSink(io, file.fd, true, alignment, total);
       } else {
