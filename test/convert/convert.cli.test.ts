@@ -153,6 +153,8 @@ test('convert: a qemu-img/qemu-io-built matrix through the CLI agrees with qemu-
       { name: '-c zlib', input: a, args: ['-c', '-O', 'qcow2'], out: plain, noMap: true },
       { name: '-c from subclusters', input: plain('sub.qcow2'), args: ['-c', '-O', 'qcow2'], out: plain, noMap: true },
       { name: '-S 0', input: a, args: ['-S', '0', '-O', 'raw'], out: plain },
+      { name: 'raw preallocation=falloc', input: plain('top.qcow2'), args: ['-O', 'raw', '-o', 'preallocation=falloc'],
+        out: plain },
       { name: '-S 64k', input: plain('in.raw'), args: ['-S', '64k', '-O', 'qcow2'], out: plain },
       { name: '-B over the chain', input: plain('top.qcow2'), args: ['-O', 'qcow2', '-B', 'mid.qcow2', '-F', 'qcow2'],
         out: plain },
