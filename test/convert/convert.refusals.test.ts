@@ -186,6 +186,11 @@ test('convert refuses where qemu-img goes on: existing output, -n over qcow2 as 
       before.push('big.qcow2');
       before.sort();
       refused(['-n', 'a.qcow2', 'big.qcow2'], /big\.qcow2: the target is a qcow2 image .*-O qcow2/);
+      // -B with -n: qemu-img copies only the input's own clusters; refused here. With --target-is-zero
+      // qemu-img prints this message and exits 0 having copied nothing.
+      refused(['-n', '-B', 'a.qcow2', 'a.qcow2', 'r.raw'], /r\.raw: -B with -n .* is not supported/);
+      refused(['-n', '--target-is-zero', '-B', 'a.qcow2', 'a.qcow2', 'r.raw'],
+        /^libvirt-volume: Cannot use --target-is-zero when the destination image has a backing file\n$/);
       // Internal snapshots are not read.
       refused(['-l', 'snap', 'a.qcow2', 'out.img'], /Failed to load snapshot: internal snapshots \(-l snap\)/);
       // -B with a backing format that contradicts the backing file's header (qemu-img accepts -F raw on a qcow2).

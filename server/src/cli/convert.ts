@@ -80,7 +80,8 @@ export const USAGE = `convert [--object secret,id=ID,data=TEXT|file=PATH[,format
   input that names none. -p prints progress as qemu-img ("    (NN.NN/100%)"), -q nothing but errors.
   Safer than qemu-img: every check comes before the first byte; the output is written to a temporary
   file and renamed; an existing OUTPUT is refused unless --force; the input's tables are checked first.
-  Accepted as qemu-img does, without effect here: -W, -m, -t, -T, -U, -C, -r.
+  Accepted as qemu-img does, without effect here: -W, -m, -t, -T, -U, -C, -r, --target-is-zero.
+  Refused with a reason: -l (snapshots), --salvage, --bitmaps, several inputs, -B with -n.
   Encrypt an existing image in one command:
     convert --passphrase-file pw.txt -O qcow2 -o encrypt.format=luks plain.qcow2 secret.qcow2`;
 
@@ -690,8 +691,11 @@ async function makePlan(
     if (a.compressed && reader.format !== 'qcow2') throw refuse('Compression not supported for this file format');
     if (reader.virtualSize < total) throw refuse('output file is smaller than input file');
     if (a.backingFile !== undefined) {
-      // qemu ignores -B with -n; so does this tool, but not silently.
-      io.err(`libvirt-volume: warning: -B ${a.backingFile} has no effect with -n (the target keeps its own header)\n`);
+      // qemu-img's message (it then exits 0 having copied nothing: img_convert's `goto out` with ret 0).
+      if (a.targetIsZero) throw refuse('Cannot use --target-is-zero when the destination image has a backing file');
+      // With -n, qemu-img takes -B as "the target already has this backing file" and copies only the
+      // input's own clusters; the writer does not do that partial copy.
+      throw refuse(`${out}: -B with -n (copying only what the input holds over its backing file) is not supported`);
     }
     await checkInputTables(source, signal);
     if (!CACHE_MODES.includes(a.cache)) throw refuse(`Invalid cache option: ${a.cache}`);
