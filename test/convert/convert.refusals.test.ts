@@ -123,6 +123,7 @@ test('convert refuses as qemu-img convert does: same status, same message, nothi
         { args: ['-c', '-O', 'qcow2', '-o', 'data_file=out.data', 'a.qcow2', 'out.img'], qemuLeaves: ['out.data', 'out.img'] },
         // An existing target (-n).
         { args: ['-n', '-O', 'qcow2', 'a.qcow2', 'missing.img'] },
+        { args: ['-n', '-t', 'bogus', 'a.qcow2', 'missing.img'] },
         { args: ['-n', '-O', 'qcow2', 'a.qcow2', 'small.qcow2'] },
         { args: ['-n', '-c', 'a.qcow2', 'r.raw'] },
         { args: ['-n', '--target-image-opts', 'a.qcow2', 'driver=qcow2'] },

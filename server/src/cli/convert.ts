@@ -673,6 +673,14 @@ async function makePlan(
   };
 
   if (a.skipCreate) {
+    if (a.backingFile !== undefined) {
+      // qemu-img's message (it then exits 0 having copied nothing: img_convert's `goto out` with ret 0).
+      if (a.targetIsZero) throw refuse('Cannot use --target-is-zero when the destination image has a backing file');
+      // With -n, qemu-img takes -B as "the target already has this backing file" and copies only the
+      // input's own clusters; the writer does not do that partial copy.
+      throw refuse(`${out}: -B with -n (copying only what the input holds over its backing file) is not supported`);
+    }
+    if (!CACHE_MODES.includes(a.cache)) throw refuse(`Invalid cache option: ${a.cache}`);
     const t = side(out, a.outFmt, true);
     const { reader, passphrase } = await open({ ...t, format: t.format ?? 'raw' });
     // -n without -O opens the target as raw: over a qcow2 or LUKS file that writes guest data onto
@@ -690,15 +698,7 @@ async function makePlan(
     };
     if (a.compressed && reader.format !== 'qcow2') throw refuse('Compression not supported for this file format');
     if (reader.virtualSize < total) throw refuse('output file is smaller than input file');
-    if (a.backingFile !== undefined) {
-      // qemu-img's message (it then exits 0 having copied nothing: img_convert's `goto out` with ret 0).
-      if (a.targetIsZero) throw refuse('Cannot use --target-is-zero when the destination image has a backing file');
-      // With -n, qemu-img takes -B as "the target already has this backing file" and copies only the
-      // input's own clusters; the writer does not do that partial copy.
-      throw refuse(`${out}: -B with -n (copying only what the input holds over its backing file) is not supported`);
-    }
     await checkInputTables(source, signal);
-    if (!CACHE_MODES.includes(a.cache)) throw refuse(`Invalid cache option: ${a.cache}`);
     engineCheck(plan);
     return plan;
   }
