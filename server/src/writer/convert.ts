@@ -315,6 +315,9 @@ async function readSource(src: ImageReader, offset: number, buf: Uint8Array): Pr
 }
 
 const STATUS_WINDOW = 1 << 30;
+/** Read-ahead ring: four full chunks; at most 16 reads in flight. */
+const READ_AHEAD = 4 * CONVERT_CHUNK;
+const READ_AHEAD_CHUNKS = 16;
 
 /** The copy loop: every range of the input judged and handed to the sink. Returns data bytes. */
 async function copy(
@@ -330,7 +333,7 @@ async function copy(
   let dataBytes = 0;
   const cs = sink.compressCluster;
   const buf = new Uint8Array(cs ?? CONVERT_CHUNK);
-  const bufs = cs ? [] : [buf, new Uint8Array(CONVERT_CHUNK)];
+  const ring = cs ? buf : new Uint8Array(READ_AHEAD);
   /** One chunk through is_allocated_sectors_min to the sink; returns the data bytes written. */
   const judge = async (b: Uint8Array, o: number, isDataStatus: boolean): Promise<number> => {
     let written = 0;
@@ -413,23 +416,33 @@ async function copy(
         chunks.push({ o, n: Math.min(CONVERT_CHUNK, r.offset + r.length - o), status: r.status });
       }
     }
+    // Read-ahead: up to READ_AHEAD_CHUNKS data chunks in flight in a ring of READ_AHEAD bytes
+    // (consumed in order), so that small runs (one compressed cluster each) are read and inflated
+    // concurrently while earlier chunks are judged and written.
     const reading = new Map<number, Promise<Uint8Array>>();
-    let flip = 0;
-    const startRead = (i: number) => {
-      for (let j = i; j < chunks.length; j++) {
-        const c = chunks[j];
-        if (c.status !== 'data') continue;
-        if (!reading.has(j)) {
-          const b = bufs[flip++ % 2].subarray(0, c.n);
-          const p = readSource(src, c.o, b).then(() => b);
-          p.catch(() => undefined); // awaited when its turn comes
-          reading.set(j, p);
+    const live: { i: number; start: number; end: number }[] = [];
+    let pos = 0,
+      next = 0;
+    const pump = () => {
+      while (next < chunks.length && reading.size < READ_AHEAD_CHUNKS) {
+        const c = chunks[next];
+        if (c.status !== 'data') {
+          next++;
+          continue;
         }
-        return;
+        const start = pos + c.n > ring.length ? 0 : pos;
+        if (!live.every((r) => start + c.n <= r.start || start >= r.end)) break;
+        const b = ring.subarray(start, start + c.n);
+        live.push({ i: next, start, end: start + c.n });
+        pos = start + c.n;
+        const p = readSource(src, c.o, b).then(() => b);
+        p.catch(() => undefined); // awaited when its turn comes
+        reading.set(next, p);
+        next++;
       }
     };
     try {
-      startRead(0);
+      pump();
       for (let i = 0; i < chunks.length; i++) {
         const c = chunks[i];
         await checkpoint(signal);
@@ -442,9 +455,13 @@ async function copy(
         if (c.status === 'data') {
           b = await reading.get(i)!;
           reading.delete(i);
-          startRead(i + 1);
+          pump();
         } else b = zeros(c.n);
         dataBytes += await judge(b, c.o, c.status === 'data');
+        if (c.status === 'data') {
+          live.shift();
+          pump();
+        }
         progress(c.n);
       }
     } finally {
