@@ -77,6 +77,10 @@ test('convert refuses as qemu-img convert does: same status, same message, nothi
         { args: ['-T', 'bogus', 'a.qcow2', 'out.img'] },
         // The input.
         { args: ['-O', 'qcow2', 'missing.qcow2', 'out.img'] },
+        // -p: qemu-img's 0 % line comes after the command line's checks, then the newline of the end.
+        { args: ['-p', '-O', 'qcow2', 'missing.qcow2', 'out.img'] },
+        { args: ['-p', '-S', 'abc', 'a.qcow2', 'out.img'] },
+        { args: ['-p', '-O', 'qcow2', '-o', 'foo=1', 'a.qcow2', 'out.img'] },
         { args: ['-f', 'qcow2', 'r.raw', 'out.img'] },
         { args: ['-f', 'foo', 'r.raw', 'out.img'] },
         { args: ['l.luks', 'out.img'] },
