@@ -55,7 +55,10 @@ export const DEFAULT_MIN_SPARSE = 4096;
 export const MAX_MIN_SPARSE = 16 * 1024 * 1024;
 const SECTOR = 512;
 
-/** -n: an existing image written in place (qemu-img convert -n: nothing is created). */
+/**
+ * -n: an existing image (qemu-img convert -n: nothing is created). raw and raw LUKS are written in
+ * place; a qcow2 is rebuilt in a temporary file with its options and renamed over it.
+ */
 export interface ExistingTarget {
   /** Path of the existing image (relative to `cwd`). */
   filename: string;
@@ -71,7 +74,7 @@ export interface ConvertJob {
   /** The input, opened by the caller (writer/reader/imageReader.ts openImage); not closed here. */
   source: ImageReader;
   /**
-   * A new output: the create job exactly as createImage takes it, judged by planConvert (or
+   * A new output: the create job exactly as createImage takes it, judged by planConvertCreate (or
    * writer/create.ts planCreate with size = the source's size rounded up to 512): raw / qcow2
    * CreateSpec (backingFile/backingFmt are -B/-F; qcow2+LUKS needs opts.encryption), or a raw
    * LUKS LuksSpec with its passphrase. Exactly one of `target` and `existing`.
@@ -102,8 +105,9 @@ export interface ConvertOptions {
   signal?: AbortSignal;
   onProgress?(p: ConvertProgress): void;
   /**
-   * LUKS inside a qcow2 output, as createImage takes it (luks/qcowEncryption.ts
-   * qcowLuksEncryption): its headerBytes() must also set `sectorCipher` (qcowLuksEncryption does).
+   * LUKS inside a qcow2 output, as createImage takes it, built by convertEncryption (or
+   * luks/qcowEncryption.ts qcowLuksEncryption with keepCipher: true, so that headerBytes() also
+   * sets `sectorCipher`); any other provider is refused before key derivation.
    */
   encryption?: QcowEncryptionProvider & { sectorCipher?: SectorCipher; keepsCipher?: boolean };
   /** <permissions> of the new image: default mode 0600 as libvirt's. */
