@@ -48,7 +48,7 @@ const SECTOR = 512;
 /** qemu-img's IO_BUF_SIZE: the most read from each image at once. */
 const CHUNK = 2 << 20;
 
-interface Side {
+export interface Side {
   name: string;
   path: string;
   format?: string;
@@ -56,7 +56,7 @@ interface Side {
 }
 
 /** One --image-opts string: driver, file.filename and the key secret; qemu's message for anything else. */
-function imageOpts(spec: string): Side {
+export function imageOpts(spec: string): Side {
   const side: Side = { name: spec, path: '' };
   for (const { name: k, value: v } of splitQemuOptions(spec)) {
     if (!k && v === 'on') continue; // an empty part (`a,,` ends, `,b`) is no option
@@ -209,6 +209,26 @@ async function readStdinDefault(): Promise<Uint8Array> {
   return Buffer.concat(chunks);
 }
 
+/**
+ * qemu-img's -p progress on stdout (util/qemu-progress.c, progress_simple_print): "\r"-ended
+ * `    (NN.NN/100%)` updates when the hundredth changes, and a newline at the end (compare, convert).
+ */
+export function qemuProgress(enabled: boolean, out: (s: string) => void): { update(f: number): void; end(): void } {
+  let shown = -1;
+  return {
+    update(f) {
+      if (!enabled) return;
+      const pct = Math.floor(Math.min(1, f) * 10000) / 100;
+      if (pct === shown) return;
+      shown = pct;
+      out(`    (${pct.toFixed(2)}/100%)\r`);
+    },
+    end() {
+      if (enabled) out('\n');
+    },
+  };
+}
+
 /** Runs `compare …` (argv without the leading `compare`). Returns the exit status. */
 export async function runCompare(
   argv: string[],
@@ -321,26 +341,16 @@ export async function runCompare(
         return fail(m.startsWith('Could not open') ? m : `Could not open '${s.name}': ${m}`, 2);
       }
     }
-    let shown = -1;
-    const onProgress =
-      progress && !quiet
-        ? (f: number) => {
-            const pct = Math.floor(f * 10000) / 100;
-            if (pct === shown) return;
-            shown = pct;
-            io.out(`    (${pct.toFixed(2)}/100%)\r`);
-          }
-        : undefined;
-    // As qemu-img's progress: "\r"-ended updates, the verdict line, and a newline when it ends.
-    onProgress?.(0);
+    const bar = qemuProgress(progress && !quiet, io.out);
+    bar.update(0);
     const code = await compareImages(opened[0], opened[1], {
       strict,
       quiet,
       signal: guard.signal,
-      progress: onProgress,
+      progress: progress && !quiet ? bar.update : undefined,
       out: io.out,
     });
-    if (onProgress) io.out('\n');
+    bar.end();
     return code;
   } catch (e) {
     if (e instanceof Stop) return fail(e.message!, e.code);

@@ -76,9 +76,9 @@ interface Parsed {
 }
 
 /** qemu-img's `-o help` listing (qemu_opts_print_help: sorted, `name=<type>` padded to 22). */
-export function optionHelp(format: 'raw' | 'qcow2', withFilename: boolean): string {
-  const list: CreateOptionDef[] = withFilename
-    ? createOptionList(format)
+export function optionHelp(format: string, withFilename: boolean, list?: CreateOptionDef[]): string {
+  list ??= withFilename
+    ? createOptionList(format === 'qcow2' ? 'qcow2' : 'raw')
     : format === 'qcow2'
       ? QCOW2_CREATE_OPTIONS
       : RAW_CREATE_OPTIONS;

@@ -9,11 +9,13 @@ interface Command {
 // luks` is timed against qemu-img and must not pay for the language service that `check` needs.
 const check = (): typeof import('./check') => require('./check');
 const compare = (): typeof import('./compare') => require('./compare');
+const convert = (): typeof import('./convert') => require('./convert');
 const create = (): typeof import('./create') => require('./create');
 const info = (): typeof import('./info') => require('./info');
 const COMMANDS: Record<string, Command> = {
   check: { usage: () => check().USAGE, run: (a) => check().runCheck(a) },
   compare: { usage: () => compare().USAGE, run: (a) => compare().runCompare(a) },
+  convert: { usage: () => convert().USAGE, run: (a) => convert().runConvert(a) },
   create: { usage: () => create().USAGE, run: (a) => create().runCreate(a) },
   info: { usage: () => info().USAGE, run: (a) => info().runInfo(a) },
 };
