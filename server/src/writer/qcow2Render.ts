@@ -18,7 +18,7 @@ import {
   QCOW2_V2_HEADER_LENGTH,
   QCOW2_V3_HEADER_LENGTH,
 } from './qcow2Format';
-import type { ClusterContent, Qcow2Layout } from './qcow2Layout';
+import type { ClusterContent, Qcow2Layout, Qcow2LayoutInput } from './qcow2Layout';
 
 const COPIED = BigInt(QCOW2_OFLAG_HI.copied) << 32n;
 /** The value 1 as big-endian 16/32-bit words, read in the host's (little-endian) order. */
@@ -48,84 +48,23 @@ export class Qcow2Renderer {
 
   /** The header cluster (qcow2_update_header). */
   renderHeader(out: Uint8Array): void {
-    const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
-    const inp = this.p.input;
-    out.fill(0);
-    v.setUint32(H.magic[0], QCOW2_MAGIC);
-    v.setUint32(H.version[0], inp.version);
-    v.setUint32(H.clusterBits[0], this.p.bits);
-    v.setBigUint64(H.size[0], BigInt(inp.size));
-    v.setUint32(H.cryptMethod[0], this.p.cryptMethod);
-    v.setUint32(H.l1Size[0], this.p.l1Size);
-    v.setBigUint64(H.l1TableOffset[0], BigInt(this.p.l1Size ? this.p.l1Cluster * this.p.cs : 0));
-    v.setBigUint64(H.refcountTableOffset[0], BigInt(this.p.reftableCluster * this.p.cs));
-    v.setUint32(H.refcountTableClusters[0], this.p.reftableClusters);
-    let p: number = QCOW2_V2_HEADER_LENGTH;
-    if (inp.version === 3) {
-      let incompat = 0;
-      if (inp.dataFile) incompat |= QCOW2_INCOMPAT.dataFile;
-      if (inp.compressionType !== 'zlib') incompat |= QCOW2_INCOMPAT.compression;
-      if (inp.extendedL2) incompat |= QCOW2_INCOMPAT.extendedL2;
-      v.setBigUint64(H.incompatibleFeatures[0], BigInt(incompat));
-      v.setBigUint64(H.compatibleFeatures[0], BigInt(inp.lazyRefcounts ? QCOW2_COMPAT.lazyRefcounts : 0));
-      v.setBigUint64(H.autoclearFeatures[0], BigInt(inp.dataFileRaw ? QCOW2_AUTOCLEAR.dataFileRaw : 0));
-      v.setUint32(H.refcountOrder[0], Math.log2(inp.refcountBits));
-      v.setUint32(H.headerLength[0], QCOW2_V3_HEADER_LENGTH);
-      out[H.compressionType[0]] = QCOW2_COMPRESSION[inp.compressionType];
-      p = QCOW2_V3_HEADER_LENGTH;
-    }
-    const enc = new TextEncoder();
-    const EH = QCOW2_EXT_HEADER_BYTES;
-    const ext = (type: number, data: Uint8Array): void => {
-      v.setUint32(p, type);
-      v.setUint32(p + 4, data.length);
-      out.set(data, p + EH);
-      p += EH + Math.ceil(data.length / 8) * 8;
-    };
-    if (inp.backingFmt !== undefined && inp.backingFile !== undefined) {
-      ext(QCOW2_EXT.backingFormat, enc.encode(inp.backingFmt));
-    }
-    if (inp.dataFile !== undefined) ext(QCOW2_EXT.dataFile, enc.encode(inp.dataFile));
-    if (this.p.cryptoHeader) {
-      const d = new Uint8Array(QCOW2_CRYPTO_EXT_BYTES);
-      const dv = new DataView(d.buffer);
-      dv.setBigUint64(0, BigInt(this.p.cryptoHeader.offset));
-      dv.setBigUint64(8, BigInt(this.p.cryptoHeader.length));
-      ext(QCOW2_EXT.cryptoHeader, d);
-    }
-    // Feature name table: v3 only, and not for clusters ≤ 4 KiB (it would crowd out the backing name).
-    if (inp.version === 3 && this.p.cs > 4096) {
-      const FE = QCOW2_FEATURE_ENTRY_BYTES;
-      const d = new Uint8Array(QCOW2_FEATURE_NAMES.length * FE);
-      QCOW2_FEATURE_NAMES.forEach(([type, bit, name], i) => {
-        d[i * FE] = type;
-        d[i * FE + 1] = bit;
-        d.set(enc.encode(name), i * FE + 2);
-      });
-      ext(QCOW2_EXT.featureTable, d);
-    }
-    p += EH; // end of extensions (zeros)
-    if (inp.backingFile !== undefined) {
-      const name = enc.encode(inp.backingFile);
-      out.set(name, p);
-      v.setBigUint64(H.backingFileOffset[0], BigInt(p));
-      v.setUint32(H.backingFileSize[0], name.length);
-    }
+    const p = this.p;
+    renderQcow2Header(out, {
+      input: p.input,
+      cs: p.cs,
+      bits: p.bits,
+      cryptMethod: p.cryptMethod,
+      l1Size: p.l1Size,
+      l1Offset: p.l1Size ? p.l1Cluster * p.cs : 0,
+      reftableOffset: p.reftableCluster * p.cs,
+      reftableClusters: p.reftableClusters,
+      cryptoHeader: p.cryptoHeader,
+    });
   }
 
   /** Bytes one header cluster needs (for the "does the backing name fit" check). */
   headerBytesNeeded(): number {
-    const enc = new TextEncoder();
-    const pad = (n: number) => QCOW2_EXT_HEADER_BYTES + Math.ceil(n / 8) * 8;
-    const inp = this.p.input;
-    let p = inp.version === 3 ? QCOW2_V3_HEADER_LENGTH : QCOW2_V2_HEADER_LENGTH;
-    if (inp.backingFmt !== undefined && inp.backingFile !== undefined) p += pad(enc.encode(inp.backingFmt).length);
-    if (inp.dataFile !== undefined) p += pad(enc.encode(inp.dataFile).length);
-    if (inp.encryption?.headerLength) p += pad(QCOW2_CRYPTO_EXT_BYTES);
-    if (inp.version === 3 && this.p.cs > 4096) p += pad(QCOW2_FEATURE_NAMES.length * QCOW2_FEATURE_ENTRY_BYTES);
-    p += QCOW2_EXT_HEADER_BYTES;
-    if (this.p.input.backingFile !== undefined) p += enc.encode(this.p.input.backingFile).length;
-    return p;
+    return qcow2HeaderBytesNeeded(this.p.input, this.p.cs);
   }
 
   private coversWholeCluster(c: ClusterContent): boolean {
@@ -267,4 +206,111 @@ export class Qcow2Renderer {
   metadataClusters(): number[] {
     return [...this.p.contents.keys()].sort((a, b) => a - b);
   }
+}
+
+/** What the header cluster says: the layout's fields (create) or a streamed image's (convert). */
+export interface Qcow2HeaderFields {
+  input: Pick<
+    Qcow2LayoutInput,
+    | 'version'
+    | 'size'
+    | 'dataFile'
+    | 'dataFileRaw'
+    | 'compressionType'
+    | 'extendedL2'
+    | 'lazyRefcounts'
+    | 'refcountBits'
+    | 'backingFile'
+    | 'backingFmt'
+    | 'encryption'
+  >;
+  cs: number;
+  bits: number;
+  cryptMethod: number;
+  l1Size: number;
+  l1Offset: number;
+  reftableOffset: number;
+  reftableClusters: number;
+  cryptoHeader?: Readonly<{ offset: number; length: number }>;
+}
+
+/** The header cluster (qcow2_update_header). */
+export function renderQcow2Header(out: Uint8Array, h: Qcow2HeaderFields): void {
+  const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  const inp = h.input;
+  out.fill(0);
+  v.setUint32(H.magic[0], QCOW2_MAGIC);
+  v.setUint32(H.version[0], inp.version);
+  v.setUint32(H.clusterBits[0], h.bits);
+  v.setBigUint64(H.size[0], BigInt(inp.size));
+  v.setUint32(H.cryptMethod[0], h.cryptMethod);
+  v.setUint32(H.l1Size[0], h.l1Size);
+  v.setBigUint64(H.l1TableOffset[0], BigInt(h.l1Offset));
+  v.setBigUint64(H.refcountTableOffset[0], BigInt(h.reftableOffset));
+  v.setUint32(H.refcountTableClusters[0], h.reftableClusters);
+  let p: number = QCOW2_V2_HEADER_LENGTH;
+  if (inp.version === 3) {
+    let incompat = 0;
+    if (inp.dataFile) incompat |= QCOW2_INCOMPAT.dataFile;
+    if (inp.compressionType !== 'zlib') incompat |= QCOW2_INCOMPAT.compression;
+    if (inp.extendedL2) incompat |= QCOW2_INCOMPAT.extendedL2;
+    v.setBigUint64(H.incompatibleFeatures[0], BigInt(incompat));
+    v.setBigUint64(H.compatibleFeatures[0], BigInt(inp.lazyRefcounts ? QCOW2_COMPAT.lazyRefcounts : 0));
+    v.setBigUint64(H.autoclearFeatures[0], BigInt(inp.dataFileRaw ? QCOW2_AUTOCLEAR.dataFileRaw : 0));
+    v.setUint32(H.refcountOrder[0], Math.log2(inp.refcountBits));
+    v.setUint32(H.headerLength[0], QCOW2_V3_HEADER_LENGTH);
+    out[H.compressionType[0]] = QCOW2_COMPRESSION[inp.compressionType];
+    p = QCOW2_V3_HEADER_LENGTH;
+  }
+  const enc = new TextEncoder();
+  const EH = QCOW2_EXT_HEADER_BYTES;
+  const ext = (type: number, data: Uint8Array): void => {
+    v.setUint32(p, type);
+    v.setUint32(p + 4, data.length);
+    out.set(data, p + EH);
+    p += EH + Math.ceil(data.length / 8) * 8;
+  };
+  if (inp.backingFmt !== undefined && inp.backingFile !== undefined) {
+    ext(QCOW2_EXT.backingFormat, enc.encode(inp.backingFmt));
+  }
+  if (inp.dataFile !== undefined) ext(QCOW2_EXT.dataFile, enc.encode(inp.dataFile));
+  if (h.cryptoHeader) {
+    const d = new Uint8Array(QCOW2_CRYPTO_EXT_BYTES);
+    const dv = new DataView(d.buffer);
+    dv.setBigUint64(0, BigInt(h.cryptoHeader.offset));
+    dv.setBigUint64(8, BigInt(h.cryptoHeader.length));
+    ext(QCOW2_EXT.cryptoHeader, d);
+  }
+  // Feature name table: v3 only, and not for clusters ≤ 4 KiB (it would crowd out the backing name).
+  if (inp.version === 3 && h.cs > 4096) {
+    const FE = QCOW2_FEATURE_ENTRY_BYTES;
+    const d = new Uint8Array(QCOW2_FEATURE_NAMES.length * FE);
+    QCOW2_FEATURE_NAMES.forEach(([type, bit, name], i) => {
+      d[i * FE] = type;
+      d[i * FE + 1] = bit;
+      d.set(enc.encode(name), i * FE + 2);
+    });
+    ext(QCOW2_EXT.featureTable, d);
+  }
+  p += EH; // end of extensions (zeros)
+  if (inp.backingFile !== undefined) {
+    const name = enc.encode(inp.backingFile);
+    out.set(name, p);
+    v.setBigUint64(H.backingFileOffset[0], BigInt(p));
+    v.setUint32(H.backingFileSize[0], name.length);
+  }
+}
+
+/** Bytes one header cluster needs (for the "does the backing name fit" check). */
+export function qcow2HeaderBytesNeeded(inp: Qcow2HeaderFields['input'], cs: number): number {
+  const enc = new TextEncoder();
+  const pad = (n: number) => QCOW2_EXT_HEADER_BYTES + Math.ceil(n / 8) * 8;
+  let p = inp.version === 3 ? QCOW2_V3_HEADER_LENGTH : QCOW2_V2_HEADER_LENGTH;
+  if (inp.backingFmt !== undefined && inp.backingFile !== undefined) p += pad(enc.encode(inp.backingFmt).length);
+  if (inp.dataFile !== undefined) p += pad(enc.encode(inp.dataFile).length);
+  if (inp.encryption?.headerLength) p += pad(QCOW2_CRYPTO_EXT_BYTES);
+  if (inp.version === 3 && cs > 4096) p += pad(QCOW2_FEATURE_NAMES.length * QCOW2_FEATURE_ENTRY_BYTES);
+  p += QCOW2_EXT_HEADER_BYTES;
+  if (inp.backingFile !== undefined) p += enc.encode(inp.backingFile).length;
+  return p;
 }

@@ -33,6 +33,8 @@ export interface BuildLuksOptions {
   blockRate?: number;
   /** Fixed iteration counts (tests, reproducibility); bypasses measuring. */
   iterations?: { masterKey: number; slot: number };
+  /** Also return the payload's sector cipher (a writer that encrypts data right after: convert). */
+  keepCipher?: boolean;
 }
 
 export interface LuksHeaderResult {
@@ -41,6 +43,8 @@ export interface LuksHeaderResult {
   uuid: string;
   payloadOffsetBytes: number;
   report: LuksKeyDerivationReport;
+  /** With keepCipher: the payload cipher (master key, the volume's mode and IV generator). */
+  cipher?: SectorCipher;
 }
 
 /** Builds a sector cipher for a given key with the volume's algorithm (qemu qcrypto_cipher_new + ivgen_new). */
@@ -131,6 +135,8 @@ export async function buildLuksHeader(o: BuildLuksOptions): Promise<LuksHeaderRe
   // Key material: AF-split master key, encrypted sector by sector with the slot key.
   cryptSectors(sectorCipherFor(r, slotKey), material, 0n, false);
   bytes.set(material, layout.offsets[0] * LUKS1.sectorSize);
+  // The cipher keeps its own copy of the key: the master key buffer is wiped either way.
+  const cipher = o.keepCipher ? sectorCipherFor(r, Uint8Array.from(masterKey)) : undefined;
   masterKey.fill(0);
   slotKey.fill(0);
 
@@ -139,6 +145,7 @@ export async function buildLuksHeader(o: BuildLuksOptions): Promise<LuksHeaderRe
     uuid,
     payloadOffsetBytes: layout.payload * LUKS1.sectorSize,
     report: { masterKeyIters: mkIters, slotIters, benchmarkMs: t1 - t0, deriveMs: t2 - t1 },
+    cipher,
   };
 }
 

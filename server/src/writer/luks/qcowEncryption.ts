@@ -17,6 +17,7 @@ import {
 } from '../../../../schemas/luksOptions';
 import { buildLuksHeader, type LuksKeyDerivationReport } from './luksHeader';
 import { WriterError } from '../errors';
+import type { SectorCipher } from '../crypto/modes';
 
 /** Structurally the qcow2 writer's QcowEncryptionProvider. */
 export interface QcowCryptoProvider {
@@ -30,6 +31,8 @@ export interface QcowLuksProvider extends QcowCryptoProvider {
   /** Filled once headerBytes() has run. */
   report?: LuksKeyDerivationReport;
   uuid?: string;
+  /** With ctx.keepCipher, once headerBytes() has run: the payload cipher (convert encrypts data). */
+  sectorCipher?: SectorCipher;
 }
 
 /**
@@ -43,6 +46,8 @@ export function qcowLuksEncryption(
     signal?: AbortSignal;
     onProgress?: (f: number) => void;
     iterations?: { masterKey: number; slot: number };
+    /** Keep the payload cipher (writer/convert.ts writes encrypted data clusters). */
+    keepCipher?: boolean;
   } = {},
 ): QcowLuksProvider {
   const checked = checkLuksOptions(options, { prefix: 'encrypt.' });
@@ -58,7 +63,9 @@ export function qcowLuksEncryption(
         signal: ctx.signal,
         onProgress: ctx.onProgress,
         iterations: ctx.iterations,
+        keepCipher: ctx.keepCipher,
       });
+      provider.sectorCipher = h.cipher;
       provider.report = h.report;
       provider.uuid = h.uuid;
       return h.bytes;

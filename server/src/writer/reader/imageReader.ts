@@ -47,6 +47,12 @@ export interface ImageReader {
    * zero (an image says the range reads as zeros), unallocated (no image has it: zeros too).
    */
   readBlockStatus(offset: number, length: number): Promise<BlockRange[]>;
+  /**
+   * The image's own ranges, its backing chain not consulted (qemu's bdrv_block_status, what
+   * `qemu-img convert -B` copies): data, zero, or unallocated where the backing file shows
+   * through. Without a backing file, or beyond its end, unallocated reads as zero.
+   */
+  readTopStatus(offset: number, length: number): Promise<BlockRange[]>;
   /** Fills `buf` with the guest bytes at `offset` (offset + buf.length ≤ virtualSize). */
   read(offset: number, buf: Uint8Array): Promise<void>;
   /** Closes every file of the chain. */
@@ -119,6 +125,21 @@ class ChainImage implements ImageReader {
       const inBacking = Math.max(0, Math.min(p.length, this.backing.virtualSize - p.offset));
       if (inBacking > 0) for (const r of await this.backing.readBlockStatus(p.offset, inBacking)) push(r);
       push({ offset: p.offset + inBacking, length: p.length - inBacking, kind: 'unallocated' });
+    }
+    return out;
+  }
+
+  async readTopStatus(offset: number, length: number): Promise<BlockRange[]> {
+    this.checkRange(offset, length);
+    const out: BlockRange[] = [];
+    for (const p of await this.layer.map(offset, length)) {
+      if (p.kind !== 'unallocated') {
+        out.push({ offset: p.offset, length: p.length, kind: p.kind });
+        continue;
+      }
+      const shows = this.backing ? Math.max(0, Math.min(p.length, this.backing.virtualSize - p.offset)) : 0;
+      if (shows > 0) out.push({ offset: p.offset, length: shows, kind: 'unallocated' });
+      if (p.length > shows) out.push({ offset: p.offset + shows, length: p.length - shows, kind: 'zero' });
     }
     return out;
   }
