@@ -18,6 +18,8 @@ interface CreateResult {
   image: string;
   xml?: string;
   secretXml?: string;
+  /** From an input image: what libvirt's storage driver would run. */
+  libvirtCommand?: string;
 }
 
 /** Arguments meant for the server itself (from a test, a keybinding or another extension). */
@@ -91,6 +93,7 @@ async function run(
   base: object,
   output: string,
   encrypted: boolean,
+  from?: { path: string; encrypted: boolean },
 ): Promise<CreateResult | undefined> {
   let force = false;
   try {
@@ -105,6 +108,20 @@ async function run(
     /* does not exist: fine */
   }
   const args: Record<string, unknown> = { ...base, output, force };
+  if (from) {
+    args.from = from.path;
+    if (from.encrypted) {
+      const p = await vscode.window.showInputBox({
+        title: 'Create Volume from Image: passphrase of the input image',
+        prompt: `${from.path} is encrypted (LUKS): its passphrase`,
+        password: true,
+        ignoreFocusOut: true,
+        validateInput: (v) => (v ? undefined : 'The input image needs its passphrase'),
+      });
+      if (!p) return;
+      args.fromPassphrase = p;
+    }
+  }
   if (encrypted) {
     const file = vscode.workspace.getConfiguration('libvirtVolume').get<string>('passphraseFile');
     if (file) args.passphraseFile = file;
@@ -168,6 +185,7 @@ async function run(
       }
     },
   );
+  if (r.libvirtCommand) void client.outputChannel.appendLine(`libvirt would run: ${r.libvirtCommand}`);
   const actions = ['Reveal', ...(r.secretXml ? ['Open secret XML'] : []), ...(r.xml ? ['Open volume XML'] : [])];
   void vscode.window.showInformationMessage(`Created ${r.image}`, ...actions).then(async (a) => {
     if (a === 'Reveal') await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(r.image));
@@ -214,4 +232,73 @@ async function wizard(client: LanguageClient): Promise<CreateResult | undefined>
     out.fsPath,
     enc.luks,
   );
+}
+
+/** What libvirtVolume.describeImage answers about an input image (server/src/lsp/createVolume.ts). */
+interface ImageDescription {
+  format: string;
+  encrypted: boolean;
+  virtualSize?: number;
+}
+
+/**
+ * "Libvirt: Create Volume from Image…" (libvirt's vol-create-from): the volume XML in the editor
+ * describes the output, the input image is picked in a file dialog; passphrases of an encrypted
+ * input and output in password boxes; the server converts in its worker with progress and Cancel.
+ */
+export async function createVolumeFromImageUi(
+  client: LanguageClient,
+  uri?: vscode.Uri,
+  input?: vscode.Uri,
+): Promise<CreateResult | undefined> {
+  try {
+    const active = vscode.window.activeTextEditor?.document;
+    if (!uri && active?.languageId === 'xml' && /<volume[\s>]/.test(active.getText())) uri = active.uri;
+    if (!uri) {
+      const files = await vscode.window.showOpenDialog({
+        title: 'Create Volume from Image: the volume XML of the new volume',
+        filters: { 'Volume XML': ['xml'] },
+        canSelectMany: false,
+      });
+      if (!files?.length) return;
+      uri = files[0];
+    }
+    await vscode.workspace.openTextDocument(uri);
+    if (!input) {
+      const picked = await vscode.window.showOpenDialog({
+        title: 'Create Volume from Image: the input image (raw, qcow2, LUKS)',
+        canSelectMany: false,
+        defaultUri: vscode.Uri.joinPath(uri, '..'),
+      });
+      if (!picked?.length) return;
+      input = picked[0];
+    }
+    const d = await exec<VolumeDescription>(client, 'libvirtVolume.describeVolume', { uri: uri.toString() });
+    // vol-create-from takes the input's capacity when <capacity> is left out.
+    const errors = d.errors.filter((e) => e.code !== 'volume-capacity-required');
+    if (errors.length) {
+      const detail = errors.map((e) => `line ${e.line + 1}: ${e.message} [${e.code}]`).join('\n');
+      void vscode.window.showErrorMessage(
+        `Create Volume from Image: ${vscode.workspace.asRelativePath(uri)} has ${errors.length} error(s) ` +
+          'libvirt would refuse.',
+        { modal: true, detail },
+      );
+      return;
+    }
+    const img = await exec<ImageDescription>(client, 'libvirtVolume.describeImage', { path: input.fsPath });
+    const out = await vscode.window.showSaveDialog({
+      defaultUri: vscode.Uri.file(d.suggestedOutput),
+      title: `Write the ${d.format ?? ''} volume ${d.name ?? ''} made from ${input.path.split('/').pop()} to`,
+    });
+    if (!out) return;
+    return await run(client, { uri: uri.toString() }, out.fsPath, d.encrypted && !d.legacyAes, {
+      path: input.fsPath,
+      encrypted: img.encrypted,
+    });
+  } catch (err) {
+    if ((err as { code?: number })?.code === -32800 || err instanceof vscode.CancellationError)
+      void vscode.window.showInformationMessage('Create Volume from Image cancelled; nothing was written.');
+    else void vscode.window.showErrorMessage(`Create Volume from Image: ${(err as Error)?.message ?? err}`);
+    return;
+  }
 }

@@ -8,7 +8,7 @@ import {
   type LanguageClientOptions,
   type ServerOptions,
 } from 'vscode-languageclient/node';
-import { createVolumeUi, isServerArgs } from './createVolume';
+import { createVolumeFromImageUi, createVolumeUi, isServerArgs } from './createVolume';
 import { DOCUMENT_SELECTOR, HOST_EXTENSIONS } from '../../schemas/hosts';
 
 let client: LanguageClient | undefined;
@@ -48,6 +48,16 @@ export async function activate(context: vscode.ExtensionContext): Promise<{ clie
   client = new LanguageClient('libvirtVolume', 'libvirt Volume', serverOptions, clientOptions);
   await client.start();
   context.subscriptions.push(client);
+  // Client-side only: its prompts end in the server's libvirtVolume.createVolume with {from}.
+  context.subscriptions.push(
+    vscode.commands.registerCommand('libvirtVolume.createVolumeFromImage', (uri?: unknown, input?: unknown) =>
+      createVolumeFromImageUi(
+        client!,
+        uri instanceof vscode.Uri ? uri : undefined,
+        input instanceof vscode.Uri ? input : undefined,
+      ),
+    ),
+  );
   return { client };
 }
 

@@ -34,6 +34,11 @@ export interface PoolCreateRequest {
    * and the server's own). Used only when the host's qemu-img cannot.
    */
   writeLocal(xmlText: string, output: string, signal: AbortSignal): Promise<void>;
+  /**
+   * Always make the image with `writeLocal` and upload it, saying why (vol-create-from's input is a
+   * file of this machine, which the host cannot read).
+   */
+  uploadBecause?: string;
 }
 
 export interface PoolCreateResult {
@@ -124,20 +129,26 @@ export async function createInPool(req: PoolCreateRequest): Promise<PoolCreateRe
       });
     }
     volumeTried = true;
-    try {
-      const flags = req.preallocMetadata ? ['--prealloc-metadata'] : [];
-      await virsh(conn, ['vol-create', pool, '/dev/stdin', ...flags], {
-        stdin: xmlSent,
-        signal,
-        timeoutMs: TRANSFER_TIMEOUT_MS,
-      });
-    } catch (e) {
-      const why =
-        e instanceof HostError && e.code === 'libvirt'
-          ? HOST_QEMU_IMG_CANNOT.map((r) => r.exec(e.message)?.[0]).find(Boolean)
-          : undefined;
-      if (!why) throw e;
-      req.note(`the host's qemu-img cannot create it ("${why}"); writing it here and uploading`);
+    let whyLocal = req.uploadBecause;
+    if (whyLocal === undefined) {
+      try {
+        const flags = req.preallocMetadata ? ['--prealloc-metadata'] : [];
+        await virsh(conn, ['vol-create', pool, '/dev/stdin', ...flags], {
+          stdin: xmlSent,
+          signal,
+          timeoutMs: TRANSFER_TIMEOUT_MS,
+        });
+      } catch (e) {
+        const why =
+          e instanceof HostError && e.code === 'libvirt'
+            ? HOST_QEMU_IMG_CANNOT.map((r) => r.exec(e.message)?.[0]).find(Boolean)
+            : undefined;
+        if (!why) throw e;
+        whyLocal = `the host's qemu-img cannot create it ("${why}")`;
+      }
+    }
+    if (whyLocal !== undefined) {
+      req.note(`${whyLocal}; writing it here and uploading`);
       tmp = mkdtempSync(join(tmpdir(), 'libvirt-volume-upload-'));
       const local = join(tmp, 'image');
       await req.writeLocal(xmlSent, local, signal ?? new AbortController().signal);

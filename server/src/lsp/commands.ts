@@ -3,7 +3,7 @@
 // Arguments are checked field by field before anything runs: a wrong type answers InvalidParams
 // (-32602, JSON-RPC 2.0 §5.1) naming the field, never InternalError with a JavaScript message.
 import { ErrorCodes, ResponseError, type WorkDoneProgressReporter } from 'vscode-languageserver/node';
-import { createVolume, describeVolume, type CreateVolumeParams } from './createVolume';
+import { createVolume, describeImage, describeVolume, type CreateVolumeParams } from './createVolume';
 import type { ServerState } from './server';
 import { listPools } from '../host/pools';
 import { resolveConnection } from '../host/virsh';
@@ -12,7 +12,8 @@ import { abortOn, hostCall } from './createInPool';
 export const CREATE_VOLUME = 'libvirtVolume.createVolume';
 export const DESCRIBE_VOLUME = 'libvirtVolume.describeVolume';
 export const LIST_POOLS = 'libvirtVolume.listPools';
-export const COMMANDS = [CREATE_VOLUME, DESCRIBE_VOLUME, LIST_POOLS];
+export const DESCRIBE_IMAGE = 'libvirtVolume.describeImage';
+export const COMMANDS = [CREATE_VOLUME, DESCRIBE_VOLUME, LIST_POOLS, DESCRIBE_IMAGE];
 
 type FieldType = 'string' | 'boolean' | 'number' | 'object';
 /** CreateVolumeParams' fields and their JSON types (createVolume.ts documents their meaning). */
@@ -29,6 +30,9 @@ const CREATE_FIELDS: Record<keyof CreateVolumeParams, FieldType> = {
   preallocMetadata: 'boolean',
   connection: 'string',
   pool: 'string',
+  from: 'string',
+  fromPassphrase: 'string',
+  fromPassphraseFile: 'string',
 };
 const NEW_FIELDS: Record<string, FieldType> = {
   name: 'string',
@@ -71,7 +75,13 @@ export function commandArgument(command: string, args: unknown[] | undefined): C
   if (jsonType(arg) !== 'object') throw invalid(command, `the argument must be an object, got ${jsonType(arg)}`);
   const a = arg as Record<string, unknown>;
   const fields: Record<string, FieldType> =
-    command === DESCRIBE_VOLUME ? { uri: 'string' } : command === LIST_POOLS ? { connection: 'string' } : CREATE_FIELDS;
+    command === DESCRIBE_VOLUME
+      ? { uri: 'string' }
+      : command === LIST_POOLS
+        ? { connection: 'string' }
+        : command === DESCRIBE_IMAGE
+          ? { path: 'string' }
+          : CREATE_FIELDS;
   checkFields(command, a, fields);
   if (a.new !== undefined) checkFields(command, a.new as Record<string, unknown>, NEW_FIELDS, 'new.');
   return a as CreateVolumeParams;
@@ -90,6 +100,11 @@ export function registerCommands(state: ServerState): void {
           const uri = arg.uri;
           // Image-aware errors need the headers: wait for them like a hover does (bounded).
           return await state.env.withImageFacts(() => describeVolume(state, uri));
+        }
+        case DESCRIBE_IMAGE: {
+          const path = (arg as { path?: string }).path;
+          if (!path) throw invalid(DESCRIBE_IMAGE, 'needs {path}');
+          return describeImage(path);
         }
         case LIST_POOLS: {
           const uri = resolveConnection(arg.connection, {}, state.settings().connection);

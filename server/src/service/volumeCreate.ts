@@ -457,8 +457,9 @@ export function volumeCreationFrom(v: VolumeDoc, input: InputVolume, opts: Creat
   const capacity = v.capacity === undefined || v.capacity < input.capacity ? input.capacity : v.capacity;
   const allocation = v.allocation ?? v.capacity ?? 0n;
   // The backing store is not used (the input's content is the image); a raised capacity is the size.
-  // An encrypted side: the output is made by `qemu-img create` first, a plain raw one included.
-  const output = creation({ ...v, capacity, allocation, backingStore: undefined }, opts, !!input.encryption);
+  const copy = v.target.format === 'raw' && !v.target.encryption && input.format === 'raw' && !input.encryption;
+  // Unless libvirt copies the bytes itself, qemu-img makes a raw output too (its options, not the raw file's).
+  const output = creation({ ...v, capacity, allocation, backingStore: undefined }, opts, !copy);
   const inputFormat = AS_RAW.has(input.format)
     ? 'raw'
     : input.format === 'raw' && input.encryption
@@ -469,8 +470,7 @@ export function volumeCreationFrom(v: VolumeDoc, input: InputVolume, opts: Creat
   // storageBackendCreateQemuImg: an encrypted input must be LUKS (libvirt 4.5.0+).
   let refusal =
     input.encryption && input.encryption !== 'luks' ? 'encryption format of inputvol must be LUKS' : undefined;
-  const outFormat = v.target.format;
-  if (outFormat === 'raw' && !v.target.encryption && input.format === 'raw' && !inputEncrypted) {
+  if (copy) {
     refusal ??= opts.preallocMetadata ? preallocRefusal(v, true) : undefined;
     // createRawFile: truncate to the capacity; fallocate the allocation unless it is below the
     // input's capacity; copy with zero blocks skipped (lseek), then fsync.
