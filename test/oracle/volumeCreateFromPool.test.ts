@@ -71,7 +71,7 @@ test('a plain input into a qcow2 volume of the pool: libvirt reports it, the con
     await s.virshRun(['vol-delete', '--pool', 'p', 'fp.qcow2']);
   });
 
-test('a LUKS input into a LUKS volume: the secret is defined with the volume\'s usage, qemu-io opens it', { timeout: 300_000 },
+test('a LUKS input into a LUKS volume: the secret is defined with the volume\'s usage, it opens with the passphrase', { timeout: 300_000 },
   async () => {
     const from = input('enc.luks', true);
     const xml = `<volume><name>fl.img</name><target><format type='raw'/><encryption format='luks'>`
