@@ -5,6 +5,7 @@
 // nothing behind.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,6 +74,13 @@ test('describeImage: format and encryption of an input image, a clear error for 
   assert.deepEqual(await d(raw), { format: 'raw', encrypted: false, virtualSize: 16 * 2 ** 20 });
   assert.deepEqual(await d(luks), { format: 'luks', encrypted: true, virtualSize: 16 * 2 ** 20 });
   await assert.rejects(d(join(dir, 'nope.img')), /cannot read the image .*nope\.img/);
+  // A FIFO would block the server's thread on a read: refused from its stat, fast.
+  assert.equal(spawnSync('mkfifo', [join(dir, 'fifo')]).status, 0);
+  const t0 = performance.now();
+  await assert.rejects(d(join(dir, 'fifo')), /cannot read the image .*fifo/);
+  assert.ok(performance.now() - t0 < 3000);
+  await assert.rejects(c.request('workspace/executeCommand', { command: 'libvirtVolume.describeImage', arguments: [{ path: 5 }] }),
+    /'path' must be a string, got number/);
 });
 
 test('raw input → qcow2 volume: libvirt\'s convert line returned, the content identical, no capacity needed', async () => {
