@@ -21,7 +21,7 @@
 // Memory is bounded: one 2 MiB chunk, one L2 table, the L1 table (8 bytes per 512 MiB of a
 // 64 KiB-cluster image) and, with -c only, 2 bytes of refcount per output cluster.
 import { dirname, resolve } from 'node:path';
-import { LUKS1, checkLuksOptions } from '../../../schemas/luksOptions';
+import { LUKS1, checkLuksOptions, type LuksOptionInput } from '../../../schemas/luksOptions';
 import {
   backingPathAsQemuSees,
   planCreate,
@@ -33,9 +33,14 @@ import {
 } from './create';
 import { cryptSectors, type SectorCipher } from './crypto/modes';
 import { cancellationPoint, throwIfAborted, WriterError } from './errors';
-import type { Fd, ProbeIO, WriterIO } from './io';
+import type { Fd, FileStat, ProbeIO, WriterIO } from './io';
+import { QCOW2_COMPAT, QCOW2_CRYPT } from './qcow2Format';
+import { readQcow2Header, type Qcow2Header } from './reader/qcow2Layer';
+import { BoundedFile } from './reader/source';
+import type { CreateSpec } from '../../../schemas/qcow2Options';
 import { buildLuksHeader, type LuksKeyDerivationReport } from './luks/luksHeader';
 import { unlockLuksArea } from './luks/unlock';
+import { qcowLuksEncryption, type QcowLuksProvider } from './luks/qcowEncryption';
 import { LUKS_MAGIC } from './luks/luksFormat';
 import { PendingFile, type FilePermissions } from './publish';
 import { openImage, type BlockRange, type ImageReader } from './reader/imageReader';
@@ -54,8 +59,11 @@ const SECTOR = 512;
 export interface ExistingTarget {
   /** Path of the existing image (relative to `cwd`). */
   filename: string;
-  /** raw, or luks (raw LUKS, opened with `passphrase`). */
-  format: 'raw' | 'luks';
+  /**
+   * raw; luks (raw LUKS, opened with `passphrase`); qcow2 (also qcow2+LUKS with `passphrase`)
+   * holding no clusters yet — what `qemu-img create` made, as libvirt's vol-create-from runs it.
+   */
+  format: 'raw' | 'luks' | 'qcow2';
   passphrase?: Uint8Array;
 }
 
@@ -97,7 +105,7 @@ export interface ConvertOptions {
    * LUKS inside a qcow2 output, as createImage takes it (luks/qcowEncryption.ts
    * qcowLuksEncryption): its headerBytes() must also set `sectorCipher` (qcowLuksEncryption does).
    */
-  encryption?: QcowEncryptionProvider & { sectorCipher?: SectorCipher };
+  encryption?: QcowEncryptionProvider & { sectorCipher?: SectorCipher; keepsCipher?: boolean };
   /** <permissions> of the new image: default mode 0600 as libvirt's. */
   permissions?: FilePermissions;
   /** Passphrase of an encrypted -B backing file (opened to size it and to fill partial clusters). */
@@ -142,6 +150,8 @@ export function checkConvert(job: ConvertJob, opts: Pick<ConvertOptions, 'encryp
   const format = job.target?.format ?? job.existing!.format;
   if (job.compress && format !== 'qcow2') return refuse('Compression not supported for this file format', 'c');
   if (job.existing) {
+    if (job.compress && job.existing.format === 'qcow2')
+      return refuse('-c with -n is not supported by this writer', 'c');
     if (job.existing.format === 'luks' && !job.existing.passphrase) {
       return refuse(`Could not open '${job.existing.filename}': Parameter 'key-secret' is required for cipher`);
     }
@@ -182,6 +192,9 @@ export function checkConvert(job: ConvertJob, opts: Pick<ConvertOptions, 'encryp
     return refuse('convert writes LUKS encryption only (encrypt.format=luks), never legacy AES', 'encrypt.format');
   }
   if (t.encrypt && !opts.encryption) return refuse('an encrypted output needs its passphrase (encryption provider)');
+  if (opts.encryption && !opts.encryption.keepsCipher) {
+    return refuse('the encryption provider must keep its payload cipher (convertEncryption / keepCipher: true)');
+  }
   return undefined;
 }
 
@@ -319,6 +332,47 @@ async function copy(
   let dataBytes = 0;
   const cs = sink.compressCluster;
   const buf = new Uint8Array(cs ?? CONVERT_CHUNK);
+  const bufs = cs ? [] : [buf, new Uint8Array(CONVERT_CHUNK)];
+  /** One chunk through is_allocated_sectors_min to the sink; returns the data bytes written. */
+  const judge = async (b: Uint8Array, o: number, isDataStatus: boolean): Promise<number> => {
+    let written = 0;
+    // A raw input has no block status in this reader (Node has no SEEK_DATA): its all-zero
+    // file-system blocks stand for the holes file-posix would report, so the runs judged
+    // below end where qemu's status runs end.
+    const runs: [number, number, boolean][] =
+      isDataStatus && src.format === 'raw' && !src.backing ? rawRuns(b, o) : [[0, b.length, isDataStatus]];
+    for (const [from0, to0, isData] of runs) {
+      const piece = b.subarray(from0, to0);
+      const at = o + from0;
+      if (!cfg.minSparse) {
+        await sink.data(at, piece);
+        written += piece.length;
+      } else if (!isData) {
+        if (!sink.hasZeroInit) await sink.zero(at, piece.length);
+      } else {
+        // Sector runs of the piece (the last sector of a raw input may be short).
+        const sectors = Math.ceil(piece.length / SECTOR);
+        for (let s = 0; s < sectors;) {
+          const [alloc, k] = allocatedRunMin(
+            piece,
+            s * SECTOR,
+            sectors - s,
+            minSectors,
+            at / SECTOR + s,
+            sink.alignment,
+          );
+          const from = s * SECTOR,
+            to = Math.min(piece.length, (s + k) * SECTOR);
+          if (alloc) {
+            await sink.data(at + from, piece.subarray(from, to));
+            written += to - from;
+          } else if (!sink.hasZeroInit) await sink.zero(at + from, to - from);
+          s += k;
+        }
+      }
+    }
+    return written;
+  };
   for (let w = 0; w < total; w += STATUS_WINDOW) {
     const wlen = Math.min(STATUS_WINDOW, total - w);
     const ranges = await statusRanges(src, w, wlen, cfg.topOnly, cfg.backingEnd);
@@ -349,60 +403,54 @@ async function copy(
       }
       continue;
     }
+    // Chunks of at most 2 MiB from each range's start (convert_iteration_sectors); the next
+    // chunk is read while this one is judged and written (two buffers).
+    const chunks: { o: number; n: number; status: Status }[] = [];
     for (const r of ranges) {
-      if (r.status === 'backing') {
-        progress(r.length);
+      if (r.status === 'backing' || (r.status === 'zero' && cfg.minSparse)) {
+        chunks.push({ o: r.offset, n: r.length, status: r.status });
         continue;
       }
-      if (r.status === 'zero' && cfg.minSparse) {
-        if (!sink.hasZeroInit) await sink.zero(r.offset, r.length);
-        progress(r.length);
-        continue;
+      for (let o = r.offset; o < r.offset + r.length; o += CONVERT_CHUNK) {
+        chunks.push({ o, n: Math.min(CONVERT_CHUNK, r.offset + r.length - o), status: r.status });
       }
-      for (let o = r.offset; o < r.offset + r.length;) {
-        await checkpoint(signal);
-        const n = Math.min(CONVERT_CHUNK, r.offset + r.length - o);
-        const b = buf.subarray(0, n);
-        if (r.status === 'zero') b.fill(0);
-        else await readSource(src, o, b);
-        // A raw input has no block status in this reader (Node has no SEEK_DATA): its all-zero
-        // file-system blocks stand for the holes file-posix would report, so the runs judged
-        // below end where qemu's status runs end.
-        const runs: [number, number, boolean][] =
-          r.status === 'data' && src.format === 'raw' && !src.backing ? rawRuns(b, o) : [[0, n, r.status === 'data']];
-        for (const [from0, to0, isData] of runs) {
-          const piece = b.subarray(from0, to0);
-          const at = o + from0;
-          if (!cfg.minSparse) {
-            await sink.data(at, piece);
-            dataBytes += piece.length;
-          } else if (!isData) {
-            if (!sink.hasZeroInit) await sink.zero(at, piece.length);
-          } else {
-            // Sector runs of the piece (the last sector of a raw input may be short).
-            const sectors = Math.ceil(piece.length / SECTOR);
-            for (let s = 0; s < sectors;) {
-              const [alloc, k] = allocatedRunMin(
-                piece,
-                s * SECTOR,
-                sectors - s,
-                minSectors,
-                at / SECTOR + s,
-                sink.alignment,
-              );
-              const from = s * SECTOR,
-                to = Math.min(piece.length, (s + k) * SECTOR);
-              if (alloc) {
-                await sink.data(at + from, piece.subarray(from, to));
-                dataBytes += to - from;
-              } else if (!sink.hasZeroInit) await sink.zero(at + from, to - from);
-              s += k;
-            }
-          }
+    }
+    const reading = new Map<number, Promise<Uint8Array>>();
+    let flip = 0;
+    const startRead = (i: number) => {
+      for (let j = i; j < chunks.length; j++) {
+        const c = chunks[j];
+        if (c.status !== 'data') continue;
+        if (!reading.has(j)) {
+          const b = bufs[flip++ % 2].subarray(0, c.n);
+          const p = readSource(src, c.o, b).then(() => b);
+          p.catch(() => undefined); // awaited when its turn comes
+          reading.set(j, p);
         }
-        progress(n);
-        o += n;
+        return;
       }
+    };
+    try {
+      startRead(0);
+      for (let i = 0; i < chunks.length; i++) {
+        const c = chunks[i];
+        await checkpoint(signal);
+        if (c.status === 'backing' || (c.status === 'zero' && cfg.minSparse)) {
+          if (c.status === 'zero' && !sink.hasZeroInit) await sink.zero(c.o, c.n);
+          progress(c.n);
+          continue;
+        }
+        let b: Uint8Array;
+        if (c.status === 'data') {
+          b = await reading.get(i)!;
+          reading.delete(i);
+          startRead(i + 1);
+        } else b = zeros(c.n);
+        dataBytes += await judge(b, c.o, c.status === 'data');
+        progress(c.n);
+      }
+    } finally {
+      await Promise.allSettled(reading.values());
     }
   }
   return dataBytes;
@@ -494,6 +542,18 @@ class LuksSink implements Sink {
 }
 
 /**
+ * The qcow2+LUKS provider for a convert output: luks/qcowEncryption.ts qcowLuksEncryption (same
+ * option names, checks and messages as `create`) keeping the payload cipher for the data.
+ */
+export function convertEncryption(
+  options: LuksOptionInput,
+  passphrase: Uint8Array,
+  ctx: Omit<NonNullable<Parameters<typeof qcowLuksEncryption>[2]>, 'keepCipher'> = {},
+): QcowLuksProvider {
+  return qcowLuksEncryption(options, passphrase, { ...ctx, keepCipher: true });
+}
+
+/**
  * Judges a convert's create step like qemu-img convert does: the output format's create options
  * (writer/create.ts planCreate, qemu-img 7.2's verdicts and messages) with the input's size,
  * which replaces any `-o size=` (img_convert sets BLOCK_OPT_SIZE after parsing -o).
@@ -527,6 +587,9 @@ export async function convertImage(job: ConvertJob, opts: ConvertOptions): Promi
     done += n;
     opts.onProgress?.({ done, total, phase: 'data' });
   };
+  if (job.existing?.format === 'qcow2') {
+    return convertIntoExistingQcow2(job, job.existing, opts, total, minSparse, alignment, progress);
+  }
   if (job.existing) return convertIntoExisting(job, job.existing, opts, total, minSparse, alignment, progress);
 
   const t = job.target!;
@@ -551,6 +614,9 @@ export async function convertImage(job: ConvertJob, opts: ConvertOptions): Promi
   }
   try {
     if (t.format === 'luks') return await convertToLuks(src, t, path, opts, total, minSparse, alignment, progress);
+    // Key derivation (the long part) before the disk is touched, as createImage does.
+    const crypto = t.format === 'qcow2' && opts.encryption ? await deriveQcowLuks(opts, total) : undefined;
+    throwIfAborted(signal);
     const file = await PendingFile.create(io, path);
     try {
       await file.applyPermissions(opts.permissions);
@@ -563,8 +629,6 @@ export async function convertImage(job: ConvertJob, opts: ConvertOptions): Promi
         if (total > 0) await io.pwrite(file.fd, zeros(Math.min(4096, total)), 0);
         sink = new RawSink(io, file.fd, true, alignment, total);
       } else {
-        const crypto = opts.encryption ? await deriveQcowLuks(opts, total) : undefined;
-        throwIfAborted(signal);
         qcow = new Qcow2StreamWriter(io, file.fd, t, {
           backing,
           crypto,
@@ -717,5 +781,118 @@ async function convertIntoExisting(
     return { path, fileSize: st.size, dataBytes };
   } finally {
     await io.close(fd);
+  }
+}
+
+/**
+ * -n into an existing qcow2 (qemu-img convert -n, as libvirt's vol-create-from runs it after its
+ * `qemu-img create`): the target must hold no clusters yet. Its header options, backing file and
+ * LUKS area (unlocked with the passphrase: its master key encrypts the data) are kept; nothing
+ * reads as zero there, so zero ranges become zero clusters, as qemu's blk_co_pwrite_zeroes makes
+ * them. The new content is written to a temporary file with the target's owner, group and mode,
+ * then renamed over it: a failure leaves the target as it was.
+ */
+async function convertIntoExistingQcow2(
+  job: ConvertJob,
+  ex: ExistingTarget,
+  opts: ConvertOptions,
+  total: number,
+  minSparse: number,
+  alignment: number,
+  progress: (n: number) => void,
+): Promise<ConvertResult> {
+  const { io, signal } = opts;
+  const path = resolve(opts.cwd, ex.filename);
+  const refuse = (m: string) => new WriterError(`Could not open '${ex.filename}': ${m}`, 'refused');
+  const file = await BoundedFile.open(io, path, 'image', ex.filename);
+  let h: Qcow2Header;
+  let crypto: { header: Uint8Array; cipher: SectorCipher; headerLength: number } | undefined;
+  let st: FileStat | undefined;
+  try {
+    h = await readQcow2Header(file);
+    if (h.dataFile !== undefined) throw refuse('-n into a qcow2 with an external data file is not supported');
+    if (h.cryptMethod === QCOW2_CRYPT.aes) throw refuse('-n into a legacy AES qcow2 is refused (insecure)');
+    const l1 = await file.read(h.l1TableOffset, h.l1Size * 8, 'L1 table');
+    if (l1.some((b) => b !== 0)) {
+      throw refuse('-n into a qcow2 that already holds clusters is not supported (only a new, empty image)');
+    }
+    if (h.cryptMethod === QCOW2_CRYPT.luks) {
+      if (!ex.passphrase) throw refuse("Parameter 'encrypt.key-secret' is required for cipher");
+      const area = h.cryptoHeader!;
+      const read = (o: number, l: number, w: string) => file.read(area.offset + o, l, w);
+      const u = await unlockLuksArea(read, area.length, ex.passphrase, ex.filename, signal);
+      crypto = {
+        header: await file.read(area.offset, area.length, 'LUKS header area'),
+        cipher: u.cipher,
+        headerLength: area.length,
+      };
+    }
+    if (h.size < total) throw new WriterError('output file is smaller than input file', 'refused');
+    st = await io.stat(path);
+  } finally {
+    await file.close();
+  }
+  const spec: CreateSpec = {
+    format: 'qcow2',
+    filename: ex.filename,
+    size: h.size,
+    preallocation: 'off',
+    nocow: false,
+    version: h.version === 2 ? 2 : 3,
+    clusterSize: h.clusterSize,
+    extendedL2: h.extendedL2,
+    lazyRefcounts: (h.compatible & QCOW2_COMPAT.lazyRefcounts) !== 0,
+    refcountBits: h.refcountBits,
+    compressionType: h.compression,
+    backingFile: h.backingFile || undefined,
+    backingFmt: h.backingFormat,
+    dataFileRaw: false,
+  };
+  let backing: ImageReader | undefined;
+  if (spec.backingFile !== undefined) {
+    backing = await openImage(spec.backingFile, {
+      io,
+      cwd: dirname(path),
+      format: spec.backingFmt,
+      passphrase: opts.backingPassphrase,
+      signal,
+    });
+  }
+  try {
+    throwIfAborted(signal);
+    const out = await PendingFile.create(io, path);
+    try {
+      await out.applyPermissions({ mode: st?.mode, owner: st?.uid, group: st?.gid });
+      const qcow = new Qcow2StreamWriter(io, out.fd, spec, {
+        backing,
+        crypto,
+        compress: false,
+        alignment,
+        signal,
+        zeroInit: false,
+      });
+      await qcow.start();
+      const dataBytes = await copy(
+        job.source,
+        qcow,
+        total,
+        { minSparse, topOnly: false, backingEnd: 0 },
+        progress,
+        signal,
+      );
+      const fileSize = await qcow.finish();
+      throwIfAborted(signal);
+      opts.onProgress?.({ done: total, total, phase: 'sync' });
+      await io.fsync(out.fd);
+      throwIfAborted(signal);
+      await out.publish(true);
+      return { path, fileSize, dataBytes };
+    } catch (e) {
+      await out.discard();
+      throw e;
+    }
+  } finally {
+    crypto?.header.fill(0);
+    await backing?.close();
   }
 }

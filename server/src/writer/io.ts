@@ -13,6 +13,8 @@ export interface FileStat {
   gid?: number;
   /** Allocated bytes (st_blocks × 512), when the platform says. */
   allocated?: number;
+  /** Permission bits (st_mode & 07777), when the platform says. */
+  mode?: number;
 }
 
 /** Asynchronous file operations the image writer needs. All offsets and sizes in bytes. */
@@ -28,6 +30,11 @@ export interface WriterIO {
   pwrite(fd: Fd, data: Uint8Array, offset: number): Promise<void>;
   /** Reads up to `length` bytes at `offset` (short at end of file). */
   pread(fd: Fd, length: number, offset: number): Promise<Uint8Array>;
+  /**
+   * Reads up to `buf.length` bytes at `offset` into `buf`; the count read (short at end of file).
+   * Optional: bulk readers (convert) use it to read without a buffer per call.
+   */
+  preadInto?(fd: Fd, buf: Uint8Array, offset: number): Promise<number>;
   ftruncate(fd: Fd, length: number): Promise<void>;
   /**
    * Allocates [offset, offset+length) like posix_fallocate (extends the file when needed).

@@ -93,6 +93,17 @@ export function nodeWriterIO(options: NodeIOOptions = {}): WriterIO {
       }
       return buf.subarray(0, got);
     },
+    async preadInto(fd, buf, offset) {
+      // Off the event loop (a convert reads the next chunk while it writes this one), into the
+      // caller's buffer: no allocation per read.
+      let got = 0;
+      while (got < buf.length) {
+        const { bytesRead } = await read(fd, buf, got, buf.length - got, offset + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return got;
+    },
     async ftruncate(fd, length) {
       fs.ftruncateSync(fd, length);
     },
@@ -168,6 +179,7 @@ function toStat(st: fs.Stats): FileStat {
     uid: st.uid,
     gid: st.gid,
     allocated: st.blocks * 512,
+    mode: st.mode & 0o7777,
   };
 }
 

@@ -45,6 +45,8 @@ export interface Qcow2StreamOptions {
   /** Sectors the copy loop aligns data runs to. */
   alignment: number;
   signal?: AbortSignal;
+  /** The target reads as zeros where nothing is written (default: a new image without backing). */
+  zeroInit?: boolean;
 }
 
 /** A partly written cluster, kept until the copy moves past it. */
@@ -99,7 +101,7 @@ export class Qcow2StreamWriter {
     this.l1 = new Float64Array(Math.ceil(spec.size / (this.cs * this.l2Entries)));
     this.l2 = new Uint8Array(this.cs);
     this.l2View = new DataView(this.l2.buffer);
-    this.hasZeroInit = !o.backing;
+    this.hasZeroInit = o.zeroInit ?? !o.backing;
     this.alignment = o.alignment;
     this.compressCluster = o.compress ? this.cs : undefined;
     this.scratch = new Uint8Array(Math.max(this.cs, 2 * 1024 * 1024));
@@ -267,6 +269,9 @@ export class Qcow2StreamWriter {
     const cs = this.cs;
     const sc = cs / this.sub;
     const zeroFlag = this.spec.version === 3;
+    // Version 2 without a backing file: an unallocated cluster already reads as zeros and there is
+    // no zero flag; qemu leaves such ranges alone (the written parts of a cluster are zero-filled).
+    if (!zeroFlag && !this.o.backing) return;
     let o = offset;
     const stop = offset + length;
     while (o < stop) {

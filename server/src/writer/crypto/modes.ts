@@ -4,7 +4,7 @@
 // counter block (nettle ctr_crypt, OpenSSL CTR); xts (IEEE 1619) encrypts the IV with the second
 // key half to get the tweak and multiplies it by α in GF(2^128) (little-endian) per block.
 import type { BlockCipher } from './blockCipher';
-import type { IvGen } from './ivgen';
+import { Plain64IvGen, PlainIvGen, type IvGen } from './ivgen';
 
 export type CipherMode = 'ecb' | 'cbc' | 'ctr' | 'xts';
 
@@ -158,11 +158,102 @@ export function cryptSectors(
   decrypt = false,
   sectorSize = 512,
 ): void {
+  if (xtsBatchable(sc, buf, sectorSize)) {
+    xtsSectors(sc, buf, startSector, decrypt, sectorSize);
+    return;
+  }
   const niv = ivLength(sc.mode, sc.cipher.blockSize);
   let sector = startSector;
   for (let off = 0; off < buf.length; off += sectorSize, sector++) {
     const n = Math.min(sectorSize, buf.length - off);
     const iv = niv ? (sc.ivgen ? sc.ivgen.calculate(sector, niv) : new Uint8Array(niv)) : new Uint8Array(0);
     cryptRun(sc, iv, buf, off, n, decrypt);
+  }
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+/** Sectors per batch of the bulk xts path (2 MiB of 512-byte sectors). */
+const XTS_BATCH = 4096;
+let tweakScratch = new Uint32Array(0);
+let ivScratch = new Uint8Array(0);
+
+function xtsBatchable(sc: SectorCipher, buf: Uint8Array, sectorSize: number): boolean {
+  return (
+    sc.mode === 'xts' &&
+    LITTLE_ENDIAN &&
+    sc.cipher.blockSize === 16 &&
+    !!sc.cipher.encryptBlocks &&
+    !!sc.cipher.decryptBlocks &&
+    !!sc.tweak?.encryptBlocks &&
+    sectorSize % 16 === 0 &&
+    buf.length % sectorSize === 0 &&
+    buf.byteOffset % 4 === 0 &&
+    (sc.ivgen instanceof Plain64IvGen || sc.ivgen instanceof PlainIvGen)
+  );
+}
+
+/**
+ * xts over many sectors at once, the same result as cryptRun per sector: every sector's initial
+ * tweak (its plain/plain64 IV encrypted with the second key) in one ECB pass, the per-block
+ * tweaks (× α in GF(2^128), little-endian words) in one table, XOR, one ECB pass over all the
+ * data, XOR. Block ciphers with a batch ECB (AES through OpenSSL) then run at memory speed
+ * instead of two cipher calls per sector.
+ */
+function xtsSectors(
+  sc: SectorCipher,
+  buf: Uint8Array,
+  startSector: bigint,
+  decrypt: boolean,
+  sectorSize: number,
+): void {
+  const blocks = sectorSize / 16;
+  const plain = sc.ivgen instanceof PlainIvGen;
+  const total = buf.length / sectorSize;
+  for (let first = 0; first < total; first += XTS_BATCH) {
+    const count = Math.min(XTS_BATCH, total - first);
+    const len = count * sectorSize;
+    if (ivScratch.length < count * 16) ivScratch = new Uint8Array(XTS_BATCH * 16);
+    if (tweakScratch.length < len / 4) tweakScratch = new Uint32Array((XTS_BATCH * sectorSize) / 4);
+    const ivs = ivScratch.subarray(0, count * 16);
+    const iv32 = new Uint32Array(ivs.buffer, ivs.byteOffset, count * 4);
+    // IVs: the sector number little-endian, 32 bits (plain) or 64 bits (plain64), zero-padded.
+    const s0 = startSector + BigInt(first);
+    let lo = Number(BigInt.asUintN(32, s0));
+    let hi = plain ? 0 : Number(BigInt.asUintN(32, s0 >> 32n));
+    for (let k = 0; k < count; k++) {
+      iv32[k * 4] = lo;
+      iv32[k * 4 + 1] = hi;
+      iv32[k * 4 + 2] = 0;
+      iv32[k * 4 + 3] = 0;
+      lo = (lo + 1) >>> 0;
+      if (lo === 0 && !plain) hi = (hi + 1) >>> 0;
+    }
+    sc.tweak!.encryptBlocks!(ivs, 0, ivs.length);
+    const tw = tweakScratch;
+    for (let k = 0; k < count; k++) {
+      let w0 = iv32[k * 4],
+        w1 = iv32[k * 4 + 1],
+        w2 = iv32[k * 4 + 2],
+        w3 = iv32[k * 4 + 3];
+      let p = k * blocks * 4;
+      for (let j = 0; j < blocks; j++) {
+        tw[p] = w0;
+        tw[p + 1] = w1;
+        tw[p + 2] = w2;
+        tw[p + 3] = w3;
+        p += 4;
+        const carry = w3 >>> 31;
+        w3 = ((w3 << 1) | (w2 >>> 31)) >>> 0;
+        w2 = ((w2 << 1) | (w1 >>> 31)) >>> 0;
+        w1 = ((w1 << 1) | (w0 >>> 31)) >>> 0;
+        w0 = ((w0 << 1) ^ (carry ? 0x87 : 0)) >>> 0;
+      }
+    }
+    const off = first * sectorSize;
+    const data = new Uint32Array(buf.buffer, buf.byteOffset + off, len / 4);
+    for (let i = 0; i < data.length; i++) data[i] ^= tw[i];
+    if (decrypt) sc.cipher.decryptBlocks!(buf, off, len);
+    else sc.cipher.encryptBlocks!(buf, off, len);
+    for (let i = 0; i < data.length; i++) data[i] ^= tw[i];
   }
 }

@@ -33,6 +33,8 @@ export interface QcowLuksProvider extends QcowCryptoProvider {
   uuid?: string;
   /** With ctx.keepCipher, once headerBytes() has run: the payload cipher (convert encrypts data). */
   sectorCipher?: SectorCipher;
+  /** ctx.keepCipher was given: headerBytes() will set sectorCipher. */
+  keepsCipher?: boolean;
 }
 
 /**
@@ -56,6 +58,7 @@ export function qcowLuksEncryption(
     cryptMethod: 2,
     headerLength: checked.payloadOffsetSectors * 512,
     resolved: checked,
+    keepsCipher: !!ctx.keepCipher,
     async headerBytes() {
       const h = await buildLuksHeader({
         resolved: checked,

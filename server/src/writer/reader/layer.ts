@@ -63,7 +63,7 @@ export async function readStored(
     const h = host + done,
       g = guest + done;
     if (!enc) {
-      dst.set(await file.read(h, n, what), dstOff + done);
+      await file.readInto(h, dst.subarray(dstOff + done, dstOff + done + n), what);
     } else {
       const pre = h % SECTOR;
       const total = Math.ceil((pre + n) / SECTOR) * SECTOR;

@@ -31,7 +31,11 @@ export interface Qcow2Header {
   l1Size: number;
   l1TableOffset: number;
   incompatible: number;
+  /** Compatible feature bits (low word: lazy refcounts). */
+  compatible: number;
   autoclear: number;
+  /** 16 for version 2; 2^refcount_order for version 3. */
+  refcountBits: number;
   headerLength: number;
   compression: CompressionType;
   extendedL2: boolean;
@@ -90,7 +94,9 @@ export async function readQcow2Header(file: BoundedFile): Promise<Qcow2Header> {
   const clusterSize = 2 ** clusterBits;
   let headerLength = QCOW2_V2_HEADER_LENGTH;
   let incompatible = 0,
-    autoclear = 0;
+    compatible = 0,
+    autoclear = 0,
+    refcountBits = 16;
   let compression: CompressionType = 'zlib';
   const first = await file.read(0, Math.min(clusterSize, file.size), 'qcow2 header cluster');
   if (version === 3) {
@@ -107,7 +113,11 @@ export async function readQcow2Header(file: BoundedFile): Promise<Qcow2Header> {
       throw bad(`Unsupported qcow2 feature(s): Unknown incompatible feature: ${unknown.toString(16)}`);
     }
     incompatible = inc[1];
+    compatible = u32(first, QCOW2_HEADER.compatibleFeatures[0] + 4);
     autoclear = u32(first, QCOW2_HEADER.autoclearFeatures[0] + 4);
+    const order = field(first, QCOW2_HEADER.refcountOrder);
+    if (order > 6) throw bad(`Reference count entry width too large; may not exceed 64 bits (order ${order})`);
+    refcountBits = 2 ** order;
     if (headerLength > QCOW2_HEADER.compressionType[0]) {
       const t = first[QCOW2_HEADER.compressionType[0]];
       if (t === QCOW2_COMPRESSION.zstd) compression = 'zstd';
@@ -140,7 +150,9 @@ export async function readQcow2Header(file: BoundedFile): Promise<Qcow2Header> {
     l1Size,
     l1TableOffset,
     incompatible,
+    compatible,
     autoclear,
+    refcountBits,
     headerLength,
     compression,
     extendedL2,

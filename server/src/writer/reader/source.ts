@@ -7,7 +7,7 @@ import type { Fd, WriterIO } from '../io';
 import { errorText, WriterError } from '../errors';
 
 /** The part of the writer's injected I/O the reader uses (writer/io.ts; nodeIO implements it). */
-export type ReaderIO = Pick<WriterIO, 'open' | 'close' | 'pread' | 'stat' | 'fstat'>;
+export type ReaderIO = Pick<WriterIO, 'open' | 'close' | 'pread' | 'preadInto' | 'stat' | 'fstat'>;
 
 /** `offset` as decimal and hexadecimal, the way both qemu's messages (hex) and a hexdump user read it. */
 export function at(offset: number): string {
@@ -75,6 +75,18 @@ export class BoundedFile {
     // The file shrank under us: as corrupt as a table past the end.
     if (b.length !== length) throw corrupt(this.path, `${what} at offset ${at(offset)}: short read (file truncated?)`);
     return b;
+  }
+
+  /** Fills `dst` with the bytes at `offset` after checking the bounds (read in place when the I/O can). */
+  async readInto(offset: number, dst: Uint8Array, what: string): Promise<void> {
+    this.check(offset, dst.length, what);
+    if (dst.length === 0) return;
+    if (!this.io.preadInto) {
+      dst.set(await this.read(offset, dst.length, what));
+      return;
+    }
+    const n = await this.io.preadInto(this.fd, dst, offset);
+    if (n !== dst.length) throw corrupt(this.path, `${what} at offset ${at(offset)}: short read (file truncated?)`);
   }
 
   async close(): Promise<void> {
