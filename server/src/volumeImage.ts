@@ -23,7 +23,7 @@ import { qcowAesEncryption, qcowLuksEncryption } from './writer/luks/qcowEncrypt
 import { nodeProbeIO, nodeWriterIO } from './writer/nodeIO';
 import { probeImage } from './writer/probe';
 import { errorText, throwIfAborted, WriterError } from './writer/errors';
-import { convertImage, convertOutputSize } from './writer/convert';
+import { convertEncryption, convertImage, convertOutputSize } from './writer/convert';
 import { openImage, type ImageReader } from './writer/reader/imageReader';
 import { checkTarget } from './writer/publish';
 
@@ -90,7 +90,7 @@ function plannedImage(
   job: VolumeImageJob,
   passphrase: Uint8Array | undefined,
   hooks: WriterHooks,
-  /** The converter encrypts the payload itself: a qcow2+LUKS provider keeps its sector cipher. */
+  /** The converter encrypts the payload itself: a qcow2+LUKS provider keeps its sector cipher (convertEncryption). */
   converting = false,
 ) {
   const signal = hooks.signal;
@@ -120,9 +120,8 @@ function plannedImage(
     const given = v.spec.encrypt.options;
     const o = pickLuksOptions((k) => given[k]);
     if (job.iterTimeMs) o['iter-time'] = job.iterTimeMs;
-    encryption = qcowLuksEncryption(o, passphrase, {
+    encryption = (converting ? convertEncryption : qcowLuksEncryption)(o, passphrase, {
       signal,
-      keepCipher: converting,
       iterations: job.luksIterations,
       onProgress: (f) => report({ done: Math.round(f * 1000), total: 1000, phase: 'derive' }),
     });
@@ -213,12 +212,6 @@ export async function writeVolumeImageFrom(job: VolumeFromJob, hooks: WriterHook
       await convertImage({ source, target: spec }, { ...opts, encryption, permissions });
       return { format: spec.format };
     }
-    if (out.format === 'qcow2') {
-      throw new Error(
-        `libvirt would create this qcow2 volume at ${wanted} bytes and convert the ${inputSize}-byte input into it; ` +
-          'libvirt-volume converts into a larger raw or LUKS volume only (give <capacity> the input size)',
-      );
-    }
     return await convertIntoLarger(plan, job, { source, passphrase, wanted, permissions }, hooks);
   } finally {
     await source.close();
@@ -232,8 +225,9 @@ const kib = (size: string | undefined): bigint =>
   size?.endsWith('K') ? BigInt(size.slice(0, -1)) * 1024n : BigInt(size ?? 0);
 
 /**
- * libvirt's two steps for an output larger than its input: the raw or LUKS image created at the
- * wanted size (`qemu-img create`, or the raw file libvirt truncates), then `convert -n` into it.
+ * libvirt's two steps for an output larger than its input: the image created at the
+ * wanted size (`qemu-img create`, or the raw file libvirt truncates), then `convert -n` into it
+ * (raw, LUKS, or qcow2 with LUKS inside or not).
  * Both happen under a private folder in the output's folder; the finished image is then linked
  * to its name (renamed with force), and the folder removed whatever happens.
  */
@@ -250,7 +244,7 @@ async function convertIntoLarger(
     const step = { ...job, output: temp, force: false };
     const { spec, encryption, opts } = plannedImage(args, BigInt(w.wanted), step, w.passphrase, hooks);
     await createImage(spec, { ...opts, encryption, permissions: w.permissions });
-    const format = spec.format === 'luks' ? 'luks' : 'raw';
+    const format = spec.format === 'luks' || spec.format === 'qcow2' ? spec.format : 'raw';
     await convertImage(
       { source: w.source, existing: { filename: temp, format, passphrase: w.passphrase } },
       { ...opts, permissions: w.permissions },
