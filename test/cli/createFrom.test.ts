@@ -54,7 +54,7 @@ test('a qcow2 volume larger than its encrypted input: libvirt\'s create + conver
   const r = await cli(vol("<format type='qcow2'/><compat>1.1</compat>", "<capacity unit='M'>16</capacity>"),
     ['--from', 'in.luks', '--from-passphrase-file', 'pw', '--output', out]);
   assert.equal(r.code, 0, r.err);
-  assert.match(r.out, /would run: qemu-img create -f qcow2 -o compat=1\.1 \S+big\.qcow2 16384K\n#   then: qemu-img convert --image-opts -n/);
+  assert.match(r.out, /would run: qemu-img create -f qcow2 -o compat=1\.1 \S+big\.qcow2 16384K\n# {3}then: qemu-img convert --image-opts -n/);
   assert.equal(qemuImgInfo(out)['virtual-size'], 16 * 2 ** 20);
   const cmp = runOracle('qemu-img', ['compare', '--object', 'secret,id=s0,data=pw', '--image-opts',
     `driver=luks,key-secret=s0,file.filename=${join(dir, 'in.luks')}`, `driver=qcow2,file.filename=${out}`]);
