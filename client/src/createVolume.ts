@@ -88,26 +88,29 @@ export async function createVolumeUi(client: LanguageClient, uri?: vscode.Uri): 
   }
 }
 
+/** `output` a local image path, or none when `base` names a pool: the server creates the volume there. */
 async function run(
   client: LanguageClient,
   base: object,
-  output: string,
+  output: string | undefined,
   encrypted: boolean,
   from?: { path: string; encrypted: boolean },
 ): Promise<CreateResult | undefined> {
   let force = false;
   try {
-    await vscode.workspace.fs.stat(vscode.Uri.file(output));
-    if (
-      (await vscode.window.showWarningMessage(`${output} exists. Overwrite it?`, { modal: true }, 'Overwrite')) !==
-      'Overwrite'
-    )
-      return;
-    force = true;
+    if (output !== undefined) {
+      await vscode.workspace.fs.stat(vscode.Uri.file(output));
+      if (
+        (await vscode.window.showWarningMessage(`${output} exists. Overwrite it?`, { modal: true }, 'Overwrite')) !==
+        'Overwrite'
+      )
+        return;
+      force = true;
+    }
   } catch {
     /* does not exist: fine */
   }
-  const args: Record<string, unknown> = { ...base, output, force };
+  const args: Record<string, unknown> = { ...base, ...(output !== undefined ? { output } : {}), force };
   if (from) {
     args.from = from.path;
     if (from.encrypted) {
@@ -250,6 +253,8 @@ export async function createVolumeFromImageUi(
   client: LanguageClient,
   uri?: vscode.Uri,
   input?: vscode.Uri,
+  /** The pools view's "Create Volume from Image here": into this pool (converted here, uploaded). */
+  dest?: { connection: string; pool: string },
 ): Promise<CreateResult | undefined> {
   try {
     const active = vscode.window.activeTextEditor?.document;
@@ -286,15 +291,17 @@ export async function createVolumeFromImageUi(
       return;
     }
     const img = await exec<ImageDescription>(client, 'libvirtVolume.describeImage', { path: input.fsPath });
+    const fromInput = { path: input.fsPath, encrypted: img.encrypted };
+    if (dest) {
+      const base = { uri: uri.toString(), pool: dest.pool, connection: dest.connection };
+      return await run(client, base, undefined, d.encrypted, fromInput);
+    }
     const out = await vscode.window.showSaveDialog({
       defaultUri: vscode.Uri.file(d.suggestedOutput),
       title: `Write the ${d.format ?? ''} volume ${d.name ?? ''} made from ${input.path.split('/').pop()} to`,
     });
     if (!out) return;
-    return await run(client, { uri: uri.toString() }, out.fsPath, d.encrypted && !d.legacyAes, {
-      path: input.fsPath,
-      encrypted: img.encrypted,
-    });
+    return await run(client, { uri: uri.toString() }, out.fsPath, d.encrypted && !d.legacyAes, fromInput);
   } catch (err) {
     if ((err as { code?: number })?.code === -32800 || err instanceof vscode.CancellationError)
       void vscode.window.showInformationMessage('Create Volume from Image cancelled; nothing was written.');

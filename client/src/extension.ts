@@ -48,13 +48,18 @@ export async function activate(context: vscode.ExtensionContext): Promise<{ clie
   client = new LanguageClient('libvirtVolume', 'libvirt Volume', serverOptions, clientOptions);
   await client.start();
   context.subscriptions.push(client);
-  // Client-side only: its prompts end in the server's libvirtVolume.createVolume with {from}.
+  // Client-side only: its prompts end in the server's libvirtVolume.createVolume with {from}. Its
+  // arguments: (volume XML uri?, input image uri?), or a pool destination {connection, pool} (the
+  // pools view's "Create Volume from Image here").
+  const isDest = (a: unknown): a is { connection: string; pool: string } =>
+    !!a && typeof a === 'object' && typeof (a as { pool?: unknown }).pool === 'string';
   context.subscriptions.push(
-    vscode.commands.registerCommand('libvirtVolume.createVolumeFromImage', (uri?: unknown, input?: unknown) =>
+    vscode.commands.registerCommand('libvirtVolume.createVolumeFromImage', (a?: unknown, b?: unknown) =>
       createVolumeFromImageUi(
         client!,
-        uri instanceof vscode.Uri ? uri : undefined,
-        input instanceof vscode.Uri ? input : undefined,
+        a instanceof vscode.Uri ? a : undefined,
+        b instanceof vscode.Uri ? b : undefined,
+        isDest(a) ? a : undefined,
       ),
     ),
   );
