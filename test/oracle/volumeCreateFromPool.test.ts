@@ -3,7 +3,7 @@
 // placeholder + vol-upload --sparse), the secret of an encrypted volume defined first. Against a
 // session libvirtd started by the test: libvirt reports the volume, its content is the input's
 // (qemu-img compare, with the passphrases), the secret has the volume's usage; a refusal leaves
-// nothing in the pool or the secret list.
+// nothing in the pool or the secret list. The server's createVolume {uri, from, pool} takes the same path.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { SessionLibvirt } from './libvirt';
 import { runCreate } from '../../server/src/cli/create';
 import { qemuImgOk, runOracle } from '../helpers/oracle';
+import { TestClient } from '../helpers/lspClient';
+import { pathToFileURL } from 'node:url';
 
 let s: SessionLibvirt;
 let dir: string;
@@ -107,4 +109,27 @@ test('refusals leave nothing: a wrong input passphrase (after the secret step), 
     assert.match(missing.err, /the encrypted input image needs --from-passphrase-file F, --from-passphrase-env VAR or --from-passphrase-stdin/);
     assert.equal(await volumes(), vols);
     assert.equal(await secrets(), secs);
+  });
+
+test('LSP: createVolume {uri, from, pool} converts here and uploads into the pool', { timeout: 300_000 },
+  async () => {
+    const from = input('lsp.raw', false);
+    const xmlPath = join(dir, 'lsp.xml');
+    writeFileSync(xmlPath, "<volume><name>flsp.img</name><target><format type='raw'/></target></volume>");
+    const c = new TestClient();
+    try {
+      await c.initialize();
+      const r = await c.request<{ image: string; pool: string; uploaded: boolean; libvirtCommand?: string }>(
+        'workspace/executeCommand',
+        { command: 'libvirtVolume.createVolume', arguments: [{ uri: pathToFileURL(xmlPath).href, from, pool: 'p', connection: s.uri }] });
+      assert.equal(r.pool, 'p');
+      assert.equal(r.uploaded, true);
+      assert.equal(r.image, join(s.pool, 'flsp.img'));
+      const cmp = runOracle('qemu-img', ['compare', '-f', 'raw', '-F', 'raw', from, r.image]);
+      assert.equal(cmp.status, 0, cmp.stdout + cmp.stderr);
+      assert.match(await volumes(), /flsp\.img/);
+      await s.virshRun(['vol-delete', '--pool', 'p', 'flsp.img']);
+    } finally {
+      await c.dispose();
+    }
   });
