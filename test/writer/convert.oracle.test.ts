@@ -195,6 +195,8 @@ test('raw and qcow2 outputs (options, -S, -c) equal the input and qemu-img conve
         ['raw', { format: 'raw' }],
         ['raw-S0', { format: 'raw', minSparse: 0 }],
         ['raw-S64k', { format: 'raw', minSparse: 65536 }],
+        ['raw-full', { format: 'raw', options: ['preallocation=full'] }],
+        ['raw-falloc', { format: 'raw', options: ['preallocation=falloc'] }],
         ['q', { format: 'qcow2' }],
         ['q-v2-4k', { format: 'qcow2', options: ['compat=0.10,cluster_size=4096'] }],
         ['q-ext', { format: 'qcow2', options: ['extended_l2=on,cluster_size=128k,refcount_bits=4,lazy_refcounts=on'] }],

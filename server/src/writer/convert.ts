@@ -45,7 +45,7 @@ import { LUKS_MAGIC } from './luks/luksFormat';
 import { PendingFile, type FilePermissions } from './publish';
 import { openImage, type BlockRange, type ImageReader } from './reader/imageReader';
 import { Qcow2StreamWriter } from './qcow2Stream';
-import { zeros } from './zeroFill';
+import { writeZeros, zeros } from './zeroFill';
 
 /** qemu-img convert's IO_BUF_SIZE: the largest chunk read and judged at once. */
 export const CONVERT_CHUNK = 2 * 1024 * 1024;
@@ -55,7 +55,10 @@ export const DEFAULT_MIN_SPARSE = 4096;
 export const MAX_MIN_SPARSE = 16 * 1024 * 1024;
 const SECTOR = 512;
 
-/** -n: an existing image written in place (qemu-img convert -n: nothing is created). */
+/**
+ * -n: an existing image (qemu-img convert -n: nothing is created). raw and raw LUKS are written in
+ * place; a qcow2 is rebuilt in a temporary file with its options and renamed over it.
+ */
 export interface ExistingTarget {
   /** Path of the existing image (relative to `cwd`). */
   filename: string;
@@ -71,7 +74,7 @@ export interface ConvertJob {
   /** The input, opened by the caller (writer/reader/imageReader.ts openImage); not closed here. */
   source: ImageReader;
   /**
-   * A new output: the create job exactly as createImage takes it, judged by planConvert (or
+   * A new output: the create job exactly as createImage takes it, judged by planConvertCreate (or
    * writer/create.ts planCreate with size = the source's size rounded up to 512): raw / qcow2
    * CreateSpec (backingFile/backingFmt are -B/-F; qcow2+LUKS needs opts.encryption), or a raw
    * LUKS LuksSpec with its passphrase. Exactly one of `target` and `existing`.
@@ -102,8 +105,9 @@ export interface ConvertOptions {
   signal?: AbortSignal;
   onProgress?(p: ConvertProgress): void;
   /**
-   * LUKS inside a qcow2 output, as createImage takes it (luks/qcowEncryption.ts
-   * qcowLuksEncryption): its headerBytes() must also set `sectorCipher` (qcowLuksEncryption does).
+   * LUKS inside a qcow2 output, as createImage takes it, built by convertEncryption (or
+   * luks/qcowEncryption.ts qcowLuksEncryption with keepCipher: true, so that headerBytes() also
+   * sets `sectorCipher`); any other provider is refused before key derivation.
    */
   encryption?: QcowEncryptionProvider & { sectorCipher?: SectorCipher; keepsCipher?: boolean };
   /** <permissions> of the new image: default mode 0600 as libvirt's. */
@@ -161,14 +165,12 @@ export function checkConvert(job: ConvertJob, opts: Pick<ConvertOptions, 'encryp
   if (t.format === 'luks') {
     const c = checkLuksOptions(t.options);
     if (!c.ok) return refuse(c.message, c.option);
-    if ((t.preallocation ?? 'off') !== 'off') {
-      return refuse(`convert writes every sector of a LUKS output: preallocation=${t.preallocation} is not needed`);
-    }
+    // Every payload sector is written (encrypted) anyway: falloc/full change nothing visible.
     return undefined;
   }
-  if (t.preallocation !== 'off') {
+  if (t.format === 'qcow2' && t.preallocation !== 'off') {
     return refuse(
-      `preallocation=${t.preallocation} is not supported by convert in this writer (only off)`,
+      `preallocation=${t.preallocation} is not supported for a qcow2 convert output in this writer (only off)`,
       'preallocation',
     );
   }
@@ -317,6 +319,9 @@ async function readSource(src: ImageReader, offset: number, buf: Uint8Array): Pr
 }
 
 const STATUS_WINDOW = 1 << 30;
+/** Read-ahead ring: four full chunks; at most 16 reads in flight. */
+const READ_AHEAD = 4 * CONVERT_CHUNK;
+const READ_AHEAD_CHUNKS = 16;
 
 /** The copy loop: every range of the input judged and handed to the sink. Returns data bytes. */
 async function copy(
@@ -332,7 +337,7 @@ async function copy(
   let dataBytes = 0;
   const cs = sink.compressCluster;
   const buf = new Uint8Array(cs ?? CONVERT_CHUNK);
-  const bufs = cs ? [] : [buf, new Uint8Array(CONVERT_CHUNK)];
+  const ring = cs ? buf : new Uint8Array(READ_AHEAD);
   /** One chunk through is_allocated_sectors_min to the sink; returns the data bytes written. */
   const judge = async (b: Uint8Array, o: number, isDataStatus: boolean): Promise<number> => {
     let written = 0;
@@ -415,23 +420,33 @@ async function copy(
         chunks.push({ o, n: Math.min(CONVERT_CHUNK, r.offset + r.length - o), status: r.status });
       }
     }
+    // Read-ahead: up to READ_AHEAD_CHUNKS data chunks in flight in a ring of READ_AHEAD bytes
+    // (consumed in order), so that small runs (one compressed cluster each) are read and inflated
+    // concurrently while earlier chunks are judged and written.
     const reading = new Map<number, Promise<Uint8Array>>();
-    let flip = 0;
-    const startRead = (i: number) => {
-      for (let j = i; j < chunks.length; j++) {
-        const c = chunks[j];
-        if (c.status !== 'data') continue;
-        if (!reading.has(j)) {
-          const b = bufs[flip++ % 2].subarray(0, c.n);
-          const p = readSource(src, c.o, b).then(() => b);
-          p.catch(() => undefined); // awaited when its turn comes
-          reading.set(j, p);
+    const live: { i: number; start: number; end: number }[] = [];
+    let pos = 0,
+      next = 0;
+    const pump = () => {
+      while (next < chunks.length && reading.size < READ_AHEAD_CHUNKS) {
+        const c = chunks[next];
+        if (c.status !== 'data') {
+          next++;
+          continue;
         }
-        return;
+        const start = pos + c.n > ring.length ? 0 : pos;
+        if (!live.every((r) => start + c.n <= r.start || start >= r.end)) break;
+        const b = ring.subarray(start, start + c.n);
+        live.push({ i: next, start, end: start + c.n });
+        pos = start + c.n;
+        const p = readSource(src, c.o, b).then(() => b);
+        p.catch(() => undefined); // awaited when its turn comes
+        reading.set(next, p);
+        next++;
       }
     };
     try {
-      startRead(0);
+      pump();
       for (let i = 0; i < chunks.length; i++) {
         const c = chunks[i];
         await checkpoint(signal);
@@ -444,9 +459,13 @@ async function copy(
         if (c.status === 'data') {
           b = await reading.get(i)!;
           reading.delete(i);
-          startRead(i + 1);
+          pump();
         } else b = zeros(c.n);
         dataBytes += await judge(b, c.o, c.status === 'data');
+        if (c.status === 'data') {
+          live.shift();
+          pump();
+        }
         progress(c.n);
       }
     } finally {
@@ -625,7 +644,12 @@ export async function convertImage(job: ConvertJob, opts: ConvertOptions): Promi
       let qcow: Qcow2StreamWriter | undefined;
       if (t.format === 'raw') {
         await io.ftruncate(file.fd, total);
-        // file-posix allocate_first_block, as at create: the first 4 KiB are written.
+        // file-posix raw_regular_truncate as at create: falloc/full allocate the whole file
+        // first (the new file still reads as zeros: has_zero_init), then allocate_first_block.
+        if (t.preallocation === 'falloc' && io.fallocate && total > 0) await io.fallocate(file.fd, 0, total);
+        else if (t.preallocation === 'falloc' || t.preallocation === 'full') {
+          await writeZeros(io, file.fd, 0, total, () => undefined, signal);
+        }
         if (total > 0) await io.pwrite(file.fd, zeros(Math.min(4096, total)), 0);
         sink = new RawSink(io, file.fd, true, alignment, total);
       } else {

@@ -146,11 +146,14 @@ class ChainImage implements ImageReader {
 
   async read(offset: number, buf: Uint8Array): Promise<void> {
     this.checkRange(offset, buf.length);
-    for (const p of await this.layer.map(offset, buf.length)) {
+    const pieces = await this.layer.map(offset, buf.length);
+    const bulk = this.layer.readPieces ? pieces.filter((p) => p.kind === 'data') : [];
+    if (bulk.length) await this.layer.readPieces!(bulk, buf, offset);
+    for (const p of pieces) {
       throwIfAborted(this.signal);
       const at = p.offset - offset;
       if (p.kind === 'data') {
-        await this.layer.readPiece(p, buf, at);
+        if (!bulk.length) await this.layer.readPiece(p, buf, at);
         continue;
       }
       const inBacking =

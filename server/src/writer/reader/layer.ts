@@ -28,6 +28,8 @@ export interface Layer {
   map(offset: number, length: number): Promise<Piece[]>;
   /** Writes the bytes of a data piece into dst[dstOff, dstOff + p.length). */
   readPiece(p: Piece, dst: Uint8Array, dstOff: number): Promise<void>;
+  /** Optional bulk form: data pieces of one read (dst[p.offset - base]), possibly concurrently. */
+  readPieces?(pieces: Piece[], dst: Uint8Array, base: number): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -375,8 +375,50 @@ export class Qcow2Layer implements Layer {
     await readStored(this.data ?? this.file, p.host!, p.offset, p.length, dst, dstOff, 'data cluster', this.enc);
   }
 
+  /**
+   * Several data pieces at once (a bulk read): the stored bytes of compressed clusters are read
+   * concurrently, at most PARALLEL_PIECES in flight, each inflated as it arrives (in place:
+   * node:zlib's asynchronous inflate measured slower per 64 KiB cluster than the synchronous one);
+   * the same bytes as readPiece one by one.
+   */
+  async readPieces(pieces: Piece[], dst: Uint8Array, base: number): Promise<void> {
+    const inflating = new Map<number, Promise<Uint8Array>>();
+    const one = async (p: Piece): Promise<void> => {
+      const c = p.compressed;
+      if (!c) return this.readPiece(p, dst, p.offset - base);
+      let job = inflating.get(c.offset);
+      if (!job) {
+        const last = this.lastCompressed;
+        job =
+          last?.offset === c.offset
+            ? Promise.resolve(last.bytes)
+            : (async () => {
+                const n = Math.min(c.size, this.file.size - c.offset);
+                const stored = await this.file.read(c.offset, n, 'compressed cluster');
+                const r = decompressCluster(this.header.compression, stored, this.header.clusterSize);
+                if (typeof r === 'string')
+                  throw corrupt(this.file.path, `compressed cluster at offset ${at(c.offset)} ${r}`);
+                return r;
+              })();
+        inflating.set(c.offset, job);
+      }
+      const bytes = await job;
+      this.lastCompressed = { offset: c.offset, bytes };
+      const from = p.offset - c.clusterStart;
+      dst.set(bytes.subarray(from, from + p.length), p.offset - base);
+    };
+    for (let i = 0; i < pieces.length; i += PARALLEL_PIECES) {
+      const r = await Promise.allSettled(pieces.slice(i, i + PARALLEL_PIECES).map(one));
+      const failed = r.find((x) => x.status === 'rejected');
+      if (failed) throw (failed as PromiseRejectedResult).reason;
+    }
+  }
+
   async close(): Promise<void> {
     await this.file.close();
     await this.data?.close();
   }
 }
+
+/** Pieces of one bulk read in flight at once. */
+const PARALLEL_PIECES = 16;
