@@ -21,6 +21,8 @@ interface CreateResult {
   /** In a pool (server/src/lsp/createInPool.ts): the pool, and the secret the run defined. */
   pool?: string;
   secretUuid?: string;
+  /** From an input image: what libvirt's storage driver would run. */
+  libvirtCommand?: string;
 }
 
 /** Create in a libvirt pool instead of a local file (the pools view's "Create Volume here"). */
@@ -117,6 +119,7 @@ async function run(
   output: string | undefined,
   encrypted: boolean,
   dest?: PoolDestination,
+  from?: { path: string; encrypted: boolean },
 ): Promise<CreateResult | undefined> {
   let force = false;
   // In a pool there is no local file: the server refuses a name that exists (as libvirt's vol-create).
@@ -134,6 +137,20 @@ async function run(
     }
   }
   const args: Record<string, unknown> = { ...base, ...(dest ?? { output }), force };
+  if (from) {
+    args.from = from.path;
+    if (from.encrypted) {
+      const p = await vscode.window.showInputBox({
+        title: 'Create Volume from Image: passphrase of the input image',
+        prompt: `${from.path} is encrypted (LUKS): its passphrase`,
+        password: true,
+        ignoreFocusOut: true,
+        validateInput: (v) => (v ? undefined : 'The input image needs its passphrase'),
+      });
+      if (!p) return;
+      args.fromPassphrase = p;
+    }
+  }
   if (encrypted) {
     const file = vscode.workspace.getConfiguration('libvirtVolume').get<string>('passphraseFile');
     if (file) args.passphraseFile = file;
@@ -200,6 +217,7 @@ async function run(
       }
     },
   );
+  if (r.libvirtCommand) void client.outputChannel.appendLine(`libvirt would run: ${r.libvirtCommand}`);
   if (dest) {
     const how = r.secretUuid ? ` (secret ${r.secretUuid} defined)` : '';
     void vscode.window.showInformationMessage(`Created ${r.image} in pool ${r.pool ?? dest.pool}${how}`);
@@ -253,4 +271,74 @@ async function wizard(client: LanguageClient, dest?: PoolDestination): Promise<C
     out.fsPath,
     enc.luks,
   );
+}
+
+/** What libvirtVolume.describeImage answers about an input image (server/src/lsp/createVolume.ts). */
+interface ImageDescription {
+  format: string;
+  encrypted: boolean;
+  virtualSize?: number;
+}
+
+/**
+ * "Libvirt: Create Volume from Image…" (libvirt's vol-create-from): the volume XML in the editor
+ * describes the output, the input image is picked in a file dialog; passphrases of an encrypted
+ * input and output in password boxes; the server converts in its worker with progress and Cancel.
+ */
+export async function createVolumeFromImageUi(
+  client: LanguageClient,
+  uri?: vscode.Uri,
+  input?: vscode.Uri,
+  /** The pools view's "Create Volume from Image here": into this pool (converted here, uploaded). */
+  dest?: PoolDestination,
+): Promise<CreateResult | undefined> {
+  try {
+    const active = vscode.window.activeTextEditor?.document;
+    if (!uri && active?.languageId === 'xml' && /<volume[\s>]/.test(active.getText())) uri = active.uri;
+    if (!uri) {
+      const files = await vscode.window.showOpenDialog({
+        title: 'Create Volume from Image: the volume XML of the new volume',
+        filters: { 'Volume XML': ['xml'] },
+        canSelectMany: false,
+      });
+      if (!files?.length) return;
+      uri = files[0];
+    }
+    await vscode.workspace.openTextDocument(uri);
+    if (!input) {
+      const picked = await vscode.window.showOpenDialog({
+        title: 'Create Volume from Image: the input image (raw, qcow2, LUKS)',
+        canSelectMany: false,
+        defaultUri: vscode.Uri.joinPath(uri, '..'),
+      });
+      if (!picked?.length) return;
+      input = picked[0];
+    }
+    const d = await exec<VolumeDescription>(client, 'libvirtVolume.describeVolume', { uri: uri.toString() });
+    // vol-create-from takes the input's capacity when <capacity> is left out.
+    const errors = d.errors.filter((e) => e.code !== 'volume-capacity-required');
+    if (errors.length) {
+      const detail = errors.map((e) => `line ${e.line + 1}: ${e.message} [${e.code}]`).join('\n');
+      void vscode.window.showErrorMessage(
+        `Create Volume from Image: ${vscode.workspace.asRelativePath(uri)} has ${errors.length} error(s) ` +
+          'libvirt would refuse.',
+        { modal: true, detail },
+      );
+      return;
+    }
+    const img = await exec<ImageDescription>(client, 'libvirtVolume.describeImage', { path: input.fsPath });
+    const fromInput = { path: input.fsPath, encrypted: img.encrypted };
+    if (dest) return await run(client, { uri: uri.toString() }, undefined, d.encrypted, dest, fromInput);
+    const out = await vscode.window.showSaveDialog({
+      defaultUri: vscode.Uri.file(d.suggestedOutput),
+      title: `Write the ${d.format ?? ''} volume ${d.name ?? ''} made from ${input.path.split('/').pop()} to`,
+    });
+    if (!out) return;
+    return await run(client, { uri: uri.toString() }, out.fsPath, d.encrypted && !d.legacyAes, undefined, fromInput);
+  } catch (err) {
+    if ((err as { code?: number })?.code === -32800 || err instanceof vscode.CancellationError)
+      void vscode.window.showInformationMessage('Create Volume from Image cancelled; nothing was written.');
+    else void vscode.window.showErrorMessage(`Create Volume from Image: ${(err as Error)?.message ?? err}`);
+    return;
+  }
 }

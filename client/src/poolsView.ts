@@ -9,12 +9,11 @@ import { formatBytes } from '../../server/src/common/bytes';
 // The answers' shapes (types only: nothing of host/ is bundled into the extension).
 import type { PoolInfo } from '../../server/src/host/pools';
 import type { VolumeInfo } from '../../server/src/host/volumes';
-import { createVolumeUi, type PoolDestination } from './createVolume';
+import { createVolumeFromImageUi, createVolumeUi, type PoolDestination } from './createVolume';
 
 export const VIEW_ID = 'libvirtVolume.pools';
 export const SCHEME = 'libvirt-volume';
 /** Built on another branch (Create Volume from an image); the menu entry is guarded until it exists. */
-const FROM_IMAGE = 'libvirtVolume.createVolumeFromImage';
 
 export type Node =
   | { kind: 'connection'; uri: string }
@@ -228,11 +227,7 @@ export function registerPoolsView(context: vscode.ExtensionContext, client: Prom
     vscode.commands.registerCommand('libvirtVolume.pools.createVolumeFromImageHere', async (n?: Node) => {
       const dest = poolOf(n);
       if (!dest) return;
-      if (!(await vscode.commands.getCommands(true)).includes(FROM_IMAGE)) {
-        void vscode.window.showWarningMessage('Create Volume from Image is not available in this version.');
-        return;
-      }
-      await vscode.commands.executeCommand(FROM_IMAGE, dest);
+      await createVolumeFromImageUi(await client, undefined, undefined, dest);
       afterCreate();
     }),
   );

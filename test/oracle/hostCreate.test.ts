@@ -484,7 +484,7 @@ test('an upload while another volume of the pool is being allocated waits for po
     s.slowHostQemuImg(0);
     // Our upload path (as `create --from` or a host without qemu-img): a 16 MiB qcow2 made here.
     const r = await createInPool({
-      conn: { uri: s.uri }, pool: 'p', force: false, upload: true, note: () => undefined,
+      conn: { uri: s.uri }, pool: 'p', force: false, uploadBecause: 'the test uploads real data', note: () => undefined,
       xmlText: volume('while-busy.qcow2', 'qcow2'),
       writeLocal: async (_xml, output) => { qemuImgOk(['create', '-q', '-f', 'qcow2', output, '16M']); },
     });
@@ -500,7 +500,7 @@ test('an upload while another volume of the pool is being allocated waits for po
 
 test("a failed local write rolls back nothing it did not make: a volume of that name created meanwhile stays", async () => {
   await assert.rejects(createInPool({
-    conn: { uri: s.uri }, pool: 'p', force: false, upload: true, note: () => undefined,
+    conn: { uri: s.uri }, pool: 'p', force: false, uploadBecause: 'the test uploads real data', note: () => undefined,
     xmlText: volume('theirs.img', 'raw'),
     writeLocal: async () => {
       // Someone else takes the name while our writer works; then the writer fails.
@@ -516,7 +516,7 @@ test("a failed local write rolls back nothing it did not make: a volume of that 
 test("an upload's commands over one virsh connection keep a name with a space, a quote and a ';' intact", async () => {
   const name = "a b's;#1.qcow2";
   const r = await createInPool({
-    conn: { uri: s.uri }, pool: 'p2', force: false, upload: true, note: () => undefined,
+    conn: { uri: s.uri }, pool: 'p2', force: false, uploadBecause: 'the test uploads real data', note: () => undefined,
     xmlText: volume(name.replace("'", '&apos;'), 'qcow2'),
     writeLocal: async (_xml, output) => { qemuImgOk(['create', '-q', '-f', 'qcow2', output, '16M']); },
   });

@@ -152,7 +152,7 @@ test('qemu+ssh: 1 GiB of real data uploaded through our path (vol-create placeho
     const t0 = Date.now();
     const notes: string[] = [];
     const r = await createInPool({
-      conn: { uri }, pool: 'p2', force: false, upload: true, note: (l) => notes.push(l),
+      conn: { uri }, pool: 'p2', force: false, uploadBecause: 'the test uploads real data', note: (l) => notes.push(l),
       xmlText: `<volume><name>data.img</name><capacity unit='bytes'>${GiB}</capacity><target><format type='raw'/></target></volume>`,
       writeLocal: async (_xml, output) => linkSync(image, output),
     });

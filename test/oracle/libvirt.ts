@@ -335,6 +335,56 @@ export class SessionLibvirt {
     });
   }
 
+  /**
+   * vol-create-from in the dir pool: the input volume is made first (vol-create of `inputXml`,
+   * then `fill` writes its content as root would, keeping the daemon user's ownership), then
+   * `virsh vol-create-from p OUT.xml INPUT`. Returns every qemu-img run of the vol-create-from (argv in
+   * order: a convert names the output inside --target-image-opts, so runs are matched by substring);
+   * `inspect` sees the input and the output before both are deleted.
+   */
+  async createVolumeFromRecorded(
+    inputXml: string, outputXml: string, opts: { flags?: string[]; fill?: (path: string) => void;
+      inspect?: (output: string, input: string) => void | Promise<void> } = {},
+  ): Promise<OracleVerdict & { runs: string[][] }> {
+    const inName = /<name>([^<]*)<\/name>/.exec(inputXml)?.[1] ?? '';
+    const outName = /<name>([^<]*)<\/name>/.exec(outputXml)?.[1] ?? '';
+    return this.locks.with('vol:' + inName, () => this.locks.with('vol:' + outName, async () => {
+      const inDoc = this.writeDoc(inputXml);
+      const made = await this.virsh(['vol-create', 'p', inDoc], 300_000);
+      rmSync(inDoc, { force: true });
+      if (made.code !== 0) throw new Error(`vol-create of the input ${inName} failed: ${made.stderr}`);
+      const input = join(this.pool, inName);
+      const output = join(this.pool, outName);
+      try {
+        opts.fill?.(input);
+        for (const f of readdirSync(this.argvDir)) rmSync(join(this.argvDir, f), { force: true });
+        const doc = this.writeDoc(outputXml);
+        const r = await this.virsh(['vol-create-from', 'p', doc, '--inputpool', 'p', inName, ...(opts.flags ?? [])],
+          300_000);
+        rmSync(doc, { force: true });
+        const runs = readdirSync(this.argvDir).map((f) => {
+          const p = join(this.argvDir, f);
+          return { p, argv: readFileSync(p, 'utf8').split('\0').slice(0, -1), mtimeMs: statSync(p).mtimeMs };
+        }).filter((x) => x.argv.some((a) => a.includes(output))).sort((a, b) => a.mtimeMs - b.mtimeMs).map((x) => {
+          rmSync(x.p, { force: true });
+          return x.argv;
+        });
+        if (r.code === 0) {
+          let inspectError: unknown;
+          try { await opts.inspect?.(output, input); } catch (e) { inspectError = e; }
+          const del = await this.virsh(['vol-delete', '--pool', 'p', outName]);
+          if (inspectError !== undefined) throw inspectError;
+          if (del.code !== 0) throw new Error(`could not delete volume ${outName}: ${del.stderr}`);
+          return { ok: true, message: '', runs };
+        }
+        if (r.stderr.includes(FLAKE_MESSAGE)) throw new Error(`vol-create-from: qemu-img's "${FLAKE_MESSAGE}" persisted: not a verdict`);
+        return { ok: false, message: virshMessage(r.stderr).split(this.pool).join('POOL'), runs };
+      } finally {
+        await this.virsh(['vol-delete', '--pool', 'p', inName]);
+      }
+    }));
+  }
+
   /** define with the qemu driver (parser + DEF-VAL + QEMU-VAL); the domain is undefined again. */
   defineDomain(text: string): Promise<OracleVerdict> {
     const name = /<name>([^<]*)<\/name>/.exec(text)?.[1] ?? '';

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseXml } from '../../server/src/service/xmlModel';
 import {
-  cipherAlg, defaultCompat, isLegacyAes, readVolume, SECRET_FILE_PLACEHOLDER, unwritableFormat, volumeCreation,
+  cipherAlg, defaultCompat, isLegacyAes, readVolume, SECRET_FILE_PLACEHOLDER, unwritableFormat, volumeCreation, volumeCreationFrom,
 } from '../../server/src/service/volumeCreate';
 
 const vol = (target: string, extra = '', cap = "<capacity unit='M'>20</capacity><allocation>0</allocation>") =>
@@ -107,4 +107,49 @@ test('only file pools (dir, fs, netfs, vstorage) are created by this mapping', (
   }
   assert.match(volumeCreation(v, { output: 'o', libvirtVersion: '9.0.0', poolType: 'logical' }).notAFilePool ?? '',
     /volumes of a logical pool/);
+});
+
+// vol-create-from (volumeCreationFrom): the runs test/oracle/volumeCreateFrom.oracle.test.ts records from libvirt 9.0.
+const from = (xml: string, input: Partial<import('../../server/src/service/volumeCreate').InputVolume>, meta = false) =>
+  volumeCreationFrom(readVolume(parseXml(xml).root), {
+    path: '/p/in.img', name: 'in.img', format: 'raw', capacity: 8n * 2n ** 20n, ...input,
+  }, { output: '/p/v.img', libvirtVersion: '9.0.0', preallocMetadata: meta });
+const LUKS_ENC = "<encryption format='luks'><secret type='passphrase' uuid='u1'/></encryption>";
+
+test('vol-create-from: raw to raw is libvirt\'s own copy, the capacity raised to the input\'s', () => {
+  const m = from(vol("<format type='raw'/>", '', "<capacity unit='M'>4</capacity>"), {});
+  assert.equal(m.tool, 'copy');
+  assert.deepEqual(m.runs, []);
+  assert.equal(m.size, 8n * 2n ** 20n);
+  // <allocation> defaults to the 4 MiB as written, below the input's capacity: zero blocks stay holes.
+  assert.equal(m.allocate, undefined);
+  assert.equal(from(vol("<format type='raw'/>", '', "<capacity unit='M'>8</capacity>"), {}).allocate, 8n * 2n ** 20n);
+  assert.match(m.commandLine, /^\(no qemu-img: libvirt copies the bytes itself\) \/p\/in\.img → \/p\/v\.img: 8388608 bytes/);
+  assert.equal(from(vol("<format type='raw'/>"), {}).allocate, undefined, '<allocation>0</allocation>: holes');
+  assert.equal(from(vol("<format type='raw'/>"), {}, true).refusal, 'metadata preallocation is not supported for raw volumes');
+});
+
+test('vol-create-from: one convert with the vol-create options, the backing store dropped', () => {
+  const m = from(vol("<format type='qcow2'/><clusterSize unit='KiB'>128</clusterSize>",
+    "<backingStore><path>/b.qcow2</path><format type='qcow2'/></backingStore>"), { format: 'qcow2' });
+  assert.deepEqual(m.runs, [['convert', '-f', 'qcow2', '-O', 'qcow2', '-o', 'compat=0.10,cluster_size=131072', '/p/in.img', '/p/v.img']]);
+  assert.deepEqual(from(vol("<format type='iso'/>"), {}).runs[0].slice(0, 5), ['convert', '-f', 'raw', '-O', 'raw']);
+  assert.equal(from(vol("<format type='raw'/>"), { format: 'qcow2' }, true).refusal, 'metadata preallocation only available with qcow2');
+});
+
+test('vol-create-from: an encrypted side is create + convert -n, the output\'s secret object first', () => {
+  const m = from(vol("<format type='raw'/>" + LUKS_ENC, '', "<capacity unit='M'>12</capacity>"), { encryption: 'luks' });
+  const s = SECRET_FILE_PLACEHOLDER;
+  assert.deepEqual(m.runs, [
+    ['create', '-f', 'luks', '--object', `secret,id=v.img_encrypt0,file=${s}`, '-o', 'key-secret=v.img_encrypt0', '/p/v.img', '12288K'],
+    ['convert', '--image-opts', '-n', '--target-image-opts', '--object', `secret,id=v.img_encrypt0,file=${s}`,
+      '--object', `secret,id=in.img_encrypt0,file=${s}`, 'driver=luks,file.filename=/p/in.img,key-secret=in.img_encrypt0',
+      'driver=luks,file.filename=/p/v.img,key-secret=v.img_encrypt0'],
+  ]);
+  assert.equal(m.inputFormat, 'luks');
+  // A plain raw output of an encrypted input is made by qemu-img create too.
+  assert.deepEqual(from(vol("<format type='raw'/>"), { format: 'qcow2', encryption: 'luks' }).runs[0],
+    ['create', '-f', 'raw', '/p/v.img', '20480K']);
+  assert.equal(from(vol("<format type='raw'/>"), { format: 'qcow2', encryption: 'qcow' }).refusal,
+    'encryption format of inputvol must be LUKS');
 });

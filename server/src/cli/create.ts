@@ -59,6 +59,12 @@ create VOLUME.xml [--output PATH] [--force] [--libvirt-version X.Y.Z] [--pool-ty
 create VOLUME.xml --connect URI --pool NAME [--force] [--passphrase-file F|--passphrase-env V|--passphrase-stdin]
   Create it in a libvirt pool through virsh (URI default: LIBVIRT_DEFAULT_URI); an encrypted
   volume's secret is defined and set first. --force deletes a volume of the same name first.
+create VOLUME.xml --from INPUT [--output PATH | --connect URI --pool NAME] [--force] [--prealloc-metadata]
+    [--passphrase-file F|--passphrase-env V|--passphrase-stdin]
+    [--from-passphrase-file F|--from-passphrase-env V|--from-passphrase-stdin]
+  libvirt's vol-create-from: prints the qemu-img runs libvirt's storage driver would make for the
+  INPUT image (raw, qcow2, LUKS) and makes the volume with the TypeScript converter (holes kept).
+  An encrypted input's passphrase: --from-passphrase-*. With --pool: converted here, uploaded.
 Encryption: -f luks, or -o encrypt.format=luks with --object secret,id=ID,data=…|file=… and
   encrypt.key-secret=ID, or --passphrase-file F | --passphrase-env VAR | --passphrase-stdin.`;
 
@@ -220,6 +226,9 @@ export async function runCreate(argv: string[], io: CreateCliIO = defaultIO()): 
     '--connect',
     '-c',
     '--pool',
+    '--from',
+    '--from-passphrase-file',
+    '--from-passphrase-env',
   ];
   const firstPos = argv.find((a, i) => !a.startsWith('-') && !valued.includes(argv[i - 1]));
   const fIdx = argv.indexOf('-f');
@@ -367,7 +376,7 @@ async function runCreateXml(argv: string[], io: CreateCliIO): Promise<number> {
     preallocMetadata = false;
   let libvirtVersion = NEWEST_LIBVIRT;
   let poolType: PoolType = 'dir';
-  let connect: string | undefined, pool: string | undefined;
+  let connect: string | undefined, pool: string | undefined, from: string | undefined;
   const passthrough: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -386,9 +395,15 @@ async function runCreateXml(argv: string[], io: CreateCliIO): Promise<number> {
       poolType = t as PoolType;
     } else if (a === '--connect' || a === '-c') connect = val();
     else if (a === '--pool') pool = val();
-    else if (a === '--object' || a === '--passphrase-file' || a === '--passphrase-env') {
+    else if (a === '--from') from = val();
+    else if (
+      ['--object', '--passphrase-file', '--passphrase-env', '--from-passphrase-file', '--from-passphrase-env'].includes(
+        a,
+      )
+    ) {
       passthrough.push(a, argv[++i] ?? '');
-    } else if (a === '--passphrase-stdin' || a === '--allow-insecure-aes') passthrough.push(a);
+    } else if (['--passphrase-stdin', '--from-passphrase-stdin', '--allow-insecure-aes'].includes(a))
+      passthrough.push(a);
     else if (a.startsWith('-')) {
       io.err(`libvirt-volume: unknown option ${a}\n${USAGE}\n`);
       return 2;
@@ -400,6 +415,10 @@ async function runCreateXml(argv: string[], io: CreateCliIO): Promise<number> {
   }
   if (!xmlPath) {
     io.err(`libvirt-volume: Expecting a volume XML file\n`);
+    return 2;
+  }
+  if (from === undefined && passthrough.some((x) => x.startsWith('--from-'))) {
+    io.err('libvirt-volume: --from-passphrase-* is the passphrase of a --from INPUT image\n');
     return 2;
   }
   const uri = pool !== undefined ? resolveConnection(connect, process.env) : connect;
@@ -449,7 +468,9 @@ async function runCreateXml(argv: string[], io: CreateCliIO): Promise<number> {
   ls.configure({ libvirtVersion, poolType });
   const errors = ls
     .doValidation(TextDocument.create(pathToFileURL(abs).href, 'xml', 1, text))
-    .filter((d) => d.severity === DiagnosticSeverity.Error);
+    .filter((d) => d.severity === DiagnosticSeverity.Error)
+    // vol-create-from parses with VIR_VOL_XML_PARSE_NO_CAPACITY: the input's capacity is used.
+    .filter((d) => !(from !== undefined && d.code === 'volume-capacity-required'));
   if (errors.length) {
     early?.abort();
     for (const d of errors) {
@@ -462,11 +483,28 @@ async function runCreateXml(argv: string[], io: CreateCliIO): Promise<number> {
   }
   if (pool !== undefined && uri !== undefined) {
     const { runCreateInPool } = require('./createInPool') as typeof import('./createInPool');
-    const poolArgs = { xmlPath, text, uri, pool, force, quiet, libvirtVersion, passthrough, preallocMetadata, early };
+    const poolArgs = {
+      xmlPath,
+      text,
+      uri,
+      pool,
+      force,
+      quiet,
+      libvirtVersion,
+      passthrough,
+      preallocMetadata,
+      early,
+      from,
+    };
     return runCreateInPool(poolArgs, io);
   }
   const vol = vc.readVolume(doc.root);
   const out = output ?? (vol.target.path || join(dirname(abs), vol.name ?? ''));
+  if (from !== undefined) {
+    const { runCreateFrom } = require('./createFrom') as typeof import('./createFrom');
+    const fromArgs = { xmlPath, text, from, output: out, force, quiet, libvirtVersion, preallocMetadata, poolType };
+    return runCreateFrom({ ...fromArgs, passthrough }, io);
+  }
   const m = vc.volumeCreation(vol, { output: out, libvirtVersion, preallocMetadata, poolType });
   if (m.refusal ?? m.notAFilePool) {
     io.err(`libvirt-volume: ${xmlPath}: ${m.refusal ?? m.notAFilePool}\n`);

@@ -5,7 +5,8 @@
 import { resolve } from 'node:path';
 import { createInPool, poolQueries, type PoolQueries } from '../host/createInPool';
 import { HostError } from '../host/virsh';
-import { writeVolumeImage } from '../volumeImage';
+import { planVolumeFrom, writeVolumeImage, writeVolumeImageFrom } from '../volumeImage';
+import { announceLines, fromPassphrases } from './createFrom';
 import { readVolume } from '../service/volumeCreate';
 import { parseXml } from '../service/xmlModel';
 import { isCancellation, errorText } from '../writer/errors';
@@ -28,6 +29,8 @@ export interface PoolCliArgs {
   passthrough: string[];
   /** The pool queries started while the XML was being judged (earlyPoolQueries). */
   early?: EarlyPoolQueries;
+  /** vol-create-from's input image (cli/createFrom.ts): converted here, uploaded into the pool. */
+  from?: string;
 }
 
 export interface EarlyPoolQueries {
@@ -58,6 +61,7 @@ export async function runCreateInPool(a: PoolCliArgs, io: CreateCliIO): Promise<
     const i = a.passthrough.indexOf(name);
     return i >= 0 ? a.passthrough[i + 1] : undefined;
   };
+  if (a.from !== undefined) return runCreateFromInPool(a, io);
   if (a.passthrough.includes('--object')) return fail('--object is not used with --pool: pass --passphrase-*');
   const enc = readVolume(parseXml(a.text).root).target.encryption;
   if (enc && enc.format !== 'luks') {
@@ -123,5 +127,85 @@ export async function runCreateInPool(a: PoolCliArgs, io: CreateCliIO): Promise<
   } finally {
     guard.dispose();
     passphrase?.fill(0);
+  }
+}
+
+/**
+ * `--from INPUT --connect URI --pool NAME`: the input is a file of this machine, which a remote
+ * host cannot read, so libvirt's own vol-create-from (whose input must be a volume of the host) is
+ * not used: the volume is converted here into a temporary file (the same engine as without --pool)
+ * and streamed in with vol-create + vol-upload --sparse; the secret is defined first and everything
+ * this run defined is rolled back on failure, as for a volume created here.
+ */
+async function runCreateFromInPool(a: PoolCliArgs, io: CreateCliIO): Promise<number> {
+  const fail = (m: string): number => {
+    a.early?.abort();
+    io.err(`libvirt-volume: ${a.xmlPath}: ${m}\n`);
+    return 1;
+  };
+  const from = resolve(io.cwd, a.from!);
+  const vol = readVolume(parseXml(a.text).root);
+  const enc = vol.target.encryption;
+  if (enc && enc.format !== 'luks')
+    return fail(`<encryption format='${enc.format}'>: only luks can be created in a pool`);
+  let plan;
+  try {
+    // The host decides the path; the plan is shown with the volume's name in the pool.
+    const shown = `${a.pool}/${vol.name ?? 'volume'}`;
+    const base = { xmlText: a.text, output: shown, from, libvirtVersion: a.libvirtVersion };
+    plan = planVolumeFrom({ ...base, preallocMetadata: a.preallocMetadata, passphrase: '-', fromPassphrase: '-' });
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+  let secrets: { output?: Uint8Array; input?: Uint8Array };
+  try {
+    secrets = await fromPassphrases(a.passthrough, io.cwd, { output: !!enc, input: plan.inputEncrypted });
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+  if (!a.quiet) io.out(announceLines(a.libvirtVersion, plan) + '\n');
+  const guard = guardInterrupts();
+  const note = (l: string): void => {
+    if (!a.quiet) io.out(`${l}\n`);
+  };
+  const text = (b: Uint8Array | undefined) => b && Buffer.from(b).toString('utf8');
+  try {
+    const r = await createInPool({
+      conn: { uri: a.uri },
+      pool: a.pool,
+      xmlText: a.text,
+      force: a.force,
+      passphrase: secrets.output,
+      signal: guard.signal,
+      note,
+      preallocMetadata: a.preallocMetadata,
+      queries: a.early,
+      uploadBecause: `the input ${a.from} is a file of this machine`,
+      writeLocal: async (xmlText, output, signal) => {
+        const job = {
+          xmlText,
+          output,
+          from,
+          force: false,
+          passphrase: text(secrets.output),
+          fromPassphrase: text(secrets.input),
+          libvirtVersion: a.libvirtVersion,
+          preallocMetadata: a.preallocMetadata,
+        };
+        await writeVolumeImageFrom(job, { progress: () => undefined, signal });
+      },
+    });
+    note(`Vol ${r.name} created in pool ${r.pool} on ${a.uri} from ${a.from}: ${r.path} (converted here, uploaded)`);
+    return 0;
+  } catch (e) {
+    if (guard.signal.aborted || isCancellation(e) || (e instanceof HostError && e.code === 'cancelled')) {
+      io.err(`libvirt-volume: ${a.xmlPath}: interrupted; nothing this run defined was left behind\n`);
+      return guard.exitCode ?? 130;
+    }
+    return fail(e instanceof HostError ? e.message : errorText(e));
+  } finally {
+    guard.dispose();
+    secrets.output?.fill(0);
+    secrets.input?.fill(0);
   }
 }

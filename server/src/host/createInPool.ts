@@ -43,10 +43,10 @@ export interface PoolCreateRequest {
    */
   writeLocal(xmlText: string, output: string, signal: AbortSignal): Promise<void>;
   /**
-   * Skip the host's qemu-img: `writeLocal` makes the image here and it is uploaded (an image
-   * converted from another one, or a host known to lack qemu-img).
+   * Skip the host's qemu-img: make the image with `writeLocal` and upload it, saying why
+   * (vol-create-from's input is a file of this machine, which the host cannot read).
    */
-  upload?: boolean;
+  uploadBecause?: string;
   /** The pool queries for this volume name, started earlier by the caller (poolQueries). */
   queries?: { name: string; result: Promise<PoolQueries> };
 }
@@ -178,8 +178,8 @@ export async function createInPool(req: PoolCreateRequest): Promise<PoolCreateRe
         signal,
       });
     }
-    let why: string | undefined;
-    if (!req.upload) {
+    let whyLocal = req.uploadBecause;
+    if (whyLocal === undefined) {
       volumeTried = true;
       try {
         const flags = req.preallocMetadata ? ['--prealloc-metadata'] : [];
@@ -189,7 +189,7 @@ export async function createInPool(req: PoolCreateRequest): Promise<PoolCreateRe
           timeoutMs: TRANSFER_TIMEOUT_MS,
         });
       } catch (e) {
-        why =
+        const why =
           e instanceof HostError && e.code === 'libvirt'
             ? HOST_QEMU_IMG_CANNOT.map((r) => r.exec(e.message)?.[0]).find(Boolean)
             : undefined;
@@ -197,10 +197,11 @@ export async function createInPool(req: PoolCreateRequest): Promise<PoolCreateRe
         // libvirt removed the volume its failed build had listed (storageVolCreateXML): while our
         // writer works, a volume of that name would be someone else's, never rolled back.
         volumeTried = false;
-        req.note(`the host's qemu-img cannot create it ("${why}"); writing it here and uploading`);
+        whyLocal = `the host's qemu-img cannot create it ("${why}")`;
       }
     }
-    if (req.upload || why) {
+    if (whyLocal !== undefined) {
+      req.note(`${whyLocal}; writing it here and uploading`);
       tmp = mkdtempSync(join(tmpdir(), 'libvirt-volume-upload-'));
       const local = join(tmp, 'image');
       await req.writeLocal(xmlSent, local, signal ?? new AbortController().signal);

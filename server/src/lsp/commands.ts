@@ -3,7 +3,7 @@
 // Arguments are checked field by field before anything runs: a wrong type answers InvalidParams
 // (-32602, JSON-RPC 2.0 §5.1) naming the field, never InternalError with a JavaScript message.
 import { ErrorCodes, ResponseError, type WorkDoneProgressReporter } from 'vscode-languageserver/node';
-import { createVolume, describeVolume, type CreateVolumeParams } from './createVolume';
+import { createVolume, describeImage, describeVolume, type CreateVolumeParams } from './createVolume';
 import type { ServerState } from './server';
 import { listPools } from '../host/pools';
 import { listVolumes, volumeXml } from '../host/volumes';
@@ -15,11 +15,13 @@ export const DESCRIBE_VOLUME = 'libvirtVolume.describeVolume';
 export const LIST_POOLS = 'libvirtVolume.listPools';
 export const LIST_VOLUMES = 'libvirtVolume.listVolumes';
 export const VOLUME_XML = 'libvirtVolume.volumeXml';
-export const COMMANDS = [CREATE_VOLUME, DESCRIBE_VOLUME, LIST_POOLS, LIST_VOLUMES, VOLUME_XML];
-/** The arguments of the pools view's queries (host/volumes.ts). */
-const VOLUME_QUERY_FIELDS: Record<string, Record<string, FieldType>> = {
+export const DESCRIBE_IMAGE = 'libvirtVolume.describeImage';
+export const COMMANDS = [CREATE_VOLUME, DESCRIBE_VOLUME, LIST_POOLS, LIST_VOLUMES, VOLUME_XML, DESCRIBE_IMAGE];
+/** The arguments of the queries that take more than one field (host/volumes.ts, describeImage). */
+const QUERY_FIELDS: Record<string, Record<string, FieldType>> = {
   [LIST_VOLUMES]: { connection: 'string', pool: 'string' },
   [VOLUME_XML]: { connection: 'string', pool: 'string', name: 'string' },
+  [DESCRIBE_IMAGE]: { path: 'string' },
 };
 
 type FieldType = 'string' | 'boolean' | 'number' | 'object';
@@ -37,6 +39,9 @@ const CREATE_FIELDS: Record<keyof CreateVolumeParams, FieldType> = {
   preallocMetadata: 'boolean',
   connection: 'string',
   pool: 'string',
+  from: 'string',
+  fromPassphrase: 'string',
+  fromPassphraseFile: 'string',
 };
 const NEW_FIELDS: Record<string, FieldType> = {
   name: 'string',
@@ -79,7 +84,7 @@ export function commandArgument(command: string, args: unknown[] | undefined): C
   if (jsonType(arg) !== 'object') throw invalid(command, `the argument must be an object, got ${jsonType(arg)}`);
   const a = arg as Record<string, unknown>;
   const fields: Record<string, FieldType> =
-    VOLUME_QUERY_FIELDS[command] ??
+    QUERY_FIELDS[command] ??
     (command === DESCRIBE_VOLUME
       ? { uri: 'string' }
       : command === LIST_POOLS
@@ -103,6 +108,11 @@ export function registerCommands(state: ServerState): void {
           const uri = arg.uri;
           // Image-aware errors need the headers: wait for them like a hover does (bounded).
           return await state.env.withImageFacts(() => describeVolume(state, uri));
+        }
+        case DESCRIBE_IMAGE: {
+          const path = (arg as { path?: string }).path;
+          if (!path) throw invalid(DESCRIBE_IMAGE, 'needs {path}');
+          return describeImage(path);
         }
         case LIST_POOLS: {
           const uri = commandConnection(arg.connection, state.settings().connection, process.env);

@@ -51,7 +51,13 @@ export async function hostCall<T>(fn: () => Promise<T>): Promise<T> {
 export async function createVolumeInPool(
   state: ServerState,
   p: CreateVolumeParams,
-  doc: { xmlText: string; desc: VolumeDescription; t0: number },
+  doc: {
+    xmlText: string;
+    desc: VolumeDescription;
+    t0: number;
+    /** vol-create-from: the input image (a file here, which the host cannot read: converted here, uploaded). */
+    from?: { path: string; passphrase?: string };
+  },
   token: CancellationToken,
   workDone: WorkDoneProgressReporter & { token?: CancellationToken },
 ): Promise<CreateVolumeResult> {
@@ -87,6 +93,7 @@ export async function createVolumeInPool(
         signal,
         note,
         preallocMetadata: !!p.preallocMetadata,
+        uploadBecause: doc.from && `the input ${basename(doc.from.path)} is a file of this machine`,
         writeLocal: async (xml, output) => {
           await runInWorker(
             {
@@ -97,6 +104,7 @@ export async function createVolumeInPool(
               libvirtVersion: state.settings().libvirtVersion,
               preallocMetadata: !!p.preallocMetadata,
               iterTimeMs: typeof p.iterTimeMs === 'number' && p.iterTimeMs > 0 ? p.iterTimeMs : undefined,
+              ...(doc.from ? { from: doc.from.path, fromPassphrase: doc.from.passphrase } : {}),
             },
             (done, total, message) =>
               workDone.report(

@@ -3,6 +3,8 @@
 //                                                        suggested output)
 //   libvirtVolume.createVolume   {uri | new, output?, force?, passphrase? | passphraseFile?, writeSecretXml?}
 //                                                     → {image, xml?, secretXml?, format, ms}
+//   libvirtVolume.createVolume   {uri, from, fromPassphrase? | fromPassphraseFile?, …}  (vol-create-from:
+//                                                        the volume made from the input image `from`)
 // The image is written by the writer in a worker thread (createWorker.ts): a 10 GiB full
 // preallocation must not stall diagnostics. Progress is LSP work-done progress; both $/cancelRequest
 // and the progress' Cancel button stop the writer, which removes its temporary file.
@@ -34,12 +36,15 @@ import type { ServerState } from './server';
 import { createVolumeInPool } from './createInPool';
 import { addSecretIfMissing } from '../host/createInPool';
 import type { WorkerMessage, WorkerReply, WorkerJob } from './createWorker';
+import { planVolumeFrom } from '../volumeImage';
+import type { VolumeFromCreation } from '../service/volumeCreate';
 import { checkTarget, writeFileAtomic } from '../writer/publish';
-import { WriterError } from '../writer/errors';
+import { errorText, WriterError } from '../writer/errors';
+import { probeImage } from '../writer/probe';
+import { nodeProbeIO, nodeWriterIO } from '../writer/nodeIO';
 import { HOST_RULES } from '../service/rules/host';
 
 const HOST_RULE_IDS: ReadonlySet<string> = new Set(HOST_RULES.map((r) => r.id));
-import { nodeWriterIO } from '../writer/nodeIO';
 
 export interface VolumeDescription {
   uri: string;
@@ -88,6 +93,14 @@ export interface CreateVolumeParams {
   allowInsecureAes?: boolean;
   /** As `virsh vol-create --prealloc-metadata` (qcow2 without a backing store only). */
   preallocMetadata?: boolean;
+  /**
+   * libvirt's vol-create-from: the volume's content is this input image's (raw, qcow2, LUKS; a
+   * relative path is taken from the XML's folder); `<capacity>` may then be left out.
+   */
+  from?: string;
+  /** The input image's passphrase when it is encrypted (or fromPassphraseFile, read verbatim). */
+  fromPassphrase?: string;
+  fromPassphraseFile?: string;
   /** Create in this libvirt pool instead of a local file (lsp/createInPool.ts). */
   pool?: string;
   /** libvirt URI for `pool`; default the `libvirtVolume.connection` setting, then LIBVIRT_DEFAULT_URI. */
@@ -101,6 +114,8 @@ export interface CreateVolumeResult {
   secretXml?: string;
   secretUuid?: string;
   ms: number;
+  /** From an input image: the qemu-img lines libvirt's storage driver would run (or what it does itself). */
+  libvirtCommand?: string;
   /** In a pool: its name, and whether our writer made the image and vol-upload streamed it in. */
   pool?: string;
   uploaded?: boolean;
@@ -373,6 +388,13 @@ export async function createVolume(
       desc = describeDoc(state, TextDocument.create(desc.uri, 'xml', 0, xmlText));
     }
   }
+  let from: { path: string; passphrase?: string; plan?: VolumeFromCreation } | undefined;
+  if (p.from !== undefined) {
+    if (p.new) throw new ResponseError(ErrorCodes.InvalidParams, 'from needs the volume XML {uri}, not {new}');
+    // vol-create-from parses with VIR_VOL_XML_PARSE_NO_CAPACITY: the input's capacity is used.
+    desc = { ...desc, errors: desc.errors.filter((e) => e.code !== 'volume-capacity-required') };
+    from = { path: resolve(dirname(xmlPath!), p.from) };
+  }
   if (desc.errors.length) {
     const list = desc.errors.map((e) => `  line ${e.line + 1}: ${e.message} [${e.code}]`).join('\n');
     throw new ResponseError(
@@ -381,8 +403,12 @@ export async function createVolume(
       { errors: desc.errors },
     );
   }
+  if (from) {
+    from.passphrase = await fromPassphrase(state, p, xmlText, from.path, output);
+    from.plan = planFrom(state, xmlText, from, output, p);
+  }
   if (p.pool !== undefined) {
-    return createVolumeInPool(state, p, { xmlText, desc, t0 }, token, workDone);
+    return createVolumeInPool(state, p, { xmlText, desc, t0, from }, token, workDone);
   }
   await checkOutput(output, force);
   if (desc.legacyAes && !p.allowInsecureAes) {
@@ -420,6 +446,7 @@ export async function createVolume(
         allowInsecureAes: !!p.allowInsecureAes,
         preallocMetadata: !!p.preallocMetadata,
         iterTimeMs: typeof p.iterTimeMs === 'number' && p.iterTimeMs > 0 ? p.iterTimeMs : undefined,
+        ...(from ? { from: from.path, fromPassphrase: from.passphrase } : {}),
       },
       (done, total, message) => {
         const now = Date.now();
@@ -440,10 +467,11 @@ export async function createVolume(
         force,
       );
     }
-    state.log(`Create Volume: wrote ${output} (${format}) in ${Date.now() - t0} ms`);
+    state.log(`Create Volume: wrote ${output} (${format})${from ? ` from ${from.path}` : ''} in ${Date.now() - t0} ms`);
     return {
       image: output,
       format,
+      libvirtCommand: from?.plan?.commandLine,
       xml: writtenXml,
       secretXml: secretPath,
       secretUuid: desc.encrypted ? desc.secretUuid : undefined,
@@ -451,6 +479,66 @@ export async function createVolume(
     };
   } finally {
     workDone.done();
+  }
+}
+
+/**
+ * libvirtVolume.describeImage {path}: an input image for Create Volume from Image, from its header
+ * (writer/probe.ts: a few bounded reads) — whether the editor must ask for its passphrase.
+ */
+export function describeImage(path: string): { format: string; encrypted: boolean; virtualSize?: number } {
+  try {
+    const f = probeImage(nodeProbeIO(), resolve(path));
+    return { format: f.format, encrypted: f.format === 'luks' || !!f.encrypted, virtualSize: f.virtualSize };
+  } catch (e) {
+    throw new ResponseError(ErrorCodes.InvalidParams, `cannot read the image ${path}: ${errorText(e)}`);
+  }
+}
+
+/**
+ * The input image's passphrase, when its header says it is encrypted (probed by planFrom's
+ * mapping): fromPassphrase or fromPassphraseFile. Nothing is asked for a plain input.
+ */
+async function fromPassphrase(
+  state: ServerState,
+  p: CreateVolumeParams,
+  xmlText: string,
+  path: string,
+  output: string,
+): Promise<string | undefined> {
+  const plan = planFrom(state, xmlText, { path, passphrase: '-' }, output, p, '-');
+  if (!plan.inputEncrypted) return undefined;
+  const pass = p.fromPassphrase ?? (p.fromPassphraseFile ? await readPassphrase(p.fromPassphraseFile) : undefined);
+  if (!pass) {
+    throw new ResponseError(
+      ErrorCodes.InvalidParams,
+      `the input image ${path} is encrypted: it needs fromPassphrase or fromPassphraseFile`,
+    );
+  }
+  return pass;
+}
+
+/** volumeImage.ts planVolumeFrom's refusals (libvirt's, the reader's, the writer's) as InvalidParams. */
+function planFrom(
+  state: ServerState,
+  xmlText: string,
+  from: { path: string; passphrase?: string },
+  output: string,
+  p: CreateVolumeParams,
+  passphrase = p.passphrase ?? '-',
+): VolumeFromCreation {
+  try {
+    return planVolumeFrom({
+      xmlText,
+      output,
+      from: from.path,
+      fromPassphrase: from.passphrase,
+      passphrase,
+      libvirtVersion: state.settings().libvirtVersion,
+      preallocMetadata: !!p.preallocMetadata,
+    });
+  } catch (e) {
+    throw new ResponseError(ErrorCodes.InvalidParams, (e as Error).message);
   }
 }
 

@@ -3,10 +3,10 @@
 // main thread (which terminates the thread if the writer does not stop within its grace period).
 import { parentPort } from 'node:worker_threads';
 import { errorText, isCancellation } from '../writer/errors';
-import { writeVolumeImage, type VolumeImageJob } from '../volumeImage';
+import { writeVolumeImage, writeVolumeImageFrom, type VolumeFromJob, type VolumeImageJob } from '../volumeImage';
 
-/** The job the server posts to its worker: one volume image (volumeImage.ts). */
-export type WorkerJob = VolumeImageJob;
+/** The job the server posts to its worker: one volume image, or one made from an input image (volumeImage.ts). */
+export type WorkerJob = VolumeImageJob | VolumeFromJob;
 
 export type WorkerMessage = { type: 'start'; job: WorkerJob } | { type: 'cancel' };
 
@@ -28,7 +28,8 @@ export function runCreateWorker(): void {
     try {
       const progress = (done: number, total: number, message?: string) =>
         reply({ type: 'progress', done, total, message });
-      const r = await writeVolumeImage(m.job, { progress, signal: ac.signal });
+      const hooks = { progress, signal: ac.signal };
+      const r = 'from' in m.job ? await writeVolumeImageFrom(m.job, hooks) : await writeVolumeImage(m.job, hooks);
       reply({ type: 'done', format: r.format });
     } catch (err) {
       // The message must not carry the passphrase: writer errors name options, never secret values.

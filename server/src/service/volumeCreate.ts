@@ -7,6 +7,7 @@
 import { compareVersions, FILE_POOL_TYPES, type PoolType } from '../../../schemas/vocabulary';
 import type { CreateArgs } from '../../../schemas/qcow2Options';
 import type { LuksOptionInput } from '../../../schemas/luksOptions';
+import type { ImageFacts } from './types';
 import { LLONG_MAX, parseScaled } from './validation/libvirtValues';
 import { attrValue, childElements, firstChild, textContent, type XmlElement } from './xmlModel';
 
@@ -179,6 +180,8 @@ export interface VolumeCreation {
   format: string;
   /** The LUKS options as values (raw LUKS or LUKS in qcow2; no key-secret): the writer's input. */
   luks?: LuksOptionInput;
+  /** `qemu-img`: the `-o` list as libvirt passes it (key-secret included); vol-create-from reuses it. */
+  qemuOptions?: string[];
   encrypted: boolean;
   legacyAes: boolean;
   /**
@@ -265,7 +268,12 @@ function luksOptions(values: LuksOptionInput, prefix: string): string[] {
  * preallocation, nocow, compat, cluster_size, features.
  */
 export function volumeCreation(v: VolumeDoc, opts: CreationOptions): VolumeCreation {
-  const c = fileVolumeCreation(v, opts);
+  return creation(v, opts, false);
+}
+
+/** `rawByQemuImg`: a plain raw target made by `qemu-img create` too (vol-create-from's first step). */
+function creation(v: VolumeDoc, opts: CreationOptions, rawByQemuImg: boolean): VolumeCreation {
+  const c = fileVolumeCreation(v, opts, rawByQemuImg);
   c.permissions = filePermissions(v.target.permissions);
   const pool = opts.poolType ?? 'dir';
   if (!FILE_POOL_TYPES.includes(pool)) {
@@ -284,7 +292,7 @@ function filePermissions(p: VolumePermissions | undefined): VolumeCreation['perm
   return { mode, owner: id(p.owner), group: id(p.group) };
 }
 
-function fileVolumeCreation(v: VolumeDoc, opts: CreationOptions): VolumeCreation {
+function fileVolumeCreation(v: VolumeDoc, opts: CreationOptions, rawByQemuImg: boolean): VolumeCreation {
   const t = v.target;
   const enc = t.encryption;
   const encrypted = !!enc;
@@ -294,7 +302,7 @@ function fileVolumeCreation(v: VolumeDoc, opts: CreationOptions): VolumeCreation
   const allocation = v.allocation ?? capacity;
   const base = AS_RAW.has(t.format) ? 'raw' : t.format;
 
-  if (t.format === 'raw' && !encrypted) {
+  if (t.format === 'raw' && !encrypted && !rawByQemuImg) {
     // storageBackendCreateRaw: the file is truncated to the capacity in bytes and `allocation`
     // bytes from offset 0 are allocated (fallocate); no qemu-img, no KiB rounding.
     // The writer allocates all or nothing: a partial <allocation> stays sparse.
@@ -378,8 +386,149 @@ function fileVolumeCreation(v: VolumeDoc, opts: CreationOptions): VolumeCreation
     args,
     format,
     luks,
+    qemuOptions: o,
     encrypted,
     legacyAes,
     refusal,
+  };
+}
+
+/**
+ * The input volume of vol-create-from as the storage driver knows it once the pool has probed the
+ * file (virStorageFileProbe): a raw LUKS file is format raw with LUKS encryption, an encrypted qcow2
+ * is qcow2 with LUKS (or legacy `qcow`) encryption.
+ */
+export interface InputVolume {
+  path: string;
+  /** The volume's name (a dir pool: the file name); its secret object id is `<name>_encrypt0`. */
+  name: string;
+  format: string;
+  /** Guest-visible bytes (a LUKS image: its payload). */
+  capacity: bigint;
+  /** `luks`, or `qcow` for legacy qcow AES; absent when not encrypted. */
+  encryption?: string;
+}
+
+/** What libvirt's storage driver does at `virsh vol-create-from` (dir/fs/netfs pools). */
+export interface VolumeFromCreation {
+  /**
+   * `copy`: raw to raw, nothing encrypted — libvirt copies the bytes itself (storage_util.c
+   * storageBackendCreateRaw → createRawFile → virStorageBackendCopyToFD); `qemu-img`: `runs`.
+   */
+  tool: 'qemu-img' | 'copy';
+  /**
+   * qemu-img argv (after the program name) in order: one `convert -f IN -O OUT [-o …]`; or, when
+   * either side is encrypted, `create` of the output then `convert --image-opts -n
+   * --target-image-opts` with a secret object per encrypted side (output's first).
+   */
+  runs: string[][];
+  /** For the user: the qemu-img command lines (one per line), or what libvirt does without qemu-img. */
+  commandLine: string;
+  /** qemu format of the output (`luks` for an encrypted raw target, `raw` for iso). */
+  format: string;
+  /**
+   * The output's size in bytes: libvirt raises the new volume's capacity to the input's
+   * (storage_driver.c storageVolCreateXMLFrom). A one-step `qemu-img convert` ignores it and
+   * makes the output exactly the input's size, as `convert` does.
+   */
+  size: bigint;
+  /**
+   * The output created first (two steps) or the options the one-step convert passes: the
+   * vol-create mapping of the same XML without its backing store (libvirt ignores it when
+   * converting) and with the raised capacity. Its `args` are the writer's creation arguments.
+   */
+  output: VolumeCreation;
+  /** `copy` only: the raw file is allocated (fallocate) up front, zero blocks are skipped either way. */
+  allocate?: bigint;
+  /** The input's qemu format (`luks` for raw LUKS). */
+  inputFormat: string;
+  inputEncrypted: boolean;
+  refusal?: string;
+  notAFilePool?: string;
+}
+
+/**
+ * libvirt 9.0's vol-create-from for a file volume (storage_util.c: virStorageBackendGetBuildVolFromFunction
+ * picks the raw copy or qemu-img; virStorageBackendCreateQemuImgCmdFromVol with an inputvol builds the
+ * convert line, storageBackendCreateQemuImgSetInput the input's format, and an encrypted side splits
+ * it into create + `convert -n` with --image-opts/--target-image-opts and secret objects).
+ */
+export function volumeCreationFrom(v: VolumeDoc, input: InputVolume, opts: CreationOptions): VolumeFromCreation {
+  const capacity = v.capacity === undefined || v.capacity < input.capacity ? input.capacity : v.capacity;
+  const allocation = v.allocation ?? v.capacity ?? 0n;
+  // The backing store is not used (the input's content is the image); a raised capacity is the size.
+  const copy = v.target.format === 'raw' && !v.target.encryption && input.format === 'raw' && !input.encryption;
+  // Unless libvirt copies the bytes itself, qemu-img makes a raw output too (its options, not the raw file's).
+  const output = creation({ ...v, capacity, allocation, backingStore: undefined }, opts, !copy);
+  const inputFormat = AS_RAW.has(input.format)
+    ? 'raw'
+    : input.format === 'raw' && input.encryption
+      ? 'luks'
+      : input.format;
+  const inputEncrypted = !!input.encryption;
+  const base = { size: capacity, output, inputFormat, inputEncrypted, notAFilePool: output.notAFilePool };
+  // storageBackendCreateQemuImg: an encrypted input must be LUKS (libvirt 4.5.0+).
+  let refusal =
+    input.encryption && input.encryption !== 'luks' ? 'encryption format of inputvol must be LUKS' : undefined;
+  if (copy) {
+    refusal ??= opts.preallocMetadata ? preallocRefusal(v, true) : undefined;
+    // createRawFile: truncate to the capacity; fallocate the allocation unless it is below the
+    // input's capacity; copy with zero blocks skipped (lseek), then fsync.
+    const allocate = allocation >= input.capacity ? allocation : undefined;
+    const how = allocate !== undefined ? `${allocate} bytes allocated` : 'zero blocks left as holes';
+    const commandLine =
+      `(no qemu-img: libvirt copies the bytes itself) ${quote(input.path)} → ${quote(opts.output)}: ` +
+      `${capacity} bytes, ${how}`;
+    return { ...base, tool: 'copy', runs: [], commandLine, format: 'raw', allocate, refusal };
+  }
+  refusal ??= opts.preallocMetadata ? preallocRefusal(v, false) : undefined;
+  const format = output.format;
+  let runs: string[][];
+  if (!output.encrypted && !inputEncrypted) {
+    const o = output.qemuOptions ?? [];
+    runs = [
+      ['convert', '-f', inputFormat, '-O', format, ...(o.length ? ['-o', o.join(',')] : []), input.path, opts.output],
+    ];
+  } else {
+    const secretFile = opts.secretFile ?? SECRET_FILE_PLACEHOLDER;
+    const side = (fmt: string, path: string, secret: string | undefined) =>
+      `driver=${fmt},file.filename=${escComma(path)}` +
+      (secret ? `,${fmt === 'luks' ? '' : 'encrypt.'}key-secret=${secret}` : '');
+    const outSecret = output.encrypted && !output.legacyAes ? secretId(v) : undefined;
+    const inSecret = inputEncrypted ? `${input.name}_encrypt0` : undefined;
+    const objects = [outSecret, inSecret].flatMap((id) =>
+      id ? ['--object', `secret,id=${id},file=${secretFile}`] : [],
+    );
+    runs = [
+      output.argv,
+      [
+        'convert',
+        '--image-opts',
+        '-n',
+        '--target-image-opts',
+        ...objects,
+        side(inputFormat, input.path, inSecret),
+        side(format, opts.output, outSecret),
+      ],
+    ];
+  }
+  const commandLine = runs.map((r) => ['qemu-img', ...r].map(quote).join(' ')).join('\n');
+  return { ...base, tool: 'qemu-img', runs, commandLine, format, refusal };
+}
+
+/**
+ * An image file as vol-create-from's input, from its header facts (writer/probe.ts), as a dir
+ * pool's refresh sees it: a LUKS file is raw with LUKS encryption, an AES qcow2 has `qcow`.
+ */
+export function inputVolume(path: string, facts: ImageFacts): InputVolume {
+  const luksFile = facts.format === 'luks';
+  const encryption =
+    luksFile || facts.encryptFormat === 'luks' ? 'luks' : facts.encryptFormat === 'aes' ? 'qcow' : undefined;
+  return {
+    path,
+    name: path.slice(path.lastIndexOf('/') + 1),
+    format: luksFile ? 'raw' : facts.format,
+    capacity: BigInt(facts.virtualSize ?? facts.fileSize ?? 0),
+    encryption,
   };
 }
