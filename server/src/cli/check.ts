@@ -151,9 +151,21 @@ export async function runCheck(args: string[]): Promise<number> {
   }
   // Image-aware checks (issue 7): the writer's bounded header reader on the files documents name.
   const probeIO = nodeProbeIO();
+  // One probe per path for the whole run: documents of one folder name the same base images, and
+  // most named paths do not exist here (the XML describes another host), which a stat that does not
+  // throw settles without an exception (an ENOENT error object per document showed in profiles).
+  const probed = new Map<string, ReturnType<typeof tryProbeImage>>();
+  const imageFacts = (p: string) => {
+    let f = probed.get(p);
+    if (f === undefined && !probed.has(p)) {
+      f = statSync(p, { throwIfNoEntry: false }) ? tryProbeImage(probeIO, p) : undefined;
+      probed.set(p, f);
+    }
+    return f;
+  };
   const ls = getLanguageService({
     log: (m) => process.stderr.write(`libvirt-volume check: internal: ${m}\n`),
-    imageFacts: (p) => tryProbeImage(probeIO, p),
+    imageFacts,
   });
   ls.configure(o.settings);
   const results: { file: string; diagnostics: Diagnostic[]; skipped?: string }[] = [];
