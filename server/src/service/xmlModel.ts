@@ -580,26 +580,38 @@ const SCRATCH_ATTRIBUTES: Attribute[] = [];
 const NAME_CACHE_SIZE = 64;
 const NAME_CACHE: (string | undefined)[] = new Array<string | undefined>(NAME_CACHE_SIZE).fill(undefined);
 /** The children of elements that are never opened and the attributes of elements without any. */
-const NO_NODES: XmlNode[] = Object.freeze([]) as unknown as XmlNode[];
-const NO_ATTRIBUTES: XmlAttribute[] = Object.freeze([]) as unknown as XmlAttribute[];
+// Not frozen (a frozen array's elements kind made every walk over children polymorphic, 2-3x
+// slower) and of the general elements kind, as the arrays that get entries; readonly in the types.
+const NO_NODES: XmlNode[] = [undefined as unknown as XmlNode];
+NO_NODES.pop();
+const NO_ATTRIBUTES: XmlAttribute[] = [undefined as unknown as XmlAttribute];
+NO_ATTRIBUTES.pop();
 
 // The model keeps offsets as numbers and makes each Span object on its first use: a 1 MB document
 // has tens of thousands of elements and attributes, and the span objects made for each of them
 // (three per element, three per attribute) were most of the model's memory (peak RSS of `check` on
 // a 1 MB volume, bench/xmllint.bench.ts). A span once made is kept: it is the same object on every
 // access (hover.ts and quickFixes.ts compare textSpan's answer with nameSpan).
+// Fields are `declare`d and assigned in the constructors: class field definitions (ES2022 semantics)
+// made each node measurably slower to build than plain assignments.
 class Attribute implements XmlAttribute {
-  value: string | undefined = undefined;
-  quote: '"' | "'" | '' = '';
-  closed = false;
-  valueStart: number;
-  valueEnd: number;
-  constructor(
-    readonly name: string,
-    readonly nameStart: number,
-    readonly nameEnd: number,
-  ) {
-    this.valueStart = this.valueEnd = nameEnd;
+  declare readonly name: string;
+  declare readonly nameStart: number;
+  declare readonly nameEnd: number;
+  declare value: string | undefined;
+  declare quote: '"' | "'" | '';
+  declare closed: boolean;
+  declare valueStart: number;
+  declare valueEnd: number;
+  constructor(name: string, nameStart: number, nameEnd: number) {
+    this.name = name;
+    this.nameStart = nameStart;
+    this.nameEnd = nameEnd;
+    this.value = undefined;
+    this.quote = '';
+    this.closed = false;
+    this.valueStart = nameEnd;
+    this.valueEnd = nameEnd;
   }
   get nameSpan(): Span {
     return { start: this.nameStart, end: this.nameEnd };
@@ -614,26 +626,42 @@ class Attribute implements XmlAttribute {
 }
 
 class Element implements XmlElement {
-  declare readonly kind: 'element'; // on the prototype: one field less per element
-  attributes: XmlAttribute[] = NO_ATTRIBUTES;
-  readonly children: XmlNode[];
-  end: number;
-  contentEnd: number;
+  declare readonly kind: 'element';
+  declare readonly start: number;
+  declare end: number;
+  declare readonly name: string;
+  declare attributes: XmlAttribute[];
+  declare readonly children: XmlNode[];
+  declare readonly parent: Element | undefined;
+  declare readonly startTagEnd: number;
+  declare contentEnd: number;
   /** Where the end tag's name starts (it is this element's name), -1 without an end tag. */
-  endNameStart = -1;
-  closed = false;
+  declare endNameStart: number;
+  declare readonly selfClosing: boolean;
+  declare closed: boolean;
   /** nameSpan, made once: textSpan answers it for an element without text and callers compare. */
-  private ns: Span | undefined = undefined;
+  declare private ns: Span | undefined;
   constructor(
-    readonly name: string,
-    readonly parent: Element | undefined,
-    readonly start: number,
-    readonly startTagEnd: number,
-    readonly selfClosing: boolean,
+    name: string,
+    parent: Element | undefined,
+    start: number,
+    startTagEnd: number,
+    selfClosing: boolean,
     opened: boolean,
   ) {
+    this.kind = 'element';
+    this.start = start;
+    this.end = startTagEnd;
+    this.name = name;
+    this.attributes = NO_ATTRIBUTES;
     this.children = opened ? [] : NO_NODES;
-    this.end = this.contentEnd = startTagEnd;
+    this.parent = parent;
+    this.startTagEnd = startTagEnd;
+    this.contentEnd = startTagEnd;
+    this.endNameStart = -1;
+    this.selfClosing = selfClosing;
+    this.closed = false;
+    this.ns = undefined;
   }
   get nameSpan(): Span {
     return (this.ns ??= { start: this.start + 1, end: this.start + 1 + this.name.length });
@@ -646,18 +674,23 @@ class Element implements XmlElement {
     return s < 0 ? undefined : { start: s, end: s + this.name.length };
   }
 }
-(Element.prototype as { kind: string }).kind = 'element';
 
-/** Text whose value is its raw text unless `decoded` says otherwise; both are sliced when first read. */
+/** Text whose value is its raw text unless `decoded` says otherwise; raw is sliced when first read. */
 class Text implements XmlText {
   declare readonly kind: 'text';
-  private r: string | undefined = undefined;
-  constructor(
-    private readonly src: string,
-    readonly start: number,
-    readonly end: number,
-    private readonly decoded: string | undefined,
-  ) {}
+  declare readonly start: number;
+  declare readonly end: number;
+  declare private readonly src: string;
+  declare private readonly decoded: string | undefined;
+  declare private r: string | undefined;
+  constructor(src: string, start: number, end: number, decoded: string | undefined) {
+    this.kind = 'text';
+    this.start = start;
+    this.end = end;
+    this.src = src;
+    this.decoded = decoded;
+    this.r = undefined;
+  }
   get raw(): string {
     return (this.r ??= this.src.slice(this.start, this.end));
   }
@@ -665,7 +698,6 @@ class Text implements XmlText {
     return this.decoded ?? this.raw;
   }
 }
-(Text.prototype as { kind: string }).kind = 'text';
 
 // (Elements sharing one empty attributes/children array until their first entry was measured:
 // 20-40 % slower parses of 1 MB documents, so every element has its own arrays.)
