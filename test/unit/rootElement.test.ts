@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { actionsFor, applyAction, service } from '../helpers/cursor';
+import { isUtf8 } from 'node:buffer';
 import { decodeXmlBytes } from '../../server/src/service/encoding';
 
 const diags = (text: string, named = false) =>
@@ -52,4 +53,23 @@ test('bytes as libvirt reads them: UTF-8, invalid UTF-8, UTF-16, a declared Lati
   const latin = decodeXmlBytes(Buffer.from([...Buffer.from("<?xml version='1.0' encoding='ISO-8859-1'?><volume><name>"), 0xe9, ...Buffer.from('</name></volume>')]));
   assert.equal(latin.error, undefined);
   assert.match(latin.text, /<name>é<\/name>/);
+});
+
+test('UTF-8 verdicts agree with node:buffer isUtf8 on random bytes; a declaration after blanks is read', () => {
+  // decodeXmlBytes decides validity with the strict native decoder and locates the bad byte in
+  // JavaScript: both must agree with an independent validator on every input.
+  let seed = 15;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) & 0xff;
+  for (let k = 0; k < 3000; k++) {
+    const len = 1 + (rand() % 12);
+    // Mostly multi-byte lead and continuation bytes, so that valid and invalid sequences both occur.
+    const b = Buffer.from(Array.from({ length: len }, () => { const r = rand(); return r < 64 ? 0x41 : r < 128 ? 0x80 | (r & 0x3f) : 0xc0 | (r & 0x3f); }));
+    const input = Buffer.concat([Buffer.from('<a>'), b]);
+    const r = decodeXmlBytes(input);
+    assert.equal(r.error === undefined, isUtf8(input), input.toString('hex'));
+    assert.equal(r.text, new TextDecoder('utf-8', { ignoreBOM: true }).decode(input));
+  }
+  const latin = decodeXmlBytes(Buffer.from([...Buffer.from(" \n\t<?xml version='1.0' encoding='latin1'?><a>"), 0xe9, ...Buffer.from('</a>')]));
+  assert.equal(latin.error, undefined);
+  assert.match(latin.text, /<a>é<\/a>/);
 });

@@ -163,6 +163,9 @@ test('path resolution', () => {
   assert.equal(resolveImagePath('b.qcow2', '/img/dir/top.qcow2'), '/img/dir/b.qcow2');
   assert.equal(resolveImagePath('json:{"file":{}}', '/img/top.qcow2'), undefined);
   assert.equal(uriToPath('file:///a%20b/c.xml'), '/a b/c.xml');
+  // Paths already normal are returned as they are; every other form is normalised.
+  for (const [p, want] of [['/a/b', '/a/b'], ['/a/.b/..c/d.', '/a/.b/..c/d.'], ['/a/b/', '/a/b'], ['/', '/'], ['//a', '/a'], ['/a/.', '/a'], ['/a/..', '/'], ['/a/./b/../c', '/a/c']])
+    assert.equal(resolveImagePath(p, 'untitled:Untitled-1'), want, p);
 });
 
 test('hover on a path: qemu-img info-like summary with the chain', () => {

@@ -172,3 +172,41 @@ test('random DOCTYPE, entity and character fragments never throw and keep spans 
     for (const e of doc.errors) assert.ok(e.start >= 0 && e.end <= src.length && e.start <= e.end, JSON.stringify(src));
   }
 });
+
+test('spans made from offsets: every way an attribute ends, element and end-tag names, content, shared empty arrays', () => {
+  const src = `<a x="1" y='2' z w=v u="open\n<b></b><c/><d>t</d></a>`;
+  const doc = parseXml(src);
+  const a = doc.root!;
+  const at = (s: { start: number; end: number }) => src.slice(s.start, s.end);
+  const byName = (n: string) => a.attributes.find((x) => x.name === n)!;
+  // Closed value: the span ends after the closing quote; the value span is inside the quotes.
+  assert.deepEqual([at(byName('x').span), at(byName('x').valueSpan), at(byName('x').nameSpan)], ['x="1"', '1', 'x']);
+  assert.deepEqual([at(byName('y').span), byName('y').quote, byName('y').closed], ["y='2'", "'", true]);
+  // No '=': the span is the name, the value span empty right after it.
+  assert.deepEqual([at(byName('z').span), byName('z').valueSpan, byName('z').value], ['z', { start: src.indexOf(' w'), end: src.indexOf(' w') }, undefined]);
+  // No quote: the span is still the name, the value span empty where the quote should be.
+  assert.deepEqual([at(byName('w').span), byName('w').valueSpan.start, byName('w').closed], ['w', src.indexOf('v u='), false]);
+  // Unterminated: up to the end of the line, without a closing quote.
+  assert.deepEqual([at(byName('u').span), at(byName('u').valueSpan), byName('u').closed], ['u="open', 'open', false]);
+  // The same span object on every access of an element's name (textSpan's answer is compared with it).
+  assert.equal(a.nameSpan, a.nameSpan);
+  assert.deepEqual([a.closed, a.children.length], [false, 0]); // the '<' of <b> ends the unterminated tag
+  const elements = `<a><b></b><c/><d>t</d></a>`;
+  const root = parseXml(elements).root!;
+  const at2 = (s: { start: number; end: number }) => elements.slice(s.start, s.end);
+  const d = path(root, 'd')!;
+  assert.deepEqual([at2(d.nameSpan), at2(d.endTagNameSpan!), at2(d.contentSpan), textContent(d), d.children[0].kind], ['d', 'd', 't', 't', 'text']);
+  assert.deepEqual([at2(root.endTagNameSpan!), root.endTagNameSpan!.start, at2(root.contentSpan)], ['a', elements.lastIndexOf('a>'), '<b></b><c/><d>t</d>']);
+  const c = path(root, 'c')!;
+  assert.deepEqual([c.selfClosing, c.children.length, c.endTagNameSpan, at2(c.contentSpan), c.end], [true, 0, undefined, '', elements.indexOf('<d>')]);
+  assert.deepEqual(path(root, 'b')!.children, []);
+  // Elements never opened share their empty arrays, and they stay empty.
+  assert.equal(parseXml('<r><p/><q/></r>').root!.children[0].kind, 'element');
+  for (const e of parseXml('<r><p/><q/></r>').root!.children) if (e.kind === 'element') assert.deepEqual([e.children.length, e.attributes.length], [0, 0]);
+  // Repeated names are one string; text with references keeps its decoded value and its raw text.
+  const t = parseXml('<r><e k="1"/><e k="2"/>a &lt; b</r>').root!;
+  const [e1, e2] = t.children.filter((n) => n.kind === 'element');
+  assert.equal(e1.kind === 'element' && e2.kind === 'element' && e1.name === e2.name && e1.attributes[0].name === e2.attributes[0].name, true);
+  const text = t.children.find((n) => n.kind === 'text')!;
+  assert.deepEqual(text.kind === 'text' && [text.raw, text.value], ['a &lt; b', 'a < b']);
+});

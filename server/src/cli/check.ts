@@ -35,6 +35,7 @@ export const USAGE = `check [--json] [--libvirt-version X.Y.Z] [--pool-type T] P
   --no-image-checks      do not read the headers of the image files the documents name
   Exit status: 0 no errors, 1 errors found, 2 usage or I/O error, or a folder with nothing to check.`;
 
+const PLAIN_RELATIVE = /^(?:(?!\.\.?\/)[^/]+\/)*(?!\.\.?$)[^/]+$/;
 const SEV: Record<number, string> = { 1: 'error', 2: 'warning', 3: 'info', 4: 'hint' };
 
 interface Options {
@@ -151,9 +152,21 @@ export async function runCheck(args: string[]): Promise<number> {
   }
   // Image-aware checks (issue 7): the writer's bounded header reader on the files documents name.
   const probeIO = nodeProbeIO();
+  // One probe per path for the whole run: documents of one folder name the same base images, and
+  // most named paths do not exist here (the XML describes another host), which a stat that does not
+  // throw settles without an exception (an ENOENT error object per document showed in profiles).
+  const probed = new Map<string, ReturnType<typeof tryProbeImage>>();
+  const imageFacts = (p: string) => {
+    let f = probed.get(p);
+    if (f === undefined && !probed.has(p)) {
+      f = statSync(p, { throwIfNoEntry: false }) ? tryProbeImage(probeIO, p) : undefined;
+      probed.set(p, f);
+    }
+    return f;
+  };
   const ls = getLanguageService({
     log: (m) => process.stderr.write(`libvirt-volume check: internal: ${m}\n`),
-    imageFacts: (p) => tryProbeImage(probeIO, p),
+    imageFacts,
   });
   ls.configure(o.settings);
   const results: { file: string; diagnostics: Diagnostic[]; skipped?: string }[] = [];
@@ -228,7 +241,10 @@ export async function runCheck(args: string[]): Promise<number> {
     }
     results.push({ file, diagnostics });
   }
-  const shown = (f: string) => (isAbsolute(f) ? f : relative(process.cwd(), f) || f);
+  // A relative name without `.`, `..` or empty segments is already what path.relative would answer
+  // (it resolves both paths for every file otherwise).
+  const cwd = process.cwd();
+  const shown = (f: string) => (isAbsolute(f) ? f : PLAIN_RELATIVE.test(f) ? f : relative(cwd, f) || f);
   if (o.json) {
     // Skipped files are entries too (no diagnostics, `skipped`: why), so a CI job can see them.
     for (const k of skipped) results.push({ file: k.file, diagnostics: [], skipped: k.reason });

@@ -45,11 +45,21 @@ function firstInvalidUtf8(b: Uint8Array): number {
   return -1;
 }
 
+/** Bytes `\s` matches at the start of the latin1 head below (tab, LF, VT, FF, CR, space, NBSP). */
+const isHeadSpace = (c: number) => (c >= 9 && c <= 13) || c === 32 || c === 0xa0;
+
 /** Encoding named by a leading XML declaration, lower case, if any. */
 function declaredEncoding(b: Uint8Array): string | undefined {
+  // Most files have no declaration: decide that from the first bytes, without building the head.
+  let k = 0;
+  while (k < b.length && k < 200 && isHeadSpace(b[k])) k++;
+  if (b[k] !== 0x3c || b[k + 1] !== 0x3f) return undefined; // not `<?`
   const head = String.fromCharCode(...b.subarray(0, Math.min(b.length, 200)));
   return /^\s*<\?xml[^>]*?\bencoding\s*=\s*["']([A-Za-z0-9._-]+)["']/.exec(head)?.[1].toLowerCase();
 }
+
+const STRICT_UTF8 = new TextDecoder('utf-8', { ignoreBOM: true, fatal: true });
+const LENIENT_UTF8 = new TextDecoder('utf-8', { ignoreBOM: true });
 
 export function decodeXmlBytes(bytes: Uint8Array): DecodedXml {
   const utf16 =
@@ -70,14 +80,22 @@ export function decodeXmlBytes(bytes: Uint8Array): DecodedXml {
   if (enc === 'iso-8859-1' || enc === 'latin1') {
     return { text: new TextDecoder('latin1').decode(bytes) };
   }
-  const text = new TextDecoder('utf-8', { ignoreBOM: true }).decode(bytes);
+  // The native strict decoder refuses exactly what firstInvalidUtf8 finds (WHATWG's UTF-8 decoder:
+  // no overlong forms, surrogates or code points past U+10FFFF), so valid files take one native
+  // pass and only invalid ones pay for the JavaScript scan that finds the offset.
+  try {
+    return { text: STRICT_UTF8.decode(bytes) };
+  } catch {
+    // not UTF-8: located below
+  }
+  const text = LENIENT_UTF8.decode(bytes);
   const bad = firstInvalidUtf8(bytes);
   if (bad < 0) return { text };
   const shown = Array.from(bytes.subarray(bad, bad + 4), hex).join(' ');
   return {
     text,
     error: {
-      offset: new TextDecoder('utf-8', { ignoreBOM: true }).decode(bytes.subarray(0, bad)).length,
+      offset: LENIENT_UTF8.decode(bytes.subarray(0, bad)).length,
       message: `Input is not proper UTF-8, indicate encoding ! Bytes: ${shown}`,
     },
   };

@@ -142,8 +142,12 @@ export function imageRefAt(doc: XmlDocument, offset: number, pool: PoolType = 'd
 
 // ---- Paths (POSIX; the images live on the host running the server) ----
 
+const NOT_NORMAL = /\/(?:\.\.?)?(?:\/|$)/;
+
 /** Normalises `.`/`..`/`//` of an absolute POSIX path. */
 export function normalizePath(p: string): string {
+  // Most paths are already normal (no empty, `.` or `..` segment, no trailing '/'): kept as they are.
+  if (p.charCodeAt(0) === 47 && !NOT_NORMAL.test(p)) return p;
   const parts: string[] = [];
   for (const seg of p.split('/')) {
     if (!seg || seg === '.') continue;

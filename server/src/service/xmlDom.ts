@@ -3,7 +3,12 @@
 // plain description and written by one serializer, so there is one escaping and one layout.
 // Documents being edited are read by the tolerant xmlModel instead (it keeps offsets and
 // recovers from errors; a strict parser does neither).
-import { DOMImplementation, DOMParser, XMLSerializer, type Document, type Element } from '@xmldom/xmldom';
+import type { Document, Element } from '@xmldom/xmldom';
+
+// Loaded on first use: validation reaches this module (secrets.ts) but never builds a document, and
+// loading xmldom (its entity tables) was 7 ms of every `check` start-up.
+let xmldomModule: typeof import('@xmldom/xmldom') | undefined;
+const xmldom = () => (xmldomModule ??= require('@xmldom/xmldom') as typeof import('@xmldom/xmldom'));
 
 /** An element to build: attributes in this order (undefined ones left out), then text or children. */
 export interface XmlElementSpec {
@@ -28,7 +33,7 @@ function fill(doc: Document, el: Element, spec: XmlElementSpec): void {
 
 /** A new document whose root element is `spec`. */
 export function buildXmlDocument(spec: XmlElementSpec): Document {
-  const doc = new DOMImplementation().createDocument(null, spec.name, null);
+  const doc = new (xmldom().DOMImplementation)().createDocument(null, spec.name, null);
   fill(doc, doc.documentElement!, spec);
   return doc;
 }
@@ -56,7 +61,7 @@ function indented(doc: Document): Document {
 
 /** The document as text: indented element content, a final newline, no XML declaration. */
 export function serializeXml(doc: Document): string {
-  return new XMLSerializer().serializeToString(indented(doc)) + '\n';
+  return new (xmldom().XMLSerializer)().serializeToString(indented(doc)) + '\n';
 }
 
 /** buildXmlDocument + serializeXml. */
@@ -70,7 +75,7 @@ export function renderXml(spec: XmlElementSpec): string {
  */
 export function parseToolXml(text: string): Document {
   let first: string | undefined;
-  const parser = new DOMParser({
+  const parser = new (xmldom().DOMParser)({
     onError: (level, message) => {
       if (level === 'warning') return;
       first ??= message;

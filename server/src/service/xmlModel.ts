@@ -9,14 +9,14 @@ export interface Span {
 }
 
 export interface XmlAttribute {
-  name: string;
-  nameSpan: Span;
+  readonly name: string;
+  readonly nameSpan: Span;
   /** Decoded value; undefined when the attribute has no `=value` yet (half-typed). */
   value: string | undefined;
   /** Span of the value *inside* the quotes (empty span right after `=` when missing). */
-  valueSpan: Span;
+  readonly valueSpan: Span;
   /** Span of the whole `name="value"`. */
-  span: Span;
+  readonly span: Span;
   quote: '"' | "'" | '';
   /** True when the closing quote was found. */
   closed: boolean;
@@ -30,18 +30,19 @@ export interface XmlText extends Span {
 
 export interface XmlElement extends Span {
   kind: 'element';
-  name: string;
-  nameSpan: Span;
-  attributes: XmlAttribute[];
-  children: XmlNode[];
-  parent: XmlElement | undefined;
+  readonly name: string;
+  readonly nameSpan: Span;
+  readonly attributes: readonly XmlAttribute[];
+  /** Elements that are never opened (self-closing, unterminated, too deep) share one empty array. */
+  readonly children: readonly XmlNode[];
+  readonly parent: XmlElement | undefined;
   /** Offset just after `>` / `/>` of the start tag; equals `end` when the start tag is unterminated. */
-  startTagEnd: number;
+  readonly startTagEnd: number;
   /** Offsets of the content between start and end tag (empty for self-closing). */
-  contentSpan: Span;
+  readonly contentSpan: Span;
   /** Span of the end tag's name, when there is one. */
-  endTagNameSpan: Span | undefined;
-  selfClosing: boolean;
+  readonly endTagNameSpan: Span | undefined;
+  readonly selfClosing: boolean;
   /** False when the element was never closed (end of input or a mismatched end tag). */
   closed: boolean;
 }
@@ -100,7 +101,7 @@ const LINEAR_DUPLICATE_CHECK = 8;
 export function parseXml(text: string): XmlDocument {
   const errors: XmlSyntaxError[] = [];
   const topLevel: XmlElement[] = [];
-  const stack: XmlElement[] = [];
+  const stack: Element[] = [];
   const n = text.length;
   let i = 0;
   let dropped = 0,
@@ -111,6 +112,8 @@ export function parseXml(text: string): XmlDocument {
   };
   const current = () => stack[stack.length - 1];
   const badChars = BAD_CHAR.test(text);
+  const hasAmp = text.includes('&');
+  const tabOrCr = text.includes('\t') || text.includes('\r');
   // Internal general entities of the DOCTYPE's internal subset (name → replacement text; undefined
   // for an external entity, which libvirt's parser does not load: its references expand to nothing).
   const entities = new Map<string, string | undefined>();
@@ -205,9 +208,19 @@ export function parseXml(text: string): XmlDocument {
 
   const addText = (start: number, end: number) => {
     if (end <= start) return;
-    const raw = text.slice(start, end);
     const parent = current();
-    if (!parent) {
+    if (parent) {
+      // Without a reference or a bad character the value is the raw text, sliced when first read:
+      // most text nodes are the indentation between elements and nobody reads them.
+      if (!hasAmp && !badChars) addChild(parent, new Text(text, start, end, undefined));
+      else {
+        const raw = text.slice(start, end);
+        addChild(parent, new Text(text, start, end, decode(raw, start, false)));
+      }
+      return;
+    }
+    const raw = text.slice(start, end);
+    {
       if (raw.trim()) {
         const lead = start + (raw.length - raw.trimStart().length);
         const message = topLevel.length
@@ -215,15 +228,13 @@ export function parseXml(text: string): XmlDocument {
           : "Start tag expected, '<' not found";
         err(lead, end, message);
       }
-      return;
     }
-    addChild(parent, { kind: 'text', start, end, raw, value: decode(raw, start, false) });
   };
 
-  const closeElement = (el: XmlElement, end: number, closed: boolean) => {
+  const closeElement = (el: Element, end: number, closed: boolean) => {
     el.end = end;
     el.closed = closed;
-    if (el.contentSpan.end < el.contentSpan.start) el.contentSpan.end = el.contentSpan.start;
+    if (el.contentEnd < el.startTagEnd) el.contentEnd = el.startTagEnd;
   };
 
   /** Skips a quoted literal starting at `k` (a quote); returns the offset after it. */
@@ -290,6 +301,18 @@ export function parseXml(text: string): XmlDocument {
     return k + 1;
   };
 
+  /** The name at start..end: one string per distinct name (a 1 MB document repeats a few names
+   *  tens of thousands of times), from a small cache indexed by first character and length. */
+  const names = NAME_CACHE;
+  names.fill(undefined);
+  const nameAt = (start: number, end: number): string => {
+    const len = end - start;
+    const slot = (text.charCodeAt(start) * 31 + len) & (NAME_CACHE_SIZE - 1);
+    const cached = names[slot];
+    if (cached !== undefined && cached.length === len && text.startsWith(cached, start)) return cached;
+    return (names[slot] = text.slice(start, end));
+  };
+
   let textStart = 0;
   let tooDeep = false;
   while (i < n) {
@@ -316,39 +339,24 @@ export function parseXml(text: string): XmlDocument {
     const nameStart = j;
     j++;
     while (j < n && isNameCode(text.charCodeAt(j))) j++;
-    const name = text.slice(nameStart, j);
-    const el: XmlElement = {
-      kind: 'element',
-      name,
-      nameSpan: { start: nameStart, end: j },
-      attributes: [],
-      children: [],
-      parent: current(),
-      start: tagStart,
-      end: n,
-      startTagEnd: n,
-      contentSpan: { start: n, end: n },
-      endTagNameSpan: undefined,
-      selfClosing: false,
-      closed: false,
-    };
+    const name = nameAt(nameStart, j);
+    const nameEnd = j;
+    const parent = current();
     // Past libxml2's depth limit nothing more is modelled (libxml2 stops there): a megabyte of
     // `<a>` must not become a million elements.
     const excessive = stack.length > MAX_DEPTH;
     if (excessive) {
       const message = `Excessive depth in document: ${MAX_DEPTH} use XML_PARSE_HUGE option`;
-      if (!tooDeep) err(el.nameSpan.start, el.nameSpan.end, message);
+      if (!tooDeep) err(nameStart, nameEnd, message);
       tooDeep = true; // reported once
-    } else if (el.parent) addChild(el.parent, el);
-    else {
-      if (topLevel.length) err(el.nameSpan.start, el.nameSpan.end, 'Extra content at the end of the document');
-      topLevel.push(el);
-    }
+    } else if (!parent && topLevel.length) err(nameStart, nameEnd, 'Extra content at the end of the document');
     // Attributes, collected in a scratch array and copied once: an array grown by push keeps room
     // for 17 entries, which for 20k elements is megabytes more for the garbage collector to copy.
     const attrs = SCRATCH_ATTRIBUTES;
     let nAttrs = 0; // entries of `attrs` in use (setting an array's length is a runtime call)
     let terminated = false;
+    let selfClosing = false;
+    let startTagEnd = n;
     let seen: Set<string> | undefined;
     while (j < n) {
       const wsStart = j;
@@ -356,14 +364,14 @@ export function parseXml(text: string): XmlDocument {
       if (j >= n) break;
       const c = text.charCodeAt(j);
       if (c === 62) {
-        el.startTagEnd = j + 1;
+        startTagEnd = j + 1;
         j++;
         terminated = true;
         break;
       }
       if (c === 47 && text.charCodeAt(j + 1) === 62) {
-        el.startTagEnd = j + 2;
-        el.selfClosing = true;
+        startTagEnd = j + 2;
+        selfClosing = true;
         j += 2;
         terminated = true;
         break;
@@ -380,16 +388,8 @@ export function parseXml(text: string): XmlDocument {
       if (j === wsStart && nAttrs) err(j, j + 1, 'attributes construct error');
       const aStart = j;
       while (j < n && isNameCode(text.charCodeAt(j))) j++;
-      const aName = text.slice(aStart, j);
-      const attr: XmlAttribute = {
-        name: aName,
-        nameSpan: { start: aStart, end: j },
-        value: undefined,
-        valueSpan: { start: j, end: j },
-        span: { start: aStart, end: j },
-        quote: '',
-        closed: false,
-      };
+      const aName = nameAt(aStart, j);
+      const attr = new Attribute(aName, aStart, j);
       // Duplicates: a linear scan for the usual handful, a Set past that (50k attributes on one
       // element were quadratic).
       let duplicate = false;
@@ -420,7 +420,7 @@ export function parseXml(text: string): XmlDocument {
       const q = text[k];
       if (q !== '"' && q !== "'") {
         err(aStart, k, 'AttValue: " or \' expected');
-        attr.valueSpan.start = attr.valueSpan.end = k;
+        attr.valueStart = attr.valueEnd = k;
         j = k;
         continue;
       }
@@ -435,45 +435,52 @@ export function parseXml(text: string): XmlDocument {
         vEnd = stop ? stop.index : n;
         err(aStart, vEnd, "AttValue: ' expected".replace("'", q));
         attr.quote = q;
-        attr.valueSpan.start = vStart;
-        attr.valueSpan.end = vEnd;
+        attr.valueStart = vStart;
+        attr.valueEnd = vEnd;
         attr.value = decode(text.slice(vStart, vEnd), vStart, true);
-        attr.span.end = vEnd;
         j = vEnd;
         continue;
       }
       const raw = text.slice(vStart, vEnd);
       attr.quote = q;
       attr.closed = true;
-      // Spans are filled in place: a 1 MB document has tens of thousands of attributes, and
-      // every extra object shows in the garbage collector's share (bench/validation.bench.ts).
-      attr.valueSpan.start = vStart;
-      attr.valueSpan.end = vEnd;
-      // Attribute-value normalisation (XML 1.0 §3.3.3): literal whitespace becomes a space.
+      attr.valueStart = vStart;
+      attr.valueEnd = vEnd;
+      // Attribute-value normalisation (XML 1.0 §3.3.3): literal whitespace becomes a space. Without a
+      // reference the value is the raw text, and a document without tabs or CRs needs only a newline
+      // search (a regular expression per value was a tenth of a 1 MB domain's parse).
       const decoded = decode(raw, vStart, true);
-      attr.value = /[\t\r\n]/.test(decoded) ? decoded.replace(/[\t\r\n]/g, ' ') : decoded;
-      attr.span.end = vEnd + 1;
+      const blanks = decoded !== raw ? /[\t\r\n]/.test(decoded) : raw.includes('\n') || (tabOrCr && /[\t\r]/.test(raw));
+      attr.value = blanks ? decoded.replace(/[\t\r\n]/g, ' ') : decoded;
       j = vEnd + 1;
-    }
-    if (nAttrs) {
-      el.attributes = attrs.slice(0, nAttrs);
-      attrs.fill(undefined as unknown as XmlAttribute, 0, nAttrs); // no stale references kept alive
     }
     if (!terminated) {
       if (j >= n) err(tagStart, n, `Couldn't find end of Start Tag ${name}`);
-      el.startTagEnd = j;
-      el.contentSpan.start = el.contentSpan.end = j;
+      startTagEnd = j;
+    }
+    // Only an element that is opened gets children of its own; self-closing, unterminated and
+    // too deep ones share one empty array (nothing is ever added to them).
+    const opened = terminated && !selfClosing && !excessive;
+    const el = new Element(name, parent, tagStart, startTagEnd, selfClosing, opened);
+    if (nAttrs) {
+      el.attributes = attrs.slice(0, nAttrs);
+      attrs.fill(undefined as unknown as Attribute, 0, nAttrs); // no stale references kept alive
+    }
+    if (!excessive) {
+      if (parent) addChild(parent, el);
+      else topLevel.push(el);
+    }
+    if (!terminated) {
       closeElement(el, j, false);
       i = j;
       textStart = i;
       continue;
     }
-    el.contentSpan.start = el.contentSpan.end = el.startTagEnd;
-    if (el.selfClosing) closeElement(el, el.startTagEnd, true);
+    if (selfClosing) closeElement(el, startTagEnd, true);
     else if (excessive) {
       // Deeper than libxml2 goes: the element is not opened either, so the stack (and every
       // search of it) stays bounded.
-      closeElement(el, el.startTagEnd, false);
+      closeElement(el, startTagEnd, false);
     } else stack.push(el);
     i = j;
     textStart = i;
@@ -525,7 +532,6 @@ export function parseXml(text: string): XmlDocument {
     const nameStart = j;
     while (j < n && isNameCode(text.charCodeAt(j))) j++;
     const name = text.slice(nameStart, j);
-    const nameSpan = { start: nameStart, end: j };
     while (j < n && isWsCode(text.charCodeAt(j))) j++;
     let end = j;
     if (text.charCodeAt(j) === 62) end = j + 1;
@@ -542,12 +548,16 @@ export function parseXml(text: string): XmlDocument {
       // Elements above the match were never closed.
       while (stack.length - 1 > idx) {
         const open = stack.pop()!;
-        err(open.nameSpan.start, open.nameSpan.end, `Opening and ending tag mismatch: ${open.name} and ${name}`);
+        err(
+          open.start + 1,
+          open.start + 1 + open.name.length,
+          `Opening and ending tag mismatch: ${open.name} and ${name}`,
+        );
         closeElement(open, i, false);
       }
       const el = stack.pop()!;
-      el.contentSpan.end = i;
-      el.endTagNameSpan = nameSpan;
+      el.contentEnd = i;
+      el.endNameStart = nameStart;
       closeElement(el, end, true);
     }
     return end;
@@ -556,8 +566,8 @@ export function parseXml(text: string): XmlDocument {
   // Unclosed elements at end of input.
   while (stack.length) {
     const open = stack.pop()!;
-    err(open.nameSpan.start, open.nameSpan.end, `Premature end of data in tag ${open.name}`);
-    open.contentSpan.end = n;
+    err(open.start + 1, open.start + 1 + open.name.length, `Premature end of data in tag ${open.name}`);
+    open.contentEnd = n;
     closeElement(open, n, false);
   }
   if (!topLevel.length) err(0, Math.min(n, 1), text.trim() ? "Start tag expected, '<' not found" : 'Document is empty');
@@ -570,12 +580,133 @@ export function parseXml(text: string): XmlDocument {
 }
 
 /** parseXml is not re-entrant (nothing it calls parses), so one scratch array serves every start tag. */
-const SCRATCH_ATTRIBUTES: XmlAttribute[] = [];
+const SCRATCH_ATTRIBUTES: Attribute[] = [];
+const NAME_CACHE_SIZE = 64;
+const NAME_CACHE: (string | undefined)[] = new Array<string | undefined>(NAME_CACHE_SIZE).fill(undefined);
+/** The children of elements that are never opened and the attributes of elements without any. */
+// Not frozen (a frozen array's elements kind made every walk over children polymorphic, 2-3x
+// slower) and of the general elements kind, as the arrays that get entries; readonly in the types.
+const NO_NODES: XmlNode[] = [undefined as unknown as XmlNode];
+NO_NODES.pop();
+const NO_ATTRIBUTES: XmlAttribute[] = [undefined as unknown as XmlAttribute];
+NO_ATTRIBUTES.pop();
+
+// The model keeps offsets as numbers and makes each Span object on its first use: a 1 MB document
+// has tens of thousands of elements and attributes, and the span objects made for each of them
+// (three per element, three per attribute) were most of the model's memory (peak RSS of `check` on
+// a 1 MB volume, bench/xmllint.bench.ts). A span once made is kept: it is the same object on every
+// access (hover.ts and quickFixes.ts compare textSpan's answer with nameSpan).
+// Fields are `declare`d and assigned in the constructors: class field definitions (ES2022 semantics)
+// made each node measurably slower to build than plain assignments.
+class Attribute implements XmlAttribute {
+  declare readonly name: string;
+  declare readonly nameStart: number;
+  declare readonly nameEnd: number;
+  declare value: string | undefined;
+  declare quote: '"' | "'" | '';
+  declare closed: boolean;
+  declare valueStart: number;
+  declare valueEnd: number;
+  constructor(name: string, nameStart: number, nameEnd: number) {
+    this.name = name;
+    this.nameStart = nameStart;
+    this.nameEnd = nameEnd;
+    this.value = undefined;
+    this.quote = '';
+    this.closed = false;
+    this.valueStart = nameEnd;
+    this.valueEnd = nameEnd;
+  }
+  get nameSpan(): Span {
+    return { start: this.nameStart, end: this.nameEnd };
+  }
+  get valueSpan(): Span {
+    return { start: this.valueStart, end: this.valueEnd };
+  }
+  /** Up to the closing quote; the value's end when it is unterminated, the name's without a quote. */
+  get span(): Span {
+    return { start: this.nameStart, end: this.closed ? this.valueEnd + 1 : this.quote ? this.valueEnd : this.nameEnd };
+  }
+}
+
+class Element implements XmlElement {
+  declare readonly kind: 'element';
+  declare readonly start: number;
+  declare end: number;
+  declare readonly name: string;
+  declare attributes: XmlAttribute[];
+  declare readonly children: XmlNode[];
+  declare readonly parent: Element | undefined;
+  declare readonly startTagEnd: number;
+  declare contentEnd: number;
+  /** Where the end tag's name starts (it is this element's name), -1 without an end tag. */
+  declare endNameStart: number;
+  declare readonly selfClosing: boolean;
+  declare closed: boolean;
+  /** nameSpan, made once: textSpan answers it for an element without text and callers compare. */
+  declare private ns: Span | undefined;
+  constructor(
+    name: string,
+    parent: Element | undefined,
+    start: number,
+    startTagEnd: number,
+    selfClosing: boolean,
+    opened: boolean,
+  ) {
+    this.kind = 'element';
+    this.start = start;
+    this.end = startTagEnd;
+    this.name = name;
+    this.attributes = NO_ATTRIBUTES;
+    this.children = opened ? [] : NO_NODES;
+    this.parent = parent;
+    this.startTagEnd = startTagEnd;
+    this.contentEnd = startTagEnd;
+    this.endNameStart = -1;
+    this.selfClosing = selfClosing;
+    this.closed = false;
+    this.ns = undefined;
+  }
+  get nameSpan(): Span {
+    return (this.ns ??= { start: this.start + 1, end: this.start + 1 + this.name.length });
+  }
+  get contentSpan(): Span {
+    return { start: this.startTagEnd, end: this.contentEnd };
+  }
+  get endTagNameSpan(): Span | undefined {
+    const s = this.endNameStart;
+    return s < 0 ? undefined : { start: s, end: s + this.name.length };
+  }
+}
+
+/** Text whose value is its raw text unless `decoded` says otherwise; raw is sliced when first read. */
+class Text implements XmlText {
+  declare readonly kind: 'text';
+  declare readonly start: number;
+  declare readonly end: number;
+  declare private readonly src: string;
+  declare private readonly decoded: string | undefined;
+  declare private r: string | undefined;
+  constructor(src: string, start: number, end: number, decoded: string | undefined) {
+    this.kind = 'text';
+    this.start = start;
+    this.end = end;
+    this.src = src;
+    this.decoded = decoded;
+    this.r = undefined;
+  }
+  get raw(): string {
+    return (this.r ??= this.src.slice(this.start, this.end));
+  }
+  get value(): string {
+    return this.decoded ?? this.raw;
+  }
+}
 
 // (Elements sharing one empty attributes/children array until their first entry was measured:
 // 20-40 % slower parses of 1 MB documents, so every element has its own arrays.)
-function addChild(parent: XmlElement, node: XmlNode): void {
-  parent.children.push(node);
+function addChild(parent: Element, node: XmlNode): void {
+  (parent.children as XmlNode[]).push(node);
 }
 
 /** XML 1.0 Char (§2.2): what a character reference may name. */
@@ -590,7 +721,7 @@ function isXmlChar(c: number): boolean {
   );
 }
 
-function findOpen(stack: XmlElement[], name: string): number {
+function findOpen(stack: Element[], name: string): number {
   for (let k = stack.length - 1; k >= 0; k--) if (stack[k].name === name) return k;
   return -1;
 }

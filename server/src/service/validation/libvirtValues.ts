@@ -69,6 +69,9 @@ export function parseScaled(text: string, unit: string | undefined, limit: bigin
   return { ok: true, bytes: r.value * scale };
 }
 
+/** g_ascii_isxdigit on a character code (the uuid parser runs for every secret of every document). */
+const isHexCode = (c: number) => (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
+
 /**
  * virUUIDParse (src/util/viruuid.c): leading whitespace, then 16 pairs of hex digits with any
  * number of '-' or ' ' before each pair, then only whitespace. Returns the canonical form.
@@ -77,7 +80,7 @@ export function parseUuid(s: string): string | undefined {
   let i = 0;
   while (i < s.length && isAsciiSpace(s[i])) i++;
   let hex = '';
-  const isX = (c: string | undefined) => c !== undefined && /^[0-9a-fA-F]$/.test(c);
+  const isX = (c: string | undefined) => c !== undefined && isHexCode(c.charCodeAt(0));
   while (hex.length < 32) {
     if (i >= s.length) return undefined;
     if (s[i] === '-' || s[i] === ' ') {
@@ -108,7 +111,7 @@ export function isRngUuid(s: string): boolean {
 export function isValidOctalMode(s: string): boolean {
   const { start, negative } = strtolPrefix(s);
   let i = start;
-  while (i < s.length && /[0-7]/.test(s[i])) i++;
+  while (i < s.length && s.charCodeAt(i) >= 48 && s.charCodeAt(i) <= 55) i++; // '0'..'7'
   if (i === start || i < s.length) return false;
   let v = BigInt('0o' + s.slice(start, i));
   // virStrToLong_ui lets "-N" wrap in 32 bits ("-0" is 0 and passes, as measured).

@@ -314,11 +314,22 @@ function validateClusterSize(ctx: ValidationContext, f: VolumeFacts, t: XmlEleme
 }
 
 /** `<features>`: every child element must be a feature this libvirt knows (virStorageFileFeature). */
+/** The qcow2 feature names a libvirt version knows, worked out once per version (every volume asks). */
+const featuresByVersion = new Map<string, string[]>();
+function featuresIn(version: string): string[] {
+  let known = featuresByVersion.get(version);
+  if (!known) {
+    known = FEATURES.filter((x) => availableIn(x, version)).map((x) => x.value);
+    if (featuresByVersion.size < 64) featuresByVersion.set(version, known);
+  }
+  return known;
+}
+
 function validateFeatures(ctx: ValidationContext, f: VolumeFacts, t: XmlElement): void {
   const el = firstChild(t, 'features');
   if (!el) return;
   f.featuresEl = el;
-  const known = FEATURES.filter((x) => availableIn(x, ctx.version)).map((x) => x.value);
+  const known = featuresIn(ctx.version);
   for (const c of childElements(el)) {
     if (!known.includes(c.name)) {
       ctx.report(
