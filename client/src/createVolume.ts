@@ -39,11 +39,18 @@ export function isServerArgs(a: unknown): boolean {
 const exec = <T>(client: LanguageClient, command: string, arg: object) =>
   client.sendRequest(ExecuteCommandRequest.type, { command, arguments: [arg] }) as Promise<T>;
 
+/**
+ * "Libvirt: Create Volume" and, with `fromImage`, "Create Volume from Image…" (libvirt's
+ * vol-create-from: the volume XML describes the output, the input image is picked in a file
+ * dialog, an encrypted input's passphrase asked in a password box); `dest` creates in a pool.
+ */
 export async function createVolumeUi(
   client: LanguageClient,
   uri?: vscode.Uri,
   dest?: PoolDestination,
+  fromImage?: { input?: vscode.Uri },
 ): Promise<CreateResult | undefined> {
+  const what = fromImage ? 'Create Volume from Image' : 'Create Volume';
   try {
     const active = vscode.window.activeTextEditor?.document;
     const activeVolume = active?.languageId === 'xml' && /<volume[\s>]/.test(active.getText()) ? active : undefined;
@@ -55,12 +62,11 @@ export async function createVolumeUi(
           ...(dest && activeVolume
             ? [{ label: `Volume XML: ${vscode.workspace.asRelativePath(activeVolume.uri)}`, id: 'active' }]
             : []),
-          { label: 'New volume…', id: 'new' },
+          // The wizard has no input image: it writes a new empty volume.
+          ...(fromImage ? [] : [{ label: 'New volume…', id: 'new' }]),
           { label: 'Open a volume XML file…', id: 'open' },
         ],
-        dest
-          ? { title: `Create Volume in pool ${dest.pool}` }
-          : { title: 'Create Volume', placeHolder: 'No volume XML is open' },
+        dest ? { title: `${what} in pool ${dest.pool}` } : { title: what, placeHolder: 'No volume XML is open' },
       );
       if (!pick) return;
       if (pick.id === 'new') return await wizard(client, dest);
@@ -73,28 +79,46 @@ export async function createVolumeUi(
     }
     // The server reads the open document's text (unsaved edits included).
     await vscode.workspace.openTextDocument(uri);
+    let input = fromImage?.input;
+    if (fromImage && !input) {
+      const picked = await vscode.window.showOpenDialog({
+        title: `${what}: the input image (raw, qcow2, LUKS)`,
+        canSelectMany: false,
+        defaultUri: vscode.Uri.joinPath(uri, '..'),
+      });
+      if (!picked?.length) return;
+      input = picked[0];
+    }
     const d = await exec<VolumeDescription>(client, 'libvirtVolume.describeVolume', { uri: uri.toString() });
-    if (d.errors.length) {
-      const detail = d.errors.map((e) => `line ${e.line + 1}: ${e.message} [${e.code}]`).join('\n');
+    // vol-create-from takes the input's capacity when <capacity> is left out.
+    const errors = d.errors.filter((e) => !input || e.code !== 'volume-capacity-required');
+    if (errors.length) {
+      const detail = errors.map((e) => `line ${e.line + 1}: ${e.message} [${e.code}]`).join('\n');
       void vscode.window.showErrorMessage(
-        `Create Volume: ${vscode.workspace.asRelativePath(uri)} has ${d.errors.length} error(s) libvirt would refuse.`,
+        `${what}: ${vscode.workspace.asRelativePath(uri)} has ${errors.length} error(s) libvirt would refuse.`,
         { modal: true, detail },
       );
       return;
     }
-    if (dest) return await run(client, { uri: uri.toString() }, undefined, d.encrypted, dest);
+    let from: { path: string; encrypted: boolean } | undefined;
+    if (input) {
+      const img = await exec<ImageDescription>(client, 'libvirtVolume.describeImage', { path: input.fsPath });
+      from = { path: input.fsPath, encrypted: img.encrypted };
+    }
+    if (dest) return await run(client, { uri: uri.toString() }, undefined, d.encrypted, dest, from);
     // Legacy qcow AES (a libvirt < 4.5 document): the CLI wants --allow-insecure-aes, we ask.
     if (d.legacyAes) {
       const go = await vscode.window.showWarningMessage(
-        'Create Volume: legacy qcow2 AES encryption',
+        `${what}: legacy qcow2 AES encryption`,
         { modal: true, detail: d.legacyAesWarning },
         'Create anyway',
       );
       if (go !== 'Create anyway') return;
     }
+    const made = input ? ` made from ${input.path.split('/').pop()}` : '';
     const out = await vscode.window.showSaveDialog({
       defaultUri: vscode.Uri.file(d.suggestedOutput),
-      title: `Write the ${d.format ?? ''} image of ${d.name ?? 'the volume'} to`,
+      title: `Write the ${d.format ?? ''} image of ${d.name ?? 'the volume'}${made} to`,
     });
     if (!out) return;
     return await run(
@@ -102,15 +126,26 @@ export async function createVolumeUi(
       { uri: uri.toString(), ...(d.legacyAes ? { allowInsecureAes: true } : {}) },
       out.fsPath,
       d.encrypted && !d.legacyAes,
+      undefined,
+      from,
     );
   } catch (err) {
     // -32800: RequestCancelled (the Cancel button of the progress); the writer removed its temp file.
     if ((err as { code?: number })?.code === -32800 || err instanceof vscode.CancellationError)
-      void vscode.window.showInformationMessage('Create Volume cancelled; nothing was written.');
-    else void vscode.window.showErrorMessage(`Create Volume: ${(err as Error)?.message ?? err}`);
+      void vscode.window.showInformationMessage(`${what} cancelled; nothing was written.`);
+    else void vscode.window.showErrorMessage(`${what}: ${(err as Error)?.message ?? err}`);
     return;
   }
 }
+
+const passwordBox = (title: string, prompt?: string, ifEmpty?: string): Thenable<string | undefined> =>
+  vscode.window.showInputBox({
+    title,
+    prompt,
+    password: true,
+    ignoreFocusOut: true,
+    validateInput: (v) => (v ? undefined : ifEmpty),
+  });
 
 /** `output` a local image path, or none with `dest`: the server creates the volume in the pool. */
 async function run(
@@ -140,13 +175,11 @@ async function run(
   if (from) {
     args.from = from.path;
     if (from.encrypted) {
-      const p = await vscode.window.showInputBox({
-        title: 'Create Volume from Image: passphrase of the input image',
-        prompt: `${from.path} is encrypted (LUKS): its passphrase`,
-        password: true,
-        ignoreFocusOut: true,
-        validateInput: (v) => (v ? undefined : 'The input image needs its passphrase'),
-      });
+      const p = await passwordBox(
+        'Create Volume from Image: passphrase of the input image',
+        `${from.path} is encrypted (LUKS): its passphrase`,
+        'The input image needs its passphrase',
+      );
       if (!p) return;
       args.fromPassphrase = p;
     }
@@ -155,19 +188,13 @@ async function run(
     const file = vscode.workspace.getConfiguration('libvirtVolume').get<string>('passphraseFile');
     if (file) args.passphraseFile = file;
     else {
-      const p1 = await vscode.window.showInputBox({
-        title: 'Create Volume: passphrase',
-        prompt: 'Passphrase of the LUKS key slot (it becomes the libvirt secret value)',
-        password: true,
-        ignoreFocusOut: true,
-        validateInput: (v) => (v ? undefined : 'Empty passphrases are not allowed'),
-      });
+      const p1 = await passwordBox(
+        'Create Volume: passphrase',
+        'Passphrase of the LUKS key slot (it becomes the libvirt secret value)',
+        'Empty passphrases are not allowed',
+      );
       if (!p1) return;
-      const p2 = await vscode.window.showInputBox({
-        title: 'Create Volume: passphrase again',
-        password: true,
-        ignoreFocusOut: true,
-      });
+      const p2 = await passwordBox('Create Volume: passphrase again');
       if (p2 === undefined) return;
       if (p1 !== p2) {
         void vscode.window.showErrorMessage('Create Volume: the passphrases differ.');
@@ -257,20 +284,15 @@ async function wizard(client: LanguageClient, dest?: PoolDestination): Promise<C
     { title: 'New volume (4/4): encryption' },
   );
   if (!enc) return;
-  const volume = { name, capacity: size.trim(), format, encrypted: enc.luks };
-  if (dest) return run(client, { new: volume }, undefined, enc.luks, dest);
-  const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
-  const out = await vscode.window.showSaveDialog({
-    defaultUri: folder ? vscode.Uri.joinPath(folder, name) : undefined,
-    title: 'Write the image to',
-  });
-  if (!out) return;
-  return run(
-    client,
-    { new: { name: out.path.split('/').pop(), capacity: size.trim(), format, encrypted: enc.luks } },
-    out.fsPath,
-    enc.luks,
-  );
+  let out: vscode.Uri | undefined;
+  if (!dest) {
+    const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
+    const title = 'Write the image to';
+    out = await vscode.window.showSaveDialog({ defaultUri: folder && vscode.Uri.joinPath(folder, name), title });
+    if (!out) return;
+  }
+  const volume = { name: out?.path.split('/').pop() ?? name, capacity: size.trim(), format, encrypted: enc.luks };
+  return run(client, { new: volume }, out?.fsPath, enc.luks, dest);
 }
 
 /** What libvirtVolume.describeImage answers about an input image (server/src/lsp/createVolume.ts). */
@@ -278,67 +300,4 @@ interface ImageDescription {
   format: string;
   encrypted: boolean;
   virtualSize?: number;
-}
-
-/**
- * "Libvirt: Create Volume from Image…" (libvirt's vol-create-from): the volume XML in the editor
- * describes the output, the input image is picked in a file dialog; passphrases of an encrypted
- * input and output in password boxes; the server converts in its worker with progress and Cancel.
- */
-export async function createVolumeFromImageUi(
-  client: LanguageClient,
-  uri?: vscode.Uri,
-  input?: vscode.Uri,
-  /** The pools view's "Create Volume from Image here": into this pool (converted here, uploaded). */
-  dest?: PoolDestination,
-): Promise<CreateResult | undefined> {
-  try {
-    const active = vscode.window.activeTextEditor?.document;
-    if (!uri && active?.languageId === 'xml' && /<volume[\s>]/.test(active.getText())) uri = active.uri;
-    if (!uri) {
-      const files = await vscode.window.showOpenDialog({
-        title: 'Create Volume from Image: the volume XML of the new volume',
-        filters: { 'Volume XML': ['xml'] },
-        canSelectMany: false,
-      });
-      if (!files?.length) return;
-      uri = files[0];
-    }
-    await vscode.workspace.openTextDocument(uri);
-    if (!input) {
-      const picked = await vscode.window.showOpenDialog({
-        title: 'Create Volume from Image: the input image (raw, qcow2, LUKS)',
-        canSelectMany: false,
-        defaultUri: vscode.Uri.joinPath(uri, '..'),
-      });
-      if (!picked?.length) return;
-      input = picked[0];
-    }
-    const d = await exec<VolumeDescription>(client, 'libvirtVolume.describeVolume', { uri: uri.toString() });
-    // vol-create-from takes the input's capacity when <capacity> is left out.
-    const errors = d.errors.filter((e) => e.code !== 'volume-capacity-required');
-    if (errors.length) {
-      const detail = errors.map((e) => `line ${e.line + 1}: ${e.message} [${e.code}]`).join('\n');
-      void vscode.window.showErrorMessage(
-        `Create Volume from Image: ${vscode.workspace.asRelativePath(uri)} has ${errors.length} error(s) ` +
-          'libvirt would refuse.',
-        { modal: true, detail },
-      );
-      return;
-    }
-    const img = await exec<ImageDescription>(client, 'libvirtVolume.describeImage', { path: input.fsPath });
-    const fromInput = { path: input.fsPath, encrypted: img.encrypted };
-    if (dest) return await run(client, { uri: uri.toString() }, undefined, d.encrypted, dest, fromInput);
-    const out = await vscode.window.showSaveDialog({
-      defaultUri: vscode.Uri.file(d.suggestedOutput),
-      title: `Write the ${d.format ?? ''} volume ${d.name ?? ''} made from ${input.path.split('/').pop()} to`,
-    });
-    if (!out) return;
-    return await run(client, { uri: uri.toString() }, out.fsPath, d.encrypted && !d.legacyAes, undefined, fromInput);
-  } catch (err) {
-    if ((err as { code?: number })?.code === -32800 || err instanceof vscode.CancellationError)
-      void vscode.window.showInformationMessage('Create Volume from Image cancelled; nothing was written.');
-    else void vscode.window.showErrorMessage(`Create Volume from Image: ${(err as Error)?.message ?? err}`);
-    return;
-  }
 }

@@ -9,7 +9,7 @@ import {
   type LanguageClientOptions,
   type ServerOptions,
 } from 'vscode-languageclient/node';
-import { createVolumeFromImageUi, createVolumeUi, isServerArgs } from './createVolume';
+import { createVolumeUi, isServerArgs } from './createVolume';
 import { registerPoolsView } from './poolsView';
 import { DOCUMENT_SELECTOR, HOST_EXTENSIONS } from '../../schemas/hosts';
 
@@ -54,19 +54,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<{ clie
   registerPoolsView(context, started);
   await started;
   context.subscriptions.push(client);
-  // Client-side only: its prompts end in the server's libvirtVolume.createVolume with {from}. Its
-  // arguments: (volume XML uri?, input image uri?), or a pool destination {connection, pool} (the
-  // pools view's "Create Volume from Image here").
-  const isDest = (a: unknown): a is { connection: string; pool: string } =>
-    !!a && typeof a === 'object' && typeof (a as { pool?: unknown }).pool === 'string';
+  // Arguments (volume XML uri?, input image uri?); the prompts end in the server's createVolume {from}.
   context.subscriptions.push(
     vscode.commands.registerCommand('libvirtVolume.createVolumeFromImage', (a?: unknown, b?: unknown) =>
-      createVolumeFromImageUi(
-        client!,
-        a instanceof vscode.Uri ? a : undefined,
-        b instanceof vscode.Uri ? b : undefined,
-        isDest(a) ? a : undefined,
-      ),
+      createVolumeUi(client!, a instanceof vscode.Uri ? a : undefined, undefined, {
+        input: b instanceof vscode.Uri ? b : undefined,
+      }),
     ),
   );
   return { client };

@@ -9,11 +9,10 @@ import { formatBytes } from '../../server/src/common/bytes';
 // The answers' shapes (types only: nothing of host/ is bundled into the extension).
 import type { PoolInfo } from '../../server/src/host/pools';
 import type { VolumeInfo } from '../../server/src/host/volumes';
-import { createVolumeFromImageUi, createVolumeUi, type PoolDestination } from './createVolume';
+import { createVolumeUi } from './createVolume';
 
 export const VIEW_ID = 'libvirtVolume.pools';
 export const SCHEME = 'libvirt-volume';
-/** Built on another branch (Create Volume from an image); the menu entry is guarded until it exists. */
 
 export type Node =
   | { kind: 'connection'; uri: string }
@@ -124,9 +123,7 @@ class PoolsTree implements vscode.TreeDataProvider<Node> {
     }
     if (n.kind === 'connection') {
       const pools = await this.attempt(`c:${n.uri}`, () =>
-        this.query<PoolInfo[]>('libvirtVolume.listPools', {
-          connection: n.uri,
-        }),
+        this.query<PoolInfo[]>('libvirtVolume.listPools', { connection: n.uri }),
       );
       if (!Array.isArray(pools)) return [pools];
       if (!pools.length) return [message(`c:${n.uri}`, 'No storage pools')];
@@ -180,10 +177,6 @@ export function registerPoolsView(context: vscode.ExtensionContext, client: Prom
     tree.refresh();
     for (const d of vscode.workspace.textDocuments) if (d.uri.scheme === SCHEME) xml.changed.fire(d.uri);
   };
-  // After a create the whole tree again: the pool's new volume, and the pools' sizes.
-  const afterCreate = (): void => tree.refresh();
-  const poolOf = (n?: Node): PoolDestination | undefined =>
-    n?.kind === 'pool' ? { connection: n.uri, pool: n.pool.name } : undefined;
   context.subscriptions.push(
     view,
     vscode.workspace.registerTextDocumentContentProvider(SCHEME, xml),
@@ -218,17 +211,14 @@ export function registerPoolsView(context: vscode.ExtensionContext, client: Prom
         tree.refresh();
       }
     }),
-    vscode.commands.registerCommand('libvirtVolume.pools.createVolumeHere', async (n?: Node) => {
-      const dest = poolOf(n);
-      if (!dest) return;
-      await createVolumeUi(await client, undefined, dest);
-      afterCreate();
-    }),
-    vscode.commands.registerCommand('libvirtVolume.pools.createVolumeFromImageHere', async (n?: Node) => {
-      const dest = poolOf(n);
-      if (!dest) return;
-      await createVolumeFromImageUi(await client, undefined, undefined, dest);
-      afterCreate();
-    }),
+    // Into a pool; then the whole tree again: the pool's new volume, and the pools' sizes.
+    ...(['createVolumeHere', 'createVolumeFromImageHere'] as const).map((id) =>
+      vscode.commands.registerCommand(`libvirtVolume.pools.${id}`, async (n?: Node) => {
+        if (n?.kind !== 'pool') return;
+        const dest = { connection: n.uri, pool: n.pool.name };
+        await createVolumeUi(await client, undefined, dest, id === 'createVolumeHere' ? undefined : {});
+        tree.refresh();
+      }),
+    ),
   );
 }

@@ -3,7 +3,13 @@
 // The passphrase is read here once (file, environment variable or stdin) and goes to virsh
 // through a pipe only. SIGINT/SIGTERM/SIGHUP cancel the run and roll back what it defined.
 import { resolve } from 'node:path';
-import { createInPool, poolQueries, type PoolQueries } from '../host/createInPool';
+import {
+  createInPool,
+  poolQueries,
+  type PoolCreateRequest,
+  type PoolCreateResult,
+  type PoolQueries,
+} from '../host/createInPool';
 import { HostError } from '../host/virsh';
 import { planVolumeFrom, writeVolumeImage, writeVolumeImageFrom } from '../volumeImage';
 import { announceLines, fromPassphrases } from './createFrom';
@@ -86,21 +92,12 @@ export async function runCreateInPool(a: PoolCliArgs, io: CreateCliIO): Promise<
       return fail((e as Error).message);
     }
   }
-  const guard = guardInterrupts();
-  const note = (l: string): void => {
-    if (!a.quiet) io.out(`${l}\n`);
-  };
-  try {
-    const r = await createInPool({
-      conn: { uri: a.uri },
-      pool: a.pool,
-      xmlText: a.text,
-      force: a.force,
+  return createGuarded(
+    a,
+    io,
+    fail,
+    {
       passphrase,
-      signal: guard.signal,
-      note,
-      preallocMetadata: a.preallocMetadata,
-      queries: a.early,
       writeLocal: async (xmlText, output, signal) => {
         // Our writer, the same one the server's Create Volume runs (lsp/createWorker.ts).
         const pass = passphrase && Buffer.from(passphrase).toString('utf8');
@@ -114,9 +111,39 @@ export async function runCreateInPool(a: PoolCliArgs, io: CreateCliIO): Promise<
         };
         await writeVolumeImage(job, { progress: () => undefined, signal });
       },
+    },
+    (r) =>
+      `Vol ${r.name} created in pool ${r.pool} on ${a.uri}: ${r.path}${r.uploaded ? ' (written here, uploaded)' : ''}`,
+    () => passphrase?.fill(0),
+  );
+}
+
+/** createInPool under the CLI's interrupt guard, with its notes and messages: what both entries share. */
+async function createGuarded(
+  a: PoolCliArgs,
+  io: CreateCliIO,
+  fail: (m: string) => number,
+  req: Pick<PoolCreateRequest, 'passphrase' | 'uploadBecause' | 'writeLocal'>,
+  done: (r: PoolCreateResult) => string,
+  wipe: () => void,
+): Promise<number> {
+  const guard = guardInterrupts();
+  const note = (l: string): void => {
+    if (!a.quiet) io.out(`${l}\n`);
+  };
+  try {
+    const r = await createInPool({
+      conn: { uri: a.uri },
+      pool: a.pool,
+      xmlText: a.text,
+      force: a.force,
+      signal: guard.signal,
+      note,
+      preallocMetadata: a.preallocMetadata,
+      queries: a.early,
+      ...req,
     });
-    const how = r.uploaded ? ' (written here, uploaded)' : '';
-    note(`Vol ${r.name} created in pool ${r.pool} on ${a.uri}: ${r.path}${how}`);
+    note(done(r));
     return 0;
   } catch (e) {
     if (guard.signal.aborted || isCancellation(e) || (e instanceof HostError && e.code === 'cancelled')) {
@@ -126,7 +153,7 @@ export async function runCreateInPool(a: PoolCliArgs, io: CreateCliIO): Promise<
     return fail(e instanceof HostError ? e.message : errorText(e));
   } finally {
     guard.dispose();
-    passphrase?.fill(0);
+    wipe();
   }
 }
 
@@ -164,22 +191,13 @@ async function runCreateFromInPool(a: PoolCliArgs, io: CreateCliIO): Promise<num
     return fail((e as Error).message);
   }
   if (!a.quiet) io.out(announceLines(a.libvirtVersion, plan) + '\n');
-  const guard = guardInterrupts();
-  const note = (l: string): void => {
-    if (!a.quiet) io.out(`${l}\n`);
-  };
   const text = (b: Uint8Array | undefined) => b && Buffer.from(b).toString('utf8');
-  try {
-    const r = await createInPool({
-      conn: { uri: a.uri },
-      pool: a.pool,
-      xmlText: a.text,
-      force: a.force,
+  return createGuarded(
+    a,
+    io,
+    fail,
+    {
       passphrase: secrets.output,
-      signal: guard.signal,
-      note,
-      preallocMetadata: a.preallocMetadata,
-      queries: a.early,
       uploadBecause: `the input ${a.from} is a file of this machine`,
       writeLocal: async (xmlText, output, signal) => {
         const job = {
@@ -194,18 +212,11 @@ async function runCreateFromInPool(a: PoolCliArgs, io: CreateCliIO): Promise<num
         };
         await writeVolumeImageFrom(job, { progress: () => undefined, signal });
       },
-    });
-    note(`Vol ${r.name} created in pool ${r.pool} on ${a.uri} from ${a.from}: ${r.path} (converted here, uploaded)`);
-    return 0;
-  } catch (e) {
-    if (guard.signal.aborted || isCancellation(e) || (e instanceof HostError && e.code === 'cancelled')) {
-      io.err(`libvirt-volume: ${a.xmlPath}: interrupted; nothing this run defined was left behind\n`);
-      return guard.exitCode ?? 130;
-    }
-    return fail(e instanceof HostError ? e.message : errorText(e));
-  } finally {
-    guard.dispose();
-    secrets.output?.fill(0);
-    secrets.input?.fill(0);
-  }
+    },
+    (r) => `Vol ${r.name} created in pool ${r.pool} on ${a.uri} from ${a.from}: ${r.path} (converted here, uploaded)`,
+    () => {
+      secrets.output?.fill(0);
+      secrets.input?.fill(0);
+    },
+  );
 }
