@@ -71,14 +71,10 @@ class PoolsTree implements vscode.TreeDataProvider<Node> {
           p.active ? undefined : new vscode.ThemeColor('disabledForeground'),
         );
         item.contextValue = p.active ? 'libvirtVolume.pool' : 'libvirtVolume.pool.inactive';
+        const where = p.targetPath ? `\n\ntarget: \`${p.targetPath}\`` : '';
+        const sizes = `capacity ${size(p.capacity)}, allocation ${size(p.allocation)}, available ${size(p.available)}`;
         item.tooltip = new vscode.MarkdownString(
-          [
-            `**${p.name}** (${p.type}${p.active ? '' : ', inactive'})`,
-            p.targetPath ? `target: \`${p.targetPath}\`` : '',
-            `capacity ${size(p.capacity)}, allocation ${size(p.allocation)}, available ${size(p.available)}`,
-          ]
-            .filter(Boolean)
-            .join('\n\n'),
+          `**${p.name}** (${p.type}${p.active ? '' : ', inactive'})${where}\n\n${sizes}`,
         );
         return item;
       }
@@ -91,14 +87,8 @@ class PoolsTree implements vscode.TreeDataProvider<Node> {
           item.iconPath = new vscode.ThemeIcon('error', new vscode.ThemeColor('errorForeground'));
           return item;
         }
-        item.description = [
-          size(v.capacity),
-          `${size(v.allocation)} allocated`,
-          v.format,
-          v.encrypted ? 'encrypted' : undefined,
-        ]
-          .filter(Boolean)
-          .join(' · ');
+        const facts = [size(v.capacity), `${size(v.allocation)} allocated`, v.format, v.encrypted && 'encrypted'];
+        item.description = facts.filter(Boolean).join(' · ');
         item.iconPath = new vscode.ThemeIcon(v.encrypted ? 'lock' : 'file-binary');
         item.contextValue = 'libvirtVolume.volume';
         item.tooltip = v.path;
