@@ -234,6 +234,10 @@ export function parseXml(text: string): XmlDocument {
   const closeElement = (el: Element, end: number, closed: boolean) => {
     el.end = end;
     el.closed = closed;
+    // An array grown by push keeps room for 17 entries; a closed element gets no more children, so
+    // an exact copy replaces it (a <disk>'s handful of children took 150 bytes of slots otherwise).
+    const kids = el.children;
+    if (kids.length) el.children = kids.slice();
     if (el.contentEnd < el.startTagEnd) el.contentEnd = el.startTagEnd;
   };
 
@@ -665,7 +669,7 @@ class Element implements XmlElement {
   declare end: number;
   declare readonly name: string;
   declare attributes: XmlAttribute[];
-  declare readonly children: XmlNode[];
+  declare children: XmlNode[];
   declare readonly parent: Element | undefined;
   declare readonly startTagEnd: number;
   declare contentEnd: number;
