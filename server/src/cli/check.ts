@@ -289,7 +289,8 @@ export async function runCheck(args: string[]): Promise<number> {
     for (const r of results) {
       const name = shown(r.file);
       for (const d of r.diagnostics) {
-        out += `${name}:${d.range.start.line + 1}:${d.range.start.character + 1}: ${SEV[d.severity ?? 1]} ${d.code}: ${d.message}\n`;
+        const at = `${name}:${d.range.start.line + 1}:${d.range.start.character + 1}`;
+        out += `${at}: ${SEV[d.severity ?? 1]} ${d.code}: ${d.message}\n`;
       }
     }
     if (out) process.stdout.write(out);
