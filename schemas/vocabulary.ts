@@ -542,15 +542,20 @@ export const FEATURES: Term[] = [
 ];
 
 /** Compares dotted versions; missing parts count as 0. */
-const versionOrder = new Map<string, number>();
+const versionOrder = new Map<string, Map<string, number>>();
 export function compareVersions(a: string, b: string): number {
   // Validation asks this for every reported diagnostic and vocabulary lookup; the set of version
-  // pairs is tiny, so remember the answers.
-  const key = a + '|' + b;
-  let r = versionOrder.get(key);
+  // pairs is tiny, so remember the answers. Keyed by one string, then the other: a joined key was
+  // a new string to build and hash on every call (a tenth of `check`'s time on small files).
+  let row = versionOrder.get(a);
+  if (row === undefined) {
+    row = new Map();
+    if (versionOrder.size < 1_000) versionOrder.set(a, row);
+  }
+  let r = row.get(b);
   if (r === undefined) {
     r = compareVersionsUncached(a, b);
-    if (versionOrder.size < 10_000) versionOrder.set(key, r);
+    if (row.size < 1_000) row.set(b, r);
   }
   return r;
 }

@@ -25,6 +25,6 @@ m.exports.main(['check', sample]).then(() => {
 });
 `;
 export function writeCliCache() {
-  const r = spawnSync(process.execPath, ['-e', maker, join(root, 'dist', 'cli.js'), join(root, 'examples', 'volumes', 'plain-qcow2.xml')], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['-e', maker, join(root, 'dist', 'cli.js'), join(root, 'examples')], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
   if (r.status !== 0) console.warn(`dist/cli.js.cache not written (the CLI starts without a code cache): ${r.stderr}`);
 }

@@ -6,7 +6,7 @@
 // skipped. Exit: 0 no errors, 1 errors, 2 usage or I/O (or a folder without any *.xml).
 // Playbooks, *.xml.j2 templates and Terraform files are judged on the libvirt XML they embed
 // (service/embedded.ts); a playbook's `lookup('template'|'file', …)` adds that file to the files.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { join, relative, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { TextDocument } from 'vscode-languageserver-textdocument';
@@ -36,6 +36,8 @@ export const USAGE = `check [--json] [--libvirt-version X.Y.Z] [--pool-type T] P
   Exit status: 0 no errors, 1 errors found, 2 usage or I/O error, or a folder with nothing to check.`;
 
 const PLAIN_RELATIVE = /^(?:(?!\.\.?\/)[^/]+\/)*(?!\.\.?$)[^/]+$/;
+/** Names that pathToFileURL leaves as they are (no percent-encoding): their URL is the folder's plus the name. */
+const URL_SAFE = /^[\w.\-/]+$/;
 const SEV: Record<number, string> = { 1: 'error', 2: 'warning', 3: 'info', 4: 'hint' };
 
 interface Options {
@@ -123,6 +125,31 @@ function collect(p: string, out: Found[], seen: Set<string>): number {
   return found;
 }
 
+/**
+ * The file's bytes, read into one buffer that the whole run reuses (grown to the largest file): one
+ * open, reads until end of file, one close; no stat and no new buffer per file as readFileSync does.
+ * The bytes are decoded into a string before the next read, so nothing keeps the shared buffer.
+ */
+let readBuffer = Buffer.allocUnsafe(64 * 1024);
+function readBytes(file: string): Buffer {
+  const fd = openSync(file, 'r');
+  try {
+    let length = 0;
+    for (;;) {
+      if (length === readBuffer.length) {
+        const bigger = Buffer.allocUnsafe(readBuffer.length * 2);
+        readBuffer.copy(bigger, 0, 0, length);
+        readBuffer = bigger;
+      }
+      const n = readSync(fd, readBuffer, length, readBuffer.length - length, null);
+      if (n === 0) return readBuffer.subarray(0, length);
+      length += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export async function runCheck(args: string[]): Promise<number> {
   if (args.includes('-h') || args.includes('--help')) {
     process.stdout.write(`usage: libvirt-volume ${USAGE}\n`);
@@ -174,7 +201,10 @@ export async function runCheck(args: string[]): Promise<number> {
     warnings = 0,
     checked = 0;
   const skipped: { file: string; reason: string }[] = [];
-  const listed = new Set(files.map((f) => resolve(f.file)));
+  // The files already in the run, by absolute path: only a playbook's lookups need them.
+  let listed: Set<string> | undefined;
+  const cwd = process.cwd();
+  const cwdUrl = pathToFileURL(cwd).href.replace(/\/$/, '');
   for (let i = 0; i < files.length; i++) {
     const { file, named, skip } = files[i];
     if (skip) {
@@ -183,7 +213,7 @@ export async function runCheck(args: string[]): Promise<number> {
     }
     let bytes: Buffer;
     try {
-      bytes = readFileSync(file);
+      bytes = readBytes(file);
     } catch (e) {
       process.stderr.write(
         `libvirt-volume check: cannot read '${file}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`,
@@ -194,7 +224,10 @@ export async function runCheck(args: string[]): Promise<number> {
     const { text, error } = decodeXmlBytes(bytes);
     const host = hostKindOf(file);
     // One parse per file (the service's, reused by doValidation), forgotten after the verdict.
-    const uri = pathToFileURL(isAbsolute(file) ? file : join(process.cwd(), file)).href;
+    const uri =
+      URL_SAFE.test(file) && PLAIN_RELATIVE.test(file)
+        ? `${cwdUrl}/${file}`
+        : pathToFileURL(isAbsolute(file) ? file : join(cwd, file)).href;
     const document = TextDocument.create(uri, host ? '' : 'xml', 1, text);
     if (host) {
       if (error) {
@@ -203,6 +236,7 @@ export async function runCheck(args: string[]): Promise<number> {
       }
       if (host === 'ansible') {
         for (const t of templateLookups(text)) {
+          listed ??= new Set(files.map((f) => resolve(f.file)));
           const found = templateFile(file, t.path, t.lookup);
           if (found && !listed.has(found)) {
             listed.add(found);
@@ -243,7 +277,6 @@ export async function runCheck(args: string[]): Promise<number> {
   }
   // A relative name without `.`, `..` or empty segments is already what path.relative would answer
   // (it resolves both paths for every file otherwise).
-  const cwd = process.cwd();
   const shown = (f: string) => (isAbsolute(f) ? f : PLAIN_RELATIVE.test(f) ? f : relative(cwd, f) || f);
   if (o.json) {
     // Skipped files are entries too (no diagnostics, `skipped`: why), so a CI job can see them.
@@ -251,14 +284,16 @@ export async function runCheck(args: string[]): Promise<number> {
     process.stdout.write(JSON.stringify(results, null, 2) + '\n');
   } else {
     for (const k of skipped) process.stderr.write(`${shown(k.file)}: skipped: ${k.reason}\n`);
+    // One write for the whole report (a write per line was a system call per diagnostic).
+    let out = '';
     for (const r of results) {
       const name = shown(r.file);
       for (const d of r.diagnostics) {
-        process.stdout.write(
-          `${name}:${d.range.start.line + 1}:${d.range.start.character + 1}: ${SEV[d.severity ?? 1]} ${d.code}: ${d.message}\n`,
-        );
+        const at = `${name}:${d.range.start.line + 1}:${d.range.start.character + 1}`;
+        out += `${at}: ${SEV[d.severity ?? 1]} ${d.code}: ${d.message}\n`;
       }
     }
+    if (out) process.stdout.write(out);
   }
   const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`;
   const skips = skipped.length ? `, ${skipped.length} skipped` : '';

@@ -17,9 +17,9 @@ export interface XmlAttribute {
   readonly valueSpan: Span;
   /** Span of the whole `name="value"`. */
   readonly span: Span;
-  quote: '"' | "'" | '';
+  readonly quote: '"' | "'" | '';
   /** True when the closing quote was found. */
-  closed: boolean;
+  readonly closed: boolean;
 }
 
 export interface XmlText extends Span {
@@ -302,15 +302,33 @@ export function parseXml(text: string): XmlDocument {
   };
 
   /** The name at start..end: one string per distinct name (a 1 MB document repeats a few names
-   *  tens of thousands of times), from a small cache indexed by first character and length. */
+   *  tens of thousands of times), from a small cache indexed by first, middle and last character and
+   *  length (first character and length alone put driver/device and source/secret in one slot, and
+   *  each evicted the other: 3,211 copies of each in a 1 MB domain). */
+  // The caches outlive a parse: the next version of a document reuses the same strings (fewer new
+  // ones to allocate), and only names up to 64 characters are kept, so what they hold stays small.
   const names = NAME_CACHE;
-  names.fill(undefined);
   const nameAt = (start: number, end: number): string => {
     const len = end - start;
-    const slot = (text.charCodeAt(start) * 31 + len) & (NAME_CACHE_SIZE - 1);
+    if (len > LONG_NAME) return text.slice(start, end);
+    const slot = slotOf(text, start, end);
     const cached = names[slot];
     if (cached !== undefined && cached.length === len && text.startsWith(cached, start)) return cached;
     return (names[slot] = text.slice(start, end));
+  };
+
+  /** A short attribute value (copied by slice, not shared) as one string per distinct value: a 1 MB
+   *  domain repeats 'file', 'qemu', 'qcow2', 'virtio' thousands of times, and every copy was kept
+   *  alive in the model (and copied by the young-generation GC). Longer values are sliced strings
+   *  that point into the text already. */
+  const values = VALUE_CACHE;
+  const valueAt = (start: number, end: number): string => {
+    const len = end - start;
+    if (len > SHORT_VALUE || len === 0) return text.slice(start, end);
+    const slot = slotOf(text, start, end);
+    const cached = values[slot];
+    if (cached !== undefined && cached.length === len && text.startsWith(cached, start)) return cached;
+    return (values[slot] = text.slice(start, end));
   };
 
   let textStart = 0;
@@ -434,16 +452,15 @@ export function parseXml(text: string): XmlDocument {
         const stop = VALUE_STOP.exec(text);
         vEnd = stop ? stop.index : n;
         err(aStart, vEnd, "AttValue: ' expected".replace("'", q));
-        attr.quote = q;
+        attr.flags = q === '"' ? DOUBLE_QUOTE : SINGLE_QUOTE;
         attr.valueStart = vStart;
         attr.valueEnd = vEnd;
         attr.value = decode(text.slice(vStart, vEnd), vStart, true);
         j = vEnd;
         continue;
       }
-      const raw = text.slice(vStart, vEnd);
-      attr.quote = q;
-      attr.closed = true;
+      const raw = valueAt(vStart, vEnd);
+      attr.flags = (q === '"' ? DOUBLE_QUOTE : SINGLE_QUOTE) | CLOSED;
       attr.valueStart = vStart;
       attr.valueEnd = vEnd;
       // Attribute-value normalisation (XML 1.0 §3.3.3): literal whitespace becomes a space. Without a
@@ -581,8 +598,23 @@ export function parseXml(text: string): XmlDocument {
 
 /** parseXml is not re-entrant (nothing it calls parses), so one scratch array serves every start tag. */
 const SCRATCH_ATTRIBUTES: Attribute[] = [];
-const NAME_CACHE_SIZE = 64;
+/** A cache slot for text[start..end) (end > start): first, middle and last character and length,
+ *  mixed by a multiplicative hash (Knuth's 2^32/φ) whose top 10 bits pick one of 1024 slots. */
+const slotOf = (text: string, start: number, end: number): number =>
+  Math.imul(
+    (text.charCodeAt(start) << 16) ^
+      (text.charCodeAt((start + end) >> 1) << 8) ^
+      text.charCodeAt(end - 1) ^
+      ((end - start) << 24),
+    0x9e3779b1,
+  ) >>> 22;
+const NAME_CACHE_SIZE = 1024;
+const LONG_NAME = 64;
 const NAME_CACHE: (string | undefined)[] = new Array<string | undefined>(NAME_CACHE_SIZE).fill(undefined);
+/** V8 copies a slice shorter than 13 characters (SlicedString::kMinLength); longer ones share the text. */
+const SHORT_VALUE = 12;
+const VALUE_CACHE_SIZE = 1024;
+const VALUE_CACHE: (string | undefined)[] = new Array<string | undefined>(VALUE_CACHE_SIZE).fill(undefined);
 /** The children of elements that are never opened and the attributes of elements without any. */
 // Not frozen (a frozen array's elements kind made every walk over children polymorphic, 2-3x
 // slower) and of the general elements kind, as the arrays that get entries; readonly in the types.
@@ -598,24 +630,36 @@ NO_ATTRIBUTES.pop();
 // access (hover.ts and quickFixes.ts compare textSpan's answer with nameSpan).
 // Fields are `declare`d and assigned in the constructors: class field definitions (ES2022 semantics)
 // made each node measurably slower to build than plain assignments.
+/** Attribute.flags: the quote character and whether the closing quote was found. */
+const DOUBLE_QUOTE = 1,
+  SINGLE_QUOTE = 2,
+  CLOSED = 4;
+// An attribute keeps five fields and one of flags (nameEnd is nameStart plus the name's length; the
+// quote and `closed` are bits): 35k attributes of a 1 MB domain are the model's largest share.
 class Attribute implements XmlAttribute {
   declare readonly name: string;
   declare readonly nameStart: number;
-  declare readonly nameEnd: number;
   declare value: string | undefined;
-  declare quote: '"' | "'" | '';
-  declare closed: boolean;
+  declare flags: number;
   declare valueStart: number;
   declare valueEnd: number;
   constructor(name: string, nameStart: number, nameEnd: number) {
     this.name = name;
     this.nameStart = nameStart;
-    this.nameEnd = nameEnd;
     this.value = undefined;
-    this.quote = '';
-    this.closed = false;
+    this.flags = 0;
     this.valueStart = nameEnd;
     this.valueEnd = nameEnd;
+  }
+  get nameEnd(): number {
+    return this.nameStart + this.name.length;
+  }
+  get quote(): '"' | "'" | '' {
+    const f = this.flags;
+    return f & DOUBLE_QUOTE ? '"' : f & SINGLE_QUOTE ? "'" : '';
+  }
+  get closed(): boolean {
+    return (this.flags & CLOSED) !== 0;
   }
   get nameSpan(): Span {
     return { start: this.nameStart, end: this.nameEnd };
@@ -639,9 +683,9 @@ class Element implements XmlElement {
   declare readonly parent: Element | undefined;
   declare readonly startTagEnd: number;
   declare contentEnd: number;
-  /** Where the end tag's name starts (it is this element's name), -1 without an end tag. */
+  /** Where the end tag's name starts (it is this element's name); -1 without an end tag, -2 when
+   *  self-closing (one field for both: fewer fields per node is less for the GC to copy). */
   declare endNameStart: number;
-  declare readonly selfClosing: boolean;
   declare closed: boolean;
   /** nameSpan, made once: textSpan answers it for an element without text and callers compare. */
   declare private ns: Span | undefined;
@@ -653,7 +697,6 @@ class Element implements XmlElement {
     selfClosing: boolean,
     opened: boolean,
   ) {
-    this.kind = 'element';
     this.start = start;
     this.end = startTagEnd;
     this.name = name;
@@ -662,10 +705,12 @@ class Element implements XmlElement {
     this.parent = parent;
     this.startTagEnd = startTagEnd;
     this.contentEnd = startTagEnd;
-    this.endNameStart = -1;
-    this.selfClosing = selfClosing;
+    this.endNameStart = selfClosing ? SELF_CLOSING : -1;
     this.closed = false;
     this.ns = undefined;
+  }
+  get selfClosing(): boolean {
+    return this.endNameStart === SELF_CLOSING;
   }
   get nameSpan(): Span {
     return (this.ns ??= { start: this.start + 1, end: this.start + 1 + this.name.length });
@@ -679,6 +724,10 @@ class Element implements XmlElement {
   }
 }
 
+const SELF_CLOSING = -2;
+// `kind` lives on the prototypes: the same for every node of a class, so not a field per node.
+Object.defineProperty(Element.prototype, 'kind', { value: 'element', enumerable: true });
+
 /** Text whose value is its raw text unless `decoded` says otherwise; raw is sliced when first read. */
 class Text implements XmlText {
   declare readonly kind: 'text';
@@ -688,7 +737,6 @@ class Text implements XmlText {
   declare private readonly decoded: string | undefined;
   declare private r: string | undefined;
   constructor(src: string, start: number, end: number, decoded: string | undefined) {
-    this.kind = 'text';
     this.start = start;
     this.end = end;
     this.src = src;
@@ -703,6 +751,10 @@ class Text implements XmlText {
   }
 }
 
+Object.defineProperty(Text.prototype, 'kind', { value: 'text', enumerable: true });
+
+// (A closed element's children array copied to its exact size — push leaves room for 17 — made
+// the 1 MB domain's model 0.8 MB smaller but its parse slower, and p95 no better: measured, dropped.)
 // (Elements sharing one empty attributes/children array until their first entry was measured:
 // 20-40 % slower parses of 1 MB documents, so every element has its own arrays.)
 function addChild(parent: Element, node: XmlNode): void {
