@@ -17,7 +17,9 @@
 // Safety (ARCHITECTURE.md invariant 6): every option is checked before a byte is written (the
 // create job comes from writer/create.ts planCreate, convert's own rules are checkConvert); the
 // output goes through publish.ts (temporary file in the target folder, link/rename, removal on
-// error or cancel); an existing output is refused unless `force` (qemu-img overwrites it).
+// error or cancel); an existing output is refused unless `force` (qemu-img overwrites it). The
+// output is flushed before the rename only when the cache mode asks for it (-t): qemu-img
+// convert's default, 'unsafe', never flushes.
 // Memory is bounded: one 2 MiB chunk, one L2 table, the L1 table (8 bytes per 512 MiB of a
 // 64 KiB-cluster image) and, with -c only, 2 bytes of refcount per output cluster.
 import { dirname, resolve } from 'node:path';
@@ -54,6 +56,23 @@ export const DEFAULT_MIN_SPARSE = 4096;
 /** qemu-img convert's largest -S (MAX_BUF_SECTORS, 16 MiB). */
 export const MAX_MIN_SPARSE = 16 * 1024 * 1024;
 const SECTOR = 512;
+
+/** The target cache modes qemu-img convert's -t takes (block.c bdrv_parse_cache_mode; 'off' = 'none'). */
+export const CACHE_MODES = ['off', 'none', 'directsync', 'writeback', 'unsafe', 'writethrough'] as const;
+export type CacheMode = (typeof CACHE_MODES)[number];
+/**
+ * qemu-img convert's default target cache mode (qemu-img.c img_convert: cache = "unsafe"; its help
+ * text: "'unsafe' (default for convert)"): BDRV_O_NO_FLUSH, so the output is never flushed.
+ */
+export const CONVERT_DEFAULT_CACHE: CacheMode = 'unsafe';
+
+/**
+ * Whether the output is flushed before it is published: every mode but 'unsafe' (qemu flushes the
+ * target when the block backend is closed; BDRV_O_NO_FLUSH makes that flush a no-op).
+ */
+export function cacheFlushes(mode: CacheMode | undefined): boolean {
+  return (mode ?? CONVERT_DEFAULT_CACHE) !== 'unsafe';
+}
 
 /**
  * -n: an existing image (qemu-img convert -n: nothing is created). raw and raw LUKS are written in
@@ -114,6 +133,11 @@ export interface ConvertOptions {
   permissions?: FilePermissions;
   /** Passphrase of an encrypted -B backing file (opened to size it and to fill partial clusters). */
   backingPassphrase?: Uint8Array;
+  /**
+   * -t: the target cache mode, default qemu-img convert's 'unsafe' (no flush: the data reaches the
+   * disk when the kernel writes it back). Any other mode fdatasyncs the output before the rename.
+   */
+  cache?: CacheMode;
 }
 
 export interface ConvertResult {
@@ -672,10 +696,7 @@ export async function convertImage(job: ConvertJob, opts: ConvertOptions): Promi
         signal,
       );
       const fileSize = await sink.finish();
-      throwIfAborted(signal);
-      opts.onProgress?.({ done, total, phase: 'sync' });
-      await io.fsync(file.fd);
-      throwIfAborted(signal);
+      await flush(opts, file.fd, done, total);
       await file.publish(!!opts.force);
       return { path, fileSize, dataBytes };
     } catch (e) {
@@ -685,6 +706,18 @@ export async function convertImage(job: ConvertJob, opts: ConvertOptions): Promi
   } finally {
     await backing?.close();
   }
+}
+
+/**
+ * The end of the copy: the cache mode's flush (none with 'unsafe', qemu-img convert's default),
+ * cancellation checked on both sides of it.
+ */
+async function flush(opts: ConvertOptions, fd: Fd, done: number, total: number): Promise<void> {
+  throwIfAborted(opts.signal);
+  if (!cacheFlushes(opts.cache)) return;
+  opts.onProgress?.({ done, total, phase: 'sync' });
+  await opts.io.fsync(fd);
+  throwIfAborted(opts.signal);
 }
 
 /** qcow2+LUKS: the LUKS header area and the payload cipher (key derivation before the disk). */
@@ -738,10 +771,7 @@ async function convertToLuks(
     await io.pwrite(file.fd, header.bytes.subarray(slot0, slot0 + checked.keyBytes * LUKS1.stripes), slot0);
     const sink = new LuksSink(io, file.fd, header.cipher!, payload, alignment, fileSize);
     const dataBytes = await copy(src, sink, total, { minSparse, topOnly: false, backingEnd: 0 }, progress, signal);
-    throwIfAborted(signal);
-    opts.onProgress?.({ done: total, total, phase: 'sync' });
-    await io.fsync(file.fd);
-    throwIfAborted(signal);
+    await flush(opts, file.fd, total, total);
     await file.publish(!!opts.force);
     return { path, fileSize, dataBytes, luks: { uuid: header.uuid, report: header.report } };
   } catch (e) {
@@ -800,8 +830,7 @@ async function convertIntoExisting(
       progress,
       signal,
     );
-    opts.onProgress?.({ done: total, total, phase: 'sync' });
-    await io.fsync(fd);
+    await flush(opts, fd, total, total);
     return { path, fileSize: st.size, dataBytes };
   } finally {
     await io.close(fd);
@@ -905,10 +934,7 @@ async function convertIntoExistingQcow2(
         signal,
       );
       const fileSize = await qcow.finish();
-      throwIfAborted(signal);
-      opts.onProgress?.({ done: total, total, phase: 'sync' });
-      await io.fsync(out.fd);
-      throwIfAborted(signal);
+      await flush(opts, out.fd, total, total);
       await out.publish(true);
       return { path, fileSize, dataBytes };
     } catch (e) {
