@@ -285,18 +285,28 @@ function allocatedRunMin(
   return [true, used];
 }
 
-const ZERO_SECTOR = new Uint8Array(SECTOR);
+/** Zeros compared against (Buffer#compare takes ranges: no view is made per sector or block). */
+let zeroBuf: Buffer | undefined;
 
-/** One sector (or the short last one) all zero: most data sectors are told apart by their first byte. */
+/** buf[from, to) all zero: native memcmp, after the first and last byte (most data fails there). */
+function zeroRange(buf: Uint8Array, from: number, to: number): boolean {
+  if (to <= from) return true;
+  if (buf[from] !== 0 || buf[to - 1] !== 0) return false;
+  zeroBuf ??= Buffer.alloc(CONVERT_CHUNK);
+  for (let o = from; o < to; o += zeroBuf.length) {
+    const n = Math.min(zeroBuf.length, to - o);
+    if (zeroBuf.compare(buf, o, o + n, 0, n) !== 0) return false;
+  }
+  return true;
+}
+
+/** One sector (or the short last one) all zero. */
 function isZeroSector(buf: Uint8Array, off: number): boolean {
-  const end = Math.min(off + SECTOR, buf.length);
-  if (buf[off] !== 0 || buf[end - 1] !== 0) return false;
-  return Buffer.compare(buf.subarray(off, end), ZERO_SECTOR.subarray(0, end - off)) === 0;
+  return zeroRange(buf, off, Math.min(off + SECTOR, buf.length));
 }
 
 function isZero(buf: Uint8Array): boolean {
-  for (let o = 0; o < buf.length; o += SECTOR) if (!isZeroSector(buf, o)) return false;
-  return true;
+  return zeroRange(buf, 0, buf.length);
 }
 
 /** Block status with the convert's classes (convert_iteration_sectors). */
@@ -434,15 +444,38 @@ async function copy(
     }
     // Chunks of at most 2 MiB from each range's start (convert_iteration_sectors); the next
     // chunk is read while this one is judged and written (two buffers).
-    const chunks: { o: number; n: number; status: Status }[] = [];
+    type Part = { o: number; n: number; status: Status };
+    const single: Part[] = [];
     for (const r of ranges) {
       if (r.status === 'backing' || (r.status === 'zero' && cfg.minSparse)) {
-        chunks.push({ o: r.offset, n: r.length, status: r.status });
+        single.push({ o: r.offset, n: r.length, status: r.status });
         continue;
       }
       for (let o = r.offset; o < r.offset + r.length; o += CONVERT_CHUNK) {
-        chunks.push({ o, n: Math.min(CONVERT_CHUNK, r.offset + r.length - o), status: r.status });
+        single.push({ o, n: Math.min(CONVERT_CHUNK, r.offset + r.length - o), status: r.status });
       }
+    }
+    // Short data runs separated by zeros (a cluster of data, a cluster of zeros, …) are read as one
+    // chunk of at most CONVERT_CHUNK: the reader fills the zeros and gathers the data clusters
+    // stored one after the other in one preadv; each run is still judged and written as its own.
+    // Backing ranges (-B) are never read over.
+    const chunks: (Part & { parts?: Part[] })[] = [];
+    for (let i = 0; i < single.length;) {
+      const g = single[i];
+      let last = i;
+      if (g.status === 'data') {
+        for (let j = i + 1; j < single.length; j++) {
+          const c = single[j];
+          if (c.status === 'backing' || c.o + c.n - g.o > CONVERT_CHUNK) break;
+          if (c.status === 'data') last = j;
+        }
+      }
+      if (last === i) chunks.push(g);
+      else {
+        const parts = single.slice(i, last + 1);
+        chunks.push({ o: g.o, n: parts[parts.length - 1].o + parts[parts.length - 1].n - g.o, status: 'data', parts });
+      }
+      i = last + 1;
     }
     // Read-ahead: up to READ_AHEAD_CHUNKS data chunks in flight in a ring of READ_AHEAD bytes
     // (consumed in order), so that small runs (one compressed cluster each) are read and inflated
@@ -485,12 +518,16 @@ async function copy(
           reading.delete(i);
           pump();
         } else b = zeros(c.n);
-        dataBytes += await judge(b, c.o, c.status === 'data');
+        for (const p of c.parts ?? [c]) {
+          if (p.status === 'data') dataBytes += await judge(b.subarray(p.o - c.o, p.o - c.o + p.n), p.o, true);
+          else if (!cfg.minSparse) dataBytes += await judge(zeros(p.n), p.o, false);
+          else if (!sink.hasZeroInit) await sink.zero(p.o, p.n);
+          progress(p.n);
+        }
         if (c.status === 'data') {
           live.shift();
           pump();
         }
-        progress(c.n);
       }
     } finally {
       await Promise.allSettled(reading.values());
@@ -507,7 +544,7 @@ function rawRuns(b: Uint8Array, offset: number): [number, number, boolean][] {
   const out: [number, number, boolean][] = [];
   for (let p = 0; p < b.length;) {
     const e = Math.min(b.length, (Math.floor((offset + p) / FS_BLOCK) + 1) * FS_BLOCK - offset);
-    const data = !isZero(b.subarray(p, e));
+    const data = !zeroRange(b, p, e);
     const last = out[out.length - 1];
     if (last && last[2] === data) last[1] = e;
     else out.push([p, e, data]);
