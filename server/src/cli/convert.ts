@@ -42,10 +42,13 @@ import {
   type QcowEncryptionProvider,
 } from '../writer/create';
 import {
+  CACHE_MODES,
   checkConvert,
+  CONVERT_DEFAULT_CACHE,
   convertEncryption,
   convertImage,
   convertOutputSize,
+  type CacheMode,
   type ConvertJob,
   type ConvertOptions,
 } from '../writer/convert';
@@ -80,10 +83,14 @@ export const USAGE = `convert [--object secret,id=ID,data=TEXT|file=PATH[,format
   input that names none. -p prints progress as qemu-img ("    (NN.NN/100%)"), -q nothing but errors.
   Safer than qemu-img: every check comes before the first byte; the output is written to a temporary
   file and renamed; an existing OUTPUT is refused unless --force; the input's tables are checked first.
-  Accepted as qemu-img does, without effect here: -W, -m, -t, -T, -U, -C, -r, --target-is-zero.
+  -t CACHE: as qemu-img, the default 'unsafe' never flushes the output; any other mode flushes it
+  before the rename.
+  Accepted as qemu-img does, without effect here: -W, -m, -T, -U, -C, -r, --target-is-zero.
   Refused with a reason: -l (snapshots), --salvage, --bitmaps, several inputs, -B with -n.
   Encrypt an existing image in one command:
     convert --passphrase-file pw.txt -O qcow2 -o encrypt.format=luks plain.qcow2 secret.qcow2`;
+
+const isCacheMode = (m: string): m is CacheMode => (CACHE_MODES as readonly string[]).includes(m);
 
 /** A refusal: qemu-img's stderr lines (with its `qemu-img: ` prefix where it prints one). */
 export class ConvertRefusal extends Error {
@@ -97,8 +104,6 @@ const refuse = (...messages: string[]): ConvertRefusal => new ConvertRefusal(mes
 const MAX_SPARSE = 32768 * 512;
 /** qemu's MAX_COROUTINES (qemu-img.c). */
 const MAX_COROUTINES = 16;
-/** bdrv_parse_cache_mode (block.c). */
-const CACHE_MODES = ['off', 'none', 'directsync', 'writeback', 'unsafe', 'writethrough'];
 
 export interface ConvertArgs {
   sources: string[];
@@ -193,7 +198,7 @@ export function parseConvertArgs(argv: readonly string[], readSecret: (p: string
     imageOpts: false,
     targetImageOpts: false,
     targetIsZero: false,
-    cache: 'unsafe',
+    cache: CONVERT_DEFAULT_CACHE,
     srcCache: 'writeback',
     objects: [],
     force: false,
@@ -384,7 +389,7 @@ export function parseConvertArgs(argv: readonly string[], readSecret: (p: string
     return { ...a, help: true };
   }
   if (a.sources.length < 1) throw refuse('Must specify image file name');
-  if (!CACHE_MODES.includes(a.srcCache)) throw refuse(`Invalid source cache option: ${a.srcCache}`);
+  if (!isCacheMode(a.srcCache)) throw refuse(`Invalid source cache option: ${a.srcCache}`);
   // What this tool does not do, said plainly instead of half done.
   if (bitmaps) throw refuse('--bitmaps: persistent dirty bitmaps are not copied by this tool');
   if (salvage) throw refuse('--salvage: this tool stops at the first unreadable range instead of writing zeros');
@@ -435,6 +440,8 @@ export interface ConvertPlan {
   minSparse: number;
   targetIsZero: boolean;
   force: boolean;
+  /** -t: the target cache mode (checked before the plan is made). */
+  cache: CacheMode;
 }
 
 export interface ConvertIO {
@@ -670,6 +677,7 @@ async function makePlan(
     minSparse: a.minSparse,
     targetIsZero: a.targetIsZero,
     force: a.force,
+    cache: a.cache as CacheMode,
   };
 
   if (a.skipCreate) {
@@ -680,7 +688,7 @@ async function makePlan(
       // input's own clusters; the writer does not do that partial copy.
       throw refuse(`${out}: -B with -n (copying only what the input holds over its backing file) is not supported`);
     }
-    if (!CACHE_MODES.includes(a.cache)) throw refuse(`Invalid cache option: ${a.cache}`);
+    if (!isCacheMode(a.cache)) throw refuse(`Invalid cache option: ${a.cache}`);
     const t = side(out, a.outFmt, true);
     const { reader, passphrase } = await open({ ...t, format: t.format ?? 'raw' });
     // -n without -O opens the target as raw: over a qcow2 or LUKS file that writes guest data onto
@@ -788,7 +796,7 @@ async function makePlan(
   }
   const plan: ConvertPlan = { ...base, target: { kind: 'new', job, encryption, passphrase } };
   // qemu-img checks these after creating the image (and leaves it behind); here, before.
-  if (!CACHE_MODES.includes(a.cache)) throw refuse(`Invalid cache option: ${a.cache}`);
+  if (!isCacheMode(a.cache)) throw refuse(`Invalid cache option: ${a.cache}`);
   if (job.format === 'qcow2' && job.backingFile !== undefined) {
     const f = backingFacts(probe, io.cwd, out, job.backingFile, job.backingFmt);
     if (f.error !== undefined) throw refuse(`Could not open '${out}': Could not open backing file: ${f.error}`);
@@ -858,7 +866,7 @@ async function runEngine(plan: ConvertPlan, progress: (fraction: number) => void
 /** The plan as writer/convert.ts takes it (checked by its checkConvert before anything is written). */
 function engineJob(plan: ConvertPlan): {
   job: ConvertJob;
-  options: Pick<ConvertOptions, 'cwd' | 'force' | 'encryption'>;
+  options: Pick<ConvertOptions, 'cwd' | 'force' | 'encryption' | 'cache'>;
 } {
   const t = plan.target;
   const job: ConvertJob = {
@@ -870,5 +878,5 @@ function engineJob(plan: ConvertPlan): {
       : { existing: { filename: t.path, format: t.reader.format, passphrase: t.passphrase } }),
   };
   const encryption = t.kind === 'new' ? t.encryption : undefined;
-  return { job, options: { cwd: plan.cwd, force: plan.force, encryption } };
+  return { job, options: { cwd: plan.cwd, force: plan.force, encryption, cache: plan.cache } };
 }

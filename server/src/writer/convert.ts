@@ -17,7 +17,9 @@
 // Safety (ARCHITECTURE.md invariant 6): every option is checked before a byte is written (the
 // create job comes from writer/create.ts planCreate, convert's own rules are checkConvert); the
 // output goes through publish.ts (temporary file in the target folder, link/rename, removal on
-// error or cancel); an existing output is refused unless `force` (qemu-img overwrites it).
+// error or cancel); an existing output is refused unless `force` (qemu-img overwrites it). The
+// output is flushed before the rename only when the cache mode asks for it (-t): qemu-img
+// convert's default, 'unsafe', never flushes.
 // Memory is bounded: one 2 MiB chunk, one L2 table, the L1 table (8 bytes per 512 MiB of a
 // 64 KiB-cluster image) and, with -c only, 2 bytes of refcount per output cluster.
 import { dirname, resolve } from 'node:path';
@@ -54,6 +56,23 @@ export const DEFAULT_MIN_SPARSE = 4096;
 /** qemu-img convert's largest -S (MAX_BUF_SECTORS, 16 MiB). */
 export const MAX_MIN_SPARSE = 16 * 1024 * 1024;
 const SECTOR = 512;
+
+/** The target cache modes qemu-img convert's -t takes (block.c bdrv_parse_cache_mode; 'off' = 'none'). */
+export const CACHE_MODES = ['off', 'none', 'directsync', 'writeback', 'unsafe', 'writethrough'] as const;
+export type CacheMode = (typeof CACHE_MODES)[number];
+/**
+ * qemu-img convert's default target cache mode (qemu-img.c img_convert: cache = "unsafe"; its help
+ * text: "'unsafe' (default for convert)"): BDRV_O_NO_FLUSH, so the output is never flushed.
+ */
+export const CONVERT_DEFAULT_CACHE: CacheMode = 'unsafe';
+
+/**
+ * Whether the output is flushed before it is published: every mode but 'unsafe' (qemu flushes the
+ * target when the block backend is closed; BDRV_O_NO_FLUSH makes that flush a no-op).
+ */
+export function cacheFlushes(mode: CacheMode | undefined): boolean {
+  return (mode ?? CONVERT_DEFAULT_CACHE) !== 'unsafe';
+}
 
 /**
  * -n: an existing image (qemu-img convert -n: nothing is created). raw and raw LUKS are written in
@@ -114,6 +133,11 @@ export interface ConvertOptions {
   permissions?: FilePermissions;
   /** Passphrase of an encrypted -B backing file (opened to size it and to fill partial clusters). */
   backingPassphrase?: Uint8Array;
+  /**
+   * -t: the target cache mode, default qemu-img convert's 'unsafe' (no flush: the data reaches the
+   * disk when the kernel writes it back). Any other mode fdatasyncs the output before the rename.
+   */
+  cache?: CacheMode;
 }
 
 export interface ConvertResult {
@@ -261,18 +285,28 @@ function allocatedRunMin(
   return [true, used];
 }
 
-const ZERO_SECTOR = new Uint8Array(SECTOR);
+/** Zeros compared against (Buffer#compare takes ranges: no view is made per sector or block). */
+let zeroBuf: Buffer | undefined;
 
-/** One sector (or the short last one) all zero: most data sectors are told apart by their first byte. */
+/** buf[from, to) all zero: native memcmp, after the first and last byte (most data fails there). */
+function zeroRange(buf: Uint8Array, from: number, to: number): boolean {
+  if (to <= from) return true;
+  if (buf[from] !== 0 || buf[to - 1] !== 0) return false;
+  zeroBuf ??= Buffer.alloc(CONVERT_CHUNK);
+  for (let o = from; o < to; o += zeroBuf.length) {
+    const n = Math.min(zeroBuf.length, to - o);
+    if (zeroBuf.compare(buf, o, o + n, 0, n) !== 0) return false;
+  }
+  return true;
+}
+
+/** One sector (or the short last one) all zero. */
 function isZeroSector(buf: Uint8Array, off: number): boolean {
-  const end = Math.min(off + SECTOR, buf.length);
-  if (buf[off] !== 0 || buf[end - 1] !== 0) return false;
-  return Buffer.compare(buf.subarray(off, end), ZERO_SECTOR.subarray(0, end - off)) === 0;
+  return zeroRange(buf, off, Math.min(off + SECTOR, buf.length));
 }
 
 function isZero(buf: Uint8Array): boolean {
-  for (let o = 0; o < buf.length; o += SECTOR) if (!isZeroSector(buf, o)) return false;
-  return true;
+  return zeroRange(buf, 0, buf.length);
 }
 
 /** Block status with the convert's classes (convert_iteration_sectors). */
@@ -410,15 +444,38 @@ async function copy(
     }
     // Chunks of at most 2 MiB from each range's start (convert_iteration_sectors); the next
     // chunk is read while this one is judged and written (two buffers).
-    const chunks: { o: number; n: number; status: Status }[] = [];
+    type Part = { o: number; n: number; status: Status };
+    const single: Part[] = [];
     for (const r of ranges) {
       if (r.status === 'backing' || (r.status === 'zero' && cfg.minSparse)) {
-        chunks.push({ o: r.offset, n: r.length, status: r.status });
+        single.push({ o: r.offset, n: r.length, status: r.status });
         continue;
       }
       for (let o = r.offset; o < r.offset + r.length; o += CONVERT_CHUNK) {
-        chunks.push({ o, n: Math.min(CONVERT_CHUNK, r.offset + r.length - o), status: r.status });
+        single.push({ o, n: Math.min(CONVERT_CHUNK, r.offset + r.length - o), status: r.status });
       }
+    }
+    // Short data runs separated by zeros (a cluster of data, a cluster of zeros, …) are read as one
+    // chunk of at most CONVERT_CHUNK: the reader fills the zeros and gathers the data clusters
+    // stored one after the other in one preadv; each run is still judged and written as its own.
+    // Backing ranges (-B) are never read over.
+    const chunks: (Part & { parts?: Part[] })[] = [];
+    for (let i = 0; i < single.length;) {
+      const g = single[i];
+      let last = i;
+      if (g.status === 'data') {
+        for (let j = i + 1; j < single.length; j++) {
+          const c = single[j];
+          if (c.status === 'backing' || c.o + c.n - g.o > CONVERT_CHUNK) break;
+          if (c.status === 'data') last = j;
+        }
+      }
+      if (last === i) chunks.push(g);
+      else {
+        const parts = single.slice(i, last + 1);
+        chunks.push({ o: g.o, n: parts[parts.length - 1].o + parts[parts.length - 1].n - g.o, status: 'data', parts });
+      }
+      i = last + 1;
     }
     // Read-ahead: up to READ_AHEAD_CHUNKS data chunks in flight in a ring of READ_AHEAD bytes
     // (consumed in order), so that small runs (one compressed cluster each) are read and inflated
@@ -461,12 +518,16 @@ async function copy(
           reading.delete(i);
           pump();
         } else b = zeros(c.n);
-        dataBytes += await judge(b, c.o, c.status === 'data');
+        for (const p of c.parts ?? [c]) {
+          if (p.status === 'data') dataBytes += await judge(b.subarray(p.o - c.o, p.o - c.o + p.n), p.o, true);
+          else if (!cfg.minSparse) dataBytes += await judge(zeros(p.n), p.o, false);
+          else if (!sink.hasZeroInit) await sink.zero(p.o, p.n);
+          progress(p.n);
+        }
         if (c.status === 'data') {
           live.shift();
           pump();
         }
-        progress(c.n);
       }
     } finally {
       await Promise.allSettled(reading.values());
@@ -483,7 +544,7 @@ function rawRuns(b: Uint8Array, offset: number): [number, number, boolean][] {
   const out: [number, number, boolean][] = [];
   for (let p = 0; p < b.length;) {
     const e = Math.min(b.length, (Math.floor((offset + p) / FS_BLOCK) + 1) * FS_BLOCK - offset);
-    const data = !isZero(b.subarray(p, e));
+    const data = !zeroRange(b, p, e);
     const last = out[out.length - 1];
     if (last && last[2] === data) last[1] = e;
     else out.push([p, e, data]);
@@ -672,10 +733,7 @@ export async function convertImage(job: ConvertJob, opts: ConvertOptions): Promi
         signal,
       );
       const fileSize = await sink.finish();
-      throwIfAborted(signal);
-      opts.onProgress?.({ done, total, phase: 'sync' });
-      await io.fsync(file.fd);
-      throwIfAborted(signal);
+      await flush(opts, file.fd, done, total);
       await file.publish(!!opts.force);
       return { path, fileSize, dataBytes };
     } catch (e) {
@@ -685,6 +743,18 @@ export async function convertImage(job: ConvertJob, opts: ConvertOptions): Promi
   } finally {
     await backing?.close();
   }
+}
+
+/**
+ * The end of the copy: the cache mode's flush (none with 'unsafe', qemu-img convert's default),
+ * cancellation checked on both sides of it.
+ */
+async function flush(opts: ConvertOptions, fd: Fd, done: number, total: number): Promise<void> {
+  throwIfAborted(opts.signal);
+  if (!cacheFlushes(opts.cache)) return;
+  opts.onProgress?.({ done, total, phase: 'sync' });
+  await opts.io.fsync(fd);
+  throwIfAborted(opts.signal);
 }
 
 /** qcow2+LUKS: the LUKS header area and the payload cipher (key derivation before the disk). */
@@ -738,10 +808,7 @@ async function convertToLuks(
     await io.pwrite(file.fd, header.bytes.subarray(slot0, slot0 + checked.keyBytes * LUKS1.stripes), slot0);
     const sink = new LuksSink(io, file.fd, header.cipher!, payload, alignment, fileSize);
     const dataBytes = await copy(src, sink, total, { minSparse, topOnly: false, backingEnd: 0 }, progress, signal);
-    throwIfAborted(signal);
-    opts.onProgress?.({ done: total, total, phase: 'sync' });
-    await io.fsync(file.fd);
-    throwIfAborted(signal);
+    await flush(opts, file.fd, total, total);
     await file.publish(!!opts.force);
     return { path, fileSize, dataBytes, luks: { uuid: header.uuid, report: header.report } };
   } catch (e) {
@@ -800,8 +867,7 @@ async function convertIntoExisting(
       progress,
       signal,
     );
-    opts.onProgress?.({ done: total, total, phase: 'sync' });
-    await io.fsync(fd);
+    await flush(opts, fd, total, total);
     return { path, fileSize: st.size, dataBytes };
   } finally {
     await io.close(fd);
@@ -905,10 +971,7 @@ async function convertIntoExistingQcow2(
         signal,
       );
       const fileSize = await qcow.finish();
-      throwIfAborted(signal);
-      opts.onProgress?.({ done: total, total, phase: 'sync' });
-      await io.fsync(out.fd);
-      throwIfAborted(signal);
+      await flush(opts, out.fd, total, total);
       await out.publish(true);
       return { path, fileSize, dataBytes };
     } catch (e) {

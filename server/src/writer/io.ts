@@ -35,6 +35,12 @@ export interface WriterIO {
    * Optional: bulk readers (convert) use it to read without a buffer per call.
    */
   preadInto?(fd: Fd, buf: Uint8Array, offset: number): Promise<number>;
+  /**
+   * Reads consecutive file bytes from `offset` into each of `bufs` in turn (preadv); the count read
+   * (short at end of file). Optional: the reader gathers clusters stored one after the other in one
+   * call instead of one per cluster.
+   */
+  preadvInto?(fd: Fd, bufs: Uint8Array[], offset: number): Promise<number>;
   ftruncate(fd: Fd, length: number): Promise<void>;
   /**
    * Allocates [offset, offset+length) like posix_fallocate (extends the file when needed).

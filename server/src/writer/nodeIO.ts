@@ -10,6 +10,7 @@ import type { AsyncProbeIO, FileStat, ProbeIO, WriterIO } from './io';
 
 const write = promisify(fs.write);
 const read = promisify(fs.read);
+const readv = promisify(fs.readv);
 
 /**
  * Node has no binding for fallocate(2) or the FS_IOC_SETFLAGS ioctl: util-linux `fallocate` and
@@ -101,6 +102,22 @@ export function nodeWriterIO(options: NodeIOOptions = {}): WriterIO {
         const { bytesRead } = await read(fd, buf, got, buf.length - got, offset + got);
         if (bytesRead === 0) break;
         got += bytesRead;
+      }
+      return got;
+    },
+    async preadvInto(fd, bufs, offset) {
+      // One syscall for many clusters (a 64 KiB read costs ~35 µs of thread-pool hand-off on the
+      // 2-core VM, more than the copy); a short read (libuv passes at most IOV_MAX buffers at
+      // once) resumes where it stopped.
+      let got = 0;
+      const rest = bufs.filter((b) => b.length > 0);
+      while (rest.length) {
+        const { bytesRead: n } = await readv(fd, rest, offset + got);
+        if (n === 0) break;
+        got += n;
+        let k = n;
+        while (rest.length && k >= rest[0].length) k -= rest.shift()!.length;
+        if (k > 0) rest[0] = rest[0].subarray(k);
       }
       return got;
     },

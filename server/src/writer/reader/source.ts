@@ -7,7 +7,7 @@ import type { Fd, WriterIO } from '../io';
 import { errorText, WriterError } from '../errors';
 
 /** The part of the writer's injected I/O the reader uses (writer/io.ts; nodeIO implements it). */
-export type ReaderIO = Pick<WriterIO, 'open' | 'close' | 'pread' | 'preadInto' | 'stat' | 'fstat'>;
+export type ReaderIO = Pick<WriterIO, 'open' | 'close' | 'pread' | 'preadInto' | 'preadvInto' | 'stat' | 'fstat'>;
 
 /** `offset` as decimal and hexadecimal, the way both qemu's messages (hex) and a hexdump user read it. */
 export function at(offset: number): string {
@@ -87,6 +87,25 @@ export class BoundedFile {
     }
     const n = await this.io.preadInto(this.fd, dst, offset);
     if (n !== dst.length) throw corrupt(this.path, `${what} at offset ${at(offset)}: short read (file truncated?)`);
+  }
+
+  /**
+   * Fills each of `dsts` in turn with the consecutive bytes at `offset` (one preadv when the I/O
+   * has it), after checking the bounds of the whole span.
+   */
+  async readvInto(offset: number, dsts: Uint8Array[], what: string): Promise<void> {
+    if (!this.io.preadvInto) {
+      for (const d of dsts) {
+        await this.readInto(offset, d, what);
+        offset += d.length;
+      }
+      return;
+    }
+    const length = dsts.reduce((n, d) => n + d.length, 0);
+    this.check(offset, length, what);
+    if (length === 0) return;
+    const n = await this.io.preadvInto(this.fd, dsts, offset);
+    if (n !== length) throw corrupt(this.path, `${what} at offset ${at(offset)}: short read (file truncated?)`);
   }
 
   async close(): Promise<void> {
