@@ -71,13 +71,18 @@ const volume = (name: string, target: string) =>
   `<volume><name>${name}</name><target>${target}</target></volume>`;
 const LUKS = "<encryption format='luks'><secret type='passphrase' uuid='c1a2e3b4-0000-4000-8000-000000000001'/></encryption>";
 
-/** 1 GiB raw: 64 KiB blocks alternately random data and zeros (zeros written, not holes). */
-function makeHalfZeroRaw(path: string): void {
+/**
+ * 1 GiB raw: 64 KiB blocks alternately data and zeros (zeros written, not holes). The data is random
+ * (incompressible), or with `compressible` random over 16 letters: deflate halves it, so `qemu-img
+ * convert -c` stores real compressed clusters (random data would be stored uncompressed).
+ */
+function makeHalfZeroRaw(path: string, compressible = false): void {
   const fd = fs.openSync(path, 'w');
   const zero = Buffer.alloc(BLOCK);
   const chunk = 16 * 2 ** 20;
   for (let off = 0; off < GiB; off += chunk) {
     const buf = randomBytes(chunk);
+    if (compressible) for (let i = 0; i < chunk; i++) buf[i] = 0x61 + (buf[i] & 0x0f);
     for (let b = BLOCK; b < chunk; b += 2 * BLOCK) zero.copy(buf, b);
     fs.writeSync(fd, buf, 0, chunk, off);
   }
@@ -115,7 +120,12 @@ async function main(): Promise<void> {
 
     const t0 = performance.now();
     makeHalfZeroRaw(join(dir, 'in.raw'));
-    qemuImg(['convert', '-c', '-f', 'raw', '-O', 'qcow2', 'in.raw', 'comp.qcow2'], dir);
+    makeHalfZeroRaw(join(dir, 'text.raw'), true);
+    qemuImg(['convert', '-c', '-f', 'raw', '-O', 'qcow2', 'text.raw', 'comp.qcow2'], dir);
+    fs.rmSync(join(dir, 'text.raw'));
+    const chk = spawnSync('qemu-img', ['check', 'comp.qcow2'], { cwd: dir, encoding: 'utf8' }).stdout;
+    const compressed = /([\d.]+)% compressed clusters/.exec(chk)?.[1];
+    if (!compressed || Number(compressed) < 99) throw new Error(`comp.qcow2 is not compressed: ${chk}`);
     // The chain: base = the raw input; mid and top each overwrite 128 MiB of it.
     qemuImg(['convert', '-f', 'raw', '-O', 'qcow2', 'in.raw', 'base.qcow2'], dir);
     qemuImg(['create', '-q', '-f', 'qcow2', '-b', 'base.qcow2', '-F', 'qcow2', 'mid.qcow2'], dir);
