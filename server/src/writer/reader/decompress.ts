@@ -8,7 +8,8 @@
 //    chosen over zstd-codec/zstddec, which ship Emscripten/WebAssembly builds). fzstd reads
 //    every frame it is given, so the frame's own length is found first from its block headers
 //    (RFC 8878 §3.1.1) and only that frame is handed over.
-import { constants, inflateRawSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { constants, inflateRaw, inflateRawSync, type ZlibOptions } from 'node:zlib';
 import { decompress as zstdDecompress } from 'fzstd';
 
 export type CompressionType = 'zlib' | 'zstd';
@@ -30,6 +31,28 @@ export function decompressCluster(type: CompressionType, input: Uint8Array, clus
     return got;
   } catch (e) {
     return `cannot be decompressed (${type}: ${(e as Error).message})`;
+  }
+}
+
+const inflateRawAsync = promisify(inflateRaw) as (input: Uint8Array, o: ZlibOptions) => Promise<Buffer>;
+
+/**
+ * decompressCluster with zlib on libuv's thread pool: a bulk read (several clusters in flight)
+ * inflates on every core, as qemu's decompression runs in its thread pool (block/qcow2-threads.c
+ * qcow2_co_decompress). zstd stays in JavaScript (fzstd has no asynchronous form).
+ */
+export async function decompressClusterAsync(
+  type: CompressionType,
+  input: Uint8Array,
+  clusterSize: number,
+): Promise<Uint8Array | string> {
+  if (type !== 'zlib') return decompressCluster(type, input, clusterSize);
+  try {
+    const out = await inflateRawAsync(input, { finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength: clusterSize + 1 });
+    if (out.length !== clusterSize) return `decompresses to ${out.length} bytes, not one ${clusterSize}-byte cluster`;
+    return out;
+  } catch (e) {
+    return `cannot be decompressed (zlib: ${(e as Error).message})`;
   }
 }
 
