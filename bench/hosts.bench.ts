@@ -134,7 +134,7 @@ async function main(): Promise<void> {
           if (l.startsWith('uploaded ')) transfer = (performance.now() - up) / 1000;
         };
         await createInPool({
-          conn: { uri }, pool: 'p2', force: false, upload: true, note,
+          conn: { uri }, pool: 'p2', force: false, uploadBecause: 'the bench times the upload', note,
           xmlText: `<volume><name>up.img</name><capacity unit='bytes'>${GiB}</capacity><target><format type='raw'/></target></volume>`,
           writeLocal: async (_x, output) => fs.linkSync(image, output),
         });
