@@ -99,7 +99,8 @@ export const SECRET_REF: ElementDef = {
   name: 'secret',
   doc: `${E}#secret`,
   description:
-    'The passphrase `<secret>` libvirt looks up when creating or opening the volume. Exactly one for volume creation and for the qemu engine.',
+    'The passphrase `<secret>` libvirt looks up when creating or opening the volume. Exactly ' +
+    'one for volume creation and for the qemu engine.',
   empty: true,
   attributes: [
     {
@@ -114,7 +115,8 @@ export const SECRET_REF: ElementDef = {
       values: 'secretUuid',
       insert: true,
       description:
-        'UUID of the libvirt `<secret>` (usage type `volume`) that holds the passphrase. Either `uuid` or `usage`, not both.',
+        'UUID of the libvirt `<secret>` (usage type `volume`) that holds the passphrase. Either ' +
+        '`uuid` or `usage`, not both.',
       doc: `${E}#secret`,
     },
     {
@@ -122,7 +124,8 @@ export const SECRET_REF: ElementDef = {
       values: 'secretUsage',
       since: '2.1.0',
       description:
-        "Looks the secret up by its usage instead of its uuid: the `<usage type='volume'><volume>` path of the secret. Either `uuid` or `usage`, not both.",
+        "Looks the secret up by its usage instead of its uuid: the `<usage type='volume'><volume>` " +
+        'path of the secret. Either `uuid` or `usage`, not both.',
       doc: `${E}#secret`,
     },
   ],
@@ -135,7 +138,8 @@ export const CIPHER: ElementDef = {
   since: '2.1.0',
   doc: `${E}#luks-format`,
   description:
-    "LUKS cipher of the volume (format `luks` only; silently dropped for other formats). Omitted: qemu's default aes-256 xts with sha256. Not allowed on a domain disk.",
+    'LUKS cipher of the volume (format `luks` only; silently dropped for other formats). ' +
+    "Omitted: qemu's default aes-256 xts with sha256. Not allowed on a domain disk.",
   attributes: [
     {
       name: 'name',
@@ -191,7 +195,8 @@ export const IVGEN: ElementDef = {
       values: 'ivgenHash',
       default: 'sha256',
       description:
-        "Hash for the essiv generator, qemu's `ivgen-hash-alg`; with essiv its digest length must be a key size of the cipher.",
+        "Hash for the essiv generator, qemu's `ivgen-hash-alg`; with essiv its digest length must " +
+        'be a key size of the cipher.',
       doc: `${E}#luks-format`,
     },
   ],
@@ -650,7 +655,8 @@ export const DISK: ElementDef = {
           insert: true,
           values: DISK_BUSES,
           description:
-            'Bus. Omitted: from the name (`vd` virtio, `sd` scsi, `hd` ide, `xvd` xen, `ubd` uml; floppies fdc; else ide).',
+            'Bus. Omitted: from the name (`vd` virtio, `sd` scsi, `hd` ide, `xvd` xen, `ubd` uml; ' +
+            'floppies fdc; else ide).',
           doc: D,
         },
         {

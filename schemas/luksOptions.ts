@@ -61,7 +61,8 @@ export const LUKS_OPTIONS: { name: LuksOptionName; default?: string; description
     name: 'cipher-alg',
     default: LUKS_DEFAULTS.cipherAlg,
     description:
-      "Cipher and key size: aes-128/192/256, twofish-128/192/256, serpent-128/192/256, cast5-128. qemu's enum also lists des and 3des, which the LUKS writer refuses.",
+      'Cipher and key size: aes-128/192/256, twofish-128/192/256, serpent-128/192/256, ' +
+      "cast5-128. qemu's enum also lists des and 3des, which the LUKS writer refuses.",
   },
   {
     name: 'cipher-mode',
@@ -72,7 +73,8 @@ export const LUKS_OPTIONS: { name: LuksOptionName; default?: string; description
   {
     name: 'ivgen-hash-alg',
     description:
-      'Hash for essiv (default sha256 with essiv). With plain/plain64 it is only stored in the mode string (`xts-plain64:sha256`).',
+      'Hash for essiv (default sha256 with essiv). With plain/plain64 it is only stored in the ' +
+      'mode string (`xts-plain64:sha256`).',
   },
   { name: 'hash-alg', default: LUKS_DEFAULTS.hashAlg, description: 'PBKDF2 / anti-forensic splitter hash.' },
   {
@@ -358,7 +360,10 @@ export function checkLuksOptions(opts: LuksOptionInput, ctx: CheckLuksContext = 
       kind: 'qemu-abort',
       option: 'cipher-alg',
       ours: true,
-      message: `Cipher ${cipherAlg} with cipher mode ${cipherMode} is not supported: qemu 7.2 aborts creating or opening it (the key material, ${info.keyBytes} bytes × ${LUKS1.stripes} stripes, is not a whole number of 512-byte sectors); use xts or a 128/256-bit key`,
+      message:
+        `Cipher ${cipherAlg} with cipher mode ${cipherMode} is not supported: qemu 7.2 aborts ` +
+        `creating or opening it (the key material, ${info.keyBytes} bytes × ${LUKS1.stripes} ` +
+        `stripes, is not a whole number of 512-byte sectors); use xts or a 128/256-bit key`,
     };
   }
 
@@ -443,9 +448,14 @@ export function checkQcow2EncryptOptions(o: {
 export const INSECURE_AES_FLAG = '--allow-insecure-aes';
 export const INSECURE_AES_WARNING =
   'legacy qcow2 AES encryption is insecure: AES-CBC with the sector number as IV (predictable, leaks patterns), ' +
-  'the key is the passphrase itself padded to 16 bytes (no key derivation, no salt), and there is no way to change the passphrase. ' +
-  'qemu system emulators refuse to open such images; libvirt refuses to create them since 4.5.0. Use encrypt.format=luks.';
-export const INSECURE_AES_REFUSAL = `legacy qcow2 AES encryption (encryption=on / encrypt.format=aes) is insecure and not created by default; pass ${INSECURE_AES_FLAG} to create it anyway, or use encrypt.format=luks`;
+  'the key is the passphrase itself padded to 16 bytes (no key derivation, no salt), and ' +
+  'there is no way to change the passphrase. ' +
+  'qemu system emulators refuse to open such images; libvirt refuses to create them since ' +
+  '4.5.0. Use encrypt.format=luks.';
+export const INSECURE_AES_REFUSAL =
+  `legacy qcow2 AES encryption (encryption=on / encrypt.format=aes) is insecure and not ` +
+  `created by default; pass ${INSECURE_AES_FLAG} to create it anyway, or use ` +
+  `encrypt.format=luks`;
 
 /**
  * libvirt's mapping of `<encryption format='luks'>` to qemu-img options (storage_util.c

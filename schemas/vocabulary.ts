@@ -52,14 +52,16 @@ export const ENCRYPTION_FORMATS: Term[] = [
     value: 'luks',
     since: '2.1.0',
     description:
-      'LUKS1 encryption, done by qemu (raw volumes become a LUKS container; qcow2 volumes embed the LUKS header, libvirt ≥ 6.10.0). Needs one passphrase `<secret>`.',
+      'LUKS1 encryption, done by qemu (raw volumes become a LUKS container; qcow2 volumes embed ' +
+      'the LUKS header, libvirt ≥ 6.10.0). Needs one passphrase `<secret>`.',
     doc: `${DOC.storageEncryption}#luks-format`,
   },
   {
     value: 'luks2',
     since: '7.9.0',
     description:
-      'LUKS2, only decrypted by the librbd engine of RBD network disks. The storage driver cannot create it and the qemu engine refuses it.',
+      'LUKS2, only decrypted by the librbd engine of RBD network disks. The storage driver ' +
+      'cannot create it and the qemu engine refuses it.',
     doc: `${DOC.storageEncryption}#luks2-format`,
   },
   {
@@ -71,7 +73,8 @@ export const ENCRYPTION_FORMATS: Term[] = [
   {
     value: 'qcow',
     description:
-      'Legacy qcow/qcow2 AES-CBC encryption. Cryptographically broken; libvirt refuses to create it since 4.5.0 and qemu system emulators no longer open it.',
+      'Legacy qcow/qcow2 AES-CBC encryption. Cryptographically broken; libvirt refuses to create ' +
+      'it since 4.5.0 and qemu system emulators no longer open it.',
     deprecated: 'Since libvirt 4.5.0 `qcow` can no longer be used to create an encrypted volume; use `luks`.',
     doc: `${DOC.storageEncryption}#qcow-format`,
   },
@@ -202,7 +205,8 @@ export const CIPHER_MODES: Term[] = [
   {
     value: 'xts',
     description:
-      'XEX-based tweaked codebook with ciphertext stealing: the standard disk mode (the key is split in two halves). qemu default.',
+      'XEX-based tweaked codebook with ciphertext stealing: the standard disk mode (the key is ' +
+      'split in two halves). qemu default.',
   },
   { value: 'cbc', description: 'Cipher block chaining; needs an unpredictable IV (use essiv).' },
   { value: 'ctr', description: 'Counter mode.' },
@@ -215,7 +219,8 @@ export const IVGENS: Term[] = [
   {
     value: 'essiv',
     description:
-      'Encrypted salt-sector IV: sector number encrypted with a hash of the key. The hash digest length must be a key size of the cipher.',
+      'Encrypted salt-sector IV: sector number encrypted with a hash of the key. The hash digest ' +
+      'length must be a key size of the cipher.',
   },
 ];
 
@@ -510,7 +515,8 @@ export const COMPAT_VALUES: Term[] = [
   {
     value: '1.1',
     description:
-      "qcow2 version 3: lazy refcounts, extended L2, zstd, data files, refcount widths. qemu-img's default; libvirt's default since 10.2.0.",
+      'qcow2 version 3: lazy refcounts, extended L2, zstd, data files, refcount widths. ' +
+      "qemu-img's default; libvirt's default since 10.2.0.",
     since: '1.1.0',
   },
   {

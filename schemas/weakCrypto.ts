@@ -43,7 +43,8 @@ export const WEAK_CRYPTO_RULES = [
     severity: 'warning',
     summary: 'cipher mode ecb shows data patterns',
     reason:
-      "ECB encrypts equal plaintext blocks to equal ciphertext and ignores the IV, so the structure of the disk content shows through. Use xts (qemu's default).",
+      'ECB encrypts equal plaintext blocks to equal ciphertext and ignores the IV, so the ' +
+      "structure of the disk content shows through. Use xts (qemu's default).",
     doc: LINK.ecb,
   },
   {
@@ -51,7 +52,9 @@ export const WEAK_CRYPTO_RULES = [
     severity: 'warning',
     summary: 'cipher mode ctr reuses the keystream when a sector is rewritten',
     reason:
-      'CTR turns the cipher into a stream cipher whose keystream depends only on the sector number: two versions of one sector XOR to the XOR of their plaintexts, and bits can be flipped undetected. Use xts.',
+      'CTR turns the cipher into a stream cipher whose keystream depends only on the sector ' +
+      'number: two versions of one sector XOR to the XOR of their plaintexts, and bits can be ' +
+      'flipped undetected. Use xts.',
     doc: LINK.ctr,
   },
   {
@@ -59,7 +62,9 @@ export const WEAK_CRYPTO_RULES = [
     severity: 'warning',
     summary: 'cbc with the predictable ivgen {ivgen}',
     reason:
-      'With the sector number as IV, CBC allows watermarking attacks (crafted plaintext whose encryption is recognisable) and leaks where sectors start to differ. Use xts with plain64, or at least essiv.',
+      'With the sector number as IV, CBC allows watermarking attacks (crafted plaintext whose ' +
+      'encryption is recognisable) and leaks where sectors start to differ. Use xts with ' +
+      'plain64, or at least essiv.',
     doc: LINK.cbc,
   },
   {
@@ -67,7 +72,8 @@ export const WEAK_CRYPTO_RULES = [
     severity: 'warning',
     summary: 'ivgen plain on a {size} volume: the 32-bit IV repeats past 2 TiB',
     reason:
-      'plain uses the low 32 bits of the 512-byte sector number (qemu crypto/ivgen-plain.c), so sectors 2 TiB apart get the same IV. plain64 has no such limit.',
+      'plain uses the low 32 bits of the 512-byte sector number (qemu crypto/ivgen-plain.c), so ' +
+      'sectors 2 TiB apart get the same IV. plain64 has no such limit.',
     doc: LINK.ivModes,
   },
   {
@@ -75,7 +81,9 @@ export const WEAK_CRYPTO_RULES = [
     severity: 'warning',
     summary: '{cipher} has a 64-bit block',
     reason:
-      'with 64-bit blocks, colliding ciphertext blocks (which leak plaintext relations) are expected after about 2^32 blocks = 32 GiB under one key (birthday bound, Sweet32), less than a disk holds; qemu cannot use it with xts either. Use aes-256 with xts.',
+      'with 64-bit blocks, colliding ciphertext blocks (which leak plaintext relations) are ' +
+      'expected after about 2^32 blocks = 32 GiB under one key (birthday bound, Sweet32), less ' +
+      'than a disk holds; qemu cannot use it with xts either. Use aes-256 with xts.',
     doc: LINK.sweet32,
   },
   {
@@ -83,7 +91,8 @@ export const WEAK_CRYPTO_RULES = [
     severity: 'warning',
     summary: 'PBKDF2 hash {hash}',
     reason:
-      "{hash} is {why}; use sha256 (qemu's default) for the PBKDF2 that turns the passphrase into the keys of the slots guarding the master key{extra}.",
+      "{hash} is {why}; use sha256 (qemu's default) for the PBKDF2 that turns the passphrase " +
+      'into the keys of the slots guarding the master key{extra}.',
     doc: LINK.hash,
   },
   {
@@ -98,7 +107,9 @@ export const WEAK_CRYPTO_RULES = [
     severity: 'hint',
     summary: '{cipher} with xts gives 128-bit strength',
     reason:
-      "qemu does not halve the size under xts (a {cipher} xts master key is 2 × {half} bits, as cryptsetup luksDump shows), so this is the 128-bit cipher in each half, the strength cryptsetup users get from --key-size 256. qemu's default aes-256 gives 256 bits per half.",
+      'qemu does not halve the size under xts (a {cipher} xts master key is 2 × {half} bits, as ' +
+      'cryptsetup luksDump shows), so this is the 128-bit cipher in each half, the strength ' +
+      "cryptsetup users get from --key-size 256. qemu's default aes-256 gives 256 bits per half.",
     doc: LINK.xts,
   },
   {
@@ -106,7 +117,9 @@ export const WEAK_CRYPTO_RULES = [
     severity: 'warning',
     summary: 'legacy qcow AES encryption',
     reason:
-      'qcow AES-CBC uses the sector number as IV, derives the key from the passphrase without a KDF and has no way to change the passphrase; qemu system emulators refuse to open such images and libvirt refuses to create them since 4.5.0. Use luks.',
+      'qcow AES-CBC uses the sector number as IV, derives the key from the passphrase without a ' +
+      'KDF and has no way to change the passphrase; qemu system emulators refuse to open such ' +
+      'images and libvirt refuses to create them since 4.5.0. Use luks.',
     doc: LINK.qcowAes,
   },
 ] as const satisfies readonly WeakRule[];

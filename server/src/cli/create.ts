@@ -179,7 +179,8 @@ function progressPrinter(enabled: boolean): { update(p: WriteProgress): void; en
       const width = 30;
       const bar = '#'.repeat(Math.round(frac * width)).padEnd(width, '.');
       process.stderr.write(
-        `\r[${bar}] ${(frac * 100).toFixed(0).padStart(3)}% ${gib(p.done)}/${gib(p.total)} GiB ${p.phase === 'sync' ? '(syncing)' : ''}  `,
+        `\r[${bar}] ${(frac * 100).toFixed(0).padStart(3)}% ${gib(p.done)}/${gib(p.total)} GiB ` +
+          `${p.phase === 'sync' ? '(syncing)' : ''}  `,
       );
       shown = true;
     },
@@ -292,7 +293,8 @@ async function createFromParsed(
   // The header keeps the name as given and qemu opens it relative to its own working directory.
   if (v.spec.dataFile !== undefined && !isAbsolute(v.spec.dataFile)) {
     io.err(
-      `libvirt-volume: warning: data_file '${v.spec.dataFile}' is relative: qemu opens it relative to the current directory of whatever opens the image; an absolute path is safer\n`,
+      `libvirt-volume: warning: data_file '${v.spec.dataFile}' is relative: qemu opens it ` +
+        `relative to the current directory of whatever opens the image; an absolute path is safer\n`,
     );
   }
 

@@ -36,7 +36,8 @@ export const LUKS_USAGE = `create -f luks [--object secret,id=ID,data=TEXT|file=
 export function luksIterationsLine(r: ResolvedLuksOptions, k: LuksKeyDerivationReport): string {
   return (
     `LUKS1 ${r.cipherAlg} ${r.cipherModeSpec}, PBKDF2-${r.hashAlg}: key slot 0 ${k.slotIters} iterations, ` +
-    `master-key digest ${k.masterKeyIters} iterations (iter-time ${r.iterTimeMs} ms; speed measured in ${k.benchmarkMs} ms, derived in ${k.deriveMs} ms)`
+    `master-key digest ${k.masterKeyIters} iterations (iter-time ${r.iterTimeMs} ms; speed ` +
+    `measured in ${k.benchmarkMs} ms, derived in ${k.deriveMs} ms)`
   );
 }
 

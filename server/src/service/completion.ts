@@ -109,8 +109,10 @@ function elementBody(fc: FeatureContext, parent: XmlElement | undefined, d: Elem
   if (d.empty) return `${d.name}${attrs}/>`;
   if (d.text && parent) {
     const values = resolveValues(d.text, { settings: fc.settings, env: fc.env, element: parent }).map((v) => v.value);
-    if (values.length)
-      return `${d.name}${attrs}>\${${n}|${values.map((v) => v.replace(/[,|$}\\]/g, (c) => `\\${c}`)).join(',')}|}</${d.name}>`;
+    if (values.length) {
+      const choices = values.map((v) => v.replace(/[,|$}\\]/g, (c) => `\\${c}`)).join(',');
+      return `${d.name}${attrs}>\${${n}|${choices}|}</${d.name}>`;
+    }
   }
   if (d.children) return `${d.name}${attrs}>\n\t$0\n</${d.name}>`;
   return `${d.name}${attrs}>$0</${d.name}>`;
@@ -281,7 +283,8 @@ function attributeValueItems(
           {
             value: tp,
             description:
-              "The target path of this volume: a `<secret>` with `<usage type='volume'><volume>` equal to it is found by usage.",
+              "The target path of this volume: a `<secret>` with `<usage type='volume'><volume>` equal " +
+              'to it is found by usage.',
           },
           99,
           range,
@@ -343,7 +346,9 @@ function secretDocUuidItems(fc: FeatureContext, range: Range, items: CompletionI
       detail: `used by ${u.uri.slice(u.uri.lastIndexOf('/') + 1)}`,
       documentation: {
         kind: MarkupKind.Markdown,
-        value: `Used by \`<encryption><secret uuid>\` in ${u.uri.replace(/^file:\/\//, '')}; no \`<secret>\` document of the workspace defines it yet.`,
+        value:
+          `Used by \`<encryption><secret uuid>\` in ${u.uri.replace(/^file:\/\//, '')}; ` +
+          'no `<secret>` document of the workspace defines it yet.',
       },
       textEdit: TextEdit.replace(range, n),
     });

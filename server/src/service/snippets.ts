@@ -41,7 +41,8 @@ function luks(uuid: string, withCipher: boolean, tab = 1): string {
   const lines = [`encryption format='luks'>`, `\t<secret type='passphrase' uuid='\${${tab}:${uuid}}'/>`];
   if (withCipher) {
     lines.push(
-      `\t<cipher name='\${${tab + 1}|aes,serpent,twofish|}' size='\${${tab + 2}|256,192,128|}' mode='xts' hash='sha256'/>`,
+      `\t<cipher name='\${${tab + 1}|aes,serpent,twofish|}' size='\${${tab + 2}|256,192,128|}' ` +
+        `mode='xts' hash='sha256'/>`,
     );
     lines.push(`\t<ivgen name='plain64'/>`);
   }

@@ -131,7 +131,10 @@ export function backingFacts(
     length: fmt === 'raw' ? facts.fileSize : facts.virtualSize,
   };
   if (KNOWN_MAGIC_FORMATS.has(fmt) && fmt !== facts.format) {
-    out.mismatch = `Backing format '${fmt}' does not match '${shown}', whose header says ${facts.format}: use -F ${facts.format} (qemu-img would accept this and expose the ${facts.format} metadata as disk content)`;
+    out.mismatch =
+      `Backing format '${fmt}' does not match '${shown}', whose header says ${facts.format}: use ` +
+      `-F ${facts.format} (qemu-img would accept this and expose the ${facts.format} metadata as ` +
+      `disk content)`;
   }
   return out;
 }
@@ -333,7 +336,8 @@ export async function createImage(job: ImageJob, opts: CreateImageOptions): Prom
   if (render.headerBytesNeeded() > plan.cs) {
     // qcow2_update_header returns -ENOSPC: the backing file name does not fit in the header cluster.
     throw new WriterError(
-      `Could not assign backing file '${spec.backingFile}' with format '${spec.backingFmt ?? ''}': No space left on device`,
+      `Could not assign backing file '${spec.backingFile}' with format ` +
+        `'${spec.backingFmt ?? ''}': No space left on device`,
       'refused',
     );
   }

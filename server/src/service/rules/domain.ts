@@ -768,7 +768,8 @@ export const DOMAIN_RULES = [
     ref: 'DENC-LOCATION',
     since: '3.9.0',
     message:
-      'The <encryption> of a disk belongs in its <source> since libvirt 3.9.0; the <disk>-level place is the legacy one.',
+      'The <encryption> of a disk belongs in its <source> since libvirt 3.9.0; the <disk>-level ' +
+      'place is the legacy one.',
     doc: D,
   },
 ] as const satisfies readonly RuleDef[];

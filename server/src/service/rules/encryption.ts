@@ -92,7 +92,8 @@ export const ENCRYPTION_RULES = [
     layer: 'RNG',
     ref: 'SEC-UUID-SYNTAX (RNG)',
     message:
-      "The schema allows only 32 hex digits or the 8-4-4-4-12 form; libvirt's parser accepts '{uuid}' and reads it as {canonical}.",
+      "The schema allows only 32 hex digits or the 8-4-4-4-12 form; libvirt's parser accepts " +
+      "'{uuid}' and reads it as {canonical}.",
     doc: E,
   },
   // virStorageEncryptionInfoParseCipher / …ParseIvgen (format luks only).
@@ -118,7 +119,8 @@ export const ENCRYPTION_RULES = [
     layer: 'PARSE',
     ref: 'CIPH-SIZE-UINT',
     message:
-      "XML error: Invalid value for attribute 'size' in element 'cipher': '{value}'. Expected non-negative integer value",
+      "XML error: Invalid value for attribute 'size' in element 'cipher': '{value}'. Expected " +
+      'non-negative integer value',
     doc: E,
   },
   {
@@ -176,7 +178,8 @@ export const ENCRYPTION_RULES = [
     layer: 'LINT',
     ref: 'ENC-CIPHER-ONLY-LUKS',
     message:
-      "libvirt silently ignores <{element}> unless the encryption format is 'luks' (here '{format}'): it is not checked, used or written back.",
+      "libvirt silently ignores <{element}> unless the encryption format is 'luks' (here " +
+      "'{format}'): it is not checked, used or written back.",
     doc: E,
   },
   {
@@ -185,7 +188,8 @@ export const ENCRYPTION_RULES = [
     layer: 'LINT',
     ref: 'DENC-QEMU-OLD',
     message:
-      "Encryption format '{format}' means the legacy qcow AES scheme: libvirt refuses to create it since 4.5.0 and qemu system emulators no longer open it. Use 'luks'.",
+      "Encryption format '{format}' means the legacy qcow AES scheme: libvirt refuses to create " +
+      "it since 4.5.0 and qemu system emulators no longer open it. Use 'luks'.",
     doc: E,
   },
   {

@@ -64,7 +64,9 @@ export const IMAGE_RULES = [
     severity: 'warning',
     layer: 'IMAGE',
     message:
-      "format of backing image '{backing}' of image '{file}' was not specified in the image metadata: libvirt refuses to start a VM on it (record it: qemu-img rebase -u -F {actual} -b {backing} {file})",
+      "format of backing image '{backing}' of image '{file}' was not specified in the image " +
+      'metadata: libvirt refuses to start a VM on it (record it: qemu-img rebase -u -F {actual} ' +
+      '-b {backing} {file})',
     doc: BACKING_KB,
   },
   {
@@ -72,7 +74,8 @@ export const IMAGE_RULES = [
     severity: 'hint',
     layer: 'IMAGE',
     message:
-      "format of backing image '{backing}' of image '{file}' is not recorded; libvirt and qemu probe it ({actual}). Record it: qemu-img rebase -u -F {actual} -b {backing} {file}",
+      "format of backing image '{backing}' of image '{file}' is not recorded; libvirt and qemu " +
+      'probe it ({actual}). Record it: qemu-img rebase -u -F {actual} -b {backing} {file}',
     doc: BACKING_KB,
   },
   // The image's own LUKS header, judged like <cipher>/<ivgen> (schemas/weakCrypto.ts); reported on

@@ -152,7 +152,9 @@ export const VOLUME_RULES = [
     layer: 'RNG',
     ref: 'VOL-BACKING-RNG',
     message:
-      "The schema requires an absolute backing store path; libvirt's storage driver checks and passes a relative one as is, so it is looked up in the daemon's working directory (usually /), not in the pool.",
+      "The schema requires an absolute backing store path; libvirt's storage driver checks and " +
+      "passes a relative one as is, so it is looked up in the daemon's working directory " +
+      '(usually /), not in the pool.',
     doc: V,
   },
   {
@@ -161,7 +163,8 @@ export const VOLUME_RULES = [
     layer: 'LINT',
     ref: 'VOL-BACKING',
     message:
-      'No backing store <format>: libvirt passes backing_fmt=raw to qemu-img, so a qcow2 backing file would be read as raw data.',
+      'No backing store <format>: libvirt passes backing_fmt=raw to qemu-img, so a qcow2 backing ' +
+      'file would be read as raw data.',
     doc: V,
   },
   {
@@ -187,7 +190,8 @@ export const VOLUME_RULES = [
     ref: 'VOL-COMPAT-CREATE-DEFAULT',
     until: '10.2.0',
     message:
-      'No <compat>: libvirt before 10.2.0 creates qcow2 version 2 (compat 0.10), without lazy refcounts, extended L2 or zstd. Add <compat>1.1</compat>.',
+      'No <compat>: libvirt before 10.2.0 creates qcow2 version 2 (compat 0.10), without lazy ' +
+      'refcounts, extended L2 or zstd. Add <compat>1.1</compat>.',
     doc: V,
   },
   {
@@ -386,7 +390,8 @@ export const VOLUME_RULES = [
     layer: 'CREATE',
     ref: 'VOL-NOCOW',
     message:
-      "unable to control COW flag on '<pool>/{name}', not btrfs: Function not implemented (libvirt sets the no-COW flag itself on plain raw files, which only works on btrfs)",
+      "unable to control COW flag on '<pool>/{name}', not btrfs: Function not implemented " +
+      '(libvirt sets the no-COW flag itself on plain raw files, which only works on btrfs)',
     doc: V,
   },
   // qemu-img: vdi/vpc have no backing files; vmdk only takes a vmdk backing file.
@@ -422,7 +427,8 @@ export const VOLUME_RULES = [
     layer: 'LINT',
     ref: 'VCR-DATAFILE',
     message:
-      "The storage driver ignores the '{name}' feature when it creates the volume (only lazy_refcounts and extended_l2 become qemu-img options).",
+      "The storage driver ignores the '{name}' feature when it creates the volume (only " +
+      'lazy_refcounts and extended_l2 become qemu-img options).',
     doc: V,
   },
 ] as const satisfies readonly RuleDef[];

@@ -14,7 +14,8 @@ export const WORKSPACE_RULES = [
     layer: 'WORKSPACE',
     ref: 'SEC-LOOKUP',
     message:
-      "No <secret> document in the workspace has uuid '{uuid}' (libvirt will look for it on the host: Secret not found: no secret with matching uuid '{uuid}')",
+      "No <secret> document in the workspace has uuid '{uuid}' (libvirt will look for it on the " +
+      "host: Secret not found: no secret with matching uuid '{uuid}')",
     doc: E,
   },
   {

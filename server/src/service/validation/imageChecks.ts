@@ -51,7 +51,8 @@ function checkTop(ctx: ValidationContext, ref: ImageRef, abs: string, facts: Ima
   if (actualEnc && !ref.encryption) {
     const detail =
       facts.format === 'luks'
-        ? ": qemu would hand the guest the LUKS container itself (header and ciphertext); declare <encryption format='luks'> with the passphrase secret"
+        ? ': qemu would hand the guest the LUKS container itself (header and ciphertext); declare ' +
+          "<encryption format='luks'> with the passphrase secret"
         : ': qemu cannot open it without the passphrase secret';
     ctx.report('image-encryption-undeclared', ref.span, { file, kind: KIND_TEXT[actualEnc], detail });
   } else if (!actualEnc && ref.encryption && encFormat && ['luks', 'qcow', 'default'].includes(encFormat)) {
@@ -118,7 +119,10 @@ function checkTop(ctx: ValidationContext, ref: ImageRef, abs: string, facts: Ima
     } else if (!sameFormat(fmt.value, actual)) {
       let detail = '';
       if (sameFormat(fmt.value, 'raw')) {
-        detail = `: used as raw, the guest would see the ${actual} metadata as its disk, and a ${actual} header inside a raw disk is the classic format-probing hazard (a guest can write one pointing at host files); declare '${actual}' if the file really is one`;
+        detail =
+          `: used as raw, the guest would see the ${actual} metadata as its disk, and a ${actual} ` +
+          `header inside a raw disk is the classic format-probing hazard (a guest can write one ` +
+          `pointing at host files); declare '${actual}' if the file really is one`;
       } else if (actual === 'raw') {
         detail = `: it has no ${fmt.value} header, so qemu would refuse to open it as ${fmt.value}`;
       }
