@@ -1,18 +1,26 @@
 #!/usr/bin/env node
-// Thin launcher so `npx libvirt-volume` and the `bin` entry use the bundled CLI. dist/cli.js is
-// compiled with V8's code cache (dist/cli.js.cache, written by the build after a warm-up run: about
-// half of the bundle's compile cost at start-up); without it, or for another dist/cli.js, a plain
-// require. The cache is stamped with the size and mtime of the cli.js it was made from.
+// Thin launcher so `npx libvirt-volume` and the `bin` entry use the bundled CLI. `check` runs from
+// dist/check.js (a bundle of the check alone: less to read and compile at start-up, issue 15), any
+// other command, or a build without dist/check.js, from dist/cli.js. Each bundle is compiled with
+// V8's code cache (dist/NAME.js.cache, written by the build after a warm-up run, so the functions
+// a check runs arrive compiled); without it, or for another NAME.js, a plain require. A cache is
+// stamped with the size and mtime of the file it was made from; one V8 rejects (another Node
+// version or V8 flags) only costs the compile it was meant to save.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
-const file = path.join(__dirname, '..', 'dist', 'cli.js');
+const dist = path.join(__dirname, '..', 'dist');
 
-function load() {
-  let cache;
+/** The exports of `file`, or undefined when there is no such file. */
+function load(file) {
+  let st, cache;
+  try {
+    st = fs.statSync(file);
+  } catch {
+    return undefined;
+  }
   try {
     cache = fs.readFileSync(file + '.cache');
-    const st = fs.statSync(file);
     const stamp = `${st.size}:${Math.floor(st.mtimeMs)}\n`;
     if (cache.subarray(0, stamp.length).toString('latin1') !== stamp) return require(file);
     cache = cache.subarray(stamp.length);
@@ -22,7 +30,6 @@ function load() {
   const Module = require('node:module');
   const vm = require('node:vm');
   const script = new vm.Script(Module.wrap(fs.readFileSync(file, 'utf8')), { filename: file, cachedData: cache });
-  // A rejected cache (another Node version) only costs the compile it was meant to save.
   const m = new Module(file, module);
   m.filename = file;
   m.paths = Module._nodeModulePaths(path.dirname(file));
@@ -31,4 +38,5 @@ function load() {
   return m.exports;
 }
 
-load().runCli();
+const cli = path.join(dist, 'cli.js');
+((process.argv[2] === 'check' && load(path.join(dist, 'check.js'))) || load(cli) || require(cli)).runCli();

@@ -1,6 +1,8 @@
-// Writes dist/cli.js.cache: V8's code cache for the bundled CLI, made after a warm-up run of `check`
-// on an example volume (so the functions a check runs are in it), stamped with the size and mtime
-// of dist/cli.js (bin/libvirt-volume.js ignores a cache made for another cli.js).
+// Writes dist/NAME.js.cache for the CLI's bundles (dist/cli.js, dist/check.js): V8's code cache,
+// made after a warm-up run of `check` on the repository's examples (every kind of document, so the
+// functions a check runs are compiled into it, not only the top level), stamped with the size and
+// mtime of the bundle (bin/libvirt-volume.js ignores a cache made for another file). The warm-up
+// is the same files each build, so each build's cache holds the same functions.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +26,8 @@ m.exports.main(['check', sample]).then(() => {
   process.exit(0);
 });
 `;
-export function writeCliCache() {
-  const r = spawnSync(process.execPath, ['-e', maker, join(root, 'dist', 'cli.js'), join(root, 'examples')], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
-  if (r.status !== 0) console.warn(`dist/cli.js.cache not written (the CLI starts without a code cache): ${r.stderr}`);
+/** `bundle`: a file name in dist/ whose entry exports main(argv) as server/src/cli/main.ts does. */
+export function writeCliCache(bundle = 'cli.js') {
+  const r = spawnSync(process.execPath, ['-e', maker, join(root, 'dist', bundle), join(root, 'examples')], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  if (r.status !== 0) console.warn(`dist/${bundle}.cache not written (it starts without a code cache): ${r.stderr}`);
 }

@@ -6,7 +6,7 @@
 // skipped. Exit: 0 no errors, 1 errors, 2 usage or I/O (or a folder without any *.xml).
 // Playbooks, *.xml.j2 templates and Terraform files are judged on the libvirt XML they embed
 // (service/embedded.ts); a playbook's `lookup('template'|'file', …)` adds that file to the files.
-import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readSync, statSync, writeSync, type Dirent } from 'node:fs';
 import { join, relative, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { TextDocument } from 'vscode-languageserver-textdocument';
@@ -79,6 +79,39 @@ interface Found {
   file: string;
   named: boolean;
   skip?: string;
+  /** Its size when a stat already made it known to be a regular file (the read then stops there). */
+  size?: number;
+}
+
+/**
+ * Output through writeSync on fd 1 and 2, not process.stdout/stderr: the first use of those builds a
+ * stream (Node's stream modules, and net's for a pipe), about 3 ms of the start-up budget of 15 ms
+ * (issue 15). Where a direct write cannot finish (a full non-blocking pipe: EAGAIN; a reader that
+ * went away: EPIPE) the rest goes to the stream, which handles those as it always did, and so does
+ * every later write to that descriptor, so nothing is reordered.
+ */
+const streamed: boolean[] = [];
+function emit(fd: 1 | 2, text: string): void {
+  const stream = () => (fd === 1 ? process.stdout : process.stderr);
+  if (streamed[fd]) {
+    stream().write(text);
+    return;
+  }
+  const bytes = Buffer.from(text);
+  let done = 0;
+  try {
+    while (done < bytes.length) {
+      const n = writeSync(fd, bytes, done);
+      if (n <= 0) break;
+      done += n;
+    }
+  } catch {
+    // the stream reports it (or waits for the pipe) as before
+  }
+  if (done < bytes.length) {
+    streamed[fd] = true;
+    stream().write(bytes.subarray(done));
+  }
 }
 
 const HOST_SUFFIXES: readonly string[] = Object.values(HOST_EXTENSIONS).flat();
@@ -96,6 +129,10 @@ function templateFile(playbook: string, path: string, lookup: 'template' | 'file
   return templateCandidates(resolve(playbook), path, lookup).find(isFile);
 }
 
+// readdirSync(p).sort()'s order: names compared by UTF-16 code units.
+const byName = (a: Dirent, b: Dirent) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+const typed = (e: Dirent) => e.isFIFO() || e.isSocket() || e.isCharacterDevice() || e.isBlockDevice();
+
 /**
  * Files to check: named files as given, folders searched for *.xml and host files (sorted, no dot
  * dirs). A folder is entered once (by device and inode: `a -> .` cycles end), and only regular
@@ -107,19 +144,28 @@ function collect(p: string, out: Found[], seen: Set<string>): number {
   if (seen.has(key)) return 0;
   seen.add(key);
   let found = 0;
-  for (const name of readdirSync(p).sort()) {
+  // The directory entry's type settles regular files and folders without a stat each; a symbolic
+  // link (or an entry of unknown type) is followed by a stat as before.
+  const entries = readdirSync(p, { withFileTypes: true }).sort(byName);
+  for (const e of entries) {
+    const name = e.name;
     if (name.startsWith('.') || name === 'node_modules') continue;
     const child = join(p, name);
-    let s;
-    try {
-      s = statSync(child);
-    } catch {
-      continue;
+    let dir = e.isDirectory(),
+      file = e.isFile();
+    if (!dir && !file && (e.isSymbolicLink() || !typed(e))) {
+      try {
+        const s = statSync(child);
+        dir = s.isDirectory();
+        file = s.isFile();
+      } catch {
+        continue;
+      }
     }
-    if (s.isDirectory()) found += collect(child, out, seen);
+    if (dir) found += collect(child, out, seen);
     else if (checkable(name.toLowerCase())) {
       found++;
-      out.push({ file: child, named: false, ...(s.isFile() ? {} : { skip: 'not a regular file' }) });
+      out.push({ file: child, named: false, ...(file ? {} : { skip: 'not a regular file' }) });
     }
   }
   return found;
@@ -131,7 +177,7 @@ function collect(p: string, out: Found[], seen: Set<string>): number {
  * The bytes are decoded into a string before the next read, so nothing keeps the shared buffer.
  */
 let readBuffer = Buffer.allocUnsafe(64 * 1024);
-function readBytes(file: string): Buffer {
+function readBytes(file: string, size?: number): Buffer {
   const fd = openSync(file, 'r');
   try {
     let length = 0;
@@ -142,8 +188,10 @@ function readBytes(file: string): Buffer {
         readBuffer = bigger;
       }
       const n = readSync(fd, readBuffer, length, readBuffer.length - length, null);
-      if (n === 0) return readBuffer.subarray(0, length);
       length += n;
+      // A regular file of a size a stat gave is read once it holds that many bytes (readFileSync's
+      // rule too): no further read only to learn that the file ends.
+      if (n === 0 || (size !== undefined && length >= size)) return readBuffer.subarray(0, length);
     }
   } finally {
     closeSync(fd);
@@ -152,12 +200,12 @@ function readBytes(file: string): Buffer {
 
 export async function runCheck(args: string[]): Promise<number> {
   if (args.includes('-h') || args.includes('--help')) {
-    process.stdout.write(`usage: libvirt-volume ${USAGE}\n`);
+    emit(1, `usage: libvirt-volume ${USAGE}\n`);
     return 0;
   }
   const o = parseArgs(args);
   if (typeof o === 'string') {
-    process.stderr.write(`libvirt-volume check: ${o}\nusage: libvirt-volume ${USAGE}\n`);
+    emit(2, `libvirt-volume check: ${o}\nusage: libvirt-volume ${USAGE}\n`);
     return 2;
   }
   let ioError = false;
@@ -165,13 +213,15 @@ export async function runCheck(args: string[]): Promise<number> {
   const seen = new Set<string>();
   for (const p of o.paths) {
     try {
-      if (!statSync(p).isDirectory()) files.push({ file: p, named: true });
+      const st = statSync(p);
+      if (!st.isDirectory()) files.push({ file: p, named: true, ...(st.isFile() ? { size: st.size } : {}) });
       else if (collect(p, files, seen) === 0) {
-        process.stderr.write(`libvirt-volume check: no *.xml, playbook, template or Terraform files in '${p}'\n`);
+        emit(2, `libvirt-volume check: no *.xml, playbook, template or Terraform files in '${p}'\n`);
         ioError = true;
       }
     } catch (e) {
-      process.stderr.write(
+      emit(
+        2,
         `libvirt-volume check: cannot read '${p}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`,
       );
       ioError = true;
@@ -192,7 +242,7 @@ export async function runCheck(args: string[]): Promise<number> {
     return f;
   };
   const ls = getLanguageService({
-    log: (m) => process.stderr.write(`libvirt-volume check: internal: ${m}\n`),
+    log: (m) => emit(2, `libvirt-volume check: internal: ${m}\n`),
     imageFacts,
   });
   ls.configure(o.settings);
@@ -206,16 +256,17 @@ export async function runCheck(args: string[]): Promise<number> {
   const cwd = process.cwd();
   const cwdUrl = pathToFileURL(cwd).href.replace(/\/$/, '');
   for (let i = 0; i < files.length; i++) {
-    const { file, named, skip } = files[i];
+    const { file, named, skip, size } = files[i];
     if (skip) {
       skipped.push({ file, reason: skip });
       continue;
     }
     let bytes: Buffer;
     try {
-      bytes = readBytes(file);
+      bytes = readBytes(file, size);
     } catch (e) {
-      process.stderr.write(
+      emit(
+        2,
         `libvirt-volume check: cannot read '${file}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`,
       );
       ioError = true;
@@ -241,7 +292,7 @@ export async function runCheck(args: string[]): Promise<number> {
           if (found && !listed.has(found)) {
             listed.add(found);
             files.push({ file: relative(process.cwd(), found) || found, named: false });
-          } else if (!found) process.stderr.write(`libvirt-volume check: ${file}: ${t.lookup} '${t.path}' not found\n`);
+          } else if (!found) emit(2, `libvirt-volume check: ${file}: ${t.lookup} '${t.path}' not found\n`);
         }
       }
       if (!extractRegions(host, text).length) {
@@ -281,9 +332,9 @@ export async function runCheck(args: string[]): Promise<number> {
   if (o.json) {
     // Skipped files are entries too (no diagnostics, `skipped`: why), so a CI job can see them.
     for (const k of skipped) results.push({ file: k.file, diagnostics: [], skipped: k.reason });
-    process.stdout.write(JSON.stringify(results, null, 2) + '\n');
+    emit(1, JSON.stringify(results, null, 2) + '\n');
   } else {
-    for (const k of skipped) process.stderr.write(`${shown(k.file)}: skipped: ${k.reason}\n`);
+    for (const k of skipped) emit(2, `${shown(k.file)}: skipped: ${k.reason}\n`);
     // One write for the whole report (a write per line was a system call per diagnostic).
     let out = '';
     for (const r of results) {
@@ -293,12 +344,12 @@ export async function runCheck(args: string[]): Promise<number> {
         out += `${at}: ${SEV[d.severity ?? 1]} ${d.code}: ${d.message}\n`;
       }
     }
-    if (out) process.stdout.write(out);
+    if (out) emit(1, out);
   }
   const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`;
   const skips = skipped.length ? `, ${skipped.length} skipped` : '';
   const counts = `${plural(errors, 'error')}, ${plural(warnings, 'warning')}`;
-  process.stderr.write(`${plural(checked, 'file')} checked${skips}: ${counts}\n`);
+  emit(2, `${plural(checked, 'file')} checked${skips}: ${counts}\n`);
   if (ioError) return 2;
   return errors ? 1 : 0;
 }

@@ -1,5 +1,7 @@
 // `libvirt-volume` command line: a dispatcher over one module per subcommand.
 // Exit codes: 0 success, 1 findings/refusal, 2 usage or I/O error.
+import { settle } from './settle';
+
 interface Command {
   usage(): string;
   run(args: string[]): Promise<number>;
@@ -44,15 +46,7 @@ export async function main(argv: string[]): Promise<number> {
 
 /** Runs the CLI with process.argv and sets the exit code (used by bin/libvirt-volume.js). */
 export function runCli(): void {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err) => {
-      process.stderr.write(`libvirt-volume: ${(err as Error)?.message ?? err}\n`);
-      process.exitCode = 2;
-    },
-  );
+  settle(main(process.argv.slice(2)));
 }
 
 if (require.main === module) runCli();
