@@ -254,7 +254,9 @@ export async function runCheck(args: string[]): Promise<number> {
   // The files already in the run, by absolute path: only a playbook's lookups need them.
   let listed: Set<string> | undefined;
   const cwd = process.cwd();
-  const cwdUrl = pathToFileURL(cwd).href.replace(/\/$/, '');
+  // A folder name pathToFileURL would not encode is its URL as it stands (no URL object to build at
+  // start-up: one cold call of it was a measurable part of a one-file check).
+  const cwdUrl = (URL_SAFE.test(cwd) ? `file://${cwd}` : pathToFileURL(cwd).href).replace(/\/$/, '');
   for (let i = 0; i < files.length; i++) {
     const { file, named, skip, size } = files[i];
     if (skip) {
