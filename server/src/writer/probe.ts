@@ -9,7 +9,7 @@
 // qcow2 layout: docs/interop/qcow2.txt (header fields, header extensions, feature bits).
 // LUKS1 layout: cryptsetup's "LUKS On-Disk Format Specification" 1.2.3 (qemu crypto/block-luks.c).
 import type { ProbeIO } from './io';
-import { hasLuksMagic, luksVersion, readLuks1Header, LUKS1_HEADER } from './luks/luksFormat';
+import { hasLuksMagic, luksVersion, readLuks1Header, splitCipherModeSpec, LUKS1_HEADER } from './luks/luksFormat';
 import {
   QCOW2_AUTOCLEAR,
   QCOW2_COMPAT,
@@ -149,8 +149,7 @@ export function parseLuksHeader(h: Uint8Array): LuksHeaderFacts | undefined {
   }));
   const activeSlots = v1.keySlots.flatMap((k, i) => (k.active ? [i] : []));
   // qemu's names: the mode spec is `MODE-IVGEN[:IVHASH]`; xts keys are two cipher keys.
-  const [mode, ivspec] = cipherModeSpec.split('-', 2);
-  const [ivgenAlg, ivgenHashAlg] = (ivspec ?? '').split(':', 2);
+  const { mode, ivgen: ivgenAlg, ivHash: ivgenHashAlg } = splitCipherModeSpec(cipherModeSpec);
   const cipherKeyBits = (mode === 'xts' ? keyBytes / 2 : keyBytes) * 8;
   return {
     version,

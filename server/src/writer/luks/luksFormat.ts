@@ -64,6 +64,17 @@ export interface Luks1Header {
   keySlots: Luks1KeySlot[];
 }
 
+/**
+ * The parts of a header's mode spec `MODE-IVGEN[:IVHASH]`, e.g. `cbc-essiv:sha256`; a spec without
+ * '-' is a mode alone (ivgen ''). The one reading of it for the unlock, the cipher and the probe.
+ */
+export function splitCipherModeSpec(spec: string): { mode: string; ivgen: string; ivHash?: string } {
+  const dash = spec.indexOf('-');
+  if (dash < 0) return { mode: spec, ivgen: '' };
+  const [ivgen, ivHash] = spec.slice(dash + 1).split(':');
+  return { mode: spec.slice(0, dash), ivgen, ivHash };
+}
+
 function u32(b: Uint8Array, o: number): number {
   return ((b[o] << 24) >>> 0) + (b[o + 1] << 16) + (b[o + 2] << 8) + b[o + 3];
 }

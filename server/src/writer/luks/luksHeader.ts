@@ -12,7 +12,7 @@ import { createIvGen } from '../crypto/ivgen';
 import { cryptSectors, type CipherMode, type SectorCipher } from '../crypto/modes';
 import { afSplit } from '../crypto/afsplit';
 import { abortError, measureBlockRate, pbkdf2Async, rateFor } from '../crypto/pbkdf';
-import { writeLuks1Header, type Luks1Header } from './luksFormat';
+import { splitCipherModeSpec, writeLuks1Header, type Luks1Header } from './luksFormat';
 
 export interface LuksKeyDerivationReport {
   masterKeyIters: number;
@@ -156,9 +156,7 @@ export function resolvedFromHeader(
   ResolvedLuksOptions,
   'family' | 'cipherMode' | 'ivgenAlg' | 'essivCipherAlg' | 'ivgenHashAlg' | 'hashAlg' | 'keyBytes'
 > {
-  const dash = h.cipherMode.indexOf('-');
-  const [mode, rest] = [h.cipherMode.slice(0, dash), h.cipherMode.slice(dash + 1)];
-  const [ivgenAlg, ivHash] = rest.split(':');
+  const { mode, ivgen: ivgenAlg, ivHash } = splitCipherModeSpec(h.cipherMode);
   const cipherKeyBytes = mode === 'xts' ? h.keyBytes / 2 : h.keyBytes;
   let essivCipherAlg: string | undefined;
   if (ivgenAlg === 'essiv' && ivHash) {

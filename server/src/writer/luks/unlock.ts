@@ -12,7 +12,7 @@ import { cryptSectors, type SectorCipher } from '../crypto/modes';
 import { afMerge } from '../crypto/afsplit';
 import { pbkdf2Async } from '../crypto/pbkdf';
 import { WriterError, throwIfAborted } from '../errors';
-import { LUKS1_HEADER, readLuks1Header, type Luks1Header } from './luksFormat';
+import { LUKS1_HEADER, readLuks1Header, splitCipherModeSpec, type Luks1Header } from './luksFormat';
 import { resolvedFromHeader, sectorCipherFor } from './luksHeader';
 
 /** Reads `length` bytes at `offset` of the LUKS area (bounded by the caller), naming `what` on error. */
@@ -32,12 +32,10 @@ const HASHES = ['md5', 'sha1', 'sha224', 'sha256', 'sha384', 'sha512', 'ripemd16
 
 /** Why the header's algorithm cannot be used, or undefined (qemu's messages where it has one). */
 function algorithmProblem(h: Luks1Header): string | undefined {
-  const dash = h.cipherMode.indexOf('-');
-  const mode = dash < 0 ? h.cipherMode : h.cipherMode.slice(0, dash);
-  const [ivgen, ivHash] = (dash < 0 ? '' : h.cipherMode.slice(dash + 1)).split(':');
+  const { mode, ivgen, ivHash } = splitCipherModeSpec(h.cipherMode);
   if (!MODES.includes(mode)) return `Unsupported cipher mode '${h.cipherMode}'`;
   if (mode !== 'ecb' && !IVGENS.includes(ivgen)) return `Unsupported IV generator '${h.cipherMode}'`;
-  if (ivgen === 'essiv' && !HASHES.includes(ivHash)) return `Unsupported IV generator hash '${h.cipherMode}'`;
+  if (ivgen === 'essiv' && !HASHES.includes(ivHash ?? '')) return `Unsupported IV generator hash '${h.cipherMode}'`;
   if (!HASHES.includes(h.hashSpec)) return `Unsupported hash '${h.hashSpec}'`;
   const cipherBytes = mode === 'xts' ? h.keyBytes / 2 : h.keyBytes;
   if (!Number.isInteger(cipherBytes) || !cipherAlgInfo(`${h.cipherName}-${cipherBytes * 8}`)) {
