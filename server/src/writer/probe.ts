@@ -24,7 +24,8 @@ import {
   qcow2FeatureNames,
 } from './qcow2Format';
 import { LUKS1 } from '../../../schemas/luksOptions';
-import { be32, be64, decodeQcow2Header, headerName, qcow2ExtensionArea, qcow2Extensions } from './qcow2Header';
+import { be32, be64 } from '../common/bytes';
+import { decodeQcow2Header, headerName, qcow2ExtensionArea, qcow2Extensions } from './qcow2Header';
 
 /** LUKS parameters in qemu's spellings (`qemu-img info`: cipher-alg `aes-256`, mode `xts`, …). */
 export interface LuksParams {

@@ -4,6 +4,7 @@
 // the image reader (reader/qcow2Layer.ts readQcow2Header) refuses what qemu's qcow2_do_open
 // refuses, with qemu's messages; probe.ts reports facts and warnings for `info` and the editor.
 // Layout: qemu docs/interop/qcow2.txt, block/qcow2.h QCowHeader, field positions from qcow2Format.ts.
+import { be32, be64 } from '../common/bytes';
 import { QCOW2_EXT, QCOW2_EXT_HEADER_BYTES, QCOW2_HEADER as H, QCOW2_V2_HEADER_LENGTH } from './qcow2Format';
 
 /** The header's fields; version 3's are version 2's defaults when the bytes do not hold them. */
@@ -30,16 +31,6 @@ export interface Qcow2HeaderFields {
   headerLength: number;
   /** The compression_type byte, when header_length covers it. */
   compressionType?: number;
-}
-
-/** Big-endian u32 at `o`. */
-export function be32(b: Uint8Array, o: number): number {
-  return ((b[o] << 24) >>> 0) + (b[o + 1] << 16) + (b[o + 2] << 8) + b[o + 3];
-}
-
-/** Big-endian u64 at `o` as a number: exact below 2^53 (Number.isSafeInteger tells). */
-export function be64(b: Uint8Array, o: number): number {
-  return be32(b, o) * 2 ** 32 + be32(b, o + 4);
 }
 
 function field(b: Uint8Array, [o, n]: readonly [number, number]): number {

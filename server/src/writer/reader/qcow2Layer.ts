@@ -17,7 +17,8 @@ import {
   QCOW2_TABLE_ENTRY_BYTES,
   QCOW2_V2_HEADER_LENGTH,
 } from '../qcow2Format';
-import { be32, be64, decodeQcow2Header, headerName, qcow2ExtensionArea, qcow2Extensions } from '../qcow2Header';
+import { be32, be64 } from '../../common/bytes';
+import { decodeQcow2Header, headerName, qcow2ExtensionArea, qcow2Extensions } from '../qcow2Header';
 import { decompressCluster, decompressClusterAsync, type CompressionType } from './decompress';
 import { readStored, type Layer, type LayerCipher, type Piece } from './layer';
 import { at, corrupt, type BoundedFile } from './source';
