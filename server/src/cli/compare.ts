@@ -259,8 +259,15 @@ export async function runCompare(
       else if (a === '--image-opts') imageOptsMode = true;
       else if (a === INSECURE_AES_FLAG) allowAes = true;
       else if (a === '--object') {
-        // qemu-img creates objects first: a bad secret object fails before anything is opened.
-        objects.push(secretObject(val(), process.cwd()));
+        // qemu-img creates objects first: a bad secret object fails before anything is opened, and
+        // img_compare exits 2 then (measured: qemu-img 7.2), where a usage error exits 1.
+        const spec = val();
+        try {
+          objects.push(secretObject(spec, process.cwd()));
+        } catch (e) {
+          if (e instanceof SecretError) return fail(e.message, 2);
+          throw e;
+        }
       } else if (a === '--passphrase-file') pwFile = val();
       else if (a === '--passphrase-env') pwEnv = val();
       else if (a === '--passphrase-stdin') stdinPw = true;
