@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ROOT } from '../helpers/lspClient';
 import { qemuImgOk } from '../helpers/oracle';
+import { fileDiskDomain } from '../helpers/documents';
 
 const BIN = join(ROOT, 'bin', 'libvirt-volume.js');
 /** Every hostile run must end within this (ms); before the fix they blocked forever. */
@@ -59,17 +60,7 @@ test('check on documents naming a FIFO (volume target and backing store, disk so
   <backingStore><path>${fifo}</path><format type='qcow2'/></backingStore>
 </volume>
 `);
-  writeFileSync(join(dir, 'dom.xml'), `<domain type='kvm'>
-  <name>d</name>
-  <devices>
-    <disk type='file' device='disk'>
-      <driver name='qemu' type='qcow2'/>
-      <source file='${fifo}'/>
-      <target dev='vda' bus='virtio'/>
-    </disk>
-  </devices>
-</domain>
-`);
+  writeFileSync(join(dir, 'dom.xml'), fileDiskDomain(fifo));
   const r = run(['check', join(dir, 'vol.xml'), join(dir, 'dom.xml')]);
   assert.ok(r.status === 0 || r.status === 1, `${r.status}: ${r.stderr}`);
   assert.match(r.stdout + r.stderr, /2 files checked/);

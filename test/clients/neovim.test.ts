@@ -2,12 +2,11 @@
 // completion, hover, an edit, and the Create Volume command. See test/clients/nvim/init.lua.
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { assertQemuIoRoundTrip, runClient } from './run';
 
-const ROOT = process.env.LIBVIRT_VOLUME_ROOT ?? join(__dirname, '..', '..');
 const DOC = `<volume>
   <name>nvim.qcow2</name>
   <capacity unit='M'>16</capacity>
@@ -37,20 +36,7 @@ function runNvim(env: Record<string, string> = {}, text = DOC): { r: NvimResult;
   const dir = mkdtempSync(join(tmpdir(), 'lv-nvim-'));
   const file = join(dir, 'vol.xml');
   writeFileSync(file, text);
-  const out = join(dir, 'out.json');
-  const t0 = Date.now();
-  const p = spawnSync('nvim', ['--headless', '-n', '-i', 'NONE', '-u', join(ROOT, 'test', 'clients', 'nvim', 'init.lua'), file], {
-    cwd: dir, timeout: 120_000, encoding: 'utf8',
-    env: { ...process.env, LV_SERVER: join(ROOT, 'dist', 'server.js'), LV_OUT: out, XDG_STATE_HOME: dir, XDG_DATA_HOME: dir, ...env },
-  });
-  const wallMs = Date.now() - t0;
-  let r: NvimResult;
-  try {
-    r = JSON.parse(readFileSync(out, 'utf8')) as NvimResult;
-  } catch {
-    throw new Error(`nvim wrote no result (exit ${p.status}):\n${p.stdout}\n${p.stderr}`);
-  }
-  return { r, wallMs, dir };
+  return { ...runClient<NvimResult>('nvim', file, dir, { env }), dir };
 }
 
 let run: { r: NvimResult; wallMs: number; dir: string };
@@ -93,9 +79,7 @@ test('neovim: Create Volume through workspace/executeCommand (the README mapping
     const { r } = runNvim({ LV_CREATE_OUTPUT: image, LV_PASSPHRASE: 'from neovim' }, valid);
     assert.deepEqual(r.errors, []);
     assert.equal(r.create?.image, image);
-    writeFileSync(join(dir, 'pw'), 'from neovim');
-    const io = execFileSync('qemu-io', ['--object', `secret,id=s0,file=${join(dir, 'pw')}`, '--image-opts', `driver=qcow2,file.filename=${image},encrypt.key-secret=s0`, '-c', 'write -P 0x22 0 4k', '-c', 'read -P 0x22 0 4k'], { encoding: 'utf8' });
-    assert.match(io, /read 4096\/4096 bytes/);
+    assertQemuIoRoundTrip(image, 'from neovim', '0x22', dir);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

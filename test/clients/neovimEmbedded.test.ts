@@ -3,32 +3,19 @@
 // See test/clients/nvim/embedded.lua.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-
-const ROOT = process.env.LIBVIRT_VOLUME_ROOT ?? join(__dirname, '..', '..');
+import { ROOT, runClient } from './run';
 
 test('neovim: playbook diagnostics at the YAML position, completion, and the quick fix edits the buffer', () => {
   const dir = mkdtempSync(join(tmpdir(), 'lv-nvim-yaml-'));
   try {
     copyFileSync(join(ROOT, 'test', 'fixtures', 'embedded', 'playbook.yml'), join(dir, 'playbook.yml'));
-    const out = join(dir, 'out.json');
-    const p = spawnSync('nvim', ['--headless', '-n', '-i', 'NONE', '-u', join(ROOT, 'test', 'clients', 'nvim', 'embedded.lua'),
-      join(dir, 'playbook.yml')], {
-      cwd: dir, timeout: 120_000, encoding: 'utf8',
-      env: { ...process.env, LV_SERVER: join(ROOT, 'dist', 'server.js'), LV_OUT: out, XDG_STATE_HOME: dir, XDG_DATA_HOME: dir },
-    });
-    let r: {
+    const { r } = runClient<{
       errors: string[]; filetype: string; diagnostics: { lnum: number; col: number; end_col: number; message: string; code: string }[];
       completion: string[]; actions: string[]; applied: string; line_after: string; fixed: boolean;
-    };
-    try {
-      r = JSON.parse(readFileSync(out, 'utf8'));
-    } catch {
-      throw new Error(`nvim wrote no result (exit ${p.status}):\n${p.stdout}\n${p.stderr}`);
-    }
+    }>('nvim', join(dir, 'playbook.yml'), dir, { script: 'embedded.lua' });
     assert.deepEqual(r.errors, []);
     assert.equal(r.filetype, 'yaml');
     assert.deepEqual(r.diagnostics, [{ lnum: 26, col: 28, end_col: 33, code: 'volume-format-unknown',

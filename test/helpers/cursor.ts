@@ -1,5 +1,6 @@
 // Cursor-marker fixtures for the editing features (css-languageservice style): write the text with
 // one `|` where the cursor is, call complete()/hover()/codeActions() and assert on plain LSP data.
+import assert from 'node:assert/strict';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import type { CodeAction, CompletionItem, Diagnostic, Hover, MarkupContent, TextEdit } from 'vscode-languageserver-types';
 import { getLanguageService, type LanguageService } from '../../server/src/service/languageService';
@@ -74,4 +75,15 @@ export function applyAction(text: string, action: CodeAction, uri = 'file:///tes
   const edits = action.edit?.changes?.[uri] ?? [];
   if (!edits.length) throw new Error(`action ${action.title} has no edit for ${uri}`);
   return applyEdits(text, edits);
+}
+
+/** Applies the preferred quick fix of the `code` diagnostic: asserts there is one, and that it leaves no error. */
+export function applyPreferredFix(text: string, code: string): string {
+  const hit = actionsFor(text).find((x) => x.diagnostic.code === code);
+  assert.ok(hit, `no ${code} diagnostic`);
+  const action = hit.actions.find((a) => a.isPreferred);
+  assert.ok(action, `no preferred fix for ${code}`);
+  const after = applyAction(text, action);
+  assert.deepEqual(actionsFor(after).filter((x) => x.diagnostic.severity === 1).map((x) => x.diagnostic.code), [], after);
+  return after;
 }

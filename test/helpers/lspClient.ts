@@ -99,6 +99,17 @@ export class TestClient {
     return this.conn.sendRequest(method, params) as Promise<R>;
   }
 
+  /** workspace/executeCommand with one argument, as every editor sends the project's commands. */
+  executeCommand<R = unknown>(command: string, arg: unknown): Promise<R> {
+    return this.request<R>('workspace/executeCommand', { command, arguments: [arg] });
+  }
+
+  /** Says the settings changed (the server reads them back through workspace/configuration) and lets it read them. */
+  async settingsChanged(): Promise<void> {
+    void this.conn.sendNotification('workspace/didChangeConfiguration', { settings: {} });
+    await new Promise((r) => setTimeout(r, 300));
+  }
+
   /** Waits until `pred` holds (checked after each pushed notification and every 50 ms). */
   async until<T>(pred: () => T | undefined | false, ms = 10_000, what = 'condition'): Promise<T> {
     const end = Date.now() + ms;

@@ -11,6 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { after, before, test } from 'node:test';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { SERVER, TestClient } from '../helpers/lspClient';
+import { fileDiskDomain } from '../helpers/documents';
 
 /** What another document's hover/completion may take while a hostile one is open (ms). */
 const LATENCY_BOUND_MS = 500;
@@ -36,17 +37,6 @@ const fifoVolume = (path: string) => `<volume>
   </backingStore>
 </volume>
 `;
-const fifoDomain = (path: string) => `<domain type='kvm'>
-  <name>d</name>
-  <devices>
-    <disk type='file' device='disk'>
-      <driver name='qemu' type='qcow2'/>
-      <source file='${path}'/>
-      <target dev='vda' bus='virtio'/>
-    </disk>
-  </devices>
-</domain>
-`;
 const OTHER = "<volume>\n  <name>o</name>\n  <capacity>1</capacity>\n  <target>\n    <format type='qcow9'/>\n  </target>\n</volume>\n";
 
 async function timed<T>(p: Promise<T>): Promise<{ value: T; ms: number }> {
@@ -64,7 +54,7 @@ for (const pull of [false, true]) {
       const dom = pathToFileURL(join(dir, 'dom.xml')).href;
       const other = pathToFileURL(join(dir, 'other.xml')).href;
       c.open(vol, fifoVolume(fifo));
-      c.open(dom, fifoDomain(fifo));
+      c.open(dom, fileDiskDomain(fifo));
       c.open(other, OTHER);
       const diag = async (uri: string) => {
         if (!pull) return c.until(() => c.diagnostics.get(uri), 5000, `diagnostics of ${uri}`);
@@ -92,7 +82,7 @@ for (const pull of [false, true]) {
         assert.ok(labels.includes('qcow2'), labels.join(','));
       }
       // Hovering the FIFO path itself answers too (no header facts: it is not an image file).
-      const line = fifoDomain(fifo).split('\n')[5];
+      const line = fileDiskDomain(fifo).split('\n')[5];
       const hf = await timed(c.request('textDocument/hover', {
         textDocument: { uri: dom }, position: { line: 5, character: line.indexOf('pipe') + 1 },
       }));

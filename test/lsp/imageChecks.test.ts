@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { after, before, test } from 'node:test';
 import { TestClient } from '../helpers/lspClient';
 import { qemuImgOk } from '../helpers/oracle';
+import { fileDiskDomain } from '../helpers/documents';
 
 let dir: string;
 before(() => {
@@ -18,17 +19,7 @@ before(() => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const DOC = `<domain type='kvm'>
-  <name>d</name>
-  <devices>
-    <disk type='file' device='disk'>
-      <driver name='qemu' type='raw'/>
-      <source file='top.qcow2'/>
-      <target dev='vda' bus='virtio'/>
-    </disk>
-  </devices>
-</domain>
-`;
+const DOC = fileDiskDomain('top.qcow2', 'raw');
 const codes = (c: TestClient, uri: string) => (c.diagnostics.get(uri) ?? []).map((d) => String(d.code)).filter((x) => /^(image|weak)-/.test(x)).sort();
 
 test('image checks and path hover over LSP; imageChecks: false turns them off', async () => {

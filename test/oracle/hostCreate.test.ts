@@ -239,9 +239,8 @@ test('LSP: listPools and createVolume {pool, connection} (qcow2+LUKS), -32602 on
   try {
     await c.initialize();
     // The connection comes from the libvirtVolume.connection setting (read after initialized).
-    void c.conn.sendNotification('workspace/didChangeConfiguration', { settings: {} });
-    await new Promise((r) => setTimeout(r, 300));
-    const exec = <T>(command: string, arg: unknown) => c.request<T>('workspace/executeCommand', { command, arguments: [arg] });
+    await c.settingsChanged();
+    const exec = <T>(command: string, arg: unknown) => c.executeCommand<T>(command, arg);
     const pools = await exec<{ name: string; type: string; active: boolean; capacity?: number; available?: number }[]>('libvirtVolume.listPools', {});
     assert.deepEqual(pools.map((p) => [p.name, p.type, p.active]).sort(), [['off', 'dir', false], ['p', 'dir', true], ['p2', 'dir', true]]);
     const p = pools.find((x) => x.name === 'p')!;
@@ -426,8 +425,7 @@ test('LIBVIRT_DEFAULT_URI: the CLI without --connect uses it (as virsh); the ser
   assert.equal(none.code, 2); // a usage error, like a missing argument
   assert.match(none.err, /--pool needs a connection: --connect URI or LIBVIRT_DEFAULT_URI/);
 
-  const exec = (c: TestClient, command: string, arg: unknown) =>
-    c.request<{ name: string }[]>('workspace/executeCommand', { command, arguments: [arg] });
+  const exec = (c: TestClient, command: string, arg: unknown) => c.executeCommand<{ name: string }[]>(command, arg);
   // A server started with LIBVIRT_DEFAULT_URI and no setting: pool commands use it.
   const withEnv = new TestClient({ env: { ...process.env, LIBVIRT_DEFAULT_URI: s.uri } });
   try {
@@ -442,8 +440,7 @@ test('LIBVIRT_DEFAULT_URI: the CLI without --connect uses it (as virsh); the ser
     await assertVolume('p2', 'env-lsp.raw', 'raw', false);
     // The setting is this workspace's choice: it wins over the inherited variable.
     withEnv.settings = { libvirtVolume: { connection: 'qemu+tcp://127.0.0.1:1/system' } };
-    void withEnv.conn.sendNotification('workspace/didChangeConfiguration', { settings: {} });
-    await new Promise((r) => setTimeout(r, 300));
+    await withEnv.settingsChanged();
     await assert.rejects(exec(withEnv, 'libvirtVolume.listPools', {}), (e: Error) => /127\.0\.0\.1:1/.test(e.message));
   } finally {
     await withEnv.dispose();

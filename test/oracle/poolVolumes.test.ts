@@ -62,9 +62,8 @@ test('LSP: listVolumes and volumeXml against the session daemon; errors as resul
   const c = new TestClient({ settings: { libvirtVolume: { connection: s.uri } } });
   try {
     await c.initialize();
-    void c.conn.sendNotification('workspace/didChangeConfiguration', { settings: {} });
-    await new Promise((r) => setTimeout(r, 300));
-    const exec = <T>(command: string, arg: unknown) => c.request<T>('workspace/executeCommand', { command, arguments: [arg] });
+    await c.settingsChanged();
+    const exec = <T>(command: string, arg: unknown) => c.executeCommand<T>(command, arg);
 
     const t0 = Date.now();
     const vols = await exec<Volume[]>('libvirtVolume.listVolumes', { pool: 'p2' });
@@ -114,7 +113,7 @@ test('LSP: no connection anywhere is -32602 naming the setting', async () => {
   const c = new TestClient();
   try {
     await c.initialize();
-    const exec = (command: string, arg: unknown) => c.request('workspace/executeCommand', { command, arguments: [arg] });
+    const exec = (command: string, arg: unknown) => c.executeCommand(command, arg);
     for (const [command, arg] of [['libvirtVolume.listVolumes', { pool: 'p' }], ['libvirtVolume.volumeXml', { pool: 'p', name: 'x' }]] as const) {
       await assert.rejects(exec(command, arg), (e: { code: number; message: string }) =>
         e.code === -32602 && /libvirtVolume\.connection setting/.test(e.message));

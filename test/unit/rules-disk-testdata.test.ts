@@ -6,10 +6,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { checkRules, E, W } from '../helpers/libvirtRules';
-import { actionsFor, applyAction } from '../helpers/cursor';
+import { domainWithDevices as dom } from '../helpers/documents';
+import { applyPreferredFix } from '../helpers/cursor';
 
-const dom = (disks: string) =>
-  `<domain type='kvm'><name>g</name><memory>65536</memory><os><type arch='x86_64'>hvm</type></os><devices>${disks}</devices></domain>`;
 const V9 = { libvirtVersion: '9.0.0' };
 const V96 = { libvirtVersion: '9.6.0' };
 const file = (dev: string, bus: string, extra = '', driver = 'raw') =>
@@ -61,18 +60,9 @@ test('<auth>: both places, the parser (username, <secret>, uuid/usage, auth type
 });
 
 test('quick fixes: the protocol\'s secret type, the duplicate <auth> removed', () => {
-  const fixed = (text: string, code: string): string => {
-    const hit = actionsFor(text).find((x) => x.diagnostic.code === code);
-    assert.ok(hit, `no ${code} diagnostic`);
-    const action = hit.actions.find((a) => a.isPreferred);
-    assert.ok(action, `no preferred fix for ${code}`);
-    const after = applyAction(text, action);
-    assert.deepEqual(actionsFor(after).filter((x) => x.diagnostic.severity === 1).map((x) => x.diagnostic.code), [], after);
-    return after;
-  };
-  assert.match(fixed(dom(iscsi(`<auth username='a'><secret usage='u'/></auth>`)), 'disk-auth-secret-type-unknown'), /<secret usage='u' type='iscsi'\/>|<secret type='iscsi' usage='u'\/>/);
-  assert.match(fixed(dom(iscsi(`<auth username='a'><secret type='ceph' usage='u'/></auth>`)), 'disk-auth-secret-type-invalid'), /<secret type='iscsi' usage='u'\/>/);
-  const both = fixed(dom(iscsi(`<auth username='a'><secret type='iscsi' usage='u'/></auth>`, `<auth username='b'><secret type='iscsi' usage='u'/></auth>`)), 'disk-auth-both');
+  assert.match(applyPreferredFix(dom(iscsi(`<auth username='a'><secret usage='u'/></auth>`)), 'disk-auth-secret-type-unknown'), /<secret usage='u' type='iscsi'\/>|<secret type='iscsi' usage='u'\/>/);
+  assert.match(applyPreferredFix(dom(iscsi(`<auth username='a'><secret type='ceph' usage='u'/></auth>`)), 'disk-auth-secret-type-invalid'), /<secret type='iscsi' usage='u'\/>/);
+  const both = applyPreferredFix(dom(iscsi(`<auth username='a'><secret type='iscsi' usage='u'/></auth>`, `<auth username='b'><secret type='iscsi' usage='u'/></auth>`)), 'disk-auth-both');
   assert.doesNotMatch(both, /username='b'/);
   assert.match(both, /username='a'/);
 });
@@ -179,18 +169,9 @@ test('a lun on virtio: a warning with newer libvirt, as current QEMU (9.1+) has 
 });
 
 test('quick fixes: a duplicate target renamed to the next free name, a conflicting <address> removed', () => {
-  const preferred = (text: string, code: string): string => {
-    const hit = actionsFor(text).find((x) => x.diagnostic.code === code);
-    assert.ok(hit, `no ${code} diagnostic`);
-    const action = hit.actions.find((a) => a.isPreferred);
-    assert.ok(action, `no preferred fix for ${code}`);
-    const after = applyAction(text, action);
-    assert.deepEqual(actionsFor(after).filter((x) => x.diagnostic.severity === 1).map((x) => x.diagnostic.code), [], after);
-    return after;
-  };
   // vdb is taken: the next free name after vda is vdc; past 'z' come two letters.
-  assert.match(preferred(dom(file('vda', 'virtio') + file('vdb', 'virtio') + `<disk type='file'><source file='/i/x'/><target dev='vda'/></disk>`), 'disk-target-duplicate'), /<target dev='vdc'\/>/);
-  assert.match(preferred(dom(file('vdz', 'virtio') + `<disk type='file'><source file='/i/x'/><target dev='vdz'/></disk>`), 'disk-target-duplicate'), /<target dev='vdaa'\/>/);
-  const fixed = preferred(dom(file('sda', 'sata') + file('sdb', 'sata', `<address type='drive' controller='0' bus='0' target='0' unit='0'/>`)), 'disk-address-duplicate');
+  assert.match(applyPreferredFix(dom(file('vda', 'virtio') + file('vdb', 'virtio') + `<disk type='file'><source file='/i/x'/><target dev='vda'/></disk>`), 'disk-target-duplicate'), /<target dev='vdc'\/>/);
+  assert.match(applyPreferredFix(dom(file('vdz', 'virtio') + `<disk type='file'><source file='/i/x'/><target dev='vdz'/></disk>`), 'disk-target-duplicate'), /<target dev='vdaa'\/>/);
+  const fixed = applyPreferredFix(dom(file('sda', 'sata') + file('sdb', 'sata', `<address type='drive' controller='0' bus='0' target='0' unit='0'/>`)), 'disk-address-duplicate');
   assert.doesNotMatch(fixed, /<address/);
 });

@@ -5,10 +5,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { checkRules, E } from '../helpers/libvirtRules';
-import { actionsFor, applyAction, hoverText, labels } from '../helpers/cursor';
+import { domainWithDevices as dom } from '../helpers/documents';
+import { applyPreferredFix, hoverText, labels } from '../helpers/cursor';
 import { parseDiskName } from '../../server/src/service/validation/disk';
 
-const dom = (disks: string) => `<domain type='kvm'><name>g</name><memory>65536</memory><os><type arch='x86_64'>hvm</type></os><devices>${disks}</devices></domain>`;
 const V9 = { libvirtVersion: '9.0.0' };
 const invalid = (attr: string, el: string, v: string) => `XML error: Invalid value for attribute '${attr}' in element '${el}': '${v}'.`;
 
@@ -164,20 +164,11 @@ test('completion offers the same enums the rules check, by libvirt version', () 
 });
 
 test('quick fixes: a target that suits the device, the type the source is written for', () => {
-  const preferredFix = (text: string, code: string): string => {
-    const hit = actionsFor(text).find((x) => x.diagnostic.code === code);
-    assert.ok(hit, `no ${code} diagnostic`);
-    const action = hit.actions.find((a) => a.isPreferred);
-    assert.ok(action, `no preferred fix for ${code}`);
-    const after = applyAction(text, action);
-    assert.deepEqual(actionsFor(after).filter((x) => x.diagnostic.severity === 1).map((x) => x.diagnostic.code), [], after);
-    return after;
-  };
-  assert.match(preferredFix(dom(`<disk type='file' device='floppy'><source file='/i/f'/></disk>`), 'disk-target-missing'), /<target dev='fda' bus='fdc'\/>/);
-  assert.match(preferredFix(dom(`<disk type='file' device='cdrom'><source file='/i/c'/><target bus='sata'/></disk>`), 'disk-target-missing'), /<target bus='sata' dev='sdc'\/>|<target dev='sdc' bus='sata'\/>/);
-  assert.match(preferredFix(dom(`<disk type='none'><source dev='/dev/sdb'/><target dev='vda'/></disk>`), 'disk-type-invalid'), /<disk type='block'>/);
-  assert.match(preferredFix(dom(`<disk type='file' device='cdrom'><source file='/i/c'/><target dev='vdc'/></disk>`), 'disk-ejectable-bus'), /<target dev='vdc' bus='sata'\/>/);
-  assert.match(preferredFix(dom(`<disk type='file' device='cdrom'><source file='/i/c'/><target dev='vdc' bus='virtio'/></disk>`), 'disk-ejectable-bus'), /<target dev='vdc' bus='sata'\/>/);
+  assert.match(applyPreferredFix(dom(`<disk type='file' device='floppy'><source file='/i/f'/></disk>`), 'disk-target-missing'), /<target dev='fda' bus='fdc'\/>/);
+  assert.match(applyPreferredFix(dom(`<disk type='file' device='cdrom'><source file='/i/c'/><target bus='sata'/></disk>`), 'disk-target-missing'), /<target bus='sata' dev='sdc'\/>|<target dev='sdc' bus='sata'\/>/);
+  assert.match(applyPreferredFix(dom(`<disk type='none'><source dev='/dev/sdb'/><target dev='vda'/></disk>`), 'disk-type-invalid'), /<disk type='block'>/);
+  assert.match(applyPreferredFix(dom(`<disk type='file' device='cdrom'><source file='/i/c'/><target dev='vdc'/></disk>`), 'disk-ejectable-bus'), /<target dev='vdc' bus='sata'\/>/);
+  assert.match(applyPreferredFix(dom(`<disk type='file' device='cdrom'><source file='/i/c'/><target dev='vdc' bus='virtio'/></disk>`), 'disk-ejectable-bus'), /<target dev='vdc' bus='sata'\/>/);
 });
 
 test('hover explains the same enum values, by libvirt version', () => {

@@ -3,8 +3,8 @@
 // session libvirtd (`qemu:///session define`), 26 disks agreeing.
 import { test } from 'node:test';
 import { checkRules, E, W, H, SECRET, UUID } from '../helpers/libvirtRules';
+import { domainWithDevices as dom } from '../helpers/documents';
 
-const dom = (disks: string) => `<domain type='kvm'><name>g</name><memory>65536</memory><os><type arch='x86_64'>hvm</type></os><devices>${disks}</devices></domain>`;
 const disk = (inner: string, attrs = "type='file' device='disk'") => `<disk ${attrs}>${inner}<target dev='vdb' bus='virtio'/></disk>`;
 const src = (enc: string, driver = 'qcow2') => disk(`<driver name='qemu' type='${driver}'/><source file='/i/a.img'>${enc}</source>`);
 

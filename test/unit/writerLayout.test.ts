@@ -13,7 +13,7 @@ import { checkCreate } from '../../schemas/qcow2Options';
 import { createImage, type ImageJob } from '../../server/src/writer/create';
 import { nodeWriterIO } from '../../server/src/writer/nodeIO';
 import { qcowLuksEncryption } from '../../server/src/writer/luks/qcowEncryption';
-import { unlockLuks } from '../../server/src/writer/luks/luksHeader';
+import { unlockLuks } from '../../server/src/writer/luks/unlock';
 
 const ITER = { masterKey: 1000, slot: 1000 };
 const PASS = new TextEncoder().encode('unit passphrase');

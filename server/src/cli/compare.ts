@@ -11,20 +11,14 @@
 // Exit codes (qemu-img(1), compare): 0 identical, 1 different, 2 an image could not be opened,
 // 3 the allocation status could not be read, 4 data could not be read. Usage errors exit 1 as
 // qemu-img's error_exit does.
-import { readFileSync } from 'node:fs';
 import { INSECURE_AES_FLAG } from '../../../schemas/luksOptions';
 import { errorText, isCancellation, throwIfAborted } from '../writer/errors';
 import { nodeWriterIO } from '../writer/nodeIO';
 import { openImage, type BlockKind, type ImageReader } from '../writer/reader/imageReader';
-import {
-  parseSecretObject,
-  resolvePassphrase,
-  resolveSecret,
-  SecretError,
-  type SecretObject,
-} from '../writer/luks/secrets';
+import { resolvePassphrase, SecretError, type SecretObject } from '../writer/luks/secrets';
 import { guardInterrupts } from './signals';
 import { optionArgument } from './args';
+import { cliPassphraseEnv, secretObject } from './secretArgs';
 import { splitQemuOptions } from '../common/qemuOpts';
 
 export const USAGE = `compare [--object secret,id=ID,data=TEXT|file=PATH[,format=base64]] [--image-opts]
@@ -203,12 +197,6 @@ export async function compareImages(
   return 0;
 }
 
-async function readStdinDefault(): Promise<Uint8Array> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
-
 /**
  * qemu-img's -p progress on stdout (util/qemu-progress.c, progress_simple_print): "\r"-ended
  * `    (NN.NN/100%)` updates when the hundredth changes, and a newline at the end (compare, convert).
@@ -271,10 +259,15 @@ export async function runCompare(
       else if (a === '--image-opts') imageOptsMode = true;
       else if (a === INSECURE_AES_FLAG) allowAes = true;
       else if (a === '--object') {
-        // qemu-img creates objects first: a bad secret object fails before anything is opened.
-        const o = parseSecretObject(val());
-        resolveSecret(o, (p) => readFileSync(p));
-        objects.push(o);
+        // qemu-img creates objects first: a bad secret object fails before anything is opened, and
+        // img_compare exits 2 then (measured: qemu-img 7.2), where a usage error exits 1.
+        const spec = val();
+        try {
+          objects.push(secretObject(spec, process.cwd()));
+        } catch (e) {
+          if (e instanceof SecretError) return fail(e.message, 2);
+          throw e;
+        }
       } else if (a === '--passphrase-file') pwFile = val();
       else if (a === '--passphrase-env') pwEnv = val();
       else if (a === '--passphrase-stdin') stdinPw = true;
@@ -289,11 +282,7 @@ export async function runCompare(
   if (imageOptsMode && (fmtA !== undefined || fmtB !== undefined)) {
     return fail('--image-opts and --format are mutually exclusive', 2);
   }
-  const env = {
-    readFile: (p: string) => readFileSync(p),
-    readStdin: io.readStdin ?? readStdinDefault,
-    env: io.env ?? process.env,
-  };
+  const env = cliPassphraseEnv(process.cwd(), io);
   const guard = guardInterrupts(io.signal);
   const opened: ImageReader[] = [];
   let sharedPw: Uint8Array | undefined;

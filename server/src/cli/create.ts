@@ -7,7 +7,7 @@
 // here and handed over. Exit: 0 created, 1 refused or failed (nothing left behind), 2 usage,
 // 128 + signal when interrupted (SIGINT 130, SIGHUP 129, SIGTERM 143: the temporary files are removed).
 import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
   createOptionList,
@@ -28,17 +28,11 @@ import {
 import { errorText, isCancellation } from '../writer/errors';
 import type { FilePermissions } from '../writer/publish';
 import { guardInterrupts } from './signals';
-import { nodeProbeIO, nodeWriterIO, readSecretFileSync } from '../writer/nodeIO';
-import { readPassphraseStdin } from './passphraseStdin';
+import { nodeProbeIO, nodeWriterIO } from '../writer/nodeIO';
 import { tryProbeImage } from '../writer/probe';
 import { luksIterationsLine, runLuksCreate } from './luks';
-import {
-  parseSecretObject,
-  resolvePassphrase,
-  resolveSecret,
-  SecretError,
-  type SecretObject,
-} from '../writer/luks/secrets';
+import { resolvePassphrase, SecretError, type SecretObject } from '../writer/luks/secrets';
+import { cliPassphraseEnv, secretObject } from './secretArgs';
 import { qcowAesEncryption, qcowLuksEncryption } from '../writer/luks/qcowEncryption';
 import { weakCryptoLines } from '../../../schemas/weakCrypto';
 import { resolveConnection } from '../host/virsh';
@@ -105,7 +99,8 @@ export function optionHelp(format: string, withFilename: boolean, list?: CreateO
 
 class UsageError extends Error {}
 
-function parse(argv: string[]): Parsed {
+/** The command line; `--object` secrets are read as they come (qemu-img img_create's getopt loop). */
+function parse(argv: string[], cwd: string): Parsed {
   const p: Parsed = {
     args: { format: 'raw', filename: '' },
     quiet: false,
@@ -135,7 +130,7 @@ function parse(argv: string[]): Parsed {
     else if (a === '-o') options.push(val());
     else if (a === '-q') p.quiet = true;
     else if (a === '--force') p.force = true;
-    else if (a === '--object') p.objects.push(parseSecretObject(val()));
+    else if (a === '--object') p.objects.push(secretObject(val(), cwd));
     else if (a === '--passphrase-file') p.passphraseFile = val();
     else if (a === '--passphrase-env') p.passphraseEnv = val();
     else if (a === '--passphrase-stdin') p.passphraseStdin = true;
@@ -237,9 +232,7 @@ export async function runCreate(argv: string[], io: CreateCliIO = defaultIO()): 
   if (fIdx >= 0 && argv[fIdx + 1] === 'luks') return runLuksCreate(argv, { out: io.out, err: io.err });
   let p: Parsed;
   try {
-    p = parse([...argv]);
-    // qemu-img creates the --object secrets first: a bad one fails before anything else.
-    for (const o of p.objects) resolveSecret(o, (f) => readSecretFileSync(resolve(io.cwd, f)));
+    p = parse([...argv], io.cwd);
   } catch (e) {
     if (e instanceof UsageError) {
       io.err(`libvirt-volume: ${e.message}\nTry 'libvirt-volume create --help' for more information\n`);
@@ -324,12 +317,7 @@ async function createFromParsed(
             passphraseEnv: p.passphraseEnv,
             passphraseStdin: p.passphraseStdin,
           },
-          {
-            readFile: (f) => readSecretFileSync(resolve(io.cwd, f)),
-            readStdin: readPassphraseStdin,
-            env: process.env,
-            prefix: 'encrypt.',
-          },
+          cliPassphraseEnv(io.cwd, {}, 'encrypt.'),
         );
         const { 'key-secret': _k, ...luksOpts } = o;
         encryption = luks = qcowLuksEncryption(luksOpts, passphrase, { signal: guard.signal });
@@ -531,8 +519,7 @@ async function runCreateXml(argv: string[], io: CreateCliIO): Promise<number> {
   if (m.args.format === 'luks') return runLuksCreate(cli, { out: io.out, err: io.err });
   let p: Parsed;
   try {
-    p = parse(cli);
-    for (const o of p.objects) resolveSecret(o, (f) => readSecretFileSync(resolve(io.cwd, f)));
+    p = parse(cli, io.cwd);
   } catch (e) {
     io.err(`libvirt-volume: ${(e as Error).message}\n`);
     return 1;

@@ -10,10 +10,10 @@ import { planVolumeFrom, writeVolumeImageFrom } from '../volumeImage';
 import { checkTarget } from '../writer/publish';
 import { errorText, isCancellation } from '../writer/errors';
 import { resolvePassphrase, SecretError } from '../writer/luks/secrets';
-import { nodeWriterIO, readSecretFileSync } from '../writer/nodeIO';
+import { nodeWriterIO } from '../writer/nodeIO';
 import type { PoolType } from '../../../schemas/vocabulary';
 import type { CreateCliIO } from './create';
-import { readPassphraseStdin } from './passphraseStdin';
+import { cliPassphraseEnv } from './secretArgs';
 import { guardInterrupts } from './signals';
 
 /** The passphrase options of `create --from`: the output's, and the input's with `--from-`. */
@@ -49,11 +49,7 @@ export async function fromPassphrases(
   if (passthrough.includes('--passphrase-stdin') && passthrough.includes('--from-passphrase-stdin')) {
     throw new SecretError('standard input carries one passphrase: use a file or a variable for the other');
   }
-  const env = {
-    readFile: (f: string) => readSecretFileSync(resolve(cwd, f)),
-    readStdin: readPassphraseStdin,
-    env: process.env,
-  };
+  const env = cliPassphraseEnv(cwd);
   const read = async (prefix: string, what: string): Promise<Uint8Array> => {
     try {
       return await resolvePassphrase(

@@ -17,9 +17,8 @@ import { readVolume } from '../service/volumeCreate';
 import { parseXml } from '../service/xmlModel';
 import { isCancellation, errorText } from '../writer/errors';
 import { resolvePassphrase, SecretError } from '../writer/luks/secrets';
-import { readSecretFileSync } from '../writer/nodeIO';
 import type { CreateCliIO } from './create';
-import { readPassphraseStdin } from './passphraseStdin';
+import { cliPassphraseEnv } from './secretArgs';
 import { guardInterrupts } from './signals';
 
 export interface PoolCliArgs {
@@ -83,7 +82,7 @@ export async function runCreateInPool(a: PoolCliArgs, io: CreateCliIO): Promise<
           passphraseEnv: opt('--passphrase-env'),
           passphraseStdin: a.passthrough.includes('--passphrase-stdin'),
         },
-        { readFile: (f) => readSecretFileSync(resolve(io.cwd, f)), readStdin: readPassphraseStdin, env: process.env },
+        cliPassphraseEnv(io.cwd),
       );
     } catch (e) {
       if (e instanceof SecretError && /key-secret/.test(e.message)) {

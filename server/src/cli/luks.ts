@@ -14,15 +14,9 @@ import { createImage, planCreate, preflight } from '../writer/create';
 import { errorText, isCancellation } from '../writer/errors';
 import { guardInterrupts } from './signals';
 import { optionArgument } from './args';
-import {
-  parseSecretObject,
-  resolvePassphrase,
-  resolveSecret,
-  SecretError,
-  type SecretObject,
-} from '../writer/luks/secrets';
-import { nodeProbeIO, nodeWriterIO, readSecretFileSync } from '../writer/nodeIO';
-import { readPassphraseStdin } from './passphraseStdin';
+import { resolvePassphrase, SecretError, type SecretObject } from '../writer/luks/secrets';
+import { nodeProbeIO, nodeWriterIO } from '../writer/nodeIO';
+import { cliPassphraseEnv, secretObject } from './secretArgs';
 export { parseQemuImgOptions, parseSize } from '../writer/qemuArgs';
 
 export const LUKS_USAGE = `create -f luks [--object secret,id=ID,data=TEXT|file=PATH[,format=base64]] -o key-secret=ID[,OPTS] FILE SIZE
@@ -73,9 +67,7 @@ export async function runLuksCreate(
         if (f !== 'luks') return fail(`runLuksCreate handles -f luks, not ${f}`, 2);
       } else if (a === '--object') {
         // qemu-img creates objects first: a bad secret object fails before anything else.
-        const o = parseSecretObject(val());
-        resolveSecret(o, readSecretFileSync);
-        objects.push(o);
+        objects.push(secretObject(val(), process.cwd()));
       } else if (a === '-o') oList.push(val());
       else if (a === '-q') quiet = true;
       else if (a === '--force') force = true;
@@ -119,7 +111,7 @@ export async function runLuksCreate(
   try {
     passphrase = await resolvePassphrase(
       { objects, keySecret, passphraseFile, passphraseEnv, passphraseStdin },
-      { readFile: readSecretFileSync, readStdin: readPassphraseStdin, env: process.env },
+      cliPassphraseEnv(process.cwd()),
     );
   } catch (err) {
     if (err instanceof SecretError) return fail(`${file}: ${err.message}`);

@@ -1,5 +1,6 @@
 // Byte counts as text: the one formatter for messages and progress, and qemu-img's own size text
-// for `info`-style output. Pure, no imports: every layer (schemas/ too) may use it.
+// for `info`-style output; and the big-endian integers of on-disk headers (qcow2, LUKS1). Pure, no
+// imports: every layer (schemas/ too) may use it.
 
 const IEC = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
 
@@ -44,4 +45,14 @@ function threeDigits(x: number): string {
   const f = Math.floor(y);
   const r = y - f > 0.5 || (y - f === 0.5 && f % 2 === 1) ? f + 1 : f;
   return String(r / scale);
+}
+
+/** Big-endian u32 at `o` (qcow2 and LUKS1 headers are big-endian). */
+export function be32(b: Uint8Array, o: number): number {
+  return ((b[o] << 24) >>> 0) + (b[o + 1] << 16) + (b[o + 2] << 8) + b[o + 3];
+}
+
+/** Big-endian u64 at `o` as a number: exact below 2^53 (Number.isSafeInteger tells). */
+export function be64(b: Uint8Array, o: number): number {
+  return be32(b, o) * 2 ** 32 + be32(b, o + 4);
 }

@@ -4,23 +4,18 @@
 // When the host's qemu-img cannot, the image is written by the writer in its worker thread,
 // exactly as a local Create Volume, then uploaded.
 import { basename } from 'node:path';
-import {
-  ErrorCodes,
-  LSPErrorCodes,
-  ResponseError,
-  type CancellationToken,
-  type WorkDoneProgressReporter,
-} from 'vscode-languageserver/node';
+import { ErrorCodes, LSPErrorCodes, ResponseError, type CancellationToken } from 'vscode-languageserver/node';
 import { createInPool } from '../host/createInPool';
 import { commandConnection, HostError } from '../host/virsh';
 import { INSECURE_AES_WARNING } from '../../../schemas/luksOptions';
 import {
-  anyToken,
   readPassphrase,
+  requestToken,
   runInWorker,
   type CreateVolumeParams,
   type CreateVolumeResult,
   type VolumeDescription,
+  type WorkDone,
 } from './createVolume';
 import type { ServerState } from './server';
 
@@ -59,7 +54,7 @@ export async function createVolumeInPool(
     from?: { path: string; passphrase?: string };
   },
   token: CancellationToken,
-  workDone: WorkDoneProgressReporter & { token?: CancellationToken },
+  workDone: WorkDone,
 ): Promise<CreateVolumeResult> {
   const { desc, xmlText } = doc;
   const uri = commandConnection(p.connection, state.settings().connection, process.env);
@@ -73,7 +68,7 @@ export async function createVolumeInPool(
     passphrase = p.passphrase ?? (file ? await readPassphrase(file) : undefined);
     if (!passphrase) throw invalid('an encrypted volume needs a passphrase (passphrase or passphraseFile)');
   }
-  const both = workDone.token ? anyToken(token, workDone.token) : token;
+  const both = requestToken(token, workDone);
   const signal = abortOn(both);
   const pool = p.pool;
   workDone.begin('Create Volume', 0, `${desc.name ?? ''} in pool ${pool}`, true);

@@ -336,7 +336,15 @@ export function runInWorker(
   });
 }
 
-export function anyToken(...tokens: CancellationToken[]): CancellationToken {
+/** A request's work-done progress; its own token is the progress' Cancel button. */
+export type WorkDone = WorkDoneProgressReporter & { token?: CancellationToken };
+
+/** A Create Volume request's cancellation: $/cancelRequest or the progress' Cancel button. */
+export function requestToken(token: CancellationToken, workDone: WorkDone): CancellationToken {
+  return workDone.token ? anyToken(token, workDone.token) : token;
+}
+
+function anyToken(...tokens: CancellationToken[]): CancellationToken {
   return {
     get isCancellationRequested() {
       return tokens.some((t) => t.isCancellationRequested);
@@ -352,7 +360,7 @@ export async function createVolume(
   state: ServerState,
   p: CreateVolumeParams,
   token: CancellationToken,
-  workDone: WorkDoneProgressReporter & { token?: CancellationToken },
+  workDone: WorkDone,
 ): Promise<CreateVolumeResult> {
   const t0 = Date.now();
   if (!p || typeof p !== 'object' || (!p.uri && !p.new))
@@ -455,7 +463,7 @@ export async function createVolume(
         const text = message ?? `${basename(output)}: ${formatBytes(done)} of ${formatBytes(total)}`;
         workDone.report(total ? Math.floor((done / total) * 100) : 0, text);
       },
-      workDone.token ? anyToken(token, workDone.token) : token,
+      requestToken(token, workDone),
     );
     if (p.new) await writeTextFile(xmlPath!, xmlText, force);
     if (p.new) writtenXml = xmlPath;

@@ -9,7 +9,7 @@
 // qcow2 layout: docs/interop/qcow2.txt (header fields, header extensions, feature bits).
 // LUKS1 layout: cryptsetup's "LUKS On-Disk Format Specification" 1.2.3 (qemu crypto/block-luks.c).
 import type { ProbeIO } from './io';
-import { hasLuksMagic, luksVersion, readLuks1Header, LUKS1_HEADER } from './luks/luksFormat';
+import { hasLuksMagic, luksVersion, readLuks1Header, splitCipherModeSpec, LUKS1_HEADER } from './luks/luksFormat';
 import {
   QCOW2_AUTOCLEAR,
   QCOW2_COMPAT,
@@ -17,7 +17,6 @@ import {
   QCOW2_CRYPT,
   QCOW2_CRYPTO_EXT_BYTES,
   QCOW2_EXT,
-  QCOW2_EXT_HEADER_BYTES,
   QCOW2_HEADER as H,
   QCOW2_INCOMPAT,
   QCOW2_MAGIC,
@@ -25,6 +24,8 @@ import {
   qcow2FeatureNames,
 } from './qcow2Format';
 import { LUKS1 } from '../../../schemas/luksOptions';
+import { be32, be64 } from '../common/bytes';
+import { decodeQcow2Header, headerName, qcow2ExtensionArea, qcow2Extensions } from './qcow2Header';
 
 /** LUKS parameters in qemu's spellings (`qemu-img info`: cipher-alg `aes-256`, mode `xts`, …). */
 export interface LuksParams {
@@ -113,12 +114,6 @@ export interface ProbedImage extends ImageFacts {
   warnings?: string[];
 }
 
-function be32(b: Uint8Array, o: number): number {
-  return ((b[o] << 24) >>> 0) + (b[o + 1] << 16) + (b[o + 2] << 8) + b[o + 3];
-}
-function be64(b: Uint8Array, o: number): number {
-  return be32(b, o) * 2 ** 32 + be32(b, o + 4);
-}
 function le32(b: Uint8Array, o: number): number {
   return b[o] + (b[o + 1] << 8) + (b[o + 2] << 16) + ((b[o + 3] << 24) >>> 0);
 }
@@ -129,9 +124,6 @@ function ascii(b: Uint8Array, o: number, n: number): string {
   let s = '';
   for (let i = o; i < o + n && i < b.length && b[i] !== 0; i++) s += String.fromCharCode(b[i]);
   return s;
-}
-function utf8(b: Uint8Array): string {
-  return new TextDecoder().decode(b);
 }
 function startsWith(b: Uint8Array, bytes: number[] | string, at = 0): boolean {
   const arr = typeof bytes === 'string' ? [...bytes].map((c) => c.charCodeAt(0)) : bytes;
@@ -158,8 +150,7 @@ export function parseLuksHeader(h: Uint8Array): LuksHeaderFacts | undefined {
   }));
   const activeSlots = v1.keySlots.flatMap((k, i) => (k.active ? [i] : []));
   // qemu's names: the mode spec is `MODE-IVGEN[:IVHASH]`; xts keys are two cipher keys.
-  const [mode, ivspec] = cipherModeSpec.split('-', 2);
-  const [ivgenAlg, ivgenHashAlg] = (ivspec ?? '').split(':', 2);
+  const { mode, ivgen: ivgenAlg, ivHash: ivgenHashAlg } = splitCipherModeSpec(cipherModeSpec);
   const cipherKeyBits = (mode === 'xts' ? keyBytes / 2 : keyBytes) * 8;
   return {
     version,
@@ -185,81 +176,59 @@ const MAX_CLUSTER = 2 * 1024 * 1024;
 
 function parseQcow2(io: ProbeIO, path: string, first: Uint8Array, fileSize: number): ProbedImage {
   const warnings: string[] = [];
-  const version = be32(first, 4);
-  const clusterBits = be32(first, H.clusterBits[0]);
-  const clusterSize = clusterBits >= 9 && clusterBits <= 21 ? 2 ** clusterBits : undefined;
-  const facts: ProbedImage = {
-    format: 'qcow2',
-    fileSize,
-    version,
-    compat: version === 2 ? '0.10' : version === 3 ? '1.1' : undefined,
-    virtualSize: be64(first, H.size[0]),
-    clusterSize,
-    cryptMethod: be32(first, H.cryptMethod[0]),
-    l1Size: be32(first, H.l1Size[0]),
-    l1TableOffset: be64(first, H.l1TableOffset[0]),
-    refcountTableOffset: be64(first, H.refcountTableOffset[0]),
-    refcountTableClusters: be32(first, H.refcountTableClusters[0]),
-    nbSnapshots: be32(first, H.nbSnapshots[0]),
-    refcountBits: 16,
-    incompatibleFeatures: 0,
-    compatibleFeatures: 0,
-    autoclearFeatures: 0,
-    compressionType: 'zlib',
-    headerLength: QCOW2_V2_HEADER_LENGTH,
-  };
+  const h0 = decodeQcow2Header(first);
+  const version = h0.version;
+  const clusterSize = h0.clusterBits >= 9 && h0.clusterBits <= 21 ? 2 ** h0.clusterBits : undefined;
   let header = first;
   // Extensions and the backing file name live in the first cluster: read the rest when needed.
   if (clusterSize && clusterSize > first.length && first.length === FIRST_READ) {
     header = io.read(path, 0, Math.min(clusterSize, MAX_CLUSTER));
   }
-  const ct = H.compressionType[0];
-  if (version >= 3 && header.length >= ct) {
-    facts.incompatibleFeatures = be64(header, H.incompatibleFeatures[0]);
-    // Only the low words carry bits qemu defines.
-    facts.compatibleFeatures = be32(header, H.compatibleFeatures[0] + 4);
-    facts.autoclearFeatures = be32(header, H.autoclearFeatures[0] + 4);
-    const order = be32(header, H.refcountOrder[0]);
-    facts.refcountBits = order <= 6 ? 2 ** order : undefined;
-    facts.headerLength = be32(header, H.headerLength[0]);
-    if (facts.headerLength > ct && header.length > ct) {
-      const c = header[ct];
-      facts.compressionType =
-        c === QCOW2_COMPRESSION.zlib ? 'zlib' : c === QCOW2_COMPRESSION.zstd ? 'zstd' : `unknown(${c})`;
-    }
-  }
-  const inc = lo32(facts.incompatibleFeatures!);
-  facts.dirty = (inc & QCOW2_INCOMPAT.dirty) !== 0;
-  facts.corrupt = (inc & QCOW2_INCOMPAT.corrupt) !== 0;
-  facts.extendedL2 = (inc & QCOW2_INCOMPAT.extendedL2) !== 0;
-  facts.lazyRefcounts = (facts.compatibleFeatures! & QCOW2_COMPAT.lazyRefcounts) !== 0;
-  facts.dataFileRaw = (facts.autoclearFeatures! & QCOW2_AUTOCLEAR.dataFileRaw) !== 0;
-  facts.features = qcow2FeatureNames(inc, facts.compatibleFeatures!, facts.autoclearFeatures!);
-  // Header extensions: after the header (v2: 72 bytes), each {u32 type, u32 length, data padded to 8}.
-  let off = version >= 3 ? facts.headerLength! : QCOW2_V2_HEADER_LENGTH;
+  const f = header === first ? h0 : decodeQcow2Header(header);
+  const inc = f.incompatible;
+  const facts: ProbedImage = {
+    format: 'qcow2',
+    fileSize,
+    version,
+    compat: version === 2 ? '0.10' : version === 3 ? '1.1' : undefined,
+    virtualSize: f.size,
+    clusterSize,
+    cryptMethod: f.cryptMethod,
+    l1Size: f.l1Size,
+    l1TableOffset: f.l1TableOffset,
+    refcountTableOffset: f.refcountTableOffset,
+    refcountTableClusters: f.refcountTableClusters,
+    nbSnapshots: f.nbSnapshots,
+    refcountBits: f.refcountOrder <= 6 ? 2 ** f.refcountOrder : undefined,
+    incompatibleFeatures: f.incompatibleHigh * 2 ** 32 + inc,
+    compatibleFeatures: f.compatible,
+    autoclearFeatures: f.autoclear,
+    compressionType: compressionName(f.compressionType),
+    headerLength: f.headerLength,
+    dirty: (inc & QCOW2_INCOMPAT.dirty) !== 0,
+    corrupt: (inc & QCOW2_INCOMPAT.corrupt) !== 0,
+    extendedL2: (inc & QCOW2_INCOMPAT.extendedL2) !== 0,
+    lazyRefcounts: (f.compatible & QCOW2_COMPAT.lazyRefcounts) !== 0,
+    dataFileRaw: (f.autoclear & QCOW2_AUTOCLEAR.dataFileRaw) !== 0,
+    features: qcow2FeatureNames(inc, f.compatible, f.autoclear),
+  };
   const limit = Math.min(header.length, clusterSize ?? header.length);
-  const EH = QCOW2_EXT_HEADER_BYTES;
-  while (off + EH <= limit) {
-    const type = be32(header, off);
-    const len = be32(header, off + 4);
-    if (type === QCOW2_EXT.end) break;
-    const data = header.subarray(off + EH, Math.min(off + EH + len, limit));
-    if (data.length < len) {
+  for (const { type, data } of qcow2Extensions(header, qcow2ExtensionArea(f, limit))) {
+    if (!data) {
       warnings.push(`header extension 0x${type.toString(16)} runs past the first cluster`);
       break;
     }
-    if (type === QCOW2_EXT.backingFormat) facts.backingFormat = utf8(data);
-    else if (type === QCOW2_EXT.dataFile) facts.dataFile = utf8(data);
-    else if (type === QCOW2_EXT.cryptoHeader && len >= QCOW2_CRYPTO_EXT_BYTES) {
+    if (type === QCOW2_EXT.backingFormat) facts.backingFormat = headerName(data);
+    else if (type === QCOW2_EXT.dataFile) facts.dataFile = headerName(data);
+    else if (type === QCOW2_EXT.cryptoHeader && data.length >= QCOW2_CRYPTO_EXT_BYTES) {
       facts.cryptoHeader = { offset: be64(data, 0), length: be64(data, 8) };
     }
-    off += EH + Math.ceil(len / 8) * 8;
   }
-  const backingOffset = be64(header, H.backingFileOffset[0]);
-  const backingSize = be32(header, H.backingFileSize[0]);
+  const backingOffset = f.backingFileOffset;
+  const backingSize = f.backingFileSize;
   if (backingOffset && backingSize) {
     if (backingOffset + backingSize <= header.length)
-      facts.backingFile = utf8(header.subarray(backingOffset, backingOffset + backingSize));
+      facts.backingFile = headerName(header.subarray(backingOffset, backingOffset + backingSize));
     else warnings.push('backing file name lies outside the first cluster');
   }
   if (facts.cryptMethod === QCOW2_CRYPT.aes) {
@@ -279,8 +248,13 @@ function parseQcow2(io: ProbeIO, path: string, first: Uint8Array, fileSize: numb
   return facts;
 }
 
-function lo32(n: number): number {
-  return n % 2 ** 32;
+/** qemu-img info's compression type: zlib when the header has no such byte (version 2 too). */
+function compressionName(c: number | undefined): string {
+  return c === undefined || c === QCOW2_COMPRESSION.zlib
+    ? 'zlib'
+    : c === QCOW2_COMPRESSION.zstd
+      ? 'zstd'
+      : `unknown(${c})`;
 }
 
 /**
@@ -309,7 +283,7 @@ export function probeImage(io: ProbeIO, path: string): ProbedImage {
         f.encrypted = true;
         f.encryptFormat = 'aes';
       }
-      if (boff && bsize && boff + bsize <= first.length) f.backingFile = utf8(first.subarray(boff, boff + bsize));
+      if (boff && bsize && boff + bsize <= first.length) f.backingFile = headerName(first.subarray(boff, boff + bsize));
       return f;
     }
     return parseQcow2(io, path, first, fileSize);

@@ -6,6 +6,7 @@
 // strings NUL-padded. The layout figures (sector size, stripes, slot count, key-slot
 // states) are schemas/luksOptions.ts LUKS1, which the language service shares.
 import { LUKS1 } from '../../../../schemas/luksOptions';
+import { be32 } from '../../common/bytes';
 
 /** "LUKS" 0xBA 0xBE (QCRYPTO_BLOCK_LUKS_MAGIC). */
 export const LUKS_MAGIC: readonly number[] = [0x4c, 0x55, 0x4b, 0x53, 0xba, 0xbe];
@@ -64,8 +65,15 @@ export interface Luks1Header {
   keySlots: Luks1KeySlot[];
 }
 
-function u32(b: Uint8Array, o: number): number {
-  return ((b[o] << 24) >>> 0) + (b[o + 1] << 16) + (b[o + 2] << 8) + b[o + 3];
+/**
+ * The parts of a header's mode spec `MODE-IVGEN[:IVHASH]`, e.g. `cbc-essiv:sha256`; a spec without
+ * '-' is a mode alone (ivgen ''). The one reading of it for the unlock, the cipher and the probe.
+ */
+export function splitCipherModeSpec(spec: string): { mode: string; ivgen: string; ivHash?: string } {
+  const dash = spec.indexOf('-');
+  if (dash < 0) return { mode: spec, ivgen: '' };
+  const [ivgen, ivHash] = spec.slice(dash + 1).split(':');
+  return { mode: spec.slice(0, dash), ivgen, ivHash };
 }
 
 function cstr(b: Uint8Array, [o, n]: readonly [number, number]): string {
@@ -89,18 +97,18 @@ export function luksVersion(b: Uint8Array): number | undefined {
  */
 export function readLuks1Header(b: Uint8Array): Luks1Header | undefined {
   if (luksVersion(b) !== 1 || b.length < LUKS1_HEADER.keySlots[0]) return undefined;
-  const at = (f: readonly [number, number]) => u32(b, f[0]);
+  const at = (f: readonly [number, number]) => be32(b, f[0]);
   const bytes = (f: readonly [number, number], base = 0) => b.slice(base + f[0], base + f[0] + f[1]);
   const keySlots: Luks1KeySlot[] = [];
   for (let i = 0; i < LUKS1.keySlots; i++) {
     const s = LUKS1_HEADER.keySlots[0] + i * LUKS1_KEY_SLOT_BYTES;
     if (s + LUKS1_KEY_SLOT_BYTES > b.length) break;
     keySlots.push({
-      active: u32(b, s + LUKS1_KEY_SLOT.active[0]) === LUKS1.slotEnabled,
-      iterations: u32(b, s + LUKS1_KEY_SLOT.iterations[0]),
+      active: be32(b, s + LUKS1_KEY_SLOT.active[0]) === LUKS1.slotEnabled,
+      iterations: be32(b, s + LUKS1_KEY_SLOT.iterations[0]),
       salt: bytes(LUKS1_KEY_SLOT.salt, s),
-      keyMaterialOffset: u32(b, s + LUKS1_KEY_SLOT.keyMaterialOffset[0]),
-      stripes: u32(b, s + LUKS1_KEY_SLOT.stripes[0]),
+      keyMaterialOffset: be32(b, s + LUKS1_KEY_SLOT.keyMaterialOffset[0]),
+      stripes: be32(b, s + LUKS1_KEY_SLOT.stripes[0]),
     });
   }
   return {

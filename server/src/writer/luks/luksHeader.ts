@@ -5,14 +5,14 @@
 // cipher, mode and IV generator (sectors numbered from 0), slots 1–7 disabled but with their key
 // material offsets filled in, payload offset after eight 4 KiB-aligned key material areas.
 // The result is the whole area before the payload (header + key material, zero elsewhere).
-import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { LUKS1, scaleIterations, type ResolvedLuksOptions, cipherAlgInfo } from '../../../../schemas/luksOptions';
 import { createBlockCipher } from '../crypto/blockCipher';
 import { createIvGen } from '../crypto/ivgen';
 import { cryptSectors, type CipherMode, type SectorCipher } from '../crypto/modes';
-import { afMerge, afSplit } from '../crypto/afsplit';
+import { afSplit } from '../crypto/afsplit';
 import { abortError, measureBlockRate, pbkdf2Async, rateFor } from '../crypto/pbkdf';
-import { readLuks1Header, writeLuks1Header, type Luks1Header } from './luksFormat';
+import { splitCipherModeSpec, writeLuks1Header, type Luks1Header } from './luksFormat';
 
 export interface LuksKeyDerivationReport {
   masterKeyIters: number;
@@ -156,9 +156,7 @@ export function resolvedFromHeader(
   ResolvedLuksOptions,
   'family' | 'cipherMode' | 'ivgenAlg' | 'essivCipherAlg' | 'ivgenHashAlg' | 'hashAlg' | 'keyBytes'
 > {
-  const dash = h.cipherMode.indexOf('-');
-  const [mode, rest] = [h.cipherMode.slice(0, dash), h.cipherMode.slice(dash + 1)];
-  const [ivgenAlg, ivHash] = rest.split(':');
+  const { mode, ivgen: ivgenAlg, ivHash } = splitCipherModeSpec(h.cipherMode);
   const cipherKeyBytes = mode === 'xts' ? h.keyBytes / 2 : h.keyBytes;
   let essivCipherAlg: string | undefined;
   if (ivgenAlg === 'essiv' && ivHash) {
@@ -174,26 +172,4 @@ export function resolvedFromHeader(
     hashAlg: h.hashSpec,
     keyBytes: h.keyBytes,
   };
-}
-
-/**
- * Unlocks a LUKS1 header with a passphrase (the inverse of buildLuksHeader; used by tests to check
- * our own images independently of qemu). Returns the master key or undefined for a wrong passphrase.
- */
-export async function unlockLuks(area: Buffer, passphrase: Uint8Array): Promise<Buffer | undefined> {
-  const h = readLuks1Header(area);
-  if (!h) throw new Error('not a LUKS1 header');
-  const r = resolvedFromHeader(h);
-  for (const slot of h.keySlots) {
-    if (!slot.active) continue;
-    const slotKey = await pbkdf2Async(passphrase, slot.salt, slot.iterations, h.keyBytes, h.hashSpec);
-    const len = h.keyBytes * slot.stripes;
-    const at = slot.keyMaterialOffset * LUKS1.sectorSize;
-    const material = Uint8Array.from(area.subarray(at, at + len));
-    cryptSectors(sectorCipherFor(r, slotKey), material, 0n, true);
-    const mk = Buffer.from(afMerge(h.hashSpec, material, h.keyBytes, slot.stripes));
-    const digest = await pbkdf2Async(mk, h.mkDigestSalt, h.mkDigestIterations, LUKS1.digestBytes, h.hashSpec);
-    if (timingSafeEqual(digest, h.mkDigest)) return mk;
-  }
-  return undefined;
 }

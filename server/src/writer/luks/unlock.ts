@@ -12,7 +12,7 @@ import { cryptSectors, type SectorCipher } from '../crypto/modes';
 import { afMerge } from '../crypto/afsplit';
 import { pbkdf2Async } from '../crypto/pbkdf';
 import { WriterError, throwIfAborted } from '../errors';
-import { LUKS1_HEADER, readLuks1Header, type Luks1Header } from './luksFormat';
+import { LUKS1_HEADER, readLuks1Header, splitCipherModeSpec, type Luks1Header } from './luksFormat';
 import { resolvedFromHeader, sectorCipherFor } from './luksHeader';
 
 /** Reads `length` bytes at `offset` of the LUKS area (bounded by the caller), naming `what` on error. */
@@ -32,12 +32,10 @@ const HASHES = ['md5', 'sha1', 'sha224', 'sha256', 'sha384', 'sha512', 'ripemd16
 
 /** Why the header's algorithm cannot be used, or undefined (qemu's messages where it has one). */
 function algorithmProblem(h: Luks1Header): string | undefined {
-  const dash = h.cipherMode.indexOf('-');
-  const mode = dash < 0 ? h.cipherMode : h.cipherMode.slice(0, dash);
-  const [ivgen, ivHash] = (dash < 0 ? '' : h.cipherMode.slice(dash + 1)).split(':');
+  const { mode, ivgen, ivHash } = splitCipherModeSpec(h.cipherMode);
   if (!MODES.includes(mode)) return `Unsupported cipher mode '${h.cipherMode}'`;
   if (mode !== 'ecb' && !IVGENS.includes(ivgen)) return `Unsupported IV generator '${h.cipherMode}'`;
-  if (ivgen === 'essiv' && !HASHES.includes(ivHash)) return `Unsupported IV generator hash '${h.cipherMode}'`;
+  if (ivgen === 'essiv' && !HASHES.includes(ivHash ?? '')) return `Unsupported IV generator hash '${h.cipherMode}'`;
   if (!HASHES.includes(h.hashSpec)) return `Unsupported hash '${h.hashSpec}'`;
   const cipherBytes = mode === 'xts' ? h.keyBytes / 2 : h.keyBytes;
   if (!Number.isInteger(cipherBytes) || !cipherAlgInfo(`${h.cipherName}-${cipherBytes * 8}`)) {
@@ -47,18 +45,25 @@ function algorithmProblem(h: Luks1Header): string | undefined {
   return undefined;
 }
 
+/** A LUKS1 area opened with a passphrase: the header and the master key (the caller wipes it). */
+interface UnlockedKey {
+  header: Luks1Header;
+  payloadOffset: number;
+  masterKey: Buffer;
+}
+
 /**
- * Opens a LUKS1 area (at the start of a raw LUKS file, or the qcow2 crypto header extension's
- * area) of `areaSize` bytes. Throws WriterError: 'corrupt' for a bad header, 'refused' for a
- * wrong passphrase (qemu's "Invalid password, cannot unlock any keyslot").
+ * The one LUKS1 unlock (qemu qcrypto_block_luks_find_key / qcrypto_block_luks_load_key): every
+ * field that sizes a read or a key checked first, each active key slot tried in turn. Throws
+ * WriterError: 'corrupt' for a bad header, 'refused' for a wrong passphrase.
  */
-export async function unlockLuksArea(
+async function unlockKey(
   read: AreaRead,
   areaSize: number,
   passphrase: Uint8Array,
   where: string,
   signal?: AbortSignal,
-): Promise<UnlockedLuks> {
+): Promise<UnlockedKey> {
   const bad = (m: string) => new WriterError(`${where}: LUKS header: ${m}`, 'corrupt');
   if (areaSize < HEADER_BYTES) throw bad(`the area of ${areaSize} bytes cannot hold the ${HEADER_BYTES}-byte header`);
   const h = readLuks1Header(await read(0, HEADER_BYTES, 'LUKS header'));
@@ -70,7 +75,6 @@ export async function unlockLuksArea(
     throw bad(`payload offset ${payloadOffset} is past the end of the area (${areaSize} bytes)`);
   }
   const r = resolvedFromHeader(h);
-  let masterKey: Buffer | undefined;
   for (const [i, slot] of h.keySlots.entries()) {
     if (!slot.active) continue;
     // qemu checks these too (qcrypto_block_luks_check_header): stripes is always 4000.
@@ -90,22 +94,47 @@ export async function unlockLuksArea(
     const mk = Buffer.from(afMerge(h.hashSpec, material, h.keyBytes, slot.stripes));
     const digest = await pbkdf2Async(mk, h.mkDigestSalt, h.mkDigestIterations, LUKS1.digestBytes, h.hashSpec, signal);
     slotKey.fill(0);
-    if (timingSafeEqual(digest, h.mkDigest)) {
-      masterKey = mk;
-      break;
-    }
+    if (timingSafeEqual(digest, h.mkDigest)) return { header: h, payloadOffset, masterKey: mk };
     mk.fill(0);
   }
-  if (!masterKey) {
-    throw new WriterError(
-      `Could not open '${where}': Invalid password, cannot unlock any keyslot`,
-      'refused',
-      'passphrase',
-    );
-  }
-  const cipher = sectorCipherFor(r, masterKey);
+  throw new WriterError(
+    `Could not open '${where}': Invalid password, cannot unlock any keyslot`,
+    'refused',
+    'passphrase',
+  );
+}
+
+/**
+ * Opens a LUKS1 area (at the start of a raw LUKS file, or the qcow2 crypto header extension's
+ * area) of `areaSize` bytes. Throws WriterError: 'corrupt' for a bad header, 'refused' for a
+ * wrong passphrase (qemu's "Invalid password, cannot unlock any keyslot").
+ */
+export async function unlockLuksArea(
+  read: AreaRead,
+  areaSize: number,
+  passphrase: Uint8Array,
+  where: string,
+  signal?: AbortSignal,
+): Promise<UnlockedLuks> {
+  const { header, payloadOffset, masterKey } = await unlockKey(read, areaSize, passphrase, where, signal);
+  const cipher = sectorCipherFor(resolvedFromHeader(header), masterKey);
   masterKey.fill(0);
-  return { header: h, payloadOffset, cipher };
+  return { header, payloadOffset, cipher };
+}
+
+/**
+ * The master key of a LUKS1 area held in memory, or undefined for a wrong passphrase: tests check
+ * the project's own images (and qemu's, cryptsetup's) with it, independently of qemu.
+ */
+export async function unlockLuks(area: Uint8Array, passphrase: Uint8Array): Promise<Buffer | undefined> {
+  if (!readLuks1Header(area)) throw new Error('not a LUKS1 header');
+  const read: AreaRead = async (offset, length) => area.subarray(offset, offset + length);
+  try {
+    return (await unlockKey(read, area.length, passphrase, 'LUKS area')).masterKey;
+  } catch (e) {
+    if (e instanceof WriterError && e.code === 'refused') return undefined;
+    throw e;
+  }
 }
 
 /**

@@ -5,10 +5,10 @@
 // qcow2Format.ts. Every offset read from the file is checked before use (source.ts), and each
 // error names the table and the offset at fault.
 import {
+  QCOW2_AUTOCLEAR,
   QCOW2_COMPRESSION,
   QCOW2_CRYPT,
   QCOW2_EXT,
-  QCOW2_EXT_HEADER_BYTES,
   QCOW2_HEADER,
   QCOW2_INCOMPAT,
   QCOW2_MAGIC,
@@ -17,6 +17,8 @@ import {
   QCOW2_TABLE_ENTRY_BYTES,
   QCOW2_V2_HEADER_LENGTH,
 } from '../qcow2Format';
+import { be32, be64 } from '../../common/bytes';
+import { decodeQcow2Header, headerName, qcow2ExtensionArea, qcow2Extensions } from '../qcow2Header';
 import { decompressCluster, decompressClusterAsync, type CompressionType } from './decompress';
 import { readStored, type Layer, type LayerCipher, type Piece } from './layer';
 import { at, corrupt, type BoundedFile } from './source';
@@ -61,80 +63,47 @@ const KNOWN_INCOMPAT =
   QCOW2_INCOMPAT.compression |
   QCOW2_INCOMPAT.extendedL2;
 
-function field(b: Uint8Array, [o, n]: readonly [number, number]): number {
-  let v = 0;
-  for (let i = 0; i < n; i++) v = v * 256 + b[o + i];
-  return v;
-}
-function u32(b: Uint8Array, o: number): number {
-  return ((b[o] << 24) >>> 0) + (b[o + 1] << 16) + (b[o + 2] << 8) + b[o + 3];
-}
-/** u64 whose value must be an exact JavaScript number (< 2^53); undefined otherwise. */
-function u64(b: Uint8Array, o: number): number | undefined {
-  const hi = u32(b, o),
-    lo = u32(b, o + 4);
-  return hi >= 0x200000 ? undefined : hi * 2 ** 32 + lo;
-}
-/** A name stored in the file, read as qemu does: a C string (up to the first NUL byte). */
-function latin1(b: Uint8Array): string {
-  const nul = b.indexOf(0);
-  return Buffer.from(nul < 0 ? b : b.subarray(0, nul)).toString('latin1');
-}
-
 /** Parses the header and its extensions (bounded by the file and the first cluster). */
 export async function readQcow2Header(file: BoundedFile): Promise<Qcow2Header> {
   const bad = (m: string) => corrupt(file.path, m);
   if (file.size < QCOW2_V2_HEADER_LENGTH) throw bad(`file of ${file.size} bytes is too small for a qcow2 header`);
-  const h0 = await file.read(0, QCOW2_V2_HEADER_LENGTH, 'qcow2 header');
-  if (field(h0, QCOW2_HEADER.magic) !== QCOW2_MAGIC) throw bad('Image is not in qcow2 format');
-  const version = field(h0, QCOW2_HEADER.version);
+  const h0 = decodeQcow2Header(await file.read(0, QCOW2_V2_HEADER_LENGTH, 'qcow2 header'));
+  if (h0.magic !== QCOW2_MAGIC) throw bad('Image is not in qcow2 format');
+  const version = h0.version;
   if (version !== 2 && version !== 3) throw bad(`Unsupported qcow2 version ${version}`);
-  const clusterBits = field(h0, QCOW2_HEADER.clusterBits);
+  const clusterBits = h0.clusterBits;
   if (clusterBits < 9 || clusterBits > 21) throw bad(`Unsupported cluster size: 2^${clusterBits}`);
   const clusterSize = 2 ** clusterBits;
-  let headerLength = QCOW2_V2_HEADER_LENGTH;
-  let incompatible = 0,
-    compatible = 0,
-    autoclear = 0,
-    refcountBits = 16;
-  let compression: CompressionType = 'zlib';
   const first = await file.read(0, Math.min(clusterSize, file.size), 'qcow2 header cluster');
+  if (version === 3 && first.length < QCOW2_HEADER.headerLength[0] + 4) throw bad('qcow2 header too short');
+  const f = decodeQcow2Header(first);
+  let compression: CompressionType = 'zlib';
   if (version === 3) {
-    if (first.length < QCOW2_HEADER.headerLength[0] + 4) throw bad('qcow2 header too short');
-    headerLength = field(first, QCOW2_HEADER.headerLength);
-    if (headerLength < QCOW2_HEADER.compressionType[0]) {
-      throw bad(`qcow2 header too short (header_length ${headerLength})`);
+    if (f.headerLength < QCOW2_HEADER.compressionType[0]) {
+      throw bad(`qcow2 header too short (header_length ${f.headerLength})`);
     }
-    if (headerLength > first.length) throw bad(`qcow2 header exceeds cluster size (header_length ${headerLength})`);
-    const incAt = QCOW2_HEADER.incompatibleFeatures[0];
-    const inc = [u32(first, incAt), u32(first, incAt + 4)];
-    if (inc[0] !== 0 || (inc[1] & ~KNOWN_INCOMPAT) !== 0) {
-      const unknown = inc[0] * 2 ** 32 + ((inc[1] & ~KNOWN_INCOMPAT) >>> 0);
+    if (f.headerLength > first.length) throw bad(`qcow2 header exceeds cluster size (header_length ${f.headerLength})`);
+    if (f.incompatibleHigh !== 0 || (f.incompatible & ~KNOWN_INCOMPAT) !== 0) {
+      const unknown = f.incompatibleHigh * 2 ** 32 + ((f.incompatible & ~KNOWN_INCOMPAT) >>> 0);
       throw bad(`Unsupported qcow2 feature(s): Unknown incompatible feature: ${unknown.toString(16)}`);
     }
-    incompatible = inc[1];
-    compatible = u32(first, QCOW2_HEADER.compatibleFeatures[0] + 4);
-    autoclear = u32(first, QCOW2_HEADER.autoclearFeatures[0] + 4);
-    const order = field(first, QCOW2_HEADER.refcountOrder);
-    if (order > 6) throw bad(`Reference count entry width too large; may not exceed 64 bits (order ${order})`);
-    refcountBits = 2 ** order;
-    if (headerLength > QCOW2_HEADER.compressionType[0]) {
-      const t = first[QCOW2_HEADER.compressionType[0]];
+    if (f.refcountOrder > 6) {
+      throw bad(`Reference count entry width too large; may not exceed 64 bits (order ${f.refcountOrder})`);
+    }
+    const t = f.compressionType;
+    if (t !== undefined) {
       if (t === QCOW2_COMPRESSION.zstd) compression = 'zstd';
       else if (t !== QCOW2_COMPRESSION.zlib) throw bad(`Unknown compression type ${t}`);
-      if (t !== QCOW2_COMPRESSION.zlib && !(incompatible & QCOW2_INCOMPAT.compression)) {
+      if (t !== QCOW2_COMPRESSION.zlib && !(f.incompatible & QCOW2_INCOMPAT.compression)) {
         throw bad(`Compression type ${t} requires the compression type bit`);
       }
     }
   }
-  const size = u64(h0, QCOW2_HEADER.size[0]);
-  if (size === undefined) throw bad('virtual size is beyond 2^53 bytes, more than this reader handles');
-  const cryptMethod = field(h0, QCOW2_HEADER.cryptMethod);
+  const { size, cryptMethod, l1Size, l1TableOffset, incompatible } = f;
+  if (!Number.isSafeInteger(size)) throw bad('virtual size is beyond 2^53 bytes, more than this reader handles');
   if (cryptMethod > QCOW2_CRYPT.luks) throw bad(`Unsupported encryption method: ${cryptMethod}`);
-  const l1Size = field(h0, QCOW2_HEADER.l1Size);
-  const l1TableOffset = u64(h0, QCOW2_HEADER.l1TableOffset[0]);
   if (l1Size * QCOW2_TABLE_ENTRY_BYTES > MAX_L1_BYTES) throw bad(`Active L1 table too large (${l1Size} entries)`);
-  if (l1TableOffset === undefined || l1TableOffset % clusterSize !== 0) {
+  if (!Number.isSafeInteger(l1TableOffset) || l1TableOffset % clusterSize !== 0) {
     throw bad(`Active L1 table offset invalid (not cluster-aligned or beyond 2^53)`);
   }
   const extendedL2 = (incompatible & QCOW2_INCOMPAT.extendedL2) !== 0;
@@ -150,55 +119,47 @@ export async function readQcow2Header(file: BoundedFile): Promise<Qcow2Header> {
     l1Size,
     l1TableOffset,
     incompatible,
-    compatible,
-    autoclear,
-    refcountBits,
-    headerLength,
+    compatible: f.compatible,
+    autoclear: f.autoclear,
+    refcountBits: 2 ** f.refcountOrder,
+    headerLength: f.headerLength,
     compression,
     extendedL2,
     dataFileRaw: false,
   };
-  // Header extensions: {u32 type, u32 length, data padded to 8} until type 0 or the cluster's end.
-  const extStart = version === 2 ? QCOW2_V2_HEADER_LENGTH : headerLength;
-  const backingOffset = u64(h0, QCOW2_HEADER.backingFileOffset[0]);
-  const extEnd = backingOffset && backingOffset < first.length ? backingOffset : first.length;
-  for (let o = extStart; o + QCOW2_EXT_HEADER_BYTES <= extEnd;) {
-    const type = u32(first, o),
-      len = u32(first, o + 4);
-    if (type === QCOW2_EXT.end) break;
-    const data = o + QCOW2_EXT_HEADER_BYTES;
-    if (data + len > extEnd) {
+  for (const ext of qcow2Extensions(first, qcow2ExtensionArea(f, first.length))) {
+    const { type, at: o, length: len, data: d } = ext;
+    if (!d) {
       throw bad(
         `header extension 0x${type.toString(16)} at offset ${at(o)} (${len} bytes) extends past the end ` +
           'of the header area',
       );
     }
-    const d = first.subarray(data, data + len);
-    if (type === QCOW2_EXT.backingFormat) hdr.backingFormat = latin1(d);
-    else if (type === QCOW2_EXT.dataFile) hdr.dataFile = latin1(d);
+    if (type === QCOW2_EXT.backingFormat) hdr.backingFormat = headerName(d);
+    else if (type === QCOW2_EXT.dataFile) hdr.dataFile = headerName(d);
     else if (type === QCOW2_EXT.cryptoHeader) {
       if (len < 16) throw bad(`crypto header extension at offset ${at(o)} is ${len} bytes, not 16`);
-      const offset = u64(d, 0),
-        length = u64(d, 8);
-      if (offset === undefined || length === undefined) {
+      const offset = be64(d, 0),
+        length = be64(d, 8);
+      if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length)) {
         throw bad(`crypto header extension at offset ${at(o)} is invalid`);
       }
       file.check(offset, length, 'LUKS header area (crypto header extension)');
       hdr.cryptoHeader = { offset, length };
     }
-    o = data + Math.ceil(len / 8) * 8;
   }
+  const backingOffset = f.backingFileOffset;
   if (backingOffset) {
-    const len = field(h0, QCOW2_HEADER.backingFileSize);
+    const len = f.backingFileSize;
     // qemu: backing_file_offset beyond the first cluster or a name over 1023 bytes is refused.
     if (backingOffset > clusterSize || len > 1023) {
       throw bad(`backing file name at offset ${at(backingOffset)} (${len} bytes) is invalid`);
     }
-    hdr.backingFile = latin1(await file.read(backingOffset, len, 'backing file name'));
+    hdr.backingFile = headerName(await file.read(backingOffset, len, 'backing file name'));
   }
   if (incompatible & QCOW2_INCOMPAT.dataFile) {
     if (!hdr.dataFile) throw bad("'data-file' is required for this image");
-    hdr.dataFileRaw = (autoclear & 2) !== 0;
+    hdr.dataFileRaw = (f.autoclear & QCOW2_AUTOCLEAR.dataFileRaw) !== 0;
   } else if (hdr.dataFile) hdr.dataFile = undefined; // qemu ignores the extension without the bit
   if (cryptMethod === QCOW2_CRYPT.luks && !hdr.cryptoHeader) {
     throw bad('Could not read encryption header (no crypto header extension)');
@@ -244,7 +205,7 @@ export class Qcow2Layer implements Layer {
 
   private async l2Table(l1Index: number): Promise<{ table: Uint8Array; offset: number } | undefined> {
     const o = l1Index * QCOW2_TABLE_ENTRY_BYTES;
-    const off = (u32(this.l1, o) & OFFSET_HI_MASK) * 2 ** 32 + ((u32(this.l1, o + 4) & 0xfffffe00) >>> 0);
+    const off = (be32(this.l1, o) & OFFSET_HI_MASK) * 2 ** 32 + ((be32(this.l1, o + 4) & 0xfffffe00) >>> 0);
     if (off === 0) return undefined;
     const where = `L1 table at offset ${at(this.header.l1TableOffset)}, entry ${l1Index}`;
     if (off % this.header.clusterSize !== 0) {
@@ -291,8 +252,8 @@ export class Qcow2Layer implements Layer {
       }
       const l2Index = clusterIndex % this.l2Entries;
       const e = l2Index * this.entryBytes;
-      const hi = u32(l2.table, e),
-        lo = u32(l2.table, e + 4);
+      const hi = be32(l2.table, e),
+        lo = be32(l2.table, e + 4);
       const where = `L2 table at offset ${at(l2.offset)}, entry ${l2Index}`;
       if (hi & QCOW2_OFLAG_HI.compressed) {
         if (this.data) throw corrupt(this.file.path, `compressed cluster with an external data file (${where})`);
@@ -329,8 +290,8 @@ export class Qcow2Layer implements Layer {
         continue;
       }
       // Extended L2: 32 allocation bits (low word) and 32 reads-as-zero bits (high word).
-      const zeroBits = u32(l2.table, e + 8),
-        allocBits = u32(l2.table, e + 12);
+      const zeroBits = be32(l2.table, e + 8),
+        allocBits = be32(l2.table, e + 12);
       const sc = cs / SUBCLUSTERS;
       for (; g < clusterEnd;) {
         const i = Math.floor((g - clusterStart) / sc);
