@@ -236,7 +236,7 @@ export async function runCreate(argv: string[], io: CreateCliIO = defaultIO()): 
   } catch (e) {
     if (e instanceof UsageError) {
       io.err(`libvirt-volume: ${e.message}\nTry 'libvirt-volume create --help' for more information\n`);
-      return e.message.startsWith('Unexpected') || e.message.startsWith('Expecting') ? 1 : 2;
+      return 1; // qemu-img's error_exit(): every usage error of `create` is status 1
     }
     if (e instanceof SecretError) {
       io.err(`libvirt-volume: ${e.message}\n`);

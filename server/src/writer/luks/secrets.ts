@@ -30,7 +30,8 @@ export function parseSecretObject(spec: string): SecretObject {
   const type = props['qom-type'];
   delete props['qom-type'];
   if (type === undefined) throw new SecretError(`Parameter 'qom-type' is missing`);
-  if (type !== 'secret') throw new SecretError(`invalid object type: ${type}`);
+  // qemu's own words for a type it does not know (qom/object_interfaces.c); only secrets matter here.
+  if (type !== 'secret') throw new SecretError(`Parameter 'qom-type' does not accept value '${type}'`);
   const id = props.id;
   if (id === undefined) throw new SecretError(`Parameter 'id' is missing`);
   if (!ID_RE.test(id)) throw new SecretError(`Parameter 'id' expects an identifier`);
