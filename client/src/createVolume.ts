@@ -23,6 +23,8 @@ interface CreateResult {
   secretUuid?: string;
   /** From an input image: what libvirt's storage driver would run. */
   libvirtCommand?: string;
+  /** In a pool: what the run did on the host (secret defined, upload, …). */
+  steps?: string[];
 }
 
 /** Create in a libvirt pool instead of a local file (the pools view's "Create Volume here"). */
@@ -245,6 +247,7 @@ async function run(
     },
   );
   if (r.libvirtCommand) void client.outputChannel.appendLine(`libvirt would run: ${r.libvirtCommand}`);
+  for (const step of r.steps ?? []) client.outputChannel.appendLine(`Create Volume: ${step}`);
   if (dest) {
     const how = r.secretUuid ? ` (secret ${r.secretUuid} defined)` : '';
     void vscode.window.showInformationMessage(`Created ${r.image} in pool ${r.pool ?? dest.pool}${how}`);
