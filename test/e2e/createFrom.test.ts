@@ -16,8 +16,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  acceptSaveDialog, launchBrowser, palette, pickFile, prepare, quickInput, quickInputType, ROOT, startSession, waitToasts,
-  type Browser, type Page, type Session,
+  acceptSaveDialog, domTest, palette, pickFile, prepare, quickInput, quickInputType, ROOT, waitToasts, type Page,
 } from './harness';
 import { qemuImgOk, runOracle } from '../helpers/oracle';
 
@@ -134,23 +133,12 @@ async function typePassword(page: Page, title: RegExp | string, pass: string): P
 
 test('DOM: Create Volume from Image… — plain and LUKS inputs, Cancel, an existing output', { timeout: 600_000 }, async () => {
   mkdirSync(SHOTS, { recursive: true });
-  let session: Session | undefined;
-  let browser: Browser | undefined;
-  let page: Page | undefined;
-  const t0 = Date.now();
-  const marks: string[] = [];
-  const mark = (what: string) => marks.push(`${what} ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  try {
-    session = await startSession({ vsix, fixtures, settings: { 'workbench.colorTheme': 'Default Light Modern' } });
+  const settings = { 'workbench.colorTheme': 'Default Light Modern' };
+  const failureShot = join(SHOTS, 'create-from-failure.png');
+  const marks = await domTest({ vsix, fixtures, settings, failureShot }, async (pg, session, mark) => {
     const ws = session.workspace;
     const inputs = makeInputs(ws);
     mark('inputs');
-    browser = await launchBrowser();
-    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    const pg = page;
-    await pg.goto(session.url);
-    await pg.waitForSelector('.monaco-workbench', { timeout: 60_000 });
-    mark('workbench');
 
     /** Opens a volume XML of the workspace in the editor, then runs the command from the palette. */
     const start = async (xml: string) => {
@@ -237,7 +225,6 @@ test('DOM: Create Volume from Image… — plain and LUKS inputs, Cancel, an exi
       await pg.keyboard.press('Enter');
       await pg.waitForTimeout(1000);
     }
-    await pg.screenshot({ path: join(SHOTS, 'create-from-replace.png') });
     await pg.locator('.quick-input-widget:not([style*="display: none"]) .monaco-button:has-text("Cancel")').first().click();
     // Back in the dialog (or closed): Escape closes it.
     for (const end = Date.now() + 10_000; await quickInputShows(pg, /./);) {
@@ -269,14 +256,7 @@ test('DOM: Create Volume from Image… — plain and LUKS inputs, Cancel, an exi
     mark('exists');
     assert.deepEqual({ sha: sha(fx), mtime: statSync(fx).mtimeMs }, appeared, 'the file that appeared is unchanged');
     assert.deepEqual(hidden(ws), [], 'no temporary file left after the refusal');
-    console.log(`# Create Volume from Image: ${marks.join(', ')}; progress toast '${progress.replace(/\s+/g, ' ')}'; `
-      + `cancelled at '${copying.replace(/\s+/g, ' ')}'`);
-  } catch (err) {
-    await page?.screenshot({ path: join(SHOTS, 'create-from-failure.png') }).catch(() => undefined);
-    throw new Error(`${(err as Error).message}\n(steps: ${marks.join(', ')}; screenshot ${join(SHOTS, 'create-from-failure.png')})`,
-      { cause: err });
-  } finally {
-    await browser?.close();
-    await session?.stop();
-  }
+    console.log(`# progress toast '${progress.replace(/\s+/g, ' ')}'; cancelled at '${copying.replace(/\s+/g, ' ')}'`);
+  });
+  console.log(`# Create Volume from Image: ${marks.join(', ')}`);
 });

@@ -258,3 +258,36 @@ export async function pickFile(page: Page, titleRe: RegExp, path: string): Promi
 export async function quickInputType(page: Page): Promise<string | null> {
   return page.locator('.quick-input-widget:not([style*="display: none"]) .quick-input-box input').first().getAttribute('type');
 }
+
+/**
+ * One DOM test's frame: code-server with the .vsix on `opts.fixtures`, chromium at 1280×800 on
+ * the workbench, `body` with a `mark(step)` that times its steps; on failure a screenshot
+ * `failureShot` and the steps reached join the error; session and browser are always stopped.
+ */
+export async function domTest(
+  opts: SessionOptions & { failureShot: string },
+  body: (page: Page, session: Session, mark: (what: string) => void) => Promise<void>,
+): Promise<string[]> {
+  let session: Session | undefined;
+  let browser: Browser | undefined;
+  let page: Page | undefined;
+  const t0 = Date.now();
+  const marks: string[] = [];
+  const mark = (what: string) => marks.push(`${what} ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  try {
+    session = await startSession(opts);
+    browser = await launchBrowser();
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.goto(session.url);
+    await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
+    mark('workbench');
+    await body(page, session, mark);
+    return marks;
+  } catch (err) {
+    await page?.screenshot({ path: opts.failureShot }).catch(() => undefined);
+    throw new Error(`${(err as Error).message}\n(steps: ${marks.join(', ')}; screenshot ${opts.failureShot})`, { cause: err });
+  } finally {
+    await browser?.close();
+    await session?.stop();
+  }
+}

@@ -158,7 +158,7 @@ test('DOM smoke: squiggle, Problems panel, and Create Volume from the command pa
       await startCreate(true);
       let progressShot = false;
       await waitToasts(page, async (ts) => {
-        if (!progressShot && ts.some((t) => t.includes('Create Volume') && t.includes('Cancel'))) {
+        if (!progressShot && ts.some((t) => t.includes('Create Volume: deriving the LUKS key') && t.includes('Cancel'))) {
           progressShot = true;
           await page.waitForTimeout(400); // the toast slides in
           await page.screenshot({ path: join(SHOTS, 'create-volume-progress.png') });
