@@ -74,10 +74,11 @@ function makeInputs(ws: string): { plain: string; luks: string; big: string } {
   const luks = join(ws, 'in-enc.luks');
   qemuImgOk(['create', '-q', '--object', `secret,id=s0,data=${IN_PASS}`, '-f', 'luks', '-o', 'key-secret=s0,iter-time=10', luks, '32M']);
   qemuIo(luksOpen(luks), ['write -P 0x3c 0 64k', 'write -P 0xc3 7M 256k', 'write -P 0x77 31M 4k']);
-  // 2 GiB, 512 MiB of data in eight runs across it: its copy lasts long enough to be cancelled.
+  // 2 GiB, 1 GiB of data in sixteen runs across it: its copy (encrypted) lasts seconds even on a
+  // quiet machine, long after the Cancel click that follows its first progress report.
   const big = join(ws, 'in-big.qcow2');
   qemuImgOk(['create', '-q', '-f', 'qcow2', big, '2G']);
-  qemuIo(['-f', 'qcow2', big], Array.from({ length: 8 }, (_, i) => `write -P 0x${(0x21 + i).toString(16)} ${i * 256}M 64M`));
+  qemuIo(['-f', 'qcow2', big], Array.from({ length: 16 }, (_, i) => `write -P 0x${(0x21 + i).toString(16)} ${i * 128}M 64M`));
   return { plain, luks, big };
 }
 
