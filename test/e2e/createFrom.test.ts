@@ -145,9 +145,20 @@ test('DOM: Create Volume from Image… — plain and LUKS inputs, Cancel, an exi
     const start = async (xml: string) => {
       await pg.keyboard.press('Escape');
       const row = pg.locator(`.explorer-folders-view .monaco-list-row[aria-label^="${xml}"]`).first();
-      await row.waitFor({ timeout: 30_000 });
-      await row.click();
-      await pg.locator(`.tabs-container .tab.active[aria-label^="${xml}"]`).first().waitFor({ timeout: 15_000 });
+      const tab = pg.locator(`.tabs-container .tab.active[aria-label^="${xml}"]`).first();
+      // The Explorer re-sorts its rows when the workspace's files change (an image made or removed
+      // just before): a click can land on the row that moved under it. Clicked again until the tab
+      // of this document is the active one.
+      for (let i = 0; ; i++) {
+        await row.waitFor({ timeout: 30_000 });
+        await row.click();
+        try {
+          await tab.waitFor({ timeout: 5000 });
+          break;
+        } catch (e) {
+          if (i >= 3) throw new Error(`${xml} did not open from the Explorer`, { cause: e });
+        }
+      }
       await pg.waitForSelector('.monaco-editor .view-lines', { timeout: 15_000 });
       await palette(pg, COMMAND);
     };
