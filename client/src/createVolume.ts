@@ -23,6 +23,8 @@ interface CreateResult {
   secretUuid?: string;
   /** From an input image: what libvirt's storage driver would run. */
   libvirtCommand?: string;
+  /** In a pool: what the run did on the host (secret defined, upload, …). */
+  steps?: string[];
 }
 
 /** Create in a libvirt pool instead of a local file (the pools view's "Create Volume here"). */
@@ -156,20 +158,16 @@ async function run(
   dest?: PoolDestination,
   from?: { path: string; encrypted: boolean },
 ): Promise<CreateResult | undefined> {
-  let force = false;
+  // `output` comes from the save dialog, which asked before choosing an existing file (the OS's
+  // dialog, or VS Code's simple one: "… already exists. Are you sure you want to overwrite it?"):
+  // replaced without a second question. A file that appears later is the server's refusal.
   // In a pool there is no local file: the server refuses a name that exists (as libvirt's vol-create).
+  let force = false;
   if (output !== undefined) {
-    try {
-      await vscode.workspace.fs.stat(vscode.Uri.file(output));
-      if (
-        (await vscode.window.showWarningMessage(`${output} exists. Overwrite it?`, { modal: true }, 'Overwrite')) !==
-        'Overwrite'
-      )
-        return;
-      force = true;
-    } catch {
-      /* does not exist: fine */
-    }
+    force = await vscode.workspace.fs.stat(vscode.Uri.file(output)).then(
+      () => true,
+      () => false,
+    );
   }
   const args: Record<string, unknown> = { ...base, ...(dest ?? { output }), force };
   if (from) {
@@ -245,6 +243,7 @@ async function run(
     },
   );
   if (r.libvirtCommand) void client.outputChannel.appendLine(`libvirt would run: ${r.libvirtCommand}`);
+  for (const step of r.steps ?? []) client.outputChannel.appendLine(`Create Volume: ${step}`);
   if (dest) {
     const how = r.secretUuid ? ` (secret ${r.secretUuid} defined)` : '';
     void vscode.window.showInformationMessage(`Created ${r.image} in pool ${r.pool ?? dest.pool}${how}`);

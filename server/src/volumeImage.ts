@@ -2,7 +2,7 @@
 // (service/volumeCreate.ts), then the writer's one verdict and creation entry (writer/create.ts).
 // The editor's Create Volume worker (lsp/createWorker.ts) and `create --pool` when the host cannot
 // make the image itself (cli/createInPool.ts) both call it; it imports neither lsp/ nor cli/.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, truncateSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { NEWEST_LIBVIRT, type PoolType } from '../../schemas/vocabulary';
 import { pickLuksOptions } from '../../schemas/luksOptions';
@@ -228,6 +228,12 @@ const kib = (size: string | undefined): bigint =>
  * libvirt's two steps for an output larger than its input: the image created at the
  * wanted size (`qemu-img create`, or the raw file libvirt truncates), then `convert -n` into it
  * (raw, LUKS, or qcow2 with LUKS inside or not).
+ * libvirt's sparse raw copy (storage_util.c createRawFile: ftruncate to the capacity in bytes,
+ * then the input file's bytes copied, zero blocks skipped) is a plain conversion here, whose
+ * file is then cut or extended to the capacity: the reader pads a raw input to whole sectors as
+ * qemu's block layer does, and the capacity is never below the input file's length, so only
+ * that padding is cut, and an extension is a hole — a capacity that is no multiple of 512 gives
+ * libvirt's length, not qemu-img's rounded one.
  * Both happen under a private folder in the output's folder; the finished image is then linked
  * to its name (renamed with force), and the folder removed whatever happens.
  */
@@ -240,15 +246,25 @@ async function convertIntoLarger(
   const dir = mkdtempSync(join(dirname(job.output), '.libvirt-volume-from-'));
   try {
     const temp = join(dir, basename(job.output));
-    const args = { ...plan.output.args, filename: temp, size: String(w.wanted) };
     const step = { ...job, output: temp, force: false };
-    const { spec, encryption, opts } = plannedImage(args, BigInt(w.wanted), step, w.passphrase, hooks);
-    await createImage(spec, { ...opts, encryption, permissions: w.permissions });
-    const format = spec.format === 'luks' || spec.format === 'qcow2' ? spec.format : 'raw';
-    await convertImage(
-      { source: w.source, existing: { filename: temp, format, passphrase: w.passphrase } },
-      { ...opts, permissions: w.permissions },
-    );
+    let made: string;
+    if (plan.tool === 'copy' && plan.allocate === undefined) {
+      const args = { ...plan.output.args, filename: temp, size: String(convertOutputSize(w.source)) };
+      const { spec, opts } = plannedImage(args, undefined, step, w.passphrase, hooks, true);
+      await convertImage({ source: w.source, target: spec }, { ...opts, permissions: w.permissions });
+      truncateSync(temp, w.wanted);
+      made = spec.format;
+    } else {
+      const args = { ...plan.output.args, filename: temp, size: String(w.wanted) };
+      const { spec, encryption, opts } = plannedImage(args, BigInt(w.wanted), step, w.passphrase, hooks);
+      await createImage(spec, { ...opts, encryption, permissions: w.permissions });
+      const format = spec.format === 'luks' || spec.format === 'qcow2' ? spec.format : 'raw';
+      await convertImage(
+        { source: w.source, existing: { filename: temp, format, passphrase: w.passphrase } },
+        { ...opts, permissions: w.permissions },
+      );
+      made = spec.format;
+    }
     throwIfAborted(hooks.signal);
     const io = nodeWriterIO();
     if (job.force) {
@@ -265,7 +281,7 @@ async function convertIntoLarger(
         throw e;
       }
     }
-    return { format: spec.format };
+    return { format: made };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

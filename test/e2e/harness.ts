@@ -201,3 +201,93 @@ export async function waitToasts(page: Page, done: (texts: string[]) => Promise<
     await page.waitForTimeout(100);
   }
 }
+
+/** Runs a command from the command palette (F1, its title, Enter). */
+export async function palette(page: Page, command: string): Promise<void> {
+  await page.keyboard.press('F1');
+  await page.waitForSelector('.quick-input-widget:not([style*="display: none"]) input', { timeout: 10_000 });
+  await page.keyboard.type(command);
+  await page.waitForTimeout(400);
+  await page.keyboard.press('Enter');
+}
+
+const QUICK_TITLE = '.quick-input-widget:not([style*="display: none"]) .quick-input-title';
+
+/** Whether the quick input (a simple file dialog included) with a title matching `titleRe` is open. */
+async function dialogOpen(page: Page, titleRe: RegExp): Promise<boolean> {
+  const texts = await page.locator(QUICK_TITLE).allInnerTexts().catch(() => [] as string[]);
+  return texts.some((t) => titleRe.test(t));
+}
+
+/** Accepts what code-server's simple save dialog proposes. An Enter that comes while it is still
+ *  filling its list can be swallowed: press again while the dialog is still open. */
+export async function acceptSaveDialog(page: Page, titleRe: RegExp): Promise<void> {
+  await quickInput(page, titleRe);
+  await page.waitForTimeout(500);
+  for (let i = 0; i < 4; i++) {
+    await page.keyboard.press('Enter');
+    await page.waitForTimeout(1000);
+    if (!(await dialogOpen(page, titleRe))) return;
+  }
+  throw new Error('the save dialog did not accept the proposed path');
+}
+
+/**
+ * Picks `path` in code-server's simple open dialog: its box replaced by the path, typed; Enter
+ * once the box holds exactly that path (the dialog completes names as one types, and an Enter
+ * while it is still listing a folder can be swallowed: pressed again while the dialog is open).
+ */
+export async function pickFile(page: Page, titleRe: RegExp, path: string): Promise<void> {
+  await quickInput(page, titleRe);
+  const box = page.locator('.quick-input-widget:not([style*="display: none"]) .quick-input-box input');
+  const value = async () => (await box.evaluateAll((els: { value: string }[]) => els.map((e) => e.value)))[0];
+  for (let i = 0; i < 4; i++) {
+    if ((await value()) !== path) {
+      await page.keyboard.press('Control+A');
+      await page.keyboard.type(path);
+      for (const end = Date.now() + 5000; (await value()) !== path && Date.now() < end;) await page.waitForTimeout(100);
+    }
+    await page.keyboard.press('Enter');
+    for (const end = Date.now() + 3000; (await dialogOpen(page, titleRe)) && Date.now() < end;) await page.waitForTimeout(100);
+    if (!(await dialogOpen(page, titleRe))) return;
+  }
+  throw new Error(`the open dialog did not accept ${path} (its box: ${JSON.stringify(await value())})`);
+}
+
+/** The `type` of the quick input's box (a password box says `password`). */
+export async function quickInputType(page: Page): Promise<string | null> {
+  return page.locator('.quick-input-widget:not([style*="display: none"]) .quick-input-box input').first().getAttribute('type');
+}
+
+/**
+ * One DOM test's frame: code-server with the .vsix on `opts.fixtures`, chromium at 1280×800 on
+ * the workbench, `body` with a `mark(step)` that times its steps; on failure a screenshot
+ * `failureShot` and the steps reached join the error; session and browser are always stopped.
+ */
+export async function domTest(
+  opts: SessionOptions & { failureShot: string },
+  body: (page: Page, session: Session, mark: (what: string) => void) => Promise<void>,
+): Promise<string[]> {
+  let session: Session | undefined;
+  let browser: Browser | undefined;
+  let page: Page | undefined;
+  const t0 = Date.now();
+  const marks: string[] = [];
+  const mark = (what: string) => marks.push(`${what} ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  try {
+    session = await startSession(opts);
+    browser = await launchBrowser();
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.goto(session.url);
+    await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
+    mark('workbench');
+    await body(page, session, mark);
+    return marks;
+  } catch (err) {
+    await page?.screenshot({ path: opts.failureShot }).catch(() => undefined);
+    throw new Error(`${(err as Error).message}\n(steps: ${marks.join(', ')}; screenshot ${opts.failureShot})`, { cause: err });
+  } finally {
+    await browser?.close();
+    await session?.stop();
+  }
+}

@@ -14,7 +14,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { launchBrowser, prepare, quickInput, ROOT, startSession, waitToasts, type Browser, type Page, type Session } from './harness';
+import { domTest, prepare, quickInput, ROOT, waitToasts, type Page } from './harness';
 import { ORACLE_SECRET_UUID, SessionLibvirt } from '../oracle/libvirt';
 import { formatBytes } from '../../server/src/common/bytes';
 
@@ -87,23 +87,9 @@ async function volInfo(pool: string, name: string): Promise<{ capacity: number; 
 
 test('DOM: the Libvirt view lists pools and volumes, opens a volume\'s XML, and creates a volume in pool p', { timeout: 300_000 }, async () => {
   mkdirSync(SHOTS, { recursive: true });
-  let session: Session | undefined;
-  let browser: Browser | undefined;
-  let page: Page | undefined;
-  const t0 = Date.now();
-  const marks: string[] = [];
-  const mark = (what: string) => marks.push(`${what} ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  try {
-    session = await startSession({
-      vsix, fixtures: FIXTURES,
-      settings: { 'workbench.colorTheme': 'Default Light Modern' },
-    });
-    browser = await launchBrowser();
-    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    const pg = page;
-    await pg.goto(session.url);
-    await pg.waitForSelector('.monaco-workbench', { timeout: 60_000 });
-    mark('workbench');
+  const settings = { 'workbench.colorTheme': 'Default Light Modern' };
+  const failureShot = join(SHOTS, 'pools-view-failure.png');
+  const marks = await domTest({ vsix, fixtures: FIXTURES, settings, failureShot }, async (pg, _session, mark) => {
     // Room for the view (its list renders only the rows in sight): the folders collapsed, a wider
     // side bar. The view starts collapsed (it activates the extension when opened): open it.
     const folders = pg.locator('.part.sidebar .pane-header').first();
@@ -208,7 +194,7 @@ test('DOM: the Libvirt view lists pools and volumes, opens a volume\'s XML, and 
     const v = await volInfo('p', 'view-new.qcow2');
     assert.equal(v.capacity, 24 * 2 ** 20);
     const wantRow = `view-new.qcow2 ${formatBytes(v.capacity)} · ${formatBytes(v.allocation)} allocated · qcow2 · encrypted`;
-    texts = await rows(pg, (t) => t.includes(wantRow), wantRow);
+    await rows(pg, (t) => t.includes(wantRow), wantRow);
     assert.ok((await virshOk(['vol-list', 'p'])).includes(newPath));
     assert.match(await virshOk(['vol-dumpxml', '--pool', 'p', 'view-new.qcow2']), /<encryption format='luks'>/);
     // A volume made behind the editor's back shows after the title bar's Refresh.
@@ -235,12 +221,6 @@ test('DOM: the Libvirt view lists pools and volumes, opens a volume\'s XML, and 
     texts = await rows(pg, (t) => t[0] === 'qemu+tcp://127.0.0.1:1/system' && t.length === 2, 'the unreachable host');
     assert.match(texts[1], /unable to connect to server at '127\.0\.0\.1:1'/);
     mark('unreachable');
-    console.log(`# Libvirt view: ${marks.join(', ')}; screenshot ${VIEW_SHOT}`);
-  } catch (err) {
-    await page?.screenshot({ path: join(SHOTS, 'pools-view-failure.png') }).catch(() => undefined);
-    throw new Error(`${(err as Error).message}\n(steps: ${marks.join(', ')}; screenshot ${join(SHOTS, 'pools-view-failure.png')})`, { cause: err });
-  } finally {
-    await browser?.close();
-    await session?.stop();
-  }
+  });
+  console.log(`# Libvirt view: ${marks.join(', ')}; screenshot ${VIEW_SHOT}`);
 });

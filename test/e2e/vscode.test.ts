@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launchBrowser, prepare, quickInput, ROOT, startSession, waitForJson, waitToasts, type Browser, type Page, type Session } from './harness';
+import { acceptSaveDialog, launchBrowser, palette, prepare, quickInput, ROOT, startSession, waitForJson, waitToasts, type Browser, type Page, type Session } from './harness';
 import { qemuImgInfo } from '../helpers/oracle';
 
 const FIXTURES = join(ROOT, 'test', 'e2e', 'workspace');
@@ -55,14 +55,6 @@ test('inner mocha suite in the extension host of code-server passes', { timeout:
   }
 });
 
-async function palette(page: Page, command: string): Promise<void> {
-  await page.keyboard.press('F1');
-  await page.waitForSelector('.quick-input-widget:not([style*="display: none"]) input', { timeout: 10_000 });
-  await page.keyboard.type(command);
-  await page.waitForTimeout(400);
-  await page.keyboard.press('Enter');
-}
-
 /** UI steps that depend on focus and timing get three tries (the assertions stay strict). */
 async function retry<T>(step: () => Promise<T>, tries = 3): Promise<T> {
   for (let i = 1; ; i++) {
@@ -72,20 +64,6 @@ async function retry<T>(step: () => Promise<T>, tries = 3): Promise<T> {
       if (i >= tries) throw err;
     }
   }
-}
-
-/** Accepts what code-server's simple save dialog proposes. An Enter that comes while it is still
- *  filling its list can be swallowed: press again while the dialog is still open. */
-async function acceptSaveDialog(page: Page, titleRe: RegExp): Promise<void> {
-  await quickInput(page, titleRe);
-  await page.waitForTimeout(500);
-  for (let i = 0; i < 4; i++) {
-    await page.keyboard.press('Enter');
-    await page.waitForTimeout(1000);
-    const texts = await page.locator('.quick-input-widget:not([style*="display: none"]) .quick-input-title').allInnerTexts().catch(() => [] as string[]);
-    if (!texts.some((t) => titleRe.test(t))) return;
-  }
-  throw new Error('the save dialog did not accept the proposed path');
 }
 
 test('DOM smoke: squiggle, Problems panel, and Create Volume from the command palette', { timeout: 240_000 }, async () => {
@@ -180,7 +158,7 @@ test('DOM smoke: squiggle, Problems panel, and Create Volume from the command pa
       await startCreate(true);
       let progressShot = false;
       await waitToasts(page, async (ts) => {
-        if (!progressShot && ts.some((t) => t.includes('Create Volume') && t.includes('Cancel'))) {
+        if (!progressShot && ts.some((t) => t.includes('Create Volume: deriving the LUKS key') && t.includes('Cancel'))) {
           progressShot = true;
           await page.waitForTimeout(400); // the toast slides in
           await page.screenshot({ path: join(SHOTS, 'create-volume-progress.png') });

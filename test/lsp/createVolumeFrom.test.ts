@@ -148,3 +148,21 @@ test('cancel during the output\'s key derivation leaves nothing', async () => {
   assert.ok(!existsSync(out), 'no image after cancel');
   assert.deepEqual(leftovers(), []);
 });
+
+test('a request with its own workDoneToken (VS Code\'s notification with Cancel): progress on that token, none created', async () => {
+  const from = input('tok.raw', 'raw');
+  const u = write('tok.xml', volume('tok.qcow2', 'qcow2', { capacity: '' }));
+  const out = join(dir, 'tok.qcow2');
+  const before = c.progress.length;
+  const tokensBefore = c.progressTokens.length;
+  const r = await c.request<{ image: string }>('workspace/executeCommand',
+    { command: 'libvirtVolume.createVolume', arguments: [{ uri: u, from, output: out }], workDoneToken: 'editor-token-1' });
+  assert.equal(r.image, out);
+  const mine = c.progress.slice(before);
+  assert.ok(mine.length >= 2, JSON.stringify(mine));
+  assert.ok(mine.every((p) => p.token === 'editor-token-1'), `progress on the request's token: ${JSON.stringify(mine)}`);
+  assert.deepEqual([mine[0].value.kind, mine.at(-1)!.value.kind], ['begin', 'end']);
+  assert.equal(mine[0].value.message, 'tok.qcow2');
+  assert.equal(c.progressTokens.length, tokensBefore, 'the server asked for no progress of its own');
+  assert.equal(compare(from, out).status, 0);
+});

@@ -54,6 +54,8 @@ function input(name: string, luks: boolean): string {
   return p;
 }
 
+interface PoolAnswer { image: string; pool: string; uploaded: boolean; libvirtCommand?: string; steps: string[]; secretUuid?: string }
+
 const volumes = async () => (await s.virshRun(['vol-list', '--pool', 'p'])).stdout;
 const secrets = async () => (await s.virshRun(['secret-list'])).stdout;
 
@@ -119,16 +121,60 @@ test('LSP: createVolume {uri, from, pool} converts here and uploads into the poo
     const c = new TestClient();
     try {
       await c.initialize();
-      const r = await c.request<{ image: string; pool: string; uploaded: boolean; libvirtCommand?: string }>(
+      const r = await c.request<PoolAnswer>(
         'workspace/executeCommand',
         { command: 'libvirtVolume.createVolume', arguments: [{ uri: pathToFileURL(xmlPath).href, from, pool: 'p', connection: s.uri }] });
       assert.equal(r.pool, 'p');
       assert.equal(r.uploaded, true);
       assert.equal(r.image, join(s.pool, 'flsp.img'));
+      // What libvirt's vol-create-from would do, with the volume's path on the host (raw → raw: its own copy).
+      assert.equal(r.libvirtCommand,
+        `(no qemu-img: libvirt copies the bytes itself) ${from} → ${r.image}: 16777216 bytes, zero blocks left as holes`);
+      assert.ok(r.steps.some((l) => /lsp\.raw is a file of this machine; writing it here and uploading/.test(l)), r.steps.join('\n'));
+      assert.ok(r.steps.some((l) => l.startsWith('uploading ')), r.steps.join('\n'));
       const cmp = runOracle('qemu-img', ['compare', '-f', 'raw', '-F', 'raw', from, r.image]);
       assert.equal(cmp.status, 0, cmp.stdout + cmp.stderr);
       assert.match(await volumes(), /flsp\.img/);
       await s.virshRun(['vol-delete', '--pool', 'p', 'flsp.img']);
+    } finally {
+      await c.dispose();
+    }
+  });
+
+test('LSP: createVolume {uri, from, pool} of a LUKS input into a qcow2+LUKS volume answers libvirt\'s lines and the steps',
+  { timeout: 300_000 }, async () => {
+    const from = input('lsp.luks', true);
+    const xmlPath = join(dir, 'lsp-enc.xml');
+    writeFileSync(xmlPath, "<volume><name>fenc.qcow2</name><target><format type='qcow2'/><compat>1.1</compat>"
+      + "<encryption format='luks'/></target></volume>");
+    const vols = await volumes();
+    const c = new TestClient();
+    try {
+      await c.initialize();
+      const args = { uri: pathToFileURL(xmlPath).href, from, pool: 'p', connection: s.uri, passphrase: OUT_PASS,
+        fromPassphrase: IN_PASS, iterTimeMs: 10 };
+      const r = await c.request<PoolAnswer>('workspace/executeCommand', { command: 'libvirtVolume.createVolume', arguments: [args] });
+      const target = join(s.pool, 'fenc.qcow2');
+      assert.equal(r.image, target);
+      assert.equal(r.uploaded, true);
+      // libvirt's two runs for an encrypted side, on the host's path, the new secret's id in them.
+      const lines = r.libvirtCommand!.split('\n');
+      assert.equal(lines.length, 2, r.libvirtCommand);
+      assert.match(lines[0], new RegExp(`^qemu-img create -f qcow2 --object secret,id=fenc\\.qcow2_encrypt0,file=SECRETFILE .*${target} 16384K$`));
+      assert.match(lines[1], new RegExp(`^qemu-img convert --image-opts -n --target-image-opts .*driver=luks,file\\.filename=${from},`
+        + `key-secret=lsp\\.luks_encrypt0 driver=qcow2,file\\.filename=${target},encrypt\\.key-secret=fenc\\.qcow2_encrypt0$`));
+      // The steps, in order: the secret defined (a uuid was added: the XML named none), then the upload.
+      const at = (re: RegExp) => r.steps.findIndex((l) => re.test(l));
+      assert.ok(r.secretUuid, 'a secret was defined');
+      const defined = at(new RegExp(`^defined secret ${r.secretUuid} \\(usage volume ${target}\\)$`));
+      const uploading = at(/^uploading \d+ bytes into volume 'fenc\.qcow2' of pool 'p'/);
+      assert.ok(defined >= 0 && uploading > defined, r.steps.join('\n'));
+      const cmp = runOracle('qemu-img', ['compare', '--object', `secret,id=a,data=${IN_PASS}`, '--object', `secret,id=b,data=${OUT_PASS}`,
+        '--image-opts', `driver=luks,key-secret=a,file.filename=${from}`, `driver=qcow2,encrypt.key-secret=b,file.filename=${target}`]);
+      assert.equal(cmp.status, 0, cmp.stdout + cmp.stderr);
+      await s.virshRun(['vol-delete', '--pool', 'p', 'fenc.qcow2']);
+      await s.virshRun(['secret-undefine', r.secretUuid!]);
+      assert.equal(await volumes(), vols);
     } finally {
       await c.dispose();
     }

@@ -2,7 +2,12 @@
 // neovim or emacs get the same command as VS Code (ARCHITECTURE.md invariant 7).
 // Arguments are checked field by field before anything runs: a wrong type answers InvalidParams
 // (-32602, JSON-RPC 2.0 §5.1) naming the field, never InternalError with a JavaScript message.
-import { ErrorCodes, ResponseError, type WorkDoneProgressReporter } from 'vscode-languageserver/node';
+import {
+  ErrorCodes,
+  ExecuteCommandRequest,
+  ResponseError,
+  type WorkDoneProgressReporter,
+} from 'vscode-languageserver/node';
 import { createVolume, describeImage, describeVolume, type CreateVolumeParams } from './createVolume';
 import type { ServerState } from './server';
 import { listPools } from '../host/pools';
@@ -96,7 +101,12 @@ export function commandArgument(command: string, args: unknown[] | undefined): C
 }
 
 export function registerCommands(state: ServerState): void {
-  state.connection.onExecuteCommand(async (params, token, workDone) => {
+  // onRequest, not onExecuteCommand: its reporter comes from vscode-languageserver's attachWorkDone
+  // (common/progress.js), which deletes params.workDoneToken first, so a request that brought its
+  // own token (VS Code's notification with Cancel) could not be told from one without: its
+  // progress went to a second, server-created one and the notification stayed without a message.
+  state.connection.onRequest(ExecuteCommandRequest.type, async (params, token) => {
+    const workDone = state.connection.window.attachWorkDoneProgress(params.workDoneToken);
     try {
       if (!COMMANDS.includes(params.command)) {
         return invalid(params.command, `unknown command (known: ${COMMANDS.join(', ')})`);

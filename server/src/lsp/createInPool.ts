@@ -9,6 +9,7 @@ import { createInPool } from '../host/createInPool';
 import { commandConnection, HostError } from '../host/virsh';
 import { INSECURE_AES_WARNING } from '../../../schemas/luksOptions';
 import {
+  planFrom,
   readPassphrase,
   requestToken,
   runInWorker,
@@ -18,6 +19,7 @@ import {
   type WorkDone,
 } from './createVolume';
 import type { ServerState } from './server';
+import type { VolumeFromCreation } from '../service/volumeCreate';
 
 /** Where a host command finds no connection (lsp/commands.ts, createVolumeInPool). */
 export const NO_CONNECTION = 'needs {connection}, the libvirtVolume.connection setting or LIBVIRT_DEFAULT_URI';
@@ -51,7 +53,7 @@ export async function createVolumeInPool(
     desc: VolumeDescription;
     t0: number;
     /** vol-create-from: the input image (a file here, which the host cannot read: converted here, uploaded). */
-    from?: { path: string; passphrase?: string };
+    from?: { path: string; passphrase?: string; plan?: VolumeFromCreation };
   },
   token: CancellationToken,
   workDone: WorkDone,
@@ -72,8 +74,10 @@ export async function createVolumeInPool(
   const signal = abortOn(both);
   const pool = p.pool;
   workDone.begin('Create Volume', 0, `${desc.name ?? ''} in pool ${pool}`, true);
+  const steps: string[] = [];
   const note = (l: string): void => {
     state.log(`Create Volume: ${l}`);
+    steps.push(l);
     workDone.report(l);
   };
   const bytes = passphrase !== undefined ? new TextEncoder().encode(passphrase) : undefined;
@@ -118,6 +122,10 @@ export async function createVolumeInPool(
       secretUuid: r.secretUuid,
       pool,
       uploaded: r.uploaded,
+      // vol-create-from's qemu-img lines for the volume's path on the host (the answer of a local
+      // Create Volume from Image carries them too); the conversion itself ran here.
+      libvirtCommand: doc.from && hostCommandLine(state, xmlText, doc.from, r.path, p),
+      steps,
       ms: Date.now() - doc.t0,
     };
   } finally {
@@ -126,5 +134,24 @@ export async function createVolumeInPool(
     // The host's volumes and secrets changed (or a rollback ran): the checks against the host
     // (hostFacts.ts) should not wait for the next save or the 30 s refresh to see it.
     if (uri === state.settings().connection) state.env.host.invalidate();
+  }
+}
+
+/**
+ * The qemu-img lines libvirt would run for vol-create-from, with the volume's path on the host.
+ * The volume exists by now: a plan that fails this late (the input changed meanwhile) keeps the
+ * line planned before the run, with the pool's name for the path, rather than failing the answer.
+ */
+function hostCommandLine(
+  state: ServerState,
+  xmlText: string,
+  from: { path: string; passphrase?: string; plan?: VolumeFromCreation },
+  hostPath: string,
+  p: CreateVolumeParams,
+): string | undefined {
+  try {
+    return planFrom(state, xmlText, from, hostPath, p).commandLine;
+  } catch {
+    return from.plan?.commandLine;
   }
 }

@@ -119,6 +119,8 @@ export interface CreateVolumeResult {
   /** In a pool: its name, and whether our writer made the image and vol-upload streamed it in. */
   pool?: string;
   uploaded?: boolean;
+  /** In a pool: what the run did on the host, in order (secret defined, upload, …), as the CLI prints it. */
+  steps?: string[];
 }
 
 /** A document's file path (service/imageRefs.ts uriToPath); other URIs are taken as paths as they are. */
@@ -412,8 +414,11 @@ export async function createVolume(
     );
   }
   if (from) {
-    from.passphrase = await fromPassphrase(state, p, xmlText, from.path, output);
-    from.plan = planFrom(state, xmlText, from, output, p);
+    // In a pool the host decides the path (createInPool answers it): planned with the pool's name
+    // first, as the CLI shows it, and the answer's line is made with the real path.
+    const planned = p.pool !== undefined ? `${p.pool}/${desc.name ?? 'volume'}` : output;
+    from.passphrase = await fromPassphrase(state, p, xmlText, from.path, planned);
+    from.plan = planFrom(state, xmlText, from, planned, p);
   }
   if (p.pool !== undefined) {
     return createVolumeInPool(state, p, { xmlText, desc, t0, from }, token, workDone);
@@ -527,7 +532,7 @@ async function fromPassphrase(
 }
 
 /** volumeImage.ts planVolumeFrom's refusals (libvirt's, the reader's, the writer's) as InvalidParams. */
-function planFrom(
+export function planFrom(
   state: ServerState,
   xmlText: string,
   from: { path: string; passphrase?: string },
