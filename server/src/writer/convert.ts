@@ -375,8 +375,12 @@ async function copy(
   const minSectors = cfg.minSparse / SECTOR;
   let dataBytes = 0;
   const cs = sink.compressCluster;
-  const buf = new Uint8Array(cs ?? CONVERT_CHUNK);
+  // -c: whole clusters of a data range are read up to CONVERT_CHUNK at once (qemu-img reads
+  // buf_sectors, then the qcow2 driver compresses cluster by cluster), not one read per cluster.
+  const buf = new Uint8Array(cs ? Math.max(cs, CONVERT_CHUNK - (CONVERT_CHUNK % cs)) : CONVERT_CHUNK);
   const ring = cs ? buf : new Uint8Array(READ_AHEAD);
+  let readAt = 0,
+    readLen = 0;
   /** One chunk through is_allocated_sectors_min to the sink; returns the data bytes written. */
   const judge = async (b: Uint8Array, o: number, isDataStatus: boolean): Promise<number> => {
     let written = 0;
@@ -431,8 +435,15 @@ async function copy(
         const whole = r.offset <= c && r.offset + r.length >= c + n;
         const status: Status = whole ? r.status : 'data';
         if (status === 'data') {
-          const b = buf.subarray(0, n);
-          await readSource(src, c, b);
+          if (c < readAt || c + n > readAt + readLen) {
+            // From this cluster to the end of its range (whole clusters), at most one buffer.
+            const end = whole ? Math.min(r.offset + r.length, total) : c + n;
+            readLen = Math.max(n, Math.min(buf.length, Math.floor((end - c) / cs) * cs));
+            if (c + readLen > total) readLen = total - c;
+            readAt = c;
+            await readSource(src, c, buf.subarray(0, readLen));
+          }
+          const b = buf.subarray(c - readAt, c - readAt + n);
           if (!cfg.minSparse || !isZero(b)) {
             await sink.data(c, b);
             dataBytes += n;
