@@ -287,3 +287,28 @@ test('convert -c with encryption: qemu-img 7.2 refuses a new qcow2+LUKS output; 
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+test('the bundled CLI without its zstd.wasm: zstd -c refused before anything is written, zlib -c unaffected',
+  { skip, timeout: 120_000 }, () => {
+    const dir = tmpdir('convert-nowasm');
+    try {
+      // dist/cli.js alone in a folder: the bundle looks for zstd.wasm beside itself.
+      fs.mkdirSync(join(dir, 'bundle'));
+      fs.copyFileSync(join(root, 'dist', 'cli.js'), join(dir, 'bundle', 'cli.js'));
+      fs.writeFileSync(join(dir, 'bundle', 'run.js'), "require('./cli.js').runCli();\n");
+      ok('qemu-img', dir, 'create', '-q', '-f', 'qcow2', 'in.qcow2', '1M');
+      io(dir, 'in.qcow2', ['write -P 0x41 0 64k']);
+      const cli = (args: string[]) =>
+        spawnSync(process.execPath, [join(dir, 'bundle', 'run.js'), 'convert', ...args], { cwd: dir, encoding: 'utf8' });
+      const before = fs.readdirSync(dir).sort();
+      const r = cli(['-c', '-O', 'qcow2', '-o', 'compression_type=zstd', 'in.qcow2', 'out.qcow2']);
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /^libvirt-volume: zstd compression is not available: .*zstd\.wasm/);
+      assert.deepEqual(fs.readdirSync(dir).sort(), before, 'nothing written');
+      const z = cli(['-c', '-O', 'qcow2', 'in.qcow2', 'out.qcow2']);
+      assert.equal(z.status, 0, z.stderr);
+      identical(dir, 'in.qcow2', 'out.qcow2');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });

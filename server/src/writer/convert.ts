@@ -48,6 +48,7 @@ import { PendingFile, type FilePermissions } from './publish';
 import { openImage, type BlockRange, type ImageReader } from './reader/imageReader';
 import { Qcow2StreamWriter } from './qcow2Stream';
 import { writeZeros, zeros } from './zeroFill';
+import { loadZstdCompressor } from './zstdCompress';
 
 /** qemu-img convert's IO_BUF_SIZE: the largest chunk read and judged at once. */
 export const CONVERT_CHUNK = 2 * 1024 * 1024;
@@ -674,6 +675,10 @@ export async function convertImage(job: ConvertJob, opts: ConvertOptions): Promi
   throwIfAborted(signal);
   const bad = checkConvert(job, opts);
   if (bad) throw bad;
+  // The zstd compressor (WebAssembly) loads before anything is created: a missing module is a refusal.
+  if (job.compress && job.target?.format === 'qcow2' && job.target.compressionType === 'zstd') {
+    await loadZstdCompressor();
+  }
   const src = job.source;
   const total = convertOutputSize(src);
   const minSparse = job.minSparse ?? DEFAULT_MIN_SPARSE;
