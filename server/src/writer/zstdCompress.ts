@@ -13,7 +13,7 @@
 // matches zstd's ratio is not a small piece of code, so the real zstd library runs as WebAssembly:
 // @bokuweb/zstd-wasm (MIT, libzstd compiled with Emscripten, no dependencies, no install script).
 // It was measured against @hpcc-js/wasm-zstd (Apache-2.0): the same clusters compressed in 2.2–2.7× less
-// CPU time, and its 250 kB .wasm stays a file of its own (dist/zstd.wasm, copied by
+// CPU time, and this one's 250 kB .wasm stays a file of its own (dist/zstd.wasm, copied by
 // scripts/build.mjs) instead of growing dist/cli.js, whose start-up is on the clock. The module is
 // loaded on the first zstd -c conversion only.
 import { WriterError } from './errors';
