@@ -112,6 +112,11 @@ const mb = (kb?: number) => (kb === undefined ? 'n/a' : `${(kb / 1024).toFixed(1
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(join(process.env.BENCH_DIR ?? os.tmpdir(), 'lv-bench-convert-'));
   try {
+    // BENCH_CONVERT=zstd: only the `convert -c -o compression_type=zstd` rows (zstdRows below).
+    if (process.env.BENCH_CONVERT === 'zstd') {
+      await zstdRows(dir);
+      return;
+    }
     // This file as one plain JavaScript bundle for the child processes.
     const esbuild = require('esbuild') as typeof import('esbuild');
     const runner = join(dir, 'runner.js');
@@ -178,9 +183,86 @@ async function main(): Promise<void> {
     for (const r of rows) console.log(`| ${r.join(' | ')} |`);
     console.log(`\nbars: time ≤ 1.0× qemu-img, peak RSS < 128 MB; machine: ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(2)}`);
     for (const v of verdicts) console.log(v);
+    await zstdRows(dir);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** CPU seconds (user + sys), wall seconds and peak RSS (KiB) of a child process, from /usr/bin/time. */
+function timed(cmd: string, args: string[], cwd: string): { wall: number; cpu: number; rssKb: number } {
+  if (!TIME) throw new Error('/usr/bin/time is needed for CPU time');
+  const t = performance.now();
+  const r = spawnSync(TIME, ['-f', '%U %S %M', cmd, ...args], { cwd, encoding: 'utf8' });
+  const wall = (performance.now() - t) / 1000;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
+  const [u, sy, m] = r.stderr.trim().split('\n').pop()!.split(' ').map(Number);
+  return { wall, cpu: u + sy, rssKb: m };
+}
+
+/**
+ * 64 KiB blocks in turn: text (words of a small vocabulary: zstd shrinks it several times), random
+ * letters of 16 (about half), random bytes (stored uncompressed: it does not fit in a cluster)
+ * and zeros (not written by -c).
+ */
+function makeMixedRaw(path: string, size: number): void {
+  const fd = fs.openSync(path, 'w');
+  const chunk = 16 * 2 ** 20;
+  const words = ['volume ', 'pool ', 'qcow2 ', 'cluster ', 'the ', 'secret ', 'image ', 'backing ', 'guest ', 'host\n'];
+  for (let off = 0; off < size; off += chunk) {
+    const buf = randomBytes(chunk);
+    for (let b = 0; b < chunk; b += BLOCK) {
+      const kind = (off + b) / BLOCK % 4;
+      if (kind === 0) {
+        for (let p = b; p < b + BLOCK; ) p += buf.write(words[buf[p] % words.length], p, Math.min(8, b + BLOCK - p), 'latin1');
+      } else if (kind === 1) for (let i = b; i < b + BLOCK; i++) buf[i] = 0x61 + (buf[i] & 0x0f);
+      else if (kind === 3) buf.fill(0, b, b + BLOCK);
+    }
+    fs.writeSync(fd, buf, 0, Math.min(chunk, size - off), off);
+  }
+  fs.closeSync(fd);
+}
+
+/**
+ * `libvirt-volume convert -c -O qcow2 -o compression_type=zstd` (the CLI bundle, its WebAssembly
+ * zstd) vs `qemu-img convert` with the same arguments: 512 MiB of mixed data, three rounds
+ * alternating the tools, medians of wall and CPU time (user + sys: the figure to compare on a
+ * loaded machine), peak RSS (bar < 128 MB). Outputs compared with `qemu-img compare`, their
+ * compressed cluster counts from `qemu-img check`.
+ */
+async function zstdRows(dir: string): Promise<void> {
+  const cli = join(__dirname, '..', 'bin', 'libvirt-volume.js');
+  const size = Number(process.env.BENCH_ZSTD_MIB ?? 512) * 2 ** 20;
+  makeMixedRaw(join(dir, 'mixed.raw'), size);
+  const args = ['-c', '-f', 'raw', '-O', 'qcow2', '-o', 'compression_type=zstd', 'mixed.raw'];
+  const q: ReturnType<typeof timed>[] = [],
+    o: ReturnType<typeof timed>[] = [];
+  const load: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    for (const f of ['q.qcow2', 'o.qcow2']) fs.rmSync(join(dir, f), { force: true });
+    load.push(os.loadavg()[0]);
+    q.push(timed('qemu-img', ['convert', ...args, 'q.qcow2'], dir));
+    o.push(timed(process.execPath, [cli, 'convert', ...args, 'o.qcow2'], dir));
+  }
+  const same = spawnSync('qemu-img', ['compare', 'q.qcow2', 'o.qcow2'], { cwd: dir }).status === 0;
+  const counts = (f: string) => {
+    const j = JSON.parse(spawnSync('qemu-img', ['check', '--output=json', f], { cwd: dir, encoding: 'utf8' }).stdout);
+    return `${j['compressed-clusters'] ?? 0}/${j['allocated-clusters']}`;
+  };
+  const med = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+  const mib = size / 2 ** 20;
+  console.log(`\n| ${mib} MiB mixed raw → qcow2 -c zstd | qemu-img convert | libvirt-volume convert | ours/qemu |`);
+  console.log('|---|---|---|---|');
+  const row = (name: string, a: number, b: number, unit: (x: number) => string) =>
+    console.log(`| ${name} | ${unit(a)} | ${unit(b)} | ${(b / a).toFixed(2)}× |`);
+  row('wall (median of 3)', med(q.map((x) => x.wall)), med(o.map((x) => x.wall)), sec);
+  row('CPU user+sys (median of 3)', med(q.map((x) => x.cpu)), med(o.map((x) => x.cpu)), sec);
+  row('peak RSS (max of 3)', Math.max(...q.map((x) => x.rssKb)), Math.max(...o.map((x) => x.rssKb)), mb);
+  console.log(`| compressed/allocated clusters | ${counts('q.qcow2')} | ${counts('o.qcow2')} | |`);
+  console.log(`| output size | ${fs.statSync(join(dir, 'q.qcow2')).size} | ${fs.statSync(join(dir, 'o.qcow2')).size} | |`);
+  const rssOk = Math.max(...o.map((x) => x.rssKb)) < 128 * 1024;
+  console.log(`\nload average at each round: ${load.map((l) => l.toFixed(1)).join(', ')}; outputs ${same ? 'identical' : '**DIFFER**'}`);
+  console.log(`zstd -c: ${rssOk && same ? 'PASS' : 'FAIL'} (bar: peak RSS < 128 MB, output identical; times reported)`);
 }
 
 /** Master key and key slot 0 iteration counts of a LUKS image (raw or inside qcow2), from qemu-img info. */

@@ -26,6 +26,17 @@ for (const f of results.flatMap((r) => r.outputFiles)) {
   writeFileSync(tmp, f.contents);
   renameSync(tmp, f.path);
 }
+// zstd for `convert -c -o compression_type=zstd` (server/src/writer/zstdCompress.ts): @bokuweb/zstd-wasm
+// reads zstd.wasm from the folder of the code running it, which for the bundles is dist/.
+{
+  const wasm = join(root, 'node_modules', '@bokuweb', 'zstd-wasm', 'dist', 'common', 'zstd.wasm');
+  const out = join(root, 'dist', 'zstd.wasm');
+  if (existsSync(wasm) && !(existsSync(out) && Buffer.compare(readFileSync(wasm), readFileSync(out)) === 0)) {
+    const tmp = `${out}.${process.pid}.tmp`;
+    writeFileSync(tmp, readFileSync(wasm));
+    renameSync(tmp, out);
+  }
+}
 mkdirSync(join(root, 'bin'), { recursive: true });
 // V8 code cache for the CLI's start-up (bin/libvirt-volume.js), remade whenever its bundle changed.
 for (const bundle of ['cli.js', 'check.js']) {

@@ -32,7 +32,7 @@ test('bulk xts (plain, plain64) equals sector-by-sector xts, across 2^32 sectors
   }
 });
 
-test('checkConvert: -c only for qcow2 (qemu\'s message), -S a multiple of 512 up to 16 MiB, one output', () => {
+test('checkConvert: -c only for qcow2, zlib or zstd, not with encryption or preallocation (qemu\'s messages), -S a multiple of 512 up to 16 MiB, one output', () => {
   const source = { virtualSize: 1000 } as ImageReader;
   assert.equal(convertOutputSize(source), 1024);
   const raw = { format: 'raw' as const, filename: 'o', size: 1024, preallocation: 'off' as const, nocow: false, version: 3 as const,
@@ -45,7 +45,13 @@ test('checkConvert: -c only for qcow2 (qemu\'s message), -S a multiple of 512 up
   assert.equal(checkConvert({ source, target: raw, minSparse: 16 * 1024 * 1024 }), undefined);
   assert.match(checkConvert({ source })!.message, /exactly one output/);
   const q = { ...raw, format: 'qcow2' as const, compressionType: 'zstd' as const };
-  assert.match(checkConvert({ source, target: q, compress: true })!.message, /zlib clusters only/);
+  assert.equal(checkConvert({ source, target: q, compress: true }), undefined, '-c with compression_type=zstd');
+  // -c against encryption and preallocation: qemu-img.c img_convert's messages.
+  const encrypted = { ...q, encrypt: { format: 'luks' as const, options: {} } };
+  assert.equal(checkConvert({ source, target: encrypted, compress: true })?.message,
+    'Compression and encryption not supported at the same time');
+  assert.equal(checkConvert({ source, target: { ...q, preallocation: 'falloc' }, compress: true })?.message,
+    'Compression and preallocation not supported at the same time');
   assert.match(checkConvert({ source, target: { ...q, compressionType: 'zlib', preallocation: 'metadata' } })!.message,
     /preallocation=metadata/);
 });

@@ -44,6 +44,7 @@ import {
 import {
   CACHE_MODES,
   checkConvert,
+  COMPRESSED_ENCRYPTED,
   CONVERT_DEFAULT_CACHE,
   convertEncryption,
   convertImage,
@@ -705,6 +706,7 @@ async function makePlan(
       target: { kind: 'existing', path: resolve(io.cwd, t.path), reader, passphrase },
     };
     if (a.compressed && reader.format !== 'qcow2') throw refuse('Compression not supported for this file format');
+    if (a.compressed && reader.encryption) throw refuse(`${out}: ${COMPRESSED_ENCRYPTED}`);
     if (reader.virtualSize < total) throw refuse('output file is smaller than input file');
     await checkInputTables(source, signal);
     engineCheck(plan);

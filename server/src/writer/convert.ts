@@ -1,7 +1,7 @@
 // Image conversion (qemu-img 7.2 convert, libvirt's vol-create-from): any image the reader opens
 // (writer/reader/imageReader.ts: raw, qcow2, LUKS, qcow2+LUKS, backing chains) copied into a new
-// raw, qcow2 (LUKS inside included, -c zlib compression, -B backing) or raw LUKS image, or with
-// -n into an existing raw or raw LUKS image.
+// raw, qcow2 (LUKS inside included, -c zlib or zstd compression, -B backing) or raw LUKS image, or
+// with -n into an existing raw or raw LUKS image, or an empty qcow2 (-c included).
 //
 // What is copied where follows qemu-img.c (img_convert, convert_iteration_sectors,
 // convert_co_write, is_allocated_sectors_min):
@@ -48,6 +48,7 @@ import { PendingFile, type FilePermissions } from './publish';
 import { openImage, type BlockRange, type ImageReader } from './reader/imageReader';
 import { Qcow2StreamWriter } from './qcow2Stream';
 import { writeZeros, zeros } from './zeroFill';
+import { loadZstdCompressor } from './zstdCompress';
 
 /** qemu-img convert's IO_BUF_SIZE: the largest chunk read and judged at once. */
 export const CONVERT_CHUNK = 2 * 1024 * 1024;
@@ -101,7 +102,7 @@ export interface ConvertJob {
   target?: ImageJob;
   /** -n: write into this existing image instead of creating one. */
   existing?: ExistingTarget;
-  /** -c: compressed clusters (qcow2 output only, zlib). */
+  /** -c: compressed clusters (qcow2 output only, the image's compression_type: zlib or zstd). */
   compress?: boolean;
   /** -S in bytes: 0 = allocate everything; a multiple of 512 up to 16 MiB. Default 4096. */
   minSparse?: number;
@@ -165,6 +166,15 @@ export function convertOutputSize(source: Pick<ImageReader, 'virtualSize'>): num
 }
 
 /**
+ * -c -n into a qcow2+LUKS: qemu-img 7.2 accepts it and stores the compressed clusters unencrypted
+ * (block/qcow2.c qcow2_co_pwritev_compressed_task compresses and writes, it never calls
+ * qcow2_co_encrypt; its reader decompresses without decrypting), so the guest's data would sit in
+ * clear in an image that says it is encrypted. Refused instead.
+ */
+export const COMPRESSED_ENCRYPTED =
+  '-c into an encrypted qcow2 is refused: qemu-img 7.2 would store the compressed clusters unencrypted';
+
+/**
  * Convert's own rules, before anything is written (qemu-img.c img_convert's checks plus this
  * writer's limits); undefined when the job can run. planCreate judged the create options.
  */
@@ -178,8 +188,6 @@ export function checkConvert(job: ConvertJob, opts: Pick<ConvertOptions, 'encryp
   const format = job.target?.format ?? job.existing!.format;
   if (job.compress && format !== 'qcow2') return refuse('Compression not supported for this file format', 'c');
   if (job.existing) {
-    if (job.compress && job.existing.format === 'qcow2')
-      return refuse('-c with -n is not supported by this writer', 'c');
     if (job.existing.format === 'luks' && !job.existing.passphrase) {
       return refuse(`Could not open '${job.existing.filename}': Parameter 'key-secret' is required for cipher`);
     }
@@ -191,6 +199,9 @@ export function checkConvert(job: ConvertJob, opts: Pick<ConvertOptions, 'encryp
     if (!c.ok) return refuse(c.message, c.option);
     // Every payload sector is written (encrypted) anyway: falloc/full change nothing visible.
     return undefined;
+  }
+  if (job.compress && t.format === 'qcow2' && t.preallocation !== 'off') {
+    return refuse('Compression and preallocation not supported at the same time', 'c');
   }
   if (t.format === 'qcow2' && t.preallocation !== 'off') {
     return refuse(
@@ -205,14 +216,9 @@ export function checkConvert(job: ConvertJob, opts: Pick<ConvertOptions, 'encryp
   if (t.dataFile !== undefined) {
     return refuse('data_file outputs are not supported by convert in this writer', 'data_file');
   }
-  if (job.compress && t.compressionType !== 'zlib') {
-    return refuse(
-      `compression_type=${t.compressionType}: -c writes zlib clusters only (Node has no zstd compressor)`,
-      'compression_type',
-    );
-  }
-  if (job.compress && opts.encryption) {
-    return refuse('-c: compressed clusters cannot be encrypted; convert without -c or without encryption', 'c');
+  // qemu-img.c img_convert's own check of -c against the create options.
+  if (job.compress && (opts.encryption || t.encrypt)) {
+    return refuse('Compression and encryption not supported at the same time', 'c');
   }
   if (opts.encryption && opts.encryption.cryptMethod !== 2) {
     return refuse('convert writes LUKS encryption only (encrypt.format=luks), never legacy AES', 'encrypt.format');
@@ -370,8 +376,12 @@ async function copy(
   const minSectors = cfg.minSparse / SECTOR;
   let dataBytes = 0;
   const cs = sink.compressCluster;
-  const buf = new Uint8Array(cs ?? CONVERT_CHUNK);
+  // -c: whole clusters of a data range are read up to CONVERT_CHUNK at once (qemu-img reads
+  // buf_sectors, then the qcow2 driver compresses cluster by cluster), not one read per cluster.
+  const buf = new Uint8Array(cs ? Math.max(cs, CONVERT_CHUNK - (CONVERT_CHUNK % cs)) : CONVERT_CHUNK);
   const ring = cs ? buf : new Uint8Array(READ_AHEAD);
+  let readAt = 0,
+    readLen = 0;
   /** One chunk through is_allocated_sectors_min to the sink; returns the data bytes written. */
   const judge = async (b: Uint8Array, o: number, isDataStatus: boolean): Promise<number> => {
     let written = 0;
@@ -426,8 +436,15 @@ async function copy(
         const whole = r.offset <= c && r.offset + r.length >= c + n;
         const status: Status = whole ? r.status : 'data';
         if (status === 'data') {
-          const b = buf.subarray(0, n);
-          await readSource(src, c, b);
+          if (c < readAt || c + n > readAt + readLen) {
+            // From this cluster to the end of its range (whole clusters), at most one buffer.
+            const end = whole ? Math.min(r.offset + r.length, total) : c + n;
+            readLen = Math.max(n, Math.min(buf.length, Math.floor((end - c) / cs) * cs));
+            if (c + readLen > total) readLen = total - c;
+            readAt = c;
+            await readSource(src, c, buf.subarray(0, readLen));
+          }
+          const b = buf.subarray(c - readAt, c - readAt + n);
           if (!cfg.minSparse || !isZero(b)) {
             await sink.data(c, b);
             dataBytes += n;
@@ -658,6 +675,10 @@ export async function convertImage(job: ConvertJob, opts: ConvertOptions): Promi
   throwIfAborted(signal);
   const bad = checkConvert(job, opts);
   if (bad) throw bad;
+  // The zstd compressor (WebAssembly) loads before anything is created: a missing module is a refusal.
+  if (job.compress && job.target?.format === 'qcow2' && job.target.compressionType === 'zstd') {
+    await loadZstdCompressor();
+  }
   const src = job.source;
   const total = convertOutputSize(src);
   const minSparse = job.minSparse ?? DEFAULT_MIN_SPARSE;
@@ -902,6 +923,7 @@ async function convertIntoExistingQcow2(
     h = await readQcow2Header(file);
     if (h.dataFile !== undefined) throw refuse('-n into a qcow2 with an external data file is not supported');
     if (h.cryptMethod === QCOW2_CRYPT.aes) throw refuse('-n into a legacy AES qcow2 is refused (insecure)');
+    if (job.compress && h.cryptMethod !== QCOW2_CRYPT.none) throw new WriterError(COMPRESSED_ENCRYPTED, 'refused', 'c');
     const l1 = await file.read(h.l1TableOffset, h.l1Size * 8, 'L1 table');
     if (l1.some((b) => b !== 0)) {
       throw refuse('-n into a qcow2 that already holds clusters is not supported (only a new, empty image)');
@@ -956,7 +978,7 @@ async function convertIntoExistingQcow2(
       const qcow = new Qcow2StreamWriter(io, out.fd, spec, {
         backing,
         crypto,
-        compress: false,
+        compress: !!job.compress,
         alignment,
         signal,
         zeroInit: false,

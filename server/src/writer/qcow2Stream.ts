@@ -17,9 +17,12 @@
 // L2 bitmaps, refcount block entries of 1 to 64 bits).
 // qcow2+LUKS: every data cluster encrypted with its sectors numbered by host offset
 // (block/qcow2.c qcow2_co_encdec with crypt_physical_offset for LUKS).
-// -c: zlib raw deflate with a 4 KiB window (block/qcow2-threads.c qcow2_compress: deflateInit2
-// level Z_DEFAULT_COMPRESSION, windowBits -12, memLevel 9); a cluster whose deflate output does
-// not fit in cluster_size - 1 bytes is written uncompressed (qcow2_co_pwritev_compressed_task).
+// -c: the image's compression_type (block/qcow2-threads.c qcow2_co_compress): zlib raw deflate
+// with a 4 KiB window (qcow2_zlib_compress: deflateInit2 level Z_DEFAULT_COMPRESSION, windowBits
+// -12, memLevel 9), or one zstd frame per cluster (zstdCompress.ts); a cluster whose compressed
+// form does not fit in cluster_size - 1 bytes is written uncompressed
+// (qcow2_co_pwritev_compressed_task). Compressed clusters are never encrypted: qemu-img refuses -c
+// with encryption, and this writer refuses a compressed cluster in a qcow2+LUKS (convert.ts).
 import { deflateRawSync } from 'node:zlib';
 import type { CreateSpec } from '../../../schemas/qcow2Options';
 import { QEMU_MESSAGES } from '../../../schemas/qcow2Options';
@@ -29,6 +32,7 @@ import type { Fd, WriterIO } from './io';
 import { QCOW2_CRYPT, QCOW2_OFLAG_HI, QCOW2_OFLAG_ZERO } from './qcow2Format';
 import { qcow2HeaderBytesNeeded, renderQcow2Header, type Qcow2HeaderFields } from './qcow2Render';
 import type { ImageReader } from './reader/imageReader';
+import { loadZstdCompressor } from './zstdCompress';
 
 const SECTOR = 512;
 /** Bytes gathered before one write (compressed clusters, refcount blocks). */
@@ -84,6 +88,8 @@ export class Qcow2StreamWriter {
   private stageLen = 0;
   private readonly scratch: Uint8Array;
   private readonly refMax: number;
+  /** -c: one cluster in, its compressed bytes out (the header's compression type). */
+  private compress: ((cluster: Uint8Array) => Uint8Array) | undefined;
   private readonly checkpoint = cancellationPoint();
 
   constructor(
@@ -152,6 +158,13 @@ export class Qcow2StreamWriter {
       );
     }
     if (this.l1.length > 32 * 1024 * 1024) throw new WriterError(QEMU_MESSAGES.tooLarge('qcow2', true), 'refused');
+    if (this.o.compress) {
+      if (this.o.crypto) throw new WriterError('Compression and encryption not supported at the same time', 'refused');
+      this.compress =
+        this.spec.compressionType === 'zstd'
+          ? await loadZstdCompressor()
+          : (cluster) => deflateRawSync(cluster, { level: -1, windowBits: 12, memLevel: 9 });
+    }
     this.end = this.cs;
     const c = this.o.crypto;
     if (c) {
@@ -367,7 +380,7 @@ export class Qcow2StreamWriter {
       cluster.set(buf);
     }
     const c = offset / cs;
-    const out = deflateRawSync(cluster, { level: -1, windowBits: 12, memLevel: 9 });
+    const out = this.compress!(cluster);
     if (out.length > cs - 1) {
       const host = await this.allocClusters(1);
       await this.writeHost(cluster, host);
