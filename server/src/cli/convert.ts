@@ -62,6 +62,7 @@ import {
   type SecretObject,
 } from '../writer/luks/secrets';
 import { nodeProbeIO, nodeWriterIO, readSecretFileSync } from '../writer/nodeIO';
+import { ConcatReader } from '../writer/reader/concat';
 import { openImage, type ImageReader } from '../writer/reader/imageReader';
 import { tryProbeImage } from '../writer/probe';
 import { imageOpts, qemuProgress, type Side } from './compare';
@@ -527,14 +528,22 @@ export async function runConvert(
       lines(e.lines);
       return 1;
     }
+    // A new output is a temporary file until complete, and so is the rebuilt qcow2 of -n into a
+    // qcow2 (renamed over the target at the end); -n into raw or LUKS writes in place (as qemu-img).
+    const existing = plan?.target.kind === 'existing' ? plan.target.reader.format : undefined;
+    const inPlace = existing !== undefined && existing !== 'qcow2';
     if (isCancellation(e)) {
-      // A new output is a temporary file until complete; -n into raw or LUKS writes in place (as qemu-img).
-      const inPlace = plan?.target.kind === 'existing' && plan.target.reader.format !== 'qcow2';
-      const left = inPlace ? 'the target holds what was copied so far' : 'nothing was left behind';
+      const left = inPlace
+        ? 'the target holds what was copied so far'
+        : existing
+          ? 'the target is as it was'
+          : 'nothing was left behind';
       lines([`qemu-img: ${a.output}: interrupted; ${left}`]);
       return guard.exitCode ?? 130;
     }
     lines([`qemu-img: ${errorText(e)}`]);
+    if (inPlace && !(e instanceof WriterError && e.code === 'refused'))
+      lines([`qemu-img: ${a.output}: written in place: the target holds what was copied before the error`]);
     return 1;
   } finally {
     guard.dispose();
@@ -547,6 +556,9 @@ export async function runConvert(
 function notWritten(format: string): string {
   return `Format '${format}' is not written by this tool (raw, qcow2, luks); convert to one of those`;
 }
+
+const SEVERAL_WITH_BACKING =
+  'Having a backing file for the target makes no sense when concatenating multiple input images';
 
 /** The checks of img_convert after the command line, in its order; opens what it needs. */
 async function makePlan(
@@ -659,12 +671,14 @@ async function makePlan(
     }
   }
 
-  if (a.sources.length > 1) {
-    throw refuse('concatenating several input images is not supported by this tool: convert one image at a time');
+  // Several inputs are concatenated (img_convert: each opened in turn, total_sectors summed).
+  const inputs: ImageReader[] = [];
+  for (const name of a.sources) {
+    const { reader, passphrase: inputPassphrase } = await open(side(name, a.fmt, false));
+    inputPassphrase?.fill(0);
+    inputs.push(reader);
   }
-  const input = side(a.sources[0], a.fmt, false);
-  const { reader: source, passphrase: sourcePassphrase } = await open(input);
-  sourcePassphrase?.fill(0);
+  const source = inputs.length > 1 ? new ConcatReader(inputs) : inputs[0];
   if (a.snapshot !== undefined) {
     throw refuse(`Failed to load snapshot: internal snapshots (-l ${a.snapshot}) are not read by this tool`);
   }
@@ -684,6 +698,7 @@ async function makePlan(
     if (a.backingFile !== undefined) {
       // qemu-img's message (it then exits 0 having copied nothing: img_convert's `goto out` with ret 0).
       if (a.targetIsZero) throw refuse('Cannot use --target-is-zero when the destination image has a backing file');
+      if (inputs.length > 1) throw refuse(SEVERAL_WITH_BACKING);
       // With -n, qemu-img takes -B as "the target already has this backing file" and copies only the
       // input's own clusters; the writer does not do that partial copy.
       throw refuse(`${out}: -B with -n (copying only what the input holds over its backing file) is not supported`);
@@ -758,6 +773,7 @@ async function makePlan(
       backingFmt: a.backingFmt,
       unsafe: true,
     });
+    if (inputs.length > 1 && a.backingFile !== undefined) throw refuse(SEVERAL_WITH_BACKING);
     if (!v.ok && v.stage === 'backing' && v.message === QEMU_MESSAGES.noBackingFormat) {
       throw refuse('Use of backing file requires explicit backing format');
     }
@@ -875,7 +891,14 @@ function engineJob(plan: ConvertPlan): {
     minSparse: plan.minSparse,
     ...(t.kind === 'new'
       ? { target: t.job }
-      : { existing: { filename: t.path, format: t.reader.format, passphrase: t.passphrase } }),
+      : {
+          existing: {
+            filename: t.path,
+            format: t.reader.format,
+            passphrase: t.passphrase,
+            targetIsZero: plan.targetIsZero,
+          },
+        }),
   };
   const encryption = t.kind === 'new' ? t.encryption : undefined;
   return { job, options: { cwd: plan.cwd, force: plan.force, encryption, cache: plan.cache } };

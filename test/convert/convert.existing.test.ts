@@ -1,0 +1,185 @@
+// `libvirt-volume convert -n` into qcow2 / qcow2+LUKS targets that already hold clusters, and
+// --target-is-zero. Every target is made by qemu-img and qemu-io (data, zeroed clusters, a backing
+// file, compressed clusters, subclusters, LUKS), copied twice: `qemu-img convert -n` writes one,
+// our CLI the other, on the same command line. The two must be `qemu-img compare`-identical over
+// the whole target (the input over its head, the target's own bytes past the input's end, and with
+// --target-is-zero where the input has zeros), `qemu-img check` clean, `qemu-img info` equal on the
+// header's options, and for unencrypted targets `qemu-img map`'s data / zero / unallocated pattern
+// equal. Refusals (internal snapshots, an external data file, a corrupt target table) leave the
+// target byte for byte as it was.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { io, ok, qemuMap, run as oracleRun, skip, tmpdir } from '../reader/oracle';
+
+const root = process.env.LIBVIRT_VOLUME_ROOT ?? join(__dirname, '..', '..');
+const CLI = join(root, 'bin', 'libvirt-volume.js');
+const SECRET = ['--object', 'secret,id=s0,file=pw'];
+
+function ours(dir: string, args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, 'convert', ...args], { cwd: dir, encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const asOurs = (s: string) => s.replace(/^qemu-img: /gm, 'libvirt-volume: ');
+
+/** qemu-img map as data / zero / hole (unallocated) runs; host offsets are each writer's own. */
+function pattern(dir: string, file: string): string {
+  const runs: [string, number, number][] = [];
+  type M = { start: number; length: number; data: boolean; present?: boolean; depth: number };
+  for (const m of qemuMap(dir, ['-U', file]) as M[]) {
+    // A data cluster whose host bytes are a file hole reads "zero": true, "data": true: still data.
+    const kind = m.data ? `data${m.depth}` : m.present === false ? 'hole' : 'zero';
+    const last = runs[runs.length - 1];
+    if (last && last[0] === kind && last[2] === m.start) last[2] = m.start + m.length;
+    else runs.push([kind, m.start, m.start + m.length]);
+  }
+  return runs.map(([k, s, e]) => `${k}@${s}-${e}`).join(' ');
+}
+
+function infoKey(dir: string, args: string[]) {
+  const j = JSON.parse(ok('qemu-img', dir, 'info', '--output=json', '-U', ...args));
+  const spec = j['format-specific']?.data ?? {};
+  return {
+    size: j['virtual-size'],
+    cluster: j['cluster-size'],
+    compat: spec.compat,
+    encrypted: !!j.encrypted,
+    backing: j['backing-filename'],
+    backingFormat: j['backing-filename-format'],
+    extendedL2: spec['extended-l2'],
+    compression: spec['compression-type'],
+    lazy: spec['lazy-refcounts'],
+    refcountBits: spec['refcount-bits'],
+  };
+}
+
+function identical(dir: string, args: string[]): void {
+  const r = oracleRun('qemu-img', dir, ['compare', ...args]);
+  assert.equal(r.status, 0, `qemu-img compare ${args.join(' ')}: ${r.stdout}${r.stderr}`);
+}
+
+/** The inputs: a qcow2 with data, zeroed ranges and short runs; a raw file not a multiple of 512. */
+function inputs(dir: string): void {
+  ok('qemu-img', dir, 'create', '-q', '-f', 'qcow2', 'in.qcow2', '4M');
+  io(dir, 'in.qcow2', ['write -P 0xaa 0 128k', 'write -z 1M 128k', 'write -P 0xbb 2M 64k', 'write -P 0xcc 3M 4k',
+    'write -P 0xcd 3200k 8k', 'write -P 0xce 4092k 4k']);
+  ok('qemu-img', dir, 'create', '-q', '-f', 'raw', 'base.raw', '6M');
+  io(dir, 'base.raw', ['write -P 0x55 0 6M'], ['-f', 'raw']);
+}
+
+/** What the targets hold before the convert: data over the input's range and past it, zeros. */
+const TARGET_WRITES = ['write -P 0x11 1M 3M', 'write -z 5M 64k', 'write -P 0x12 5200k 4k', 'write -P 0x13 5800k 200k'];
+
+test('convert -n into a qcow2 holding clusters: the same target as qemu-img convert -n makes', { skip, timeout: 600_000 }, () => {
+  const dir = tmpdir('convert-existing');
+  try {
+    fs.writeFileSync(join(dir, 'pw'), 'pw-convert-existing');
+    inputs(dir);
+    const cases: { name: string; create: string[]; enc?: boolean; extra?: string[]; compressed?: boolean }[] = [
+      { name: 'v3', create: [] },
+      { name: 'v2', create: ['-o', 'compat=0.10'] },
+      { name: 'v3-backing', create: ['-b', 'base.raw', '-F', 'raw'] },
+      { name: 'v2-backing', create: ['-o', 'compat=0.10', '-b', 'base.raw', '-F', 'raw'] },
+      { name: 'ext-l2', create: ['-o', 'extended_l2=on,cluster_size=128k,lazy_refcounts=on,refcount_bits=8'] },
+      { name: 'v3-S0', create: [], extra: ['-S', '0'] },
+      { name: 'v3-target-is-zero', create: [], extra: ['--target-is-zero'] },
+      { name: 'compressed', create: [], compressed: true },
+      { name: 'luks', create: [...SECRET, '-o', 'encrypt.format=luks,encrypt.key-secret=s0,encrypt.iter-time=10'], enc: true },
+    ];
+    const qluks = (f: string) => `driver=qcow2,encrypt.key-secret=s0,file.filename=${f}`;
+    for (const c of cases) {
+      const t = `${c.name}.qcow2`;
+      ok('qemu-img', dir, 'create', '-q', '-f', 'qcow2', ...c.create, t, '6M');
+      if (c.enc) ok('qemu-io', dir, ...SECRET, '--image-opts', qluks(t), ...TARGET_WRITES.flatMap((w) => ['-c', w]));
+      else io(dir, t, TARGET_WRITES);
+      if (c.compressed) {
+        // Compressed clusters over the whole target (qemu-img convert -c), then rewritten over.
+        ok('qemu-img', dir, 'convert', '-c', '-O', 'qcow2', t, `${c.name}.c.qcow2`);
+        fs.renameSync(join(dir, `${c.name}.c.qcow2`), join(dir, t));
+      }
+      fs.chmodSync(join(dir, t), 0o640);
+      const ref = `${c.name}.ref.qcow2`, mine = `${c.name}.mine.qcow2`;
+      fs.copyFileSync(join(dir, t), join(dir, ref));
+      fs.copyFileSync(join(dir, t), join(dir, mine));
+      fs.chmodSync(join(dir, mine), 0o640);
+      const target = (f: string) => (c.enc ? [...SECRET, '--target-image-opts', qluks(f)] : ['-O', 'qcow2', f]);
+      const r = oracleRun('qemu-img', dir, ['convert', '-n', ...(c.extra ?? []), 'in.qcow2', ...target(ref)]);
+      const o = ours(dir, ['-n', ...(c.extra ?? []), 'in.qcow2', ...target(mine)]);
+      assert.equal(r.status, 0, `${c.name}: qemu-img ${r.stderr}`);
+      assert.deepEqual([o.status, o.stdout, o.stderr], [0, '', ''], `${c.name}: ours`);
+      if (c.enc) {
+        identical(dir, [...SECRET, '--image-opts', qluks(ref), qluks(mine)]);
+        ok('qemu-img', dir, 'check', '-q', ...SECRET, '--image-opts', qluks(mine));
+      } else {
+        identical(dir, [ref, mine]);
+        ok('qemu-img', dir, 'check', '-q', mine);
+        assert.equal(pattern(dir, mine), pattern(dir, ref), `${c.name}: map pattern`);
+      }
+      assert.deepEqual(infoKey(dir, [mine]), infoKey(dir, [ref]), `${c.name}: info`);
+      assert.equal(fs.statSync(join(dir, mine)).mode & 0o777, 0o640, `${c.name}: the target's mode kept`);
+      // The head is the input's; past it the target's own bytes (the 0x13 run) stay.
+      const read = (...cmds: string[]) =>
+        ok('qemu-io', dir, ...(c.enc ? [...SECRET, '--image-opts'] : []), '-r', ...cmds.flatMap((x) => ['-c', x]),
+          c.enc ? qluks(mine) : mine);
+      read('read -P 0xaa 0 128k', 'read -P 0x13 5800k 200k');
+      // Where the input has zeros: zeros, or with --target-is-zero the target's 0x11 bytes (as qemu-img's).
+      read(c.extra?.includes('--target-is-zero') ? 'read -P 0x11 1M 1M' : 'read -P 0 1M 1M');
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('convert -n into a qcow2: what a rebuild would lose or cannot read is refused, the target untouched', { skip, timeout: 300_000 }, () => {
+  const dir = tmpdir('convert-existing-refusals');
+  try {
+    inputs(dir);
+    const make = (name: string, ...create: string[]) => {
+      ok('qemu-img', dir, 'create', '-q', '-f', 'qcow2', ...create, name, '6M');
+      io(dir, name, TARGET_WRITES);
+    };
+    make('snap.qcow2');
+    ok('qemu-img', dir, 'snapshot', '-c', 'before', 'snap.qcow2');
+    make('df.qcow2', '-o', 'data_file=df.data');
+    make('bitmap.qcow2');
+    ok('qemu-img', dir, 'bitmap', '--add', 'bitmap.qcow2', 'b0');
+    make('corrupt.qcow2');
+    // The first L1 entry's L2 table moved past the end of the file.
+    const l1 = Number(fs.readFileSync(join(dir, 'corrupt.qcow2')).readBigUInt64BE(40));
+    const fd = fs.openSync(join(dir, 'corrupt.qcow2'), 'r+');
+    const e = Buffer.alloc(8);
+    e.writeBigUInt64BE((1n << 63n) | (1n << 40n));
+    fs.writeSync(fd, e, 0, 8, l1);
+    fs.closeSync(fd);
+    const expect: [string, RegExp][] = [
+      ['snap.qcow2', /internal snapshots \(1\) is not supported: they would be lost/],
+      ['df.qcow2', /external data file is not supported/],
+      ['bitmap.qcow2', /persistent dirty bitmaps is not supported/],
+      ['corrupt.qcow2', /L2 table .*L1 table at offset/],
+    ];
+    for (const [file, message] of expect) {
+      const before = fs.readFileSync(join(dir, file));
+      const listing = fs.readdirSync(dir).sort();
+      const o = ours(dir, ['-n', '-O', 'qcow2', 'in.qcow2', file]);
+      assert.equal(o.status, 1, `${file}: ${o.stderr}`);
+      assert.match(o.stderr, message, file);
+      assert.ok(fs.readFileSync(join(dir, file)).equals(before), `${file}: untouched`);
+      assert.deepEqual(fs.readdirSync(dir).sort(), listing, `${file}: nothing left behind`);
+    }
+    // qemu-img's own refusals of --target-is-zero, side by side.
+    ok('qemu-img', dir, 'create', '-q', '-f', 'qcow2', 'small.qcow2', '1M');
+    for (const args of [
+      ['--target-is-zero', '-O', 'qcow2', 'in.qcow2', 'new.qcow2'],
+      ['-n', '--target-is-zero', '-O', 'qcow2', 'in.qcow2', 'small.qcow2'],
+    ]) {
+      const r = oracleRun('qemu-img', dir, ['convert', ...args]);
+      const o = ours(dir, args);
+      assert.deepEqual([o.status, o.stderr], [r.status, asOurs(r.stderr)], args.join(' '));
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
