@@ -128,6 +128,32 @@ test('convert -n into a qcow2 holding clusters: the same target as qemu-img conv
       // Where the input has zeros: zeros, or with --target-is-zero the target's 0x11 bytes (as qemu-img's).
       read(c.extra?.includes('--target-is-zero') ? 'read -P 0x11 1M 1M' : 'read -P 0 1M 1M');
     }
+    // --target-is-zero into raw and raw LUKS targets (written in place): zeros of the input not written.
+    ok('qemu-img', dir, 'create', '-q', '-f', 'raw', 'tz.raw', '6M');
+    io(dir, 'tz.raw', TARGET_WRITES.map((w) => w.replace('-z ', '-P 0 ')), ['-f', 'raw']);
+    ok('qemu-img', dir, 'create', '-q', ...SECRET, '-f', 'luks', '-o', 'key-secret=s0,iter-time=10', 'tz.luks', '6M');
+    const lk = (f: string) => `driver=luks,key-secret=s0,file.filename=${f}`;
+    ok('qemu-io', dir, ...SECRET, '--image-opts', ...TARGET_WRITES.flatMap((w) => ['-c', w]), lk('tz.luks'));
+    for (const [t, target] of [
+      ['tz.raw', (f: string) => ['-O', 'raw', f]],
+      ['tz.luks', (f: string) => [...SECRET, '--target-image-opts', lk(f)]],
+    ] as const) {
+      const ref = `ref.${t}`, mine = `mine.${t}`;
+      fs.copyFileSync(join(dir, t), join(dir, ref));
+      fs.copyFileSync(join(dir, t), join(dir, mine));
+      ok('qemu-img', dir, 'convert', '-n', '--target-is-zero', 'in.qcow2', ...target(ref));
+      const o = ours(dir, ['-n', '--target-is-zero', 'in.qcow2', ...target(mine)]);
+      assert.deepEqual([o.status, o.stderr], [0, ''], t);
+      if (t === 'tz.raw') assert.ok(fs.readFileSync(join(dir, mine)).equals(fs.readFileSync(join(dir, ref))), t);
+      else identical(dir, [...SECRET, '--image-opts', lk(ref), lk(mine)]);
+    }
+    // A target named through a symbolic link: the image it points to is rewritten, the link stays.
+    fs.mkdirSync(join(dir, 'links'));
+    fs.copyFileSync(join(dir, 'v3.qcow2'), join(dir, 'linked.qcow2'));
+    fs.symlinkSync('../linked.qcow2', join(dir, 'links', 'l.qcow2'));
+    assert.equal(ours(dir, ['-n', '-O', 'qcow2', 'in.qcow2', 'links/l.qcow2']).status, 0);
+    assert.ok(fs.lstatSync(join(dir, 'links', 'l.qcow2')).isSymbolicLink());
+    identical(dir, ['linked.qcow2', 'v3.ref.qcow2']);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

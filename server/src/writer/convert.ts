@@ -923,9 +923,12 @@ async function intoExistingRaw(r: IntoExisting): Promise<ConvertResult> {
  * persistent bitmaps.
  */
 async function intoExistingQcow2(r: IntoExisting): Promise<ConvertResult> {
-  const { ex, opts, path } = r;
+  const { ex, opts } = r;
   const { io, signal } = opts;
   const refuse = (m: string) => new WriterError(`Could not open '${ex.filename}': ${m}`, 'refused');
+  // The rebuilt file replaces the image itself, not a symbolic link naming it (qemu writes through
+  // links); a relative backing file name is still resolved from the name given (bs->filename).
+  const path = io.realpath ? await io.realpath(r.path).catch(() => r.path) : r.path;
   const file = await BoundedFile.open(io, path, 'image', ex.filename);
   let h: Qcow2Header;
   let crypto: { header: Uint8Array; cipher: SectorCipher; headerLength: number } | undefined;
@@ -986,7 +989,7 @@ async function intoExistingQcow2(r: IntoExisting): Promise<ConvertResult> {
     if (spec.backingFile !== undefined) {
       backing = await openImage(spec.backingFile, {
         io,
-        cwd: dirname(path),
+        cwd: dirname(r.path),
         format: spec.backingFmt,
         passphrase: opts.backingPassphrase,
         signal,
