@@ -705,6 +705,25 @@ async function makePlan(
     }
     if (!isCacheMode(a.cache)) throw refuse(`Invalid cache option: ${a.cache}`);
     const t = side(out, a.outFmt, true);
+    // An input (or a file of its backing chain) is the target: qemu's image locking refuses to
+    // open it for writing (the inputs hold shared read locks); so does this tool.
+    const real = (p: string) => {
+      try {
+        return fs.realpathSync(p);
+      } catch {
+        return undefined;
+      }
+    };
+    const targetReal = real(resolve(io.cwd, t.path));
+    for (const input of inputs) {
+      for (let r: ImageReader | undefined = input; r && targetReal !== undefined; r = r.backing) {
+        if (real(r.path) !== targetReal) continue;
+        throw new ConvertRefusal([
+          `qemu-img: Could not open '${t.name}': Failed to get "write" lock`,
+          `Is another process using the image [${t.path}]?`,
+        ]);
+      }
+    }
     const { reader, passphrase } = await open({ ...t, format: t.format ?? 'raw' });
     // -n without -O opens the target as raw: over a qcow2 or LUKS file that writes guest data onto
     // its metadata (qemu-img does it); refused here.
