@@ -127,7 +127,8 @@ export interface ConvertArgs {
   targetIsZero: boolean;
   cache: string;
   srcCache: string;
-  snapshot?: string;
+  /** -l snapshot.id=…,snapshot.name=… (sn_opts) or -l NAME (an id, else a name). */
+  snapshot?: { id?: string; name?: string } | { idOrName: string };
   objects: SecretObject[];
   force: boolean;
   allowInsecureAes: boolean;
@@ -212,6 +213,7 @@ export function parseConvertArgs(argv: readonly string[], readSecret: (p: string
     salvage = false,
     bitmaps = false,
     skipBroken = false;
+  let snapshotOpts: { id?: string; name?: string } | undefined;
   const set = (opt: string, value: string | undefined): void => {
     const v = value as string;
     switch (opt) {
@@ -242,7 +244,16 @@ export function parseConvertArgs(argv: readonly string[], readSecret: (p: string
         a.options.push(v);
         break;
       case 'l':
-        a.snapshot = v;
+        if (v.startsWith('snapshot.')) {
+          // qemu_opts_parse_noisily(&internal_snapshot_opts, …): only snapshot.id and snapshot.name.
+          const sn: { id?: string; name?: string } = {};
+          for (const { name, value } of splitQemuOptions(v)) {
+            if (name === 'snapshot.id') sn.id = value;
+            else if (name === 'snapshot.name') sn.name = value;
+            else throw refuse(`Invalid parameter '${name}'`, `Failed in parsing snapshot param '${v}'`);
+          }
+          snapshotOpts = sn;
+        } else a.snapshot = { idOrName: v };
         break;
       case 'S': {
         const s = cvtnum('buffer size for sparse output', v);
@@ -375,6 +386,7 @@ export function parseConvertArgs(argv: readonly string[], readSecret: (p: string
     throw e;
   }
   if (a.help) return a;
+  if (snapshotOpts) a.snapshot = snapshotOpts;
   if (!a.outFmt && !a.targetImageOpts) a.outFmt = 'raw';
   if (skipBroken && !bitmaps) throw refuse('--skip-broken-bitmaps requires --bitmaps');
   if (a.compressed && copyRange) throw refuse('Cannot enable copy offloading when -c is used');
@@ -600,7 +612,10 @@ async function makePlan(
     }
   };
   /** img_open: the file, its format and passphrase; qemu's messages. */
-  const open = async (s: Side): Promise<{ reader: ImageReader; passphrase?: Uint8Array }> => {
+  const open = async (
+    s: Side,
+    snapshot?: ConvertArgs['snapshot'],
+  ): Promise<{ reader: ImageReader; passphrase?: Uint8Array }> => {
     if (s.format !== undefined && !BLOCKDEV_DRIVERS.includes(s.format)) {
       throw refuse(`Could not open '${s.name}': Unknown driver '${s.format}'`);
     }
@@ -624,6 +639,7 @@ async function makePlan(
         passphrase,
         allowInsecureAes: a.allowInsecureAes,
         signal,
+        snapshot,
       });
       opened.push(reader);
       if (passphrase) wipe.push(passphrase);
@@ -631,6 +647,7 @@ async function makePlan(
     } catch (e) {
       passphrase?.fill(0);
       if (isCancellation(e)) throw e;
+      if (e instanceof WriterError && e.option === 'snapshot') throw refuse(`Failed to load snapshot: ${e.message}`);
       throw refuse(openMessage(s.name, s.path, e));
     }
   };
@@ -678,10 +695,15 @@ async function makePlan(
     inputPassphrase?.fill(0);
     inputs.push(reader);
   }
-  const source = inputs.length > 1 ? new ConcatReader(inputs) : inputs[0];
-  if (a.snapshot !== undefined) {
-    throw refuse(`Failed to load snapshot: internal snapshots (-l ${a.snapshot}) are not read by this tool`);
+  if (a.snapshot) {
+    // -l: the first input read through the snapshot's L1 table (bdrv_snapshot_load_tmp on src[0];
+    // -l NAME with several inputs is refused, snapshot.* options load into the first one only).
+    if ('idOrName' in a.snapshot && inputs.length > 1) throw refuse('No support for concatenating multiple snapshot');
+    const { reader, passphrase: p } = await open(side(a.sources[0], a.fmt, false), a.snapshot);
+    p?.fill(0);
+    inputs[0] = reader;
   }
+  const source = inputs.length > 1 ? new ConcatReader(inputs) : inputs[0];
   const out = a.output!;
   const total = convertOutputSize(source);
   const base = {
