@@ -119,6 +119,8 @@ export interface ConvertArgs {
   compressed: boolean;
   /** -S in bytes (default 4k). */
   minSparse: number;
+  /** -r in bytes per second (0: no limit). */
+  rateLimit?: number;
   progress: boolean;
   quiet: boolean;
   skipCreate: boolean;
@@ -295,7 +297,7 @@ export function parseConvertArgs(argv: readonly string[], readSecret: (p: string
       case 'force-share':
         break; // out-of-order writes, shared locks: nothing to choose here
       case 'r':
-        cvtnum('rate limit', v);
+        a.rateLimit = cvtnum('rate limit', v);
         break;
       case 'object': {
         const o = parseSecretObject(v);
@@ -455,6 +457,8 @@ export interface ConvertPlan {
   force: boolean;
   /** -t: the target cache mode (checked before the plan is made). */
   cache: CacheMode;
+  /** -r: bytes per second written at most (0: no limit). */
+  rateLimit: number;
 }
 
 export interface ConvertIO {
@@ -714,6 +718,7 @@ async function makePlan(
     targetIsZero: a.targetIsZero,
     force: a.force,
     cache: a.cache as CacheMode,
+    rateLimit: a.rateLimit ?? 0,
   };
 
   if (a.skipCreate) {
@@ -923,7 +928,7 @@ async function runEngine(plan: ConvertPlan, progress: (fraction: number) => void
 /** The plan as writer/convert.ts takes it (checked by its checkConvert before anything is written). */
 function engineJob(plan: ConvertPlan): {
   job: ConvertJob;
-  options: Pick<ConvertOptions, 'cwd' | 'force' | 'encryption' | 'cache'>;
+  options: Pick<ConvertOptions, 'cwd' | 'force' | 'encryption' | 'cache' | 'rateLimit'>;
 } {
   const t = plan.target;
   const job: ConvertJob = {
@@ -942,5 +947,6 @@ function engineJob(plan: ConvertPlan): {
         }),
   };
   const encryption = t.kind === 'new' ? t.encryption : undefined;
-  return { job, options: { cwd: plan.cwd, force: plan.force, encryption, cache: plan.cache } };
+  const options = { cwd: plan.cwd, force: plan.force, encryption, cache: plan.cache, rateLimit: plan.rateLimit };
+  return { job, options };
 }

@@ -144,6 +144,11 @@ export interface ConvertOptions {
    * disk when the kernel writes it back). Any other mode fdatasyncs the output before the rename.
    */
   cache?: CacheMode;
+  /**
+   * -r: bytes per second written to the output at most (qemu-img.c set_rate_limit: a write
+   * throttle of that average on the target, zero writes included); 0 or absent: no limit.
+   */
+  rateLimit?: number;
 }
 
 export interface ConvertResult {
@@ -368,10 +373,11 @@ async function copy(
   src: ImageReader,
   sink: Sink,
   total: number,
-  cfg: { minSparse: number; topOnly: boolean; backingEnd: number },
+  cfg: { minSparse: number; topOnly: boolean; backingEnd: number; rate?: number },
   progress: (n: number) => void,
   signal: AbortSignal | undefined,
 ): Promise<number> {
+  if (cfg.rate) sink = new ThrottledSink(sink, cfg.rate, signal);
   const checkpoint = cancellationPoint();
   const minSectors = cfg.minSparse / SECTOR;
   let dataBytes = 0;
@@ -564,6 +570,55 @@ function pow2floor(n: number): number {
   return n < 1 ? 1 : 2 ** Math.floor(Math.log2(n));
 }
 
+/**
+ * -r: every write waits until the bytes written before it fit the rate (a leaky bucket as qemu's
+ * throttle, util/throttle.c: its burst when no maximum is set is a tenth of a second's worth).
+ */
+class ThrottledSink implements Sink {
+  readonly hasZeroInit: boolean;
+  readonly alignment: number;
+  readonly compressCluster: number | undefined;
+  private readonly start = performance.now();
+  private written = 0;
+  constructor(
+    private readonly inner: Sink,
+    private readonly rate: number,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    this.hasZeroInit = inner.hasZeroInit;
+    this.alignment = inner.alignment;
+    this.compressCluster = inner.compressCluster;
+  }
+  private async wait(n: number): Promise<void> {
+    const due = this.start + ((this.written - this.rate / 10) / this.rate) * 1000;
+    this.written += n;
+    const ms = due - performance.now();
+    if (ms <= 0) return;
+    const signal = this.signal;
+    await new Promise<void>((done) => {
+      const finish = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', finish);
+        done();
+      };
+      const timer = setTimeout(finish, ms);
+      signal?.addEventListener('abort', finish, { once: true });
+    });
+    throwIfAborted(this.signal);
+  }
+  async data(offset: number, buf: Uint8Array): Promise<void> {
+    await this.wait(buf.length);
+    await this.inner.data(offset, buf);
+  }
+  async zero(offset: number, length: number): Promise<void> {
+    await this.wait(length);
+    await this.inner.zero(offset, length);
+  }
+  finish(): Promise<number> {
+    return this.inner.finish();
+  }
+}
+
 /** A raw file: data written where it is, zeros skipped (new file) or written (-n). */
 class RawSink implements Sink {
   readonly compressCluster = undefined;
@@ -732,7 +787,12 @@ export async function convertImage(job: ConvertJob, opts: ConvertOptions): Promi
         src,
         sink,
         total,
-        { minSparse, topOnly: !!backing, backingEnd: backing ? convertOutputSize(backing) : 0 },
+        {
+          minSparse,
+          topOnly: !!backing,
+          backingEnd: backing ? convertOutputSize(backing) : 0,
+          rate: opts.rateLimit,
+        },
         progress,
         signal,
       );
@@ -811,7 +871,14 @@ async function convertToLuks(
     const slot0 = checked.keySlotOffsets[0] * LUKS1.sectorSize;
     await io.pwrite(file.fd, header.bytes.subarray(slot0, slot0 + checked.keyBytes * LUKS1.stripes), slot0);
     const sink = new LuksSink(io, file.fd, header.cipher!, payload, alignment, fileSize);
-    const dataBytes = await copy(src, sink, total, { minSparse, topOnly: false, backingEnd: 0 }, progress, signal);
+    const dataBytes = await copy(
+      src,
+      sink,
+      total,
+      { minSparse, topOnly: false, backingEnd: 0, rate: opts.rateLimit },
+      progress,
+      signal,
+    );
     await flush(opts, file.fd, total, total);
     await file.publish(!!opts.force);
     return { path, fileSize, dataBytes, luks: { uuid: header.uuid, report: header.report } };
@@ -867,7 +934,7 @@ async function convertIntoExisting(
 
 /** The copy loop of a -n run into `sink`, its end, then the cache mode's flush of `fd`. */
 async function copyIntoExisting(r: IntoExisting, sink: Sink, fd: Fd): Promise<{ dataBytes: number; fileSize: number }> {
-  const cfg = { minSparse: r.minSparse, topOnly: false, backingEnd: 0 };
+  const cfg = { minSparse: r.minSparse, topOnly: false, backingEnd: 0, rate: r.opts.rateLimit };
   const dataBytes = await copy(r.job.source, sink, r.total, cfg, r.progress, r.opts.signal);
   const fileSize = await sink.finish();
   await flush(r.opts, fd, r.total, r.total);
