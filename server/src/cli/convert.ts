@@ -5,11 +5,13 @@
 //     -m, -r values; --object secrets are created as they come), then the combinations
 //     (--target-image-opts without -n, -o with -n, -C with -c/-S/--salvage, …), `-o help`,
 //     "Must specify image file name", the source cache mode;
-//  2. the inputs are opened (missing file, format, passphrase);
+//  2. the inputs are opened (missing file, format, passphrase), several concatenated
+//     (reader/concat.ts), then -l's snapshot loaded into the first (reader/snapshots.ts);
 //  3. a new target: output format, -o options (QemuOpts), -B/-F (add_old_style_options), "Use of
 //     backing file requires explicit backing format", -c restrictions, then the driver's verdict
 //     ("FILE: error while converting FMT: …"), the target cache mode, the backing file opened;
-//     an existing target (-n): opened with -O (default raw) or --target-image-opts, -c, its size.
+//     an existing target (-n): an input as target refused (qemu's write lock), opened with -O
+//     (default raw) or --target-image-opts, -c, its size.
 // Where qemu-img creates the target before failing (a bad -t, a missing backing file, -c with a
 // data_file: "error while writing at byte N: Operation not supported") it leaves the file behind;
 // here every check comes before the first byte, and the conversion writes a temporary file that
@@ -73,12 +75,17 @@ import { guardInterrupts } from './signals';
 export const USAGE = `convert [--object secret,id=ID,data=TEXT|file=PATH[,format=base64]] [--image-opts]
         [--target-image-opts] [-p] [-q] [-n] [-c] [-W] [-m N] [-U] [-f FMT] [-t CACHE] [-T SRC_CACHE]
         [-O FMT] [-B BACKING [-F BACKING_FMT]] [-o OPTS] [-S SPARSE_SIZE] [--force] [${INSECURE_AES_FLAG}]
-        [--passphrase-file F | --passphrase-env VAR | --passphrase-stdin] INPUT OUTPUT
+        [-l SNAPSHOT] [-r RATE] [--target-is-zero]
+        [--passphrase-file F | --passphrase-env VAR | --passphrase-stdin] INPUT [INPUT…] OUTPUT
   Convert an image as qemu-img 7.2 convert does (same options, messages, exit codes): raw, qcow2 (v2/v3,
   compressed, subclusters, data files, backing chains), LUKS and qcow2+LUKS in; raw, qcow2 (every create
   option, -c zlib/zstd compression, -B backing), luks and qcow2+luks (-o encrypt.format=luks) out.
   Zero and unallocated ranges stay holes (-S: the zero run that makes a hole, default 4k; 0: allocate all).
-  -n writes into an existing OUTPUT (its format: -O, default raw, or --target-image-opts driver=…).
+  -n writes into an existing OUTPUT (its format: -O, default raw, or --target-image-opts driver=…); a
+  qcow2 OUTPUT is rebuilt beside it and renamed over it when complete (a failure leaves it as it was).
+  --target-is-zero (with -n): the input's zeros are not written. Several INPUTs are concatenated.
+  -l snapshot.id=ID,snapshot.name=NAME or -l ID_OR_NAME: an internal snapshot of a qcow2 INPUT.
+  -r RATE: at most RATE bytes per second written (qemu's suffixes: 10M).
   --image-opts: INPUT is driver=FMT,file.filename=PATH[,key-secret=ID|encrypt.key-secret=ID].
   --passphrase-*: the passphrase of the output (when it names no key-secret) and of every encrypted
   input that names none. -p prints progress as qemu-img ("    (NN.NN/100%)"), -q nothing but errors.
@@ -86,8 +93,8 @@ export const USAGE = `convert [--object secret,id=ID,data=TEXT|file=PATH[,format
   file and renamed; an existing OUTPUT is refused unless --force; the input's tables are checked first.
   -t CACHE: as qemu-img, the default 'unsafe' never flushes the output; any other mode flushes it
   before the rename.
-  Accepted as qemu-img does, without effect here: -W, -m, -T, -U, -C, -r, --target-is-zero.
-  Refused with a reason: -l (snapshots), --salvage, --bitmaps, several inputs, -B with -n.
+  Accepted as qemu-img does, without effect here: -W, -m, -T, -U, -C.
+  Refused with a reason: --salvage, --bitmaps, -B with -n.
   Encrypt an existing image in one command:
     convert --passphrase-file pw.txt -O qcow2 -o encrypt.format=luks plain.qcow2 secret.qcow2`;
 
