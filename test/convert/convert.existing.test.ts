@@ -9,35 +9,12 @@
 // target byte for byte as it was.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { io, ok, qemuMap, run as oracleRun, skip, tmpdir } from '../reader/oracle';
-
-const root = process.env.LIBVIRT_VOLUME_ROOT ?? join(__dirname, '..', '..');
-const CLI = join(root, 'bin', 'libvirt-volume.js');
-const SECRET = ['--object', 'secret,id=s0,file=pw'];
-
-function ours(dir: string, args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, 'convert', ...args], { cwd: dir, encoding: 'utf8' });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-const asOurs = (s: string) => s.replace(/^qemu-img: /gm, 'libvirt-volume: ');
+import { io, ok, run as oracleRun, skip, tmpdir } from '../reader/oracle';
+import { SECRET, ours, asOurs, mapPattern } from './convertCli';
 
 /** qemu-img map as data / zero / hole (unallocated) runs; host offsets are each writer's own. */
-function pattern(dir: string, file: string): string {
-  const runs: [string, number, number][] = [];
-  type M = { start: number; length: number; data: boolean; present?: boolean; depth: number };
-  for (const m of qemuMap(dir, ['-U', file]) as M[]) {
-    // A data cluster whose host bytes are a file hole reads "zero": true, "data": true: still data.
-    const kind = m.data ? `data${m.depth}` : m.present === false ? 'hole' : 'zero';
-    const last = runs[runs.length - 1];
-    if (last && last[0] === kind && last[2] === m.start) last[2] = m.start + m.length;
-    else runs.push([kind, m.start, m.start + m.length]);
-  }
-  return runs.map(([k, s, e]) => `${k}@${s}-${e}`).join(' ');
-}
 
 function infoKey(dir: string, args: string[]) {
   const j = JSON.parse(ok('qemu-img', dir, 'info', '--output=json', '-U', ...args));
@@ -116,7 +93,7 @@ test('convert -n into a qcow2 holding clusters: the same target as qemu-img conv
       } else {
         identical(dir, [ref, mine]);
         ok('qemu-img', dir, 'check', '-q', mine);
-        assert.equal(pattern(dir, mine), pattern(dir, ref), `${c.name}: map pattern`);
+        assert.equal(mapPattern(dir, mine), mapPattern(dir, ref), `${c.name}: map pattern`);
       }
       assert.deepEqual(infoKey(dir, [mine]), infoKey(dir, [ref]), `${c.name}: info`);
       assert.equal(fs.statSync(join(dir, mine)).mode & 0o777, 0o640, `${c.name}: the target's mode kept`);

@@ -8,27 +8,10 @@
 // naming the table and offset, nothing left behind.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { io, ok, qemuMap, run as oracleRun, skip, tmpdir } from '../reader/oracle';
-
-const root = process.env.LIBVIRT_VOLUME_ROOT ?? join(__dirname, '..', '..');
-const CLI = join(root, 'bin', 'libvirt-volume.js');
-const SECRET = ['--object', 'secret,id=s0,file=pw'];
-
-function ours(dir: string, args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, 'convert', ...args], { cwd: dir, encoding: 'utf8' });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-const asOurs = (s: string) => s.replace(/^qemu-img: /gm, 'libvirt-volume: ');
-
-function pattern(dir: string, file: string): string {
-  return (qemuMap(dir, ['-U', file]) as { start: number; length: number; data: boolean }[])
-    .map((m) => `${m.data ? 'data' : 'zero'}@${m.start}+${m.length}`)
-    .join(' ');
-}
+import { io, ok, run as oracleRun, skip, tmpdir } from '../reader/oracle';
+import { SECRET, ours, asOurs, mapPattern } from './convertCli';
 
 test('convert -l reads an internal snapshot of a qcow2 input as qemu-img convert -l does', { skip, timeout: 600_000 }, () => {
   const dir = tmpdir('convert-snapshots');
@@ -71,7 +54,7 @@ test('convert -l reads an internal snapshot of a qcow2 input as qemu-img convert
       assert.equal(cmp.status, 0, `${args.join(' ')}: ${cmp.stdout}${cmp.stderr}`);
       if (!raw) {
         ok('qemu-img', dir, 'check', '-q', mine);
-        assert.equal(pattern(dir, mine), pattern(dir, ref), `${args.join(' ')}: map`);
+        assert.equal(mapPattern(dir, mine, false), mapPattern(dir, ref, false), `${args.join(' ')}: map`);
       }
       fs.rmSync(join(dir, ref));
       fs.rmSync(join(dir, mine));
