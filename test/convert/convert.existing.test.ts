@@ -13,6 +13,10 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { io, ok, run as oracleRun, skip, tmpdir } from '../reader/oracle';
 import { SECRET, ours, asOurs, mapPattern } from './convertCli';
+import { convertImage } from '../../server/src/writer/convert';
+import { WriterError } from '../../server/src/writer/errors';
+import { nodeWriterIO } from '../../server/src/writer/nodeIO';
+import { openImage } from '../../server/src/writer/reader/imageReader';
 
 /** qemu-img map as data / zero / hole (unallocated) runs; host offsets are each writer's own. */
 
@@ -161,7 +165,7 @@ test('convert -n into a qcow2: what a rebuild would lose or cannot read is refus
       ['snap.qcow2', /internal snapshots \(1\) is not supported: they would be lost/],
       ['df.qcow2', /external data file is not supported/],
       ['bitmap.qcow2', /persistent dirty bitmaps is not supported/],
-      ['corrupt.qcow2', /L2 table .*L1 table at offset/],
+      ['corrupt.qcow2', /^libvirt-volume: corrupt\.qcow2: L2 table .*L1 table at offset/],
     ];
     for (const [file, message] of expect) {
       const before = fs.readFileSync(join(dir, file));
@@ -172,15 +176,63 @@ test('convert -n into a qcow2: what a rebuild would lose or cannot read is refus
       assert.ok(fs.readFileSync(join(dir, file)).equals(before), `${file}: untouched`);
       assert.deepEqual(fs.readdirSync(dir).sort(), listing, `${file}: nothing left behind`);
     }
-    // qemu-img's own refusals of --target-is-zero, side by side.
+    // qemu-img's own refusals (an image marked corrupt, --target-is-zero), side by side.
     ok('qemu-img', dir, 'create', '-q', '-f', 'qcow2', 'small.qcow2', '1M');
+    make('marked.qcow2');
+    const fd2 = fs.openSync(join(dir, 'marked.qcow2'), 'r+');
+    fs.writeSync(fd2, Buffer.from([2]), 0, 1, 79); // incompatible_features bit 1: corrupt
+    fs.closeSync(fd2);
     for (const args of [
+      ['-n', '-O', 'qcow2', 'in.qcow2', 'marked.qcow2'],
       ['--target-is-zero', '-O', 'qcow2', 'in.qcow2', 'new.qcow2'],
       ['-n', '--target-is-zero', '-O', 'qcow2', 'in.qcow2', 'small.qcow2'],
     ]) {
       const r = oracleRun('qemu-img', dir, ['convert', ...args]);
       const o = ours(dir, args);
       assert.deepEqual([o.status, o.stderr], [r.status, asOurs(r.stderr)], args.join(' '));
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('convert -n into a qcow2 cancelled mid-way or failing: the target exactly as it was, nothing left', { skip, timeout: 300_000 }, async () => {
+  const dir = tmpdir('convert-existing-cancel');
+  try {
+    ok('qemu-img', dir, 'create', '-q', '-f', 'qcow2', 'in.qcow2', '16M');
+    io(dir, 'in.qcow2', ['write -P 0x21 0 16M']);
+    ok('qemu-img', dir, 'create', '-q', '-f', 'qcow2', 't.qcow2', '20M');
+    io(dir, 't.qcow2', ['write -P 0x31 0 20M']);
+    const before = fs.readFileSync(join(dir, 't.qcow2'));
+    const listing = fs.readdirSync(dir).sort();
+    const source = await openImage('in.qcow2', { io: nodeWriterIO(), cwd: dir });
+    try {
+      // Cancelled once the copy has written a few MiB (the rebuilt file exists by then).
+      const ac = new AbortController();
+      const job = { source, existing: { filename: 't.qcow2', format: 'qcow2' as const } };
+      const onProgress = (p: { done: number; phase: string }) => {
+        if (p.phase === 'data' && p.done >= 4 << 20) ac.abort();
+      };
+      await assert.rejects(convertImage(job, { io: nodeWriterIO(), cwd: dir, signal: ac.signal, onProgress }),
+        (e: WriterError) => e.code === 'cancelled');
+      assert.ok(fs.readFileSync(join(dir, 't.qcow2')).equals(before), 'cancelled: the target is as it was');
+      assert.deepEqual(fs.readdirSync(dir).sort(), listing, 'cancelled: no temporary file left');
+      // A write failing mid-way (the I/O's pwrite throws after 4 MiB): the same.
+      const io0 = nodeWriterIO();
+      let written = 0;
+      const failing = {
+        ...io0,
+        async pwrite(fd: number, b: Uint8Array, at: number) {
+          written += b.length;
+          if (written > 4 << 20) throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+          return io0.pwrite(fd, b, at);
+        },
+      };
+      await assert.rejects(convertImage(job, { io: failing, cwd: dir }), /ENOSPC/);
+      assert.ok(fs.readFileSync(join(dir, 't.qcow2')).equals(before), 'failed: the target is as it was');
+      assert.deepEqual(fs.readdirSync(dir).sort(), listing, 'failed: no temporary file left');
+    } finally {
+      await source.close();
     }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

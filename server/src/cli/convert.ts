@@ -50,6 +50,7 @@ import {
   convertEncryption,
   convertImage,
   convertOutputSize,
+  existingQcow2Refusal,
   type CacheMode,
   type ConvertJob,
   type ConvertOptions,
@@ -759,6 +760,8 @@ async function makePlan(
       }
     }
     const { reader, passphrase } = await open({ ...t, format: t.format ?? 'raw' });
+    const why = reader.qcow2 && existingQcow2Refusal(reader.qcow2);
+    if (why) throw refuse(`Could not open '${t.name}': ${why}`);
     // -n without -O opens the target as raw: over a qcow2 or LUKS file that writes guest data onto
     // its metadata (qemu-img does it); refused here.
     const header = a.outFmtGiven || a.targetImageOpts ? undefined : tryProbeImage(probe, resolve(io.cwd, t.path));
@@ -775,6 +778,8 @@ async function makePlan(
     if (a.compressed && reader.format !== 'qcow2') throw refuse('Compression not supported for this file format');
     if (reader.virtualSize < total) throw refuse('output file is smaller than input file');
     await checkInputTables(source, signal);
+    // A qcow2 target is read while it is rebuilt (its own content is kept past the input): its tables first.
+    if (reader.format === 'qcow2') await checkInputTables(reader, signal);
     engineCheck(plan);
     return plan;
   }

@@ -37,7 +37,7 @@ import {
 import { cryptSectors, type SectorCipher } from './crypto/modes';
 import { cancellationPoint, throwIfAborted, WriterError } from './errors';
 import type { Fd, ProbeIO, WriterIO } from './io';
-import { QCOW2_AUTOCLEAR, QCOW2_COMPAT, QCOW2_CRYPT, QCOW2_HEADER } from './qcow2Format';
+import { QCOW2_AUTOCLEAR, QCOW2_COMPAT, QCOW2_CRYPT, QCOW2_INCOMPAT } from './qcow2Format';
 import type { Layer, LayerCipher } from './reader/layer';
 import { Qcow2Layer, readQcow2Header, type Qcow2Header } from './reader/qcow2Layer';
 import { BoundedFile } from './reader/source';
@@ -1004,15 +1004,8 @@ async function intoExistingQcow2(r: IntoExisting): Promise<ConvertResult> {
   let backing: ImageReader | undefined;
   try {
     h = await readQcow2Header(file);
-    if (h.dataFile !== undefined) throw refuse('-n into a qcow2 with an external data file is not supported');
-    if (h.cryptMethod === QCOW2_CRYPT.aes) throw refuse('-n into a legacy AES qcow2 is refused (insecure)');
-    const nbSnapshots = new DataView((await file.read(QCOW2_HEADER.nbSnapshots[0], 4, 'header')).buffer).getUint32(0);
-    if (nbSnapshots > 0) {
-      throw refuse(`-n into a qcow2 with internal snapshots (${nbSnapshots}) is not supported: they would be lost`);
-    }
-    if (h.autoclear & QCOW2_AUTOCLEAR.bitmaps) {
-      throw refuse('-n into a qcow2 with persistent dirty bitmaps is not supported: they would be lost');
-    }
+    const why = existingQcow2Refusal(h);
+    if (why) throw refuse(why);
     let enc: LayerCipher | undefined;
     if (h.cryptMethod === QCOW2_CRYPT.luks) {
       if (!ex.passphrase) throw refuse("Parameter 'encrypt.key-secret' is required for cipher");
@@ -1089,6 +1082,24 @@ async function intoExistingQcow2(r: IntoExisting): Promise<ConvertResult> {
     await old.close();
     await backing?.close();
   }
+}
+
+/**
+ * Why -n cannot take this qcow2 target (undefined: it can), before a byte is written: qemu's own
+ * refusal of an image marked corrupt (qcow2_do_open), then what a rebuild would lose or cannot
+ * write (internal snapshots, persistent bitmaps, an external data file) and legacy AES.
+ */
+export function existingQcow2Refusal(h: Qcow2Header): string | undefined {
+  if (h.incompatible & QCOW2_INCOMPAT.corrupt) return 'qcow2: Image is corrupt; cannot be opened read/write';
+  if (h.dataFile !== undefined) return '-n into a qcow2 with an external data file is not supported';
+  if (h.cryptMethod === QCOW2_CRYPT.aes) return '-n into a legacy AES qcow2 is refused (insecure)';
+  if (h.nbSnapshots > 0) {
+    return `-n into a qcow2 with internal snapshots (${h.nbSnapshots}) is not supported: they would be lost`;
+  }
+  if (h.autoclear & QCOW2_AUTOCLEAR.bitmaps) {
+    return '-n into a qcow2 with persistent dirty bitmaps is not supported: they would be lost';
+  }
+  return undefined;
 }
 
 /**

@@ -45,6 +45,8 @@ export interface Qcow2Header {
   dataFileRaw: boolean;
   /** The LUKS area named by the crypto header extension. */
   cryptoHeader?: { offset: number; length: number };
+  /** nb_snapshots: internal snapshots in the table (reader/snapshots.ts reads it). */
+  nbSnapshots: number;
 }
 
 /** qemu's QCOW_MAX_L1_SIZE (block/qcow2.h): 32 MiB of L1 entries. */
@@ -157,6 +159,7 @@ export async function readQcow2Header(file: BoundedFile): Promise<Qcow2Header> {
     compression,
     extendedL2,
     dataFileRaw: false,
+    nbSnapshots: field(h0, QCOW2_HEADER.nbSnapshots),
   };
   // Header extensions: {u32 type, u32 length, data padded to 8} until type 0 or the cluster's end.
   const extStart = version === 2 ? QCOW2_V2_HEADER_LENGTH : headerLength;
