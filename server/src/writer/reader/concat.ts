@@ -2,6 +2,7 @@
 // inputs' sizes in whole sectors (bs_sectors[i] = blk_nb_sectors, total_sectors += …) and
 // convert_iteration_sectors reads each at its own offset (src_cur, src_cur_offset), so an input
 // whose size is not a multiple of 512 is followed by zeros up to its sector's end.
+import { WriterError } from '../errors';
 import type { BlockRange, ImageFormat, ImageReader } from './imageReader';
 
 const SECTOR = 512;
@@ -27,9 +28,21 @@ export class ConcatReader implements ImageReader {
     this.virtualSize = at;
   }
 
-  /** [part, its offset, bytes of it] pieces of [offset, offset + length). */
+  /** [part, its start, offset in it, bytes of it] pieces of [offset, offset + length). */
   private *pieces(offset: number, length: number): Generator<[ImageReader, number, number, number]> {
     const end = offset + length;
+    if (
+      !Number.isSafeInteger(offset) ||
+      !Number.isSafeInteger(length) ||
+      offset < 0 ||
+      length < 0 ||
+      end > this.virtualSize
+    ) {
+      throw new WriterError(
+        `${this.path}: range ${offset}+${length} is outside the inputs (${this.virtualSize} bytes)`,
+        'refused',
+      );
+    }
     for (let i = 0; i < this.parts.length; i++) {
       const from = Math.max(offset, this.starts[i]);
       const to = Math.min(end, i + 1 < this.parts.length ? this.starts[i + 1] : this.virtualSize);
