@@ -67,6 +67,9 @@ test('convert -n into a qcow2 holding clusters: the same target as qemu-img conv
       { name: 'ext-l2', create: ['-o', 'extended_l2=on,cluster_size=128k,lazy_refcounts=on,refcount_bits=8'] },
       { name: 'v3-S0', create: [], extra: ['-S', '0'] },
       { name: 'v3-target-is-zero', create: [], extra: ['--target-is-zero'] },
+      { name: 'ext-l2-backing', create: ['-o', 'extended_l2=on', '-b', 'base.raw', '-F', 'raw'], extra: ['-S', '64k'] },
+      { name: 'c4k', create: ['-o', 'cluster_size=4k'], extra: ['-S', '64k'] },
+      { name: 'c2m-target-is-zero', create: ['-o', 'cluster_size=2M'], extra: ['--target-is-zero'] },
       { name: 'compressed', create: [], compressed: true },
       { name: 'luks', create: [...SECRET, '-o', 'encrypt.format=luks,encrypt.key-secret=s0,encrypt.iter-time=10'], enc: true },
     ];
