@@ -229,6 +229,19 @@ test('convert -n -c into an empty qcow2 made by qemu-img create agrees with qemu
         fs.rmSync(join(dir, 'theirs.qcow2'));
       }
     }
+    // Into a qcow2 that holds clusters: qemu-img fails part-way (a compressed cluster cannot
+    // overwrite an allocated one: EIO); ours refuses before writing, the target byte for byte as it was.
+    ok('qemu-img', dir, 'create', '-q', '-f', 'qcow2', 'full.qcow2', '4M');
+    io(dir, 'full.qcow2', ['write -P 0x5b 0 4M']);
+    fs.copyFileSync(join(dir, 'full.qcow2'), join(dir, 'full2.qcow2'));
+    const before = fs.readFileSync(join(dir, 'full.qcow2'));
+    const qf = qemu(dir, ['-n', '-c', '-O', 'qcow2', 'in.qcow2', 'full2.qcow2']);
+    assert.equal(qf.status, 1, qf.stderr);
+    assert.match(qf.stderr, /Input\/output error/);
+    const of = ours(dir, ['-n', '-c', '-O', 'qcow2', 'in.qcow2', 'full.qcow2']);
+    assert.equal(of.status, 1);
+    assert.match(of.stderr, /-c -n into a qcow2 that holds clusters is refused/);
+    assert.ok(fs.readFileSync(join(dir, 'full.qcow2')).equals(before), 'the qcow2 target is untouched');
     // Into raw: qemu-img's refusal, the target untouched.
     fs.writeFileSync(join(dir, 't.raw'), Buffer.alloc(4 * M, 0x5a));
     const args = ['-n', '-c', '-O', 'raw', 'in.qcow2', 't.raw'];

@@ -167,7 +167,7 @@ test('convert refuses as qemu-img convert does: same status, same message, nothi
     }
   });
 
-test('convert refuses where qemu-img goes on: existing output, -n over qcow2 as raw, -l, corrupt tables',
+test('convert refuses where qemu-img goes on: existing output, -n over qcow2 as raw, corrupt tables',
   { skip, timeout: 300_000 }, () => {
     const dir = tmpdir('convert-stricter');
     try {
@@ -196,17 +196,9 @@ test('convert refuses where qemu-img goes on: existing output, -n over qcow2 as 
       refused(['-n', '-B', 'a.qcow2', 'a.qcow2', 'r.raw'], /r\.raw: -B with -n .* is not supported/);
       refused(['-n', '--target-is-zero', '-B', 'a.qcow2', 'a.qcow2', 'r.raw'],
         /^libvirt-volume: Cannot use --target-is-zero when the destination image has a backing file\n$/);
-      // Internal snapshots are not read.
-      refused(['-l', 'snap', 'a.qcow2', 'out.img'], /Failed to load snapshot: internal snapshots \(-l snap\)/);
       // -B with a backing format that contradicts the backing file's header (qemu-img accepts -F raw on a qcow2).
       refused(['-O', 'qcow2', '-B', 'a.qcow2', '-F', 'raw', 'a.qcow2', 'out.img'], /Backing format 'raw' does not match/);
 
-      // The writer's limits, said before anything is written: -n only into an empty qcow2.
-      fs.copyFileSync(join(dir, 'big.qcow2'), join(dir, 'big2.qcow2'));
-      before.push('big2.qcow2');
-      before.sort();
-      refused(['-n', '-O', 'qcow2', 'a.qcow2', 'big2.qcow2'], /-n into a qcow2 that already holds clusters is not supported/);
-      assert.deepEqual(fs.readFileSync(join(dir, 'big2.qcow2')), fs.readFileSync(join(dir, 'big.qcow2')));
 
       // Corrupt inputs: the file ends inside an L2 table; an L1 entry points past the end of the file.
       const b = fs.readFileSync(join(dir, 'a.qcow2'));

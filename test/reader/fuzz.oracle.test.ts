@@ -69,9 +69,15 @@ function mutate(r: () => number, b: Buffer, targets: [number, number][]): Buffer
   return m;
 }
 
-async function exercise(dir: string, file: string, violations: string[], passphrase?: Buffer): Promise<string> {
+async function exercise(
+  dir: string,
+  file: string,
+  violations: string[],
+  passphrase?: Buffer,
+  snapshot?: { idOrName: string },
+): Promise<string> {
   try {
-    const r = await openImage(file, { io: guardedIO(violations), cwd: dir, passphrase });
+    const r = await openImage(file, { io: guardedIO(violations), cwd: dir, passphrase, snapshot });
     try {
       const n = Math.min(r.virtualSize, 4 << 20);
       await r.readBlockStatus(0, n);
@@ -131,6 +137,39 @@ test('fuzzed qcow2 headers, extensions, L1 and L2 tables: clear errors only, no 
       }
       assert.deepEqual(violations, []);
       // The fuzzer reached both sides: some mutants still read, many are refused as corrupt.
+      assert.ok((outcomes.get('read') ?? 0) > 0 && (outcomes.get('corrupt') ?? 0) > 0, JSON.stringify([...outcomes]));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+test('fuzzed qcow2 snapshot tables (convert -l): clear errors only, no read past the end',
+  { skip, timeout: 300_000 }, async () => {
+    const dir = tmpdir('fuzz-snapshots');
+    try {
+      ok('qemu-img', dir, 'create', '-q', '-f', 'qcow2', '-o', 'cluster_size=4096', 's.qcow2', '2M');
+      io(dir, 's.qcow2', ['write -P 0x61 0 64k', 'write -P 0x62 1M 8k']);
+      ok('qemu-img', dir, 'snapshot', '-c', 'one', 's.qcow2');
+      io(dir, 's.qcow2', ['write -P 0x63 0 8k']);
+      ok('qemu-img', dir, 'snapshot', '-c', 'two', 's.qcow2');
+      const b = fs.readFileSync(join(dir, 's.qcow2'));
+      // nb_snapshots and snapshots_offset, the table (two entries), each snapshot's L1 table.
+      const table = Number(b.readBigUInt64BE(64));
+      const targets: [number, number][] = [[60, 72], [table, table + 128]];
+      for (let o = table, i = 0; i < 2; i++) {
+        const l1 = Number(b.readBigUInt64BE(o)), l1Size = b.readUInt32BE(o + 8);
+        targets.push([l1, l1 + l1Size * 8]);
+        o += Math.ceil((40 + b.readUInt32BE(o + 36) + b.readUInt16BE(o + 12) + b.readUInt16BE(o + 14)) / 8) * 8;
+      }
+      const violations: string[] = [];
+      const outcomes = new Map<string, number>();
+      const r = rng(Number(process.env.FUZZ_SEED ?? 20261205));
+      for (let i = 0; i < 200; i++) {
+        fs.writeFileSync(join(dir, 'm.qcow2'), mutate(r, b, targets));
+        const what = await exercise(dir, 'm.qcow2', violations, undefined, { idOrName: i % 2 ? 'one' : '2' });
+        outcomes.set(what, (outcomes.get(what) ?? 0) + 1);
+      }
+      assert.deepEqual(violations, []);
       assert.ok((outcomes.get('read') ?? 0) > 0 && (outcomes.get('corrupt') ?? 0) > 0, JSON.stringify([...outcomes]));
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

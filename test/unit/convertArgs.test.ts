@@ -55,3 +55,21 @@ test('the refusals of the command line, with qemu-img\'s words and in its order'
   assert.equal(parse('-o', 'help').help, true);
   assert.deepEqual(refusal('-n', '--target-image-opts', '-o', 'help'), ['qemu-img: -o has no effect when skipping image creation']);
 });
+
+test('-l (internal snapshots), -r (rate), several inputs and --target-is-zero as qemu-img reads them', () => {
+  // -l NAME: an id, else a name; -l snapshot.*: QemuOpts with snapshot.id / snapshot.name, which win over -l NAME.
+  assert.deepEqual(parse('-l', 'first', 'a', 'b').snapshot, { idOrName: 'first' });
+  assert.deepEqual(parse('-l', 'snapshot.id=1,snapshot.name=x', 'a', 'b').snapshot, { id: '1', name: 'x' });
+  assert.deepEqual(parse('-l', 'snapshot.name=x', '-l', 'y', 'a', 'b').snapshot, { name: 'x' });
+  assert.deepEqual(refusal('-l', 'snapshot.foo=1', 'a', 'b'), [
+    "qemu-img: Invalid parameter 'snapshot.foo'",
+    "qemu-img: Failed in parsing snapshot param 'snapshot.foo=1'",
+  ]);
+  // -r: qemu's size suffixes, bytes per second.
+  assert.equal(parse('-r', '2M', 'a', 'b').rateLimit, 2 * 1024 * 1024);
+  assert.equal(parse('-r', '1500', 'a', 'b').rateLimit, 1500);
+  // Every operand but the last is an input, concatenated in order.
+  assert.deepEqual(parse('a', 'b', 'c', 'out').sources, ['a', 'b', 'c']);
+  assert.equal(parse('-n', '--target-is-zero', 'a', 'b').targetIsZero, true);
+  assert.deepEqual(refusal('--target-is-zero', 'a', 'b'), ['qemu-img: --target-is-zero requires use of -n flag']);
+});

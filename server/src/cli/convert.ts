@@ -5,11 +5,13 @@
 //     -m, -r values; --object secrets are created as they come), then the combinations
 //     (--target-image-opts without -n, -o with -n, -C with -c/-S/--salvage, …), `-o help`,
 //     "Must specify image file name", the source cache mode;
-//  2. the inputs are opened (missing file, format, passphrase);
+//  2. the inputs are opened (missing file, format, passphrase), several concatenated
+//     (reader/concat.ts), then -l's snapshot loaded into the first (reader/snapshots.ts);
 //  3. a new target: output format, -o options (QemuOpts), -B/-F (add_old_style_options), "Use of
 //     backing file requires explicit backing format", -c restrictions, then the driver's verdict
 //     ("FILE: error while converting FMT: …"), the target cache mode, the backing file opened;
-//     an existing target (-n): opened with -O (default raw) or --target-image-opts, -c, its size.
+//     an existing target (-n): an input as target refused (qemu's write lock), opened with -O
+//     (default raw) or --target-image-opts, -c, its size.
 // Where qemu-img creates the target before failing (a bad -t, a missing backing file, -c with a
 // data_file: "error while writing at byte N: Operation not supported") it leaves the file behind;
 // here every check comes before the first byte, and the conversion writes a temporary file that
@@ -49,6 +51,7 @@ import {
   convertEncryption,
   convertImage,
   convertOutputSize,
+  existingQcow2Refusal,
   type CacheMode,
   type ConvertJob,
   type ConvertOptions,
@@ -63,6 +66,7 @@ import {
   type SecretObject,
 } from '../writer/luks/secrets';
 import { nodeProbeIO, nodeWriterIO, readSecretFileSync } from '../writer/nodeIO';
+import { ConcatReader } from '../writer/reader/concat';
 import { openImage, type ImageReader } from '../writer/reader/imageReader';
 import { tryProbeImage } from '../writer/probe';
 import { imageOpts, qemuProgress, type Side } from './compare';
@@ -73,12 +77,17 @@ import { guardInterrupts } from './signals';
 export const USAGE = `convert [--object secret,id=ID,data=TEXT|file=PATH[,format=base64]] [--image-opts]
         [--target-image-opts] [-p] [-q] [-n] [-c] [-W] [-m N] [-U] [-f FMT] [-t CACHE] [-T SRC_CACHE]
         [-O FMT] [-B BACKING [-F BACKING_FMT]] [-o OPTS] [-S SPARSE_SIZE] [--force] [${INSECURE_AES_FLAG}]
-        [--passphrase-file F | --passphrase-env VAR | --passphrase-stdin] INPUT OUTPUT
+        [-l SNAPSHOT] [-r RATE] [--target-is-zero]
+        [--passphrase-file F | --passphrase-env VAR | --passphrase-stdin] INPUT [INPUT…] OUTPUT
   Convert an image as qemu-img 7.2 convert does (same options, messages, exit codes): raw, qcow2 (v2/v3,
   compressed, subclusters, data files, backing chains), LUKS and qcow2+LUKS in; raw, qcow2 (every create
   option, -c zlib/zstd compression, -B backing), luks and qcow2+luks (-o encrypt.format=luks) out.
   Zero and unallocated ranges stay holes (-S: the zero run that makes a hole, default 4k; 0: allocate all).
-  -n writes into an existing OUTPUT (its format: -O, default raw, or --target-image-opts driver=…).
+  -n writes into an existing OUTPUT (its format: -O, default raw, or --target-image-opts driver=…); a
+  qcow2 OUTPUT is rebuilt beside it and renamed over it when complete (a failure leaves it as it was).
+  --target-is-zero (with -n): the input's zeros are not written. Several INPUTs are concatenated.
+  -l snapshot.id=ID,snapshot.name=NAME or -l ID_OR_NAME: an internal snapshot of a qcow2 INPUT.
+  -r RATE: at most RATE bytes per second written (qemu's suffixes: 10M).
   --image-opts: INPUT is driver=FMT,file.filename=PATH[,key-secret=ID|encrypt.key-secret=ID].
   --passphrase-*: the passphrase of the output (when it names no key-secret) and of every encrypted
   input that names none. -p prints progress as qemu-img ("    (NN.NN/100%)"), -q nothing but errors.
@@ -86,8 +95,8 @@ export const USAGE = `convert [--object secret,id=ID,data=TEXT|file=PATH[,format
   file and renamed; an existing OUTPUT is refused unless --force; the input's tables are checked first.
   -t CACHE: as qemu-img, the default 'unsafe' never flushes the output; any other mode flushes it
   before the rename.
-  Accepted as qemu-img does, without effect here: -W, -m, -T, -U, -C, -r, --target-is-zero.
-  Refused with a reason: -l (snapshots), --salvage, --bitmaps, several inputs, -B with -n.
+  Accepted as qemu-img does, without effect here: -W, -m, -T, -U, -C.
+  Refused with a reason: --salvage, --bitmaps, -B with -n.
   Encrypt an existing image in one command:
     convert --passphrase-file pw.txt -O qcow2 -o encrypt.format=luks plain.qcow2 secret.qcow2`;
 
@@ -119,6 +128,8 @@ export interface ConvertArgs {
   compressed: boolean;
   /** -S in bytes (default 4k). */
   minSparse: number;
+  /** -r in bytes per second (0: no limit). */
+  rateLimit?: number;
   progress: boolean;
   quiet: boolean;
   skipCreate: boolean;
@@ -127,7 +138,8 @@ export interface ConvertArgs {
   targetIsZero: boolean;
   cache: string;
   srcCache: string;
-  snapshot?: string;
+  /** -l snapshot.id=…,snapshot.name=… (sn_opts) or -l NAME (an id, else a name). */
+  snapshot?: { id?: string; name?: string } | { idOrName: string };
   objects: SecretObject[];
   force: boolean;
   allowInsecureAes: boolean;
@@ -212,6 +224,7 @@ export function parseConvertArgs(argv: readonly string[], readSecret: (p: string
     salvage = false,
     bitmaps = false,
     skipBroken = false;
+  let snapshotOpts: { id?: string; name?: string } | undefined;
   const set = (opt: string, value: string | undefined): void => {
     const v = value as string;
     switch (opt) {
@@ -242,7 +255,16 @@ export function parseConvertArgs(argv: readonly string[], readSecret: (p: string
         a.options.push(v);
         break;
       case 'l':
-        a.snapshot = v;
+        if (v.startsWith('snapshot.')) {
+          // qemu_opts_parse_noisily(&internal_snapshot_opts, …): only snapshot.id and snapshot.name.
+          const sn: { id?: string; name?: string } = {};
+          for (const { name, value } of splitQemuOptions(v)) {
+            if (name === 'snapshot.id') sn.id = value;
+            else if (name === 'snapshot.name') sn.name = value;
+            else throw refuse(`Invalid parameter '${name}'`, `Failed in parsing snapshot param '${v}'`);
+          }
+          snapshotOpts = sn;
+        } else a.snapshot = { idOrName: v };
         break;
       case 'S': {
         const s = cvtnum('buffer size for sparse output', v);
@@ -284,7 +306,7 @@ export function parseConvertArgs(argv: readonly string[], readSecret: (p: string
       case 'force-share':
         break; // out-of-order writes, shared locks: nothing to choose here
       case 'r':
-        cvtnum('rate limit', v);
+        a.rateLimit = cvtnum('rate limit', v);
         break;
       case 'object': {
         const o = parseSecretObject(v);
@@ -375,6 +397,7 @@ export function parseConvertArgs(argv: readonly string[], readSecret: (p: string
     throw e;
   }
   if (a.help) return a;
+  if (snapshotOpts) a.snapshot = snapshotOpts;
   if (!a.outFmt && !a.targetImageOpts) a.outFmt = 'raw';
   if (skipBroken && !bitmaps) throw refuse('--skip-broken-bitmaps requires --bitmaps');
   if (a.compressed && copyRange) throw refuse('Cannot enable copy offloading when -c is used');
@@ -443,6 +466,8 @@ export interface ConvertPlan {
   force: boolean;
   /** -t: the target cache mode (checked before the plan is made). */
   cache: CacheMode;
+  /** -r: bytes per second written at most (0: no limit). */
+  rateLimit: number;
 }
 
 export interface ConvertIO {
@@ -528,14 +553,22 @@ export async function runConvert(
       lines(e.lines);
       return 1;
     }
+    // A new output is a temporary file until complete, and so is the rebuilt qcow2 of -n into a
+    // qcow2 (renamed over the target at the end); -n into raw or LUKS writes in place (as qemu-img).
+    const existing = plan?.target.kind === 'existing' ? plan.target.reader.format : undefined;
+    const inPlace = existing !== undefined && existing !== 'qcow2';
     if (isCancellation(e)) {
-      // A new output is a temporary file until complete; -n into raw or LUKS writes in place (as qemu-img).
-      const inPlace = plan?.target.kind === 'existing' && plan.target.reader.format !== 'qcow2';
-      const left = inPlace ? 'the target holds what was copied so far' : 'nothing was left behind';
+      const left = inPlace
+        ? 'the target holds what was copied so far'
+        : existing
+          ? 'the target is as it was'
+          : 'nothing was left behind';
       lines([`qemu-img: ${a.output}: interrupted; ${left}`]);
       return guard.exitCode ?? 130;
     }
     lines([`qemu-img: ${errorText(e)}`]);
+    if (inPlace && !(e instanceof WriterError && e.code === 'refused'))
+      lines([`qemu-img: ${a.output}: written in place: the target holds what was copied before the error`]);
     return 1;
   } finally {
     guard.dispose();
@@ -548,6 +581,9 @@ export async function runConvert(
 function notWritten(format: string): string {
   return `Format '${format}' is not written by this tool (raw, qcow2, luks); convert to one of those`;
 }
+
+const SEVERAL_WITH_BACKING =
+  'Having a backing file for the target makes no sense when concatenating multiple input images';
 
 /** The checks of img_convert after the command line, in its order; opens what it needs. */
 async function makePlan(
@@ -589,7 +625,10 @@ async function makePlan(
     }
   };
   /** img_open: the file, its format and passphrase; qemu's messages. */
-  const open = async (s: Side): Promise<{ reader: ImageReader; passphrase?: Uint8Array }> => {
+  const open = async (
+    s: Side,
+    snapshot?: ConvertArgs['snapshot'],
+  ): Promise<{ reader: ImageReader; passphrase?: Uint8Array }> => {
     if (s.format !== undefined && !BLOCKDEV_DRIVERS.includes(s.format)) {
       throw refuse(`Could not open '${s.name}': Unknown driver '${s.format}'`);
     }
@@ -613,6 +652,7 @@ async function makePlan(
         passphrase,
         allowInsecureAes: a.allowInsecureAes,
         signal,
+        snapshot,
       });
       opened.push(reader);
       if (passphrase) wipe.push(passphrase);
@@ -620,6 +660,7 @@ async function makePlan(
     } catch (e) {
       passphrase?.fill(0);
       if (isCancellation(e)) throw e;
+      if (e instanceof WriterError && e.option === 'snapshot') throw refuse(`Failed to load snapshot: ${e.message}`);
       throw refuse(openMessage(s.name, s.path, e));
     }
   };
@@ -660,15 +701,22 @@ async function makePlan(
     }
   }
 
-  if (a.sources.length > 1) {
-    throw refuse('concatenating several input images is not supported by this tool: convert one image at a time');
+  // Several inputs are concatenated (img_convert: each opened in turn, total_sectors summed).
+  const inputs: ImageReader[] = [];
+  for (const name of a.sources) {
+    const { reader, passphrase: inputPassphrase } = await open(side(name, a.fmt, false));
+    inputPassphrase?.fill(0);
+    inputs.push(reader);
   }
-  const input = side(a.sources[0], a.fmt, false);
-  const { reader: source, passphrase: sourcePassphrase } = await open(input);
-  sourcePassphrase?.fill(0);
-  if (a.snapshot !== undefined) {
-    throw refuse(`Failed to load snapshot: internal snapshots (-l ${a.snapshot}) are not read by this tool`);
+  if (a.snapshot) {
+    // -l: the first input read through the snapshot's L1 table (bdrv_snapshot_load_tmp on src[0];
+    // -l NAME with several inputs is refused, snapshot.* options load into the first one only).
+    if ('idOrName' in a.snapshot && inputs.length > 1) throw refuse('No support for concatenating multiple snapshot');
+    const { reader, passphrase: p } = await open(side(a.sources[0], a.fmt, false), a.snapshot);
+    p?.fill(0);
+    inputs[0] = reader;
   }
+  const source = inputs.length > 1 ? new ConcatReader(inputs) : inputs[0];
   const out = a.output!;
   const total = convertOutputSize(source);
   const base = {
@@ -679,19 +727,42 @@ async function makePlan(
     targetIsZero: a.targetIsZero,
     force: a.force,
     cache: a.cache as CacheMode,
+    rateLimit: a.rateLimit ?? 0,
   };
 
   if (a.skipCreate) {
     if (a.backingFile !== undefined) {
       // qemu-img's message (it then exits 0 having copied nothing: img_convert's `goto out` with ret 0).
       if (a.targetIsZero) throw refuse('Cannot use --target-is-zero when the destination image has a backing file');
+      if (inputs.length > 1) throw refuse(SEVERAL_WITH_BACKING);
       // With -n, qemu-img takes -B as "the target already has this backing file" and copies only the
       // input's own clusters; the writer does not do that partial copy.
       throw refuse(`${out}: -B with -n (copying only what the input holds over its backing file) is not supported`);
     }
     if (!isCacheMode(a.cache)) throw refuse(`Invalid cache option: ${a.cache}`);
     const t = side(out, a.outFmt, true);
+    // An input (or a file of its backing chain) is the target: qemu's image locking refuses to
+    // open it for writing (the inputs hold shared read locks); so does this tool.
+    const real = (p: string) => {
+      try {
+        return fs.realpathSync(p);
+      } catch {
+        return undefined;
+      }
+    };
+    const targetReal = real(resolve(io.cwd, t.path));
+    for (const input of inputs) {
+      for (let r: ImageReader | undefined = input; r && targetReal !== undefined; r = r.backing) {
+        if (real(r.path) !== targetReal) continue;
+        throw new ConvertRefusal([
+          `qemu-img: Could not open '${t.name}': Failed to get "write" lock`,
+          `Is another process using the image [${t.path}]?`,
+        ]);
+      }
+    }
     const { reader, passphrase } = await open({ ...t, format: t.format ?? 'raw' });
+    const why = reader.qcow2 && existingQcow2Refusal(reader.qcow2);
+    if (why) throw refuse(`Could not open '${t.name}': ${why}`);
     // -n without -O opens the target as raw: over a qcow2 or LUKS file that writes guest data onto
     // its metadata (qemu-img does it); refused here.
     const header = a.outFmtGiven || a.targetImageOpts ? undefined : tryProbeImage(probe, resolve(io.cwd, t.path));
@@ -709,6 +780,8 @@ async function makePlan(
     if (a.compressed && reader.encryption) throw refuse(`${out}: ${COMPRESSED_ENCRYPTED}`);
     if (reader.virtualSize < total) throw refuse('output file is smaller than input file');
     await checkInputTables(source, signal);
+    // A qcow2 target is read while it is rebuilt (its own content is kept past the input): its tables first.
+    if (reader.format === 'qcow2') await checkInputTables(reader, signal);
     engineCheck(plan);
     return plan;
   }
@@ -760,6 +833,7 @@ async function makePlan(
       backingFmt: a.backingFmt,
       unsafe: true,
     });
+    if (inputs.length > 1 && a.backingFile !== undefined) throw refuse(SEVERAL_WITH_BACKING);
     if (!v.ok && v.stage === 'backing' && v.message === QEMU_MESSAGES.noBackingFormat) {
       throw refuse('Use of backing file requires explicit backing format');
     }
@@ -868,7 +942,7 @@ async function runEngine(plan: ConvertPlan, progress: (fraction: number) => void
 /** The plan as writer/convert.ts takes it (checked by its checkConvert before anything is written). */
 function engineJob(plan: ConvertPlan): {
   job: ConvertJob;
-  options: Pick<ConvertOptions, 'cwd' | 'force' | 'encryption' | 'cache'>;
+  options: Pick<ConvertOptions, 'cwd' | 'force' | 'encryption' | 'cache' | 'rateLimit'>;
 } {
   const t = plan.target;
   const job: ConvertJob = {
@@ -877,8 +951,16 @@ function engineJob(plan: ConvertPlan): {
     minSparse: plan.minSparse,
     ...(t.kind === 'new'
       ? { target: t.job }
-      : { existing: { filename: t.path, format: t.reader.format, passphrase: t.passphrase } }),
+      : {
+          existing: {
+            filename: t.path,
+            format: t.reader.format,
+            passphrase: t.passphrase,
+            targetIsZero: plan.targetIsZero,
+          },
+        }),
   };
   const encryption = t.kind === 'new' ? t.encryption : undefined;
-  return { job, options: { cwd: plan.cwd, force: plan.force, encryption, cache: plan.cache } };
+  const options = { cwd: plan.cwd, force: plan.force, encryption, cache: plan.cache, rateLimit: plan.rateLimit };
+  return { job, options };
 }

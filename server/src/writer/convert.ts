@@ -1,7 +1,8 @@
 // Image conversion (qemu-img 7.2 convert, libvirt's vol-create-from): any image the reader opens
 // (writer/reader/imageReader.ts: raw, qcow2, LUKS, qcow2+LUKS, backing chains) copied into a new
 // raw, qcow2 (LUKS inside included, -c zlib or zstd compression, -B backing) or raw LUKS image, or
-// with -n into an existing raw or raw LUKS image, or an empty qcow2 (-c included).
+// with -n into an existing raw or raw LUKS image (in place) or qcow2 / qcow2+LUKS (rebuilt and
+// renamed over it: intoExistingQcow2; -c included).
 //
 // What is copied where follows qemu-img.c (img_convert, convert_iteration_sectors,
 // convert_co_write, is_allocated_sectors_min):
@@ -35,9 +36,10 @@ import {
 } from './create';
 import { cryptSectors, type SectorCipher } from './crypto/modes';
 import { cancellationPoint, throwIfAborted, WriterError } from './errors';
-import type { Fd, FileStat, ProbeIO, WriterIO } from './io';
-import { QCOW2_COMPAT, QCOW2_CRYPT } from './qcow2Format';
-import { readQcow2Header, type Qcow2Header } from './reader/qcow2Layer';
+import type { Fd, ProbeIO, WriterIO } from './io';
+import { QCOW2_AUTOCLEAR, QCOW2_COMPAT, QCOW2_CRYPT, QCOW2_INCOMPAT } from './qcow2Format';
+import type { Layer, LayerCipher } from './reader/layer';
+import { Qcow2Layer, readQcow2Header, type Qcow2Header } from './reader/qcow2Layer';
 import { BoundedFile } from './reader/source';
 import type { CreateSpec } from '../../../schemas/qcow2Options';
 import { buildLuksHeader, type LuksKeyDerivationReport } from './luks/luksHeader';
@@ -88,6 +90,11 @@ export interface ExistingTarget {
    */
   format: 'raw' | 'luks' | 'qcow2';
   passphrase?: Uint8Array;
+  /**
+   * --target-is-zero: the user says the target reads as zeros, so zero ranges are not written
+   * (img_convert's has_zero_init = true); where it does not, the target's bytes stay.
+   */
+  targetIsZero?: boolean;
 }
 
 export interface ConvertJob {
@@ -139,6 +146,11 @@ export interface ConvertOptions {
    * disk when the kernel writes it back). Any other mode fdatasyncs the output before the rename.
    */
   cache?: CacheMode;
+  /**
+   * -r: bytes per second written to the output at most (qemu-img.c set_rate_limit: a write
+   * throttle of that average on the target, zero writes included); 0 or absent: no limit.
+   */
+  rateLimit?: number;
 }
 
 export interface ConvertResult {
@@ -368,10 +380,11 @@ async function copy(
   src: ImageReader,
   sink: Sink,
   total: number,
-  cfg: { minSparse: number; topOnly: boolean; backingEnd: number },
+  cfg: { minSparse: number; topOnly: boolean; backingEnd: number; rate?: number },
   progress: (n: number) => void,
   signal: AbortSignal | undefined,
 ): Promise<number> {
+  if (cfg.rate) sink = new ThrottledSink(sink, cfg.rate, signal);
   const checkpoint = cancellationPoint();
   const minSectors = cfg.minSparse / SECTOR;
   let dataBytes = 0;
@@ -575,6 +588,55 @@ function pow2floor(n: number): number {
   return n < 1 ? 1 : 2 ** Math.floor(Math.log2(n));
 }
 
+/**
+ * -r: every write waits until the bytes written before it fit the rate (a leaky bucket as qemu's
+ * throttle, util/throttle.c: its burst when no maximum is set is a tenth of a second's worth).
+ */
+class ThrottledSink implements Sink {
+  readonly hasZeroInit: boolean;
+  readonly alignment: number;
+  readonly compressCluster: number | undefined;
+  private readonly start = performance.now();
+  private written = 0;
+  constructor(
+    private readonly inner: Sink,
+    private readonly rate: number,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    this.hasZeroInit = inner.hasZeroInit;
+    this.alignment = inner.alignment;
+    this.compressCluster = inner.compressCluster;
+  }
+  private async wait(n: number): Promise<void> {
+    const due = this.start + ((this.written - this.rate / 10) / this.rate) * 1000;
+    this.written += n;
+    const ms = due - performance.now();
+    if (ms <= 0) return;
+    const signal = this.signal;
+    await new Promise<void>((done) => {
+      const finish = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', finish);
+        done();
+      };
+      const timer = setTimeout(finish, ms);
+      signal?.addEventListener('abort', finish, { once: true });
+    });
+    throwIfAborted(this.signal);
+  }
+  async data(offset: number, buf: Uint8Array): Promise<void> {
+    await this.wait(buf.length);
+    await this.inner.data(offset, buf);
+  }
+  async zero(offset: number, length: number): Promise<void> {
+    await this.wait(length);
+    await this.inner.zero(offset, length);
+  }
+  finish(): Promise<number> {
+    return this.inner.finish();
+  }
+}
+
 /** A raw file: data written where it is, zeros skipped (new file) or written (-n). */
 class RawSink implements Sink {
   readonly compressCluster = undefined;
@@ -605,7 +667,6 @@ class RawSink implements Sink {
  * write-zeroes: qemu encrypts zeros too), IVs numbered from the payload's first sector.
  */
 class LuksSink implements Sink {
-  readonly hasZeroInit = false;
   readonly compressCluster = undefined;
   private readonly scratch = new Uint8Array(CONVERT_CHUNK);
   constructor(
@@ -615,6 +676,8 @@ class LuksSink implements Sink {
     private readonly payload: number,
     readonly alignment: number,
     private readonly fileSize: number,
+    /** -n --target-is-zero: zeros are not written (the user says the payload reads as zeros). */
+    readonly hasZeroInit = false,
   ) {}
   async data(offset: number, buf: Uint8Array): Promise<void> {
     for (let done = 0; done < buf.length;) {
@@ -688,9 +751,6 @@ export async function convertImage(job: ConvertJob, opts: ConvertOptions): Promi
     done += n;
     opts.onProgress?.({ done, total, phase: 'data' });
   };
-  if (job.existing?.format === 'qcow2') {
-    return convertIntoExistingQcow2(job, job.existing, opts, total, minSparse, alignment, progress);
-  }
   if (job.existing) return convertIntoExisting(job, job.existing, opts, total, minSparse, alignment, progress);
 
   const t = job.target!;
@@ -749,7 +809,12 @@ export async function convertImage(job: ConvertJob, opts: ConvertOptions): Promi
         src,
         sink,
         total,
-        { minSparse, topOnly: !!backing, backingEnd: backing ? convertOutputSize(backing) : 0 },
+        {
+          minSparse,
+          topOnly: !!backing,
+          backingEnd: backing ? convertOutputSize(backing) : 0,
+          rate: opts.rateLimit,
+        },
         progress,
         signal,
       );
@@ -828,7 +893,14 @@ async function convertToLuks(
     const slot0 = checked.keySlotOffsets[0] * LUKS1.sectorSize;
     await io.pwrite(file.fd, header.bytes.subarray(slot0, slot0 + checked.keyBytes * LUKS1.stripes), slot0);
     const sink = new LuksSink(io, file.fd, header.cipher!, payload, alignment, fileSize);
-    const dataBytes = await copy(src, sink, total, { minSparse, topOnly: false, backingEnd: 0 }, progress, signal);
+    const dataBytes = await copy(
+      src,
+      sink,
+      total,
+      { minSparse, topOnly: false, backingEnd: 0, rate: opts.rateLimit },
+      progress,
+      signal,
+    );
     await flush(opts, file.fd, total, total);
     await file.publish(!!opts.force);
     return { path, fileSize, dataBytes, luks: { uuid: header.uuid, report: header.report } };
@@ -840,10 +912,25 @@ async function convertToLuks(
   }
 }
 
+/** What -n's paths share: the existing target, the copy's parameters and the progress callback. */
+interface IntoExisting {
+  job: ConvertJob;
+  ex: ExistingTarget;
+  opts: ConvertOptions;
+  /** The target's absolute path. */
+  path: string;
+  total: number;
+  minSparse: number;
+  progress: (n: number) => void;
+  alignment: number;
+}
+
 /**
- * -n: qemu-img convert into an existing raw or raw LUKS image (skip_create): the target must be
- * at least as large as the input ("output file is smaller than input file"); nothing reads as
- * zero there, so zero ranges are written (qemu: blk_co_pwrite_zeroes), LUKS ones encrypted.
+ * -n (qemu-img convert's skip_create): the input copied over an existing image's guest view. The
+ * target must be at least as large as the input ("output file is smaller than input file"); every
+ * range of the input is written, zeros included (qemu: blk_co_pwrite_zeroes), unless
+ * --target-is-zero says the target already reads as zeros (img_convert sets has_zero_init);
+ * the target's bytes past the input's end are kept.
  */
 async function convertIntoExisting(
   job: ConvertJob,
@@ -854,8 +941,32 @@ async function convertIntoExisting(
   alignment: number,
   progress: (n: number) => void,
 ): Promise<ConvertResult> {
+  const run: IntoExisting = {
+    job,
+    ex,
+    opts,
+    path: resolve(opts.cwd, ex.filename),
+    total,
+    minSparse,
+    progress,
+    alignment,
+  };
+  return ex.format === 'qcow2' ? intoExistingQcow2(run) : intoExistingRaw(run);
+}
+
+/** The copy loop of a -n run into `sink`, its end, then the cache mode's flush of `fd`. */
+async function copyIntoExisting(r: IntoExisting, sink: Sink, fd: Fd): Promise<{ dataBytes: number; fileSize: number }> {
+  const cfg = { minSparse: r.minSparse, topOnly: false, backingEnd: 0, rate: r.opts.rateLimit };
+  const dataBytes = await copy(r.job.source, sink, r.total, cfg, r.progress, r.opts.signal);
+  const fileSize = await sink.finish();
+  await flush(r.opts, fd, r.total, r.total);
+  return { dataBytes, fileSize };
+}
+
+/** -n into a raw or raw LUKS image: written in place (LUKS sectors encrypted with its master key). */
+async function intoExistingRaw(r: IntoExisting): Promise<ConvertResult> {
+  const { ex, opts, path } = r;
   const { io, signal } = opts;
-  const path = resolve(opts.cwd, ex.filename);
   const st = await io.stat(path);
   if (!st) throw new WriterError(`Could not open '${ex.filename}': No such file or directory`, 'refused');
   if (!st.isFile) throw new WriterError(`Could not open '${ex.filename}': not a regular file`, 'refused');
@@ -863,6 +974,7 @@ async function convertIntoExisting(
   try {
     let sink: Sink;
     let size = st.size;
+    const zeroInit = !!ex.targetIsZero;
     if (ex.format === 'luks') {
       const head = await io.pread(fd, 8, 0);
       if (!LUKS_MAGIC.every((v, i) => head[i] === v)) {
@@ -874,60 +986,58 @@ async function convertIntoExisting(
       };
       const u = await unlockLuksArea(read, st.size, ex.passphrase!, ex.filename, signal);
       size = st.size - u.payloadOffset;
-      sink = new LuksSink(io, fd, u.cipher, u.payloadOffset, alignment, st.size);
+      sink = new LuksSink(io, fd, u.cipher, u.payloadOffset, r.alignment, st.size, zeroInit);
     } else {
-      sink = new RawSink(io, fd, false, alignment, st.size);
+      sink = new RawSink(io, fd, zeroInit, r.alignment, st.size);
     }
-    if (size < total) throw new WriterError('output file is smaller than input file', 'refused');
+    if (size < r.total) throw new WriterError('output file is smaller than input file', 'refused');
     throwIfAborted(signal);
-    const dataBytes = await copy(
-      job.source,
-      sink,
-      total,
-      { minSparse, topOnly: false, backingEnd: 0 },
-      progress,
-      signal,
-    );
-    await flush(opts, fd, total, total);
-    return { path, fileSize: st.size, dataBytes };
+    return { path, ...(await copyIntoExisting(r, sink, fd)) };
   } finally {
     await io.close(fd);
   }
 }
 
 /**
- * -n into an existing qcow2 (qemu-img convert -n, as libvirt's vol-create-from runs it after its
- * `qemu-img create`): the target must hold no clusters yet. Its header options, backing file and
- * LUKS area (unlocked with the passphrase: its master key encrypts the data) are kept; nothing
- * reads as zero there, so zero ranges become zero clusters, as qemu's blk_co_pwrite_zeroes makes
- * them. The new content is written to a temporary file with the target's owner, group and mode,
- * then renamed over it: a failure leaves the target as it was.
+ * -n into an existing qcow2 / qcow2+LUKS, empty (libvirt's vol-create-from runs `qemu-img create`
+ * then convert -n) or holding clusters. The result is qemu-img's guest view: the input over
+ * [0, input size), zero ranges as qemu writes them (qcow2_subcluster_zeroize: zero flags in
+ * version 3; version 2 discards when there is no backing file, else writes zero data), and the
+ * target's own content elsewhere — past the input's end, and where --target-is-zero skips zeros.
+ * Its header options, backing file and LUKS area (unlocked with the passphrase: its master key
+ * encrypts the data) are kept. The new content is built in a temporary file with the target's
+ * owner, group and mode, then renamed over it: every check (header, passphrase, the target's
+ * tables) passes before a byte is written, and a failure or cancellation leaves the target as it
+ * was. What a rebuild would lose is refused: an external data file, internal snapshots,
+ * persistent bitmaps.
  */
-async function convertIntoExistingQcow2(
-  job: ConvertJob,
-  ex: ExistingTarget,
-  opts: ConvertOptions,
-  total: number,
-  minSparse: number,
-  alignment: number,
-  progress: (n: number) => void,
-): Promise<ConvertResult> {
+async function intoExistingQcow2(r: IntoExisting): Promise<ConvertResult> {
+  const { ex, opts } = r;
   const { io, signal } = opts;
-  const path = resolve(opts.cwd, ex.filename);
   const refuse = (m: string) => new WriterError(`Could not open '${ex.filename}': ${m}`, 'refused');
+  // The rebuilt file replaces the image itself, not a symbolic link naming it (qemu writes through
+  // links); a relative backing file name is still resolved from the name given (bs->filename).
+  const path = io.realpath ? await io.realpath(r.path).catch(() => r.path) : r.path;
   const file = await BoundedFile.open(io, path, 'image', ex.filename);
   let h: Qcow2Header;
   let crypto: { header: Uint8Array; cipher: SectorCipher; headerLength: number } | undefined;
-  let st: FileStat | undefined;
+  let old: Qcow2Layer | undefined;
+  let backing: ImageReader | undefined;
   try {
     h = await readQcow2Header(file);
-    if (h.dataFile !== undefined) throw refuse('-n into a qcow2 with an external data file is not supported');
-    if (h.cryptMethod === QCOW2_CRYPT.aes) throw refuse('-n into a legacy AES qcow2 is refused (insecure)');
-    if (job.compress && h.cryptMethod !== QCOW2_CRYPT.none) throw new WriterError(COMPRESSED_ENCRYPTED, 'refused', 'c');
-    const l1 = await file.read(h.l1TableOffset, h.l1Size * 8, 'L1 table');
-    if (l1.some((b) => b !== 0)) {
-      throw refuse('-n into a qcow2 that already holds clusters is not supported (only a new, empty image)');
+    const why = existingQcow2Refusal(h);
+    if (why) throw refuse(why);
+    if (r.job.compress && h.cryptMethod !== QCOW2_CRYPT.none) {
+      throw new WriterError(COMPRESSED_ENCRYPTED, 'refused', 'c');
     }
+    // qcow2 cannot write a compressed cluster over an allocated one (block/qcow2-cluster.c
+    // qcow2_alloc_compressed_cluster_offset fails with EIO): qemu-img -c -n into a qcow2 holding
+    // clusters stops with "Input/output error" after writing part of it. Said before, here.
+    if (r.job.compress) {
+      const l1 = await file.read(h.l1TableOffset, h.l1Size * 8, 'L1 table');
+      if (l1.some((b) => b !== 0)) throw refuse(COMPRESSED_OVER_CLUSTERS);
+    }
+    let enc: LayerCipher | undefined;
     if (h.cryptMethod === QCOW2_CRYPT.luks) {
       if (!ex.passphrase) throw refuse("Parameter 'encrypt.key-secret' is required for cipher");
       const area = h.cryptoHeader!;
@@ -938,39 +1048,45 @@ async function convertIntoExistingQcow2(
         cipher: u.cipher,
         headerLength: area.length,
       };
+      // qcow2+LUKS numbers sectors by host offset (qcow2_co_encdec, crypt_physical_offset).
+      enc = { cipher: u.cipher, physical: true, base: 0 };
     }
-    if (h.size < total) throw new WriterError('output file is smaller than input file', 'refused');
-    st = await io.stat(path);
-  } finally {
-    await file.close();
-  }
-  const spec: CreateSpec = {
-    format: 'qcow2',
-    filename: ex.filename,
-    size: h.size,
-    preallocation: 'off',
-    nocow: false,
-    version: h.version === 2 ? 2 : 3,
-    clusterSize: h.clusterSize,
-    extendedL2: h.extendedL2,
-    lazyRefcounts: (h.compatible & QCOW2_COMPAT.lazyRefcounts) !== 0,
-    refcountBits: h.refcountBits,
-    compressionType: h.compression,
-    backingFile: h.backingFile || undefined,
-    backingFmt: h.backingFormat,
-    dataFileRaw: false,
-  };
-  let backing: ImageReader | undefined;
-  if (spec.backingFile !== undefined) {
-    backing = await openImage(spec.backingFile, {
-      io,
-      cwd: dirname(path),
-      format: spec.backingFmt,
-      passphrase: opts.backingPassphrase,
-      signal,
-    });
+    if (h.size < r.total) throw new WriterError('output file is smaller than input file', 'refused');
+    old = await Qcow2Layer.open(h, file, undefined, enc);
+  } catch (e) {
+    if (!old) await file.close();
+    crypto?.header.fill(0);
+    throw e;
   }
   try {
+    const st = await io.stat(path);
+    // The target's own tables are walked before anything is written: a corrupt one is named now.
+    await KeepTargetSink.check(old, h.size, signal);
+    const spec: CreateSpec = {
+      format: 'qcow2',
+      filename: ex.filename,
+      size: h.size,
+      preallocation: 'off',
+      nocow: false,
+      version: h.version === 2 ? 2 : 3,
+      clusterSize: h.clusterSize,
+      extendedL2: h.extendedL2,
+      lazyRefcounts: (h.compatible & QCOW2_COMPAT.lazyRefcounts) !== 0,
+      refcountBits: h.refcountBits,
+      compressionType: h.compression,
+      backingFile: h.backingFile || undefined,
+      backingFmt: h.backingFormat,
+      dataFileRaw: false,
+    };
+    if (spec.backingFile !== undefined) {
+      backing = await openImage(spec.backingFile, {
+        io,
+        cwd: dirname(r.path),
+        format: spec.backingFmt,
+        passphrase: opts.backingPassphrase,
+        signal,
+      });
+    }
     throwIfAborted(signal);
     const out = await PendingFile.create(io, path);
     try {
@@ -978,30 +1094,121 @@ async function convertIntoExistingQcow2(
       const qcow = new Qcow2StreamWriter(io, out.fd, spec, {
         backing,
         crypto,
-        compress: !!job.compress,
-        alignment,
+        compress: !!r.job.compress,
+        alignment: r.alignment,
         signal,
         zeroInit: false,
       });
       await qcow.start();
-      const dataBytes = await copy(
-        job.source,
-        qcow,
-        total,
-        { minSparse, topOnly: false, backingEnd: 0 },
-        progress,
-        signal,
-      );
-      const fileSize = await qcow.finish();
-      await flush(opts, out.fd, total, total);
+      const sink = new KeepTargetSink(qcow, old, h.size, !!ex.targetIsZero, signal);
+      const done = await copyIntoExisting(r, sink, out.fd);
       await out.publish(true);
-      return { path, fileSize, dataBytes };
+      return { path, ...done };
     } catch (e) {
       await out.discard();
       throw e;
     }
   } finally {
     crypto?.header.fill(0);
+    await old.close();
     await backing?.close();
+  }
+}
+
+/** -c -n into a qcow2 that holds clusters: qemu-img's failure, said before a byte is written. */
+export const COMPRESSED_OVER_CLUSTERS =
+  '-c -n into a qcow2 that holds clusters is refused: qemu cannot write a compressed cluster over an ' +
+  'allocated one (qemu-img fails with an Input/output error part-way)';
+
+/**
+ * Why -n cannot take this qcow2 target (undefined: it can), before a byte is written: qemu's own
+ * refusal of an image marked corrupt (qcow2_do_open), then what a rebuild would lose or cannot
+ * write (internal snapshots, persistent bitmaps, an external data file) and legacy AES.
+ */
+export function existingQcow2Refusal(h: Qcow2Header): string | undefined {
+  if (h.incompatible & QCOW2_INCOMPAT.corrupt) return 'qcow2: Image is corrupt; cannot be opened read/write';
+  if (h.dataFile !== undefined) return '-n into a qcow2 with an external data file is not supported';
+  if (h.cryptMethod === QCOW2_CRYPT.aes) return '-n into a legacy AES qcow2 is refused (insecure)';
+  if (h.nbSnapshots > 0) {
+    return `-n into a qcow2 with internal snapshots (${h.nbSnapshots}) is not supported: they would be lost`;
+  }
+  if (h.autoclear & QCOW2_AUTOCLEAR.bitmaps) {
+    return '-n into a qcow2 with persistent dirty bitmaps is not supported: they would be lost';
+  }
+  return undefined;
+}
+
+/**
+ * The rebuilt qcow2 of a -n run: what the copy loop writes goes to the new image; every range it
+ * leaves alone (past the input's end; zeros skipped with --target-is-zero) keeps the target's own
+ * state — its data copied, its zero clusters zero, its unallocated clusters unallocated (the
+ * backing file still shows through). The copy writes in guest order, so the kept ranges are the
+ * gaps before each write and the tail at finish.
+ */
+class KeepTargetSink implements Sink {
+  /** -c (into a target without clusters: nothing of its own is kept): the writer's clusters. */
+  readonly compressCluster: number | undefined;
+  readonly alignment: number;
+  /** Guest offset up to which the new image's content is decided. */
+  private at = 0;
+  private buf: Uint8Array | undefined;
+
+  constructor(
+    private readonly out: Qcow2StreamWriter,
+    private readonly old: Layer,
+    private readonly size: number,
+    readonly hasZeroInit: boolean,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    this.alignment = out.alignment;
+    this.compressCluster = out.compressCluster;
+  }
+
+  /** Maps the whole target (every L2 table read and bounds-checked): a corrupt table throws here. */
+  static async check(layer: Layer, size: number, signal: AbortSignal | undefined): Promise<void> {
+    for (let o = 0; o < size; o += STATUS_WINDOW) {
+      throwIfAborted(signal);
+      await layer.map(o, Math.min(STATUS_WINDOW, size - o));
+    }
+  }
+
+  async data(offset: number, buf: Uint8Array): Promise<void> {
+    await this.keep(offset);
+    await this.out.data(offset, buf);
+    this.at = offset + buf.length;
+  }
+
+  async zero(offset: number, length: number): Promise<void> {
+    await this.keep(offset);
+    await this.out.zero(offset, length);
+    this.at = offset + length;
+  }
+
+  async finish(): Promise<number> {
+    await this.keep(this.size);
+    return this.out.finish();
+  }
+
+  /** The target's own content of [this.at, to). */
+  private async keep(to: number): Promise<void> {
+    for (let w = this.at; w < to; w += STATUS_WINDOW) {
+      for (const p of await this.old.map(w, Math.min(STATUS_WINDOW, to - w))) {
+        throwIfAborted(this.signal);
+        if (p.kind === 'zero') await this.out.zero(p.offset, p.length);
+        if (p.kind !== 'data') continue;
+        // A compressed piece is one cluster at most; a run of clusters is read in chunks.
+        const step = p.compressed ? p.length : CONVERT_CHUNK;
+        for (let d = 0; d < p.length; d += step) {
+          const n = Math.min(step, p.length - d);
+          this.buf ??= new Uint8Array(Math.max(CONVERT_CHUNK, step));
+          if (this.buf.length < n) this.buf = new Uint8Array(n);
+          const b = this.buf.subarray(0, n);
+          const piece = p.compressed ? p : { ...p, offset: p.offset + d, length: n, host: p.host! + d };
+          await this.old.readPiece(piece, b, 0);
+          await this.out.data(piece.offset, b);
+        }
+      }
+    }
+    this.at = Math.max(this.at, to);
   }
 }

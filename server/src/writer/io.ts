@@ -61,6 +61,8 @@ export interface WriterIO {
   fchown?(fd: Fd, uid: number, gid: number): Promise<void>;
   /** The open file's status (fstat(2)). */
   fstat?(fd: Fd): Promise<FileStat>;
+  /** The path with every symbolic link resolved (realpath(3)): a file replaced by rename stays where links point. */
+  realpath?(path: string): Promise<string>;
   /** Sets the no-copy-on-write attribute (Linux FS_NOCOW_FL, btrfs); a no-op where unsupported. */
   setNocow?(fd: Fd): Promise<void>;
   /** A name not used yet in `dir` for a temporary file, starting with `prefix`. */

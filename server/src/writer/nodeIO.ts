@@ -176,6 +176,9 @@ export function nodeWriterIO(options: NodeIOOptions = {}): WriterIO {
       const st = fs.statSync(path, { throwIfNoEntry: false });
       return st ? toStat(st) : undefined;
     },
+    async realpath(path) {
+      return fs.realpathSync(path);
+    },
     tempName(dir, prefix) {
       // node:crypto is loaded here, not at start-up: it is ~6 ms of `libvirt-volume check`'s start
       // (which reads through this module's ProbeIO and never names a temporary file).

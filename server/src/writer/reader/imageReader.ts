@@ -12,6 +12,7 @@ import { QCOW2_CRYPT, QCOW2_MAGIC } from '../qcow2Format';
 import { WriterError, throwIfAborted } from '../errors';
 import { RawLayer, type BlockRange, type ImageFormat, type Layer, type LayerCipher } from './layer';
 import { Qcow2Layer, readQcow2Header, type Qcow2Header } from './qcow2Layer';
+import { findSnapshot, findSnapshotByIdOrName, readSnapshotTable } from './snapshots';
 import { BoundedFile, type ReaderIO } from './source';
 
 export type { BlockKind, BlockRange, ImageFormat } from './layer';
@@ -31,6 +32,12 @@ export interface OpenImageOptions {
   /** Read legacy qcow AES images (crypt_method 1); without it they are refused. */
   allowInsecureAes?: boolean;
   signal?: AbortSignal;
+  /**
+   * Read the image (not its backing files) as an internal snapshot left it (qemu-img convert -l):
+   * by id and/or name (snapshot.id=, snapshot.name=) or by id, else name (-l NAME). Not found:
+   * WriterError "Can't find snapshot" with option 'snapshot'.
+   */
+  snapshot?: { id?: string; name?: string } | { idOrName: string };
 }
 
 export interface ImageReader {
@@ -205,6 +212,13 @@ async function openAt(
   const owned: { close(): Promise<void> }[] = [file];
   try {
     const fmt = (format ?? (await probe(file))) as ImageFormat;
+    const snapshot = chain.length ? undefined : opts.snapshot;
+    if (snapshot && fmt !== 'qcow2') {
+      throw refused(
+        `Block format '${fmt}' used by device '' does not support temporarily loading internal snapshots`,
+        'snapshot',
+      );
+    }
     if (fmt === 'raw') return new ChainImage(abs, new RawLayer('raw', file), undefined, undefined, opts.signal);
     if (fmt === 'luks') {
       const head = await file.read(0, Math.min(8, file.size), 'LUKS header');
@@ -248,7 +262,17 @@ async function openAt(
       data = await BoundedFile.open(opts.io, besides(abs, h.dataFile), `external data file of ${abs}`);
       owned.push(data);
     }
-    const layer = await Qcow2Layer.open(h, file, data, enc);
+    let snapshotL1: { offset: number; size: number } | undefined;
+    if (snapshot) {
+      const list = await readSnapshotTable(file, h.clusterSize);
+      const i =
+        'idOrName' in snapshot
+          ? findSnapshotByIdOrName(list, snapshot.idOrName)
+          : findSnapshot(list, snapshot.id, snapshot.name);
+      if (i < 0) throw refused("Can't find snapshot", 'snapshot');
+      snapshotL1 = { offset: list[i].l1TableOffset, size: list[i].l1Size };
+    }
+    const layer = await Qcow2Layer.open(h, file, data, enc, snapshotL1);
     let backing: ImageReader | undefined;
     if (h.backingFile !== undefined && h.backingFile !== '') {
       if (h.backingFile.startsWith('json:')) {

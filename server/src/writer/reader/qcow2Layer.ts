@@ -47,6 +47,8 @@ export interface Qcow2Header {
   dataFileRaw: boolean;
   /** The LUKS area named by the crypto header extension. */
   cryptoHeader?: { offset: number; length: number };
+  /** nb_snapshots: internal snapshots in the table (reader/snapshots.ts reads it). */
+  nbSnapshots: number;
 }
 
 /** qemu's QCOW_MAX_L1_SIZE (block/qcow2.h): 32 MiB of L1 entries. */
@@ -126,6 +128,7 @@ export async function readQcow2Header(file: BoundedFile): Promise<Qcow2Header> {
     compression,
     extendedL2,
     dataFileRaw: false,
+    nbSnapshots: f.nbSnapshots,
   };
   for (const ext of qcow2Extensions(first, qcow2ExtensionArea(f, first.length))) {
     const { type, at: o, length: len, data: d } = ext;
@@ -187,15 +190,27 @@ export class Qcow2Layer implements Layer {
     this.l2Entries = header.clusterSize / this.entryBytes;
   }
 
-  /** Reads and checks the L1 table; the files are then owned by the layer (closed by close()). */
+  /**
+   * Reads and checks the L1 table; the files are then owned by the layer (closed by close()).
+   * `snapshotL1`: an internal snapshot's L1 table instead (qcow2_snapshot_load_tmp: the size stays
+   * the image's; L1 entries past a shorter snapshot table are unallocated, as qcow2_get_host_offset
+   * reads l1_index >= l1_size).
+   */
   static async open(
     header: Qcow2Header,
     file: BoundedFile,
     data: BoundedFile | undefined,
     enc: LayerCipher | undefined,
+    snapshotL1?: { offset: number; size: number },
   ): Promise<Qcow2Layer> {
     const perL1 = header.clusterSize * (header.clusterSize / (header.extendedL2 ? 16 : 8));
     const needed = Math.ceil(header.size / perL1);
+    if (snapshotL1) {
+      const l1 = new Uint8Array(Math.max(needed, snapshotL1.size) * QCOW2_TABLE_ENTRY_BYTES);
+      l1.set(await file.read(snapshotL1.offset, snapshotL1.size * QCOW2_TABLE_ENTRY_BYTES, 'snapshot L1 table'));
+      const h = { ...header, l1TableOffset: snapshotL1.offset, l1Size: l1.length / QCOW2_TABLE_ENTRY_BYTES };
+      return new Qcow2Layer(h, file, l1, data, enc);
+    }
     if (header.l1Size < needed) {
       throw corrupt(file.path, `L1 table is too small (${header.l1Size} entries for ${needed})`);
     }
