@@ -780,16 +780,26 @@ function findOpen(stack: Element[], name: string): number {
 
 // ---- Navigation helpers (all total functions) ----
 
+// The helpers below run for every disk of a large domain, several times each: indexed loops and
+// no callbacks (a closure per `find`, an iterator per `for…of` that V8 did not always remove).
 export function childElements(el: XmlElement | undefined, name?: string): XmlElement[] {
-  if (!el) return [];
   const out: XmlElement[] = [];
-  for (const c of el.children) if (c.kind === 'element' && (name === undefined || c.name === name)) out.push(c);
+  if (!el) return out;
+  const children = el.children;
+  for (let i = 0; i < children.length; i++) {
+    const c = children[i];
+    if (c.kind === 'element' && (name === undefined || c.name === name)) out.push(c);
+  }
   return out;
 }
 
 export function firstChild(el: XmlElement | undefined, name: string): XmlElement | undefined {
   if (!el) return undefined;
-  for (const c of el.children) if (c.kind === 'element' && c.name === name) return c;
+  const children = el.children;
+  for (let i = 0; i < children.length; i++) {
+    const c = children[i];
+    if (c.kind === 'element' && c.name === name) return c;
+  }
   return undefined;
 }
 
@@ -801,7 +811,10 @@ export function path(el: XmlElement | undefined, ...names: string[]): XmlElement
 }
 
 export function attr(el: XmlElement | undefined, name: string): XmlAttribute | undefined {
-  return el?.attributes.find((a) => a.name === name);
+  if (!el) return undefined;
+  const attributes = el.attributes;
+  for (let i = 0; i < attributes.length; i++) if (attributes[i].name === name) return attributes[i];
+  return undefined;
 }
 
 /** The attribute's value, or undefined when absent. */

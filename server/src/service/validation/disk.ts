@@ -155,7 +155,7 @@ function typeFromSource(source: XmlElement | undefined): string | undefined {
  * partition number). Returns the partition (0 when none) or undefined when libvirt refuses it.
  */
 export function parseDiskName(name: string, overflowChecked = false): { index: number; partition: number } | undefined {
-  const prefix = ['fd', 'hd', 'vd', 'sd', 'xvd', 'ubd'].find((p) => name.startsWith(p));
+  const prefix = diskNamePrefix(name);
   if (prefix === undefined) return undefined;
   let i = prefix.length;
   let idx = 0;
@@ -170,9 +170,22 @@ export function parseDiskName(name: string, overflowChecked = false): { index: n
     idx = (Math.imul((idx + (i === first ? 0 : 1)) | 0, 26) + (name.charCodeAt(i) - 97)) | 0;
   }
   if (i === first || idx < 0) return undefined;
-  const digits = name.slice(i);
-  if (!/^[0-9]*$/.test(digits)) return undefined;
-  return { index: idx, partition: digits ? Number(digits) : 0 };
+  // The rest: digits only (no slice or regular expression for the usual name without any).
+  for (let k = i; k < name.length; k++) {
+    const c = name.charCodeAt(k);
+    if (c < 48 || c > 57) return undefined;
+  }
+  return { index: idx, partition: i < name.length ? Number(name.slice(i)) : 0 };
+}
+
+/** virDiskNameParse's prefixes, in its order. */
+export const DISK_NAME_PREFIXES = ['fd', 'hd', 'vd', 'sd', 'xvd', 'ubd'];
+
+/** The prefix a disk name starts with (the first in libvirt's order), if any. */
+export function diskNamePrefix(name: string): string | undefined {
+  for (let k = 0; k < DISK_NAME_PREFIXES.length; k++)
+    if (name.startsWith(DISK_NAME_PREFIXES[k])) return DISK_NAME_PREFIXES[k];
+  return undefined;
 }
 
 /** The bus libvirt's post-parse gives a disk without `<target bus>`. */
@@ -252,7 +265,7 @@ export function validateDiskGeneral(ctx: ValidationContext, disk: XmlElement): v
   // ---- DEF-VAL: virDomainDiskDefValidate ----
   if (device === 'lun') validateLun(ctx, disk, src);
   else {
-    for (const name of ['rawio', 'sgio']) {
+    for (const name of LUN_ONLY) {
       const a = attr(disk, name);
       if (a) ctx.report('disk-lun-only', a.nameSpan, { attribute: name }, { data: { remove: true } });
     }
@@ -394,6 +407,7 @@ export function validateDiskGeneral(ctx: ValidationContext, disk: XmlElement): v
 }
 
 const UTF8 = new TextEncoder();
+const LUN_ONLY = ['rawio', 'sgio'];
 
 /** The buses virDomainDiskAddressDiskBusCompatibility judges: they take `<address type='drive'>` only. */
 const DRIVE_BUSES = ['ide', 'fdc', 'scsi', 'sata'];

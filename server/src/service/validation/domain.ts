@@ -3,10 +3,17 @@
 // then generic validation (domain_validate.c) and the qemu driver's validation (qemu_domain.c
 // qemuDomainValidateStorageSource, qemu_validate.c), assuming a current qemu with every
 // capability. Other domain elements are not judged here.
-import { DISK_NET_PROTOCOLS, DISK_SOURCE_TYPES, FILE_FORMATS, availableIn } from '../../../../schemas/vocabulary';
+import { DISK_NET_PROTOCOLS, FILE_FORMATS } from '../../../../schemas/vocabulary';
 import { attr, attrValue, childElements, firstChild, path, type XmlAttribute, type XmlElement } from '../xmlModel';
 import type { ValidationContext } from './context';
-import { defaultBus, diskEnums, parseDiskName, validateDiskGeneral, validateNetworkSourceRules } from './disk';
+import {
+  defaultBus,
+  diskEnums,
+  diskNamePrefix,
+  parseDiskName,
+  validateDiskGeneral,
+  validateNetworkSourceRules,
+} from './disk';
 import { validateEncryption, type EncryptionInfo } from './encryption';
 
 /** One storage source of a disk: the top image or a backing layer. */
@@ -131,13 +138,11 @@ interface NameIndex {
   memo: Map<string, string | undefined>;
 }
 
-const NAME_PREFIXES = ['fd', 'hd', 'vd', 'sd', 'xvd', 'ubd'];
-
 function nameIndex(list: DiskEntry[]): NameIndex {
   const used = new Map<string, Set<number>>();
   for (const e of list) {
-    const prefix = NAME_PREFIXES.find((p) => e.dst.startsWith(p));
-    if (!prefix || e.index < 0 || e.dst.slice(prefix.length).match(/[0-9]/)) continue;
+    const prefix = diskNamePrefix(e.dst);
+    if (!prefix || e.index < 0 || hasDigit(e.dst, prefix.length)) continue;
     let set = used.get(prefix);
     if (!set) used.set(prefix, (set = new Set()));
     set.add(e.index);
@@ -145,10 +150,18 @@ function nameIndex(list: DiskEntry[]): NameIndex {
   return { used, memo: new Map() };
 }
 
+function hasDigit(s: string, from: number): boolean {
+  for (let k = from; k < s.length; k++) {
+    const c = s.charCodeAt(k);
+    if (c >= 48 && c <= 57) return true;
+  }
+  return false;
+}
+
 /** The next name of `dst`'s prefix that no disk uses (virDiskNameToIndex's inverse: a..z, aa..). */
 function freeName(dst: string, names: NameIndex): string | undefined {
   if (names.memo.has(dst)) return names.memo.get(dst);
-  const prefix = NAME_PREFIXES.find((p) => dst.startsWith(p));
+  const prefix = diskNamePrefix(dst);
   const parsed = parseDiskName(dst);
   let out: string | undefined;
   if (prefix && parsed) {
@@ -194,7 +207,8 @@ function diskEntry(disk: XmlElement, newer: boolean): DiskEntry | undefined {
   const bus = attrValue(target, 'bus') ?? defaultBus(device, dst);
   const parsed = parseDiskName(dst, newer);
   const index = parsed ? parsed.index : -1;
-  const e: DiskEntry = { disk, dst, dev, bus, index };
+  // Every entry has the same fields (drive undefined when none): one object shape for all disks.
+  const e: DiskEntry = { disk, dst, dev, bus, index, drive: undefined };
   const address = firstChild(disk, 'address');
   const type = attrValue(address, 'type');
   if (type === 'drive') {
@@ -202,19 +216,17 @@ function diskEntry(disk: XmlElement, newer: boolean): DiskEntry | undefined {
   } else if (type === undefined && parsed) {
     const idx = parsed.index;
     // virDomainDiskDefAssignAddress (qemu uses narrow SCSI buses: 7 units).
-    const at = (controller: number, unit: number, driveBus = 0) => ({
-      controller,
-      bus: driveBus,
-      target: 0,
-      unit,
-      given: false,
-    });
-    if (bus === 'ide') e.drive = at(Math.floor(idx / 4), idx % 2, Math.floor((idx % 4) / 2));
-    else if (bus === 'sata') e.drive = at(Math.floor(idx / 6), idx % 6);
-    else if (bus === 'fdc') e.drive = at(Math.floor(idx / 2), idx % 2);
-    else if (bus === 'scsi') e.drive = at(Math.floor(idx / 7), idx % 7);
+    if (bus === 'ide') e.drive = assigned(Math.floor(idx / 4), idx % 2, Math.floor((idx % 4) / 2));
+    else if (bus === 'sata') e.drive = assigned(Math.floor(idx / 6), idx % 6);
+    else if (bus === 'fdc') e.drive = assigned(Math.floor(idx / 2), idx % 2);
+    else if (bus === 'scsi') e.drive = assigned(Math.floor(idx / 7), idx % 7);
   }
   return e;
+}
+
+/** A drive address the post-parse assigns from the disk's name. */
+function assigned(controller: number, unit: number, driveBus = 0): DriveAddress & { given: boolean } {
+  return { controller, bus: driveBus, target: 0, unit, given: false };
 }
 
 /** src->path after parsing: local paths ('' dropped), network names (rbd/gluster: the image). */
@@ -338,7 +350,7 @@ const NET_PROTOCOLS = DISK_NET_PROTOCOLS.map((p) => p.value);
 function validateBackingLayer(ctx: ValidationContext, bs: XmlElement): boolean {
   let ok = true;
   const type = attr(bs, 'type');
-  const types = DISK_SOURCE_TYPES.filter((t) => availableIn(t, ctx.version)).map((t) => t.value);
+  const types = diskEnums(ctx.version).types;
   if (type && type.value !== undefined && type.value !== '' && !types.includes(type.value)) {
     ctx.report(
       'disk-backing-type-unknown',
