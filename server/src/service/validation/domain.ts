@@ -32,8 +32,18 @@ export function validateDomain(ctx: ValidationContext): void {
   const root = ctx.doc.root;
   if (!root) return;
   const disks = root.name === 'disk' ? [root] : childElements(path(root, 'devices'), 'disk');
-  for (const disk of disks) validateDisk(ctx, disk);
-  validateDiskSet(ctx, disks, root.name === 'disk' ? [] : childElements(path(root, 'devices'), 'hostdev'));
+  // The post-parse facts the checks across disks need are read right after each disk's own
+  // rules, while its elements are still in the CPU's caches (a second walk over a 1 MB domain's
+  // thousands of disks missed them all again).
+  const newer = diskEnums(ctx.version).v.newer;
+  const entries: DiskEntry[] = [];
+  for (const disk of disks) {
+    validateDisk(ctx, disk);
+    const e = diskEntry(disk, newer);
+    if (e) entries.push(e);
+  }
+  const hostdevs = root.name === 'disk' ? [] : childElements(path(root, 'devices'), 'hostdev');
+  validateDiskSet(ctx, disks.length, entries, hostdevs);
 }
 
 /** What domain-wide checks need of one disk, after libvirt's post-parse. */
@@ -60,23 +70,21 @@ interface DriveAddress {
  * (domain_validate.c virDomainDefDuplicateDriveAddressesValidate). libvirt keeps disks grouped by
  * bus (domain_conf.c virDomainDiskInsert), which decides which disk a message names first.
  */
-function validateDiskSet(ctx: ValidationContext, disks: XmlElement[], hostdevs: XmlElement[]): void {
+function validateDiskSet(ctx: ValidationContext, disks: number, entries: DiskEntry[], hostdevs: XmlElement[]): void {
   const scsiHostdevs = hostdevs.map(scsiHostdevAddress).filter((h) => h !== undefined);
-  if (disks.length < 2 && !scsiHostdevs.length) return;
+  if (disks < 2 && !scsiHostdevs.length) return;
   // virDomainDiskInsert puts a disk before the first disk of its bus with a greater index, or after
   // the last of its bus: buses in order of first appearance, each sorted (stably) by index. Linear
   // in the number of disks apart from the sort (a 1 MB domain has thousands).
-  const newer = diskEnums(ctx.version).v.newer;
   const byBus = new Map<string, DiskEntry[]>();
-  for (const disk of disks) {
-    const e = diskEntry(disk, newer);
-    if (!e) continue;
+  for (const e of entries) {
     const group = byBus.get(e.bus);
     if (group) group.push(e);
     else byBus.set(e.bus, [e]);
   }
   const list = [...byBus.values()].flatMap((g) => g.sort((p, q) => p.index - q.index));
-  const names = nameIndex(list);
+  // The names in use are only needed for a fix, i.e. once a target is used twice.
+  let names: NameIndex | undefined;
   // Each later disk with a target seen before is reported with the first one (libvirt's pair i < j).
   const firstByDst = new Map<string, DiskEntry>();
   for (const b of list) {
@@ -87,7 +95,7 @@ function validateDiskSet(ctx: ValidationContext, disks: XmlElement[], hostdevs: 
     }
     // The range is the later disk in the document: the one a user just added.
     const later = a.dev.valueSpan.start > b.dev.valueSpan.start ? a : b;
-    const free = freeName(later.dst, names);
+    const free = freeName(later.dst, (names ??= nameIndex(list)));
     const fix = free ? { data: { replacement: free } } : {};
     // virDomainDiskGetSource: the source path, '<null>' (NULLSTR) without one.
     const args = { dst: a.dst, a: sourcePath(a.disk) ?? '<null>', b: sourcePath(b.disk) ?? '<null>' };
