@@ -334,7 +334,7 @@ export function parseXml(text: string): XmlDocument {
     const slot = slotOf(text, start, end);
     const cached = names[slot];
     if (cached !== undefined && cached.length === len && text.startsWith(cached, start)) return cached;
-    return (names[slot] = text.slice(start, end));
+    return (names[slot] = internalized(text.slice(start, end)));
   };
 
   /** A short attribute value (copied by slice, not shared) as one string per distinct value: a 1 MB
@@ -353,6 +353,8 @@ export function parseXml(text: string): XmlDocument {
 
   let textStart = 0;
   let tooDeep = false;
+  /** The first '<' at or after the last value searched from (-1: there is none). */
+  let ltFound = 0;
   while (i < n) {
     const lt = text.indexOf('<', i);
     if (lt < 0) break;
@@ -466,7 +468,10 @@ export function parseXml(text: string): XmlDocument {
       let vEnd = text.indexOf(q, vStart);
       // An unterminated value (no closing quote, or one only found past a '<', which a value
       // cannot hold): stop at the end of the line or the next '<'/'>' so typing stays local.
-      const lt = vEnd < 0 ? -1 : text.indexOf('<', vStart);
+      // The next '<' is searched once per tag, not once per value (offsets only grow: a '<' found
+      // at or after an earlier value's start is the first one after this value's start too).
+      if (vEnd >= 0 && ltFound >= 0 && ltFound < vStart) ltFound = text.indexOf('<', vStart);
+      const lt = vEnd < 0 ? -1 : ltFound;
       if (vEnd < 0 || (lt >= 0 && lt < vEnd)) {
         VALUE_STOP.lastIndex = vStart; // no slice of the rest of the text: many open quotes stay linear
         const stop = VALUE_STOP.exec(text);
@@ -486,7 +491,7 @@ export function parseXml(text: string): XmlDocument {
       // Attribute-value normalisation (XML 1.0 §3.3.3): literal whitespace becomes a space. Without a
       // reference the value is the raw text, and a document without tabs or CRs needs only a newline
       // search (a regular expression per value was a tenth of a 1 MB domain's parse).
-      const decoded = decode(raw, vStart, true);
+      const decoded = hasAmp || badChars ? decode(raw, vStart, true) : raw;
       const blanks = decoded !== raw ? /[\t\r\n]/.test(decoded) : raw.includes('\n') || (tabOrCr && /[\t\r]/.test(raw));
       attr.value = blanks ? decoded.replace(/[\t\r\n]/g, ' ') : decoded;
       j = vEnd + 1;
@@ -570,7 +575,9 @@ export function parseXml(text: string): XmlDocument {
     let j = i + 2;
     const nameStart = j;
     while (j < n && isNameCode(text.charCodeAt(j))) j++;
-    const name = text.slice(nameStart, j);
+    // The cached string: no copy per end tag, and the search of the open elements compares it
+    // with their names by pointer.
+    const name = j > nameStart ? nameAt(nameStart, j) : '';
     while (j < n && isWsCode(text.charCodeAt(j))) j++;
     let end = j;
     if (text.charCodeAt(j) === 62) end = j + 1;
@@ -632,6 +639,10 @@ const slotOf = (text: string, start: number, end: number): number =>
       ((end - start) << 24),
     0x9e3779b1,
   ) >>> 22;
+/** The same string as V8's internalized copy (the one a property key gets): the rules compare
+ *  names with literals thousands of times per document, and two internalized strings compare by
+ *  pointer where a copy is compared character by character. Only for names the cache keeps. */
+const internalized = (s: string): string => Object.keys({ [s]: 0 })[0];
 const NAME_CACHE_SIZE = 1024;
 const LONG_NAME = 64;
 const NAME_CACHE: (string | undefined)[] = new Array<string | undefined>(NAME_CACHE_SIZE).fill(undefined);
