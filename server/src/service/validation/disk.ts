@@ -55,7 +55,12 @@ interface ParsedSource {
 
 type Terms = { value: string; since?: string; until?: string }[];
 const MODELS_WITH_DEFAULT: Terms = [{ value: 'default' }, ...DISK_MODELS];
-const HARD_DISK_PREFIXES = ['hd', 'sd', 'vd', 'xvd', 'ubd'];
+/** A hard disk's name: hd, sd, vd, xvd or ubd (every prefix of virDiskNameParse but fd; no closure
+ *  per disk). */
+const isHardDiskName = (dst: string) => {
+  const prefix = diskNamePrefix(dst);
+  return prefix !== undefined && prefix !== 'fd';
+};
 const LOCAL_TYPES = ['file', 'block', 'dir'];
 /** The enum lists of one libvirt version, built once: a 1 MB domain has thousands of disks. */
 interface DiskEnums {
@@ -342,7 +347,7 @@ export function validateDiskGeneral(ctx: ValidationContext, disk: XmlElement): v
       { what },
       { data: target ? { insert: `dev='${fixDev}'` } : { insert: `<target dev='${fixDev}' bus='${fixBus}'/>` } },
     );
-  } else if ((device === 'disk' || device === 'lun') && !HARD_DISK_PREFIXES.some((p) => dst.startsWith(p))) {
+  } else if ((device === 'disk' || device === 'lun') && !isHardDiskName(dst)) {
     ctx.report('disk-target-dev-harddisk', devAttr!.valueSpan, { dev: dst });
   } else if (device === 'floppy' && !dst.startsWith('fd')) {
     ctx.report('disk-target-dev-floppy', devAttr!.valueSpan, { dev: dst }, { data: { replacement: 'fda' } });

@@ -266,6 +266,7 @@ function validateDisk(ctx: ValidationContext, disk: XmlElement): void {
     type,
     format: attrValue(firstChild(disk, 'driver'), 'type') || undefined,
     protocol: attrValue(source, 'protocol'),
+    encryption: undefined,
   };
   // domain_conf.c: the disk-level <encryption> is the legacy place; both at once is refused.
   if (diskEnc && srcEnc) ctx.report('disk-encryption-both', srcEnc.nameSpan, {}, { data: { remove: true } });
@@ -296,7 +297,7 @@ function validateDisk(ctx: ValidationContext, disk: XmlElement): void {
   const chain: StorageSource[] = [top];
   for (let bs = firstChild(disk, 'backingStore'); bs; bs = firstChild(bs, 'backingStore')) {
     // An empty <backingStore/> ends the chain.
-    if (!childElements(bs).length) break;
+    if (!hasElementChild(bs)) break;
     if (!validateBackingLayer(ctx, bs)) break;
     const bsSource = firstChild(bs, 'source');
     const layer: StorageSource = {
@@ -305,6 +306,7 @@ function validateDisk(ctx: ValidationContext, disk: XmlElement): void {
       type: attrValue(bs, 'type') || 'file',
       format: attrValue(firstChild(bs, 'format'), 'type') || undefined,
       protocol: attrValue(bsSource, 'protocol'),
+      encryption: undefined,
     };
     // virDomainDiskDefValidateSourceChainOne judges every layer's <auth> and protocol.
     if (layer.type === 'network' && bsSource && NET_PROTOCOLS.includes(layer.protocol ?? '')) {
@@ -346,6 +348,13 @@ function validateDisk(ctx: ValidationContext, disk: XmlElement): void {
       dst: attrValue(firstChild(disk, 'target'), 'dev') ?? '',
     });
   }
+}
+
+/** Whether the element has any child element (no list built: this runs per backing layer). */
+function hasElementChild(el: XmlElement): boolean {
+  const children = el.children;
+  for (let i = 0; i < children.length; i++) if (children[i].kind === 'element') return true;
+  return false;
 }
 
 const FORMATS = FILE_FORMATS.map((f) => f.value);

@@ -75,7 +75,18 @@ function knownFormats(version: string): string[] {
 }
 
 export function validateEncryption(ctx: ValidationContext, enc: XmlElement, site: EncryptionSite): EncryptionInfo {
-  const info: EncryptionInfo = { el: enc, secrets: childElements(enc, 'secret'), parseOk: true };
+  // Every field from the start: one object shape, no property added later (thousands per domain).
+  const info: EncryptionInfo = {
+    el: enc,
+    format: undefined,
+    formatAttr: undefined,
+    engine: undefined,
+    engineAttr: undefined,
+    secrets: childElements(enc, 'secret'),
+    cipher: undefined,
+    ivgen: undefined,
+    parseOk: true,
+  };
   checkStructure(ctx, enc, ENCRYPTION_SHAPE);
 
   // format: virXPathString treats an empty attribute as missing.
