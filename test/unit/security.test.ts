@@ -109,6 +109,20 @@ test('legacy qcow AES in volumes, snippets and domain disks', () => {
   expectSpans(`<domain type='kvm'><devices><tpm model='tpm-crb'><backend type='emulator' version='2.0'><encryption secret='f52a81b2-424e-490c-823d-6bd4235bc572'/></backend></tpm></devices></domain>`, []);
 });
 
+test('legacy formats on domain disks however they are written: a reference, blanks around =, double quotes, unterminated', () => {
+  const domain = (enc: string) =>
+    `<domain type='kvm'><devices><disk type='file'><source file='/x/a.qcow2'>${enc}</source><target dev='vda'/></disk></devices></domain>`;
+  // A character reference spells the value: the text never holds "qcow" after the quote.
+  expectSpans(domain(`<encryption format='[[&#113;cow]]'/>`), ['weak-legacy-qcow-aes']);
+  expectSpans(domain(`<encryption format='[[&#x64;efault]]'/>`), ['weak-legacy-qcow-aes']);
+  expectSpans(domain(`<encryption format \n = \t "[[qcow]]"/>`), ['weak-legacy-qcow-aes']);
+  // An unterminated value keeps the text up to the end of the line.
+  expectSpans(domain(`<encryption format='[[qcow]]\n/>`), ['weak-legacy-qcow-aes']);
+  // qcow2 is an image format, not an encryption format; luks is judged only on volumes.
+  expectSpans(domain(`<encryption format='qcow2'/>`), []);
+  expectSpans(domain(`<encryption format='luks'><cipher name='aes' size='128' mode='cbc' hash='md5'/></encryption>`), []);
+});
+
 test('cipher on a domain disk or under a non-luks format is not judged (refused or ignored by libvirt)', () => {
   expectSpans(`<disk type='file'><source file='/x/a.img'><encryption format='luks'><cipher name='aes' size='128' mode='ecb' hash='md5'/></encryption></source><target dev='vda'/></disk>`, []);
   expectSpans(`<encryption format='luks2'><cipher name='cast5' size='128' mode='ecb' hash='md5'/></encryption>`, []);

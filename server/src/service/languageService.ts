@@ -86,15 +86,22 @@ export function getLanguageService(env: ServiceEnvironment = {}): LanguageServic
   let settings: LanguageSettings = {};
   const cache = new Map<string, ParsedDocument>();
 
-  const parse = (document: TextDocument): ParsedDocument => {
+  /** The cached parse when it is this version's; otherwise the stale entry is dropped. */
+  const cached = (document: TextDocument, text: string): ParsedDocument | undefined => {
     const hit = cache.get(document.uri);
-    const text = document.getText();
     // Clients restart versions when a document is reopened (neovim starts at 0 each time), so
     // the text must match too; equal strings are usually the same object and compare in O(1).
     if (hit && hit.version === document.version && hit.xml.text === text) return hit;
-    // Drop the stale tree before building the new one: otherwise both are alive during the parse
-    // and a large document's old model is copied by the young-generation GC once more.
     if (hit) cache.delete(document.uri);
+    return undefined;
+  };
+  const parse = (document: TextDocument): ParsedDocument => {
+    const text = document.getText();
+    // Drop the stale tree before building the new one, and hold no reference to it while parsing
+    // (a local `hit` in this frame kept it reachable): otherwise both are alive during the parse
+    // and a large document's old model is copied by the young-generation GC once more.
+    const hit = cached(document, text);
+    if (hit) return hit;
     const parsed = { uri: document.uri, version: document.version, xml: parseXml(text), lines: new LineIndex(text) };
     cache.set(document.uri, parsed);
     if (cache.size > 200) cache.delete(cache.keys().next().value!);

@@ -33,7 +33,7 @@ export interface XmlElement extends Span {
   readonly name: string;
   readonly nameSpan: Span;
   readonly attributes: readonly XmlAttribute[];
-  /** Elements that are never opened (self-closing, unterminated, too deep) share one empty array. */
+  /** Elements without children (self-closing, unterminated, too deep, or empty) share one empty array. */
   readonly children: readonly XmlNode[];
   readonly parent: XmlElement | undefined;
   /** Offset just after `>` / `/>` of the start tag; equals `end` when the start tag is unterminated. */
@@ -44,7 +44,7 @@ export interface XmlElement extends Span {
   readonly endTagNameSpan: Span | undefined;
   readonly selfClosing: boolean;
   /** False when the element was never closed (end of input or a mismatched end tag). */
-  closed: boolean;
+  readonly closed: boolean;
 }
 
 export interface XmlComment extends Span {
@@ -102,6 +102,26 @@ export function parseXml(text: string): XmlDocument {
   const errors: XmlSyntaxError[] = [];
   const topLevel: XmlElement[] = [];
   const stack: Element[] = [];
+  // The children of the open elements, in one scratch array: an element's children are copied to
+  // an array of their own size when it closes (an array grown by push keeps room for 17 entries,
+  // which for a 1 MB domain's 8k parents was 0.8 MB more for the young-generation GC to copy).
+  // `bases` holds where each open element's children start; `kidTop` how many are in use.
+  const kids = SCRATCH_CHILDREN;
+  const bases: number[] = [];
+  let kidTop = 0;
+  const addChild = (node: XmlNode) => {
+    kids[kidTop++] = node;
+  };
+  /** Takes the innermost open element off the stack, with its children. */
+  const pop = (): Element => {
+    const el = stack.pop()!;
+    const base = bases.pop()!;
+    if (kidTop > base) {
+      el.children = kids.slice(base, kidTop);
+      kidTop = base;
+    }
+    return el;
+  };
   const n = text.length;
   let i = 0;
   let dropped = 0,
@@ -212,10 +232,10 @@ export function parseXml(text: string): XmlDocument {
     if (parent) {
       // Without a reference or a bad character the value is the raw text, sliced when first read:
       // most text nodes are the indentation between elements and nobody reads them.
-      if (!hasAmp && !badChars) addChild(parent, new Text(text, start, end, undefined));
+      if (!hasAmp && !badChars) addChild(new Text(text, start, end));
       else {
         const raw = text.slice(start, end);
-        addChild(parent, new Text(text, start, end, decode(raw, start, false)));
+        addChild(new DecodedText(start, end, raw, decode(raw, start, false)));
       }
       return;
     }
@@ -231,9 +251,9 @@ export function parseXml(text: string): XmlDocument {
     }
   };
 
-  const closeElement = (el: Element, end: number, closed: boolean) => {
+  // Whether an element was closed follows from how (Element.closed): an end tag or `/>`.
+  const closeElement = (el: Element, end: number) => {
     el.end = end;
-    el.closed = closed;
     if (el.contentEnd < el.startTagEnd) el.contentEnd = el.startTagEnd;
   };
 
@@ -314,7 +334,7 @@ export function parseXml(text: string): XmlDocument {
     const slot = slotOf(text, start, end);
     const cached = names[slot];
     if (cached !== undefined && cached.length === len && text.startsWith(cached, start)) return cached;
-    return (names[slot] = text.slice(start, end));
+    return (names[slot] = internalized(text.slice(start, end)));
   };
 
   /** A short attribute value (copied by slice, not shared) as one string per distinct value: a 1 MB
@@ -333,6 +353,8 @@ export function parseXml(text: string): XmlDocument {
 
   let textStart = 0;
   let tooDeep = false;
+  /** The first '<' at or after the last value searched from (-1: there is none). */
+  let ltFound = 0;
   while (i < n) {
     const lt = text.indexOf('<', i);
     if (lt < 0) break;
@@ -446,7 +468,10 @@ export function parseXml(text: string): XmlDocument {
       let vEnd = text.indexOf(q, vStart);
       // An unterminated value (no closing quote, or one only found past a '<', which a value
       // cannot hold): stop at the end of the line or the next '<'/'>' so typing stays local.
-      const lt = vEnd < 0 ? -1 : text.indexOf('<', vStart);
+      // The next '<' is searched once per tag, not once per value (offsets only grow: a '<' found
+      // at or after an earlier value's start is the first one after this value's start too).
+      if (vEnd >= 0 && ltFound >= 0 && ltFound < vStart) ltFound = text.indexOf('<', vStart);
+      const lt = vEnd < 0 ? -1 : ltFound;
       if (vEnd < 0 || (lt >= 0 && lt < vEnd)) {
         VALUE_STOP.lastIndex = vStart; // no slice of the rest of the text: many open quotes stay linear
         const stop = VALUE_STOP.exec(text);
@@ -466,7 +491,7 @@ export function parseXml(text: string): XmlDocument {
       // Attribute-value normalisation (XML 1.0 §3.3.3): literal whitespace becomes a space. Without a
       // reference the value is the raw text, and a document without tabs or CRs needs only a newline
       // search (a regular expression per value was a tenth of a 1 MB domain's parse).
-      const decoded = decode(raw, vStart, true);
+      const decoded = hasAmp || badChars ? decode(raw, vStart, true) : raw;
       const blanks = decoded !== raw ? /[\t\r\n]/.test(decoded) : raw.includes('\n') || (tabOrCr && /[\t\r]/.test(raw));
       attr.value = blanks ? decoded.replace(/[\t\r\n]/g, ' ') : decoded;
       j = vEnd + 1;
@@ -475,30 +500,32 @@ export function parseXml(text: string): XmlDocument {
       if (j >= n) err(tagStart, n, `Couldn't find end of Start Tag ${name}`);
       startTagEnd = j;
     }
-    // Only an element that is opened gets children of its own; self-closing, unterminated and
-    // too deep ones share one empty array (nothing is ever added to them).
-    const opened = terminated && !selfClosing && !excessive;
-    const el = new Element(name, parent, tagStart, startTagEnd, selfClosing, opened);
+    // Only an element that is opened gets children of its own (when it closes); self-closing,
+    // unterminated and too deep ones keep the shared empty array.
+    const el = new Element(name, parent, tagStart, startTagEnd, selfClosing);
     if (nAttrs) {
       el.attributes = attrs.slice(0, nAttrs);
       attrs.fill(undefined as unknown as Attribute, 0, nAttrs); // no stale references kept alive
     }
     if (!excessive) {
-      if (parent) addChild(parent, el);
+      if (parent) addChild(el);
       else topLevel.push(el);
     }
     if (!terminated) {
-      closeElement(el, j, false);
+      closeElement(el, j);
       i = j;
       textStart = i;
       continue;
     }
-    if (selfClosing) closeElement(el, startTagEnd, true);
+    if (selfClosing) closeElement(el, startTagEnd);
     else if (excessive) {
       // Deeper than libxml2 goes: the element is not opened either, so the stack (and every
       // search of it) stays bounded.
-      closeElement(el, startTagEnd, false);
-    } else stack.push(el);
+      closeElement(el, startTagEnd);
+    } else {
+      stack.push(el);
+      bases.push(kidTop);
+    }
     i = j;
     textStart = i;
   }
@@ -511,7 +538,7 @@ export function parseXml(text: string): XmlDocument {
       const end = close < 0 ? n : close + 3;
       if (close < 0) err(i, n, 'Comment not terminated');
       const parent = current();
-      if (parent) addChild(parent, { kind: 'comment', start: i, end });
+      if (parent) addChild({ kind: 'comment', start: i, end });
       return end;
     }
     if (text.startsWith('<![CDATA[', i)) {
@@ -522,7 +549,7 @@ export function parseXml(text: string): XmlDocument {
       if (parent) {
         const raw = text.slice(i + 9, close < 0 ? n : close);
         if (badChars) checkChars(raw, i + 9, false, undefined);
-        addChild(parent, { kind: 'text', start: i, end, raw, value: raw });
+        addChild({ kind: 'text', start: i, end, raw, value: raw });
       } else err(i, end, "Start tag expected, '<' not found");
       return end;
     }
@@ -548,7 +575,9 @@ export function parseXml(text: string): XmlDocument {
     let j = i + 2;
     const nameStart = j;
     while (j < n && isNameCode(text.charCodeAt(j))) j++;
-    const name = text.slice(nameStart, j);
+    // The cached string: no copy per end tag, and the search of the open elements compares it
+    // with their names by pointer.
+    const name = j > nameStart ? nameAt(nameStart, j) : '';
     while (j < n && isWsCode(text.charCodeAt(j))) j++;
     let end = j;
     if (text.charCodeAt(j) === 62) end = j + 1;
@@ -564,29 +593,30 @@ export function parseXml(text: string): XmlDocument {
     } else {
       // Elements above the match were never closed.
       while (stack.length - 1 > idx) {
-        const open = stack.pop()!;
+        const open = pop();
         err(
           open.start + 1,
           open.start + 1 + open.name.length,
           `Opening and ending tag mismatch: ${open.name} and ${name}`,
         );
-        closeElement(open, i, false);
+        closeElement(open, i);
       }
-      const el = stack.pop()!;
+      const el = pop();
       el.contentEnd = i;
       el.endNameStart = nameStart;
-      closeElement(el, end, true);
+      closeElement(el, end);
     }
     return end;
   }
 
   // Unclosed elements at end of input.
   while (stack.length) {
-    const open = stack.pop()!;
+    const open = pop();
     err(open.start + 1, open.start + 1 + open.name.length, `Premature end of data in tag ${open.name}`);
     open.contentEnd = n;
-    closeElement(open, n, false);
+    closeElement(open, n);
   }
+  kids.length = 0; // no references into this document kept after it
   if (!topLevel.length) err(0, Math.min(n, 1), text.trim() ? "Start tag expected, '<' not found" : 'Document is empty');
   if (dropped) {
     const more = `${dropped} more well-formedness error${dropped === 1 ? '' : 's'}`;
@@ -598,6 +628,7 @@ export function parseXml(text: string): XmlDocument {
 
 /** parseXml is not re-entrant (nothing it calls parses), so one scratch array serves every start tag. */
 const SCRATCH_ATTRIBUTES: Attribute[] = [];
+const SCRATCH_CHILDREN: XmlNode[] = [];
 /** A cache slot for text[start..end) (end > start): first, middle and last character and length,
  *  mixed by a multiplicative hash (Knuth's 2^32/φ) whose top 10 bits pick one of 1024 slots. */
 const slotOf = (text: string, start: number, end: number): number =>
@@ -608,6 +639,10 @@ const slotOf = (text: string, start: number, end: number): number =>
       ((end - start) << 24),
     0x9e3779b1,
   ) >>> 22;
+/** The same string as V8's internalized copy (the one a property key gets): the rules compare
+ *  names with literals thousands of times per document, and two internalized strings compare by
+ *  pointer where a copy is compared character by character. Only for names the cache keeps. */
+const internalized = (s: string): string => Object.keys({ [s]: 0 })[0];
 const NAME_CACHE_SIZE = 1024;
 const LONG_NAME = 64;
 const NAME_CACHE: (string | undefined)[] = new Array<string | undefined>(NAME_CACHE_SIZE).fill(undefined);
@@ -679,38 +714,36 @@ class Element implements XmlElement {
   declare end: number;
   declare readonly name: string;
   declare attributes: XmlAttribute[];
-  declare readonly children: XmlNode[];
+  declare children: XmlNode[];
   declare readonly parent: Element | undefined;
   declare readonly startTagEnd: number;
   declare contentEnd: number;
   /** Where the end tag's name starts (it is this element's name); -1 without an end tag, -2 when
    *  self-closing (one field for both: fewer fields per node is less for the GC to copy). */
   declare endNameStart: number;
-  declare closed: boolean;
   /** nameSpan, made once: textSpan answers it for an element without text and callers compare. */
   declare private ns: Span | undefined;
-  constructor(
-    name: string,
-    parent: Element | undefined,
-    start: number,
-    startTagEnd: number,
-    selfClosing: boolean,
-    opened: boolean,
-  ) {
+  constructor(name: string, parent: Element | undefined, start: number, startTagEnd: number, selfClosing: boolean) {
     this.start = start;
     this.end = startTagEnd;
     this.name = name;
     this.attributes = NO_ATTRIBUTES;
-    this.children = opened ? [] : NO_NODES;
+    // Its own array once it closes with children (parseXml's pop); until then, and for ever when it
+    // has none, the shared empty one.
+    this.children = NO_NODES;
     this.parent = parent;
     this.startTagEnd = startTagEnd;
     this.contentEnd = startTagEnd;
-    this.endNameStart = selfClosing ? SELF_CLOSING : -1;
-    this.closed = false;
+    this.endNameStart = selfClosing ? SELF_CLOSING : NO_END_TAG;
     this.ns = undefined;
   }
   get selfClosing(): boolean {
     return this.endNameStart === SELF_CLOSING;
+  }
+  /** Closed by its end tag or by `/>`: never by the end of input, a mismatched end tag, or when
+   *  the start tag is unterminated or too deep (no field of its own: one less per node). */
+  get closed(): boolean {
+    return this.endNameStart !== NO_END_TAG;
   }
   get nameSpan(): Span {
     return (this.ns ??= { start: this.start + 1, end: this.start + 1 + this.name.length });
@@ -725,41 +758,51 @@ class Element implements XmlElement {
 }
 
 const SELF_CLOSING = -2;
+const NO_END_TAG = -1;
 // `kind` lives on the prototypes: the same for every node of a class, so not a field per node.
 Object.defineProperty(Element.prototype, 'kind', { value: 'element', enumerable: true });
 
-/** Text whose value is its raw text unless `decoded` says otherwise; raw is sliced when first read. */
+/** Text whose value is its raw text, sliced from the document when read: most text nodes are the
+ *  indentation between elements, which nobody reads, and three fields per node are less for the
+ *  young-generation GC to copy (a 1 MB domain has 26k of them). */
 class Text implements XmlText {
   declare readonly kind: 'text';
   declare readonly start: number;
   declare readonly end: number;
   declare private readonly src: string;
-  declare private readonly decoded: string | undefined;
-  declare private r: string | undefined;
-  constructor(src: string, start: number, end: number, decoded: string | undefined) {
+  constructor(src: string, start: number, end: number) {
     this.start = start;
     this.end = end;
     this.src = src;
-    this.decoded = decoded;
-    this.r = undefined;
   }
   get raw(): string {
-    return (this.r ??= this.src.slice(this.start, this.end));
+    return this.src.slice(this.start, this.end);
   }
   get value(): string {
-    return this.decoded ?? this.raw;
+    return this.src.slice(this.start, this.end);
+  }
+}
+
+/** Text with references or characters XML refuses (documents with an `&` or a bad character). */
+class DecodedText implements XmlText {
+  declare readonly kind: 'text';
+  declare readonly start: number;
+  declare readonly end: number;
+  declare readonly raw: string;
+  declare readonly value: string;
+  constructor(start: number, end: number, raw: string, value: string) {
+    this.start = start;
+    this.end = end;
+    this.raw = raw;
+    this.value = value;
   }
 }
 
 Object.defineProperty(Text.prototype, 'kind', { value: 'text', enumerable: true });
+Object.defineProperty(DecodedText.prototype, 'kind', { value: 'text', enumerable: true });
 
-// (A closed element's children array copied to its exact size — push leaves room for 17 — made
-// the 1 MB domain's model 0.8 MB smaller but its parse slower, and p95 no better: measured, dropped.)
-// (Elements sharing one empty attributes/children array until their first entry was measured:
-// 20-40 % slower parses of 1 MB documents, so every element has its own arrays.)
-function addChild(parent: Element, node: XmlNode): void {
-  (parent.children as XmlNode[]).push(node);
-}
+// (Each element growing its own children array by push, then copying it to its exact size, made
+// the parse slower; one scratch array copied once per parent, parseXml's pop, does not.)
 
 /** XML 1.0 Char (§2.2): what a character reference may name. */
 function isXmlChar(c: number): boolean {
@@ -780,16 +823,26 @@ function findOpen(stack: Element[], name: string): number {
 
 // ---- Navigation helpers (all total functions) ----
 
+// The helpers below run for every disk of a large domain, several times each: indexed loops and
+// no callbacks (a closure per `find`, an iterator per `for…of` that V8 did not always remove).
 export function childElements(el: XmlElement | undefined, name?: string): XmlElement[] {
-  if (!el) return [];
   const out: XmlElement[] = [];
-  for (const c of el.children) if (c.kind === 'element' && (name === undefined || c.name === name)) out.push(c);
+  if (!el) return out;
+  const children = el.children;
+  for (let i = 0; i < children.length; i++) {
+    const c = children[i];
+    if (c.kind === 'element' && (name === undefined || c.name === name)) out.push(c);
+  }
   return out;
 }
 
 export function firstChild(el: XmlElement | undefined, name: string): XmlElement | undefined {
   if (!el) return undefined;
-  for (const c of el.children) if (c.kind === 'element' && c.name === name) return c;
+  const children = el.children;
+  for (let i = 0; i < children.length; i++) {
+    const c = children[i];
+    if (c.kind === 'element' && c.name === name) return c;
+  }
   return undefined;
 }
 
@@ -801,7 +854,10 @@ export function path(el: XmlElement | undefined, ...names: string[]): XmlElement
 }
 
 export function attr(el: XmlElement | undefined, name: string): XmlAttribute | undefined {
-  return el?.attributes.find((a) => a.name === name);
+  if (!el) return undefined;
+  const attributes = el.attributes;
+  for (let i = 0; i < attributes.length; i++) if (attributes[i].name === name) return attributes[i];
+  return undefined;
 }
 
 /** The attribute's value, or undefined when absent. */

@@ -55,7 +55,12 @@ interface ParsedSource {
 
 type Terms = { value: string; since?: string; until?: string }[];
 const MODELS_WITH_DEFAULT: Terms = [{ value: 'default' }, ...DISK_MODELS];
-const HARD_DISK_PREFIXES = ['hd', 'sd', 'vd', 'xvd', 'ubd'];
+/** A hard disk's name: hd, sd, vd, xvd or ubd (every prefix of virDiskNameParse but fd; no closure
+ *  per disk). */
+const isHardDiskName = (dst: string) => {
+  const prefix = diskNamePrefix(dst);
+  return prefix !== undefined && prefix !== 'fd';
+};
 const LOCAL_TYPES = ['file', 'block', 'dir'];
 /** The enum lists of one libvirt version, built once: a 1 MB domain has thousands of disks. */
 interface DiskEnums {
@@ -155,7 +160,7 @@ function typeFromSource(source: XmlElement | undefined): string | undefined {
  * partition number). Returns the partition (0 when none) or undefined when libvirt refuses it.
  */
 export function parseDiskName(name: string, overflowChecked = false): { index: number; partition: number } | undefined {
-  const prefix = ['fd', 'hd', 'vd', 'sd', 'xvd', 'ubd'].find((p) => name.startsWith(p));
+  const prefix = diskNamePrefix(name);
   if (prefix === undefined) return undefined;
   let i = prefix.length;
   let idx = 0;
@@ -170,9 +175,22 @@ export function parseDiskName(name: string, overflowChecked = false): { index: n
     idx = (Math.imul((idx + (i === first ? 0 : 1)) | 0, 26) + (name.charCodeAt(i) - 97)) | 0;
   }
   if (i === first || idx < 0) return undefined;
-  const digits = name.slice(i);
-  if (!/^[0-9]*$/.test(digits)) return undefined;
-  return { index: idx, partition: digits ? Number(digits) : 0 };
+  // The rest: digits only (no slice or regular expression for the usual name without any).
+  for (let k = i; k < name.length; k++) {
+    const c = name.charCodeAt(k);
+    if (c < 48 || c > 57) return undefined;
+  }
+  return { index: idx, partition: i < name.length ? Number(name.slice(i)) : 0 };
+}
+
+/** virDiskNameParse's prefixes, in its order. */
+export const DISK_NAME_PREFIXES = ['fd', 'hd', 'vd', 'sd', 'xvd', 'ubd'];
+
+/** The prefix a disk name starts with (the first in libvirt's order), if any. */
+export function diskNamePrefix(name: string): string | undefined {
+  for (let k = 0; k < DISK_NAME_PREFIXES.length; k++)
+    if (name.startsWith(DISK_NAME_PREFIXES[k])) return DISK_NAME_PREFIXES[k];
+  return undefined;
 }
 
 /** The bus libvirt's post-parse gives a disk without `<target bus>`. */
@@ -252,7 +270,7 @@ export function validateDiskGeneral(ctx: ValidationContext, disk: XmlElement): v
   // ---- DEF-VAL: virDomainDiskDefValidate ----
   if (device === 'lun') validateLun(ctx, disk, src);
   else {
-    for (const name of ['rawio', 'sgio']) {
+    for (const name of LUN_ONLY) {
       const a = attr(disk, name);
       if (a) ctx.report('disk-lun-only', a.nameSpan, { attribute: name }, { data: { remove: true } });
     }
@@ -329,7 +347,7 @@ export function validateDiskGeneral(ctx: ValidationContext, disk: XmlElement): v
       { what },
       { data: target ? { insert: `dev='${fixDev}'` } : { insert: `<target dev='${fixDev}' bus='${fixBus}'/>` } },
     );
-  } else if ((device === 'disk' || device === 'lun') && !HARD_DISK_PREFIXES.some((p) => dst.startsWith(p))) {
+  } else if ((device === 'disk' || device === 'lun') && !isHardDiskName(dst)) {
     ctx.report('disk-target-dev-harddisk', devAttr!.valueSpan, { dev: dst });
   } else if (device === 'floppy' && !dst.startsWith('fd')) {
     ctx.report('disk-target-dev-floppy', devAttr!.valueSpan, { dev: dst }, { data: { replacement: 'fda' } });
@@ -394,6 +412,7 @@ export function validateDiskGeneral(ctx: ValidationContext, disk: XmlElement): v
 }
 
 const UTF8 = new TextEncoder();
+const LUN_ONLY = ['rawio', 'sgio'];
 
 /** The buses virDomainDiskAddressDiskBusCompatibility judges: they take `<address type='drive'>` only. */
 const DRIVE_BUSES = ['ide', 'fdc', 'scsi', 'sata'];

@@ -3,10 +3,17 @@
 // then generic validation (domain_validate.c) and the qemu driver's validation (qemu_domain.c
 // qemuDomainValidateStorageSource, qemu_validate.c), assuming a current qemu with every
 // capability. Other domain elements are not judged here.
-import { DISK_NET_PROTOCOLS, DISK_SOURCE_TYPES, FILE_FORMATS, availableIn } from '../../../../schemas/vocabulary';
+import { DISK_NET_PROTOCOLS, FILE_FORMATS } from '../../../../schemas/vocabulary';
 import { attr, attrValue, childElements, firstChild, path, type XmlAttribute, type XmlElement } from '../xmlModel';
 import type { ValidationContext } from './context';
-import { defaultBus, diskEnums, parseDiskName, validateDiskGeneral, validateNetworkSourceRules } from './disk';
+import {
+  defaultBus,
+  diskEnums,
+  diskNamePrefix,
+  parseDiskName,
+  validateDiskGeneral,
+  validateNetworkSourceRules,
+} from './disk';
 import { validateEncryption, type EncryptionInfo } from './encryption';
 
 /** One storage source of a disk: the top image or a backing layer. */
@@ -25,8 +32,18 @@ export function validateDomain(ctx: ValidationContext): void {
   const root = ctx.doc.root;
   if (!root) return;
   const disks = root.name === 'disk' ? [root] : childElements(path(root, 'devices'), 'disk');
-  for (const disk of disks) validateDisk(ctx, disk);
-  validateDiskSet(ctx, disks, root.name === 'disk' ? [] : childElements(path(root, 'devices'), 'hostdev'));
+  // The post-parse facts the checks across disks need are read right after each disk's own
+  // rules, while its elements are still in the CPU's caches (a second walk over a 1 MB domain's
+  // thousands of disks missed them all again).
+  const newer = diskEnums(ctx.version).v.newer;
+  const entries: DiskEntry[] = [];
+  for (const disk of disks) {
+    validateDisk(ctx, disk);
+    const e = diskEntry(disk, newer);
+    if (e) entries.push(e);
+  }
+  const hostdevs = root.name === 'disk' ? [] : childElements(path(root, 'devices'), 'hostdev');
+  validateDiskSet(ctx, disks.length, entries, hostdevs);
 }
 
 /** What domain-wide checks need of one disk, after libvirt's post-parse. */
@@ -53,23 +70,21 @@ interface DriveAddress {
  * (domain_validate.c virDomainDefDuplicateDriveAddressesValidate). libvirt keeps disks grouped by
  * bus (domain_conf.c virDomainDiskInsert), which decides which disk a message names first.
  */
-function validateDiskSet(ctx: ValidationContext, disks: XmlElement[], hostdevs: XmlElement[]): void {
+function validateDiskSet(ctx: ValidationContext, disks: number, entries: DiskEntry[], hostdevs: XmlElement[]): void {
   const scsiHostdevs = hostdevs.map(scsiHostdevAddress).filter((h) => h !== undefined);
-  if (disks.length < 2 && !scsiHostdevs.length) return;
+  if (disks < 2 && !scsiHostdevs.length) return;
   // virDomainDiskInsert puts a disk before the first disk of its bus with a greater index, or after
   // the last of its bus: buses in order of first appearance, each sorted (stably) by index. Linear
   // in the number of disks apart from the sort (a 1 MB domain has thousands).
-  const newer = diskEnums(ctx.version).v.newer;
   const byBus = new Map<string, DiskEntry[]>();
-  for (const disk of disks) {
-    const e = diskEntry(disk, newer);
-    if (!e) continue;
+  for (const e of entries) {
     const group = byBus.get(e.bus);
     if (group) group.push(e);
     else byBus.set(e.bus, [e]);
   }
   const list = [...byBus.values()].flatMap((g) => g.sort((p, q) => p.index - q.index));
-  const names = nameIndex(list);
+  // The names in use are only needed for a fix, i.e. once a target is used twice.
+  let names: NameIndex | undefined;
   // Each later disk with a target seen before is reported with the first one (libvirt's pair i < j).
   const firstByDst = new Map<string, DiskEntry>();
   for (const b of list) {
@@ -80,7 +95,7 @@ function validateDiskSet(ctx: ValidationContext, disks: XmlElement[], hostdevs: 
     }
     // The range is the later disk in the document: the one a user just added.
     const later = a.dev.valueSpan.start > b.dev.valueSpan.start ? a : b;
-    const free = freeName(later.dst, names);
+    const free = freeName(later.dst, (names ??= nameIndex(list)));
     const fix = free ? { data: { replacement: free } } : {};
     // virDomainDiskGetSource: the source path, '<null>' (NULLSTR) without one.
     const args = { dst: a.dst, a: sourcePath(a.disk) ?? '<null>', b: sourcePath(b.disk) ?? '<null>' };
@@ -131,13 +146,11 @@ interface NameIndex {
   memo: Map<string, string | undefined>;
 }
 
-const NAME_PREFIXES = ['fd', 'hd', 'vd', 'sd', 'xvd', 'ubd'];
-
 function nameIndex(list: DiskEntry[]): NameIndex {
   const used = new Map<string, Set<number>>();
   for (const e of list) {
-    const prefix = NAME_PREFIXES.find((p) => e.dst.startsWith(p));
-    if (!prefix || e.index < 0 || e.dst.slice(prefix.length).match(/[0-9]/)) continue;
+    const prefix = diskNamePrefix(e.dst);
+    if (!prefix || e.index < 0 || hasDigit(e.dst, prefix.length)) continue;
     let set = used.get(prefix);
     if (!set) used.set(prefix, (set = new Set()));
     set.add(e.index);
@@ -145,10 +158,18 @@ function nameIndex(list: DiskEntry[]): NameIndex {
   return { used, memo: new Map() };
 }
 
+function hasDigit(s: string, from: number): boolean {
+  for (let k = from; k < s.length; k++) {
+    const c = s.charCodeAt(k);
+    if (c >= 48 && c <= 57) return true;
+  }
+  return false;
+}
+
 /** The next name of `dst`'s prefix that no disk uses (virDiskNameToIndex's inverse: a..z, aa..). */
 function freeName(dst: string, names: NameIndex): string | undefined {
   if (names.memo.has(dst)) return names.memo.get(dst);
-  const prefix = NAME_PREFIXES.find((p) => dst.startsWith(p));
+  const prefix = diskNamePrefix(dst);
   const parsed = parseDiskName(dst);
   let out: string | undefined;
   if (prefix && parsed) {
@@ -194,7 +215,8 @@ function diskEntry(disk: XmlElement, newer: boolean): DiskEntry | undefined {
   const bus = attrValue(target, 'bus') ?? defaultBus(device, dst);
   const parsed = parseDiskName(dst, newer);
   const index = parsed ? parsed.index : -1;
-  const e: DiskEntry = { disk, dst, dev, bus, index };
+  // Every entry has the same fields (drive undefined when none): one object shape for all disks.
+  const e: DiskEntry = { disk, dst, dev, bus, index, drive: undefined };
   const address = firstChild(disk, 'address');
   const type = attrValue(address, 'type');
   if (type === 'drive') {
@@ -202,19 +224,17 @@ function diskEntry(disk: XmlElement, newer: boolean): DiskEntry | undefined {
   } else if (type === undefined && parsed) {
     const idx = parsed.index;
     // virDomainDiskDefAssignAddress (qemu uses narrow SCSI buses: 7 units).
-    const at = (controller: number, unit: number, driveBus = 0) => ({
-      controller,
-      bus: driveBus,
-      target: 0,
-      unit,
-      given: false,
-    });
-    if (bus === 'ide') e.drive = at(Math.floor(idx / 4), idx % 2, Math.floor((idx % 4) / 2));
-    else if (bus === 'sata') e.drive = at(Math.floor(idx / 6), idx % 6);
-    else if (bus === 'fdc') e.drive = at(Math.floor(idx / 2), idx % 2);
-    else if (bus === 'scsi') e.drive = at(Math.floor(idx / 7), idx % 7);
+    if (bus === 'ide') e.drive = assigned(Math.floor(idx / 4), idx % 2, Math.floor((idx % 4) / 2));
+    else if (bus === 'sata') e.drive = assigned(Math.floor(idx / 6), idx % 6);
+    else if (bus === 'fdc') e.drive = assigned(Math.floor(idx / 2), idx % 2);
+    else if (bus === 'scsi') e.drive = assigned(Math.floor(idx / 7), idx % 7);
   }
   return e;
+}
+
+/** A drive address the post-parse assigns from the disk's name. */
+function assigned(controller: number, unit: number, driveBus = 0): DriveAddress & { given: boolean } {
+  return { controller, bus: driveBus, target: 0, unit, given: false };
 }
 
 /** src->path after parsing: local paths ('' dropped), network names (rbd/gluster: the image). */
@@ -246,6 +266,7 @@ function validateDisk(ctx: ValidationContext, disk: XmlElement): void {
     type,
     format: attrValue(firstChild(disk, 'driver'), 'type') || undefined,
     protocol: attrValue(source, 'protocol'),
+    encryption: undefined,
   };
   // domain_conf.c: the disk-level <encryption> is the legacy place; both at once is refused.
   if (diskEnc && srcEnc) ctx.report('disk-encryption-both', srcEnc.nameSpan, {}, { data: { remove: true } });
@@ -276,7 +297,7 @@ function validateDisk(ctx: ValidationContext, disk: XmlElement): void {
   const chain: StorageSource[] = [top];
   for (let bs = firstChild(disk, 'backingStore'); bs; bs = firstChild(bs, 'backingStore')) {
     // An empty <backingStore/> ends the chain.
-    if (!childElements(bs).length) break;
+    if (!hasElementChild(bs)) break;
     if (!validateBackingLayer(ctx, bs)) break;
     const bsSource = firstChild(bs, 'source');
     const layer: StorageSource = {
@@ -285,6 +306,7 @@ function validateDisk(ctx: ValidationContext, disk: XmlElement): void {
       type: attrValue(bs, 'type') || 'file',
       format: attrValue(firstChild(bs, 'format'), 'type') || undefined,
       protocol: attrValue(bsSource, 'protocol'),
+      encryption: undefined,
     };
     // virDomainDiskDefValidateSourceChainOne judges every layer's <auth> and protocol.
     if (layer.type === 'network' && bsSource && NET_PROTOCOLS.includes(layer.protocol ?? '')) {
@@ -328,6 +350,13 @@ function validateDisk(ctx: ValidationContext, disk: XmlElement): void {
   }
 }
 
+/** Whether the element has any child element (no list built: this runs per backing layer). */
+function hasElementChild(el: XmlElement): boolean {
+  const children = el.children;
+  for (let i = 0; i < children.length; i++) if (children[i].kind === 'element') return true;
+  return false;
+}
+
 const FORMATS = FILE_FORMATS.map((f) => f.value);
 const NET_PROTOCOLS = DISK_NET_PROTOCOLS.map((p) => p.value);
 
@@ -338,7 +367,7 @@ const NET_PROTOCOLS = DISK_NET_PROTOCOLS.map((p) => p.value);
 function validateBackingLayer(ctx: ValidationContext, bs: XmlElement): boolean {
   let ok = true;
   const type = attr(bs, 'type');
-  const types = DISK_SOURCE_TYPES.filter((t) => availableIn(t, ctx.version)).map((t) => t.value);
+  const types = diskEnums(ctx.version).types;
   if (type && type.value !== undefined && type.value !== '' && !types.includes(type.value)) {
     ctx.report(
       'disk-backing-type-unknown',

@@ -63,14 +63,36 @@ const SECRET_SHAPE = shapeAt('encryption', 'secret');
 const CIPHER_SHAPE = shapeAt('encryption', 'cipher');
 const IVGEN_SHAPE = shapeAt('encryption', 'ivgen');
 
+/** The encryption formats of each libvirt version, listed once (a domain has thousands of <encryption>s). */
+const formatsByVersion = new Map<string, string[]>();
+function knownFormats(version: string): string[] {
+  let known = formatsByVersion.get(version);
+  if (!known) {
+    known = ENCRYPTION_FORMATS.filter((f) => availableIn(f, version)).map((f) => f.value);
+    if (formatsByVersion.size < 100) formatsByVersion.set(version, known);
+  }
+  return known;
+}
+
 export function validateEncryption(ctx: ValidationContext, enc: XmlElement, site: EncryptionSite): EncryptionInfo {
-  const info: EncryptionInfo = { el: enc, secrets: childElements(enc, 'secret'), parseOk: true };
+  // Every field from the start: one object shape, no property added later (thousands per domain).
+  const info: EncryptionInfo = {
+    el: enc,
+    format: undefined,
+    formatAttr: undefined,
+    engine: undefined,
+    engineAttr: undefined,
+    secrets: childElements(enc, 'secret'),
+    cipher: undefined,
+    ivgen: undefined,
+    parseOk: true,
+  };
   checkStructure(ctx, enc, ENCRYPTION_SHAPE);
 
   // format: virXPathString treats an empty attribute as missing.
   const format = attr(enc, 'format');
   info.formatAttr = format;
-  const known = ENCRYPTION_FORMATS.filter((f) => availableIn(f, ctx.version)).map((f) => f.value);
+  const known = knownFormats(ctx.version);
   if (!format || !format.value) {
     ctx.report('encryption-format-required', format ? format.valueSpan : enc.nameSpan, {}, { data: { values: known } });
     info.parseOk = false;

@@ -77,6 +77,8 @@ const isHexCode = (c: number) => (c >= 48 && c <= 57) || (c >= 97 && c <= 102) |
  * number of '-' or ' ' before each pair, then only whitespace. Returns the canonical form.
  */
 export function parseUuid(s: string): string | undefined {
+  // The usual spelling is already the canonical form: answered without building a new string.
+  if (isCanonicalUuid(s)) return s;
   let i = 0;
   while (i < s.length && isAsciiSpace(s[i])) i++;
   let hex = '';
@@ -96,9 +98,22 @@ export function parseUuid(s: string): string | undefined {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
+/** 8-4-4-4-12 lower-case hex digits: the form libvirt prints (virUUIDFormat). */
+function isCanonicalUuid(s: string): boolean {
+  if (s.length !== 36) return false;
+  for (let i = 0; i < 36; i++) {
+    const c = s.charCodeAt(i);
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (c !== 45) return false;
+    } else if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+  }
+  return true;
+}
+
 /** basictypes.rng UUID: 32 hex digits, or the dashed 8-4-4-4-12 form; nothing else. */
 export function isRngUuid(s: string): boolean {
   return (
+    isCanonicalUuid(s) ||
     /^[a-fA-F0-9]{32}$/.test(s) ||
     /^[a-fA-F0-9]{8}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{4}-[a-fA-F0-9]{12}$/.test(s)
   );

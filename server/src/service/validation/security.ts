@@ -11,7 +11,7 @@ import {
   type CryptoFix,
   type WeakChoice,
 } from '../../../../schemas/weakCrypto';
-import { attr, firstChild, textContent, walkElements, type Span, type XmlElement } from '../xmlModel';
+import { attr, firstChild, textContent, type Span, type XmlElement } from '../xmlModel';
 import type { ValidationContext } from './context';
 
 /** Quick-fix payload in libvirt XML terms: attribute values to set; `null` removes one. */
@@ -123,6 +123,7 @@ export function checkEncryptionStrength(
     return;
   }
   // On a domain disk <cipher> is refused (DENC-CIPHER) and the image header decides anyway.
+  // (validateDomainSecurity relies on this: on a disk only the legacy formats above are judged.)
   if (format !== 'luks' || site === 'disk') return;
   const parsed = luksChoices(enc, sizeBytes);
   if (!parsed) return;
@@ -160,10 +161,37 @@ export function validateDomainSecurity(ctx: ValidationContext): void {
   // Every <encryption> of a disk: disk level, <source> level, and backing-store layers
   // (virDomainStorageSourceParse reads ./encryption under any <source>). Not the TPM's
   // <encryption secret=…/> (DENC-TPM-NOT-THIS).
-  for (const el of walkElements(ctx.doc.root)) {
-    if (el.name !== 'encryption') continue;
+  const root = ctx.doc.root;
+  const text = ctx.doc.text;
+  // On a disk only a legacy qcow format is judged (checkEncryptionStrength). Without an '&' (a
+  // reference could spell the value) such a format is in the text as written, at the start of a
+  // value: a document without one has nothing to report, found by one native scan instead of a
+  // walk over a large domain's disks.
+  if (!root || (!text.includes('&') && !LEGACY_FORMAT.test(text))) return;
+  diskEncryptions(ctx, text, root, { next: -1 });
+}
+
+/** A `format` attribute whose value starts with a legacy qcow format (a superset: `qcow2`, other
+ *  elements' `format`; unterminated values too, which keep what follows the quote). */
+const LEGACY_FORMAT = /format\s*=\s*["'](?:qcow|default)/;
+
+/**
+ * Every element in document order, as a walk of the whole tree would, but a subtree whose text
+ * holds no `<encryption` is skipped: one forward search of the text (`at.next`, the first
+ * occurrence at or after the element being visited) instead of a visit of each of a large
+ * domain's tens of thousands of elements. An <encryption> element's text starts with it.
+ */
+function diskEncryptions(ctx: ValidationContext, text: string, el: XmlElement, at: { next: number }): void {
+  if (at.next < el.start) at.next = text.indexOf('<encryption', el.start);
+  if (at.next < 0 || at.next >= el.end) return;
+  if (el.name === 'encryption') {
     const p = el.parent;
-    if (!p || !(p.name === 'disk' || p.name === 'source')) continue;
-    checkEncryptionStrength(ctx, el, 'disk');
+    if (p && (p.name === 'disk' || p.name === 'source')) checkEncryptionStrength(ctx, el, 'disk');
+  }
+  const children = el.children;
+  for (let i = 0; i < children.length; i++) {
+    const c = children[i];
+    if (c.kind === 'element') diskEncryptions(ctx, text, c, at);
+    if (at.next < 0) return;
   }
 }

@@ -2,7 +2,7 @@
 // unknown elements and attributes and use the first of repeated elements; only the RelaxNG
 // schema rejects them. So these are warnings, never errors.
 import { elementDefAt } from '../../../../schemas/elements';
-import { childElements, type XmlElement } from '../xmlModel';
+import type { XmlElement } from '../xmlModel';
 import type { ValidationContext } from './context';
 
 export interface Shape {
@@ -31,8 +31,14 @@ export function checkStructure(ctx: ValidationContext, el: XmlElement, shape: Sh
       { data: { remove: true, values: shape.attributes } },
     );
   }
-  const seen = new Set<string>();
-  for (const c of childElements(el)) {
+  // The names of the single-occurrence children seen so far: at most one entry per child the shape
+  // allows, so a plain array (no Set per element: this runs for each of a domain's thousands of
+  // <encryption> and <secret> elements).
+  let seen: string[] | undefined;
+  const children = el.children;
+  for (let i = 0; i < children.length; i++) {
+    const c = children[i];
+    if (c.kind !== 'element') continue;
     const spec = shape.children[c.name];
     if (!spec) {
       ctx.report(
@@ -43,8 +49,9 @@ export function checkStructure(ctx: ValidationContext, el: XmlElement, shape: Sh
       );
       continue;
     }
-    if (!spec.multiple && seen.has(c.name))
+    if (spec.multiple) continue;
+    if (seen?.includes(c.name))
       ctx.report('duplicate-element', c.nameSpan, { element: c.name }, { data: { remove: true } });
-    seen.add(c.name);
+    else (seen ??= []).push(c.name);
   }
 }
