@@ -201,6 +201,10 @@ export async function preflight(
       return new WriterError(`the ${label} ${why}`, 'exists');
     }
     if (dpath === path) return new WriterError(`the ${label} cannot be the image itself`, 'refused');
+    const ddir = await opts.io.stat(dirname(dpath));
+    if (!ddir?.isDirectory) {
+      return new WriterError(`Could not create '${spec.dataFile}': No such file or directory`, 'refused');
+    }
   }
   return undefined;
 }
