@@ -46,6 +46,16 @@ test('checkConvert: -c only for qcow2 (qemu\'s message), -S a multiple of 512 up
   assert.match(checkConvert({ source })!.message, /exactly one output/);
   const q = { ...raw, format: 'qcow2' as const, compressionType: 'zstd' as const };
   assert.match(checkConvert({ source, target: q, compress: true })!.message, /zlib clusters only/);
-  assert.match(checkConvert({ source, target: { ...q, compressionType: 'zlib', preallocation: 'metadata' } })!.message,
-    /preallocation=metadata/);
+  // Preallocated and data-file qcow2 outputs are written; -c with either is qemu's refusal, -B with
+  // preallocation not written yet.
+  const z = { ...q, compressionType: 'zlib' as const };
+  for (const p of ['metadata', 'falloc', 'full'] as const) {
+    assert.equal(checkConvert({ source, target: { ...z, preallocation: p } }), undefined);
+    assert.equal(checkConvert({ source, target: { ...z, preallocation: p }, compress: true })?.message,
+      'Compression and preallocation not supported at the same time');
+    assert.match(checkConvert({ source, target: { ...z, preallocation: p, backingFile: 'b', backingFmt: 'raw' } })!.message,
+      new RegExp(`preallocation=${p} with a backing file \\(-B\\) is not supported`));
+  }
+  assert.equal(checkConvert({ source, target: { ...z, dataFile: 'd' } }), undefined);
+  assert.match(checkConvert({ source, target: { ...z, dataFile: 'd' }, compress: true })!.message, /Operation not supported/);
 });

@@ -170,25 +170,28 @@ test('encrypted preallocated outputs: qemu-img\'s L2 entries and refcounts (zero
     const dir = tmpdir('convert-prealloc-enc');
     try {
       makeInputs(dir);
-      for (const input of ['plain.raw', 'top.qcow2']) {
-        for (const opt of ['', 'compat=0.10,', 'extended_l2=on,', 'extended_l2=on,cluster_size=256k,']) {
-          for (const mode of ['metadata', 'falloc', 'full']) {
-            const o = [...SECRET, '-O', 'qcow2', '-o', `${opt}preallocation=${mode},${ENC}`, input];
-            const what = `${input} -o ${opt}preallocation=${mode},encrypt`;
-            ok('qemu-img', dir, 'convert', ...o, 'qemu.qcow2');
-            ours(dir, [...o, 'ours.qcow2']);
-            assert.deepEqual(tables(join(dir, 'ours.qcow2')), tables(join(dir, 'qemu.qcow2')), what);
-            checkClean(dir, 'ours.qcow2', true);
-            compareIdentical(dir, input, 'ours.qcow2', false, true);
-            compareIdentical(dir, 'qemu.qcow2', 'ours.qcow2', true, true);
-            assert.deepEqual(info(dir, 'ours.qcow2', true), info(dir, 'qemu.qcow2', true), what);
-            assert.equal(map(dir, 'ours.qcow2', true), map(dir, 'qemu.qcow2', true), what);
-            assert.equal(fs.statSync(join(dir, 'ours.qcow2')).size, fs.statSync(join(dir, 'qemu.qcow2')).size, what);
-            sameUsage(join(dir, 'qemu.qcow2'), join(dir, 'ours.qcow2'), what);
-            fs.rmSync(join(dir, 'ours.qcow2'));
-            fs.rmSync(join(dir, 'qemu.qcow2'));
-          }
-        }
+      // Each option set once per mode, over both inputs (every case opens LUKS several times).
+      const cases: [string, string, string][] = [
+        ['plain.raw', '', 'metadata'], ['top.qcow2', '', 'falloc'], ['plain.raw', '', 'full'],
+        ['top.qcow2', 'compat=0.10,', 'metadata'], ['plain.raw', 'compat=0.10,', 'full'],
+        ['plain.raw', 'extended_l2=on,', 'metadata'], ['top.qcow2', 'extended_l2=on,', 'falloc'],
+        ['top.qcow2', 'extended_l2=on,cluster_size=256k,', 'metadata'], ['plain.raw', 'extended_l2=on,cluster_size=256k,', 'full'],
+      ];
+      for (const [input, opt, mode] of cases) {
+        const o = [...SECRET, '-O', 'qcow2', '-o', `${opt}preallocation=${mode},${ENC}`, input];
+        const what = `${input} -o ${opt}preallocation=${mode},encrypt`;
+        ok('qemu-img', dir, 'convert', ...o, 'qemu.qcow2');
+        ours(dir, [...o, 'ours.qcow2']);
+        assert.deepEqual(tables(join(dir, 'ours.qcow2')), tables(join(dir, 'qemu.qcow2')), what);
+        checkClean(dir, 'ours.qcow2', true);
+        compareIdentical(dir, input, 'ours.qcow2', false, true);
+        compareIdentical(dir, 'qemu.qcow2', 'ours.qcow2', true, true);
+        assert.deepEqual(info(dir, 'ours.qcow2', true), info(dir, 'qemu.qcow2', true), what);
+        assert.equal(map(dir, 'ours.qcow2', true), map(dir, 'qemu.qcow2', true), what);
+        assert.equal(fs.statSync(join(dir, 'ours.qcow2')).size, fs.statSync(join(dir, 'qemu.qcow2')).size, what);
+        sameUsage(join(dir, 'qemu.qcow2'), join(dir, 'ours.qcow2'), what);
+        fs.rmSync(join(dir, 'ours.qcow2'));
+        fs.rmSync(join(dir, 'qemu.qcow2'));
       }
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
@@ -199,39 +202,42 @@ test('data_file outputs (off, metadata, falloc, full, data_file_raw; plain and e
   { skip, timeout: 900_000 }, () => {
     const dir = tmpdir('convert-datafile');
     try {
-      const inputs = makeInputs(dir);
-      for (const input of inputs) {
-        for (const opt of ['', 'extended_l2=on,', 'cluster_size=4k,']) {
-          for (const mode of ['off', 'metadata', 'falloc', 'full', 'raw']) {
-            for (const encrypted of input === 'ext.qcow2' ? [false] : [false, true]) {
-              const o = (df: string) => [...SECRET, '-O', 'qcow2', '-o',
-                `${opt}data_file=${df},${mode === 'raw' ? 'data_file_raw=on' : `preallocation=${mode}`}` +
-                (encrypted ? `,${ENC}` : ''), input];
-              const what = `${input} -o ${opt}${mode}${encrypted ? ' encrypted' : ''}`;
-              ok('qemu-img', dir, 'convert', ...o('qemu.data'), 'qemu.qcow2');
-              ours(dir, [...o('ours.data'), 'ours.qcow2']);
-              const [a, b] = [join(dir, 'qemu.data'), join(dir, 'ours.data')];
-              assert.equal(fs.statSync(b).size, fs.statSync(a).size, what);
-              if (!encrypted) {
-                assert.ok(fs.readFileSync(b).equals(fs.readFileSync(a)), `${what}: data file bytes`);
-                // The image's own clusters sit elsewhere without preallocation (ours: tables at the end).
-                if (mode !== 'off') {
-                  const image = (f: string) => fs.readFileSync(join(dir, f)).toString('latin1').replace(/(ours|qemu)\.data/, 'D');
-                  assert.ok(image('ours.qcow2') === image('qemu.qcow2'), `${what}: image bytes`);
-                }
-              }
-              assert.deepEqual(tables(join(dir, 'ours.qcow2')).l2, tables(join(dir, 'qemu.qcow2')).l2, what);
-              checkClean(dir, 'ours.qcow2', encrypted);
-              compareIdentical(dir, input, 'ours.qcow2', false, encrypted);
-              compareIdentical(dir, 'qemu.qcow2', 'ours.qcow2', encrypted, encrypted);
-              assert.deepEqual(info(dir, 'ours.qcow2', encrypted), info(dir, 'qemu.qcow2', encrypted), what);
-              const m = (f: string) => map(dir, f, encrypted).replace(/"offset": \d+/g, '');
-              assert.equal(m('ours.qcow2'), m('qemu.qcow2'), what);
-              sameUsage(a, b, what);
-              for (const f of ['ours.qcow2', 'ours.data', 'qemu.qcow2', 'qemu.data']) fs.rmSync(join(dir, f));
-            }
+      makeInputs(dir);
+      // Every mode plain over two inputs; each option set and the encrypted image on some of them.
+      const cases: [string, string, string, boolean][] = [
+        ...['off', 'metadata', 'falloc', 'full', 'raw'].flatMap((m): [string, string, string, boolean][] =>
+          [['plain.raw', '', m, false], ['top.qcow2', '', m, false]]),
+        ['ext.qcow2', 'extended_l2=on,', 'off', false], ['ext.qcow2', 'extended_l2=on,', 'metadata', false],
+        ['top.qcow2', 'cluster_size=4k,', 'off', false], ['plain.raw', 'cluster_size=4k,', 'raw', false],
+        ['plain.raw', '', 'off', true], ['top.qcow2', 'extended_l2=on,', 'off', true],
+        ['plain.raw', '', 'full', true], ['top.qcow2', '', 'raw', true],
+      ];
+      for (const [input, opt, mode, encrypted] of cases) {
+        const o = (df: string) => [...SECRET, '-O', 'qcow2', '-o',
+          `${opt}data_file=${df},${mode === 'raw' ? 'data_file_raw=on' : `preallocation=${mode}`}` +
+          (encrypted ? `,${ENC}` : ''), input];
+        const what = `${input} -o ${opt}${mode}${encrypted ? ' encrypted' : ''}`;
+        ok('qemu-img', dir, 'convert', ...o('qemu.data'), 'qemu.qcow2');
+        ours(dir, [...o('ours.data'), 'ours.qcow2']);
+        const [a, b] = [join(dir, 'qemu.data'), join(dir, 'ours.data')];
+        assert.equal(fs.statSync(b).size, fs.statSync(a).size, what);
+        if (!encrypted) {
+          assert.ok(fs.readFileSync(b).equals(fs.readFileSync(a)), `${what}: data file bytes`);
+          // The image's own clusters sit elsewhere without preallocation (ours: tables at the end).
+          if (mode !== 'off') {
+            const image = (f: string) => fs.readFileSync(join(dir, f)).toString('latin1').replace(/(ours|qemu)\.data/, 'D');
+            assert.ok(image('ours.qcow2') === image('qemu.qcow2'), `${what}: image bytes`);
           }
         }
+        assert.deepEqual(tables(join(dir, 'ours.qcow2')).l2, tables(join(dir, 'qemu.qcow2')).l2, what);
+        checkClean(dir, 'ours.qcow2', encrypted);
+        compareIdentical(dir, input, 'ours.qcow2', false, encrypted);
+        compareIdentical(dir, 'qemu.qcow2', 'ours.qcow2', encrypted, encrypted);
+        assert.deepEqual(info(dir, 'ours.qcow2', encrypted), info(dir, 'qemu.qcow2', encrypted), what);
+        const m = (f: string) => map(dir, f, encrypted).replace(/"offset": \d+/g, '');
+        assert.equal(m('ours.qcow2'), m('qemu.qcow2'), what);
+        sameUsage(a, b, what);
+        for (const f of ['ours.qcow2', 'ours.data', 'qemu.qcow2', 'qemu.data']) fs.rmSync(join(dir, f));
       }
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
