@@ -1,7 +1,8 @@
 // Image conversion (qemu-img 7.2 convert, libvirt's vol-create-from): any image the reader opens
 // (writer/reader/imageReader.ts: raw, qcow2, LUKS, qcow2+LUKS, backing chains) copied into a new
-// raw, qcow2 (LUKS inside included, -c zlib compression, -B backing) or raw LUKS image, or with
-// -n into an existing raw or raw LUKS image.
+// raw, qcow2 (LUKS inside included, -c zlib compression, -B backing, an external data file;
+// preallocated: qcow2Preplaced.ts over create's layout) or raw LUKS image, or with -n into an
+// existing raw or raw LUKS image.
 //
 // What is copied where follows qemu-img.c (img_convert, convert_iteration_sectors,
 // convert_co_write, is_allocated_sectors_min):
