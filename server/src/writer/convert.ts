@@ -38,7 +38,8 @@ import {
   type PlannedCreate,
   type QcowEncryptionProvider,
 } from './create';
-import { cryptSectors, type SectorCipher } from './crypto/modes';
+import type { SectorCipher } from './crypto/modes';
+import { pwriteEncrypted } from './crypto/sectorWrite';
 import { cancellationPoint, throwIfAborted, WriterError } from './errors';
 import type { Fd, FileStat, ProbeIO, WriterIO } from './io';
 import { QCOW2_COMPAT, QCOW2_CRYPT } from './qcow2Format';
@@ -613,14 +614,7 @@ class LuksSink implements Sink {
     private readonly fileSize: number,
   ) {}
   async data(offset: number, buf: Uint8Array): Promise<void> {
-    for (let done = 0; done < buf.length;) {
-      const n = Math.min(CONVERT_CHUNK, buf.length - done);
-      const b = this.scratch.subarray(0, n);
-      b.set(buf.subarray(done, done + n));
-      cryptSectors(this.cipher, b, BigInt((offset + done) / SECTOR), false);
-      await this.io.pwrite(this.fd, b, this.payload + offset + done);
-      done += n;
-    }
+    await pwriteEncrypted(this.io, this.fd, this.cipher, this.scratch, buf, this.payload + offset, offset / SECTOR);
   }
   async zero(offset: number, length: number): Promise<void> {
     for (let done = 0; done < length;) {

@@ -26,7 +26,8 @@
 // Only the tail of the last cluster past the virtual size is allocated at the end, as qemu left it.
 // Memory: one L2 table and one refcount block at a time (read back from the file, patched,
 // written when the copy moves past them); the copy goes in guest order, so each is loaded once.
-import { cryptSectors, type SectorCipher } from './crypto/modes';
+import type { SectorCipher } from './crypto/modes';
+import { pwriteEncrypted } from './crypto/sectorWrite';
 import { cancellationPoint } from './errors';
 import type { Fd, WriterIO } from './io';
 import { QCOW2_OFLAG_ZERO } from './qcow2Format';
@@ -114,18 +115,8 @@ export class Qcow2PreplacedWriter {
   private async writeHost(buf: Uint8Array, host: number): Promise<void> {
     const fd = this.o.dataFd ?? this.fd;
     const c = this.o.cipher;
-    if (!c) {
-      await this.io.pwrite(fd, buf, host);
-      return;
-    }
-    for (let done = 0; done < buf.length;) {
-      const n = Math.min(this.scratch.length, buf.length - done);
-      const b = this.scratch.subarray(0, n);
-      b.set(buf.subarray(done, done + n));
-      cryptSectors(c, b, BigInt((host + done) / SECTOR), false);
-      await this.io.pwrite(fd, b, host + done);
-      done += n;
-    }
+    if (!c) await this.io.pwrite(fd, buf, host);
+    else await pwriteEncrypted(this.io, fd, c, this.scratch, buf, host, host / SECTOR);
   }
 
   async data(offset: number, buf: Uint8Array): Promise<void> {

@@ -26,7 +26,8 @@
 import { deflateRawSync } from 'node:zlib';
 import type { CreateSpec } from '../../../schemas/qcow2Options';
 import { QEMU_MESSAGES } from '../../../schemas/qcow2Options';
-import { cryptSectors, type SectorCipher } from './crypto/modes';
+import type { SectorCipher } from './crypto/modes';
+import { pwriteEncrypted } from './crypto/sectorWrite';
 import { cancellationPoint, WriterError } from './errors';
 import type { Fd, WriterIO } from './io';
 import { QCOW2_CRYPT, QCOW2_OFLAG_HI, QCOW2_OFLAG_ZERO } from './qcow2Format';
@@ -237,18 +238,8 @@ export class Qcow2StreamWriter {
   private async writeHost(buf: Uint8Array, host: number): Promise<void> {
     const c = this.o.crypto;
     const fd = this.o.dataFd ?? this.fd;
-    if (!c) {
-      await this.io.pwrite(fd, buf, host);
-      return;
-    }
-    for (let done = 0; done < buf.length;) {
-      const n = Math.min(this.scratch.length, buf.length - done);
-      const b = this.scratch.subarray(0, n);
-      b.set(buf.subarray(done, done + n));
-      cryptSectors(c.cipher, b, BigInt((host + done) / SECTOR), false);
-      await this.io.pwrite(fd, b, host + done);
-      done += n;
-    }
+    if (!c) await this.io.pwrite(fd, buf, host);
+    else await pwriteEncrypted(this.io, fd, c.cipher, this.scratch, buf, host, host / SECTOR);
   }
 
   async data(offset: number, buf: Uint8Array): Promise<void> {
