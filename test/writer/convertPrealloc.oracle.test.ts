@@ -141,7 +141,8 @@ test('preallocation=metadata|falloc|full: the same bytes as qemu-img convert, ch
       const inputs = makeInputs(dir);
       let n = 0;
       for (const input of inputs) {
-        for (const opt of OPTIONS) {
+        // Every option set on the raw input; the qcow2 inputs with standard and extended L2 entries.
+        for (const opt of input === 'plain.raw' ? OPTIONS : OPTIONS.slice(0, 3).filter((o) => o !== 'compat=0.10,')) {
           for (const mode of ['metadata', 'falloc', 'full']) {
             const o = ['-O', 'qcow2', '-o', `${opt}preallocation=${mode}`, input];
             const what = `${input} -o ${opt}preallocation=${mode}`;
@@ -159,7 +160,7 @@ test('preallocation=metadata|falloc|full: the same bytes as qemu-img convert, ch
           }
         }
       }
-      assert.equal(n, inputs.length * OPTIONS.length * 3);
+      assert.equal(n, (OPTIONS.length + 2 * 2) * 3);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -172,10 +173,9 @@ test('encrypted preallocated outputs: qemu-img\'s L2 entries and refcounts (zero
       makeInputs(dir);
       // Each option set once per mode, over both inputs (every case opens LUKS several times).
       const cases: [string, string, string][] = [
-        ['plain.raw', '', 'metadata'], ['top.qcow2', '', 'falloc'], ['plain.raw', '', 'full'],
-        ['top.qcow2', 'compat=0.10,', 'metadata'], ['plain.raw', 'compat=0.10,', 'full'],
-        ['plain.raw', 'extended_l2=on,', 'metadata'], ['top.qcow2', 'extended_l2=on,', 'falloc'],
-        ['top.qcow2', 'extended_l2=on,cluster_size=256k,', 'metadata'], ['plain.raw', 'extended_l2=on,cluster_size=256k,', 'full'],
+        ['plain.raw', '', 'metadata'], ['top.qcow2', '', 'falloc'], ['plain.raw', 'compat=0.10,', 'full'],
+        ['top.qcow2', 'extended_l2=on,', 'metadata'], ['plain.raw', 'extended_l2=on,cluster_size=256k,', 'falloc'],
+        ['top.qcow2', 'extended_l2=on,', 'full'],
       ];
       for (const [input, opt, mode] of cases) {
         const o = [...SECRET, '-O', 'qcow2', '-o', `${opt}preallocation=${mode},${ENC}`, input];
