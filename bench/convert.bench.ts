@@ -28,6 +28,8 @@ interface ChildJob {
   output: string;
   passphrase?: string;
   iterations?: { masterKey: number; slot: number };
+  /** `--prealloc-metadata` (a qcow2 volume: qemu-img convert -o preallocation=metadata). */
+  preallocMetadata?: boolean;
 }
 
 /** Child mode: one conversion, as `create VOLUME.xml --from INPUT` runs it. */
@@ -40,6 +42,7 @@ async function child(job: ChildJob): Promise<void> {
       force: false,
       passphrase: job.passphrase,
       luksIterations: job.iterations,
+      preallocMetadata: job.preallocMetadata,
     },
     { progress: () => undefined, signal: new AbortController().signal },
   );
@@ -142,7 +145,7 @@ async function main(): Promise<void> {
     console.log(`inputs made in ${sec((performance.now() - t0) / 1000)}`);
 
     const secret = ['--object', 'secret,id=s0,file=pw'];
-    const cases: { name: string; input: string; qemu: string[]; target: string; luks?: boolean }[] = [
+    const cases: { name: string; input: string; qemu: string[]; target: string; luks?: boolean; prealloc?: boolean }[] = [
       { name: '1 GiB raw (half zero) → qcow2', input: 'in.raw', qemu: ['-f', 'raw', '-O', 'qcow2', '-o', 'compat=1.1'],
         target: "<format type='qcow2'/><compat>1.1</compat>" },
       { name: '1 GiB raw (half zero) → luks', input: 'in.raw', qemu: [...secret, '-f', 'raw', '-O', 'luks', '-o', 'key-secret=s0'],
@@ -153,6 +156,9 @@ async function main(): Promise<void> {
       { name: 'zlib-compressed 1 GiB qcow2 → raw', input: 'comp.qcow2', qemu: ['-f', 'qcow2', '-O', 'raw'], target: "<format type='raw'/>" },
       { name: '3-deep qcow2 chain → flat qcow2', input: 'top.qcow2', qemu: ['-f', 'qcow2', '-O', 'qcow2', '-o', 'compat=1.1'],
         target: "<format type='qcow2'/><compat>1.1</compat>" },
+      { name: '1 GiB raw (half zero) → qcow2 preallocation=metadata', input: 'in.raw',
+        qemu: ['-f', 'raw', '-O', 'qcow2', '-o', 'preallocation=metadata,compat=1.1'],
+        target: "<format type='qcow2'/><compat>1.1</compat>", prealloc: true },
     ];
     const rows: string[][] = [];
     const verdicts: string[] = [];
@@ -167,6 +173,7 @@ async function main(): Promise<void> {
         output: join(dir, `o${i}`),
         passphrase: c.luks ? PASSPHRASE : undefined,
         iterations,
+        preallocMetadata: c.prealloc,
       };
       const o = proc(process.execPath, [runner, '--child', JSON.stringify(job)], dir);
       const same = identical(`q${i}`, `o${i}`, dir);

@@ -121,6 +121,15 @@ test('convert refuses as qemu-img convert does: same status, same message, nothi
         { args: ['-O', 'luks', '--object', 'secret,id=s0,file=pw', '-o', 'key-secret=s1', 'a.qcow2', 'out.img'] },
         { args: ['-O', 'luks', '--object', 'secret,id=s0,file=pw', '-o', 'key-secret=s0,cipher-alg=foo', 'a.qcow2', 'out.img'] },
         { args: ['-O', 'qcow2', 'a.qcow2', 'no-such-dir/out.img'] },
+        // Preallocation and data files: qemu's create verdicts (a data file's folder included).
+        { args: ['-O', 'qcow2', '-o', 'data_file_raw=on', 'a.qcow2', 'out.img'] },
+        { args: ['-O', 'qcow2', '-o', 'data_file=no-such-dir/out.data', 'a.qcow2', 'out.img'] },
+        { args: ['-O', 'qcow2', '-o', 'compat=0.10,data_file=out.data', 'a.qcow2', 'out.img'] },
+        { args: ['-O', 'qcow2', '-B', 'a.qcow2', '-F', 'qcow2', '-o', 'preallocation=metadata', 'a.qcow2', 'out.img'] },
+        { args: ['-O', 'qcow2', '-B', 'a.qcow2', '-F', 'qcow2', '-o', 'data_file=out.data,data_file_raw=on', 'a.qcow2', 'out.img'] },
+        { args: ['-c', '-O', 'qcow2', '-o', 'preallocation=falloc', 'a.qcow2', 'out.img'] },
+        { args: ['-c', '-O', 'qcow2', '-o', 'data_file=out.data,data_file_raw=on', 'a.qcow2', 'out.img'],
+          qemuLeaves: ['out.data', 'out.img'] },
         // Checked by qemu-img after it has created the output (which it leaves behind).
         { args: ['-t', 'bogus', 'a.qcow2', 'out.img'], qemuLeaves: ['out.img'] },
         { args: ['-O', 'qcow2', '-B', 'missing.raw', '-F', 'raw', 'a.qcow2', 'out.img'], qemuLeaves: ['out.img'] },
@@ -199,6 +208,17 @@ test('convert refuses where qemu-img goes on: existing output, -n over qcow2 as 
       // -B with a backing format that contradicts the backing file's header (qemu-img accepts -F raw on a qcow2).
       refused(['-O', 'qcow2', '-B', 'a.qcow2', '-F', 'raw', 'a.qcow2', 'out.img'], /Backing format 'raw' does not match/);
 
+
+      // An existing data file is kept (qemu-img truncates it); preallocation with -B (qemu: with
+      // extended_l2 only) is not written yet.
+      fs.writeFileSync(join(dir, 'keep.data'), 'keep me');
+      before.push('keep.data');
+      before.sort();
+      refused(['-O', 'qcow2', '-o', 'data_file=keep.data', 'a.qcow2', 'out.img'],
+        /^libvirt-volume: out\.img: the data file 'keep\.data' exists .*--force/m);
+      assert.equal(fs.readFileSync(join(dir, 'keep.data'), 'utf8'), 'keep me');
+      refused(['-O', 'qcow2', '-B', 'a.qcow2', '-F', 'qcow2', '-o', 'preallocation=metadata,extended_l2=on', 'a.qcow2', 'out.img'],
+        /out\.img: preallocation=metadata with a backing file \(-B\) is not supported by this writer yet/);
 
       // Corrupt inputs: the file ends inside an L2 table; an L1 entry points past the end of the file.
       const b = fs.readFileSync(join(dir, 'a.qcow2'));

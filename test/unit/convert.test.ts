@@ -52,6 +52,16 @@ test('checkConvert: -c only for qcow2, zlib or zstd, not with encryption or prea
     'Compression and encryption not supported at the same time');
   assert.equal(checkConvert({ source, target: { ...q, preallocation: 'falloc' }, compress: true })?.message,
     'Compression and preallocation not supported at the same time');
-  assert.match(checkConvert({ source, target: { ...q, compressionType: 'zlib', preallocation: 'metadata' } })!.message,
-    /preallocation=metadata/);
+  // Preallocated and data-file qcow2 outputs are written; -c with either is qemu's refusal, -B with
+  // preallocation not written yet.
+  const z = { ...q, compressionType: 'zlib' as const };
+  for (const p of ['metadata', 'falloc', 'full'] as const) {
+    assert.equal(checkConvert({ source, target: { ...z, preallocation: p } }), undefined);
+    assert.equal(checkConvert({ source, target: { ...z, preallocation: p }, compress: true })?.message,
+      'Compression and preallocation not supported at the same time');
+    assert.match(checkConvert({ source, target: { ...z, preallocation: p, backingFile: 'b', backingFmt: 'raw' } })!.message,
+      new RegExp(`preallocation=${p} with a backing file \\(-B\\) is not supported`));
+  }
+  assert.equal(checkConvert({ source, target: { ...z, dataFile: 'd' } }), undefined);
+  assert.match(checkConvert({ source, target: { ...z, dataFile: 'd' }, compress: true })!.message, /Operation not supported/);
 });

@@ -1,8 +1,9 @@
 // Image conversion (qemu-img 7.2 convert, libvirt's vol-create-from): any image the reader opens
 // (writer/reader/imageReader.ts: raw, qcow2, LUKS, qcow2+LUKS, backing chains) copied into a new
-// raw, qcow2 (LUKS inside included, -c zlib or zstd compression, -B backing) or raw LUKS image, or
-// with -n into an existing raw or raw LUKS image (in place) or qcow2 / qcow2+LUKS (rebuilt and
-// renamed over it: intoExistingQcow2; -c included).
+// raw, qcow2 (LUKS inside included, -c zlib or zstd compression, -B backing, an external data
+// file; preallocated: qcow2Preplaced.ts over create's layout) or raw LUKS image, or with -n into an
+// existing raw or raw LUKS image (in place) or qcow2 / qcow2+LUKS (rebuilt and renamed over it:
+// intoExistingQcow2; -c included).
 //
 // What is copied where follows qemu-img.c (img_convert, convert_iteration_sectors,
 // convert_co_write, is_allocated_sectors_min):
@@ -27,14 +28,19 @@ import { dirname, resolve } from 'node:path';
 import { LUKS1, checkLuksOptions, type LuksOptionInput } from '../../../schemas/luksOptions';
 import {
   backingPathAsQemuSees,
+  openQcow2Files,
   planCreate,
+  planQcow2Job,
   preflight,
+  sizeFile,
+  writeQcow2Layout,
   type ImageJob,
   type LuksSpec,
   type PlannedCreate,
   type QcowEncryptionProvider,
 } from './create';
-import { cryptSectors, type SectorCipher } from './crypto/modes';
+import type { SectorCipher } from './crypto/modes';
+import { pwriteEncrypted } from './crypto/sectorWrite';
 import { cancellationPoint, throwIfAborted, WriterError } from './errors';
 import type { Fd, ProbeIO, WriterIO } from './io';
 import { QCOW2_AUTOCLEAR, QCOW2_COMPAT, QCOW2_CRYPT, QCOW2_INCOMPAT } from './qcow2Format';
@@ -48,6 +54,7 @@ import { qcowLuksEncryption, type QcowLuksProvider } from './luks/qcowEncryption
 import { LUKS_MAGIC } from './luks/luksFormat';
 import { PendingFile, type FilePermissions } from './publish';
 import { openImage, type BlockRange, type ImageReader } from './reader/imageReader';
+import { Qcow2PreplacedWriter } from './qcow2Preplaced';
 import { Qcow2StreamWriter } from './qcow2Stream';
 import { writeZeros, zeros } from './zeroFill';
 import { loadZstdCompressor } from './zstdCompress';
@@ -155,6 +162,8 @@ export interface ConvertOptions {
 
 export interface ConvertResult {
   path: string;
+  /** The external data file written beside a qcow2 output (-o data_file=). */
+  dataFile?: string;
   /** Final file length. */
   fileSize: number;
   /** Guest bytes written as data (what qemu-img's progress counts). */
@@ -212,21 +221,23 @@ export function checkConvert(job: ConvertJob, opts: Pick<ConvertOptions, 'encryp
     // Every payload sector is written (encrypted) anyway: falloc/full change nothing visible.
     return undefined;
   }
-  if (job.compress && t.format === 'qcow2' && t.preallocation !== 'off') {
-    return refuse('Compression and preallocation not supported at the same time', 'c');
-  }
-  if (t.format === 'qcow2' && t.preallocation !== 'off') {
-    return refuse(
-      `preallocation=${t.preallocation} is not supported for a qcow2 convert output in this writer (only off)`,
-      'preallocation',
-    );
-  }
   if (t.format === 'raw') {
     if (opts.encryption) return refuse('raw output cannot carry qcow2 encryption');
     return undefined;
   }
-  if (t.dataFile !== undefined) {
-    return refuse('data_file outputs are not supported by convert in this writer', 'data_file');
+  if (job.compress && t.dataFile !== undefined) {
+    // qcow2 stores no compressed cluster in an external data file: qemu's first write fails so.
+    return refuse('Operation not supported: compressed clusters cannot be written to a data_file', 'c');
+  }
+  if (job.compress && t.preallocation !== 'off') {
+    return refuse('Compression and preallocation not supported at the same time', 'c');
+  }
+  if (t.preallocation !== 'off' && t.backingFile !== undefined) {
+    // qemu accepts it with extended_l2 (subclusters left to the backing file); not written here.
+    return refuse(
+      `preallocation=${t.preallocation} with a backing file (-B) is not supported by this writer yet`,
+      'preallocation',
+    );
   }
   // qemu-img.c img_convert's own check of -c against the create options.
   if (job.compress && (opts.encryption || t.encrypt)) {
@@ -680,14 +691,7 @@ class LuksSink implements Sink {
     readonly hasZeroInit = false,
   ) {}
   async data(offset: number, buf: Uint8Array): Promise<void> {
-    for (let done = 0; done < buf.length;) {
-      const n = Math.min(CONVERT_CHUNK, buf.length - done);
-      const b = this.scratch.subarray(0, n);
-      b.set(buf.subarray(done, done + n));
-      cryptSectors(this.cipher, b, BigInt((offset + done) / SECTOR), false);
-      await this.io.pwrite(this.fd, b, this.payload + offset + done);
-      done += n;
-    }
+    await pwriteEncrypted(this.io, this.fd, this.cipher, this.scratch, buf, this.payload + offset, offset / SECTOR);
   }
   async zero(offset: number, length: number): Promise<void> {
     for (let done = 0; done < length;) {
@@ -776,15 +780,50 @@ export async function convertImage(job: ConvertJob, opts: ConvertOptions): Promi
   try {
     if (t.format === 'luks') return await convertToLuks(src, t, path, opts, total, minSparse, alignment, progress);
     // Key derivation (the long part) before the disk is touched, as createImage does.
+    // A preallocated qcow2 (data_file_raw included: metadata) is qemu-img create's layout, planned
+    // (and refused when too large) before anything happens; the data then fills its clusters.
+    const preplaced =
+      t.format === 'qcow2' && t.preallocation !== 'off'
+        ? planQcow2Job(t, opts.encryption && { cryptMethod: 2, headerLength: opts.encryption.headerLength })
+        : undefined;
     const crypto = t.format === 'qcow2' && opts.encryption ? await deriveQcowLuks(opts, total) : undefined;
     throwIfAborted(signal);
-    const file = await PendingFile.create(io, path);
+    const files: PendingFile[] = [];
     try {
-      await file.applyPermissions(opts.permissions);
-      if (t.nocow) await io.setNocow?.(file.fd);
+      let file: PendingFile, data: PendingFile | undefined;
+      if (t.format === 'qcow2') {
+        ({ image: file, data } = await openQcow2Files(t, path, opts, files));
+      } else {
+        file = await PendingFile.create(io, path);
+        files.push(file);
+        await file.applyPermissions(opts.permissions);
+        if (t.nocow) await io.setNocow?.(file.fd);
+      }
       let sink: Sink;
-      let qcow: Qcow2StreamWriter | undefined;
-      if (t.format === 'raw') {
+      if (t.format === 'qcow2' && preplaced) {
+        const { plan, render } = preplaced;
+        // Encrypted: every zero range is written, whole clusters freed; the data area is not
+        // allocated first (qcow2Preplaced.ts).
+        const deferred = crypto && (t.preallocation === 'falloc' || t.preallocation === 'full');
+        await writeQcow2Layout(
+          plan,
+          render,
+          io,
+          { image: file.fd, data: data?.fd },
+          {
+            crypto: crypto?.header,
+            signal,
+            deferData: !!crypto,
+          },
+        );
+        sink = new Qcow2PreplacedWriter(io, file.fd, plan, {
+          cipher: crypto?.cipher,
+          alignment,
+          signal,
+          dataFd: data?.fd,
+          deferredMode: deferred ? (t.preallocation as 'falloc' | 'full') : undefined,
+        });
+      } else if (t.format === 'raw') {
         await io.ftruncate(file.fd, total);
         // file-posix raw_regular_truncate as at create: falloc/full allocate the whole file
         // first (the new file still reads as zeros: has_zero_init), then allocate_first_block.
@@ -795,12 +834,15 @@ export async function convertImage(job: ConvertJob, opts: ConvertOptions): Promi
         if (total > 0) await io.pwrite(file.fd, zeros(Math.min(4096, total)), 0);
         sink = new RawSink(io, file.fd, true, alignment, total);
       } else {
-        qcow = new Qcow2StreamWriter(io, file.fd, t, {
+        // An external data file without preallocation: qemu-img create sizes it (raw_regular_truncate).
+        if (data) await sizeFile(io, data.fd, t.size, 'off');
+        const qcow = new Qcow2StreamWriter(io, file.fd, t, {
           backing,
           crypto,
           compress: !!job.compress,
           alignment,
           signal,
+          dataFd: data?.fd,
         });
         await qcow.start();
         sink = qcow;
@@ -819,11 +861,14 @@ export async function convertImage(job: ConvertJob, opts: ConvertOptions): Promi
         signal,
       );
       const fileSize = await sink.finish();
+      if (data) await flush(opts, data.fd, done, total);
       await flush(opts, file.fd, done, total);
+      // The data file first, as createImage publishes it: the image never names a missing file.
+      if (data) await data.publish(!!opts.force);
       await file.publish(!!opts.force);
-      return { path, fileSize, dataBytes };
+      return { path, fileSize, dataBytes, dataFile: data?.target };
     } catch (e) {
-      await file.discard();
+      for (const f of files.reverse()) await f.discard();
       throw e;
     }
   } finally {

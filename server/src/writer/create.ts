@@ -201,6 +201,10 @@ export async function preflight(
       return new WriterError(`the ${label} ${why}`, 'exists');
     }
     if (dpath === path) return new WriterError(`the ${label} cannot be the image itself`, 'refused');
+    const ddir = await opts.io.stat(dirname(dpath));
+    if (!ddir?.isDirectory) {
+      return new WriterError(`Could not create '${spec.dataFile}': No such file or directory`, 'refused');
+    }
   }
   return undefined;
 }
@@ -210,7 +214,8 @@ export function dataFilePath(spec: Pick<CreateSpec, 'filename' | 'dataFile'>, cw
   return isAbsolute(spec.dataFile!) ? spec.dataFile! : resolve(dirname(image), spec.dataFile!);
 }
 
-class Progress {
+/** Bytes done of a create job, reported through its onProgress. */
+export class Progress {
   done = 0;
   constructor(
     readonly total: number,
@@ -232,12 +237,12 @@ async function allocateFirstBlock(io: WriterIO, fd: Fd, length: number): Promise
 }
 
 /** file-posix raw_regular_truncate on a new, empty file. */
-async function sizeFile(
+export async function sizeFile(
   io: WriterIO,
   fd: Fd,
   length: number,
   mode: 'off' | 'falloc' | 'full',
-  progress: Progress,
+  progress: Progress = new Progress(0, { io, cwd: '' }),
   signal?: AbortSignal,
 ): Promise<void> {
   if (mode === 'off') {
@@ -309,6 +314,42 @@ export async function createImage(job: ImageJob, opts: CreateImageOptions): Prom
   const spec = job;
   if (spec.format === 'raw') return createRaw(spec, path, opts);
 
+  const { plan, render } = planQcow2Job(spec, opts.encryption);
+  const crypto = opts.encryption ? await opts.encryption.headerBytes() : undefined;
+  throwIfAborted(signal);
+
+  const dataBytes = plan.dataArea && plan.dataArea.mode === 'full' ? plan.dataArea.length : 0;
+  const dataFileBytes =
+    plan.dataFileTruncate && plan.dataFileTruncate.mode === 'full' ? plan.dataFileTruncate.length : 0;
+  const metadata = render.metadataClusters().length * plan.cs + plan.l1Size * 8;
+  const progress = new Progress(metadata + dataBytes + dataFileBytes, opts);
+
+  const files: PendingFile[] = [];
+  try {
+    const { image, data } = await openQcow2Files(spec, path, opts, files);
+    await writeQcow2Layout(plan, render, io, { image: image.fd, data: data?.fd }, { crypto, signal, progress });
+    throwIfAborted(signal);
+    opts.onProgress?.({ done: progress.done, total: progress.total, phase: 'sync' });
+    for (const f of files) await io.fsync(f.fd);
+    throwIfAborted(signal);
+    if (data) await data.publish(!!opts.force);
+    await image.publish(!!opts.force);
+    return { path, dataFile: data?.target, fileSize: plan.fileLength };
+  } catch (e) {
+    for (const f of files.reverse()) await f.discard();
+    throw e;
+  }
+}
+
+/**
+ * qemu's create layout of a qcow2 job (qcow2Layout.ts planQcow2) and its renderer, with qemu-img's
+ * refusals: an image too large for the geometry, a backing file name that does not fit in the
+ * header cluster. Used by createImage and by convert's preallocated outputs (one layout).
+ */
+export function planQcow2Job(
+  spec: CreateSpec,
+  encryption?: Pick<QcowEncryptionProvider, 'cryptMethod' | 'headerLength'>,
+): { plan: Qcow2Layout; render: Qcow2Renderer } {
   let plan: Qcow2Layout;
   try {
     plan = planQcow2({
@@ -324,8 +365,8 @@ export async function createImage(job: ImageJob, opts: CreateImageOptions): Prom
       dataFileRaw: spec.dataFileRaw,
       backingFile: spec.backingFile,
       backingFmt: spec.backingFmt,
-      encryption: opts.encryption
-        ? { cryptMethod: opts.encryption.cryptMethod, headerLength: opts.encryption.headerLength }
+      encryption: encryption
+        ? { cryptMethod: encryption.cryptMethod, headerLength: encryption.headerLength }
         : undefined,
     });
   } catch (e) {
@@ -341,75 +382,87 @@ export async function createImage(job: ImageJob, opts: CreateImageOptions): Prom
       'refused',
     );
   }
-  const crypto = opts.encryption ? await opts.encryption.headerBytes() : undefined;
-  throwIfAborted(signal);
+  return { plan, render };
+}
 
-  const clusters = render.metadataClusters();
-  const dataBytes = plan.dataArea && plan.dataArea.mode === 'full' ? plan.dataArea.length : 0;
-  const dataFileBytes =
-    plan.dataFileTruncate && plan.dataFileTruncate.mode === 'full' ? plan.dataFileTruncate.length : 0;
-  const progress = new Progress(clusters.length * plan.cs + plan.l1Size * 8 + dataBytes + dataFileBytes, opts);
+/**
+ * The temporary files of a qcow2 job (the data file first, as qemu creates it first), with the
+ * volume's permissions and nocow; pushed onto `files` as they are made, for the caller to discard.
+ */
+export async function openQcow2Files(
+  spec: CreateSpec,
+  path: string,
+  opts: Pick<CreateImageOptions, 'io' | 'cwd' | 'permissions'>,
+  files: PendingFile[],
+): Promise<{ image: PendingFile; data?: PendingFile }> {
+  const { io } = opts;
+  let data: PendingFile | undefined;
+  if (spec.dataFile !== undefined) {
+    data = await PendingFile.create(io, dataFilePath(spec, opts.cwd));
+    files.push(data);
+    await data.applyPermissions(opts.permissions);
+    if (spec.nocow) await io.setNocow?.(data.fd);
+  }
+  const image = await PendingFile.create(io, path);
+  files.push(image);
+  await image.applyPermissions(opts.permissions);
+  if (spec.nocow) await io.setNocow?.(image.fd);
+  return { image, data };
+}
 
-  const files: PendingFile[] = [];
-  try {
-    let data: PendingFile | undefined;
-    if (spec.dataFile !== undefined) {
-      data = await PendingFile.create(io, dataFilePath(spec, opts.cwd));
-      files.push(data);
-      await data.applyPermissions(opts.permissions);
-      if (spec.nocow) await io.setNocow?.(data.fd);
+/**
+ * Writes a planned qcow2 into open (empty) files, as qemu-img create leaves it: metadata, L1
+ * table, the data area's preallocation, the zeroed tail of the last cluster, the data file's
+ * length and allocation. `deferData` (convert into an encrypted preallocated image): the data
+ * area and data file are only sized, not allocated — every cluster that stays allocated is
+ * written whole by the conversion, and the rest is freed (qemu allocates, then discards it).
+ */
+export async function writeQcow2Layout(
+  plan: Qcow2Layout,
+  render: Qcow2Renderer,
+  io: WriterIO,
+  fds: { image: Fd; data?: Fd },
+  o: { crypto?: Uint8Array; signal?: AbortSignal; progress?: Progress; deferData?: boolean },
+): Promise<void> {
+  const { signal } = o;
+  const fd = fds.image;
+  const progress = o.progress ?? new Progress(0, { io, cwd: '' });
+  const dataArea = o.deferData ? undefined : plan.dataArea;
+  await io.ftruncate(fd, plan.fileLength);
+  if (dataArea?.mode === 'falloc' && io.fallocate) await io.fallocate(fd, dataArea.offset, dataArea.length);
+  await writeMetadata(plan, render, io, fd, render.metadataClusters(), progress, signal, o.crypto);
+  if (plan.l1Size) {
+    const checkpoint = cancellationPoint();
+    const per = META_CHUNK / 8;
+    const buf = new Uint8Array(META_CHUNK);
+    for (let first = 0; first < plan.l1Size; first += per) {
+      await checkpoint(signal);
+      const count = Math.min(per, plan.l1Size - first);
+      render.renderL1(first, count, buf);
+      await io.pwrite(fd, buf.subarray(0, count * 8), plan.l1Cluster * plan.cs + first * 8);
+      progress.add(count * 8, 'metadata');
     }
-    const image = await PendingFile.create(io, path);
-    files.push(image);
-    const fd = image.fd;
-    await image.applyPermissions(opts.permissions);
-    if (spec.nocow) await io.setNocow?.(fd);
-    await io.ftruncate(fd, plan.fileLength);
-    if (plan.dataArea?.mode === 'falloc' && io.fallocate) {
-      await io.fallocate(fd, plan.dataArea.offset, plan.dataArea.length);
+  }
+  if (dataArea && (dataArea.mode === 'full' || !io.fallocate)) {
+    await writeZeros(io, fd, dataArea.offset, dataArea.length, progress.bytes('data'), signal);
+  }
+  const data = fds.data;
+  if (plan.tailZeros) {
+    const t = plan.tailZeros;
+    await io.pwrite(t.inDataFile ? data! : fd, zeros(t.length), t.offset);
+  }
+  if (data !== undefined && plan.dataFileTruncate) {
+    const d = { ...plan.dataFileTruncate };
+    if (o.deferData) d.mode = 'off';
+    if (plan.tailZeros?.inDataFile) {
+      // The file is not empty any more: no first-block write (file-posix only does it from length 0).
+      const from = plan.tailZeros.offset + plan.tailZeros.length;
+      if (d.mode === 'full') await writeZeros(io, data, from, d.length - from, progress.bytes('data'), signal);
+      else if (d.mode === 'falloc' && io.fallocate) await io.fallocate(data, 0, d.length);
+      await io.ftruncate(data, d.length);
+    } else {
+      await sizeFile(io, data, d.length, d.mode, progress, signal);
     }
-    await writeMetadata(plan, render, io, fd, clusters, progress, signal, crypto);
-    if (plan.l1Size) {
-      const checkpoint = cancellationPoint();
-      const per = META_CHUNK / 8;
-      const buf = new Uint8Array(META_CHUNK);
-      for (let first = 0; first < plan.l1Size; first += per) {
-        await checkpoint(signal);
-        const count = Math.min(per, plan.l1Size - first);
-        render.renderL1(first, count, buf);
-        await io.pwrite(fd, buf.subarray(0, count * 8), plan.l1Cluster * plan.cs + first * 8);
-        progress.add(count * 8, 'metadata');
-      }
-    }
-    if (plan.dataArea && (plan.dataArea.mode === 'full' || !io.fallocate)) {
-      await writeZeros(io, fd, plan.dataArea.offset, plan.dataArea.length, progress.bytes('data'), signal);
-    }
-    if (plan.tailZeros) {
-      const t = plan.tailZeros;
-      await io.pwrite(t.inDataFile ? data!.fd : fd, zeros(t.length), t.offset);
-    }
-    if (data && plan.dataFileTruncate) {
-      const d = plan.dataFileTruncate;
-      if (plan.tailZeros?.inDataFile) {
-        // The file is not empty any more: no first-block write (file-posix only does it from length 0).
-        const from = plan.tailZeros.offset + plan.tailZeros.length;
-        if (d.mode === 'full') await writeZeros(io, data.fd, from, d.length - from, progress.bytes('data'), signal);
-        else if (d.mode === 'falloc' && io.fallocate) await io.fallocate(data.fd, 0, d.length);
-        await io.ftruncate(data.fd, d.length);
-      } else {
-        await sizeFile(io, data.fd, d.length, d.mode, progress, signal);
-      }
-    }
-    throwIfAborted(signal);
-    opts.onProgress?.({ done: progress.done, total: progress.total, phase: 'sync' });
-    for (const f of files) await io.fsync(f.fd);
-    throwIfAborted(signal);
-    if (data) await data.publish(!!opts.force);
-    await image.publish(!!opts.force);
-    return { path, dataFile: data?.target, fileSize: plan.fileLength };
-  } catch (e) {
-    for (const f of files.reverse()) await f.discard();
-    throw e;
   }
 }
 

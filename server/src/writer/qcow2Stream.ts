@@ -17,6 +17,9 @@
 // L2 bitmaps, refcount block entries of 1 to 64 bits).
 // qcow2+LUKS: every data cluster encrypted with its sectors numbered by host offset
 // (block/qcow2.c qcow2_co_encdec with crypt_physical_offset for LUKS).
+// External data file (-o data_file=, no preallocation): data clusters live in the data file at
+// their guest offset (qcow2_alloc_host_offset: host offset = guest offset with has_data_file),
+// only metadata in the image, and only the image's clusters are refcounted (qcow2.txt).
 // -c: the image's compression_type (block/qcow2-threads.c qcow2_co_compress): zlib raw deflate
 // with a 4 KiB window (qcow2_zlib_compress: deflateInit2 level Z_DEFAULT_COMPRESSION, windowBits
 // -12, memLevel 9), or one zstd frame per cluster (zstdCompress.ts); a cluster whose compressed
@@ -26,7 +29,8 @@
 import { deflateRawSync } from 'node:zlib';
 import type { CreateSpec } from '../../../schemas/qcow2Options';
 import { QEMU_MESSAGES } from '../../../schemas/qcow2Options';
-import { cryptSectors, type SectorCipher } from './crypto/modes';
+import type { SectorCipher } from './crypto/modes';
+import { pwriteEncrypted } from './crypto/sectorWrite';
 import { cancellationPoint, WriterError } from './errors';
 import type { Fd, WriterIO } from './io';
 import { QCOW2_CRYPT, QCOW2_OFLAG_HI, QCOW2_OFLAG_ZERO } from './qcow2Format';
@@ -51,6 +55,8 @@ export interface Qcow2StreamOptions {
   signal?: AbortSignal;
   /** The target reads as zeros where nothing is written (default: a new image without backing). */
   zeroInit?: boolean;
+  /** The external data file (spec.dataFile), opened and sized: data clusters at their guest offset. */
+  dataFd?: Fd;
 }
 
 /** A partly written cluster, kept until the copy moves past it. */
@@ -125,7 +131,7 @@ export class Qcow2StreamWriter {
       input: {
         version: s.version,
         size: s.size,
-        dataFile: undefined,
+        dataFile: this.o.dataFd !== undefined ? s.dataFile : undefined,
         dataFileRaw: false,
         compressionType: s.compressionType,
         extendedL2: s.extendedL2,
@@ -184,6 +190,11 @@ export class Qcow2StreamWriter {
     return at;
   }
 
+  /** Host offset for `n` data clusters from guest cluster `c`: in the data file, or appended. */
+  private async allocData(c: number, n: number): Promise<number> {
+    return this.o.dataFd !== undefined ? c * this.cs : this.allocClusters(n);
+  }
+
   private async flushStage(): Promise<void> {
     if (this.stage && this.stageLen) {
       await this.io.pwrite(this.fd, this.stage.subarray(0, this.stageLen), this.stageAt);
@@ -205,11 +216,20 @@ export class Qcow2StreamWriter {
     return (cluster % this.l2Entries) * this.entryBytes;
   }
 
-  /** A standard entry: host offset with COPIED (refcount 1), or the zero flag; ext: the bitmap. */
-  private async setEntry(cluster: number, host: number, flagsLo: number, bitmap?: [number, number]): Promise<void> {
+  /**
+   * A standard entry: host offset with COPIED (refcount 1), or none (undefined: the zero flag or
+   * nothing); ext: the bitmap. Host offset 0 is a cluster of an external data file (qcow2.txt).
+   */
+  private async setEntry(
+    cluster: number,
+    host: number | undefined,
+    flagsLo: number,
+    bitmap?: [number, number],
+  ): Promise<void> {
     const at = await this.entryFor(cluster);
     const v = this.l2View;
-    v.setUint32(at, host ? Math.floor(host / HI) + QCOW2_OFLAG_HI.copied : 0);
+    v.setUint32(at, host !== undefined ? Math.floor(host / HI) + QCOW2_OFLAG_HI.copied : 0);
+    host ??= 0;
     v.setUint32(at + 4, (host % HI) + flagsLo);
     if (this.ext && bitmap) {
       v.setUint32(at + 8, bitmap[0]); // zero bits (32–63)
@@ -230,18 +250,9 @@ export class Qcow2StreamWriter {
   /** Writes clusters' bytes at host `host` (encrypted when qcow2+LUKS); `buf` is never modified. */
   private async writeHost(buf: Uint8Array, host: number): Promise<void> {
     const c = this.o.crypto;
-    if (!c) {
-      await this.io.pwrite(this.fd, buf, host);
-      return;
-    }
-    for (let done = 0; done < buf.length;) {
-      const n = Math.min(this.scratch.length, buf.length - done);
-      const b = this.scratch.subarray(0, n);
-      b.set(buf.subarray(done, done + n));
-      cryptSectors(c.cipher, b, BigInt((host + done) / SECTOR), false);
-      await this.io.pwrite(this.fd, b, host + done);
-      done += n;
-    }
+    const fd = this.o.dataFd ?? this.fd;
+    if (!c) await this.io.pwrite(fd, buf, host);
+    else await pwriteEncrypted(this.io, fd, c.cipher, this.scratch, buf, host, host / SECTOR);
   }
 
   async data(offset: number, buf: Uint8Array): Promise<void> {
@@ -257,7 +268,7 @@ export class Qcow2StreamWriter {
         // A run of whole clusters: one allocation, one write.
         const n = Math.floor((buf.length - at) / cs);
         await this.flushPending();
-        const host = await this.allocClusters(n);
+        const host = await this.allocData(c, n);
         await this.writeHost(buf.subarray(at, at + n * cs), host);
         const full: [number, number] = [0, 0xffffffff];
         for (let k = 0; k < n; k++) await this.setEntry(c + k, host + k * cs, 0, full);
@@ -293,8 +304,8 @@ export class Qcow2StreamWriter {
       const n = Math.min(cs - inC, stop - o);
       if (zeroFlag && n === cs && this.pending?.cluster !== c) {
         await this.flushPending();
-        if (this.ext) await this.setEntry(c, 0, 0, [0xffffffff, 0]);
-        else await this.setEntry(c, 0, QCOW2_OFLAG_ZERO);
+        if (this.ext) await this.setEntry(c, undefined, 0, [0xffffffff, 0]);
+        else await this.setEntry(c, undefined, QCOW2_OFLAG_ZERO);
       } else if (!zeroFlag) {
         await this.data(o, new Uint8Array(n));
       } else {
@@ -344,7 +355,7 @@ export class Qcow2StreamWriter {
       else if (p.state[s] === 2) zero |= 1 << s;
     }
     if (!alloc) {
-      await this.setEntry(p.cluster, 0, 0, [zero >>> 0, 0]);
+      await this.setEntry(p.cluster, undefined, 0, [zero >>> 0, 0]);
       return;
     }
     const b = this.o.backing;
@@ -366,8 +377,21 @@ export class Qcow2StreamWriter {
         }
       }
     }
-    const host = await this.allocClusters(1);
-    await this.writeHost(p.buf, host);
+    const host = await this.allocData(p.cluster, 1);
+    if (!this.ext) await this.writeHost(p.buf, host);
+    else {
+      // Only the allocated subclusters: the others stay holes, as qemu leaves them.
+      for (let s = 0; s < this.sub;) {
+        if (p.state[s] !== 1) {
+          s++;
+          continue;
+        }
+        let e = s;
+        while (e < this.sub && p.state[e] === 1) e++;
+        await this.writeHost(p.buf.subarray(s * sc, e * sc), host + s * sc);
+        s = e;
+      }
+    }
     await this.setEntry(p.cluster, host, 0, [zero >>> 0, this.ext ? alloc >>> 0 : 0]);
   }
 
