@@ -69,8 +69,37 @@ export interface XmlDocument {
 // regular expressions on one-character strings dominated the parse time of large documents.
 const isNameStartCode = (c: number) =>
   (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c === 58 || (c >= 0xc0 && c <= 0xffff);
-const isNameCode = (c: number) => isNameStartCode(c) || (c >= 48 && c <= 57) || c === 46 || c === 45 || c === 0xb7;
-const isWsCode = (c: number) => c === 32 || c === 9 || c === 13 || c === 10;
+/** The offset after the name characters from `k` (a name start character, a digit, '.', '-' or
+ *  U+00B7). The tests are written out, one call per name and not one per character: before V8
+ *  optimizes the scanner (most of the first few hundred documents of a `check`), a call costs more
+ *  than the test it makes. */
+function scanName(text: string, k: number, n: number): number {
+  while (k < n) {
+    const c = text.charCodeAt(k);
+    if (
+      (c >= 97 && c <= 122) ||
+      (c >= 65 && c <= 90) ||
+      (c >= 48 && c <= 58) || // digits and ':'
+      c === 95 ||
+      c === 46 ||
+      c === 45 ||
+      c === 0xb7 ||
+      (c >= 0xc0 && c <= 0xffff)
+    )
+      k++;
+    else break;
+  }
+  return k;
+}
+/** The offset after the white space from `k` (space, tab, CR, LF). */
+function skipWs(text: string, k: number, n: number): number {
+  while (k < n) {
+    const c = text.charCodeAt(k);
+    if (c === 32 || c === 10 || c === 9 || c === 13) k++;
+    else break;
+  }
+  return k;
+}
 const VALUE_STOP = /[<\n>]/g;
 /** Characters outside XML 1.0's Char production (§2.2); one native scan of the whole text decides
  *  whether the per-value checks run at all. Control characters are the point of these patterns. */
@@ -360,16 +389,16 @@ function doctype(s: ParserState, start: number): number {
 function entityDecl(s: ParserState, k: number): number {
   const text = s.text,
     n = s.n;
-  while (k < n && isWsCode(text.charCodeAt(k))) k++;
+  k = skipWs(text, k, n);
   const parameter = text[k] === '%';
   if (parameter) {
     k++;
-    while (k < n && isWsCode(text.charCodeAt(k))) k++;
+    k = skipWs(text, k, n);
   }
   const nameStart = k;
-  while (k < n && isNameCode(text.charCodeAt(k))) k++;
+  k = scanName(text, k, n);
   const name = text.slice(nameStart, k);
-  while (k < n && isWsCode(text.charCodeAt(k))) k++;
+  k = skipWs(text, k, n);
   let value: string | undefined;
   if (text[k] === '"' || text[k] === "'") {
     const end = skipQuoted(s, k);
@@ -418,7 +447,7 @@ function startTag(s: ParserState, tagStart: number): number {
   let j = tagStart + 1;
   const nameStart = j;
   j++;
-  while (j < n && isNameCode(text.charCodeAt(j))) j++;
+  j = scanName(text, j, n);
   const name = nameAt(text, nameStart, j);
   const nameEnd = j;
   const parent = current(s);
@@ -440,7 +469,7 @@ function startTag(s: ParserState, tagStart: number): number {
   let seen: Set<string> | undefined;
   while (j < n) {
     const wsStart = j;
-    while (j < n && isWsCode(text.charCodeAt(j))) j++;
+    j = skipWs(text, j, n);
     if (j >= n) break;
     const c = text.charCodeAt(j);
     if (c === 62) {
@@ -467,7 +496,7 @@ function startTag(s: ParserState, tagStart: number): number {
     }
     if (j === wsStart && nAttrs) err(s, j, j + 1, 'attributes construct error');
     const aStart = j;
-    while (j < n && isNameCode(text.charCodeAt(j))) j++;
+    j = scanName(text, j, n);
     const aName = nameAt(text, aStart, j);
     const attr = new Attribute(aName, aStart, j);
     // Duplicates: a linear scan for the usual handful, a Set past that (50k attributes on one
@@ -525,13 +554,13 @@ function attributeValue(s: ParserState, attr: Attribute, aStart: number, j: numb
   const text = s.text,
     n = s.n;
   let k = j;
-  while (k < n && isWsCode(text.charCodeAt(k))) k++;
+  k = skipWs(text, k, n);
   if (text.charCodeAt(k) !== 61) {
     err(s, aStart, j, `Specification mandates value for attribute ${attr.name}`);
     return j;
   }
   k++;
-  while (k < n && isWsCode(text.charCodeAt(k))) k++;
+  k = skipWs(text, k, n);
   const qc = text.charCodeAt(k);
   if (qc !== 34 && qc !== 39) {
     err(s, aStart, k, 'AttValue: " or \' expected');
@@ -620,11 +649,11 @@ function endTag(s: ParserState, i: number): number {
     stack = s.stack;
   let j = i + 2;
   const nameStart = j;
-  while (j < n && isNameCode(text.charCodeAt(j))) j++;
+  j = scanName(text, j, n);
   // The cached string: no copy per end tag, and the search of the open elements compares it
   // with their names by pointer.
   const name = j > nameStart ? nameAt(text, nameStart, j) : '';
-  while (j < n && isWsCode(text.charCodeAt(j))) j++;
+  j = skipWs(text, j, n);
   let end = j;
   if (text.charCodeAt(j) === 62) end = j + 1;
   else err(s, i, j, `expected '>'`);
@@ -668,7 +697,12 @@ function finish(s: ParserState): XmlDocument {
     open.contentEnd = n;
     closeElement(open, n);
   }
-  SCRATCH_CHILDREN.length = 0; // no references into this document kept after it
+  // No references into this document kept after it. The scratch array keeps its room for the next
+  // parse (emptied, it grew again by copies to 17, 42, 80, 137… entries for every document) unless
+  // a large document made it large.
+  const kids = SCRATCH_CHILDREN;
+  if (kids.length > KEEP_SCRATCH_CHILDREN) kids.length = 0;
+  else kids.fill(undefined as unknown as XmlNode);
   const topLevel = s.topLevel;
   if (!topLevel.length)
     err(s, 0, Math.min(n, 1), text.trim() ? "Start tag expected, '<' not found" : 'Document is empty');
@@ -683,6 +717,7 @@ function finish(s: ParserState): XmlDocument {
 /** parseXml is not re-entrant (nothing it calls parses), so one scratch array serves every start tag. */
 const SCRATCH_ATTRIBUTES: Attribute[] = [];
 const SCRATCH_CHILDREN: XmlNode[] = [];
+const KEEP_SCRATCH_CHILDREN = 4096;
 const SCRATCH_STACK: Element[] = [];
 const SCRATCH_BASES: number[] = [];
 
