@@ -961,7 +961,9 @@ export function attrValue(el: XmlElement | undefined, name: string): string | un
 export function textContent(el: XmlElement | undefined): string {
   if (!el) return '';
   let s = '';
-  for (const c of el.children) {
+  const children = el.children;
+  for (let i = 0; i < children.length; i++) {
+    const c = children[i];
     if (c.kind === 'text') s += c.value;
     else if (c.kind === 'element') s += textContent(c);
   }
@@ -969,15 +971,32 @@ export function textContent(el: XmlElement | undefined): string {
 }
 
 /** Span of the element's text content, or of its name when it has none (for diagnostics). */
+// Rules ask it for most elements they report on or read: the first and the last text child that is
+// not blank are found from either end, with no arrays of the children built and thrown away.
 export function textSpan(el: XmlElement): Span {
-  const texts = el.children.filter((c): c is XmlText => c.kind === 'text');
-  const nonBlank = texts.filter((t) => t.raw.trim());
-  if (!nonBlank.length) return el.nameSpan;
-  const first = nonBlank[0],
-    last = nonBlank[nonBlank.length - 1];
-  const lead = first.raw.length - first.raw.trimStart().length;
-  const trail = last.raw.length - last.raw.trimEnd().length;
-  return { start: first.start + lead, end: last.end - trail };
+  const children = el.children;
+  let first = -1,
+    lead = 0;
+  for (let i = 0; i < children.length; i++) {
+    const c = children[i];
+    if (c.kind !== 'text') continue;
+    const raw = c.raw;
+    const rest = raw.trimStart().length;
+    if (rest) {
+      first = i;
+      lead = raw.length - rest;
+      break;
+    }
+  }
+  if (first < 0) return el.nameSpan;
+  for (let i = children.length - 1; i >= first; i--) {
+    const c = children[i];
+    if (c.kind !== 'text') continue;
+    const raw = c.raw;
+    const kept = raw.trimEnd().length;
+    if (kept) return { start: children[first].start + lead, end: c.end - (raw.length - kept) };
+  }
+  return el.nameSpan; // not reached: the first text that is not blank is found from this end too
 }
 
 /** Element path from the root, e.g. ['volume', 'target', 'encryption']. */
