@@ -35,6 +35,14 @@ test('host kinds from the extension first, then the language id', () => {
   assert.equal(hostKindOf('file:///p/main.tf'), 'terraform');
   assert.equal(hostKindOf('file:///p/x', 'hcl'), 'terraform');
   assert.equal(hostKindOf('file:///p/vol.xml', 'xml'), undefined);
+  // Case, a query or a fragment, and names shorter than any extension.
+  assert.equal(hostKindOf('file:///P/SITE.YAML'), 'ansible');
+  assert.equal(hostKindOf('file:///p/vm.JINJA2'), 'jinja');
+  assert.equal(hostKindOf('file:///p/main.tf?x=1#y'), 'terraform');
+  assert.equal(hostKindOf('file:///p/vol.xml#main.tf'), undefined);
+  assert.equal(hostKindOf('untitled:Untitled-1?site.yml', 'xml'), undefined);
+  assert.equal(hostKindOf('.tf'), 'terraform');
+  assert.equal(hostKindOf('f'), undefined);
 });
 
 test('playbook: libvirt messages at the YAML line and column; Jinja values and other modules not judged', () => {

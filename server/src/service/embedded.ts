@@ -78,12 +78,21 @@ const LANGUAGE_KIND: Record<(typeof HOST_LANGUAGES)[number], HostKind> = {
   hcl: 'terraform',
 };
 
+/** Every host extension with its kind, in HOST_EXTENSIONS' order (the first match wins). */
+const HOST_ENDINGS: [string, HostKind][] = (Object.keys(HOST_EXTENSIONS) as HostKind[]).flatMap((kind) =>
+  HOST_EXTENSIONS[kind].map((e): [string, HostKind] => [e, kind]),
+);
+const LONGEST_HOST_EXTENSION = Math.max(...HOST_ENDINGS.map(([e]) => e.length));
+
 /** Which kind of host a document is, from its uri's extension first, then its language id. */
 export function hostKindOf(uri: string, languageId = ''): HostKind | undefined {
-  const path = uri.replace(/[?#].*$/, '').toLowerCase();
-  for (const kind of Object.keys(HOST_EXTENSIONS) as HostKind[]) {
-    if (HOST_EXTENSIONS[kind].some((e) => path.endsWith(e))) return kind;
-  }
+  // `check` asks this twice for every file: only the end of the path is lower-cased (no copy of the
+  // whole uri, no regular expression) unless a query or fragment has to be cut off first.
+  const path =
+    uri.includes('?') || uri.includes('#')
+      ? uri.replace(/[?#].*$/, '').toLowerCase()
+      : uri.slice(-LONGEST_HOST_EXTENSION).toLowerCase();
+  for (let i = 0; i < HOST_ENDINGS.length; i++) if (path.endsWith(HOST_ENDINGS[i][0])) return HOST_ENDINGS[i][1];
   return (LANGUAGE_KIND as Record<string, HostKind>)[languageId];
 }
 

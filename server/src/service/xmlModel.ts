@@ -69,8 +69,37 @@ export interface XmlDocument {
 // regular expressions on one-character strings dominated the parse time of large documents.
 const isNameStartCode = (c: number) =>
   (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c === 58 || (c >= 0xc0 && c <= 0xffff);
-const isNameCode = (c: number) => isNameStartCode(c) || (c >= 48 && c <= 57) || c === 46 || c === 45 || c === 0xb7;
-const isWsCode = (c: number) => c === 32 || c === 9 || c === 13 || c === 10;
+/** The offset after the name characters from `k` (a name start character, a digit, '.', '-' or
+ *  U+00B7). The tests are written out, one call per name and not one per character: before V8
+ *  optimizes the scanner (most of the first few hundred documents of a `check`), a call costs more
+ *  than the test it makes. */
+function scanName(text: string, k: number, n: number): number {
+  while (k < n) {
+    const c = text.charCodeAt(k);
+    if (
+      (c >= 97 && c <= 122) ||
+      (c >= 65 && c <= 90) ||
+      (c >= 48 && c <= 58) || // digits and ':'
+      c === 95 ||
+      c === 46 ||
+      c === 45 ||
+      c === 0xb7 ||
+      (c >= 0xc0 && c <= 0xffff)
+    )
+      k++;
+    else break;
+  }
+  return k;
+}
+/** The offset after the white space from `k` (space, tab, CR, LF). */
+function skipWs(text: string, k: number, n: number): number {
+  while (k < n) {
+    const c = text.charCodeAt(k);
+    if (c === 32 || c === 10 || c === 9 || c === 13) k++;
+    else break;
+  }
+  return k;
+}
 const VALUE_STOP = /[<\n>]/g;
 /** Characters outside XML 1.0's Char production (§2.2); one native scan of the whole text decides
  *  whether the per-value checks run at all. Control characters are the point of these patterns. */
@@ -98,537 +127,600 @@ const ENTITY_BUDGET = 1 << 20;
 const LINEAR_DUPLICATE_CHECK = 8;
 
 /** Parses any text into an XmlDocument. Never throws. */
+// The scanner is module-level functions over one ParserState (no closures made per parse): V8
+// compiles each small function on its own and sooner, where one large function with its closures
+// inlined was the largest optimizing-compile job of a `check` over many small documents (issue 15).
 export function parseXml(text: string): XmlDocument {
-  const errors: XmlSyntaxError[] = [];
-  const topLevel: XmlElement[] = [];
-  const stack: Element[] = [];
-  // The children of the open elements, in one scratch array: an element's children are copied to
-  // an array of their own size when it closes (an array grown by push keeps room for 17 entries,
-  // which for a 1 MB domain's 8k parents was 0.8 MB more for the young-generation GC to copy).
-  // `bases` holds where each open element's children start; `kidTop` how many are in use.
-  const kids = SCRATCH_CHILDREN;
-  const bases: number[] = [];
-  let kidTop = 0;
-  const addChild = (node: XmlNode) => {
-    kids[kidTop++] = node;
-  };
-  /** Takes the innermost open element off the stack, with its children. */
-  const pop = (): Element => {
-    const el = stack.pop()!;
-    const base = bases.pop()!;
-    if (kidTop > base) {
-      el.children = kids.slice(base, kidTop);
-      kidTop = base;
-    }
-    return el;
-  };
+  const s = new ParserState(text);
   const n = text.length;
   let i = 0;
-  let dropped = 0,
-    firstDropped = 0;
-  const err = (start: number, end: number, message: string) => {
-    if (errors.length < MAX_SYNTAX_ERRORS) errors.push({ start, end: Math.max(end, start), message });
-    else if (dropped++ === 0) firstDropped = start;
-  };
-  const current = () => stack[stack.length - 1];
-  const badChars = BAD_CHAR.test(text);
-  const hasAmp = text.includes('&');
-  const tabOrCr = text.includes('\t') || text.includes('\r');
-  // Internal general entities of the DOCTYPE's internal subset (name → replacement text; undefined
-  // for an external entity, which libvirt's parser does not load: its references expand to nothing).
-  const entities = new Map<string, string | undefined>();
-  const expanding = new Set<string>();
-  let entityBudget = ENTITY_BUDGET;
-
-  /** Reports characters outside XML's Char production in a raw value, with libxml2's messages. */
-  const checkChars = (raw: string, base: number, inAttr: boolean, at: Span | undefined) => {
-    BAD_CHARS.lastIndex = 0;
-    for (let m = BAD_CHARS.exec(raw); m; m = BAD_CHARS.exec(raw)) {
-      const c = raw.charCodeAt(m.index);
-      const start = at ? at.start : base + m.index;
-      const message =
-        c === 0
-          ? 'Char 0x0 out of allowed range'
-          : inAttr
-            ? 'invalid character in attribute value'
-            : `PCDATA invalid Char value ${c}`;
-      err(start, at ? at.end : start + 1, message);
-      if (errors.length >= MAX_SYNTAX_ERRORS) break;
-    }
-  };
-
-  /**
-   * Decodes character references, the predefined entities and the internal subset's entities
-   * (their replacement text decoded in turn); reports malformed or undefined references. Errors
-   * inside an entity's replacement text point at the reference in the document (`at`).
-   */
-  const decode = (raw: string, base: number, inAttr: boolean, at?: Span): string => {
-    if (badChars) checkChars(raw, base, inAttr, at);
-    if (!raw.includes('&')) return raw;
-    let out = '';
-    let k = 0;
-    while (k < raw.length) {
-      const amp = raw.indexOf('&', k);
-      if (amp < 0) {
-        out += raw.slice(k);
-        break;
-      }
-      out += raw.slice(k, amp);
-      const semi = raw.indexOf(';', amp);
-      const ref = semi > amp ? raw.slice(amp + 1, semi) : '';
-      const span = at ?? { start: base + amp, end: base + (semi > amp && semi - amp < 12 ? semi + 1 : amp + 1) };
-      if (!ref) {
-        err(span.start, span.end, 'xmlParseEntityRef: no name');
-        out += '&';
-        k = amp + 1;
-        continue;
-      }
-      k = semi + 1;
-      if (ref.charCodeAt(0) === 35) {
-        // '#'
-        const hex = ref.charCodeAt(1) === 120;
-        const digits = ref.slice(hex ? 2 : 1);
-        if (!(hex ? /^[0-9a-fA-F]+$/ : /^[0-9]+$/).test(digits)) {
-          err(span.start, span.end, `xmlParseCharRef: invalid ${hex ? 'hexadecimal' : 'decimal'} value`);
-          continue;
-        }
-        const cp = parseInt(digits, hex ? 16 : 10);
-        if (isXmlChar(cp)) out += String.fromCodePoint(cp);
-        else err(span.start, span.end, `xmlParseCharRef: invalid xmlChar value ${cp > 0x10ffff ? 0 : cp}`);
-        continue;
-      }
-      const predefined = PREDEFINED[ref];
-      if (predefined !== undefined && Object.prototype.hasOwnProperty.call(PREDEFINED, ref)) {
-        out += predefined;
-        continue;
-      }
-      if (!entities.has(ref)) {
-        err(span.start, span.end, `Entity '${ref}' not defined`);
-        out += raw.slice(amp, k);
-        continue;
-      }
-      const value = entities.get(ref);
-      if (value === undefined) continue;
-      if (expanding.has(ref) || (entityBudget -= value.length) < 0) {
-        err(span.start, span.end, 'Detected an entity reference loop');
-        continue;
-      }
-      if (inAttr && value.includes('<')) {
-        err(span.start, span.end, `'<' in entity '${ref}' is not allowed in attributes values`);
-        continue;
-      }
-      // Markup in an entity used in content is kept as text: the model has no elements without
-      // offsets of their own (libvirt's documents do not use such entities).
-      expanding.add(ref);
-      out += decode(value, base, inAttr, span);
-      expanding.delete(ref);
-    }
-    return out;
-  };
-
-  const addText = (start: number, end: number) => {
-    if (end <= start) return;
-    const parent = current();
-    if (parent) {
-      // Without a reference or a bad character the value is the raw text, sliced when first read:
-      // most text nodes are the indentation between elements and nobody reads them.
-      if (!hasAmp && !badChars) addChild(new Text(text, start, end));
-      else {
-        const raw = text.slice(start, end);
-        addChild(new DecodedText(start, end, raw, decode(raw, start, false)));
-      }
-      return;
-    }
-    const raw = text.slice(start, end);
-    {
-      if (raw.trim()) {
-        const lead = start + (raw.length - raw.trimStart().length);
-        const message = topLevel.length
-          ? 'Extra content at the end of the document'
-          : "Start tag expected, '<' not found";
-        err(lead, end, message);
-      }
-    }
-  };
-
-  // Whether an element was closed follows from how (Element.closed): an end tag or `/>`.
-  const closeElement = (el: Element, end: number) => {
-    el.end = end;
-    if (el.contentEnd < el.startTagEnd) el.contentEnd = el.startTagEnd;
-  };
-
-  /** Skips a quoted literal starting at `k` (a quote); returns the offset after it. */
-  const skipQuoted = (k: number): number => {
-    const close = text.indexOf(text[k], k + 1);
-    return close < 0 ? n : close + 1;
-  };
-
-  /** `<!DOCTYPE …>` at `i`: records the internal subset's general entities; returns the offset after it. */
-  const doctype = (start: number): number => {
-    let k = start + 9;
-    while (k < n && text[k] !== '[' && text[k] !== '>') k = text[k] === '"' || text[k] === "'" ? skipQuoted(k) : k + 1;
-    if (text[k] === '[') {
-      k++;
-      while (k < n && text[k] !== ']') {
-        if (text.startsWith('<!--', k)) {
-          const c = text.indexOf('-->', k + 4);
-          k = c < 0 ? n : c + 3;
-          continue;
-        }
-        if (text.startsWith('<?', k)) {
-          const c = text.indexOf('?>', k + 2);
-          k = c < 0 ? n : c + 2;
-          continue;
-        }
-        if (text.startsWith('<!ENTITY', k)) {
-          k = entityDecl(k + 8);
-          continue;
-        }
-        if (text.startsWith('<!', k)) {
-          k += 2;
-          while (k < n && text[k] !== '>') k = text[k] === '"' || text[k] === "'" ? skipQuoted(k) : k + 1;
-          k++;
-          continue;
-        }
-        k++;
-      }
-      while (k < n && text[k] !== '>') k++;
-    }
-    if (k >= n) err(start, n, 'DOCTYPE improperly terminated');
-    return Math.min(n, k + 1);
-  };
-
-  /** After `<!ENTITY`: one declaration; internal general entities are kept (the first wins, XML §4.2). */
-  const entityDecl = (k: number): number => {
-    while (k < n && isWsCode(text.charCodeAt(k))) k++;
-    const parameter = text[k] === '%';
-    if (parameter) {
-      k++;
-      while (k < n && isWsCode(text.charCodeAt(k))) k++;
-    }
-    const nameStart = k;
-    while (k < n && isNameCode(text.charCodeAt(k))) k++;
-    const name = text.slice(nameStart, k);
-    while (k < n && isWsCode(text.charCodeAt(k))) k++;
-    let value: string | undefined;
-    if (text[k] === '"' || text[k] === "'") {
-      const end = skipQuoted(k);
-      value = text.slice(k + 1, end - 1);
-      k = end;
-    }
-    while (k < n && text[k] !== '>') k = text[k] === '"' || text[k] === "'" ? skipQuoted(k) : k + 1;
-    if (name && !parameter && !entities.has(name)) entities.set(name, value);
-    return k + 1;
-  };
-
-  /** The name at start..end: one string per distinct name (a 1 MB document repeats a few names
-   *  tens of thousands of times), from a small cache indexed by first, middle and last character and
-   *  length (first character and length alone put driver/device and source/secret in one slot, and
-   *  each evicted the other: 3,211 copies of each in a 1 MB domain). */
-  // The caches outlive a parse: the next version of a document reuses the same strings (fewer new
-  // ones to allocate), and only names up to 64 characters are kept, so what they hold stays small.
-  const names = NAME_CACHE;
-  const nameAt = (start: number, end: number): string => {
-    const len = end - start;
-    if (len > LONG_NAME) return text.slice(start, end);
-    const slot = slotOf(text, start, end);
-    const cached = names[slot];
-    if (cached !== undefined && cached.length === len && text.startsWith(cached, start)) return cached;
-    return (names[slot] = internalized(text.slice(start, end)));
-  };
-
-  /** A short attribute value (copied by slice, not shared) as one string per distinct value: a 1 MB
-   *  domain repeats 'file', 'qemu', 'qcow2', 'virtio' thousands of times, and every copy was kept
-   *  alive in the model (and copied by the young-generation GC). Longer values are sliced strings
-   *  that point into the text already. */
-  const values = VALUE_CACHE;
-  const valueAt = (start: number, end: number): string => {
-    const len = end - start;
-    if (len > SHORT_VALUE || len === 0) return text.slice(start, end);
-    const slot = slotOf(text, start, end);
-    const cached = values[slot];
-    if (cached !== undefined && cached.length === len && text.startsWith(cached, start)) return cached;
-    return (values[slot] = text.slice(start, end));
-  };
-
-  let textStart = 0;
-  let tooDeep = false;
-  /** The first '<' at or after the last value searched from (-1: there is none). */
-  let ltFound = 0;
   while (i < n) {
     const lt = text.indexOf('<', i);
     if (lt < 0) break;
     const c1 = text.charCodeAt(lt + 1);
     if (c1 === 47 || c1 === 33 || c1 === 63) {
-      addText(textStart, lt);
-      i = c1 === 47 ? endTag(lt) : markup(lt);
-      textStart = i;
+      addText(s, s.textStart, lt);
+      i = c1 === 47 ? endTag(s, lt) : markup(s, lt);
+      s.textStart = i;
       continue;
     }
     if (!isNameStartCode(c1)) {
       // A stray '<': one error, and the '<' stays in the surrounding text node, so that a megabyte
       // of them is one text node and not a node each.
-      err(lt, Math.min(n, lt + 1), 'StartTag: invalid element name');
+      err(s, lt, Math.min(n, lt + 1), 'StartTag: invalid element name');
       i = lt + 1;
       continue;
     }
-    addText(textStart, lt);
-    // Start tag (inline: the hot path of large documents).
-    const tagStart = lt;
-    let j = tagStart + 1;
-    const nameStart = j;
-    j++;
-    while (j < n && isNameCode(text.charCodeAt(j))) j++;
-    const name = nameAt(nameStart, j);
-    const nameEnd = j;
-    const parent = current();
-    // Past libxml2's depth limit nothing more is modelled (libxml2 stops there): a megabyte of
-    // `<a>` must not become a million elements.
-    const excessive = stack.length > MAX_DEPTH;
-    if (excessive) {
-      const message = `Excessive depth in document: ${MAX_DEPTH} use XML_PARSE_HUGE option`;
-      if (!tooDeep) err(nameStart, nameEnd, message);
-      tooDeep = true; // reported once
-    } else if (!parent && topLevel.length) err(nameStart, nameEnd, 'Extra content at the end of the document');
-    // Attributes, collected in a scratch array and copied once: an array grown by push keeps room
-    // for 17 entries, which for 20k elements is megabytes more for the garbage collector to copy.
-    const attrs = SCRATCH_ATTRIBUTES;
-    let nAttrs = 0; // entries of `attrs` in use (setting an array's length is a runtime call)
-    let terminated = false;
-    let selfClosing = false;
-    let startTagEnd = n;
-    let seen: Set<string> | undefined;
-    while (j < n) {
-      const wsStart = j;
-      while (j < n && isWsCode(text.charCodeAt(j))) j++;
-      if (j >= n) break;
-      const c = text.charCodeAt(j);
-      if (c === 62) {
-        startTagEnd = j + 1;
-        j++;
-        terminated = true;
-        break;
-      }
-      if (c === 47 && text.charCodeAt(j + 1) === 62) {
-        startTagEnd = j + 2;
-        selfClosing = true;
-        j += 2;
-        terminated = true;
-        break;
-      }
-      if (c === 60) {
-        err(tagStart, j, `Couldn't find end of Start Tag ${name}`);
-        break;
-      }
-      if (!isNameStartCode(c)) {
-        err(j, j + 1, `attributes construct error`);
-        j++;
+    addText(s, s.textStart, lt);
+    i = startTag(s, lt);
+    s.textStart = i;
+  }
+  addText(s, s.textStart, n);
+  return finish(s);
+}
+
+/** Everything one parse keeps between the scanner's functions. */
+class ParserState {
+  readonly text: string;
+  readonly n: number;
+  readonly errors: XmlSyntaxError[] = [];
+  readonly topLevel: XmlElement[] = [];
+  /** The open elements, innermost last (a scratch array: parseXml is not re-entrant). */
+  readonly stack: Element[] = SCRATCH_STACK;
+  // The children of the open elements, in one scratch array: an element's children are copied to
+  // an array of their own size when it closes (an array grown by push keeps room for 17 entries,
+  // which for a 1 MB domain's 8k parents was 0.8 MB more for the young-generation GC to copy).
+  // `bases` holds where each open element's children start; `kidTop` how many are in use.
+  readonly bases: number[] = SCRATCH_BASES;
+  kidTop = 0;
+  dropped = 0;
+  firstDropped = 0;
+  readonly badChars: boolean;
+  readonly hasAmp: boolean;
+  readonly tabOrCr: boolean;
+  /** Internal general entities of the DOCTYPE's internal subset (name → replacement text; undefined
+   *  for an external entity, which libvirt's parser does not load: its references expand to
+   *  nothing). Made when a document declares or references one. */
+  entities: Map<string, string | undefined> | undefined = undefined;
+  expanding: Set<string> | undefined = undefined;
+  entityBudget = ENTITY_BUDGET;
+  textStart = 0;
+  tooDeep = false;
+  /** The first '<' at or after the last value searched from (-1: there is none). */
+  ltFound = 0;
+  constructor(text: string) {
+    this.text = text;
+    this.n = text.length;
+    this.stack.length = 0;
+    this.bases.length = 0;
+    // One native scan of the whole text decides whether the per-value checks run at all; a text
+    // that is all printable ASCII and newlines (the usual document) needs none.
+    this.badChars = BAD_CHAR.test(text);
+    this.hasAmp = text.includes('&');
+    this.tabOrCr = text.includes('\t') || text.includes('\r');
+  }
+}
+
+function err(s: ParserState, start: number, end: number, message: string): void {
+  if (s.errors.length < MAX_SYNTAX_ERRORS) s.errors.push({ start, end: Math.max(end, start), message });
+  else if (s.dropped++ === 0) s.firstDropped = start;
+}
+
+function current(s: ParserState): Element | undefined {
+  return s.stack[s.stack.length - 1];
+}
+
+function addChild(s: ParserState, node: XmlNode): void {
+  SCRATCH_CHILDREN[s.kidTop++] = node;
+}
+
+/** Takes the innermost open element off the stack, with its children. */
+function pop(s: ParserState): Element {
+  const el = s.stack.pop()!;
+  const base = s.bases.pop()!;
+  if (s.kidTop > base) {
+    el.children = SCRATCH_CHILDREN.slice(base, s.kidTop);
+    s.kidTop = base;
+  }
+  return el;
+}
+
+// Whether an element was closed follows from how (Element.closed): an end tag or `/>`.
+function closeElement(el: Element, end: number): void {
+  el.end = end;
+  if (el.contentEnd < el.startTagEnd) el.contentEnd = el.startTagEnd;
+}
+
+/** Reports characters outside XML's Char production in a raw value, with libxml2's messages. */
+function checkChars(s: ParserState, raw: string, base: number, inAttr: boolean, at: Span | undefined): void {
+  BAD_CHARS.lastIndex = 0;
+  for (let m = BAD_CHARS.exec(raw); m; m = BAD_CHARS.exec(raw)) {
+    const c = raw.charCodeAt(m.index);
+    const start = at ? at.start : base + m.index;
+    const message =
+      c === 0
+        ? 'Char 0x0 out of allowed range'
+        : inAttr
+          ? 'invalid character in attribute value'
+          : `PCDATA invalid Char value ${c}`;
+    err(s, start, at ? at.end : start + 1, message);
+    if (s.errors.length >= MAX_SYNTAX_ERRORS) break;
+  }
+}
+
+/**
+ * Decodes character references, the predefined entities and the internal subset's entities
+ * (their replacement text decoded in turn); reports malformed or undefined references. Errors
+ * inside an entity's replacement text point at the reference in the document (`at`).
+ */
+function decode(s: ParserState, raw: string, base: number, inAttr: boolean, at?: Span): string {
+  if (s.badChars) checkChars(s, raw, base, inAttr, at);
+  if (!raw.includes('&')) return raw;
+  let out = '';
+  let k = 0;
+  while (k < raw.length) {
+    const amp = raw.indexOf('&', k);
+    if (amp < 0) {
+      out += raw.slice(k);
+      break;
+    }
+    out += raw.slice(k, amp);
+    const semi = raw.indexOf(';', amp);
+    const ref = semi > amp ? raw.slice(amp + 1, semi) : '';
+    const span = at ?? { start: base + amp, end: base + (semi > amp && semi - amp < 12 ? semi + 1 : amp + 1) };
+    if (!ref) {
+      err(s, span.start, span.end, 'xmlParseEntityRef: no name');
+      out += '&';
+      k = amp + 1;
+      continue;
+    }
+    k = semi + 1;
+    if (ref.charCodeAt(0) === 35) {
+      // '#'
+      const hex = ref.charCodeAt(1) === 120;
+      const digits = ref.slice(hex ? 2 : 1);
+      if (!(hex ? /^[0-9a-fA-F]+$/ : /^[0-9]+$/).test(digits)) {
+        err(s, span.start, span.end, `xmlParseCharRef: invalid ${hex ? 'hexadecimal' : 'decimal'} value`);
         continue;
       }
-      if (j === wsStart && nAttrs) err(j, j + 1, 'attributes construct error');
-      const aStart = j;
-      while (j < n && isNameCode(text.charCodeAt(j))) j++;
-      const aName = nameAt(aStart, j);
-      const attr = new Attribute(aName, aStart, j);
-      // Duplicates: a linear scan for the usual handful, a Set past that (50k attributes on one
-      // element were quadratic).
-      let duplicate = false;
-      if (nAttrs < LINEAR_DUPLICATE_CHECK) {
-        for (let a = 0; a < nAttrs; a++)
-          if (attrs[a].name === aName) {
-            duplicate = true;
-            break;
-          }
-      } else {
-        if (!seen) {
-          seen = new Set();
-          for (let a = 0; a < nAttrs; a++) seen.add(attrs[a].name);
-        }
-        duplicate = seen.has(aName);
-        seen.add(aName);
+      const cp = parseInt(digits, hex ? 16 : 10);
+      if (isXmlChar(cp)) out += String.fromCodePoint(cp);
+      else err(s, span.start, span.end, `xmlParseCharRef: invalid xmlChar value ${cp > 0x10ffff ? 0 : cp}`);
+      continue;
+    }
+    const predefined = PREDEFINED[ref];
+    if (predefined !== undefined && Object.prototype.hasOwnProperty.call(PREDEFINED, ref)) {
+      out += predefined;
+      continue;
+    }
+    const entities = s.entities;
+    if (!entities || !entities.has(ref)) {
+      err(s, span.start, span.end, `Entity '${ref}' not defined`);
+      out += raw.slice(amp, k);
+      continue;
+    }
+    const value = entities.get(ref);
+    if (value === undefined) continue;
+    const expanding = (s.expanding ??= new Set());
+    if (expanding.has(ref) || (s.entityBudget -= value.length) < 0) {
+      err(s, span.start, span.end, 'Detected an entity reference loop');
+      continue;
+    }
+    if (inAttr && value.includes('<')) {
+      err(s, span.start, span.end, `'<' in entity '${ref}' is not allowed in attributes values`);
+      continue;
+    }
+    // Markup in an entity used in content is kept as text: the model has no elements without
+    // offsets of their own (libvirt's documents do not use such entities).
+    expanding.add(ref);
+    out += decode(s, value, base, inAttr, span);
+    expanding.delete(ref);
+  }
+  return out;
+}
+
+function addText(s: ParserState, start: number, end: number): void {
+  if (end <= start) return;
+  const text = s.text;
+  if (s.stack.length) {
+    // Without a reference or a bad character the value is the raw text, sliced when first read:
+    // most text nodes are the indentation between elements and nobody reads them.
+    if (!s.hasAmp && !s.badChars) addChild(s, new Text(text, start, end));
+    else {
+      const raw = text.slice(start, end);
+      addChild(s, new DecodedText(start, end, raw, decode(s, raw, start, false)));
+    }
+    return;
+  }
+  const raw = text.slice(start, end);
+  if (raw.trim()) {
+    const lead = start + (raw.length - raw.trimStart().length);
+    const message = s.topLevel.length
+      ? 'Extra content at the end of the document'
+      : "Start tag expected, '<' not found";
+    err(s, lead, end, message);
+  }
+}
+
+/** Skips a quoted literal starting at `k` (a quote); returns the offset after it. */
+function skipQuoted(s: ParserState, k: number): number {
+  const close = s.text.indexOf(s.text[k], k + 1);
+  return close < 0 ? s.n : close + 1;
+}
+
+/** `<!DOCTYPE …>` at `start`: records the internal subset's general entities; returns the offset after it. */
+function doctype(s: ParserState, start: number): number {
+  const text = s.text,
+    n = s.n;
+  let k = start + 9;
+  while (k < n && text[k] !== '[' && text[k] !== '>') k = text[k] === '"' || text[k] === "'" ? skipQuoted(s, k) : k + 1;
+  if (text[k] === '[') {
+    k++;
+    while (k < n && text[k] !== ']') {
+      if (text.startsWith('<!--', k)) {
+        const c = text.indexOf('-->', k + 4);
+        k = c < 0 ? n : c + 3;
+        continue;
       }
-      if (duplicate) err(aStart, j, `Attribute ${aName} redefined`);
-      attrs[nAttrs++] = attr;
-      let k = j;
-      while (k < n && isWsCode(text.charCodeAt(k))) k++;
-      if (text.charCodeAt(k) !== 61) {
-        err(aStart, j, `Specification mandates value for attribute ${aName}`);
+      if (text.startsWith('<?', k)) {
+        const c = text.indexOf('?>', k + 2);
+        k = c < 0 ? n : c + 2;
+        continue;
+      }
+      if (text.startsWith('<!ENTITY', k)) {
+        k = entityDecl(s, k + 8);
+        continue;
+      }
+      if (text.startsWith('<!', k)) {
+        k += 2;
+        while (k < n && text[k] !== '>') k = text[k] === '"' || text[k] === "'" ? skipQuoted(s, k) : k + 1;
+        k++;
         continue;
       }
       k++;
-      while (k < n && isWsCode(text.charCodeAt(k))) k++;
-      const q = text[k];
-      if (q !== '"' && q !== "'") {
-        err(aStart, k, 'AttValue: " or \' expected');
-        attr.valueStart = attr.valueEnd = k;
-        j = k;
-        continue;
-      }
-      const vStart = k + 1;
-      let vEnd = text.indexOf(q, vStart);
-      // An unterminated value (no closing quote, or one only found past a '<', which a value
-      // cannot hold): stop at the end of the line or the next '<'/'>' so typing stays local.
-      // The next '<' is searched once per tag, not once per value (offsets only grow: a '<' found
-      // at or after an earlier value's start is the first one after this value's start too).
-      if (vEnd >= 0 && ltFound >= 0 && ltFound < vStart) ltFound = text.indexOf('<', vStart);
-      const lt = vEnd < 0 ? -1 : ltFound;
-      if (vEnd < 0 || (lt >= 0 && lt < vEnd)) {
-        VALUE_STOP.lastIndex = vStart; // no slice of the rest of the text: many open quotes stay linear
-        const stop = VALUE_STOP.exec(text);
-        vEnd = stop ? stop.index : n;
-        err(aStart, vEnd, "AttValue: ' expected".replace("'", q));
-        attr.flags = q === '"' ? DOUBLE_QUOTE : SINGLE_QUOTE;
-        attr.valueStart = vStart;
-        attr.valueEnd = vEnd;
-        attr.value = decode(text.slice(vStart, vEnd), vStart, true);
-        j = vEnd;
-        continue;
-      }
-      const raw = valueAt(vStart, vEnd);
-      attr.flags = (q === '"' ? DOUBLE_QUOTE : SINGLE_QUOTE) | CLOSED;
-      attr.valueStart = vStart;
-      attr.valueEnd = vEnd;
-      // Attribute-value normalisation (XML 1.0 §3.3.3): literal whitespace becomes a space. Without a
-      // reference the value is the raw text, and a document without tabs or CRs needs only a newline
-      // search (a regular expression per value was a tenth of a 1 MB domain's parse).
-      const decoded = hasAmp || badChars ? decode(raw, vStart, true) : raw;
-      const blanks = decoded !== raw ? /[\t\r\n]/.test(decoded) : raw.includes('\n') || (tabOrCr && /[\t\r]/.test(raw));
-      attr.value = blanks ? decoded.replace(/[\t\r\n]/g, ' ') : decoded;
-      j = vEnd + 1;
     }
-    if (!terminated) {
-      if (j >= n) err(tagStart, n, `Couldn't find end of Start Tag ${name}`);
-      startTagEnd = j;
+    while (k < n && text[k] !== '>') k++;
+  }
+  if (k >= n) err(s, start, n, 'DOCTYPE improperly terminated');
+  return Math.min(n, k + 1);
+}
+
+/** After `<!ENTITY`: one declaration; internal general entities are kept (the first wins, XML §4.2). */
+function entityDecl(s: ParserState, k: number): number {
+  const text = s.text,
+    n = s.n;
+  k = skipWs(text, k, n);
+  const parameter = text[k] === '%';
+  if (parameter) {
+    k++;
+    k = skipWs(text, k, n);
+  }
+  const nameStart = k;
+  k = scanName(text, k, n);
+  const name = text.slice(nameStart, k);
+  k = skipWs(text, k, n);
+  let value: string | undefined;
+  if (text[k] === '"' || text[k] === "'") {
+    const end = skipQuoted(s, k);
+    value = text.slice(k + 1, end - 1);
+    k = end;
+  }
+  while (k < n && text[k] !== '>') k = text[k] === '"' || text[k] === "'" ? skipQuoted(s, k) : k + 1;
+  const entities = (s.entities ??= new Map());
+  if (name && !parameter && !entities.has(name)) entities.set(name, value);
+  return k + 1;
+}
+
+/** The name at start..end: one string per distinct name (a 1 MB document repeats a few names
+ *  tens of thousands of times), from a small cache indexed by first, middle and last character and
+ *  length (first character and length alone put driver/device and source/secret in one slot, and
+ *  each evicted the other: 3,211 copies of each in a 1 MB domain). */
+// The caches outlive a parse: the next version of a document reuses the same strings (fewer new
+// ones to allocate), and only names up to 64 characters are kept, so what they hold stays small.
+function nameAt(text: string, start: number, end: number): string {
+  const len = end - start;
+  if (len > LONG_NAME) return text.slice(start, end);
+  const slot = slotOf(text, start, end);
+  const cached = NAME_CACHE[slot];
+  if (cached !== undefined && cached.length === len && text.startsWith(cached, start)) return cached;
+  return (NAME_CACHE[slot] = internalized(text.slice(start, end)));
+}
+
+/** A short attribute value (copied by slice, not shared) as one string per distinct value: a 1 MB
+ *  domain repeats 'file', 'qemu', 'qcow2', 'virtio' thousands of times, and every copy was kept
+ *  alive in the model (and copied by the young-generation GC). Longer values are sliced strings
+ *  that point into the text already. */
+function valueAt(text: string, start: number, end: number): string {
+  const len = end - start;
+  if (len > SHORT_VALUE || len === 0) return text.slice(start, end);
+  const slot = slotOf(text, start, end);
+  const cached = VALUE_CACHE[slot];
+  if (cached !== undefined && cached.length === len && text.startsWith(cached, start)) return cached;
+  return (VALUE_CACHE[slot] = text.slice(start, end));
+}
+
+/** A start tag at `tagStart` (its name starts at the next character); returns the offset after it. */
+function startTag(s: ParserState, tagStart: number): number {
+  const text = s.text,
+    n = s.n,
+    stack = s.stack;
+  let j = tagStart + 1;
+  const nameStart = j;
+  j++;
+  j = scanName(text, j, n);
+  const name = nameAt(text, nameStart, j);
+  const nameEnd = j;
+  const parent = current(s);
+  // Past libxml2's depth limit nothing more is modelled (libxml2 stops there): a megabyte of
+  // `<a>` must not become a million elements.
+  const excessive = stack.length > MAX_DEPTH;
+  if (excessive) {
+    const message = `Excessive depth in document: ${MAX_DEPTH} use XML_PARSE_HUGE option`;
+    if (!s.tooDeep) err(s, nameStart, nameEnd, message);
+    s.tooDeep = true; // reported once
+  } else if (!parent && s.topLevel.length) err(s, nameStart, nameEnd, 'Extra content at the end of the document');
+  // Attributes, collected in a scratch array and copied once: an array grown by push keeps room
+  // for 17 entries, which for 20k elements is megabytes more for the garbage collector to copy.
+  const attrs = SCRATCH_ATTRIBUTES;
+  let nAttrs = 0; // entries of `attrs` in use (setting an array's length is a runtime call)
+  let terminated = false;
+  let selfClosing = false;
+  let startTagEnd = n;
+  let seen: Set<string> | undefined;
+  while (j < n) {
+    const wsStart = j;
+    j = skipWs(text, j, n);
+    if (j >= n) break;
+    const c = text.charCodeAt(j);
+    if (c === 62) {
+      startTagEnd = j + 1;
+      j++;
+      terminated = true;
+      break;
     }
-    // Only an element that is opened gets children of its own (when it closes); self-closing,
-    // unterminated and too deep ones keep the shared empty array.
-    const el = new Element(name, parent, tagStart, startTagEnd, selfClosing);
-    if (nAttrs) {
-      el.attributes = attrs.slice(0, nAttrs);
-      attrs.fill(undefined as unknown as Attribute, 0, nAttrs); // no stale references kept alive
+    if (c === 47 && text.charCodeAt(j + 1) === 62) {
+      startTagEnd = j + 2;
+      selfClosing = true;
+      j += 2;
+      terminated = true;
+      break;
     }
-    if (!excessive) {
-      if (parent) addChild(el);
-      else topLevel.push(el);
+    if (c === 60) {
+      err(s, tagStart, j, `Couldn't find end of Start Tag ${name}`);
+      break;
     }
-    if (!terminated) {
-      closeElement(el, j);
-      i = j;
-      textStart = i;
+    if (!isNameStartCode(c)) {
+      err(s, j, j + 1, `attributes construct error`);
+      j++;
       continue;
     }
-    if (selfClosing) closeElement(el, startTagEnd);
-    else if (excessive) {
-      // Deeper than libxml2 goes: the element is not opened either, so the stack (and every
-      // search of it) stays bounded.
-      closeElement(el, startTagEnd);
+    if (j === wsStart && nAttrs) err(s, j, j + 1, 'attributes construct error');
+    const aStart = j;
+    j = scanName(text, j, n);
+    const aName = nameAt(text, aStart, j);
+    const attr = new Attribute(aName, aStart, j);
+    // Duplicates: a linear scan for the usual handful, a Set past that (50k attributes on one
+    // element were quadratic).
+    let duplicate = false;
+    if (nAttrs < LINEAR_DUPLICATE_CHECK) {
+      for (let a = 0; a < nAttrs; a++)
+        if (attrs[a].name === aName) {
+          duplicate = true;
+          break;
+        }
     } else {
-      stack.push(el);
-      bases.push(kidTop);
-    }
-    i = j;
-    textStart = i;
-  }
-  addText(textStart, n);
-
-  /** One piece of markup at `i` (a '<' that is not stray); returns the offset after it. */
-  function markup(i: number): number {
-    if (text.startsWith('<!--', i)) {
-      const close = text.indexOf('-->', i + 4);
-      const end = close < 0 ? n : close + 3;
-      if (close < 0) err(i, n, 'Comment not terminated');
-      const parent = current();
-      if (parent) addChild({ kind: 'comment', start: i, end });
-      return end;
-    }
-    if (text.startsWith('<![CDATA[', i)) {
-      const close = text.indexOf(']]>', i + 9);
-      const end = close < 0 ? n : close + 3;
-      if (close < 0) err(i, n, 'CData section not finished');
-      const parent = current();
-      if (parent) {
-        const raw = text.slice(i + 9, close < 0 ? n : close);
-        if (badChars) checkChars(raw, i + 9, false, undefined);
-        addChild({ kind: 'text', start: i, end, raw, value: raw });
-      } else err(i, end, "Start tag expected, '<' not found");
-      return end;
-    }
-    if (text.startsWith('<?', i)) {
-      const close = text.indexOf('?>', i + 2);
-      const end = close < 0 ? n : close + 2;
-      if (close < 0) err(i, n, 'ParsePI: PI xml space expected');
-      return end;
-    }
-    if (text.startsWith('<!DOCTYPE', i)) return doctype(i);
-    // Another declaration: skip to the matching '>'.
-    let depth = 0,
-      j = i + 2;
-    for (; j < n; j++) {
-      if (text[j] === '[') depth++;
-      else if (text[j] === ']') depth--;
-      else if (text[j] === '>' && depth <= 0) break;
-    }
-    return Math.min(n, j + 1);
-  }
-
-  function endTag(i: number): number {
-    let j = i + 2;
-    const nameStart = j;
-    while (j < n && isNameCode(text.charCodeAt(j))) j++;
-    // The cached string: no copy per end tag, and the search of the open elements compares it
-    // with their names by pointer.
-    const name = j > nameStart ? nameAt(nameStart, j) : '';
-    while (j < n && isWsCode(text.charCodeAt(j))) j++;
-    let end = j;
-    if (text.charCodeAt(j) === 62) end = j + 1;
-    else err(i, j, `expected '>'`);
-    const idx = findOpen(stack, name);
-    if (idx < 0) {
-      const open = current();
-      err(
-        i,
-        end,
-        open ? `Opening and ending tag mismatch: ${open.name} and ${name}` : 'StartTag: invalid element name',
-      );
-    } else {
-      // Elements above the match were never closed.
-      while (stack.length - 1 > idx) {
-        const open = pop();
-        err(
-          open.start + 1,
-          open.start + 1 + open.name.length,
-          `Opening and ending tag mismatch: ${open.name} and ${name}`,
-        );
-        closeElement(open, i);
+      if (!seen) {
+        seen = new Set();
+        for (let a = 0; a < nAttrs; a++) seen.add(attrs[a].name);
       }
-      const el = pop();
-      el.contentEnd = i;
-      el.endNameStart = nameStart;
-      closeElement(el, end);
+      duplicate = seen.has(aName);
+      seen.add(aName);
     }
+    if (duplicate) err(s, aStart, j, `Attribute ${aName} redefined`);
+    attrs[nAttrs++] = attr;
+    j = attributeValue(s, attr, aStart, j);
+  }
+  if (!terminated) {
+    if (j >= n) err(s, tagStart, n, `Couldn't find end of Start Tag ${name}`);
+    startTagEnd = j;
+  }
+  // Only an element that is opened gets children of its own (when it closes); self-closing,
+  // unterminated and too deep ones keep the shared empty array.
+  const el = new Element(name, parent, tagStart, startTagEnd, selfClosing);
+  if (nAttrs) {
+    el.attributes = attrs.slice(0, nAttrs);
+    attrs.fill(undefined as unknown as Attribute, 0, nAttrs); // no stale references kept alive
+  }
+  if (!excessive) {
+    if (parent) addChild(s, el);
+    else s.topLevel.push(el);
+  }
+  if (!terminated) {
+    closeElement(el, j);
+    return j;
+  }
+  // Self-closing, or deeper than libxml2 goes: the element is not opened, so the stack (and every
+  // search of it) stays bounded.
+  if (selfClosing || excessive) closeElement(el, startTagEnd);
+  else {
+    stack.push(el);
+    s.bases.push(s.kidTop);
+  }
+  return j;
+}
+
+/** After attribute `attr`'s name (ending at `j`): `= "value"`; returns where the tag goes on. */
+function attributeValue(s: ParserState, attr: Attribute, aStart: number, j: number): number {
+  const text = s.text,
+    n = s.n;
+  let k = j;
+  k = skipWs(text, k, n);
+  if (text.charCodeAt(k) !== 61) {
+    err(s, aStart, j, `Specification mandates value for attribute ${attr.name}`);
+    return j;
+  }
+  k++;
+  k = skipWs(text, k, n);
+  const qc = text.charCodeAt(k);
+  if (qc !== 34 && qc !== 39) {
+    err(s, aStart, k, 'AttValue: " or \' expected');
+    attr.valueStart = attr.valueEnd = k;
+    return k;
+  }
+  const vStart = k + 1;
+  let vEnd = text.indexOf(qc === 34 ? '"' : "'", vStart);
+  // An unterminated value (no closing quote, or one only found past a '<', which a value
+  // cannot hold): stop at the end of the line or the next '<'/'>' so typing stays local.
+  // The next '<' is searched once per tag, not once per value (offsets only grow: a '<' found
+  // at or after an earlier value's start is the first one after this value's start too).
+  if (vEnd >= 0 && s.ltFound >= 0 && s.ltFound < vStart) s.ltFound = text.indexOf('<', vStart);
+  const lt = vEnd < 0 ? -1 : s.ltFound;
+  if (vEnd < 0 || (lt >= 0 && lt < vEnd)) {
+    VALUE_STOP.lastIndex = vStart; // no slice of the rest of the text: many open quotes stay linear
+    const stop = VALUE_STOP.exec(text);
+    vEnd = stop ? stop.index : n;
+    err(s, aStart, vEnd, qc === 34 ? 'AttValue: " expected' : "AttValue: ' expected");
+    attr.flags = qc === 34 ? DOUBLE_QUOTE : SINGLE_QUOTE;
+    attr.valueStart = vStart;
+    attr.valueEnd = vEnd;
+    attr.value = decode(s, text.slice(vStart, vEnd), vStart, true);
+    return vEnd;
+  }
+  const raw = valueAt(text, vStart, vEnd);
+  attr.flags = (qc === 34 ? DOUBLE_QUOTE : SINGLE_QUOTE) | CLOSED;
+  attr.valueStart = vStart;
+  attr.valueEnd = vEnd;
+  // Attribute-value normalisation (XML 1.0 §3.3.3): literal whitespace becomes a space. Without a
+  // reference the value is the raw text, and a document without tabs or CRs needs only a newline
+  // search (a regular expression per value was a tenth of a 1 MB domain's parse).
+  if (!s.hasAmp && !s.badChars) {
+    attr.value = raw.includes('\n') || (s.tabOrCr && /[\t\r]/.test(raw)) ? raw.replace(/[\t\r\n]/g, ' ') : raw;
+  } else {
+    const decoded = decode(s, raw, vStart, true);
+    const blanks = decoded !== raw ? /[\t\r\n]/.test(decoded) : raw.includes('\n') || (s.tabOrCr && /[\t\r]/.test(raw));
+    attr.value = blanks ? decoded.replace(/[\t\r\n]/g, ' ') : decoded;
+  }
+  return vEnd + 1;
+}
+
+/** One piece of markup at `i` (a '<' that is not stray); returns the offset after it. */
+function markup(s: ParserState, i: number): number {
+  const text = s.text,
+    n = s.n;
+  if (text.startsWith('<!--', i)) {
+    const close = text.indexOf('-->', i + 4);
+    const end = close < 0 ? n : close + 3;
+    if (close < 0) err(s, i, n, 'Comment not terminated');
+    if (s.stack.length) addChild(s, { kind: 'comment', start: i, end });
     return end;
   }
+  if (text.startsWith('<![CDATA[', i)) {
+    const close = text.indexOf(']]>', i + 9);
+    const end = close < 0 ? n : close + 3;
+    if (close < 0) err(s, i, n, 'CData section not finished');
+    if (s.stack.length) {
+      const raw = text.slice(i + 9, close < 0 ? n : close);
+      if (s.badChars) checkChars(s, raw, i + 9, false, undefined);
+      addChild(s, { kind: 'text', start: i, end, raw, value: raw });
+    } else err(s, i, end, "Start tag expected, '<' not found");
+    return end;
+  }
+  if (text.startsWith('<?', i)) {
+    const close = text.indexOf('?>', i + 2);
+    const end = close < 0 ? n : close + 2;
+    if (close < 0) err(s, i, n, 'ParsePI: PI xml space expected');
+    return end;
+  }
+  if (text.startsWith('<!DOCTYPE', i)) return doctype(s, i);
+  // Another declaration: skip to the matching '>'.
+  let depth = 0,
+    j = i + 2;
+  for (; j < n; j++) {
+    if (text[j] === '[') depth++;
+    else if (text[j] === ']') depth--;
+    else if (text[j] === '>' && depth <= 0) break;
+  }
+  return Math.min(n, j + 1);
+}
 
-  // Unclosed elements at end of input.
+function endTag(s: ParserState, i: number): number {
+  const text = s.text,
+    n = s.n,
+    stack = s.stack;
+  let j = i + 2;
+  const nameStart = j;
+  j = scanName(text, j, n);
+  // The cached string: no copy per end tag, and the search of the open elements compares it
+  // with their names by pointer.
+  const name = j > nameStart ? nameAt(text, nameStart, j) : '';
+  j = skipWs(text, j, n);
+  let end = j;
+  if (text.charCodeAt(j) === 62) end = j + 1;
+  else err(s, i, j, `expected '>'`);
+  const idx = findOpen(stack, name);
+  if (idx < 0) {
+    const open = current(s);
+    err(
+      s,
+      i,
+      end,
+      open ? `Opening and ending tag mismatch: ${open.name} and ${name}` : 'StartTag: invalid element name',
+    );
+  } else {
+    // Elements above the match were never closed.
+    while (stack.length - 1 > idx) {
+      const open = pop(s);
+      err(
+        s,
+        open.start + 1,
+        open.start + 1 + open.name.length,
+        `Opening and ending tag mismatch: ${open.name} and ${name}`,
+      );
+      closeElement(open, i);
+    }
+    const el = pop(s);
+    el.contentEnd = i;
+    el.endNameStart = nameStart;
+    closeElement(el, end);
+  }
+  return end;
+}
+
+/** Closes what is still open at the end of input and makes the document. */
+function finish(s: ParserState): XmlDocument {
+  const text = s.text,
+    n = s.n,
+    stack = s.stack;
   while (stack.length) {
-    const open = pop();
-    err(open.start + 1, open.start + 1 + open.name.length, `Premature end of data in tag ${open.name}`);
+    const open = pop(s);
+    err(s, open.start + 1, open.start + 1 + open.name.length, `Premature end of data in tag ${open.name}`);
     open.contentEnd = n;
     closeElement(open, n);
   }
-  kids.length = 0; // no references into this document kept after it
-  if (!topLevel.length) err(0, Math.min(n, 1), text.trim() ? "Start tag expected, '<' not found" : 'Document is empty');
-  if (dropped) {
-    const more = `${dropped} more well-formedness error${dropped === 1 ? '' : 's'}`;
+  // No references into this document kept after it. The scratch array keeps its room for the next
+  // parse (emptied, it grew again by copies to 17, 42, 80, 137… entries for every document) unless
+  // a large document made it large.
+  const kids = SCRATCH_CHILDREN;
+  if (kids.length > KEEP_SCRATCH_CHILDREN) kids.length = 0;
+  else kids.fill(undefined as unknown as XmlNode);
+  const topLevel = s.topLevel;
+  if (!topLevel.length)
+    err(s, 0, Math.min(n, 1), text.trim() ? "Start tag expected, '<' not found" : 'Document is empty');
+  if (s.dropped) {
+    const more = `${s.dropped} more well-formedness error${s.dropped === 1 ? '' : 's'}`;
     const message = `${more} not reported (the first ${MAX_SYNTAX_ERRORS} are)`;
-    errors.push({ start: firstDropped, end: firstDropped, message });
+    s.errors.push({ start: s.firstDropped, end: s.firstDropped, message });
   }
-  return { text, root: topLevel[0], topLevel, errors };
+  return { text, root: topLevel[0], topLevel, errors: s.errors };
 }
 
 /** parseXml is not re-entrant (nothing it calls parses), so one scratch array serves every start tag. */
 const SCRATCH_ATTRIBUTES: Attribute[] = [];
 const SCRATCH_CHILDREN: XmlNode[] = [];
+const KEEP_SCRATCH_CHILDREN = 4096;
+const SCRATCH_STACK: Element[] = [];
+const SCRATCH_BASES: number[] = [];
+
 /** A cache slot for text[start..end) (end > start): first, middle and last character and length,
  *  mixed by a multiplicative hash (Knuth's 2^32/φ) whose top 10 bits pick one of 1024 slots. */
 const slotOf = (text: string, start: number, end: number): number =>
@@ -869,7 +961,9 @@ export function attrValue(el: XmlElement | undefined, name: string): string | un
 export function textContent(el: XmlElement | undefined): string {
   if (!el) return '';
   let s = '';
-  for (const c of el.children) {
+  const children = el.children;
+  for (let i = 0; i < children.length; i++) {
+    const c = children[i];
     if (c.kind === 'text') s += c.value;
     else if (c.kind === 'element') s += textContent(c);
   }
@@ -877,15 +971,32 @@ export function textContent(el: XmlElement | undefined): string {
 }
 
 /** Span of the element's text content, or of its name when it has none (for diagnostics). */
+// Rules ask it for most elements they report on or read: the first and the last text child that is
+// not blank are found from either end, with no arrays of the children built and thrown away.
 export function textSpan(el: XmlElement): Span {
-  const texts = el.children.filter((c): c is XmlText => c.kind === 'text');
-  const nonBlank = texts.filter((t) => t.raw.trim());
-  if (!nonBlank.length) return el.nameSpan;
-  const first = nonBlank[0],
-    last = nonBlank[nonBlank.length - 1];
-  const lead = first.raw.length - first.raw.trimStart().length;
-  const trail = last.raw.length - last.raw.trimEnd().length;
-  return { start: first.start + lead, end: last.end - trail };
+  const children = el.children;
+  let first = -1,
+    lead = 0;
+  for (let i = 0; i < children.length; i++) {
+    const c = children[i];
+    if (c.kind !== 'text') continue;
+    const raw = c.raw;
+    const rest = raw.trimStart().length;
+    if (rest) {
+      first = i;
+      lead = raw.length - rest;
+      break;
+    }
+  }
+  if (first < 0) return el.nameSpan;
+  for (let i = children.length - 1; i >= first; i--) {
+    const c = children[i];
+    if (c.kind !== 'text') continue;
+    const raw = c.raw;
+    const kept = raw.trimEnd().length;
+    if (kept) return { start: children[first].start + lead, end: c.end - (raw.length - kept) };
+  }
+  return el.nameSpan; // not reached: the first text that is not blank is found from this end too
 }
 
 /** Element path from the root, e.g. ['volume', 'target', 'encryption']. */
