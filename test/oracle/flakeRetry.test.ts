@@ -6,9 +6,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { FLAKE_MESSAGE, FLAKE_TRIES, installQemuImgWrapper, qemuImg, runOracle, runOracleAsync } from '../helpers/oracle';
 
 const root = join(__dirname, '..', '..');
@@ -114,7 +114,13 @@ test('no test runs qemu-img around the helper or retries the flake by hand', () 
       else if (/\.(ts|js|mjs)$/.test(name) && !p.includes(join('test', 'helpers'))) {
         const text = readFileSync(p, 'utf8');
         // A file's own run() may take qemu-img when it is built on the helper (runOracle/runRetrying).
-        const viaHelper = /helpers\/(oracle|flakeRetry)/.test(text) && /\b(runOracle|runRetrying)\(/.test(text);
+        const builtOnHelper = (t: string) => /helpers\/(oracle|flakeRetry)/.test(t) && /\b(runOracle|runRetrying)\(/.test(t);
+        // …or imports its run() from a test module that is (test/reader/oracle.ts).
+        const importsRun = [...text.matchAll(/import \{[^}]*\brun\b[^}]*\} from '(\.{1,2}\/[^']+)'/g)].some((m) => {
+          const from = join(dirname(p), `${m[1]}.ts`);
+          return existsSync(from) && builtOnHelper(readFileSync(from, 'utf8'));
+        });
+        const viaHelper = builtOnHelper(text) || importsRun;
         const direct = /\b(spawnSync|execFileSync|execFile|spawn|run)\(\s*['"]qemu-img['"]/.exec(text);
         const ownRun = direct?.[1] === 'run' && viaHelper;
         const hand = /accurate CPU usage/.exec(text);
