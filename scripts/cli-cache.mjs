@@ -11,6 +11,9 @@ const root = join(fileURLToPath(import.meta.url), '..', '..');
 const maker = String.raw`
 const fs = require('node:fs'), path = require('node:path'), vm = require('node:vm'), Module = require('node:module');
 const [file, sample] = process.argv.slice(1);
+// check turns V8's optimizing tier off and on (server/src/cli/tiering.ts); V8 stamps a code cache
+// with its flags as they are and rejects it under others: the warm-up keeps the flags as they start.
+process.env.LIBVIRT_VOLUME_KEEP_V8_FLAGS = '1';
 const st = fs.statSync(file);
 const script = new vm.Script(Module.wrap(fs.readFileSync(file, 'utf8')), { filename: file });
 const m = new Module(file, module);

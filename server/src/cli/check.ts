@@ -21,6 +21,7 @@ import type { LanguageSettings } from '../service/types';
 import { nodeProbeIO } from '../writer/nodeIO';
 import { tryProbeImage } from '../writer/probe';
 import { LIBVIRT_VERSIONS, POOL_TYPES, type PoolType } from '../../../schemas/vocabulary';
+import { Tiering } from './tiering';
 
 export const USAGE = `check [--json] [--libvirt-version X.Y.Z] [--pool-type T] PATH...
   Validate libvirt volume, domain-disk, secret and <encryption> XML like libvirt would.
@@ -257,6 +258,7 @@ export async function runCheck(args: string[]): Promise<number> {
   // A folder name pathToFileURL would not encode is its URL as it stands (no URL object to build at
   // start-up: one cold call of it was a measurable part of a one-file check).
   const cwdUrl = (URL_SAFE.test(cwd) ? `file://${cwd}` : pathToFileURL(cwd).href).replace(/\/$/, '');
+  const tiering = new Tiering(files.length);
   for (let i = 0; i < files.length; i++) {
     const { file, named, skip, size } = files[i];
     if (skip) {
@@ -266,6 +268,7 @@ export async function runCheck(args: string[]): Promise<number> {
     let bytes: Buffer;
     try {
       bytes = readBytes(file, size);
+      tiering.next(bytes.length);
     } catch (e) {
       emit(
         2,
