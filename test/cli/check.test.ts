@@ -90,6 +90,26 @@ test('--json prints LSP diagnostics with 0-based positions', () => {
   assert.equal(d.source, 'libvirt');
 });
 
+test('a folder named like a document is walked, in its place among the files named', () => {
+  // Names ending in .xml are read without a stat first (issue 15): a folder of that name is found by the read.
+  mkdirSync(join(dir, 'pool.xml', 'inner'), { recursive: true });
+  writeFileSync(join(dir, 'pool.xml', 'inner', 'v.xml'), BAD);
+  mkdirSync(join(dir, 'empty.xml'), { recursive: true });
+  try {
+    const r = run('good.xml', 'pool.xml', 'bad.xml');
+    assert.equal(r.code, 1);
+    const files = r.out.split('\n').filter(Boolean).map((l) => l.split(':')[0]);
+    assert.deepEqual([...new Set(files)], [join('pool.xml', 'inner', 'v.xml'), 'bad.xml']);
+    assert.match(r.err, /^3 files checked: 2 errors/m);
+    const e = run('empty.xml', 'good.xml');
+    assert.equal(e.code, 2);
+    assert.match(e.err, /no \*\.xml, playbook, template or Terraform files in 'empty\.xml'/);
+  } finally {
+    rmSync(join(dir, 'pool.xml'), { recursive: true, force: true });
+    rmSync(join(dir, 'empty.xml'), { recursive: true, force: true });
+  }
+});
+
 test('usage and I/O errors exit 2', () => {
   assert.equal(run().code, 2);
   assert.equal(run('--bogus', 'good.xml').code, 2);

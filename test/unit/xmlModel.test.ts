@@ -48,6 +48,29 @@ test('LineIndex round-trips offsets', () => {
   assert.deepEqual(li.positionAt(src.indexOf('e')), { line: 3, character: 0 });
 });
 
+test('LineIndex found lazily gives the same positions in any order of questions', () => {
+  // Line starts are scanned only as far as a question needs: answers must not depend on the order.
+  let seed = 7;
+  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+  for (let t = 0; t < 200; t++) {
+    const pieces = ['a', 'bc', '\n', '\r', '\r\n', ' '];
+    let src = '';
+    for (let k = rnd(40); k > 0; k--) src += pieces[rnd(pieces.length)];
+    const lazy = new LineIndex(src);
+    for (let q = 0; q < 30; q++) {
+      const o = rnd(src.length + 2);
+      // A fresh index answers from one full scan (offsetAt scans the whole text first).
+      const whole = new LineIndex(src);
+      whole.offsetAt({ line: 0, character: 0 });
+      assert.deepEqual(lazy.positionAt(o), whole.positionAt(o), JSON.stringify({ src, o }));
+      if (rnd(4) === 0) {
+        const p = whole.positionAt(rnd(src.length + 1));
+        assert.equal(lazy.offsetAt(p), whole.offsetAt(p));
+      }
+    }
+  }
+});
+
 // ---- Hostile input and libxml2 parity (issue 16 §2, §4) ----
 
 const messages = (src: string) => parseXml(src).errors.map((e) => e.message);

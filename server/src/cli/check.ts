@@ -213,6 +213,13 @@ export async function runCheck(args: string[]): Promise<number> {
   const files: Found[] = [];
   const seen = new Set<string>();
   for (const p of o.paths) {
+    // A name a folder walk would check (*.xml, a playbook, a template, a .tf) is taken as a file without
+    // a stat: the read finds its end (one more read instead of a stat and its Stats object), and a folder
+    // of that name (EISDIR) is walked when the read gets there.
+    if (checkable(p.toLowerCase())) {
+      files.push({ file: p, named: true });
+      continue;
+    }
     try {
       const st = statSync(p);
       if (!st.isDirectory()) files.push({ file: p, named: true, ...(st.isFile() ? { size: st.size } : {}) });
@@ -234,10 +241,27 @@ export async function runCheck(args: string[]): Promise<number> {
   // most named paths do not exist here (the XML describes another host), which a stat that does not
   // throw settles without an exception (an ENOENT error object per document showed in profiles).
   const probed = new Map<string, ReturnType<typeof tryProbeImage>>();
+  // Each document names its own image, mostly in a folder this machine does not have: one stat of the
+  // folder answers for every path in it (a file in a folder that is missing or unreachable is too).
+  const folders = new Map<string, boolean>();
+  const folderExists = (p: string) => {
+    const d = p.slice(0, p.lastIndexOf('/')) || '/';
+    let e = folders.get(d);
+    if (e === undefined) {
+      try {
+        e = statSync(d, { throwIfNoEntry: false }) !== undefined;
+      } catch {
+        e = false; // ENOTDIR, EACCES: the file cannot be reached either
+      }
+      folders.set(d, e);
+    }
+    return e;
+  };
   const imageFacts = (p: string) => {
     let f = probed.get(p);
     if (f === undefined && !probed.has(p)) {
-      f = statSync(p, { throwIfNoEntry: false }) ? tryProbeImage(probeIO, p) : undefined;
+      const exists = (!p.includes('/') || folderExists(p)) && statSync(p, { throwIfNoEntry: false });
+      f = exists ? tryProbeImage(probeIO, p) : undefined;
       probed.set(p, f);
     }
     return f;
@@ -270,6 +294,15 @@ export async function runCheck(args: string[]): Promise<number> {
       bytes = readBytes(file, size);
       tiering.next(bytes.length);
     } catch (e) {
+      if (named && (e as NodeJS.ErrnoException).code === 'EISDIR') {
+        const found: Found[] = [];
+        if (collect(file, found, seen) === 0) {
+          emit(2, `libvirt-volume check: no *.xml, playbook, template or Terraform files in '${file}'\n`);
+          ioError = true;
+        }
+        files.splice(i + 1, 0, ...found);
+        continue;
+      }
       emit(
         2,
         `libvirt-volume check: cannot read '${file}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`,

@@ -69,27 +69,18 @@ export interface XmlDocument {
 // regular expressions on one-character strings dominated the parse time of large documents.
 const isNameStartCode = (c: number) =>
   (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c === 58 || (c >= 0xc0 && c <= 0xffff);
-/** The offset after the name characters from `k` (a name start character, a digit, '.', '-' or
- *  U+00B7). The tests are written out, one call per name and not one per character: before V8
- *  optimizes the scanner (most of the first few hundred documents of a `check`), a call costs more
- *  than the test it makes. */
-function scanName(text: string, k: number, n: number): number {
-  while (k < n) {
-    const c = text.charCodeAt(k);
-    if (
-      (c >= 97 && c <= 122) ||
-      (c >= 65 && c <= 90) ||
-      (c >= 48 && c <= 58) || // digits and ':'
-      c === 95 ||
-      c === 46 ||
-      c === 45 ||
-      c === 0xb7 ||
-      (c >= 0xc0 && c <= 0xffff)
-    )
-      k++;
-    else break;
-  }
-  return k;
+/** Name characters after the first (a name start character, a digit, '.', '-' or U+00B7; code units, as
+ *  isNameStartCode tests them), from lastIndex on. */
+const NAME_CHARS = /[A-Za-z0-9:_.\-\u00b7\u00c0-\uffff]*/y;
+/** The offset after the name characters from `k`. One native match per name: most of a `check` over many
+ *  small documents runs before V8 optimizes anything (cli/tiering.ts keeps its optimizing tier off there),
+ *  where a JavaScript loop costs ~30 ns a character and the match ~60-90 ns a name; optimized, the two
+ *  cost about the same (a 6-character name). */
+function scanName(text: string, k: number): number {
+  if (k >= text.length) return k;
+  NAME_CHARS.lastIndex = k;
+  NAME_CHARS.test(text);
+  return NAME_CHARS.lastIndex;
 }
 /** The offset after the white space from `k` (space, tab, CR, LF). */
 function skipWs(text: string, k: number, n: number): number {
@@ -325,7 +316,8 @@ function addText(s: ParserState, start: number, end: number): void {
   if (s.stack.length) {
     // Without a reference or a bad character the value is the raw text, sliced when first read:
     // most text nodes are the indentation between elements and nobody reads them.
-    if (!s.hasAmp && !s.badChars) addChild(s, new Text(text, start, end));
+    if (!s.hasAmp && !s.badChars)
+      SCRATCH_CHILDREN[s.kidTop++] = new Text(text, start, end); // addChild's work
     else {
       const raw = text.slice(start, end);
       addChild(s, new DecodedText(start, end, raw, decode(s, raw, start, false)));
@@ -396,7 +388,7 @@ function entityDecl(s: ParserState, k: number): number {
     k = skipWs(text, k, n);
   }
   const nameStart = k;
-  k = scanName(text, k, n);
+  k = scanName(text, k);
   const name = text.slice(nameStart, k);
   k = skipWs(text, k, n);
   let value: string | undefined;
@@ -447,10 +439,10 @@ function startTag(s: ParserState, tagStart: number): number {
   let j = tagStart + 1;
   const nameStart = j;
   j++;
-  j = scanName(text, j, n);
+  j = scanName(text, j);
   const name = nameAt(text, nameStart, j);
   const nameEnd = j;
-  const parent = current(s);
+  const parent = stack.length ? stack[stack.length - 1] : undefined;
   // Past libxml2's depth limit nothing more is modelled (libxml2 stops there): a megabyte of
   // `<a>` must not become a million elements.
   const excessive = stack.length > MAX_DEPTH;
@@ -496,7 +488,7 @@ function startTag(s: ParserState, tagStart: number): number {
     }
     if (j === wsStart && nAttrs) err(s, j, j + 1, 'attributes construct error');
     const aStart = j;
-    j = scanName(text, j, n);
+    j = scanName(text, j);
     const aName = nameAt(text, aStart, j);
     const attr = new Attribute(aName, aStart, j);
     // Duplicates: a linear scan for the usual handful, a Set past that (50k attributes on one
@@ -532,7 +524,8 @@ function startTag(s: ParserState, tagStart: number): number {
     attrs.fill(undefined as unknown as Attribute, 0, nAttrs); // no stale references kept alive
   }
   if (!excessive) {
-    if (parent) addChild(s, el);
+    if (parent)
+      SCRATCH_CHILDREN[s.kidTop++] = el; // addChild's work, without the call
     else s.topLevel.push(el);
   }
   if (!terminated) {
@@ -553,15 +546,20 @@ function startTag(s: ParserState, tagStart: number): number {
 function attributeValue(s: ParserState, attr: Attribute, aStart: number, j: number): number {
   const text = s.text,
     n = s.n;
+  // White space around '=' is rare: skipWs is called only when the next character is not what is expected
+  // (a call costs more than the test while V8 has not optimized the parser; see scanName).
   let k = j;
-  k = skipWs(text, k, n);
+  if (text.charCodeAt(k) !== 61) k = skipWs(text, k, n);
   if (text.charCodeAt(k) !== 61) {
     err(s, aStart, j, `Specification mandates value for attribute ${attr.name}`);
     return j;
   }
   k++;
-  k = skipWs(text, k, n);
-  const qc = text.charCodeAt(k);
+  let qc = text.charCodeAt(k);
+  if (qc !== 34 && qc !== 39) {
+    k = skipWs(text, k, n);
+    qc = text.charCodeAt(k);
+  }
   if (qc !== 34 && qc !== 39) {
     err(s, aStart, k, 'AttValue: " or \' expected');
     attr.valueStart = attr.valueEnd = k;
@@ -649,7 +647,7 @@ function endTag(s: ParserState, i: number): number {
     stack = s.stack;
   let j = i + 2;
   const nameStart = j;
-  j = scanName(text, j, n);
+  j = scanName(text, j);
   // The cached string: no copy per end tag, and the search of the open elements compares it
   // with their names by pointer.
   const name = j > nameStart ? nameAt(text, nameStart, j) : '';
@@ -1036,30 +1034,43 @@ export function elementAt(doc: XmlDocument, offset: number): XmlElement | undefi
 
 /** Line/character <-> offset conversion for a text (LSP positions are UTF-16, like JS strings). */
 export class LineIndex {
-  // Line starts are found on first use: a document without diagnostics never needs them (400 files
-  // through `check`), and the scan uses indexOf, not a JavaScript loop over every character.
-  private lineStarts: number[] | undefined;
-  constructor(readonly text: string) {}
-  private get starts(): number[] {
-    if (this.lineStarts) return this.lineStarts;
-    const text = this.text;
-    const starts = [0];
-    if (!text.includes('\r')) {
-      for (let k = text.indexOf('\n'); k >= 0; k = text.indexOf('\n', k + 1)) starts.push(k + 1);
+  // Line starts are found on first use and only as far as asked: a document without diagnostics never
+  // needs them, one with a hint on its first line needs one line (400 files through `check`); the scan
+  // uses indexOf, not a JavaScript loop over every character.
+  private readonly lineStarts: number[] = [0];
+  /** Every line break before this offset is in lineStarts. */
+  private scanned = 0;
+  private readonly crFree: boolean;
+  constructor(readonly text: string) {
+    this.crFree = !text.includes('\r');
+  }
+  /** Finds the line starts up to `limit` (a start at `limit` included). */
+  private scanTo(limit: number): number[] {
+    const text = this.text,
+      starts = this.lineStarts;
+    if (limit > text.length) limit = text.length;
+    if (limit <= this.scanned) return starts;
+    if (this.crFree) {
+      for (let k = text.indexOf('\n', this.scanned); k >= 0 && k < limit; k = text.indexOf('\n', k + 1))
+        starts.push(k + 1);
     } else {
-      for (let i = 0; i < text.length; i++) {
+      for (let i = this.scanned; i < limit; i++) {
         const c = text.charCodeAt(i);
         if (c === 10) starts.push(i + 1);
         else if (c === 13 && text.charCodeAt(i + 1) !== 10) starts.push(i + 1);
       }
     }
-    return (this.lineStarts = starts);
+    this.scanned = limit;
+    return starts;
+  }
+  private get starts(): number[] {
+    return this.scanTo(this.text.length);
   }
   positionAt(offset: number): { line: number; character: number } {
     offset = Math.max(0, Math.min(offset, this.text.length));
     // An offset between the \r and the \n of a CRLF is not an LSP position: use the line end.
     if (offset > 0 && this.text.charCodeAt(offset) === 10 && this.text.charCodeAt(offset - 1) === 13) offset--;
-    const starts = this.starts;
+    const starts = this.scanTo(offset);
     let lo = 0,
       hi = starts.length - 1;
     while (lo < hi) {
