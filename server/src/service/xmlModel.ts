@@ -118,11 +118,11 @@ const ENTITY_BUDGET = 1 << 20;
 const LINEAR_DUPLICATE_CHECK = 8;
 
 /** Parses any text into an XmlDocument. Never throws. */
-// The scanner is module-level functions over one ParserState (no closures made per parse): V8
+// The scanner is module-level functions over the module's parse state (no closures made per parse): V8
 // compiles each small function on its own and sooner, where one large function with its closures
 // inlined was the largest optimizing-compile job of a `check` over many small documents (issue 15).
 export function parseXml(text: string): XmlDocument {
-  const s = new ParserState(text);
+  begin(text);
   const n = text.length;
   let i = 0;
   while (i < n) {
@@ -130,88 +130,101 @@ export function parseXml(text: string): XmlDocument {
     if (lt < 0) break;
     const c1 = text.charCodeAt(lt + 1);
     if (c1 === 47 || c1 === 33 || c1 === 63) {
-      addText(s, s.textStart, lt);
-      i = c1 === 47 ? endTag(s, lt) : markup(s, lt);
-      s.textStart = i;
+      addText(textStart, lt);
+      i = c1 === 47 ? endTag(lt) : markup(lt);
+      textStart = i;
       continue;
     }
     if (!isNameStartCode(c1)) {
       // A stray '<': one error, and the '<' stays in the surrounding text node, so that a megabyte
       // of them is one text node and not a node each.
-      err(s, lt, Math.min(n, lt + 1), 'StartTag: invalid element name');
+      err(lt, Math.min(n, lt + 1), 'StartTag: invalid element name');
       i = lt + 1;
       continue;
     }
-    addText(s, s.textStart, lt);
-    i = startTag(s, lt);
-    s.textStart = i;
+    addText(textStart, lt);
+    i = startTag(lt);
+    textStart = i;
   }
-  addText(s, s.textStart, n);
-  return finish(s);
+  addText(textStart, n);
+  return finish();
 }
 
-/** Everything one parse keeps between the scanner's functions. */
-class ParserState {
-  readonly text: string;
-  readonly n: number;
-  readonly errors: XmlSyntaxError[] = [];
-  readonly topLevel: XmlElement[] = [];
-  /** The open elements, innermost last (a scratch array: parseXml is not re-entrant). */
-  readonly stack: Element[] = SCRATCH_STACK;
-  // The children of the open elements, in one scratch array: an element's children are copied to
-  // an array of their own size when it closes (an array grown by push keeps room for 17 entries,
-  // which for a 1 MB domain's 8k parents was 0.8 MB more for the young-generation GC to copy).
-  // `bases` holds where each open element's children start; `kidTop` how many are in use.
-  readonly bases: number[] = SCRATCH_BASES;
+// What one parse keeps between the scanner's functions, as module-level variables: parseXml is not
+// re-entrant (nothing it calls parses). While V8 runs the parser unoptimized (a `check` of many small
+// documents: cli/tiering.ts), every property of a state object read or written is a call into V8's
+// inline-cache code; a variable of the module is a slot read or written in place (issue 15).
+let src = '';
+let srcLength = 0;
+let errors: XmlSyntaxError[] = [];
+let topLevel: XmlElement[] = [];
+/** The open elements, innermost last. */
+const stack: Element[] = [];
+// The children of the open elements, in one scratch array: an element's children are copied to
+// an array of their own size when it closes (an array grown by push keeps room for 17 entries,
+// which for a 1 MB domain's 8k parents was 0.8 MB more for the young-generation GC to copy).
+// `bases` holds where each open element's children start; `kidTop` how many are in use.
+const bases: number[] = [];
+let kidTop = 0;
+let dropped = 0;
+let firstDropped = 0;
+let badChars = false;
+let hasAmp = false;
+let tabOrCr = false;
+/** Internal general entities of the DOCTYPE's internal subset (name → replacement text; undefined
+ *  for an external entity, which libvirt's parser does not load: its references expand to
+ *  nothing). Made when a document declares or references one. */
+let entities: Map<string, string | undefined> | undefined;
+let expanding: Set<string> | undefined;
+let entityBudget = ENTITY_BUDGET;
+let textStart = 0;
+let tooDeep = false;
+/** The first '<' at or after the last value searched from (-1: there is none). */
+let ltFound = 0;
+
+function begin(text: string): void {
+  src = text;
+  srcLength = text.length;
+  errors = [];
+  topLevel = [];
+  stack.length = 0;
+  bases.length = 0;
   kidTop = 0;
   dropped = 0;
   firstDropped = 0;
-  readonly badChars: boolean;
-  readonly hasAmp: boolean;
-  readonly tabOrCr: boolean;
-  /** Internal general entities of the DOCTYPE's internal subset (name → replacement text; undefined
-   *  for an external entity, which libvirt's parser does not load: its references expand to
-   *  nothing). Made when a document declares or references one. */
-  entities: Map<string, string | undefined> | undefined = undefined;
-  expanding: Set<string> | undefined = undefined;
+  // One native scan of the whole text decides whether the per-value checks run at all; a text
+  // that is all printable ASCII and newlines (the usual document) needs none.
+  badChars = BAD_CHAR.test(text);
+  hasAmp = text.includes('&');
+  tabOrCr = text.includes('\t') || text.includes('\r');
+  entities = undefined;
+  expanding = undefined;
   entityBudget = ENTITY_BUDGET;
   textStart = 0;
   tooDeep = false;
-  /** The first '<' at or after the last value searched from (-1: there is none). */
   ltFound = 0;
-  constructor(text: string) {
-    this.text = text;
-    this.n = text.length;
-    this.stack.length = 0;
-    this.bases.length = 0;
-    // One native scan of the whole text decides whether the per-value checks run at all; a text
-    // that is all printable ASCII and newlines (the usual document) needs none.
-    this.badChars = BAD_CHAR.test(text);
-    this.hasAmp = text.includes('&');
-    this.tabOrCr = text.includes('\t') || text.includes('\r');
-  }
 }
 
-function err(s: ParserState, start: number, end: number, message: string): void {
-  if (s.errors.length < MAX_SYNTAX_ERRORS) s.errors.push({ start, end: Math.max(end, start), message });
-  else if (s.dropped++ === 0) s.firstDropped = start;
+function err(start: number, end: number, message: string): void {
+  if (errors.length < MAX_SYNTAX_ERRORS) errors.push({ start, end: Math.max(end, start), message });
+  else if (dropped++ === 0) firstDropped = start;
 }
 
-function current(s: ParserState): Element | undefined {
-  return s.stack[s.stack.length - 1];
+function current(): Element | undefined {
+  return stack[stack.length - 1];
 }
 
-function addChild(s: ParserState, node: XmlNode): void {
-  SCRATCH_CHILDREN[s.kidTop++] = node;
+function addChild(node: XmlNode): void {
+  SCRATCH_CHILDREN[kidTop++] = node;
 }
 
 /** Takes the innermost open element off the stack, with its children. */
-function pop(s: ParserState): Element {
-  const el = s.stack.pop()!;
-  const base = s.bases.pop()!;
-  if (s.kidTop > base) {
-    el.children = SCRATCH_CHILDREN.slice(base, s.kidTop);
-    s.kidTop = base;
+function pop(): Element {
+  const el = stack.pop()!;
+  const base = bases.pop()!;
+  if (kidTop > base) {
+    el.children = SCRATCH_CHILDREN.slice(base, kidTop);
+    kidTop = base;
   }
   return el;
 }
@@ -223,7 +236,7 @@ function closeElement(el: Element, end: number): void {
 }
 
 /** Reports characters outside XML's Char production in a raw value, with libxml2's messages. */
-function checkChars(s: ParserState, raw: string, base: number, inAttr: boolean, at: Span | undefined): void {
+function checkChars(raw: string, base: number, inAttr: boolean, at: Span | undefined): void {
   BAD_CHARS.lastIndex = 0;
   for (let m = BAD_CHARS.exec(raw); m; m = BAD_CHARS.exec(raw)) {
     const c = raw.charCodeAt(m.index);
@@ -234,8 +247,8 @@ function checkChars(s: ParserState, raw: string, base: number, inAttr: boolean, 
         : inAttr
           ? 'invalid character in attribute value'
           : `PCDATA invalid Char value ${c}`;
-    err(s, start, at ? at.end : start + 1, message);
-    if (s.errors.length >= MAX_SYNTAX_ERRORS) break;
+    err(start, at ? at.end : start + 1, message);
+    if (errors.length >= MAX_SYNTAX_ERRORS) break;
   }
 }
 
@@ -244,8 +257,8 @@ function checkChars(s: ParserState, raw: string, base: number, inAttr: boolean, 
  * (their replacement text decoded in turn); reports malformed or undefined references. Errors
  * inside an entity's replacement text point at the reference in the document (`at`).
  */
-function decode(s: ParserState, raw: string, base: number, inAttr: boolean, at?: Span): string {
-  if (s.badChars) checkChars(s, raw, base, inAttr, at);
+function decode(raw: string, base: number, inAttr: boolean, at?: Span): string {
+  if (badChars) checkChars(raw, base, inAttr, at);
   if (!raw.includes('&')) return raw;
   let out = '';
   let k = 0;
@@ -260,7 +273,7 @@ function decode(s: ParserState, raw: string, base: number, inAttr: boolean, at?:
     const ref = semi > amp ? raw.slice(amp + 1, semi) : '';
     const span = at ?? { start: base + amp, end: base + (semi > amp && semi - amp < 12 ? semi + 1 : amp + 1) };
     if (!ref) {
-      err(s, span.start, span.end, 'xmlParseEntityRef: no name');
+      err(span.start, span.end, 'xmlParseEntityRef: no name');
       out += '&';
       k = amp + 1;
       continue;
@@ -271,12 +284,12 @@ function decode(s: ParserState, raw: string, base: number, inAttr: boolean, at?:
       const hex = ref.charCodeAt(1) === 120;
       const digits = ref.slice(hex ? 2 : 1);
       if (!(hex ? /^[0-9a-fA-F]+$/ : /^[0-9]+$/).test(digits)) {
-        err(s, span.start, span.end, `xmlParseCharRef: invalid ${hex ? 'hexadecimal' : 'decimal'} value`);
+        err(span.start, span.end, `xmlParseCharRef: invalid ${hex ? 'hexadecimal' : 'decimal'} value`);
         continue;
       }
       const cp = parseInt(digits, hex ? 16 : 10);
       if (isXmlChar(cp)) out += String.fromCodePoint(cp);
-      else err(s, span.start, span.end, `xmlParseCharRef: invalid xmlChar value ${cp > 0x10ffff ? 0 : cp}`);
+      else err(span.start, span.end, `xmlParseCharRef: invalid xmlChar value ${cp > 0x10ffff ? 0 : cp}`);
       continue;
     }
     const predefined = PREDEFINED[ref];
@@ -284,68 +297,66 @@ function decode(s: ParserState, raw: string, base: number, inAttr: boolean, at?:
       out += predefined;
       continue;
     }
-    const entities = s.entities;
-    if (!entities || !entities.has(ref)) {
-      err(s, span.start, span.end, `Entity '${ref}' not defined`);
+    const known = entities;
+    if (!known || !known.has(ref)) {
+      err(span.start, span.end, `Entity '${ref}' not defined`);
       out += raw.slice(amp, k);
       continue;
     }
-    const value = entities.get(ref);
+    const value = known.get(ref);
     if (value === undefined) continue;
-    const expanding = (s.expanding ??= new Set());
-    if (expanding.has(ref) || (s.entityBudget -= value.length) < 0) {
-      err(s, span.start, span.end, 'Detected an entity reference loop');
+    const busy = (expanding ??= new Set());
+    if (busy.has(ref) || (entityBudget -= value.length) < 0) {
+      err(span.start, span.end, 'Detected an entity reference loop');
       continue;
     }
     if (inAttr && value.includes('<')) {
-      err(s, span.start, span.end, `'<' in entity '${ref}' is not allowed in attributes values`);
+      err(span.start, span.end, `'<' in entity '${ref}' is not allowed in attributes values`);
       continue;
     }
     // Markup in an entity used in content is kept as text: the model has no elements without
     // offsets of their own (libvirt's documents do not use such entities).
-    expanding.add(ref);
-    out += decode(s, value, base, inAttr, span);
-    expanding.delete(ref);
+    busy.add(ref);
+    out += decode(value, base, inAttr, span);
+    busy.delete(ref);
   }
   return out;
 }
 
-function addText(s: ParserState, start: number, end: number): void {
+function addText(start: number, end: number): void {
   if (end <= start) return;
-  const text = s.text;
-  if (s.stack.length) {
+  const text = src;
+  if (stack.length) {
     // Without a reference or a bad character the value is the raw text, sliced when first read:
     // most text nodes are the indentation between elements and nobody reads them.
-    if (!s.hasAmp && !s.badChars)
-      SCRATCH_CHILDREN[s.kidTop++] = new Text(text, start, end); // addChild's work
+    if (!hasAmp && !badChars)
+      SCRATCH_CHILDREN[kidTop++] = new Text(text, start, end); // addChild's work
     else {
       const raw = text.slice(start, end);
-      addChild(s, new DecodedText(start, end, raw, decode(s, raw, start, false)));
+      addChild(new DecodedText(start, end, raw, decode(raw, start, false)));
     }
     return;
   }
   const raw = text.slice(start, end);
   if (raw.trim()) {
     const lead = start + (raw.length - raw.trimStart().length);
-    const message = s.topLevel.length
-      ? 'Extra content at the end of the document'
-      : "Start tag expected, '<' not found";
-    err(s, lead, end, message);
+    const message = topLevel.length ? 'Extra content at the end of the document' : "Start tag expected, '<' not found";
+    err(lead, end, message);
   }
 }
 
 /** Skips a quoted literal starting at `k` (a quote); returns the offset after it. */
-function skipQuoted(s: ParserState, k: number): number {
-  const close = s.text.indexOf(s.text[k], k + 1);
-  return close < 0 ? s.n : close + 1;
+function skipQuoted(k: number): number {
+  const close = src.indexOf(src[k], k + 1);
+  return close < 0 ? srcLength : close + 1;
 }
 
 /** `<!DOCTYPE …>` at `start`: records the internal subset's general entities; returns the offset after it. */
-function doctype(s: ParserState, start: number): number {
-  const text = s.text,
-    n = s.n;
+function doctype(start: number): number {
+  const text = src,
+    n = srcLength;
   let k = start + 9;
-  while (k < n && text[k] !== '[' && text[k] !== '>') k = text[k] === '"' || text[k] === "'" ? skipQuoted(s, k) : k + 1;
+  while (k < n && text[k] !== '[' && text[k] !== '>') k = text[k] === '"' || text[k] === "'" ? skipQuoted(k) : k + 1;
   if (text[k] === '[') {
     k++;
     while (k < n && text[k] !== ']') {
@@ -360,12 +371,12 @@ function doctype(s: ParserState, start: number): number {
         continue;
       }
       if (text.startsWith('<!ENTITY', k)) {
-        k = entityDecl(s, k + 8);
+        k = entityDecl(k + 8);
         continue;
       }
       if (text.startsWith('<!', k)) {
         k += 2;
-        while (k < n && text[k] !== '>') k = text[k] === '"' || text[k] === "'" ? skipQuoted(s, k) : k + 1;
+        while (k < n && text[k] !== '>') k = text[k] === '"' || text[k] === "'" ? skipQuoted(k) : k + 1;
         k++;
         continue;
       }
@@ -373,14 +384,14 @@ function doctype(s: ParserState, start: number): number {
     }
     while (k < n && text[k] !== '>') k++;
   }
-  if (k >= n) err(s, start, n, 'DOCTYPE improperly terminated');
+  if (k >= n) err(start, n, 'DOCTYPE improperly terminated');
   return Math.min(n, k + 1);
 }
 
 /** After `<!ENTITY`: one declaration; internal general entities are kept (the first wins, XML §4.2). */
-function entityDecl(s: ParserState, k: number): number {
-  const text = s.text,
-    n = s.n;
+function entityDecl(k: number): number {
+  const text = src,
+    n = srcLength;
   k = skipWs(text, k, n);
   const parameter = text[k] === '%';
   if (parameter) {
@@ -393,13 +404,13 @@ function entityDecl(s: ParserState, k: number): number {
   k = skipWs(text, k, n);
   let value: string | undefined;
   if (text[k] === '"' || text[k] === "'") {
-    const end = skipQuoted(s, k);
+    const end = skipQuoted(k);
     value = text.slice(k + 1, end - 1);
     k = end;
   }
-  while (k < n && text[k] !== '>') k = text[k] === '"' || text[k] === "'" ? skipQuoted(s, k) : k + 1;
-  const entities = (s.entities ??= new Map());
-  if (name && !parameter && !entities.has(name)) entities.set(name, value);
+  while (k < n && text[k] !== '>') k = text[k] === '"' || text[k] === "'" ? skipQuoted(k) : k + 1;
+  const declared = (entities ??= new Map());
+  if (name && !parameter && !declared.has(name)) declared.set(name, value);
   return k + 1;
 }
 
@@ -432,10 +443,9 @@ function valueAt(text: string, start: number, end: number): string {
 }
 
 /** A start tag at `tagStart` (its name starts at the next character); returns the offset after it. */
-function startTag(s: ParserState, tagStart: number): number {
-  const text = s.text,
-    n = s.n,
-    stack = s.stack;
+function startTag(tagStart: number): number {
+  const text = src,
+    n = srcLength;
   let j = tagStart + 1;
   const nameStart = j;
   j++;
@@ -448,9 +458,9 @@ function startTag(s: ParserState, tagStart: number): number {
   const excessive = stack.length > MAX_DEPTH;
   if (excessive) {
     const message = `Excessive depth in document: ${MAX_DEPTH} use XML_PARSE_HUGE option`;
-    if (!s.tooDeep) err(s, nameStart, nameEnd, message);
-    s.tooDeep = true; // reported once
-  } else if (!parent && s.topLevel.length) err(s, nameStart, nameEnd, 'Extra content at the end of the document');
+    if (!tooDeep) err(nameStart, nameEnd, message);
+    tooDeep = true; // reported once
+  } else if (!parent && topLevel.length) err(nameStart, nameEnd, 'Extra content at the end of the document');
   // Attributes, collected in a scratch array and copied once: an array grown by push keeps room
   // for 17 entries, which for 20k elements is megabytes more for the garbage collector to copy.
   const attrs = SCRATCH_ATTRIBUTES;
@@ -478,15 +488,15 @@ function startTag(s: ParserState, tagStart: number): number {
       break;
     }
     if (c === 60) {
-      err(s, tagStart, j, `Couldn't find end of Start Tag ${name}`);
+      err(tagStart, j, `Couldn't find end of Start Tag ${name}`);
       break;
     }
     if (!isNameStartCode(c)) {
-      err(s, j, j + 1, `attributes construct error`);
+      err(j, j + 1, `attributes construct error`);
       j++;
       continue;
     }
-    if (j === wsStart && nAttrs) err(s, j, j + 1, 'attributes construct error');
+    if (j === wsStart && nAttrs) err(j, j + 1, 'attributes construct error');
     const aStart = j;
     j = scanName(text, j);
     const aName = nameAt(text, aStart, j);
@@ -508,12 +518,12 @@ function startTag(s: ParserState, tagStart: number): number {
       duplicate = seen.has(aName);
       seen.add(aName);
     }
-    if (duplicate) err(s, aStart, j, `Attribute ${aName} redefined`);
+    if (duplicate) err(aStart, j, `Attribute ${aName} redefined`);
     attrs[nAttrs++] = attr;
-    j = attributeValue(s, attr, aStart, j);
+    j = attributeValue(attr, aStart, j);
   }
   if (!terminated) {
-    if (j >= n) err(s, tagStart, n, `Couldn't find end of Start Tag ${name}`);
+    if (j >= n) err(tagStart, n, `Couldn't find end of Start Tag ${name}`);
     startTagEnd = j;
   }
   // Only an element that is opened gets children of its own (when it closes); self-closing,
@@ -525,8 +535,8 @@ function startTag(s: ParserState, tagStart: number): number {
   }
   if (!excessive) {
     if (parent)
-      SCRATCH_CHILDREN[s.kidTop++] = el; // addChild's work, without the call
-    else s.topLevel.push(el);
+      SCRATCH_CHILDREN[kidTop++] = el; // addChild's work, without the call
+    else topLevel.push(el);
   }
   if (!terminated) {
     closeElement(el, j);
@@ -537,21 +547,21 @@ function startTag(s: ParserState, tagStart: number): number {
   if (selfClosing || excessive) closeElement(el, startTagEnd);
   else {
     stack.push(el);
-    s.bases.push(s.kidTop);
+    bases.push(kidTop);
   }
   return j;
 }
 
 /** After attribute `attr`'s name (ending at `j`): `= "value"`; returns where the tag goes on. */
-function attributeValue(s: ParserState, attr: Attribute, aStart: number, j: number): number {
-  const text = s.text,
-    n = s.n;
+function attributeValue(attr: Attribute, aStart: number, j: number): number {
+  const text = src,
+    n = srcLength;
   // White space around '=' is rare: skipWs is called only when the next character is not what is expected
   // (a call costs more than the test while V8 has not optimized the parser; see scanName).
   let k = j;
   if (text.charCodeAt(k) !== 61) k = skipWs(text, k, n);
   if (text.charCodeAt(k) !== 61) {
-    err(s, aStart, j, `Specification mandates value for attribute ${attr.name}`);
+    err(aStart, j, `Specification mandates value for attribute ${attr.name}`);
     return j;
   }
   k++;
@@ -561,7 +571,7 @@ function attributeValue(s: ParserState, attr: Attribute, aStart: number, j: numb
     qc = text.charCodeAt(k);
   }
   if (qc !== 34 && qc !== 39) {
-    err(s, aStart, k, 'AttValue: " or \' expected');
+    err(aStart, k, 'AttValue: " or \' expected');
     attr.valueStart = attr.valueEnd = k;
     return k;
   }
@@ -571,17 +581,17 @@ function attributeValue(s: ParserState, attr: Attribute, aStart: number, j: numb
   // cannot hold): stop at the end of the line or the next '<'/'>' so typing stays local.
   // The next '<' is searched once per tag, not once per value (offsets only grow: a '<' found
   // at or after an earlier value's start is the first one after this value's start too).
-  if (vEnd >= 0 && s.ltFound >= 0 && s.ltFound < vStart) s.ltFound = text.indexOf('<', vStart);
-  const lt = vEnd < 0 ? -1 : s.ltFound;
+  if (vEnd >= 0 && ltFound >= 0 && ltFound < vStart) ltFound = text.indexOf('<', vStart);
+  const lt = vEnd < 0 ? -1 : ltFound;
   if (vEnd < 0 || (lt >= 0 && lt < vEnd)) {
     VALUE_STOP.lastIndex = vStart; // no slice of the rest of the text: many open quotes stay linear
     const stop = VALUE_STOP.exec(text);
     vEnd = stop ? stop.index : n;
-    err(s, aStart, vEnd, qc === 34 ? 'AttValue: " expected' : "AttValue: ' expected");
+    err(aStart, vEnd, qc === 34 ? 'AttValue: " expected' : "AttValue: ' expected");
     attr.flags = qc === 34 ? DOUBLE_QUOTE : SINGLE_QUOTE;
     attr.valueStart = vStart;
     attr.valueEnd = vEnd;
-    attr.value = decode(s, text.slice(vStart, vEnd), vStart, true);
+    attr.value = decode(text.slice(vStart, vEnd), vStart, true);
     return vEnd;
   }
   const raw = valueAt(text, vStart, vEnd);
@@ -591,45 +601,45 @@ function attributeValue(s: ParserState, attr: Attribute, aStart: number, j: numb
   // Attribute-value normalisation (XML 1.0 §3.3.3): literal whitespace becomes a space. Without a
   // reference the value is the raw text, and a document without tabs or CRs needs only a newline
   // search (a regular expression per value was a tenth of a 1 MB domain's parse).
-  if (!s.hasAmp && !s.badChars) {
-    attr.value = raw.includes('\n') || (s.tabOrCr && /[\t\r]/.test(raw)) ? raw.replace(/[\t\r\n]/g, ' ') : raw;
+  if (!hasAmp && !badChars) {
+    attr.value = raw.includes('\n') || (tabOrCr && /[\t\r]/.test(raw)) ? raw.replace(/[\t\r\n]/g, ' ') : raw;
   } else {
-    const decoded = decode(s, raw, vStart, true);
-    const blanks = decoded !== raw ? /[\t\r\n]/.test(decoded) : raw.includes('\n') || (s.tabOrCr && /[\t\r]/.test(raw));
+    const decoded = decode(raw, vStart, true);
+    const blanks = decoded !== raw ? /[\t\r\n]/.test(decoded) : raw.includes('\n') || (tabOrCr && /[\t\r]/.test(raw));
     attr.value = blanks ? decoded.replace(/[\t\r\n]/g, ' ') : decoded;
   }
   return vEnd + 1;
 }
 
 /** One piece of markup at `i` (a '<' that is not stray); returns the offset after it. */
-function markup(s: ParserState, i: number): number {
-  const text = s.text,
-    n = s.n;
+function markup(i: number): number {
+  const text = src,
+    n = srcLength;
   if (text.startsWith('<!--', i)) {
     const close = text.indexOf('-->', i + 4);
     const end = close < 0 ? n : close + 3;
-    if (close < 0) err(s, i, n, 'Comment not terminated');
-    if (s.stack.length) addChild(s, { kind: 'comment', start: i, end });
+    if (close < 0) err(i, n, 'Comment not terminated');
+    if (stack.length) addChild({ kind: 'comment', start: i, end });
     return end;
   }
   if (text.startsWith('<![CDATA[', i)) {
     const close = text.indexOf(']]>', i + 9);
     const end = close < 0 ? n : close + 3;
-    if (close < 0) err(s, i, n, 'CData section not finished');
-    if (s.stack.length) {
+    if (close < 0) err(i, n, 'CData section not finished');
+    if (stack.length) {
       const raw = text.slice(i + 9, close < 0 ? n : close);
-      if (s.badChars) checkChars(s, raw, i + 9, false, undefined);
-      addChild(s, { kind: 'text', start: i, end, raw, value: raw });
-    } else err(s, i, end, "Start tag expected, '<' not found");
+      if (badChars) checkChars(raw, i + 9, false, undefined);
+      addChild({ kind: 'text', start: i, end, raw, value: raw });
+    } else err(i, end, "Start tag expected, '<' not found");
     return end;
   }
   if (text.startsWith('<?', i)) {
     const close = text.indexOf('?>', i + 2);
     const end = close < 0 ? n : close + 2;
-    if (close < 0) err(s, i, n, 'ParsePI: PI xml space expected');
+    if (close < 0) err(i, n, 'ParsePI: PI xml space expected');
     return end;
   }
-  if (text.startsWith('<!DOCTYPE', i)) return doctype(s, i);
+  if (text.startsWith('<!DOCTYPE', i)) return doctype(i);
   // Another declaration: skip to the matching '>'.
   let depth = 0,
     j = i + 2;
@@ -641,10 +651,9 @@ function markup(s: ParserState, i: number): number {
   return Math.min(n, j + 1);
 }
 
-function endTag(s: ParserState, i: number): number {
-  const text = s.text,
-    n = s.n,
-    stack = s.stack;
+function endTag(i: number): number {
+  const text = src,
+    n = srcLength;
   let j = i + 2;
   const nameStart = j;
   j = scanName(text, j);
@@ -654,29 +663,23 @@ function endTag(s: ParserState, i: number): number {
   j = skipWs(text, j, n);
   let end = j;
   if (text.charCodeAt(j) === 62) end = j + 1;
-  else err(s, i, j, `expected '>'`);
+  else err(i, j, `expected '>'`);
   const idx = findOpen(stack, name);
   if (idx < 0) {
-    const open = current(s);
-    err(
-      s,
-      i,
-      end,
-      open ? `Opening and ending tag mismatch: ${open.name} and ${name}` : 'StartTag: invalid element name',
-    );
+    const open = current();
+    err(i, end, open ? `Opening and ending tag mismatch: ${open.name} and ${name}` : 'StartTag: invalid element name');
   } else {
     // Elements above the match were never closed.
     while (stack.length - 1 > idx) {
-      const open = pop(s);
+      const open = pop();
       err(
-        s,
         open.start + 1,
         open.start + 1 + open.name.length,
         `Opening and ending tag mismatch: ${open.name} and ${name}`,
       );
       closeElement(open, i);
     }
-    const el = pop(s);
+    const el = pop();
     el.contentEnd = i;
     el.endNameStart = nameStart;
     closeElement(el, end);
@@ -685,13 +688,12 @@ function endTag(s: ParserState, i: number): number {
 }
 
 /** Closes what is still open at the end of input and makes the document. */
-function finish(s: ParserState): XmlDocument {
-  const text = s.text,
-    n = s.n,
-    stack = s.stack;
+function finish(): XmlDocument {
+  const text = src,
+    n = srcLength;
   while (stack.length) {
-    const open = pop(s);
-    err(s, open.start + 1, open.start + 1 + open.name.length, `Premature end of data in tag ${open.name}`);
+    const open = pop();
+    err(open.start + 1, open.start + 1 + open.name.length, `Premature end of data in tag ${open.name}`);
     open.contentEnd = n;
     closeElement(open, n);
   }
@@ -701,23 +703,29 @@ function finish(s: ParserState): XmlDocument {
   const kids = SCRATCH_CHILDREN;
   if (kids.length > KEEP_SCRATCH_CHILDREN) kids.length = 0;
   else kids.fill(undefined as unknown as XmlNode);
-  const topLevel = s.topLevel;
-  if (!topLevel.length)
-    err(s, 0, Math.min(n, 1), text.trim() ? "Start tag expected, '<' not found" : 'Document is empty');
-  if (s.dropped) {
-    const more = `${s.dropped} more well-formedness error${s.dropped === 1 ? '' : 's'}`;
+  if (!topLevel.length) err(0, Math.min(n, 1), text.trim() ? "Start tag expected, '<' not found" : 'Document is empty');
+  if (dropped) {
+    const more = `${dropped} more well-formedness error${dropped === 1 ? '' : 's'}`;
     const message = `${more} not reported (the first ${MAX_SYNTAX_ERRORS} are)`;
-    s.errors.push({ start: s.firstDropped, end: s.firstDropped, message });
+    errors.push({ start: firstDropped, end: firstDropped, message });
   }
-  return { text, root: topLevel[0], topLevel, errors: s.errors };
+  const doc = { text, root: topLevel[0], topLevel, errors };
+  // The module keeps nothing of this document (its text, tree and entities) once it is returned.
+  src = '';
+  topLevel = NO_TOP_LEVEL;
+  errors = NO_ERRORS;
+  entities = undefined;
+  expanding = undefined;
+  return doc;
 }
 
 /** parseXml is not re-entrant (nothing it calls parses), so one scratch array serves every start tag. */
 const SCRATCH_ATTRIBUTES: Attribute[] = [];
 const SCRATCH_CHILDREN: XmlNode[] = [];
 const KEEP_SCRATCH_CHILDREN = 4096;
-const SCRATCH_STACK: Element[] = [];
-const SCRATCH_BASES: number[] = [];
+/** What the state holds between parses (begin() makes new arrays for each parse). */
+const NO_TOP_LEVEL: XmlElement[] = [];
+const NO_ERRORS: XmlSyntaxError[] = [];
 
 /** A cache slot for text[start..end) (end > start): first, middle and last character and length,
  *  mixed by a multiplicative hash (Knuth's 2^32/φ) whose top 10 bits pick one of 1024 slots. */
