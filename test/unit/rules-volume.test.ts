@@ -36,6 +36,9 @@ test('capacity/allocation syntax, units and overflow (virStorageSize, virScaleIn
   checkRules(cap('[[8]]', " unit='EiB'"), [E('volume-size-overflow', 'numerical overflow: value too large: 8EiB')]);
   checkRules(cap('7', " unit='EiB'"), []);
   checkRules(cap('9', " unit='[[kbytes]]'"), [E('volume-unit-unknown', "invalid argument: unknown suffix 'kbytes'")]);
+  // A value is put in the message as written: no placeholder or replacement pattern inside it is read.
+  checkRules(cap('9', " unit='[[{unit}$$$`$1]]'"), [E('volume-unit-unknown', "invalid argument: unknown suffix '{unit}$$$`$1'")]);
+  checkRules(cap('[[8]]', " unit='EiB'"), [E('volume-size-overflow', 'numerical overflow: value too large: 8EiB')]);
   checkRules(cap('9', " unit='kb'"), []);
   checkRules(cap('[[+5]]'), [W('volume-size-off-schema', "The schema allows only digits in <capacity>; libvirt's parser reads '+5' as 5.")]);
   checkRules(`<volume><name>a</name><capacity>1</capacity><allocation>[[abc]]</allocation><target/></volume>`, [E('volume-size-malformed', 'XML error: malformed capacity element')]);

@@ -68,7 +68,8 @@ export function findImageRefs(doc: XmlDocument, pool: PoolType = 'dir'): ImageRe
     if (t) {
       out.push({
         kind: 'volume-target',
-        ...t,
+        path: t.path,
+        span: t.span,
         owner: root,
         format: fileFormat && declared(firstChild(target, 'format'), fileFormat),
         encryption: firstChild(target, 'encryption'),
@@ -80,7 +81,8 @@ export function findImageRefs(doc: XmlDocument, pool: PoolType = 'dir'): ImageRe
     if (b && bs)
       out.push({
         kind: 'volume-backing',
-        ...b,
+        path: b.path,
+        span: b.span,
         owner: bs,
         format: fileFormat && declared(firstChild(bs, 'format'), fileFormat),
         encryption: undefined,
