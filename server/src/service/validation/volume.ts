@@ -68,16 +68,6 @@ const TARGET_SHAPE = shapeAt('volume', 'target');
 const BACKING_SHAPE = shapeAt('volume', 'backingStore');
 const PERMS_SHAPE = shapeAt('volume', 'target', 'permissions');
 
-/** Formats qemu-img cannot create, and its words (measured). */
-const NOT_CREATABLE = new Map([
-  ['bochs', "Format driver 'bochs' does not support image creation"],
-  ['cloop', "Format driver 'cloop' does not support image creation"],
-  ['dmg', "Format driver 'dmg' does not support image creation"],
-  ['fat', "Unknown file format 'fat'"],
-  ['vhd', "Unknown file format 'vhd'"],
-  ['cow', "Unknown file format 'cow'"],
-]);
-
 /** libvirt format names qemu has no block driver for (measured: `Unknown driver 'X'`). */
 const QEMU_NO_DRIVER = ['iso', 'fat', 'vhd', 'cow', 'dir', 'ploop'];
 
@@ -512,16 +502,27 @@ function createWithQemuImg(ctx: ValidationContext, f: VolumeFacts, format: strin
       detail: 'backing_file must be a vmdk image',
     });
   }
-  const notCreatable = NOT_CREATABLE.get(fmt);
-  if (notCreatable) {
-    ctx.report('volume-format-not-creatable', fmtSpan, { detail: notCreatable }, { data: { replacement: 'qcow2' } });
+  const notCreatable: Record<string, string> = {
+    bochs: "Format driver 'bochs' does not support image creation",
+    cloop: "Format driver 'cloop' does not support image creation",
+    dmg: "Format driver 'dmg' does not support image creation",
+    fat: "Unknown file format 'fat'",
+    vhd: "Unknown file format 'vhd'",
+    cow: "Unknown file format 'cow'",
+  };
+  if (notCreatable[fmt]) {
+    ctx.report(
+      'volume-format-not-creatable',
+      fmtSpan,
+      { detail: notCreatable[fmt] },
+      { data: { replacement: 'qcow2' } },
+    );
     return;
   }
   // Independent of other errors: qemu-img judges the cipher values whatever else is wrong.
   const luks = !!enc && enc.format === 'luks' && (fmt === 'raw' || (fmt === 'qcow2' && ctx.atLeast('6.10.0')));
   if (luks) checkLuksCipherValues(ctx, enc!);
-  // The secret's id is NAME_encrypt0: well formed exactly when the (non-empty) name is.
-  if (luks && f.name && !isQemuId(f.name)) {
+  if (luks && f.name && !isQemuId(`${f.name}_encrypt0`)) {
     ctx.report('volume-name-secret-id', textSpan(f.nameEl!), { id: `${f.name}_encrypt0` });
   }
   // cluster_size is passed for any qemu-img format; only qcow2 and qed know it.
