@@ -501,18 +501,8 @@ export const UNITS: Term[] = [
 /** The unit spellings offered for <capacity>/<allocation>/<clusterSize> (completion, quick fixes, wizard). */
 export const UNIT_NAMES: readonly string[] = UNITS.map((u) => u.value);
 
-const multipliers = new Map<string, bigint | null>();
 /** Parses a libvirt unit; returns the multiplier or undefined (virScaleInteger's rules). */
 export function unitMultiplier(unit: string): bigint | undefined {
-  // A handful of spellings recur in every document (validation asks for each size element):
-  // remembered, the usual case is one lookup instead of a regex, a BigInt power and a lower-casing.
-  const known = multipliers.get(unit);
-  if (known !== undefined) return known ?? undefined;
-  const m = unitMultiplierUncached(unit);
-  if (multipliers.size < 64) multipliers.set(unit, m ?? null);
-  return m;
-}
-function unitMultiplierUncached(unit: string): bigint | undefined {
   const u = unit.toLowerCase();
   if (u === '' || u === 'b' || u === 'byte' || u === 'bytes') return 1n;
   const m = /^([kmgtpe])(b|ib)?$/.exec(u);

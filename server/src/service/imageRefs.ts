@@ -68,8 +68,7 @@ export function findImageRefs(doc: XmlDocument, pool: PoolType = 'dir'): ImageRe
     if (t) {
       out.push({
         kind: 'volume-target',
-        path: t.path,
-        span: t.span,
+        ...t,
         owner: root,
         format: fileFormat && declared(firstChild(target, 'format'), fileFormat),
         encryption: firstChild(target, 'encryption'),
@@ -81,8 +80,7 @@ export function findImageRefs(doc: XmlDocument, pool: PoolType = 'dir'): ImageRe
     if (b && bs)
       out.push({
         kind: 'volume-backing',
-        path: b.path,
-        span: b.span,
+        ...b,
         owner: bs,
         format: fileFormat && declared(firstChild(bs, 'format'), fileFormat),
         encryption: undefined,

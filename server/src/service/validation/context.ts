@@ -78,7 +78,7 @@ export class ValidationContext {
       if (this.dropped++ === 0) this.firstDropped = span.start;
       return;
     }
-    const message = fillMessage(ruleId, rule.message, args);
+    const message = rule.message.replace(/\{(\w+)\}/g, (_, k: string) => String(args[k] ?? ''));
     const d: Diagnostic = {
       range: { start: this.lines.positionAt(span.start), end: this.lines.positionAt(span.end) },
       severity: SEVERITY[sev],
@@ -92,22 +92,5 @@ export class ValidationContext {
     this.diagnostics.push(d);
   }
 }
-
-/**
- * Each rule's message cut at its `{name}` placeholders once, [text, name, text, …, text]: filling it
- * is then a few concatenations instead of a regex replace calling back into JavaScript per
- * placeholder, which is what each report cost most in a `check` of many documents (issue 15).
- */
-const messageParts = new Map<string, readonly string[]>();
-
-/** `message` with each `{name}` replaced by String(args[name] ?? ''). */
-function fillMessage(ruleId: string, message: string, args: Record<string, string | number | undefined>): string {
-  let parts = messageParts.get(ruleId);
-  if (!parts) messageParts.set(ruleId, (parts = message.split(PLACEHOLDER)));
-  let s = parts[0];
-  for (let i = 1; i < parts.length; i += 2) s += String(args[parts[i]] ?? '') + parts[i + 1];
-  return s;
-}
-const PLACEHOLDER = /\{(\w+)\}/;
 
 export type Validator = (ctx: ValidationContext) => void;

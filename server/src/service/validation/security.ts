@@ -7,12 +7,12 @@ import {
   libvirtCipherAlg,
   MODERN_DEFAULT,
   weakChoices,
+  type CryptoChoices,
   type CryptoFix,
   type WeakChoice,
 } from '../../../../schemas/weakCrypto';
 import { attr, firstChild, textContent, type Span, type XmlElement } from '../xmlModel';
 import type { ValidationContext } from './context';
-import { valuesKey } from '../../common/strings';
 
 /** Quick-fix payload in libvirt XML terms: attribute values to set; `null` removes one. */
 export interface XmlCryptoFix {
@@ -64,6 +64,32 @@ export function capacityBytes(volume: XmlElement | undefined): bigint | undefine
   return mul === undefined ? undefined : BigInt(m[1]) * mul;
 }
 
+function luksChoices(
+  enc: XmlElement,
+  sizeBytes: bigint | undefined,
+): { choices: CryptoChoices; cipher: XmlElement; ivgen: XmlElement | undefined } | undefined {
+  // libvirt reads the first <cipher>/<ivgen> only, and only for format luks
+  // (virStorageEncryptionParseNode); without <cipher> it passes no cipher options and qemu's
+  // defaults (aes-256-xts-plain64, sha256) apply — nothing to judge.
+  const cipher = firstChild(enc, 'cipher');
+  if (!cipher) return undefined;
+  const ivgen = firstChild(enc, 'ivgen');
+  const name = attr(cipher, 'name')?.value;
+  const size = attr(cipher, 'size')?.value;
+  return {
+    cipher,
+    ivgen,
+    choices: {
+      cipherAlg: libvirtCipherAlg(name, size),
+      cipherMode: attr(cipher, 'mode')?.value || undefined,
+      hashAlg: attr(cipher, 'hash')?.value || undefined,
+      ivgenAlg: attr(ivgen, 'name')?.value || undefined,
+      ivgenHashAlg: attr(ivgen, 'hash')?.value || undefined,
+      sizeBytes,
+    },
+  };
+}
+
 function spanFor(w: WeakChoice, enc: XmlElement, cipher: XmlElement | undefined, ivgen: XmlElement | undefined): Span {
   const v = (el: XmlElement | undefined, a: string) => attr(el, a)?.valueSpan;
   switch (w.field) {
@@ -83,23 +109,12 @@ function spanFor(w: WeakChoice, enc: XmlElement, cipher: XmlElement | undefined,
   }
 }
 
-/**
- * weakChoices' verdicts on `<cipher>`/`<ivgen>` values as written (valuesKey of cipher name, size,
- * mode, hash, ivgen name and hash) where the image size plays no part: the same few sets recur in
- * every document of a folder (issue 15). The lists are only read.
- */
-const WEAK_BY_VALUES = new Map<string, WeakChoice[]>();
-const MAX_WEAK_BY_VALUES = 256;
-
-/**
- * Judges one `<encryption>`; `site` decides whether `<cipher>` means anything there. `volume`: the
- * `<volume>` whose `<capacity>` is the image size (virStorageSize), read only when it matters.
- */
+/** Judges one `<encryption>`; `site` decides whether `<cipher>` means anything there. */
 export function checkEncryptionStrength(
   ctx: ValidationContext,
   enc: XmlElement,
   site: 'volume' | 'disk' | 'snippet',
-  volume?: XmlElement,
+  sizeBytes?: bigint,
 ): void {
   const format = attr(enc, 'format')?.value;
   if (format === 'qcow' || format === 'default') {
@@ -110,37 +125,9 @@ export function checkEncryptionStrength(
   // On a domain disk <cipher> is refused (DENC-CIPHER) and the image header decides anyway.
   // (validateDomainSecurity relies on this: on a disk only the legacy formats above are judged.)
   if (format !== 'luks' || site === 'disk') return;
-  // libvirt reads the first <cipher>/<ivgen> only, and only for format luks
-  // (virStorageEncryptionParseNode); without <cipher> it passes no cipher options and qemu's
-  // defaults (aes-256-xts-plain64, sha256) apply — nothing to judge.
-  const cipher = firstChild(enc, 'cipher');
-  if (!cipher) return;
-  const ivgen = firstChild(enc, 'ivgen');
-  const name = attr(cipher, 'name')?.value;
-  const size = attr(cipher, 'size')?.value;
-  const mode = attr(cipher, 'mode')?.value;
-  const hash = attr(cipher, 'hash')?.value;
-  const ivgenName = attr(ivgen, 'name')?.value;
-  const ivgenHash = attr(ivgen, 'hash')?.value;
-  // Only a plain ivgen's verdict depends on the size (its 32-bit sector number wraps).
-  const sized = ivgenName === 'plain';
-  const key = sized ? undefined : valuesKey(name, size, mode, hash, ivgenName, ivgenHash);
-  let weak = key === undefined ? undefined : WEAK_BY_VALUES.get(key);
-  if (!weak) {
-    weak = weakChoices({
-      cipherAlg: libvirtCipherAlg(name, size),
-      cipherMode: mode || undefined,
-      hashAlg: hash || undefined,
-      ivgenAlg: ivgenName || undefined,
-      ivgenHashAlg: ivgenHash || undefined,
-      sizeBytes: sized && volume ? capacityBytes(volume) : undefined,
-    });
-    if (key !== undefined) {
-      if (WEAK_BY_VALUES.size >= MAX_WEAK_BY_VALUES) WEAK_BY_VALUES.clear();
-      WEAK_BY_VALUES.set(key, weak);
-    }
-  }
-  for (const w of weak) report(ctx, w, enc, cipher, ivgen);
+  const parsed = luksChoices(enc, sizeBytes);
+  if (!parsed) return;
+  for (const w of weakChoices(parsed.choices)) report(ctx, w, enc, parsed.cipher, parsed.ivgen);
 }
 
 function report(
@@ -163,7 +150,7 @@ export function validateVolumeSecurity(ctx: ValidationContext): void {
   const vol = ctx.doc.root;
   if (vol?.name !== 'volume') return;
   const enc = firstChild(firstChild(vol, 'target'), 'encryption');
-  if (enc) checkEncryptionStrength(ctx, enc, 'volume', vol);
+  if (enc) checkEncryptionStrength(ctx, enc, 'volume', capacityBytes(vol));
 }
 
 export function validateSnippetSecurity(ctx: ValidationContext): void {
