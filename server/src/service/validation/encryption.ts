@@ -136,7 +136,8 @@ export function validateEncryption(ctx: ValidationContext, enc: XmlElement, site
     if (site === 'volume') ctx.report('encryption-engine-ignored', engine.nameSpan, {}, { data: { remove: true } });
   }
 
-  for (const s of info.secrets) if (!validateEncryptionSecret(ctx, s)) info.parseOk = false;
+  const secrets = info.secrets;
+  for (let i = 0; i < secrets.length; i++) if (!validateEncryptionSecret(ctx, secrets[i])) info.parseOk = false;
 
   // cipher/ivgen: parsed (and kept) for luks only; otherwise dropped without a look.
   const cipherEl = firstChild(enc, 'cipher');
