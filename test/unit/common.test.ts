@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatBytes, qemuSizeText } from '../../server/src/common/bytes';
-import { editDistance, nearest } from '../../server/src/common/strings';
+import { editDistance, nearest, valuesKey } from '../../server/src/common/strings';
 import { escapeQemuOptValue, splitQemuOptions } from '../../server/src/common/qemuOpts';
 
 test('common/ imports nothing', () => {
@@ -51,4 +51,16 @@ test('qemu option strings: ,, escapes, bare names are on, trailing comma ends, i
   assert.deepEqual(splitQemuOptions('id=s0,secret', 'qom-type'), [{ name: 'id', value: 's0' }, { name: 'secret', value: 'on' }]);
   const v = 'a,b,,c';
   assert.deepEqual(splitQemuOptions(`k=${escapeQemuOptValue(v)}`), [{ name: 'k', value: v }]);
+});
+
+test('valuesKey: two different lists never share a key', () => {
+  const u = undefined;
+  const lists: Array<[string?, string?, string?, string?, string?, string?]> = [
+    [], ['a', 'b'], ['ab'], [u, 'ab'], ['ab', ''], [''], ['', ''], ['-'], ['1:a'], ['1', 'a'], ['a-', '-'], ['1:a', ''],
+    ['aes', '256', 'xts', 'sha256', 'plain64'], ['aes', '256', 'xts', 'sha256', u, 'plain64'],
+    ['aes', '256', 'xts', 'sha256', 'plain64', ''], ['aes', '25', '6xts', 'sha256', 'plain64'],
+  ];
+  const keys = new Set(lists.map((l) => valuesKey(...l)));
+  assert.equal(keys.size, lists.length);
+  assert.equal(valuesKey('a', 'b'), valuesKey('a', 'b', undefined)); // the same call
 });

@@ -23,6 +23,20 @@ test('mode, hash, ivgen and ivgen hash are lower-case QAPI enums', () => {
   checkRules(raw(`<cipher name='aes' size='256' mode='xts' hash='sha256'/>`, `<ivgen name='plain' hash='md5'/>`), []);
 });
 
+test('an accepted set is remembered by its values as written: a neighbour that differs is judged again', () => {
+  for (let round = 0; round < 2; round++) {
+    checkRules(raw(`<cipher name='aes' size='256'/>`), []);
+    // Present but empty is not absent: qemu-img gets cipher-mode= and hash-alg=.
+    checkRules(raw(`<cipher name='aes' size='256' mode='[[]]' hash='[[]]'/>`), [
+      E('cipher-mode-invalid', "qemu-img: Parameter 'cipher-mode' does not accept value ''"),
+      E('cipher-hash-invalid', "qemu-img: Parameter 'hash-alg' does not accept value ''"),
+    ]);
+    checkRules(raw(`<cipher name='aes' size='256' mode='xts' hash='sha256'/>`), []);
+    checkRules(raw(`<cipher name='aes' size='256' mode='xts' hash='sha256'/>`, `<ivgen name='essiv' hash='[[sha1]]'/>`), [E('ivgen-essiv-incompatible', 'qemu-img: No AES cipher with key size 20 available')]);
+    checkRules(raw(`<cipher name='aes' size='256' mode='xts' hash='sha256'/>`, `<ivgen name='plain64' hash='sha256'/>`), []);
+  }
+});
+
 test('essiv: digest length must be a key size of the family', () => {
   checkRules(raw(`<cipher name='aes' size='256' mode='cbc' hash='sha256'/>`, `<ivgen name='essiv' hash='[[sha1]]'/>`), [E('ivgen-essiv-incompatible', 'qemu-img: No AES cipher with key size 20 available')]);
   checkRules(raw(`<cipher name='aes' size='256' mode='cbc' hash='sha256'/>`, `<ivgen name='essiv' hash='[[sha512]]'/>`), [E('ivgen-essiv-incompatible', 'qemu-img: No AES cipher with key size 64 available')]);

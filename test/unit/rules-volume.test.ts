@@ -3,6 +3,9 @@
 // session libvirtd's dir pool for creation (68 + 38 documents, all agreeing).
 import { test } from 'node:test';
 import { checkRules, E, W, H, SECRET, vol } from '../helpers/libvirtRules';
+import assert from 'node:assert/strict';
+import { diagnose } from '../helpers/check';
+import { FILE_FORMATS, VOLUME_TYPES } from '../../schemas/vocabulary';
 
 const luks = `<encryption format='luks'>${SECRET}</encryption>`;
 
@@ -36,6 +39,9 @@ test('capacity/allocation syntax, units and overflow (virStorageSize, virScaleIn
   checkRules(cap('[[8]]', " unit='EiB'"), [E('volume-size-overflow', 'numerical overflow: value too large: 8EiB')]);
   checkRules(cap('7', " unit='EiB'"), []);
   checkRules(cap('9', " unit='[[kbytes]]'"), [E('volume-unit-unknown', "invalid argument: unknown suffix 'kbytes'")]);
+  // A value is put in the message as written: no placeholder or replacement pattern inside it is read.
+  checkRules(cap('9', " unit='[[{unit}$$$`$1]]'"), [E('volume-unit-unknown', "invalid argument: unknown suffix '{unit}$$$`$1'")]);
+  checkRules(cap('[[8]]', " unit='EiB'"), [E('volume-size-overflow', 'numerical overflow: value too large: 8EiB')]);
   checkRules(cap('9', " unit='kb'"), []);
   checkRules(cap('[[+5]]'), [W('volume-size-off-schema', "The schema allows only digits in <capacity>; libvirt's parser reads '+5' as 5.")]);
   checkRules(`<volume><name>a</name><capacity>1</capacity><allocation>[[abc]]</allocation><target/></volume>`, [E('volume-size-malformed', 'XML error: malformed capacity element')]);
@@ -85,6 +91,11 @@ test('compat: syntax (virStorageCheckCompat), schema, creation default before 10
 test('features: known per version (data_file since 10.10.0), empty <features/> implies compat 1.1', () => {
   checkRules(vol(`<format type='qcow2'/><features><[[bogus]]/></features>`), [E('volume-feature-unknown', 'unsupported configuration: unsupported feature bogus')]);
   checkRules(vol(`<format type='qcow2'/><features><[[data_file]]/></features>`), [E('volume-feature-unknown', 'unsupported configuration: unsupported feature data_file')], { libvirtVersion: '9.0.0' });
+  // Text, comments and a known feature between two unknown ones: each unknown one, in order.
+  checkRules(vol(`<format type='qcow2'/><features>\n  <[[bogus]]/> x <!-- c --><lazy_refcounts/>\n  <[[other]]/>\n</features>`), [
+    E('volume-feature-unknown', 'unsupported configuration: unsupported feature bogus'),
+    E('volume-feature-unknown', 'unsupported configuration: unsupported feature other'),
+  ]);
   checkRules(vol(`<format type='qcow2'/><features><[[data_file]]/></features>`), [W('volume-feature-ignored', "The storage driver ignores the 'data_file' feature when it creates the volume (only lazy_refcounts and extended_l2 become qemu-img options).")]);
   checkRules(vol(`<format type='qcow2'/><features><[[data_file]]/></features>`), [W('volume-feature-off-schema', "The schema does not list the feature 'data_file'; the storage driver ignores it when it creates the volume.")], { poolType: 'rbd' });
   checkRules(vol(`<format type='qcow2'/><features/>`), [], { libvirtVersion: '9.0.0' });
@@ -202,4 +213,15 @@ test('a document that is not well-formed is an error (libxml2 refuses it), and t
     { code: 'xml-not-well-formed', severity: 'error', message: "Entity 'foo' not defined" },
     E('volume-size-malformed', 'XML error: malformed capacity element'),
   ]);
+});
+
+test('quick-fix data: the whole list of values, a list of its own for each diagnostic', () => {
+  const data = (text: string, code: string) => diagnose(text).filter((d) => d.code === code).map((d) => d.data as { replacement?: string; values: string[] });
+  const types = data(`<volume type='fiel'><name>a</name><capacity>1</capacity><target/></volume>`, 'volume-type-unknown');
+  assert.deepEqual(types, [{ ruleId: 'volume-type-unknown', replacement: 'file', values: VOLUME_TYPES.map((v) => v.value) }]);
+  const formats = [...data(vol(`<format type='qcow3'/>`), 'volume-format-unknown'), ...data(vol(`<format type='qcow3'/>`), 'volume-format-unknown')];
+  assert.equal(formats.length, 2);
+  for (const f of formats) assert.deepEqual(f, { ruleId: 'volume-format-unknown', replacement: 'qcow2', values: FILE_FORMATS.map((x) => x.value) });
+  formats[0].values.push('changed');
+  assert.deepEqual(data(vol(`<format type='qcow3'/>`), 'volume-format-unknown')[0].values, FILE_FORMATS.map((x) => x.value));
 });

@@ -70,6 +70,18 @@ test('plain ivgen wraps past 2 TiB', () => {
   expectSpans(luks(`<cipher name='aes' size='256' mode='xts' hash='sha256'/><ivgen name='plain'/>`), []);
 });
 
+test('verdicts remembered by the values as written: the size still decides for a plain ivgen', () => {
+  for (let round = 0; round < 2; round++) {
+    const c = `<cipher name='aes' size='256' mode='xts' hash='sha256'/>`;
+    expectSpans(vol(luks(`${c}<ivgen name='[[plain]]'/>`), '<capacity unit="TiB">3</capacity>'), ['weak-ivgen-plain-wrap']);
+    expectSpans(vol(luks(`${c}<ivgen name='plain'/>`), '<capacity unit="GiB">3</capacity>'), []);
+    expectSpans(vol(luks(`${c}<ivgen name='plain64'/>`), '<capacity unit="TiB">3</capacity>'), []);
+    expectSpans(vol(luks(`<cipher name='aes' size='256' mode='[[ecb]]' hash='sha256'/><ivgen name='plain64'/>`)), ['weak-cipher-mode-ecb']);
+    // The same values in another document: the verdict sits on this document's attribute.
+    expectSpans(vol(luks(`<cipher name='aes' size='256' mode='[[ecb]]' hash='sha256'/><ivgen name='plain64'/>`), '<capacity unit="TiB">3</capacity>'), ['weak-cipher-mode-ecb']);
+  }
+});
+
 test('cast5: 64-bit block', () => {
   expectSpans(vol(luks(`<cipher name='[[cast5]]' size='128' mode='cbc' hash='sha256'/><ivgen name='essiv' hash='[[md5]]'/>`)), ['weak-cipher-64bit-block', 'weak-essiv-hash']);
   expectSpans(vol(luks(`<cipher name='[[cast5]]' size='128' mode='[[ecb]]' hash='sha256'/><ivgen name='plain64'/>`)), ['weak-cipher-64bit-block', 'weak-cipher-mode-ecb']);

@@ -7,7 +7,7 @@ import { diagnose, extractMarkers } from '../helpers/check';
 import { IMAGE_RULES } from '../../server/src/service/rules/image';
 import type { ImageFacts, LanguageSettings, ServiceEnvironment } from '../../server/src/service/types';
 import { imageHover, formatImageSummary } from '../../server/src/service/imageSummary';
-import { ImageReader, resolveImagePath, uriToPath } from '../../server/src/service/imageRefs';
+import { findImageRefs, ImageReader, resolveImagePath, uriToPath } from '../../server/src/service/imageRefs';
 import { LineIndex, parseXml } from '../../server/src/service/xmlModel';
 
 const MINE = new Set([...IMAGE_RULES.map((r) => r.id), 'weak-legacy-qcow-aes']);
@@ -153,6 +153,25 @@ test('missing files, other hosts and the setting give nothing; relative paths us
   diagnose(`<volume><name>v</name><capacity>1</capacity><target><path>/i/t.qcow2</path><format type='qcow2'/></target><backingStore><path>/i/b.qcow2</path><format type='qcow2'/></backingStore></volume>`, {},
     envOf({ '/i/t.qcow2': { ...QCOW2, backingFile: 'b.qcow2', backingFormat: 'qcow2' }, '/i/b.qcow2': QCOW2 }, calls), URI);
   assert.deepEqual(calls.sort(), ['/i/b.qcow2', '/i/t.qcow2']);
+});
+
+test('only the files this host has are looked at further: each reference on its own', () => {
+  // The target's file is missing, the backing file is there: the backing store is still judged.
+  const v = `<volume><name>v</name><capacity>1</capacity><target><path>/i/gone.qcow2</path><format type='qcow2'/></target><backingStore><path>/i/b.qcow2</path><format type='[[raw]]'/></backingStore></volume>`;
+  expect(v, { '/i/b.qcow2': QCOW2 }, ['image-backing-format-mismatch']);
+  // Two disks, the first file missing: the second is judged, with its own format and encryption.
+  const d = `<domain><devices><disk type='file'><driver type='raw'/><source file='/i/gone.img'/><target dev='vda'/></disk><disk type='file'><driver type='[[raw]]'/><source file='/i/a.qcow2'/><target dev='vdb'/></disk></devices></domain>`;
+  expect(d, { '/i/a.qcow2': QCOW2 }, ['image-format-mismatch']);
+  // findImageRefs' `wanted` keeps the references (whole, in order) whose path it accepts.
+  const doc = parseXml(extractMarkers(d).text);
+  const all = findImageRefs(doc);
+  assert.deepEqual(all.map((r) => r.path), ['/i/gone.img', '/i/a.qcow2']);
+  assert.deepEqual(findImageRefs(doc, 'dir', (p) => p !== '/i/gone.img'), all.slice(1));
+  const vdoc = parseXml(extractMarkers(v).text);
+  const vall = findImageRefs(vdoc);
+  assert.deepEqual(vall.map((r) => [r.kind, r.path, r.format?.value]), [['volume-target', '/i/gone.qcow2', 'qcow2'], ['volume-backing', '/i/b.qcow2', 'raw']]);
+  assert.deepEqual(findImageRefs(vdoc, 'dir', (p) => p === '/i/b.qcow2'), vall.slice(1));
+  assert.deepEqual(findImageRefs(vdoc, 'dir', () => false), []);
 });
 
 test('path resolution', () => {

@@ -34,3 +34,12 @@ export function nearest(value: string, candidates: readonly string[]): string | 
   }
   return best !== undefined && bestD <= Math.max(2, Math.floor(value.length / 2)) ? best : undefined;
 }
+
+/**
+ * A Map key for up to six optional strings, different for any two different lists (each value is
+ * written with its length, a missing one as '-'): for remembering pure verdicts on a few values.
+ */
+export function valuesKey(a?: string, b?: string, c?: string, d?: string, e?: string, f?: string): string {
+  return part(a) + part(b) + part(c) + part(d) + part(e) + part(f);
+}
+const part = (v: string | undefined): string => (v === undefined ? '-' : v.length + ':' + v);

@@ -48,43 +48,61 @@ function declared(formatEl: XmlElement | undefined, fallback: string | undefined
   return fallback === undefined ? undefined : { value: fallback, span: undefined, implicit: true };
 }
 
-function textRef(el: XmlElement | undefined): { path: string; span: Span } | undefined {
-  if (!el) return undefined;
-  const p = textContent(el).trim();
-  return p ? { path: p, span: textSpan(el) } : undefined;
+/** Only file-like pools have a file format (storage_conf.c poolTypeInfo); default raw. */
+function fileFormatOf(pool: PoolType): 'raw' | undefined {
+  return targetFormatsFor(pool)?.default === 'raw' ? 'raw' : undefined;
 }
 
-/** Every local-file image reference of a document, in document order. */
-export function findImageRefs(doc: XmlDocument, pool: PoolType = 'dir'): ImageRef[] {
+/** The trimmed text of a `<path>` element, '' when there is none. */
+function pathText(el: XmlElement | undefined): string {
+  return el ? textContent(el).trim() : '';
+}
+
+/**
+ * Every local-file image reference of a document, in document order; with `wanted`, only those whose
+ * path (as written) it accepts: the image checks ask for the files this host has, and most documents
+ * name none, so nothing else of a reference is read or built for them (a `check` of many documents
+ * runs this for each, in V8's interpreter: cli/tiering.ts).
+ */
+export function findImageRefs(
+  doc: XmlDocument,
+  pool: PoolType = 'dir',
+  wanted?: (path: string) => boolean,
+): ImageRef[] {
   const root = doc.root;
   if (!root) return [];
   const out: ImageRef[] = [];
   if (root.name === 'volume') {
-    // Only file-like pools have a file format (storage_conf.c poolTypeInfo); default raw.
-    const formats = targetFormatsFor(pool);
-    const fileFormat = formats && formats.default === 'raw' ? 'raw' : undefined;
+    // Fields written out, no spread of a {path, span} object (a runtime call in the interpreter).
     const target = firstChild(root, 'target');
-    const t = textRef(firstChild(target, 'path'));
-    if (t) {
+    const targetPath = firstChild(target, 'path');
+    const t = pathText(targetPath);
+    if (t && (!wanted || wanted(t))) {
+      const fileFormat = fileFormatOf(pool);
       out.push({
         kind: 'volume-target',
-        ...t,
+        path: t,
+        span: textSpan(targetPath!),
         owner: root,
         format: fileFormat && declared(firstChild(target, 'format'), fileFormat),
         encryption: firstChild(target, 'encryption'),
       });
     }
     const bs = firstChild(root, 'backingStore');
-    const b = textRef(firstChild(bs, 'path'));
+    const backingPath = firstChild(bs, 'path');
+    const b = pathText(backingPath);
     // The backing format defaults like the target's (storage_conf.c: options->defaultFormat).
-    if (b && bs)
+    if (b && bs && (!wanted || wanted(b))) {
+      const fileFormat = fileFormatOf(pool);
       out.push({
         kind: 'volume-backing',
-        ...b,
+        path: b,
+        span: textSpan(backingPath!),
         owner: bs,
         format: fileFormat && declared(firstChild(bs, 'format'), fileFormat),
         encryption: undefined,
       });
+    }
     return out;
   }
   const disks =
@@ -97,7 +115,7 @@ export function findImageRefs(doc: XmlDocument, pool: PoolType = 'dir'): ImageRe
     const source = firstChild(disk, 'source');
     const file = attr(source, 'file');
     const fileValue = file?.value?.trim();
-    if (file && fileValue) {
+    if (file && fileValue && (!wanted || wanted(fileValue))) {
       // qemuDomainDeviceDiskDefPostParse sets raw for a disk without <driver type>.
       const driverType = attr(firstChild(disk, 'driver'), 'type');
       const format: DeclaredFormat = driverType?.value
@@ -121,7 +139,7 @@ export function findImageRefs(doc: XmlDocument, pool: PoolType = 'dir'): ImageRe
       if ((attr(bs, 'type')?.value || 'file') !== 'file') continue;
       const f = attr(firstChild(bs, 'source'), 'file');
       const v = f?.value?.trim();
-      if (f && v)
+      if (f && v && (!wanted || wanted(v)))
         out.push({
           kind: 'disk-backing',
           path: v,

@@ -14,7 +14,7 @@ import { attr, childElements, firstChild, type XmlAttribute, type XmlElement } f
 import type { ValidationContext } from './context';
 import type { RuleId } from '../rules';
 import { isRngUuid, parseUIntP, parseUuid } from './libvirtValues';
-import { nearest } from '../../common/strings';
+import { nearest, valuesKey } from '../../common/strings';
 import { checkStructure, shapeAt } from './structure';
 import type { Severity } from '../types';
 import { cipherAlg } from '../volumeCreate';
@@ -136,7 +136,8 @@ export function validateEncryption(ctx: ValidationContext, enc: XmlElement, site
     if (site === 'volume') ctx.report('encryption-engine-ignored', engine.nameSpan, {}, { data: { remove: true } });
   }
 
-  for (const s of info.secrets) if (!validateEncryptionSecret(ctx, s)) info.parseOk = false;
+  const secrets = info.secrets;
+  for (let i = 0; i < secrets.length; i++) if (!validateEncryptionSecret(ctx, secrets[i])) info.parseOk = false;
 
   // cipher/ivgen: parsed (and kept) for luks only; otherwise dropped without a look.
   const cipherEl = firstChild(enc, 'cipher');
@@ -314,6 +315,8 @@ const CIPHER_FAMILIES = ['aes', 'serpent', 'twofish', 'cast5'];
  *  through `check` showed these calls as a tenth of the time). The verdicts are only read. */
 const LUKS_VERDICTS = new Map<string, LuksCheckResult>();
 const MAX_LUKS_VERDICTS = 256;
+/** The `<cipher>`/`<ivgen>` values (valuesKey of name, size, mode, hash, ivgen name and hash) qemu accepts. */
+const ACCEPTED_AS_WRITTEN = new Set<string>();
 
 function luksVerdict(opts: LuksOptionInput): LuksCheckResult {
   let key = '';
@@ -337,6 +340,10 @@ export function checkLuksCipherValues(ctx: ValidationContext, info: EncryptionIn
   const c = info.cipher;
   if (!c || !c.valid || !c.name || c.sizeValue === undefined) return;
   const g = info.ivgen && info.ivgen.valid ? info.ivgen : undefined;
+  // The usual case, a set of values qemu accepts, is answered by the values as written: no option
+  // object, algorithm name or verdict key to build for each document (issue 15).
+  const written = valuesKey(c.name.value, c.size!.value, c.mode?.value, c.hash?.value, g?.name?.value, g?.hash?.value);
+  if (ACCEPTED_AS_WRITTEN.has(written)) return;
   const name = c.name.value ?? '';
   const opts: LuksOptionInput = { 'cipher-alg': cipherAlg({ name, size: String(c.sizeValue) }) };
   if (c.mode?.value !== undefined) opts['cipher-mode'] = c.mode.value;
@@ -347,7 +354,11 @@ export function checkLuksCipherValues(ctx: ValidationContext, info: EncryptionIn
   }
   // The usual case, every value valid and the combination too, is one (remembered) verdict: the
   // whole set passes qemu's enum checks and its combination rules at once.
-  if (luksVerdict(opts).ok) return;
+  if (luksVerdict(opts).ok) {
+    if (ACCEPTED_AS_WRITTEN.size >= MAX_LUKS_VERDICTS) ACCEPTED_AS_WRITTEN.clear();
+    ACCEPTED_AS_WRITTEN.add(written);
+    return;
+  }
   const algSpan = CIPHER_FAMILIES.includes(name) ? c.size!.valueSpan : c.name.valueSpan;
   const where: Record<LuksOptionName, { rule: RuleId; span: { start: number; end: number } }> = {
     'cipher-alg': { rule: 'cipher-algorithm-invalid', span: algSpan },

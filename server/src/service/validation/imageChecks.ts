@@ -28,12 +28,20 @@ export function validateImages(ctx: ValidationContext): void {
   if (ctx.settings.imageChecks === false) return;
   const reader = new ImageReader(ctx.env, ctx.uri);
   if (!reader.available) return;
-  const chainsDone = new Set<string>();
-  for (const ref of findImageRefs(ctx.doc, ctx.pool)) {
+  // Most documents name files that are not on this host: nothing is built for them (findImageRefs'
+  // `wanted`), and nothing for the chains until one is there.
+  let chainsDone: Set<string> | undefined;
+  const refs = findImageRefs(ctx.doc, ctx.pool, (p) => {
+    const abs = resolveImagePath(p, ctx.uri);
+    return abs !== undefined && reader.facts(abs) !== undefined;
+  });
+  for (let i = 0; i < refs.length; i++) {
+    const ref = refs[i];
     const abs = resolveImagePath(ref.path, ctx.uri);
     if (!abs) continue;
     const facts = reader.facts(abs);
     if (!facts) continue;
+    chainsDone ??= new Set<string>();
     if (ref.kind === 'volume-target' || ref.kind === 'disk-source') checkTop(ctx, ref, abs, facts);
     else checkDeclaredBacking(ctx, ref, abs, facts);
     if (!chainsDone.has(abs)) checkChain(ctx, ref, reader.chain(abs), chainsDone);

@@ -76,8 +76,11 @@ export function validate(
     validateRoot(ctx, options.named === true);
     return ctx.diagnostics;
   }
-  for (const e of doc.errors) ctx.report('xml-not-well-formed', e, { detail: e.message });
-  for (const v of VALIDATORS[kind]) {
+  const errors = doc.errors;
+  for (let i = 0; i < errors.length; i++) ctx.report('xml-not-well-formed', errors[i], { detail: errors[i].message });
+  const validators = VALIDATORS[kind];
+  for (let i = 0; i < validators.length; i++) {
+    const v = validators[i];
     try {
       v(ctx);
     } catch (err) {

@@ -12,7 +12,7 @@ import {
   availableIn,
   targetFormatsFor,
 } from '../../../../schemas/vocabulary';
-import { attr, childElements, firstChild, textContent, textSpan, type XmlElement } from '../xmlModel';
+import { attr, firstChild, textContent, textSpan, type XmlElement } from '../xmlModel';
 import type { Span } from '../xmlModel';
 import type { ValidationContext } from './context';
 import type { RuleId } from '../rules';
@@ -68,6 +68,17 @@ const TARGET_SHAPE = shapeAt('volume', 'target');
 const BACKING_SHAPE = shapeAt('volume', 'backingStore');
 const PERMS_SHAPE = shapeAt('volume', 'target', 'permissions');
 
+/** The volume types' names (validateType asks for every document). */
+const VOLUME_TYPE_VALUES = VOLUME_TYPES.map((v) => v.value);
+
+/** The names of a list of formats, worked out once per list (each document asks twice). */
+const formatNames = new Map<readonly { value: string }[], string[]>();
+function valuesOf(formats: readonly { value: string }[]): string[] {
+  let names = formatNames.get(formats);
+  if (!names) formatNames.set(formats, (names = formats.map((x) => x.value)));
+  return names;
+}
+
 /** libvirt format names qemu has no block driver for (measured: `Unknown driver 'X'`). */
 const QEMU_NO_DRIVER = ['iso', 'fat', 'vhd', 'cow', 'dir', 'ploop'];
 
@@ -103,18 +114,15 @@ function validateName(ctx: ValidationContext, f: VolumeFacts): void {
 function validateType(ctx: ValidationContext, root: XmlElement): void {
   const t = attr(root, 'type');
   if (!t || !t.value) return; // virXPathString: empty = absent
-  if (!VOLUME_TYPES.some((v) => v.value === t.value)) {
+  if (!VOLUME_TYPE_VALUES.includes(t.value)) {
     ctx.report(
       'volume-type-unknown',
       t.valueSpan,
       { type: t.value },
       {
         data: {
-          replacement: nearest(
-            t.value,
-            VOLUME_TYPES.map((v) => v.value),
-          ),
-          values: VOLUME_TYPES.map((v) => v.value),
+          replacement: nearest(t.value, VOLUME_TYPE_VALUES),
+          values: VOLUME_TYPE_VALUES.slice(),
         },
       },
     );
@@ -222,7 +230,7 @@ function validateFormat(
     return { absent: !t?.value };
   }
   if (!t || !t.value) return { format: spec.default, absent: true };
-  const values = spec.formats.map((x) => x.value);
+  const values = valuesOf(spec.formats);
   if (values.includes(t.value)) return { format: t.value, absent: false };
   if (t.value === 'luks' && spec.formats === FILE_FORMATS) {
     ctx.report('volume-format-luks', t.valueSpan, {}, { data: { replacement: 'raw' } });
@@ -231,7 +239,7 @@ function validateFormat(
       'volume-format-unknown',
       t.valueSpan,
       { format: t.value },
-      { data: { replacement: nearest(t.value, values) ?? spec.default, values } },
+      { data: { replacement: nearest(t.value, values) ?? spec.default, values: values.slice() } },
     );
   }
   return { absent: false };
@@ -244,11 +252,10 @@ function validatePermissions(ctx: ValidationContext, perms: XmlElement | undefin
   const mode = firstChild(perms, 'mode');
   const modeText = mode ? textContent(mode) : '';
   if (mode && modeText && !isValidOctalMode(modeText)) ctx.report('volume-perm-mode-invalid', textSpan(mode));
-  for (const which of ['owner', 'group'] as const) {
-    const el = firstChild(perms, which);
-    if (el && !isValidOwnerId(textContent(el)))
-      ctx.report(which === 'owner' ? 'volume-perm-owner-invalid' : 'volume-perm-group-invalid', textSpan(el));
-  }
+  const owner = firstChild(perms, 'owner');
+  if (owner && !isValidOwnerId(textContent(owner))) ctx.report('volume-perm-owner-invalid', textSpan(owner));
+  const group = firstChild(perms, 'group');
+  if (group && !isValidOwnerId(textContent(group))) ctx.report('volume-perm-group-invalid', textSpan(group));
 }
 
 function validateTarget(ctx: ValidationContext, f: VolumeFacts): void {
@@ -280,7 +287,7 @@ function validateTarget(ctx: ValidationContext, f: VolumeFacts): void {
   const nocow = firstChild(t, 'nocow');
   f.nocow = !!nocow;
   // (On plain raw files the flag fails at creation instead: validateCreation.)
-  const plainRawFile = f.format === 'raw' && !firstChild(t, 'encryption') && FILE_POOL_TYPES.includes(ctx.pool);
+  const plainRawFile = f.format === 'raw' && !enc && FILE_POOL_TYPES.includes(ctx.pool);
   if (nocow && !plainRawFile) ctx.report('volume-nocow-ignored', nocow.nameSpan);
   validateClusterSize(ctx, f, t);
   validateFeatures(ctx, f, t);
@@ -330,7 +337,10 @@ function validateFeatures(ctx: ValidationContext, f: VolumeFacts, t: XmlElement)
   if (!el) return;
   f.featuresEl = el;
   const known = featuresIn(ctx.version);
-  for (const c of childElements(el)) {
+  const children = el.children;
+  for (let i = 0; i < children.length; i++) {
+    const c = children[i];
+    if (c.kind !== 'element') continue;
     if (!known.includes(c.name)) {
       ctx.report(
         'volume-feature-unknown',
