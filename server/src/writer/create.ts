@@ -22,7 +22,6 @@ import {
   type CreateSpec,
   type CreateVerdict,
 } from '../../../schemas/qcow2Options';
-import { BackgroundFlush } from './backgroundFlush';
 import { cancellationPoint, throwIfAborted, WriterError } from './errors';
 import { ioError, type Fd, type ProbeIO, type WriterIO } from './io';
 import {
@@ -486,7 +485,6 @@ async function writeMetadata(
   const inflight: (Promise<void> | undefined)[] = new Array(slots);
   let next = 0;
   let i = 0;
-  const flush = new BackgroundFlush(io, fd);
   const checkpoint = cancellationPoint();
   try {
     while (i < clusters.length) {
@@ -505,13 +503,10 @@ async function writeMetadata(
       const w = io.pwrite(fd, buf.subarray(0, bytes), first * plan.cs).then(() => progress.add(bytes, 'metadata'));
       w.catch(() => undefined); // awaited later; keep it from counting as unhandled meanwhile
       inflight[slot] = w;
-      await flush.wrote(bytes, () => Promise.all(inflight));
     }
     await Promise.all(inflight);
-    await flush.done();
   } catch (e) {
     await Promise.allSettled(inflight); // never close the file under a write still running
-    await flush.settled();
     throw e;
   }
 }
