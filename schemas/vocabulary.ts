@@ -581,3 +581,17 @@ export function availableIn(term: { since?: string; until?: string }, version: s
   if (term.until && compareVersions(version, term.until) >= 0) return false;
   return true;
 }
+
+const valuesByList = new WeakMap<readonly Term[], Map<string, readonly string[]>>();
+/** The values of `terms` that exist in libvirt `version`, worked out once per list and version (the
+ *  validators ask for every document, a domain for each of its disks). Shared: never modify it. */
+export function valuesIn(terms: readonly Term[], version: string): readonly string[] {
+  let byVersion = valuesByList.get(terms);
+  if (!byVersion) valuesByList.set(terms, (byVersion = new Map()));
+  let values = byVersion.get(version);
+  if (!values) {
+    values = terms.filter((t) => availableIn(t, version)).map((t) => t.value);
+    if (byVersion.size < 64) byVersion.set(version, values);
+  }
+  return values;
+}

@@ -3,7 +3,7 @@
 // report every error libvirt would reach on its own, and none inside parts it ignores (cipher and
 // ivgen under a format other than luks). The parsed facts are returned for the consumers
 // (volume creation, domain disk validation), which add their own rules.
-import { ENCRYPTION_FORMATS, ENCRYPTION_ENGINES, availableIn } from '../../../../schemas/vocabulary';
+import { ENCRYPTION_FORMATS, ENCRYPTION_ENGINES, valuesIn } from '../../../../schemas/vocabulary';
 import {
   checkLuksOptions,
   type LuksCheckResult,
@@ -63,17 +63,6 @@ const SECRET_SHAPE = shapeAt('encryption', 'secret');
 const CIPHER_SHAPE = shapeAt('encryption', 'cipher');
 const IVGEN_SHAPE = shapeAt('encryption', 'ivgen');
 
-/** The encryption formats of each libvirt version, listed once (a domain has thousands of <encryption>s). */
-const formatsByVersion = new Map<string, string[]>();
-function knownFormats(version: string): string[] {
-  let known = formatsByVersion.get(version);
-  if (!known) {
-    known = ENCRYPTION_FORMATS.filter((f) => availableIn(f, version)).map((f) => f.value);
-    if (formatsByVersion.size < 100) formatsByVersion.set(version, known);
-  }
-  return known;
-}
-
 export function validateEncryption(ctx: ValidationContext, enc: XmlElement, site: EncryptionSite): EncryptionInfo {
   // Every field from the start: one object shape, no property added later (thousands per domain).
   const info: EncryptionInfo = {
@@ -92,7 +81,7 @@ export function validateEncryption(ctx: ValidationContext, enc: XmlElement, site
   // format: virXPathString treats an empty attribute as missing.
   const format = attr(enc, 'format');
   info.formatAttr = format;
-  const known = knownFormats(ctx.version);
+  const known = valuesIn(ENCRYPTION_FORMATS, ctx.version);
   if (!format || !format.value) {
     ctx.report('encryption-format-required', format ? format.valueSpan : enc.nameSpan, {}, { data: { values: known } });
     info.parseOk = false;

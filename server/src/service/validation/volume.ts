@@ -9,7 +9,7 @@ import {
   POOLS_WITHOUT_CREATE,
   UNIT_NAMES,
   VOLUME_TYPES,
-  availableIn,
+  valuesIn,
   targetFormatsFor,
 } from '../../../../schemas/vocabulary';
 import { attr, firstChild, textContent, textSpan, type XmlElement } from '../xmlModel';
@@ -321,22 +321,12 @@ function validateClusterSize(ctx: ValidationContext, f: VolumeFacts, t: XmlEleme
 }
 
 /** `<features>`: every child element must be a feature this libvirt knows (virStorageFileFeature). */
-/** The qcow2 feature names a libvirt version knows, worked out once per version (every volume asks). */
-const featuresByVersion = new Map<string, string[]>();
-function featuresIn(version: string): string[] {
-  let known = featuresByVersion.get(version);
-  if (!known) {
-    known = FEATURES.filter((x) => availableIn(x, version)).map((x) => x.value);
-    if (featuresByVersion.size < 64) featuresByVersion.set(version, known);
-  }
-  return known;
-}
 
 function validateFeatures(ctx: ValidationContext, f: VolumeFacts, t: XmlElement): void {
   const el = firstChild(t, 'features');
   if (!el) return;
   f.featuresEl = el;
-  const known = featuresIn(ctx.version);
+  const known = valuesIn(FEATURES, ctx.version);
   const children = el.children;
   for (let i = 0; i < children.length; i++) {
     const c = children[i];
